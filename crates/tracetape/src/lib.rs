@@ -33,6 +33,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod diag;
+mod hook;
+mod http_attrs;
 pub mod server;
 pub mod setup;
 pub mod store;

@@ -1,1 +1,77 @@
-//! Placeholder: the server layer.
+//! Server tracing: a tower layer that gives every request one SERVER span.
+//!
+//! [`TraceLayer`] wraps any `tower::Service<http::Request<_>>` (an axum
+//! `Router`, a hyper service) and, for each request:
+//!
+//! - extracts the caller's context (parent span, tracestate and baggage)
+//!   with the configured propagator, and makes the SERVER span's context
+//!   current while the handler runs, so spans and outbound calls made there
+//!   are its children;
+//! - names the span `{method} {http.route}` (from axum's `MatchedPath` or
+//!   [`TraceLayer::with_route`]), `{method}` when no route is known, `HTTP`
+//!   for methods outside the standard nine;
+//! - sets the stable HTTP semantic-convention attributes at start, so
+//!   samplers see them: `http.request.method` (and `_original`), `url.path`,
+//!   `url.query` (signature values `REDACTED`), `url.scheme`,
+//!   `server.address`/`server.port` (from `Forwarded`, `X-Forwarded-Host`,
+//!   `Host`), `client.address` (from `Forwarded`, `X-Forwarded-For`, else the
+//!   peer), `network.peer.address`/`port` (see [`PeerAddr`]),
+//!   `network.protocol.version`, `user_agent.original`, `http.route`; and at
+//!   the end `http.response.status_code` and `error.type`;
+//! - marks 5xx as errors (4xx are not errors on the server), catches a
+//!   handler panic, answers it with a 500 and records an `exception` event;
+//! - ends the span when the response body has been sent or dropped, so a
+//!   streamed body is inside its span and a client that goes away mid-request
+//!   is not an error;
+//! - records `http.server.request.duration` and `http.server.active_requests`.
+//!
+//! Requests matching an exclusion ([`TraceLayer::with_exclude`],
+//! `TRACETAPE_SERVER_EXCLUDED_URLS` or `TRACETAPE_EXCLUDED_URLS`,
+//! comma-separated regexes on the path) get no span and no metric. Headers
+//! named in `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST` /
+//! `_SERVER_RESPONSE` are recorded as `http.{request,response}.header.<name>`
+//! string arrays, with those named in
+//! `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS` redacted.
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use opentelemetry::{KeyValue, trace::TraceContextExt};
+//! use tracetape::server::TraceLayer;
+//!
+//! async fn order() -> &'static str {
+//!     // The SERVER span is current inside the handler.
+//!     opentelemetry::Context::current()
+//!         .span()
+//!         .set_attribute(KeyValue::new("order.priority", "high"));
+//!     "order"
+//! }
+//!
+//! let app: Router = Router::new()
+//!     .route("/orders/{id}", get(order))
+//!     .layer(TraceLayer::new());
+//! ```
+
+mod body;
+mod config;
+mod forwarded;
+mod future;
+mod inflight;
+mod layer;
+mod metrics;
+mod on_request;
+mod on_response;
+mod peer;
+mod request;
+mod route;
+mod service;
+
+#[cfg(test)]
+mod tests;
+
+pub use body::ResponseBody;
+pub use future::ResponseFuture;
+pub use layer::TraceLayer;
+pub use on_request::OnRequest;
+pub use on_response::OnResponse;
+pub use peer::PeerAddr;
+pub use service::Trace;

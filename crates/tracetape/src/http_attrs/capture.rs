@@ -1,0 +1,102 @@
+//! Opt-in header capture: `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*` name
+//! the headers to record as `http.{request,response}.header.<name>` string
+//! arrays; `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS` names
+//! those whose values are replaced by `[REDACTED]`.
+
+use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
+
+const SANITIZE_VAR: &str = "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS";
+
+/// Which headers to capture on one side of one direction.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HeaderCapture {
+    /// (header name, attribute key), names lower-cased.
+    headers: Vec<(http::HeaderName, Key)>,
+    sanitize: Vec<String>,
+}
+
+impl HeaderCapture {
+    /// Reads the list from `var` and the sanitise list.
+    pub(crate) fn from_env(var: &str, prefix: &'static str) -> Self {
+        let names = std::env::var(var).unwrap_or_default();
+        let sanitize = std::env::var(SANITIZE_VAR).unwrap_or_default();
+        Self::new(names.split(','), sanitize.split(','), prefix)
+    }
+
+    /// Captures `names` as `{prefix}.<name>`; values of names listed in
+    /// `sanitize` (case-insensitive) are recorded as `[REDACTED]`. Names that
+    /// are not valid header names are ignored.
+    pub(crate) fn new<'a>(
+        names: impl IntoIterator<Item = &'a str>,
+        sanitize: impl IntoIterator<Item = &'a str>,
+        prefix: &'static str,
+    ) -> Self {
+        let headers = names
+            .into_iter()
+            .filter_map(|n| http::HeaderName::from_bytes(n.trim().as_bytes()).ok())
+            .map(|name| {
+                let key = Key::from(format!("{prefix}.{}", name.as_str()));
+                (name, key)
+            })
+            .collect();
+        let sanitize = sanitize
+            .into_iter()
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty())
+            .collect();
+        Self { headers, sanitize }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.headers.is_empty()
+    }
+
+    /// Appends one attribute per configured header present in `headers`.
+    pub(crate) fn capture(&self, headers: &http::HeaderMap, out: &mut Vec<KeyValue>) {
+        for (name, key) in &self.headers {
+            let mut values = headers.get_all(name).iter().peekable();
+            if values.peek().is_none() {
+                continue;
+            }
+            let redact = self.sanitize.iter().any(|s| s == name.as_str());
+            let values: Vec<StringValue> = values
+                .map(|v| {
+                    if redact {
+                        StringValue::from("[REDACTED]")
+                    } else {
+                        StringValue::from(String::from_utf8_lossy(v.as_bytes()).into_owned())
+                    }
+                })
+                .collect();
+            out.push(KeyValue::new(key.clone(), Value::Array(Array::String(values))));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listed_headers_become_arrays_and_sanitised_ones_are_hidden() {
+        let capture = HeaderCapture::new(
+            ["X-Custom", "authorization", "not a header", "absent"],
+            ["Authorization"],
+            "http.request.header",
+        );
+        let mut headers = http::HeaderMap::new();
+        headers.append("x-custom", http::HeaderValue::from_static("a"));
+        headers.append("x-custom", http::HeaderValue::from_static("b"));
+        headers.append("authorization", http::HeaderValue::from_static("Bearer s3cret"));
+        let mut out = Vec::new();
+        capture.capture(&headers, &mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].key.as_str(), "http.request.header.x-custom");
+        assert_eq!(
+            out[0].value,
+            Value::Array(Array::String(vec!["a".into(), "b".into()]))
+        );
+        assert_eq!(out[1].key.as_str(), "http.request.header.authorization");
+        assert_eq!(out[1].value, Value::Array(Array::String(vec!["[REDACTED]".into()])));
+    }
+}

@@ -1,0 +1,24 @@
+//! HTTP semantic-convention helpers shared by the server and client sides:
+//! method normalisation, query redaction, header capture and URL exclusions.
+
+mod capture;
+mod exclude;
+mod method;
+mod query;
+
+pub(crate) use capture::HeaderCapture;
+pub(crate) use exclude::UrlExclusions;
+pub(crate) use method::Method;
+pub(crate) use query::redact_query;
+
+/// Protocol version as the `network.protocol.version` attribute spells it.
+pub(crate) fn protocol_version(version: http::Version) -> Option<&'static str> {
+    match version {
+        http::Version::HTTP_09 => Some("0.9"),
+        http::Version::HTTP_10 => Some("1.0"),
+        http::Version::HTTP_11 => Some("1.1"),
+        http::Version::HTTP_2 => Some("2"),
+        http::Version::HTTP_3 => Some("3"),
+        _ => None,
+    }
+}

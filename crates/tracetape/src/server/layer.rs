@@ -1,0 +1,171 @@
+//! [`TraceLayer`]: configuration, and the tower `Layer` that wraps a service.
+
+use std::sync::Arc;
+
+use http::request::Parts;
+use opentelemetry::metrics::MeterProvider;
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::{TracerProvider, noop::NoopTracerProvider};
+use opentelemetry::global::BoxedTracer;
+use tower_layer::Layer;
+
+use super::Trace;
+use super::config::{Config, SCOPE};
+use crate::http_attrs::{HeaderCapture, UrlExclusions};
+
+/// Traces every request of the service it wraps with one SERVER span and
+/// records the HTTP server metrics.
+///
+/// Built from the environment (`TRACETAPE_SERVER_EXCLUDED_URLS`,
+/// `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_*`); the `with_*`
+/// methods override it. By default spans go to the global tracer provider,
+/// looked up for each request, so [`crate::init`] may run before or after
+/// the layer is built.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use tracetape::server::TraceLayer;
+///
+/// let app: Router = Router::new()
+///     .route("/orders/{id}", get(|| async { "order" }))
+///     .route("/health", get(|| async { "ok" }))
+///     .layer(TraceLayer::new().with_excluded_urls(["^/health$"]));
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct TraceLayer<OnReq = (), OnResp = ()> {
+    pub(crate) config: Arc<Config>,
+    pub(crate) on_request: OnReq,
+    pub(crate) on_response: OnResp,
+}
+
+impl TraceLayer {
+    /// A layer configured from the environment.
+    pub fn new() -> Self {
+        Self {
+            config: Arc::new(Config::from_env()),
+            on_request: (),
+            on_response: (),
+        }
+    }
+}
+
+impl Default for TraceLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<OnReq, OnResp> TraceLayer<OnReq, OnResp> {
+    fn config_mut(&mut self) -> &mut Config {
+        Arc::make_mut(&mut self.config)
+    }
+
+    /// Starts spans with this provider instead of the global one.
+    pub fn with_tracer_provider<P>(mut self, provider: P) -> Self
+    where
+        P: TracerProvider,
+        P::Tracer: Send + Sync + 'static,
+        <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
+    {
+        let tracer = provider.tracer_with_scope(SCOPE.clone());
+        self.config_mut().tracer = Some(Arc::new(BoxedTracer::new(Box::new(tracer))));
+        self
+    }
+
+    /// Disables spans (metrics are still recorded).
+    pub fn without_spans(self) -> Self {
+        self.with_tracer_provider(NoopTracerProvider::new())
+    }
+
+    /// Records metrics with this provider instead of the global one.
+    pub fn with_meter_provider(mut self, provider: &impl MeterProvider) -> Self {
+        let config = self.config_mut();
+        config.meter = Some(provider.meter_with_scope(SCOPE.clone()));
+        config.instruments = Arc::default();
+        self
+    }
+
+    /// Extracts the incoming context with this propagator instead of the
+    /// global one.
+    pub fn with_propagator(mut self, propagator: impl TextMapPropagator + Send + Sync + 'static) -> Self {
+        self.config_mut().propagator = Some(Arc::new(propagator));
+        self
+    }
+
+    /// Names the route template of a request (`/users/{id}`), for servers
+    /// without axum's `MatchedPath`. Return `None` when no route matched.
+    pub fn with_route(mut self, route: impl Fn(&Parts) -> Option<String> + Send + Sync + 'static) -> Self {
+        self.config_mut().route = Some(Arc::new(route));
+        self
+    }
+
+    /// Leaves requests for which `exclude` returns `true` untraced: no
+    /// span, no metric.
+    pub fn with_exclude(mut self, exclude: impl Fn(&Parts) -> bool + Send + Sync + 'static) -> Self {
+        self.config_mut().exclude = Some(Arc::new(exclude));
+        self
+    }
+
+    /// Replaces the exclusion regexes read from the environment; a request
+    /// whose path matches any of them is not traced.
+    pub fn with_excluded_urls<'a>(mut self, patterns: impl IntoIterator<Item = &'a str>) -> Self {
+        self.config_mut().excluded_urls = UrlExclusions::from_patterns(patterns, "with_excluded_urls");
+        self
+    }
+
+    /// Records these request headers as `http.request.header.<name>`,
+    /// replacing the environment's list; values of headers named in
+    /// `sanitize` become `[REDACTED]`.
+    pub fn with_request_headers<'a>(
+        mut self,
+        names: impl IntoIterator<Item = &'a str>,
+        sanitize: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        self.config_mut().capture_request = HeaderCapture::new(names, sanitize, "http.request.header");
+        self
+    }
+
+    /// Records these response headers as `http.response.header.<name>`,
+    /// replacing the environment's list; values of headers named in
+    /// `sanitize` become `[REDACTED]`.
+    pub fn with_response_headers<'a>(
+        mut self,
+        names: impl IntoIterator<Item = &'a str>,
+        sanitize: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        self.config_mut().capture_response = HeaderCapture::new(names, sanitize, "http.response.header");
+        self
+    }
+
+    /// Calls `hook` for each traced request; see [`OnRequest`](super::OnRequest).
+    pub fn with_on_request<H>(self, hook: H) -> TraceLayer<H, OnResp> {
+        TraceLayer {
+            config: self.config,
+            on_request: hook,
+            on_response: self.on_response,
+        }
+    }
+
+    /// Calls `hook` for each response; see [`OnResponse`](super::OnResponse).
+    pub fn with_on_response<H>(self, hook: H) -> TraceLayer<OnReq, H> {
+        TraceLayer {
+            config: self.config,
+            on_request: self.on_request,
+            on_response: hook,
+        }
+    }
+}
+
+impl<S, OnReq: Clone, OnResp: Clone> Layer<S> for TraceLayer<OnReq, OnResp> {
+    type Service = Trace<S, OnReq, OnResp>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Trace {
+            inner,
+            config: self.config.clone(),
+            on_request: self.on_request.clone(),
+            on_response: self.on_response.clone(),
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! [`Trace`]: the service that starts a SERVER span for each request.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Instant;
+
+use http::{Request, Response};
+use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
+use tower_service::Service;
+
+use super::body::ResponseBody;
+use super::config::Config;
+use super::future::ResponseFuture;
+use super::inflight::InFlight;
+use super::{OnRequest, OnResponse, request};
+use crate::hook;
+
+/// A service traced by [`TraceLayer`](super::TraceLayer).
+#[derive(Debug, Clone)]
+pub struct Trace<S, OnReq = (), OnResp = ()> {
+    pub(crate) inner: S,
+    pub(crate) config: Arc<Config>,
+    pub(crate) on_request: OnReq,
+    pub(crate) on_response: OnResp,
+}
+
+impl<S, OnReq, OnResp> Trace<S, OnReq, OnResp> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqB, ResB, OnReq, OnResp> Service<Request<ReqB>> for Trace<S, OnReq, OnResp>
+where
+    S: Service<Request<ReqB>, Response = Response<ResB>>,
+    ResB: http_body::Body,
+    OnReq: OnRequest<ReqB>,
+    OnResp: OnResponse<ResB> + Clone,
+{
+    type Response = Response<ResponseBody<ResB>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, OnResp>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqB>) -> Self::Future {
+        let start = Instant::now();
+        let (parts, body) = request.into_parts();
+        if self.config.is_excluded(&parts) {
+            let inner = self.inner.call(Request::from_parts(parts, body));
+            return ResponseFuture::untraced(inner);
+        }
+        let parent = self.config.extract(&parts.headers);
+        let request::Start {
+            name,
+            attributes,
+            metric_attributes,
+        } = request::start(&self.config, &parts);
+        let span = self.config.with_tracer(|tracer| {
+            tracer
+                .span_builder(name)
+                .with_kind(SpanKind::Server)
+                .with_attributes(attributes)
+                .start_with_context(tracer, &parent)
+        });
+        let cx = parent.with_span(span);
+        let request = Request::from_parts(parts, body);
+        hook::guarded("server.on_request", || {
+            self.on_request.on_request(&request, &cx.span())
+        });
+        let inflight = InFlight::begin(
+            cx.clone(),
+            start,
+            self.config.instruments().clone(),
+            metric_attributes,
+        );
+        let called = {
+            let _attached = cx.attach();
+            catch_unwind(AssertUnwindSafe(|| self.inner.call(request)))
+        };
+        let config = self.config.clone();
+        match called {
+            Ok(inner) => ResponseFuture::traced(inner, inflight, self.on_response.clone(), config),
+            Err(panic) => ResponseFuture::panicked(panic, inflight, self.on_response.clone(), config),
+        }
+    }
+}
