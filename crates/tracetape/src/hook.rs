@@ -13,7 +13,10 @@ pub(crate) fn guarded<R>(name: &str, f: impl FnOnce() -> R) -> Option<R> {
         Err(payload) => {
             diag::warn_once(
                 &format!("{name}.panicked"),
-                format_args!("a user hook panicked and was skipped: {}", panic_message(&*payload)),
+                format_args!(
+                    "a user hook panicked and was skipped: {}",
+                    panic_message(&*payload)
+                ),
             );
             None
         }

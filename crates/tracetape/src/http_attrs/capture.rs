@@ -68,7 +68,10 @@ impl HeaderCapture {
                     }
                 })
                 .collect();
-            out.push(KeyValue::new(key.clone(), Value::Array(Array::String(values))));
+            out.push(KeyValue::new(
+                key.clone(),
+                Value::Array(Array::String(values)),
+            ));
         }
     }
 }
@@ -87,7 +90,10 @@ mod tests {
         let mut headers = http::HeaderMap::new();
         headers.append("x-custom", http::HeaderValue::from_static("a"));
         headers.append("x-custom", http::HeaderValue::from_static("b"));
-        headers.append("authorization", http::HeaderValue::from_static("Bearer s3cret"));
+        headers.append(
+            "authorization",
+            http::HeaderValue::from_static("Bearer s3cret"),
+        );
         let mut out = Vec::new();
         capture.capture(&headers, &mut out);
         assert_eq!(out.len(), 2);
@@ -97,6 +103,9 @@ mod tests {
             Value::Array(Array::String(vec!["a".into(), "b".into()]))
         );
         assert_eq!(out[1].key.as_str(), "http.request.header.authorization");
-        assert_eq!(out[1].value, Value::Array(Array::String(vec!["[REDACTED]".into()])));
+        assert_eq!(
+            out[1].value,
+            Value::Array(Array::String(vec!["[REDACTED]".into()]))
+        );
     }
 }

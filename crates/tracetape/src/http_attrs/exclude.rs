@@ -33,7 +33,11 @@ impl UrlExclusions {
         source: &str,
     ) -> Self {
         let mut valid = Vec::new();
-        for pattern in patterns.into_iter().map(str::trim).filter(|p| !p.is_empty()) {
+        for pattern in patterns
+            .into_iter()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
             match regex::Regex::new(pattern) {
                 Ok(_) => valid.push(pattern.to_owned()),
                 Err(err) => {

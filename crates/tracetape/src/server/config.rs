@@ -81,7 +81,9 @@ impl Config {
 
     pub(crate) fn is_excluded(&self, parts: &Parts) -> bool {
         self.excluded_urls.matches(parts.uri.path())
-            || self.exclude.as_ref().is_some_and(|f| crate::hook::guarded("server.exclude", || f(parts)).unwrap_or(false))
+            || self.exclude.as_ref().is_some_and(|f| {
+                crate::hook::guarded("server.exclude", || f(parts)).unwrap_or(false)
+            })
     }
 
     pub(crate) fn extract(&self, headers: &http::HeaderMap) -> Context {

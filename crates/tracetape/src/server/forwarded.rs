@@ -66,7 +66,10 @@ fn node_address(node: &str) -> Option<&str> {
         return None;
     }
     if let Some(rest) = node.strip_prefix('[') {
-        return rest.split_once(']').map(|(addr, _)| addr).filter(|a| !a.is_empty());
+        return rest
+            .split_once(']')
+            .map(|(addr, _)| addr)
+            .filter(|a| !a.is_empty());
     }
     // One colon: IPv4 (or name) with a port. More: a bare IPv6 address.
     match node.matches(':').count() {
@@ -111,7 +114,11 @@ pub(crate) fn server_authority<'a>(
 
 /// `url.scheme`: the request target's, then `Forwarded` `proto=`, then
 /// `X-Forwarded-Proto`, else `http`.
-pub(crate) fn scheme<'a>(headers: &'a HeaderMap, uri: &'a http::Uri, fwd: &Forwarded<'a>) -> &'a str {
+pub(crate) fn scheme<'a>(
+    headers: &'a HeaderMap,
+    uri: &'a http::Uri,
+    fwd: &Forwarded<'a>,
+) -> &'a str {
     uri.scheme_str()
         .or(fwd.proto)
         .or_else(|| {
@@ -121,7 +128,11 @@ pub(crate) fn scheme<'a>(headers: &'a HeaderMap, uri: &'a http::Uri, fwd: &Forwa
                 .and_then(|v| v.split(',').next())
                 .map(str::trim)
         })
-        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)))
+        .filter(|s| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        })
         .unwrap_or("http")
 }
 
@@ -164,7 +175,10 @@ mod tests {
             "for=\"[\"",
             "=x;proto",
         ] {
-            let h = headers(&[("forwarded", bad), ("x-forwarded-for", "203.0.113.9, 10.0.0.1")]);
+            let h = headers(&[
+                ("forwarded", bad),
+                ("x-forwarded-for", "203.0.113.9, 10.0.0.1"),
+            ]);
             let f = forwarded(&h);
             // A useless Forwarded falls back to X-Forwarded-For.
             assert_eq!(client_address(&h, &f), Some("203.0.113.9"), "{bad}");
@@ -184,15 +198,24 @@ mod tests {
     #[test]
     fn server_authority_order() {
         let uri = http::Uri::from_static("/x");
-        let h = headers(&[("host", "api.local:8080"), ("x-forwarded-host", "public.example")]);
+        let h = headers(&[
+            ("host", "api.local:8080"),
+            ("x-forwarded-host", "public.example"),
+        ]);
         assert_eq!(
             server_authority(&h, &uri, &forwarded(&h)),
             Some(("public.example", None))
         );
         let h = headers(&[("host", "api.local:notaport")]);
-        assert_eq!(server_authority(&h, &uri, &forwarded(&h)), Some(("api.local", None)));
+        assert_eq!(
+            server_authority(&h, &uri, &forwarded(&h)),
+            Some(("api.local", None))
+        );
         let h = headers(&[("host", "[::1]:9000")]);
-        assert_eq!(server_authority(&h, &uri, &forwarded(&h)), Some(("::1", Some(9000))));
+        assert_eq!(
+            server_authority(&h, &uri, &forwarded(&h)),
+            Some(("::1", Some(9000)))
+        );
         let absolute = http::Uri::from_static("http://target.example:81/x");
         let h = headers(&[("host", "ignored")]);
         assert_eq!(

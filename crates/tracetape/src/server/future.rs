@@ -49,7 +49,12 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
         }
     }
 
-    pub(crate) fn traced(inner: F, inflight: InFlight, on_response: OnResp, config: Arc<Config>) -> Self {
+    pub(crate) fn traced(
+        inner: F,
+        inflight: InFlight,
+        on_response: OnResp,
+        config: Arc<Config>,
+    ) -> Self {
         Self {
             inner: Some(inner),
             panic: None,
@@ -114,9 +119,15 @@ where
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(Ok(response))) => {
                 let span = inflight.cx.span();
-                if let Some(config) = this.config.as_ref().filter(|c| !c.capture_response.is_empty()) {
+                if let Some(config) = this
+                    .config
+                    .as_ref()
+                    .filter(|c| !c.capture_response.is_empty())
+                {
                     let mut captured = Vec::new();
-                    config.capture_response.capture(response.headers(), &mut captured);
+                    config
+                        .capture_response
+                        .capture(response.headers(), &mut captured);
                     span.set_attributes(captured);
                 }
                 if let Some(hook) = this.on_response.as_ref() {

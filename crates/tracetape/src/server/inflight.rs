@@ -41,7 +41,9 @@ impl InFlight {
         instruments: Instruments,
         metric_attributes: Vec<KeyValue>,
     ) -> Self {
-        instruments.active.add(1, active_attributes(&metric_attributes));
+        instruments
+            .active
+            .add(1, active_attributes(&metric_attributes));
         Self {
             cx,
             start,
@@ -98,7 +100,9 @@ impl InFlight {
             self.metric_attributes.push(attribute);
         }
         span.end();
-        self.instruments.duration.record(elapsed, &self.metric_attributes);
+        self.instruments
+            .duration
+            .record(elapsed, &self.metric_attributes);
         self.instruments
             .active
             .add(-1, active_attributes(&self.metric_attributes));

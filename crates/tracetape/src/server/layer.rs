@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use http::request::Parts;
+use opentelemetry::global::BoxedTracer;
 use opentelemetry::metrics::MeterProvider;
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{TracerProvider, noop::NoopTracerProvider};
-use opentelemetry::global::BoxedTracer;
 use tower_layer::Layer;
 
 use super::Trace;
@@ -88,21 +88,30 @@ impl<OnReq, OnResp> TraceLayer<OnReq, OnResp> {
 
     /// Extracts the incoming context with this propagator instead of the
     /// global one.
-    pub fn with_propagator(mut self, propagator: impl TextMapPropagator + Send + Sync + 'static) -> Self {
+    pub fn with_propagator(
+        mut self,
+        propagator: impl TextMapPropagator + Send + Sync + 'static,
+    ) -> Self {
         self.config_mut().propagator = Some(Arc::new(propagator));
         self
     }
 
     /// Names the route template of a request (`/users/{id}`), for servers
     /// without axum's `MatchedPath`. Return `None` when no route matched.
-    pub fn with_route(mut self, route: impl Fn(&Parts) -> Option<String> + Send + Sync + 'static) -> Self {
+    pub fn with_route(
+        mut self,
+        route: impl Fn(&Parts) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
         self.config_mut().route = Some(Arc::new(route));
         self
     }
 
     /// Leaves requests for which `exclude` returns `true` untraced: no
     /// span, no metric.
-    pub fn with_exclude(mut self, exclude: impl Fn(&Parts) -> bool + Send + Sync + 'static) -> Self {
+    pub fn with_exclude(
+        mut self,
+        exclude: impl Fn(&Parts) -> bool + Send + Sync + 'static,
+    ) -> Self {
         self.config_mut().exclude = Some(Arc::new(exclude));
         self
     }
@@ -110,7 +119,8 @@ impl<OnReq, OnResp> TraceLayer<OnReq, OnResp> {
     /// Replaces the exclusion regexes read from the environment; a request
     /// whose path matches any of them is not traced.
     pub fn with_excluded_urls<'a>(mut self, patterns: impl IntoIterator<Item = &'a str>) -> Self {
-        self.config_mut().excluded_urls = UrlExclusions::from_patterns(patterns, "with_excluded_urls");
+        self.config_mut().excluded_urls =
+            UrlExclusions::from_patterns(patterns, "with_excluded_urls");
         self
     }
 
@@ -122,7 +132,8 @@ impl<OnReq, OnResp> TraceLayer<OnReq, OnResp> {
         names: impl IntoIterator<Item = &'a str>,
         sanitize: impl IntoIterator<Item = &'a str>,
     ) -> Self {
-        self.config_mut().capture_request = HeaderCapture::new(names, sanitize, "http.request.header");
+        self.config_mut().capture_request =
+            HeaderCapture::new(names, sanitize, "http.request.header");
         self
     }
 
@@ -134,7 +145,8 @@ impl<OnReq, OnResp> TraceLayer<OnReq, OnResp> {
         names: impl IntoIterator<Item = &'a str>,
         sanitize: impl IntoIterator<Item = &'a str>,
     ) -> Self {
-        self.config_mut().capture_response = HeaderCapture::new(names, sanitize, "http.response.header");
+        self.config_mut().capture_response =
+            HeaderCapture::new(names, sanitize, "http.response.header");
         self
     }
 

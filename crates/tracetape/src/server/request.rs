@@ -26,7 +26,8 @@ pub(crate) struct Start {
 
 pub(crate) fn start(config: &Config, parts: &Parts) -> Start {
     let method = Method::of(&parts.method);
-    let route: Option<StringValue> = route::route(config, parts).map(|r| StringValue::from(Arc::<str>::from(r)));
+    let route: Option<StringValue> =
+        route::route(config, parts).map(|r| StringValue::from(Arc::<str>::from(r)));
     let name = match &route {
         Some(route) => format!("{} {}", method.span_name(), route.as_str()),
         None => method.span_name().to_owned(),
@@ -47,7 +48,10 @@ pub(crate) fn start(config: &Config, parts: &Parts) -> Start {
     attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, method.attribute()));
     metric_attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, method.attribute()));
     if method == Method::Other {
-        attributes.push(KeyValue::new(HTTP_REQUEST_METHOD_ORIGINAL, parts.method.as_str().to_owned()));
+        attributes.push(KeyValue::new(
+            HTTP_REQUEST_METHOD_ORIGINAL,
+            parts.method.as_str().to_owned(),
+        ));
     }
     attributes.push(KeyValue::new(URL_SCHEME, scheme.clone()));
     metric_attributes.push(KeyValue::new(URL_SCHEME, scheme));

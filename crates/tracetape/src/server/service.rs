@@ -95,7 +95,9 @@ where
         let config = self.config.clone();
         match called {
             Ok(inner) => ResponseFuture::traced(inner, inflight, self.on_response.clone(), config),
-            Err(panic) => ResponseFuture::panicked(panic, inflight, self.on_response.clone(), config),
+            Err(panic) => {
+                ResponseFuture::panicked(panic, inflight, self.on_response.clone(), config)
+            }
         }
     }
 }

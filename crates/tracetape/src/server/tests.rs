@@ -13,13 +13,13 @@ use bytes::Bytes;
 use http::Request;
 use http_body_util::BodyExt;
 use opentelemetry::baggage::BaggageExt;
+use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::{SpanKind, Status, TraceId, Tracer, TracerProvider};
 use opentelemetry::{Array, Context, KeyValue, StringValue, Value};
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
-use opentelemetry::propagation::TextMapCompositePropagator;
 use tokio::sync::{mpsc, oneshot};
 use tower::ServiceExt;
 
@@ -81,12 +81,20 @@ impl Harness {
                     match m.data() {
                         AggregatedMetrics::F64(MetricData::Histogram(h)) => {
                             for p in h.data_points() {
-                                out.push((m.name().to_owned(), p.attributes().cloned().collect(), p.count() as f64));
+                                out.push((
+                                    m.name().to_owned(),
+                                    p.attributes().cloned().collect(),
+                                    p.count() as f64,
+                                ));
                             }
                         }
                         AggregatedMetrics::I64(MetricData::Sum(s)) => {
                             for p in s.data_points() {
-                                out.push((m.name().to_owned(), p.attributes().cloned().collect(), p.value() as f64));
+                                out.push((
+                                    m.name().to_owned(),
+                                    p.attributes().cloned().collect(),
+                                    p.value() as f64,
+                                ));
                             }
                         }
                         _ => {}
@@ -99,7 +107,10 @@ impl Harness {
 }
 
 fn attr<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
-    span.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| &kv.value)
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| &kv.value)
 }
 
 fn attr_str(span: &SpanData, key: &str) -> Option<String> {
@@ -118,14 +129,19 @@ async fn explode() -> &'static str {
 }
 
 fn strings(values: &[&'static str]) -> Value {
-    Value::Array(Array::String(values.iter().map(|v| StringValue::from(*v)).collect()))
+    Value::Array(Array::String(
+        values.iter().map(|v| StringValue::from(*v)).collect(),
+    ))
 }
 
 fn app(h: &Harness) -> Router {
     Router::new()
         .route("/users/{id}", get(|| async { "user" }))
         .route("/any/{id}", any(|| async { "any" }))
-        .route("/fail", get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "down") }))
+        .route(
+            "/fail",
+            get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "down") }),
+        )
         .route("/bad", get(|| async { (StatusCode::BAD_REQUEST, "bad") }))
         .route("/panic", get(explode))
         .route("/health", get(|| async { "ok" }))
@@ -158,16 +174,34 @@ async fn route_with_parameters_names_the_span_and_sets_start_attributes() {
     assert_eq!(span.name, "GET /users/{id}");
     assert_eq!(span.span_kind, SpanKind::Server);
     assert_eq!(span.status, Status::Unset);
-    assert_eq!(attr_str(&span, "http.request.method").as_deref(), Some("GET"));
+    assert_eq!(
+        attr_str(&span, "http.request.method").as_deref(),
+        Some("GET")
+    );
     assert_eq!(attr(&span, "http.request.method_original"), None);
-    assert_eq!(attr_str(&span, "http.route").as_deref(), Some("/users/{id}"));
+    assert_eq!(
+        attr_str(&span, "http.route").as_deref(),
+        Some("/users/{id}")
+    );
     assert_eq!(attr_str(&span, "url.path").as_deref(), Some("/users/42"));
-    assert_eq!(attr_str(&span, "url.query").as_deref(), Some("page=2&sig=REDACTED"));
+    assert_eq!(
+        attr_str(&span, "url.query").as_deref(),
+        Some("page=2&sig=REDACTED")
+    );
     assert_eq!(attr_str(&span, "url.scheme").as_deref(), Some("http"));
-    assert_eq!(attr_str(&span, "server.address").as_deref(), Some("api.example"));
+    assert_eq!(
+        attr_str(&span, "server.address").as_deref(),
+        Some("api.example")
+    );
     assert_eq!(attr_i64(&span, "server.port"), Some(8080));
-    assert_eq!(attr_str(&span, "network.protocol.version").as_deref(), Some("1.1"));
-    assert_eq!(attr_str(&span, "user_agent.original").as_deref(), Some("test-agent/1.0"));
+    assert_eq!(
+        attr_str(&span, "network.protocol.version").as_deref(),
+        Some("1.1")
+    );
+    assert_eq!(
+        attr_str(&span, "user_agent.original").as_deref(),
+        Some("test-agent/1.0")
+    );
     assert_eq!(attr_i64(&span, "http.response.status_code"), Some(200));
     assert_eq!(attr(&span, "error.type"), None);
     assert_eq!(span.instrumentation_scope.name(), "tracetape");
@@ -181,7 +215,10 @@ async fn unmatched_path_is_named_by_method_alone() {
     let span = h.only_span();
     assert_eq!(span.name, "GET");
     assert_eq!(attr(&span, "http.route"), None);
-    assert_eq!(attr_str(&span, "url.path").as_deref(), Some("/no/such/thing"));
+    assert_eq!(
+        attr_str(&span, "url.path").as_deref(),
+        Some("/no/such/thing")
+    );
     assert_eq!(attr_i64(&span, "http.response.status_code"), Some(404));
     assert_eq!(span.status, Status::Unset, "404 is not a server error");
 }
@@ -198,8 +235,14 @@ async fn unknown_method_becomes_other() {
     assert_eq!(status, StatusCode::OK);
     let span = h.only_span();
     assert_eq!(span.name, "HTTP /any/{id}");
-    assert_eq!(attr_str(&span, "http.request.method").as_deref(), Some("_OTHER"));
-    assert_eq!(attr_str(&span, "http.request.method_original").as_deref(), Some("PURGE"));
+    assert_eq!(
+        attr_str(&span, "http.request.method").as_deref(),
+        Some("_OTHER")
+    );
+    assert_eq!(
+        attr_str(&span, "http.request.method_original").as_deref(),
+        Some("PURGE")
+    );
 }
 
 #[tokio::test]
@@ -230,7 +273,11 @@ async fn handler_panic_is_a_500_with_an_exception_and_the_service_keeps_serving(
     let panicked = spans.iter().find(|s| s.name == "GET /panic").unwrap();
     assert!(matches!(panicked.status, Status::Error { .. }));
     assert_eq!(attr_str(panicked, "error.type").as_deref(), Some("500"));
-    let event = panicked.events.iter().find(|e| e.name == "exception").unwrap();
+    let event = panicked
+        .events
+        .iter()
+        .find(|e| e.name == "exception")
+        .unwrap();
     let message = event
         .attributes
         .iter()
@@ -252,7 +299,15 @@ async fn a_panic_while_building_the_future_is_caught_too() {
     let service = tower::Layer::layer(&h.layer(), service);
     let response = service.clone().oneshot(get_req("/boom")).await.unwrap();
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(response.into_body().collect().await.unwrap().to_bytes().is_empty());
+    assert!(
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .is_empty()
+    );
     let response = service.oneshot(get_req("/ok")).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     drop(response);
@@ -266,13 +321,25 @@ async fn hooks_add_attributes_and_a_panicking_hook_changes_nothing() {
     let h = Harness::new();
     let layer = h
         .layer()
-        .with_on_request(|request: &Request<Body>, span: &opentelemetry::trace::SpanRef<'_>| {
-            span.set_attribute(KeyValue::new("app.path_len", request.uri().path().len() as i64));
-        })
-        .with_on_response(|response: &http::Response<Body>, span: &opentelemetry::trace::SpanRef<'_>| {
-            span.set_attribute(KeyValue::new("app.status", i64::from(response.status().as_u16())));
-        });
-    let app = Router::new().route("/x", get(|| async { "x" })).layer(layer);
+        .with_on_request(
+            |request: &Request<Body>, span: &opentelemetry::trace::SpanRef<'_>| {
+                span.set_attribute(KeyValue::new(
+                    "app.path_len",
+                    request.uri().path().len() as i64,
+                ));
+            },
+        )
+        .with_on_response(
+            |response: &http::Response<Body>, span: &opentelemetry::trace::SpanRef<'_>| {
+                span.set_attribute(KeyValue::new(
+                    "app.status",
+                    i64::from(response.status().as_u16()),
+                ));
+            },
+        );
+    let app = Router::new()
+        .route("/x", get(|| async { "x" }))
+        .layer(layer);
     send(&app, get_req("/x")).await;
     let span = h.only_span();
     assert_eq!(attr_i64(&span, "app.path_len"), Some(2));
@@ -281,9 +348,17 @@ async fn hooks_add_attributes_and_a_panicking_hook_changes_nothing() {
     let h = Harness::new();
     let layer = h
         .layer()
-        .with_on_request(|_: &Request<Body>, _: &opentelemetry::trace::SpanRef<'_>| panic!("bad request hook"))
-        .with_on_response(|_: &http::Response<Body>, _: &opentelemetry::trace::SpanRef<'_>| panic!("bad response hook"));
-    let app = Router::new().route("/x", get(|| async { "body" })).layer(layer);
+        .with_on_request(|_: &Request<Body>, _: &opentelemetry::trace::SpanRef<'_>| {
+            panic!("bad request hook")
+        })
+        .with_on_response(
+            |_: &http::Response<Body>, _: &opentelemetry::trace::SpanRef<'_>| {
+                panic!("bad response hook")
+            },
+        );
+    let app = Router::new()
+        .route("/x", get(|| async { "body" }))
+        .layer(layer);
     let (status, body) = send(&app, get_req("/x")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(&body[..], b"body");
@@ -350,7 +425,10 @@ async fn incoming_context_is_the_parent_and_baggage_reaches_the_handler() {
         .layer(h.layer());
     let request = Request::builder()
         .uri("/work")
-        .header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
         .header("tracestate", "vendor=value")
         .header("baggage", "tenant=acme")
         .body(Body::empty())
@@ -362,7 +440,10 @@ async fn incoming_context_is_the_parent_and_baggage_reaches_the_handler() {
     let inner = spans.iter().find(|s| s.name == "inner-work").unwrap();
     let trace_id = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
     assert_eq!(server.span_context.trace_id(), trace_id);
-    assert_eq!(format!("{:016x}", server.parent_span_id), "00f067aa0ba902b7");
+    assert_eq!(
+        format!("{:016x}", server.parent_span_id),
+        "00f067aa0ba902b7"
+    );
     assert!(server.parent_span_is_remote);
     assert_eq!(server.span_context.trace_state().header(), "vendor=value");
     assert_eq!(inner.span_context.trace_id(), trace_id);
@@ -407,15 +488,24 @@ async fn forwarded_headers_name_the_client_and_the_server() {
     let h = Harness::new();
     let request = Request::builder()
         .uri("/users/1")
-        .header("forwarded", "for=\"[2001:db8::9]:4711\";host=shop.example;proto=https")
+        .header(
+            "forwarded",
+            "for=\"[2001:db8::9]:4711\";host=shop.example;proto=https",
+        )
         .header("x-forwarded-for", "198.51.100.1")
         .header("host", "internal:8080")
         .body(Body::empty())
         .unwrap();
     send(&app(&h), request).await;
     let span = h.only_span();
-    assert_eq!(attr_str(&span, "client.address").as_deref(), Some("2001:db8::9"));
-    assert_eq!(attr_str(&span, "server.address").as_deref(), Some("shop.example"));
+    assert_eq!(
+        attr_str(&span, "client.address").as_deref(),
+        Some("2001:db8::9")
+    );
+    assert_eq!(
+        attr_str(&span, "server.address").as_deref(),
+        Some("shop.example")
+    );
     assert_eq!(attr(&span, "server.port"), None);
     assert_eq!(attr_str(&span, "url.scheme").as_deref(), Some("https"));
 
@@ -428,7 +518,10 @@ async fn forwarded_headers_name_the_client_and_the_server() {
         .unwrap();
     send(&app(&h), request).await;
     let span = h.only_span();
-    assert_eq!(attr_str(&span, "client.address").as_deref(), Some("198.51.100.1"));
+    assert_eq!(
+        attr_str(&span, "client.address").as_deref(),
+        Some("198.51.100.1")
+    );
 }
 
 #[tokio::test]
@@ -440,9 +533,15 @@ async fn peer_address_comes_from_the_extension() {
         .insert(super::PeerAddr("127.0.0.1:51000".parse().unwrap()));
     send(&app(&h), request).await;
     let span = h.only_span();
-    assert_eq!(attr_str(&span, "network.peer.address").as_deref(), Some("127.0.0.1"));
+    assert_eq!(
+        attr_str(&span, "network.peer.address").as_deref(),
+        Some("127.0.0.1")
+    );
     assert_eq!(attr_i64(&span, "network.peer.port"), Some(51000));
-    assert_eq!(attr_str(&span, "client.address").as_deref(), Some("127.0.0.1"));
+    assert_eq!(
+        attr_str(&span, "client.address").as_deref(),
+        Some("127.0.0.1")
+    );
 }
 
 #[tokio::test]
@@ -452,7 +551,9 @@ async fn captured_headers_are_string_arrays_and_sanitised() {
         .layer()
         .with_request_headers(["X-Request-Tag", "Authorization"], ["authorization"])
         .with_response_headers(["content-type"], []);
-    let app = Router::new().route("/x", get(|| async { "x" })).layer(layer);
+    let app = Router::new()
+        .route("/x", get(|| async { "x" }))
+        .layer(layer);
     let request = Request::builder()
         .uri("/x")
         .header("x-request-tag", "a")
@@ -487,7 +588,9 @@ impl http_body::Body for ChannelBody {
         mut self: Pin<&mut Self>,
         cx: &mut TaskContext<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
-        self.0.poll_recv(cx).map(|chunk| chunk.map(|c| Ok(http_body::Frame::data(c))))
+        self.0
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|c| Ok(http_body::Frame::data(c))))
     }
 }
 
@@ -502,7 +605,10 @@ async fn the_span_ends_when_the_body_has_been_sent_not_when_the_handler_returns(
     });
     let service = tower::Layer::layer(&h.layer(), service);
     let response = service.oneshot(get_req("/stream")).await.unwrap();
-    assert!(h.spans().is_empty(), "the handler returned but the body is still streaming");
+    assert!(
+        h.spans().is_empty(),
+        "the handler returned but the body is still streaming"
+    );
     let mut body = response.into_body();
     tx.send(Bytes::from_static(b"part")).await.unwrap();
     let frame = body.frame().await.unwrap().unwrap();
@@ -583,17 +689,34 @@ async fn request_duration_and_active_requests_are_recorded() {
         .collect();
     let users = durations
         .iter()
-        .find(|(_, attrs, _)| attrs.iter().any(|kv| kv.key.as_str() == "http.route" && kv.value.as_str() == "/users/{id}"))
+        .find(|(_, attrs, _)| {
+            attrs
+                .iter()
+                .any(|kv| kv.key.as_str() == "http.route" && kv.value.as_str() == "/users/{id}")
+        })
         .unwrap();
     assert_eq!(users.2, 2.0);
     let keys: Vec<&str> = users.1.iter().map(|kv| kv.key.as_str()).collect();
-    for key in ["http.request.method", "url.scheme", "http.route", "network.protocol.version", "http.response.status_code"] {
+    for key in [
+        "http.request.method",
+        "url.scheme",
+        "http.route",
+        "network.protocol.version",
+        "http.response.status_code",
+    ] {
         assert!(keys.contains(&key), "{key} missing from {keys:?}");
     }
-    assert!(!keys.contains(&"url.path"), "high-cardinality attribute on a metric");
+    assert!(
+        !keys.contains(&"url.path"),
+        "high-cardinality attribute on a metric"
+    );
     let fail = durations
         .iter()
-        .find(|(_, attrs, _)| attrs.iter().any(|kv| kv.key.as_str() == "error.type" && kv.value.as_str() == "503"))
+        .find(|(_, attrs, _)| {
+            attrs
+                .iter()
+                .any(|kv| kv.key.as_str() == "error.type" && kv.value.as_str() == "503")
+        })
         .unwrap();
     assert_eq!(fail.2, 1.0);
     let active: Vec<_> = points

@@ -1,0 +1,5 @@
+//! Cross-cutting flows over real sockets on 127.0.0.1 with real clients.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod server;
+mod support;

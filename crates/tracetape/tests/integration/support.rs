@@ -1,0 +1,58 @@
+//! Test support: a span exporter that hands finished spans to the test as a
+//! signal, and a real axum server on an ephemeral loopback port.
+
+use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use axum::Router;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+
+/// Sends every exported span down a channel.
+#[derive(Debug)]
+pub(crate) struct ChannelExporter(pub(crate) mpsc::Sender<SpanData>);
+
+impl SpanExporter for ChannelExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        for span in batch {
+            let _ = self.0.send(span);
+        }
+        Ok(())
+    }
+}
+
+/// A tracer provider whose spans arrive on the returned receiver as they end.
+pub(crate) fn channel_provider() -> (SdkTracerProvider, SpanReceiver) {
+    let (tx, rx) = mpsc::channel();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(ChannelExporter(tx))
+        .build();
+    (provider, SpanReceiver(rx))
+}
+
+pub(crate) struct SpanReceiver(mpsc::Receiver<SpanData>);
+
+impl SpanReceiver {
+    /// The next span to end, waiting at most ten seconds for it.
+    pub(crate) fn next(&self) -> SpanData {
+        self.0
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a span should have ended")
+    }
+}
+
+/// Serves `app` on 127.0.0.1 with an ephemeral port, with peer addresses.
+pub(crate) async fn serve(app: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    addr
+}
