@@ -1,0 +1,284 @@
+//! Runs the built `tracetape` binary against stores written by the library.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use tracetape::opentelemetry::trace::{
+    Span as _, SpanKind, Status, TraceContextExt as _, Tracer as _, TracerProvider as _,
+};
+use tracetape::opentelemetry::{Context, KeyValue};
+use tracetape::opentelemetry_sdk::Resource;
+use tracetape::opentelemetry_sdk::trace::SdkTracerProvider;
+use tracetape::store::LocalStore;
+
+fn provider(store: &Path, service: &'static str) -> SdkTracerProvider {
+    SdkTracerProvider::builder()
+        .with_simple_exporter(LocalStore::new(store).exporter())
+        .with_resource(Resource::builder_empty().with_service_name(service).build())
+        .build()
+}
+
+/// Records a request: SERVER root with a CLIENT child (which has a child of
+/// its own) and a failing INTERNAL child. Returns the trace id.
+fn record_request(provider: &SdkTracerProvider, route: &str, fail: bool) -> String {
+    let tracer = provider.tracer("cli-test");
+    let mut root = tracer
+        .span_builder(format!("GET {route}"))
+        .with_kind(SpanKind::Server)
+        .with_attributes([
+            KeyValue::new("custom.note", "hello world"),
+            KeyValue::new("http.route", route.to_owned()),
+            KeyValue::new("http.request.method", "GET"),
+            KeyValue::new(
+                "http.response.status_code",
+                if fail { 500_i64 } else { 200 },
+            ),
+        ])
+        .start(&tracer);
+    let trace_id = root.span_context().trace_id().to_string();
+    if fail {
+        root.set_status(Status::error("handler failed"));
+    }
+    let root_cx = Context::current_with_span(root);
+
+    let db = tracer
+        .span_builder("SELECT users")
+        .with_kind(SpanKind::Client)
+        .with_attributes([KeyValue::new("server.address", "db.local")])
+        .start_with_context(&tracer, &root_cx);
+    let db_cx = root_cx.with_span(db);
+    tracer
+        .span_builder("decode rows")
+        .start_with_context(&tracer, &db_cx)
+        .end();
+    db_cx.span().end();
+
+    let mut render = tracer
+        .span_builder("render")
+        .start_with_context(&tracer, &root_cx);
+    if fail {
+        render.add_event(
+            "exception",
+            vec![
+                KeyValue::new("exception.type", "TemplateError"),
+                KeyValue::new("exception.message", "missing field"),
+            ],
+        );
+        render.set_status(Status::error("missing field"));
+    }
+    render.end();
+    root_cx.span().end();
+    trace_id
+}
+
+fn tracetape(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tracetape"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+#[test]
+fn list_shows_traces_newest_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("traces");
+    let provider = provider(&store, "checkout");
+    let older = record_request(&provider, "/users/{id}", true);
+    let newer = record_request(&provider, "/health", false);
+    provider.shutdown().unwrap();
+
+    let output = tracetape(&["list", "--store", store.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    let header: Vec<&str> = lines[0].split("  ").filter(|c| !c.is_empty()).collect();
+    assert_eq!(
+        header.iter().map(|c| c.trim()).collect::<Vec<_>>(),
+        [
+            "TIME",
+            "TRACE ID",
+            "ROOT SPAN",
+            "SERVICE",
+            "SPANS",
+            "DURATION"
+        ]
+    );
+
+    let newest: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(newest[1], newer);
+    assert_eq!(&newest[2..6], ["GET", "/health", "checkout", "4"]);
+    assert_eq!(newest[7], "ms");
+    assert!(!lines[1].contains("ERROR"));
+    assert!(
+        newest[0].ends_with('Z') && newest[0].len() == 20,
+        "{}",
+        newest[0]
+    );
+
+    let oldest: Vec<&str> = lines[2].split_whitespace().collect();
+    assert_eq!(oldest[1], older);
+    assert_eq!(&oldest[2..4], ["GET", "/users/{id}"]);
+    assert_eq!(oldest.last(), Some(&"ERROR"));
+
+    let limited = tracetape(&["list", "--store", store.to_str().unwrap(), "--limit", "1"]);
+    assert_eq!(stdout(&limited).lines().count(), 2);
+    assert!(stderr(&limited).contains("showing the newest 1 of 2 traces"));
+}
+
+#[test]
+fn show_prints_the_span_tree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("traces");
+    let provider = provider(&store, "checkout");
+    let trace_id = record_request(&provider, "/users/{id}", true);
+    provider.shutdown().unwrap();
+
+    // A prefix is enough.
+    let output = tracetape(&["show", &trace_id[..8], "--store", store.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!("trace {trace_id}  4 spans  ")),
+        "{text}"
+    );
+
+    let tree: Vec<String> = lines[1..]
+        .iter()
+        .map(|line| {
+            // Keep the drawing and the span name, drop the columns after it.
+            let text = line
+                .find(|c: char| c.is_alphanumeric() || c == '!')
+                .unwrap();
+            let cut = line[text..].find("  ").map_or(line.len(), |end| text + end);
+            line[..cut].to_owned()
+        })
+        .collect();
+    assert_eq!(
+        tree,
+        [
+            "GET /users/{id}",
+            "├─ SELECT users",
+            "│  └─ decode rows",
+            "└─ render",
+            "      ! exception TemplateError: missing field",
+        ],
+        "{text}"
+    );
+
+    assert!(
+        lines[1].starts_with("GET /users/{id}  server  "),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[1].ends_with(
+            "  [checkout]  ERROR: handler failed  http.request.method=GET http.route=/users/{id} \
+             http.response.status_code=500 custom.note=\"hello world\""
+        ),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].starts_with("├─ SELECT users  client  "),
+        "{}",
+        lines[2]
+    );
+    assert!(
+        lines[2].ends_with(" ms  server.address=db.local"),
+        "{}",
+        lines[2]
+    );
+    assert!(
+        lines[3].starts_with("│  └─ decode rows  internal  "),
+        "{}",
+        lines[3]
+    );
+    assert!(
+        lines[4].ends_with(" ms  ERROR: missing field"),
+        "{}",
+        lines[4]
+    );
+}
+
+#[test]
+fn show_of_a_missing_id_fails_and_names_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("traces");
+    let provider = provider(&store, "checkout");
+    record_request(&provider, "/", false);
+    provider.shutdown().unwrap();
+
+    let missing = "00000000000000000000000000000000";
+    let output = tracetape(&["show", missing, "--store", store.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    let message = stderr(&output);
+    assert!(
+        message.starts_with(&format!("error: no trace with id {missing} in ")),
+        "{message}"
+    );
+
+    let output = tracetape(&["show", "not-hex", "--store", store.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("\"not-hex\" is not a trace id"));
+}
+
+#[test]
+fn empty_store_suggests_the_demo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("never-written");
+    let output = tracetape(&["list", "--store", store.to_str().unwrap()]);
+    assert!(output.status.success());
+    assert!(
+        stdout(&output).contains("run `tracetape demo` to record some"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn unreadable_files_are_skipped_with_a_note() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("traces");
+    let provider = provider(&store, "checkout");
+    record_request(&provider, "/", false);
+    provider.shutdown().unwrap();
+    fs::write(store.join("broken.json"), b"{\"resourceSpans\": [").unwrap();
+
+    let output = tracetape(&["list", "--store", store.to_str().unwrap()]);
+    assert!(output.status.success());
+    assert_eq!(stdout(&output).lines().count(), 2);
+    assert!(stderr(&output).contains("note: skipped 1 unreadable file(s)"));
+}
+
+#[test]
+fn a_store_that_cannot_be_read_reports_the_cause() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("a-file");
+    fs::write(&file, b"").unwrap();
+    let output = tracetape(&["list", "--store", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    let mut lines = message.lines();
+    assert_eq!(
+        lines.next(),
+        Some(format!("error: failed to read trace store {}", file.display()).as_str())
+    );
+    assert!(
+        lines.next().is_some_and(|l| l.starts_with("  caused by: ")),
+        "{message}"
+    );
+}
