@@ -64,7 +64,10 @@ pub(crate) struct ShowArgs {
 
 /// Arguments of `tracetape demo`.
 #[derive(Debug, Args)]
-pub(crate) struct DemoArgs {}
+pub(crate) struct DemoArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+}
 
 /// Runs the chosen subcommand, writing its output to standard output.
 pub(crate) fn run(cli: Cli) -> Result<(), Failure> {

@@ -24,7 +24,7 @@ pub(crate) fn run(
     Ok(())
 }
 
-fn render(
+pub(crate) fn render(
     list: &TraceList,
     dir: &Path,
     limit: usize,

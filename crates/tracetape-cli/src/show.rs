@@ -35,7 +35,7 @@ pub(crate) fn run(
     Ok(())
 }
 
-fn render(trace: &Trace, out: &mut dyn Write, notes: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn render(trace: &Trace, out: &mut dyn Write, notes: &mut dyn Write) -> io::Result<()> {
     if trace.skipped_files() > 0 {
         writeln!(
             notes,

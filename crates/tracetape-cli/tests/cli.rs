@@ -282,3 +282,31 @@ fn a_store_that_cannot_be_read_reports_the_cause() {
         "{message}"
     );
 }
+
+#[test]
+fn demo_serves_the_example_and_shows_its_traces() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("traces");
+    let output = tracetape(&["demo", "--store", store.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(out.contains("GET /orders/7          -> 200"), "{out}");
+    assert!(out.contains("GET /health            -> 200"), "{out}");
+    // Five traced requests: the health check is excluded.
+    for root in ["GET /hello/{name}", "GET /error", "GET /orders/{id}"] {
+        assert!(out.contains(root), "{root} missing from\n{out}");
+    }
+    let listed = tracetape(&["list", "--store", store.to_str().unwrap()]);
+    let table = stdout(&listed);
+    assert_eq!(table.lines().count(), 1 + 5, "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains("GET /error") && l.ends_with("ERROR")),
+        "{table}"
+    );
+    // The tree shows the handler's own spans under the SERVER span.
+    assert!(out.contains("├─ load-order  internal"), "{out}");
+    assert!(out.contains("└─ price-order  internal"), "{out}");
+    assert!(out.contains("url.path=/orders/7"), "{out}");
+}
