@@ -90,9 +90,8 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .traces
         .iter()
         .take(new)
-        .filter(|t| t.root_name == "GET /orders/{id}" && t.span_count > 1)
-        // Newest first: the last one is /orders/7, sent before /orders/0.
-        .last()
+        // Newest first: the last match is /orders/7, sent before /orders/0.
+        .rfind(|t| t.root_name == "GET /orders/{id}" && t.span_count > 1)
     {
         writeln!(
             out,

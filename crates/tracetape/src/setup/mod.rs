@@ -1,12 +1,83 @@
-//! Placeholder: telemetry setup.
+//! One-call telemetry setup from the standard `OTEL_*` environment
+//! variables.
+//!
+//! [`init`] builds a tracer provider, a meter provider and a text-map
+//! propagator from the environment, installs them as OpenTelemetry's
+//! globals, and returns a [`TelemetryGuard`] that flushes and shuts them
+//! down when it drops. [`Telemetry::builder`] does the same with settings
+//! made in code, which win over the environment; its
+//! [`build`](TelemetryBuilder::build) returns the guard without touching
+//! the globals.
+//!
+//! ```no_run
+//! #[tokio::main]
+//! async fn main() {
+//!     // With nothing set, spans go to the local store in .tracetape/traces.
+//!     // OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318 sends them there.
+//!     let _telemetry = tracetape::init();
+//! }
+//! ```
+//!
+//! Setup never fails and never panics: a value that cannot be used is
+//! reported once on standard error (naming the variable, the value and what
+//! is used instead) and the default applies. When the OTLP span exporter
+//! cannot be built, spans go to the local store.
+//!
+//! # Environment variables
+//!
+//! Names and meanings follow the [OpenTelemetry
+//! specification](https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/).
+//! Values are trimmed and an empty value counts as unset.
+//!
+//! | variable | values | default |
+//! |---|---|---|
+//! | `OTEL_SDK_DISABLED` | `true`, `false` | `false` |
+//! | `OTEL_SERVICE_NAME` | any | `unknown_service:{executable}` |
+//! | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,...`, values percent-encoded | none |
+//! | `OTEL_TRACES_EXPORTER` | `otlp`, `console`, `none`, `local` (the first of a list) | `otlp` if an OTLP endpoint is set, else `local` |
+//! | `OTEL_METRICS_EXPORTER` | `otlp`, `console`, `none` (the first of a list) | `otlp` if an OTLP endpoint is set, else `none` |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://` or `https://` base URL; `/v1/traces`, `/v1/metrics` appended for http/protobuf | `http://localhost:4318` (http/protobuf), `http://localhost:4317` (gRPC) |
+//! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `_METRICS_ENDPOINT` | URL, used as-is | the generic endpoint |
+//! | `OTEL_EXPORTER_OTLP_PROTOCOL` | `grpc`, `http/protobuf` (`http/json` is not supported and uses `http/protobuf`) | `http/protobuf` |
+//! | `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, `_METRICS_PROTOCOL` | as above | the generic protocol |
+//! | `OTEL_EXPORTER_OTLP_HEADERS` | `name=value,...`, values percent-encoded | none |
+//! | `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, `_METRICS_HEADERS` | as above, replacing the generic list | the generic headers |
+//! | `OTEL_EXPORTER_OTLP_TIMEOUT` | milliseconds, positive | `10000` |
+//! | `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, `_METRICS_TIMEOUT` | as above | the generic timeout |
+//! | `OTEL_TRACES_SAMPLER` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` | `parentbased_always_on` |
+//! | `OTEL_TRACES_SAMPLER_ARG` | ratio in `[0, 1]`, for the ratio samplers | `1.0` |
+//! | `OTEL_BSP_SCHEDULE_DELAY` | milliseconds, positive | `5000` |
+//! | `OTEL_BSP_EXPORT_TIMEOUT` | milliseconds, positive; validated, but the SDK's batch processor has no export timeout (the OTLP timeout bounds each export) | `30000` |
+//! | `OTEL_BSP_MAX_QUEUE_SIZE` | spans, positive | `2048` |
+//! | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | spans, positive, at most the queue size | `512` |
+//! | `OTEL_PROPAGATORS` | `tracecontext`, `baggage`, `none` (`b3`, `b3multi` are not implemented yet and are skipped) | `tracecontext,baggage` |
+//!
+//! A per-signal variable wins over the generic one, and a builder setting
+//! wins over both. Headers merge: a header set in code replaces the one of
+//! the same name from the environment. opentelemetry-otlp still reads
+//! `OTEL_EXPORTER_OTLP_COMPRESSION`, `OTEL_EXPORTER_OTLP_INSECURE` and
+//! their per-signal variants itself, the SDK reads `OTEL_SPAN_*_LIMIT` and
+//! `OTEL_METRIC_EXPORT_INTERVAL`.
+//!
+//! # Runtime
+//!
+//! The gRPC exporter needs a Tokio runtime when it is built: call [`init`]
+//! inside one (a multi-thread runtime, or flush and shut down from
+//! `spawn_blocking` on a current-thread one). Outside a runtime, gRPC is
+//! reported and replaced by http/protobuf. The http/protobuf, console and
+//! local exporters work anywhere.
 
-/// Placeholder.
-#[derive(Debug, Default)]
-pub struct Telemetry;
-/// Placeholder.
-#[derive(Debug)]
-pub struct TelemetryGuard;
-/// Placeholder.
-pub fn init() -> TelemetryGuard {
-    TelemetryGuard
-}
+mod builder;
+mod config;
+mod error;
+mod exporter;
+mod guard;
+mod otlp;
+mod pipeline;
+mod propagation;
+mod settings;
+
+pub use builder::{Telemetry, TelemetryBuilder, init};
+pub use error::{FlushError, ShutdownError};
+pub use exporter::{MetricsExporter, OtlpProtocol, TracesExporter};
+pub use guard::TelemetryGuard;

@@ -1,5 +1,6 @@
 //! Cross-cutting flows over real sockets on 127.0.0.1 with real clients.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod export;
 mod server;
 mod support;

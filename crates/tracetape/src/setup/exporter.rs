@@ -1,0 +1,156 @@
+//! The exporter choices, and attaching the chosen exporter to a provider.
+
+use opentelemetry_sdk::metrics::{MeterProviderBuilder, PeriodicReader};
+use opentelemetry_sdk::trace::{
+    BatchConfig, BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, TracerProviderBuilder,
+};
+
+use super::config::OtlpConfig;
+use super::otlp;
+use crate::store::{LocalSpanExporter, LocalStore};
+
+/// Where spans go (`OTEL_TRACES_EXPORTER`).
+///
+/// ```
+/// use tracetape::setup::{Telemetry, TracesExporter};
+///
+/// let telemetry = Telemetry::builder()
+///     .with_traces_exporter(TracesExporter::None)
+///     .build();
+/// # drop(telemetry);
+/// ```
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TracesExporter {
+    /// OTLP to a collector (`otlp`).
+    Otlp,
+    /// Human-readable spans on standard output (`console`).
+    Console,
+    /// Spans are not exported (`none`).
+    None,
+    /// The embedded local store under `.tracetape/traces` that the
+    /// `tracetape` command reads (`local`).
+    Local,
+}
+
+/// Where metrics go (`OTEL_METRICS_EXPORTER`).
+///
+/// ```
+/// use tracetape::setup::{MetricsExporter, Telemetry};
+///
+/// let telemetry = Telemetry::builder()
+///     .with_metrics_exporter(MetricsExporter::None)
+///     .build();
+/// # drop(telemetry);
+/// ```
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsExporter {
+    /// OTLP to a collector (`otlp`).
+    Otlp,
+    /// Metrics on standard output (`console`).
+    Console,
+    /// Metrics are not exported (`none`).
+    None,
+}
+
+/// The OTLP transport (`OTEL_EXPORTER_OTLP_PROTOCOL`).
+///
+/// ```no_run
+/// use tracetape::setup::{OtlpProtocol, Telemetry};
+///
+/// # #[tokio::main] async fn main() {
+/// let telemetry = Telemetry::builder()
+///     .with_otlp_protocol(OtlpProtocol::Grpc)
+///     .with_otlp_endpoint("http://localhost:4317")
+///     .init();
+/// # }
+/// ```
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    /// gRPC (`grpc`), by default to `http://localhost:4317`.
+    Grpc,
+    /// Protobuf over HTTP (`http/protobuf`), by default to
+    /// `http://localhost:4318/v1/{signal}`.
+    HttpProtobuf,
+}
+
+/// Adds the span exporter `choice` names, behind a batch processor (a
+/// simple one for the console). A failing OTLP exporter falls back to the
+/// local store.
+pub(crate) fn add_span_exporter(
+    builder: TracerProviderBuilder,
+    choice: TracesExporter,
+    otlp: &OtlpConfig,
+    store: Option<LocalStore>,
+    batch: BatchConfig,
+) -> TracerProviderBuilder {
+    match choice {
+        TracesExporter::Otlp => match otlp::span_exporter(otlp) {
+            Ok(exporter) => with_batch(builder, exporter, batch),
+            Err(err) => {
+                crate::diag::warn_once(
+                    "setup.otlp_span_exporter_failed",
+                    format!(
+                        "failed to build the OTLP span exporter ({err}); using the local store"
+                    ),
+                );
+                with_batch(builder, local_exporter(store), batch)
+            }
+        },
+        TracesExporter::Console => builder.with_span_processor(SimpleSpanProcessor::new(
+            opentelemetry_stdout::SpanExporter::default(),
+        )),
+        TracesExporter::None => builder,
+        TracesExporter::Local => with_batch(builder, local_exporter(store), batch),
+    }
+}
+
+fn with_batch<E>(
+    builder: TracerProviderBuilder,
+    exporter: E,
+    batch: BatchConfig,
+) -> TracerProviderBuilder
+where
+    E: SpanExporter + 'static,
+{
+    builder.with_span_processor(
+        BatchSpanProcessor::builder(exporter)
+            .with_batch_config(batch)
+            .build(),
+    )
+}
+
+/// The exporter for `TracesExporter::Local`: the given store, or the one in
+/// `.tracetape/traces`.
+fn local_exporter(store: Option<LocalStore>) -> LocalSpanExporter {
+    LocalSpanExporter::new(store.unwrap_or_else(|| LocalStore::new(LocalStore::default_dir())))
+}
+
+/// Adds a periodic reader for the metric exporter `choice` names. A failing
+/// OTLP exporter leaves metrics unexported.
+pub(crate) fn add_metric_exporter(
+    builder: MeterProviderBuilder,
+    choice: MetricsExporter,
+    otlp: &OtlpConfig,
+) -> MeterProviderBuilder {
+    match choice {
+        MetricsExporter::Otlp => match otlp::metric_exporter(otlp) {
+            Ok(exporter) => builder.with_reader(PeriodicReader::builder(exporter).build()),
+            Err(err) => {
+                crate::diag::warn_once(
+                    "setup.otlp_metric_exporter_failed",
+                    format!(
+                        "failed to build the OTLP metric exporter ({err}); metrics are not exported"
+                    ),
+                );
+                builder
+            }
+        },
+        MetricsExporter::Console => builder.with_reader(
+            PeriodicReader::builder(opentelemetry_stdout::MetricExporter::default()).build(),
+        ),
+        MetricsExporter::None => builder,
+    }
+}

@@ -1,0 +1,193 @@
+//! [`TelemetryGuard`]: the providers, kept alive until it drops.
+
+use std::error::Error;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use opentelemetry::global;
+use opentelemetry::propagation::TextMapCompositePropagator;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+
+use super::error::{FlushError, ShutdownError};
+use super::propagation::{Propagator, composite};
+
+/// The tracer and meter providers built by
+/// [`TelemetryBuilder`](super::TelemetryBuilder), and the propagators it
+/// chose.
+///
+/// Keep it alive for as long as the program records telemetry, typically
+/// as a `_telemetry` variable in `main`. When it drops it shuts both
+/// providers down, which exports whatever is still queued; problems are
+/// reported on standard error, never as a panic. Call
+/// [`shutdown`](Self::shutdown) instead to see the error.
+///
+/// Dropping it blocks while the exporters finish (bounded by their
+/// timeouts). With the gRPC exporter on a current-thread Tokio runtime,
+/// drop it or shut it down from a blocking thread
+/// (`tokio::task::spawn_blocking`), as exports need the runtime to make
+/// progress.
+///
+/// ```
+/// use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+/// use tracetape::setup::{Telemetry, TracesExporter};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let telemetry = Telemetry::builder()
+///     .with_traces_exporter(TracesExporter::None)
+///     .build();
+/// let tracer = telemetry.tracer_provider().tracer("example");
+/// tracer.in_span("work", |_cx| {});
+/// telemetry.force_flush()?;
+/// telemetry.shutdown()?;
+/// # Ok(())
+/// # }
+/// ```
+#[must_use = "dropping the guard shuts telemetry down; keep it alive while the program runs"]
+#[derive(Debug)]
+pub struct TelemetryGuard {
+    tracer_provider: SdkTracerProvider,
+    meter_provider: SdkMeterProvider,
+    propagators: Vec<Propagator>,
+    disabled: bool,
+    shut_down: AtomicBool,
+}
+
+impl TelemetryGuard {
+    pub(crate) fn new(
+        tracer_provider: SdkTracerProvider,
+        meter_provider: SdkMeterProvider,
+        propagators: Vec<Propagator>,
+        disabled: bool,
+    ) -> Self {
+        TelemetryGuard {
+            tracer_provider,
+            meter_provider,
+            propagators,
+            disabled,
+            shut_down: AtomicBool::new(false),
+        }
+    }
+
+    /// Installs the providers and the propagator as OpenTelemetry's
+    /// globals; nothing when telemetry is disabled.
+    pub(crate) fn install_globals(&self) {
+        if self.disabled {
+            return;
+        }
+        global::set_tracer_provider(self.tracer_provider.clone());
+        global::set_meter_provider(self.meter_provider.clone());
+        global::set_text_map_propagator(self.propagator());
+    }
+
+    /// The tracer provider; clone it to keep it elsewhere.
+    ///
+    /// ```
+    /// use opentelemetry::trace::TracerProvider as _;
+    ///
+    /// let telemetry = tracetape::setup::Telemetry::builder().disabled(true).build();
+    /// let _tracer = telemetry.tracer_provider().tracer("my-library");
+    /// ```
+    pub fn tracer_provider(&self) -> &SdkTracerProvider {
+        &self.tracer_provider
+    }
+
+    /// The meter provider; clone it to keep it elsewhere.
+    ///
+    /// ```
+    /// use opentelemetry::metrics::MeterProvider as _;
+    ///
+    /// let telemetry = tracetape::setup::Telemetry::builder().disabled(true).build();
+    /// let _meter = telemetry.meter_provider().meter("my-library");
+    /// ```
+    pub fn meter_provider(&self) -> &SdkMeterProvider {
+        &self.meter_provider
+    }
+
+    /// A propagator for the configured formats (`OTEL_PROPAGATORS`, by
+    /// default W3C trace context and baggage), for installing it yourself
+    /// after [`build`](super::TelemetryBuilder::build).
+    ///
+    /// ```
+    /// let telemetry = tracetape::setup::Telemetry::builder().disabled(true).build();
+    /// opentelemetry::global::set_text_map_propagator(telemetry.propagator());
+    /// ```
+    pub fn propagator(&self) -> TextMapCompositePropagator {
+        composite(&self.propagators)
+    }
+
+    /// Whether telemetry is disabled (`OTEL_SDK_DISABLED=true` or
+    /// [`disabled(true)`](super::TelemetryBuilder::disabled)): the providers
+    /// record and export nothing.
+    ///
+    /// ```
+    /// let telemetry = tracetape::setup::Telemetry::builder().disabled(true).build();
+    /// assert!(telemetry.is_disabled());
+    /// ```
+    pub fn is_disabled(&self) -> bool {
+        self.disabled
+    }
+
+    /// Exports everything recorded so far, waiting for the exporters.
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() {
+    /// let telemetry = tracetape::init();
+    /// // ... record spans ...
+    /// if let Err(err) = telemetry.force_flush() {
+    ///     eprintln!("{err}");
+    /// }
+    /// # }
+    /// ```
+    pub fn force_flush(&self) -> Result<(), FlushError> {
+        let traces = self.tracer_provider.force_flush();
+        let metrics = self.meter_provider.force_flush();
+        traces.map_err(|err| FlushError::Traces { err })?;
+        metrics.map_err(|err| FlushError::Metrics { err })
+    }
+
+    /// Exports what is still queued and shuts both providers down; spans
+    /// and measurements recorded afterwards are dropped. Dropping the guard
+    /// does the same and reports errors on standard error.
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() {
+    /// let telemetry = tracetape::init();
+    /// // ... serve ...
+    /// if let Err(err) = telemetry.shutdown() {
+    ///     eprintln!("{err}");
+    /// }
+    /// # }
+    /// ```
+    pub fn shutdown(&self) -> Result<(), ShutdownError> {
+        if self.shut_down.swap(true, Ordering::SeqCst) {
+            return Err(ShutdownError::AlreadyShutDown);
+        }
+        let traces = self.tracer_provider.shutdown();
+        let metrics = self.meter_provider.shutdown();
+        traces.map_err(|err| ShutdownError::Traces { err })?;
+        metrics.map_err(|err| ShutdownError::Metrics { err })
+    }
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if self.shut_down.load(Ordering::SeqCst) {
+            return;
+        }
+        if let Err(err) = self.shutdown() {
+            crate::diag::warn_once("setup.shutdown_failed", chain(&err));
+        }
+    }
+}
+
+/// An error and its sources, joined with `: `.
+fn chain(err: &dyn Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,322 @@
+//! Building the OTLP span and metric exporters from resolved settings.
+//!
+//! Endpoint, protocol and timeout are always passed explicitly, so
+//! opentelemetry-otlp does not fall back to its own reading of the
+//! environment for them. Headers are different: opentelemetry-otlp merges
+//! `OTEL_EXPORTER_OTLP_*HEADERS` over the headers given in code, so when
+//! there are headers tracetape sets them last, on each request (a gRPC
+//! interceptor, or a wrapper around the HTTP client), and the resolved
+//! headers (code over environment) win.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
+use opentelemetry_otlp::tonic_types::metadata::MetadataMap;
+use opentelemetry_otlp::{
+    ExporterBuildError, MetricExporter, Protocol, SpanExporter, WithExportConfig, WithHttpConfig,
+    WithTonicConfig,
+};
+use tonic::metadata::KeyAndValueRef;
+
+use super::config::OtlpConfig;
+use super::exporter::OtlpProtocol;
+
+const GRPC_DEFAULT_ENDPOINT: &str = "http://localhost:4317";
+const HTTP_DEFAULT_ENDPOINT: &str = "http://localhost:4318";
+
+/// Everything one exporter needs, with the protocol that will really be
+/// used.
+#[derive(Debug)]
+struct Target {
+    url: String,
+    protocol: OtlpProtocol,
+    headers: http::HeaderMap,
+    timeout: Duration,
+}
+
+impl Target {
+    fn new(config: &OtlpConfig, signal_path: &str) -> Target {
+        let protocol = usable_protocol(config.protocol);
+        let url = match &config.endpoint {
+            Some(endpoint) => endpoint.url(protocol, signal_path),
+            None => match protocol {
+                OtlpProtocol::Grpc => GRPC_DEFAULT_ENDPOINT.to_owned(),
+                OtlpProtocol::HttpProtobuf => format!("{HTTP_DEFAULT_ENDPOINT}{signal_path}"),
+            },
+        };
+        Target {
+            url,
+            protocol,
+            headers: header_map(&config.headers),
+            timeout: config.timeout,
+        }
+    }
+}
+
+/// gRPC needs a Tokio runtime when the exporter is built; without one, use
+/// http/protobuf rather than panic.
+fn usable_protocol(protocol: OtlpProtocol) -> OtlpProtocol {
+    if protocol == OtlpProtocol::Grpc && tokio::runtime::Handle::try_current().is_err() {
+        crate::diag::warn_once(
+            "setup.grpc_without_runtime",
+            "the OTLP gRPC exporter needs a Tokio runtime, and telemetry was set up outside \
+             one; using http/protobuf instead (call tracetape::init() inside the runtime)",
+        );
+        return OtlpProtocol::HttpProtobuf;
+    }
+    protocol
+}
+
+fn header_map(headers: &[(String, String)]) -> http::HeaderMap {
+    headers
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((
+                http::HeaderName::from_bytes(name.as_bytes()).ok()?,
+                http::HeaderValue::from_str(value).ok()?,
+            ))
+        })
+        .collect()
+}
+
+pub(crate) fn span_exporter(config: &OtlpConfig) -> Result<SpanExporter, ExporterBuildError> {
+    let target = Target::new(config, "/v1/traces");
+    match target.protocol {
+        OtlpProtocol::Grpc => grpc(SpanExporter::builder().with_tonic(), target).build(),
+        OtlpProtocol::HttpProtobuf => http(SpanExporter::builder().with_http(), target)?.build(),
+    }
+}
+
+pub(crate) fn metric_exporter(config: &OtlpConfig) -> Result<MetricExporter, ExporterBuildError> {
+    let target = Target::new(config, "/v1/metrics");
+    match target.protocol {
+        OtlpProtocol::Grpc => grpc(MetricExporter::builder().with_tonic(), target).build(),
+        OtlpProtocol::HttpProtobuf => http(MetricExporter::builder().with_http(), target)?.build(),
+    }
+}
+
+fn grpc<B: WithExportConfig + WithTonicConfig>(builder: B, target: Target) -> B {
+    let builder = builder
+        .with_endpoint(target.url)
+        .with_protocol(Protocol::Grpc)
+        .with_timeout(target.timeout);
+    if target.headers.is_empty() {
+        builder
+    } else {
+        builder.with_interceptor(SetMetadata(MetadataMap::from_headers(target.headers)))
+    }
+}
+
+fn http<B: WithExportConfig + WithHttpConfig>(
+    builder: B,
+    target: Target,
+) -> Result<B, ExporterBuildError> {
+    let builder = builder
+        .with_endpoint(target.url)
+        .with_protocol(Protocol::HttpBinary)
+        .with_timeout(target.timeout);
+    if target.headers.is_empty() {
+        return Ok(builder);
+    }
+    let client = SetHeaders {
+        inner: blocking_client(target.timeout)?,
+        headers: target.headers,
+    };
+    Ok(builder.with_http_client(client))
+}
+
+/// Builds the blocking reqwest client opentelemetry-otlp would build, on its
+/// own thread because reqwest's blocking client must not be created on an
+/// async runtime thread.
+fn blocking_client(timeout: Duration) -> Result<reqwest::blocking::Client, ExporterBuildError> {
+    let failed = |reason: String| ExporterBuildError::InternalFailure(reason);
+    std::thread::Builder::new()
+        .name("tracetape-http-client".to_owned())
+        .spawn(move || {
+            reqwest::blocking::Client::builder()
+                .timeout(timeout)
+                .build()
+        })
+        .map_err(|err| {
+            failed(format!(
+                "failed to spawn a thread for the HTTP client: {err}"
+            ))
+        })?
+        .join()
+        .map_err(|_| failed("the thread building the HTTP client panicked".to_owned()))?
+        .map_err(|err| failed(format!("failed to build the HTTP client: {err}")))
+}
+
+/// Sets the resolved headers on every gRPC request, replacing any value the
+/// exporter put there.
+#[derive(Debug, Clone)]
+struct SetMetadata(MetadataMap);
+
+impl tonic::service::Interceptor for SetMetadata {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        let metadata = request.metadata_mut();
+        for entry in self.0.iter() {
+            match entry {
+                KeyAndValueRef::Ascii(key, value) => {
+                    metadata.insert(key.clone(), value.clone());
+                }
+                KeyAndValueRef::Binary(key, value) => {
+                    metadata.insert_bin(key.clone(), value.clone());
+                }
+            }
+        }
+        Ok(request)
+    }
+}
+
+/// An HTTP client that sets the resolved headers on every request, replacing
+/// any value the exporter put there.
+#[derive(Debug)]
+struct SetHeaders {
+    inner: reqwest::blocking::Client,
+    headers: http::HeaderMap,
+}
+
+// Written out instead of with `#[async_trait]`: the trait's method returns a
+// boxed future, which is exactly what the inner client returns.
+impl HttpClient for SetHeaders {
+    fn send_bytes<'life0, 'async_trait>(
+        &'life0 self,
+        mut request: Request<Bytes>,
+    ) -> Pin<Box<dyn Future<Output = Result<Response<Bytes>, HttpError>> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        for (name, value) in &self.headers {
+            request.headers_mut().insert(name.clone(), value.clone());
+        }
+        self.inner.send_bytes(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::setup::settings::Endpoint;
+
+    fn config(protocol: OtlpProtocol, endpoint: Option<Endpoint>) -> OtlpConfig {
+        OtlpConfig {
+            endpoint,
+            protocol,
+            headers: vec![("x-api-key".into(), "code".into())],
+            timeout: Duration::from_secs(3),
+        }
+    }
+
+    #[test]
+    fn default_endpoints_follow_the_protocol() {
+        let target = Target::new(&config(OtlpProtocol::HttpProtobuf, None), "/v1/traces");
+        assert_eq!(target.url, "http://localhost:4318/v1/traces");
+        assert_eq!(target.headers["x-api-key"], "code");
+    }
+
+    #[tokio::test]
+    async fn grpc_inside_a_runtime_keeps_grpc() {
+        let target = Target::new(&config(OtlpProtocol::Grpc, None), "/v1/traces");
+        assert_eq!(target.protocol, OtlpProtocol::Grpc);
+        assert_eq!(target.url, "http://localhost:4317");
+    }
+
+    #[test]
+    fn grpc_without_a_runtime_falls_back_to_http() {
+        let base = Some(Endpoint::Base("http://collector:4318".into()));
+        let target = Target::new(&config(OtlpProtocol::Grpc, base), "/v1/traces");
+        assert_eq!(target.protocol, OtlpProtocol::HttpProtobuf);
+        assert_eq!(target.url, "http://collector:4318/v1/traces");
+    }
+
+    #[test]
+    fn exporters_with_headers_build_for_http() {
+        assert!(span_exporter(&config(OtlpProtocol::HttpProtobuf, None)).is_ok());
+        assert!(metric_exporter(&config(OtlpProtocol::HttpProtobuf, None)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn exporters_with_headers_build_for_grpc() {
+        assert!(span_exporter(&config(OtlpProtocol::Grpc, None)).is_ok());
+        assert!(metric_exporter(&config(OtlpProtocol::Grpc, None)).is_ok());
+    }
+
+    /// Regression: opentelemetry-otlp merges its own headers (and those of
+    /// `OTEL_EXPORTER_OTLP_HEADERS`) over the ones given in code; the
+    /// resolved headers must be the ones on the wire.
+    #[test]
+    fn http_requests_carry_the_resolved_headers() {
+        use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+        use std::io::{BufRead as _, BufReader, Write as _};
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream);
+            let mut head = Vec::new();
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line == "\r\n" || line.is_empty() {
+                    break;
+                }
+                head.push(line.trim_end().to_ascii_lowercase());
+            }
+            let mut stream = reader.into_inner();
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .unwrap();
+            head
+        });
+
+        let config = OtlpConfig {
+            endpoint: Some(Endpoint::Base(format!("http://127.0.0.1:{port}"))),
+            protocol: OtlpProtocol::HttpProtobuf,
+            // opentelemetry-otlp sets its own User-Agent; this one must win.
+            headers: vec![
+                ("user-agent".into(), "tracetape-test".into()),
+                ("x-api-key".into(), "code".into()),
+            ],
+            timeout: Duration::from_secs(5),
+        };
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_simple_exporter(span_exporter(&config).unwrap())
+            .build();
+        provider.tracer("test").in_span("work", |_cx| {});
+
+        let head = server.join().unwrap();
+        assert!(head[0].starts_with("post /v1/traces "), "{head:?}");
+        let user_agents: Vec<_> = head
+            .iter()
+            .filter(|l| l.starts_with("user-agent:"))
+            .collect();
+        assert_eq!(user_agents, ["user-agent: tracetape-test"], "{head:?}");
+        assert!(head.contains(&"x-api-key: code".to_owned()), "{head:?}");
+        drop(provider);
+    }
+
+    #[test]
+    fn the_interceptor_replaces_existing_values() {
+        use tonic::service::Interceptor as _;
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-api-key", http::HeaderValue::from_static("code"));
+        let mut interceptor = SetMetadata(MetadataMap::from_headers(headers));
+        let mut request = tonic::Request::new(());
+        request
+            .metadata_mut()
+            .insert("x-api-key", "env".parse().unwrap());
+        let request = interceptor.call(request).unwrap();
+        let values: Vec<_> = request.metadata().get_all("x-api-key").iter().collect();
+        assert_eq!(values, ["code"]);
+    }
+}

@@ -1,0 +1,94 @@
+//! Assembling the providers from a resolved [`Config`].
+
+use std::fmt;
+
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::trace::{
+    BatchConfig, BatchConfigBuilder, Sampler, SdkTracerProvider, TracerProviderBuilder,
+};
+
+use super::config::Config;
+use super::exporter::{add_metric_exporter, add_span_exporter};
+use super::guard::TelemetryGuard;
+use super::settings::BatchSettings;
+use crate::store::LocalStore;
+
+/// Adds something to the tracer provider being built.
+pub(crate) type AddToTracer =
+    Box<dyn FnOnce(TracerProviderBuilder) -> TracerProviderBuilder + Send>;
+
+/// Adds a span exporter behind a batch processor with the given settings.
+pub(crate) type AddExporter =
+    Box<dyn FnOnce(TracerProviderBuilder, BatchConfig) -> TracerProviderBuilder + Send>;
+
+/// The parts of a builder that are not plain settings.
+#[derive(Default)]
+pub(crate) struct Parts {
+    pub(crate) batch_config: Option<BatchConfig>,
+    pub(crate) local_store: Option<LocalStore>,
+    pub(crate) span_exporter: Option<AddExporter>,
+    pub(crate) span_processors: Vec<AddToTracer>,
+}
+
+impl fmt::Debug for Parts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Parts")
+            .field("batch_config", &self.batch_config)
+            .field("local_store", &self.local_store)
+            .field("span_exporter", &self.span_exporter.is_some())
+            .field("span_processors", &self.span_processors.len())
+            .finish()
+    }
+}
+
+pub(crate) fn build(config: Config, parts: Parts) -> TelemetryGuard {
+    if config.disabled {
+        let tracer_provider = SdkTracerProvider::builder()
+            .with_sampler(Sampler::AlwaysOff)
+            .build();
+        let meter_provider = SdkMeterProvider::builder().build();
+        return TelemetryGuard::new(tracer_provider, meter_provider, config.propagators, true);
+    }
+
+    let resource = config.resource();
+    let batch = parts
+        .batch_config
+        .unwrap_or_else(|| batch_config(&config.batch));
+
+    let mut tracer = SdkTracerProvider::builder()
+        .with_resource(resource.clone())
+        .with_sampler(config.sampler);
+    tracer = match parts.span_exporter {
+        Some(add) => add(tracer, batch),
+        None => add_span_exporter(
+            tracer,
+            config.traces_exporter,
+            &config.traces_otlp,
+            parts.local_store,
+            batch,
+        ),
+    };
+    for add in parts.span_processors {
+        tracer = add(tracer);
+    }
+
+    let meter = add_metric_exporter(
+        SdkMeterProvider::builder().with_resource(resource),
+        config.metrics_exporter,
+        &config.metrics_otlp,
+    );
+
+    TelemetryGuard::new(tracer.build(), meter.build(), config.propagators, false)
+}
+
+/// The SDK batch configuration for `settings`. Every value is set, so the
+/// SDK's own reading of `OTEL_BSP_*` is overridden by ours. (The export
+/// timeout has no setter: the SDK's thread-based batch processor does not
+/// use one; each OTLP export is bounded by the OTLP timeout.)
+fn batch_config(settings: &BatchSettings) -> BatchConfig {
+    BatchConfigBuilder::default()
+        .with_max_queue_size(settings.max_queue_size)
+        .with_max_export_batch_size(settings.max_export_batch_size)
+        .with_scheduled_delay(settings.schedule_delay)
+        .build()
+}
