@@ -18,8 +18,17 @@ pub(crate) struct HeaderCapture {
 impl HeaderCapture {
     /// Reads the list from `var` and the sanitise list.
     pub(crate) fn from_env(var: &str, prefix: &'static str) -> Self {
-        let names = std::env::var(var).unwrap_or_default();
-        let sanitize = std::env::var(SANITIZE_VAR).unwrap_or_default();
+        Self::from_lookup(var, prefix, |name| std::env::var(name).ok())
+    }
+
+    /// [`from_env`](Self::from_env) with the variables read by `lookup`.
+    pub(crate) fn from_lookup(
+        var: &str,
+        prefix: &'static str,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Self {
+        let names = lookup(var).unwrap_or_default();
+        let sanitize = lookup(SANITIZE_VAR).unwrap_or_default();
         Self::new(names.split(','), sanitize.split(','), prefix)
     }
 
@@ -79,6 +88,41 @@ impl HeaderCapture {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lists_come_from_the_capture_and_sanitize_variables() {
+        let capture = HeaderCapture::from_lookup(
+            "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST",
+            "http.request.header",
+            |name| match name {
+                "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST" => {
+                    Some(" X-Tenant , cookie,".to_owned())
+                }
+                "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS" => {
+                    Some("Cookie".to_owned())
+                }
+                _ => None,
+            },
+        );
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-tenant", http::HeaderValue::from_static("acme"));
+        headers.insert("cookie", http::HeaderValue::from_static("session=1"));
+        let mut out = Vec::new();
+        capture.capture(&headers, &mut out);
+        let rendered: Vec<_> = out
+            .iter()
+            .map(|kv| format!("{}={}", kv.key.as_str(), kv.value))
+            .collect();
+        assert_eq!(
+            rendered,
+            [
+                "http.request.header.x-tenant=[\"acme\"]",
+                "http.request.header.cookie=[\"[REDACTED]\"]"
+            ]
+        );
+        let none = HeaderCapture::from_lookup("X", "p", |_| None);
+        assert!(none.is_empty());
+    }
 
     #[test]
     fn listed_headers_become_arrays_and_sanitised_ones_are_hidden() {

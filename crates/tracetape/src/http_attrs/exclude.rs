@@ -16,10 +16,14 @@ pub(crate) struct UrlExclusions {
 impl UrlExclusions {
     /// Reads `side_var`, falling back to `TRACETAPE_EXCLUDED_URLS`.
     pub(crate) fn from_env(side_var: &str) -> Self {
-        let value = std::env::var(side_var)
-            .ok()
+        Self::from_lookup(side_var, |name| std::env::var(name).ok())
+    }
+
+    /// [`from_env`](Self::from_env) with the variables read by `lookup`.
+    pub(crate) fn from_lookup(side_var: &str, lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let value = lookup(side_var)
             .filter(|v| !v.trim().is_empty())
-            .or_else(|| std::env::var("TRACETAPE_EXCLUDED_URLS").ok());
+            .or_else(|| lookup("TRACETAPE_EXCLUDED_URLS"));
         match value {
             Some(list) => Self::from_patterns(list.split(','), side_var),
             None => Self::default(),
@@ -76,5 +80,35 @@ mod tests {
         assert!(!ex.matches("/healthz"));
         assert!(!UrlExclusions::default().matches("/health"));
         assert!(!UrlExclusions::from_patterns(["", "("], "test").matches(""));
+    }
+
+    #[test]
+    fn the_side_variable_wins_over_the_generic_one() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        const SIDE: &str = "TRACETAPE_SERVER_EXCLUDED_URLS";
+        let side = SIDE;
+        let both = UrlExclusions::from_lookup(
+            side,
+            env(&[(SIDE, "^/ready$"), ("TRACETAPE_EXCLUDED_URLS", "^/health$")]),
+        );
+        assert!(both.matches("/ready"));
+        assert!(!both.matches("/health"));
+        let generic = UrlExclusions::from_lookup(
+            side,
+            env(&[
+                (SIDE, "  "),
+                ("TRACETAPE_EXCLUDED_URLS", "^/health$,^/metrics"),
+            ]),
+        );
+        assert!(generic.matches("/health"));
+        assert!(generic.matches("/metrics/prom"));
+        assert!(!UrlExclusions::from_lookup(side, env(&[])).matches("/health"));
     }
 }

@@ -19,7 +19,7 @@ use opentelemetry::{Array, Context, KeyValue, StringValue, Value};
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, Sampler, SdkTracerProvider, SpanData};
 use tokio::sync::{mpsc, oneshot};
 use tower::ServiceExt;
 
@@ -34,8 +34,13 @@ struct Harness {
 
 impl Harness {
     fn new() -> Self {
+        Self::with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)))
+    }
+
+    fn with_sampler(sampler: Sampler) -> Self {
         let spans = InMemorySpanExporter::default();
         let tracer_provider = SdkTracerProvider::builder()
+            .with_sampler(sampler)
             .with_simple_exporter(spans.clone())
             .build();
         let metrics = InMemoryMetricExporter::default();
@@ -748,4 +753,93 @@ async fn a_route_function_names_routes_for_plain_services() {
     service.oneshot(get_req("/other")).await.unwrap();
     let names: Vec<_> = h.spans().into_iter().map(|s| s.name.into_owned()).collect();
     assert_eq!(names, ["GET /items/:id", "GET"]);
+}
+
+/// A small deterministic generator, so a failure reproduces exactly.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// A header value: a valid sample with a few bytes replaced by any byte
+    /// a header may carry, or cut short, or pure noise.
+    fn value(&mut self, samples: &[&str]) -> Vec<u8> {
+        const ALPHABET: &[u8] = b"0123456789abcdefABCDEF-=;,\"[]:_%@ \t/ff00\x80\xff";
+        let mut bytes = samples[self.below(samples.len())].as_bytes().to_vec();
+        match self.below(4) {
+            0 => {
+                let len = self.below(bytes.len() + 1);
+                bytes.truncate(len);
+            }
+            1 => {
+                bytes = (0..self.below(80))
+                    .map(|_| ALPHABET[self.below(ALPHABET.len())])
+                    .collect();
+            }
+            _ => {
+                for _ in 0..=self.below(4) {
+                    if !bytes.is_empty() {
+                        let at = self.below(bytes.len());
+                        bytes[at] = ALPHABET[self.below(ALPHABET.len())];
+                    }
+                }
+            }
+        }
+        bytes
+    }
+}
+
+// Guards against a panic (or a lost response) on any malformed context or
+// forwarding header: the request must be answered and traced either way.
+#[tokio::test]
+async fn malformed_headers_never_panic_or_break_the_request() {
+    // Always on: a mutated traceparent may validly say "not sampled".
+    let h = Harness::with_sampler(Sampler::AlwaysOn);
+    let app = app(&h);
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let headers: [(&str, &[&str]); 8] = [
+        (
+            "traceparent",
+            &[
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-09-extra",
+            ],
+        ),
+        ("tracestate", &["a=1,b@c=2", "x=y,,z=%20"]),
+        ("baggage", &["k=v;meta=1,k2=v%202", "a=b"]),
+        (
+            "forwarded",
+            &[
+                "for=\"[2001:db8::1]:80\";host=h:1;proto=https, for=1.2.3.4",
+                "for=_x",
+            ],
+        ),
+        ("x-forwarded-for", &["1.2.3.4:5, 6.7.8.9", "[::1]:9"]),
+        ("x-forwarded-host", &["example.com:8080", "[::1]"]),
+        ("host", &["api.example:443", "[fe80::1]:99999"]),
+        ("user-agent", &["curl/8.0", ""]),
+    ];
+    let iterations = 2_000;
+    for _ in 0..iterations {
+        let mut request = get_req("/users/5");
+        for (name, samples) in &headers {
+            if rng.below(3) > 0 {
+                if let Ok(value) = http::HeaderValue::from_bytes(&rng.value(samples)) {
+                    request.headers_mut().append(*name, value);
+                }
+            }
+        }
+        let (status, body) = send(&app, request).await;
+        assert_eq!((status, &body[..]), (StatusCode::OK, &b"user"[..]));
+    }
+    assert_eq!(h.spans().len(), iterations);
 }
