@@ -33,6 +33,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod diag;
+pub mod export;
 mod hook;
 mod http_attrs;
 pub mod server;

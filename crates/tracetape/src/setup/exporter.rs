@@ -88,7 +88,8 @@ pub(crate) fn add_span_exporter(
 ) -> TracerProviderBuilder {
     match choice {
         TracesExporter::Otlp => match otlp::span_exporter(otlp) {
-            Ok(exporter) => with_batch(builder, exporter, batch),
+            Ok(otlp::OtlpSpanExporter::Grpc(exporter)) => with_batch(builder, exporter, batch),
+            Ok(otlp::OtlpSpanExporter::Http(exporter)) => with_batch(builder, exporter, batch),
             Err(err) => {
                 crate::diag::warn_once(
                     "setup.otlp_span_exporter_failed",

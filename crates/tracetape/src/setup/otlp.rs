@@ -22,6 +22,7 @@ use tonic::metadata::KeyAndValueRef;
 
 use super::config::OtlpConfig;
 use super::exporter::OtlpProtocol;
+use crate::export::OtlpHttpExporter;
 
 const GRPC_DEFAULT_ENDPOINT: &str = "http://localhost:4317";
 const HTTP_DEFAULT_ENDPOINT: &str = "http://localhost:4318";
@@ -81,11 +82,24 @@ fn header_map(headers: &[(String, String)]) -> http::HeaderMap {
         .collect()
 }
 
-pub(crate) fn span_exporter(config: &OtlpConfig) -> Result<SpanExporter, ExporterBuildError> {
+/// The OTLP span exporter for one protocol.
+#[derive(Debug)]
+pub(crate) enum OtlpSpanExporter {
+    /// opentelemetry-otlp's tonic exporter.
+    Grpc(SpanExporter),
+    /// tracetape's own, which encodes the protobuf directly.
+    Http(OtlpHttpExporter),
+}
+
+pub(crate) fn span_exporter(config: &OtlpConfig) -> Result<OtlpSpanExporter, ExporterBuildError> {
     let target = Target::new(config, "/v1/traces");
     match target.protocol {
-        OtlpProtocol::Grpc => grpc(SpanExporter::builder().with_tonic(), target).build(),
-        OtlpProtocol::HttpProtobuf => http(SpanExporter::builder().with_http(), target)?.build(),
+        OtlpProtocol::Grpc => grpc(SpanExporter::builder().with_tonic(), target)
+            .build()
+            .map(OtlpSpanExporter::Grpc),
+        OtlpProtocol::HttpProtobuf => Ok(OtlpSpanExporter::Http(
+            OtlpHttpExporter::new(target.url, target.timeout).with_headers(target.headers),
+        )),
     }
 }
 
@@ -289,8 +303,11 @@ mod tests {
             ],
             timeout: Duration::from_secs(5),
         };
+        let Ok(OtlpSpanExporter::Http(exporter)) = span_exporter(&config) else {
+            panic!("http/protobuf should use tracetape's own exporter");
+        };
         let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
-            .with_simple_exporter(span_exporter(&config).unwrap())
+            .with_simple_exporter(exporter)
             .build();
         provider.tracer("test").in_span("work", |_cx| {});
 

@@ -1,0 +1,131 @@
+//! [`OtlpHttpExporter`]: OTLP/HTTP with binary protobuf, encoded directly.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+
+use super::encode::{EncodedResource, encode};
+
+/// Exports spans over OTLP/HTTP (`application/x-protobuf`), writing the
+/// request straight from the SDK's span data.
+///
+/// It blocks while sending, so it belongs behind a batch span processor,
+/// whose own thread does the export; [`crate::init`] sets it up that way
+/// for `OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf` (the default).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider};
+/// use tracetape::export::OtlpHttpExporter;
+///
+/// let exporter = OtlpHttpExporter::new("http://127.0.0.1:4318/v1/traces", Duration::from_secs(10));
+/// let provider = SdkTracerProvider::builder()
+///     .with_span_processor(BatchSpanProcessor::builder(exporter).build())
+///     .build();
+/// # let _ = provider;
+/// ```
+#[derive(Debug)]
+pub struct OtlpHttpExporter {
+    url: String,
+    headers: http::HeaderMap,
+    timeout: Duration,
+    /// Made on the first export, on the exporting thread: reqwest's
+    /// blocking client must not be built on an async runtime's thread.
+    client: OnceLock<Result<reqwest::blocking::Client, String>>,
+    resource: EncodedResource,
+    /// The size of the last request, to size the next buffer.
+    last_len: std::sync::atomic::AtomicUsize,
+    shut_down: AtomicBool,
+}
+
+impl OtlpHttpExporter {
+    /// Sends to `url` (the full traces URL, e.g. `http://host:4318/v1/traces`);
+    /// each request may take at most `timeout`.
+    pub fn new(url: impl Into<String>, timeout: Duration) -> Self {
+        Self {
+            url: url.into(),
+            headers: http::HeaderMap::new(),
+            timeout,
+            client: OnceLock::new(),
+            resource: EncodedResource::default(),
+            last_len: Default::default(),
+            shut_down: AtomicBool::new(false),
+        }
+    }
+
+    /// Sends these headers with every request.
+    #[must_use]
+    pub fn with_headers(mut self, headers: http::HeaderMap) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    fn client(&self) -> Result<&reqwest::blocking::Client, OTelSdkError> {
+        let timeout = self.timeout;
+        self.client
+            .get_or_init(|| {
+                reqwest::blocking::Client::builder()
+                    .timeout(timeout)
+                    .user_agent(concat!("tracetape/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .map_err(|err| format!("failed to build the OTLP HTTP client: {err}"))
+            })
+            .as_ref()
+            .map_err(|err| OTelSdkError::InternalFailure(err.clone()))
+    }
+
+    fn send(&self, body: Vec<u8>) -> OTelSdkResult {
+        let response = self
+            .client()?
+            .post(&self.url)
+            .headers(self.headers.clone())
+            .header(http::header::CONTENT_TYPE, "application/x-protobuf")
+            .body(body)
+            .send()
+            .map_err(|err| {
+                OTelSdkError::InternalFailure(format!(
+                    "failed to export spans to {}: {err}",
+                    self.url
+                ))
+            })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        Err(OTelSdkError::InternalFailure(format!(
+            "failed to export spans to {}: the collector answered {status}",
+            self.url
+        )))
+    }
+}
+
+impl SpanExporter for OtlpHttpExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        if self.shut_down.load(Ordering::Relaxed) {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut body = Vec::with_capacity(self.last_len.load(Ordering::Relaxed));
+        encode(&batch, &self.resource, &mut body);
+        drop(batch);
+        self.last_len.store(body.len(), Ordering::Relaxed);
+        self.send(body)
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        if self.shut_down.swap(true, Ordering::Relaxed) {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        Ok(())
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.resource = EncodedResource::new(resource);
+    }
+}
