@@ -12,17 +12,26 @@ use anyhow::{Context, bail};
 pub(crate) enum Mode {
     /// The bare axum app, no tracetape at all.
     Baseline,
-    /// `TraceLayer` plus `tracetape::init()`, spans exported over OTLP/gRPC.
+    /// `TraceLayer` plus `tracetape::init()`, spans exported over
+    /// OTLP/HTTP (http/protobuf, the default protocol).
     Traced,
+    /// The same, exported over OTLP/gRPC.
+    TracedGrpc,
     /// `TraceLayer` plus `tracetape::init()`, spans to the embedded local store.
     Local,
 }
 
 impl Mode {
+    /// Whether spans go to the collector.
+    pub(crate) fn exports(self) -> bool {
+        matches!(self, Mode::Traced | Mode::TracedGrpc)
+    }
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             Mode::Baseline => "baseline",
             Mode::Traced => "traced",
+            Mode::TracedGrpc => "traced-grpc",
             Mode::Local => "local",
         }
     }
@@ -41,8 +50,9 @@ impl FromStr for Mode {
         match s {
             "baseline" => Ok(Mode::Baseline),
             "traced" => Ok(Mode::Traced),
+            "traced-grpc" => Ok(Mode::TracedGrpc),
             "local" => Ok(Mode::Local),
-            other => bail!("unknown mode {other:?} (expected baseline, traced or local)"),
+            other => bail!("unknown mode {other:?} (expected baseline, traced, traced-grpc or local)"),
         }
     }
 }

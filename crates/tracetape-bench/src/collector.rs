@@ -25,6 +25,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 pub(crate) struct Collector {
     process: ChildGuard,
     grpc_port: u16,
+    http_port: u16,
     output: PathBuf,
     binary: PathBuf,
 }
@@ -59,6 +60,7 @@ impl Collector {
         let mut collector = Collector {
             process: ChildGuard::new("rotel-agent", child),
             grpc_port,
+            http_port,
             output,
             binary,
         };
@@ -84,6 +86,11 @@ impl Collector {
             }
             thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` for the OTLP/HTTP receiver.
+    pub(crate) fn http_endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
     }
 
     /// `OTEL_EXPORTER_OTLP_ENDPOINT` for the gRPC receiver.

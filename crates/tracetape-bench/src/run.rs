@@ -56,7 +56,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
         .tempdir()
         .context("creating a temporary directory")?;
 
-    let mut collector = if args.modes.contains(&Mode::Traced) {
+    let mut collector = if args.modes.iter().any(|m| m.exports()) {
         Some(Collector::start(dir.path())?)
     } else {
         None
@@ -74,8 +74,9 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
     );
     if let Some(collector) = &collector {
         println!(
-            "collector: {} (blackhole exporter), OTLP/gRPC at {}",
+            "collector: {} (blackhole exporter), OTLP/HTTP at {}, OTLP/gRPC at {}",
             collector.binary().display(),
+            collector.http_endpoint(),
             collector.grpc_endpoint()
         );
     }
@@ -144,16 +145,21 @@ fn measure(
         }
     }
     let spans_before = match (mode, collector.as_deref_mut()) {
-        (Mode::Traced, Some(collector)) => {
+        (Mode::Traced | Mode::TracedGrpc, Some(collector)) => {
             collector.ensure_running()?;
+            let (protocol, endpoint) = if mode == Mode::Traced {
+                ("http/protobuf", collector.http_endpoint())
+            } else {
+                ("grpc", collector.grpc_endpoint())
+            };
             command
                 .env("OTEL_TRACES_EXPORTER", "otlp")
-                .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-                .env("OTEL_EXPORTER_OTLP_ENDPOINT", collector.grpc_endpoint())
+                .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+                .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
                 .env("OTEL_METRICS_EXPORTER", "otlp");
             Some(collector.spans_received()?)
         }
-        (Mode::Traced, None) => bail!("traced mode needs the collector"),
+        (Mode::Traced | Mode::TracedGrpc, None) => bail!("{mode} mode needs the collector"),
         (Mode::Local, _) => {
             command
                 .env("OTEL_TRACES_EXPORTER", "local")

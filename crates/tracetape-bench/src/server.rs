@@ -31,7 +31,7 @@ fn app(mode: Mode) -> Router {
     let app = Router::new().route("/hello", get(hello));
     match mode {
         Mode::Baseline => app,
-        Mode::Traced | Mode::Local => app.layer(TraceLayer::new()),
+        Mode::Traced | Mode::TracedGrpc | Mode::Local => app.layer(TraceLayer::new()),
     }
 }
 
@@ -50,7 +50,7 @@ async fn serve_until_stopped(args: &ServeArgs) -> anyhow::Result<()> {
     let stop = stdin_closed();
     let telemetry = match args.mode {
         Mode::Baseline => None,
-        Mode::Traced | Mode::Local => Some(tracetape::init()),
+        Mode::Traced | Mode::TracedGrpc | Mode::Local => Some(tracetape::init()),
     };
 
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
