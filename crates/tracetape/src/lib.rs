@@ -45,3 +45,8 @@ pub use setup::{Telemetry, TelemetryGuard, init};
 pub use http;
 pub use opentelemetry;
 pub use opentelemetry_sdk;
+
+/// The README's examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
