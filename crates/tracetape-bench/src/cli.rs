@@ -52,7 +52,9 @@ impl FromStr for Mode {
             "traced" => Ok(Mode::Traced),
             "traced-grpc" => Ok(Mode::TracedGrpc),
             "local" => Ok(Mode::Local),
-            other => bail!("unknown mode {other:?} (expected baseline, traced, traced-grpc or local)"),
+            other => {
+                bail!("unknown mode {other:?} (expected baseline, traced, traced-grpc or local)")
+            }
         }
     }
 }

@@ -60,6 +60,12 @@ impl HeaderCapture {
         self.headers.is_empty()
     }
 
+    /// How many headers are configured: the most attributes
+    /// [`capture`](Self::capture) appends.
+    pub(crate) fn len(&self) -> usize {
+        self.headers.len()
+    }
+
     /// Appends one attribute per configured header present in `headers`.
     pub(crate) fn capture(&self, headers: &http::HeaderMap, out: &mut Vec<KeyValue>) {
         for (name, key) in &self.headers {

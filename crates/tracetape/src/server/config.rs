@@ -9,9 +9,10 @@ use opentelemetry::global::{self, BoxedTracer};
 use opentelemetry::metrics::Meter;
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::{Context, InstrumentationScope};
-use opentelemetry_http::HeaderExtractor;
 
+use super::active::ActiveRequests;
 use super::metrics::Instruments;
+use super::propagation::RequestHeaders;
 use crate::http_attrs::{HeaderCapture, UrlExclusions};
 
 pub(crate) type RouteFn = dyn Fn(&Parts) -> Option<String> + Send + Sync;
@@ -33,7 +34,9 @@ pub(crate) struct Config {
     pub(crate) tracer: Option<Arc<BoxedTracer>>,
     /// `None`: the global meter provider, looked up at the first request.
     pub(crate) meter: Option<Meter>,
-    pub(crate) instruments: Arc<OnceLock<Instruments>>,
+    /// Created at the first traced request, then shared by every service
+    /// of the layer (and so are their active-request counters).
+    pub(crate) instruments: Arc<OnceLock<Arc<Instruments>>>,
     /// `None`: the global propagator.
     pub(crate) propagator: Option<Arc<Propagator>>,
     pub(crate) route: Option<Arc<RouteFn>>,
@@ -87,21 +90,32 @@ impl Config {
     }
 
     pub(crate) fn extract(&self, headers: &http::HeaderMap) -> Context {
-        let extractor = HeaderExtractor(headers);
+        let extractor = RequestHeaders(headers);
         match &self.propagator {
             Some(p) => p.extract(&extractor),
             None => global::get_text_map_propagator(|p| p.extract(&extractor)),
         }
     }
 
-    pub(crate) fn instruments(&self) -> &Instruments {
-        self.instruments.get_or_init(|| match &self.meter {
-            Some(meter) => Instruments::new(meter),
-            None => Instruments::new(&global::meter_with_scope(SCOPE.clone())),
+    pub(crate) fn instruments(&self) -> &Arc<Instruments> {
+        self.instruments.get_or_init(|| {
+            Arc::new(match &self.meter {
+                Some(meter) => Instruments::new(meter, Arc::default()),
+                None => Instruments::new(
+                    &global::meter_with_scope(SCOPE.clone()),
+                    ActiveRequests::global(),
+                ),
+            })
         })
     }
 
     /// Runs `f` with the tracer to start the span with.
+    ///
+    /// The global provider is asked for a tracer at every request. That
+    /// costs a lock read, two reference counts and a small allocation, but
+    /// the provider offers no identity or version to tell whether a cached
+    /// tracer is still the current one, and a cached one would keep
+    /// sending spans to a provider replaced by `set_tracer_provider`.
     pub(crate) fn with_tracer<R>(&self, f: impl FnOnce(&BoxedTracer) -> R) -> R {
         match &self.tracer {
             Some(tracer) => f(tracer),

@@ -2,7 +2,14 @@
 //! (RFC 7239), `X-Forwarded-For`, `X-Forwarded-Host`, `X-Forwarded-Proto`,
 //! then `Host`. Malformed values are ignored, never an error.
 
-use http::HeaderMap;
+use http::header::{FORWARDED, HOST};
+use http::{HeaderMap, HeaderName};
+
+// Looked up by name rather than by string, which the header map would have
+// to parse and validate at every request.
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
 /// The first element of a `Forwarded` header, as far as we use it.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -14,10 +21,7 @@ pub(crate) struct Forwarded<'a> {
 
 /// Parses the first (client-most) element of the first `Forwarded` header.
 pub(crate) fn forwarded(headers: &HeaderMap) -> Forwarded<'_> {
-    let Some(value) = headers
-        .get(http::header::FORWARDED)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(value) = headers.get(FORWARDED).and_then(|v| v.to_str().ok()) else {
         return Forwarded::default();
     };
     let first = value.split(',').next().unwrap_or_default();
@@ -37,11 +41,14 @@ pub(crate) fn forwarded(headers: &HeaderMap) -> Forwarded<'_> {
         if value.is_empty() {
             continue;
         }
-        match key.trim().to_ascii_lowercase().as_str() {
-            "for" => out.for_ = Some(value),
-            "host" => out.host = Some(value),
-            "proto" => out.proto = Some(value),
-            _ => {}
+        // Parameter names are case-insensitive.
+        let key = key.trim();
+        if key.eq_ignore_ascii_case("for") {
+            out.for_ = Some(value);
+        } else if key.eq_ignore_ascii_case("host") {
+            out.host = Some(value);
+        } else if key.eq_ignore_ascii_case("proto") {
+            out.proto = Some(value);
         }
     }
     out
@@ -54,7 +61,7 @@ pub(crate) fn client_address<'a>(headers: &'a HeaderMap, fwd: &Forwarded<'a>) ->
     let from_forwarded = fwd.for_.and_then(node_address);
     from_forwarded.or_else(|| {
         headers
-            .get("x-forwarded-for")
+            .get(&X_FORWARDED_FOR)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(',').next())
             .and_then(|v| node_address(v.trim()))
@@ -104,11 +111,11 @@ pub(crate) fn server_authority<'a>(
     uri: &'a http::Uri,
     fwd: &Forwarded<'a>,
 ) -> Option<(&'a str, Option<u16>)> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let header = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     fwd.host
-        .or_else(|| header("x-forwarded-host").and_then(|v| v.split(',').next()))
+        .or_else(|| header(&X_FORWARDED_HOST).and_then(|v| v.split(',').next()))
         .or_else(|| uri.authority().map(|a| a.as_str()))
-        .or_else(|| header("host"))
+        .or_else(|| header(&HOST))
         .and_then(split_host)
 }
 
@@ -123,7 +130,7 @@ pub(crate) fn scheme<'a>(
         .or(fwd.proto)
         .or_else(|| {
             headers
-                .get("x-forwarded-proto")
+                .get(&X_FORWARDED_PROTO)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.split(',').next())
                 .map(str::trim)

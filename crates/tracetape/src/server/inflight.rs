@@ -3,6 +3,7 @@
 //! once, when the body finishes or whatever holds it is dropped.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Instant;
 
 use opentelemetry::trace::{Status, TraceContextExt};
@@ -11,16 +12,18 @@ use opentelemetry_semantic_conventions::attribute::{
     ERROR_TYPE, EXCEPTION_MESSAGE, EXCEPTION_TYPE, HTTP_RESPONSE_STATUS_CODE,
 };
 
-use super::metrics::Instruments;
+use super::active::Counted;
+use super::metrics::{Instruments, Labels};
 
 pub(crate) struct InFlight {
     pub(crate) cx: Context,
     start: Instant,
-    instruments: Instruments,
-    metric_attributes: Vec<KeyValue>,
+    instruments: Arc<Instruments>,
+    /// Taken by [`end`](Self::end).
+    labels: Option<Labels>,
+    counted: Counted,
     status: Option<u16>,
     error: Option<Cow<'static, str>>,
-    ended: bool,
 }
 
 impl std::fmt::Debug for InFlight {
@@ -28,7 +31,7 @@ impl std::fmt::Debug for InFlight {
         f.debug_struct("InFlight")
             .field("span", self.cx.span().span_context())
             .field("status", &self.status)
-            .field("ended", &self.ended)
+            .field("ended", &self.labels.is_none())
             .finish_non_exhaustive()
     }
 }
@@ -38,20 +41,18 @@ impl InFlight {
     pub(crate) fn begin(
         cx: Context,
         start: Instant,
-        instruments: Instruments,
-        metric_attributes: Vec<KeyValue>,
+        instruments: Arc<Instruments>,
+        labels: Labels,
     ) -> Self {
-        instruments
-            .active
-            .add(1, active_attributes(&metric_attributes));
+        let counted = instruments.active.begin(labels.method, &labels.scheme);
         Self {
             cx,
             start,
             instruments,
-            metric_attributes,
+            labels: Some(labels),
+            counted,
             status: None,
             error: None,
-            ended: false,
         }
     }
 
@@ -82,30 +83,26 @@ impl InFlight {
 
     /// Ends the span and records the metrics; later calls do nothing.
     pub(crate) fn end(&mut self) {
-        if self.ended {
+        let Some(labels) = self.labels.take() else {
             return;
-        }
-        self.ended = true;
+        };
         let elapsed = self.start.elapsed().as_secs_f64();
+        let mut attributes = labels.into_attributes();
         let span = self.cx.span();
         if let Some(code) = self.status {
             let attribute = KeyValue::new(HTTP_RESPONSE_STATUS_CODE, i64::from(code));
             span.set_attribute(attribute.clone());
-            self.metric_attributes.push(attribute);
+            attributes.push(attribute);
         }
         if let Some(error) = self.error.take() {
             let attribute = KeyValue::new(ERROR_TYPE, error);
             span.set_attribute(attribute.clone());
             span.set_status(Status::error(""));
-            self.metric_attributes.push(attribute);
+            attributes.push(attribute);
         }
         span.end();
-        self.instruments
-            .duration
-            .record(elapsed, &self.metric_attributes);
-        self.instruments
-            .active
-            .add(-1, active_attributes(&self.metric_attributes));
+        self.instruments.duration.record(elapsed, &attributes);
+        self.instruments.active.end(&self.counted);
     }
 }
 
@@ -113,9 +110,4 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.end();
     }
-}
-
-/// `http.server.active_requests` carries the method and scheme only.
-fn active_attributes(metric_attributes: &[KeyValue]) -> &[KeyValue] {
-    &metric_attributes[..metric_attributes.len().min(2)]
 }

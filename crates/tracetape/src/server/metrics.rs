@@ -1,26 +1,38 @@
 //! The standard HTTP server metrics.
 
-use opentelemetry::metrics::{Histogram, Meter, UpDownCounter};
+use std::sync::Arc;
+
+use opentelemetry::metrics::{Histogram, Meter};
+use opentelemetry::{KeyValue, StringValue};
+use opentelemetry_semantic_conventions::attribute::{
+    HTTP_REQUEST_METHOD, HTTP_ROUTE, NETWORK_PROTOCOL_VERSION, URL_SCHEME,
+};
 use opentelemetry_semantic_conventions::metric::HTTP_SERVER_REQUEST_DURATION;
 
-/// `http.server.active_requests` (still "development" in the conventions,
-/// so the constant is not in the stable set).
-const HTTP_SERVER_ACTIVE_REQUESTS: &str = "http.server.active_requests";
+use super::active::ActiveRequests;
+use crate::http_attrs::Method;
 
 /// Bucket boundaries the conventions recommend for request durations.
 pub(crate) const DURATION_BOUNDARIES: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
 
+/// The most attributes a duration measurement carries: the four labels,
+/// the status code and the error type.
+const DURATION_ATTRIBUTES: usize = 6;
+
 /// The instruments one server layer records into.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Instruments {
     pub(crate) duration: Histogram<f64>,
-    pub(crate) active: UpDownCounter<i64>,
+    pub(crate) active: Arc<ActiveRequests>,
 }
 
 impl Instruments {
-    pub(crate) fn new(meter: &Meter) -> Self {
+    /// Creates the instruments with `meter`; the active-request counters
+    /// are `active`, which this registers for reporting.
+    pub(crate) fn new(meter: &Meter, active: Arc<ActiveRequests>) -> Self {
+        active.register(meter);
         Self {
             duration: meter
                 .f64_histogram(HTTP_SERVER_REQUEST_DURATION)
@@ -28,11 +40,35 @@ impl Instruments {
                 .with_description("Duration of HTTP server requests.")
                 .with_boundaries(DURATION_BOUNDARIES.to_vec())
                 .build(),
-            active: meter
-                .i64_up_down_counter(HTTP_SERVER_ACTIVE_REQUESTS)
-                .with_unit("{request}")
-                .with_description("Number of active HTTP server requests.")
-                .build(),
+            active,
         }
+    }
+}
+
+/// The low-cardinality request attributes the metrics carry, known when
+/// the request starts.
+#[derive(Debug)]
+pub(crate) struct Labels {
+    pub(crate) method: Method,
+    pub(crate) scheme: StringValue,
+    pub(crate) route: Option<StringValue>,
+    pub(crate) version: Option<&'static str>,
+}
+
+impl Labels {
+    /// The attributes of the duration measurement, always in the same
+    /// order (the SDK finds the attribute set fastest that way), with room
+    /// for the status code and error type that only the end knows.
+    pub(crate) fn into_attributes(self) -> Vec<KeyValue> {
+        let mut attributes = Vec::with_capacity(DURATION_ATTRIBUTES);
+        attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, self.method.attribute()));
+        attributes.push(KeyValue::new(URL_SCHEME, self.scheme));
+        if let Some(route) = self.route {
+            attributes.push(KeyValue::new(HTTP_ROUTE, route));
+        }
+        if let Some(version) = self.version {
+            attributes.push(KeyValue::new(NETWORK_PROTOCOL_VERSION, version));
+        }
+        attributes
     }
 }

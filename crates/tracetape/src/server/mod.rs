@@ -51,6 +51,7 @@
 //!     .layer(TraceLayer::new());
 //! ```
 
+mod active;
 mod body;
 mod config;
 mod forwarded;
@@ -61,6 +62,7 @@ mod metrics;
 mod on_request;
 mod on_response;
 mod peer;
+mod propagation;
 mod request;
 mod route;
 mod service;

@@ -1,6 +1,7 @@
 //! What the SERVER span knows when it starts: its name and the request
 //! attributes, computed before the span exists so samplers see them.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::request::Parts;
@@ -12,41 +13,36 @@ use opentelemetry_semantic_conventions::attribute::{
 };
 
 use super::config::Config;
+use super::metrics::Labels;
 use super::{forwarded, peer, route};
 use crate::http_attrs::{Method, protocol_version, redact_query};
 
+/// Room for every start attribute, plus the status and error set at the end.
+const ATTRIBUTES: usize = 16;
+
 /// The start of one traced request.
 pub(crate) struct Start {
-    pub(crate) name: String,
+    pub(crate) name: Cow<'static, str>,
     pub(crate) attributes: Vec<KeyValue>,
-    /// `http.request.method`, `url.scheme` first (the active-requests
-    /// attributes), then `http.route` and `network.protocol.version` when known.
-    pub(crate) metric_attributes: Vec<KeyValue>,
+    pub(crate) labels: Labels,
 }
 
 pub(crate) fn start(config: &Config, parts: &Parts) -> Start {
     let method = Method::of(&parts.method);
-    let route: Option<StringValue> =
-        route::route(config, parts).map(|r| StringValue::from(Arc::<str>::from(r)));
-    let name = match &route {
-        Some(route) => format!("{} {}", method.span_name(), route.as_str()),
-        None => method.span_name().to_owned(),
-    };
+    let route = route::route(config, parts);
+    let name = span_name(method, route.as_ref());
 
     let headers = &parts.headers;
     let fwd = forwarded::forwarded(headers);
-    let scheme = forwarded::scheme(headers, &parts.uri, &fwd);
-    let scheme: StringValue = match scheme {
-        "http" => "http".into(),
-        "https" => "https".into(),
-        other => other.to_owned().into(),
+    let scheme = match forwarded::scheme(headers, &parts.uri, &fwd) {
+        "http" => StringValue::from("http"),
+        "https" => StringValue::from("https"),
+        other => StringValue::from(Arc::<str>::from(other)),
     };
     let version = protocol_version(parts.version);
 
-    let mut attributes = Vec::with_capacity(14);
-    let mut metric_attributes = Vec::with_capacity(6);
+    let mut attributes = Vec::with_capacity(ATTRIBUTES + config.capture_request.len());
     attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, method.attribute()));
-    metric_attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, method.attribute()));
     if method == Method::Other {
         attributes.push(KeyValue::new(
             HTTP_REQUEST_METHOD_ORIGINAL,
@@ -54,18 +50,15 @@ pub(crate) fn start(config: &Config, parts: &Parts) -> Start {
         ));
     }
     attributes.push(KeyValue::new(URL_SCHEME, scheme.clone()));
-    metric_attributes.push(KeyValue::new(URL_SCHEME, scheme));
     attributes.push(KeyValue::new(URL_PATH, parts.uri.path().to_owned()));
     if let Some(query) = parts.uri.query().filter(|q| !q.is_empty()) {
         attributes.push(KeyValue::new(URL_QUERY, redact_query(query).into_owned()));
     }
-    if let Some(route) = route {
+    if let Some(route) = &route {
         attributes.push(KeyValue::new(HTTP_ROUTE, route.clone()));
-        metric_attributes.push(KeyValue::new(HTTP_ROUTE, route));
     }
     if let Some(version) = version {
         attributes.push(KeyValue::new(NETWORK_PROTOCOL_VERSION, version));
-        metric_attributes.push(KeyValue::new(NETWORK_PROTOCOL_VERSION, version));
     }
     if let Some((host, port)) = forwarded::server_authority(headers, &parts.uri, &fwd) {
         attributes.push(KeyValue::new(SERVER_ADDRESS, host.to_owned()));
@@ -74,28 +67,49 @@ pub(crate) fn start(config: &Config, parts: &Parts) -> Start {
         }
     }
     let peer = peer::peer_addr(&parts.extensions);
+    // Formatted once: it is also `client.address` when no header names one.
+    let peer_ip = peer.map(|peer| StringValue::from(Arc::<str>::from(peer.ip().to_string())));
     match forwarded::client_address(headers, &fwd) {
         Some(client) => attributes.push(KeyValue::new(CLIENT_ADDRESS, client.to_owned())),
         None => {
-            if let Some(peer) = peer {
-                attributes.push(KeyValue::new(CLIENT_ADDRESS, peer.ip().to_string()));
+            if let Some(ip) = &peer_ip {
+                attributes.push(KeyValue::new(CLIENT_ADDRESS, ip.clone()));
             }
         }
     }
-    if let Some(peer) = peer {
-        attributes.push(KeyValue::new(NETWORK_PEER_ADDRESS, peer.ip().to_string()));
+    if let (Some(peer), Some(ip)) = (peer, peer_ip) {
+        attributes.push(KeyValue::new(NETWORK_PEER_ADDRESS, ip));
         attributes.push(KeyValue::new(NETWORK_PEER_PORT, i64::from(peer.port())));
     }
-    if let Some(agent) = headers
-        .get(http::header::USER_AGENT)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-    {
+    if let Some(agent) = headers.get(http::header::USER_AGENT) {
+        let agent = String::from_utf8_lossy(agent.as_bytes()).into_owned();
         attributes.push(KeyValue::new(USER_AGENT_ORIGINAL, agent));
     }
     config.capture_request.capture(headers, &mut attributes);
     Start {
         name,
         attributes,
-        metric_attributes,
+        labels: Labels {
+            method,
+            scheme,
+            route,
+            version,
+        },
+    }
+}
+
+/// `{method} {route}`, or the method alone (borrowed) when no route matched.
+fn span_name(method: Method, route: Option<&StringValue>) -> Cow<'static, str> {
+    let method = method.span_name();
+    match route {
+        Some(route) => {
+            let route = route.as_str();
+            let mut name = String::with_capacity(method.len() + 1 + route.len());
+            name.push_str(method);
+            name.push(' ');
+            name.push_str(route);
+            Cow::Owned(name)
+        }
+        None => Cow::Borrowed(method),
     }
 }

@@ -68,7 +68,7 @@ where
         let request::Start {
             name,
             attributes,
-            metric_attributes,
+            labels,
         } = request::start(&self.config, &parts);
         let span = self.config.with_tracer(|tracer| {
             tracer
@@ -82,12 +82,8 @@ where
         hook::guarded("server.on_request", || {
             self.on_request.on_request(&request, &cx.span())
         });
-        let inflight = InFlight::begin(
-            cx.clone(),
-            start,
-            self.config.instruments().clone(),
-            metric_attributes,
-        );
+        let inflight =
+            InFlight::begin(cx.clone(), start, self.config.instruments().clone(), labels);
         let called = {
             let _attached = cx.attach();
             catch_unwind(AssertUnwindSafe(|| self.inner.call(request)))

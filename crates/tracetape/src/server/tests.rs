@@ -735,6 +735,92 @@ async fn request_duration_and_active_requests_are_recorded() {
     }
 }
 
+/// The `http.server.active_requests` points of the latest collection, as
+/// (method, scheme, value); earlier collections are forgotten.
+fn active_requests(h: &Harness) -> Vec<(String, String, f64)> {
+    let points = h.metric_points();
+    h.metrics.reset();
+    points
+        .into_iter()
+        .filter(|(name, _, _)| name == "http.server.active_requests")
+        .map(|(_, attrs, value)| {
+            let get = |key: &str| {
+                attrs
+                    .iter()
+                    .find(|kv| kv.key.as_str() == key)
+                    .map(|kv| kv.value.as_str().into_owned())
+                    .unwrap_or_default()
+            };
+            (get("http.request.method"), get("url.scheme"), value)
+        })
+        .collect()
+}
+
+// Guards the active-request counters kept outside the SDK: a request counts
+// on its (method, scheme) pair from its start until its body has been sent.
+#[tokio::test]
+async fn a_request_is_active_until_its_body_has_been_sent() {
+    let h = Harness::new();
+    let (tx, rx) = mpsc::channel::<Bytes>(4);
+    let rx = std::sync::Arc::new(std::sync::Mutex::new(Some(rx)));
+    let service = tower::service_fn(move |_: Request<Body>| {
+        let rx = rx.lock().unwrap().take().unwrap();
+        async move { Ok::<_, Infallible>(http::Response::new(ChannelBody(rx))) }
+    });
+    // The service stays alive throughout, as a server's does.
+    let service = tower::Layer::layer(&h.layer(), service);
+    let request = Request::builder()
+        .method("POST")
+        .uri("/stream")
+        .header("x-forwarded-proto", "https")
+        .body(Body::empty())
+        .unwrap();
+    let response = service.clone().oneshot(request).await.unwrap();
+    let post_https = |value| vec![("POST".to_owned(), "https".to_owned(), value)];
+    assert_eq!(active_requests(&h), post_https(1.0));
+    let mut body = response.into_body();
+    drop(tx);
+    assert!(body.frame().await.is_none());
+    assert_eq!(active_requests(&h), post_https(0.0));
+    drop(service);
+}
+
+// Guards the per-request lookup of the global tracer: a layer built before
+// `set_tracer_provider` (or before it is called again) must start its spans
+// with the provider installed at the time of the request.
+#[tokio::test]
+async fn spans_go_to_the_global_tracer_provider_of_the_moment() {
+    let h = Harness::new();
+    let layer = TraceLayer::new()
+        .with_meter_provider(&h.meter_provider)
+        .with_propagator(TraceContextPropagator::new())
+        .with_excluded_urls([]);
+    let app = Router::new()
+        .route("/x", get(|| async { "x" }))
+        .layer(layer);
+    let provider = |exporter: &InMemorySpanExporter| {
+        SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build()
+    };
+    let (first, second) = (
+        InMemorySpanExporter::default(),
+        InMemorySpanExporter::default(),
+    );
+    // Kept here: a provider dropped by the global shuts its exporter down,
+    // which forgets the spans.
+    let providers = [provider(&first), provider(&second)];
+
+    opentelemetry::global::set_tracer_provider(providers[0].clone());
+    send(&app, get_req("/x")).await;
+    opentelemetry::global::set_tracer_provider(providers[1].clone());
+    send(&app, get_req("/x")).await;
+    send(&app, get_req("/x")).await;
+
+    assert_eq!(first.get_finished_spans().unwrap().len(), 1);
+    assert_eq!(second.get_finished_spans().unwrap().len(), 2);
+}
+
 #[tokio::test]
 async fn a_route_function_names_routes_for_plain_services() {
     let h = Harness::new();

@@ -1,7 +1,9 @@
 //! [`LocalSpanExporter`]: writes each exported batch as one OTLP/JSON file.
 
 use std::future::{Future, ready};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::trace::v1::TracesData;
@@ -12,14 +14,21 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use super::LocalStore;
-use super::error::{WriteError, chain};
+use super::cap::Usage;
+use super::error::{EvictError, WriteError, chain};
 use super::files;
+
+/// The directory is listed again (to notice files that others added or
+/// removed) at every this many exports.
+const RESCAN_EVERY: u32 = 64;
 
 /// A [`SpanExporter`] that writes into a [`LocalStore`].
 ///
 /// Each batch becomes one file holding an OTLP/JSON `TracesData` document,
 /// written atomically. After each write the oldest files are removed to keep
-/// the store under its size cap. Failures are returned to the SDK as
+/// the store under its size cap; the exporter keeps count of the files and
+/// their sizes itself, and lists the directory only at the first export and
+/// then every so often. Failures are returned to the SDK as
 /// [`OTelSdkError`]s; the exporter never panics.
 ///
 /// Writing is synchronous file IO. With a `BatchSpanProcessor` (the usual
@@ -29,6 +38,10 @@ pub struct LocalSpanExporter {
     store: LocalStore,
     resource: ResourceAttributesWithSchema,
     is_shutdown: AtomicBool,
+    /// `None` until the first export, and after a failure to enforce the
+    /// cap, so that the next export lists the directory.
+    usage: Mutex<Option<Usage>>,
+    rescan_every: u32,
 }
 
 impl LocalSpanExporter {
@@ -38,12 +51,29 @@ impl LocalSpanExporter {
             store,
             resource: ResourceAttributesWithSchema::default(),
             is_shutdown: AtomicBool::new(false),
+            usage: Mutex::new(None),
+            rescan_every: RESCAN_EVERY,
         }
     }
 
     /// The store this exporter writes into.
     pub fn store(&self) -> &LocalStore {
         &self.store
+    }
+
+    /// Lists the directory at every `n`-th export instead.
+    #[cfg(test)]
+    fn with_rescan_every(mut self, n: u32) -> Self {
+        self.rescan_every = n;
+        self
+    }
+
+    /// How many files the cap counts and their total size; `None` before
+    /// the first export.
+    #[cfg(test)]
+    fn counted(&self) -> Option<(usize, u64)> {
+        let usage = self.usage.lock().unwrap_or_else(PoisonError::into_inner);
+        usage.as_ref().map(Usage::counted)
     }
 
     fn write_batch(&self, batch: Vec<SpanData>) -> Result<(), WriteError> {
@@ -58,11 +88,28 @@ impl LocalSpanExporter {
         let dir = self.store.dir();
         files::create_dir(dir)?;
         let written = files::write_atomic(dir, &files::next_file_name(), &contents)?;
-        if let Err(err) = files::evict(dir, self.store.max_bytes(), &written) {
+        if let Err(err) = self.enforce_cap(dir, written, contents.len() as u64) {
             // The spans are safely stored; only the cap is not enforced yet,
             // and the next export tries again.
             crate::diag::warn_once("LocalSpanExporter.EvictionFailed", chain(&err));
         }
+        Ok(())
+    }
+
+    /// Counts the file just written (`len` bytes at `written`) and removes
+    /// the oldest files while the store is over its cap.
+    fn enforce_cap(&self, dir: &Path, written: PathBuf, len: u64) -> Result<(), EvictError> {
+        let mut usage = self.usage.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut current = match usage.take() {
+            Some(mut known) if known.added_since_scan() + 1 < self.rescan_every => {
+                known.add(written.clone(), len);
+                known
+            }
+            // The listing includes the file just written.
+            _ => Usage::scan(dir)?,
+        };
+        current.evict(self.store.max_bytes(), &written)?;
+        *usage = Some(current);
         Ok(())
     }
 }
@@ -204,6 +251,61 @@ mod tests {
         let files = batch_files(&store);
         assert_eq!(files.len(), 1);
         assert!(fs::read_to_string(&files[0]).unwrap().contains("second"));
+    }
+
+    // Guards the running total: the cap must follow the exporter's own
+    // writes and evictions without listing the directory each time, and
+    // notice at the next listing what others added or removed.
+    #[tokio::test]
+    async fn the_cap_keeps_a_running_total_and_lists_the_directory_now_and_then() {
+        let (_tmp, store) = temp_store();
+        let exporter = store
+            .clone()
+            .with_max_bytes(u64::MAX)
+            .exporter()
+            .with_rescan_every(4);
+        assert_eq!(exporter.counted(), None);
+        // Export 1 lists the directory, exports 2 to 4 only count.
+        for name in ["span-1", "span-2"] {
+            exporter.export(vec![span_data(name)]).await.unwrap();
+        }
+        let on_disk = batch_files(&store);
+        assert_eq!(exporter.counted(), Some((2, total_size(&on_disk))));
+
+        // Someone else removes our oldest file and drops in an older one.
+        fs::remove_file(&on_disk[0]).unwrap();
+        fs::write(store.dir().join("0-foreign.json"), b"{}").unwrap();
+        exporter.export(vec![span_data("span-3")]).await.unwrap();
+        let (files, total) = exporter.counted().unwrap();
+        assert_eq!(files, 3, "not listed again yet");
+        assert_ne!(total, total_size(&batch_files(&store)));
+
+        // Evicting the file that is already gone is not an error, and the
+        // total follows the eviction.
+        let newest = total_size(&batch_files(&store)[2..]);
+        let exporter = LocalSpanExporter {
+            store: store.clone().with_max_bytes(total - newest / 2),
+            ..exporter
+        };
+        exporter.export(vec![span_data("span-4")]).await.unwrap();
+        let (files, total) = exporter.counted().unwrap();
+        assert_eq!(files, 2);
+        assert!(total <= exporter.store().max_bytes());
+        assert!(
+            store.dir().join("0-foreign.json").exists(),
+            "not known before the next listing"
+        );
+
+        // Export 5 lists the directory again: the foreign file counts now,
+        // and as the oldest it is the first to go.
+        let exporter = LocalSpanExporter {
+            store: store.clone().with_max_bytes(u64::MAX),
+            ..exporter
+        };
+        exporter.export(vec![span_data("span-5")]).await.unwrap();
+        let on_disk = batch_files(&store);
+        assert_eq!(exporter.counted(), Some((4, total_size(&on_disk))));
+        assert!(on_disk[0].ends_with("0-foreign.json"));
     }
 
     #[tokio::test]

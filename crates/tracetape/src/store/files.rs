@@ -1,9 +1,9 @@
-//! The files of a store: listing, atomic writes and eviction.
+//! The files of a store: listing and atomic writes.
 //!
 //! A finished batch is a `*.json` file whose name sorts by creation time.
 //! Files being written are named `.<final name>.tmp` and renamed into place
 //! once complete, so a reader never sees half a file; anything starting with
-//! `.` is ignored by readers and by eviction.
+//! `.` is ignored by readers and by the size cap.
 
 use std::fs;
 use std::io::{self, Write as _};
@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::error::{EvictError, WriteError};
+use super::error::WriteError;
 
 /// The name for the next batch file: creation time in nanoseconds since the
 /// Unix epoch (zero-padded so names sort by time), then the process id and a
@@ -45,6 +45,26 @@ pub(crate) fn batch_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
         }
     }
     files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    Ok(files)
+}
+
+/// The finished batch files of `dir` with their sizes, oldest first.
+pub(crate) fn sized_batch_files(dir: &Path) -> io::Result<Vec<(PathBuf, u64)>> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if !is_batch_file(&entry.file_name()) {
+            continue;
+        }
+        match entry.metadata() {
+            Ok(meta) if meta.is_file() => files.push((entry.path(), meta.len())),
+            Ok(_) => {}
+            // Removed by another process since listing: nothing to count.
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => return Err(err),
+        }
+    }
+    files.sort_by(|(a, _), (b, _)| a.file_name().cmp(&b.file_name()));
     Ok(files)
 }
 
@@ -91,43 +111,6 @@ fn write_new(path: &Path, contents: &[u8]) -> io::Result<()> {
     let mut file = options.open(path)?;
     file.write_all(contents)?;
     file.flush()
-}
-
-/// Removes the oldest batch files of `dir` until all of them together take
-/// at most `max_bytes`, never removing `keep`. Returns how many files were
-/// removed.
-pub(crate) fn evict(dir: &Path, max_bytes: u64, keep: &Path) -> Result<usize, EvictError> {
-    let list_error = |source| EvictError::List {
-        path: dir.to_owned(),
-        source,
-    };
-    let mut sized = Vec::new();
-    for path in batch_files(dir).map_err(list_error)? {
-        match fs::metadata(&path) {
-            Ok(meta) => sized.push((path, meta.len())),
-            // Removed by another process since listing: nothing to count.
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-            Err(source) => return Err(EvictError::List { path, source }),
-        }
-    }
-    let mut total: u64 = sized.iter().map(|(_, len)| len).sum();
-    let mut removed = 0;
-    for (path, len) in sized {
-        if total <= max_bytes {
-            break;
-        }
-        if path == keep {
-            continue;
-        }
-        match fs::remove_file(&path) {
-            Ok(()) => removed += 1,
-            // Another process evicted it first; it no longer counts either way.
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-            Err(source) => return Err(EvictError::Remove { path, source }),
-        }
-        total = total.saturating_sub(len);
-    }
-    Ok(removed)
 }
 
 #[cfg(test)]

@@ -37,7 +37,9 @@ impl LocalStore {
 
     /// Sets the size cap: after each export the oldest files are removed
     /// until the `*.json` files together take at most `max_bytes`. The file
-    /// just written is always kept, even if it alone is larger.
+    /// just written is always kept, even if it alone is larger. The exporter
+    /// counts the files it writes and removes itself; files that others add
+    /// or remove count from its next listing of the directory.
     #[must_use]
     pub fn with_max_bytes(mut self, max_bytes: u64) -> Self {
         self.max_bytes = max_bytes;

@@ -35,6 +35,7 @@
 //! # }
 //! ```
 
+mod cap;
 mod error;
 mod exporter;
 mod files;

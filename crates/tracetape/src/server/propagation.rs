@@ -1,0 +1,98 @@
+//! The request headers as the propagator reads them. Like
+//! `opentelemetry_http::HeaderExtractor`, but the names the W3C propagators
+//! ask for at every request are looked up as prepared header names, which
+//! the header map does not have to parse and validate each time.
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use opentelemetry::propagation::Extractor;
+
+static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+static TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+static BAGGAGE: HeaderName = HeaderName::from_static("baggage");
+
+/// Reads propagation fields from a request's headers.
+pub(crate) struct RequestHeaders<'a>(pub(crate) &'a HeaderMap);
+
+impl RequestHeaders<'_> {
+    fn prepared(key: &str) -> Option<&'static HeaderName> {
+        match key {
+            "traceparent" => Some(&TRACEPARENT),
+            "tracestate" => Some(&TRACESTATE),
+            "baggage" => Some(&BAGGAGE),
+            _ => None,
+        }
+    }
+
+    fn first(&self, key: &str) -> Option<&HeaderValue> {
+        match Self::prepared(key) {
+            Some(name) => self.0.get(name),
+            None => self.0.get(key),
+        }
+    }
+}
+
+impl Extractor for RequestHeaders<'_> {
+    /// The first value of `key`, if it is visible ASCII.
+    fn get(&self, key: &str) -> Option<&str> {
+        self.first(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(HeaderName::as_str).collect()
+    }
+
+    /// Every value of `key` that is visible ASCII; `None` when the header
+    /// is absent.
+    fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+        let values = match Self::prepared(key) {
+            Some(name) => self.0.get_all(name),
+            None => self.0.get_all(key),
+        };
+        let mut values = values.iter().peekable();
+        values.peek()?;
+        Some(values.filter_map(|value| value.to_str().ok()).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry_http::HeaderExtractor;
+
+    use super::*;
+
+    #[test]
+    fn reads_the_same_as_the_header_extractor() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            (
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
+            ("tracestate", "a=1"),
+            ("tracestate", "b=2"),
+            ("baggage", "k=v"),
+            ("x-b3-traceid", "80f198ee56343ba864fe8b2a57d3eff7"),
+        ] {
+            headers.append(name, HeaderValue::from_static(value));
+        }
+        headers.append(
+            "baggage",
+            HeaderValue::from_bytes(b"\xff").unwrap_or(HeaderValue::from_static("")),
+        );
+        let ours = RequestHeaders(&headers);
+        let theirs = HeaderExtractor(&headers);
+        for key in [
+            "traceparent",
+            "tracestate",
+            "baggage",
+            "X-B3-TraceId",
+            "x-b3-traceid",
+            "absent",
+            "not a header name",
+        ] {
+            assert_eq!(ours.get(key), theirs.get(key), "{key}");
+            assert_eq!(ours.get_all(key), theirs.get_all(key), "{key}");
+        }
+        assert_eq!(ours.keys(), theirs.keys());
+    }
+}
