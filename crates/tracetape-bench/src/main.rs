@@ -2,13 +2,15 @@
 //!
 //! Measures requests/s of an axum `GET /hello` ("Hello, world!") on a
 //! two-worker Tokio runtime, 32 keep-alive connections, load generator on the
-//! same machine, in up to three modes:
+//! same machine, in up to four modes:
 //!
 //! - `baseline`: the bare app;
 //! - `traced`: the same app with `tracetape::server::TraceLayer::new()` and
 //!   `tracetape::init()`, every request sampled (`always_on`), spans
-//!   exported over OTLP/gRPC to a real collector (`rotel-agent` with its
-//!   blackhole exporter), HTTP metrics exported there too;
+//!   exported over OTLP/HTTP (http/protobuf, the default protocol) to a real
+//!   collector (`rotel-agent` with its blackhole exporter), HTTP metrics
+//!   exported there too;
+//! - `traced-grpc`: the same over OTLP/gRPC (not in the default set);
 //! - `local`: the same, spans written to the embedded local store (in a
 //!   temporary working directory).
 //!
@@ -43,29 +45,27 @@
 //! # Sample output
 //!
 //! On the 2-core reference machine, with the collector path shortened
-//! (`cargo run --release -p tracetape-bench`, wrk installed):
+//! (`cargo run --release -p tracetape-bench -- --seconds 5 --rounds 3
+//! --modes baseline,traced,traced-grpc,local`, wrk installed):
 //!
 //! ```text
-//! tracetape-bench: GET /hello, 32 connections, 10 s per run (+1 s warm-up), rounds: 3, load: wrk -t1, 2 CPUs
-//! collector: .../site-packages/rotel/rotel-agent (blackhole exporter), OTLP/gRPC at http://127.0.0.1:40155
-//!   round 1 baseline    104262 req/s
-//!   round 1 traced       76860 req/s, 447793 spans at the collector
-//!   round 1 local        66393 req/s
+//! tracetape-bench: GET /hello, 32 connections, 5 s per run (+1 s warm-up), rounds: 3, load: wrk -t1, 2 CPUs
+//! collector: .../rotel-agent (blackhole exporter), OTLP/HTTP at http://127.0.0.1:38229, OTLP/gRPC at http://127.0.0.1:42407
 //!   ...
 //!
 //! mode        round 1   round 2   round 3  median req/s  p50 ms  p99 ms  ratio
-//! baseline     104262    108050    116748        108050   0.212   2.080  1.000
-//! traced        76860     69515     81060         76860   0.294   2.170  0.711
-//! local         66393     63952     64697         64697   0.334   3.210  0.599
+//! baseline     132225    131124    136816        132225   0.189   1.890  1.000
+//! traced        80656     93263     95669         93263   0.243   2.480  0.705
+//! traced-grpc   85497     95935     91584         91584   0.240   1.740  0.693
+//! local         89770     94883    101324         94883   0.234   1.840  0.718
 //!
-//! traced: the collector received 1344522 spans for 2520236 responses counted by the load generator (53.3%, warm-up included)
-//! warning: traced: 1175714 spans did not reach the collector (dropped?)
-//! traced: per-round ratios to the baseline of the same round: 0.737 0.643 0.694
-//! local: the local store held 66.9 MB after each run on average (it is size-capped, so this is not a span count)
-//! local: per-round ratios to the baseline of the same round: 0.637 0.592 0.554
+//! traced: the collector received 1640534 spans for 1641625 responses counted by the load generator (99.9%, warm-up included)
+//! traced-grpc: the collector received 860083 spans for 1649558 responses counted by the load generator (52.1%, warm-up included)
+//! warning: traced-grpc: 789475 spans did not reach the collector (dropped?)
 //!
 //! ratio traced/baseline: 0.71 (target >= 0.90)
-//! ratio local/baseline: 0.60 (target >= 0.90)
+//! ratio traced-grpc/baseline: 0.69 (target >= 0.90)
+//! ratio local/baseline: 0.72 (target >= 0.90)
 //! ```
 //!
 //! Read the span line with the ratio: a traced run that drops spans does

@@ -95,7 +95,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
             )
             .with_context(|| format!("round {round}, mode {mode}"))?;
             eprintln!(
-                "  round {round} {:<8} {:>9.0} req/s{}",
+                "  round {round} {:<11} {:>9.0} req/s{}",
                 mode.name(),
                 sample.load.rps,
                 sample
@@ -266,7 +266,7 @@ fn report(args: &RunArgs, samples: &[(Mode, Vec<Sample>)]) -> String {
         .and_then(|(_, runs)| median_of(runs, |s| Some(s.load.rps)));
 
     let _ = writeln!(out);
-    let _ = write!(out, "{:<9}", "mode");
+    let _ = write!(out, "{:<12}", "mode");
     for round in 1..=args.rounds {
         let _ = write!(out, " {:>9}", format!("round {round}"));
     }
@@ -276,7 +276,7 @@ fn report(args: &RunArgs, samples: &[(Mode, Vec<Sample>)]) -> String {
         "median req/s", "p50 ms", "p99 ms", "ratio"
     );
     for (mode, runs) in samples {
-        let _ = write!(out, "{:<9}", mode.name());
+        let _ = write!(out, "{:<12}", mode.name());
         for sample in runs {
             let _ = write!(out, " {:>9.0}", sample.load.rps);
         }
