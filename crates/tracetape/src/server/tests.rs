@@ -599,9 +599,14 @@ impl http_body::Body for ChannelBody {
     }
 }
 
-#[tokio::test]
-async fn the_span_ends_when_the_body_has_been_sent_not_when_the_handler_returns() {
-    let h = Harness::new();
+/// A traced response whose body yields what is sent on the returned sender
+/// and ends when the sender is dropped.
+async fn streamed_response(
+    h: &Harness,
+) -> (
+    mpsc::Sender<Bytes>,
+    http::Response<super::ResponseBody<ChannelBody>>,
+) {
     let (tx, rx) = mpsc::channel::<Bytes>(4);
     let rx = std::sync::Mutex::new(Some(rx));
     let service = tower::service_fn(move |_: Request<Body>| {
@@ -610,6 +615,13 @@ async fn the_span_ends_when_the_body_has_been_sent_not_when_the_handler_returns(
     });
     let service = tower::Layer::layer(&h.layer(), service);
     let response = service.oneshot(get_req("/stream")).await.unwrap();
+    (tx, response)
+}
+
+#[tokio::test]
+async fn the_span_ends_when_the_body_has_been_sent_not_when_the_handler_returns() {
+    let h = Harness::new();
+    let (tx, response) = streamed_response(&h).await;
     assert!(
         h.spans().is_empty(),
         "the handler returned but the body is still streaming"
@@ -629,14 +641,7 @@ async fn the_span_ends_when_the_body_has_been_sent_not_when_the_handler_returns(
 #[tokio::test]
 async fn a_body_dropped_mid_stream_ends_the_span_without_error() {
     let h = Harness::new();
-    let (tx, rx) = mpsc::channel::<Bytes>(4);
-    let rx = std::sync::Mutex::new(Some(rx));
-    let service = tower::service_fn(move |_: Request<Body>| {
-        let rx = rx.lock().unwrap().take().unwrap();
-        async move { Ok::<_, Infallible>(http::Response::new(ChannelBody(rx))) }
-    });
-    let service = tower::Layer::layer(&h.layer(), service);
-    let response = service.oneshot(get_req("/stream")).await.unwrap();
+    let (tx, response) = streamed_response(&h).await;
     tx.send(Bytes::from_static(b"part")).await.unwrap();
     drop(response);
     let span = h.only_span();
