@@ -36,6 +36,7 @@ mod diag;
 pub mod export;
 mod hook;
 mod http_attrs;
+mod otlp_span;
 pub mod server;
 pub mod setup;
 pub mod store;

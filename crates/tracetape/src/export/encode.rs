@@ -5,18 +5,14 @@
 //! copying each string, then encodes and frees them; writing the wire format
 //! from `SpanData` does the same work with no allocation per field.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use opentelemetry::trace::{SpanId, SpanKind, Status};
+use opentelemetry::trace::{SpanId, Status};
 use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SpanData;
 
-use super::protobuf::Writer;
+use crate::otlp_span::{by_scope, flags, kind, nanos};
 
-/// `SpanFlags`: the span's context says whether its parent is remote.
-const HAS_IS_REMOTE: u32 = 0x100;
-const IS_REMOTE: u32 = 0x200;
+use super::protobuf::Writer;
 
 /// The resource part of every request, encoded once.
 #[derive(Debug, Default, Clone)]
@@ -41,18 +37,7 @@ impl EncodedResource {
 
 /// Appends the encoded request for `spans` to `out`.
 pub(crate) fn encode(spans: &[SpanData], resource: &EncodedResource, out: &mut Vec<u8>) {
-    // Spans grouped by scope, scopes in order of first appearance; a batch
-    // rarely holds more than a few scopes, so a linear search is enough.
-    let mut scopes: Vec<(&InstrumentationScope, Vec<&SpanData>)> = Vec::new();
-    for span in spans {
-        match scopes
-            .iter_mut()
-            .find(|(s, _)| **s == span.instrumentation_scope)
-        {
-            Some((_, members)) => members.push(span),
-            None => scopes.push((&span.instrumentation_scope, vec![span])),
-        }
-    }
+    let scopes = by_scope(spans);
     let mut w = Writer {
         buf: std::mem::take(out),
     };
@@ -166,27 +151,4 @@ fn any_value(w: &mut Writer, value: &Value) {
         // A kind of value this build does not know: an empty `AnyValue`.
         _ => {}
     }
-}
-
-fn kind(kind: &SpanKind) -> u64 {
-    match kind {
-        SpanKind::Internal => 1,
-        SpanKind::Server => 2,
-        SpanKind::Client => 3,
-        SpanKind::Producer => 4,
-        SpanKind::Consumer => 5,
-    }
-}
-
-fn flags(parent_is_remote: bool, trace_flags: u8) -> u32 {
-    let mut flags = u32::from(trace_flags) | HAS_IS_REMOTE;
-    if parent_is_remote {
-        flags |= IS_REMOTE;
-    }
-    flags
-}
-
-fn nanos(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }

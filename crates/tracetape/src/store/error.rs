@@ -80,11 +80,6 @@ pub(crate) enum WriteError {
         #[source]
         source: io::Error,
     },
-    #[error("failed to encode spans as OTLP/JSON")]
-    Encode {
-        #[source]
-        source: serde_json::Error,
-    },
     #[error("failed to write {path}")]
     Write {
         path: PathBuf,

@@ -6,9 +6,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::trace::v1::TracesData;
-use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
-use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
@@ -17,6 +14,7 @@ use super::LocalStore;
 use super::cap::Usage;
 use super::error::{EvictError, WriteError, chain};
 use super::files;
+use super::json::{self, JsonResource};
 
 /// The directory is listed again (to notice files that others added or
 /// removed) at every this many exports.
@@ -36,7 +34,7 @@ const RESCAN_EVERY: u32 = 64;
 #[derive(Debug)]
 pub struct LocalSpanExporter {
     store: LocalStore,
-    resource: ResourceAttributesWithSchema,
+    resource: JsonResource,
     is_shutdown: AtomicBool,
     /// `None` until the first export, and after a failure to enforce the
     /// cap, so that the next export lists the directory.
@@ -49,7 +47,7 @@ impl LocalSpanExporter {
     pub fn new(store: LocalStore) -> Self {
         Self {
             store,
-            resource: ResourceAttributesWithSchema::default(),
+            resource: JsonResource::default(),
             is_shutdown: AtomicBool::new(false),
             usage: Mutex::new(None),
             rescan_every: RESCAN_EVERY,
@@ -80,11 +78,8 @@ impl LocalSpanExporter {
         if batch.is_empty() {
             return Ok(());
         }
-        let document = TracesData {
-            resource_spans: group_spans_by_resource_and_scope(batch, &self.resource),
-        };
-        let contents =
-            serde_json::to_vec(&document).map_err(|source| WriteError::Encode { source })?;
+        let mut contents = Vec::new();
+        json::encode(&batch, &self.resource, &mut contents);
         let dir = self.store.dir();
         files::create_dir(dir)?;
         let written = files::write_atomic(dir, &files::next_file_name(), &contents)?;
@@ -135,7 +130,7 @@ impl SpanExporter for LocalSpanExporter {
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        self.resource = ResourceAttributesWithSchema::from(resource);
+        self.resource = JsonResource::new(resource);
     }
 }
 
@@ -152,6 +147,7 @@ mod tests {
         SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState, Tracer as _,
         TracerProvider as _,
     };
+    use opentelemetry_proto::tonic::trace::v1::TracesData;
     use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
 
     use super::*;

@@ -39,6 +39,7 @@ mod cap;
 mod error;
 mod exporter;
 mod files;
+mod json;
 mod local;
 mod read;
 mod span;
