@@ -32,14 +32,18 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod client;
 mod diag;
 pub mod export;
 mod hook;
 mod http_attrs;
 mod otlp_span;
+mod providers;
 pub mod server;
 pub mod setup;
 pub mod store;
+#[cfg(test)]
+mod test_support;
 
 pub use setup::{Telemetry, TelemetryGuard, init};
 

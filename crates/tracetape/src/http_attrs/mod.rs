@@ -11,6 +11,11 @@ pub(crate) use exclude::UrlExclusions;
 pub(crate) use method::Method;
 pub(crate) use query::redact_query;
 
+/// Bucket boundaries the conventions recommend for request durations.
+pub(crate) const DURATION_BOUNDARIES: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
 /// Protocol version as the `network.protocol.version` attribute spells it.
 pub(crate) fn protocol_version(version: http::Version) -> Option<&'static str> {
     match version {

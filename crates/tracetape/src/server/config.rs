@@ -2,43 +2,27 @@
 //! builds: where tracers, meters and the propagator come from, routes,
 //! exclusions and header capture.
 
-use std::sync::{Arc, LazyLock, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use http::request::Parts;
-use opentelemetry::global::{self, BoxedTracer};
-use opentelemetry::metrics::Meter;
-use opentelemetry::propagation::TextMapPropagator;
-use opentelemetry::{Context, InstrumentationScope};
+use opentelemetry::Context;
 
 use super::active::ActiveRequests;
 use super::metrics::Instruments;
 use super::propagation::RequestHeaders;
 use crate::http_attrs::{HeaderCapture, UrlExclusions};
+use crate::providers::Providers;
 
 pub(crate) type RouteFn = dyn Fn(&Parts) -> Option<String> + Send + Sync;
 pub(crate) type ExcludeFn = dyn Fn(&Parts) -> bool + Send + Sync;
-pub(crate) type Propagator = dyn TextMapPropagator + Send + Sync;
-
-/// The instrumentation scope of every span and metric tracetape makes.
-pub(crate) static SCOPE: LazyLock<InstrumentationScope> = LazyLock::new(|| {
-    InstrumentationScope::builder("tracetape")
-        .with_version(env!("CARGO_PKG_VERSION"))
-        .with_schema_url(opentelemetry_semantic_conventions::SCHEMA_URL)
-        .build()
-});
 
 #[derive(Clone)]
 pub(crate) struct Config {
-    /// `None`: the global tracer provider, looked up for each request so
-    /// that setup may happen after the layer is built.
-    pub(crate) tracer: Option<Arc<BoxedTracer>>,
-    /// `None`: the global meter provider, looked up at the first request.
-    pub(crate) meter: Option<Meter>,
+    /// Tracer, meter and propagator; the global ones unless set in code.
+    pub(crate) providers: Providers,
     /// Created at the first traced request, then shared by every service
     /// of the layer (and so are their active-request counters).
     pub(crate) instruments: Arc<OnceLock<Arc<Instruments>>>,
-    /// `None`: the global propagator.
-    pub(crate) propagator: Option<Arc<Propagator>>,
     pub(crate) route: Option<Arc<RouteFn>>,
     pub(crate) exclude: Option<Arc<ExcludeFn>>,
     pub(crate) excluded_urls: UrlExclusions,
@@ -49,9 +33,7 @@ pub(crate) struct Config {
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
-            .field("tracer", &self.tracer.as_ref().map(|_| "explicit"))
-            .field("meter", &self.meter.as_ref().map(|_| "explicit"))
-            .field("propagator", &self.propagator.as_ref().map(|_| "explicit"))
+            .field("providers", &self.providers)
             .field("route", &self.route.as_ref().map(|_| "fn"))
             .field("exclude", &self.exclude.as_ref().map(|_| "fn"))
             .field("excluded_urls", &self.excluded_urls)
@@ -64,10 +46,8 @@ impl std::fmt::Debug for Config {
 impl Config {
     pub(crate) fn from_env() -> Self {
         Self {
-            tracer: None,
-            meter: None,
+            providers: Providers::default(),
             instruments: Arc::new(OnceLock::new()),
-            propagator: None,
             route: None,
             exclude: None,
             excluded_urls: UrlExclusions::from_env("TRACETAPE_SERVER_EXCLUDED_URLS"),
@@ -90,36 +70,27 @@ impl Config {
     }
 
     pub(crate) fn extract(&self, headers: &http::HeaderMap) -> Context {
-        let extractor = RequestHeaders(headers);
-        match &self.propagator {
-            Some(p) => p.extract(&extractor),
-            None => global::get_text_map_propagator(|p| p.extract(&extractor)),
-        }
+        self.providers.extract(&RequestHeaders(headers))
     }
 
     pub(crate) fn instruments(&self) -> &Arc<Instruments> {
         self.instruments.get_or_init(|| {
-            Arc::new(match &self.meter {
-                Some(meter) => Instruments::new(meter, Arc::default()),
-                None => Instruments::new(
-                    &global::meter_with_scope(SCOPE.clone()),
-                    ActiveRequests::global(),
-                ),
-            })
+            // Counters for a meter set in code are the layer's own; the
+            // global meter's are shared by every layer of the process.
+            let active = if self.providers.has_meter() {
+                Arc::default()
+            } else {
+                ActiveRequests::global()
+            };
+            Arc::new(Instruments::new(&self.providers.meter(), active))
         })
     }
 
     /// Runs `f` with the tracer to start the span with.
-    ///
-    /// The global provider is asked for a tracer at every request. That
-    /// costs a lock read, two reference counts and a small allocation, but
-    /// the provider offers no identity or version to tell whether a cached
-    /// tracer is still the current one, and a cached one would keep
-    /// sending spans to a provider replaced by `set_tracer_provider`.
-    pub(crate) fn with_tracer<R>(&self, f: impl FnOnce(&BoxedTracer) -> R) -> R {
-        match &self.tracer {
-            Some(tracer) => f(tracer),
-            None => f(&global::tracer_with_scope(SCOPE.clone())),
-        }
+    pub(crate) fn with_tracer<R>(
+        &self,
+        f: impl FnOnce(&opentelemetry::global::BoxedTracer) -> R,
+    ) -> R {
+        self.providers.with_tracer(f)
     }
 }

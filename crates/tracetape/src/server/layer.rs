@@ -3,14 +3,13 @@
 use std::sync::Arc;
 
 use http::request::Parts;
-use opentelemetry::global::BoxedTracer;
 use opentelemetry::metrics::MeterProvider;
 use opentelemetry::propagation::TextMapPropagator;
-use opentelemetry::trace::{TracerProvider, noop::NoopTracerProvider};
+use opentelemetry::trace::TracerProvider;
 use tower_layer::Layer;
 
 use super::Trace;
-use super::config::{Config, SCOPE};
+use super::config::Config;
 use crate::http_attrs::{HeaderCapture, UrlExclusions};
 
 /// Traces every request of the service it wraps with one SERVER span and
@@ -68,20 +67,20 @@ impl<OnReq, OnResp> TraceLayer<OnReq, OnResp> {
         P::Tracer: Send + Sync + 'static,
         <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
     {
-        let tracer = provider.tracer_with_scope(SCOPE.clone());
-        self.config_mut().tracer = Some(Arc::new(BoxedTracer::new(Box::new(tracer))));
+        self.config_mut().providers.set_tracer_provider(provider);
         self
     }
 
     /// Disables spans (metrics are still recorded).
-    pub fn without_spans(self) -> Self {
-        self.with_tracer_provider(NoopTracerProvider::new())
+    pub fn without_spans(mut self) -> Self {
+        self.config_mut().providers.disable_spans();
+        self
     }
 
     /// Records metrics with this provider instead of the global one.
     pub fn with_meter_provider(mut self, provider: &impl MeterProvider) -> Self {
         let config = self.config_mut();
-        config.meter = Some(provider.meter_with_scope(SCOPE.clone()));
+        config.providers.set_meter_provider(provider);
         config.instruments = Arc::default();
         self
     }
@@ -92,7 +91,7 @@ impl<OnReq, OnResp> TraceLayer<OnReq, OnResp> {
         mut self,
         propagator: impl TextMapPropagator + Send + Sync + 'static,
     ) -> Self {
-        self.config_mut().propagator = Some(Arc::new(propagator));
+        self.config_mut().providers.set_propagator(propagator);
         self
     }
 

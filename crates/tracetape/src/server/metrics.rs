@@ -10,12 +10,7 @@ use opentelemetry_semantic_conventions::attribute::{
 use opentelemetry_semantic_conventions::metric::HTTP_SERVER_REQUEST_DURATION;
 
 use super::active::ActiveRequests;
-use crate::http_attrs::Method;
-
-/// Bucket boundaries the conventions recommend for request durations.
-pub(crate) const DURATION_BOUNDARIES: [f64; 14] = [
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-];
+use crate::http_attrs::{DURATION_BOUNDARIES, Method};
 
 /// The most attributes a duration measurement carries: the four labels,
 /// the status code and the error type.

@@ -16,45 +16,15 @@ use opentelemetry::baggage::BaggageExt;
 use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::{SpanKind, Status, TraceId, Tracer, TracerProvider};
 use opentelemetry::{Array, Context, KeyValue, StringValue, Value};
-use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
-use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
-use opentelemetry_sdk::trace::{InMemorySpanExporter, Sampler, SdkTracerProvider, SpanData};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, Sampler, SdkTracerProvider};
 use tokio::sync::{mpsc, oneshot};
 use tower::ServiceExt;
 
 use super::TraceLayer;
-
-struct Harness {
-    spans: InMemorySpanExporter,
-    tracer_provider: SdkTracerProvider,
-    metrics: InMemoryMetricExporter,
-    meter_provider: SdkMeterProvider,
-}
+use crate::test_support::{GLOBAL_PROVIDERS, Harness, attr, attr_i64, attr_str};
 
 impl Harness {
-    fn new() -> Self {
-        Self::with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)))
-    }
-
-    fn with_sampler(sampler: Sampler) -> Self {
-        let spans = InMemorySpanExporter::default();
-        let tracer_provider = SdkTracerProvider::builder()
-            .with_sampler(sampler)
-            .with_simple_exporter(spans.clone())
-            .build();
-        let metrics = InMemoryMetricExporter::default();
-        let meter_provider = SdkMeterProvider::builder()
-            .with_reader(PeriodicReader::builder(metrics.clone()).build())
-            .build();
-        Self {
-            spans,
-            tracer_provider,
-            metrics,
-            meter_provider,
-        }
-    }
-
     fn layer(&self) -> TraceLayer {
         TraceLayer::new()
             .with_tracer_provider(self.tracer_provider.clone())
@@ -64,68 +34,6 @@ impl Harness {
                 Box::new(BaggagePropagator::new()),
             ]))
             .with_excluded_urls([])
-    }
-
-    fn spans(&self) -> Vec<SpanData> {
-        self.spans.get_finished_spans().unwrap()
-    }
-
-    fn only_span(&self) -> SpanData {
-        let mut spans = self.spans();
-        assert_eq!(spans.len(), 1, "{spans:#?}");
-        spans.remove(0)
-    }
-
-    /// (metric name, data point attributes, count or sum) of every point.
-    fn metric_points(&self) -> Vec<(String, Vec<KeyValue>, f64)> {
-        self.meter_provider.force_flush().unwrap();
-        let mut out = Vec::new();
-        for rm in self.metrics.get_finished_metrics().unwrap() {
-            for sm in rm.scope_metrics() {
-                for m in sm.metrics() {
-                    match m.data() {
-                        AggregatedMetrics::F64(MetricData::Histogram(h)) => {
-                            for p in h.data_points() {
-                                out.push((
-                                    m.name().to_owned(),
-                                    p.attributes().cloned().collect(),
-                                    p.count() as f64,
-                                ));
-                            }
-                        }
-                        AggregatedMetrics::I64(MetricData::Sum(s)) => {
-                            for p in s.data_points() {
-                                out.push((
-                                    m.name().to_owned(),
-                                    p.attributes().cloned().collect(),
-                                    p.value() as f64,
-                                ));
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-            }
-        }
-        out
-    }
-}
-
-fn attr<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| &kv.value)
-}
-
-fn attr_str(span: &SpanData, key: &str) -> Option<String> {
-    attr(span, key).map(|v| v.as_str().into_owned())
-}
-
-fn attr_i64(span: &SpanData, key: &str) -> Option<i64> {
-    match attr(span, key) {
-        Some(Value::I64(v)) => Some(*v),
-        _ => None,
     }
 }
 
@@ -795,6 +703,7 @@ async fn a_request_is_active_until_its_body_has_been_sent() {
 // with the provider installed at the time of the request.
 #[tokio::test]
 async fn spans_go_to_the_global_tracer_provider_of_the_moment() {
+    let _global = GLOBAL_PROVIDERS.lock().await;
     let h = Harness::new();
     let layer = TraceLayer::new()
         .with_meter_provider(&h.meter_provider)

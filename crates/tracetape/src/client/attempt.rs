@@ -1,0 +1,292 @@
+//! One attempt of an outbound request, the core both client integrations
+//! share: starts the CLIENT span and injects its context, then ends the
+//! span and records the duration, exactly once, when the response head
+//! arrives, the attempt fails, or the caller drops it.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::header::{HeaderName, HeaderValue, USER_AGENT};
+use http::{Extensions, HeaderMap};
+use opentelemetry::propagation::Injector;
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::{Context, KeyValue, StringValue};
+use opentelemetry_semantic_conventions::attribute::{
+    ERROR_TYPE, EXCEPTION_MESSAGE, EXCEPTION_TYPE, HTTP_REQUEST_METHOD,
+    HTTP_REQUEST_METHOD_ORIGINAL, HTTP_REQUEST_RESEND_COUNT, HTTP_RESPONSE_STATUS_CODE,
+    NETWORK_PROTOCOL_VERSION, SERVER_ADDRESS, SERVER_PORT, URL_FULL, URL_SCHEME,
+    USER_AGENT_ORIGINAL,
+};
+
+use super::config::Config;
+use super::error_type;
+use super::extensions::UrlTemplate;
+use super::info::{Outcome, RequestInfo};
+use super::url::{self, Target};
+use crate::hook;
+use crate::http_attrs::{Method, protocol_version};
+
+/// `url.template` (still "development" in the conventions, so the constant
+/// is not in the stable set).
+const URL_TEMPLATE: &str = "url.template";
+
+/// Room for every start attribute, plus the status and error set at the end.
+const ATTRIBUTES: usize = 14;
+
+/// What an integration knows about a request before sending it.
+pub(crate) struct Head<'a> {
+    pub(crate) method: &'a http::Method,
+    pub(crate) target: Target<'a>,
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) version: http::Version,
+    /// The extensions that may carry a [`UrlTemplate`].
+    pub(crate) extensions: &'a Extensions,
+    /// Sends of this request before this one.
+    pub(crate) resends: u32,
+}
+
+impl Head<'_> {
+    fn info(&self) -> RequestInfo<'_> {
+        RequestInfo {
+            method: self.method,
+            url: &self.target.full,
+            headers: self.headers,
+            version: self.version,
+        }
+    }
+
+    fn template(&self) -> Option<&UrlTemplate> {
+        self.extensions.get()
+    }
+}
+
+/// An attempt in flight.
+pub(crate) struct Attempt {
+    cx: Context,
+    start: Instant,
+    config: Arc<Config>,
+    /// The duration's attributes known at the start; taken by `end`.
+    labels: Option<Vec<KeyValue>>,
+}
+
+impl std::fmt::Debug for Attempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attempt")
+            .field("span", self.cx.span().span_context())
+            .field("ended", &self.labels.is_none())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Attempt {
+    /// Starts the CLIENT span as a child of the current context and runs
+    /// the request hook; `None` when the request is excluded or telemetry
+    /// is suppressed (tracetape's own traffic), so nothing is recorded or
+    /// injected.
+    pub(crate) fn start(config: &Arc<Config>, head: &Head<'_>) -> Option<Self> {
+        let start = Instant::now();
+        let parent = Context::current();
+        let info = head.info();
+        if parent.is_telemetry_suppressed() || config.is_excluded(&info) {
+            return None;
+        }
+        let method = Method::of(head.method);
+        let template = head.template();
+        let name: Cow<'static, str> = match template {
+            Some(template) => format!("{} {}", method.span_name(), template.0).into(),
+            None => method.span_name().into(),
+        };
+        let mut attributes = Vec::with_capacity(ATTRIBUTES + config.capture_request.len());
+        let mut labels = Vec::with_capacity(7);
+        labels.push(KeyValue::new(HTTP_REQUEST_METHOD, method.attribute()));
+        if method == Method::Other {
+            attributes.push(KeyValue::new(
+                HTTP_REQUEST_METHOD_ORIGINAL,
+                head.method.as_str().to_owned(),
+            ));
+        }
+        if let Some(host) = head.target.host {
+            labels.push(KeyValue::new(SERVER_ADDRESS, host.to_owned()));
+        }
+        if let Some(port) = head.target.port {
+            labels.push(KeyValue::new(SERVER_PORT, i64::from(port)));
+        }
+        if let Some(scheme) = head.target.scheme {
+            labels.push(KeyValue::new(URL_SCHEME, scheme_value(scheme)));
+        }
+        if let Some(version) = protocol_version(head.version) {
+            labels.push(KeyValue::new(NETWORK_PROTOCOL_VERSION, version));
+        }
+        attributes.extend(labels.iter().cloned());
+        attributes.push(KeyValue::new(URL_FULL, full_url(config, &head.target.full)));
+        if let Some(template) = template {
+            attributes.push(KeyValue::new(URL_TEMPLATE, template.0.to_string()));
+        }
+        if let Some(agent) = head.headers.get(USER_AGENT) {
+            let agent = String::from_utf8_lossy(agent.as_bytes()).into_owned();
+            attributes.push(KeyValue::new(USER_AGENT_ORIGINAL, agent));
+        }
+        if head.resends > 0 {
+            attributes.push(KeyValue::new(
+                HTTP_REQUEST_RESEND_COUNT,
+                i64::from(head.resends),
+            ));
+        }
+        config
+            .capture_request
+            .capture(head.headers, &mut attributes);
+        let span = config.providers.with_tracer(|tracer| {
+            tracer
+                .span_builder(name)
+                .with_kind(SpanKind::Client)
+                .with_attributes(attributes)
+                .start_with_context(tracer, &parent)
+        });
+        let cx = parent.with_span(span);
+        if let Some(hook) = &config.on_request {
+            hook::guarded("client.on_request", || hook(&cx.span(), &info));
+        }
+        Some(Self {
+            cx,
+            start,
+            config: config.clone(),
+            labels: Some(labels),
+        })
+    }
+
+    /// The context of the CLIENT span.
+    pub(crate) fn context(&self) -> &Context {
+        &self.cx
+    }
+
+    /// Writes the span's context into `headers` with the configured
+    /// propagator. Headers the caller set stay: a propagation field the
+    /// caller also set is replaced (the span must be the parent of what
+    /// the request carries), except `baggage`, where the context's entries
+    /// are added as one more header next to the caller's.
+    pub(crate) fn inject(&self, headers: &mut HeaderMap) {
+        self.config
+            .providers
+            .inject(&self.cx, &mut RequestHeaders(headers));
+    }
+
+    /// Ends the attempt with its outcome: a response of any status, or the
+    /// error that prevented one.
+    pub(crate) fn finish(mut self, outcome: Outcome<'_>, error_name: &str) {
+        let span = self.cx.span();
+        let mut end = Vec::with_capacity(2);
+        match outcome {
+            Ok(response) => {
+                let code = response.status.as_u16();
+                end.push(KeyValue::new(HTTP_RESPONSE_STATUS_CODE, i64::from(code)));
+                if response.status.is_client_error() || response.status.is_server_error() {
+                    end.push(KeyValue::new(ERROR_TYPE, code.to_string()));
+                    span.set_status(Status::error(""));
+                }
+                if !self.config.capture_response.is_empty() {
+                    let mut captured = Vec::new();
+                    self.config
+                        .capture_response
+                        .capture(response.headers, &mut captured);
+                    span.set_attributes(captured);
+                }
+            }
+            Err(error) => {
+                end.push(KeyValue::new(ERROR_TYPE, error_type::classify(error)));
+                let message = error_message(error);
+                span.add_event(
+                    "exception",
+                    vec![
+                        KeyValue::new(EXCEPTION_TYPE, error_name.to_owned()),
+                        KeyValue::new(EXCEPTION_MESSAGE, message.clone()),
+                    ],
+                );
+                span.set_status(Status::error(message));
+            }
+        }
+        if let Some(hook) = &self.config.on_response {
+            hook::guarded("client.on_response", || hook(&span, outcome));
+        }
+        for attribute in &end {
+            span.set_attribute(attribute.clone());
+        }
+        self.end(end);
+    }
+
+    /// Ends the span and records the duration; later calls do nothing.
+    fn end(&mut self, extra: Vec<KeyValue>) {
+        let Some(mut labels) = self.labels.take() else {
+            return;
+        };
+        let elapsed = self.start.elapsed().as_secs_f64();
+        self.cx.span().end();
+        labels.extend(extra);
+        self.config.duration().record(elapsed, &labels);
+    }
+}
+
+impl Drop for Attempt {
+    /// A caller that drops the request is not an error: the span ends with
+    /// no status.
+    fn drop(&mut self) {
+        self.end(Vec::new());
+    }
+}
+
+fn scheme_value(scheme: &str) -> StringValue {
+    match scheme {
+        "http" => StringValue::from("http"),
+        "https" => StringValue::from("https"),
+        other => StringValue::from(other.to_owned()),
+    }
+}
+
+/// `url.full`: the caller's filter applied, then secrets redacted.
+fn full_url(config: &Config, url: &str) -> String {
+    let filtered = config
+        .url_filter
+        .as_ref()
+        .and_then(|filter| hook::guarded("client.url_filter", || filter(url)));
+    match filtered {
+        Some(filtered) => url::redact(&filtered).into_owned(),
+        None => url::redact(url).into_owned(),
+    }
+}
+
+/// The error and its sources, joined as `outer: inner`.
+fn error_message(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        let text = inner.to_string();
+        // Some errors repeat their source's message in their own.
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = inner.source();
+    }
+    message
+}
+
+static BAGGAGE: HeaderName = HeaderName::from_static("baggage");
+
+/// The request's headers as the propagator writes them.
+struct RequestHeaders<'a>(&'a mut HeaderMap);
+
+impl Injector for RequestHeaders<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(key.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) else {
+            return;
+        };
+        if name == BAGGAGE && self.0.contains_key(&BAGGAGE) {
+            self.0.append(name, value);
+        } else {
+            self.0.insert(name, value);
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! Client tracing: one CLIENT span per attempt of an outbound HTTP request,
+//! with its context injected into the request.
+//!
+//! Two integrations share one core, so they behave the same:
+//!
+//! - [`TraceLayer`], a tower `Layer` for HTTP client services (hyper-util's
+//!   client, or any `tower::Service<http::Request<_>>`);
+//! - [`TracingMiddleware`], middleware for `reqwest-middleware` clients
+//!   (cargo feature `reqwest`, on by default).
+//!
+//! For each attempt:
+//!
+//! - the span is a child of the current context (the SERVER span inside a
+//!   handler traced by [`crate::server::TraceLayer`], or any span made
+//!   current) and is named `{method}`, or `{method} {url.template}` when the
+//!   request carries a [`UrlTemplate`]; `HTTP` for methods outside the
+//!   standard nine;
+//! - it carries the stable HTTP semantic-convention attributes at start:
+//!   `http.request.method` (and `_original`), `url.full` (passed through
+//!   [`TraceLayer::with_url_filter`], then user name, password and
+//!   signature query values `REDACTED`), `server.address`, `server.port`,
+//!   `url.scheme`, `network.protocol.version`, `user_agent.original`,
+//!   `url.template`, `http.request.resend_count` from the second send on;
+//!   and at the end `http.response.status_code` and `error.type`;
+//! - 4xx and 5xx responses are errors (`error.type` is the status code);
+//!   an attempt that fails before a response is an error with an
+//!   `exception` event and a low-cardinality `error.type`: `timeout`,
+//!   `connect`, `dns`, `tls`, `body`, `redirect`, `request` or `_OTHER`;
+//!   a caller that drops the request is not an error, and the span still
+//!   ends;
+//! - the span's context is injected with the configured propagator (the
+//!   global one unless [`TraceLayer::with_propagator`]); headers the caller
+//!   set are kept (see [`TraceLayer`] for the one rule on clashes);
+//! - the span ends, and `http.client.request.duration` is recorded, when
+//!   the response head arrives: the caller reads the body afterwards, on
+//!   its own time. Time spent waiting for a pooled connection is inside
+//!   the span.
+//!
+//! Requests matching an exclusion ([`TraceLayer::with_exclude`],
+//! `TRACETAPE_CLIENT_EXCLUDED_URLS` or `TRACETAPE_EXCLUDED_URLS`,
+//! comma-separated regexes on the full URL) get no span, no metric and no
+//! injected header. Headers named in
+//! `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST` /
+//! `_CLIENT_RESPONSE` are recorded as `http.{request,response}.header.<name>`,
+//! those named in `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS`
+//! redacted.
+//!
+//! ```
+//! # #[cfg(feature = "reqwest")]
+//! # async fn run() -> Result<(), reqwest_middleware::Error> {
+//! use reqwest_middleware::ClientBuilder;
+//! use tracetape::client::{TracingMiddleware, UrlTemplate};
+//!
+//! let client = ClientBuilder::new(reqwest::Client::new())
+//!     .with(TracingMiddleware::new())
+//!     .build();
+//! let response = client
+//!     .get("http://127.0.0.1:3000/items/42")
+//!     .with_extension(UrlTemplate::new("/items/{id}"))
+//!     .send()
+//!     .await?;
+//! # let _ = response;
+//! # Ok(())
+//! # }
+//! ```
+
+mod attempt;
+mod config;
+mod error_type;
+mod extensions;
+mod info;
+mod layer;
+mod metrics;
+#[cfg(feature = "reqwest")]
+mod reqwest;
+mod resend;
+mod service;
+mod url;
+
+#[cfg(test)]
+mod tests;
+
+pub use extensions::{ResendCount, UrlTemplate};
+pub use info::{Outcome, RequestInfo, ResponseInfo};
+pub use layer::TraceLayer;
+#[cfg(feature = "reqwest")]
+pub use reqwest::TracingMiddleware;
+pub use resend::{CountResends, CountResendsFuture, CountResendsLayer};
+pub use service::{BoxError, ResponseFuture, Trace};
