@@ -256,16 +256,17 @@ fn full_url(config: &Config, url: &str) -> String {
 
 /// The error and its sources, joined as `outer: inner`.
 fn error_message(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        let text = inner.to_string();
+    let mut message = String::new();
+    for error in error_type::chain(error) {
+        let text = error.to_string();
         // Some errors repeat their source's message in their own.
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
+        if message.contains(&text) {
+            continue;
         }
-        source = inner.source();
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
     }
     message
 }

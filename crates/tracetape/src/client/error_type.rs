@@ -48,7 +48,9 @@ pub(crate) fn classify(error: &(dyn Error + 'static)) -> &'static str {
 }
 
 /// `error` and its sources, outermost first.
-fn chain<'a>(error: &'a (dyn Error + 'static)) -> impl Iterator<Item = &'a (dyn Error + 'static)> {
+pub(crate) fn chain<'a>(
+    error: &'a (dyn Error + 'static),
+) -> impl Iterator<Item = &'a (dyn Error + 'static)> {
     let mut next = Some(error);
     std::iter::from_fn(move || {
         let current = next?;

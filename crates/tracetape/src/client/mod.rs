@@ -72,6 +72,8 @@ mod info;
 mod layer;
 mod metrics;
 #[cfg(feature = "reqwest")]
+mod redirect;
+#[cfg(feature = "reqwest")]
 mod reqwest;
 mod resend;
 mod service;
@@ -83,6 +85,8 @@ mod tests;
 pub use extensions::{ResendCount, UrlTemplate};
 pub use info::{Outcome, RequestInfo, ResponseInfo};
 pub use layer::TraceLayer;
+#[cfg(feature = "reqwest")]
+pub use redirect::{FollowRedirects, RedirectError};
 #[cfg(feature = "reqwest")]
 pub use reqwest::TracingMiddleware;
 pub use resend::{CountResends, CountResendsFuture, CountResendsLayer};

@@ -22,7 +22,8 @@ use super::url::Target;
 /// it once per attempt with the same extensions, which is how each retry's
 /// `http.request.resend_count` is counted. reqwest follows redirects
 /// inside one attempt; for a span per redirect, build the reqwest client
-/// with `redirect::Policy::none()` and follow them above this middleware.
+/// with `redirect::Policy::none()` and put
+/// [`FollowRedirects`](super::FollowRedirects) before this middleware.
 ///
 /// ```
 /// use reqwest_middleware::ClientBuilder;

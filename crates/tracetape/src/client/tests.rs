@@ -28,7 +28,10 @@ use serde_json::{Value as Json, json};
 use tokio::sync::Notify;
 use tower::{Layer, ServiceBuilder, ServiceExt};
 
-use super::{CountResendsLayer, ResendCount, TraceLayer, TracingMiddleware, UrlTemplate};
+use super::{
+    CountResendsLayer, FollowRedirects, RedirectError, ResendCount, TraceLayer, TracingMiddleware,
+    UrlTemplate,
+};
 use crate::test_support::{GLOBAL_PROVIDERS, Harness, attr_i64, attr_str};
 
 /// The server the clients call. Every answer that has a body echoes the
@@ -509,6 +512,24 @@ async fn each_retry_and_redirect_is_its_own_span_with_a_resend_count() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(resend_counts(&h), [(Some(503), None), (Some(200), Some(1))]);
 
+    // reqwest: redirects followed above the tracing middleware.
+    let h = Harness::new();
+    let reqwest = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let client = reqwest_middleware::ClientBuilder::new(reqwest)
+        .with(FollowRedirects::new())
+        .with(TracingMiddleware::from(h.client_layer()))
+        .build();
+    let response = client
+        .get(format!("http://{addr}/redirect"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(resend_counts(&h), [(Some(302), None), (Some(200), Some(1))]);
+
     // A count the caller sets wins, for both.
     for via in BOTH {
         let h = Harness::new();
@@ -829,4 +850,91 @@ async fn suppressed_telemetry_is_not_traced_or_propagated() {
         assert_eq!(echoed["traceparent"], json!([]), "{via:?}");
         assert!(h.spans().is_empty(), "{via:?}");
     }
+}
+
+#[tokio::test]
+async fn followed_redirects_change_method_drop_credentials_across_origins_and_stop_at_the_limit() {
+    // One origin redirects to another (127.0.0.1 vs localhost) that echoes.
+    let target = serve(Upstream::default()).await;
+    let to_other = format!("http://localhost:{}/items/1", target.port());
+    let redirector = Router::new()
+        .route(
+            "/see-other",
+            any(|| async { (StatusCode::SEE_OTHER, [("location", "/same")]) }),
+        )
+        .route(
+            "/same",
+            any(|method: http::Method, headers: HeaderMap| async move {
+                axum::Json(json!({
+                    "method": method.as_str(),
+                    "authorization": headers.contains_key("authorization"),
+                    "content-type": headers.contains_key("content-type"),
+                }))
+            }),
+        )
+        .route(
+            "/elsewhere",
+            any(move || {
+                let to = to_other.clone();
+                async move { (StatusCode::TEMPORARY_REDIRECT, [("location", to)]) }
+            }),
+        )
+        .route(
+            "/loop",
+            any(|| async { (StatusCode::FOUND, [("location", "/loop")]) }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, redirector).await });
+    let reqwest = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let client = reqwest_middleware::ClientBuilder::new(reqwest)
+        .with(FollowRedirects::with_limit(3))
+        .build();
+
+    // 303 after a POST: a GET without the body, credentials kept in-origin.
+    let seen: Json = client
+        .post(format!("http://{addr}/see-other"))
+        .header("authorization", "Bearer t")
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        seen,
+        json!({"method": "GET", "authorization": true, "content-type": false})
+    );
+
+    // 307 to another origin: the credentials stay behind.
+    let response = client
+        .get(format!("http://{addr}/elsewhere"))
+        .header("authorization", "Bearer t")
+        .header("x-custom", "kept")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.url().host_str(), Some("localhost"));
+    let echoed: Json = response.json().await.unwrap();
+    assert_eq!(echoed["x-custom"], json!(["kept"]));
+
+    // A loop ends with an error naming the limit, not a hang.
+    let error = client
+        .get(format!("http://{addr}/loop"))
+        .send()
+        .await
+        .unwrap_err();
+    let reqwest_middleware::Error::Middleware(error) = error else {
+        panic!("expected the redirect error, got {error:?}");
+    };
+    let error = error.downcast_ref::<RedirectError>().unwrap();
+    assert!(
+        matches!(error, RedirectError::TooMany { limit: 3, .. }),
+        "{error}"
+    );
 }
