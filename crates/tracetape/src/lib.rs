@@ -38,6 +38,7 @@ pub mod export;
 mod hook;
 mod http_attrs;
 mod otlp_span;
+pub mod propagation;
 mod providers;
 pub mod server;
 pub mod setup;

@@ -24,8 +24,8 @@ use super::error_type;
 use super::extensions::UrlTemplate;
 use super::info::{Outcome, RequestInfo};
 use super::url::{self, Target};
-use crate::hook;
 use crate::http_attrs::{Method, protocol_version};
+use crate::{hook, propagation};
 
 /// `url.template` (still "development" in the conventions, so the constant
 /// is not in the stable set).
@@ -143,7 +143,7 @@ impl Attempt {
                 .with_attributes(attributes)
                 .start_with_context(tracer, &parent)
         });
-        let cx = parent.with_span(span);
+        let cx = propagation::with_span(&parent, span);
         if let Some(hook) = &config.on_request {
             hook::guarded("client.on_request", || hook(&cx.span(), &info));
         }

@@ -22,7 +22,6 @@ use opentelemetry::baggage::BaggageExt;
 use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProvider};
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use serde_json::{Value as Json, json};
 use tokio::sync::Notify;
@@ -32,6 +31,7 @@ use super::{
     CountResendsLayer, FollowRedirects, RedirectError, ResendCount, TraceLayer, TracingMiddleware,
     UrlTemplate,
 };
+use crate::propagation::{BaggagePropagator, TraceContextPropagator};
 use crate::test_support::{GLOBAL_PROVIDERS, Harness, attr_i64, attr_str};
 
 /// The server the clients call. Every answer that has a body echoes the
@@ -937,4 +937,31 @@ async fn followed_redirects_change_method_drop_credentials_across_origins_and_st
         matches!(error, RedirectError::TooMany { limit: 3, .. }),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn a_call_outside_any_span_starts_a_trace_flagged_random() {
+    let addr = serve(Upstream::default()).await;
+    for via in BOTH {
+        let h = Harness::new();
+        let (_, echoed) = send(
+            via,
+            &h.client_layer(),
+            get_req(format!("http://{addr}/items/1")),
+        )
+        .await
+        .unwrap();
+        let span = h.only_client_span();
+        assert_eq!(span.parent_span_id, opentelemetry::trace::SpanId::INVALID);
+        let traceparent = echoed["traceparent"][0].as_str().unwrap();
+        assert_eq!(
+            traceparent,
+            format!(
+                "00-{}-{}-03",
+                span.span_context.trace_id(),
+                span.span_context.span_id()
+            ),
+            "{via:?}: sampled and random-trace-id"
+        );
+    }
 }

@@ -1,7 +1,8 @@
 //! The request headers as the propagator reads them. Like
-//! `opentelemetry_http::HeaderExtractor`, but the names the W3C propagators
-//! ask for at every request are looked up as prepared header names, which
-//! the header map does not have to parse and validate each time.
+//! `opentelemetry_http::HeaderExtractor`, but the names the W3C and B3
+//! propagators ask for at every request are looked up as prepared header
+//! names, which the header map does not have to parse and validate each
+//! time.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::propagation::Extractor;
@@ -9,6 +10,12 @@ use opentelemetry::propagation::Extractor;
 static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 static TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 static BAGGAGE: HeaderName = HeaderName::from_static("baggage");
+static B3: HeaderName = HeaderName::from_static("b3");
+static B3_TRACE_ID: HeaderName = HeaderName::from_static("x-b3-traceid");
+static B3_SPAN_ID: HeaderName = HeaderName::from_static("x-b3-spanid");
+static B3_PARENT_SPAN_ID: HeaderName = HeaderName::from_static("x-b3-parentspanid");
+static B3_SAMPLED: HeaderName = HeaderName::from_static("x-b3-sampled");
+static B3_FLAGS: HeaderName = HeaderName::from_static("x-b3-flags");
 
 /// Reads propagation fields from a request's headers.
 pub(crate) struct RequestHeaders<'a>(pub(crate) &'a HeaderMap);
@@ -19,6 +26,12 @@ impl RequestHeaders<'_> {
             "traceparent" => Some(&TRACEPARENT),
             "tracestate" => Some(&TRACESTATE),
             "baggage" => Some(&BAGGAGE),
+            "b3" => Some(&B3),
+            "x-b3-traceid" => Some(&B3_TRACE_ID),
+            "x-b3-spanid" => Some(&B3_SPAN_ID),
+            "x-b3-parentspanid" => Some(&B3_PARENT_SPAN_ID),
+            "x-b3-sampled" => Some(&B3_SAMPLED),
+            "x-b3-flags" => Some(&B3_FLAGS),
             _ => None,
         }
     }
@@ -72,6 +85,9 @@ mod tests {
             ("tracestate", "b=2"),
             ("baggage", "k=v"),
             ("x-b3-traceid", "80f198ee56343ba864fe8b2a57d3eff7"),
+            ("x-b3-spanid", "e457b5a2e4d86bd1"),
+            ("x-b3-sampled", "1"),
+            ("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-d"),
         ] {
             headers.append(name, HeaderValue::from_static(value));
         }
@@ -87,6 +103,11 @@ mod tests {
             "baggage",
             "X-B3-TraceId",
             "x-b3-traceid",
+            "x-b3-spanid",
+            "x-b3-sampled",
+            "x-b3-flags",
+            "x-b3-parentspanid",
+            "b3",
             "absent",
             "not a header name",
         ] {

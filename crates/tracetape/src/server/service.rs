@@ -14,7 +14,7 @@ use super::config::Config;
 use super::future::ResponseFuture;
 use super::inflight::InFlight;
 use super::{OnRequest, OnResponse, request};
-use crate::hook;
+use crate::{hook, propagation};
 
 /// A service traced by [`TraceLayer`](super::TraceLayer).
 #[derive(Debug, Clone)]
@@ -77,7 +77,7 @@ where
                 .with_attributes(attributes)
                 .start_with_context(tracer, &parent)
         });
-        let cx = parent.with_span(span);
+        let cx = propagation::with_span(&parent, span);
         let request = Request::from_parts(parts, body);
         hook::guarded("server.on_request", || {
             self.on_request.on_request(&request, &cx.span())

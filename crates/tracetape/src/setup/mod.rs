@@ -50,7 +50,7 @@
 //! | `OTEL_BSP_EXPORT_TIMEOUT` | milliseconds, positive; validated, but the SDK's batch processor has no export timeout (the OTLP timeout bounds each export) | `30000` |
 //! | `OTEL_BSP_MAX_QUEUE_SIZE` | spans, positive | `2048` |
 //! | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | spans, positive, at most the queue size | `512` |
-//! | `OTEL_PROPAGATORS` | `tracecontext`, `baggage`, `none` (`b3`, `b3multi` are not implemented yet and are skipped) | `tracecontext,baggage` |
+//! | `OTEL_PROPAGATORS` | a list of `tracecontext` (W3C Trace Context), `baggage` (W3C Baggage), `b3` (B3 single header), `b3multi` (B3 multiple headers), or `none` alone; `jaeger`, `xray`, `ottrace` are not implemented and are skipped (see [`propagation`](crate::propagation)) | `tracecontext,baggage` |
 //!
 //! A per-signal variable wins over the generic one, and a builder setting
 //! wins over both. Headers merge: a header set in code replaces the one of

@@ -1,7 +1,8 @@
 //! The text-map propagators named by `OTEL_PROPAGATORS`.
 
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+
+use crate::propagation::{B3Encoding, B3Propagator, BaggagePropagator, TraceContextPropagator};
 
 /// A propagator tracetape can install.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -10,6 +11,10 @@ pub(crate) enum Propagator {
     TraceContext,
     /// W3C `baggage`.
     Baggage,
+    /// B3, injected as the single `b3` header.
+    B3,
+    /// B3, injected as the `X-B3-*` headers.
+    B3Multi,
 }
 
 /// One propagator that runs `propagators` in order; empty means none.
@@ -20,6 +25,10 @@ pub(crate) fn composite(propagators: &[Propagator]) -> TextMapCompositePropagato
             match propagator {
                 Propagator::TraceContext => Box::new(TraceContextPropagator::new()),
                 Propagator::Baggage => Box::new(BaggagePropagator::new()),
+                Propagator::B3 => Box::new(B3Propagator::new()),
+                Propagator::B3Multi => {
+                    Box::new(B3Propagator::new().with_encoding(B3Encoding::MultipleHeaders))
+                }
             }
         })
         .collect();
@@ -43,6 +52,11 @@ mod tests {
             ["baggage", "traceparent", "tracestate"]
         );
         assert_eq!(fields(&[Propagator::Baggage]), ["baggage"]);
+        assert_eq!(fields(&[Propagator::B3]), ["b3"]);
+        assert_eq!(
+            fields(&[Propagator::B3Multi]),
+            ["x-b3-flags", "x-b3-sampled", "x-b3-spanid", "x-b3-traceid"]
+        );
         assert!(fields(&[]).is_empty());
     }
 }

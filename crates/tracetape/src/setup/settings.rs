@@ -491,11 +491,13 @@ impl Env<'_> {
             let propagator = match entry.to_ascii_lowercase().as_str() {
                 "tracecontext" => Propagator::TraceContext,
                 "baggage" => Propagator::Baggage,
+                "b3" => Propagator::B3,
+                "b3multi" => Propagator::B3Multi,
                 "none" => {
                     none = true;
                     continue;
                 }
-                name @ ("b3" | "b3multi" | "jaeger" | "xray" | "ottrace") => {
+                name @ ("jaeger" | "xray" | "ottrace") => {
                     self.warnings.push(Warning::new(
                         format!("setup.unsupported_propagator.{name}"),
                         format!(

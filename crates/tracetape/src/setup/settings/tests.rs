@@ -487,15 +487,43 @@ fn propagators() {
 }
 
 #[test]
-fn b3_propagators_are_skipped_with_a_warning() {
-    let (settings, warnings) = parse(&[(PROPAGATORS, "tracecontext,b3,b3multi")]);
+fn b3_propagators_are_built() {
+    use opentelemetry::propagation::TextMapPropagator as _;
+
+    let settings = clean(&[(PROPAGATORS, "b3,b3multi,tracecontext")]);
+    assert_eq!(
+        settings.propagators,
+        [
+            Propagator::B3,
+            Propagator::B3Multi,
+            Propagator::TraceContext
+        ]
+    );
+    let propagator = super::super::propagation::composite(&settings.propagators);
+    let fields: Vec<&str> = propagator.fields().collect();
+    for field in [
+        "b3",
+        "x-b3-traceid",
+        "x-b3-spanid",
+        "x-b3-sampled",
+        "x-b3-flags",
+        "traceparent",
+        "tracestate",
+    ] {
+        assert!(fields.contains(&field), "{field} missing from {fields:?}");
+    }
+}
+
+#[test]
+fn unimplemented_propagators_are_skipped_with_a_warning() {
+    let (settings, warnings) = parse(&[(PROPAGATORS, "tracecontext,jaeger,xray")]);
     assert_eq!(settings.propagators, [Propagator::TraceContext]);
     let names: Vec<&str> = warnings.iter().map(|w| w.name.as_str()).collect();
     assert_eq!(
         names,
         [
-            "setup.unsupported_propagator.b3",
-            "setup.unsupported_propagator.b3multi"
+            "setup.unsupported_propagator.jaeger",
+            "setup.unsupported_propagator.xray"
         ]
     );
     assert!(warnings[0].message.contains("not implemented yet"));
