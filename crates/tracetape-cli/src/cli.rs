@@ -24,7 +24,8 @@ pub(crate) enum Command {
     List(ListArgs),
     /// Show one trace as a tree of spans.
     Show(ShowArgs),
-    /// Run the example service, send it requests and store their traces.
+    /// Run the example services (checkout, inventory, pricing), send them
+    /// orders and store their traces.
     Demo(DemoArgs),
 }
 

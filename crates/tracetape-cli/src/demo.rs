@@ -1,80 +1,130 @@
-//! `tracetape demo`: serve the example service in-process on a free loopback
-//! port, send it a few requests, and show the traces they left in the local
-//! store.
+//! `tracetape demo`: serve the microservices example (checkout calling
+//! inventory and pricing) in-process on free loopback ports, send it a few
+//! orders, and show the traces they left in the local store.
 
 use std::io::{self, Write as _};
-use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
+use microservices::{Instrumentation, Item, Order, PerService, Service};
 use tracetape::Telemetry;
 use tracetape::setup::{MetricsExporter, TracesExporter};
 
 use crate::cli::DemoArgs;
 use crate::{list, show};
 
-/// What the demo asks of the service, and why.
-const REQUESTS: [(&str, &str); 6] = [
-    ("/hello/tracetape", "a route with a parameter"),
-    ("/orders/7", "a handler with two spans of its own"),
-    (
-        "/orders/0",
-        "a 404 from the handler: not an error on the server",
-    ),
-    ("/error", "a 500 with the exception recorded"),
-    ("/health", "excluded: no span at all"),
-    (
-        "/no/such/page",
-        "no route: the span is named by the method alone",
-    ),
+/// An order the demo places, and what it shows.
+struct DemoOrder {
+    id: &'static str,
+    items: &'static [(&'static str, u32)],
+    why: &'static str,
+}
+
+const ORDERS: [DemoOrder; 3] = [
+    DemoOrder {
+        id: "demo-1",
+        items: &[("tea", 2), ("cake", 1)],
+        why: "stock and price in parallel, the reservation retried",
+    },
+    DemoOrder {
+        id: "demo-2",
+        items: &[("coffee", 1)],
+        why: "one item",
+    },
+    DemoOrder {
+        id: "demo-3",
+        items: &[("tea", 500)],
+        why: "more than in stock: refused before reserving",
+    },
 ];
+
+/// The baggage every order carries; each service records it as `app.tenant`.
+const BAGGAGE: &str = "tenant=acme";
 
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let store = args.store.open();
     let started = unix_nanos();
-    let telemetry = Telemetry::builder()
-        .with_service_name("axum-service")
-        .with_traces_exporter(TracesExporter::Local)
-        .with_metrics_exporter(MetricsExporter::None)
-        .with_local_store(store.clone())
-        .init();
+    // One set of providers per service, so each span names its service;
+    // built, not installed globally, and all writing to the demo's store.
+    let telemetry = PerService::from_fn(|service| {
+        Telemetry::builder()
+            .with_service_name(service.name())
+            .with_traces_exporter(TracesExporter::Local)
+            .with_metrics_exporter(MetricsExporter::None)
+            .with_local_store(store.clone())
+            .build()
+    });
+    let instrumentation =
+        PerService::from_fn(|service| Instrumentation::from_guard(telemetry.get(service)));
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let listeners = microservices::bind_all(PerService::default())
         .await
-        .context("failed to bind a loopback port for the example service")?;
-    let addr = listener.local_addr()?;
+        .context("failed to bind loopback ports for the example services")?;
+    let mut out = io::stdout().lock();
+    for service in Service::ALL {
+        let addr = listeners.get(service).local_addr()?;
+        writeln!(out, "Serving {service:<9} on http://{addr}")?;
+    }
+    writeln!(out)?;
+    let checkout = listeners.checkout.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        let app = axum_service::app().into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
+        microservices::serve_all(listeners, &instrumentation, async {
+            let _ = stopped.await;
+        })
+        .await
     });
 
-    let mut out = io::stdout().lock();
-    writeln!(out, "Serving the example service on http://{addr}\n")?;
     let client = reqwest::Client::new();
-    for (path, why) in REQUESTS {
+    for DemoOrder {
+        id: order_id,
+        items,
+        why,
+    } in ORDERS
+    {
+        let order = Order {
+            order_id: order_id.to_owned(),
+            items: items
+                .iter()
+                .map(|&(sku, qty)| Item {
+                    sku: sku.to_owned(),
+                    qty,
+                })
+                .collect(),
+        };
         let response = client
-            .get(format!("http://{addr}{path}"))
+            .post(format!("http://{checkout}/checkout"))
+            .header("baggage", BAGGAGE)
+            .json(&order)
             .send()
             .await
-            .with_context(|| format!("failed to send GET {path} to the example service"))?;
+            .with_context(|| format!("failed to send order {order_id} to checkout"))?;
         let status = response.status();
         // Reading the body to its end is what ends the SERVER span.
-        response.bytes().await?;
-        writeln!(out, "  GET {path:<18} -> {:<4} {why}", status.as_u16())?;
+        let body: serde_json::Value = response
+            .json()
+            .await
+            .with_context(|| format!("failed to read checkout's answer to order {order_id}"))?;
+        let outcome = match body["total_cents"].as_u64() {
+            Some(cents) => format!("total {}.{:02}", cents / 100, cents % 100),
+            None => String::from("refused"),
+        };
+        writeln!(
+            out,
+            "  POST /checkout {order_id}  -> {:<4} {outcome:<12} {why}",
+            status.as_u16()
+        )?;
     }
     let _ = stop.send(());
     server
         .await
-        .context("the example service stopped abnormally")?
-        .context("the example service failed")?;
-    telemetry
-        .force_flush()
-        .context("failed to write the demo's spans to the local store")?;
+        .context("the example services stopped abnormally")?
+        .context("the example services failed")?;
+    for service in Service::ALL {
+        telemetry.get(service).force_flush().with_context(|| {
+            format!("failed to write the spans of {service} to the local store")
+        })?;
+    }
     drop(telemetry);
 
     let traces = store.traces().context("failed to read the local store")?;
@@ -86,25 +136,27 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     writeln!(out, "\nTraces stored in {}:\n", store.dir().display())?;
     let mut notes = io::stderr().lock();
     list::render(&traces, store.dir(), new, &mut out, &mut notes)?;
-    if let Some(orders) = traces
+    if let Some(order) = traces
         .traces
         .iter()
         .take(new)
-        // Newest first: the last match is /orders/7, sent before /orders/0.
-        .rfind(|t| t.root_name == "GET /orders/{id}" && t.span_count > 1)
+        .filter(|t| t.root_name == "POST /checkout")
+        // The two-item order, which called every service.
+        .max_by_key(|t| t.span_count)
     {
         writeln!(
             out,
-            "\nOne of them as a tree (tracetape show {}):\n",
-            &orders.trace_id[..8]
+            "\nOne of them as a tree, across the three services (tracetape show {}):\n",
+            &order.trace_id[..8]
         )?;
-        let trace = store.trace(&orders.trace_id)?;
+        let trace = store.trace(&order.trace_id)?;
         show::render(&trace, &mut out, &mut notes)?;
     }
     writeln!(
         out,
-        "\nNext: `tracetape list` and `tracetape show <id>` read the same store; \
-         instrument your own service with `.layer(tracetape::server::TraceLayer::new())`."
+        "\nNext: `tracetape list` and `tracetape show <id>` read the same store; trace your \
+         own services with `.layer(tracetape::server::TraceLayer::new())` and \
+         `.with(tracetape::client::TracingMiddleware::new())`."
     )?;
     Ok(())
 }

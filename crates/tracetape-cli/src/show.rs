@@ -9,11 +9,13 @@ use crate::exit::Failure;
 use crate::format::{clean, millis, rfc3339};
 
 /// Attributes shown first, in this order, when a span has them.
-const KEY_ATTRIBUTES: [&str; 6] = [
+const KEY_ATTRIBUTES: [&str; 8] = [
     "http.request.method",
     "http.route",
     "url.path",
+    "url.full",
     "http.response.status_code",
+    "http.request.resend_count",
     "error.type",
     "server.address",
 ];

@@ -117,7 +117,7 @@ mod trace_state;
 pub use b3::{B3Encoding, B3Propagator};
 pub use baggage::BaggagePropagator;
 pub use trace_context::TraceContextPropagator;
-pub(crate) use trace_context::{mark_random_root, with_span};
+pub(crate) use trace_context::with_span;
 
 #[cfg(test)]
 mod tests;

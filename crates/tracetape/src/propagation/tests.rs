@@ -271,12 +271,12 @@ fn the_mark_is_for_one_trace() {
         )
     };
     let propagator = TraceContextPropagator::new();
-    let marked = super::mark_random_root(Context::new().with_remote_span_context(span(1)));
+    let marked = super::trace_context::mark_random_root(Context::new().with_remote_span_context(span(1)));
     assert!(injected(&propagator, &marked)["traceparent"].ends_with("-03"));
     // Another trace started under the marked context is not marked.
     let other = marked.with_remote_span_context(span(2));
     assert!(injected(&propagator, &other)["traceparent"].ends_with("-01"));
     // Nothing to mark without a span.
-    let empty = super::mark_random_root(Context::new());
+    let empty = super::trace_context::mark_random_root(Context::new());
     assert!(injected(&propagator, &empty).is_empty());
 }

@@ -1,0 +1,85 @@
+//! Three services that call each other, traced end to end by tracetape:
+//! `checkout` calls `inventory` and `pricing`.
+//!
+//! `POST /checkout` takes an order, `{"order_id": "o-1", "items": [{"sku":
+//! "tea", "qty": 2}]}`. Inside a span of its own, `reserve-and-price`,
+//! checkout asks, for each item and in parallel, inventory for the stock
+//! (`GET /stock/{sku}`) and pricing for a quote (`POST /quote`); then it
+//! reserves the order (`POST /reserve` on inventory), which answers 503 the
+//! first time it sees an order id, so checkout retries it once. It answers
+//! with the total.
+//!
+//! Every service has tracetape's server layer, and checkout's client has
+//! the retry middleware above tracetape's client middleware, so one request
+//! into checkout makes one trace:
+//!
+//! ```text
+//! POST /checkout             server  [checkout]
+//! └─ reserve-and-price       internal
+//!    ├─ GET /stock/{sku}     client
+//!    │  └─ GET /stock/{sku}  server  [inventory]
+//!    ├─ POST /quote          client
+//!    │  └─ POST /quote       server  [pricing]
+//!    ├─ POST /reserve        client  ERROR (503)
+//!    │  └─ POST /reserve     server  [inventory]
+//!    └─ POST /reserve        client  http.request.resend_count=1
+//!       └─ POST /reserve     server  [inventory]
+//! ```
+//!
+//! The `tenant` baggage entry of the incoming request travels with the
+//! calls: each service records it on its SERVER span as `app.tenant`, and
+//! inventory and pricing echo it in their answers.
+//!
+//! The routers ([`checkout`], [`inventory`], [`pricing`]) take an
+//! [`Instrumentation`]: the global providers by default, or explicit ones
+//! (tests use an in-memory exporter; `tracetape demo` gives each service
+//! its own `service.name`). [`bind_all`] and [`serve_all`] run the three in
+//! one process.
+//!
+//! ```no_run
+//! use microservices::{Instrumentation, PerService};
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! // Port 0: any free port.
+//! let listeners = microservices::bind_all(PerService::default()).await?;
+//! println!("checkout on http://{}", listeners.checkout.local_addr()?);
+//! // Spans, metrics and propagation from OpenTelemetry's globals.
+//! let instrumentation = PerService::<Instrumentation>::default();
+//! microservices::serve_all(listeners, &instrumentation, std::future::pending()).await
+//! # }
+//! ```
+
+mod checkout;
+mod instrumentation;
+mod inventory;
+mod model;
+mod pricing;
+mod serve;
+
+pub use checkout::{Upstreams, checkout};
+pub use instrumentation::Instrumentation;
+pub use inventory::{STOCK_PER_SKU, inventory};
+pub use model::{Item, Order, Quote, Receipt, Reserved, Stock};
+pub use pricing::{pricing, unit_price_cents};
+pub use serve::{PerService, Service, bind_all, serve, serve_all};
+
+use opentelemetry::baggage::BaggageExt as _;
+use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry::{Context, KeyValue};
+
+/// The baggage entry that names the tenant a request is made for.
+pub const TENANT_BAGGAGE: &str = "tenant";
+
+/// The instrumentation scope of the spans these services make themselves.
+const SCOPE: &str = "microservices";
+
+/// Reads the tenant from the current context's baggage (the server layer
+/// extracted it from the request) and records it on the current span, the
+/// SERVER span inside a handler, as `app.tenant`.
+fn note_tenant() -> Option<String> {
+    let cx = Context::current();
+    let tenant = cx.baggage().get(TENANT_BAGGAGE)?.as_str().to_owned();
+    cx.span()
+        .set_attribute(KeyValue::new("app.tenant", tenant.clone()));
+    Some(tenant)
+}

@@ -1,0 +1,149 @@
+//! Runs the checkout, inventory and pricing services: all three in one
+//! process (the default), or one of them.
+//!
+//! Run with: `cargo run -p microservices` then
+//!
+//! ```sh
+//! curl -s localhost:8081/checkout -H 'content-type: application/json' \
+//!     -H 'baggage: tenant=acme' \
+//!     -d '{"order_id": "o-1", "items": [{"sku": "tea", "qty": 2}]}'
+//! cargo run -p tracetape-cli -- list
+//! ```
+//!
+//! ```text
+//! checkout listening on http://127.0.0.1:8081
+//! inventory listening on http://127.0.0.1:8082
+//! pricing listening on http://127.0.0.1:8083
+//! ```
+//!
+//! One service per process: `cargo run -p microservices -- inventory`,
+//! `... -- pricing`, and `... -- checkout` (which finds the others through
+//! `--inventory-url` / `INVENTORY_URL` and `--pricing-url` / `PRICING_URL`).
+//! Spans go where the `OTEL_*` variables say; with none set, to the local
+//! store under `.tracetape/` that `tracetape list` and `tracetape show` read.
+
+use clap::{Parser, ValueEnum};
+use microservices::{Instrumentation, PerService, Service, Upstreams};
+use reqwest::Url;
+use tracetape::{Telemetry, TelemetryGuard};
+
+/// Checkout, inventory and pricing, traced with tracetape.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Which service to run; `all` runs the three in this process.
+    #[arg(value_enum, default_value_t = Role::All)]
+    role: Role,
+    /// The checkout service's port.
+    #[arg(long, env = "CHECKOUT_PORT", default_value_t = 8081)]
+    checkout_port: u16,
+    /// The inventory service's port.
+    #[arg(long, env = "INVENTORY_PORT", default_value_t = 8082)]
+    inventory_port: u16,
+    /// The pricing service's port.
+    #[arg(long, env = "PRICING_PORT", default_value_t = 8083)]
+    pricing_port: u16,
+    /// Where checkout finds inventory (ignored with `all`).
+    #[arg(long, env = "INVENTORY_URL", default_value = "http://127.0.0.1:8082")]
+    inventory_url: Url,
+    /// Where checkout finds pricing (ignored with `all`).
+    #[arg(long, env = "PRICING_URL", default_value = "http://127.0.0.1:8083")]
+    pricing_url: Url,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Role {
+    /// The three services, in this process.
+    All,
+    /// Takes orders; calls inventory and pricing.
+    Checkout,
+    /// Stock and reservations.
+    Inventory,
+    /// Quotes.
+    Pricing,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    let service = match args.role {
+        Role::All => return run_all(&args).await,
+        Role::Checkout => Service::Checkout,
+        Role::Inventory => Service::Inventory,
+        Role::Pricing => Service::Pricing,
+    };
+    let mut telemetry = Telemetry::builder();
+    if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+        telemetry = telemetry.with_service_name(service.name());
+    }
+    // Installs the providers and propagator globally, which is where the
+    // routers look by default; flushes when it drops at the end of main.
+    let _telemetry = telemetry.init();
+    let instrumentation = Instrumentation::global();
+    let app = match service {
+        Service::Checkout => {
+            let upstreams = Upstreams {
+                inventory: args.inventory_url.clone(),
+                pricing: args.pricing_url.clone(),
+            };
+            microservices::checkout(upstreams, &instrumentation)
+        }
+        Service::Inventory => microservices::inventory(&instrumentation),
+        Service::Pricing => microservices::pricing(&instrumentation),
+    };
+    let port = *ports(&args).get(service);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    println!("{service} listening on http://{}", listener.local_addr()?);
+    microservices::serve(listener, app, ctrl_c()).await?;
+    Ok(())
+}
+
+/// The three services in this process, each with its own `service.name`.
+async fn run_all(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    // Built, not installed: three sets of providers cannot all be global.
+    let guards: PerService<TelemetryGuard> = PerService::from_fn(|service| {
+        Telemetry::builder()
+            .with_service_name(service.name())
+            .build()
+    });
+    let instrumentation =
+        PerService::from_fn(|service| Instrumentation::from_guard(guards.get(service)));
+    let listeners = microservices::bind_all(ports(args)).await?;
+    for service in Service::ALL {
+        let addr = listeners.get(service).local_addr()?;
+        println!("{service} listening on http://{addr}");
+    }
+    microservices::serve_all(listeners, &instrumentation, ctrl_c()).await?;
+    // The guards drop here, flushing each service's spans.
+    drop(guards);
+    Ok(())
+}
+
+fn ports(args: &Args) -> PerService<u16> {
+    PerService {
+        checkout: args.checkout_port,
+        inventory: args.inventory_port,
+        pricing: args.pricing_port,
+    }
+}
+
+async fn ctrl_c() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn arguments_are_consistent() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn all_three_run_by_default() {
+        let args = Args::try_parse_from(["microservices"]).map_err(|e| e.to_string());
+        assert_eq!(args.map(|a| a.role), Ok(Role::All));
+    }
+}

@@ -1,0 +1,70 @@
+//! What the services send each other, as JSON.
+
+use serde::{Deserialize, Serialize};
+
+/// A checkout request, and the body of inventory's `POST /reserve`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    /// Chosen by the caller; inventory refuses the first reservation of
+    /// each one.
+    pub order_id: String,
+    /// What is ordered; at least one item.
+    pub items: Vec<Item>,
+}
+
+/// One line of an order, and the body of pricing's `POST /quote`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
+    /// The product.
+    pub sku: String,
+    /// How many.
+    pub qty: u32,
+}
+
+/// Inventory's answer to `GET /stock/{sku}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stock {
+    /// The product asked about.
+    pub sku: String,
+    /// Units that can be ordered.
+    pub available: u32,
+    /// The `tenant` baggage entry inventory received, if any.
+    pub tenant: Option<String>,
+}
+
+/// Inventory's answer to a successful `POST /reserve`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reserved {
+    /// The order reserved.
+    pub order_id: String,
+    /// The `tenant` baggage entry inventory received, if any.
+    pub tenant: Option<String>,
+}
+
+/// Pricing's answer to `POST /quote`: the price of one line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quote {
+    /// The product.
+    pub sku: String,
+    /// How many.
+    pub qty: u32,
+    /// The price of one unit, in cents.
+    pub unit_cents: u64,
+    /// `qty × unit_cents`.
+    pub total_cents: u64,
+    /// The `tenant` baggage entry pricing received, if any.
+    pub tenant: Option<String>,
+}
+
+/// Checkout's answer to `POST /checkout`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The order checked out.
+    pub order_id: String,
+    /// The priced lines, in order.
+    pub lines: Vec<Quote>,
+    /// The sum of the lines, in cents.
+    pub total_cents: u64,
+    /// The `tenant` baggage entry checkout received, if any.
+    pub tenant: Option<String>,
+}

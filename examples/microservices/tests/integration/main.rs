@@ -1,0 +1,7 @@
+//! The three services over real sockets on 127.0.0.1, their spans in
+//! in-memory exporters.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod concurrency;
+mod end_to_end;
+mod support;
