@@ -1,26 +1,45 @@
 //! OpenTelemetry tracing, and later record/replay, for tower HTTP services.
 //!
-//! tracetape gives an axum or hyper service one SERVER span per request that
-//! follows the stable OpenTelemetry HTTP semantic conventions, continues the
-//! caller's trace from `traceparent`/`tracestate`/`baggage`, records the
-//! standard HTTP server metrics, and exports over OTLP to any collector. With
-//! nothing configured, spans go to an embedded local store under
-//! `.tracetape/` that the `tracetape` command reads.
+//! tracetape gives an axum or hyper service one SERVER span per request
+//! ([`server::TraceLayer`]) and its reqwest or hyper-util clients one CLIENT
+//! span per attempt ([`client::TracingMiddleware`], [`client::TraceLayer`]),
+//! following the stable OpenTelemetry HTTP semantic conventions. Trace
+//! context and baggage travel between services with the propagators of
+//! [`propagation`] (W3C Trace Context Level 2, W3C Baggage, B3), so a request
+//! through several services is one trace. It records the standard HTTP
+//! metrics and exports over OTLP to any collector; with nothing configured,
+//! spans go to an embedded local store under `.tracetape/` that the
+//! `tracetape` command reads.
 //!
 //! ```no_run
-//! use axum::{routing::get, Router};
+//! use axum::{extract::State, routing::get, Router};
+//! use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
+//! use tracetape::client::TracingMiddleware;
 //! use tracetape::server::TraceLayer;
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     // Reads OTEL_* variables; flushes and shuts down when `_telemetry` drops.
 //!     let _telemetry = tracetape::init();
+//!     let client = ClientBuilder::new(reqwest::Client::new())
+//!         .with(TracingMiddleware::new())
+//!         .build();
 //!     let app = Router::new()
-//!         .route("/hello/{name}", get(|| async { "hello" }))
+//!         .route("/hello/{name}", get(hello))
+//!         .with_state(client)
 //!         .layer(TraceLayer::new());
 //!     let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //!     axum::serve(listener, app).await?;
 //!     Ok(())
+//! }
+//!
+//! // Calls made inside a handler are children of its SERVER span, and the
+//! // service called continues the same trace.
+//! async fn hello(State(client): State<ClientWithMiddleware>) -> String {
+//!     match client.get("http://127.0.0.1:8081/greeting").send().await {
+//!         Ok(response) => response.text().await.unwrap_or_default(),
+//!         Err(_) => "hello".to_owned(),
+//!     }
 //! }
 //! ```
 //!
@@ -29,6 +48,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `axum` | yes | the route template of a request comes from axum's `MatchedPath` |
+//! | `reqwest` | yes | [`client::TracingMiddleware`] and [`client::FollowRedirects`] for `reqwest-middleware` clients |
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
