@@ -19,12 +19,60 @@ pub(crate) enum Mode {
     TracedGrpc,
     /// `TraceLayer` plus `tracetape::init()`, spans to the embedded local store.
     Local,
+    /// A front app that calls a back app over loopback with a plain
+    /// `reqwest::Client`, no tracetape at all.
+    PairBaseline,
+    /// The same pair with `TraceLayer` on both apps, `TracingMiddleware`
+    /// on the front's client and `tracetape::init()`, spans exported over
+    /// OTLP/HTTP as in [`Mode::Traced`].
+    PairTraced,
 }
 
 impl Mode {
+    /// Every mode, in the order the usage text lists them.
+    pub(crate) const ALL: [Mode; 6] = [
+        Mode::Baseline,
+        Mode::Traced,
+        Mode::TracedGrpc,
+        Mode::Local,
+        Mode::PairBaseline,
+        Mode::PairTraced,
+    ];
+
     /// Whether spans go to the collector.
     pub(crate) fn exports(self) -> bool {
-        matches!(self, Mode::Traced | Mode::TracedGrpc)
+        matches!(self, Mode::Traced | Mode::TracedGrpc | Mode::PairTraced)
+    }
+
+    /// Whether the served app is the front + back pair.
+    pub(crate) fn is_pair(self) -> bool {
+        matches!(self, Mode::PairBaseline | Mode::PairTraced)
+    }
+
+    /// Whether tracetape is in the served app at all.
+    pub(crate) fn is_traced(self) -> bool {
+        self.baseline().is_some()
+    }
+
+    /// The uninstrumented mode this one is compared with; `None` for the
+    /// baselines themselves.
+    pub(crate) fn baseline(self) -> Option<Mode> {
+        match self {
+            Mode::Baseline | Mode::PairBaseline => None,
+            Mode::Traced | Mode::TracedGrpc | Mode::Local => Some(Mode::Baseline),
+            Mode::PairTraced => Some(Mode::PairBaseline),
+        }
+    }
+
+    /// Spans the server makes per request the load generator counts:
+    /// one SERVER span for a single traced app; for the traced pair, the
+    /// front's SERVER span, its CLIENT span and the back's SERVER span.
+    pub(crate) fn spans_per_request(self) -> u64 {
+        match self {
+            Mode::Baseline | Mode::PairBaseline => 0,
+            Mode::Traced | Mode::TracedGrpc | Mode::Local => 1,
+            Mode::PairTraced => 3,
+        }
     }
 
     pub(crate) fn name(self) -> &'static str {
@@ -33,6 +81,8 @@ impl Mode {
             Mode::Traced => "traced",
             Mode::TracedGrpc => "traced-grpc",
             Mode::Local => "local",
+            Mode::PairBaseline => "pair-baseline",
+            Mode::PairTraced => "pair-traced",
         }
     }
 }
@@ -47,16 +97,36 @@ impl FromStr for Mode {
     type Err = anyhow::Error;
 
     fn from_str(s: &str) -> anyhow::Result<Self> {
-        match s {
-            "baseline" => Ok(Mode::Baseline),
-            "traced" => Ok(Mode::Traced),
-            "traced-grpc" => Ok(Mode::TracedGrpc),
-            "local" => Ok(Mode::Local),
-            other => {
-                bail!("unknown mode {other:?} (expected baseline, traced, traced-grpc or local)")
-            }
+        match Mode::ALL.into_iter().find(|m| m.name() == s) {
+            Some(mode) => Ok(mode),
+            None => bail!(
+                "unknown mode {s:?} (expected baseline, traced, traced-grpc, local, \
+                 pair-baseline or pair-traced)"
+            ),
         }
     }
+}
+
+/// Parses `--modes`: a comma-separated list, each mode at most once, and
+/// with every mode's baseline (`baseline` for `traced`, `traced-grpc` and
+/// `local`; `pair-baseline` for `pair-traced`), since ratios are taken
+/// against it.
+fn parse_modes(list: &str) -> anyhow::Result<Vec<Mode>> {
+    let modes = list
+        .split(',')
+        .map(|m| m.trim().parse())
+        .collect::<anyhow::Result<Vec<Mode>>>()?;
+    for (i, mode) in modes.iter().enumerate() {
+        if modes[..i].contains(mode) {
+            bail!("--modes lists {mode} twice");
+        }
+        if let Some(baseline) = mode.baseline()
+            && !modes.contains(&baseline)
+        {
+            bail!("--modes must include {baseline} with {mode}: its ratio is against {baseline}");
+        }
+    }
+    Ok(modes)
 }
 
 /// Which load generator `run` uses.
@@ -123,15 +193,29 @@ pub(crate) enum Command {
 pub(crate) const USAGE: &str = "\
 usage:
   tracetape-bench [run] [--seconds N] [--warmup N] [--connections N] [--rounds N]
-                        [--modes baseline,traced,local] [--load auto|wrk|builtin]
-  tracetape-bench serve --mode baseline|traced|local --port-file PATH
+                        [--modes MODE,MODE,...] [--load auto|wrk|builtin]
+  tracetape-bench serve --mode MODE --port-file PATH
   tracetape-bench load --port PORT [--connections N] [--seconds N]
+
+modes:
+  baseline       axum GET /hello, no tracetape
+  traced         + TraceLayer and tracetape::init(), spans over OTLP/HTTP to rotel
+  traced-grpc    the same over OTLP/gRPC
+  local          + TraceLayer and tracetape::init(), spans to the local store
+  pair-baseline  a front app whose GET /hello calls a back app's GET /hello
+                 with a keep-alive reqwest::Client (both in one process, on
+                 the same two workers), no tracetape
+  pair-traced    the same pair with TraceLayer on both apps, TracingMiddleware
+                 on the client and tracetape::init() as in traced (3 spans
+                 per request)
+Each traced mode needs its baseline in --modes (pair-traced: pair-baseline),
+and its ratio is to that baseline. The load always drives the front app.
 
 run (the default) starts rotel-agent (from $ROTEL_AGENT, else the one
 installed with the `rotel` Python package), then for each round and mode
 starts `serve` in a child process and loads it with wrk (or the built-in
 generator), and prints the median requests/s per mode and the ratios to
-the baseline. Defaults: --seconds 10 --warmup 1 --connections 32
+the baselines. Defaults: --seconds 10 --warmup 1 --connections 32
 --rounds 3 --modes baseline,traced,local --load auto.";
 
 /// Parses the arguments after the program name.
@@ -182,15 +266,9 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Co
                 "load",
             ])?;
             let modes = match flags.get("modes") {
-                Some(list) => list
-                    .split(',')
-                    .map(|m| m.trim().parse())
-                    .collect::<anyhow::Result<Vec<Mode>>>()?,
+                Some(list) => parse_modes(list)?,
                 None => vec![Mode::Baseline, Mode::Traced, Mode::Local],
             };
-            if !modes.contains(&Mode::Baseline) {
-                bail!("--modes must include baseline: the ratios are against it");
-            }
             let run = RunArgs {
                 seconds: flags.parsed_or("seconds", 10)?,
                 warmup: flags.parsed_or("warmup", 1)?,
@@ -342,6 +420,60 @@ mod tests {
         };
         assert_eq!(rest, ["wrk", "-t1", "--latency", "http://x"]);
         assert!(parse_str("watch --").is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn pair_modes_parse_with_their_own_baseline() -> anyhow::Result<()> {
+        let Command::Run(run) = parse_str("--modes pair-baseline,pair-traced")? else {
+            bail!("expected run");
+        };
+        assert_eq!(run.modes, vec![Mode::PairBaseline, Mode::PairTraced]);
+        let Command::Run(run) = parse_str("--modes baseline,traced,pair-baseline,pair-traced")?
+        else {
+            bail!("expected run");
+        };
+        assert_eq!(
+            run.modes,
+            vec![
+                Mode::Baseline,
+                Mode::Traced,
+                Mode::PairBaseline,
+                Mode::PairTraced
+            ]
+        );
+        let Command::Serve(serve) = parse_str("serve --mode pair-traced --port-file p")? else {
+            bail!("expected serve");
+        };
+        assert_eq!(serve.mode, Mode::PairTraced);
+        Ok(())
+    }
+
+    #[test]
+    fn each_traced_mode_needs_its_own_baseline() {
+        // pair-traced is compared with pair-baseline, not baseline.
+        assert!(parse_str("--modes baseline,pair-traced").is_err());
+        // traced is compared with baseline, not pair-baseline.
+        assert!(parse_str("--modes pair-baseline,traced").is_err());
+        assert!(parse_str("--modes pair-baseline").is_ok());
+    }
+
+    // Two runs of one mode in a round would share a port file: the second
+    // would read the first's stale port.
+    #[test]
+    fn rejects_a_mode_listed_twice() {
+        assert!(parse_str("--modes baseline,traced,baseline").is_err());
+    }
+
+    #[test]
+    fn mode_names_round_trip() -> anyhow::Result<()> {
+        for mode in Mode::ALL {
+            assert_eq!(mode.name().parse::<Mode>()?, mode);
+            assert_eq!(mode.is_traced(), mode.spans_per_request() > 0);
+            if let Some(baseline) = mode.baseline() {
+                assert_eq!(baseline.is_pair(), mode.is_pair(), "{mode}");
+            }
+        }
         Ok(())
     }
 

@@ -1,8 +1,9 @@
-//! `tracetape-bench`: what tracing costs a hello-world service in throughput.
+//! `tracetape-bench`: what tracing costs a hello-world service, and a
+//! client + server pair, in throughput.
 //!
 //! Measures requests/s of an axum `GET /hello` ("Hello, world!") on a
 //! two-worker Tokio runtime, 32 keep-alive connections, load generator on the
-//! same machine, in up to four modes:
+//! same machine, in up to six modes:
 //!
 //! - `baseline`: the bare app;
 //! - `traced`: the same app with `tracetape::server::TraceLayer::new()` and
@@ -12,15 +13,32 @@
 //!   exported there too;
 //! - `traced-grpc`: the same over OTLP/gRPC (not in the default set);
 //! - `local`: the same, spans written to the embedded local store (in a
-//!   temporary working directory).
+//!   temporary working directory);
+//! - `pair-baseline` (not in the default set): two apps in the one `serve`
+//!   process, sharing its two workers: a back app, the hello-world app, and
+//!   a front app whose `GET /hello` calls the back's over loopback with a
+//!   plain `reqwest::Client` (built once, so its keep-alive pool is reused;
+//!   HTTP/1.1) and returns its body. The load drives the front only. One
+//!   runtime rather than one per app keeps the thread count of the other
+//!   modes, and has the two apps compete for two workers as two services
+//!   compete for a two-core machine's cores;
+//! - `pair-traced` (not in the default set): the same pair with
+//!   `TraceLayer::new()` on both apps, the front's client wrapped as
+//!   `reqwest_middleware::ClientBuilder::new(client).with(TracingMiddleware::new())`,
+//!   and one `tracetape::init()` exporting as in `traced` (same variables,
+//!   OTLP/HTTP to the collector), so each request makes three spans: the
+//!   front's SERVER span, its CLIENT span, the back's SERVER span.
 //!
 //! Each mode runs in a fresh `serve` child process per round, modes
 //! interleaved (baseline, traced, local, baseline, ...); after a short
 //! warm-up the load runs for `--seconds`. The report gives the median
-//! requests/s per mode and the ratio to the baseline measured in the same
-//! run; the brief's target is `traced/baseline >= 0.90`. It also counts the
-//! spans the collector received (from its debug log), so a traced run that
-//! quietly drops or never exports spans is visible.
+//! requests/s per mode and the ratio of each traced mode to its own
+//! baseline measured in the same run: `pair-traced` to `pair-baseline`, the
+//! others to `baseline` (so `--modes` must list the baselines of the modes
+//! it lists); the brief's target is `traced/baseline >= 0.90`. It also
+//! counts the spans the collector received (from its debug log) against
+//! those expected (one per response, three in `pair-traced`), so a traced
+//! run that quietly drops or never exports spans is visible.
 //!
 //! Load comes from `wrk -t1 -cN -dSs --latency` when `wrk` is on `PATH`,
 //! else from a built-in generator (raw hyper HTTP/1.1 connections on one
@@ -36,6 +54,7 @@
 //! ```text
 //! cargo run --release -p tracetape-bench                     # 3 rounds x 10 s x 3 modes
 //! cargo run --release -p tracetape-bench -- --seconds 5 --rounds 3 --modes baseline,traced
+//! cargo run --release -p tracetape-bench -- --modes baseline,traced,pair-baseline,pair-traced
 //! cargo run --release -p tracetape-bench -- --load builtin   # without wrk
 //! cargo run --release -p tracetape-bench -- --help
 //! ```
@@ -55,9 +74,9 @@
 //!
 //! mode        round 1   round 2   round 3  median req/s  p50 ms  p99 ms  ratio
 //! baseline     132225    131124    136816        132225   0.189   1.890  1.000
-//! traced        80656     93263     95669         93263   0.243   2.480  0.705
-//! traced-grpc   85497     95935     91584         91584   0.240   1.740  0.693
-//! local         89770     94883    101324         94883   0.234   1.840  0.718
+//! traced        80656     93263     95669         93263   0.243   2.480  0.705  vs baseline
+//! traced-grpc   85497     95935     91584         91584   0.240   1.740  0.693  vs baseline
+//! local         89770     94883    101324         94883   0.234   1.840  0.718  vs baseline
 //!
 //! traced: the collector received 1640534 spans for 1641625 responses counted by the load generator (99.9%, warm-up included)
 //! traced-grpc: the collector received 860083 spans for 1649558 responses counted by the load generator (52.1%, warm-up included)
@@ -67,6 +86,12 @@
 //! ratio traced-grpc/baseline: 0.69 (target >= 0.90)
 //! ratio local/baseline: 0.72 (target >= 0.90)
 //! ```
+//!
+//! With the pair modes the table gains `pair-baseline` and `pair-traced`
+//! rows (the latter `vs pair-baseline`), the span line of `pair-traced`
+//! counts three spans per response (`... at 3 spans each (front SERVER,
+//! CLIENT, back SERVER): 99.9% of N, warm-up included`), and the summary
+//! ends with `ratio pair-traced/pair-baseline: ...`.
 //!
 //! Read the span line with the ratio: a traced run that drops spans does
 //! less work than one that exports them all, so its ratio flatters it.

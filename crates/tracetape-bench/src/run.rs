@@ -1,6 +1,8 @@
 //! `run`: the whole benchmark. Starts the collector, then for each round
 //! runs every mode once, in order (baseline, traced, local, baseline, ...),
-//! each in a fresh `serve` process, and reports medians and ratios.
+//! each in a fresh `serve` process, and reports medians and ratios, each
+//! traced mode against its own baseline (`pair-traced` against
+//! `pair-baseline`, the others against `baseline`).
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -31,7 +33,7 @@ struct Sample {
     /// server should have produced, give or take those in flight at the
     /// end).
     requests_served: u64,
-    /// Spans the collector received for this run (traced mode).
+    /// Spans the collector received for this run (modes that export).
     spans_received: Option<u64>,
     /// Bytes the local store wrote (local mode).
     store_bytes: Option<u64>,
@@ -72,6 +74,12 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
         args.rounds,
         generator.name(),
     );
+    if args.modes.iter().any(|m| m.is_pair()) {
+        println!(
+            "pair modes: load -> front GET /hello -> reqwest (keep-alive) -> back GET /hello, \
+             both apps in one process on the same 2 workers"
+        );
+    }
     if let Some(collector) = &collector {
         println!(
             "collector: {} (blackhole exporter), OTLP/HTTP at {}, OTLP/gRPC at {}",
@@ -95,7 +103,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
             )
             .with_context(|| format!("round {round}, mode {mode}"))?;
             eprintln!(
-                "  round {round} {:<11} {:>9.0} req/s{}",
+                "  round {round} {:<13} {:>9.0} req/s{}",
                 mode.name(),
                 sample.load.rps,
                 sample
@@ -145,12 +153,12 @@ fn measure(
         }
     }
     let spans_before = match (mode, collector.as_deref_mut()) {
-        (Mode::Traced | Mode::TracedGrpc, Some(collector)) => {
+        (Mode::Traced | Mode::TracedGrpc | Mode::PairTraced, Some(collector)) => {
             collector.ensure_running()?;
-            let (protocol, endpoint) = if mode == Mode::Traced {
-                ("http/protobuf", collector.http_endpoint())
-            } else {
+            let (protocol, endpoint) = if mode == Mode::TracedGrpc {
                 ("grpc", collector.grpc_endpoint())
+            } else {
+                ("http/protobuf", collector.http_endpoint())
             };
             command
                 .env("OTEL_TRACES_EXPORTER", "otlp")
@@ -159,16 +167,18 @@ fn measure(
                 .env("OTEL_METRICS_EXPORTER", "otlp");
             Some(collector.spans_received()?)
         }
-        (Mode::Traced | Mode::TracedGrpc, None) => bail!("{mode} mode needs the collector"),
+        (Mode::Traced | Mode::TracedGrpc | Mode::PairTraced, None) => {
+            bail!("{mode} mode needs the collector")
+        }
         (Mode::Local, _) => {
             command
                 .env("OTEL_TRACES_EXPORTER", "local")
                 .env("OTEL_METRICS_EXPORTER", "none");
             None
         }
-        (Mode::Baseline, _) => None,
+        (Mode::Baseline | Mode::PairBaseline, _) => None,
     };
-    if mode != Mode::Baseline {
+    if mode.is_traced() {
         command
             .env("OTEL_TRACES_SAMPLER", "always_on")
             .env("OTEL_SERVICE_NAME", "tracetape-bench");
@@ -257,16 +267,33 @@ fn fmt_opt(value: Option<f64>, decimals: usize) -> String {
     value.map_or("-".to_owned(), |v| format!("{v:.decimals$}"))
 }
 
-/// The table, the notes and the ratio lines.
+/// The runs of `mode`, if it ran.
+fn runs_of(samples: &[(Mode, Vec<Sample>)], mode: Mode) -> Option<&[Sample]> {
+    samples
+        .iter()
+        .find(|(m, _)| *m == mode)
+        .map(|(_, runs)| runs.as_slice())
+}
+
+/// The ratio of `mode`'s median requests/s to its baseline's; `None` for
+/// the baselines themselves, or when a median is missing.
+fn median_ratio(samples: &[(Mode, Vec<Sample>)], mode: Mode) -> Option<f64> {
+    let rps = |runs: &[Sample]| median_of(runs, |s| Some(s.load.rps));
+    let base = rps(runs_of(samples, mode.baseline()?)?)?;
+    Some(rps(runs_of(samples, mode)?)? / base)
+}
+
+/// The table, the notes and the ratio lines. Each traced mode is compared
+/// with its own baseline ([`Mode::baseline`]).
 fn report(args: &RunArgs, samples: &[(Mode, Vec<Sample>)]) -> String {
     let mut out = String::new();
-    let baseline = samples
+    let width = samples
         .iter()
-        .find(|(m, _)| *m == Mode::Baseline)
-        .and_then(|(_, runs)| median_of(runs, |s| Some(s.load.rps)));
+        .map(|(m, _)| m.name().len() + 1)
+        .fold(12, usize::max);
 
     let _ = writeln!(out);
-    let _ = write!(out, "{:<12}", "mode");
+    let _ = write!(out, "{:<width$}", "mode");
     for round in 1..=args.rounds {
         let _ = write!(out, " {:>9}", format!("round {round}"));
     }
@@ -276,13 +303,16 @@ fn report(args: &RunArgs, samples: &[(Mode, Vec<Sample>)]) -> String {
         "median req/s", "p50 ms", "p99 ms", "ratio"
     );
     for (mode, runs) in samples {
-        let _ = write!(out, "{:<12}", mode.name());
+        let _ = write!(out, "{:<width$}", mode.name());
         for sample in runs {
             let _ = write!(out, " {:>9.0}", sample.load.rps);
         }
         let rps = median_of(runs, |s| Some(s.load.rps));
-        let ratio = rps.zip(baseline).map(|(r, b)| r / b);
-        let _ = writeln!(
+        let ratio = match mode.baseline() {
+            Some(_) => median_ratio(samples, *mode),
+            None => rps.map(|_| 1.0),
+        };
+        let _ = write!(
             out,
             "  {:>12} {:>7} {:>7} {:>6}",
             fmt_opt(rps, 0),
@@ -290,10 +320,17 @@ fn report(args: &RunArgs, samples: &[(Mode, Vec<Sample>)]) -> String {
             fmt_opt(median_of(runs, |s| s.load.p99_ms), 3),
             fmt_opt(ratio, 3),
         );
+        match mode.baseline() {
+            Some(baseline) => {
+                let _ = writeln!(out, "  vs {baseline}");
+            }
+            None => {
+                let _ = writeln!(out);
+            }
+        }
     }
     let _ = writeln!(out);
 
-    let baseline_runs = samples.iter().find(|(m, _)| *m == Mode::Baseline);
     for (mode, runs) in samples {
         let errors: u64 = runs.iter().map(|s| s.load.errors).sum();
         if errors > 0 {
@@ -317,29 +354,7 @@ fn report(args: &RunArgs, samples: &[(Mode, Vec<Sample>)]) -> String {
         let served: u64 = runs.iter().map(|s| s.requests_served).sum();
         let spans: Option<u64> = runs.iter().map(|s| s.spans_received).sum();
         if let Some(spans) = spans {
-            let share = if served > 0 {
-                100.0 * spans as f64 / served as f64
-            } else {
-                0.0
-            };
-            let _ = writeln!(
-                out,
-                "{mode}: the collector received {spans} spans for {served} responses \
-                 counted by the load generator ({share:.1}%, warm-up included)"
-            );
-            if spans == 0 {
-                let _ = writeln!(
-                    out,
-                    "warning: {mode}: no span reached the collector; the traced numbers \
-                     measure a layer that exports nothing"
-                );
-            } else if share < 99.0 {
-                let _ = writeln!(
-                    out,
-                    "warning: {mode}: {} spans did not reach the collector (dropped?)",
-                    served.saturating_sub(spans)
-                );
-            }
+            let _ = write!(out, "{}", spans_note(*mode, spans, served));
         }
         let bytes: Option<u64> = runs.iter().map(|s| s.store_bytes).sum();
         if let Some(bytes) = bytes {
@@ -350,8 +365,8 @@ fn report(args: &RunArgs, samples: &[(Mode, Vec<Sample>)]) -> String {
                 bytes as f64 / 1e6 / runs.len().max(1) as f64
             );
         }
-        if *mode != Mode::Baseline
-            && let Some((_, base)) = baseline_runs
+        if let Some(baseline) = mode.baseline()
+            && let Some(base) = runs_of(samples, baseline)
         {
             let per_round: Vec<String> = runs
                 .iter()
@@ -360,23 +375,67 @@ fn report(args: &RunArgs, samples: &[(Mode, Vec<Sample>)]) -> String {
                 .collect();
             let _ = writeln!(
                 out,
-                "{mode}: per-round ratios to the baseline of the same round: {}",
+                "{mode}: per-round ratios to the {baseline} of the same round: {}",
                 per_round.join(" ")
             );
         }
     }
     let _ = writeln!(out);
-    for (mode, runs) in samples {
-        if *mode == Mode::Baseline {
+    for (mode, _) in samples {
+        let Some(baseline) = mode.baseline() else {
             continue;
-        }
-        let ratio = median_of(runs, |s| Some(s.load.rps))
-            .zip(baseline)
-            .map(|(r, b)| r / b);
+        };
         let _ = writeln!(
             out,
-            "ratio {mode}/baseline: {} (target >= {TARGET_RATIO:.2})",
-            fmt_opt(ratio, 2),
+            "ratio {mode}/{baseline}: {} (target >= {TARGET_RATIO:.2})",
+            fmt_opt(median_ratio(samples, *mode), 2),
+        );
+    }
+    out
+}
+
+/// The delivered-spans line of `mode` (and a warning when spans are
+/// missing): `spans` received by the collector against the
+/// [`Mode::spans_per_request`] of each of the `served` responses.
+fn spans_note(mode: Mode, spans: u64, served: u64) -> String {
+    let mut out = String::new();
+    let per_request = mode.spans_per_request();
+    let expected = served * per_request;
+    let share = if expected > 0 {
+        100.0 * spans as f64 / expected as f64
+    } else {
+        0.0
+    };
+    if per_request == 1 {
+        let _ = writeln!(
+            out,
+            "{mode}: the collector received {spans} spans for {served} responses \
+             counted by the load generator ({share:.1}%, warm-up included)"
+        );
+    } else {
+        let which = if mode.is_pair() {
+            " (front SERVER, CLIENT, back SERVER)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "{mode}: the collector received {spans} spans for {served} responses \
+             counted by the load generator at {per_request} spans each{which}: \
+             {share:.1}% of {expected}, warm-up included"
+        );
+    }
+    if spans == 0 {
+        let _ = writeln!(
+            out,
+            "warning: {mode}: no span reached the collector; the traced numbers \
+             measure a layer that exports nothing"
+        );
+    } else if share < 99.0 {
+        let _ = writeln!(
+            out,
+            "warning: {mode}: {} spans did not reach the collector (dropped?)",
+            expected.saturating_sub(spans)
         );
     }
     out
@@ -444,5 +503,94 @@ mod tests {
             text.contains("received 2600 spans for 2600 responses"),
             "{text}"
         );
+    }
+
+    // The pair's ratio must be to pair-baseline: against the single-app
+    // baseline it would mostly measure the extra hop, not tracetape.
+    #[test]
+    fn pair_ratio_is_against_the_pair_baseline() {
+        let args = RunArgs {
+            seconds: 10,
+            warmup: 0,
+            connections: 32,
+            rounds: 2,
+            modes: vec![
+                Mode::Baseline,
+                Mode::Traced,
+                Mode::PairBaseline,
+                Mode::PairTraced,
+            ],
+            load: LoadTool::Builtin,
+        };
+        let samples = vec![
+            (
+                Mode::Baseline,
+                vec![sample(100.0, None), sample(100.0, None)],
+            ),
+            (
+                Mode::Traced,
+                vec![sample(90.0, Some(900)), sample(90.0, Some(900))],
+            ),
+            (
+                Mode::PairBaseline,
+                vec![sample(50.0, None), sample(40.0, None)],
+            ),
+            (
+                Mode::PairTraced,
+                vec![sample(40.0, Some(1200)), sample(36.0, Some(1080))],
+            ),
+        ];
+        let text = report(&args, &samples);
+        assert!(
+            text.contains("ratio traced/baseline: 0.90 (target >= 0.90)"),
+            "{text}"
+        );
+        // Medians 38 / 45.
+        assert!(
+            text.contains("ratio pair-traced/pair-baseline: 0.84 (target >= 0.90)"),
+            "{text}"
+        );
+        assert!(!text.contains("ratio pair-traced/baseline"), "{text}");
+        assert!(!text.contains("ratio pair-baseline/"), "{text}");
+        assert!(
+            text.contains(
+                "pair-traced: per-round ratios to the pair-baseline of the same round: 0.800 0.900"
+            ),
+            "{text}"
+        );
+        let row = text
+            .lines()
+            .find(|l| l.starts_with("pair-traced "))
+            .unwrap_or_default();
+        assert!(row.ends_with(" 0.844  vs pair-baseline"), "{text}");
+        let row = text
+            .lines()
+            .find(|l| l.starts_with("pair-baseline "))
+            .unwrap_or_default();
+        assert!(row.ends_with(" 1.000"), "{text}");
+        // 760 responses, 3 spans each: all 2280 arrived.
+        assert!(
+            text.contains(
+                "pair-traced: the collector received 2280 spans for 760 responses counted by \
+                 the load generator at 3 spans each (front SERVER, CLIENT, back SERVER): \
+                 100.0% of 2280, warm-up included"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("warning"), "{text}");
+    }
+
+    #[test]
+    fn pair_spans_missing_are_counted_three_per_response() {
+        // 1000 responses want 3000 spans; only one per response arrived.
+        let text = spans_note(Mode::PairTraced, 1000, 1000);
+        assert!(text.contains("33.3% of 3000"), "{text}");
+        assert!(
+            text.contains("warning: pair-traced: 2000 spans did not reach the collector"),
+            "{text}"
+        );
+        let text = spans_note(Mode::Traced, 1000, 1000);
+        assert!(text.contains("(100.0%, warm-up included)"), "{text}");
+        assert!(!text.contains("warning"), "{text}");
     }
 }

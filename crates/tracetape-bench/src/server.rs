@@ -1,38 +1,152 @@
 //! `serve`: the measured app, a hello-world axum service, with or without
-//! tracetape.
+//! tracetape; or, in the pair modes, a front and a back service.
 //!
-//! Both modes are the same `Router` on the same runtime (multi-thread, two
-//! workers, like the two cores of the reference machine); the traced modes
-//! add `TraceLayer::new()` and keep the guard of `tracetape::init()` alive,
-//! so the cost measured is exactly what a user pays for those two lines.
+//! All modes run on the same runtime (multi-thread, two workers, like the
+//! two cores of the reference machine); the traced modes add
+//! `TraceLayer::new()` and keep the guard of `tracetape::init()` alive, so
+//! the cost measured is exactly what a user pays for those two lines.
 //! Telemetry settings come from the `OTEL_*` variables the parent sets.
+//!
+//! # The pair modes
+//!
+//! The back app is the hello-world app. The front app answers `GET /hello`
+//! by calling the back's `GET /hello` over loopback with one
+//! `reqwest::Client`, built at start and shared by every request, so its
+//! keep-alive pool is reused (HTTP/1.1, no proxy, `TCP_NODELAY` as on the
+//! servers' sockets), and returns the back's body; a failed or non-2xx
+//! call is a 502, which the load generator counts as an error. The port
+//! file names the front; the back's port stays internal.
+//!
+//! Both apps share this process and its two workers rather than each
+//! getting a runtime: the thread count is then the same as in the
+//! single-app modes, and the apps compete for the two workers as two
+//! services on one two-core machine compete for its cores, instead of
+//! four workers time-sliced by the kernel. In `pair-traced` both apps have
+//! `TraceLayer::new()`, the front's client is
+//! `reqwest_middleware::ClientBuilder::new(client).with(TracingMiddleware::new())`,
+//! and one `tracetape::init()` serves both, so one batch exporter carries
+//! all three spans of a request (two processes would run two).
 
+use std::future::IntoFuture;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::get;
-use axum::serve::ListenerExt;
-use tokio::net::TcpListener;
+use axum::serve::{ListenerExt, TapIo};
+use tokio::net::{TcpListener, TcpStream};
+use tracetape::client::TracingMiddleware;
 use tracetape::server::TraceLayer;
 
 use crate::child::{stdin_closed, write_port_file};
 use crate::cli::{Mode, ServeArgs};
 
-/// Tokio worker threads of the served app.
+/// Tokio worker threads of the served app (both apps, in the pair modes).
 const WORKERS: usize = 2;
+
+/// A loopback listener whose connections are set to `TCP_NODELAY`.
+type Listener = TapIo<TcpListener, fn(&mut TcpStream)>;
 
 async fn hello() -> &'static str {
     "Hello, world!"
 }
 
-/// The app for `mode`.
+/// The hello-world app: the whole app in the single-app modes, the back
+/// app in the pair modes.
 fn app(mode: Mode) -> Router {
     let app = Router::new().route("/hello", get(hello));
-    match mode {
-        Mode::Baseline => app,
-        Mode::Traced | Mode::TracedGrpc | Mode::Local => app.layer(TraceLayer::new()),
+    if mode.is_traced() {
+        app.layer(TraceLayer::new())
+    } else {
+        app
     }
+}
+
+/// The front app's client for the back app.
+#[derive(Debug)]
+enum BackClient {
+    /// `pair-baseline`: reqwest alone.
+    Plain(reqwest::Client),
+    /// `pair-traced`: reqwest with tracetape's middleware.
+    Traced(reqwest_middleware::ClientWithMiddleware),
+}
+
+/// What every request of the front app shares.
+#[derive(Debug)]
+struct Front {
+    client: BackClient,
+    /// `http://127.0.0.1:{back port}/hello`.
+    back_url: reqwest::Url,
+}
+
+/// The front app's handler: the back's `GET /hello`, passed through.
+async fn front_hello(State(front): State<Arc<Front>>) -> Result<String, (StatusCode, String)> {
+    let url = front.back_url.clone();
+    let sent = match &front.client {
+        BackClient::Plain(client) => client
+            .get(url)
+            .send()
+            .await
+            .map_err(reqwest_middleware::Error::from),
+        BackClient::Traced(client) => client.get(url).send().await,
+    };
+    let bad_gateway = |err: &dyn std::fmt::Display| {
+        (
+            StatusCode::BAD_GATEWAY,
+            format!("calling the back app: {err}"),
+        )
+    };
+    let response = sent
+        .and_then(|r| r.error_for_status().map_err(Into::into))
+        .map_err(|err| bad_gateway(&err))?;
+    response.text().await.map_err(|err| bad_gateway(&err))
+}
+
+/// The front app for `mode`, calling the back app on `back_port`.
+fn front_app(mode: Mode, back_port: u16) -> anyhow::Result<Router> {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .http1_only()
+        .tcp_nodelay(true)
+        .build()
+        .context("building the front app's reqwest client")?;
+    let client = if mode.is_traced() {
+        BackClient::Traced(
+            reqwest_middleware::ClientBuilder::new(client)
+                .with(TracingMiddleware::new())
+                .build(),
+        )
+    } else {
+        BackClient::Plain(client)
+    };
+    let back_url = reqwest::Url::parse(&format!("http://127.0.0.1:{back_port}/hello"))
+        .context("the back app's URL")?;
+    let app = Router::new()
+        .route("/hello", get(front_hello))
+        .with_state(Arc::new(Front { client, back_url }));
+    Ok(if mode.is_traced() {
+        app.layer(TraceLayer::new())
+    } else {
+        app
+    })
+}
+
+fn set_nodelay(tcp: &mut TcpStream) {
+    // Same for all modes; small responses should not wait on Nagle.
+    let _ = tcp.set_nodelay(true);
+}
+
+/// Binds `127.0.0.1:0`; returns the listener and its port.
+async fn listen() -> anyhow::Result<(Listener, u16)> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .context("binding 127.0.0.1:0")?;
+    let port = listener.local_addr().context("local address")?.port();
+    let tap: fn(&mut TcpStream) = set_nodelay;
+    Ok((listener.tap_io(tap), port))
 }
 
 /// Serves until standard input closes, then shuts telemetry down (which
@@ -48,27 +162,44 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<()> {
 
 async fn serve_until_stopped(args: &ServeArgs) -> anyhow::Result<()> {
     let stop = stdin_closed();
-    let telemetry = match args.mode {
-        Mode::Baseline => None,
-        Mode::Traced | Mode::TracedGrpc | Mode::Local => Some(tracetape::init()),
+    let telemetry = args.mode.is_traced().then(tracetape::init);
+    let until_stopped = async {
+        let _ = stop.await;
     };
 
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .context("binding 127.0.0.1:0")?;
-    let port = listener.local_addr().context("local address")?.port();
-    let listener = listener.tap_io(|tcp| {
-        // Same for both modes; small responses should not wait on Nagle.
-        let _ = tcp.set_nodelay(true);
-    });
-    write_port_file(&args.port_file, port)?;
-
-    axum::serve(listener, app(args.mode))
-        .with_graceful_shutdown(async {
-            let _ = stop.await;
-        })
-        .await
-        .context("serving")?;
+    if args.mode.is_pair() {
+        let (back_listener, back_port) = listen().await?;
+        let (stop_back, back_stopped) = tokio::sync::oneshot::channel::<()>();
+        let back = tokio::spawn(
+            axum::serve(back_listener, app(args.mode))
+                .with_graceful_shutdown(async {
+                    let _ = back_stopped.await;
+                })
+                .into_future(),
+        );
+        let front = front_app(args.mode, back_port)?;
+        let (listener, port) = listen().await?;
+        write_port_file(&args.port_file, port)?;
+        // The front stops first, so that its requests in flight still
+        // reach the back; its client, and the pooled connections, go with
+        // it.
+        let served = axum::serve(listener, front)
+            .with_graceful_shutdown(until_stopped)
+            .await
+            .context("serving the front app");
+        let _ = stop_back.send(());
+        back.await
+            .context("the back app's task")?
+            .context("serving the back app")?;
+        served?;
+    } else {
+        let (listener, port) = listen().await?;
+        write_port_file(&args.port_file, port)?;
+        axum::serve(listener, app(args.mode))
+            .with_graceful_shutdown(until_stopped)
+            .await
+            .context("serving")?;
+    }
 
     if let Some(telemetry) = telemetry {
         // Dropping the guard flushes and may block on export: keep that off
@@ -78,4 +209,59 @@ async fn serve_until_stopped(args: &ServeArgs) -> anyhow::Result<()> {
             .context("shutting telemetry down")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pair answers through the front with the back's body; no
+    /// telemetry is set up here, so the traced pair exercises the layers
+    /// and the middleware with the default no-op provider.
+    #[test]
+    fn front_returns_the_back_body() -> anyhow::Result<()> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(WORKERS)
+            .enable_all()
+            .build()?;
+        runtime.block_on(async {
+            for mode in [Mode::PairBaseline, Mode::PairTraced] {
+                let (back_listener, back_port) = listen().await?;
+                tokio::spawn(axum::serve(back_listener, app(mode)).into_future());
+                let (listener, port) = listen().await?;
+                tokio::spawn(axum::serve(listener, front_app(mode, back_port)?).into_future());
+                let client = reqwest::Client::builder().no_proxy().build()?;
+                let response = client
+                    .get(format!("http://127.0.0.1:{port}/hello"))
+                    .send()
+                    .await?;
+                assert_eq!(response.status(), StatusCode::OK, "{mode}");
+                assert_eq!(response.text().await?, "Hello, world!", "{mode}");
+            }
+            anyhow::Ok(())
+        })
+    }
+
+    #[test]
+    fn front_answers_502_when_the_back_is_gone() -> anyhow::Result<()> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async {
+            // A port that was free a moment ago: nothing listens there.
+            let (gone, back_port) = listen().await?;
+            drop(gone);
+            let (listener, port) = listen().await?;
+            tokio::spawn(
+                axum::serve(listener, front_app(Mode::PairBaseline, back_port)?).into_future(),
+            );
+            let client = reqwest::Client::builder().no_proxy().build()?;
+            let response = client
+                .get(format!("http://127.0.0.1:{port}/hello"))
+                .send()
+                .await?;
+            assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+            anyhow::Ok(())
+        })
+    }
 }
