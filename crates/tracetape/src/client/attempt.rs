@@ -7,9 +7,8 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::header::{HeaderName, HeaderValue, USER_AGENT};
+use http::header::USER_AGENT;
 use http::{Extensions, HeaderMap};
-use opentelemetry::propagation::Injector;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute::{
@@ -24,8 +23,9 @@ use super::error_type;
 use super::extensions::UrlTemplate;
 use super::info::{Outcome, RequestInfo};
 use super::url::{self, Target};
+use crate::hook;
 use crate::http_attrs::{Method, protocol_version};
-use crate::{hook, propagation};
+use crate::propagation::{self, RequestHeadersMut};
 
 /// `url.template` (still "development" in the conventions, so the constant
 /// is not in the stable set).
@@ -168,7 +168,7 @@ impl Attempt {
     pub(crate) fn inject(&self, headers: &mut HeaderMap) {
         self.config
             .providers
-            .inject(&self.cx, &mut RequestHeaders(headers));
+            .inject(&self.cx, &mut RequestHeadersMut(headers));
     }
 
     /// Ends the attempt with its outcome: a response of any status, or the
@@ -269,25 +269,4 @@ fn error_message(error: &(dyn std::error::Error + 'static)) -> String {
         message.push_str(&text);
     }
     message
-}
-
-static BAGGAGE: HeaderName = HeaderName::from_static("baggage");
-
-/// The request's headers as the propagator writes them.
-struct RequestHeaders<'a>(&'a mut HeaderMap);
-
-impl Injector for RequestHeaders<'_> {
-    fn set(&mut self, key: &str, value: String) {
-        let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(key.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) else {
-            return;
-        };
-        if name == BAGGAGE && self.0.contains_key(&BAGGAGE) {
-            self.0.append(name, value);
-        } else {
-            self.0.insert(name, value);
-        }
-    }
 }

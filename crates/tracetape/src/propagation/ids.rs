@@ -23,6 +23,15 @@ fn number(hex: &[u8]) -> Option<u128> {
     })
 }
 
+/// Appends `bytes` as lowercase hex, two digits per byte.
+pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for &byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+}
+
 /// One byte written as two lowercase hex digits.
 pub(crate) fn byte(high: u8, low: u8) -> Option<u8> {
     Some((digit(high)? << 4) | digit(low)?)

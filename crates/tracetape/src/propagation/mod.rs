@@ -110,12 +110,14 @@
 
 mod b3;
 mod baggage;
+mod headers;
 mod ids;
 mod trace_context;
 mod trace_state;
 
 pub use b3::{B3Encoding, B3Propagator};
 pub use baggage::BaggagePropagator;
+pub(crate) use headers::{RequestHeaders, RequestHeadersMut};
 pub use trace_context::TraceContextPropagator;
 pub(crate) use trace_context::with_span;
 

@@ -271,7 +271,8 @@ fn the_mark_is_for_one_trace() {
         )
     };
     let propagator = TraceContextPropagator::new();
-    let marked = super::trace_context::mark_random_root(Context::new().with_remote_span_context(span(1)));
+    let marked =
+        super::trace_context::mark_random_root(Context::new().with_remote_span_context(span(1)));
     assert!(injected(&propagator, &marked)["traceparent"].ends_with("-03"));
     // Another trace started under the marked context is not marked.
     let other = marked.with_remote_span_context(span(2));

@@ -90,14 +90,16 @@ impl TextMapPropagator for TraceContextPropagator {
         if is_random(cx, span_context.trace_id()) {
             flags |= RANDOM_TRACE_ID;
         }
-        injector.set(
-            TRACEPARENT,
-            format!(
-                "00-{}-{}-{flags:02x}",
-                span_context.trace_id(),
-                span_context.span_id()
-            ),
-        );
+        // Written by hand: `format!` costs several times as much, on
+        // every outbound request.
+        let mut traceparent = String::with_capacity(55);
+        traceparent.push_str("00-");
+        ids::push_hex(&mut traceparent, &span_context.trace_id().to_bytes());
+        traceparent.push('-');
+        ids::push_hex(&mut traceparent, &span_context.span_id().to_bytes());
+        traceparent.push('-');
+        ids::push_hex(&mut traceparent, &[flags]);
+        injector.set(TRACEPARENT, traceparent);
         let state = trace_state::header(span_context.trace_state());
         if !state.is_empty() {
             injector.set(TRACESTATE, state);

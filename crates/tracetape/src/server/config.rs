@@ -9,8 +9,8 @@ use opentelemetry::Context;
 
 use super::active::ActiveRequests;
 use super::metrics::Instruments;
-use super::propagation::RequestHeaders;
 use crate::http_attrs::{HeaderCapture, UrlExclusions};
+use crate::propagation::RequestHeaders;
 use crate::providers::Providers;
 
 pub(crate) type RouteFn = dyn Fn(&Parts) -> Option<String> + Send + Sync;

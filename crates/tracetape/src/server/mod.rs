@@ -62,7 +62,6 @@ mod metrics;
 mod on_request;
 mod on_response;
 mod peer;
-mod propagation;
 mod request;
 mod route;
 mod service;

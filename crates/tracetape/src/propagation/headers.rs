@@ -1,11 +1,11 @@
-//! The request headers as the propagator reads them. Like
-//! `opentelemetry_http::HeaderExtractor`, but the names the W3C and B3
-//! propagators ask for at every request are looked up as prepared header
-//! names, which the header map does not have to parse and validate each
-//! time.
+//! Request headers as the propagators read them (the server side) and
+//! write them (the client side). Like `opentelemetry_http`'s
+//! `HeaderExtractor` and `HeaderInjector`, but the names the W3C and B3
+//! propagators use at every request are prepared header names, which the
+//! header map does not have to parse and validate each time.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use opentelemetry::propagation::Extractor;
+use opentelemetry::propagation::{Extractor, Injector};
 
 static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 static TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
@@ -20,24 +20,25 @@ static B3_FLAGS: HeaderName = HeaderName::from_static("x-b3-flags");
 /// Reads propagation fields from a request's headers.
 pub(crate) struct RequestHeaders<'a>(pub(crate) &'a HeaderMap);
 
-impl RequestHeaders<'_> {
-    fn prepared(key: &str) -> Option<&'static HeaderName> {
-        match key {
-            "traceparent" => Some(&TRACEPARENT),
-            "tracestate" => Some(&TRACESTATE),
-            "baggage" => Some(&BAGGAGE),
-            "b3" => Some(&B3),
-            "x-b3-traceid" => Some(&B3_TRACE_ID),
-            "x-b3-spanid" => Some(&B3_SPAN_ID),
-            "x-b3-parentspanid" => Some(&B3_PARENT_SPAN_ID),
-            "x-b3-sampled" => Some(&B3_SAMPLED),
-            "x-b3-flags" => Some(&B3_FLAGS),
-            _ => None,
-        }
+/// The prepared header name of a propagation field.
+fn prepared(key: &str) -> Option<&'static HeaderName> {
+    match key {
+        "traceparent" => Some(&TRACEPARENT),
+        "tracestate" => Some(&TRACESTATE),
+        "baggage" => Some(&BAGGAGE),
+        "b3" => Some(&B3),
+        "x-b3-traceid" => Some(&B3_TRACE_ID),
+        "x-b3-spanid" => Some(&B3_SPAN_ID),
+        "x-b3-parentspanid" => Some(&B3_PARENT_SPAN_ID),
+        "x-b3-sampled" => Some(&B3_SAMPLED),
+        "x-b3-flags" => Some(&B3_FLAGS),
+        _ => None,
     }
+}
 
+impl RequestHeaders<'_> {
     fn first(&self, key: &str) -> Option<&HeaderValue> {
-        match Self::prepared(key) {
+        match prepared(key) {
             Some(name) => self.0.get(name),
             None => self.0.get(key),
         }
@@ -57,13 +58,39 @@ impl Extractor for RequestHeaders<'_> {
     /// Every value of `key` that is visible ASCII; `None` when the header
     /// is absent.
     fn get_all(&self, key: &str) -> Option<Vec<&str>> {
-        let values = match Self::prepared(key) {
+        let values = match prepared(key) {
             Some(name) => self.0.get_all(name),
             None => self.0.get_all(key),
         };
         let mut values = values.iter().peekable();
         values.peek()?;
         Some(values.filter_map(|value| value.to_str().ok()).collect())
+    }
+}
+
+/// Writes propagation fields into a request's headers, keeping what the
+/// caller set: a field the caller also set is replaced (the span being
+/// sent must be the parent of what the request carries), except `baggage`,
+/// whose entries go in one more header next to the caller's.
+pub(crate) struct RequestHeadersMut<'a>(pub(crate) &'a mut HeaderMap);
+
+impl Injector for RequestHeadersMut<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        let Ok(value) = HeaderValue::from_str(&value) else {
+            return;
+        };
+        let name = match prepared(key) {
+            Some(name) => name.clone(),
+            None => match HeaderName::from_bytes(key.as_bytes()) {
+                Ok(name) => name,
+                Err(_) => return,
+            },
+        };
+        if name == BAGGAGE && self.0.contains_key(&BAGGAGE) {
+            self.0.append(name, value);
+        } else {
+            self.0.insert(name, value);
+        }
     }
 }
 
