@@ -49,6 +49,7 @@
 //! |---|---|---|
 //! | `axum` | yes | the route template of a request comes from axum's `MatchedPath` |
 //! | `reqwest` | yes | [`client::TracingMiddleware`] and [`client::FollowRedirects`] for `reqwest-middleware` clients |
+//! | `tracing` | no | the `tracing` module: log lines of the `tracing` crate that carry the current span's trace and span id (`WithTraceIds`, `current_ids`), and events outside `tracing` spans recorded on the current span (`SpanEvents`) |
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -65,6 +66,9 @@ pub mod setup;
 pub mod store;
 #[cfg(test)]
 mod test_support;
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub mod tracing;
 
 pub use setup::{Telemetry, TelemetryGuard, init};
 
