@@ -11,6 +11,9 @@
 //! spans go to an embedded local store under `.tracetape/` that the
 //! `tracetape` command reads.
 //!
+//! Work that leaves the request's task (tokio tasks, blocking threads, thread
+//! pools, child processes) takes the trace context along with [`context`].
+//!
 //! ```no_run
 //! use axum::{extract::State, routing::get, Router};
 //! use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
@@ -54,6 +57,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod client;
+pub mod context;
 mod diag;
 pub mod export;
 mod hook;

@@ -1,6 +1,7 @@
 //! Cross-cutting flows over real sockets on 127.0.0.1 with real clients.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod context;
 mod export;
 mod server;
 mod support;
