@@ -65,6 +65,7 @@ mod http_attrs;
 mod otlp_span;
 pub mod propagation;
 mod providers;
+pub mod record;
 pub mod server;
 pub mod setup;
 pub mod store;
