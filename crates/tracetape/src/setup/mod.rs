@@ -81,3 +81,4 @@ pub use builder::{Telemetry, TelemetryBuilder, init};
 pub use error::{FlushError, ShutdownError};
 pub use exporter::{MetricsExporter, OtlpProtocol, TracesExporter};
 pub use guard::TelemetryGuard;
+pub(crate) use settings::Warning;

@@ -1,0 +1,218 @@
+//! Record-mode settings from the environment: the mode, the recording
+//! sample rate, the body limit, where recordings go and how many may wait
+//! to be written. Invalid values are reported once and fall back to the
+//! default, as the telemetry settings do.
+
+use std::path::PathBuf;
+
+use crate::setup::Warning;
+
+/// `TRACETAPE_MODE`
+const MODE: &str = "TRACETAPE_MODE";
+/// `TRACETAPE_RECORD_SAMPLE_RATE`
+const SAMPLE_RATE: &str = "TRACETAPE_RECORD_SAMPLE_RATE";
+/// `TRACETAPE_RECORD_MAX_BODY_BYTES`
+const MAX_BODY_BYTES: &str = "TRACETAPE_RECORD_MAX_BODY_BYTES";
+/// `TRACETAPE_RECORD_DIR`
+const DIR: &str = "TRACETAPE_RECORD_DIR";
+/// `TRACETAPE_RECORD_QUEUE`
+const QUEUE: &str = "TRACETAPE_RECORD_QUEUE";
+
+/// Bodies are kept up to this many bytes unless configured.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Recordings waiting to be written, at most, unless configured.
+pub const DEFAULT_QUEUE: usize = 1024;
+/// Where recordings go unless configured, relative to the working
+/// directory.
+pub const DEFAULT_DIR: &str = ".tracetape/recordings";
+
+/// What the layers do besides tracing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Tracing only.
+    #[default]
+    Off,
+    /// Capture traffic into recordings.
+    Record,
+    /// Answer outbound calls from recordings.
+    Replay,
+}
+
+/// Record-mode settings, from `TRACETAPE_MODE`, `TRACETAPE_RECORD_SAMPLE_RATE`,
+/// `TRACETAPE_RECORD_MAX_BODY_BYTES`, `TRACETAPE_RECORD_DIR` and
+/// `TRACETAPE_RECORD_QUEUE`.
+///
+/// ```
+/// use tracetape::record::{Mode, RecordSettings};
+///
+/// let settings = RecordSettings::from_env();
+/// if settings.mode == Mode::Record {
+///     println!("recording {:.0}% of requests into {}", settings.sample_rate * 100.0, settings.dir.display());
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RecordSettings {
+    /// `TRACETAPE_MODE`: `off` (default), `record` or `replay`.
+    pub mode: Mode,
+    /// `TRACETAPE_RECORD_SAMPLE_RATE`: the share of inbound requests
+    /// recorded, from 0 to 1 (default 1), decided once per request and
+    /// applying to all its outbound calls; separate from trace sampling.
+    pub sample_rate: f64,
+    /// `TRACETAPE_RECORD_MAX_BODY_BYTES`: bodies are kept up to this many
+    /// bytes (default 1 MiB); a longer one is marked truncated.
+    pub max_body_bytes: usize,
+    /// `TRACETAPE_RECORD_DIR`: where recordings are written (default
+    /// `.tracetape/recordings`).
+    pub dir: PathBuf,
+    /// `TRACETAPE_RECORD_QUEUE`: recordings waiting to be written, at most
+    /// (default 1024); past it, new ones are dropped and counted.
+    pub queue: usize,
+}
+
+impl Default for RecordSettings {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Off,
+            sample_rate: 1.0,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            dir: PathBuf::from(DEFAULT_DIR),
+            queue: DEFAULT_QUEUE,
+        }
+    }
+}
+
+impl RecordSettings {
+    /// Reads the process environment; a value that cannot be used is
+    /// reported once and its default used.
+    pub fn from_env() -> Self {
+        let (settings, warnings) = Self::from_lookup(|name| std::env::var(name).ok());
+        for warning in warnings {
+            warning.report();
+        }
+        settings
+    }
+
+    /// Reads the settings through `lookup` (a variable's value, `None`
+    /// when unset), with a warning for each value that cannot be used.
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> (Self, Vec<Warning>) {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+        };
+        let mut warnings = Vec::new();
+        let mut settings = Self::default();
+        if let Some(value) = get(MODE) {
+            match value.to_ascii_lowercase().as_str() {
+                "off" => settings.mode = Mode::Off,
+                "record" => settings.mode = Mode::Record,
+                "replay" => settings.mode = Mode::Replay,
+                _ => warnings.push(Warning::invalid_env(
+                    MODE,
+                    &value,
+                    "expected off, record or replay",
+                    "off",
+                )),
+            }
+        }
+        if let Some(value) = get(SAMPLE_RATE) {
+            match value.parse::<f64>() {
+                Ok(rate) if (0.0..=1.0).contains(&rate) => settings.sample_rate = rate,
+                _ => warnings.push(Warning::invalid_env(
+                    SAMPLE_RATE,
+                    &value,
+                    "expected a rate between 0 and 1",
+                    "1",
+                )),
+            }
+        }
+        if let Some(value) = get(MAX_BODY_BYTES) {
+            match value.parse::<usize>() {
+                Ok(bytes) => settings.max_body_bytes = bytes,
+                Err(_) => warnings.push(Warning::invalid_env(
+                    MAX_BODY_BYTES,
+                    &value,
+                    "expected a number of bytes",
+                    "1048576",
+                )),
+            }
+        }
+        if let Some(value) = get(DIR) {
+            settings.dir = PathBuf::from(value);
+        }
+        if let Some(value) = get(QUEUE) {
+            match value.parse::<usize>() {
+                Ok(queue) if queue > 0 => settings.queue = queue,
+                _ => warnings.push(Warning::invalid_env(
+                    QUEUE,
+                    &value,
+                    "expected a positive number of recordings",
+                    "1024",
+                )),
+            }
+        }
+        (settings, warnings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(vars: &[(&str, &str)]) -> (RecordSettings, Vec<Warning>) {
+        RecordSettings::from_lookup(|name| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
+    }
+
+    #[test]
+    fn nothing_set_is_off_with_the_defaults() {
+        let (settings, warnings) = read(&[]);
+        assert_eq!(settings, RecordSettings::default());
+        assert_eq!(settings.mode, Mode::Off);
+        assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn every_variable_is_read() {
+        let (settings, warnings) = read(&[
+            (MODE, " Record "),
+            (SAMPLE_RATE, "0.25"),
+            (MAX_BODY_BYTES, "4096"),
+            (DIR, "/tmp/rec"),
+            (QUEUE, "16"),
+        ]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            settings,
+            RecordSettings {
+                mode: Mode::Record,
+                sample_rate: 0.25,
+                max_body_bytes: 4096,
+                dir: PathBuf::from("/tmp/rec"),
+                queue: 16,
+            }
+        );
+        assert_eq!(read(&[(MODE, "replay")]).0.mode, Mode::Replay);
+    }
+
+    #[test]
+    fn invalid_values_warn_and_fall_back() {
+        let (settings, warnings) = read(&[
+            (MODE, "tape"),
+            (SAMPLE_RATE, "1.5"),
+            (MAX_BODY_BYTES, "-1"),
+            (QUEUE, "0"),
+        ]);
+        assert_eq!(settings, RecordSettings::default());
+        let vars: Vec<&str> = warnings
+            .iter()
+            .map(|w| w.name.trim_start_matches("setup.invalid_env."))
+            .collect();
+        assert_eq!(vars, [MODE, SAMPLE_RATE, MAX_BODY_BYTES, QUEUE]);
+        assert!(warnings[0].message.contains("expected off, record or replay"));
+    }
+}
