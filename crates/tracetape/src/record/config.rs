@@ -213,6 +213,10 @@ mod tests {
             .map(|w| w.name.trim_start_matches("setup.invalid_env."))
             .collect();
         assert_eq!(vars, [MODE, SAMPLE_RATE, MAX_BODY_BYTES, QUEUE]);
-        assert!(warnings[0].message.contains("expected off, record or replay"));
+        assert!(
+            warnings[0]
+                .message
+                .contains("expected off, record or replay")
+        );
     }
 }
