@@ -11,9 +11,11 @@
 //! This module holds the data model; capture, the store and the writer
 //! arrive with it step by step.
 
+mod body;
 mod config;
 mod model;
 
+pub use body::{BodyCapture, BodyEnd, BodySink, TeeBody};
 pub use config::{DEFAULT_DIR, DEFAULT_MAX_BODY_BYTES, DEFAULT_QUEUE, Mode, RecordSettings};
 pub use model::{
     BodyRecord, Exchange, ExchangeKind, HeaderRecord, Recording, RequestRecord, ResponseRecord,
