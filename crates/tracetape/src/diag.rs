@@ -25,6 +25,19 @@ pub(crate) fn warn_once(name: &str, message: impl std::fmt::Display) -> bool {
     first
 }
 
+/// Renders an error and its `source()` chain on one line, for places that
+/// only take a string (`OTelSdkError`, diagnostics).
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut next = err.source();
+    while let Some(source) = next {
+        text.push_str(": ");
+        text.push_str(&source.to_string());
+        next = source.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,13 +10,41 @@
 //!
 //! This module holds the data model; capture, the store and the writer
 //! arrive with it step by step.
+//!
+//! Each recording is stored as one file, written atomically into a
+//! [`RecordingStore`] (by default `.tracetape/recordings`, directory 0700,
+//! files 0600), off the request path. A file is one OTLP/JSON `TracesData`
+//! document ([`Recording::to_otlp_json`], [`Recording::from_otlp_json`]), so
+//! recordings can travel through an OpenTelemetry Collector; its format is
+//! versioned ([`FormatVersion`]) and documented, attribute by attribute, in
+//! the [recordings guide].
+//!
+//! [recordings guide]: https://github.com/tracetape/tracetape/blob/main/docs/recordings.md
 
 mod body;
 mod config;
+mod error;
+mod file;
+mod format;
 mod model;
+mod read;
+mod writer;
+
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
 
 pub use body::{BodyCapture, BodyEnd, BodySink, TeeBody};
 pub use config::{DEFAULT_DIR, DEFAULT_MAX_BODY_BYTES, DEFAULT_QUEUE, Mode, RecordSettings};
+pub use error::{DecodeError, EncodeError, ExchangeError, ListRecordingsError, ReadRecordingError};
+pub use format::FormatVersion;
 pub use model::{
     BodyRecord, Exchange, ExchangeKind, HeaderRecord, Recording, RequestRecord, ResponseRecord,
 };
+pub use read::{LoadedRecordings, RecordingStore, StoredRecording};
+
+/// The recordings guide's examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../../docs/recordings.md")]
+struct GuideDoctests;

@@ -1,6 +1,5 @@
 //! [`TelemetryGuard`]: the providers, kept alive until it drops.
 
-use std::error::Error;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use opentelemetry::global;
@@ -175,19 +174,7 @@ impl Drop for TelemetryGuard {
             return;
         }
         if let Err(err) = self.shutdown() {
-            crate::diag::warn_once("setup.shutdown_failed", chain(&err));
+            crate::diag::warn_once("setup.shutdown_failed", crate::diag::chain(&err));
         }
     }
-}
-
-/// An error and its sources, joined with `: `.
-fn chain(err: &dyn Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -74,7 +74,7 @@ fn describe_matches(matches: &[String]) -> String {
 /// `OTelSdkError`.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum WriteError {
-    #[error("failed to create trace store directory {path}")]
+    #[error("failed to create directory {path}")]
     CreateDir {
         path: PathBuf,
         #[source]
@@ -112,19 +112,6 @@ pub(crate) enum EvictError {
     },
 }
 
-/// Renders an error and its `source()` chain on one line, for places that
-/// only take a string (`OTelSdkError`, diagnostics).
-pub(crate) fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut next = err.source();
-    while let Some(source) = next {
-        text.push_str(": ");
-        text.push_str(&source.to_string());
-        next = source.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +134,9 @@ mod tests {
             path: "x/y.json".into(),
             source: io::Error::other("disk full"),
         };
-        assert_eq!(chain(&err), "failed to write x/y.json: disk full");
+        assert_eq!(
+            crate::diag::chain(&err),
+            "failed to write x/y.json: disk full"
+        );
     }
 }

@@ -12,9 +12,10 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use super::LocalStore;
 use super::cap::Usage;
-use super::error::{EvictError, WriteError, chain};
+use super::error::{EvictError, WriteError};
 use super::files;
 use super::json::{self, JsonResource};
+use crate::diag::chain;
 
 /// The directory is listed again (to notice files that others added or
 /// removed) at every this many exports.
@@ -316,7 +317,7 @@ mod tests {
             panic!("unexpected error {err:?}");
         };
         assert!(
-            message.starts_with("failed to create trace store directory"),
+            message.starts_with("failed to create directory"),
             "{message}"
         );
     }

@@ -11,18 +11,30 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::error::WriteError;
+pub(crate) use super::error::WriteError;
 
 /// The name for the next batch file: creation time in nanoseconds since the
 /// Unix epoch (zero-padded so names sort by time), then the process id and a
 /// per-process sequence number, so no two writers pick the same name.
 pub(crate) fn next_file_name() -> String {
+    next_file_name_with("")
+}
+
+/// [`next_file_name`] with `-{suffix}` before the extension (none when
+/// `suffix` is empty), to say what the file holds; names still sort by
+/// creation time and never collide.
+pub(crate) fn next_file_name_with(suffix: &str) -> String {
     static SEQUENCE: AtomicU64 = AtomicU64::new(0);
     let seq = SEQUENCE.fetch_add(1, Ordering::Relaxed);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_nanos());
-    format!("{nanos:020}-{}-{seq:06}.json", std::process::id())
+    let pid = std::process::id();
+    if suffix.is_empty() {
+        format!("{nanos:020}-{pid}-{seq:06}.json")
+    } else {
+        format!("{nanos:020}-{pid}-{seq:06}-{suffix}.json")
+    }
 }
 
 /// Whether `name` is a finished batch file (`*.json`, not hidden).
@@ -125,6 +137,15 @@ mod tests {
         assert!(first < second, "{first} should sort before {second}");
         assert!(first.ends_with(".json"));
         assert!(is_batch_file(first.as_ref()));
+    }
+
+    #[test]
+    fn names_with_a_suffix_sort_by_creation_too() {
+        let plain = next_file_name();
+        let tagged = next_file_name_with("4bf92f3577b34da6a3ce929d0e0e4736");
+        assert!(plain < tagged, "{plain} should sort before {tagged}");
+        assert!(tagged.ends_with("-4bf92f3577b34da6a3ce929d0e0e4736.json"));
+        assert!(is_batch_file(tagged.as_ref()));
     }
 
     #[test]

@@ -38,7 +38,7 @@
 mod cap;
 mod error;
 mod exporter;
-mod files;
+pub(crate) mod files;
 mod json;
 mod local;
 mod read;

@@ -1,0 +1,576 @@
+//! A [`Recording`] as one OTLP/JSON `TracesData` document, and back.
+//!
+//! The document is built from, and read into, opentelemetry-proto's
+//! generated types, whose serde support writes OTLP/JSON as the
+//! specification asks: camel-case field names, trace and span ids in hex,
+//! 64-bit integers (timestamps, `intValue`) as decimal strings, `bytesValue`
+//! in base64, enums as numbers. One resource (`service.name`,
+//! `tracetape.recording.version`), one scope (`tracetape.record`), one span
+//! per exchange carrying the request and response as attributes. Every
+//! name is in [`format`](super::format) and documented in
+//! `docs/recordings.md`.
+//!
+//! Decoding is lenient where the format may grow (unknown fields,
+//! attributes, spans of other kinds or scopes are ignored) and strict where
+//! a replay would otherwise go wrong (ids, methods, URLs, value types).
+
+use bytes::Bytes;
+use opentelemetry::trace::{SpanId, TraceId};
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList, any_value::Value,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{
+    ResourceSpans, ScopeSpans, Span, Status, TracesData, span::SpanKind, status::StatusCode,
+};
+
+use super::error::{DecodeError, EncodeError, ExchangeError};
+use super::format::{FormatVersion, SCOPE_NAME, header, resource, span as key};
+use super::{
+    BodyRecord, Exchange, ExchangeKind, HeaderRecord, Recording, RequestRecord, ResponseRecord,
+};
+use crate::http_attrs::Method;
+
+impl Recording {
+    /// Encodes the recording as one OTLP/JSON `TracesData` document, on one
+    /// line and ending with a newline (the JSON-lines shape the
+    /// OpenTelemetry Collector's `otlpjsonfile` receiver reads).
+    ///
+    /// The format is described in `docs/recordings.md`.
+    ///
+    /// ```
+    /// use tracetape::opentelemetry::trace::TraceId;
+    /// use tracetape::record::Recording;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let recording = Recording {
+    ///     trace_id: TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736")?,
+    ///     service_name: "checkout".into(),
+    ///     background: false,
+    ///     exchanges: Vec::new(),
+    /// };
+    /// let json = recording.to_otlp_json()?;
+    /// assert!(json.starts_with(br#"{"resourceSpans":"#));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn to_otlp_json(&self) -> Result<Vec<u8>, EncodeError> {
+        let mut out = serde_json::to_vec(&encode(self)).map_err(EncodeError::new)?;
+        out.push(b'\n');
+        Ok(out)
+    }
+
+    /// Decodes a recording from an OTLP/JSON `TracesData` document written
+    /// by [`to_otlp_json`](Self::to_otlp_json), by this or any tracetape of
+    /// the same major format version (see
+    /// [`FormatVersion`](super::FormatVersion)), possibly after a trip
+    /// through an OpenTelemetry Collector.
+    ///
+    /// Spans of other scopes or kinds, resources without a format version,
+    /// and attributes and fields it does not know are ignored. The trace id
+    /// and the background flag travel on the spans, so a recording without
+    /// exchanges comes back with an invalid trace id and `background` false.
+    ///
+    /// ```
+    /// use tracetape::opentelemetry::trace::TraceId;
+    /// use tracetape::record::{DecodeError, Recording};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let recording = Recording {
+    ///     trace_id: TraceId::INVALID,
+    ///     service_name: "checkout".into(),
+    ///     background: false,
+    ///     exchanges: Vec::new(),
+    /// };
+    /// let json = recording.to_otlp_json()?;
+    /// assert_eq!(Recording::from_otlp_json(&json)?, recording);
+    ///
+    /// let cut = &json[..json.len() / 2];
+    /// assert!(matches!(
+    ///     Recording::from_otlp_json(cut),
+    ///     Err(DecodeError::Json { .. })
+    /// ));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn from_otlp_json(json: &[u8]) -> Result<Recording, DecodeError> {
+        let document: TracesData = serde_json::from_slice(json).map_err(DecodeError::json)?;
+        decode(&document)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Encoding
+
+fn encode(recording: &Recording) -> TracesData {
+    let spans = recording
+        .exchanges
+        .iter()
+        .map(|exchange| encode_exchange(recording, exchange))
+        .collect();
+    TracesData {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![
+                    string(resource::SERVICE_NAME, &recording.service_name),
+                    string(resource::VERSION, &FormatVersion::CURRENT.to_string()),
+                ],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                scope: Some(InstrumentationScope {
+                    name: SCOPE_NAME.to_owned(),
+                    version: env!("CARGO_PKG_VERSION").to_owned(),
+                    ..Default::default()
+                }),
+                spans,
+                schema_url: String::new(),
+            }],
+            schema_url: String::new(),
+        }],
+    }
+}
+
+fn encode_exchange(recording: &Recording, exchange: &Exchange) -> Span {
+    let request = &exchange.request;
+    let mut attributes = Vec::with_capacity(16);
+    attributes.push(boolean(key::BACKGROUND, recording.background));
+
+    let method = http::Method::from_bytes(request.method.as_bytes())
+        .map_or(Method::Other, |method| Method::of(&method));
+    attributes.push(string(key::METHOD, method.attribute()));
+    if method == Method::Other {
+        attributes.push(string(key::METHOD_ORIGINAL, &request.method));
+    }
+    encode_url(exchange.kind, &request.url, &mut attributes);
+    attributes.push(headers(key::REQUEST_HEADERS, &request.headers));
+    encode_body(
+        &request.body,
+        [
+            key::REQUEST_BODY,
+            key::REQUEST_BODY_SIZE,
+            key::REQUEST_BODY_TRUNCATED,
+        ],
+        &mut attributes,
+    );
+
+    if let Some(response) = &exchange.response {
+        attributes.push(int(key::STATUS_CODE, i64::from(response.status)));
+        attributes.push(headers(key::RESPONSE_HEADERS, &response.headers));
+        encode_body(
+            &response.body,
+            [
+                key::RESPONSE_BODY,
+                key::RESPONSE_BODY_SIZE,
+                key::RESPONSE_BODY_TRUNCATED,
+            ],
+            &mut attributes,
+        );
+    }
+    let status = match &exchange.error {
+        Some(error) => {
+            attributes.push(string(key::ERROR, error));
+            Status {
+                message: error.clone(),
+                code: StatusCode::Error as i32,
+            }
+        }
+        None => Status::default(),
+    };
+
+    Span {
+        trace_id: recording.trace_id.to_bytes().to_vec(),
+        span_id: exchange.span_id.to_bytes().to_vec(),
+        parent_span_id: if exchange.parent_span_id == SpanId::INVALID {
+            Vec::new()
+        } else {
+            exchange.parent_span_id.to_bytes().to_vec()
+        },
+        name: exchange.name.clone(),
+        kind: match exchange.kind {
+            ExchangeKind::Server => SpanKind::Server,
+            ExchangeKind::Client => SpanKind::Client,
+        } as i32,
+        start_time_unix_nano: exchange.start_unix_nanos,
+        end_time_unix_nano: exchange.end_unix_nanos,
+        attributes,
+        status: Some(status),
+        ..Default::default()
+    }
+}
+
+/// An origin-form target (`/path?query`) as `url.path` and `url.query`,
+/// anything else (absolute URLs, `*`, authority form) as `url.full`.
+fn encode_url(kind: ExchangeKind, url: &str, attributes: &mut Vec<KeyValue>) {
+    if kind == ExchangeKind::Server && url.starts_with('/') {
+        match url.split_once('?') {
+            Some((path, query)) => {
+                attributes.push(string(key::URL_PATH, path));
+                attributes.push(string(key::URL_QUERY, query));
+            }
+            None => attributes.push(string(key::URL_PATH, url)),
+        }
+    } else {
+        attributes.push(string(key::URL_FULL, url));
+    }
+}
+
+fn encode_body(body: &BodyRecord, keys: [&'static str; 3], attributes: &mut Vec<KeyValue>) {
+    let [bytes_key, size_key, truncated_key] = keys;
+    attributes.push(kv(bytes_key, Value::BytesValue(body.bytes.to_vec())));
+    attributes.push(int(size_key, i64::try_from(body.size).unwrap_or(i64::MAX)));
+    attributes.push(boolean(truncated_key, body.truncated));
+}
+
+/// Headers as an array of `{name, value}` kvlists: order and repeats kept,
+/// each kvlist's keys unique as OTLP requires.
+fn headers(key: &str, headers: &[HeaderRecord]) -> KeyValue {
+    let values = headers
+        .iter()
+        .map(|header| {
+            let value = match std::str::from_utf8(&header.value) {
+                Ok(text) => Value::StringValue(text.to_owned()),
+                Err(_) => Value::BytesValue(header.value.to_vec()),
+            };
+            any(Value::KvlistValue(KeyValueList {
+                values: vec![string(header::NAME, &header.name), kv(header::VALUE, value)],
+            }))
+        })
+        .collect();
+    kv(key, Value::ArrayValue(ArrayValue { values }))
+}
+
+fn any(value: Value) -> AnyValue {
+    AnyValue { value: Some(value) }
+}
+
+fn kv(key: &str, value: Value) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(any(value)),
+        ..Default::default()
+    }
+}
+
+fn string(key: &str, value: &str) -> KeyValue {
+    kv(key, Value::StringValue(value.to_owned()))
+}
+
+fn int(key: &str, value: i64) -> KeyValue {
+    kv(key, Value::IntValue(value))
+}
+
+fn boolean(key: &str, value: bool) -> KeyValue {
+    kv(key, Value::BoolValue(value))
+}
+
+// ---------------------------------------------------------------------------
+// Decoding
+
+fn decode(document: &TracesData) -> Result<Recording, DecodeError> {
+    let mut is_recording = false;
+    let mut service_name = None;
+    let mut recording_spans = Vec::new();
+    for resource_spans in &document.resource_spans {
+        let attributes = resource_spans
+            .resource
+            .as_ref()
+            .map_or(&[][..], |resource| &resource.attributes[..]);
+        let attributes = Attributes(attributes);
+        // Resources that are not recordings (a collector may have merged
+        // other telemetry in) are skipped.
+        let Some(version) = attributes.get(resource::VERSION) else {
+            continue;
+        };
+        check_version(version)?;
+        is_recording = true;
+        if service_name.is_none()
+            && let Some(Value::StringValue(name)) = attributes.get(resource::SERVICE_NAME)
+        {
+            service_name = Some(name.clone());
+        }
+        let spans = resource_spans
+            .scope_spans
+            .iter()
+            .filter(|scope_spans| {
+                scope_spans
+                    .scope
+                    .as_ref()
+                    .is_some_and(|scope| scope.name == SCOPE_NAME)
+            })
+            .flat_map(|scope_spans| &scope_spans.spans);
+        recording_spans.extend(spans);
+    }
+    if !is_recording {
+        return Err(DecodeError::NotARecording);
+    }
+    let recording = Recording {
+        trace_id: TraceId::INVALID,
+        service_name: service_name.unwrap_or_default(),
+        background: false,
+        exchanges: Vec::with_capacity(recording_spans.len()),
+    };
+    fill(recording, &recording_spans)
+}
+
+/// Adds the exchanges of `spans` (the recording's spans, in order) to
+/// `recording`, with its trace id and background flag.
+fn fill(mut recording: Recording, spans: &[&Span]) -> Result<Recording, DecodeError> {
+    let mut trace_id = None;
+    for (index, span) in spans.iter().enumerate() {
+        let kind = match SpanKind::try_from(span.kind) {
+            Ok(SpanKind::Server) => ExchangeKind::Server,
+            Ok(SpanKind::Client) => ExchangeKind::Client,
+            // Not an exchange: left for newer readers.
+            _ => continue,
+        };
+        let wrap = |source| DecodeError::Exchange {
+            index,
+            name: span.name.clone(),
+            source,
+        };
+        let span_trace = id::<16>("traceId", &span.trace_id).map_err(wrap)?;
+        match trace_id {
+            None => trace_id = Some(span_trace),
+            Some(first) if first != span_trace => {
+                return Err(DecodeError::MixedTraces {
+                    first: TraceId::from_bytes(first).to_string(),
+                    other: TraceId::from_bytes(span_trace).to_string(),
+                });
+            }
+            Some(_) => {}
+        }
+        let attributes = Attributes(&span.attributes);
+        if attributes.bool(key::BACKGROUND).map_err(wrap)? == Some(true) {
+            recording.background = true;
+        }
+        let exchange = decode_exchange(kind, span, attributes).map_err(wrap)?;
+        recording.exchanges.push(exchange);
+    }
+    if let Some(trace_id) = trace_id {
+        recording.trace_id = TraceId::from_bytes(trace_id);
+    }
+    Ok(recording)
+}
+
+fn check_version(version: &Value) -> Result<(), DecodeError> {
+    let Value::StringValue(text) = version else {
+        return Err(DecodeError::InvalidVersion {
+            found: format!("{version:?}"),
+        });
+    };
+    let found = FormatVersion::parse(text).ok_or_else(|| DecodeError::InvalidVersion {
+        found: text.clone(),
+    })?;
+    let supported = FormatVersion::CURRENT;
+    if found.major > supported.major {
+        Err(DecodeError::TooNew { found, supported })
+    } else if found.major < supported.major {
+        Err(DecodeError::TooOld { found, supported })
+    } else {
+        Ok(())
+    }
+}
+
+fn id<const N: usize>(field: &'static str, bytes: &[u8]) -> Result<[u8; N], ExchangeError> {
+    bytes.try_into().map_err(|_| ExchangeError::InvalidId {
+        field,
+        len: bytes.len(),
+        expected: N,
+    })
+}
+
+fn decode_exchange(
+    kind: ExchangeKind,
+    span: &Span,
+    attributes: Attributes<'_>,
+) -> Result<Exchange, ExchangeError> {
+    let span_id = SpanId::from_bytes(id::<8>("spanId", &span.span_id)?);
+    let parent_span_id = if span.parent_span_id.is_empty() {
+        SpanId::INVALID
+    } else {
+        SpanId::from_bytes(id::<8>("parentSpanId", &span.parent_span_id)?)
+    };
+
+    let method = match attributes.string(key::METHOD_ORIGINAL)? {
+        Some(original) => original,
+        None => attributes
+            .string(key::METHOD)?
+            .ok_or(ExchangeError::Missing { key: key::METHOD })?,
+    };
+    let url = match attributes.string(key::URL_FULL)? {
+        Some(full) => full.to_owned(),
+        None => {
+            let path = attributes
+                .string(key::URL_PATH)?
+                .ok_or(ExchangeError::Missing { key: key::URL_FULL })?;
+            match attributes.string(key::URL_QUERY)? {
+                Some(query) => format!("{path}?{query}"),
+                None => path.to_owned(),
+            }
+        }
+    };
+    let request = RequestRecord {
+        method: method.to_owned(),
+        url,
+        headers: attributes.headers(key::REQUEST_HEADERS)?,
+        body: attributes.body([
+            key::REQUEST_BODY,
+            key::REQUEST_BODY_SIZE,
+            key::REQUEST_BODY_TRUNCATED,
+        ])?,
+    };
+
+    let response = match attributes.int(key::STATUS_CODE)? {
+        None => None,
+        Some(code) => Some(ResponseRecord {
+            status: u16::try_from(code).map_err(|_| ExchangeError::OutOfRange {
+                key: key::STATUS_CODE,
+                value: code,
+            })?,
+            headers: attributes.headers(key::RESPONSE_HEADERS)?,
+            body: attributes.body([
+                key::RESPONSE_BODY,
+                key::RESPONSE_BODY_SIZE,
+                key::RESPONSE_BODY_TRUNCATED,
+            ])?,
+        }),
+    };
+
+    Ok(Exchange {
+        kind,
+        span_id,
+        parent_span_id,
+        name: span.name.clone(),
+        start_unix_nanos: span.start_time_unix_nano,
+        end_unix_nanos: span.end_time_unix_nano,
+        request,
+        response,
+        error: attributes.string(key::ERROR)?.map(str::to_owned),
+    })
+}
+
+/// Typed lookups in a list of attributes. The first of repeated keys wins;
+/// an empty value counts as absent.
+#[derive(Clone, Copy)]
+struct Attributes<'a>(&'a [KeyValue]);
+
+impl<'a> Attributes<'a> {
+    fn get(self, key: &str) -> Option<&'a Value> {
+        self.0
+            .iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| kv.value.as_ref())
+            .and_then(|value| value.value.as_ref())
+    }
+
+    fn string(self, key: &'static str) -> Result<Option<&'a str>, ExchangeError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::StringValue(text)) => Ok(Some(text)),
+            Some(_) => Err(ExchangeError::WrongType {
+                key,
+                expected: "a string",
+            }),
+        }
+    }
+
+    fn int(self, key: &'static str) -> Result<Option<i64>, ExchangeError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::IntValue(value)) => Ok(Some(*value)),
+            Some(_) => Err(ExchangeError::WrongType {
+                key,
+                expected: "an integer",
+            }),
+        }
+    }
+
+    fn bool(self, key: &'static str) -> Result<Option<bool>, ExchangeError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::BoolValue(value)) => Ok(Some(*value)),
+            Some(_) => Err(ExchangeError::WrongType {
+                key,
+                expected: "a boolean",
+            }),
+        }
+    }
+
+    /// Bytes, or a string taken as its UTF-8 bytes.
+    fn bytes(self, key: &'static str) -> Result<Option<Bytes>, ExchangeError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(value) => raw_bytes(value)
+                .map(|bytes| Some(Bytes::from(bytes)))
+                .ok_or(ExchangeError::WrongType {
+                    key,
+                    expected: "bytes or a string",
+                }),
+        }
+    }
+
+    fn body(self, keys: [&'static str; 3]) -> Result<BodyRecord, ExchangeError> {
+        let [bytes_key, size_key, truncated_key] = keys;
+        let bytes = self.bytes(bytes_key)?.unwrap_or_default();
+        let size = match self.int(size_key)? {
+            None => bytes.len() as u64,
+            Some(size) => u64::try_from(size).map_err(|_| ExchangeError::OutOfRange {
+                key: size_key,
+                value: size,
+            })?,
+        };
+        Ok(BodyRecord {
+            bytes,
+            truncated: self.bool(truncated_key)?.unwrap_or(false),
+            size,
+        })
+    }
+
+    fn headers(self, key: &'static str) -> Result<Vec<HeaderRecord>, ExchangeError> {
+        let values = match self.get(key) {
+            None => return Ok(Vec::new()),
+            Some(Value::ArrayValue(array)) => &array.values,
+            Some(_) => {
+                return Err(ExchangeError::WrongType {
+                    key,
+                    expected: "an array",
+                });
+            }
+        };
+        values
+            .iter()
+            .enumerate()
+            .map(|(index, entry)| {
+                header_entry(entry).ok_or(ExchangeError::InvalidHeader { key, index })
+            })
+            .collect()
+    }
+}
+
+fn raw_bytes(value: &Value) -> Option<Vec<u8>> {
+    match value {
+        Value::BytesValue(bytes) => Some(bytes.clone()),
+        Value::StringValue(text) => Some(text.clone().into_bytes()),
+        _ => None,
+    }
+}
+
+/// One `{name, value}` kvlist; other keys are ignored.
+fn header_entry(entry: &AnyValue) -> Option<HeaderRecord> {
+    let Some(Value::KvlistValue(list)) = &entry.value else {
+        return None;
+    };
+    let fields = Attributes(&list.values);
+    let Some(Value::StringValue(name)) = fields.get(header::NAME) else {
+        return None;
+    };
+    let value = raw_bytes(fields.get(header::VALUE)?)?;
+    Some(HeaderRecord {
+        name: name.clone(),
+        value: Bytes::from(value),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,163 @@
+//! Recordings for the record module's tests, with every awkward case the
+//! format has to carry.
+
+use bytes::Bytes;
+use opentelemetry::trace::{SpanId, TraceId};
+
+use super::{
+    BodyRecord, Exchange, ExchangeKind, HeaderRecord, Recording, RequestRecord, ResponseRecord,
+};
+
+pub(crate) const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+pub(crate) fn header(name: &str, value: &[u8]) -> HeaderRecord {
+    HeaderRecord {
+        name: name.to_owned(),
+        value: Bytes::copy_from_slice(value),
+    }
+}
+
+fn body(bytes: &[u8]) -> BodyRecord {
+    BodyRecord {
+        bytes: Bytes::copy_from_slice(bytes),
+        truncated: false,
+        size: bytes.len() as u64,
+    }
+}
+
+fn span_id(n: u64) -> SpanId {
+    SpanId::from_bytes(n.to_be_bytes())
+}
+
+/// An inbound request with a binary body (every byte value), a non-UTF-8
+/// header value and repeated headers; an outbound call whose response body
+/// was truncated; an outbound call that failed with no response; and an
+/// outbound call with an extension method and empty bodies.
+pub(crate) fn rich_recording() -> Recording {
+    let every_byte: Vec<u8> = (0..=255).collect();
+    let server = Exchange {
+        kind: ExchangeKind::Server,
+        span_id: span_id(0x0102_0304_0506_0708),
+        parent_span_id: span_id(0x00f0_67aa_0ba9_02b7),
+        name: "POST /upload/{id}".to_owned(),
+        start_unix_nanos: 1_700_000_000_123_456_789,
+        end_unix_nanos: 1_700_000_000_223_456_789,
+        request: RequestRecord {
+            method: "POST".to_owned(),
+            url: "/upload/7?dry_run&tag=a%20b".to_owned(),
+            headers: vec![
+                header("accept", b"*/*"),
+                header("x-tag", b"first"),
+                header("x-raw", b"\xff\xfe caf\xc3"),
+                header("x-tag", b"second"),
+                header("content-type", b"application/octet-stream"),
+            ],
+            body: body(&every_byte),
+        },
+        response: Some(ResponseRecord {
+            status: 201,
+            headers: vec![
+                header("set-cookie", b"a=1"),
+                header("content-type", b"application/json"),
+                header("set-cookie", b"b=2"),
+            ],
+            body: body(br#"{"ok":true}"#),
+        }),
+        error: None,
+    };
+    let truncated = Exchange {
+        kind: ExchangeKind::Client,
+        span_id: span_id(0x1111_1111_1111_1111),
+        parent_span_id: server.span_id,
+        name: "GET".to_owned(),
+        start_unix_nanos: 1_700_000_000_130_000_000,
+        end_unix_nanos: 1_700_000_000_140_000_000,
+        request: RequestRecord {
+            method: "GET".to_owned(),
+            url: "http://inventory:8080/items?id=3".to_owned(),
+            headers: vec![header("traceparent", b"00-4bf9-01")],
+            body: BodyRecord::default(),
+        },
+        response: Some(ResponseRecord {
+            status: 200,
+            headers: vec![header("content-encoding", b"gzip")],
+            body: BodyRecord {
+                bytes: Bytes::from_static(b"\x1f\x8b\x08\x00partial"),
+                truncated: true,
+                size: 5 * 1024 * 1024,
+            },
+        }),
+        error: None,
+    };
+    let failed = Exchange {
+        kind: ExchangeKind::Client,
+        span_id: span_id(0x2222_2222_2222_2222),
+        parent_span_id: server.span_id,
+        name: "PUT".to_owned(),
+        start_unix_nanos: 1_700_000_000_150_000_000,
+        end_unix_nanos: 1_700_000_000_160_000_000,
+        request: RequestRecord {
+            method: "PUT".to_owned(),
+            url: "http://pricing:9090/prices/7".to_owned(),
+            headers: Vec::new(),
+            body: body("prix: 7 €".as_bytes()),
+        },
+        response: None,
+        error: Some("connection refused".to_owned()),
+    };
+    let extension = Exchange {
+        kind: ExchangeKind::Client,
+        span_id: span_id(0x3333_3333_3333_3333),
+        parent_span_id: server.span_id,
+        name: "HTTP".to_owned(),
+        start_unix_nanos: 1_700_000_000_170_000_000,
+        end_unix_nanos: 1_700_000_000_180_000_000,
+        request: RequestRecord {
+            method: "PURGE".to_owned(),
+            url: "http://cache/".to_owned(),
+            headers: Vec::new(),
+            body: BodyRecord::default(),
+        },
+        response: Some(ResponseRecord {
+            status: 204,
+            headers: Vec::new(),
+            body: BodyRecord::default(),
+        }),
+        error: None,
+    };
+    Recording {
+        trace_id: TraceId::from_hex(TRACE_ID).unwrap_or(TraceId::INVALID),
+        service_name: "checkout".to_owned(),
+        background: false,
+        exchanges: vec![server, truncated, failed, extension],
+    }
+}
+
+/// A start-up call made outside any request.
+pub(crate) fn background_recording(trace: u128) -> Recording {
+    Recording {
+        trace_id: TraceId::from(trace),
+        service_name: "checkout".to_owned(),
+        background: true,
+        exchanges: vec![Exchange {
+            kind: ExchangeKind::Client,
+            span_id: span_id(0x4444_4444_4444_4444),
+            parent_span_id: SpanId::INVALID,
+            name: "get".to_owned(),
+            start_unix_nanos: 1,
+            end_unix_nanos: 2,
+            request: RequestRecord {
+                method: "get".to_owned(),
+                url: "http://config/settings".to_owned(),
+                headers: vec![header("accept", b"application/json")],
+                body: BodyRecord::default(),
+            },
+            response: Some(ResponseRecord {
+                status: 200,
+                headers: Vec::new(),
+                body: body(b"{}"),
+            }),
+            error: None,
+        }],
+    }
+}

@@ -1,0 +1,728 @@
+//! The background writer: recordings leave the request path through a
+//! bounded queue and are written, one file each, by a dedicated thread.
+//!
+//! [`RecordingWriter::try_record`] never waits: when the queue is full (in
+//! recordings, or in bytes held), the recording is dropped and counted.
+//! A failing disk is reported once and counted; the service never notices.
+//! Dropping the writer waits, up to a timeout, for the queue to drain.
+#![cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "capture (issue 5) starts the writer; remove this attribute when it does"
+    )
+)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use opentelemetry::trace::TraceId;
+
+use super::error::EncodeError;
+use super::{Recording, RecordingStore};
+use crate::diag;
+use crate::store::files::{self, WriteError};
+
+/// The stable names of the writer's warnings.
+const WRITE_FAILED: &str = "RecordingWriter.WriteFailed";
+const DROPPING_STARTED: &str = "RecordingWriter.RecordingDroppingStarted";
+const FLUSH_TIMED_OUT: &str = "RecordingWriter.FlushTimedOut";
+
+/// How a [`RecordingWriter`] is set up.
+#[derive(Debug, Clone)]
+pub(crate) struct WriterConfig {
+    dir: PathBuf,
+    capacity: usize,
+    max_queued_bytes: u64,
+    drop_timeout: Duration,
+    /// Holds the writer thread before each write, for tests.
+    #[cfg(test)]
+    gate: Option<Arc<Gate>>,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        Self::new(RecordingStore::default_dir())
+    }
+}
+
+impl WriterConfig {
+    /// Recordings queued at most, unless [`with_capacity`](Self::with_capacity).
+    pub(crate) const DEFAULT_CAPACITY: usize = super::DEFAULT_QUEUE;
+    /// Bytes of recordings held in the queue at most, unless
+    /// [`with_max_queued_bytes`](Self::with_max_queued_bytes): 16 MiB.
+    pub(crate) const DEFAULT_MAX_QUEUED_BYTES: u64 = 16 * 1024 * 1024;
+    /// How long dropping the writer waits for the queue to drain, unless
+    /// [`with_drop_timeout`](Self::with_drop_timeout).
+    pub(crate) const DEFAULT_DROP_TIMEOUT: Duration = Duration::from_secs(5);
+
+    /// Writes into `dir`, created (mode 0700) on the first write.
+    pub(crate) fn new(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            capacity: Self::DEFAULT_CAPACITY,
+            max_queued_bytes: Self::DEFAULT_MAX_QUEUED_BYTES,
+            drop_timeout: Self::DEFAULT_DROP_TIMEOUT,
+            #[cfg(test)]
+            gate: None,
+        }
+    }
+
+    /// How many recordings may wait to be written (at least 1).
+    #[must_use]
+    pub(crate) fn with_capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity.max(1);
+        self
+    }
+
+    /// How many bytes of bodies, headers and URLs the waiting recordings
+    /// may hold together. A recording larger than this alone is still
+    /// taken when nothing else waits, so it is never dropped for its size
+    /// only.
+    #[must_use]
+    pub(crate) fn with_max_queued_bytes(mut self, max: u64) -> Self {
+        self.max_queued_bytes = max;
+        self
+    }
+
+    /// How long dropping the writer waits for the queue to drain before it
+    /// leaves the rest to the thread and returns.
+    #[must_use]
+    pub(crate) fn with_drop_timeout(mut self, timeout: Duration) -> Self {
+        self.drop_timeout = timeout;
+        self
+    }
+
+    #[cfg(test)]
+    fn with_gate(mut self, gate: Arc<Gate>) -> Self {
+        self.gate = Some(gate);
+        self
+    }
+}
+
+/// Writes recordings as files on a thread of its own; see the module docs.
+///
+/// Share it between layers behind an `Arc`; the last one dropped flushes.
+#[derive(Debug)]
+pub(crate) struct RecordingWriter {
+    shared: Arc<Shared>,
+    /// `None` once closed, in `drop`.
+    sender: Option<SyncSender<Queued>>,
+    thread: Option<JoinHandle<()>>,
+    dir: PathBuf,
+    capacity: usize,
+    drop_timeout: Duration,
+}
+
+/// A recording waiting to be written, and what it counts against the byte
+/// budget.
+struct Queued {
+    recording: Recording,
+    bytes: u64,
+}
+
+/// What the request path and the writer thread share.
+#[derive(Debug)]
+struct Shared {
+    max_queued_bytes: u64,
+    queued_bytes: AtomicU64,
+    accepted: AtomicU64,
+    dropped: AtomicU64,
+    written: AtomicU64,
+    failed: AtomicU64,
+    /// Recordings written or failed, under a lock for `flush` to wait on.
+    finished: Mutex<u64>,
+    finished_changed: Condvar,
+}
+
+impl Shared {
+    /// Reserves `bytes` of the budget; `false` when they do not fit.
+    fn reserve(&self, bytes: u64) -> bool {
+        self.queued_bytes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                let total = queued.saturating_add(bytes);
+                (queued == 0 || total <= self.max_queued_bytes).then_some(total)
+            })
+            .is_ok()
+    }
+
+    fn release(&self, bytes: u64) {
+        self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
+    fn finish_one(&self) {
+        let mut finished = self.finished.lock().unwrap_or_else(PoisonError::into_inner);
+        *finished += 1;
+        self.finished_changed.notify_all();
+    }
+}
+
+/// Why the writer thread could not be started.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StartWriterError {
+    #[error("failed to start the recording writer thread")]
+    Spawn {
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Why [`RecordingWriter::flush`] returned before the queue drained.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub(crate) enum FlushError {
+    #[error("{pending} recordings still unwritten after {timeout:?}")]
+    Timeout { pending: u64, timeout: Duration },
+}
+
+/// Why one recording could not be written.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WriteRecordingError {
+    #[error("failed to encode the recording of trace {trace_id}")]
+    Encode {
+        trace_id: TraceId,
+        #[source]
+        source: EncodeError,
+    },
+    #[error("failed to write the recording of trace {trace_id}")]
+    Store {
+        trace_id: TraceId,
+        #[source]
+        source: WriteError,
+    },
+}
+
+impl RecordingWriter {
+    /// Starts the writer thread.
+    pub(crate) fn start(config: WriterConfig) -> Result<Self, StartWriterError> {
+        let (sender, receiver) = mpsc::sync_channel(config.capacity);
+        let shared = Arc::new(Shared {
+            max_queued_bytes: config.max_queued_bytes,
+            queued_bytes: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            finished: Mutex::new(0),
+            finished_changed: Condvar::new(),
+        });
+        let worker = Worker {
+            shared: Arc::clone(&shared),
+            dir: config.dir.clone(),
+            dir_ready: false,
+            #[cfg(test)]
+            gate: config.gate.clone(),
+        };
+        let thread = thread::Builder::new()
+            .name("tracetape-recordings".to_owned())
+            .spawn(move || worker.run(receiver))
+            .map_err(|source| StartWriterError::Spawn { source })?;
+        Ok(Self {
+            shared,
+            sender: Some(sender),
+            thread: Some(thread),
+            dir: config.dir,
+            capacity: config.capacity,
+            drop_timeout: config.drop_timeout,
+        })
+    }
+
+    /// Queues `recording` to be written, without ever waiting. Returns
+    /// `false` when it was dropped (and counted) because the queue is full.
+    pub(crate) fn try_record(&self, recording: Recording) -> bool {
+        let bytes = approximate_size(&recording);
+        let Some(sender) = &self.sender else {
+            self.drop_one();
+            return false;
+        };
+        if !self.shared.reserve(bytes) {
+            self.drop_one();
+            return false;
+        }
+        match sender.try_send(Queued { recording, bytes }) {
+            Ok(()) => {
+                self.shared.accepted.fetch_add(1, Ordering::AcqRel);
+                true
+            }
+            // Full, or the thread is gone: either way the recording is lost.
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.shared.release(bytes);
+                self.drop_one();
+                false
+            }
+        }
+    }
+
+    fn drop_one(&self) {
+        if self.shared.dropped.fetch_add(1, Ordering::Relaxed) == 0 {
+            diag::warn_once(
+                DROPPING_STARTED,
+                format_args!(
+                    "the recording queue is full ({} recordings or {} bytes); \
+                     recordings are dropped and counted until it drains",
+                    self.capacity, self.shared.max_queued_bytes
+                ),
+            );
+        }
+    }
+
+    /// Waits until every recording queued before the call is written (or
+    /// failed), for at most `timeout`.
+    pub(crate) fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
+        let target = self.shared.accepted.load(Ordering::Acquire);
+        let deadline = Instant::now().checked_add(timeout);
+        let mut finished = self
+            .shared
+            .finished
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        while *finished < target {
+            let remaining = match deadline {
+                None => Duration::MAX,
+                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+            };
+            if remaining.is_zero() {
+                return Err(FlushError::Timeout {
+                    pending: target - *finished,
+                    timeout,
+                });
+            }
+            finished = self
+                .shared
+                .finished_changed
+                .wait_timeout(finished, remaining)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        Ok(())
+    }
+
+    /// The directory the files go to.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Recordings dropped because the queue was full.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Recordings written to disk.
+    pub(crate) fn written(&self) -> u64 {
+        self.shared.written.load(Ordering::Relaxed)
+    }
+
+    /// Recordings that could not be written (reported once).
+    pub(crate) fn failed(&self) -> u64 {
+        self.shared.failed.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for RecordingWriter {
+    fn drop(&mut self) {
+        let flushed = self.flush(self.drop_timeout);
+        // Closing the queue ends the thread once it is empty.
+        self.sender = None;
+        match flushed {
+            Ok(()) => {
+                if let Some(thread) = self.thread.take() {
+                    let _ = thread.join();
+                }
+            }
+            Err(err) => {
+                // Left to finish on its own: the process may still be
+                // running long enough.
+                diag::warn_once(
+                    FLUSH_TIMED_OUT,
+                    format_args!("recordings may be lost: {err}"),
+                );
+            }
+        }
+    }
+}
+
+/// The writer thread's side.
+struct Worker {
+    shared: Arc<Shared>,
+    dir: PathBuf,
+    /// Whether `dir` was created (or found) since the last failure.
+    dir_ready: bool,
+    #[cfg(test)]
+    gate: Option<Arc<Gate>>,
+}
+
+impl Worker {
+    fn run(mut self, receiver: Receiver<Queued>) {
+        while let Ok(Queued { recording, bytes }) = receiver.recv() {
+            #[cfg(test)]
+            if let Some(gate) = &self.gate {
+                gate.pass();
+            }
+            let result = self.write(&recording);
+            drop(recording);
+            self.shared.release(bytes);
+            match result {
+                Ok(_) => {
+                    self.shared.written.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(err) => {
+                    self.shared.failed.fetch_add(1, Ordering::Relaxed);
+                    diag::warn_once(
+                        WRITE_FAILED,
+                        format_args!(
+                            "{}; recordings are being lost (later failures are counted, not reported)",
+                            crate::diag::chain(&err)
+                        ),
+                    );
+                }
+            }
+            self.shared.finish_one();
+        }
+    }
+
+    fn write(&mut self, recording: &Recording) -> Result<PathBuf, WriteRecordingError> {
+        let trace_id = recording.trace_id;
+        let contents = recording
+            .to_otlp_json()
+            .map_err(|source| WriteRecordingError::Encode { trace_id, source })?;
+        let store = |source| WriteRecordingError::Store { trace_id, source };
+        if !self.dir_ready {
+            files::create_dir(&self.dir).map_err(store)?;
+            self.dir_ready = true;
+        }
+        let name = files::next_file_name_with(&trace_id.to_string());
+        files::write_atomic(&self.dir, &name, &contents).map_err(|err| {
+            // The directory may have been removed: create it again next time.
+            self.dir_ready = false;
+            store(err)
+        })
+    }
+}
+
+/// About how much memory a queued recording holds: its bodies, headers,
+/// URLs and names, plus a little for the structure.
+fn approximate_size(recording: &Recording) -> u64 {
+    let headers = |headers: &[super::HeaderRecord]| -> usize {
+        headers
+            .iter()
+            .map(|h| h.name.len() + h.value.len() + 32)
+            .sum()
+    };
+    let exchanges: usize = recording
+        .exchanges
+        .iter()
+        .map(|exchange| {
+            let request = &exchange.request;
+            let response = exchange.response.as_ref().map_or(0, |response| {
+                headers(&response.headers) + response.body.bytes.len()
+            });
+            256 + exchange.name.len()
+                + request.method.len()
+                + request.url.len()
+                + headers(&request.headers)
+                + request.body.bytes.len()
+                + response
+                + exchange.error.as_ref().map_or(0, String::len)
+        })
+        .sum();
+    (128 + recording.service_name.len() + exchanges) as u64
+}
+
+/// Holds the writer thread before each write until opened, so tests can
+/// fill the queue deterministically.
+#[cfg(test)]
+#[derive(Debug, Default)]
+pub(crate) struct Gate {
+    state: Mutex<GateState>,
+    changed: Condvar,
+}
+
+#[cfg(test)]
+#[derive(Debug, Default)]
+struct GateState {
+    open: bool,
+    /// Threads waiting at the gate.
+    waiting: usize,
+}
+
+#[cfg(test)]
+impl Gate {
+    pub(crate) fn closed() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    pub(crate) fn open(&self) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.open = true;
+        self.changed.notify_all();
+    }
+
+    /// Waits until the writer is held at the gate with a recording in hand.
+    pub(crate) fn wait_until_held(&self) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        while state.waiting == 0 {
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    fn pass(&self) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.waiting += 1;
+        self.changed.notify_all();
+        while !state.open {
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        state.waiting -= 1;
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::fs;
+    use std::sync::mpsc::RecvTimeoutError;
+
+    use super::*;
+    use crate::record::testing::{background_recording, rich_recording};
+
+    fn temp_dir() -> (tempfile::TempDir, PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join(".tracetape").join("recordings");
+        (tmp, dir)
+    }
+
+    fn json_files(dir: &Path) -> Vec<PathBuf> {
+        files::batch_files(dir).unwrap()
+    }
+
+    /// Runs `f` on another thread and fails the test, instead of hanging
+    /// it, if `f` takes more than a few seconds.
+    fn promptly<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (send, recv) = mpsc::channel();
+        thread::spawn(move || {
+            let _ = send.send(f());
+        });
+        match recv.recv_timeout(Duration::from_secs(10)) {
+            Ok(value) => value,
+            Err(RecvTimeoutError::Timeout) => panic!("blocked"),
+            Err(RecvTimeoutError::Disconnected) => panic!("panicked"),
+        }
+    }
+
+    #[test]
+    fn each_recording_is_one_file_named_by_time_and_trace() {
+        let (_tmp, dir) = temp_dir();
+        let writer = RecordingWriter::start(WriterConfig::new(&dir)).unwrap();
+        assert_eq!(writer.dir(), dir);
+        for trace in 1..=3_u128 {
+            assert!(writer.try_record(background_recording(trace)));
+        }
+        writer.flush(Duration::from_secs(10)).unwrap();
+        assert_eq!(
+            (writer.written(), writer.failed(), writer.dropped()),
+            (3, 0, 0)
+        );
+
+        let files = json_files(&dir);
+        let traces: Vec<String> = files
+            .iter()
+            .map(|path| {
+                let recording = Recording::from_otlp_json(&fs::read(path).unwrap()).unwrap();
+                let name = path.file_name().unwrap().to_str().unwrap();
+                assert!(name.ends_with(&format!("-{}.json", recording.trace_id)));
+                recording.trace_id.to_string()
+            })
+            .collect();
+        // Oldest first by name is the order they were queued in.
+        assert_eq!(
+            traces,
+            (1..=3_u128)
+                .map(|t| TraceId::from(t).to_string())
+                .collect::<Vec<_>>()
+        );
+        // Nothing else, no temporary files left behind.
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 3);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn directory_is_private_and_files_are_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let (tmp, dir) = temp_dir();
+        let writer = RecordingWriter::start(WriterConfig::new(&dir)).unwrap();
+        writer.try_record(rich_recording());
+        writer.flush(Duration::from_secs(10)).unwrap();
+        let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&tmp.path().join(".tracetape")), 0o700);
+        let [file] = json_files(&dir).try_into().unwrap();
+        assert_eq!(mode(&file), 0o600);
+    }
+
+    #[test]
+    fn full_queue_drops_and_counts_without_blocking() {
+        // Regression guard: a slow disk must never hold up a request.
+        let (_tmp, dir) = temp_dir();
+        let gate = Gate::closed();
+        let writer = Arc::new(
+            RecordingWriter::start(
+                WriterConfig::new(&dir)
+                    .with_capacity(2)
+                    .with_gate(Arc::clone(&gate)),
+            )
+            .unwrap(),
+        );
+        // The thread takes the first recording and is held at the gate with
+        // it; two more fill the queue; the rest are dropped.
+        assert!(writer.try_record(background_recording(1)));
+        gate.wait_until_held();
+        let results = promptly({
+            let writer = Arc::clone(&writer);
+            move || {
+                (2..=6_u128)
+                    .map(|trace| writer.try_record(background_recording(trace)))
+                    .collect::<Vec<_>>()
+            }
+        });
+        assert_eq!(results, [true, true, false, false, false]);
+        assert_eq!(writer.dropped(), 3);
+        assert_eq!(writer.written(), 0);
+        assert_eq!(
+            writer.flush(Duration::from_millis(20)),
+            Err(FlushError::Timeout {
+                pending: 3,
+                timeout: Duration::from_millis(20)
+            })
+        );
+
+        gate.open();
+        writer.flush(Duration::from_secs(10)).unwrap();
+        assert_eq!((writer.written(), writer.dropped()), (3, 3));
+        assert_eq!(json_files(&dir).len(), 3);
+        // Room again once drained.
+        assert!(writer.try_record(background_recording(7)));
+    }
+
+    #[test]
+    fn byte_budget_drops_large_recordings_while_others_wait() {
+        let (_tmp, dir) = temp_dir();
+        let gate = Gate::closed();
+        let big = rich_recording();
+        let size = approximate_size(&big);
+        let writer = RecordingWriter::start(
+            WriterConfig::new(&dir)
+                .with_max_queued_bytes(size + size / 2)
+                .with_gate(Arc::clone(&gate)),
+        )
+        .unwrap();
+        // Larger than the budget alone? Still taken when nothing waits.
+        assert!(writer.try_record(big.clone()));
+        gate.wait_until_held();
+        // The first is held in memory until written, so a second does not fit.
+        assert!(!writer.try_record(big.clone()));
+        assert!(writer.try_record(background_recording(1)));
+        assert_eq!(writer.dropped(), 1);
+        gate.open();
+        writer.flush(Duration::from_secs(10)).unwrap();
+        assert_eq!(writer.written(), 2);
+        assert!(writer.try_record(big));
+    }
+
+    #[test]
+    fn unwritable_directory_warns_once_counts_and_keeps_going() {
+        // Regression guard: a disk error must not panic or stop the service.
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("not-a-directory");
+        fs::write(&file, b"").unwrap();
+        // Below a regular file, so not even root can create it.
+        let dir = file.join("recordings");
+        let writer = RecordingWriter::start(WriterConfig::new(&dir)).unwrap();
+        for trace in 1..=3_u128 {
+            assert!(writer.try_record(background_recording(trace)));
+        }
+        writer.flush(Duration::from_secs(10)).unwrap();
+        assert_eq!((writer.written(), writer.failed()), (0, 3));
+        // Reported already, under its stable name.
+        assert!(!diag::warn_once(WRITE_FAILED, "probe"));
+
+        // The writer still takes recordings, and writes them once it can.
+        fs::remove_file(&file).unwrap();
+        assert!(writer.try_record(background_recording(4)));
+        writer.flush(Duration::from_secs(10)).unwrap();
+        assert_eq!((writer.written(), writer.failed()), (1, 3));
+        assert_eq!(json_files(&dir).len(), 1);
+    }
+
+    #[test]
+    fn directory_removed_while_running_is_created_again() {
+        let (_tmp, dir) = temp_dir();
+        let writer = RecordingWriter::start(WriterConfig::new(&dir)).unwrap();
+        writer.try_record(background_recording(1));
+        writer.flush(Duration::from_secs(10)).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+        writer.try_record(background_recording(2));
+        writer.try_record(background_recording(3));
+        writer.flush(Duration::from_secs(10)).unwrap();
+        // One failure at most (the write that found the directory gone).
+        assert_eq!(writer.written() + writer.failed(), 3);
+        assert!(writer.failed() <= 1, "{}", writer.failed());
+        assert!(!json_files(&dir).is_empty());
+    }
+
+    #[test]
+    fn drop_waits_for_the_queue() {
+        let (_tmp, dir) = temp_dir();
+        let gate = Gate::closed();
+        let writer =
+            RecordingWriter::start(WriterConfig::new(&dir).with_gate(Arc::clone(&gate))).unwrap();
+        for trace in 1..=5_u128 {
+            writer.try_record(background_recording(trace));
+        }
+        gate.wait_until_held();
+        let opener = thread::spawn({
+            let gate = Arc::clone(&gate);
+            move || {
+                thread::sleep(Duration::from_millis(20));
+                gate.open();
+            }
+        });
+        drop(writer);
+        opener.join().unwrap();
+        assert_eq!(json_files(&dir).len(), 5);
+    }
+
+    #[test]
+    fn drop_gives_up_after_its_timeout() {
+        let (_tmp, dir) = temp_dir();
+        let gate = Gate::closed();
+        let writer = RecordingWriter::start(
+            WriterConfig::new(&dir)
+                .with_drop_timeout(Duration::from_millis(20))
+                .with_gate(Arc::clone(&gate)),
+        )
+        .unwrap();
+        writer.try_record(background_recording(1));
+        gate.wait_until_held();
+        promptly(move || drop(writer));
+        // The detached thread finishes once it may.
+        gate.open();
+    }
+
+    #[test]
+    fn flush_with_nothing_queued_returns_at_once() {
+        let (_tmp, dir) = temp_dir();
+        let writer = RecordingWriter::start(WriterConfig::new(&dir)).unwrap();
+        writer.flush(Duration::ZERO).unwrap();
+        writer.flush(Duration::MAX).unwrap();
+        assert!(!dir.exists(), "created before anything was written");
+    }
+}
