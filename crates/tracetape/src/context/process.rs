@@ -96,12 +96,7 @@ impl CommandExt for tokio::process::Command {
         cx: &Context,
         propagator: &dyn TextMapPropagator,
     ) -> &mut Self {
-        for (name, value) in carried(cx, propagator) {
-            match value {
-                Some(value) => self.env(name, value),
-                None => self.env_remove(name),
-            };
-        }
+        self.as_std_mut().with_trace_context_from(cx, propagator);
         self
     }
 }
