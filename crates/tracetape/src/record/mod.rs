@@ -22,12 +22,14 @@
 //! [recordings guide]: https://github.com/tracetape/tracetape/blob/main/docs/recordings.md
 
 mod body;
+mod capture;
 mod config;
 mod error;
 mod file;
 mod format;
 mod model;
 mod read;
+mod recorder;
 mod writer;
 
 #[cfg(test)]
@@ -43,6 +45,7 @@ pub use model::{
     BodyRecord, Exchange, ExchangeKind, HeaderRecord, Recording, RequestRecord, ResponseRecord,
 };
 pub use read::{LoadedRecordings, RecordingStore, StoredRecording};
+pub use recorder::{FlushRecorderError, Recorder, StartRecorderError};
 
 /// The recordings guide's examples, compiled as doctests so they stay true.
 #[cfg(doctest)]

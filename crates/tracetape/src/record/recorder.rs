@@ -1,0 +1,472 @@
+//! [`Recorder`]: what sits between the layers and the writer. It decides
+//! which inbound requests are recorded, gathers the exchanges of one trace
+//! as they finish, and hands the finished [`Recording`] to the writer
+//! exactly once.
+//!
+//! A recording is assembled from *parts*. [`Recorder::begin`] opens one
+//! for a trace and returns its first part, the server's own exchange,
+//! together with a [`TraceRecording`] handle that the server layer stores
+//! in the OpenTelemetry context, so that each outbound call made while
+//! serving the request can take a part of its own
+//! ([`TraceRecording::part`]). A part adds its exchange when
+//! [`finished`](Part::finish); a part dropped unfinished adds nothing.
+//!
+//! The recording is done when every part is gone, the first one included.
+//! The [`TraceRecording`] handles do not keep it open: contexts are cloned
+//! freely and may outlive the request (a task spawned with the request's
+//! context, say), and a recording must not wait for them. A part asked for
+//! once the recording was handed on is inert: that exchange is not recorded.
+
+use std::cell::Cell;
+use std::fmt;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use opentelemetry::trace::TraceId;
+
+use super::writer::{FlushError, RecordingWriter, StartWriterError, WriterConfig};
+use super::{Exchange, ExchangeKind, RecordSettings, Recording};
+
+#[cfg(test)]
+mod tests;
+
+/// Why [`Recorder::start`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartRecorderError {
+    /// The thread that writes recordings could not be started.
+    #[error("failed to start the recording writer thread")]
+    Spawn {
+        /// The error from the operating system.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl From<StartWriterError> for StartRecorderError {
+    fn from(err: StartWriterError) -> Self {
+        match err {
+            StartWriterError::Spawn { source } => Self::Spawn { source },
+        }
+    }
+}
+
+/// Why [`Recorder::flush`] returned before every recording was written.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FlushRecorderError {
+    /// Some recordings were still waiting when the timeout ran out.
+    #[error("failed to write {pending} recordings within {timeout:?}")]
+    Timeout {
+        /// Recordings queued before the flush and not yet written.
+        pending: u64,
+        /// The timeout the flush was given.
+        timeout: Duration,
+    },
+}
+
+impl From<FlushError> for FlushRecorderError {
+    fn from(err: FlushError) -> Self {
+        match err {
+            FlushError::Timeout { pending, timeout } => Self::Timeout { pending, timeout },
+        }
+    }
+}
+
+/// Record mode's entry point: decides which requests are recorded and
+/// writes their recordings, one file per trace, off the request path.
+///
+/// Cheap to clone (the clones share one writer); the writer is flushed,
+/// for a few seconds at most, when the last clone is dropped.
+///
+/// ```
+/// use std::time::Duration;
+/// use tracetape::record::{RecordSettings, Recorder};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut settings = RecordSettings::from_env();
+/// # let tmp = tempfile::tempdir()?;
+/// # settings.dir = tmp.path().join("recordings");
+/// settings.sample_rate = 0.1;
+/// let recorder = Recorder::start(&settings, "checkout")?;
+///
+/// // Once per inbound request: is this one recorded?
+/// let recorded = recorder.sample();
+/// # let _ = recorded;
+/// assert_eq!(recorder.max_body_bytes(), settings.max_body_bytes);
+///
+/// // Before the process exits: wait for what is queued to be written.
+/// recorder.flush(Duration::from_secs(5))?;
+/// assert_eq!(recorder.dropped(), 0);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    service_name: String,
+    sample_rate: f64,
+    max_body_bytes: usize,
+    sink: Sink,
+}
+
+/// Where finished recordings go.
+enum Sink {
+    Writer(RecordingWriter),
+    /// A closure instead of the writer, for tests.
+    #[cfg(test)]
+    Fn(Box<dyn Fn(Recording) + Send + Sync>),
+}
+
+impl fmt::Debug for Sink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Writer(writer) => f.debug_tuple("Writer").field(writer).finish(),
+            #[cfg(test)]
+            Self::Fn(_) => f.write_str("Fn"),
+        }
+    }
+}
+
+impl Recorder {
+    /// Starts recording for the service `service_name`: recordings are
+    /// written into `settings.dir` (created, mode 0700, on the first
+    /// write) by a thread of their own, with at most `settings.queue`
+    /// waiting.
+    ///
+    /// This only fails when the thread cannot be started; a directory that
+    /// cannot be written is reported once, later, and never breaks the
+    /// service.
+    pub fn start(
+        settings: &RecordSettings,
+        service_name: impl Into<String>,
+    ) -> Result<Self, StartRecorderError> {
+        let writer = RecordingWriter::start(
+            WriterConfig::new(settings.dir.clone()).with_capacity(settings.queue),
+        )?;
+        Ok(Self::with_sink(
+            settings,
+            service_name.into(),
+            Sink::Writer(writer),
+        ))
+    }
+
+    /// A recorder that hands each finished recording to `sink` instead of
+    /// writing it.
+    #[cfg(test)]
+    pub(crate) fn with_sink_fn(
+        settings: &RecordSettings,
+        service_name: impl Into<String>,
+        sink: impl Fn(Recording) + Send + Sync + 'static,
+    ) -> Self {
+        Self::with_sink(settings, service_name.into(), Sink::Fn(Box::new(sink)))
+    }
+
+    fn with_sink(settings: &RecordSettings, service_name: String, sink: Sink) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                service_name,
+                sample_rate: settings.sample_rate,
+                max_body_bytes: settings.max_body_bytes,
+                sink,
+            }),
+        }
+    }
+
+    /// Decides whether one inbound request is recorded, with the
+    /// probability `settings.sample_rate`: never at 0 (or below, or NaN),
+    /// always at 1 (or above), otherwise at random. The decision applies to
+    /// the request and to every outbound call made while serving it.
+    pub fn sample(&self) -> bool {
+        let rate = self.inner.sample_rate;
+        if rate >= 1.0 {
+            true
+        } else if rate > 0.0 {
+            random_fraction() < rate
+        } else {
+            false
+        }
+    }
+
+    /// How many bytes of each body are kept.
+    pub fn max_body_bytes(&self) -> usize {
+        self.inner.max_body_bytes
+    }
+
+    /// The `service.name` the recordings carry.
+    pub fn service_name(&self) -> &str {
+        &self.inner.service_name
+    }
+
+    /// Recordings lost because the queue to the writer was full.
+    pub fn dropped(&self) -> u64 {
+        match &self.inner.sink {
+            Sink::Writer(writer) => writer.dropped(),
+            #[cfg(test)]
+            Sink::Fn(_) => 0,
+        }
+    }
+
+    /// Recordings written to disk so far.
+    pub fn written(&self) -> u64 {
+        match &self.inner.sink {
+            Sink::Writer(writer) => writer.written(),
+            #[cfg(test)]
+            Sink::Fn(_) => 0,
+        }
+    }
+
+    /// Recordings that could not be written (the first failure is
+    /// reported as a warning, the others only counted).
+    pub fn failed(&self) -> u64 {
+        match &self.inner.sink {
+            Sink::Writer(writer) => writer.failed(),
+            #[cfg(test)]
+            Sink::Fn(_) => 0,
+        }
+    }
+
+    /// Waits, for at most `timeout`, until every recording handed on
+    /// before the call is written (or has failed).
+    pub fn flush(&self, timeout: Duration) -> Result<(), FlushRecorderError> {
+        match &self.inner.sink {
+            Sink::Writer(writer) => Ok(writer.flush(timeout)?),
+            #[cfg(test)]
+            Sink::Fn(_) => Ok(()),
+        }
+    }
+
+    /// Opens the recording of one trace. Returns the handle to keep in the
+    /// request's context, from which outbound calls take their parts, and
+    /// the first part, for the server's own exchange.
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "the server and client layers (issue 5) call this; remove when they do"
+        )
+    )]
+    pub(crate) fn begin(&self, trace_id: TraceId, background: bool) -> (TraceRecording, Part) {
+        let assembly = Arc::new(Assembly {
+            recorder: self.clone(),
+            trace_id,
+            background,
+            state: Mutex::new(State {
+                open_parts: 1,
+                exchanges: Vec::new(),
+                delivered: false,
+            }),
+        });
+        let part = Part {
+            assembly: Some(Arc::clone(&assembly)),
+        };
+        (TraceRecording { assembly }, part)
+    }
+
+    /// Records one outbound call made outside any inbound request (at
+    /// start-up, by a background job) as a recording of its own, marked
+    /// as background.
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "the server and client layers (issue 5) call this; remove when they do"
+        )
+    )]
+    pub(crate) fn record_background(&self, trace_id: TraceId, exchange: Exchange) {
+        self.deliver(Recording {
+            trace_id,
+            service_name: self.inner.service_name.clone(),
+            background: true,
+            exchanges: vec![exchange],
+        });
+    }
+
+    /// Where every finished recording leaves the recorder: the one place
+    /// for anything that must happen before a recording is written
+    /// (redaction goes here).
+    fn deliver(&self, recording: Recording) {
+        match &self.inner.sink {
+            Sink::Writer(writer) => {
+                // A full queue is counted by the writer.
+                let _ = writer.try_record(recording);
+            }
+            #[cfg(test)]
+            Sink::Fn(sink) => sink(recording),
+        }
+    }
+}
+
+/// The recording of one trace while it is being assembled; see the module
+/// docs. Stored in the request's OpenTelemetry context; clones share the
+/// recording.
+#[derive(Debug, Clone)]
+pub(crate) struct TraceRecording {
+    assembly: Arc<Assembly>,
+}
+
+impl TraceRecording {
+    /// A part for one more exchange of the trace. Inert (its exchange is
+    /// not recorded) when the recording was already handed on.
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "the server and client layers (issue 5) call this; remove when they do"
+        )
+    )]
+    pub(crate) fn part(&self) -> Part {
+        let mut state = self.assembly.lock();
+        if state.delivered {
+            return Part { assembly: None };
+        }
+        state.open_parts += 1;
+        Part {
+            assembly: Some(Arc::clone(&self.assembly)),
+        }
+    }
+
+    /// The recorder the recording goes to.
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "the server and client layers (issue 5) call this; remove when they do"
+        )
+    )]
+    pub(crate) fn recorder(&self) -> &Recorder {
+        &self.assembly.recorder
+    }
+}
+
+/// One exchange of a [`TraceRecording`] in flight. [`finish`](Self::finish)
+/// adds the exchange; dropping the part unfinished adds nothing. Either way
+/// the recording is handed on once its last part is gone.
+#[derive(Debug)]
+pub(crate) struct Part {
+    /// `None` once finished, or for an inert part.
+    assembly: Option<Arc<Assembly>>,
+}
+
+impl Part {
+    /// Adds `exchange` to the recording.
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "the server and client layers (issue 5) call this; remove when they do"
+        )
+    )]
+    pub(crate) fn finish(mut self, exchange: Exchange) {
+        if let Some(assembly) = self.assembly.take() {
+            assembly.close_part(Some(exchange));
+        }
+    }
+}
+
+impl Drop for Part {
+    fn drop(&mut self) {
+        if let Some(assembly) = self.assembly.take() {
+            assembly.close_part(None);
+        }
+    }
+}
+
+/// What the parts and handles of one recording share.
+#[derive(Debug)]
+struct Assembly {
+    recorder: Recorder,
+    trace_id: TraceId,
+    background: bool,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// Parts not yet finished or dropped.
+    open_parts: usize,
+    exchanges: Vec<Exchange>,
+    /// Set when the last part closed; no part is handed out after.
+    delivered: bool,
+}
+
+impl Assembly {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Closes one part, adding its exchange if it has one, and hands the
+    /// recording on when that was the last part. The lock makes "last"
+    /// true for exactly one caller.
+    fn close_part(&self, exchange: Option<Exchange>) {
+        let finished = {
+            let mut state = self.lock();
+            if let Some(exchange) = exchange {
+                state.exchanges.push(exchange);
+            }
+            state.open_parts = state.open_parts.saturating_sub(1);
+            if state.open_parts == 0 && !state.delivered {
+                state.delivered = true;
+                Some(std::mem::take(&mut state.exchanges))
+            } else {
+                None
+            }
+        };
+        // Every part dropped unfinished: nothing to record.
+        if let Some(mut exchanges) = finished.filter(|exchanges| !exchanges.is_empty()) {
+            // The server's exchange first, then the calls as they started.
+            exchanges.sort_by_key(|exchange| {
+                (
+                    exchange.kind != ExchangeKind::Server,
+                    exchange.start_unix_nanos,
+                )
+            });
+            self.recorder.deliver(Recording {
+                trace_id: self.trace_id,
+                service_name: self.recorder.inner.service_name.clone(),
+                background: self.background,
+                exchanges,
+            });
+        }
+    }
+}
+
+thread_local! {
+    /// The state of this thread's xorshift64* generator; never zero.
+    static RANDOM: Cell<u64> = Cell::new(random_seed());
+}
+
+/// A seed that differs between threads and runs: std's per-process random
+/// hash keys, the time and the thread id, hashed together.
+fn random_seed() -> u64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos())
+        .hash(&mut hasher);
+    std::thread::current().id().hash(&mut hasher);
+    hasher.finish() | 1
+}
+
+/// A uniform number in `[0, 1)` from this thread's generator. Sampling
+/// needs no more than that, and must not take a lock.
+fn random_fraction() -> f64 {
+    let next = RANDOM
+        .try_with(|state| {
+            let mut x = state.get();
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            state.set(x);
+            x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        })
+        // Only while the thread's locals are being destroyed.
+        .unwrap_or_else(|_| random_seed());
+    // The top 53 bits, as many as an f64 holds exactly.
+    (next >> 11) as f64 / (1_u64 << 53) as f64
+}
