@@ -1,12 +1,5 @@
 //! From `http` types to records: headers byte for byte, and the request
 //! and response heads around a captured body.
-#![cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "capture (issue 5) calls these from the server and client layers; remove this attribute when it does"
-    )
-)]
 
 use bytes::Bytes;
 use http::{HeaderMap, request, response};

@@ -8,8 +8,11 @@
 //! Bodies are captured as they stream past, never buffered whole first,
 //! and kept byte-exact up to a limit.
 //!
-//! This module holds the data model; capture, the store and the writer
-//! arrive with it step by step.
+//! The server layer captures inbound requests once given a [`Recorder`]
+//! ([`TraceLayer::with_recorder`](crate::server::TraceLayer::with_recorder));
+//! outbound calls and `TRACETAPE_MODE` itself are not wired yet. Bodies
+//! are teed with [`TeeBody`] (or [`MaybeTee`], when only some are
+//! recorded).
 //!
 //! Each recording is stored as one file, written atomically into a
 //! [`RecordingStore`] (by default `.tracetape/recordings`, directory 0700,
@@ -27,6 +30,7 @@ mod config;
 mod error;
 mod file;
 mod format;
+mod maybe;
 mod model;
 mod read;
 mod recorder;
@@ -38,13 +42,18 @@ mod testing;
 mod tests;
 
 pub use body::{BodyCapture, BodyEnd, BodySink, TeeBody};
+pub(crate) use capture::{request_record, response_record};
 pub use config::{DEFAULT_DIR, DEFAULT_MAX_BODY_BYTES, DEFAULT_QUEUE, Mode, RecordSettings};
 pub use error::{DecodeError, EncodeError, ExchangeError, ListRecordingsError, ReadRecordingError};
 pub use format::FormatVersion;
+pub use maybe::MaybeTee;
 pub use model::{
     BodyRecord, Exchange, ExchangeKind, HeaderRecord, Recording, RequestRecord, ResponseRecord,
 };
 pub use read::{LoadedRecordings, RecordingStore, StoredRecording};
+pub(crate) use recorder::Part;
+#[cfg(test)]
+pub(crate) use recorder::TraceRecording;
 pub use recorder::{FlushRecorderError, Recorder, StartRecorderError};
 
 /// The recordings guide's examples, compiled as doctests so they stay true.

@@ -244,13 +244,6 @@ impl Recorder {
     /// Opens the recording of one trace. Returns the handle to keep in the
     /// request's context, from which outbound calls take their parts, and
     /// the first part, for the server's own exchange.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the server and client layers (issue 5) call this; remove when they do"
-        )
-    )]
     pub(crate) fn begin(&self, trace_id: TraceId, background: bool) -> (TraceRecording, Part) {
         let assembly = Arc::new(Assembly {
             recorder: self.clone(),
@@ -355,13 +348,6 @@ pub(crate) struct Part {
 
 impl Part {
     /// Adds `exchange` to the recording.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the server and client layers (issue 5) call this; remove when they do"
-        )
-    )]
     pub(crate) fn finish(mut self, exchange: Exchange) {
         if let Some(assembly) = self.assembly.take() {
             assembly.close_part(Some(exchange));

@@ -1,5 +1,7 @@
 //! [`ResponseBody`]: the response body, which ends the SERVER span when its
-//! last frame has been sent or it is dropped.
+//! last frame has been sent or it is dropped; and [`RequestBody`], the
+//! request body as the inner service sees it. In record mode both copy the
+//! bytes that pass through them aside (see [`TraceLayer::with_recorder`](super::TraceLayer::with_recorder)).
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -8,34 +10,103 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 use super::inflight::InFlight;
+use super::recording::CaptureSink;
+use crate::record::MaybeTee;
 
 pin_project! {
-    /// The response body of [`Trace`](super::Trace).
-    pub struct ResponseBody<B> {
-        // `None` for the empty body of a 500 answered for a panic.
+    /// The request body as the service wrapped by [`Trace`](super::Trace)
+    /// receives it: `B` itself, whose frames, size hint and end it passes
+    /// on unchanged. When the request is recorded it also keeps a copy of
+    /// the bytes the service reads, up to the recorder's limit.
+    ///
+    /// An axum `Router` accepts any body, so this changes nothing there; a
+    /// plain hyper or tower service wrapped by the layer takes
+    /// `Request<RequestBody<B>>` (for hyper, `RequestBody<Incoming>`).
+    pub struct RequestBody<B>
+    where
+        B: Body,
+    {
         #[pin]
-        inner: Option<B>,
-        inflight: Option<InFlight>,
+        inner: MaybeTee<B, CaptureSink>,
     }
 }
 
-impl<B> std::fmt::Debug for ResponseBody<B> {
+impl<B: Body> RequestBody<B> {
+    pub(crate) fn plain(inner: B) -> Self {
+        Self {
+            inner: MaybeTee::passthrough(inner),
+        }
+    }
+
+    pub(crate) fn recorded(inner: B, limit: usize, sink: CaptureSink) -> Self {
+        Self {
+            inner: MaybeTee::tee(inner, limit, sink),
+        }
+    }
+}
+
+impl<B: Body> std::fmt::Debug for RequestBody<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseBody")
-            .field("inflight", &self.inflight)
+        f.debug_struct("RequestBody")
+            .field("recorded", &self.inner.is_tee())
             .finish_non_exhaustive()
     }
 }
 
-impl<B> ResponseBody<B> {
+impl<B: Body> Body for RequestBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        self.project().inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+pin_project! {
+    /// The response body of [`Trace`](super::Trace).
+    pub struct ResponseBody<B>
+    where
+        B: Body,
+    {
+        // `None` for the empty body of a 500 answered for a panic.
+        #[pin]
+        inner: Option<MaybeTee<B, CaptureSink>>,
+        inflight: Option<InFlight>,
+    }
+}
+
+impl<B: Body> std::fmt::Debug for ResponseBody<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseBody")
+            .field("inflight", &self.inflight)
+            .field(
+                "recorded",
+                &self.inner.as_ref().is_some_and(MaybeTee::is_tee),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: Body> ResponseBody<B> {
     pub(crate) fn untraced(inner: B) -> Self {
         Self {
-            inner: Some(inner),
+            inner: Some(MaybeTee::passthrough(inner)),
             inflight: None,
         }
     }
 
-    pub(crate) fn traced(inner: B, inflight: InFlight) -> Self {
+    pub(crate) fn traced(inner: MaybeTee<B, CaptureSink>, inflight: InFlight) -> Self {
         Self {
             inner: Some(inner),
             inflight: Some(inflight),

@@ -12,6 +12,7 @@ use super::metrics::Instruments;
 use crate::http_attrs::{HeaderCapture, UrlExclusions};
 use crate::propagation::RequestHeaders;
 use crate::providers::Providers;
+use crate::record::Recorder;
 
 pub(crate) type RouteFn = dyn Fn(&Parts) -> Option<String> + Send + Sync;
 pub(crate) type ExcludeFn = dyn Fn(&Parts) -> bool + Send + Sync;
@@ -28,6 +29,8 @@ pub(crate) struct Config {
     pub(crate) excluded_urls: UrlExclusions,
     pub(crate) capture_request: HeaderCapture,
     pub(crate) capture_response: HeaderCapture,
+    /// Record mode: where recorded exchanges go; `None` records nothing.
+    pub(crate) recorder: Option<Recorder>,
 }
 
 impl std::fmt::Debug for Config {
@@ -39,6 +42,7 @@ impl std::fmt::Debug for Config {
             .field("excluded_urls", &self.excluded_urls)
             .field("capture_request", &self.capture_request)
             .field("capture_response", &self.capture_response)
+            .field("recorder", &self.recorder)
             .finish()
     }
 }
@@ -59,6 +63,7 @@ impl Config {
                 "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE",
                 "http.response.header",
             ),
+            recorder: None,
         }
     }
 

@@ -16,7 +16,9 @@ use super::OnResponse;
 use super::body::ResponseBody;
 use super::config::Config;
 use super::inflight::InFlight;
+use super::recording::ServerCapture;
 use crate::hook;
+use crate::record::{BodyRecord, MaybeTee, ResponseRecord};
 
 pin_project! {
     /// The response future of [`Trace`](super::Trace).
@@ -27,6 +29,10 @@ pin_project! {
         inflight: Option<InFlight>,
         on_response: Option<OnResp>,
         config: Option<Arc<Config>>,
+        // Record mode: the exchange's response side, until the response
+        // comes. Dropped with the future before that, it records the
+        // exchange as abandoned.
+        capture: Option<ServerCapture>,
     }
 }
 
@@ -34,6 +40,7 @@ impl<F, OnResp> std::fmt::Debug for ResponseFuture<F, OnResp> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture")
             .field("inflight", &self.inflight)
+            .field("recorded", &self.capture.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -46,6 +53,7 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
             inflight: None,
             on_response: None,
             config: None,
+            capture: None,
         }
     }
 
@@ -54,6 +62,7 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
         inflight: InFlight,
         on_response: OnResp,
         config: Arc<Config>,
+        capture: Option<ServerCapture>,
     ) -> Self {
         Self {
             inner: Some(inner),
@@ -61,6 +70,7 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
             inflight: Some(inflight),
             on_response: Some(on_response),
             config: Some(config),
+            capture,
         }
     }
 
@@ -69,6 +79,7 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
         inflight: InFlight,
         on_response: OnResp,
         config: Arc<Config>,
+        capture: Option<ServerCapture>,
     ) -> Self {
         Self {
             inner: None,
@@ -76,6 +87,7 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
             inflight: Some(inflight),
             on_response: Some(on_response),
             config: Some(config),
+            capture,
         }
     }
 }
@@ -134,15 +146,32 @@ where
                     hook::guarded("server.on_response", || hook.on_response(&response, &span));
                 }
                 inflight.set_status(response.status());
+                let response = match this.capture.take() {
+                    Some(capture) => capture.response(response),
+                    None => response.map(MaybeTee::passthrough),
+                };
                 Poll::Ready(Ok(response.map(|body| ResponseBody::traced(body, inflight))))
             }
             Ok(Poll::Ready(Err(error))) => {
-                inflight.set_error(std::any::type_name::<E>());
+                let error_type = std::any::type_name::<E>();
+                inflight.set_error(error_type);
                 inflight.end();
+                if let Some(capture) = this.capture.take() {
+                    capture.fail(None, error_type.to_owned());
+                }
                 Poll::Ready(Err(error))
             }
             Err(panic) => {
-                inflight.record_panic(hook::panic_message(&*panic));
+                let message = hook::panic_message(&*panic);
+                inflight.record_panic(message);
+                if let Some(capture) = this.capture.take() {
+                    let response = ResponseRecord {
+                        status: StatusCode::INTERNAL_SERVER_ERROR.as_u16(),
+                        headers: Vec::new(),
+                        body: BodyRecord::default(),
+                    };
+                    capture.fail(Some(response), format!("panic: {message}"));
+                }
                 inflight.set_status(StatusCode::INTERNAL_SERVER_ERROR);
                 let mut response = Response::new(ResponseBody::empty(inflight));
                 *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;

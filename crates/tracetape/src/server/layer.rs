@@ -11,6 +11,7 @@ use tower_layer::Layer;
 use super::Trace;
 use super::config::Config;
 use crate::http_attrs::{HeaderCapture, UrlExclusions};
+use crate::record::Recorder;
 
 /// Traces every request of the service it wraps with one SERVER span and
 /// records the HTTP server metrics.
@@ -146,6 +147,49 @@ impl<OnReq, OnResp> TraceLayer<OnReq, OnResp> {
     ) -> Self {
         self.config_mut().capture_response =
             HeaderCapture::new(names, sanitize, "http.response.header");
+        self
+    }
+
+    /// Records the traced requests that `recorder` samples: for each, the
+    /// request (method, path and query, headers, body) and the response
+    /// (status, headers, body) become the SERVER exchange of the trace's
+    /// recording, tied to the SERVER span. Bodies are copied as they
+    /// stream past, up to [`Recorder::max_body_bytes`], and the handler
+    /// and the client see them exactly as without recording.
+    ///
+    /// Requests that are excluded, or arrive with telemetry suppressed
+    /// (tracetape's own traffic), are never recorded. The exchange is
+    /// finished once both the request body (read to its end by the
+    /// handler, failed or dropped) and the response body (sent, failed or
+    /// dropped) are done. A handler that panics is recorded with its 500
+    /// and the error `panic: {message}`; a response body cut short with
+    /// the error `client went away`; a request whose response never came
+    /// (the client went away before it) with no response and the error
+    /// `abandoned`. A request body the handler did not read is recorded
+    /// as far as it was read.
+    ///
+    /// While a recorded request is handled, the trace's recording is in
+    /// the current OpenTelemetry context, for the client layers.
+    ///
+    /// ```
+    /// use axum::{Router, routing::post};
+    /// use tracetape::record::{RecordSettings, Recorder};
+    /// use tracetape::server::TraceLayer;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let settings = RecordSettings::from_env();
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let mut settings = settings;
+    /// # settings.dir = tmp.path().join("recordings");
+    /// let recorder = Recorder::start(&settings, "checkout")?;
+    /// let app: Router = Router::new()
+    ///     .route("/orders", post(|body: String| async move { body }))
+    ///     .layer(TraceLayer::new().with_recorder(recorder));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_recorder(mut self, recorder: Recorder) -> Self {
+        self.config_mut().recorder = Some(recorder);
         self
     }
 

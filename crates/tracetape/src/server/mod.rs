@@ -33,6 +33,39 @@
 //! string arrays, with those named in
 //! `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS` redacted.
 //!
+//! With [`TraceLayer::with_recorder`] the layer also records: each request
+//! the recorder samples becomes the SERVER exchange of its trace's
+//! recording (request and response heads, bodies copied as they stream
+//! past), and the trace's recording is in the handler's context for the
+//! client layers.
+//!
+//! # The request body type
+//!
+//! The wrapped service receives `Request<`[`RequestBody<B>`]`>` rather than
+//! `Request<B>`: the same body, which in record mode also copies what is
+//! read. An axum `Router` accepts any body, so axum users see no
+//! difference. A plain hyper or tower service takes the wrapper in its
+//! signature (it implements [`http_body::Body`] with `B`'s data and error
+//! types):
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use http_body_util::Full;
+//! use hyper::body::{Bytes, Incoming};
+//! use tracetape::server::{RequestBody, TraceLayer};
+//!
+//! async fn hello(
+//!     _request: http::Request<RequestBody<Incoming>>,
+//! ) -> Result<http::Response<Full<Bytes>>, Infallible> {
+//!     Ok(http::Response::new(Full::new(Bytes::from("hello"))))
+//! }
+//!
+//! let service = tower::ServiceBuilder::new()
+//!     .layer(TraceLayer::new())
+//!     .service_fn(hello);
+//! # let _ = service;
+//! ```
+//!
 //! ```
 //! use axum::{Router, routing::get};
 //! use opentelemetry::{KeyValue, trace::TraceContextExt};
@@ -62,14 +95,17 @@ mod metrics;
 mod on_request;
 mod on_response;
 mod peer;
+mod recording;
 mod request;
 mod route;
 mod service;
 
 #[cfg(test)]
+mod record_tests;
+#[cfg(test)]
 mod tests;
 
-pub use body::ResponseBody;
+pub use body::{RequestBody, ResponseBody};
 pub use future::ResponseFuture;
 pub use layer::TraceLayer;
 pub use on_request::OnRequest;

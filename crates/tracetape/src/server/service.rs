@@ -3,17 +3,17 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use http::{Request, Response};
 use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
 use tower_service::Service;
 
-use super::body::ResponseBody;
+use super::body::{RequestBody, ResponseBody};
 use super::config::Config;
 use super::future::ResponseFuture;
 use super::inflight::InFlight;
-use super::{OnRequest, OnResponse, request};
+use super::{OnRequest, OnResponse, recording, request};
 use crate::{hook, propagation};
 
 /// A service traced by [`TraceLayer`](super::TraceLayer).
@@ -44,7 +44,8 @@ impl<S, OnReq, OnResp> Trace<S, OnReq, OnResp> {
 
 impl<S, ReqB, ResB, OnReq, OnResp> Service<Request<ReqB>> for Trace<S, OnReq, OnResp>
 where
-    S: Service<Request<ReqB>, Response = Response<ResB>>,
+    S: Service<Request<RequestBody<ReqB>>, Response = Response<ResB>>,
+    ReqB: http_body::Body,
     ResB: http_body::Body,
     OnReq: OnRequest<ReqB>,
     OnResp: OnResponse<ResB> + Clone,
@@ -61,15 +62,27 @@ where
         let start = Instant::now();
         let (parts, body) = request.into_parts();
         if self.config.is_excluded(&parts) {
-            let inner = self.inner.call(Request::from_parts(parts, body));
+            let inner = self
+                .inner
+                .call(Request::from_parts(parts, RequestBody::plain(body)));
             return ResponseFuture::untraced(inner);
         }
+        // Record mode: decided once per request, before the span starts.
+        let record = self
+            .config
+            .recorder
+            .as_ref()
+            .filter(|recorder| {
+                !opentelemetry::Context::current().is_telemetry_suppressed() && recorder.sample()
+            })
+            .map(|recorder| (recorder, SystemTime::now()));
         let parent = self.config.extract(&parts.headers);
         let request::Start {
             name,
             attributes,
             labels,
         } = request::start(&self.config, &parts);
+        let record = record.map(|(recorder, started_at)| (recorder, started_at, name.to_string()));
         let span = self.config.with_tracer(|tracer| {
             tracer
                 .span_builder(name)
@@ -78,9 +91,20 @@ where
                 .start_with_context(tracer, &parent)
         });
         let cx = propagation::with_span(&parent, span);
+        let (cx, capture, request_sink) = match record {
+            Some((recorder, started_at, name)) => {
+                let begun = recording::begin(recorder, cx, &parent, name, &parts, started_at);
+                (begun.cx, Some(begun.capture), Some(begun.request_sink))
+            }
+            None => (cx, None, None),
+        };
         let request = Request::from_parts(parts, body);
         hook::guarded("server.on_request", || {
             self.on_request.on_request(&request, &cx.span())
+        });
+        let request = request.map(|body| match request_sink {
+            Some((sink, limit)) => RequestBody::recorded(body, limit, sink),
+            None => RequestBody::plain(body),
         });
         let inflight =
             InFlight::begin(cx.clone(), start, self.config.instruments().clone(), labels);
@@ -90,9 +114,11 @@ where
         };
         let config = self.config.clone();
         match called {
-            Ok(inner) => ResponseFuture::traced(inner, inflight, self.on_response.clone(), config),
+            Ok(inner) => {
+                ResponseFuture::traced(inner, inflight, self.on_response.clone(), config, capture)
+            }
             Err(panic) => {
-                ResponseFuture::panicked(panic, inflight, self.on_response.clone(), config)
+                ResponseFuture::panicked(panic, inflight, self.on_response.clone(), config, capture)
             }
         }
     }

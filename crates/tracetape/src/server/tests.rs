@@ -21,7 +21,7 @@ use opentelemetry_sdk::trace::{InMemorySpanExporter, Sampler, SdkTracerProvider}
 use tokio::sync::{mpsc, oneshot};
 use tower::ServiceExt;
 
-use super::TraceLayer;
+use super::{RequestBody, TraceLayer};
 use crate::test_support::{GLOBAL_PROVIDERS, Harness, attr, attr_i64, attr_str};
 
 impl Harness {
@@ -203,7 +203,7 @@ async fn handler_panic_is_a_500_with_an_exception_and_the_service_keeps_serving(
 async fn a_panic_while_building_the_future_is_caught_too() {
     // A plain tower service whose `call` itself panics.
     let h = Harness::new();
-    let service = tower::service_fn(|request: Request<Body>| {
+    let service = tower::service_fn(|request: Request<RequestBody<Body>>| {
         if request.uri().path() == "/boom" {
             panic!("call exploded");
         }
@@ -517,7 +517,7 @@ async fn streamed_response(
 ) {
     let (tx, rx) = mpsc::channel::<Bytes>(4);
     let rx = std::sync::Mutex::new(Some(rx));
-    let service = tower::service_fn(move |_: Request<Body>| {
+    let service = tower::service_fn(move |_: Request<RequestBody<Body>>| {
         let rx = rx.lock().unwrap().take().unwrap();
         async move { Ok::<_, Infallible>(http::Response::new(ChannelBody(rx))) }
     });
@@ -676,7 +676,7 @@ async fn a_request_is_active_until_its_body_has_been_sent() {
     let h = Harness::new();
     let (tx, rx) = mpsc::channel::<Bytes>(4);
     let rx = std::sync::Arc::new(std::sync::Mutex::new(Some(rx)));
-    let service = tower::service_fn(move |_: Request<Body>| {
+    let service = tower::service_fn(move |_: Request<RequestBody<Body>>| {
         let rx = rx.lock().unwrap().take().unwrap();
         async move { Ok::<_, Infallible>(http::Response::new(ChannelBody(rx))) }
     });
@@ -738,7 +738,7 @@ async fn spans_go_to_the_global_tracer_provider_of_the_moment() {
 #[tokio::test]
 async fn a_route_function_names_routes_for_plain_services() {
     let h = Harness::new();
-    let service = tower::service_fn(|_: Request<Body>| async {
+    let service = tower::service_fn(|_: Request<RequestBody<Body>>| async {
         Ok::<_, Infallible>(http::Response::new(Body::from("ok")))
     });
     let layer = h.layer().with_route(|parts| {
