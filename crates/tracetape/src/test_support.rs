@@ -16,6 +16,20 @@ pub(crate) struct Harness {
     pub(crate) tracer_provider: SdkTracerProvider,
     pub(crate) metrics: InMemoryMetricExporter,
     pub(crate) meter_provider: SdkMeterProvider,
+    /// How many spans have ended, to wait on instead of sleeping.
+    ended: tokio::sync::watch::Receiver<usize>,
+}
+
+/// Counts the spans that end. Processors run in order, so a span is in
+/// the in-memory exporter before it is counted.
+#[derive(Debug)]
+struct CountEnded(tokio::sync::watch::Sender<usize>);
+
+impl opentelemetry_sdk::trace::SpanExporter for CountEnded {
+    async fn export(&self, batch: Vec<SpanData>) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.send_modify(|ended| *ended += batch.len());
+        Ok(())
+    }
 }
 
 impl Harness {
@@ -25,9 +39,11 @@ impl Harness {
 
     pub(crate) fn with_sampler(sampler: Sampler) -> Self {
         let spans = InMemorySpanExporter::default();
+        let (count, ended) = tokio::sync::watch::channel(0);
         let tracer_provider = SdkTracerProvider::builder()
             .with_sampler(sampler)
             .with_simple_exporter(spans.clone())
+            .with_simple_exporter(CountEnded(count))
             .build();
         let metrics = InMemoryMetricExporter::default();
         let meter_provider = SdkMeterProvider::builder()
@@ -38,7 +54,33 @@ impl Harness {
             tracer_provider,
             metrics,
             meter_provider,
+            ended,
         }
+    }
+
+    /// Waits (at most ten seconds) until `count` spans in all have ended,
+    /// and returns the spans: a real server ends its span when the body
+    /// has been sent, which may be after the client has read it.
+    pub(crate) async fn wait_for_spans(&self, count: usize) -> Vec<SpanData> {
+        self.wait_until(|spans| spans.len() >= count).await
+    }
+
+    /// Waits (at most ten seconds), woken each time a span ends, until
+    /// `done` holds for the ended spans, and returns them.
+    pub(crate) async fn wait_until(&self, done: impl Fn(&[SpanData]) -> bool) -> Vec<SpanData> {
+        let mut ended = self.ended.clone();
+        let wait = async {
+            loop {
+                let spans = self.spans();
+                if done(&spans) {
+                    return spans;
+                }
+                ended.changed().await.unwrap();
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(10), wait)
+            .await
+            .unwrap_or_else(|_| panic!("the spans waited for did not end within 10s"))
     }
 
     pub(crate) fn spans(&self) -> Vec<SpanData> {

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use http::header::USER_AGENT;
 use http::{Extensions, HeaderMap};
@@ -22,6 +22,7 @@ use super::config::Config;
 use super::error_type;
 use super::extensions::UrlTemplate;
 use super::info::{Outcome, RequestInfo};
+use super::recording::{self, Pending};
 use super::url::{self, Target};
 use crate::hook;
 use crate::http_attrs::{Method, protocol_version};
@@ -68,6 +69,9 @@ pub(crate) struct Attempt {
     config: Arc<Config>,
     /// The duration's attributes known at the start; taken by `end`.
     labels: Option<Vec<KeyValue>>,
+    /// Record mode: the attempt's exchange, until the integration takes
+    /// it with the request head.
+    recording: Option<Pending>,
 }
 
 impl std::fmt::Debug for Attempt {
@@ -75,6 +79,7 @@ impl std::fmt::Debug for Attempt {
         f.debug_struct("Attempt")
             .field("span", self.cx.span().span_context())
             .field("ended", &self.labels.is_none())
+            .field("recording", &self.recording)
             .finish_non_exhaustive()
     }
 }
@@ -83,7 +88,9 @@ impl Attempt {
     /// Starts the CLIENT span as a child of the current context and runs
     /// the request hook; `None` when the request is excluded or telemetry
     /// is suppressed (tracetape's own traffic), so nothing is recorded or
-    /// injected.
+    /// injected. In record mode (a recording in the current context, or a
+    /// recorder on the layer) the attempt also holds its pending exchange,
+    /// for [`take_recording`](Self::take_recording).
     pub(crate) fn start(config: &Arc<Config>, head: &Head<'_>) -> Option<Self> {
         let start = Instant::now();
         let parent = Context::current();
@@ -91,12 +98,15 @@ impl Attempt {
         if parent.is_telemetry_suppressed() || config.is_excluded(&info) {
             return None;
         }
+        let plan = recording::plan(config, &parent);
+        let started_at = plan.as_ref().map(|_| SystemTime::now());
         let method = Method::of(head.method);
         let template = head.template();
         let name: Cow<'static, str> = match template {
             Some(template) => format!("{} {}", method.span_name(), template.0).into(),
             None => method.span_name().into(),
         };
+        let record_name = plan.as_ref().map(|_| name.to_string());
         let mut attributes = Vec::with_capacity(ATTRIBUTES + config.capture_request.len());
         let mut labels = Vec::with_capacity(7);
         labels.push(KeyValue::new(HTTP_REQUEST_METHOD, method.attribute()));
@@ -144,6 +154,10 @@ impl Attempt {
                 .start_with_context(tracer, &parent)
         });
         let cx = propagation::with_span(&parent, span);
+        let recording = plan.zip(record_name).map(|(plan, name)| {
+            let started_at = started_at.unwrap_or_else(SystemTime::now);
+            Pending::new(plan, &cx, &parent, name, started_at)
+        });
         if let Some(hook) = &config.on_request {
             hook::guarded("client.on_request", || hook(&cx.span(), &info));
         }
@@ -152,6 +166,7 @@ impl Attempt {
             start,
             config: config.clone(),
             labels: Some(labels),
+            recording,
         })
     }
 
@@ -169,6 +184,12 @@ impl Attempt {
         self.config
             .providers
             .inject(&self.cx, &mut RequestHeadersMut(headers));
+    }
+
+    /// The attempt's exchange when it is recorded; taken once, after
+    /// [`inject`](Self::inject), to record the request head as sent.
+    pub(crate) fn take_recording(&mut self) -> Option<Pending> {
+        self.recording.take()
     }
 
     /// Ends the attempt with its outcome: a response of any status, or the
@@ -252,6 +273,12 @@ fn full_url(config: &Config, url: &str) -> String {
         Some(filtered) => url::redact(&filtered).into_owned(),
         None => url::redact(url).into_owned(),
     }
+}
+
+/// What a recorded exchange keeps of an error: the span's `error.type`
+/// and the message, as `{error.type}: {message}`.
+pub(crate) fn error_text(error: &(dyn std::error::Error + 'static)) -> String {
+    format!("{}: {}", error_type::classify(error), error_message(error))
 }
 
 /// The error and its sources, joined as `outer: inner`.

@@ -10,6 +10,7 @@ use super::info::{Outcome, RequestInfo};
 use super::metrics;
 use crate::http_attrs::{HeaderCapture, UrlExclusions};
 use crate::providers::Providers;
+use crate::record::Recorder;
 
 pub(crate) type ExcludeFn = dyn Fn(&RequestInfo<'_>) -> bool + Send + Sync;
 pub(crate) type UrlFilterFn = dyn Fn(&str) -> String + Send + Sync;
@@ -29,6 +30,8 @@ pub(crate) struct Config {
     pub(crate) capture_response: HeaderCapture,
     pub(crate) on_request: Option<Arc<RequestHookFn>>,
     pub(crate) on_response: Option<Arc<ResponseHookFn>>,
+    /// Records calls made outside any recorded request.
+    pub(crate) recorder: Option<Recorder>,
 }
 
 impl std::fmt::Debug for Config {
@@ -43,6 +46,7 @@ impl std::fmt::Debug for Config {
             .field("capture_response", &self.capture_response)
             .field("on_request", &set(self.on_request.is_some()))
             .field("on_response", &set(self.on_response.is_some()))
+            .field("recorder", &self.recorder)
             .finish()
     }
 }
@@ -71,6 +75,7 @@ impl Config {
             ),
             on_request: None,
             on_response: None,
+            recorder: None,
         }
     }
 

@@ -12,6 +12,7 @@ use super::Trace;
 use super::config::Config;
 use super::info::{Outcome, RequestInfo};
 use crate::http_attrs::{HeaderCapture, UrlExclusions};
+use crate::record::Recorder;
 
 /// Traces every attempt of an HTTP client with one CLIENT span, injects
 /// the span's context into the request, and records
@@ -28,14 +29,14 @@ use crate::http_attrs::{HeaderCapture, UrlExclusions};
 /// the client is built.
 ///
 /// ```
-/// use tracetape::client::TraceLayer;
+/// use tracetape::client::{RequestBody, TraceLayer};
 ///
 /// let layer = TraceLayer::new()
 ///     .with_excluded_urls(["^https?://metadata\\.internal/"])
 ///     .with_url_filter(|url| url.split('?').next().unwrap_or(url).to_owned());
 /// let client = tower::ServiceBuilder::new()
 ///     .layer(layer)
-///     .service(tower::service_fn(|_: http::Request<String>| async {
+///     .service(tower::service_fn(|_: http::Request<RequestBody<String>>| async {
 ///         Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
 ///     }));
 /// ```
@@ -151,6 +152,33 @@ impl TraceLayer {
     ) -> Self {
         self.config_mut().capture_response =
             HeaderCapture::new(names, sanitize, "http.response.header");
+        self
+    }
+
+    /// Records calls made outside any recorded request (at start-up, by
+    /// background jobs) with `recorder`, each as a background recording
+    /// of its own, sampled call by call with its sample rate.
+    ///
+    /// Record mode needs no option for calls made while serving a request
+    /// that the server layer records
+    /// ([`server::TraceLayer::with_recorder`](crate::server::TraceLayer::with_recorder)):
+    /// each attempt of those becomes a CLIENT exchange of that request's
+    /// recording, whether or not the client layer has a recorder. Either
+    /// way an attempt records the request as sent (full URL, headers with
+    /// the trace context injected, body) and the response (status,
+    /// headers, body), or the error that came instead as
+    /// `{error.type}: {message}`; bodies are copied as they stream past,
+    /// up to [`Recorder::max_body_bytes`], and the caller reads them
+    /// unchanged. Excluded requests and tracetape's own traffic
+    /// (suppressed telemetry) are never recorded. What each integration
+    /// can see of a body is described on [`Trace`] and
+    /// [`TracingMiddleware`](super::TracingMiddleware).
+    ///
+    /// Calls made while serving a request that the server layer did *not*
+    /// sample carry no recording either, so a client layer with a
+    /// recorder treats them as background calls too.
+    pub fn with_recorder(mut self, recorder: Recorder) -> Self {
+        self.config_mut().recorder = Some(recorder);
         self
     }
 

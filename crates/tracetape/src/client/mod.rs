@@ -45,6 +45,13 @@
 //! those named in `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS`
 //! redacted.
 //!
+//! In record mode each attempt made while serving a request that the
+//! server layer records becomes a CLIENT exchange of that request's
+//! recording; with [`TraceLayer::with_recorder`], calls made outside any
+//! recorded request are recorded too, as background recordings. The tower
+//! [`Trace`] therefore hands its inner client a [`RequestBody`] and its
+//! caller a [`ResponseBody`], both passing `B` through unchanged.
+//!
 //! ```
 //! # #[cfg(feature = "reqwest")]
 //! # async fn run() -> Result<(), reqwest_middleware::Error> {
@@ -65,12 +72,14 @@
 //! ```
 
 mod attempt;
+mod body;
 mod config;
 mod error_type;
 mod extensions;
 mod info;
 mod layer;
 mod metrics;
+mod recording;
 #[cfg(feature = "reqwest")]
 mod redirect;
 #[cfg(feature = "reqwest")]
@@ -80,8 +89,11 @@ mod service;
 mod url;
 
 #[cfg(test)]
+mod record_tests;
+#[cfg(test)]
 mod tests;
 
+pub use body::{RequestBody, ResponseBody};
 pub use extensions::{ResendCount, UrlTemplate};
 pub use info::{Outcome, RequestInfo, ResponseInfo};
 pub use layer::TraceLayer;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use http::Extensions;
 use opentelemetry::context::FutureExt as _;
-use reqwest::{Request, Response};
+use reqwest::{Request, Response, ResponseBuilderExt as _};
 use reqwest_middleware::{Middleware, Next};
 
 use super::TraceLayer;
@@ -13,7 +13,9 @@ use super::attempt::{Attempt, Head};
 use super::config::Config;
 use super::extensions::ResendCount;
 use super::info::ResponseInfo;
+use super::recording::{self, Begun};
 use super::url::Target;
+use crate::record::{BodyRecord, RequestRecord, header_records};
 
 /// Traces every attempt a `reqwest-middleware` client makes with one
 /// CLIENT span; the same rules as [`TraceLayer`], which configures it.
@@ -24,6 +26,15 @@ use super::url::Target;
 /// inside one attempt; for a span per redirect, build the reqwest client
 /// with `redirect::Policy::none()` and put
 /// [`FollowRedirects`](super::FollowRedirects) before this middleware.
+///
+/// In record mode ([`TraceLayer::with_recorder`]) the request body is
+/// recorded when reqwest holds it in memory (`.body(bytes)`, `.json(..)`,
+/// `.form(..)`), up to the limit; a streamed body cannot be read without
+/// sending it, so it is recorded as empty and truncated, with its size
+/// when reqwest knows it (0 otherwise). The response body is copied as
+/// the caller reads it, after reqwest has decompressed it (when a
+/// compression feature of reqwest is on); the response keeps its `url()`
+/// and extensions.
 ///
 /// ```
 /// use reqwest_middleware::ClientBuilder;
@@ -95,10 +106,26 @@ impl Middleware for TracingMiddleware {
             };
             Attempt::start(&self.config, &head)
         };
-        let Some(attempt) = attempt else {
+        let Some(mut attempt) = attempt else {
             return next.run(request, extensions).await;
         };
         attempt.inject(request.headers_mut());
+        let begun = attempt.take_recording().map(|pending| {
+            let begun = pending.begin(RequestRecord {
+                method: request.method().as_str().to_owned(),
+                url: request.url().as_str().to_owned(),
+                headers: header_records(request.headers()),
+                body: BodyRecord::default(),
+            });
+            let body = request_body(&request, begun.limit);
+            let Begun {
+                capture,
+                request_sink,
+                ..
+            } = begun;
+            request_sink.record(body);
+            capture
+        });
         let cx = attempt.context().clone();
         let result = next.run(request, extensions).with_context(cx).await;
         let outcome = match &result {
@@ -117,6 +144,52 @@ impl Middleware for TracingMiddleware {
             _ => "reqwest::Error",
         };
         attempt.finish(outcome, name);
-        result
+        let Some(capture) = begun else {
+            return result;
+        };
+        match result {
+            Ok(response) => Ok(tee_response(capture, response)),
+            Err(error) => {
+                match &error {
+                    reqwest_middleware::Error::Reqwest(source) => capture.fail(source),
+                    reqwest_middleware::Error::Middleware(source) => capture.fail(source.as_ref()),
+                }
+                Err(error)
+            }
+        }
     }
+}
+
+/// What can be recorded of a request body before it is sent: its bytes
+/// when reqwest holds them in memory; for a streamed body nothing, marked
+/// truncated, with the size when it is known.
+fn request_body(request: &Request, limit: usize) -> BodyRecord {
+    let Some(body) = request.body() else {
+        return BodyRecord::default();
+    };
+    match body.as_bytes() {
+        Some(bytes) => recording::buffered_body(bytes, limit),
+        None => BodyRecord {
+            bytes: bytes::Bytes::new(),
+            truncated: true,
+            size: http_body::Body::size_hint(body).exact().unwrap_or(0),
+        },
+    }
+}
+
+/// `response` with its body teed into `capture`. reqwest's conversion to
+/// `http::Response` leaves the URL behind, so it is put back as the
+/// extension reqwest reads it from.
+fn tee_response(capture: recording::ClientCapture, response: Response) -> Response {
+    let url = response.url().clone();
+    let response = capture.response(http::Response::<reqwest::Body>::from(response));
+    let (mut parts, body) = response.into_parts();
+    if let Ok(carrier) = http::Response::builder()
+        .url(url)
+        .body(())
+        .map(|carrier| carrier.into_parts().0)
+    {
+        parts.extensions.extend(carrier.extensions);
+    }
+    Response::from(http::Response::from_parts(parts, reqwest::Body::wrap(body)))
 }

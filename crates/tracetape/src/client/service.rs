@@ -10,10 +10,13 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use super::attempt::{Attempt, Head};
+use super::body::{RequestBody, ResponseBody};
 use super::config::Config;
 use super::info::ResponseInfo;
+use super::recording::ClientCapture;
 use super::resend;
 use super::url::Target;
+use crate::record::{BodyRecord, ExchangeKind, MaybeTee, request_record};
 
 /// A boxed error, as tower middleware returns.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -25,6 +28,15 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// [`CountResendsLayer`](super::CountResendsLayer) for their resend count.
 /// The span ends when the response head arrives. Errors are boxed, as
 /// tower's own middleware does, so that their sources can be read.
+///
+/// The inner client receives the request with its body wrapped in a
+/// [`RequestBody`], and the caller gets the response with its body wrapped
+/// in a [`ResponseBody`]: both pass everything through unchanged, and in
+/// record mode ([`TraceLayer::with_recorder`](super::TraceLayer::with_recorder))
+/// copy the bytes aside as the client sends and the caller reads them.
+/// The request body is recorded as far as the client sent it; the
+/// response body as the client hands it on (still compressed unless a
+/// decompression layer sits below this one).
 #[derive(Debug, Clone)]
 pub struct Trace<S> {
     pub(crate) inner: S,
@@ -50,10 +62,12 @@ impl<S> Trace<S> {
 
 impl<S, ReqB, ResB> Service<Request<ReqB>> for Trace<S>
 where
-    S: Service<Request<ReqB>, Response = Response<ResB>>,
+    S: Service<Request<RequestBody<ReqB>>, Response = Response<ResB>>,
     S::Error: Into<BoxError>,
+    ReqB: http_body::Body,
+    ResB: http_body::Body,
 {
-    type Response = Response<ResB>;
+    type Response = Response<ResponseBody<ResB>>;
     type Error = BoxError;
     type Future = ResponseFuture<S::Future>;
 
@@ -74,14 +88,24 @@ where
             };
             Attempt::start(&self.config, &head)
         };
-        let Some(attempt) = attempt else {
-            let inner = self.inner.call(Request::from_parts(parts, body));
+        let Some(mut attempt) = attempt else {
+            let request = Request::from_parts(parts, RequestBody::plain(body));
             return ResponseFuture {
-                inner,
+                inner: self.inner.call(request),
                 attempt: None,
+                capture: None,
             };
         };
         attempt.inject(&mut parts.headers);
+        let (body, capture) = match attempt.take_recording() {
+            Some(pending) => {
+                let request = request_record(&parts, ExchangeKind::Client, BodyRecord::default());
+                let begun = pending.begin(request);
+                let body = RequestBody::recorded(body, begun.limit, begun.request_sink);
+                (body, Some(begun.capture))
+            }
+            None => (RequestBody::plain(body), None),
+        };
         let inner = {
             let _attached = attempt.context().clone().attach();
             self.inner.call(Request::from_parts(parts, body))
@@ -89,6 +113,7 @@ where
         ResponseFuture {
             inner,
             attempt: Some(attempt),
+            capture,
         }
     }
 }
@@ -100,6 +125,10 @@ pin_project! {
         #[pin]
         inner: F,
         attempt: Option<Attempt>,
+        // Record mode: the exchange's response side, until the response
+        // comes. Dropped with the future before that, it records the
+        // exchange as abandoned.
+        capture: Option<ClientCapture>,
     }
 }
 
@@ -107,8 +136,9 @@ impl<F, ResB, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<ResB>, E>>,
     E: Into<BoxError>,
+    ResB: http_body::Body,
 {
-    type Output = Result<Response<ResB>, BoxError>;
+    type Output = Result<Response<ResponseBody<ResB>>, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -131,6 +161,16 @@ where
             };
             attempt.finish(outcome, "tower::BoxError");
         }
-        Poll::Ready(result)
+        let result = match (this.capture.take(), result) {
+            (Some(capture), Ok(response)) => Ok(capture.response(response)),
+            (None, Ok(response)) => Ok(response.map(MaybeTee::passthrough)),
+            (capture, Err(error)) => {
+                if let Some(capture) = capture {
+                    capture.fail(&*error);
+                }
+                Err(error)
+            }
+        };
+        Poll::Ready(result.map(|response| response.map(ResponseBody::new)))
     }
 }

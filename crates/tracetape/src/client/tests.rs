@@ -169,7 +169,8 @@ fn get_req(url: String) -> Request<String> {
 async fn send(via: Via, layer: &TraceLayer, request: Request<String>) -> Sent {
     match via {
         Via::Tower => {
-            let client = Client::builder(TokioExecutor::new()).build_http::<String>();
+            let client =
+                Client::builder(TokioExecutor::new()).build_http::<super::RequestBody<String>>();
             let response = layer
                 .layer(client)
                 .oneshot(request)
@@ -353,7 +354,7 @@ async fn a_timeout_is_an_error_of_kind_timeout() {
     let url = format!("http://{addr}/hang");
     // tower: the timeout below the traced layer fails the attempt.
     let h = Harness::new();
-    let client = Client::builder(TokioExecutor::new()).build_http::<String>();
+    let client = Client::builder(TokioExecutor::new()).build_http::<super::RequestBody<String>>();
     let service = ServiceBuilder::new()
         .layer(h.client_layer())
         .timeout(Duration::from_millis(100))
@@ -402,15 +403,22 @@ async fn a_caller_that_drops_the_request_ends_the_span_without_error() {
 #[derive(Clone)]
 struct RetryOnce(usize);
 
-impl tower::retry::Policy<Request<String>, http::Response<hyper::body::Incoming>, super::BoxError>
-    for RetryOnce
+impl
+    tower::retry::Policy<
+        Request<String>,
+        http::Response<super::ResponseBody<hyper::body::Incoming>>,
+        super::BoxError,
+    > for RetryOnce
 {
     type Future = std::future::Ready<()>;
 
     fn retry(
         &mut self,
         _: &mut Request<String>,
-        result: &mut Result<http::Response<hyper::body::Incoming>, super::BoxError>,
+        result: &mut Result<
+            http::Response<super::ResponseBody<hyper::body::Incoming>>,
+            super::BoxError,
+        >,
     ) -> Option<Self::Future> {
         let unavailable = matches!(result, Ok(r) if r.status() == StatusCode::SERVICE_UNAVAILABLE);
         (unavailable && self.0 > 0).then(|| {
@@ -445,7 +453,7 @@ async fn each_retry_and_redirect_is_its_own_span_with_a_resend_count() {
     // tower: retries below a CountResendsLayer.
     let addr = serve(Upstream::default()).await;
     let h = Harness::new();
-    let client = Client::builder(TokioExecutor::new()).build_http::<String>();
+    let client = Client::builder(TokioExecutor::new()).build_http::<super::RequestBody<String>>();
     let service = ServiceBuilder::new()
         .layer(CountResendsLayer::new())
         .retry(RetryOnce(1))
@@ -460,7 +468,7 @@ async fn each_retry_and_redirect_is_its_own_span_with_a_resend_count() {
 
     // tower: redirects followed by tower-http's layer.
     let h = Harness::new();
-    let client = Client::builder(TokioExecutor::new()).build_http::<String>();
+    let client = Client::builder(TokioExecutor::new()).build_http::<super::RequestBody<String>>();
     let service = ServiceBuilder::new()
         .layer(CountResendsLayer::new())
         .layer(tower_http::follow_redirect::FollowRedirectLayer::new())
@@ -811,7 +819,8 @@ async fn spans_go_to_the_global_tracer_provider_installed_after_the_client_was_b
     let layer = TraceLayer::from_lookup(|_| None)
         .with_meter_provider(&h.meter_provider)
         .with_propagator(propagator());
-    let tower_client = layer.layer(Client::builder(TokioExecutor::new()).build_http::<String>());
+    let tower_client = layer
+        .layer(Client::builder(TokioExecutor::new()).build_http::<super::RequestBody<String>>());
     let reqwest_client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(TracingMiddleware::from(layer.clone()))
         .build();

@@ -9,8 +9,10 @@
 //! and kept byte-exact up to a limit.
 //!
 //! The server layer captures inbound requests once given a [`Recorder`]
-//! ([`TraceLayer::with_recorder`](crate::server::TraceLayer::with_recorder));
-//! outbound calls and `TRACETAPE_MODE` itself are not wired yet. Bodies
+//! ([`TraceLayer::with_recorder`](crate::server::TraceLayer::with_recorder)),
+//! and the client layers the outbound calls made while serving one (or,
+//! with [`client::TraceLayer::with_recorder`](crate::client::TraceLayer::with_recorder),
+//! outside any request); `TRACETAPE_MODE` itself is not wired yet. Bodies
 //! are teed with [`TeeBody`] (or [`MaybeTee`], when only some are
 //! recorded).
 //!
@@ -42,7 +44,7 @@ mod testing;
 mod tests;
 
 pub use body::{BodyCapture, BodyEnd, BodySink, TeeBody};
-pub(crate) use capture::{request_record, response_record};
+pub(crate) use capture::{header_records, request_record, response_record};
 pub use config::{DEFAULT_DIR, DEFAULT_MAX_BODY_BYTES, DEFAULT_QUEUE, Mode, RecordSettings};
 pub use error::{DecodeError, EncodeError, ExchangeError, ListRecordingsError, ReadRecordingError};
 pub use format::FormatVersion;
@@ -51,10 +53,8 @@ pub use model::{
     BodyRecord, Exchange, ExchangeKind, HeaderRecord, Recording, RequestRecord, ResponseRecord,
 };
 pub use read::{LoadedRecordings, RecordingStore, StoredRecording};
-pub(crate) use recorder::Part;
-#[cfg(test)]
-pub(crate) use recorder::TraceRecording;
 pub use recorder::{FlushRecorderError, Recorder, StartRecorderError};
+pub(crate) use recorder::{NotSampled, Part, TraceRecording};
 
 /// The recordings guide's examples, compiled as doctests so they stay true.
 #[cfg(doctest)]

@@ -264,13 +264,6 @@ impl Recorder {
     /// Records one outbound call made outside any inbound request (at
     /// start-up, by a background job) as a recording of its own, marked
     /// as background.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the server and client layers (issue 5) call this; remove when they do"
-        )
-    )]
     pub(crate) fn record_background(&self, trace_id: TraceId, exchange: Exchange) {
         self.deliver(Recording {
             trace_id,
@@ -306,13 +299,6 @@ pub(crate) struct TraceRecording {
 impl TraceRecording {
     /// A part for one more exchange of the trace. Inert (its exchange is
     /// not recorded) when the recording was already handed on.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the server and client layers (issue 5) call this; remove when they do"
-        )
-    )]
     pub(crate) fn part(&self) -> Part {
         let mut state = self.assembly.lock();
         if state.delivered {
@@ -325,13 +311,6 @@ impl TraceRecording {
     }
 
     /// The recorder the recording goes to.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the server and client layers (issue 5) call this; remove when they do"
-        )
-    )]
     pub(crate) fn recorder(&self) -> &Recorder {
         &self.assembly.recorder
     }
@@ -456,3 +435,9 @@ fn random_fraction() -> f64 {
     // The top 53 bits, as many as an f64 holds exactly.
     (next >> 11) as f64 / (1_u64 << 53) as f64
 }
+
+/// Put in a request's context when record mode decided not to record it,
+/// so that the calls made while answering it are not taken for background
+/// calls (made outside any request) and recorded on their own.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NotSampled;

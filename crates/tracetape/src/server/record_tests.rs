@@ -30,14 +30,24 @@ use crate::record::{
 use crate::test_support::Harness;
 
 /// Recordings handed on by a recorder, in memory.
-#[derive(Clone, Default)]
-struct Collected(Arc<Mutex<Vec<Recording>>>);
+#[derive(Clone)]
+struct Collected(
+    Arc<Mutex<Vec<Recording>>>,
+    Arc<tokio::sync::watch::Sender<usize>>,
+);
+
+impl Default for Collected {
+    fn default() -> Self {
+        Self(Arc::default(), Arc::new(tokio::sync::watch::channel(0).0))
+    }
+}
 
 impl Collected {
     fn recorder(&self, settings: &RecordSettings) -> Recorder {
         let collected = self.clone();
         Recorder::with_sink_fn(settings, "orders", move |recording| {
             collected.0.lock().unwrap().push(recording);
+            collected.1.send_modify(|count| *count += 1);
         })
     }
 
@@ -54,13 +64,15 @@ impl Collected {
     /// Waits for the one recording a real server hands on after the client
     /// already has its response.
     async fn wait_for_one(&self) -> Recording {
-        for _ in 0..500 {
-            if !self.0.lock().unwrap().is_empty() {
-                return self.only();
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("no recording within 5s");
+        let mut delivered = self.1.subscribe();
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            delivered.wait_for(|count| *count >= 1),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("no recording within 5s"))
+        .unwrap();
+        self.only()
     }
 }
 
@@ -448,12 +460,7 @@ async fn a_real_server_records_what_reqwest_sent_and_received() {
     assert_eq!(exchange.error, None);
     // The span ends with the body, which a real server may finish a
     // moment after the client has it all.
-    for _ in 0..500 {
-        if !h.spans().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    h.wait_for_spans(1).await;
     assert_tied_to(&recording, &h.only_span());
     server.abort();
 }

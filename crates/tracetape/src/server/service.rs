@@ -14,6 +14,7 @@ use super::config::Config;
 use super::future::ResponseFuture;
 use super::inflight::InFlight;
 use super::{OnRequest, OnResponse, recording, request};
+use crate::record::NotSampled;
 use crate::{hook, propagation};
 
 /// A service traced by [`TraceLayer`](super::TraceLayer).
@@ -68,14 +69,16 @@ where
             return ResponseFuture::untraced(inner);
         }
         // Record mode: decided once per request, before the span starts.
-        let record = self
+        let decision = self
             .config
             .recorder
             .as_ref()
-            .filter(|recorder| {
-                !opentelemetry::Context::current().is_telemetry_suppressed() && recorder.sample()
-            })
-            .map(|recorder| (recorder, SystemTime::now()));
+            .filter(|_| !opentelemetry::Context::current().is_telemetry_suppressed())
+            .map(|recorder| (recorder, recorder.sample()));
+        let unsampled = matches!(decision, Some((_, false)));
+        let record = decision
+            .filter(|(_, sampled)| *sampled)
+            .map(|(recorder, _)| (recorder, SystemTime::now()));
         let parent = self.config.extract(&parts.headers);
         let request::Start {
             name,
@@ -91,6 +94,13 @@ where
                 .start_with_context(tracer, &parent)
         });
         let cx = propagation::with_span(&parent, span);
+        // Calls made while answering a request that was not sampled must
+        // not be mistaken for background calls by the client layers.
+        let cx = if unsampled {
+            cx.with_value(NotSampled)
+        } else {
+            cx
+        };
         let (cx, capture, request_sink) = match record {
             Some((recorder, started_at, name)) => {
                 let begun = recording::begin(recorder, cx, &parent, name, &parts, started_at);

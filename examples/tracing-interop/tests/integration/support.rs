@@ -25,10 +25,23 @@ use tracing::Subscriber;
 use tracing::subscriber::DefaultGuard;
 use tracing_subscriber::fmt::MakeWriter;
 
+/// Counts the spans that end.
+#[derive(Debug)]
+struct CountEnded(tokio::sync::watch::Sender<usize>);
+
+impl opentelemetry_sdk::trace::SpanExporter for CountEnded {
+    async fn export(&self, batch: Vec<SpanData>) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.send_modify(|ended| *ended += batch.len());
+        Ok(())
+    }
+}
+
 /// Spans and log lines of one test.
 pub(crate) struct Harness {
     pub(crate) provider: SdkTracerProvider,
     spans: InMemorySpanExporter,
+    /// How many spans have ended, to wait on instead of sleeping.
+    ended: tokio::sync::watch::Receiver<usize>,
     logs: Logs,
     _subscriber: DefaultGuard,
 }
@@ -45,8 +58,11 @@ impl Harness {
         S: Subscriber + Send + Sync + 'static,
     {
         let spans = InMemorySpanExporter::default();
+        let (count, ended) = tokio::sync::watch::channel(0);
+        // Processors run in order: a span is in memory before it is counted.
         let provider = SdkTracerProvider::builder()
             .with_simple_exporter(spans.clone())
+            .with_simple_exporter(CountEnded(count))
             .build();
         let logs = Logs::default();
         let subscriber = make(provider.tracer("tracing-interop"), logs.clone());
@@ -54,6 +70,7 @@ impl Harness {
             _subscriber: tracing::subscriber::set_default(subscriber),
             provider,
             spans,
+            ended,
             logs,
         }
     }
@@ -96,16 +113,20 @@ impl Harness {
     /// returns them: a SERVER span ends when its body has been sent,
     /// which may be after the client has read it.
     pub(crate) async fn spans(&self, count: usize) -> Spans {
-        for _ in 0..1000 {
-            let spans = self.spans.get_finished_spans().unwrap();
-            if spans.len() >= count {
-                assert_eq!(spans.len(), count, "{:#?}", names(&spans));
-                return Spans(spans);
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let mut ended = self.ended.clone();
+        let waited = tokio::time::timeout(
+            Duration::from_secs(10),
+            ended.wait_for(|ended| *ended >= count),
+        )
+        .await;
         let spans = self.spans.get_finished_spans().unwrap();
-        panic!("{count} spans should have ended: {:#?}", names(&spans));
+        assert!(
+            waited.is_ok(),
+            "{count} spans should have ended: {:#?}",
+            names(&spans)
+        );
+        assert_eq!(spans.len(), count, "{:#?}", names(&spans));
+        Spans(spans)
     }
 
     /// The log lines written so far.
