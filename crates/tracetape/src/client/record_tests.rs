@@ -7,9 +7,8 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -29,57 +28,8 @@ use tower::{Layer, ServiceBuilder, ServiceExt};
 
 use super::{BoxError, RequestBody, ResponseBody, TraceLayer, TracingMiddleware};
 use crate::propagation::TraceContextPropagator;
-use crate::record::{
-    BodyRecord, Exchange, ExchangeKind, HeaderRecord, RecordSettings, Recorder, Recording,
-};
-use crate::test_support::Harness;
-
-/// Recordings handed on by a recorder, in memory.
-#[derive(Clone)]
-struct Collected(
-    Arc<Mutex<Vec<Recording>>>,
-    Arc<tokio::sync::watch::Sender<usize>>,
-);
-
-impl Default for Collected {
-    fn default() -> Self {
-        Self(Arc::default(), Arc::new(tokio::sync::watch::channel(0).0))
-    }
-}
-
-impl Collected {
-    fn recorder(&self, settings: &RecordSettings) -> Recorder {
-        let collected = self.clone();
-        Recorder::with_sink_fn(settings, "checkout", move |recording| {
-            collected.0.lock().unwrap().push(recording);
-            collected.1.send_modify(|count| *count += 1);
-        })
-    }
-
-    fn take(&self) -> Vec<Recording> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-
-    fn only(&self) -> Recording {
-        let mut recordings = self.take();
-        assert_eq!(recordings.len(), 1, "{recordings:#?}");
-        recordings.remove(0)
-    }
-
-    /// Waits for the one recording a real server hands on after its
-    /// client already has the response.
-    async fn wait_for_one(&self) -> Recording {
-        let mut delivered = self.1.subscribe();
-        tokio::time::timeout(
-            Duration::from_secs(5),
-            delivered.wait_for(|count| *count >= 1),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("no recording within 5s"))
-        .unwrap();
-        self.only()
-    }
-}
+use crate::record::{BodyRecord, Exchange, ExchangeKind, HeaderRecord, RecordSettings, Recorder};
+use crate::test_support::{Collected, Harness};
 
 /// The two integrations, driven the same way.
 #[derive(Debug, Clone, Copy)]
@@ -347,7 +297,7 @@ async fn calls_inside_a_recorded_request_are_client_exchanges_of_its_recording()
     let upstream = upstream().await;
     for via in BOTH {
         let h = Harness::new();
-        let collected = Collected::default();
+        let collected = Collected::new("checkout");
         let layer = client_layer(&h);
         let json = r#"{"item":"book","qty":2}"#;
         let every_byte: Vec<u8> = (0..=255).collect();
@@ -441,7 +391,7 @@ async fn a_retried_call_records_two_client_exchanges() {
     for via in BOTH {
         let upstream = upstream().await;
         let h = Harness::new();
-        let collected = Collected::default();
+        let collected = Collected::new("checkout");
         let layer = client_layer(&h);
         let scenario: Scenario = Arc::new(move || {
             let layer = layer.clone();
@@ -482,7 +432,7 @@ async fn a_refused_connection_records_the_request_with_an_error() {
     let closed = closed_port().await;
     for via in BOTH {
         let h = Harness::new();
-        let collected = Collected::default();
+        let collected = Collected::new("checkout");
         let layer = client_layer(&h);
         let scenario: Scenario = Arc::new(move || {
             let layer = layer.clone();
@@ -517,7 +467,7 @@ async fn an_oversized_response_is_truncated_in_the_recording_but_read_whole() {
     };
     for via in BOTH {
         let h = Harness::new();
-        let collected = Collected::default();
+        let collected = Collected::new("checkout");
         let layer = client_layer(&h).with_recorder(collected.recorder(&settings));
         let big: Vec<u8> = (0..100_u8).collect();
         let url = format!("http://{upstream}/echo");
@@ -541,7 +491,7 @@ async fn a_call_outside_any_request_is_a_background_recording() {
     let upstream = upstream().await;
     for via in BOTH {
         let h = Harness::new();
-        let collected = Collected::default();
+        let collected = Collected::new("checkout");
         let layer = client_layer(&h).with_recorder(collected.recorder(&RecordSettings::default()));
         let url = format!("http://{upstream}/items?page=2");
         let (status, body, reported_url) = call(via, &layer, Method::GET, &url, Bytes::new())
@@ -588,7 +538,7 @@ async fn suppressed_and_excluded_calls_record_nothing() {
     let upstream = upstream().await;
     for via in BOTH {
         let h = Harness::new();
-        let collected = Collected::default();
+        let collected = Collected::new("checkout");
         let layer = client_layer(&h)
             .with_excluded_urls(["/items$"])
             .with_recorder(collected.recorder(&RecordSettings::default()));
@@ -631,7 +581,7 @@ async fn calls_inside_a_request_left_unrecorded_are_not_background_recordings() 
     let upstream = upstream().await;
     for via in BOTH {
         let h = Harness::new();
-        let collected = Collected::default();
+        let collected = Collected::new("checkout");
         // The client layer has a recorder that would record background
         // calls; the server's recorder samples nothing.
         let layer = client_layer(&h).with_recorder(collected.recorder(&RecordSettings::default()));

@@ -6,9 +6,7 @@
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::routing::{get, post};
@@ -27,54 +25,7 @@ use super::{RequestBody, TraceLayer};
 use crate::record::{
     BodyRecord, ExchangeKind, HeaderRecord, RecordSettings, Recorder, Recording, TraceRecording,
 };
-use crate::test_support::Harness;
-
-/// Recordings handed on by a recorder, in memory.
-#[derive(Clone)]
-struct Collected(
-    Arc<Mutex<Vec<Recording>>>,
-    Arc<tokio::sync::watch::Sender<usize>>,
-);
-
-impl Default for Collected {
-    fn default() -> Self {
-        Self(Arc::default(), Arc::new(tokio::sync::watch::channel(0).0))
-    }
-}
-
-impl Collected {
-    fn recorder(&self, settings: &RecordSettings) -> Recorder {
-        let collected = self.clone();
-        Recorder::with_sink_fn(settings, "orders", move |recording| {
-            collected.0.lock().unwrap().push(recording);
-            collected.1.send_modify(|count| *count += 1);
-        })
-    }
-
-    fn take(&self) -> Vec<Recording> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-
-    fn only(&self) -> Recording {
-        let mut recordings = self.take();
-        assert_eq!(recordings.len(), 1, "{recordings:#?}");
-        recordings.remove(0)
-    }
-
-    /// Waits for the one recording a real server hands on after the client
-    /// already has its response.
-    async fn wait_for_one(&self) -> Recording {
-        let mut delivered = self.1.subscribe();
-        tokio::time::timeout(
-            Duration::from_secs(5),
-            delivered.wait_for(|count| *count >= 1),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("no recording within 5s"))
-        .unwrap();
-        self.only()
-    }
-}
+use crate::test_support::{Collected, Harness};
 
 fn layer(h: &Harness, recorder: Recorder) -> TraceLayer {
     TraceLayer::new()
@@ -181,7 +132,7 @@ fn assert_tied_to(recording: &Recording, span: &SpanData) {
 #[tokio::test]
 async fn json_request_and_response_are_recorded_field_by_field() {
     let h = Harness::new();
-    let collected = Collected::default();
+    let collected = Collected::new("orders");
     let app = app(&h, collected.recorder(&RecordSettings::default()));
     let request_body = r#"{"item":"book","qty":2}"#;
     let request = Request::builder()
@@ -255,7 +206,7 @@ async fn json_request_and_response_are_recorded_field_by_field() {
 #[tokio::test]
 async fn binary_bodies_are_recorded_byte_exact() {
     let h = Harness::new();
-    let collected = Collected::default();
+    let collected = Collected::new("orders");
     let app = app(&h, collected.recorder(&RecordSettings::default()));
     let every_byte: Vec<u8> = (0..=255).collect();
     let request = Request::post("/echo")
@@ -272,7 +223,7 @@ async fn binary_bodies_are_recorded_byte_exact() {
 #[tokio::test]
 async fn an_empty_get_is_recorded_with_empty_request_body() {
     let h = Harness::new();
-    let collected = Collected::default();
+    let collected = Collected::new("orders");
     let app = app(&h, collected.recorder(&RecordSettings::default()));
     let (status, _) = send(&app, get_req("/users/42")).await;
     assert_eq!(status, StatusCode::OK);
@@ -291,7 +242,7 @@ async fn an_empty_get_is_recorded_with_empty_request_body() {
 #[tokio::test]
 async fn a_streamed_response_is_recorded_whole() {
     let h = Harness::new();
-    let collected = Collected::default();
+    let collected = Collected::new("orders");
     let app = app(&h, collected.recorder(&RecordSettings::default()));
     let (_, body) = send(&app, get_req("/stream")).await;
     assert_eq!(body, "first,second,third");
@@ -303,7 +254,7 @@ async fn a_streamed_response_is_recorded_whole() {
 #[tokio::test]
 async fn oversized_bodies_are_truncated_but_sent_whole() {
     let h = Harness::new();
-    let collected = Collected::default();
+    let collected = Collected::new("orders");
     let settings = RecordSettings {
         max_body_bytes: 16,
         ..RecordSettings::default()
@@ -328,7 +279,7 @@ async fn oversized_bodies_are_truncated_but_sent_whole() {
 #[tokio::test]
 async fn sample_rate_zero_records_nothing() {
     let h = Harness::new();
-    let collected = Collected::default();
+    let collected = Collected::new("orders");
     let settings = RecordSettings {
         sample_rate: 0.0,
         ..RecordSettings::default()
@@ -344,7 +295,7 @@ async fn sample_rate_zero_records_nothing() {
 #[tokio::test]
 async fn a_panicking_handler_records_its_500_and_the_panic() {
     let h = Harness::new();
-    let collected = Collected::default();
+    let collected = Collected::new("orders");
     let app = app(&h, collected.recorder(&RecordSettings::default()));
     let (status, _) = send(&app, get_req("/panic")).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
@@ -360,7 +311,7 @@ async fn a_panicking_handler_records_its_500_and_the_panic() {
 #[tokio::test]
 async fn the_trace_recording_is_current_inside_the_handler() {
     let h = Harness::new();
-    let collected = Collected::default();
+    let collected = Collected::new("orders");
     let app = app(&h, collected.recorder(&RecordSettings::default()));
     let (_, body) = send(&app, get_req("/recording")).await;
     assert_eq!(body, "recording");
@@ -370,7 +321,7 @@ async fn the_trace_recording_is_current_inside_the_handler() {
 #[tokio::test]
 async fn excluded_and_suppressed_requests_record_nothing() {
     let h = Harness::new();
-    let collected = Collected::default();
+    let collected = Collected::new("orders");
     let app = app(&h, collected.recorder(&RecordSettings::default()));
     let (_, body) = send(&app, get_req("/health")).await;
     assert_eq!(body, "ok");
@@ -385,7 +336,7 @@ async fn excluded_and_suppressed_requests_record_nothing() {
 #[tokio::test]
 async fn a_response_body_cut_short_is_recorded_as_the_client_going_away() {
     let h = Harness::new();
-    let collected = Collected::default();
+    let collected = Collected::new("orders");
     let app = app(&h, collected.recorder(&RecordSettings::default()));
     let response = app.oneshot(get_req("/stream")).await.unwrap();
     let mut body = response.into_body();
@@ -402,7 +353,7 @@ async fn a_response_body_cut_short_is_recorded_as_the_client_going_away() {
 #[tokio::test]
 async fn a_request_whose_response_never_came_is_recorded_as_abandoned() {
     let h = Harness::new();
-    let collected = Collected::default();
+    let collected = Collected::new("orders");
     let service = tower::service_fn(|_: Request<RequestBody<Body>>| {
         std::future::pending::<Result<http::Response<Body>, Infallible>>()
     });
@@ -426,7 +377,7 @@ async fn a_request_whose_response_never_came_is_recorded_as_abandoned() {
 #[tokio::test]
 async fn a_real_server_records_what_reqwest_sent_and_received() {
     let h = Harness::new();
-    let collected = Collected::default();
+    let collected = Collected::new("orders");
     let app = app(&h, collected.recorder(&RecordSettings::default()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
