@@ -18,7 +18,8 @@
 //! ([`plan`]): to the trace's recording when a [`TraceRecording`] is in
 //! the current context (the server layer puts it there for the requests
 //! it records), otherwise, when the client layer has a recorder of its
-//! own, to a background recording of its own.
+//! own (or else a process-wide one is installed), to a background
+//! recording of its own.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -62,11 +63,11 @@ pub(crate) fn plan(config: &Config, parent: &Context) -> Option<Plan> {
     if parent.get::<NotSampled>().is_some() {
         return None;
     }
-    config
-        .recorder
-        .as_ref()
-        .filter(|recorder| recorder.sample())
-        .map(|recorder| Plan::Background(recorder.clone()))
+    // The layer's recorder, else the process-wide one.
+    (config.recorder.clone())
+        .or_else(crate::record::global)
+        .filter(Recorder::sample)
+        .map(Plan::Background)
 }
 
 #[derive(Debug)]

@@ -12,9 +12,13 @@
 //! ([`TraceLayer::with_recorder`](crate::server::TraceLayer::with_recorder)),
 //! and the client layers the outbound calls made while serving one (or,
 //! with [`client::TraceLayer::with_recorder`](crate::client::TraceLayer::with_recorder),
-//! outside any request); `TRACETAPE_MODE` itself is not wired yet. Bodies
-//! are teed with [`TeeBody`] (or [`MaybeTee`], when only some are
-//! recorded).
+//! outside any request). With `TRACETAPE_MODE=record`,
+//! [`tracetape::init`](crate::init) starts a [`Recorder`] from
+//! [`RecordSettings`] and installs it for the whole process, and layers
+//! without a recorder of their own record into it; the
+//! [`TelemetryGuard`](crate::setup::TelemetryGuard) flushes it and removes
+//! it again. Bodies are teed with [`TeeBody`] (or [`MaybeTee`], when only
+//! some are recorded).
 //!
 //! Each recording is stored as one file, written atomically into a
 //! [`RecordingStore`] (by default `.tracetape/recordings`, directory 0700,
@@ -32,6 +36,7 @@ mod config;
 mod error;
 mod file;
 mod format;
+mod global;
 mod maybe;
 mod model;
 mod read;
@@ -48,6 +53,7 @@ pub(crate) use capture::{header_records, request_record, response_record};
 pub use config::{DEFAULT_DIR, DEFAULT_MAX_BODY_BYTES, DEFAULT_QUEUE, Mode, RecordSettings};
 pub use error::{DecodeError, EncodeError, ExchangeError, ListRecordingsError, ReadRecordingError};
 pub use format::FormatVersion;
+pub(crate) use global::{global, install as install_global, uninstall as uninstall_global};
 pub use maybe::MaybeTee;
 pub use model::{
     BodyRecord, Exchange, ExchangeKind, HeaderRecord, Recording, RequestRecord, ResponseRecord,

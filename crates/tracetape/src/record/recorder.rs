@@ -193,6 +193,11 @@ impl Recorder {
         }
     }
 
+    /// Whether `other` is a clone of this recorder (shares its writer).
+    pub(crate) fn same_as(&self, other: &Recorder) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// How many bytes of each body are kept.
     pub fn max_body_bytes(&self) -> usize {
         self.inner.max_body_bytes

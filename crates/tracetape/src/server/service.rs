@@ -68,11 +68,16 @@ where
                 .call(Request::from_parts(parts, RequestBody::plain(body)));
             return ResponseFuture::untraced(inner);
         }
-        // Record mode: decided once per request, before the span starts.
-        let decision = self
+        // Record mode: decided once per request, before the span starts,
+        // with the layer's recorder or else the process-wide one.
+        let global = self
             .config
             .recorder
-            .as_ref()
+            .is_none()
+            .then(crate::record::global)
+            .flatten();
+        let decision = (self.config.recorder.as_ref())
+            .or(global.as_ref())
             .filter(|_| !opentelemetry::Context::current().is_telemetry_suppressed())
             .map(|recorder| (recorder, recorder.sample()));
         let unsampled = matches!(decision, Some((_, false)));

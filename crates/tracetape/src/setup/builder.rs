@@ -14,6 +14,7 @@ use super::exporter::{MetricsExporter, OtlpProtocol, TracesExporter};
 use super::guard::TelemetryGuard;
 use super::pipeline::{self, Parts};
 use super::settings::Settings;
+use crate::record::RecordSettings;
 use crate::store::LocalStore;
 
 /// Sets telemetry up from the `OTEL_*` environment variables and installs
@@ -382,10 +383,23 @@ impl TelemetryBuilder {
         self
     }
 
-    /// Reads the variables through `lookup` instead of the process
-    /// environment.
-    #[cfg(test)]
-    pub(crate) fn with_env_lookup<F>(mut self, lookup: F) -> Self
+    /// Reads the variables (the `OTEL_*` ones and record mode's
+    /// `TRACETAPE_MODE` and `TRACETAPE_RECORD_*`) through `lookup` instead
+    /// of the process environment: `lookup(name)` is the variable's value,
+    /// `None` when unset. For tests, and for programs that keep their
+    /// configuration elsewhere.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    ///
+    /// let vars = HashMap::from([("OTEL_SERVICE_NAME", "checkout"), ("OTEL_TRACES_EXPORTER", "none")]);
+    /// let telemetry = tracetape::setup::Telemetry::builder()
+    ///     .with_env_lookup(move |name| vars.get(name).map(|value| value.to_string()))
+    ///     .build();
+    /// assert!(telemetry.recorder().is_none());
+    /// ```
+    #[must_use]
+    pub fn with_env_lookup<F>(mut self, lookup: F) -> Self
     where
         F: Fn(&str) -> Option<String> + Send + Sync + 'static,
     {
@@ -410,12 +424,17 @@ impl TelemetryBuilder {
             Some(lookup) => Settings::from_lookup(lookup),
             None => Settings::from_env(),
         };
+        let (record, record_warnings) = match &self.lookup {
+            Some(lookup) => RecordSettings::from_lookup(lookup),
+            None => RecordSettings::from_lookup(|name| std::env::var(name).ok()),
+        };
         let (config, config_warnings) = Config::resolve(&self.overrides, settings);
         warnings.extend(config_warnings);
+        warnings.extend(record_warnings);
         for warning in &warnings {
             warning.report();
         }
-        pipeline::build(config, self.parts)
+        pipeline::build(config, self.parts, &record)
     }
 
     /// Builds the providers and installs them, with the propagator, as

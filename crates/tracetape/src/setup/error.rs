@@ -2,9 +2,12 @@
 
 use opentelemetry_sdk::error::OTelSdkError;
 
+use crate::record::FlushRecorderError;
+
 /// The error of [`TelemetryGuard::force_flush`](super::TelemetryGuard::force_flush).
 ///
-/// Both providers are always flushed; this reports the first that failed.
+/// Both providers, and the recorder in record mode, are always flushed;
+/// this reports the first that failed.
 ///
 /// ```
 /// use tracetape::setup::{FlushError, Telemetry};
@@ -33,11 +36,20 @@ pub enum FlushError {
         #[source]
         err: OTelSdkError,
     },
+    /// Recordings were still waiting to be written when the timeout ran
+    /// out (record mode).
+    #[error("failed to flush recordings")]
+    Recordings {
+        /// What the recorder reported.
+        #[source]
+        err: FlushRecorderError,
+    },
 }
 
 /// The error of [`TelemetryGuard::shutdown`](super::TelemetryGuard::shutdown).
 ///
-/// Both providers are always shut down; this reports the first that failed.
+/// Both providers are always shut down, and the recorder flushed in record
+/// mode; this reports the first that failed.
 ///
 /// ```
 /// use tracetape::setup::{ShutdownError, Telemetry};
@@ -65,5 +77,13 @@ pub enum ShutdownError {
         /// What the SDK reported.
         #[source]
         err: OTelSdkError,
+    },
+    /// Recordings were still waiting to be written when the timeout ran
+    /// out (record mode).
+    #[error("failed to write the remaining recordings")]
+    Recordings {
+        /// What the recorder reported.
+        #[source]
+        err: FlushRecorderError,
     },
 }

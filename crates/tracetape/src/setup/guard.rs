@@ -9,16 +9,20 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 
 use super::error::{FlushError, ShutdownError};
 use super::propagation::{Propagator, composite};
+use super::record::FLUSH_TIMEOUT;
+use crate::record::{self, Recorder};
 
 /// The tracer and meter providers built by
-/// [`TelemetryBuilder`](super::TelemetryBuilder), and the propagators it
-/// chose.
+/// [`TelemetryBuilder`](super::TelemetryBuilder), the propagators it
+/// chose, and with `TRACETAPE_MODE=record` the [`Recorder`].
 ///
 /// Keep it alive for as long as the program records telemetry, typically
 /// as a `_telemetry` variable in `main`. When it drops it shuts both
 /// providers down, which exports whatever is still queued; problems are
 /// reported on standard error, never as a panic. Call
-/// [`shutdown`](Self::shutdown) instead to see the error.
+/// [`shutdown`](Self::shutdown) instead to see the error. In record mode it
+/// also waits, for a few seconds at most, for queued recordings to be
+/// written, and stops the process-wide recorder it installed.
 ///
 /// Dropping it blocks while the exporters finish (bounded by their
 /// timeouts). With the gRPC exporter on a current-thread Tokio runtime,
@@ -48,6 +52,7 @@ pub struct TelemetryGuard {
     meter_provider: SdkMeterProvider,
     propagators: Vec<Propagator>,
     disabled: bool,
+    recorder: Option<Recorder>,
     shut_down: AtomicBool,
 }
 
@@ -57,18 +62,21 @@ impl TelemetryGuard {
         meter_provider: SdkMeterProvider,
         propagators: Vec<Propagator>,
         disabled: bool,
+        recorder: Option<Recorder>,
     ) -> Self {
         TelemetryGuard {
             tracer_provider,
             meter_provider,
             propagators,
             disabled,
+            recorder,
             shut_down: AtomicBool::new(false),
         }
     }
 
     /// Installs the providers and the propagator as OpenTelemetry's
-    /// globals; nothing when telemetry is disabled.
+    /// globals, and the recorder as the process-wide one the layers record
+    /// into; nothing when telemetry is disabled.
     pub(crate) fn install_globals(&self) {
         if self.disabled {
             return;
@@ -76,6 +84,28 @@ impl TelemetryGuard {
         global::set_tracer_provider(self.tracer_provider.clone());
         global::set_meter_provider(self.meter_provider.clone());
         global::set_text_map_propagator(self.propagator());
+        if let Some(recorder) = &self.recorder {
+            record::install_global(recorder.clone());
+        }
+    }
+
+    /// The recorder `TRACETAPE_MODE=record` started: `None` in any other
+    /// mode, when telemetry is disabled, and when it could not start (which
+    /// was reported on standard error). [`init`](super::TelemetryBuilder::init)
+    /// installs it for the whole process; after
+    /// [`build`](super::TelemetryBuilder::build), hand it to the layers
+    /// yourself ([`server::TraceLayer::with_recorder`](crate::server::TraceLayer::with_recorder)).
+    ///
+    /// ```
+    /// let telemetry = tracetape::setup::Telemetry::builder()
+    ///     .with_env_lookup(|name| (name == "OTEL_TRACES_EXPORTER").then(|| "none".to_owned()))
+    ///     .build();
+    /// if let Some(recorder) = telemetry.recorder() {
+    ///     println!("{} recordings dropped", recorder.dropped());
+    /// }
+    /// ```
+    pub fn recorder(&self) -> Option<&Recorder> {
+        self.recorder.as_ref()
     }
 
     /// The tracer provider; clone it to keep it elsewhere.
@@ -126,7 +156,9 @@ impl TelemetryGuard {
         self.disabled
     }
 
-    /// Exports everything recorded so far, waiting for the exporters.
+    /// Exports everything recorded so far, waiting for the exporters, and
+    /// in record mode waits (5 s at most) for queued recordings to be
+    /// written.
     ///
     /// ```no_run
     /// # #[tokio::main] async fn main() {
@@ -140,13 +172,24 @@ impl TelemetryGuard {
     pub fn force_flush(&self) -> Result<(), FlushError> {
         let traces = self.tracer_provider.force_flush();
         let metrics = self.meter_provider.force_flush();
+        let recordings = self.flush_recorder();
         traces.map_err(|err| FlushError::Traces { err })?;
-        metrics.map_err(|err| FlushError::Metrics { err })
+        metrics.map_err(|err| FlushError::Metrics { err })?;
+        recordings.map_err(|err| FlushError::Recordings { err })
+    }
+
+    fn flush_recorder(&self) -> Result<(), record::FlushRecorderError> {
+        match &self.recorder {
+            Some(recorder) => recorder.flush(FLUSH_TIMEOUT),
+            None => Ok(()),
+        }
     }
 
     /// Exports what is still queued and shuts both providers down; spans
-    /// and measurements recorded afterwards are dropped. Dropping the guard
-    /// does the same and reports errors on standard error.
+    /// and measurements recorded afterwards are dropped. In record mode the
+    /// recorder stops being the process-wide one and queued recordings are
+    /// written (5 s at most). Dropping the guard does the same and reports
+    /// errors on standard error.
     ///
     /// ```no_run
     /// # #[tokio::main] async fn main() {
@@ -161,10 +204,15 @@ impl TelemetryGuard {
         if self.shut_down.swap(true, Ordering::SeqCst) {
             return Err(ShutdownError::AlreadyShutDown);
         }
+        if let Some(recorder) = &self.recorder {
+            record::uninstall_global(recorder);
+        }
         let traces = self.tracer_provider.shutdown();
         let metrics = self.meter_provider.shutdown();
+        let recordings = self.flush_recorder();
         traces.map_err(|err| ShutdownError::Traces { err })?;
-        metrics.map_err(|err| ShutdownError::Metrics { err })
+        metrics.map_err(|err| ShutdownError::Metrics { err })?;
+        recordings.map_err(|err| ShutdownError::Recordings { err })
     }
 }
 

@@ -51,6 +51,11 @@
 //! | `OTEL_BSP_MAX_QUEUE_SIZE` | spans, positive | `2048` |
 //! | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | spans, positive, at most the queue size | `512` |
 //! | `OTEL_PROPAGATORS` | a list of `tracecontext` (W3C Trace Context), `baggage` (W3C Baggage), `b3` (B3 single header), `b3multi` (B3 multiple headers), or `none` alone; `jaeger`, `xray`, `ottrace` are not implemented and are skipped (see [`propagation`](crate::propagation)) | `tracecontext,baggage` |
+//! | `TRACETAPE_MODE` | `off`, `record` (start a [`Recorder`](crate::record::Recorder) for `service.name`; [`init`] installs it for the whole process), `replay` (not available yet: warns, traces only) | `off` |
+//! | `TRACETAPE_RECORD_SAMPLE_RATE` | share of inbound requests recorded, in `[0, 1]`, separate from trace sampling | `1` |
+//! | `TRACETAPE_RECORD_MAX_BODY_BYTES` | bytes of each body kept; longer bodies are marked truncated | `1048576` |
+//! | `TRACETAPE_RECORD_DIR` | where recordings are written (created, mode 0700, at start-up; when that fails, one warning and tracing only) | `.tracetape/recordings` |
+//! | `TRACETAPE_RECORD_QUEUE` | recordings waiting to be written, positive; past it they are dropped and counted | `1024` |
 //!
 //! A per-signal variable wins over the generic one, and a builder setting
 //! wins over both. Headers merge: a header set in code replaces the one of
@@ -58,6 +63,11 @@
 //! `OTEL_EXPORTER_OTLP_COMPRESSION`, `OTEL_EXPORTER_OTLP_INSECURE` and
 //! their per-signal variants itself, the SDK reads `OTEL_SPAN_*_LIMIT` and
 //! `OTEL_METRIC_EXPORT_INTERVAL`.
+//!
+//! Record mode (`TRACETAPE_*`, see [`RecordSettings`](crate::record::RecordSettings))
+//! is off when telemetry is disabled. The [`TelemetryGuard`] flushes the
+//! recorder (5 s at most) when it flushes, shuts down or drops, and stops
+//! it being the process-wide one.
 //!
 //! # Runtime
 //!
@@ -75,6 +85,7 @@ mod guard;
 mod otlp;
 mod pipeline;
 mod propagation;
+mod record;
 mod settings;
 
 pub use builder::{Telemetry, TelemetryBuilder, init};

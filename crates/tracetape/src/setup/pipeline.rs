@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use opentelemetry::Key;
+
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::{
     BatchConfig, BatchConfigBuilder, Sampler, SdkTracerProvider, TracerProviderBuilder,
@@ -10,7 +12,9 @@ use opentelemetry_sdk::trace::{
 use super::config::Config;
 use super::exporter::{add_metric_exporter, add_span_exporter};
 use super::guard::TelemetryGuard;
+use super::record;
 use super::settings::BatchSettings;
+use crate::record::RecordSettings;
 use crate::store::LocalStore;
 
 /// Adds something to the tracer provider being built.
@@ -41,16 +45,32 @@ impl fmt::Debug for Parts {
     }
 }
 
-pub(crate) fn build(config: Config, parts: Parts) -> TelemetryGuard {
+/// The providers, and the recorder when record mode asks for one (never
+/// when telemetry is disabled: recordings are keyed by trace).
+pub(crate) fn build(config: Config, parts: Parts, record: &RecordSettings) -> TelemetryGuard {
     if config.disabled {
         let tracer_provider = SdkTracerProvider::builder()
             .with_sampler(Sampler::AlwaysOff)
             .build();
         let meter_provider = SdkMeterProvider::builder().build();
-        return TelemetryGuard::new(tracer_provider, meter_provider, config.propagators, true);
+        return TelemetryGuard::new(
+            tracer_provider,
+            meter_provider,
+            config.propagators,
+            true,
+            None,
+        );
     }
 
     let resource = config.resource();
+    let service_name = resource
+        .get(&Key::from_static_str("service.name"))
+        .map(|name| name.to_string())
+        .unwrap_or_default();
+    let (recorder, warning) = record::start(record, &service_name);
+    if let Some(warning) = warning {
+        warning.report();
+    }
     let batch = parts
         .batch_config
         .unwrap_or_else(|| batch_config(&config.batch));
@@ -78,7 +98,13 @@ pub(crate) fn build(config: Config, parts: Parts) -> TelemetryGuard {
         &config.metrics_otlp,
     );
 
-    TelemetryGuard::new(tracer.build(), meter.build(), config.propagators, false)
+    TelemetryGuard::new(
+        tracer.build(),
+        meter.build(),
+        config.propagators,
+        false,
+        recorder,
+    )
 }
 
 /// The SDK batch configuration for `settings`. Every value is set, so the

@@ -1,0 +1,233 @@
+//! `TRACETAPE_MODE` end to end: telemetry set up from an (injected)
+//! environment, real servers and clients on loopback, recordings read back
+//! from disk.
+//!
+//! Record mode installs a process-wide recorder, so this is a test target
+//! of its own with a single test that runs the scenarios one after the
+//! other: nothing else in this process can see the recorder, and each
+//! scenario's guard removes it again when it drops.
+
+#![cfg(all(feature = "axum", feature = "reqwest"))]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
+use tracetape::TelemetryGuard;
+use tracetape::client::TracingMiddleware;
+use tracetape::record::{ExchangeKind, LoadedRecordings, RecordingStore};
+use tracetape::server::TraceLayer;
+use tracetape::setup::Telemetry;
+
+/// Telemetry installed globally from `vars` instead of the process
+/// environment; spans and metrics go nowhere.
+fn init(vars: &[(&str, &str)]) -> TelemetryGuard {
+    let mut env: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    env.insert("OTEL_TRACES_EXPORTER".into(), "none".into());
+    env.insert("OTEL_METRICS_EXPORTER".into(), "none".into());
+    env.insert("OTEL_SERVICE_NAME".into(), "checkout".into());
+    Telemetry::builder()
+        .with_env_lookup(move |name| env.get(name).cloned())
+        .init()
+}
+
+async fn serve(app: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+/// A plain, untraced backend, and in front of it a service traced with
+/// `TraceLayer::new()` (no recorder of its own) whose handler calls the
+/// backend through `TracingMiddleware::new()` (no recorder of its own
+/// either). Returns the front's address.
+async fn services() -> SocketAddr {
+    let backend = serve(Router::new().route("/price", get(|| async { "42" }))).await;
+    let client: ClientWithMiddleware = ClientBuilder::new(reqwest::Client::new())
+        .with(TracingMiddleware::new())
+        .build();
+    let front = Router::new()
+        .route(
+            "/checkout",
+            get(
+                |State((client, backend)): State<(ClientWithMiddleware, SocketAddr)>| async move {
+                    let price = client
+                        .get(format!("http://{backend}/price"))
+                        .send()
+                        .await
+                        .unwrap()
+                        .text()
+                        .await
+                        .unwrap();
+                    format!("price {price}")
+                },
+            ),
+        )
+        .with_state((client, backend))
+        .layer(TraceLayer::new());
+    serve(front).await
+}
+
+async fn checkout(front: SocketAddr) {
+    let body = reqwest::get(format!("http://{front}/checkout"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "price 42");
+}
+
+/// Flushes until `dir` holds `n` recordings (the last part of a recording
+/// closes just after the response is sent), ten seconds at most.
+fn wait_for_recordings(telemetry: &TelemetryGuard, dir: &Path, n: usize) -> LoadedRecordings {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        telemetry.force_flush().unwrap();
+        let loaded = RecordingStore::new(dir).load().unwrap();
+        if loaded.recordings.len() >= n || Instant::now() > deadline {
+            return loaded;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn json_files(dir: &Path) -> usize {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => entries.count(),
+        Err(_) => 0,
+    }
+}
+
+async fn record_mode_records_both_sides_into_one_recording(tmp: &Path) {
+    let dir = tmp.join("recordings");
+    let telemetry = init(&[
+        ("TRACETAPE_MODE", "record"),
+        ("TRACETAPE_RECORD_DIR", dir.to_str().unwrap()),
+    ]);
+    let recorder = telemetry.recorder().expect("record mode starts a recorder");
+    assert_eq!(recorder.service_name(), "checkout");
+    let front = services().await;
+    checkout(front).await;
+
+    let loaded = tokio::task::block_in_place(|| wait_for_recordings(&telemetry, &dir, 1));
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    assert_eq!(loaded.recordings.len(), 1);
+    let recording = &loaded.recordings[0].recording;
+    assert_eq!(recording.service_name, "checkout");
+    assert!(!recording.background);
+    let kinds: Vec<ExchangeKind> = recording.exchanges.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    assert!(kinds.contains(&ExchangeKind::Server));
+    assert!(kinds.contains(&ExchangeKind::Client));
+    let inbound = recording.inbound().unwrap();
+    assert_eq!(inbound.request.method, "GET");
+    assert!(
+        inbound.request.url.ends_with("/checkout"),
+        "{}",
+        inbound.request.url
+    );
+    let answer = inbound.response.as_ref().unwrap();
+    assert_eq!(answer.status, 200);
+    assert_eq!(&answer.body.bytes[..], b"price 42");
+    let outbound: Vec<_> = recording.outbound().collect();
+    assert_eq!(outbound.len(), 1);
+    assert!(
+        outbound[0].request.url.ends_with("/price"),
+        "{}",
+        outbound[0].request.url
+    );
+    assert_eq!(
+        &outbound[0].response.as_ref().unwrap().body.bytes[..],
+        b"42"
+    );
+    assert_eq!(outbound[0].parent_span_id, inbound.span_id);
+
+    // Dropping the guard stops the process-wide recorder: the same
+    // layers go on tracing and record nothing more.
+    tokio::task::block_in_place(|| drop(telemetry));
+    checkout(front).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        RecordingStore::new(&dir).load().unwrap().recordings.len(),
+        1
+    );
+}
+
+async fn a_later_init_wins_and_an_earlier_guard_does_not_remove_it(tmp: &Path) {
+    let first_dir = tmp.join("first");
+    let second_dir = tmp.join("second");
+    let first = init(&[
+        ("TRACETAPE_MODE", "record"),
+        ("TRACETAPE_RECORD_DIR", first_dir.to_str().unwrap()),
+    ]);
+    let second = init(&[
+        ("TRACETAPE_MODE", "record"),
+        ("TRACETAPE_RECORD_DIR", second_dir.to_str().unwrap()),
+    ]);
+    tokio::task::block_in_place(|| drop(first));
+    checkout(services().await).await;
+    let loaded = tokio::task::block_in_place(|| wait_for_recordings(&second, &second_dir, 1));
+    assert_eq!(loaded.recordings.len(), 1);
+    assert_eq!(json_files(&first_dir), 0);
+    tokio::task::block_in_place(|| second.shutdown()).unwrap();
+}
+
+async fn unwritable_directory_keeps_tracing_without_recording(tmp: &Path) {
+    let file = tmp.join("not-a-directory");
+    std::fs::write(&file, b"a regular file").unwrap();
+    let dir: PathBuf = file.join("recordings");
+    let telemetry = init(&[
+        ("TRACETAPE_MODE", "record"),
+        ("TRACETAPE_RECORD_DIR", dir.to_str().unwrap()),
+    ]);
+    // The warning (`setup.record_failed`) went to standard error; the
+    // recorder was not started and the service still answers.
+    assert!(telemetry.recorder().is_none());
+    assert!(!telemetry.is_disabled());
+    checkout(services().await).await;
+    tokio::task::block_in_place(|| telemetry.shutdown()).unwrap();
+    assert!(file.is_file());
+}
+
+async fn mode_off_and_replay_record_nothing(tmp: &Path) {
+    for mode in ["off", "", "replay"] {
+        let dir = tmp.join(format!("recordings-{mode}"));
+        let telemetry = init(&[
+            ("TRACETAPE_MODE", mode),
+            ("TRACETAPE_RECORD_DIR", dir.to_str().unwrap()),
+        ]);
+        // Replay warns once (`setup.replay_unavailable`) and only traces.
+        assert!(telemetry.recorder().is_none(), "mode {mode:?}");
+        checkout(services().await).await;
+        tokio::task::block_in_place(|| telemetry.shutdown()).unwrap();
+        assert!(!dir.exists(), "mode {mode:?} created {}", dir.display());
+        assert_eq!(json_files(&dir), 0);
+    }
+}
+
+#[test]
+fn tracetape_mode_from_the_environment() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    runtime.block_on(async {
+        record_mode_records_both_sides_into_one_recording(tmp.path()).await;
+        a_later_init_wins_and_an_earlier_guard_does_not_remove_it(tmp.path()).await;
+        unwritable_directory_keeps_tracing_without_recording(tmp.path()).await;
+        mode_off_and_replay_record_nothing(tmp.path()).await;
+    });
+}
