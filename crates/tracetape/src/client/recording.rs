@@ -21,28 +21,32 @@
 //! own (or else a process-wide one is installed), to a background
 //! recording of its own.
 
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::Response;
 use http_body::Body;
 use opentelemetry::Context;
-use opentelemetry::trace::{TraceContextExt, TraceId};
+use opentelemetry::trace::TraceContextExt;
 
 use super::config::Config;
+use crate::record::assembly::{self, Destination, ResponseSide, Wording, unix_nanos};
 use crate::record::{
-    BodyCapture, BodyEnd, BodyRecord, BodySink, Exchange, ExchangeKind, MaybeTee, NotSampled, Part,
-    Recorder, RequestRecord, TraceRecording, response_record,
+    BodyRecord, Exchange, ExchangeKind, MaybeTee, NotSampled, Part, Recorder, RequestRecord,
+    TraceRecording,
 };
 
-/// The error of an exchange whose attempt was dropped before the response
-/// came.
-pub(crate) const ABANDONED: &str = "abandoned";
+pub(crate) use crate::record::assembly::CaptureSink;
 
 /// The error of an exchange whose response body was dropped before its
 /// end.
 pub(crate) const NOT_READ: &str = "response body dropped before its end";
+
+/// A response body that fails, or is dropped before its end, says so.
+const WORDING: Wording = Wording {
+    response_error_prefix: "response body: ",
+    response_cut: NOT_READ,
+};
 
 /// Where an attempt's exchange is to go, decided before its span starts.
 #[derive(Debug)]
@@ -68,26 +72,6 @@ pub(crate) fn plan(config: &Config, parent: &Context) -> Option<Plan> {
         .or_else(crate::record::global)
         .filter(Recorder::sample)
         .map(Plan::Background)
-}
-
-#[derive(Debug)]
-enum Destination {
-    Trace(Part),
-    Background {
-        recorder: Recorder,
-        trace_id: TraceId,
-    },
-}
-
-impl Destination {
-    fn finish(self, exchange: Exchange) {
-        match self {
-            Self::Trace(part) => part.finish(exchange),
-            Self::Background { recorder, trace_id } => {
-                recorder.record_background(trace_id, exchange);
-            }
-        }
-    }
 }
 
 /// The exchange of an attempt whose span has started, waiting for the
@@ -146,22 +130,11 @@ impl Pending {
     /// opens the two captures.
     pub(crate) fn begin(mut self, request: RequestRecord) -> Begun {
         self.exchange.request = request;
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                destination: Some(self.destination),
-                exchange: Some(self.exchange),
-                outstanding: 2,
-            }),
-        });
+        let (capture, request_sink) =
+            assembly::open(self.destination, self.exchange, self.limit, WORDING);
         Begun {
-            capture: ClientCapture {
-                shared: Some(Arc::clone(&shared)),
-                limit: self.limit,
-            },
-            request_sink: CaptureSink {
-                shared,
-                side: Side::Request,
-            },
+            capture: ClientCapture(capture),
+            request_sink,
             limit: self.limit,
         }
     }
@@ -176,149 +149,24 @@ pub(crate) struct Begun {
     pub(crate) limit: usize,
 }
 
-/// The response side of one recorded exchange: turns the response into a
+/// The response side of one recorded attempt: turns the response into a
 /// teed one, or records the error that came instead. Dropped unused, it
 /// records the exchange as abandoned.
 #[derive(Debug)]
-pub(crate) struct ClientCapture {
-    /// `None` once the response side has been handed on.
-    shared: Option<Arc<Shared>>,
-    limit: usize,
-}
-
-/// Where the request and response body captures of one exchange go.
-#[derive(Debug)]
-pub(crate) struct CaptureSink {
-    shared: Arc<Shared>,
-    side: Side,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Side {
-    Request,
-    Response,
-}
-
-#[derive(Debug)]
-struct Shared {
-    state: Mutex<State>,
-}
-
-#[derive(Debug)]
-struct State {
-    /// Taken when the exchange is finished.
-    destination: Option<Destination>,
-    /// Taken with the destination.
-    exchange: Option<Exchange>,
-    /// Captures (request body, response side) not yet in.
-    outstanding: u8,
-}
+pub(crate) struct ClientCapture(ResponseSide);
 
 impl ClientCapture {
     /// Records the head of `response` and tees its body.
     pub(crate) fn response<B: Body>(
-        mut self,
+        self,
         response: Response<B>,
     ) -> Response<MaybeTee<B, CaptureSink>> {
-        let (parts, body) = response.into_parts();
-        let Some(shared) = self.shared.take() else {
-            return Response::from_parts(parts, MaybeTee::passthrough(body));
-        };
-        if let Some(exchange) = shared.lock().exchange.as_mut() {
-            exchange.response = Some(response_record(&parts, BodyRecord::default()));
-        }
-        let sink = CaptureSink {
-            shared,
-            side: Side::Response,
-        };
-        Response::from_parts(parts, MaybeTee::tee(body, self.limit, sink))
+        self.0.response(response)
     }
 
     /// Records the error that came instead of a response.
-    pub(crate) fn fail(mut self, error: &(dyn std::error::Error + 'static)) {
-        if let Some(shared) = self.shared.take() {
-            let text = super::attempt::error_text(error);
-            shared.close(|exchange| {
-                exchange.error.get_or_insert(text);
-            });
-        }
-    }
-}
-
-impl Drop for ClientCapture {
-    fn drop(&mut self) {
-        if let Some(shared) = self.shared.take() {
-            shared.close(|exchange| {
-                exchange.error.get_or_insert_with(|| ABANDONED.to_owned());
-            });
-        }
-    }
-}
-
-impl CaptureSink {
-    /// Records a request body that was known whole before it was sent.
-    pub(crate) fn record(self, body: BodyRecord) {
-        self.finish(BodyCapture {
-            body,
-            end: BodyEnd::Complete,
-        });
-    }
-}
-
-impl BodySink for CaptureSink {
-    fn finish(self, capture: BodyCapture) {
-        let side = self.side;
-        self.shared.close(|exchange| {
-            let error = match capture.end {
-                BodyEnd::Complete => None,
-                BodyEnd::Error { error_type } => Some(match side {
-                    Side::Request => format!("request body: {error_type}"),
-                    Side::Response => format!("response body: {error_type}"),
-                }),
-                // A request body is dropped unsent when the attempt fails,
-                // and that error is the response side's to record.
-                BodyEnd::Incomplete => (side == Side::Response).then(|| NOT_READ.to_owned()),
-            };
-            match side {
-                Side::Request => exchange.request.body = capture.body,
-                Side::Response => {
-                    if let Some(response) = exchange.response.as_mut() {
-                        response.body = capture.body;
-                    }
-                }
-            }
-            if let Some(error) = error {
-                exchange.error.get_or_insert(error);
-            }
-        });
-    }
-}
-
-impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Applies `update` for one capture that came in, and finishes the
-    /// exchange when it was the last one outstanding.
-    fn close(&self, update: impl FnOnce(&mut Exchange)) {
-        let finished = {
-            let mut state = self.lock();
-            if let Some(exchange) = state.exchange.as_mut() {
-                update(exchange);
-            }
-            state.outstanding = state.outstanding.saturating_sub(1);
-            if state.outstanding == 0 {
-                state.destination.take().zip(state.exchange.take())
-            } else {
-                None
-            }
-        };
-        // Outside the lock: handing the recording on may run its sink.
-        if let Some((destination, mut exchange)) = finished {
-            exchange.end_unix_nanos = unix_nanos(SystemTime::now());
-            destination.finish(exchange);
-        }
+    pub(crate) fn fail(self, error: &(dyn std::error::Error + 'static)) {
+        self.0.fail(None, super::attempt::error_text(error));
     }
 }
 
@@ -330,10 +178,4 @@ pub(crate) fn buffered_body(bytes: &[u8], limit: usize) -> BodyRecord {
         truncated: kept < bytes.len(),
         size: bytes.len() as u64,
     }
-}
-
-fn unix_nanos(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |elapsed| {
-        u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX)
-    })
 }

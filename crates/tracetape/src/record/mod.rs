@@ -30,6 +30,7 @@
 //!
 //! [recordings guide]: https://github.com/tracetape/tracetape/blob/main/docs/recordings.md
 
+pub(crate) mod assembly;
 mod body;
 mod capture;
 mod config;
