@@ -171,6 +171,6 @@ where
                 Err(error)
             }
         };
-        Poll::Ready(result.map(|response| response.map(ResponseBody::new)))
+        Poll::Ready(result.map(|response| response.map(ResponseBody::from_maybe)))
     }
 }

@@ -41,6 +41,7 @@ mod global;
 mod maybe;
 mod model;
 mod read;
+mod recorded_body;
 mod recorder;
 mod writer;
 
@@ -60,6 +61,7 @@ pub use model::{
     BodyRecord, Exchange, ExchangeKind, HeaderRecord, Recording, RequestRecord, ResponseRecord,
 };
 pub use read::{LoadedRecordings, RecordingStore, StoredRecording};
+pub use recorded_body::RecordedBody;
 pub use recorder::{FlushRecorderError, Recorder, StartRecorderError};
 pub(crate) use recorder::{NotSampled, Part, TraceRecording};
 

@@ -13,65 +13,15 @@ use super::inflight::InFlight;
 use super::recording::CaptureSink;
 use crate::record::MaybeTee;
 
-pin_project! {
-    /// The request body as the service wrapped by [`Trace`](super::Trace)
-    /// receives it: `B` itself, whose frames, size hint and end it passes
-    /// on unchanged. When the request is recorded it also keeps a copy of
-    /// the bytes the service reads, up to the recorder's limit.
-    ///
-    /// An axum `Router` accepts any body, so this changes nothing there; a
-    /// plain hyper or tower service wrapped by the layer takes
-    /// `Request<RequestBody<B>>` (for hyper, `RequestBody<Incoming>`).
-    pub struct RequestBody<B>
-    where
-        B: Body,
-    {
-        #[pin]
-        inner: MaybeTee<B, CaptureSink>,
-    }
-}
-
-impl<B: Body> RequestBody<B> {
-    pub(crate) fn plain(inner: B) -> Self {
-        Self {
-            inner: MaybeTee::passthrough(inner),
-        }
-    }
-
-    pub(crate) fn recorded(inner: B, limit: usize, sink: CaptureSink) -> Self {
-        Self {
-            inner: MaybeTee::tee(inner, limit, sink),
-        }
-    }
-}
-
-impl<B: Body> std::fmt::Debug for RequestBody<B> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RequestBody")
-            .field("recorded", &self.inner.is_tee())
-            .finish_non_exhaustive()
-    }
-}
-
-impl<B: Body> Body for RequestBody<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        self.project().inner.poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
+/// The request body as the service wrapped by [`Trace`](super::Trace)
+/// receives it: `B` itself, passed on unchanged, and, when the request is
+/// recorded, copied aside up to the recorder's limit as the service reads
+/// it.
+///
+/// An axum `Router` accepts any body, so this changes nothing there; a
+/// plain hyper or tower service wrapped by the layer takes
+/// `Request<RequestBody<B>>` (for hyper, `RequestBody<Incoming>`).
+pub type RequestBody<B> = crate::record::RecordedBody<B>;
 
 pin_project! {
     /// The response body of [`Trace`](super::Trace).
