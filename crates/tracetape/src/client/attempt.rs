@@ -23,9 +23,9 @@ use super::error_type;
 use super::extensions::UrlTemplate;
 use super::info::{Outcome, RequestInfo};
 use super::recording::{self, Pending};
-use super::url::{self, Target};
+use super::url::Target;
 use crate::hook;
-use crate::http_attrs::{Method, protocol_version};
+use crate::http_attrs::{Method, protocol_version, redact_url};
 use crate::propagation::{self, RequestHeadersMut};
 
 /// `url.template` (still "development" in the conventions, so the constant
@@ -270,8 +270,8 @@ fn full_url(config: &Config, url: &str) -> String {
         .as_ref()
         .and_then(|filter| hook::guarded("client.url_filter", || filter(url)));
     match filtered {
-        Some(filtered) => url::redact(&filtered).into_owned(),
-        None => url::redact(url).into_owned(),
+        Some(filtered) => redact_url(&filtered).into_owned(),
+        None => redact_url(url).into_owned(),
     }
 }
 

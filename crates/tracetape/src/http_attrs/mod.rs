@@ -5,11 +5,13 @@ mod capture;
 mod exclude;
 mod method;
 mod query;
+mod url;
 
 pub(crate) use capture::HeaderCapture;
 pub(crate) use exclude::UrlExclusions;
 pub(crate) use method::Method;
 pub(crate) use query::redact_query;
+pub(crate) use url::redact_url;
 
 /// Bucket boundaries the conventions recommend for request durations.
 pub(crate) const DURATION_BOUNDARIES: [f64; 14] = [

@@ -43,6 +43,7 @@ mod model;
 mod read;
 mod recorded_body;
 mod recorder;
+pub(crate) mod redact;
 mod writer;
 
 #[cfg(test)]

@@ -279,9 +279,10 @@ impl Recorder {
     }
 
     /// Where every finished recording leaves the recorder: the one place
-    /// for anything that must happen before a recording is written
-    /// (redaction goes here).
+    /// for anything that must happen before a recording is written.
+    /// Secrets are redacted here, so no sink ever sees them.
     fn deliver(&self, recording: Recording) {
+        let recording = super::redact::redact(recording);
         match &self.inner.sink {
             Sink::Writer(writer) => {
                 // A full queue is counted by the writer.
