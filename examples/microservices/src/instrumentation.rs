@@ -12,6 +12,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracetape::TelemetryGuard;
+use tracetape::record::Recorder;
 
 /// The tracer provider, meter provider and propagator one service uses,
 /// for its server layer, its client middleware and its own spans. Each
@@ -37,6 +38,8 @@ pub struct Instrumentation {
     tracer_provider: Option<SdkTracerProvider>,
     meter_provider: Option<SdkMeterProvider>,
     propagator: Option<SharedPropagator>,
+    /// Record mode: the recorder of this service, when not the global one.
+    recorder: Option<Recorder>,
 }
 
 impl fmt::Debug for Instrumentation {
@@ -46,6 +49,7 @@ impl fmt::Debug for Instrumentation {
             .field("tracer_provider", &source(self.tracer_provider.is_some()))
             .field("meter_provider", &source(self.meter_provider.is_some()))
             .field("propagator", &source(self.propagator.is_some()))
+            .field("recorder", &source(self.recorder.is_some()))
             .finish()
     }
 }
@@ -60,11 +64,16 @@ impl Instrumentation {
     /// The providers and propagator of a telemetry guard built with
     /// `Telemetry::builder().build()`, without installing them globally:
     /// how several services in one process get a `service.name` each.
+    ///
+    /// With `TRACETAPE_MODE=record`, the guard's recorder records this
+    /// service's traffic.
     pub fn from_guard(guard: &TelemetryGuard) -> Self {
-        Self::global()
+        let mut instrumentation = Self::global()
             .with_tracer_provider(guard.tracer_provider().clone())
             .with_meter_provider(guard.meter_provider().clone())
-            .with_propagator(guard.propagator())
+            .with_propagator(guard.propagator());
+        instrumentation.recorder = guard.recorder().cloned();
+        instrumentation
     }
 
     /// Starts spans with `provider`.
@@ -100,6 +109,9 @@ impl Instrumentation {
         if let Some(propagator) = &self.propagator {
             layer = layer.with_propagator(propagator.clone());
         }
+        if let Some(recorder) = &self.recorder {
+            layer = layer.with_recorder(recorder.clone());
+        }
         layer
     }
 
@@ -114,6 +126,9 @@ impl Instrumentation {
         }
         if let Some(propagator) = &self.propagator {
             layer = layer.with_propagator(propagator.clone());
+        }
+        if let Some(recorder) = &self.recorder {
+            layer = layer.with_recorder(recorder.clone());
         }
         layer
     }
