@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{any, get, post};
 use bytes::Bytes;
-use http::{Extensions, HeaderMap, Method, Request};
+use http::{HeaderMap, Method, Request};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -26,8 +26,10 @@ use opentelemetry::trace::{SpanId, SpanKind};
 use opentelemetry_sdk::trace::SpanData;
 use tower::{Layer, ServiceBuilder, ServiceExt};
 
-use super::{BoxError, RequestBody, ResponseBody, TraceLayer, TracingMiddleware};
+use super::tests::{RetryMiddleware, RetryOnce};
+use super::{RequestBody, TraceLayer, TracingMiddleware};
 use crate::propagation::TraceContextPropagator;
+use crate::record::testing::{header, whole};
 use crate::record::{BodyRecord, Exchange, ExchangeKind, HeaderRecord, RecordSettings, Recorder};
 use crate::test_support::{Collected, Harness};
 
@@ -162,56 +164,6 @@ async fn call(via: Via, layer: &TraceLayer, method: Method, url: &str, body: Byt
     }
 }
 
-/// Retries a 503 once, as a user's tower retry policy would.
-#[derive(Clone)]
-struct RetryOnce(usize);
-
-type TowerResponse = http::Response<ResponseBody<hyper::body::Incoming>>;
-
-impl tower::retry::Policy<Request<Full<Bytes>>, TowerResponse, BoxError> for RetryOnce {
-    type Future = std::future::Ready<()>;
-
-    fn retry(
-        &mut self,
-        _: &mut Request<Full<Bytes>>,
-        result: &mut Result<TowerResponse, BoxError>,
-    ) -> Option<Self::Future> {
-        let unavailable = matches!(result, Ok(r) if r.status() == StatusCode::SERVICE_UNAVAILABLE);
-        (unavailable && self.0 > 0).then(|| {
-            self.0 -= 1;
-            std::future::ready(())
-        })
-    }
-
-    fn clone_request(&mut self, request: &Request<Full<Bytes>>) -> Option<Request<Full<Bytes>>> {
-        let mut clone = Request::new(request.body().clone());
-        *clone.method_mut() = request.method().clone();
-        *clone.uri_mut() = request.uri().clone();
-        *clone.headers_mut() = request.headers().clone();
-        Some(clone)
-    }
-}
-
-/// Runs the rest of the chain again after a 503, as reqwest-retry does.
-struct RetryMiddleware;
-
-#[async_trait::async_trait]
-impl reqwest_middleware::Middleware for RetryMiddleware {
-    async fn handle(
-        &self,
-        request: reqwest::Request,
-        extensions: &mut Extensions,
-        next: reqwest_middleware::Next<'_>,
-    ) -> reqwest_middleware::Result<reqwest::Response> {
-        let again = request.try_clone().unwrap();
-        let first = next.clone().run(request, extensions).await?;
-        if first.status() != StatusCode::SERVICE_UNAVAILABLE {
-            return Ok(first);
-        }
-        next.run(again, extensions).await
-    }
-}
-
 /// One GET through `layer`, retried once on a 503.
 async fn call_retrying(via: Via, layer: &TraceLayer, url: &str) -> Bytes {
     match via {
@@ -236,22 +188,6 @@ async fn call_retrying(via: Via, layer: &TraceLayer, url: &str) -> Bytes {
             assert_eq!(response.status(), StatusCode::OK);
             response.bytes().await.unwrap()
         }
-    }
-}
-
-fn header(name: &str, value: &str) -> HeaderRecord {
-    HeaderRecord {
-        name: name.to_owned(),
-        value: Bytes::copy_from_slice(value.as_bytes()),
-    }
-}
-
-fn whole(bytes: impl Into<Bytes>) -> BodyRecord {
-    let bytes = bytes.into();
-    BodyRecord {
-        size: bytes.len() as u64,
-        bytes,
-        truncated: false,
     }
 }
 

@@ -401,24 +401,17 @@ async fn a_caller_that_drops_the_request_ends_the_span_without_error() {
 
 /// Retries a 503 once, as a user's tower retry policy would.
 #[derive(Clone)]
-struct RetryOnce(usize);
+pub(super) struct RetryOnce(pub(super) usize);
 
-impl
-    tower::retry::Policy<
-        Request<String>,
-        http::Response<super::ResponseBody<hyper::body::Incoming>>,
-        super::BoxError,
-    > for RetryOnce
-{
+type TowerResponse = http::Response<super::ResponseBody<hyper::body::Incoming>>;
+
+impl<B: Clone> tower::retry::Policy<Request<B>, TowerResponse, super::BoxError> for RetryOnce {
     type Future = std::future::Ready<()>;
 
     fn retry(
         &mut self,
-        _: &mut Request<String>,
-        result: &mut Result<
-            http::Response<super::ResponseBody<hyper::body::Incoming>>,
-            super::BoxError,
-        >,
+        _: &mut Request<B>,
+        result: &mut Result<TowerResponse, super::BoxError>,
     ) -> Option<Self::Future> {
         let unavailable = matches!(result, Ok(r) if r.status() == StatusCode::SERVICE_UNAVAILABLE);
         (unavailable && self.0 > 0).then(|| {
@@ -427,12 +420,33 @@ impl
         })
     }
 
-    fn clone_request(&mut self, request: &Request<String>) -> Option<Request<String>> {
+    fn clone_request(&mut self, request: &Request<B>) -> Option<Request<B>> {
         let mut clone = Request::new(request.body().clone());
         *clone.method_mut() = request.method().clone();
         *clone.uri_mut() = request.uri().clone();
         *clone.headers_mut() = request.headers().clone();
         Some(clone)
+    }
+}
+
+/// Runs the rest of the chain again after a 503, with the same
+/// extensions, as reqwest-retry does.
+pub(super) struct RetryMiddleware;
+
+#[async_trait::async_trait]
+impl reqwest_middleware::Middleware for RetryMiddleware {
+    async fn handle(
+        &self,
+        request: reqwest::Request,
+        extensions: &mut Extensions,
+        next: reqwest_middleware::Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        let again = request.try_clone().unwrap();
+        let first = next.clone().run(request, extensions).await?;
+        if first.status() != StatusCode::SERVICE_UNAVAILABLE {
+            return Ok(first);
+        }
+        next.run(again, extensions).await
     }
 }
 
@@ -487,29 +501,11 @@ async fn each_retry_and_redirect_is_its_own_span_with_a_resend_count() {
             .ends_with("/items/1")
     );
 
-    // reqwest: retry middleware that runs the rest of the chain again with
-    // the same extensions, as reqwest-retry does.
-    struct Retry;
-    #[async_trait::async_trait]
-    impl reqwest_middleware::Middleware for Retry {
-        async fn handle(
-            &self,
-            request: reqwest::Request,
-            extensions: &mut Extensions,
-            next: reqwest_middleware::Next<'_>,
-        ) -> reqwest_middleware::Result<reqwest::Response> {
-            let again = request.try_clone().unwrap();
-            let first = next.clone().run(request, extensions).await?;
-            if first.status() != StatusCode::SERVICE_UNAVAILABLE {
-                return Ok(first);
-            }
-            next.run(again, extensions).await
-        }
-    }
+    // reqwest: retry middleware that runs the rest of the chain again.
     let addr = serve(Upstream::default()).await;
     let h = Harness::new();
     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(Retry)
+        .with(RetryMiddleware)
         .with(TracingMiddleware::from(h.client_layer()))
         .build();
     let response = client

@@ -47,7 +47,7 @@ pub(crate) mod redact;
 mod writer;
 
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 

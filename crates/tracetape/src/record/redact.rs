@@ -57,14 +57,8 @@ mod tests {
     use opentelemetry::trace::{SpanId, TraceId};
 
     use super::*;
+    use crate::record::testing::header;
     use crate::record::{BodyRecord, RequestRecord, ResponseRecord};
-
-    fn header(name: &str, value: &str) -> HeaderRecord {
-        HeaderRecord {
-            name: name.to_owned(),
-            value: Bytes::copy_from_slice(value.as_bytes()),
-        }
-    }
 
     fn exchange(kind: ExchangeKind, url: &str) -> Exchange {
         Exchange {

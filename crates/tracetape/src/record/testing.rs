@@ -10,14 +10,17 @@ use super::{
 
 pub(crate) const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 
-pub(crate) fn header(name: &str, value: &[u8]) -> HeaderRecord {
+/// A header with the bytes of `value`.
+pub(crate) fn header(name: &str, value: impl AsRef<[u8]>) -> HeaderRecord {
     HeaderRecord {
         name: name.to_owned(),
-        value: Bytes::copy_from_slice(value),
+        value: Bytes::copy_from_slice(value.as_ref()),
     }
 }
 
-fn body(bytes: &[u8]) -> BodyRecord {
+/// A body kept whole: every byte, not truncated.
+pub(crate) fn whole(bytes: impl AsRef<[u8]>) -> BodyRecord {
+    let bytes = bytes.as_ref();
     BodyRecord {
         bytes: Bytes::copy_from_slice(bytes),
         truncated: false,
@@ -52,7 +55,7 @@ pub(crate) fn rich_recording() -> Recording {
                 header("x-tag", b"second"),
                 header("content-type", b"application/octet-stream"),
             ],
-            body: body(&every_byte),
+            body: whole(&every_byte),
         },
         response: Some(ResponseRecord {
             status: 201,
@@ -61,7 +64,7 @@ pub(crate) fn rich_recording() -> Recording {
                 header("content-type", b"application/json"),
                 header("set-cookie", b"b=2"),
             ],
-            body: body(br#"{"ok":true}"#),
+            body: whole(br#"{"ok":true}"#),
         }),
         error: None,
     };
@@ -100,7 +103,7 @@ pub(crate) fn rich_recording() -> Recording {
             method: "PUT".to_owned(),
             url: "http://pricing:9090/prices/7".to_owned(),
             headers: Vec::new(),
-            body: body("prix: 7 €".as_bytes()),
+            body: whole("prix: 7 €".as_bytes()),
         },
         response: None,
         error: Some("connection refused".to_owned()),
@@ -155,7 +158,7 @@ pub(crate) fn background_recording(trace: u128) -> Recording {
             response: Some(ResponseRecord {
                 status: 200,
                 headers: Vec::new(),
-                body: body(b"{}"),
+                body: whole(b"{}"),
             }),
             error: None,
         }],

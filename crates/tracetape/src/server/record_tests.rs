@@ -22,8 +22,9 @@ use opentelemetry_sdk::trace::SpanData;
 use tower::{Service, ServiceExt};
 
 use super::{RequestBody, TraceLayer};
+use crate::record::testing::{header, whole};
 use crate::record::{
-    BodyRecord, ExchangeKind, HeaderRecord, RecordSettings, Recorder, Recording, TraceRecording,
+    BodyRecord, ExchangeKind, RecordSettings, Recorder, Recording, TraceRecording,
 };
 use crate::test_support::{Collected, Harness};
 
@@ -103,22 +104,6 @@ async fn send(app: &Router, request: Request<Body>) -> (StatusCode, Bytes) {
 
 fn get_req(uri: &str) -> Request<Body> {
     Request::builder().uri(uri).body(Body::empty()).unwrap()
-}
-
-fn header(name: &str, value: &str) -> HeaderRecord {
-    HeaderRecord {
-        name: name.to_owned(),
-        value: Bytes::copy_from_slice(value.as_bytes()),
-    }
-}
-
-fn whole(bytes: impl Into<Bytes>) -> BodyRecord {
-    let bytes = bytes.into();
-    BodyRecord {
-        size: bytes.len() as u64,
-        bytes,
-        truncated: false,
-    }
 }
 
 fn assert_tied_to(recording: &Recording, span: &SpanData) {
