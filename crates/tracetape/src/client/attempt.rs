@@ -106,7 +106,9 @@ impl Attempt {
             Some(template) => format!("{} {}", method.span_name(), template.0).into(),
             None => method.span_name().into(),
         };
-        let record_name = plan.as_ref().map(|_| name.to_string());
+        let record_name = plan
+            .as_ref()
+            .map(|_| (name.to_string(), template.map(|t| t.0.to_string())));
         let mut attributes = Vec::with_capacity(ATTRIBUTES + config.capture_request.len());
         let mut labels = Vec::with_capacity(7);
         labels.push(KeyValue::new(HTTP_REQUEST_METHOD, method.attribute()));

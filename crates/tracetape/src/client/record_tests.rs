@@ -281,6 +281,7 @@ async fn calls_inside_a_recorded_request_are_client_exchanges_of_its_recording()
             assert_tied_to(exchange, span);
             assert_eq!(exchange.parent_span_id, server_span.span_context.span_id());
             assert_eq!(exchange.name, "POST");
+            assert_eq!(exchange.route, None);
             assert_eq!(exchange.request.method, "POST");
             assert!(exchange.start_unix_nanos <= exchange.end_unix_nanos);
             assert_eq!(exchange.error, None, "{via:?}");

@@ -89,7 +89,7 @@ impl Pending {
         plan: Plan,
         cx: &Context,
         parent: &Context,
-        name: String,
+        (name, route): (String, Option<String>),
         start: SystemTime,
     ) -> Self {
         let span = cx.span();
@@ -108,6 +108,7 @@ impl Pending {
             // `SpanId::INVALID` for a call outside any span.
             parent_span_id: parent.span().span_context().span_id(),
             name,
+            route,
             start_unix_nanos: unix_nanos(start),
             end_unix_nanos: 0,
             request: RequestRecord {

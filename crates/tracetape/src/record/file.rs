@@ -143,6 +143,9 @@ fn encode_exchange(recording: &Recording, exchange: &Exchange) -> Span {
         attributes.push(string(key::METHOD_ORIGINAL, &request.method));
     }
     encode_url(exchange.kind, &request.url, &mut attributes);
+    if let Some(route) = &exchange.route {
+        attributes.push(string(route_key(exchange.kind), route));
+    }
     attributes.push(headers(key::REQUEST_HEADERS, &request.headers));
     encode_body(
         &request.body,
@@ -196,6 +199,14 @@ fn encode_exchange(recording: &Recording, exchange: &Exchange) -> Span {
         attributes,
         status: Some(status),
         ..Default::default()
+    }
+}
+
+/// Where the route is kept: `http.route` inbound, `url.template` outbound.
+fn route_key(kind: ExchangeKind) -> &'static str {
+    match kind {
+        ExchangeKind::Server => key::ROUTE,
+        ExchangeKind::Client => key::URL_TEMPLATE,
     }
 }
 
@@ -442,6 +453,7 @@ fn decode_exchange(
         span_id,
         parent_span_id,
         name: span.name.clone(),
+        route: attributes.string(route_key(kind))?.map(str::to_owned),
         start_unix_nanos: span.start_time_unix_nano,
         end_unix_nanos: span.end_time_unix_nano,
         request,

@@ -90,6 +90,10 @@ pub(crate) mod span {
     pub(crate) const URL_PATH: &str = "url.path";
     /// What followed the `?` of an origin-form target, if it had one (string).
     pub(crate) const URL_QUERY: &str = "url.query";
+    /// The route of an inbound request.
+    pub(crate) const ROUTE: &str = "http.route";
+    /// The URL template of an outbound call.
+    pub(crate) const URL_TEMPLATE: &str = "url.template";
     /// The request headers (array of `{name, value}` kvlists).
     pub(crate) const REQUEST_HEADERS: &str = "tracetape.http.request.headers";
     /// The request body bytes kept (bytes).

@@ -72,6 +72,9 @@ pub struct Exchange {
     pub parent_span_id: SpanId,
     /// The span name (`GET /orders/{id}`).
     pub name: String,
+    /// The route template: `http.route` of an inbound request (`/orders/{id}`)
+    /// or `url.template` of an outbound call, when known.
+    pub route: Option<String>,
     /// When the request started, in nanoseconds since the Unix epoch.
     pub start_unix_nanos: u64,
     /// When the exchange ended, in nanoseconds since the Unix epoch.

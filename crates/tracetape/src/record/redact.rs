@@ -66,6 +66,7 @@ mod tests {
             span_id: SpanId::from(1),
             parent_span_id: SpanId::INVALID,
             name: "GET".to_owned(),
+            route: None,
             start_unix_nanos: 1,
             end_unix_nanos: 2,
             request: RequestRecord {

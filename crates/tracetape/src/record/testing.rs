@@ -43,6 +43,7 @@ pub(crate) fn rich_recording() -> Recording {
         span_id: span_id(0x0102_0304_0506_0708),
         parent_span_id: span_id(0x00f0_67aa_0ba9_02b7),
         name: "POST /upload/{id}".to_owned(),
+        route: Some("/upload/{id}".to_owned()),
         start_unix_nanos: 1_700_000_000_123_456_789,
         end_unix_nanos: 1_700_000_000_223_456_789,
         request: RequestRecord {
@@ -73,6 +74,7 @@ pub(crate) fn rich_recording() -> Recording {
         span_id: span_id(0x1111_1111_1111_1111),
         parent_span_id: server.span_id,
         name: "GET".to_owned(),
+        route: None,
         start_unix_nanos: 1_700_000_000_130_000_000,
         end_unix_nanos: 1_700_000_000_140_000_000,
         request: RequestRecord {
@@ -97,6 +99,7 @@ pub(crate) fn rich_recording() -> Recording {
         span_id: span_id(0x2222_2222_2222_2222),
         parent_span_id: server.span_id,
         name: "PUT".to_owned(),
+        route: None,
         start_unix_nanos: 1_700_000_000_150_000_000,
         end_unix_nanos: 1_700_000_000_160_000_000,
         request: RequestRecord {
@@ -113,6 +116,7 @@ pub(crate) fn rich_recording() -> Recording {
         span_id: span_id(0x3333_3333_3333_3333),
         parent_span_id: server.span_id,
         name: "HTTP".to_owned(),
+        route: None,
         start_unix_nanos: 1_700_000_000_170_000_000,
         end_unix_nanos: 1_700_000_000_180_000_000,
         request: RequestRecord {
@@ -147,6 +151,7 @@ pub(crate) fn background_recording(trace: u128) -> Recording {
             span_id: span_id(0x4444_4444_4444_4444),
             parent_span_id: SpanId::INVALID,
             name: "get".to_owned(),
+            route: Some("/items/{id}".to_owned()),
             start_unix_nanos: 1,
             end_unix_nanos: 2,
             request: RequestRecord {

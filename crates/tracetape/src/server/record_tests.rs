@@ -150,6 +150,7 @@ async fn json_request_and_response_are_recorded_field_by_field() {
     let exchange = &recording.exchanges[0];
     assert_eq!(exchange.kind, ExchangeKind::Server);
     assert_eq!(exchange.name, "POST /orders/{id}");
+    assert_eq!(exchange.route.as_deref(), Some("/orders/{id}"));
     assert_eq!(
         exchange.parent_span_id,
         SpanId::from_hex("00f067aa0ba902b7").unwrap()

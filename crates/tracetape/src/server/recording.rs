@@ -58,7 +58,7 @@ pub(crate) fn begin(
     recorder: &Recorder,
     cx: Context,
     parent: &Context,
-    name: String,
+    (name, route): (String, Option<String>),
     parts: &request::Parts,
     start: SystemTime,
 ) -> Begun {
@@ -71,6 +71,7 @@ pub(crate) fn begin(
         // `SpanId::INVALID` when nothing was extracted.
         parent_span_id,
         name,
+        route,
         start_unix_nanos: unix_nanos(start),
         end_unix_nanos: 0,
         request: request_record(parts, ExchangeKind::Server, BodyRecord::default()),

@@ -90,7 +90,10 @@ where
             attributes,
             labels,
         } = request::start(&self.config, &parts);
-        let record = record.map(|(recorder, started_at)| (recorder, started_at, name.to_string()));
+        let record = record.map(|(recorder, started_at)| {
+            let route = labels.route.as_ref().map(|route| route.as_str().to_owned());
+            (recorder, started_at, (name.to_string(), route))
+        });
         let span = self.config.with_tracer(|tracer| {
             tracer
                 .span_builder(name)
