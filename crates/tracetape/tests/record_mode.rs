@@ -102,9 +102,17 @@ fn wait_for_recordings(telemetry: &TelemetryGuard, dir: &Path, n: usize) -> Load
     }
 }
 
+/// Recording files in `dir` (the redaction key beside them is hidden).
 fn json_files(dir: &Path) -> usize {
     match std::fs::read_dir(dir) {
-        Ok(entries) => entries.count(),
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .filter(|entry| {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                name.ends_with(".json") && !name.starts_with('.')
+            })
+            .count(),
         Err(_) => 0,
     }
 }
@@ -216,6 +224,219 @@ async fn mode_off_and_replay_record_nothing(tmp: &Path) {
     }
 }
 
+/// Everything the store in `dir` holds, the key file aside: every file's
+/// bytes as written, and, since bodies and header values are base64 in
+/// OTLP/JSON, every URL, header value and body of the recordings read back.
+fn store_bytes(dir: &Path) -> Vec<u8> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name() != Some(std::ffi::OsStr::new(tracetape::record::KEY_FILE)) {
+            all.extend(std::fs::read(path).unwrap());
+        }
+    }
+    let loaded = RecordingStore::new(dir).load().unwrap();
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    for stored in &loaded.recordings {
+        for exchange in &stored.recording.exchanges {
+            all.extend(exchange.request.url.as_bytes());
+            let response = exchange.response.iter();
+            let headers = exchange
+                .request
+                .headers
+                .iter()
+                .chain(response.clone().flat_map(|r| &r.headers));
+            for header in headers {
+                all.extend(&header.value);
+            }
+            all.extend(&exchange.request.body.bytes);
+            for response in response {
+                all.extend(&response.body.bytes);
+            }
+        }
+    }
+    all
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
+/// A payment front that receives secrets in a header, the query and a
+/// JSON body, and passes them on to a backend that answers with a token;
+/// plus a health check that must not be recorded at all.
+async fn payment_services() -> SocketAddr {
+    use axum::Json;
+    use axum::routing::post;
+    use serde_json::{Value, json};
+
+    let backend = serve(Router::new().route(
+        "/charge",
+        post(|Json(charge): Json<Value>| async move {
+            let card = charge["card"]["number"].as_str().unwrap_or_default();
+            Json(json!({"charged": card.len() == 16, "token": "tok-back-6120"}))
+        }),
+    ))
+    .await;
+    let client: ClientWithMiddleware = ClientBuilder::new(reqwest::Client::new())
+        .with(TracingMiddleware::new())
+        .build();
+    let front = Router::new()
+        .route(
+            "/pay",
+            post(
+                |State((client, backend)): State<(ClientWithMiddleware, SocketAddr)>,
+                 Json(order): Json<Value>| async move {
+                    let answer: Value = client
+                        .post(format!("http://{backend}/charge?api_key=ak-9931"))
+                        .header("x-session", "sess-5521")
+                        .header("content-type", "application/json")
+                        .body(
+                            json!({"card": order["card"], "password": order["password"]})
+                                .to_string(),
+                        )
+                        .send()
+                        .await
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap();
+                    Json(answer)
+                },
+            ),
+        )
+        .route("/health", get(|| async { "ok sess-5521" }))
+        .with_state((client, backend))
+        .layer(TraceLayer::new());
+    serve(front).await
+}
+
+async fn redaction_rules_from_tracetape_toml_keep_secrets_out_of_the_store(tmp: &Path) {
+    let dir = tmp.join("redacted");
+    let config = tmp.join("tracetape.toml");
+    std::fs::write(
+        &config,
+        r#"
+        [record]
+        mode = "record"
+        dir = "redacted"
+
+        [[record.redact]]
+        json = "$.card.number"
+        action = "mask"
+        keep = 4
+
+        [[record.redact]]
+        json = "$..password"
+        action = "replace"
+        with = "***"
+
+        [[record.redact]]
+        query = "api_key"
+        direction = "outbound"
+
+        [[record.redact]]
+        action = "drop"
+        routes = ["/health"]
+        "#,
+    )
+    .unwrap();
+    let telemetry = init(&[
+        ("TRACETAPE_CONFIG", config.to_str().unwrap()),
+        ("TRACETAPE_RECORD_REDACT_HEADERS", "x-session"),
+        ("TRACETAPE_RECORD_REDACT_JSON", "$.token"),
+    ]);
+    let front = payment_services().await;
+    let client = reqwest::Client::new();
+    let health = client
+        .get(format!("http://{front}/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.text().await.unwrap(), "ok sess-5521");
+    let answer: serde_json::Value = client
+        .post(format!("http://{front}/pay?sig=inbound-77"))
+        .header("authorization", "Bearer bearer-4410")
+        .json(&serde_json::json!({
+            "card": {"number": "4111222233334444"},
+            "password": "pw-hunter-2"
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // The caller gets every secret as the handler produced it.
+    assert_eq!(answer["token"], "tok-back-6120");
+    assert_eq!(answer["charged"], true);
+
+    let loaded = tokio::task::block_in_place(|| wait_for_recordings(&telemetry, &dir, 1));
+    let recorder = telemetry.recorder().unwrap();
+    tokio::task::block_in_place(|| telemetry.force_flush()).unwrap();
+    // The health check was dropped whole; only the payment is stored.
+    assert_eq!(json_files(&dir), 1);
+    assert_eq!(recorder.dropped_by_rules(), 1);
+    let bytes = store_bytes(&dir);
+    for secret in [
+        "4111222233334444",
+        "pw-hunter-2",
+        "ak-9931",
+        "sess-5521",
+        "bearer-4410",
+        "tok-back-6120",
+    ] {
+        assert!(
+            !contains(&bytes, secret.as_bytes()),
+            "{secret} reached the store"
+        );
+    }
+    let recording = &loaded.recordings[0].recording;
+    let call = recording.outbound().next().unwrap();
+    assert!(
+        call.request.url.contains("api_key=REDACTED:"),
+        "{}",
+        call.request.url
+    );
+    let sent: serde_json::Value = serde_json::from_slice(&call.request.body.bytes).unwrap();
+    assert_eq!(sent["card"]["number"], "************4444");
+    assert_eq!(sent["password"], "***");
+    let session = call
+        .request
+        .headers
+        .iter()
+        .find(|h| h.name == "x-session")
+        .unwrap();
+    assert!(session.value.starts_with(b"REDACTED:"));
+    // The same token, redacted in the backend's answer and in the front's,
+    // is the same hash.
+    let token =
+        |body: &[u8]| serde_json::from_slice::<serde_json::Value>(body).unwrap()["token"].clone();
+    let inbound = recording.inbound().unwrap();
+    assert_eq!(
+        token(&call.response.as_ref().unwrap().body.bytes),
+        token(&inbound.response.as_ref().unwrap().body.bytes)
+    );
+    // Query keys no rule names are kept as received.
+    assert!(inbound.request.url.ends_with("?sig=inbound-77"));
+    tokio::task::block_in_place(|| telemetry.shutdown()).unwrap();
+}
+
+async fn an_invalid_rule_turns_recording_off(tmp: &Path) {
+    let dir = tmp.join("never");
+    let telemetry = init(&[
+        ("TRACETAPE_MODE", "record"),
+        ("TRACETAPE_RECORD_DIR", dir.to_str().unwrap()),
+        ("TRACETAPE_RECORD_REDACT_JSON", "card.number"),
+    ]);
+    assert!(telemetry.recorder().is_none());
+    checkout(services().await).await;
+    tokio::task::block_in_place(|| telemetry.shutdown()).unwrap();
+    assert!(!dir.exists());
+}
+
 #[test]
 fn tracetape_mode_from_the_environment() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -229,5 +450,7 @@ fn tracetape_mode_from_the_environment() {
         a_later_init_wins_and_an_earlier_guard_does_not_remove_it(tmp.path()).await;
         unwritable_directory_keeps_tracing_without_recording(tmp.path()).await;
         mode_off_and_replay_record_nothing(tmp.path()).await;
+        redaction_rules_from_tracetape_toml_keep_secrets_out_of_the_store(tmp.path()).await;
+        an_invalid_rule_turns_recording_off(tmp.path()).await;
     });
 }

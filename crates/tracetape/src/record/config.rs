@@ -1,11 +1,27 @@
-//! Record-mode settings from the environment: the mode, the recording
-//! sample rate, the body limit, where recordings go and how many may wait
-//! to be written. Invalid values are reported once and fall back to the
-//! default, as the telemetry settings do.
+//! Record-mode settings from `tracetape.toml` and the environment: the
+//! mode, the recording sample rate, the body limit, where recordings go,
+//! how many may wait to be written, and the redaction rules. Variables
+//! override the file. An invalid variable is reported once and falls back
+//! to the default, as the telemetry settings do; a file or redaction rule
+//! that cannot be understood turns recording off instead, since guessing
+//! could write a secret.
 
 use std::path::PathBuf;
 
+use super::config_file::{self, CONFIG_FILE};
+use super::{JsonPath, RedactRule};
 use crate::setup::Warning;
+
+/// `TRACETAPE_CONFIG`
+const CONFIG: &str = "TRACETAPE_CONFIG";
+/// `TRACETAPE_RECORD_REDACT_HEADERS`
+const REDACT_HEADERS: &str = "TRACETAPE_RECORD_REDACT_HEADERS";
+/// `TRACETAPE_RECORD_REDACT_QUERY`
+const REDACT_QUERY: &str = "TRACETAPE_RECORD_REDACT_QUERY";
+/// `TRACETAPE_RECORD_REDACT_JSON`
+const REDACT_JSON: &str = "TRACETAPE_RECORD_REDACT_JSON";
+/// The warning name for a configuration that turns recording off.
+const CONFIG_INVALID: &str = "record.config_invalid";
 
 /// `TRACETAPE_MODE`
 const MODE: &str = "TRACETAPE_MODE";
@@ -38,9 +54,13 @@ pub enum Mode {
     Replay,
 }
 
-/// Record-mode settings, from `TRACETAPE_MODE`, `TRACETAPE_RECORD_SAMPLE_RATE`,
-/// `TRACETAPE_RECORD_MAX_BODY_BYTES`, `TRACETAPE_RECORD_DIR` and
-/// `TRACETAPE_RECORD_QUEUE`.
+/// Record-mode settings, from the `[record]` table of `tracetape.toml`
+/// (or the file `TRACETAPE_CONFIG` names) overridden by `TRACETAPE_MODE`,
+/// `TRACETAPE_RECORD_SAMPLE_RATE`, `TRACETAPE_RECORD_MAX_BODY_BYTES`,
+/// `TRACETAPE_RECORD_DIR` and `TRACETAPE_RECORD_QUEUE`, with the
+/// redaction rules of the file and of `TRACETAPE_RECORD_REDACT_HEADERS`,
+/// `_QUERY` and `_JSON`. Every key and variable is described in
+/// `docs/configuration.md`.
 ///
 /// ```
 /// use tracetape::record::{Mode, RecordSettings};
@@ -68,6 +88,9 @@ pub struct RecordSettings {
     /// `TRACETAPE_RECORD_QUEUE`: recordings waiting to be written, at most
     /// (default 1024); past it, new ones are dropped and counted.
     pub queue: usize,
+    /// `[[record.redact]]` and `TRACETAPE_RECORD_REDACT_*`: the redaction
+    /// rules applied, after the defaults, before anything is written.
+    pub redact: Vec<RedactRule>,
 }
 
 impl Default for RecordSettings {
@@ -78,6 +101,7 @@ impl Default for RecordSettings {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             dir: PathBuf::from(DEFAULT_DIR),
             queue: DEFAULT_QUEUE,
+            redact: Vec::new(),
         }
     }
 }
@@ -103,6 +127,20 @@ impl RecordSettings {
         };
         let mut warnings = Vec::new();
         let mut settings = Self::default();
+        let mut broken = false;
+        let (path, named) = match get(CONFIG) {
+            Some(path) => (PathBuf::from(path), true),
+            None => (PathBuf::from(CONFIG_FILE), false),
+        };
+        if named || path.is_file() {
+            match config_file::read(&path) {
+                Ok(file) => settings.apply(file),
+                Err(err) => {
+                    broken = true;
+                    warnings.push(turned_off(&crate::diag::chain(&err)));
+                }
+            }
+        }
         if let Some(value) = get(MODE) {
             match value.to_ascii_lowercase().as_str() {
                 "off" => settings.mode = Mode::Off,
@@ -152,8 +190,57 @@ impl RecordSettings {
                 )),
             }
         }
+        for (name, rule) in [
+            (
+                REDACT_HEADERS,
+                RedactRule::header as fn(String) -> RedactRule,
+            ),
+            (REDACT_QUERY, RedactRule::query),
+        ] {
+            settings
+                .redact
+                .extend(get(name).iter().flat_map(|value| list(value)).map(rule));
+        }
+        for path in get(REDACT_JSON).iter().flat_map(|value| list(value)) {
+            match path.parse::<JsonPath>() {
+                Ok(path) => settings.redact.push(RedactRule::json(path)),
+                Err(err) => {
+                    broken = true;
+                    warnings.push(turned_off(&format!("{REDACT_JSON}: {err}")));
+                }
+            }
+        }
+        if broken {
+            settings.mode = Mode::Off;
+        }
         (settings, warnings)
     }
+
+    /// Takes what `file` sets.
+    fn apply(&mut self, file: config_file::FileSettings) {
+        self.mode = file.mode.unwrap_or(self.mode);
+        self.sample_rate = file.sample_rate.unwrap_or(self.sample_rate);
+        self.max_body_bytes = file.max_body_bytes.unwrap_or(self.max_body_bytes);
+        self.dir = file.dir.unwrap_or_else(|| self.dir.clone());
+        self.queue = file.queue.unwrap_or(self.queue);
+        self.redact = file.redact;
+    }
+}
+
+/// The items of a comma-separated list, trimmed, empty ones left out.
+fn list(value: &str) -> impl Iterator<Item = String> + '_ {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+}
+
+fn turned_off(reason: &str) -> Warning {
+    Warning::new(
+        CONFIG_INVALID,
+        format!("{reason}; nothing is recorded or replayed until this is fixed"),
+    )
 }
 
 #[cfg(test)]
@@ -194,6 +281,7 @@ mod tests {
                 max_body_bytes: 4096,
                 dir: PathBuf::from("/tmp/rec"),
                 queue: 16,
+                redact: Vec::new(),
             }
         );
         assert_eq!(read(&[(MODE, "replay")]).0.mode, Mode::Replay);

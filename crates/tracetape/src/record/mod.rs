@@ -34,6 +34,8 @@ pub(crate) mod assembly;
 mod body;
 mod capture;
 mod config;
+mod config_file;
+mod encoding;
 mod error;
 mod file;
 mod format;
@@ -43,7 +45,7 @@ mod model;
 mod read;
 mod recorded_body;
 mod recorder;
-pub(crate) mod redact;
+mod redact;
 mod writer;
 
 #[cfg(test)]
@@ -54,6 +56,8 @@ mod tests;
 pub use body::{BodyCapture, BodyEnd, BodySink, TeeBody};
 pub(crate) use capture::{header_records, request_record, response_record};
 pub use config::{DEFAULT_DIR, DEFAULT_MAX_BODY_BYTES, DEFAULT_QUEUE, Mode, RecordSettings};
+pub use config_file::CONFIG_FILE;
+pub use encoding::{DecodeBodyError, MAX_DECODED_BODY_BYTES};
 pub use error::{DecodeError, EncodeError, ExchangeError, ListRecordingsError, ReadRecordingError};
 pub use format::FormatVersion;
 pub(crate) use global::{global, install as install_global, uninstall as uninstall_global};
@@ -65,8 +69,18 @@ pub use read::{LoadedRecordings, RecordingStore, StoredRecording};
 pub use recorded_body::RecordedBody;
 pub use recorder::{FlushRecorderError, Recorder, StartRecorderError};
 pub(crate) use recorder::{NotSampled, Part, TraceRecording};
+pub(crate) use redact::Redactor;
+pub use redact::{
+    DEFAULT_HEADERS, Direction, JsonPath, JsonPathError, KEY_FILE, Pattern, PatternError,
+    RedactAction, RedactRule, RedactTarget, RedactionKey, RedactionKeyError,
+};
 
 /// The recordings guide's examples, compiled as doctests so they stay true.
 #[cfg(doctest)]
 #[doc = include_str!("../../../../docs/recordings.md")]
 struct GuideDoctests;
+
+/// The configuration reference's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../../docs/configuration.md")]
+struct ConfigurationDoctests;

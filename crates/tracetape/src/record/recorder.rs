@@ -20,13 +20,14 @@
 use std::cell::Cell;
 use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use opentelemetry::trace::TraceId;
 
 use super::writer::{FlushError, RecordingWriter, StartWriterError, WriterConfig};
-use super::{Exchange, ExchangeKind, RecordSettings, Recording};
+use super::{Exchange, ExchangeKind, RecordSettings, Recording, RedactionKey, Redactor};
 
 #[cfg(test)]
 mod tests;
@@ -112,6 +113,9 @@ struct Inner {
     service_name: String,
     sample_rate: f64,
     max_body_bytes: usize,
+    redactor: Redactor,
+    /// Recordings a drop rule removed whole.
+    dropped_by_rules: AtomicU64,
     sink: Sink,
 }
 
@@ -146,12 +150,14 @@ impl Recorder {
         settings: &RecordSettings,
         service_name: impl Into<String>,
     ) -> Result<Self, StartRecorderError> {
+        let key = redaction_key(&settings.dir);
         let writer = RecordingWriter::start(
             WriterConfig::new(settings.dir.clone()).with_capacity(settings.queue),
         )?;
         Ok(Self::with_sink(
             settings,
             service_name.into(),
+            key,
             Sink::Writer(writer),
         ))
     }
@@ -164,18 +170,32 @@ impl Recorder {
         service_name: impl Into<String>,
         sink: impl Fn(Recording) + Send + Sync + 'static,
     ) -> Self {
-        Self::with_sink(settings, service_name.into(), Sink::Fn(Box::new(sink)))
+        let key = RedactionKey::ephemeral().unwrap_or_else(|_| RedactionKey::fixed());
+        Self::with_sink(settings, service_name.into(), key, Sink::Fn(Box::new(sink)))
     }
 
-    fn with_sink(settings: &RecordSettings, service_name: String, sink: Sink) -> Self {
+    fn with_sink(
+        settings: &RecordSettings,
+        service_name: String,
+        key: RedactionKey,
+        sink: Sink,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 service_name,
                 sample_rate: settings.sample_rate,
                 max_body_bytes: settings.max_body_bytes,
+                redactor: Redactor::new(settings.redact.clone(), key),
+                dropped_by_rules: AtomicU64::new(0),
                 sink,
             }),
         }
+    }
+
+    /// How many recordings a drop rule ([`RedactAction::Drop`](super::RedactAction::Drop))
+    /// removed whole, never written.
+    pub fn dropped_by_rules(&self) -> u64 {
+        self.inner.dropped_by_rules.load(Ordering::Relaxed)
     }
 
     /// Decides whether one inbound request is recorded, with the
@@ -282,7 +302,10 @@ impl Recorder {
     /// for anything that must happen before a recording is written.
     /// Secrets are redacted here, so no sink ever sees them.
     fn deliver(&self, recording: Recording) {
-        let recording = super::redact::redact(recording);
+        let Some(recording) = self.inner.redactor.apply(recording) else {
+            self.inner.dropped_by_rules.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
         match &self.inner.sink {
             Sink::Writer(writer) => {
                 // A full queue is counted by the writer.
@@ -414,6 +437,29 @@ thread_local! {
 
 /// A seed that differs between threads and runs: std's per-process random
 /// hash keys, the time and the thread id, hashed together.
+/// The redaction key beside the recordings in `dir`, made if there is
+/// none. When it can be neither read nor made, a key for this process
+/// alone (values are still redacted, but do not match across runs), with
+/// a warning; if even that fails, a fixed key, so that values are still
+/// never written as they were.
+fn redaction_key(dir: &std::path::Path) -> RedactionKey {
+    let made = crate::store::files::create_dir(dir)
+        .map_err(|err| crate::diag::chain(&err))
+        .and_then(|()| RedactionKey::load_or_create(dir).map_err(|err| crate::diag::chain(&err)));
+    match made {
+        Ok(key) => key,
+        Err(reason) => {
+            crate::diag::warn_once(
+                "record.redaction_key",
+                format_args!(
+                    "record mode: {reason}; redacted values are hashed with a key for this process only and will not match those of other runs"
+                ),
+            );
+            RedactionKey::ephemeral().unwrap_or_else(|_| RedactionKey::fixed())
+        }
+    }
+}
+
 fn random_seed() -> u64 {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     SystemTime::now()

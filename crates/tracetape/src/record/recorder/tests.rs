@@ -271,7 +271,10 @@ fn started_recorder_writes_files_the_store_reads_back() {
     let read: Vec<&Recording> = loaded.recordings.iter().map(|s| &s.recording).collect();
     // Newest first, and redacted on the way (the fixture carries
     // `Set-Cookie` headers).
-    let redact = crate::record::redact::redact;
+    // The key is the one the recorder left beside the recordings.
+    let key = crate::record::RedactionKey::load_or_create(&settings.dir).unwrap();
+    let redactor = crate::record::Redactor::new(Vec::new(), key);
+    let redact = |recording| redactor.apply(recording).unwrap();
     assert_eq!(read, [&redact(background_recording(42)), &redact(expected)]);
 }
 

@@ -1,0 +1,187 @@
+//! Redaction before anything is written: every recording passes through
+//! one [`Redactor`] on its way from the recorder to the writer, so no file
+//! ever holds what it removes.
+//!
+//! Two layers of rules apply to each exchange, in this order:
+//!
+//! 1. The defaults, always: the values of the headers that carry
+//!    credentials ([`DEFAULT_HEADERS`]) become their keyed hash, and the
+//!    user name, password and signed query values of outbound URLs become
+//!    `REDACTED`, as they already are in `url.full`.
+//! 2. The configured [`RedactRule`]s (`[[record.redact]]` in
+//!    `tracetape.toml`, `TRACETAPE_RECORD_REDACT_*`), in the order given.
+
+mod action;
+mod json_body;
+mod json_path;
+mod key;
+mod query;
+mod rule;
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+
+pub use json_path::{JsonPath, JsonPathError};
+pub use key::{KEY_FILE, RedactionKey, RedactionKeyError};
+pub use rule::{Direction, Pattern, PatternError, RedactAction, RedactRule, RedactTarget};
+
+use super::{Exchange, ExchangeKind, Recording};
+use crate::http_attrs::redact_url;
+use json_body::Found;
+
+/// Headers whose values are always redacted, in lower case.
+pub const DEFAULT_HEADERS: [&str; 5] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+];
+
+/// The defaults and the configured rules, with the key that hashes what
+/// they redact.
+#[derive(Debug, Clone)]
+pub(crate) struct Redactor {
+    rules: Vec<RedactRule>,
+    key: RedactionKey,
+}
+
+/// What became of one exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Keep,
+    Drop,
+}
+
+impl Redactor {
+    pub(crate) fn new(rules: Vec<RedactRule>, key: RedactionKey) -> Self {
+        Self { rules, key }
+    }
+
+    /// `recording` with every rule applied; `None` when a rule dropped its
+    /// inbound exchange, or every exchange it had.
+    pub(crate) fn apply(&self, mut recording: Recording) -> Option<Recording> {
+        let mut kept = Vec::with_capacity(recording.exchanges.len());
+        for mut exchange in std::mem::take(&mut recording.exchanges) {
+            match self.exchange(&mut exchange) {
+                Verdict::Keep => kept.push(exchange),
+                Verdict::Drop if exchange.kind == ExchangeKind::Server => return None,
+                Verdict::Drop => {}
+            }
+        }
+        if kept.is_empty() {
+            return None;
+        }
+        recording.exchanges = kept;
+        Some(recording)
+    }
+
+    fn exchange(&self, exchange: &mut Exchange) -> Verdict {
+        // Decided before anything is rewritten, so that one rule's work
+        // cannot change which exchanges the next one looks in.
+        let applies: Vec<bool> = self
+            .rules
+            .iter()
+            .map(|rule| rule.applies_to(exchange))
+            .collect();
+        self.defaults(exchange);
+        let rules = self
+            .rules
+            .iter()
+            .zip(applies)
+            .filter(|(_, applies)| *applies);
+        for (rule, _) in rules {
+            let action = rule.what_to_do();
+            let found = match rule.target() {
+                RedactTarget::Header(name) => self.headers(exchange, name, action),
+                RedactTarget::Query(name) => {
+                    query::apply(&mut exchange.request.url, name, action, &self.key)
+                }
+                RedactTarget::Json(path) => self.bodies(exchange, path, action),
+                RedactTarget::Exchange => true,
+            };
+            if found && *action == RedactAction::Drop {
+                return Verdict::Drop;
+            }
+        }
+        Verdict::Keep
+    }
+
+    fn defaults(&self, exchange: &mut Exchange) {
+        for name in DEFAULT_HEADERS {
+            self.headers(exchange, name, &RedactAction::Redact);
+        }
+        // Inbound URLs are a path and query, without user information;
+        // their query is left to the configured rules.
+        if exchange.kind == ExchangeKind::Client
+            && let Cow::Owned(url) = redact_url(&exchange.request.url)
+        {
+            exchange.request.url = url;
+        }
+    }
+
+    /// Rewrites every value of the header `name`, request and response;
+    /// returns whether there was one.
+    fn headers(&self, exchange: &mut Exchange, name: &str, action: &RedactAction) -> bool {
+        let response = exchange
+            .response
+            .as_mut()
+            .map(|response| &mut response.headers);
+        let lists = std::iter::once(&mut exchange.request.headers).chain(response);
+        let mut found = false;
+        for header in lists.flat_map(|headers| headers.iter_mut()) {
+            if header.name == name {
+                found = true;
+                if let Some(text) = action.rewrite(&header.value, &self.key) {
+                    header.value = Bytes::from(text);
+                }
+            }
+        }
+        found
+    }
+
+    /// Applies a JSON path to the request and response bodies; returns
+    /// whether it named something (or could not tell, for a body that
+    /// should have been JSON).
+    fn bodies(
+        &self,
+        exchange: &mut Exchange,
+        path: &crate::record::JsonPath,
+        action: &RedactAction,
+    ) -> bool {
+        let request = &mut exchange.request;
+        let mut found = json_body::apply(
+            path,
+            action,
+            &self.key,
+            &mut request.headers,
+            &mut request.body,
+        );
+        if let Some(response) = exchange.response.as_mut() {
+            let in_response = json_body::apply(
+                path,
+                action,
+                &self.key,
+                &mut response.headers,
+                &mut response.body,
+            );
+            if found == Found::Nothing {
+                found = in_response;
+            }
+        }
+        if found == Found::Unreadable {
+            crate::diag::warn_once(
+                "record.redact.unreadable_json",
+                format_args!(
+                    "record mode: a body that {path} should be applied to is not readable JSON \
+                     (cut at the body limit, or compressed); it is left out of the recording"
+                ),
+            );
+        }
+        found != Found::Nothing
+    }
+}
+
+#[cfg(test)]
+mod tests;
