@@ -50,6 +50,8 @@ mod writer;
 
 #[cfg(test)]
 pub(crate) mod testing;
+#[cfg(all(test, feature = "axum", feature = "reqwest"))]
+mod export_tests;
 #[cfg(test)]
 mod tests;
 
