@@ -3,13 +3,14 @@
 use std::io::{self, Write as _};
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
+use tracetape::record::RecordingStore;
 use tracetape::store::LocalStore;
 
 use crate::exit::Failure;
 use crate::{demo, list, show};
 
-/// Read the traces that tracetape stored locally.
+/// Read the recordings and traces that tracetape stored locally.
 #[derive(Debug, Parser)]
 #[command(name = "tracetape", version, about)]
 pub(crate) struct Cli {
@@ -20,9 +21,12 @@ pub(crate) struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// List the stored traces, newest first.
+    /// List the recordings (or, with --traces, the stored traces), newest
+    /// first.
     List(ListArgs),
-    /// Show one trace as a tree of spans.
+    /// Show one recorded trace: its requests, responses and calls, with
+    /// headers and bodies; or, for a trace that was not recorded, its spans
+    /// as a tree.
     Show(ShowArgs),
     /// Run the example services (checkout, inventory, pricing), send them
     /// orders and store their traces.
@@ -33,7 +37,12 @@ pub(crate) enum Command {
 #[derive(Debug, Args)]
 pub(crate) struct StoreArgs {
     /// The trace store directory.
-    #[arg(long = "store", value_name = "DIR", default_value_os_t = LocalStore::default_dir())]
+    #[arg(
+        id = "store",
+        long = "store",
+        value_name = "DIR",
+        default_value_os_t = LocalStore::default_dir()
+    )]
     pub(crate) dir: PathBuf,
 }
 
@@ -43,12 +52,39 @@ impl StoreArgs {
     }
 }
 
+/// Where the recordings are.
+#[derive(Debug, Args)]
+pub(crate) struct RecordingsArgs {
+    /// The recordings directory (where a service run with
+    /// TRACETAPE_MODE=record writes them).
+    #[arg(
+        id = "recordings",
+        long = "recordings",
+        value_name = "DIR",
+        default_value_os_t = RecordingStore::default_dir()
+    )]
+    pub(crate) dir: PathBuf,
+}
+
+impl RecordingsArgs {
+    pub(crate) fn open(&self) -> RecordingStore {
+        RecordingStore::new(&self.dir)
+    }
+}
+
 /// Arguments of `tracetape list`.
 #[derive(Debug, Args)]
+// `--store` only means something for the trace store.
+#[command(group(ArgGroup::new("span_store").args(["store"]).requires("traces")))]
 pub(crate) struct ListArgs {
+    /// List the traces in the trace store instead of the recordings.
+    #[arg(long, conflicts_with = "recordings")]
+    pub(crate) traces: bool,
+    #[command(flatten)]
+    pub(crate) recordings: RecordingsArgs,
     #[command(flatten)]
     pub(crate) store: StoreArgs,
-    /// Show at most N traces (0 shows all).
+    /// Show at most N recordings or traces (0 shows all).
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub(crate) limit: usize,
 }
@@ -56,11 +92,26 @@ pub(crate) struct ListArgs {
 /// Arguments of `tracetape show`.
 #[derive(Debug, Args)]
 pub(crate) struct ShowArgs {
-    /// The trace id, or enough of its first digits to be unique.
+    /// The trace id, or enough of its first digits to be unique. Looked up
+    /// among the recordings first, then in the trace store.
     #[arg(value_name = "TRACE_ID_OR_PREFIX")]
     pub(crate) id: String,
+    /// Look the id up in the trace store only, not among the recordings.
+    #[arg(long, conflicts_with = "recordings")]
+    pub(crate) traces: bool,
+    #[command(flatten)]
+    pub(crate) recordings: RecordingsArgs,
+    // Searched when no recording has the id.
     #[command(flatten)]
     pub(crate) store: StoreArgs,
+    /// Cut each printed line of a recording (headers, bodies) at N columns,
+    /// with `…` (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = 120)]
+    pub(crate) width: usize,
+    /// Print the recording whole: every line of every body (by default at
+    /// most 40 each), nothing cut at --width.
+    #[arg(long)]
+    pub(crate) full: bool,
 }
 
 /// Arguments of `tracetape demo`.

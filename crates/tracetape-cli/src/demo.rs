@@ -135,7 +135,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .count();
     writeln!(out, "\nTraces stored in {}:\n", store.dir().display())?;
     let mut notes = io::stderr().lock();
-    list::render(&traces, store.dir(), new, &mut out, &mut notes)?;
+    list::traces::render(&traces, store.dir(), new, &mut out, &mut notes)?;
     if let Some(order) = traces
         .traces
         .iter()
@@ -150,11 +150,11 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
             &order.trace_id[..8]
         )?;
         let trace = store.trace(&order.trace_id)?;
-        show::render(&trace, &mut out, &mut notes)?;
+        show::trace::render(&trace, &mut out, &mut notes)?;
     }
     writeln!(
         out,
-        "\nNext: `tracetape list` and `tracetape show <id>` read the same store; trace your \
+        "\nNext: `tracetape list --traces` and `tracetape show <id>` read the same store; trace your \
          own services with `.layer(tracetape::server::TraceLayer::new())` and \
          `.with(tracetape::client::TracingMiddleware::new())`."
     )?;

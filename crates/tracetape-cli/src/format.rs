@@ -1,6 +1,7 @@
 //! Small text helpers shared by `list` and `show`.
 
 use std::borrow::Cow;
+use std::error::Error;
 use std::time::Duration;
 
 /// A Unix timestamp in nanoseconds as UTC RFC 3339, to the second:
@@ -72,6 +73,28 @@ pub(crate) fn width(text: &str) -> usize {
     text.chars().count()
 }
 
+/// `text` followed by spaces up to `to` columns.
+pub(crate) fn pad_right(text: &str, to: usize) -> String {
+    format!("{text}{}", " ".repeat(to.saturating_sub(width(text))))
+}
+
+/// Spaces up to `to` columns, then `text`.
+pub(crate) fn pad_left(text: &str, to: usize) -> String {
+    format!("{}{text}", " ".repeat(to.saturating_sub(width(text))))
+}
+
+/// An error and its causes on one line: `error: cause: cause`.
+pub(crate) fn chain(err: &(dyn Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +119,19 @@ mod tests {
         assert_eq!(clean("a\nb\u{1b}[31m", 20), "a\\nb\\u{1b}[31m");
         assert_eq!(clean("abcdefghij", 5), "abcd…");
         assert_eq!(width("é…"), 2);
+    }
+
+    #[test]
+    fn padding_counts_characters() {
+        assert_eq!(pad_right("é", 3), "é  ");
+        assert_eq!(pad_left("7", 5), "    7");
+        assert_eq!(pad_left("too long", 2), "too long");
+    }
+
+    #[test]
+    fn chain_joins_the_causes() {
+        let err = anyhow::Error::new(std::io::Error::other("disk on fire"))
+            .context("failed to read x.json");
+        assert_eq!(chain(err.as_ref()), "failed to read x.json: disk on fire");
     }
 }

@@ -1,4 +1,5 @@
-//! The `tracetape` command: list and show the traces in the local store.
+//! The `tracetape` command: list and show the recordings and the traces
+//! that tracetape stored locally.
 #![forbid(unsafe_code)]
 
 mod cli;
@@ -6,7 +7,10 @@ mod demo;
 mod exit;
 mod format;
 mod list;
+mod recordings;
 mod show;
+mod table;
+mod tree;
 
 use clap::Parser as _;
 

@@ -1,207 +1,90 @@
-//! `tracetape show`: one trace as a tree of spans.
+//! `tracetape show`: the recordings of one trace (`show/recording.rs`) or,
+//! when no recording has the id, the trace's spans from the span store
+//! (`show/trace.rs`).
 
-use std::io::{self, Write};
+mod body;
+mod json;
+mod recording;
+pub(crate) mod trace;
 
-use tracetape::store::{FindTraceError, SpanEvent, SpanStatus, StoredSpan, Trace};
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use anyhow::anyhow;
+use tracetape::record::StoredRecording;
 
 use crate::cli::ShowArgs;
 use crate::exit::Failure;
-use crate::format::{clean, millis, rfc3339};
+use crate::format::chain;
+use crate::recordings::note_skipped;
 
-/// Attributes shown first, in this order, when a span has them.
-const KEY_ATTRIBUTES: [&str; 8] = [
-    "http.request.method",
-    "http.route",
-    "url.path",
-    "url.full",
-    "http.response.status_code",
-    "http.request.resend_count",
-    "error.type",
-    "server.address",
-];
-const MAX_NAME: usize = 80;
-const MAX_KEY: usize = 48;
-const MAX_VALUE: usize = 48;
-const MAX_MESSAGE: usize = 120;
+/// Trace ids an ambiguity error names, at most.
+const NAMED_MATCHES: usize = 5;
 
 pub(crate) fn run(
     args: &ShowArgs,
     out: &mut dyn Write,
     notes: &mut dyn Write,
 ) -> Result<(), Failure> {
-    let trace = args.store.open().trace(&args.id).map_err(|err| match err {
-        FindTraceError::InvalidId { .. } => Failure::Usage(err.into()),
-        _ => Failure::Failed(err.into()),
-    })?;
-    render(&trace, out, notes)?;
-    Ok(())
+    if !args.traces
+        && let Some((trace_id, recordings)) = find_recordings(args, notes)?
+    {
+        let layout = recording::Layout::new(args.width, args.full);
+        recording::render(&trace_id, &recordings, layout, out)?;
+        return Ok(());
+    }
+    trace::run(args, out, notes)
 }
 
-pub(crate) fn render(trace: &Trace, out: &mut dyn Write, notes: &mut dyn Write) -> io::Result<()> {
-    if trace.skipped_files() > 0 {
-        writeln!(
-            notes,
-            "note: skipped {} unreadable file(s); this trace may be incomplete",
-            trace.skipped_files()
-        )?;
+/// The recording files of the one trace whose id starts with the id given,
+/// with that trace id; `None` when no recording has such a trace id (or the
+/// id is not one: the span store says what is wrong with it).
+fn find_recordings(
+    args: &ShowArgs,
+    notes: &mut dyn Write,
+) -> Result<Option<(String, Vec<StoredRecording>)>, Failure> {
+    let prefix = args.id.trim().to_ascii_lowercase();
+    if prefix.is_empty() || prefix.len() > 32 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(None);
     }
-    let count = trace.spans().len();
-    writeln!(
-        out,
-        "trace {}  {count} span{}  {}  {}",
-        trace.trace_id(),
-        if count == 1 { "" } else { "s" },
-        millis(trace.duration()),
-        rfc3339(trace.start_unix_nanos()),
-    )?;
-
-    let entries: Vec<_> = trace.walk().collect();
-    // For each depth on the path to the current span: whether the span at
-    // that depth was its parent's last child, and its service.
-    let mut last: Vec<bool> = Vec::new();
-    let mut services: Vec<Option<&str>> = Vec::new();
-    for (i, entry) in entries.iter().enumerate() {
-        let depth = entry.depth;
-        last.truncate(depth);
-        last.push(entry.is_last);
-        services.truncate(depth);
-        let service = entry.span.service_name.as_deref();
-        let show_service = depth == 0 || services.last().is_some_and(|parent| *parent != service);
-        services.push(service);
-
-        // Roots are not connected to each other; deeper spans hang off
-        // their parent with ├─ or └─.
-        let rail = |is_last: bool| if is_last { "   " } else { "│  " };
-        let ancestors: String = last[1.min(depth)..depth].iter().map(|&l| rail(l)).collect();
-        let connector = match depth {
-            0 => "",
-            _ if entry.is_last => "└─ ",
-            _ => "├─ ",
-        };
-        writeln!(
-            out,
-            "{ancestors}{connector}{}",
-            span_line(entry.span, show_service.then_some(service).flatten())
-        )?;
-
-        let has_children = entries.get(i + 1).is_some_and(|next| next.depth > depth);
-        let below = format!(
-            "{ancestors}{}{}",
-            if depth == 0 { "" } else { rail(entry.is_last) },
-            rail(!has_children),
-        );
-        for event in &entry.span.events {
-            writeln!(out, "{below}{}", event_line(event))?;
+    let store = args.recordings.open();
+    let loaded = match store.load() {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            writeln!(notes, "note: {}; looking in the trace store", chain(&err))?;
+            return Ok(None);
+        }
+    };
+    let mut by_trace: BTreeMap<String, Vec<StoredRecording>> = BTreeMap::new();
+    for stored in loaded.recordings {
+        let trace_id = stored.recording.trace_id.to_string();
+        if trace_id.starts_with(&prefix) {
+            by_trace.entry(trace_id).or_default().push(stored);
         }
     }
-    Ok(())
-}
-
-/// `name  kind  duration  [service]  ERROR: message  key=value ...`
-fn span_line(span: &StoredSpan, service: Option<&str>) -> String {
-    let mut parts = vec![
-        clean(&span.name, MAX_NAME).into_owned(),
-        span.kind.to_string(),
-        millis(span.duration()),
-    ];
-    if let Some(service) = service {
-        parts.push(format!("[{}]", clean(service, MAX_VALUE)));
-    }
-    if let SpanStatus::Error { message } = &span.status {
-        parts.push(if message.is_empty() {
-            "ERROR".to_owned()
+    if by_trace.len() > 1 {
+        let named: Vec<&str> = by_trace
+            .keys()
+            .take(NAMED_MATCHES)
+            .map(String::as_str)
+            .collect();
+        let more = by_trace.len().saturating_sub(NAMED_MATCHES);
+        let more = if more > 0 {
+            format!(" and {more} more")
         } else {
-            format!("ERROR: {}", clean(message, MAX_MESSAGE))
-        });
-    }
-    let attributes = attribute_list(span);
-    if !attributes.is_empty() {
-        parts.push(attributes);
-    }
-    parts.join("  ")
-}
-
-/// The span's attributes as `key=value` pairs, the well-known HTTP ones
-/// first and the rest in recorded order.
-fn attribute_list(span: &StoredSpan) -> String {
-    let key_attributes = KEY_ATTRIBUTES
-        .iter()
-        .filter_map(|&key| span.attribute(key).map(|value| (key, value)));
-    let others = span
-        .attributes
-        .iter()
-        .filter(|(key, _)| !KEY_ATTRIBUTES.contains(&key.as_str()))
-        .map(|(key, value)| (key.as_str(), value.as_str()));
-    key_attributes
-        .chain(others)
-        .map(|(key, value)| pair(key, value))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// `key=value`, with the value quoted when it is empty or has spaces.
-fn pair(key: &str, value: &str) -> String {
-    let value = clean(value, MAX_VALUE);
-    let key = clean(key, MAX_KEY);
-    if value.is_empty() || value.contains(char::is_whitespace) || value.contains('"') {
-        format!("{key}=\"{}\"", value.replace('"', "\\\""))
-    } else {
-        format!("{key}={value}")
-    }
-}
-
-/// `! exception Type: message` for exceptions, `· name key=value ...` for
-/// other events.
-fn event_line(event: &SpanEvent) -> String {
-    if event.name == "exception" {
-        let kind = event.attribute("exception.type").unwrap_or_default();
-        let message = event.attribute("exception.message").unwrap_or_default();
-        let detail = match (kind.is_empty(), message.is_empty()) {
-            (false, false) => format!(
-                " {}: {}",
-                clean(kind, MAX_VALUE),
-                clean(message, MAX_MESSAGE)
-            ),
-            (false, true) => format!(" {}", clean(kind, MAX_VALUE)),
-            (true, false) => format!(" {}", clean(message, MAX_MESSAGE)),
-            (true, true) => String::new(),
+            String::new()
         };
-        return format!("! exception{detail}");
+        return Err(Failure::Usage(anyhow!(
+            "trace id prefix {prefix} is ambiguous: the recordings in {} have {} traces that \
+             start with it: {}{more}",
+            store.dir().display(),
+            by_trace.len(),
+            named.join(", ")
+        )));
     }
-    let attributes: Vec<String> = event
-        .attributes
-        .iter()
-        .map(|(key, value)| pair(key, value))
-        .collect();
-    format!(
-        "· {} {}",
-        clean(&event.name, MAX_NAME),
-        attributes.join(" ")
-    )
-    .trim_end()
-    .to_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn values_with_spaces_are_quoted() {
-        assert_eq!(pair("k", "v"), "k=v");
-        assert_eq!(pair("k", ""), "k=\"\"");
-        assert_eq!(
-            pair("user_agent", "curl/8 (x)"),
-            "user_agent=\"curl/8 (x)\""
-        );
-        assert_eq!(pair("q", "say \"hi\""), "q=\"say \\\"hi\\\"\"");
-    }
-
-    #[test]
-    fn long_values_are_truncated() {
-        let long = "x".repeat(200);
-        let shown = pair("url.full", &long);
-        assert_eq!(shown.chars().count(), "url.full=".len() + MAX_VALUE);
-        assert!(shown.ends_with('…'));
-    }
+    let Some(found) = by_trace.into_iter().next() else {
+        return Ok(None);
+    };
+    note_skipped(&loaded.errors, notes)?;
+    Ok(Some(found))
 }

@@ -1,93 +1,16 @@
-//! Runs the built `tracetape` binary against stores written by the library.
+//! Runs the built `tracetape` binary against span stores written by the
+//! library: `list --traces`, `show` of a trace that was not recorded, and
+//! `demo`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::fs;
-use std::path::Path;
-use std::process::{Command, Output};
 
-use tracetape::opentelemetry::trace::{
-    Span as _, SpanKind, Status, TraceContextExt as _, Tracer as _, TracerProvider as _,
+use common::{
+    assert_fails_with_cause, provider, record_request, stderr, stdout, store_one_trace, tracetape,
 };
-use tracetape::opentelemetry::{Context, KeyValue};
-use tracetape::opentelemetry_sdk::Resource;
-use tracetape::opentelemetry_sdk::trace::SdkTracerProvider;
-use tracetape::store::LocalStore;
-
-fn provider(store: &Path, service: &'static str) -> SdkTracerProvider {
-    SdkTracerProvider::builder()
-        .with_simple_exporter(LocalStore::new(store).exporter())
-        .with_resource(Resource::builder_empty().with_service_name(service).build())
-        .build()
-}
-
-/// Records a request: SERVER root with a CLIENT child (which has a child of
-/// its own) and a failing INTERNAL child. Returns the trace id.
-fn record_request(provider: &SdkTracerProvider, route: &str, fail: bool) -> String {
-    let tracer = provider.tracer("cli-test");
-    let mut root = tracer
-        .span_builder(format!("GET {route}"))
-        .with_kind(SpanKind::Server)
-        .with_attributes([
-            KeyValue::new("custom.note", "hello world"),
-            KeyValue::new("http.route", route.to_owned()),
-            KeyValue::new("http.request.method", "GET"),
-            KeyValue::new(
-                "http.response.status_code",
-                if fail { 500_i64 } else { 200 },
-            ),
-        ])
-        .start(&tracer);
-    let trace_id = root.span_context().trace_id().to_string();
-    if fail {
-        root.set_status(Status::error("handler failed"));
-    }
-    let root_cx = Context::current_with_span(root);
-
-    let db = tracer
-        .span_builder("SELECT users")
-        .with_kind(SpanKind::Client)
-        .with_attributes([KeyValue::new("server.address", "db.local")])
-        .start_with_context(&tracer, &root_cx);
-    let db_cx = root_cx.with_span(db);
-    tracer
-        .span_builder("decode rows")
-        .start_with_context(&tracer, &db_cx)
-        .end();
-    db_cx.span().end();
-
-    let mut render = tracer
-        .span_builder("render")
-        .start_with_context(&tracer, &root_cx);
-    if fail {
-        render.add_event(
-            "exception",
-            vec![
-                KeyValue::new("exception.type", "TemplateError"),
-                KeyValue::new("exception.message", "missing field"),
-            ],
-        );
-        render.set_status(Status::error("missing field"));
-    }
-    render.end();
-    root_cx.span().end();
-    trace_id
-}
-
-fn tracetape(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tracetape"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).unwrap()
-}
 
 #[test]
 fn list_shows_traces_newest_first() {
@@ -98,7 +21,7 @@ fn list_shows_traces_newest_first() {
     let newer = record_request(&provider, "/health", false);
     provider.shutdown().unwrap();
 
-    let output = tracetape(&["list", "--store", store.to_str().unwrap()]);
+    let output = tracetape(&["list", "--traces", "--store", store.to_str().unwrap()]);
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
     let lines: Vec<&str> = text.lines().collect();
@@ -132,18 +55,33 @@ fn list_shows_traces_newest_first() {
     assert_eq!(&oldest[2..4], ["GET", "/users/{id}"]);
     assert_eq!(oldest.last(), Some(&"ERROR"));
 
-    let limited = tracetape(&["list", "--store", store.to_str().unwrap(), "--limit", "1"]);
+    let limited = tracetape(&[
+        "list",
+        "--traces",
+        "--store",
+        store.to_str().unwrap(),
+        "--limit",
+        "1",
+    ]);
     assert_eq!(stdout(&limited).lines().count(), 2);
     assert!(stderr(&limited).contains("showing the newest 1 of 2 traces"));
+
+    // Without --traces, `list` lists recordings: a trace store makes no
+    // sense there.
+    let recordings = tracetape(&["list", "--store", store.to_str().unwrap()]);
+    assert_eq!(recordings.status.code(), Some(2), "{}", stderr(&recordings));
+    assert!(
+        stderr(&recordings).contains("--traces"),
+        "{}",
+        stderr(&recordings)
+    );
 }
 
 #[test]
 fn show_prints_the_span_tree() {
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("traces");
-    let provider = provider(&store, "checkout");
-    let trace_id = record_request(&provider, "/users/{id}", true);
-    provider.shutdown().unwrap();
+    let trace_id = store_one_trace(&store, "/users/{id}", true);
 
     // A prefix is enough.
     let output = tracetape(&["show", &trace_id[..8], "--store", store.to_str().unwrap()]);
@@ -217,9 +155,7 @@ fn show_prints_the_span_tree() {
 fn show_of_a_missing_id_fails_and_names_it() {
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("traces");
-    let provider = provider(&store, "checkout");
-    record_request(&provider, "/", false);
-    provider.shutdown().unwrap();
+    store_one_trace(&store, "/", false);
 
     let missing = "00000000000000000000000000000000";
     let output = tracetape(&["show", missing, "--store", store.to_str().unwrap()]);
@@ -240,7 +176,7 @@ fn show_of_a_missing_id_fails_and_names_it() {
 fn empty_store_suggests_the_demo() {
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("never-written");
-    let output = tracetape(&["list", "--store", store.to_str().unwrap()]);
+    let output = tracetape(&["list", "--traces", "--store", store.to_str().unwrap()]);
     assert!(output.status.success());
     assert!(
         stdout(&output).contains("run `tracetape demo` to record some"),
@@ -253,12 +189,10 @@ fn empty_store_suggests_the_demo() {
 fn unreadable_files_are_skipped_with_a_note() {
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("traces");
-    let provider = provider(&store, "checkout");
-    record_request(&provider, "/", false);
-    provider.shutdown().unwrap();
+    store_one_trace(&store, "/", false);
     fs::write(store.join("broken.json"), b"{\"resourceSpans\": [").unwrap();
 
-    let output = tracetape(&["list", "--store", store.to_str().unwrap()]);
+    let output = tracetape(&["list", "--traces", "--store", store.to_str().unwrap()]);
     assert!(output.status.success());
     assert_eq!(stdout(&output).lines().count(), 2);
     assert!(stderr(&output).contains("note: skipped 1 unreadable file(s)"));
@@ -269,17 +203,10 @@ fn a_store_that_cannot_be_read_reports_the_cause() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("a-file");
     fs::write(&file, b"").unwrap();
-    let output = tracetape(&["list", "--store", file.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(1));
-    let message = stderr(&output);
-    let mut lines = message.lines();
-    assert_eq!(
-        lines.next(),
-        Some(format!("error: failed to read trace store {}", file.display()).as_str())
-    );
-    assert!(
-        lines.next().is_some_and(|l| l.starts_with("  caused by: ")),
-        "{message}"
+    let output = tracetape(&["list", "--traces", "--store", file.to_str().unwrap()]);
+    assert_fails_with_cause(
+        &output,
+        &format!("failed to read trace store {}", file.display()),
     );
 }
 
@@ -299,9 +226,13 @@ fn demo_serves_the_microservices_and_shows_one_trace_across_them() {
     assert!(out.contains("POST /checkout demo-1  -> 200"), "{out}");
     assert!(out.contains("POST /checkout demo-2  -> 200"), "{out}");
     assert!(out.contains("POST /checkout demo-3  -> 409"), "{out}");
+    assert!(
+        out.contains("Next: `tracetape list --traces` and `tracetape show <id>`"),
+        "{out}"
+    );
 
     // Three orders, three traces, each rooted in checkout.
-    let listed = tracetape(&["list", "--store", store.to_str().unwrap()]);
+    let listed = tracetape(&["list", "--traces", "--store", store.to_str().unwrap()]);
     let table = stdout(&listed);
     assert_eq!(table.lines().count(), 1 + 3, "{table}");
     assert!(

@@ -1,0 +1,101 @@
+//! `tracetape list --traces`: a table of the traces in the span store,
+//! newest first.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use tracetape::store::{TraceList, TraceSummary};
+
+use super::{newest, note_limit};
+use crate::cli::ListArgs;
+use crate::exit::Failure;
+use crate::format::{clean, millis, rfc3339};
+use crate::table::{self, Align, Column};
+
+/// Root span names and services longer than this are cut short.
+const MAX_NAME: usize = 48;
+const MAX_SERVICE: usize = 24;
+
+const COLUMNS: [Column; 7] = [
+    ("TIME", Align::Left),
+    ("TRACE ID", Align::Left),
+    ("ROOT SPAN", Align::Left),
+    ("SERVICE", Align::Left),
+    ("SPANS", Align::Right),
+    ("DURATION", Align::Right),
+    ("", Align::Left),
+];
+
+pub(crate) fn run(
+    args: &ListArgs,
+    out: &mut dyn Write,
+    notes: &mut dyn Write,
+) -> Result<(), Failure> {
+    let store = args.store.open();
+    let list = store.traces().map_err(|err| Failure::Failed(err.into()))?;
+    render(&list, store.dir(), args.limit, out, notes)?;
+    Ok(())
+}
+
+pub(crate) fn render(
+    list: &TraceList,
+    dir: &Path,
+    limit: usize,
+    out: &mut dyn Write,
+    notes: &mut dyn Write,
+) -> io::Result<()> {
+    if list.skipped_files > 0 {
+        writeln!(
+            notes,
+            "note: skipped {} unreadable file(s) in {}",
+            list.skipped_files,
+            dir.display()
+        )?;
+    }
+    if list.traces.is_empty() {
+        writeln!(
+            out,
+            "no traces in {} yet; run `tracetape demo` to record some",
+            dir.display()
+        )?;
+        return Ok(());
+    }
+    let shown = newest(&list.traces, limit);
+    let rows: Vec<_> = shown.iter().map(row).collect();
+    table::write(&COLUMNS, &rows, out)?;
+    note_limit(notes, shown.len(), list.traces.len(), "traces")
+}
+
+/// One table row, as the strings that are printed.
+fn row(summary: &TraceSummary) -> [String; 7] {
+    [
+        rfc3339(summary.start_unix_nanos),
+        summary.trace_id.clone(),
+        clean(&summary.root_name, MAX_NAME).into_owned(),
+        summary
+            .service_name
+            .as_deref()
+            .map_or_else(|| "-".to_owned(), |s| clean(s, MAX_SERVICE).into_owned()),
+        summary.span_count.to_string(),
+        millis(summary.duration()),
+        if summary.has_error { "ERROR" } else { "" }.to_owned(),
+    ]
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_store_suggests_the_demo() {
+        let (mut out, mut notes) = (Vec::new(), Vec::new());
+        let list = TraceList::default();
+        render(&list, Path::new("x/traces"), 50, &mut out, &mut notes).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "no traces in x/traces yet; run `tracetape demo` to record some\n"
+        );
+        assert!(notes.is_empty());
+    }
+}
