@@ -14,6 +14,8 @@ use crate::setup::Warning;
 
 /// `TRACETAPE_CONFIG`
 const CONFIG: &str = "TRACETAPE_CONFIG";
+/// `TRACETAPE_RECORD_OTLP_ENDPOINT`
+const OTLP_ENDPOINT: &str = "TRACETAPE_RECORD_OTLP_ENDPOINT";
 /// `TRACETAPE_RECORD_REDACT_HEADERS`
 const REDACT_HEADERS: &str = "TRACETAPE_RECORD_REDACT_HEADERS";
 /// `TRACETAPE_RECORD_REDACT_QUERY`
@@ -91,6 +93,11 @@ pub struct RecordSettings {
     /// `[[record.redact]]` and `TRACETAPE_RECORD_REDACT_*`: the redaction
     /// rules applied, after the defaults, before anything is written.
     pub redact: Vec<RedactRule>,
+    /// `TRACETAPE_RECORD_OTLP_ENDPOINT`: an OTLP/HTTP traces URL
+    /// (`http://collector:4318/v1/traces`) each recording is also posted
+    /// to, as OTLP/JSON, after redaction; `None` (the default) keeps
+    /// recordings in files only.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for RecordSettings {
@@ -102,6 +109,7 @@ impl Default for RecordSettings {
             dir: PathBuf::from(DEFAULT_DIR),
             queue: DEFAULT_QUEUE,
             redact: Vec::new(),
+            otlp_endpoint: None,
         }
     }
 }
@@ -179,6 +187,17 @@ impl RecordSettings {
         if let Some(value) = get(DIR) {
             settings.dir = PathBuf::from(value);
         }
+        if let Some(value) = get(OTLP_ENDPOINT) {
+            match config_file::http_url(&value) {
+                Ok(url) => settings.otlp_endpoint = Some(url),
+                Err(reason) => warnings.push(Warning::invalid_env(
+                    OTLP_ENDPOINT,
+                    &value,
+                    &reason,
+                    "no forwarding",
+                )),
+            }
+        }
         if let Some(value) = get(QUEUE) {
             match value.parse::<usize>() {
                 Ok(queue) if queue > 0 => settings.queue = queue,
@@ -224,6 +243,7 @@ impl RecordSettings {
         self.dir = file.dir.unwrap_or_else(|| self.dir.clone());
         self.queue = file.queue.unwrap_or(self.queue);
         self.redact = file.redact;
+        self.otlp_endpoint = file.otlp_endpoint;
     }
 }
 
@@ -271,6 +291,7 @@ mod tests {
             (MAX_BODY_BYTES, "4096"),
             (DIR, "/tmp/rec"),
             (QUEUE, "16"),
+            (OTLP_ENDPOINT, "http://127.0.0.1:4318/v1/traces"),
         ]);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(
@@ -282,6 +303,7 @@ mod tests {
                 dir: PathBuf::from("/tmp/rec"),
                 queue: 16,
                 redact: Vec::new(),
+                otlp_endpoint: Some("http://127.0.0.1:4318/v1/traces".to_owned()),
             }
         );
         assert_eq!(read(&[(MODE, "replay")]).0.mode, Mode::Replay);
@@ -294,13 +316,17 @@ mod tests {
             (SAMPLE_RATE, "1.5"),
             (MAX_BODY_BYTES, "-1"),
             (QUEUE, "0"),
+            (OTLP_ENDPOINT, "collector:4318"),
         ]);
         assert_eq!(settings, RecordSettings::default());
         let vars: Vec<&str> = warnings
             .iter()
             .map(|w| w.name.trim_start_matches("setup.invalid_env."))
             .collect();
-        assert_eq!(vars, [MODE, SAMPLE_RATE, MAX_BODY_BYTES, QUEUE]);
+        assert_eq!(
+            vars,
+            [MODE, SAMPLE_RATE, MAX_BODY_BYTES, OTLP_ENDPOINT, QUEUE]
+        );
         assert!(
             warnings[0]
                 .message

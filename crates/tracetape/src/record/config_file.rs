@@ -26,6 +26,7 @@ pub(crate) struct FileSettings {
     pub(crate) dir: Option<PathBuf>,
     pub(crate) queue: Option<usize>,
     pub(crate) redact: Vec<RedactRule>,
+    pub(crate) otlp_endpoint: Option<String>,
 }
 
 /// Why a `tracetape.toml` could not be used.
@@ -56,6 +57,7 @@ struct RawRecord {
     max_body_bytes: Option<usize>,
     dir: Option<PathBuf>,
     queue: Option<usize>,
+    otlp_endpoint: Option<String>,
     #[serde(default)]
     redact: Vec<RawRule>,
 }
@@ -137,6 +139,12 @@ pub(crate) fn parse(text: &str) -> Result<FileSettings, String> {
             "record.sample_rate = {rate}: expected a rate between 0 and 1"
         ));
     }
+    let otlp_endpoint = record
+        .otlp_endpoint
+        .map(|url| {
+            http_url(&url).map_err(|reason| format!("record.otlp_endpoint = {url:?}: {reason}"))
+        })
+        .transpose()?;
     if record.queue == Some(0) {
         return Err("record.queue = 0: expected a positive number of recordings".to_owned());
     }
@@ -160,7 +168,17 @@ pub(crate) fn parse(text: &str) -> Result<FileSettings, String> {
         dir: record.dir,
         queue: record.queue,
         redact,
+        otlp_endpoint,
     })
+}
+
+/// `text` if it is an absolute `http` or `https` URL.
+pub(crate) fn http_url(text: &str) -> Result<String, String> {
+    let uri: http::Uri = text.parse().map_err(|err| format!("not a URL: {err}"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") if uri.host().is_some() => Ok(text.to_owned()),
+        _ => Err("expected an http:// or https:// URL".to_owned()),
+    }
 }
 
 impl RawRule {
@@ -236,6 +254,7 @@ mod tests {
             max_body_bytes = 4096
             dir = "recs"
             queue = 16
+            otlp_endpoint = "http://collector:4318/v1/traces"
 
             [[record.redact]]
             header = "X-Session"
@@ -273,6 +292,7 @@ mod tests {
                 max_body_bytes: Some(4096),
                 dir: Some(PathBuf::from("recs")),
                 queue: Some(16),
+                otlp_endpoint: Some("http://collector:4318/v1/traces".to_owned()),
                 redact: vec![
                     RedactRule::header("x-session"),
                     RedactRule::query("sig")
@@ -300,6 +320,10 @@ mod tests {
             ("[recrod]", "unknown field `recrod`"),
             ("[record]\nsample_rate = 2.0", "record.sample_rate = 2"),
             ("[record]\nqueue = 0", "record.queue = 0"),
+            (
+                "[record]\notlp_endpoint = \"collector\"",
+                "record.otlp_endpoint",
+            ),
             ("[record]\nmode = \"tape\"", "unknown variant `tape`"),
             (
                 "[[record.redact]]\nheader = \"a\"\nquery = \"b\"",

@@ -39,6 +39,7 @@ mod encoding;
 mod error;
 mod file;
 mod format;
+mod forward;
 mod global;
 mod maybe;
 mod model;
@@ -48,10 +49,10 @@ mod recorder;
 mod redact;
 mod writer;
 
-#[cfg(test)]
-pub(crate) mod testing;
 #[cfg(all(test, feature = "axum", feature = "reqwest"))]
 mod export_tests;
+#[cfg(test)]
+pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 

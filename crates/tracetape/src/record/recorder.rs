@@ -152,7 +152,9 @@ impl Recorder {
     ) -> Result<Self, StartRecorderError> {
         let key = redaction_key(&settings.dir);
         let writer = RecordingWriter::start(
-            WriterConfig::new(settings.dir.clone()).with_capacity(settings.queue),
+            WriterConfig::new(settings.dir.clone())
+                .with_capacity(settings.queue)
+                .with_forwarding(settings.otlp_endpoint.clone()),
         )?;
         Ok(Self::with_sink(
             settings,
@@ -251,6 +253,16 @@ impl Recorder {
     pub fn failed(&self) -> u64 {
         match &self.inner.sink {
             Sink::Writer(writer) => writer.failed(),
+            #[cfg(test)]
+            Sink::Fn(_) => 0,
+        }
+    }
+
+    /// Recordings also posted to the collector named by
+    /// [`RecordSettings::otlp_endpoint`] (0 when not forwarding).
+    pub fn forwarded(&self) -> u64 {
+        match &self.inner.sink {
+            Sink::Writer(writer) => writer.forwarded(),
             #[cfg(test)]
             Sink::Fn(_) => 0,
         }

@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 
 use opentelemetry::trace::TraceId;
 
+use bytes::Bytes;
+
 use super::error::EncodeError;
+use super::forward::{ForwardCounts, Forwarder};
 use super::{Recording, RecordingStore};
 use crate::diag;
 use crate::store::files::{self, WriteError};
@@ -32,6 +35,8 @@ pub(crate) struct WriterConfig {
     capacity: usize,
     max_queued_bytes: u64,
     drop_timeout: Duration,
+    /// Where each document is also posted, if anywhere.
+    forward_to: Option<String>,
     /// Holds the writer thread before each write, for tests.
     #[cfg(test)]
     gate: Option<Arc<Gate>>,
@@ -60,9 +65,18 @@ impl WriterConfig {
             capacity: Self::DEFAULT_CAPACITY,
             max_queued_bytes: Self::DEFAULT_MAX_QUEUED_BYTES,
             drop_timeout: Self::DEFAULT_DROP_TIMEOUT,
+            forward_to: None,
             #[cfg(test)]
             gate: None,
         }
+    }
+
+    /// Also posts each recording's document to the OTLP/HTTP traces
+    /// endpoint `endpoint` (see `forward.rs`).
+    #[must_use]
+    pub(crate) fn with_forwarding(mut self, endpoint: Option<String>) -> Self {
+        self.forward_to = endpoint;
+        self
     }
 
     /// How many recordings may wait to be written (at least 1).
@@ -123,6 +137,7 @@ pub(crate) struct RecordingWriter {
     dir: PathBuf,
     capacity: usize,
     drop_timeout: Duration,
+    forwarded: Option<Arc<ForwardCounts>>,
 }
 
 /// A recording waiting to be written, and what it counts against the byte
@@ -216,10 +231,18 @@ impl RecordingWriter {
             finished: Mutex::new(0),
             finished_changed: Condvar::new(),
         });
+        let forwarder = config
+            .forward_to
+            .clone()
+            .map(Forwarder::start)
+            .transpose()
+            .map_err(|source| StartWriterError::Spawn { source })?;
+        let forwarded = forwarder.as_ref().map(Forwarder::counts);
         let worker = Worker {
             shared: Arc::clone(&shared),
             dir: config.dir.clone(),
             dir_ready: false,
+            forwarder,
             #[cfg(test)]
             gate: config.gate.clone(),
         };
@@ -234,6 +257,7 @@ impl RecordingWriter {
             dir: config.dir,
             capacity: config.capacity,
             drop_timeout: config.drop_timeout,
+            forwarded,
         })
     }
 
@@ -333,6 +357,13 @@ impl RecordingWriter {
     pub(crate) fn failed(&self) -> u64 {
         self.shared.failed.load(Ordering::Relaxed)
     }
+
+    /// Recordings posted to the collector, when forwarding.
+    pub(crate) fn forwarded(&self) -> u64 {
+        self.forwarded
+            .as_ref()
+            .map_or(0, |counts| counts.sent.load(Ordering::Relaxed))
+    }
 }
 
 impl Drop for RecordingWriter {
@@ -364,6 +395,7 @@ struct Worker {
     dir: PathBuf,
     /// Whether `dir` was created (or found) since the last failure.
     dir_ready: bool,
+    forwarder: Option<Forwarder>,
     #[cfg(test)]
     gate: Option<Arc<Gate>>,
 }
@@ -399,9 +431,14 @@ impl Worker {
 
     fn write(&mut self, recording: &Recording) -> Result<PathBuf, WriteRecordingError> {
         let trace_id = recording.trace_id;
-        let contents = recording
-            .to_otlp_json()
-            .map_err(|source| WriteRecordingError::Encode { trace_id, source })?;
+        let contents = Bytes::from(
+            recording
+                .to_otlp_json()
+                .map_err(|source| WriteRecordingError::Encode { trace_id, source })?,
+        );
+        if let Some(forwarder) = &self.forwarder {
+            forwarder.forward(contents.clone());
+        }
         let store = |source| WriteRecordingError::Store { trace_id, source };
         if !self.dir_ready {
             files::create_dir(&self.dir).map_err(store)?;

@@ -1,0 +1,112 @@
+//! Recordings sent on to an OpenTelemetry Collector, when asked for
+//! (`TRACETAPE_RECORD_OTLP_ENDPOINT`): each file's OTLP/JSON document is
+//! also posted, as it is, to an OTLP/HTTP traces endpoint. This is the one
+//! way payloads leave the process other than the files, and only ever by
+//! the user's choice; the tracing exporter never sees them.
+//!
+//! Posting happens on a thread of its own behind a small bounded queue, so
+//! a slow or absent collector never holds up the files: when the queue is
+//! full a recording is not forwarded (and counted), and a failing
+//! collector is reported once. Forwarding is best effort: what is still
+//! queued when the process exits is not sent.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::thread;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::diag;
+
+/// Documents waiting to be posted, at most.
+const QUEUE: usize = 64;
+/// How long one post may take.
+const TIMEOUT: Duration = Duration::from_secs(10);
+const FAILED: &str = "record.forward_failed";
+const DROPPING: &str = "record.forward_dropping";
+
+/// What the forwarder has done, for tests and diagnostics.
+#[derive(Debug, Default)]
+pub(crate) struct ForwardCounts {
+    pub(crate) sent: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+}
+
+/// The sending side, held by the writer thread.
+#[derive(Debug)]
+pub(crate) struct Forwarder {
+    sender: SyncSender<Bytes>,
+    counts: Arc<ForwardCounts>,
+}
+
+impl Forwarder {
+    /// Starts the posting thread for `endpoint` (a full OTLP/HTTP traces
+    /// URL, such as `http://collector:4318/v1/traces`).
+    pub(crate) fn start(endpoint: String) -> std::io::Result<Self> {
+        let (sender, receiver) = mpsc::sync_channel(QUEUE);
+        let counts = Arc::new(ForwardCounts::default());
+        let thread_counts = Arc::clone(&counts);
+        thread::Builder::new()
+            .name("tracetape-forward".to_owned())
+            .spawn(move || run(&endpoint, &receiver, &thread_counts))?;
+        Ok(Self { sender, counts })
+    }
+
+    /// Queues one OTLP/JSON document without waiting.
+    pub(crate) fn forward(&self, document: Bytes) {
+        if self.sender.try_send(document).is_err() {
+            self.counts.dropped.fetch_add(1, Ordering::Relaxed);
+            diag::warn_once(
+                DROPPING,
+                "record mode: the collector is not keeping up; recordings are written to files but not all are forwarded",
+            );
+        }
+    }
+
+    pub(crate) fn counts(&self) -> Arc<ForwardCounts> {
+        Arc::clone(&self.counts)
+    }
+}
+
+fn run(endpoint: &str, receiver: &Receiver<Bytes>, counts: &ForwardCounts) {
+    let client = match reqwest::blocking::Client::builder()
+        .timeout(TIMEOUT)
+        .build()
+    {
+        Ok(client) => client,
+        Err(err) => {
+            diag::warn_once(
+                FAILED,
+                format_args!(
+                    "record mode: recordings cannot be forwarded to {endpoint}: {}",
+                    diag::chain(&err)
+                ),
+            );
+            return;
+        }
+    };
+    while let Ok(document) = receiver.recv() {
+        let posted = client
+            .post(endpoint)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(document)
+            .send()
+            .and_then(reqwest::blocking::Response::error_for_status);
+        match posted {
+            Ok(_) => counts.sent.fetch_add(1, Ordering::Relaxed),
+            Err(err) => {
+                diag::warn_once(
+                    FAILED,
+                    format_args!(
+                        "record mode: failed to forward a recording to {endpoint}: {}; later failures are counted, not reported",
+                        diag::chain(&err)
+                    ),
+                );
+                counts.failed.fetch_add(1, Ordering::Relaxed)
+            }
+        };
+    }
+}
