@@ -175,8 +175,8 @@ impl TraceLayer {
     /// [`TracingMiddleware`](super::TracingMiddleware).
     ///
     /// Calls made while serving a request that the server layer did *not*
-    /// sample carry no recording either, so a client layer with a
-    /// recorder treats them as background calls too.
+    /// sample are not recorded at all: the sampling decision of the
+    /// request applies to every call made while serving it.
     pub fn with_recorder(mut self, recorder: Recorder) -> Self {
         self.config_mut().recorder = Some(recorder);
         self

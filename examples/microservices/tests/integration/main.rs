@@ -1,7 +1,8 @@
-//! The three services over real sockets on 127.0.0.1, their spans in
-//! in-memory exporters.
+//! The three services over real sockets on 127.0.0.1: their spans in
+//! in-memory exporters, and what they record in record mode.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod concurrency;
 mod end_to_end;
+mod record;
 mod support;
