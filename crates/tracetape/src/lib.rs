@@ -66,6 +66,7 @@ mod otlp_span;
 pub mod propagation;
 mod providers;
 pub mod record;
+pub mod replay;
 pub mod server;
 pub mod setup;
 pub mod store;

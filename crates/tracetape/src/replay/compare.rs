@@ -1,0 +1,1 @@
+//! Whether a replayed response deviates from the recorded one.

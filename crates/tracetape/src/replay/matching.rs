@@ -1,0 +1,1 @@
+//! Which recorded outbound call answers a live one.
