@@ -65,6 +65,7 @@ mod http_attrs;
 mod otlp_span;
 pub mod propagation;
 mod providers;
+mod slot;
 pub mod record;
 pub mod replay;
 pub mod server;
