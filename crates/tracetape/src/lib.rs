@@ -65,11 +65,11 @@ mod http_attrs;
 mod otlp_span;
 pub mod propagation;
 mod providers;
-mod slot;
 pub mod record;
 pub mod replay;
 pub mod server;
 pub mod setup;
+mod slot;
 pub mod store;
 #[cfg(test)]
 mod test_support;

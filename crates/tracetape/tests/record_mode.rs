@@ -19,9 +19,13 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tracetape::TelemetryGuard;
 use tracetape::client::TracingMiddleware;
+
 use tracetape::record::{ExchangeKind, LoadedRecordings, RecordingStore};
+use tracetape::replay::{REPLAY_HEADER, REPLAY_LOG_HEADER, ReplayId};
 use tracetape::server::TraceLayer;
 use tracetape::setup::Telemetry;
 
@@ -53,6 +57,11 @@ async fn serve(app: Router) -> SocketAddr {
 /// either). Returns the front's address.
 async fn services() -> SocketAddr {
     let backend = serve(Router::new().route("/price", get(|| async { "42" }))).await;
+    front(backend).await
+}
+
+/// The traced checkout front of [`services`], calling `backend`.
+async fn front(backend: SocketAddr) -> SocketAddr {
     let client: ClientWithMiddleware = ClientBuilder::new(reqwest::Client::new())
         .with(TracingMiddleware::new())
         .build();
@@ -208,20 +217,90 @@ async fn unwritable_directory_keeps_tracing_without_recording(tmp: &Path) {
     assert!(file.is_file());
 }
 
-async fn mode_off_and_replay_record_nothing(tmp: &Path) {
-    for mode in ["off", "", "replay"] {
+async fn mode_off_records_nothing(tmp: &Path) {
+    for mode in ["off", ""] {
         let dir = tmp.join(format!("recordings-{mode}"));
         let telemetry = init(&[
             ("TRACETAPE_MODE", mode),
             ("TRACETAPE_RECORD_DIR", dir.to_str().unwrap()),
         ]);
-        // Replay warns once (`setup.replay_unavailable`) and only traces.
         assert!(telemetry.recorder().is_none(), "mode {mode:?}");
         checkout(services().await).await;
         tokio::task::block_in_place(|| telemetry.shutdown()).unwrap();
         assert!(!dir.exists(), "mode {mode:?} created {}", dir.display());
         assert_eq!(json_files(&dir), 0);
     }
+}
+
+async fn record_then_replay_answers_calls_from_the_recording(tmp: &Path) {
+    let dir = tmp.join("replayed");
+    let vars = |mode| {
+        [
+            ("TRACETAPE_MODE", mode),
+            ("TRACETAPE_RECORD_DIR", dir.to_str().unwrap()),
+        ]
+    };
+    let hits = Arc::new(AtomicUsize::new(0));
+    let backend_hits = Arc::clone(&hits);
+    let telemetry = init(&vars("record"));
+    let backend = serve(Router::new().route(
+        "/price",
+        get(move || {
+            backend_hits.fetch_add(1, Ordering::SeqCst);
+            async { "42" }
+        }),
+    ))
+    .await;
+    checkout(front(backend).await).await;
+    let loaded = tokio::task::block_in_place(|| wait_for_recordings(&telemetry, &dir, 1));
+    tokio::task::block_in_place(|| telemetry.shutdown()).unwrap();
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    let recording = &loaded.recordings[0].recording;
+    let id = ReplayId::of(recording).unwrap();
+
+    // A new build of the front, in replay mode: its call to the backend is
+    // answered from the recording and never reaches the backend.
+    let telemetry = init(&vars("replay"));
+    assert_eq!(telemetry.replayer().map(|r| r.len()), Some(1));
+    let replayed = front(backend).await;
+    let response = reqwest::Client::new()
+        .get(format!("http://{replayed}/checkout"))
+        .header(REPLAY_HEADER, id.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let log: serde_json::Value =
+        serde_json::from_slice(response.headers()[REPLAY_LOG_HEADER].as_bytes()).unwrap();
+    assert_eq!(response.text().await.unwrap(), "price 42");
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "the backend was called");
+    assert_eq!(log["recording"], id.to_string());
+    assert_eq!(log["calls"][0]["matched"]["level"], "exact", "{log}");
+    assert_eq!(log["unused"], serde_json::json!([]));
+
+    // A request that is not a replay: its call is not in the background
+    // recordings, so it fails (the handler turns that into a 500) without
+    // reaching the network either.
+    let response = reqwest::get(format!("http://{replayed}/checkout"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 500);
+    // A replay naming a recording the store does not have fails the same way.
+    let response = reqwest::Client::new()
+        .get(format!("http://{replayed}/checkout"))
+        .header(
+            REPLAY_HEADER,
+            "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 500);
+    let log: serde_json::Value =
+        serde_json::from_slice(response.headers()[REPLAY_LOG_HEADER].as_bytes()).unwrap();
+    assert_eq!(log["found"], false);
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "the backend was called");
+    tokio::task::block_in_place(|| telemetry.shutdown()).unwrap();
 }
 
 /// Everything the store in `dir` holds, the key file aside: every file's
@@ -449,7 +528,8 @@ fn tracetape_mode_from_the_environment() {
         record_mode_records_both_sides_into_one_recording(tmp.path()).await;
         a_later_init_wins_and_an_earlier_guard_does_not_remove_it(tmp.path()).await;
         unwritable_directory_keeps_tracing_without_recording(tmp.path()).await;
-        mode_off_and_replay_record_nothing(tmp.path()).await;
+        mode_off_records_nothing(tmp.path()).await;
+        record_then_replay_answers_calls_from_the_recording(tmp.path()).await;
         redaction_rules_from_tracetape_toml_keep_secrets_out_of_the_store(tmp.path()).await;
         an_invalid_rule_turns_recording_off(tmp.path()).await;
     });

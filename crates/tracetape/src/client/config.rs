@@ -32,6 +32,9 @@ pub(crate) struct Config {
     pub(crate) on_response: Option<Arc<ResponseHookFn>>,
     /// Records calls made outside any recorded request.
     pub(crate) recorder: Option<Recorder>,
+    /// Replay mode: the recordings to answer from, else the process-wide
+    /// ones.
+    pub(crate) replayer: Option<crate::replay::Replayer>,
 }
 
 impl std::fmt::Debug for Config {
@@ -47,6 +50,7 @@ impl std::fmt::Debug for Config {
             .field("on_request", &set(self.on_request.is_some()))
             .field("on_response", &set(self.on_response.is_some()))
             .field("recorder", &self.recorder)
+            .field("replayer", &self.replayer)
             .finish()
     }
 }
@@ -76,6 +80,7 @@ impl Config {
             on_request: None,
             on_response: None,
             recorder: None,
+            replayer: None,
         }
     }
 

@@ -182,6 +182,15 @@ impl TraceLayer {
         self
     }
 
+    /// Answers calls made outside any replayed request from `replayer`'s
+    /// background recordings, instead of those `TRACETAPE_MODE=replay`
+    /// loads for the whole process. Calls made while serving a replayed
+    /// request are always answered from that request's recording.
+    pub fn with_replayer(mut self, replayer: crate::replay::Replayer) -> Self {
+        self.config_mut().replayer = Some(replayer);
+        self
+    }
+
     /// Calls `hook` when the span of an attempt has started, before the
     /// request is sent. A panicking hook is reported once and skipped.
     ///

@@ -11,11 +11,13 @@ use reqwest_middleware::{Middleware, Next};
 use super::TraceLayer;
 use super::attempt::{Attempt, Head};
 use super::config::Config;
-use super::extensions::ResendCount;
+use super::extensions::{ResendCount, UrlTemplate};
 use super::info::ResponseInfo;
 use super::recording::{self, Begun};
 use super::url::Target;
 use crate::record::{BodyRecord, RequestRecord, header_records};
+use crate::replay::matching::LiveCall;
+use crate::replay::{ReplayError, ReplayScope, ReplayedBody, response_parts};
 
 /// Traces every attempt a `reqwest-middleware` client makes with one
 /// CLIENT span; the same rules as [`TraceLayer`], which configures it.
@@ -106,6 +108,29 @@ impl Middleware for TracingMiddleware {
             };
             Attempt::start(&self.config, &head)
         };
+        if let Some(scope) = ReplayScope::current(
+            &opentelemetry::Context::current(),
+            self.config.replayer.as_ref(),
+        ) {
+            // Replay mode: answered from the recording, never sent.
+            let mut attempt = attempt;
+            if let Some(attempt) = attempt.as_mut() {
+                attempt.inject(request.headers_mut());
+            }
+            let result = replay_call(&scope, &request, extensions);
+            if let Some(attempt) = attempt {
+                let outcome = match &result {
+                    Ok(response) => Ok(ResponseInfo {
+                        status: response.status(),
+                        headers: response.headers(),
+                        version: response.version(),
+                    }),
+                    Err(error) => Err(error as &(dyn std::error::Error + 'static)),
+                };
+                attempt.finish(outcome, "tracetape::replay::ReplayError");
+            }
+            return result.map_err(|error| reqwest_middleware::Error::Middleware(error.into()));
+        }
         let Some(mut attempt) = attempt else {
             return next.run(request, extensions).await;
         };
@@ -192,4 +217,33 @@ fn tee_response(capture: recording::ClientCapture, response: Response) -> Respon
         parts.extensions.extend(carrier.extensions);
     }
     Response::from(http::Response::from_parts(parts, reqwest::Body::wrap(body)))
+}
+
+/// The recorded response that answers `request`. A streamed request body
+/// cannot be read without sending it, so it is matched as empty.
+fn replay_call(
+    scope: &ReplayScope,
+    request: &Request,
+    extensions: &Extensions,
+) -> Result<Response, ReplayError> {
+    let body = request
+        .body()
+        .and_then(reqwest::Body::as_bytes)
+        .map(bytes::Bytes::copy_from_slice)
+        .unwrap_or_default();
+    let mut call = LiveCall::new(request.method().as_str(), request.url().as_str())
+        .with_headers(header_records(request.headers()))
+        .with_body(body);
+    if let Some(UrlTemplate(template)) = extensions.get::<UrlTemplate>() {
+        call = call.with_route(template.to_string());
+    }
+    let recorded = scope.answer(&call)?;
+    let (status, headers, body) = response_parts(&recorded);
+    let mut response = http::Response::builder()
+        .status(status)
+        .url(request.url().clone())
+        .body(reqwest::Body::wrap(ReplayedBody::new(body)))
+        .unwrap_or_default();
+    *response.headers_mut() = headers;
+    Ok(Response::from(response))
 }

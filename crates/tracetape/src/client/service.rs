@@ -16,7 +16,13 @@ use super::info::ResponseInfo;
 use super::recording::ClientCapture;
 use super::resend;
 use super::url::Target;
-use crate::record::{BodyRecord, ExchangeKind, MaybeTee, request_record};
+use bytes::Bytes;
+use http_body_util::BodyExt as _;
+
+use super::extensions::UrlTemplate;
+use crate::record::{BodyRecord, ExchangeKind, MaybeTee, header_records, request_record};
+use crate::replay::matching::LiveCall;
+use crate::replay::{ReplayScope, response_parts};
 
 /// A boxed error, as tower middleware returns.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -64,7 +70,9 @@ impl<S, ReqB, ResB> Service<Request<ReqB>> for Trace<S>
 where
     S: Service<Request<RequestBody<ReqB>>, Response = Response<ResB>>,
     S::Error: Into<BoxError>,
-    ReqB: http_body::Body,
+    ReqB: http_body::Body + Send + 'static,
+    ReqB::Data: Send,
+    ReqB::Error: Into<BoxError>,
     ResB: http_body::Body,
 {
     type Response = Response<ResponseBody<ResB>>;
@@ -77,6 +85,10 @@ where
 
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
         let (mut parts, body) = request.into_parts();
+        let replay = ReplayScope::current(
+            &opentelemetry::Context::current(),
+            self.config.replayer.as_ref(),
+        );
         let attempt = {
             let head = Head {
                 method: &parts.method,
@@ -88,10 +100,25 @@ where
             };
             Attempt::start(&self.config, &head)
         };
+        if let Some(scope) = replay {
+            // Replay mode: answered from the recording; the inner client
+            // is never called.
+            let mut attempt = attempt;
+            if let Some(attempt) = attempt.as_mut() {
+                attempt.inject(&mut parts.headers);
+            }
+            return ResponseFuture {
+                inner: None,
+                replayed: Some(Box::pin(replay_call(scope, parts, body))),
+                attempt,
+                capture: None,
+            };
+        }
         let Some(mut attempt) = attempt else {
             let request = Request::from_parts(parts, RequestBody::plain(body));
             return ResponseFuture {
-                inner: self.inner.call(request),
+                inner: Some(self.inner.call(request)),
+                replayed: None,
                 attempt: None,
                 capture: None,
             };
@@ -111,24 +138,67 @@ where
             self.inner.call(Request::from_parts(parts, body))
         };
         ResponseFuture {
-            inner,
+            inner: Some(inner),
+            replayed: None,
             attempt: Some(attempt),
             capture,
         }
     }
 }
 
+/// A call answered from the recording: the request body read whole (the
+/// matcher compares it), then the recorded response.
+async fn replay_call<B>(
+    scope: ReplayScope,
+    parts: http::request::Parts,
+    body: B,
+) -> Result<Response<Bytes>, BoxError>
+where
+    B: http_body::Body,
+    B::Error: Into<BoxError>,
+{
+    let body = body.collect().await.map_err(Into::into)?.to_bytes();
+    let mut call = LiveCall::new(parts.method.as_str(), parts.uri.to_string())
+        .with_headers(header_records(&parts.headers))
+        .with_body(body);
+    if let Some(UrlTemplate(template)) = parts.extensions.get::<UrlTemplate>() {
+        call = call.with_route(template.to_string());
+    }
+    let recorded = scope.answer(&call)?;
+    let (status, headers, body) = response_parts(&recorded);
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    Ok(response)
+}
+
+/// A replayed call's future: `Send`, like the futures of the clients it
+/// stands in for.
+type Replayed = Pin<Box<dyn Future<Output = Result<Response<Bytes>, BoxError>> + Send>>;
+
 pin_project! {
     /// The response future of [`Trace`].
-    #[derive(Debug)]
     pub struct ResponseFuture<F> {
+        // `None` when the call is replayed.
         #[pin]
-        inner: F,
+        inner: Option<F>,
+        // Replay mode: the call answered from the recording.
+        replayed: Option<Replayed>,
         attempt: Option<Attempt>,
         // Record mode: the exchange's response side, until the response
         // comes. Dropped with the future before that, it records the
         // exchange as abandoned.
         capture: Option<ClientCapture>,
+    }
+}
+
+impl<F> std::fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("attempt", &self.attempt)
+            .field("replayed", &self.replayed.is_some())
+            .field("recorded", &self.capture.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -142,25 +212,22 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = match this.attempt {
-            Some(attempt) => {
-                let _attached = attempt.context().clone().attach();
-                ready!(this.inner.poll(cx))
-            }
-            None => ready!(this.inner.poll(cx)),
-        };
-        let result = result.map_err(Into::into);
-        if let Some(attempt) = this.attempt.take() {
-            let outcome = match &result {
-                Ok(response) => Ok(ResponseInfo {
-                    status: response.status(),
-                    headers: response.headers(),
-                    version: response.version(),
-                }),
-                Err(error) => Err(&**error as &(dyn std::error::Error + 'static)),
-            };
-            attempt.finish(outcome, "tower::BoxError");
+        let _attached = this
+            .attempt
+            .as_ref()
+            .map(|attempt| attempt.context().clone().attach());
+        if let Some(replayed) = this.replayed.as_mut() {
+            let result = ready!(replayed.as_mut().poll(cx));
+            *this.replayed = None;
+            finish(this.attempt.take(), &result);
+            return Poll::Ready(result.map(|response| response.map(ResponseBody::replayed)));
         }
+        let Some(inner) = this.inner.as_pin_mut() else {
+            // Polled again after it completed.
+            return Poll::Pending;
+        };
+        let result = ready!(inner.poll(cx)).map_err(Into::into);
+        finish(this.attempt.take(), &result);
         let result = match (this.capture.take(), result) {
             (Some(capture), Ok(response)) => Ok(capture.response(response)),
             (None, Ok(response)) => Ok(response.map(MaybeTee::passthrough)),
@@ -173,4 +240,20 @@ where
         };
         Poll::Ready(result.map(|response| response.map(ResponseBody::from_maybe)))
     }
+}
+
+/// Ends the attempt's span with the outcome of the call.
+fn finish<B>(attempt: Option<Attempt>, result: &Result<Response<B>, BoxError>) {
+    let Some(attempt) = attempt else {
+        return;
+    };
+    let outcome = match result {
+        Ok(response) => Ok(ResponseInfo {
+            status: response.status(),
+            headers: response.headers(),
+            version: response.version(),
+        }),
+        Err(error) => Err(&**error as &(dyn std::error::Error + 'static)),
+    };
+    attempt.finish(outcome, "tower::BoxError");
 }

@@ -1,12 +1,31 @@
 //! Replay mode: recordings served back to a new build of the service.
 //!
-//! Being built. [`compare`] decides whether a replayed response deviates
-//! from the recorded one; [`matching`] picks the recorded outbound call
-//! that answers a live one; [`ReplayId`] names the recording a replayed
-//! request comes from.
+//! With `TRACETAPE_MODE=replay`, [`tracetape::init`](crate::init) loads a
+//! [`Replayer`] from the recordings directory. The `tracetape replay`
+//! command sends each recorded inbound request again, marked with the
+//! [`REPLAY_HEADER`] naming its recording ([`ReplayId`]); the server layer
+//! removes the header and puts the recording's [`MockSession`](matching::MockSession)
+//! in the request's context, and every outbound call made while serving
+//! it, through either client integration, is answered from the recording
+//! by [`matching`], never from the network. Calls made outside any
+//! replayed request are answered from the background recordings. The
+//! response carries [`REPLAY_LOG_HEADER`]: how each call was answered, and
+//! which recorded calls went unused. [`compare`] then decides whether the
+//! response deviates from the recorded one.
 
+mod body;
 pub mod compare;
+mod global;
 mod id;
+#[cfg(all(test, feature = "axum", feature = "reqwest"))]
+mod layer_tests;
 pub mod matching;
+mod replayer;
+mod scope;
 
+pub(crate) use body::ReplayedBody;
+pub(crate) use global::{global, install as install_global, uninstall as uninstall_global};
 pub use id::{ParseReplayIdError, REPLAY_HEADER, REPLAY_LOG_HEADER, ReplayId};
+pub use replayer::{LoadReplayError, Replayer};
+pub use scope::ReplayError;
+pub(crate) use scope::{ReplayScope, response_parts};

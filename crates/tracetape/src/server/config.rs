@@ -31,6 +31,9 @@ pub(crate) struct Config {
     pub(crate) capture_response: HeaderCapture,
     /// Record mode: where recorded exchanges go; `None` records nothing.
     pub(crate) recorder: Option<Recorder>,
+    /// Replay mode: the recordings to answer from, else the process-wide
+    /// ones.
+    pub(crate) replayer: Option<crate::replay::Replayer>,
 }
 
 impl std::fmt::Debug for Config {
@@ -43,6 +46,7 @@ impl std::fmt::Debug for Config {
             .field("capture_request", &self.capture_request)
             .field("capture_response", &self.capture_response)
             .field("recorder", &self.recorder)
+            .field("replayer", &self.replayer)
             .finish()
     }
 }
@@ -64,6 +68,7 @@ impl Config {
                 "http.response.header",
             ),
             recorder: None,
+            replayer: None,
         }
     }
 

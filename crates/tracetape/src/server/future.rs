@@ -19,6 +19,7 @@ use super::inflight::InFlight;
 use super::recording::ServerCapture;
 use crate::hook;
 use crate::record::{BodyRecord, MaybeTee, ResponseRecord};
+use crate::replay::{REPLAY_LOG_HEADER, ReplayScope};
 
 pin_project! {
     /// The response future of [`Trace`](super::Trace).
@@ -33,6 +34,9 @@ pin_project! {
         // comes. Dropped with the future before that, it records the
         // exchange as abandoned.
         capture: Option<ServerCapture>,
+        // Replay mode: the replayed request's scope, whose log the
+        // response carries.
+        replay: Option<ReplayScope>,
     }
 }
 
@@ -54,6 +58,7 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
             on_response: None,
             config: None,
             capture: None,
+            replay: None,
         }
     }
 
@@ -71,6 +76,7 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
             on_response: Some(on_response),
             config: Some(config),
             capture,
+            replay: None,
         }
     }
 
@@ -88,7 +94,16 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
             on_response: Some(on_response),
             config: Some(config),
             capture,
+            replay: None,
         }
+    }
+}
+
+impl<F, OnResp> ResponseFuture<F, OnResp> {
+    /// For a replayed request: the response will carry the replay log.
+    pub(crate) fn with_replay(mut self, replay: Option<ReplayScope>) -> Self {
+        self.replay = replay;
+        self
     }
 }
 
@@ -129,7 +144,10 @@ where
         };
         match outcome {
             Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(Ok(response))) => {
+            Ok(Poll::Ready(Ok(mut response))) => {
+                if let Some(log) = this.replay.take().and_then(|scope| scope.log_header()) {
+                    response.headers_mut().insert(REPLAY_LOG_HEADER, log);
+                }
                 let span = inflight.cx.span();
                 if let Some(config) = this
                     .config
@@ -175,6 +193,9 @@ where
                 inflight.set_status(StatusCode::INTERNAL_SERVER_ERROR);
                 let mut response = Response::new(ResponseBody::empty(inflight));
                 *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                if let Some(log) = this.replay.take().and_then(|scope| scope.log_header()) {
+                    response.headers_mut().insert(REPLAY_LOG_HEADER, log);
+                }
                 Poll::Ready(Ok(response))
             }
         }

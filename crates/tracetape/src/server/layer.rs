@@ -193,6 +193,32 @@ impl<OnReq, OnResp> TraceLayer<OnReq, OnResp> {
         self
     }
 
+    /// Replays requests from `replayer` instead of the recordings
+    /// `TRACETAPE_MODE=replay` loads for the whole process: a request
+    /// carrying [`REPLAY_HEADER`](crate::replay::REPLAY_HEADER) has the
+    /// header removed, and every outbound call made while serving it is
+    /// answered from its recording by the client layers.
+    ///
+    /// ```
+    /// use tracetape::record::RecordSettings;
+    /// use tracetape::replay::Replayer;
+    /// use tracetape::server::TraceLayer;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let mut settings = RecordSettings::default();
+    /// settings.dir = dir.path().join("recordings");
+    /// let replayer = Replayer::load(&settings, "checkout")?;
+    /// let app: axum::Router = axum::Router::new()
+    ///     .layer(TraceLayer::new().with_replayer(replayer));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_replayer(mut self, replayer: crate::replay::Replayer) -> Self {
+        self.config_mut().replayer = Some(replayer);
+        self
+    }
+
     /// Calls `hook` for each traced request; see [`OnRequest`](super::OnRequest).
     pub fn with_on_request<H>(self, hook: H) -> TraceLayer<H, OnResp> {
         TraceLayer {

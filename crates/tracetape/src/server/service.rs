@@ -61,8 +61,14 @@ where
 
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
         let start = Instant::now();
-        let (parts, body) = request.into_parts();
-        if self.config.is_excluded(&parts) {
+        let (mut parts, body) = request.into_parts();
+        // Replay mode: a replayed request (never excluded) runs with its
+        // recording's calls; the header naming it goes no further.
+        let replay = match &self.config.replayer {
+            Some(replayer) => replayer.begin(&mut parts.headers),
+            None => crate::replay::global().and_then(|replayer| replayer.begin(&mut parts.headers)),
+        };
+        if replay.is_none() && self.config.is_excluded(&parts) {
             let inner = self
                 .inner
                 .call(Request::from_parts(parts, RequestBody::plain(body)));
@@ -78,6 +84,7 @@ where
             .flatten();
         let decision = (self.config.recorder.as_ref())
             .or(global.as_ref())
+            .filter(|_| replay.is_none())
             .filter(|_| !opentelemetry::Context::current().is_telemetry_suppressed())
             .map(|recorder| (recorder, recorder.sample()));
         let unsampled = matches!(decision, Some((_, false)));
@@ -109,6 +116,10 @@ where
         } else {
             cx
         };
+        let cx = match &replay {
+            Some(scope) => cx.with_value(scope.clone()),
+            None => cx,
+        };
         let (cx, capture, request_sink) = match record {
             Some((recorder, started_at, name)) => {
                 let begun = recording::begin(recorder, cx, &parent, name, &parts, started_at);
@@ -131,13 +142,14 @@ where
             catch_unwind(AssertUnwindSafe(|| self.inner.call(request)))
         };
         let config = self.config.clone();
-        match called {
+        let future = match called {
             Ok(inner) => {
                 ResponseFuture::traced(inner, inflight, self.on_response.clone(), config, capture)
             }
             Err(panic) => {
                 ResponseFuture::panicked(panic, inflight, self.on_response.clone(), config, capture)
             }
-        }
+        };
+        future.with_replay(replay)
     }
 }

@@ -9,7 +9,7 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 
 use super::error::{FlushError, ShutdownError};
 use super::propagation::{Propagator, composite};
-use super::record::FLUSH_TIMEOUT;
+use super::record::{FLUSH_TIMEOUT, Started};
 use crate::record::{self, Recorder};
 
 /// The tracer and meter providers built by
@@ -52,7 +52,8 @@ pub struct TelemetryGuard {
     meter_provider: SdkMeterProvider,
     propagators: Vec<Propagator>,
     disabled: bool,
-    recorder: Option<Recorder>,
+    /// The recorder or replayer the mode asked for.
+    started: Started,
     shut_down: AtomicBool,
 }
 
@@ -62,14 +63,14 @@ impl TelemetryGuard {
         meter_provider: SdkMeterProvider,
         propagators: Vec<Propagator>,
         disabled: bool,
-        recorder: Option<Recorder>,
+        started: Started,
     ) -> Self {
         TelemetryGuard {
             tracer_provider,
             meter_provider,
             propagators,
             disabled,
-            recorder,
+            started,
             shut_down: AtomicBool::new(false),
         }
     }
@@ -84,8 +85,10 @@ impl TelemetryGuard {
         global::set_tracer_provider(self.tracer_provider.clone());
         global::set_meter_provider(self.meter_provider.clone());
         global::set_text_map_propagator(self.propagator());
-        if let Some(recorder) = &self.recorder {
-            record::install_global(recorder.clone());
+        match &self.started {
+            Started::Nothing => {}
+            Started::Recording(recorder) => record::install_global(recorder.clone()),
+            Started::Replaying(replayer) => crate::replay::install_global(replayer.clone()),
         }
     }
 
@@ -105,7 +108,29 @@ impl TelemetryGuard {
     /// }
     /// ```
     pub fn recorder(&self) -> Option<&Recorder> {
-        self.recorder.as_ref()
+        match &self.started {
+            Started::Recording(recorder) => Some(recorder),
+            _ => None,
+        }
+    }
+
+    /// The recordings `TRACETAPE_MODE=replay` loaded: `None` in any other
+    /// mode, when telemetry is disabled, and when they could not be loaded
+    /// (which was reported on standard error).
+    /// [`init`](super::TelemetryBuilder::init) installs them for the whole
+    /// process, so the layers answer replayed requests' calls from them.
+    ///
+    /// ```
+    /// let telemetry = tracetape::setup::Telemetry::builder()
+    ///     .with_env_lookup(|_| None)
+    ///     .build();
+    /// assert!(telemetry.replayer().is_none());
+    /// ```
+    pub fn replayer(&self) -> Option<&crate::replay::Replayer> {
+        match &self.started {
+            Started::Replaying(replayer) => Some(replayer),
+            _ => None,
+        }
     }
 
     /// The tracer provider; clone it to keep it elsewhere.
@@ -179,7 +204,7 @@ impl TelemetryGuard {
     }
 
     fn flush_recorder(&self) -> Result<(), record::FlushRecorderError> {
-        match &self.recorder {
+        match self.recorder() {
             Some(recorder) => recorder.flush(FLUSH_TIMEOUT),
             None => Ok(()),
         }
@@ -204,8 +229,14 @@ impl TelemetryGuard {
         if self.shut_down.swap(true, Ordering::SeqCst) {
             return Err(ShutdownError::AlreadyShutDown);
         }
-        if let Some(recorder) = &self.recorder {
-            record::uninstall_global(recorder);
+        match &self.started {
+            Started::Nothing => {}
+            Started::Recording(recorder) => {
+                record::uninstall_global(recorder);
+            }
+            Started::Replaying(replayer) => {
+                crate::replay::uninstall_global(replayer);
+            }
         }
         let traces = self.tracer_provider.shutdown();
         let metrics = self.meter_provider.shutdown();

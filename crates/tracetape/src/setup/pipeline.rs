@@ -12,7 +12,7 @@ use opentelemetry_sdk::trace::{
 use super::config::Config;
 use super::exporter::{add_metric_exporter, add_span_exporter};
 use super::guard::TelemetryGuard;
-use super::record;
+use super::record::{self, Started};
 use super::settings::BatchSettings;
 use crate::record::RecordSettings;
 use crate::store::LocalStore;
@@ -58,7 +58,7 @@ pub(crate) fn build(config: Config, parts: Parts, record: &RecordSettings) -> Te
             meter_provider,
             config.propagators,
             true,
-            None,
+            Started::Nothing,
         );
     }
 
@@ -67,7 +67,7 @@ pub(crate) fn build(config: Config, parts: Parts, record: &RecordSettings) -> Te
         .get(&Key::from_static_str("service.name"))
         .map(|name| name.to_string())
         .unwrap_or_default();
-    let (recorder, warning) = record::start(record, &service_name);
+    let (started, warning) = record::start(record, &service_name);
     if let Some(warning) = warning {
         warning.report();
     }
@@ -103,7 +103,7 @@ pub(crate) fn build(config: Config, parts: Parts, record: &RecordSettings) -> Te
         meter.build(),
         config.propagators,
         false,
-        recorder,
+        started,
     )
 }
 

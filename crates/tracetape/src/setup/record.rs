@@ -1,11 +1,13 @@
-//! Record mode from the environment: `TRACETAPE_MODE` and
+//! Record and replay mode from the environment: `TRACETAPE_MODE` and
 //! `TRACETAPE_RECORD_*` ([`RecordSettings`]) turned into a running
-//! [`Recorder`], or into a warning and tracing only.
+//! [`Recorder`] or a loaded [`Replayer`], or into a warning and tracing
+//! only.
 
 use std::time::Duration;
 
 use super::settings::Warning;
 use crate::record::{Mode, RecordSettings, Recorder};
+use crate::replay::Replayer;
 use crate::store::files;
 
 /// How long the guard waits for queued recordings to be written when it
@@ -14,36 +16,65 @@ pub(crate) const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The warning name when record mode was asked for and could not start.
 pub(crate) const RECORD_FAILED: &str = "setup.record_failed";
-/// The warning name for `TRACETAPE_MODE=replay`.
-pub(crate) const REPLAY_UNAVAILABLE: &str = "setup.replay_unavailable";
+/// The warning name when replay mode finds nothing to replay.
+pub(crate) const REPLAY_EMPTY: &str = "setup.replay_empty";
+/// The warning name when replay mode was asked for and could not load.
+pub(crate) const REPLAY_FAILED: &str = "setup.replay_failed";
 
-/// The recorder `settings` ask for, recording as `service_name`: `None`
-/// unless the mode is `record`, and, with a warning, when the recordings
-/// directory cannot be created or the writer thread cannot start. Never
-/// fails: recording is an addition to tracing, not a condition for it.
-pub(crate) fn start(
-    settings: &RecordSettings,
-    service_name: &str,
-) -> (Option<Recorder>, Option<Warning>) {
+/// What the mode started besides tracing.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Started {
+    /// Tracing only.
+    #[default]
+    Nothing,
+    /// Record mode's recorder.
+    Recording(Recorder),
+    /// Replay mode's recordings.
+    Replaying(Replayer),
+}
+
+/// What `settings` ask for, for the service `service_name`: a recorder
+/// in record mode, the recordings in replay mode, nothing otherwise; and,
+/// with a warning, nothing when the recordings directory cannot be
+/// created, the writer thread cannot start, or the recordings cannot be
+/// loaded. Never fails: recording and replaying are additions to tracing,
+/// not conditions for it.
+pub(crate) fn start(settings: &RecordSettings, service_name: &str) -> (Started, Option<Warning>) {
     match settings.mode {
-        Mode::Off => (None, None),
-        Mode::Replay => (
-            None,
-            Some(Warning::new(
-                REPLAY_UNAVAILABLE,
-                "TRACETAPE_MODE=replay is not available yet; tracing only, nothing is replayed",
-            )),
-        ),
+        Mode::Off => (Started::Nothing, None),
+        Mode::Replay => match Replayer::load(settings, service_name) {
+            Ok(replayer) if replayer.is_empty() => {
+                let warning = Warning::new(
+                    REPLAY_EMPTY,
+                    format!(
+                        "TRACETAPE_MODE=replay: no recordings in {}; every outbound call will fail (record with TRACETAPE_MODE=record first, or point TRACETAPE_RECORD_DIR at the recordings)",
+                        settings.dir.display()
+                    ),
+                );
+                (Started::Replaying(replayer), Some(warning))
+            }
+            Ok(replayer) => (Started::Replaying(replayer), None),
+            Err(err) => (
+                Started::Nothing,
+                Some(Warning::new(
+                    REPLAY_FAILED,
+                    format!(
+                        "TRACETAPE_MODE=replay: {}; nothing is replayed, outbound calls go to the network",
+                        crate::diag::chain(&err)
+                    ),
+                )),
+            ),
+        },
         Mode::Record => {
             // Checked here so that a directory that can never be written is
             // one clear warning at start-up rather than a failure per
             // recording later.
             if let Err(err) = files::create_dir(&settings.dir) {
-                return (None, Some(failed(&err)));
+                return (Started::Nothing, Some(failed(&err)));
             }
             match Recorder::start(settings, service_name) {
-                Ok(recorder) => (Some(recorder), None),
-                Err(err) => (None, Some(failed(&err))),
+                Ok(recorder) => (Started::Recording(recorder), None),
+                Err(err) => (Started::Nothing, Some(failed(&err))),
             }
         }
     }
@@ -77,21 +108,28 @@ mod tests {
     fn off_starts_nothing_and_says_nothing() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("recordings");
-        let (recorder, warning) = start(&settings(Mode::Off, dir.clone()), "svc");
-        assert!(recorder.is_none());
+        let (started, warning) = start(&settings(Mode::Off, dir.clone()), "svc");
+        assert!(matches!(started, Started::Nothing));
         assert!(warning.is_none());
         assert!(!dir.exists());
     }
 
     #[test]
-    fn replay_warns_and_records_nothing() {
+    fn replay_without_recordings_replays_nothing_and_says_so() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("recordings");
-        let (recorder, warning) = start(&settings(Mode::Replay, dir.clone()), "svc");
-        assert!(recorder.is_none());
+        let (started, warning) = start(&settings(Mode::Replay, dir.clone()), "svc");
+        let Started::Replaying(replayer) = started else {
+            panic!("{started:?}");
+        };
+        assert!(replayer.is_empty());
         let warning = warning.unwrap();
-        assert_eq!(warning.name, REPLAY_UNAVAILABLE);
-        assert!(warning.message.contains("not available yet"));
+        assert_eq!(warning.name, REPLAY_EMPTY);
+        assert!(
+            warning.message.contains("no recordings in"),
+            "{}",
+            warning.message
+        );
         assert!(!dir.exists());
     }
 
@@ -99,9 +137,11 @@ mod tests {
     fn record_starts_a_recorder_for_the_service() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("recordings");
-        let (recorder, warning) = start(&settings(Mode::Record, dir.clone()), "checkout");
+        let (started, warning) = start(&settings(Mode::Record, dir.clone()), "checkout");
         assert!(warning.is_none(), "{warning:?}");
-        let recorder = recorder.unwrap();
+        let Started::Recording(recorder) = started else {
+            panic!("{started:?}");
+        };
         assert_eq!(recorder.service_name(), "checkout");
         assert!(dir.is_dir());
         recorder.flush(FLUSH_TIMEOUT).unwrap();
@@ -113,8 +153,8 @@ mod tests {
         let file = tmp.path().join("a-file");
         std::fs::write(&file, b"not a directory").unwrap();
         let dir = file.join("recordings");
-        let (recorder, warning) = start(&settings(Mode::Record, dir.clone()), "svc");
-        assert!(recorder.is_none());
+        let (started, warning) = start(&settings(Mode::Record, dir.clone()), "svc");
+        assert!(matches!(started, Started::Nothing));
         let warning = warning.unwrap();
         assert_eq!(warning.name, RECORD_FAILED);
         assert!(

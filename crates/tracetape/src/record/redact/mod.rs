@@ -77,6 +77,14 @@ impl Redactor {
         Some(recording)
     }
 
+    /// Redacts one exchange in place exactly as [`apply`](Self::apply)
+    /// redacts each exchange of a recording; `false` when a rule drops it
+    /// (what the rules had rewritten by then stays rewritten). Replay runs
+    /// live calls through it, so that they compare with what was recorded.
+    pub(crate) fn redact_exchange(&self, exchange: &mut Exchange) -> bool {
+        self.exchange(exchange) == Verdict::Keep
+    }
+
     fn exchange(&self, exchange: &mut Exchange) -> Verdict {
         // Decided before anything is rewritten, so that one rule's work
         // cannot change which exchanges the next one looks in.

@@ -1,1 +1,0 @@
-//! Whether a replayed response deviates from the recorded one.

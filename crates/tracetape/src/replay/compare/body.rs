@@ -1,0 +1,358 @@
+//! Bodies compared by what they hold: `content-encoding` undone first,
+//! then JSON value by value when both sides are JSON, text line by line
+//! when both are UTF-8, bytes otherwise.
+
+use serde_json::Value;
+
+use super::{Change, CompareOptions, Deviation, DeviationKind, json, suggest, text};
+use crate::record::{DecodeBodyError, HeaderRecord, ResponseRecord};
+
+/// The deviations between two response bodies.
+pub(super) fn compare(
+    expected: &ResponseRecord,
+    actual: &ResponseRecord,
+    options: &CompareOptions,
+) -> Vec<Deviation> {
+    let (recorded, new) = match (expected.decoded_body(), actual.decoded_body()) {
+        (Ok(recorded), Ok(new)) => (recorded, new),
+        (Err(err), _) => return as_sent(expected, actual, "recorded", &err),
+        (_, Err(err)) => return as_sent(expected, actual, "new", &err),
+    };
+    if expected.body.truncated || actual.body.truncated {
+        return truncated(expected, actual, &recorded, &new)
+            .into_iter()
+            .collect();
+    }
+    if recorded == new {
+        return Vec::new();
+    }
+    let (recorded_json, new_json) = (
+        as_json(&expected.headers, &recorded),
+        as_json(&actual.headers, &new),
+    );
+    let was_json = recorded_json.is_some();
+    let json_on_one_side = was_json != new_json.is_some();
+    if let (Some(recorded), Some(new)) = (recorded_json, new_json) {
+        return json::compare_values(recorded, new, options, &options.ignore);
+    }
+    let deviation = match (std::str::from_utf8(&recorded), std::str::from_utf8(&new)) {
+        (Ok(recorded), Ok(new)) => lines(recorded, new),
+        _ => bytes(&recorded, &new),
+    };
+    deviation
+        .map(|deviation| {
+            if json_on_one_side {
+                deviation.with_suggestion(suggest::json_no_more(was_json))
+            } else {
+                deviation
+            }
+        })
+        .into_iter()
+        .collect()
+}
+
+/// Bodies one of which could not be decoded: compared as they were sent.
+fn as_sent(
+    expected: &ResponseRecord,
+    actual: &ResponseRecord,
+    side: &str,
+    err: &DecodeBodyError,
+) -> Vec<Deviation> {
+    let reason = format!("the {side} body could not be decoded ({err})");
+    bytes(&expected.body.bytes, &actual.body.bytes)
+        .map(|deviation| deviation.with_suggestion(suggest::undecodable(&reason)))
+        .into_iter()
+        .collect()
+}
+
+/// When either body was cut at the size limit, only what both kept: the
+/// bytes up to the shorter cut (all of a side that was not cut, as far as
+/// that).
+fn truncated(
+    expected: &ResponseRecord,
+    actual: &ResponseRecord,
+    recorded: &[u8],
+    new: &[u8],
+) -> Option<Deviation> {
+    let cut = [(expected, recorded), (actual, new)]
+        .iter()
+        .filter(|(record, _)| record.body.truncated)
+        .map(|(_, bytes)| bytes.len())
+        .min()
+        .unwrap_or(usize::MAX);
+    let (recorded, new) = (
+        &recorded[..recorded.len().min(cut)],
+        &new[..new.len().min(cut)],
+    );
+    if recorded == new {
+        return None;
+    }
+    let at = text::first_difference(recorded, new);
+    Some(
+        Deviation::new(
+            DeviationKind::Body,
+            Change::Changed,
+            format!("the first {cut} bytes, all a recording kept, differ at byte {at}"),
+        )
+        .with_values(Some(&size(recorded)), Some(&size(new)))
+        .with_suggestion(suggest::truncated()),
+    )
+}
+
+/// Text bodies: the first line that differs in the message, a unified
+/// diff in the detail.
+fn lines(recorded: &str, new: &str) -> Option<Deviation> {
+    (recorded != new).then(|| {
+        let line = text::first_different_line(recorded, new);
+        Deviation::new(
+            DeviationKind::Body,
+            Change::Changed,
+            format!("the text differs from line {line}"),
+        )
+        .with_values(Some(recorded), Some(new))
+        .with_detail(text::unified_diff(recorded, new))
+        .with_suggestion(suggest::body())
+    })
+}
+
+/// Binary bodies: sizes and where they first differ.
+fn bytes(recorded: &[u8], new: &[u8]) -> Option<Deviation> {
+    (recorded != new).then(|| {
+        Deviation::new(
+            DeviationKind::Body,
+            Change::Changed,
+            text::bytes_differ(recorded, new),
+        )
+        .with_values(Some(&size(recorded)), Some(&size(new)))
+        .with_suggestion(suggest::body())
+    })
+}
+
+fn size(bytes: &[u8]) -> String {
+    format!("{} bytes", bytes.len())
+}
+
+/// The body as JSON, when it is JSON (it parses) and says so: declared
+/// as JSON (`application/json`, `...+json`) or starting with `{` or `[`.
+/// A bare `1.0` in a text body stays text.
+fn as_json(headers: &[HeaderRecord], body: &[u8]) -> Option<Value> {
+    if !looks_like_json(headers, body) {
+        return None;
+    }
+    serde_json::from_slice(body).ok()
+}
+
+fn looks_like_json(headers: &[HeaderRecord], body: &[u8]) -> bool {
+    matches!(body.trim_ascii_start().first(), Some(b'{' | b'['))
+        || headers.iter().any(|header| {
+            header.name.eq_ignore_ascii_case("content-type") && declares_json(&header.value)
+        })
+}
+
+/// `application/json`, or any `+json` type (`application/problem+json`).
+fn declares_json(value: &[u8]) -> bool {
+    let value = String::from_utf8_lossy(value);
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || essence.ends_with("+json")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::io::Write as _;
+
+    use bytes::Bytes;
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
+
+    use super::*;
+    use crate::record::BodyRecord;
+    use crate::record::testing::{header, whole};
+
+    fn response(headers: &[(&str, &str)], body: BodyRecord) -> ResponseRecord {
+        ResponseRecord {
+            status: 200,
+            headers: headers.iter().map(|(n, v)| header(n, v)).collect(),
+            body,
+        }
+    }
+
+    fn json_response(body: &str) -> ResponseRecord {
+        response(&[("content-type", "application/json")], whole(body))
+    }
+
+    fn text_response(body: &[u8]) -> ResponseRecord {
+        response(&[("content-type", "text/plain")], whole(body))
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn check(expected: &ResponseRecord, actual: &ResponseRecord) -> Vec<Deviation> {
+        compare(expected, actual, &CompareOptions::default())
+    }
+
+    #[test]
+    fn json_bodies_compare_as_json() {
+        let deviations = check(
+            &json_response(r#"{"a": 1, "b": [1, 2]}"#),
+            &json_response(r#"{"b":[1.0,2],"a":1.0}"#),
+        );
+        assert!(deviations.is_empty(), "{deviations:?}");
+        let deviations = check(&json_response(r#"{"a": 1}"#), &json_response(r#"{"a": 2}"#));
+        assert_eq!(deviations[0].to_string(), "body $.a: expected 1, actual 2");
+        // Undeclared, but an object or array: JSON all the same.
+        let deviations = check(
+            &text_response(br#"{"a": 1, "b": 2}"#),
+            &response(&[], whole(r#"{"b": 2, "a": 1}"#)),
+        );
+        assert!(deviations.is_empty(), "{deviations:?}");
+        // A problem document is JSON too.
+        assert!(declares_json(b"application/problem+json; charset=utf-8"));
+        assert!(!declares_json(b"text/jsonish"));
+    }
+
+    #[test]
+    fn gzip_bodies_are_compared_decoded() {
+        let recorded = response(
+            &[
+                ("content-type", "application/json"),
+                ("content-encoding", "gzip"),
+            ],
+            whole(gzip(br#"{"order": {"id": 7, "total": 12.5}}"#)),
+        );
+        // The same document, plain and in another order.
+        let plain = json_response(r#"{"order": {"total": 12.5, "id": 7}}"#);
+        assert!(check(&recorded, &plain).is_empty());
+        assert!(check(&plain, &recorded).is_empty());
+        let changed = response(
+            &[
+                ("content-type", "application/json"),
+                ("content-encoding", "gzip"),
+            ],
+            whole(gzip(br#"{"order": {"id": 7, "total": 13}}"#)),
+        );
+        let deviations = check(&recorded, &changed);
+        assert_eq!(deviations.len(), 1);
+        assert_eq!(deviations[0].path.as_deref(), Some("$.order.total"));
+    }
+
+    #[test]
+    fn text_bodies_get_a_unified_diff() {
+        let deviations = check(
+            &text_response(b"hello\nworld\n"),
+            &text_response(b"hello\nthere\n"),
+        );
+        assert_eq!(deviations.len(), 1);
+        let deviation = &deviations[0];
+        assert_eq!(deviation.to_string(), "body: the text differs from line 2");
+        assert_eq!(deviation.path, None);
+        assert_eq!(deviation.expected.as_deref(), Some("hello\nworld\n"));
+        assert_eq!(
+            deviation.detail.as_deref(),
+            Some("--- expected\n+++ actual\n@@ -1,2 +1,2 @@\n hello\n-world\n+there")
+        );
+        // A number in a text body is text: `1.0` is not `1`.
+        assert_eq!(check(&text_response(b"1.0"), &text_response(b"1")).len(), 1);
+        assert!(check(&text_response(b"same"), &text_response(b"same")).is_empty());
+    }
+
+    #[test]
+    fn a_body_json_on_one_side_only_is_compared_as_text() {
+        let deviations = check(
+            &json_response(r#"{"ok": true}"#),
+            &response(&[("content-type", "text/html")], whole("<h1>502</h1>")),
+        );
+        assert_eq!(deviations.len(), 1);
+        assert!(
+            deviations[0]
+                .suggestion
+                .starts_with("the body was JSON and is not"),
+            "{}",
+            deviations[0].suggestion
+        );
+        assert!(
+            deviations[0]
+                .detail
+                .as_deref()
+                .unwrap()
+                .contains("+<h1>502</h1>")
+        );
+    }
+
+    #[test]
+    fn binary_bodies_report_sizes_and_the_first_difference() {
+        let png = [0x89, b'P', b'N', b'G', 0, 0xff, 0xfe];
+        let other = [0x89, b'P', b'N', b'G', 0, 0xff];
+        assert!(check(&text_response(&png), &text_response(&png)).is_empty());
+        let deviations = check(&text_response(&png), &text_response(&other));
+        assert_eq!(
+            deviations[0].to_string(),
+            "body: bodies differ: 7 bytes vs 6 bytes, first difference at byte 6"
+        );
+        assert_eq!(deviations[0].expected.as_deref(), Some("7 bytes"));
+        assert_eq!(deviations[0].actual.as_deref(), Some("6 bytes"));
+    }
+
+    #[test]
+    fn a_truncated_recording_compares_what_it_kept() {
+        let kept = BodyRecord {
+            bytes: Bytes::from_static(b"{\"items\": [1, 2"),
+            truncated: true,
+            size: 1000,
+        };
+        let recorded = response(&[("content-type", "application/json")], kept);
+        assert!(check(&recorded, &json_response(r#"{"items": [1, 2, 3]}"#)).is_empty());
+        let deviations = check(&recorded, &json_response(r#"{"items": [1, 3, 3]}"#));
+        assert_eq!(deviations.len(), 1);
+        assert_eq!(
+            deviations[0].message,
+            "the first 15 bytes, all a recording kept, differ at byte 14"
+        );
+        assert!(
+            deviations[0]
+                .suggestion
+                .contains("TRACETAPE_RECORD_MAX_BODY_BYTES")
+        );
+        // A new body shorter than what was kept differs where it ends.
+        let deviations = check(&recorded, &json_response("{}"));
+        assert_eq!(deviations.len(), 1);
+        // A body withheld by redaction (nothing kept) matches anything.
+        let withheld = BodyRecord {
+            bytes: Bytes::new(),
+            truncated: true,
+            size: 0,
+        };
+        let withheld = response(&[("content-type", "application/json")], withheld);
+        assert!(check(&withheld, &json_response(r#"{"secret": 1}"#)).is_empty());
+    }
+
+    #[test]
+    fn undecodable_bodies_are_compared_as_sent() {
+        let br = |bytes: &'static [u8]| response(&[("content-encoding", "br")], whole(bytes));
+        assert!(check(&br(b"\x0b\x02\x80hi\x03"), &br(b"\x0b\x02\x80hi\x03")).is_empty());
+        let deviations = check(&br(b"\x0b\x02\x80hi\x03"), &br(b"\x0b\x02\x80ho\x03"));
+        assert_eq!(deviations.len(), 1);
+        assert!(
+            deviations[0].suggestion.starts_with(
+                r#"the recorded body could not be decoded (unsupported content-encoding "br""#
+            ),
+            "{}",
+            deviations[0].suggestion
+        );
+    }
+
+    #[test]
+    fn empty_bodies_are_equal() {
+        assert!(check(&text_response(b""), &json_response("")).is_empty());
+    }
+}

@@ -1,0 +1,133 @@
+//! One response against another: status, the chosen headers, the body.
+
+use super::{Change, CompareOptions, Comparison, Deviation, DeviationKind, body, headers, suggest};
+use crate::record::ResponseRecord;
+
+/// Compares the response a new build gave (`actual`) with the recorded
+/// one (`expected`): the status, the headers `options` names, and the
+/// body, with the rules described in the [module docs](super).
+///
+/// ```
+/// use bytes::Bytes;
+/// use tracetape::record::{BodyRecord, HeaderRecord, ResponseRecord};
+/// use tracetape::replay::compare::{Change, CompareOptions, DeviationKind, compare};
+///
+/// fn response(status: u16, json: &'static str) -> ResponseRecord {
+///     ResponseRecord {
+///         status,
+///         headers: vec![HeaderRecord {
+///             name: "content-type".to_owned(),
+///             value: Bytes::from_static(b"application/json"),
+///         }],
+///         body: BodyRecord {
+///             bytes: Bytes::from_static(json.as_bytes()),
+///             truncated: false,
+///             size: json.len() as u64,
+///         },
+///     }
+/// }
+///
+/// let recorded = response(200, r#"{"id": 7, "total": 12.5, "note": "gift"}"#);
+/// let replayed = response(201, r#"{"total": 13, "id": 7}"#);
+/// let comparison = compare(&recorded, &replayed, &CompareOptions::default());
+///
+/// let lines: Vec<String> = comparison.deviations.iter().map(ToString::to_string).collect();
+/// assert_eq!(
+///     lines,
+///     [
+///         "status: expected 200, actual 201",
+///         "body $.total: expected 12.5, actual 13",
+///         r#"body $.note: missing (expected "gift")"#,
+///     ]
+/// );
+/// assert_eq!(comparison.deviations[2].kind, DeviationKind::Body);
+/// assert_eq!(comparison.deviations[2].change, Change::Missing);
+/// ```
+pub fn compare(
+    expected: &ResponseRecord,
+    actual: &ResponseRecord,
+    options: &CompareOptions,
+) -> Comparison {
+    let mut deviations = Vec::new();
+    if expected.status != actual.status {
+        let (recorded, new) = (expected.status.to_string(), actual.status.to_string());
+        deviations.push(
+            Deviation::new(
+                DeviationKind::Status,
+                Change::Changed,
+                format!("expected {recorded}, actual {new}"),
+            )
+            .with_values(Some(&recorded), Some(&new))
+            .with_suggestion(suggest::status(expected.status, actual.status)),
+        );
+    }
+    deviations.extend(headers::compare(
+        &expected.headers,
+        &actual.headers,
+        options,
+    ));
+    deviations.extend(body::compare(expected, actual, options));
+    Comparison { deviations }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::testing::{header, whole};
+
+    fn response(status: u16, content_type: &str, body: &str) -> ResponseRecord {
+        ResponseRecord {
+            status,
+            headers: vec![header("content-type", content_type)],
+            body: whole(body),
+        }
+    }
+
+    #[test]
+    fn a_matching_response_has_no_deviations() {
+        let recorded = response(
+            200,
+            "application/json",
+            r#"{"id": "6f1c2e9a-3b4d-4c5e-8f70-112233445566", "at": "2025-01-02T03:04:05Z"}"#,
+        );
+        let replayed = response(
+            200,
+            "Application/JSON",
+            r#"{"at": "2025-03-04T05:06:07.890Z", "id": "01890a5d-ac96-774b-bcce-b302099a8057"}"#,
+        );
+        let comparison = compare(&recorded, &replayed, &CompareOptions::default());
+        assert!(comparison.is_match(), "{comparison:?}");
+    }
+
+    #[test]
+    fn deviations_come_status_then_headers_then_body() {
+        let recorded = response(200, "application/json", r#"{"b": 1, "a": 1}"#);
+        let replayed = response(500, "text/plain", "oops");
+        let comparison = compare(&recorded, &replayed, &CompareOptions::default());
+        let kinds: Vec<DeviationKind> = comparison.deviations.iter().map(|d| d.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                DeviationKind::Status,
+                DeviationKind::Header,
+                DeviationKind::Body
+            ]
+        );
+        let status = &comparison.deviations[0];
+        assert_eq!(status.to_string(), "status: expected 200, actual 500");
+        assert_eq!(
+            (status.expected.as_deref(), status.actual.as_deref()),
+            (Some("200"), Some("500"))
+        );
+        assert!(
+            status
+                .suggestion
+                .starts_with("check why the service answers 500")
+        );
+        // The same inputs, the same output.
+        assert_eq!(
+            compare(&recorded, &replayed, &CompareOptions::default()),
+            comparison
+        );
+    }
+}

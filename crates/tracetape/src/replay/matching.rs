@@ -1,1 +1,0 @@
-//! Which recorded outbound call answers a live one.

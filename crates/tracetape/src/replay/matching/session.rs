@@ -1,0 +1,383 @@
+//! The recorded calls one replayed request (or the background of a whole
+//! store) may be answered from, which of them each live call took, and
+//! which were never taken.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use serde::Serialize;
+
+use super::no_match::{self, NoMatch};
+use super::request::{Fit, NormalRequest};
+use super::{CallSummary, Level, LiveCall, Similarity};
+use crate::record::{
+    Exchange, ExchangeKind, Recording, RedactRule, RedactionKey, Redactor, ResponseRecord,
+};
+
+/// What every session of one replay shares: the redaction the recordings
+/// were written with, applied to each live call before it is compared, so
+/// that a secret hashed by the same key compares equal.
+///
+/// Build one per replay from the recordings' settings
+/// ([`RecordSettings::redact`](crate::record::RecordSettings::redact)) and
+/// the key beside them ([`RedactionKey::load_or_create`]), then one
+/// [`MockSession`] per replayed request and one for the background.
+///
+/// ```
+/// use tracetape::record::{RecordSettings, RedactionKey};
+/// use tracetape::replay::matching::Matcher;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// let settings = RecordSettings::from_env();
+/// # let mut settings = settings;
+/// # settings.dir = dir.path().to_owned();
+/// let key = RedactionKey::load_or_create(&settings.dir)?;
+/// let matcher = Matcher::new(settings.redact.clone(), key);
+/// let background = matcher.background_session(&[]);
+/// assert!(background.is_empty());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    redactor: Arc<Redactor>,
+}
+
+impl Matcher {
+    /// A matcher that redacts live calls with the defaults, then `rules`,
+    /// hashing with `key`: the rules and key the recordings were made with.
+    pub fn new(rules: Vec<RedactRule>, key: RedactionKey) -> Self {
+        Self {
+            redactor: Arc::new(Redactor::new(rules, key)),
+        }
+    }
+
+    /// The session for replaying `recording`'s inbound request: its
+    /// outbound calls, in recorded order.
+    pub fn session(&self, recording: &Recording) -> MockSession {
+        let scope = match recording.inbound() {
+            Some(inbound) => format!(
+                "the recording of {} (trace {})",
+                inbound.name, recording.trace_id
+            ),
+            None => format!("recording {}", recording.trace_id),
+        };
+        self.session_over(scope, recording.outbound().cloned().collect())
+    }
+
+    /// The session for calls made outside any replayed request (at
+    /// start-up, by background jobs): the outbound calls of every
+    /// background recording among `recordings`, in the order they started
+    /// (calls that started together in the order given). Pass the
+    /// recordings of the service being replayed: a directory shared by
+    /// several services holds theirs too.
+    pub fn background_session<'a>(
+        &self,
+        recordings: impl IntoIterator<Item = &'a Recording>,
+    ) -> MockSession {
+        let mut exchanges: Vec<Exchange> = recordings
+            .into_iter()
+            .filter(|recording| recording.background)
+            .flat_map(|recording| recording.outbound().cloned())
+            .collect();
+        exchanges.sort_by_key(|exchange| exchange.start_unix_nanos);
+        let scope = "the background recordings".to_owned();
+        self.session_over(scope, exchanges)
+    }
+
+    fn session_over(&self, scope: String, exchanges: Vec<Exchange>) -> MockSession {
+        let mocks: Vec<Mock> = exchanges
+            .into_iter()
+            .filter(|exchange| exchange.kind == ExchangeKind::Client)
+            .map(|exchange| Mock {
+                request: NormalRequest::recorded(&exchange.request),
+                call: CallSummary::of(&exchange.request),
+                exchange,
+            })
+            .collect();
+        MockSession {
+            redactor: Arc::clone(&self.redactor),
+            scope,
+            state: Mutex::new(State {
+                uses: vec![0; mocks.len()],
+                log: Vec::new(),
+            }),
+            mocks,
+        }
+    }
+}
+
+/// The recorded calls that answer the live calls of one replayed request
+/// (or, from [`Matcher::background_session`], the calls made outside any).
+///
+/// Each [`answer`](Self::answer) compares the live call, redacted as
+/// recordings are, with every recorded call, level by level ([`Level`]);
+/// the first level with a match decides. Of the calls that match there
+/// equally well, the first in recorded order not yet used answers; once
+/// all have been used, the last of them in recorded order answers again
+/// (a polled status settles on its last recorded state). Every call is
+/// logged, answered or not.
+///
+/// Calls of one request may run concurrently: the session is `Send +
+/// Sync`, and choosing a recorded call and marking it used is one step,
+/// so no recorded call is handed out twice while another is unused.
+///
+/// ```
+/// # use bytes::Bytes;
+/// # use tracetape::opentelemetry::trace::{SpanId, TraceId};
+/// # use tracetape::record::{BodyRecord, Exchange, ExchangeKind, RequestRecord, ResponseRecord};
+/// use tracetape::record::{RedactionKey, Recording};
+/// use tracetape::replay::matching::{Level, LiveCall, Matcher, Outcome};
+///
+/// # fn call(url: &str, answer: &'static [u8]) -> Exchange {
+/// #     Exchange {
+/// #         kind: ExchangeKind::Client, span_id: SpanId::from(2), parent_span_id: SpanId::from(1),
+/// #         name: "GET".into(), route: None, start_unix_nanos: 1, end_unix_nanos: 2,
+/// #         request: RequestRecord { method: "GET".into(), url: url.into(), headers: vec![], body: BodyRecord::default() },
+/// #         response: Some(ResponseRecord { status: 200, headers: vec![], body: BodyRecord { bytes: Bytes::from_static(answer), truncated: false, size: answer.len() as u64 } }),
+/// #         error: None,
+/// #     }
+/// # }
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // A recording whose request polled a status twice.
+/// let recording = Recording {
+///     trace_id: TraceId::from(7),
+///     service_name: "checkout".into(),
+///     background: false,
+///     exchanges: vec![
+///         call("http://jobs/status?id=1&v=2", b"pending"),
+///         call("http://jobs/status?id=1&v=2", b"done"),
+///     ],
+/// };
+/// let session = Matcher::new(Vec::new(), RedactionKey::ephemeral()?).session(&recording);
+///
+/// let live = LiveCall::new("GET", "http://JOBS:80/status?v=2&id=1");
+/// let bodies: Vec<Bytes> = (0..3)
+///     .map(|_| match session.answer(&live)?.outcome {
+///         Outcome::Response(response) => Ok(response.body.bytes),
+///         other => Err(format!("{other:?}").into()),
+///     })
+///     .collect::<Result<_, Box<dyn std::error::Error>>>()?;
+/// assert_eq!(bodies, ["pending", "done", "done"]);
+///
+/// let log = session.log();
+/// assert_eq!(log[2].matched.map(|m| (m.index, m.level, m.reused)), Some((1, Level::Exact, true)));
+/// assert!(session.unused().is_empty());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct MockSession {
+    redactor: Arc<Redactor>,
+    scope: String,
+    mocks: Vec<Mock>,
+    state: Mutex<State>,
+}
+
+/// One recorded call, and its request in the form compared.
+#[derive(Debug)]
+struct Mock {
+    exchange: Exchange,
+    request: NormalRequest,
+    call: CallSummary,
+}
+
+/// What changes as calls are answered.
+#[derive(Debug)]
+struct State {
+    /// How often each recorded call has answered.
+    uses: Vec<u32>,
+    log: Vec<LogEntry>,
+}
+
+/// The recorded call that answered a live call, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Matched {
+    /// Its position among the session's recorded calls
+    /// ([`MockSession::recorded`]).
+    pub index: usize,
+    /// How closely it matched.
+    pub level: Level,
+    /// It had answered before: every call that matched as well had been
+    /// used.
+    pub reused: bool,
+    /// At [`Level::Similar`], how alike the bodies are.
+    pub similarity: Option<Similarity>,
+}
+
+/// What a live call gets back: which recorded call answered and what it
+/// recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Answer {
+    /// The recorded call, and how it matched.
+    pub matched: Matched,
+    /// What the recorded call got.
+    pub outcome: Outcome,
+}
+
+/// What a recorded call got, to be given to the live call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// A response: status, headers and body, as recorded (the body still
+    /// encoded as its headers say).
+    Response(ResponseRecord),
+    /// No response: the call failed (`connection refused`), which the
+    /// live call should fail with too.
+    Failed(String),
+    /// No response and no error: the caller gave up on the call before
+    /// an answer came.
+    Abandoned,
+}
+
+/// One live call of a session, in the order answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct LogEntry {
+    /// The live call, redacted as recordings are.
+    pub call: CallSummary,
+    /// The recorded call that answered it; `None` when none matched.
+    pub matched: Option<Matched>,
+}
+
+/// A recorded call no live call used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct UnusedMock {
+    /// Its position among the session's recorded calls.
+    pub index: usize,
+    /// The recorded call.
+    pub call: CallSummary,
+}
+
+impl MockSession {
+    /// Answers `call` from the recorded calls, or says why none matches.
+    /// Never blocks for longer than another call's choice takes.
+    pub fn answer(&self, call: &LiveCall) -> Result<Answer, NoMatch> {
+        let (request, kept) = call.redacted(&self.redactor);
+        let live = NormalRequest::live(&request);
+        let summary = CallSummary::of(&request);
+        let fits: Vec<(usize, Fit)> = self
+            .mocks
+            .iter()
+            .enumerate()
+            .filter_map(|(index, mock)| mock.request.fit(&live).map(|fit| (index, fit)))
+            .collect();
+        let best = fits
+            .iter()
+            .map(|(_, fit)| (fit.level, std::cmp::Reverse(fit.similarity)))
+            .min();
+        let candidates: Vec<(usize, Fit)> = match best {
+            Some((level, std::cmp::Reverse(similarity))) => fits
+                .into_iter()
+                .filter(|(_, fit)| fit.level == level && fit.similarity == similarity)
+                .collect(),
+            None => Vec::new(),
+        };
+
+        let mut state = self.lock();
+        let chosen = candidates
+            .iter()
+            .find(|(index, _)| state.uses.get(*index) == Some(&0))
+            .map(|&(index, fit)| (index, fit, false))
+            .or_else(|| candidates.last().map(|&(index, fit)| (index, fit, true)));
+        let Some((index, fit, reused)) = chosen else {
+            state.log.push(LogEntry {
+                call: summary.clone(),
+                matched: None,
+            });
+            drop(state);
+            return Err(self.no_match(&live, summary, !kept));
+        };
+        if let Some(uses) = state.uses.get_mut(index) {
+            *uses = uses.saturating_add(1);
+        }
+        let matched = Matched {
+            index,
+            level: fit.level,
+            reused,
+            similarity: fit.similarity,
+        };
+        state.log.push(LogEntry {
+            call: summary,
+            matched: Some(matched),
+        });
+        drop(state);
+        let outcome = self
+            .mocks
+            .get(index)
+            .map_or(Outcome::Abandoned, |mock| outcome(&mock.exchange));
+        Ok(Answer { matched, outcome })
+    }
+
+    /// Every live call so far, in the order answered, with the recorded
+    /// call that answered it.
+    pub fn log(&self) -> Vec<LogEntry> {
+        self.lock().log.clone()
+    }
+
+    /// The recorded calls no live call has used, in recorded order.
+    pub fn unused(&self) -> Vec<UnusedMock> {
+        let state = self.lock();
+        self.mocks
+            .iter()
+            .zip(&state.uses)
+            .enumerate()
+            .filter(|(_, (_, uses))| **uses == 0)
+            .map(|(index, (mock, _))| UnusedMock {
+                index,
+                call: mock.call.clone(),
+            })
+            .collect()
+    }
+
+    /// The recorded call at `index`, as recorded.
+    pub fn recorded(&self, index: usize) -> Option<&Exchange> {
+        self.mocks.get(index).map(|mock| &mock.exchange)
+    }
+
+    /// How many recorded calls the session holds.
+    pub fn len(&self) -> usize {
+        self.mocks.len()
+    }
+
+    /// Whether the session holds no recorded calls.
+    pub fn is_empty(&self) -> bool {
+        self.mocks.is_empty()
+    }
+
+    /// The recorded calls looked in, as [`NoMatch::scope`] names them.
+    pub fn scope(&self) -> &str {
+        &self.scope
+    }
+
+    fn no_match(&self, live: &NormalRequest, call: CallSummary, dropped_by_rule: bool) -> NoMatch {
+        NoMatch {
+            call,
+            scope: self.scope.clone(),
+            recorded: self.mocks.len(),
+            closest: no_match::closest(
+                live,
+                self.mocks.iter().map(|mock| (&mock.request, &mock.call)),
+            ),
+            dropped_by_rule,
+        }
+    }
+
+    /// The state, also after a thread panicked holding it: every update
+    /// is a single push or increment, so it is never half done.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What `exchange` got.
+fn outcome(exchange: &Exchange) -> Outcome {
+    match (&exchange.response, &exchange.error) {
+        (Some(response), _) => Outcome::Response(response.clone()),
+        (None, Some(error)) => Outcome::Failed(error.clone()),
+        (None, None) => Outcome::Abandoned,
+    }
+}

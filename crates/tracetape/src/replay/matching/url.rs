@@ -1,0 +1,251 @@
+//! URLs as the matcher compares them: scheme and host in lower case, the
+//! default port left out, user information and fragment dropped, the path
+//! as it is, and the query as decoded pairs sorted by key, then value.
+//!
+//! Parsed by hand rather than with a URL parser, so that any text (a
+//! recorded URL a parser would refuse, a relative one) still has a
+//! normalised form and nothing here can fail.
+
+use std::collections::BTreeSet;
+
+use super::redacted::looks_redacted;
+
+/// A URL in the form the matcher compares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct NormalUrl {
+    /// `scheme://host` or `scheme://host:port`, in lower case, without
+    /// the scheme's default port; empty for a URL without scheme and
+    /// authority.
+    pub(super) origin: String,
+    /// The path as sent, `/` when empty.
+    pub(super) path: String,
+    /// The query's pairs, percent-decoded, sorted by key then value; a
+    /// key without `=` has the empty value.
+    pub(super) query: Vec<(String, String)>,
+}
+
+impl NormalUrl {
+    pub(super) fn parse(url: &str) -> Self {
+        let url = url.split_once('#').map_or(url, |(before, _)| before);
+        let (before_query, query) = url.split_once('?').unwrap_or((url, ""));
+        let (origin, path) = split_origin(before_query);
+        let mut query: Vec<(String, String)> = query
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| {
+                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                (decode(key), decode(value))
+            })
+            .collect();
+        query.sort();
+        Self {
+            origin,
+            path: if path.is_empty() { "/" } else { path }.to_owned(),
+            query,
+        }
+    }
+
+    /// The query keys, each once.
+    pub(super) fn keys(&self) -> BTreeSet<&str> {
+        self.query.iter().map(|(key, _)| key.as_str()).collect()
+    }
+
+    /// Whether this recorded query matches `live`'s when every recorded
+    /// value that [looks redacted](looks_redacted) stands for any value:
+    /// each key as often in both, and each of its other values found in
+    /// `live` as often as recorded.
+    pub(super) fn query_matches_redacted(&self, live: &Self) -> bool {
+        if self.query.len() != live.query.len() {
+            return false;
+        }
+        let mut left: Vec<Option<&(String, String)>> = live.query.iter().map(Some).collect();
+        // First the values that must be equal, then the wildcards take
+        // whatever is left under their key.
+        let (wildcards, literal): (Vec<_>, Vec<_>) = self
+            .query
+            .iter()
+            .partition(|(_, value)| looks_redacted(value));
+        for (key, value) in literal {
+            let Some(slot) = left
+                .iter_mut()
+                .find(|slot| slot.is_some_and(|(k, v)| k == key && v == value))
+            else {
+                return false;
+            };
+            *slot = None;
+        }
+        for (key, _) in wildcards {
+            let Some(slot) = left
+                .iter_mut()
+                .find(|slot| slot.is_some_and(|(k, _)| k == key))
+            else {
+                return false;
+            };
+            *slot = None;
+        }
+        true
+    }
+
+    /// The query as `a=1&b=2`, in its sorted, decoded form.
+    pub(super) fn query_text(&self) -> String {
+        let pairs: Vec<String> = self
+            .query
+            .iter()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect();
+        pairs.join("&")
+    }
+}
+
+/// The normalised origin and the path of a URL without query and
+/// fragment; no origin for a relative URL (or a scheme that is not one).
+fn split_origin(url: &str) -> (String, &str) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (String::new(), url);
+    };
+    let valid_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    if !valid_scheme {
+        return (String::new(), url);
+    }
+    let (authority, path) = rest.find('/').map_or((rest, ""), |at| rest.split_at(at));
+    let host_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, after)| after);
+    let (host, port) = split_port(host_port);
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" | "ws" => Some(80),
+        "https" | "wss" => Some(443),
+        _ => None,
+    };
+    let port = match port {
+        None | Some("") => String::new(),
+        Some(port) => match port.parse::<u16>() {
+            Ok(number) if Some(number) == default_port => String::new(),
+            Ok(number) => format!(":{number}"),
+            Err(_) => format!(":{port}"),
+        },
+    };
+    let origin = format!("{scheme}://{}{port}", host.to_ascii_lowercase());
+    (origin, path)
+}
+
+/// The host and, after a `:`, the port of an authority; an IPv6 host keeps
+/// its brackets.
+fn split_port(host_port: &str) -> (&str, Option<&str>) {
+    if host_port.starts_with('[') {
+        return match host_port.find(']') {
+            Some(end) => {
+                let (host, rest) = host_port.split_at(end + 1);
+                (host, rest.strip_prefix(':'))
+            }
+            None => (host_port, None),
+        };
+    }
+    match host_port.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (host_port, None),
+    }
+}
+
+/// `text` with its `%XX` escapes decoded (others kept as written), read
+/// as UTF-8 with invalid sequences replaced.
+fn decode(text: &str) -> String {
+    if !text.contains('%') {
+        return text.to_owned();
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        let escaped = match byte {
+            b'%' => bytes
+                .get(at + 1..at + 3)
+                .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+                .and_then(|hex| std::str::from_utf8(hex).ok())
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok()),
+            _ => None,
+        };
+        match escaped {
+            Some(decoded) => {
+                out.push(decoded);
+                at += 3;
+            }
+            None => {
+                out.push(byte);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(url: &NormalUrl) -> Vec<(&str, &str)> {
+        url.query
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn origins_are_normalised() {
+        for (url, origin) in [
+            ("http://Inventory.Internal/x", "http://inventory.internal"),
+            ("HTTP://inventory:80/x", "http://inventory"),
+            ("https://inventory:443/x", "https://inventory"),
+            ("https://inventory:80/x", "https://inventory:80"),
+            ("http://inventory:08080/x", "http://inventory:8080"),
+            ("http://user:pw@inventory:8080/x", "http://inventory:8080"),
+            ("http://[::1]:80/x", "http://[::1]"),
+            ("http://[::1]:8080", "http://[::1]:8080"),
+            ("http://inventory:/x", "http://inventory"),
+            ("http://inventory:abc/x", "http://inventory:abc"),
+            ("/relative?x=1", ""),
+            ("not a url", ""),
+        ] {
+            assert_eq!(NormalUrl::parse(url).origin, origin, "{url}");
+        }
+    }
+
+    #[test]
+    fn paths_are_kept_and_queries_sorted_and_decoded() {
+        let url = NormalUrl::parse("http://h/Items/%7Bid%7D?b=2&a=%20x&b=1&&flag#frag?c=3");
+        assert_eq!(url.path, "/Items/%7Bid%7D");
+        assert_eq!(
+            pairs(&url),
+            [("a", " x"), ("b", "1"), ("b", "2"), ("flag", "")]
+        );
+        assert_eq!(url.query_text(), "a= x&b=1&b=2&flag=");
+        assert_eq!(NormalUrl::parse("http://h").path, "/");
+        assert_eq!(NormalUrl::parse("http://h?x=1").path, "/");
+        assert_eq!(NormalUrl::parse("/p?next=http://o/x").path, "/p");
+        // A broken escape is kept as written.
+        assert_eq!(
+            pairs(&NormalUrl::parse("/p?a=%zz%+1%4")),
+            [("a", "%zz%+1%4")]
+        );
+        assert_eq!(
+            NormalUrl::parse("http://h/p?a=1&b=2"),
+            NormalUrl::parse("http://H:80/p?b=2&a=1#top")
+        );
+    }
+
+    #[test]
+    fn redacted_values_stand_for_any_value_under_their_key() {
+        let recorded = NormalUrl::parse("/p?key=REDACTED:00&key=1&q=tea");
+        assert!(recorded.query_matches_redacted(&NormalUrl::parse("/p?key=1&key=s3cret&q=tea")));
+        assert!(recorded.query_matches_redacted(&NormalUrl::parse("/p?q=tea&key=0&key=1")));
+        // The literal value must still be there, and the counts agree.
+        assert!(!recorded.query_matches_redacted(&NormalUrl::parse("/p?key=2&key=3&q=tea")));
+        assert!(!recorded.query_matches_redacted(&NormalUrl::parse("/p?key=1&q=tea")));
+        assert!(!recorded.query_matches_redacted(&NormalUrl::parse("/p?key=1&other=x&q=tea")));
+        assert!(!recorded.query_matches_redacted(&NormalUrl::parse("/p?key=1&key=x&q=coffee")));
+    }
+}

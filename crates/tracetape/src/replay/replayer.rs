@@ -1,0 +1,172 @@
+//! [`Replayer`]: the recordings a service in replay mode answers from.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use http::HeaderMap;
+
+use super::matching::{Matcher, MockSession};
+use super::scope::ReplayScope;
+use super::{REPLAY_HEADER, ReplayId};
+use crate::record::{
+    ListRecordingsError, RecordSettings, Recording, RecordingStore, RedactionKey, RedactionKeyError,
+};
+
+/// The recordings of one store, ready to answer the outbound calls of
+/// replayed requests: `TRACETAPE_MODE=replay` loads one at start-up
+/// ([`tracetape::init`](crate::init)) from `TRACETAPE_RECORD_DIR`, and the
+/// server and client layers use it.
+///
+/// A request carrying the `x-tracetape-replay` header
+/// ([`REPLAY_HEADER`]) is answered with its recording's outbound calls;
+/// calls made outside any replayed request (at start-up, by background
+/// jobs) with the background recordings of this service.
+///
+/// ```
+/// use tracetape::record::RecordSettings;
+/// use tracetape::replay::Replayer;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// let mut settings = RecordSettings::default();
+/// settings.dir = dir.path().join("recordings");
+/// let replayer = Replayer::load(&settings, "checkout")?;
+/// assert_eq!(replayer.len(), 0);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Replayer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    dir: PathBuf,
+    matcher: Matcher,
+    recordings: HashMap<ReplayId, Arc<Recording>>,
+    background: Arc<MockSession>,
+}
+
+impl fmt::Debug for Replayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Replayer")
+            .field("dir", &self.inner.dir)
+            .field("recordings", &self.inner.recordings.len())
+            .field("background_calls", &self.inner.background.len())
+            .finish()
+    }
+}
+
+/// Why a [`Replayer`] could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadReplayError {
+    /// The recordings directory could not be listed.
+    #[error(transparent)]
+    List(#[from] ListRecordingsError),
+    /// The redaction key beside the recordings could not be read, so live
+    /// calls cannot be redacted as the recordings were.
+    #[error(transparent)]
+    Key(#[from] RedactionKeyError),
+}
+
+impl Replayer {
+    /// Loads the recordings in `settings.dir` for the service
+    /// `service_name`, redacting live calls with `settings.redact` and the
+    /// key beside the recordings, as they were when recorded. Files that
+    /// cannot be read are reported once each and left out.
+    pub fn load(settings: &RecordSettings, service_name: &str) -> Result<Self, LoadReplayError> {
+        let loaded = RecordingStore::new(&settings.dir).load()?;
+        for error in &loaded.errors {
+            crate::diag::warn_once(
+                &format!("replay.unreadable.{}", error.path().display()),
+                format_args!("replay: skipping {}", crate::diag::chain(error)),
+            );
+        }
+        let key = match RedactionKey::load_or_create(&settings.dir) {
+            Ok(key) => key,
+            Err(err) if !settings.dir.exists() => {
+                // Nothing recorded yet: any key redacts like any other.
+                let _ = err;
+                RedactionKey::ephemeral()?
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let matcher = Matcher::new(settings.redact.clone(), key);
+        let recordings: Vec<Recording> = loaded
+            .recordings
+            .into_iter()
+            .map(|stored| stored.recording)
+            .collect();
+        let background = Arc::new(
+            matcher.background_session(
+                recordings
+                    .iter()
+                    .filter(|recording| recording.service_name == service_name),
+            ),
+        );
+        let recordings = recordings
+            .into_iter()
+            .filter_map(|recording| Some((ReplayId::of(&recording)?, Arc::new(recording))))
+            .collect();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                dir: settings.dir.clone(),
+                matcher,
+                recordings,
+                background,
+            }),
+        })
+    }
+
+    /// How many recordings of inbound requests there are to replay.
+    pub fn len(&self) -> usize {
+        self.inner.recordings.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.inner.recordings.is_empty()
+    }
+
+    /// The directory the recordings came from.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The recording `id` names, if the store has it.
+    pub fn recording(&self, id: &ReplayId) -> Option<&Recording> {
+        self.inner.recordings.get(id).map(|recording| &**recording)
+    }
+
+    /// For a request carrying [`REPLAY_HEADER`]: removes the header and
+    /// opens the replay of the recording it names (one that is not in the
+    /// store still opens, and answers every call with an error saying so).
+    /// `None` for a request without the header.
+    pub(crate) fn begin(&self, headers: &mut HeaderMap) -> Option<ReplayScope> {
+        let value = headers.remove(REPLAY_HEADER)?;
+        let text = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        let recording = text
+            .parse::<ReplayId>()
+            .ok()
+            .and_then(|id| self.inner.recordings.get(&id));
+        Some(match recording {
+            Some(recording) => {
+                ReplayScope::new(text, Ok(Arc::new(self.inner.matcher.session(recording))))
+            }
+            None => ReplayScope::new(text, Err(self.inner.dir.clone())),
+        })
+    }
+
+    /// Whether `other` is this replayer (a clone of it).
+    pub(crate) fn same_as(&self, other: &Replayer) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// The session of calls made outside any replayed request.
+    pub(crate) fn background(&self) -> Arc<MockSession> {
+        Arc::clone(&self.inner.background)
+    }
+}

@@ -1,0 +1,138 @@
+//! One replayed request's share of the replay: the session its outbound
+//! calls are answered from, kept in the request's OpenTelemetry context
+//! by the server layer and read there by the client layers.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use opentelemetry::Context;
+
+use super::Replayer;
+use super::matching::{LiveCall, MockSession, NoMatch, Outcome};
+use crate::record::ResponseRecord;
+
+/// Why a replayed call got no recorded response.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplayError {
+    /// No recorded call matches.
+    #[error(transparent)]
+    NoMatch(#[from] Box<NoMatch>),
+    /// The replayed request names a recording the store does not have.
+    #[error(
+        "the replayed request names recording {id}, which is not among the recordings in {}; replay from the store the service was started with",
+        dir.display()
+    )]
+    UnknownRecording {
+        /// The name the request carried.
+        id: String,
+        /// Where the recordings were loaded from.
+        dir: PathBuf,
+    },
+    /// The recorded call failed, so the replayed one does too.
+    #[error("the recorded call failed: {message}")]
+    RecordedFailure {
+        /// The recorded error.
+        message: String,
+    },
+    /// The recorded call was given up before it was answered.
+    #[error("the recorded call was given up before an answer came, so there is nothing to replay")]
+    Abandoned,
+}
+
+/// The replay of one request, in its context: which recording, and the
+/// session answering its calls.
+#[derive(Debug, Clone)]
+pub(crate) struct ReplayScope {
+    inner: Arc<ScopeInner>,
+}
+
+#[derive(Debug)]
+struct ScopeInner {
+    /// The recording's name as the request carried it (`background` for
+    /// calls outside any replayed request).
+    id: String,
+    /// The session, or the directory that lacked the recording.
+    session: Result<Arc<MockSession>, PathBuf>,
+}
+
+impl ReplayScope {
+    pub(crate) fn new(id: String, session: Result<Arc<MockSession>, PathBuf>) -> Self {
+        Self {
+            inner: Arc::new(ScopeInner { id, session }),
+        }
+    }
+
+    /// The scope that answers calls made in `cx`: the replayed request's,
+    /// else (when replay mode is on: `replayer`, or the process-wide one)
+    /// the background one.
+    pub(crate) fn current(cx: &Context, replayer: Option<&Replayer>) -> Option<Self> {
+        if let Some(scope) = cx.get::<Self>() {
+            return Some(scope.clone());
+        }
+        let replayer = replayer.cloned().or_else(super::global)?;
+        Some(Self::new(
+            "background".to_owned(),
+            Ok(replayer.background()),
+        ))
+    }
+
+    /// The recorded response that answers `call`.
+    pub(crate) fn answer(&self, call: &LiveCall) -> Result<ResponseRecord, ReplayError> {
+        let session = match &self.inner.session {
+            Ok(session) => session,
+            Err(dir) => {
+                return Err(ReplayError::UnknownRecording {
+                    id: self.inner.id.clone(),
+                    dir: dir.clone(),
+                });
+            }
+        };
+        let answer = session.answer(call).map_err(Box::new)?;
+        match answer.outcome {
+            Outcome::Response(response) => Ok(response),
+            Outcome::Failed(message) => Err(ReplayError::RecordedFailure { message }),
+            Outcome::Abandoned => Err(ReplayError::Abandoned),
+        }
+    }
+
+    /// What became of the request's calls so far, as the JSON value of the
+    /// replay log header: the recording, each call with the recorded call
+    /// that answered it and how, and the recorded calls left unused.
+    pub(crate) fn log_header(&self) -> Option<HeaderValue> {
+        let log = match &self.inner.session {
+            Ok(session) => serde_json::json!({
+                "recording": self.inner.id,
+                "found": true,
+                "calls": session.log(),
+                "unused": session.unused(),
+            }),
+            Err(_) => serde_json::json!({"recording": self.inner.id, "found": false}),
+        };
+        HeaderValue::try_from(log.to_string()).ok()
+    }
+}
+
+/// The status, headers and body a recorded response is served with. The
+/// body is served as recorded (still encoded as its headers say); its
+/// length is the body's own, so recorded `content-length` and
+/// `transfer-encoding` headers are left out, and so are headers that
+/// cannot be sent again.
+pub(crate) fn response_parts(record: &ResponseRecord) -> (StatusCode, HeaderMap, Bytes) {
+    let status = StatusCode::from_u16(record.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut headers = HeaderMap::with_capacity(record.headers.len());
+    for header in &record.headers {
+        if header.name == "content-length" || header.name == "transfer-encoding" {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(header.name.as_bytes()),
+            HeaderValue::from_bytes(&header.value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    (status, headers, record.body.bytes.clone())
+}
