@@ -38,6 +38,11 @@ impl ChildGuard {
         &self.name
     }
 
+    /// The child's process id.
+    pub(crate) fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The exit status, if the child has exited.
     pub(crate) fn exited(&mut self) -> anyhow::Result<Option<ExitStatus>> {
         self.child

@@ -7,110 +7,14 @@ use std::str::FromStr;
 
 use anyhow::{Context, bail};
 
-/// How the served app is set up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mode {
-    /// The bare axum app, no tracetape at all.
-    Baseline,
-    /// `TraceLayer` plus `tracetape::init()`, spans exported over
-    /// OTLP/HTTP (http/protobuf, the default protocol).
-    Traced,
-    /// The same, exported over OTLP/gRPC.
-    TracedGrpc,
-    /// `TraceLayer` plus `tracetape::init()`, spans to the embedded local store.
-    Local,
-    /// A front app that calls a back app over loopback with a plain
-    /// `reqwest::Client`, no tracetape at all.
-    PairBaseline,
-    /// The same pair with `TraceLayer` on both apps, `TracingMiddleware`
-    /// on the front's client and `tracetape::init()`, spans exported over
-    /// OTLP/HTTP as in [`Mode::Traced`].
-    PairTraced,
-}
-
-impl Mode {
-    /// Every mode, in the order the usage text lists them.
-    pub(crate) const ALL: [Mode; 6] = [
-        Mode::Baseline,
-        Mode::Traced,
-        Mode::TracedGrpc,
-        Mode::Local,
-        Mode::PairBaseline,
-        Mode::PairTraced,
-    ];
-
-    /// Whether spans go to the collector.
-    pub(crate) fn exports(self) -> bool {
-        matches!(self, Mode::Traced | Mode::TracedGrpc | Mode::PairTraced)
-    }
-
-    /// Whether the served app is the front + back pair.
-    pub(crate) fn is_pair(self) -> bool {
-        matches!(self, Mode::PairBaseline | Mode::PairTraced)
-    }
-
-    /// Whether tracetape is in the served app at all.
-    pub(crate) fn is_traced(self) -> bool {
-        self.baseline().is_some()
-    }
-
-    /// The uninstrumented mode this one is compared with; `None` for the
-    /// baselines themselves.
-    pub(crate) fn baseline(self) -> Option<Mode> {
-        match self {
-            Mode::Baseline | Mode::PairBaseline => None,
-            Mode::Traced | Mode::TracedGrpc | Mode::Local => Some(Mode::Baseline),
-            Mode::PairTraced => Some(Mode::PairBaseline),
-        }
-    }
-
-    /// Spans the server makes per request the load generator counts:
-    /// one SERVER span for a single traced app; for the traced pair, the
-    /// front's SERVER span, its CLIENT span and the back's SERVER span.
-    pub(crate) fn spans_per_request(self) -> u64 {
-        match self {
-            Mode::Baseline | Mode::PairBaseline => 0,
-            Mode::Traced | Mode::TracedGrpc | Mode::Local => 1,
-            Mode::PairTraced => 3,
-        }
-    }
-
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Mode::Baseline => "baseline",
-            Mode::Traced => "traced",
-            Mode::TracedGrpc => "traced-grpc",
-            Mode::Local => "local",
-            Mode::PairBaseline => "pair-baseline",
-            Mode::PairTraced => "pair-traced",
-        }
-    }
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Mode {
-    type Err = anyhow::Error;
-
-    fn from_str(s: &str) -> anyhow::Result<Self> {
-        match Mode::ALL.into_iter().find(|m| m.name() == s) {
-            Some(mode) => Ok(mode),
-            None => bail!(
-                "unknown mode {s:?} (expected baseline, traced, traced-grpc, local, \
-                 pair-baseline or pair-traced)"
-            ),
-        }
-    }
-}
+use crate::mode::Mode;
 
 /// Parses `--modes`: a comma-separated list, each mode at most once, and
 /// with every mode's baseline (`baseline` for `traced`, `traced-grpc` and
-/// `local`; `pair-baseline` for `pair-traced`), since ratios are taken
-/// against it.
+/// `local`; `pair-baseline` for `pair-traced`; `json-1k-baseline` for
+/// `json-1k-traced` and `json-1k-record`, and so on), since ratios are
+/// taken against it. A record mode's traced twin is optional: without it,
+/// only the ratio to the baseline is given.
 fn parse_modes(list: &str) -> anyhow::Result<Vec<Mode>> {
     let modes = list
         .split(',')
@@ -158,7 +62,9 @@ impl FromStr for LoadTool {
 pub(crate) struct RunArgs {
     pub(crate) seconds: u64,
     pub(crate) warmup: u64,
-    pub(crate) connections: u32,
+    /// `--connections`, for every mode; `None`: each workload's default
+    /// ([`Workload::default_connections`](crate::mode::Workload::default_connections)).
+    pub(crate) connections: Option<u32>,
     pub(crate) rounds: u32,
     pub(crate) modes: Vec<Mode>,
     pub(crate) load: LoadTool,
@@ -177,6 +83,9 @@ pub(crate) struct LoadArgs {
     pub(crate) port: u16,
     pub(crate) connections: u32,
     pub(crate) seconds: u64,
+    /// `POST /echo` with this file's bytes as a JSON body, instead of
+    /// `GET /hello`.
+    pub(crate) body_file: Option<PathBuf>,
 }
 
 /// A parsed command line.
@@ -195,28 +104,46 @@ usage:
   tracetape-bench [run] [--seconds N] [--warmup N] [--connections N] [--rounds N]
                         [--modes MODE,MODE,...] [--load auto|wrk|builtin]
   tracetape-bench serve --mode MODE --port-file PATH
-  tracetape-bench load --port PORT [--connections N] [--seconds N]
+  tracetape-bench load --port PORT [--connections N] [--seconds N] [--body-file PATH]
 
 modes:
-  baseline       axum GET /hello, no tracetape
-  traced         + TraceLayer and tracetape::init(), spans over OTLP/HTTP to rotel
-  traced-grpc    the same over OTLP/gRPC
-  local          + TraceLayer and tracetape::init(), spans to the local store
-  pair-baseline  a front app whose GET /hello calls a back app's GET /hello
-                 with a keep-alive reqwest::Client (both in one process, on
-                 the same two workers), no tracetape
-  pair-traced    the same pair with TraceLayer on both apps, TracingMiddleware
-                 on the client and tracetape::init() as in traced (3 spans
-                 per request)
-Each traced mode needs its baseline in --modes (pair-traced: pair-baseline),
-and its ratio is to that baseline. The load always drives the front app.
+  baseline          axum GET /hello, no tracetape
+  traced            + TraceLayer and tracetape::init(), spans over OTLP/HTTP to rotel
+  traced-grpc       the same over OTLP/gRPC
+  local             + TraceLayer and tracetape::init(), spans to the local store
+  pair-baseline     a front app whose GET /hello calls a back app's GET /hello
+                    with a keep-alive reqwest::Client (both in one process, on
+                    the same two workers), no tracetape
+  pair-traced       the same pair with TraceLayer on both apps, TracingMiddleware
+                    on the client and tracetape::init() as in traced (3 spans
+                    per request)
+  json-1k-baseline  axum POST /echo: a ~1,000-byte JSON order in (parsed as a
+                    serde_json::Value), a JSON confirmation of about the same
+                    size out; no tracetape
+  json-1k-traced    + TraceLayer and tracetape::init() as in traced,
+                    TRACETAPE_MODE=off
+  json-1k-record    the same with TRACETAPE_MODE=record, every request recorded
+                    (TRACETAPE_RECORD_SAMPLE_RATE=1) into a temporary directory
+                    that is counted and removed after each run
+  json-1m-baseline, json-1m-traced, json-1m-record
+                    the same with ~1,000,000-byte bodies (under the default
+                    1 MiB TRACETAPE_RECORD_MAX_BODY_BYTES: recorded whole)
+Each traced mode needs its baseline in --modes (pair-traced: pair-baseline;
+json-1k-traced and json-1k-record: json-1k-baseline; likewise json-1m-*),
+and its ratio is to that baseline. A record mode is also compared with its
+traced twin (json-1k-record with json-1k-traced) when that runs too. The
+load always drives the front app. The table gives each mode's peak resident
+set (VmHWM); for the record modes the report adds the memory they add over
+the baseline and the traced twin, and the recordings written, dropped by the
+bounded queue and failed, against the responses.
 
 run (the default) starts rotel-agent (from $ROTEL_AGENT, else the one
 installed with the `rotel` Python package), then for each round and mode
 starts `serve` in a child process and loads it with wrk (or the built-in
 generator), and prints the median requests/s per mode and the ratios to
-the baselines. Defaults: --seconds 10 --warmup 1 --connections 32
---rounds 3 --modes baseline,traced,local --load auto.";
+the baselines. Defaults: --seconds 10 --warmup 1 --rounds 3
+--modes baseline,traced,local --load auto; --connections 32, 8 for the
+json-1m modes (given, it applies to every mode).";
 
 /// Parses the arguments after the program name.
 pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Command> {
@@ -249,11 +176,12 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Co
             Command::Serve(ServeArgs { mode, port_file })
         }
         "load" => {
-            flags.only(&["port", "connections", "seconds"])?;
+            flags.only(&["port", "connections", "seconds", "body-file"])?;
             Command::Load(LoadArgs {
                 port: flags.parsed_required("port")?,
                 connections: flags.parsed_or("connections", 32)?,
                 seconds: flags.parsed_or("seconds", 10)?,
+                body_file: flags.get("body-file").map(PathBuf::from),
             })
         }
         _ => {
@@ -272,7 +200,10 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Co
             let run = RunArgs {
                 seconds: flags.parsed_or("seconds", 10)?,
                 warmup: flags.parsed_or("warmup", 1)?,
-                connections: flags.parsed_or("connections", 32)?,
+                connections: flags
+                    .get("connections")
+                    .map(|_| flags.parsed_required("connections"))
+                    .transpose()?,
                 rounds: flags.parsed_or("rounds", 3)?,
                 modes,
                 load: flags.parsed_or("load", LoadTool::Auto)?,
@@ -286,7 +217,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Co
             if run.rounds == 0 || run.rounds > 20 {
                 bail!("--rounds must be between 1 and 20");
             }
-            if run.connections == 0 || run.connections > 1024 {
+            if run.connections.is_some_and(|c| c == 0 || c > 1024) {
                 bail!("--connections must be between 1 and 1024");
             }
             Command::Run(run)
@@ -383,7 +314,7 @@ mod tests {
             bail!("expected run");
         };
         assert_eq!(run.seconds, 10);
-        assert_eq!(run.connections, 32);
+        assert_eq!(run.connections, None);
         assert_eq!(run.rounds, 3);
         assert_eq!(run.modes, vec![Mode::Baseline, Mode::Traced, Mode::Local]);
         Ok(())
@@ -458,23 +389,37 @@ mod tests {
         assert!(parse_str("--modes pair-baseline").is_ok());
     }
 
+    #[test]
+    fn json_modes_need_their_baseline_not_their_traced_twin() -> anyhow::Result<()> {
+        let Command::Run(run) = parse_str("--modes json-1m-baseline,json-1m-record")? else {
+            bail!("expected run");
+        };
+        assert_eq!(run.modes, vec![Mode::Json1mBaseline, Mode::Json1mRecord]);
+        assert!(parse_str("--modes json-1k-traced,json-1k-record").is_err());
+        assert!(parse_str("--modes json-1k-baseline,json-1m-record").is_err());
+        assert!(parse_str("--modes json-1k-baseline,json-1k-traced,json-1k-record").is_ok());
+        Ok(())
+    }
+
+    #[test]
+    fn connections_override_every_workload_when_given() -> anyhow::Result<()> {
+        let Command::Run(run) = parse_str("--connections 4")? else {
+            bail!("expected run");
+        };
+        assert_eq!(run.connections, Some(4));
+        assert!(parse_str("--connections 0").is_err());
+        let Command::Load(load) = parse_str("load --port 1 --body-file /t/b.json")? else {
+            bail!("expected load");
+        };
+        assert_eq!(load.body_file, Some(PathBuf::from("/t/b.json")));
+        Ok(())
+    }
+
     // Two runs of one mode in a round would share a port file: the second
     // would read the first's stale port.
     #[test]
     fn rejects_a_mode_listed_twice() {
         assert!(parse_str("--modes baseline,traced,baseline").is_err());
-    }
-
-    #[test]
-    fn mode_names_round_trip() -> anyhow::Result<()> {
-        for mode in Mode::ALL {
-            assert_eq!(mode.name().parse::<Mode>()?, mode);
-            assert_eq!(mode.is_traced(), mode.spans_per_request() > 0);
-            if let Some(baseline) = mode.baseline() {
-                assert_eq!(baseline.is_pair(), mode.is_pair(), "{mode}");
-            }
-        }
-        Ok(())
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! `tracetape-bench`: what tracing costs a hello-world service, and a
-//! client + server pair, in throughput.
+//! `tracetape-bench`: what tracing and record mode cost a hello-world
+//! service, a client + server pair and a JSON endpoint, in throughput and
+//! in memory.
 //!
 //! Measures requests/s of an axum `GET /hello` ("Hello, world!") on a
 //! two-worker Tokio runtime, 32 keep-alive connections, load generator on the
@@ -29,6 +30,41 @@
 //!   OTLP/HTTP to the collector), so each request makes three spans: the
 //!   front's SERVER span, its CLIENT span, the back's SERVER span.
 //!
+//! and, for record mode, of a JSON endpoint in two families of three modes
+//! (none in the default set):
+//!
+//! - `json-1k-baseline`: the bare app's `POST /echo` parses a ~1,000-byte
+//!   JSON order (`Json<serde_json::Value>`: an object with an array of
+//!   small item objects) and answers a JSON confirmation of about the same
+//!   size (one line object per item); wrk posts the order with a Lua script
+//!   (`wrk -s`), both written into the run's temporary directory;
+//! - `json-1k-traced`: the same with `TraceLayer::new()` and
+//!   `tracetape::init()` exporting as in `traced`, `TRACETAPE_MODE=off`;
+//! - `json-1k-record`: the same with `TRACETAPE_MODE=record`,
+//!   `TRACETAPE_RECORD_SAMPLE_RATE=1` and `TRACETAPE_RECORD_DIR` in the
+//!   run's temporary directory, so every request is recorded (defaults for
+//!   the body limit, 1 MiB, and the queue, 1024 recordings);
+//! - `json-1m-baseline`, `json-1m-traced`, `json-1m-record`: the same with
+//!   ~1,000,000-byte bodies (under the 1 MiB body limit, so recorded whole)
+//!   and 8 connections instead of 32 (`--connections` overrides both).
+//!
+//! The brief's targets are record/off >= 0.80 with 1 KB bodies, >= 0.60 with
+//! 1 MB, and at most 10 MB of memory added. "Off" may mean no tracetape or
+//! tracing without recording, so a record mode is given both ratios: to its
+//! baseline, and to its traced twin when that runs too. For every mode the
+//! table gives the server's peak resident set (`VmHWM` from
+//! `/proc/<pid>/status`, read just before it is stopped, warm-up
+//! included); the report adds, for each traced mode, the memory it adds
+//! over its baseline (and a record mode over its traced twin). When a
+//! record server stops, it flushes its recorder and prints the recorder's
+//! counters (written, dropped by the bounded queue, failed) on standard
+//! output; the report gives them against the responses the load counted,
+//! with the number of recording files left (counted, one read back to see
+//! whether its bodies were kept whole, then removed: 1 MB recordings add up
+//! to gigabytes). A queue that dropped recordings is a warning next to the
+//! ratio: a record run that drops does less work than one that writes
+//! everything, so its ratio flatters it.
+//!
 //! Each mode runs in a fresh `serve` child process per round, modes
 //! interleaved (baseline, traced, local, baseline, ...); after a short
 //! warm-up the load runs for `--seconds`. The report gives the median
@@ -55,6 +91,10 @@
 //! cargo run --release -p tracetape-bench                     # 3 rounds x 10 s x 3 modes
 //! cargo run --release -p tracetape-bench -- --seconds 5 --rounds 3 --modes baseline,traced
 //! cargo run --release -p tracetape-bench -- --modes baseline,traced,pair-baseline,pair-traced
+//! cargo run --release -p tracetape-bench -- --seconds 5 --rounds 3 \
+//!     --modes json-1k-baseline,json-1k-traced,json-1k-record
+//! cargo run --release -p tracetape-bench -- --seconds 5 --rounds 3 \
+//!     --modes json-1m-baseline,json-1m-traced,json-1m-record
 //! cargo run --release -p tracetape-bench -- --load builtin   # without wrk
 //! cargo run --release -p tracetape-bench -- --help
 //! ```
@@ -99,8 +139,14 @@
 mod child;
 mod cli;
 mod collector;
+mod json;
 mod load;
+mod memory;
+mod mode;
+mod recordings;
+mod report;
 mod run;
+mod sample;
 mod server;
 
 use std::process::ExitCode;

@@ -1,11 +1,9 @@
-//! `run`: the whole benchmark. Starts the collector, then for each round
-//! runs every mode once, in order (baseline, traced, local, baseline, ...),
-//! each in a fresh `serve` process, and reports medians and ratios, each
-//! traced mode against its own baseline (`pair-traced` against
-//! `pair-baseline`, the others against `baseline`).
+//! `run`: the whole benchmark. Starts the collector, writes the JSON body
+//! and wrk script of each `json-*` workload, then for each round runs every
+//! mode once, in order (baseline, traced, local, baseline, ...), each in a
+//! fresh `serve` process, and prints the report ([`crate::report`]).
 
 use std::ffi::OsString;
-use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -14,33 +12,29 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use crate::child::{ChildGuard, wait_for_port_file};
-use crate::cli::{LoadTool, Mode, RunArgs};
+use crate::cli::{LoadTool, RunArgs};
 use crate::collector::Collector;
-use crate::load::{Generator, LoadResult, run_load, wrk_available};
+use crate::json;
+use crate::load::{Generator, Target, run_load, wrk_available};
+use crate::memory::peak_rss_bytes;
+use crate::mode::{Mode, Setup, Workload};
+use crate::recordings::{self, RecorderCounts};
+use crate::report::report;
+use crate::sample::Sample;
 
-/// The throughput ratio the brief holds tracetape to.
-const TARGET_RATIO: f64 = 0.90;
 /// How long a server may take to start listening.
 const SERVE_START_TIMEOUT: Duration = Duration::from_secs(20);
-/// How long a server may take to stop and flush its telemetry.
-const SERVE_STOP_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a server may take to stop, flush its telemetry and write what
+/// its recorder still holds.
+const SERVE_STOP_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// One server run: one mode in one round.
+/// One workload as this run drives it: what the load sends, with how many
+/// connections.
 #[derive(Debug)]
-struct Sample {
-    load: LoadResult,
-    /// Requests answered during warm-up and measurement (the spans the
-    /// server should have produced, give or take those in flight at the
-    /// end).
-    requests_served: u64,
-    /// Spans the collector received for this run (modes that export).
-    spans_received: Option<u64>,
-    /// Bytes the local store wrote (local mode).
-    store_bytes: Option<u64>,
-    /// Whether the server stopped by itself when asked.
-    clean_exit: bool,
-    /// The server's standard error, when it wrote any.
-    stderr: String,
+struct Drive {
+    workload: Workload,
+    target: Target,
+    connections: u32,
 }
 
 /// Runs the benchmark and prints the report.
@@ -58,6 +52,14 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
         .tempdir()
         .context("creating a temporary directory")?;
 
+    let mut drives: Vec<Drive> = Vec::new();
+    for mode in &args.modes {
+        let workload = mode.workload();
+        if !drives.iter().any(|d| d.workload == workload) {
+            drives.push(prepare(workload, args, dir.path())?);
+        }
+    }
+
     let mut collector = if args.modes.iter().any(|m| m.exports()) {
         Some(Collector::start(dir.path())?)
     } else {
@@ -66,19 +68,14 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
 
     let cpus = std::thread::available_parallelism().map_or(0, usize::from);
     println!(
-        "tracetape-bench: GET /hello, {} connections, {} s per run (+{} s warm-up), rounds: {}, \
-         load: {}, {cpus} CPUs",
-        args.connections,
+        "tracetape-bench: {} s per run (+{} s warm-up), rounds: {}, load: {}, {cpus} CPUs",
         args.seconds,
         args.warmup,
         args.rounds,
         generator.name(),
     );
-    if args.modes.iter().any(|m| m.is_pair()) {
-        println!(
-            "pair modes: load -> front GET /hello -> reqwest (keep-alive) -> back GET /hello, \
-             both apps in one process on the same 2 workers"
-        );
+    for drive in &drives {
+        println!("{}", describe(drive, &args.modes)?);
     }
     if let Some(collector) = &collector {
         println!(
@@ -93,46 +90,115 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
         args.modes.iter().map(|&m| (m, Vec::new())).collect();
     for round in 1..=args.rounds {
         for (mode, runs) in &mut samples {
+            let drive = drives
+                .iter()
+                .find(|d| d.workload == mode.workload())
+                .context("a mode without its workload")?;
             let sample = measure(
                 *mode,
                 round,
                 args,
-                generator,
+                (generator, drive),
                 dir.path(),
                 collector.as_mut(),
             )
             .with_context(|| format!("round {round}, mode {mode}"))?;
-            eprintln!(
-                "  round {round} {:<13} {:>9.0} req/s{}",
-                mode.name(),
-                sample.load.rps,
-                sample
-                    .spans_received
-                    .map(|s| format!(", {s} spans at the collector"))
-                    .unwrap_or_default(),
-            );
+            eprintln!("  round {round} {:<16} {}", mode.name(), progress(&sample));
             runs.push(sample);
         }
     }
     drop(collector);
 
-    print!("{}", report(args, &samples));
+    print!("{}", report(args.rounds, SERVE_STOP_TIMEOUT, &samples));
     Ok(())
 }
 
-/// Starts `serve` in `mode`, loads it (warm-up, then the measured run) and
-/// stops it.
+/// The target and connection count of `workload`; for JSON, the order
+/// written to a file with the wrk script that posts it.
+fn prepare(workload: Workload, args: &RunArgs, dir: &Path) -> anyhow::Result<Drive> {
+    let target = match workload {
+        Workload::Hello | Workload::Pair => Target::Hello,
+        Workload::Json(bytes) => Target::json(dir, &format!("order-{bytes}"), &json::order(bytes))?,
+    };
+    Ok(Drive {
+        workload,
+        target,
+        connections: args
+            .connections
+            .unwrap_or_else(|| workload.default_connections()),
+    })
+}
+
+/// The header line of one workload: its request, body sizes, connections
+/// and the modes that drive it.
+fn describe(drive: &Drive, modes: &[Mode]) -> anyhow::Result<String> {
+    let names: Vec<&str> = modes
+        .iter()
+        .filter(|m| m.workload() == drive.workload)
+        .map(|m| m.name())
+        .collect();
+    let bodies = match &drive.target {
+        Target::Hello if drive.workload == Workload::Pair => {
+            " (front -> reqwest, keep-alive -> back GET /hello, both apps in one process on \
+             the same 2 workers)"
+                .to_owned()
+        }
+        Target::Hello => String::new(),
+        Target::Json { body, .. } => {
+            let order = fs::read(body).with_context(|| format!("reading {}", body.display()))?;
+            let value: serde_json::Value =
+                serde_json::from_slice(&order).context("parsing the order")?;
+            let answer = json::confirmation(&value).context("the order has no items")?;
+            let answer = serde_json::to_vec(&answer).context("serializing the confirmation")?;
+            format!(
+                ": {}-byte JSON order in, {}-byte JSON confirmation out",
+                order.len(),
+                answer.len()
+            )
+        }
+    };
+    Ok(format!(
+        "{}{bodies}, {} connections: {}",
+        drive.workload.request_line(),
+        drive.connections,
+        names.join(", ")
+    ))
+}
+
+/// The progress line of one run, on standard error.
+fn progress(sample: &Sample) -> String {
+    let mut line = format!("{:>9.0} req/s", sample.load.rps);
+    if let Some(peak) = sample.peak_rss {
+        line.push_str(&format!(", peak {:.1} MB", peak as f64 / 1e6));
+    }
+    if let Some(spans) = sample.spans_received {
+        line.push_str(&format!(", {spans} spans at the collector"));
+    }
+    if let Some(counts) = sample.recorder {
+        line.push_str(&format!(
+            ", {} recorded, {} dropped",
+            counts.written, counts.dropped
+        ));
+    }
+    line
+}
+
+/// Starts `serve` in `mode`, loads it (warm-up, then the measured run),
+/// reads its peak memory, stops it, and for record modes counts and
+/// removes its recordings.
 fn measure(
     mode: Mode,
     round: u32,
     args: &RunArgs,
-    generator: Generator,
+    (generator, drive): (Generator, &Drive),
     dir: &Path,
     mut collector: Option<&mut Collector>,
 ) -> anyhow::Result<Sample> {
     let port_file = dir.join(format!("{mode}-{round}.port"));
+    let stdout_path = dir.join(format!("{mode}-{round}.stdout"));
     let stderr_path = dir.join(format!("{mode}-{round}.stderr"));
     let work_dir = dir.join(format!("{mode}-{round}"));
+    let record_dir = work_dir.join("recordings");
     fs::create_dir_all(&work_dir).with_context(|| format!("creating {}", work_dir.display()))?;
 
     let exe = std::env::current_exe().context("locating this executable")?;
@@ -144,7 +210,7 @@ fn measure(
         .arg(&port_file)
         .current_dir(&work_dir)
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(File::create(&stdout_path).context("creating the server's stdout file")?)
         .stderr(File::create(&stderr_path).context("creating the server's stderr file")?);
     // Only the settings below reach the server.
     for (name, _) in std::env::vars_os() {
@@ -152,36 +218,15 @@ fn measure(
             command.env_remove(name);
         }
     }
-    let spans_before = match (mode, collector.as_deref_mut()) {
-        (Mode::Traced | Mode::TracedGrpc | Mode::PairTraced, Some(collector)) => {
+    let spans_before = match collector.as_deref_mut() {
+        Some(collector) if mode.exports() => {
             collector.ensure_running()?;
-            let (protocol, endpoint) = if mode == Mode::TracedGrpc {
-                ("grpc", collector.grpc_endpoint())
-            } else {
-                ("http/protobuf", collector.http_endpoint())
-            };
-            command
-                .env("OTEL_TRACES_EXPORTER", "otlp")
-                .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
-                .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
-                .env("OTEL_METRICS_EXPORTER", "otlp");
             Some(collector.spans_received()?)
         }
-        (Mode::Traced | Mode::TracedGrpc | Mode::PairTraced, None) => {
-            bail!("{mode} mode needs the collector")
-        }
-        (Mode::Local, _) => {
-            command
-                .env("OTEL_TRACES_EXPORTER", "local")
-                .env("OTEL_METRICS_EXPORTER", "none");
-            None
-        }
-        (Mode::Baseline | Mode::PairBaseline, _) => None,
+        _ => None,
     };
-    if mode.is_traced() {
-        command
-            .env("OTEL_TRACES_SAMPLER", "always_on")
-            .env("OTEL_SERVICE_NAME", "tracetape-bench");
+    for (name, value) in telemetry_env(mode, collector.as_deref(), &record_dir)? {
+        command.env(name, value);
     }
 
     let child = command.spawn().context("starting the server")?;
@@ -189,15 +234,28 @@ fn measure(
     let port = wait_for_port_file(&port_file, &mut server, SERVE_START_TIMEOUT)?;
 
     let warmup_requests = if args.warmup > 0 {
-        run_load(generator, port, args.connections, args.warmup)
-            .context("warm-up")?
-            .requests
+        run_load(
+            generator,
+            port,
+            &drive.target,
+            drive.connections,
+            args.warmup,
+        )
+        .context("warm-up")?
+        .requests
     } else {
         0
     };
     server.ensure_running()?;
-    let load = run_load(generator, port, args.connections, args.seconds)?;
+    let load = run_load(
+        generator,
+        port,
+        &drive.target,
+        drive.connections,
+        args.seconds,
+    )?;
     server.ensure_running()?;
+    let peak_rss = peak_rss_bytes(server.id());
     let clean_exit = server.stop(SERVE_STOP_TIMEOUT)?;
     drop(server);
 
@@ -207,16 +265,76 @@ fn measure(
         }
         _ => None,
     };
-    let store_bytes = (mode == Mode::Local).then(|| dir_size(&work_dir));
+    let store_bytes = (mode.setup() == Setup::Local).then(|| dir_size(&work_dir));
+    let (recorder, recorded) = if mode.records() {
+        let stdout = fs::read_to_string(&stdout_path).unwrap_or_default();
+        let recorded = recordings::inspect(&record_dir)?;
+        // Recordings of 1 MB bodies add up to gigabytes a run.
+        fs::remove_dir_all(&record_dir)
+            .or_else(|err| match err.kind() {
+                std::io::ErrorKind::NotFound => Ok(()),
+                _ => Err(err),
+            })
+            .with_context(|| format!("removing {}", record_dir.display()))?;
+        (RecorderCounts::parse(&stdout), Some(recorded))
+    } else {
+        (None, None)
+    };
     let stderr = fs::read_to_string(&stderr_path).unwrap_or_default();
     Ok(Sample {
         requests_served: warmup_requests + load.requests,
         load,
         spans_received,
         store_bytes,
+        peak_rss,
+        recorder,
+        recorded,
         clean_exit,
         stderr,
     })
+}
+
+/// The `OTEL_*` and `TRACETAPE_*` settings of the server in `mode`:
+/// every request sampled; spans to the collector (over gRPC for
+/// `traced-grpc`, else OTLP/HTTP) or the local store; record modes record
+/// every request into `record_dir`, the traced `json-*` modes say
+/// `TRACETAPE_MODE=off`.
+fn telemetry_env(
+    mode: Mode,
+    collector: Option<&Collector>,
+    record_dir: &Path,
+) -> anyhow::Result<Vec<(&'static str, OsString)>> {
+    let mut env: Vec<(&'static str, OsString)> = Vec::new();
+    if !mode.is_traced() {
+        return Ok(env);
+    }
+    env.push(("OTEL_TRACES_SAMPLER", "always_on".into()));
+    env.push(("OTEL_SERVICE_NAME", "tracetape-bench".into()));
+    if mode.setup() == Setup::Local {
+        env.push(("OTEL_TRACES_EXPORTER", "local".into()));
+        env.push(("OTEL_METRICS_EXPORTER", "none".into()));
+        return Ok(env);
+    }
+    let Some(collector) = collector else {
+        bail!("{mode} mode needs the collector");
+    };
+    let (protocol, endpoint) = if mode.setup() == Setup::OtlpGrpc {
+        ("grpc", collector.grpc_endpoint())
+    } else {
+        ("http/protobuf", collector.http_endpoint())
+    };
+    env.push(("OTEL_TRACES_EXPORTER", "otlp".into()));
+    env.push(("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.into()));
+    env.push(("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.into()));
+    env.push(("OTEL_METRICS_EXPORTER", "otlp".into()));
+    if mode.records() {
+        env.push(("TRACETAPE_MODE", "record".into()));
+        env.push(("TRACETAPE_RECORD_SAMPLE_RATE", "1".into()));
+        env.push(("TRACETAPE_RECORD_DIR", record_dir.into()));
+    } else if matches!(mode.workload(), Workload::Json(_)) {
+        env.push(("TRACETAPE_MODE", "off".into()));
+    }
+    Ok(env)
 }
 
 /// `OTEL_*` and `TRACETAPE_*` variables, which the parent's environment
@@ -243,354 +361,4 @@ fn dir_size(path: &Path) -> u64 {
         }
     }
     total
-}
-
-fn median(values: &mut [f64]) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len() % 2 == 1 {
-        values.get(mid).copied()
-    } else {
-        Some((values.get(mid - 1)? + values.get(mid)?) / 2.0)
-    }
-}
-
-fn median_of(samples: &[Sample], value: impl Fn(&Sample) -> Option<f64>) -> Option<f64> {
-    let mut values: Vec<f64> = samples.iter().filter_map(value).collect();
-    median(&mut values)
-}
-
-fn fmt_opt(value: Option<f64>, decimals: usize) -> String {
-    value.map_or("-".to_owned(), |v| format!("{v:.decimals$}"))
-}
-
-/// The runs of `mode`, if it ran.
-fn runs_of(samples: &[(Mode, Vec<Sample>)], mode: Mode) -> Option<&[Sample]> {
-    samples
-        .iter()
-        .find(|(m, _)| *m == mode)
-        .map(|(_, runs)| runs.as_slice())
-}
-
-/// The ratio of `mode`'s median requests/s to its baseline's; `None` for
-/// the baselines themselves, or when a median is missing.
-fn median_ratio(samples: &[(Mode, Vec<Sample>)], mode: Mode) -> Option<f64> {
-    let rps = |runs: &[Sample]| median_of(runs, |s| Some(s.load.rps));
-    let base = rps(runs_of(samples, mode.baseline()?)?)?;
-    Some(rps(runs_of(samples, mode)?)? / base)
-}
-
-/// The table, the notes and the ratio lines. Each traced mode is compared
-/// with its own baseline ([`Mode::baseline`]).
-fn report(args: &RunArgs, samples: &[(Mode, Vec<Sample>)]) -> String {
-    let mut out = String::new();
-    let width = samples
-        .iter()
-        .map(|(m, _)| m.name().len() + 1)
-        .fold(12, usize::max);
-
-    let _ = writeln!(out);
-    let _ = write!(out, "{:<width$}", "mode");
-    for round in 1..=args.rounds {
-        let _ = write!(out, " {:>9}", format!("round {round}"));
-    }
-    let _ = writeln!(
-        out,
-        "  {:>12} {:>7} {:>7} {:>6}",
-        "median req/s", "p50 ms", "p99 ms", "ratio"
-    );
-    for (mode, runs) in samples {
-        let _ = write!(out, "{:<width$}", mode.name());
-        for sample in runs {
-            let _ = write!(out, " {:>9.0}", sample.load.rps);
-        }
-        let rps = median_of(runs, |s| Some(s.load.rps));
-        let ratio = match mode.baseline() {
-            Some(_) => median_ratio(samples, *mode),
-            None => rps.map(|_| 1.0),
-        };
-        let _ = write!(
-            out,
-            "  {:>12} {:>7} {:>7} {:>6}",
-            fmt_opt(rps, 0),
-            fmt_opt(median_of(runs, |s| s.load.p50_ms), 3),
-            fmt_opt(median_of(runs, |s| s.load.p99_ms), 3),
-            fmt_opt(ratio, 3),
-        );
-        match mode.baseline() {
-            Some(baseline) => {
-                let _ = writeln!(out, "  vs {baseline}");
-            }
-            None => {
-                let _ = writeln!(out);
-            }
-        }
-    }
-    let _ = writeln!(out);
-
-    for (mode, runs) in samples {
-        let errors: u64 = runs.iter().map(|s| s.load.errors).sum();
-        if errors > 0 {
-            let _ = writeln!(out, "warning: {mode}: {errors} failed requests");
-        }
-        let unclean = runs.iter().filter(|s| !s.clean_exit).count();
-        if unclean > 0 {
-            let _ = writeln!(
-                out,
-                "warning: {mode}: {unclean} server(s) did not stop within {SERVE_STOP_TIMEOUT:?} \
-                 and were killed"
-            );
-        }
-        if let Some(stderr) = runs.iter().map(|s| s.stderr.trim()).find(|s| !s.is_empty()) {
-            let first: Vec<&str> = stderr.lines().take(3).collect();
-            let _ = writeln!(out, "{mode} server stderr (first lines):");
-            for line in first {
-                let _ = writeln!(out, "  {line}");
-            }
-        }
-        let served: u64 = runs.iter().map(|s| s.requests_served).sum();
-        let spans: Option<u64> = runs.iter().map(|s| s.spans_received).sum();
-        if let Some(spans) = spans {
-            let _ = write!(out, "{}", spans_note(*mode, spans, served));
-        }
-        let bytes: Option<u64> = runs.iter().map(|s| s.store_bytes).sum();
-        if let Some(bytes) = bytes {
-            let _ = writeln!(
-                out,
-                "{mode}: the local store held {:.1} MB after each run on average \
-                 (it is size-capped, so this is not a span count)",
-                bytes as f64 / 1e6 / runs.len().max(1) as f64
-            );
-        }
-        if let Some(baseline) = mode.baseline()
-            && let Some(base) = runs_of(samples, baseline)
-        {
-            let per_round: Vec<String> = runs
-                .iter()
-                .zip(base)
-                .map(|(s, b)| format!("{:.3}", s.load.rps / b.load.rps))
-                .collect();
-            let _ = writeln!(
-                out,
-                "{mode}: per-round ratios to the {baseline} of the same round: {}",
-                per_round.join(" ")
-            );
-        }
-    }
-    let _ = writeln!(out);
-    for (mode, _) in samples {
-        let Some(baseline) = mode.baseline() else {
-            continue;
-        };
-        let _ = writeln!(
-            out,
-            "ratio {mode}/{baseline}: {} (target >= {TARGET_RATIO:.2})",
-            fmt_opt(median_ratio(samples, *mode), 2),
-        );
-    }
-    out
-}
-
-/// The delivered-spans line of `mode` (and a warning when spans are
-/// missing): `spans` received by the collector against the
-/// [`Mode::spans_per_request`] of each of the `served` responses.
-fn spans_note(mode: Mode, spans: u64, served: u64) -> String {
-    let mut out = String::new();
-    let per_request = mode.spans_per_request();
-    let expected = served * per_request;
-    let share = if expected > 0 {
-        100.0 * spans as f64 / expected as f64
-    } else {
-        0.0
-    };
-    if per_request == 1 {
-        let _ = writeln!(
-            out,
-            "{mode}: the collector received {spans} spans for {served} responses \
-             counted by the load generator ({share:.1}%, warm-up included)"
-        );
-    } else {
-        let which = if mode.is_pair() {
-            " (front SERVER, CLIENT, back SERVER)"
-        } else {
-            ""
-        };
-        let _ = writeln!(
-            out,
-            "{mode}: the collector received {spans} spans for {served} responses \
-             counted by the load generator at {per_request} spans each{which}: \
-             {share:.1}% of {expected}, warm-up included"
-        );
-    }
-    if spans == 0 {
-        let _ = writeln!(
-            out,
-            "warning: {mode}: no span reached the collector; the traced numbers \
-             measure a layer that exports nothing"
-        );
-    } else if share < 99.0 {
-        let _ = writeln!(
-            out,
-            "warning: {mode}: {} spans did not reach the collector (dropped?)",
-            expected.saturating_sub(spans)
-        );
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn median_odd_and_even() {
-        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
-        assert_eq!(median(&mut []), None);
-    }
-
-    fn sample(rps: f64, spans: Option<u64>) -> Sample {
-        Sample {
-            load: LoadResult {
-                requests: (rps * 10.0) as u64,
-                errors: 0,
-                seconds: 10.0,
-                rps,
-                p50_ms: Some(1.0),
-                p99_ms: Some(2.0),
-            },
-            requests_served: (rps * 10.0) as u64,
-            spans_received: spans,
-            store_bytes: None,
-            clean_exit: true,
-            stderr: String::new(),
-        }
-    }
-
-    #[test]
-    fn report_has_ratio_line() {
-        let args = RunArgs {
-            seconds: 10,
-            warmup: 0,
-            connections: 32,
-            rounds: 3,
-            modes: vec![Mode::Baseline, Mode::Traced],
-            load: LoadTool::Builtin,
-        };
-        let samples = vec![
-            (
-                Mode::Baseline,
-                vec![sample(100.0, None), sample(110.0, None), sample(90.0, None)],
-            ),
-            (
-                Mode::Traced,
-                vec![
-                    sample(80.0, Some(800)),
-                    sample(85.0, Some(850)),
-                    sample(95.0, Some(950)),
-                ],
-            ),
-        ];
-        let text = report(&args, &samples);
-        assert!(
-            text.contains("ratio traced/baseline: 0.85 (target >= 0.90)"),
-            "{text}"
-        );
-        assert!(
-            text.contains("received 2600 spans for 2600 responses"),
-            "{text}"
-        );
-    }
-
-    // The pair's ratio must be to pair-baseline: against the single-app
-    // baseline it would mostly measure the extra hop, not tracetape.
-    #[test]
-    fn pair_ratio_is_against_the_pair_baseline() {
-        let args = RunArgs {
-            seconds: 10,
-            warmup: 0,
-            connections: 32,
-            rounds: 2,
-            modes: vec![
-                Mode::Baseline,
-                Mode::Traced,
-                Mode::PairBaseline,
-                Mode::PairTraced,
-            ],
-            load: LoadTool::Builtin,
-        };
-        let samples = vec![
-            (
-                Mode::Baseline,
-                vec![sample(100.0, None), sample(100.0, None)],
-            ),
-            (
-                Mode::Traced,
-                vec![sample(90.0, Some(900)), sample(90.0, Some(900))],
-            ),
-            (
-                Mode::PairBaseline,
-                vec![sample(50.0, None), sample(40.0, None)],
-            ),
-            (
-                Mode::PairTraced,
-                vec![sample(40.0, Some(1200)), sample(36.0, Some(1080))],
-            ),
-        ];
-        let text = report(&args, &samples);
-        assert!(
-            text.contains("ratio traced/baseline: 0.90 (target >= 0.90)"),
-            "{text}"
-        );
-        // Medians 38 / 45.
-        assert!(
-            text.contains("ratio pair-traced/pair-baseline: 0.84 (target >= 0.90)"),
-            "{text}"
-        );
-        assert!(!text.contains("ratio pair-traced/baseline"), "{text}");
-        assert!(!text.contains("ratio pair-baseline/"), "{text}");
-        assert!(
-            text.contains(
-                "pair-traced: per-round ratios to the pair-baseline of the same round: 0.800 0.900"
-            ),
-            "{text}"
-        );
-        let row = text
-            .lines()
-            .find(|l| l.starts_with("pair-traced "))
-            .unwrap_or_default();
-        assert!(row.ends_with(" 0.844  vs pair-baseline"), "{text}");
-        let row = text
-            .lines()
-            .find(|l| l.starts_with("pair-baseline "))
-            .unwrap_or_default();
-        assert!(row.ends_with(" 1.000"), "{text}");
-        // 760 responses, 3 spans each: all 2280 arrived.
-        assert!(
-            text.contains(
-                "pair-traced: the collector received 2280 spans for 760 responses counted by \
-                 the load generator at 3 spans each (front SERVER, CLIENT, back SERVER): \
-                 100.0% of 2280, warm-up included"
-            ),
-            "{text}"
-        );
-        assert!(!text.contains("warning"), "{text}");
-    }
-
-    #[test]
-    fn pair_spans_missing_are_counted_three_per_response() {
-        // 1000 responses want 3000 spans; only one per response arrived.
-        let text = spans_note(Mode::PairTraced, 1000, 1000);
-        assert!(text.contains("33.3% of 3000"), "{text}");
-        assert!(
-            text.contains("warning: pair-traced: 2000 spans did not reach the collector"),
-            "{text}"
-        );
-        let text = spans_note(Mode::Traced, 1000, 1000);
-        assert!(text.contains("(100.0%, warm-up included)"), "{text}");
-        assert!(!text.contains("warning"), "{text}");
-    }
 }

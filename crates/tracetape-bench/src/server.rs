@@ -1,11 +1,17 @@
 //! `serve`: the measured app, a hello-world axum service, with or without
-//! tracetape; or, in the pair modes, a front and a back service.
+//! tracetape; or, in the pair modes, a front and a back service; or, in
+//! the `json-*` modes, a JSON endpoint, `POST /echo`, that parses the
+//! order it is sent (`Json<serde_json::Value>`) and answers with a
+//! confirmation of about the same size ([`crate::json`]).
 //!
 //! All modes run on the same runtime (multi-thread, two workers, like the
 //! two cores of the reference machine); the traced modes add
 //! `TraceLayer::new()` and keep the guard of `tracetape::init()` alive, so
 //! the cost measured is exactly what a user pays for those two lines.
-//! Telemetry settings come from the `OTEL_*` variables the parent sets.
+//! Telemetry settings come from the `OTEL_*` and `TRACETAPE_*` variables
+//! the parent sets. When record mode is on, the app flushes the recorder
+//! as it stops and prints its counters as one line on standard output
+//! ([`RecorderCounts`]).
 //!
 //! # The pair modes
 //!
@@ -30,22 +36,29 @@
 use std::future::IntoFuture;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::serve::{ListenerExt, TapIo};
+use axum::{Json, Router};
 use tokio::net::{TcpListener, TcpStream};
 use tracetape::client::TracingMiddleware;
 use tracetape::server::TraceLayer;
 
 use crate::child::{stdin_closed, write_port_file};
-use crate::cli::{Mode, ServeArgs};
+use crate::cli::ServeArgs;
+use crate::json;
+use crate::mode::{Mode, Workload};
+use crate::recordings::RecorderCounts;
 
 /// Tokio worker threads of the served app (both apps, in the pair modes).
 const WORKERS: usize = 2;
+/// How long the app waits, when it stops, for queued recordings to be
+/// written before it counts them.
+const RECORDER_FLUSH: Duration = Duration::from_secs(10);
 
 /// A loopback listener whose connections are set to `TCP_NODELAY`.
 type Listener = TapIo<TcpListener, fn(&mut TcpStream)>;
@@ -54,10 +67,21 @@ async fn hello() -> &'static str {
     "Hello, world!"
 }
 
-/// The hello-world app: the whole app in the single-app modes, the back
-/// app in the pair modes.
+/// `POST /echo`: the order parsed, the confirmation serialized; 422 when
+/// the order has no items (axum's own rejections: 400, 415).
+async fn echo(Json(order): Json<serde_json::Value>) -> Result<Json<serde_json::Value>, StatusCode> {
+    json::confirmation(&order)
+        .map(Json)
+        .ok_or(StatusCode::UNPROCESSABLE_ENTITY)
+}
+
+/// The app of a single-app mode: `GET /hello` (also the back app in the
+/// pair modes), or `POST /echo` for the `json-*` modes.
 fn app(mode: Mode) -> Router {
-    let app = Router::new().route("/hello", get(hello));
+    let app = match mode.workload() {
+        Workload::Json(_) => Router::new().route("/echo", post(echo)),
+        Workload::Hello | Workload::Pair => Router::new().route("/hello", get(hello)),
+    };
     if mode.is_traced() {
         app.layer(TraceLayer::new())
     } else {
@@ -202,11 +226,17 @@ async fn serve_until_stopped(args: &ServeArgs) -> anyhow::Result<()> {
     }
 
     if let Some(telemetry) = telemetry {
-        // Dropping the guard flushes and may block on export: keep that off
-        // the runtime's workers.
-        tokio::task::spawn_blocking(move || drop(telemetry))
-            .await
-            .context("shutting telemetry down")?;
+        // Flushing and dropping the guard may block on export and disk:
+        // keep that off the runtime's workers.
+        tokio::task::spawn_blocking(move || {
+            if let Some(recorder) = telemetry.recorder() {
+                let flushed = recorder.flush(RECORDER_FLUSH).is_ok();
+                println!("{}", RecorderCounts::of(recorder, flushed));
+            }
+            drop(telemetry);
+        })
+        .await
+        .context("shutting telemetry down")?;
     }
     Ok(())
 }
@@ -214,6 +244,13 @@ async fn serve_until_stopped(args: &ServeArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Serves `app` on a loopback port in the background; returns the port.
+    async fn spawn_app(app: Router) -> anyhow::Result<u16> {
+        let (listener, port) = listen().await?;
+        tokio::spawn(axum::serve(listener, app).into_future());
+        Ok(port)
+    }
 
     /// The pair answers through the front with the back's body; no
     /// telemetry is set up here, so the traced pair exercises the layers
@@ -226,10 +263,8 @@ mod tests {
             .build()?;
         runtime.block_on(async {
             for mode in [Mode::PairBaseline, Mode::PairTraced] {
-                let (back_listener, back_port) = listen().await?;
-                tokio::spawn(axum::serve(back_listener, app(mode)).into_future());
-                let (listener, port) = listen().await?;
-                tokio::spawn(axum::serve(listener, front_app(mode, back_port)?).into_future());
+                let back_port = spawn_app(app(mode)).await?;
+                let port = spawn_app(front_app(mode, back_port)?).await?;
                 let client = reqwest::Client::builder().no_proxy().build()?;
                 let response = client
                     .get(format!("http://127.0.0.1:{port}/hello"))
@@ -237,6 +272,41 @@ mod tests {
                     .await?;
                 assert_eq!(response.status(), StatusCode::OK, "{mode}");
                 assert_eq!(response.text().await?, "Hello, world!", "{mode}");
+            }
+            anyhow::Ok(())
+        })
+    }
+
+    /// `POST /echo` answers an order with its confirmation, with and
+    /// without the layer (no telemetry set up: the default no-op
+    /// provider), and an order without items with 422.
+    #[test]
+    fn echo_confirms_the_order() -> anyhow::Result<()> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async {
+            for mode in [Mode::Json1kBaseline, Mode::Json1kRecord] {
+                let port = spawn_app(app(mode)).await?;
+                let client = reqwest::Client::builder().no_proxy().build()?;
+                let url = format!("http://127.0.0.1:{port}/echo");
+                let response = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(json::order(1_000))
+                    .send()
+                    .await?;
+                assert_eq!(response.status(), StatusCode::OK, "{mode}");
+                let answer: serde_json::Value = response.json().await?;
+                assert_eq!(answer["status"], "accepted", "{mode}");
+                assert_eq!(answer["order"], "bench-000001", "{mode}");
+                let response = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(r#"{"order":"x"}"#)
+                    .send()
+                    .await?;
+                assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
             }
             anyhow::Ok(())
         })
@@ -251,10 +321,7 @@ mod tests {
             // A port that was free a moment ago: nothing listens there.
             let (gone, back_port) = listen().await?;
             drop(gone);
-            let (listener, port) = listen().await?;
-            tokio::spawn(
-                axum::serve(listener, front_app(Mode::PairBaseline, back_port)?).into_future(),
-            );
+            let port = spawn_app(front_app(Mode::PairBaseline, back_port)?).await?;
             let client = reqwest::Client::builder().no_proxy().build()?;
             let response = client
                 .get(format!("http://127.0.0.1:{port}/hello"))

@@ -47,6 +47,10 @@ pub(crate) enum ConfigFileError {
 struct RawFile {
     #[serde(default)]
     record: Option<RawRecord>,
+    /// The `tracetape replay` command's table, which it checks itself.
+    #[serde(default)]
+    #[expect(dead_code, reason = "read by the replay command, not by record mode")]
+    replay: Option<toml::Table>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -311,6 +315,11 @@ mod tests {
         );
         assert_eq!(settings.redact[4].target(), &RedactTarget::Exchange);
         assert_eq!(parse("").unwrap(), FileSettings::default());
+        // The replay command's table is its own business.
+        assert_eq!(
+            parse("[replay]\ncommand = \"cargo run\"").unwrap(),
+            FileSettings::default()
+        );
     }
 
     #[test]
@@ -318,6 +327,7 @@ mod tests {
         for (text, expected) in [
             ("[record]\nsample_rat = 1", "unknown field `sample_rat`"),
             ("[recrod]", "unknown field `recrod`"),
+            ("[replay]\nx = 1\n[record]\nqueue = 0", "record.queue = 0"),
             ("[record]\nsample_rate = 2.0", "record.sample_rate = 2"),
             ("[record]\nqueue = 0", "record.queue = 0"),
             (
