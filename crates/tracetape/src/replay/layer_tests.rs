@@ -215,7 +215,7 @@ async fn calls_of_a_replayed_request_are_answered_from_its_recording_through_bot
         .as_array()
         .unwrap()
         .iter()
-        .map(|call| call["matched"]["level"].as_str().unwrap_or("none"))
+        .map(|call| call["level"].as_str().unwrap_or("none"))
         .collect();
     assert_eq!(levels, ["exact", "exact", "none"], "{log}");
     assert_eq!(log["unused"], serde_json::json!([]));

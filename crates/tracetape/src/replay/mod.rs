@@ -19,6 +19,7 @@ mod global;
 mod id;
 #[cfg(all(test, feature = "axum", feature = "reqwest"))]
 mod layer_tests;
+mod log;
 pub mod matching;
 mod replayer;
 mod scope;
@@ -26,6 +27,7 @@ mod scope;
 pub(crate) use body::ReplayedBody;
 pub(crate) use global::{global, install as install_global, uninstall as uninstall_global};
 pub use id::{ParseReplayIdError, REPLAY_HEADER, REPLAY_LOG_HEADER, ReplayId};
+pub use log::{LoggedCall, LoggedUnused, ReplayLog};
 pub use replayer::{LoadReplayError, Replayer};
 pub use scope::ReplayError;
 pub(crate) use scope::{ReplayScope, response_parts};

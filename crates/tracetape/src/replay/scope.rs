@@ -9,8 +9,8 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use opentelemetry::Context;
 
-use super::Replayer;
 use super::matching::{LiveCall, MockSession, NoMatch, Outcome};
+use super::{ReplayLog, Replayer};
 use crate::record::ResponseRecord;
 
 /// Why a replayed call got no recorded response.
@@ -102,16 +102,11 @@ impl ReplayScope {
     /// replay log header: the recording, each call with the recorded call
     /// that answered it and how, and the recorded calls left unused.
     pub(crate) fn log_header(&self) -> Option<HeaderValue> {
-        let log = match &self.inner.session {
-            Ok(session) => serde_json::json!({
-                "recording": self.inner.id,
-                "found": true,
-                "calls": session.log(),
-                "unused": session.unused(),
-            }),
-            Err(_) => serde_json::json!({"recording": self.inner.id, "found": false}),
-        };
-        HeaderValue::try_from(log.to_string()).ok()
+        let session = self.inner.session.as_ref().ok().map(|session| &**session);
+        let log = ReplayLog::of(&self.inner.id, session);
+        serde_json::to_string(&log)
+            .ok()
+            .and_then(|json| HeaderValue::try_from(json).ok())
     }
 }
 

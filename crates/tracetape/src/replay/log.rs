@@ -1,0 +1,111 @@
+//! [`ReplayLog`]: what the service tells the replayer about one replayed
+//! request's outbound calls, in the `x-tracetape-replay-log` response
+//! header.
+
+use serde::{Deserialize, Serialize};
+
+use super::matching::{Level, MockSession};
+
+/// How the outbound calls of one replayed request were answered, as the
+/// server layer reports it in [`REPLAY_LOG_HEADER`](super::REPLAY_LOG_HEADER)
+/// (compact JSON).
+///
+/// ```
+/// use tracetape::replay::ReplayLog;
+///
+/// let log = ReplayLog::from_json(br#"{"recording":"r","found":true,
+///     "calls":[{"method":"GET","url":"http://stock/items","level":"exact","index":0,"reused":false},
+///              {"method":"GET","url":"http://stock/new","level":null,"index":null,"reused":false}],
+///     "unused":[{"index":1,"method":"POST","url":"http://stock/reserve"}]}"#)?;
+/// assert_eq!(log.missing().count(), 1);
+/// assert_eq!(log.unused[0].url, "http://stock/reserve");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ReplayLog {
+    /// The recording the request named.
+    pub recording: String,
+    /// Whether the store had it (when not, every call failed).
+    pub found: bool,
+    /// Every outbound call, in the order answered.
+    pub calls: Vec<LoggedCall>,
+    /// The recorded calls no call used.
+    pub unused: Vec<LoggedUnused>,
+}
+
+/// One outbound call of a replayed request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct LoggedCall {
+    /// Its method.
+    pub method: String,
+    /// Its URL, redacted as recordings are.
+    pub url: String,
+    /// How closely a recorded call matched; `None` when none did.
+    pub level: Option<Level>,
+    /// Which recorded call answered (its position among the recording's
+    /// outbound calls).
+    pub index: Option<usize>,
+    /// That recorded call had answered before.
+    pub reused: bool,
+}
+
+/// A recorded outbound call nothing used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct LoggedUnused {
+    /// Its position among the recording's outbound calls.
+    pub index: usize,
+    /// Its method.
+    pub method: String,
+    /// Its URL.
+    pub url: String,
+}
+
+impl ReplayLog {
+    /// Reads the header's value.
+    pub fn from_json(json: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(json)
+    }
+
+    /// The calls no recorded call answered.
+    pub fn missing(&self) -> impl Iterator<Item = &LoggedCall> {
+        self.calls.iter().filter(|call| call.level.is_none())
+    }
+
+    pub(crate) fn of(recording: &str, session: Option<&MockSession>) -> Self {
+        let Some(session) = session else {
+            return Self {
+                recording: recording.to_owned(),
+                found: false,
+                calls: Vec::new(),
+                unused: Vec::new(),
+            };
+        };
+        Self {
+            recording: recording.to_owned(),
+            found: true,
+            calls: session
+                .log()
+                .into_iter()
+                .map(|entry| LoggedCall {
+                    method: entry.call.method,
+                    url: entry.call.url,
+                    level: entry.matched.map(|matched| matched.level),
+                    index: entry.matched.map(|matched| matched.index),
+                    reused: entry.matched.is_some_and(|matched| matched.reused),
+                })
+                .collect(),
+            unused: session
+                .unused()
+                .into_iter()
+                .map(|unused| LoggedUnused {
+                    index: unused.index,
+                    method: unused.call.method,
+                    url: unused.call.url,
+                })
+                .collect(),
+        }
+    }
+}
