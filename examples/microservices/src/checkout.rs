@@ -20,7 +20,9 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use tracetape::client::{TracingMiddleware, UrlTemplate};
 
-use crate::{Instrumentation, Item, Order, Quote, Receipt, Reserved, Stock, note_tenant};
+use crate::{
+    Instrumentation, Item, Order, Promotion, Quote, Receipt, Reserved, Stock, note_tenant,
+};
 
 /// Where checkout finds the services it calls: base URLs such as
 /// `http://127.0.0.1:8082`.
@@ -32,6 +34,42 @@ pub struct Upstreams {
     pub pricing: Url,
 }
 
+/// Deliberate changes of checkout's behaviour, for showing what replay
+/// reports when a new build behaves differently from the recorded one.
+/// Every switch is off by default: [`Behaviour::default()`] is the
+/// behaviour the recordings were made with.
+///
+/// `cargo run -p microservices` reads them from `CHECKOUT_DISCOUNT_PERCENT`,
+/// `CHECKOUT_PROMOTIONS` and `CHECKOUT_SKIP_RESERVATION`.
+///
+/// ```
+/// use microservices::Behaviour;
+///
+/// // Every total 10% lower: replay reports `$.total_cents`.
+/// let behaviour = Behaviour {
+///     discount_percent: 10,
+///     ..Behaviour::default()
+/// };
+/// assert!(!behaviour.promotions && !behaviour.skip_reservation);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Behaviour {
+    /// Percent taken off every order's `total_cents` (the lines keep their
+    /// prices; the discount is rounded down to the cent); `0`, the default,
+    /// takes nothing off, and more than 100 counts as 100. A changed
+    /// answer: replay reports a deviation at `$.total_cents`.
+    pub discount_percent: u8,
+    /// Asks pricing for the running promotion (`GET /promotions`, one more
+    /// call after the reservation) and takes its `percent_off` off the
+    /// total too. Pricing runs none, so the answer stays the same; in
+    /// replay the call has no recorded answer: its mock is missing, and
+    /// checkout answers 502.
+    pub promotions: bool,
+    /// Leaves the reservation out (no `POST /reserve`). The answer stays
+    /// the same; in replay the two recorded reservation attempts go unused.
+    pub skip_reservation: bool,
+}
+
 /// The checkout service: `POST /checkout` takes an [`Order`] and answers a
 /// [`Receipt`]; 422 for an order without items, 409 when an item is out of
 /// stock, 502 when inventory or pricing fails.
@@ -40,6 +78,16 @@ pub struct Upstreams {
 /// with `reqwest-retry` above tracetape's middleware, so each attempt gets
 /// its own CLIENT span and the retry records `http.request.resend_count`.
 pub fn checkout(upstreams: Upstreams, instrumentation: &Instrumentation) -> Router {
+    checkout_with(upstreams, Behaviour::default(), instrumentation)
+}
+
+/// The checkout service of [`checkout`], with `behaviour` changed on
+/// purpose.
+pub fn checkout_with(
+    upstreams: Upstreams,
+    behaviour: Behaviour,
+    instrumentation: &Instrumentation,
+) -> Router {
     let retry = ExponentialBackoff::builder()
         .retry_bounds(Duration::from_millis(1), Duration::from_millis(20))
         .build_with_max_retries(1);
@@ -51,6 +99,7 @@ pub fn checkout(upstreams: Upstreams, instrumentation: &Instrumentation) -> Rout
     let state = Arc::new(Checkout {
         client,
         upstreams,
+        behaviour,
         tracer: instrumentation.tracer(),
     });
     Router::new()
@@ -63,6 +112,7 @@ pub fn checkout(upstreams: Upstreams, instrumentation: &Instrumentation) -> Rout
 struct Checkout {
     client: ClientWithMiddleware,
     upstreams: Upstreams,
+    behaviour: Behaviour,
     tracer: BoxedTracer,
 }
 
@@ -100,10 +150,18 @@ async fn checkout_order(
         .await;
     let span = cx.span();
     match &result {
-        Ok(lines) => span.set_attribute(KeyValue::new(
-            "app.order.total_cents",
-            i64::try_from(total(lines)).unwrap_or(i64::MAX),
-        )),
+        Ok(priced) => {
+            if priced.discount_percent > 0 {
+                span.set_attribute(KeyValue::new(
+                    "app.order.discount_percent",
+                    i64::from(priced.discount_percent),
+                ));
+            }
+            span.set_attribute(KeyValue::new(
+                "app.order.total_cents",
+                i64::try_from(priced.total_cents()).unwrap_or(i64::MAX),
+            ));
+        }
         // Upstream failures are errors; an order refused (4xx) is not.
         Err(err) if err.status().is_server_error() => {
             span.set_status(Status::error(err.to_string()));
@@ -112,26 +170,44 @@ async fn checkout_order(
     }
     span.end();
 
-    let lines = result?;
+    let priced = result?;
     Ok(Json(Receipt {
         order_id: order.order_id,
-        total_cents: total(&lines),
-        lines,
+        total_cents: priced.total_cents(),
+        lines: priced.lines,
         tenant,
     }))
 }
 
-fn total(lines: &[Quote]) -> u64 {
-    lines
-        .iter()
-        .map(|line| line.total_cents)
-        .fold(0, u64::saturating_add)
+/// An order's priced lines and the percent taken off their sum.
+#[derive(Debug)]
+struct Priced {
+    lines: Vec<Quote>,
+    /// At most 100.
+    discount_percent: u8,
+}
+
+impl Priced {
+    /// The sum of the lines, less the discount rounded down to the cent.
+    fn total_cents(&self) -> u64 {
+        let sum = self
+            .lines
+            .iter()
+            .map(|line| line.total_cents)
+            .fold(0, u64::saturating_add);
+        let percent = u64::from(self.discount_percent.min(100));
+        // Computed in u128: sum × percent cannot overflow there.
+        let discount = u128::from(sum) * u128::from(percent) / 100;
+        sum.saturating_sub(u64::try_from(discount).unwrap_or(sum))
+    }
 }
 
 impl Checkout {
     /// Checks the stock of each item and prices it, the two calls in
-    /// parallel, then reserves the order.
-    async fn reserve_and_price(&self, order: &Order) -> Result<Vec<Quote>, CheckoutError> {
+    /// parallel, then reserves the order (unless
+    /// [`Behaviour::skip_reservation`]), then asks for the running
+    /// promotion (only with [`Behaviour::promotions`]).
+    async fn reserve_and_price(&self, order: &Order) -> Result<Priced, CheckoutError> {
         let mut lines = Vec::with_capacity(order.items.len());
         for item in &order.items {
             let (stock, quote) = tokio::join!(self.stock(&item.sku), self.quote(item));
@@ -145,8 +221,22 @@ impl Checkout {
             }
             lines.push(quote);
         }
-        self.reserve(order).await?;
-        Ok(lines)
+        if !self.behaviour.skip_reservation {
+            self.reserve(order).await?;
+        }
+        let promotion = if self.behaviour.promotions {
+            self.promotion().await?.percent_off
+        } else {
+            0
+        };
+        Ok(Priced {
+            lines,
+            discount_percent: self
+                .behaviour
+                .discount_percent
+                .saturating_add(promotion)
+                .min(100),
+        })
     }
 
     async fn stock(&self, sku: &str) -> Result<Stock, CheckoutError> {
@@ -182,6 +272,17 @@ impl Checkout {
             .send()
             .await;
         answer(INVENTORY, response).await
+    }
+
+    async fn promotion(&self) -> Result<Promotion, CheckoutError> {
+        let url = endpoint(&self.upstreams.pricing, &["promotions"])?;
+        let response = self
+            .client
+            .get(url)
+            .with_extension(UrlTemplate::new("/promotions"))
+            .send()
+            .await;
+        answer(PRICING, response).await
     }
 }
 
@@ -274,5 +375,40 @@ impl IntoResponse for CheckoutError {
             source = err.source();
         }
         (status, Json(json!({ "error": message }))).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn priced(totals: &[u64], discount_percent: u8) -> Priced {
+        let lines = totals
+            .iter()
+            .map(|&total_cents| Quote {
+                sku: "tea".to_owned(),
+                qty: 1,
+                unit_cents: total_cents,
+                total_cents,
+                tenant: None,
+            })
+            .collect();
+        Priced {
+            lines,
+            discount_percent,
+        }
+    }
+
+    #[test]
+    fn the_discount_comes_off_the_sum_rounded_down_to_the_cent() {
+        assert_eq!(priced(&[1000, 99], 0).total_cents(), 1099);
+        // 10% of 10.99 is 1.099: 1.09 off.
+        assert_eq!(priced(&[1000, 99], 10).total_cents(), 990);
+        assert_eq!(priced(&[1000, 99], 100).total_cents(), 0);
+        assert_eq!(priced(&[1000], 250).total_cents(), 0, "at most 100%");
+        assert_eq!(
+            priced(&[u64::MAX], 50).total_cents(),
+            u64::MAX - u64::MAX / 2
+        );
     }
 }

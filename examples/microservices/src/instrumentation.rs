@@ -13,6 +13,7 @@ use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracetape::TelemetryGuard;
 use tracetape::record::Recorder;
+use tracetape::replay::Replayer;
 
 /// The tracer provider, meter provider and propagator one service uses,
 /// for its server layer, its client middleware and its own spans. Each
@@ -40,6 +41,9 @@ pub struct Instrumentation {
     propagator: Option<SharedPropagator>,
     /// Record mode: the recorder of this service, when not the global one.
     recorder: Option<Recorder>,
+    /// Replay mode: the recordings this service replays, when not the
+    /// global ones.
+    replayer: Option<Replayer>,
 }
 
 impl fmt::Debug for Instrumentation {
@@ -50,6 +54,7 @@ impl fmt::Debug for Instrumentation {
             .field("meter_provider", &source(self.meter_provider.is_some()))
             .field("propagator", &source(self.propagator.is_some()))
             .field("recorder", &source(self.recorder.is_some()))
+            .field("replayer", &source(self.replayer.is_some()))
             .finish()
     }
 }
@@ -66,13 +71,16 @@ impl Instrumentation {
     /// how several services in one process get a `service.name` each.
     ///
     /// With `TRACETAPE_MODE=record`, the guard's recorder records this
-    /// service's traffic.
+    /// service's traffic; with `TRACETAPE_MODE=replay`, the recordings the
+    /// guard loaded answer the outbound calls of the requests replayed to
+    /// this service (and its calls made outside any replayed request).
     pub fn from_guard(guard: &TelemetryGuard) -> Self {
         let mut instrumentation = Self::global()
             .with_tracer_provider(guard.tracer_provider().clone())
             .with_meter_provider(guard.meter_provider().clone())
             .with_propagator(guard.propagator());
         instrumentation.recorder = guard.recorder().cloned();
+        instrumentation.replayer = guard.replayer().cloned();
         instrumentation
     }
 
@@ -112,6 +120,9 @@ impl Instrumentation {
         if let Some(recorder) = &self.recorder {
             layer = layer.with_recorder(recorder.clone());
         }
+        if let Some(replayer) = &self.replayer {
+            layer = layer.with_replayer(replayer.clone());
+        }
         layer
     }
 
@@ -129,6 +140,9 @@ impl Instrumentation {
         }
         if let Some(recorder) = &self.recorder {
             layer = layer.with_recorder(recorder.clone());
+        }
+        if let Some(replayer) = &self.replayer {
+            layer = layer.with_replayer(replayer.clone());
         }
         layer
     }

@@ -30,11 +30,31 @@
 //! calls: each service records it on its SERVER span as `app.tenant`, and
 //! inventory and pricing echo it in their answers.
 //!
-//! The routers ([`checkout`], [`inventory`], [`pricing`]) take an
-//! [`Instrumentation`]: the global providers by default, or explicit ones
-//! (tests use an in-memory exporter; `tracetape demo` gives each service
-//! its own `service.name`). [`bind_all`] and [`serve_all`] run the three in
-//! one process.
+//! # Record, replay, and a change to catch
+//!
+//! With `TRACETAPE_MODE=record`, each service records what it received
+//! and every call it made; with `TRACETAPE_MODE=replay`, checkout can run
+//! alone (pointed at the same `INVENTORY_URL` and `PRICING_URL` as when
+//! recorded, since calls are matched by URL): each recorded request sent
+//! again with the `x-tracetape-replay` header has its calls answered from
+//! its recording, and its answer can be compared with the recorded one.
+//! [`Instrumentation::from_guard`] hands a guard's recorder or recordings
+//! to the service's layers.
+//!
+//! To give replay something to catch, [`Behaviour`] changes checkout on
+//! purpose; every switch is off by default:
+//!
+//! | switch | variable | what changes | what replay reports |
+//! |---|---|---|---|
+//! | [`discount_percent`](Behaviour::discount_percent) | `CHECKOUT_DISCOUNT_PERCENT=10` | `total_cents` is 10% lower | a deviation at `$.total_cents` |
+//! | [`promotions`](Behaviour::promotions) | `CHECKOUT_PROMOTIONS=true` | one more call, `GET /promotions` on pricing | that call's mock is missing (and checkout answers 502) |
+//! | [`skip_reservation`](Behaviour::skip_reservation) | `CHECKOUT_SKIP_RESERVATION=true` | no `POST /reserve` | the recorded reservation calls are unused |
+//!
+//! The routers ([`checkout`] or [`checkout_with`], [`inventory`],
+//! [`pricing`]) take an [`Instrumentation`]: the global providers by
+//! default, or explicit ones (tests use an in-memory exporter; `tracetape
+//! demo` gives each service its own `service.name`). [`bind_all`] and
+//! [`serve_all`] (or [`serve_all_with`]) run the three in one process.
 //!
 //! ```no_run
 //! use microservices::{Instrumentation, PerService};
@@ -56,12 +76,12 @@ mod model;
 mod pricing;
 mod serve;
 
-pub use checkout::{Upstreams, checkout};
+pub use checkout::{Behaviour, Upstreams, checkout, checkout_with};
 pub use instrumentation::Instrumentation;
 pub use inventory::{STOCK_PER_SKU, inventory};
-pub use model::{Item, Order, Quote, Receipt, Reserved, Stock};
+pub use model::{Item, Order, Promotion, Quote, Receipt, Reserved, Stock};
 pub use pricing::{pricing, unit_price_cents};
-pub use serve::{PerService, Service, bind_all, serve, serve_all};
+pub use serve::{PerService, Service, bind_all, serve, serve_all, serve_all_with};
 
 use opentelemetry::baggage::BaggageExt as _;
 use opentelemetry::trace::TraceContextExt as _;

@@ -21,9 +21,17 @@
 //! `--inventory-url` / `INVENTORY_URL` and `--pricing-url` / `PRICING_URL`).
 //! Spans go where the `OTEL_*` variables say; with none set, to the local
 //! store under `.tracetape/` that `tracetape list` and `tracetape show` read.
+//!
+//! Checkout can be changed on purpose, to show what replay catches (all
+//! off by default; see `microservices::Behaviour`):
+//! `CHECKOUT_DISCOUNT_PERCENT=10` (`--discount-percent`) takes 10% off
+//! every total; `CHECKOUT_PROMOTIONS=true` (`--promotions`) makes one more
+//! call, `GET /promotions` on pricing; `CHECKOUT_SKIP_RESERVATION=true`
+//! (`--skip-reservation`) leaves `POST /reserve` out.
 
+use clap::builder::BoolishValueParser;
 use clap::{Parser, ValueEnum};
-use microservices::{Instrumentation, PerService, Service, Upstreams};
+use microservices::{Behaviour, Instrumentation, PerService, Service, Upstreams};
 use reqwest::Url;
 use tracetape::{Telemetry, TelemetryGuard};
 
@@ -49,6 +57,32 @@ struct Args {
     /// Where checkout finds pricing (ignored with `all`).
     #[arg(long, env = "PRICING_URL", default_value = "http://127.0.0.1:8083")]
     pricing_url: Url,
+    /// A change on purpose: percent taken off every checkout total.
+    #[arg(
+        long,
+        env = "CHECKOUT_DISCOUNT_PERCENT",
+        default_value_t = 0,
+        value_parser = clap::value_parser!(u8).range(0..=100)
+    )]
+    discount_percent: u8,
+    /// A change on purpose: checkout also asks pricing for the running
+    /// promotion (`GET /promotions`).
+    #[arg(long, env = "CHECKOUT_PROMOTIONS", value_parser = BoolishValueParser::new())]
+    promotions: bool,
+    /// A change on purpose: checkout does not reserve orders.
+    #[arg(long, env = "CHECKOUT_SKIP_RESERVATION", value_parser = BoolishValueParser::new())]
+    skip_reservation: bool,
+}
+
+impl Args {
+    /// Checkout's behaviour, as the switches ask.
+    fn behaviour(&self) -> Behaviour {
+        Behaviour {
+            discount_percent: self.discount_percent,
+            promotions: self.promotions,
+            skip_reservation: self.skip_reservation,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -86,7 +120,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 inventory: args.inventory_url.clone(),
                 pricing: args.pricing_url.clone(),
             };
-            microservices::checkout(upstreams, &instrumentation)
+            microservices::checkout_with(upstreams, args.behaviour(), &instrumentation)
         }
         Service::Inventory => microservices::inventory(&instrumentation),
         Service::Pricing => microservices::pricing(&instrumentation),
@@ -113,7 +147,7 @@ async fn run_all(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         let addr = listeners.get(service).local_addr()?;
         println!("{service} listening on http://{addr}");
     }
-    microservices::serve_all(listeners, &instrumentation, ctrl_c()).await?;
+    microservices::serve_all_with(listeners, &instrumentation, args.behaviour(), ctrl_c()).await?;
     // The guards drop here, flushing each service's spans.
     drop(guards);
     Ok(())
@@ -145,5 +179,28 @@ mod tests {
     fn all_three_run_by_default() {
         let args = Args::try_parse_from(["microservices"]).map_err(|e| e.to_string());
         assert_eq!(args.map(|a| a.role), Ok(Role::All));
+    }
+
+    #[test]
+    fn checkout_is_unchanged_unless_a_switch_says_otherwise() {
+        let args = Args::try_parse_from(["microservices"]).map_err(|e| e.to_string());
+        assert_eq!(args.map(|a| a.behaviour()), Ok(Behaviour::default()));
+        let args = Args::try_parse_from([
+            "microservices",
+            "checkout",
+            "--discount-percent",
+            "10",
+            "--promotions",
+            "--skip-reservation",
+        ])
+        .map_err(|e| e.to_string());
+        let expected = Behaviour {
+            discount_percent: 10,
+            promotions: true,
+            skip_reservation: true,
+        };
+        assert_eq!(args.map(|a| a.behaviour()), Ok(expected));
+        let too_much = Args::try_parse_from(["microservices", "--discount-percent", "101"]);
+        assert!(too_much.is_err());
     }
 }

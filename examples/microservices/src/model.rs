@@ -56,6 +56,13 @@ pub struct Quote {
     pub tenant: Option<String>,
 }
 
+/// Pricing's answer to `GET /promotions`: the promotion running now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Promotion {
+    /// Percent off every order; `0` when none is running.
+    pub percent_off: u8,
+}
+
 /// Checkout's answer to `POST /checkout`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Receipt {

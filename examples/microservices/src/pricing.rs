@@ -1,18 +1,28 @@
 //! The pricing service: quotes.
 
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::{Context, KeyValue};
 
-use crate::{Instrumentation, Item, Quote, note_tenant};
+use crate::{Instrumentation, Item, Promotion, Quote, note_tenant};
 
-/// The pricing service: `POST /quote` takes an [`Item`] and answers a
-/// [`Quote`] at [`unit_price_cents`].
+/// The pricing service:
+///
+/// - `POST /quote` takes an [`Item`] and answers a [`Quote`] at
+///   [`unit_price_cents`];
+/// - `GET /promotions` answers the [`Promotion`] running now: none
+///   (`percent_off` 0). Checkout asks for it only with
+///   [`Behaviour::promotions`](crate::Behaviour::promotions).
 pub fn pricing(instrumentation: &Instrumentation) -> Router {
     Router::new()
         .route("/quote", post(quote))
+        .route("/promotions", get(promotions))
         .layer(instrumentation.server_layer())
+}
+
+async fn promotions() -> Json<Promotion> {
+    Json(Promotion { percent_off: 0 })
 }
 
 /// The price of one unit of `sku`, in cents: from 5.00 to 24.00, a stand-in

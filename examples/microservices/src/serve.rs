@@ -11,7 +11,7 @@ use reqwest::Url;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::{Instrumentation, Upstreams, checkout, inventory, pricing};
+use crate::{Behaviour, Instrumentation, Upstreams, checkout_with, inventory, pricing};
 
 /// One of the three services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -114,6 +114,16 @@ pub async fn serve_all(
     instrumentation: &PerService<Instrumentation>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    serve_all_with(listeners, instrumentation, Behaviour::default(), shutdown).await
+}
+
+/// [`serve_all`], with checkout's `behaviour` changed on purpose.
+pub async fn serve_all_with(
+    listeners: PerService<TcpListener>,
+    instrumentation: &PerService<Instrumentation>,
+    behaviour: Behaviour,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
     let upstreams = Upstreams {
         inventory: base_url(listeners.inventory.local_addr()?)?,
         pricing: base_url(listeners.pricing.local_addr()?)?,
@@ -126,7 +136,7 @@ pub async fn serve_all(
     tokio::try_join!(
         serve(
             listeners.checkout,
-            checkout(upstreams, &instrumentation.checkout),
+            checkout_with(upstreams, behaviour, &instrumentation.checkout),
             signal(stopped.clone()),
         ),
         serve(

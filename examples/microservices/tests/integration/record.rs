@@ -5,67 +5,18 @@
 //! through an env lookup instead of the process environment; one checkout,
 //! then the recordings read back from the store they share.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use microservices::{Instrumentation, Item, Order, Quote, Receipt, Reserved, Stock};
-use microservices::{PerService, Service, unit_price_cents};
-use opentelemetry::trace::{SpanId, SpanKind};
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SimpleSpanProcessor, SpanData, SpanExporter};
-use tokio::sync::{oneshot, watch};
+use microservices::{Item, Order, Quote, Receipt, Reserved, Stock};
+use microservices::{Service, unit_price_cents};
+use opentelemetry::trace::SpanId;
 use tracetape::record::{Exchange, ExchangeKind, HeaderRecord, Recording, RecordingStore};
-use tracetape::{Telemetry, TelemetryGuard};
+
+use crate::support::{RecordingStack, TempDir};
 
 /// The bearer token and cookie the caller sends to checkout.
 const TOKEN: &str = "tok-5ecr3t-9f8e7d6c";
 const COOKIE_SECRET: &str = "c00kie-a1b2c3d4";
-
-/// A directory under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "microservices-record-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Counts the SERVER spans that end: a service hands its recording on no
-/// later than the SERVER span of the request ends.
-#[derive(Debug)]
-struct CountServerSpans(watch::Sender<usize>);
-
-impl SpanExporter for CountServerSpans {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        let servers = batch
-            .iter()
-            .filter(|span| span.span_kind == SpanKind::Server)
-            .count();
-        self.0.send_modify(|ended| *ended += servers);
-        Ok(())
-    }
-}
 
 /// The one value of header `name`.
 fn header<'a>(headers: &'a [HeaderRecord], name: &str) -> &'a [u8] {
@@ -108,54 +59,20 @@ fn by_span(recordings: &[&Recording], span: SpanId) -> Exchange {
 async fn a_checkout_in_record_mode_is_recorded_by_each_service() {
     let tmp = TempDir::new();
     let dir = tmp.path().join("recordings");
-    let vars: HashMap<String, String> = [
-        ("TRACETAPE_MODE", "record"),
-        ("TRACETAPE_RECORD_DIR", dir.to_str().unwrap()),
-        // Spans and metrics go nowhere (not into `.tracetape/traces`).
-        ("OTEL_TRACES_EXPORTER", "none"),
-        ("OTEL_METRICS_EXPORTER", "none"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    let (count, ended) = watch::channel(0_usize);
-    // As `main.rs` runs all three in one process: a guard per service,
-    // built, not installed.
-    let guards: PerService<TelemetryGuard> = PerService::from_fn(|service| {
-        let vars = vars.clone();
-        Telemetry::builder()
-            .with_service_name(service.name())
-            .with_env_lookup(move |name| vars.get(name).cloned())
-            .with_span_processor(SimpleSpanProcessor::new(CountServerSpans(count.clone())))
-            .build()
-    });
+    let stack = RecordingStack::start(&dir).await;
     for service in Service::ALL {
-        let recorder = guards.get(service).recorder();
+        let recorder = stack.guards.get(service).recorder();
         assert_eq!(
             recorder.map(|r| r.service_name()),
             Some(service.name()),
             "TRACETAPE_MODE=record starts a recorder for {service}"
         );
     }
-    let instrumentation =
-        PerService::from_fn(|service| Instrumentation::from_guard(guards.get(service)));
-    let listeners = microservices::bind_all(PerService::default())
-        .await
-        .unwrap();
-    let addr =
-        |listener: &tokio::net::TcpListener| -> SocketAddr { listener.local_addr().unwrap() };
     let (checkout, inventory, pricing) = (
-        addr(&listeners.checkout),
-        addr(&listeners.inventory),
-        addr(&listeners.pricing),
+        stack.addrs.checkout,
+        stack.addrs.inventory,
+        stack.addrs.pricing,
     );
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        microservices::serve_all(listeners, &instrumentation, async {
-            let _ = stopped.await;
-        })
-        .await
-    });
 
     // Spaced out, so that byte-equality means "as sent", not "as
     // serde_json would write it".
@@ -177,17 +94,7 @@ async fn a_checkout_in_record_mode_is_recorded_by_each_service() {
 
     // checkout, inventory three times (stock, reserve refused, reserve),
     // pricing: five SERVER spans, so five recordings handed on.
-    let mut ended = ended.clone();
-    tokio::time::timeout(Duration::from_secs(10), ended.wait_for(|n| *n >= 5))
-        .await
-        .expect("five SERVER spans end")
-        .unwrap();
-    for service in Service::ALL {
-        let recorder = guards.get(service).recorder().unwrap().clone();
-        tokio::task::spawn_blocking(move || recorder.flush(Duration::from_secs(10)).unwrap())
-            .await
-            .unwrap();
-    }
+    stack.flush(5).await;
 
     let loaded = RecordingStore::new(&dir).load().unwrap();
     assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
@@ -377,7 +284,5 @@ async fn a_checkout_in_record_mode_is_recorded_by_each_service() {
         }
     }
 
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
-    tokio::task::block_in_place(|| drop(guards));
+    stack.stop().await;
 }
