@@ -56,8 +56,19 @@ async fn serve(app: Router) -> SocketAddr {
 /// backend through `TracingMiddleware::new()` (no recorder of its own
 /// either). Returns the front's address.
 async fn services() -> SocketAddr {
-    let backend = serve(Router::new().route("/price", get(|| async { "42" }))).await;
-    front(backend).await
+    front(backend(Arc::default()).await).await
+}
+
+/// The plain backend of [`services`], counting the requests it gets.
+async fn backend(hits: Arc<AtomicUsize>) -> SocketAddr {
+    serve(Router::new().route(
+        "/price",
+        get(move || {
+            hits.fetch_add(1, Ordering::SeqCst);
+            async { "42" }
+        }),
+    ))
+    .await
 }
 
 /// The traced checkout front of [`services`], calling `backend`.
@@ -241,16 +252,8 @@ async fn record_then_replay_answers_calls_from_the_recording(tmp: &Path) {
         ]
     };
     let hits = Arc::new(AtomicUsize::new(0));
-    let backend_hits = Arc::clone(&hits);
     let telemetry = init(&vars("record"));
-    let backend = serve(Router::new().route(
-        "/price",
-        get(move || {
-            backend_hits.fetch_add(1, Ordering::SeqCst);
-            async { "42" }
-        }),
-    ))
-    .await;
+    let backend = backend(Arc::clone(&hits)).await;
     checkout(front(backend).await).await;
     let loaded = tokio::task::block_in_place(|| wait_for_recordings(&telemetry, &dir, 1));
     tokio::task::block_in_place(|| telemetry.shutdown()).unwrap();
