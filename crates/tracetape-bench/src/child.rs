@@ -74,14 +74,14 @@ impl ChildGuard {
 
     /// Closes the child's standard input (its signal to stop cleanly) and
     /// waits up to `timeout` for it to exit; kills it after that. Returns
-    /// whether it exited by itself.
-    pub(crate) fn stop(&mut self, timeout: Duration) -> anyhow::Result<bool> {
+    /// its exit status when it exited by itself, `None` when it was killed.
+    pub(crate) fn stop(&mut self, timeout: Duration) -> anyhow::Result<Option<ExitStatus>> {
         drop(self.child.stdin.take());
-        if self.wait_timeout(timeout)?.is_some() {
-            return Ok(true);
+        if let Some(status) = self.wait_timeout(timeout)? {
+            return Ok(Some(status));
         }
         self.kill();
-        Ok(false)
+        Ok(None)
     }
 
     /// Asks the child to stop by closing its standard input, gives it a

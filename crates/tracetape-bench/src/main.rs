@@ -103,29 +103,85 @@
 //!
 //! # Sample output
 //!
-//! On the 2-core reference machine, with the collector path shortened
-//! (`cargo run --release -p tracetape-bench -- --seconds 5 --rounds 3
-//! --modes baseline,traced,traced-grpc,local`, wrk installed):
+//! On the 2-core reference machine, quiet (no other builds during the run),
+//! with the collector path shortened (`cargo run --release -p tracetape-bench
+//! -- --seconds 5 --rounds 3 --modes baseline,traced,traced-grpc,local`, wrk
+//! installed):
 //!
 //! ```text
-//! tracetape-bench: GET /hello, 32 connections, 5 s per run (+1 s warm-up), rounds: 3, load: wrk -t1, 2 CPUs
-//! collector: .../rotel-agent (blackhole exporter), OTLP/HTTP at http://127.0.0.1:38229, OTLP/gRPC at http://127.0.0.1:42407
+//! tracetape-bench: 5 s per run (+1 s warm-up), rounds: 3, load: wrk -t1, 2 CPUs
+//! GET /hello, 32 connections: baseline, traced, traced-grpc, local
+//! collector: .../rotel-agent (blackhole exporter), OTLP/HTTP at http://127.0.0.1:37293, OTLP/gRPC at http://127.0.0.1:43835
 //!   ...
 //!
-//! mode        round 1   round 2   round 3  median req/s  p50 ms  p99 ms  ratio
-//! baseline     132225    131124    136816        132225   0.189   1.890  1.000
-//! traced        80656     93263     95669         93263   0.243   2.480  0.705  vs baseline
-//! traced-grpc   85497     95935     91584         91584   0.240   1.740  0.693  vs baseline
-//! local         89770     94883    101324         94883   0.234   1.840  0.718  vs baseline
+//! mode           round 1   round 2   round 3  median req/s  p50 ms  p99 ms peak MB  ratio
+//! baseline        172371    174357    174171        174171   0.143   1.500     6.9  1.000
+//! traced          113026    111185    109142        111185   0.223   1.890    13.8  0.638  vs baseline
+//! traced-grpc     114843    109983    111747        111747   0.221   1.770    15.5  0.642  vs baseline
+//! local           117484    115468    116946        116946   0.229   1.490    12.4  0.671  vs baseline
 //!
-//! traced: the collector received 1640534 spans for 1641625 responses counted by the load generator (99.9%, warm-up included)
-//! traced-grpc: the collector received 860083 spans for 1649558 responses counted by the load generator (52.1%, warm-up included)
-//! warning: traced-grpc: 789475 spans did not reach the collector (dropped?)
+//! traced: the collector received 2019517 spans for 2019453 responses counted by the load generator (100.0%, warm-up included)
+//! traced: per-round ratios to the baseline of the same round: 0.656 0.638 0.627
+//! traced-grpc: the collector received 877624 spans for 2049605 responses counted by the load generator (42.8%, warm-up included)
+//! warning: traced-grpc: 1171981 spans did not reach the collector (dropped?)
+//! traced-grpc: per-round ratios to the baseline of the same round: 0.666 0.631 0.642
+//! local: the local store held 67.0 MB after each run on average (it is size-capped, so this is not a span count)
+//! local: per-round ratios to the baseline of the same round: 0.682 0.662 0.671
 //!
-//! ratio traced/baseline: 0.71 (target >= 0.90)
-//! ratio traced-grpc/baseline: 0.69 (target >= 0.90)
-//! ratio local/baseline: 0.72 (target >= 0.90)
+//! memory: medians of each run's peak resident set (VmHWM, read before the server stops; warm-up included)
+//! memory traced: peak RSS 13.8 MB, +7.0 MB over baseline (6.9 MB)
+//! memory traced-grpc: peak RSS 15.5 MB, +8.6 MB over baseline (6.9 MB)
+//! memory local: peak RSS 12.4 MB, +5.5 MB over baseline (6.9 MB)
+//!
+//! ratio traced/baseline: 0.64 (target >= 0.90)
+//! ratio traced-grpc/baseline: 0.64 (target >= 0.90)
+//! ratio local/baseline: 0.67 (target >= 0.90)
 //! ```
+//!
+//! Record mode with ~1 KB bodies (`--modes
+//! json-1k-baseline,json-1k-traced,json-1k-record`, same machine, quiet but
+//! for one ~2 s link step in round 1):
+//!
+//! ```text
+//! tracetape-bench: 5 s per run (+1 s warm-up), rounds: 3, load: wrk -t1, 2 CPUs
+//! POST /echo: 978-byte JSON order in, 975-byte JSON confirmation out, 32 connections: json-1k-baseline, json-1k-traced, json-1k-record
+//! collector: .../rotel-agent (blackhole exporter), OTLP/HTTP at http://127.0.0.1:37579, OTLP/gRPC at http://127.0.0.1:42613
+//!   ...
+//!
+//! mode                round 1   round 2   round 3  median req/s  p50 ms  p99 ms peak MB  ratio
+//! json-1k-baseline      33996     39481     39996         39481   0.777   1.740     7.2  1.000
+//! json-1k-traced        33328     32702     32684         32702   0.920   2.490    12.6  0.828  vs json-1k-baseline
+//! json-1k-record        18654     21467     21571         21467   1.420   4.230    17.3  0.544  vs json-1k-baseline
+//!
+//! json-1k-traced: the collector received 598327 spans for 598219 responses counted by the load generator (100.0%, warm-up included)
+//! json-1k-traced: per-round ratios to the json-1k-baseline of the same round: 0.980 0.828 0.817
+//! json-1k-record server stderr, round(s) 1, 2, 3:
+//!   tracetape: warning: RecordingWriter.RecordingDroppingStarted: the recording queue is full (1024 recordings or 16777216 bytes); recordings are dropped and counted until it drains
+//! json-1k-record: the collector received 373532 spans for 373393 responses counted by the load generator (100.0%, warm-up included)
+//! json-1k-record: 169507 recordings written (169507 files, 806.9 MB) for 373393 responses counted by the load generator (45.4%, warm-up included); dropped by the full queue: 204025 (54.6%), failed: 0
+//! json-1k-record: the last recording holds a 978-byte request body and a 975-byte response body, both whole
+//! warning: json-1k-record: the bounded recording queue dropped 204025 recordings (54.6% of responses): record mode did less work than asked, and its ratios flatter it
+//! json-1k-record: per-round ratios to the json-1k-baseline of the same round: 0.549 0.544 0.539
+//! json-1k-record: per-round ratios to the json-1k-traced of the same round: 0.560 0.656 0.660
+//!
+//! memory: medians of each run's peak resident set (VmHWM, read before the server stops; warm-up included)
+//! memory json-1k-traced: peak RSS 12.6 MB, +5.4 MB over json-1k-baseline (7.2 MB)
+//! memory json-1k-record: peak RSS 17.3 MB, +10.1 MB over json-1k-baseline (7.2 MB), +4.7 MB over json-1k-traced (12.6 MB) (target: record mode adds <= 10 MB)
+//!
+//! ratio json-1k-traced/json-1k-baseline: 0.83 (target >= 0.90)
+//! ratio json-1k-record/json-1k-baseline: 0.54 (target >= 0.80, record vs no tracetape; the queue dropped 204025 recordings)
+//! ratio json-1k-record/json-1k-traced: 0.66 (target >= 0.80, record vs tracing with TRACETAPE_MODE=off; the queue dropped 204025 recordings)
+//! ```
+//!
+//! With ~1 MB bodies (`--modes json-1m-baseline,json-1m-traced,json-1m-record`,
+//! quiet) a run gave median 53 / 51 / 40 req/s (record 0.76 of the baseline, 0.78 of
+//! traced, nothing dropped) and record added 24.7 MB of peak RSS over the
+//! baseline, 21.0 MB over traced: each of the 8 connections' exchanges holds
+//! its two captured 1 MB bodies until it is handed to the writer, which then
+//! encodes it (base64 in JSON) into a buffer of its own. With `--connections 1`
+//! record mode adds about 2-3 MB. The 1 MB baseline is CPU-bound in the
+//! handler (~30 ms a request, building and dropping a `serde_json::Value`
+//! of ~14,000 small objects), which is what keeps those ratios high.
 //!
 //! With the pair modes the table gains `pair-baseline` and `pair-traced`
 //! rows (the latter `vs pair-baseline`), the span line of `pair-traced`
@@ -134,7 +190,9 @@
 //! ends with `ratio pair-traced/pair-baseline: ...`.
 //!
 //! Read the span line with the ratio: a traced run that drops spans does
-//! less work than one that exports them all, so its ratio flatters it.
+//! less work than one that exports them all, so its ratio flatters it; and
+//! read the recordings line with a record mode's ratios for the same
+//! reason (above, the queue dropped more than half of the 1 KB recordings).
 
 mod child;
 mod cli;

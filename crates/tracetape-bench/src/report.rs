@@ -9,7 +9,9 @@ use std::time::Duration;
 use crate::memory::megabytes;
 use crate::mode::Mode;
 use crate::recordings::RecorderCounts;
-use crate::sample::{Sample, Samples, median_of, median_peak, median_ratio, median_rps, runs_of};
+use crate::sample::{
+    Exit, Sample, Samples, median_of, median_peak, median_ratio, median_rps, runs_of,
+};
 
 /// The brief's bound on the memory record mode adds, in bytes (10 MB).
 const MEMORY_TARGET: u64 = 10_000_000;
@@ -95,21 +97,25 @@ fn notes(mode: Mode, runs: &[Sample], stop_timeout: Duration) -> String {
     if errors > 0 {
         let _ = writeln!(out, "warning: {mode}: {errors} failed requests");
     }
-    let unclean = runs.iter().filter(|s| !s.clean_exit).count();
-    if unclean > 0 {
+    let killed = runs.iter().filter(|s| s.exit == Exit::Killed).count();
+    if killed > 0 {
         let _ = writeln!(
             out,
-            "warning: {mode}: {unclean} server(s) did not stop within {stop_timeout:?} \
+            "warning: {mode}: {killed} server(s) did not stop within {stop_timeout:?} \
              and were killed"
         );
     }
-    if let Some(stderr) = runs.iter().map(|s| s.stderr.trim()).find(|s| !s.is_empty()) {
-        let first: Vec<&str> = stderr.lines().take(3).collect();
-        let _ = writeln!(out, "{mode} server stderr (first lines):");
-        for line in first {
-            let _ = writeln!(out, "  {line}");
+    for (round, sample) in runs.iter().enumerate() {
+        if let Exit::Failed(status) = &sample.exit {
+            let _ = writeln!(
+                out,
+                "warning: {mode}: the server of round {} failed as it stopped ({status}); its \
+                 telemetry and recorder counts may be incomplete",
+                round + 1
+            );
         }
     }
+    out.push_str(&stderr_note(mode, runs));
     let served: u64 = runs.iter().map(|s| s.requests_served).sum();
     let spans: Option<u64> = runs.iter().map(|s| s.spans_received).sum();
     if let Some(spans) = spans {
@@ -126,6 +132,41 @@ fn notes(mode: Mode, runs: &[Sample], stop_timeout: Duration) -> String {
     }
     if mode.records() {
         out.push_str(&recordings_note(mode, runs, served));
+    }
+    out
+}
+
+/// The rounds (from 1) of the runs for which `pick` holds.
+fn rounds_where(runs: &[Sample], pick: impl Fn(&Sample) -> bool) -> Vec<String> {
+    runs.iter()
+        .enumerate()
+        .filter(|(_, s)| pick(s))
+        .map(|(i, _)| (i + 1).to_string())
+        .collect()
+}
+
+/// The first lines of each different standard error the servers of
+/// `mode` wrote, with the rounds that wrote it.
+fn stderr_note(mode: Mode, runs: &[Sample]) -> String {
+    let mut out = String::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for sample in runs {
+        let text = sample.stderr.trim();
+        if text.is_empty() || seen.contains(&text) {
+            continue;
+        }
+        seen.push(text);
+        let rounds = rounds_where(runs, |s| s.stderr.trim() == text);
+        let _ = writeln!(out, "{mode} server stderr, round(s) {}:", rounds.join(", "));
+        // The first lines, and the last ones, where an error ends up.
+        let lines: Vec<&str> = text.lines().collect();
+        let shown: Vec<&str> = match lines.len() {
+            0..=5 => lines,
+            n => [&lines[..2], &["..."], &lines[n - 3..]].concat(),
+        };
+        for line in shown {
+            let _ = writeln!(out, "  {line}");
+        }
     }
     out
 }
@@ -386,7 +427,6 @@ mod tests {
             },
             requests_served: (rps * 10.0) as u64,
             spans_received: spans,
-            clean_exit: true,
             ..Sample::default()
         }
     }
@@ -583,6 +623,38 @@ mod tests {
             text.contains("warning: json-1k-record: the server did not report its recorder"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn failed_and_killed_servers_are_flagged_with_their_stderr() {
+        let warned = Sample {
+            stderr: "tracetape: warning: queue full\n".to_owned(),
+            ..sample(100.0, None)
+        };
+        let failed = Sample {
+            exit: Exit::Failed("exit status: 1".to_owned()),
+            stderr: "tracetape: warning: queue full\na\nb\nc\nd\ntracetape-bench: boom\n"
+                .to_owned(),
+            ..sample(100.0, None)
+        };
+        let killed = Sample {
+            exit: Exit::Killed,
+            ..sample(100.0, None)
+        };
+        let samples = vec![(
+            Mode::Json1kBaseline,
+            vec![warned.clone(), failed, warned, killed],
+        )];
+        let text = report(4, Duration::from_secs(20), &samples);
+        for line in [
+            "warning: json-1k-baseline: 1 server(s) did not stop within 20s and were killed",
+            "warning: json-1k-baseline: the server of round 2 failed as it stopped (exit status: 1)",
+            "json-1k-baseline server stderr, round(s) 1, 3:\n  tracetape: warning: queue full\n",
+            "json-1k-baseline server stderr, round(s) 2:\n  tracetape: warning: queue full\n  \
+             a\n  ...\n  c\n  d\n  tracetape-bench: boom\n",
+        ] {
+            assert!(text.contains(line), "{line}\n{text}");
+        }
     }
 
     #[test]

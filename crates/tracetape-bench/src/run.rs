@@ -20,7 +20,7 @@ use crate::memory::peak_rss_bytes;
 use crate::mode::{Mode, Setup, Workload};
 use crate::recordings::{self, RecorderCounts};
 use crate::report::report;
-use crate::sample::Sample;
+use crate::sample::{Exit, Sample};
 
 /// How long a server may take to start listening.
 const SERVE_START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -256,7 +256,11 @@ fn measure(
     )?;
     server.ensure_running()?;
     let peak_rss = peak_rss_bytes(server.id());
-    let clean_exit = server.stop(SERVE_STOP_TIMEOUT)?;
+    let exit = match server.stop(SERVE_STOP_TIMEOUT)? {
+        Some(status) if status.success() => Exit::Ok,
+        Some(status) => Exit::Failed(status.to_string()),
+        None => Exit::Killed,
+    };
     drop(server);
 
     let spans_received = match (spans_before, collector) {
@@ -289,7 +293,7 @@ fn measure(
         peak_rss,
         recorder,
         recorded,
-        clean_exit,
+        exit,
         stderr,
     })
 }

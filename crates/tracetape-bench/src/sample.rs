@@ -24,10 +24,23 @@ pub(crate) struct Sample {
     pub(crate) recorder: Option<RecorderCounts>,
     /// The recordings directory after the run (record modes).
     pub(crate) recorded: Option<RecordedFiles>,
-    /// Whether the server stopped by itself when asked.
-    pub(crate) clean_exit: bool,
+    /// How the server stopped when asked.
+    pub(crate) exit: Exit,
     /// The server's standard error, when it wrote any.
     pub(crate) stderr: String,
+}
+
+/// How a server stopped when asked to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum Exit {
+    /// By itself, successfully.
+    #[default]
+    Ok,
+    /// By itself, with this failed exit status (its standard error says
+    /// why, unless a signal ended it).
+    Failed(String),
+    /// Killed after the stop timeout.
+    Killed,
 }
 
 /// Every mode's runs, in the order of `--modes`.
