@@ -204,15 +204,25 @@ impl Recorder {
     /// probability `settings.sample_rate`: never at 0 (or below, or NaN),
     /// always at 1 (or above), otherwise at random. The decision applies to
     /// the request and to every outbound call made while serving it.
+    ///
+    /// A request sampled while the writer's queue is full would only be
+    /// captured to be dropped: it is not recorded, and counted as dropped
+    /// ([`dropped`](Self::dropped)) at once.
     pub fn sample(&self) -> bool {
         let rate = self.inner.sample_rate;
-        if rate >= 1.0 {
+        let sampled = if rate >= 1.0 {
             true
         } else if rate > 0.0 {
             random_fraction() < rate
         } else {
             false
-        }
+        };
+        sampled
+            && match &self.inner.sink {
+                Sink::Writer(writer) => writer.take_room(),
+                #[cfg(test)]
+                Sink::Fn(_) => true,
+            }
     }
 
     /// Whether `other` is a clone of this recorder (shares its writer).
@@ -288,7 +298,8 @@ impl Recorder {
             background,
             state: Mutex::new(State {
                 open_parts: 1,
-                exchanges: Vec::new(),
+                // The server's own exchange and, typically, a few calls.
+                exchanges: Vec::with_capacity(4),
                 delivered: false,
             }),
         });

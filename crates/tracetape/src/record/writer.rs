@@ -156,6 +156,8 @@ struct Shared {
     dropped: AtomicU64,
     written: AtomicU64,
     failed: AtomicU64,
+    /// Recordings written or failed, without the lock.
+    done: AtomicU64,
     /// Recordings written or failed, under a lock for `flush` to wait on.
     finished: Mutex<u64>,
     finished_changed: Condvar,
@@ -177,6 +179,7 @@ impl Shared {
     }
 
     fn finish_one(&self) {
+        self.done.fetch_add(1, Ordering::AcqRel);
         let mut finished = self.finished.lock().unwrap_or_else(PoisonError::into_inner);
         *finished += 1;
         self.finished_changed.notify_all();
@@ -228,6 +231,7 @@ impl RecordingWriter {
             dropped: AtomicU64::new(0),
             written: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            done: AtomicU64::new(0),
             finished: Mutex::new(0),
             finished_changed: Condvar::new(),
         });
@@ -285,6 +289,20 @@ impl RecordingWriter {
                 false
             }
         }
+    }
+
+    /// Whether a recording started now could be queued when it is done:
+    /// `false`, counting it as dropped, when the queue is full in
+    /// recordings or bytes.
+    pub(crate) fn take_room(&self) -> bool {
+        let done = self.shared.done.load(Ordering::Acquire);
+        let waiting = self.shared.accepted.load(Ordering::Acquire).saturating_sub(done);
+        let room = waiting < self.capacity as u64
+            && self.shared.queued_bytes.load(Ordering::Acquire) < self.shared.max_queued_bytes;
+        if !room {
+            self.drop_one();
+        }
+        room
     }
 
     fn drop_one(&self) {
@@ -647,6 +665,9 @@ mod tests {
         assert_eq!(results, [true, true, false, false, false]);
         assert_eq!(writer.dropped(), 3);
         assert_eq!(writer.written(), 0);
+        // A request starting now is not captured at all, and counted.
+        assert!(!writer.take_room());
+        assert_eq!(writer.dropped(), 4);
         assert_eq!(
             writer.flush(Duration::from_millis(20)),
             Err(FlushError::Timeout {
@@ -657,9 +678,10 @@ mod tests {
 
         gate.open();
         writer.flush(Duration::from_secs(10)).unwrap();
-        assert_eq!((writer.written(), writer.dropped()), (3, 3));
+        assert_eq!((writer.written(), writer.dropped()), (3, 4));
         assert_eq!(json_files(&dir).len(), 3);
         // Room again once drained.
+        assert!(writer.take_room());
         assert!(writer.try_record(background_recording(7)));
     }
 
