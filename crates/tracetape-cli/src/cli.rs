@@ -8,9 +8,11 @@ use tracetape::record::RecordingStore;
 use tracetape::store::LocalStore;
 
 use crate::exit::Failure;
-use crate::{demo, list, show};
+use crate::replay::Format;
+use crate::{demo, list, replay, show};
 
-/// Read the recordings and traces that tracetape stored locally.
+/// Read the recordings and traces that tracetape stored locally, and replay
+/// the recordings against a new build of the service.
 #[derive(Debug, Parser)]
 #[command(name = "tracetape", version, about)]
 pub(crate) struct Cli {
@@ -28,6 +30,17 @@ pub(crate) enum Command {
     /// headers and bodies; or, for a trace that was not recorded, its spans
     /// as a tree.
     Show(ShowArgs),
+    /// Start the service in replay mode, send it every recorded request of
+    /// one service, with its outbound calls answered from the recording,
+    /// and report where the responses deviate from the recorded ones.
+    ///
+    /// Exit status: 0 when every recording passed; 1 when any deviated,
+    /// had a call no recording answers, or could not be sent (errored); 2
+    /// when the replay could not run (bad configuration, no recordings,
+    /// the service would not start, or could not be restarted); 130 when
+    /// interrupted (Ctrl-C, SIGTERM), after stopping the service and
+    /// reporting what ran.
+    Replay(Box<ReplayArgs>),
     /// Run the example services (checkout, inventory, pricing), send them
     /// orders and store their traces.
     Demo(DemoArgs),
@@ -114,6 +127,84 @@ pub(crate) struct ShowArgs {
     pub(crate) full: bool,
 }
 
+/// Arguments of `tracetape replay`. Every setting but the report's can also
+/// be a key of the `[replay]` table of the configuration file
+/// (docs/configuration.md); a flag overrides its key.
+#[derive(Debug, Args)]
+pub(crate) struct ReplayArgs {
+    /// The configuration file whose `[replay]` table holds the settings
+    /// (the service started also reads it) [default: ./tracetape.toml, if
+    /// there is one].
+    #[arg(long, value_name = "FILE", env = "TRACETAPE_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+    /// The shell command that starts the service, run with `sh -c` in a
+    /// process group of its own, with TRACETAPE_MODE=replay and
+    /// TRACETAPE_RECORD_DIR set [key: command].
+    #[arg(long, value_name = "COMMAND")]
+    pub(crate) command: Option<String>,
+    /// Start and stop nothing: replay against the service already running
+    /// in replay mode at --url or --port (ignores `command`).
+    #[arg(long, conflicts_with = "command")]
+    pub(crate) no_start: bool,
+    /// The service's base URL; the recorded paths are appended to it
+    /// [key: url].
+    #[arg(long, value_name = "URL", conflicts_with = "port")]
+    pub(crate) url: Option<String>,
+    /// The loopback port the service listens on: the same as
+    /// --url http://127.0.0.1:PORT [key: port].
+    #[arg(long, value_name = "PORT")]
+    pub(crate) port: Option<u16>,
+    /// The path polled with GET until it answers with a 2xx status before
+    /// anything is replayed; without it, any HTTP answer at `/` will do
+    /// [key: ready].
+    #[arg(long, value_name = "PATH")]
+    pub(crate) ready: Option<String>,
+    /// How long the service may take to become ready: seconds, or a
+    /// number with a unit (500ms, 90s, 2m) [key: startup_timeout;
+    /// default: 60s].
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) startup_timeout: Option<String>,
+    /// How long one replayed request may take, its whole response
+    /// included [key: request_timeout; default: 30s].
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) request_timeout: Option<String>,
+    /// How many requests are in flight at once [key: concurrency;
+    /// default: 4].
+    #[arg(long, value_name = "N")]
+    pub(crate) concurrency: Option<usize>,
+    /// The recordings directory [key: recordings; default:
+    /// TRACETAPE_RECORD_DIR, else `dir` under [record], else
+    /// .tracetape/recordings].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) recordings: Option<PathBuf>,
+    /// The service (its service.name) whose recorded requests are replayed
+    /// [key: service; default: the only service the recordings have
+    /// requests of].
+    #[arg(long, value_name = "NAME")]
+    pub(crate) service: Option<String>,
+    /// Replay only the recordings whose trace id starts with PREFIX;
+    /// repeat it, or separate prefixes with commas [key: only].
+    #[arg(long, value_name = "PREFIX", value_delimiter = ',')]
+    pub(crate) only: Vec<String>,
+    /// Never count what differs at this JSON path of a response body
+    /// (`$.order.created_at`, `$.items[*].id`, `$..etag`); repeatable,
+    /// added to `ignore` under [replay.compare].
+    #[arg(long, value_name = "JSON_PATH")]
+    pub(crate) ignore: Vec<String>,
+    /// Set a key of [replay.compare], the value in TOML syntax:
+    /// `--compare epochs=false`, `--compare 'headers=["content-type", "etag"]'`;
+    /// repeatable.
+    #[arg(long = "compare", value_name = "KEY=VALUE")]
+    pub(crate) compare: Vec<String>,
+    /// The report's format: text for people, json
+    /// (docs/replay-report.md) or junit for CI.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub(crate) format: Format,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+}
+
 /// Arguments of `tracetape demo`.
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
@@ -126,13 +217,18 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::List(args) => with_stdout(|out, notes| list::run(&args, out, notes)),
         Command::Show(args) => with_stdout(|out, notes| show::run(&args, out, notes)),
-        Command::Demo(args) => {
-            let runtime = tokio::runtime::Runtime::new().map_err(|err| {
-                Failure::Usage(anyhow::Error::new(err).context("failed to start the async runtime"))
-            })?;
-            runtime.block_on(demo::run(args)).map_err(Failure::Failed)
-        }
+        Command::Replay(args) => runtime()?.block_on(replay::run(*args)),
+        Command::Demo(args) => runtime()?
+            .block_on(demo::run(args))
+            .map_err(Failure::Failed),
     }
+}
+
+/// The async runtime `demo` and `replay` run on.
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Runtime::new().map_err(|err| {
+        Failure::Usage(anyhow::Error::new(err).context("failed to start the async runtime"))
+    })
 }
 
 /// Gives `command` buffered standard output and standard error for notes,

@@ -11,6 +11,9 @@ pub(crate) const FAILURE: u8 = 1;
 /// The command could not run as asked: bad arguments (clap also exits with
 /// 2 for those) or no async runtime.
 pub(crate) const USAGE: u8 = 2;
+/// `tracetape replay` stopped by Ctrl-C or SIGTERM (128 + SIGINT, as
+/// shells report an interrupted command).
+pub(crate) const INTERRUPTED: u8 = 130;
 
 /// An expected failure, with the exit code it maps to.
 #[derive(Debug)]
@@ -19,6 +22,9 @@ pub(crate) enum Failure {
     Failed(anyhow::Error),
     /// Exit with [`USAGE`].
     Usage(anyhow::Error),
+    /// Exit with this code; the output has already said why (`tracetape
+    /// replay`'s report).
+    Reported(u8),
 }
 
 impl From<io::Error> for Failure {
@@ -34,6 +40,7 @@ pub(crate) fn report(result: Result<(), Failure>) -> ExitCode {
         Ok(()) => return ExitCode::from(SUCCESS),
         Err(Failure::Failed(err)) => (FAILURE, err),
         Err(Failure::Usage(err)) => (USAGE, err),
+        Err(Failure::Reported(code)) => return ExitCode::from(code),
     };
     if is_broken_pipe(&err) {
         return ExitCode::from(SUCCESS);

@@ -1,5 +1,6 @@
 //! The `tracetape` command: list and show the recordings and the traces
-//! that tracetape stored locally.
+//! that tracetape stored locally, and replay the recordings against a new
+//! build of the service.
 #![forbid(unsafe_code)]
 
 mod cli;
@@ -8,8 +9,11 @@ mod exit;
 mod format;
 mod list;
 mod recordings;
+mod replay;
 mod show;
 mod table;
+#[cfg(test)]
+mod testing;
 mod tree;
 
 use clap::Parser as _;

@@ -299,38 +299,12 @@ fn walk(recording: &Recording) -> Vec<Node> {
 
 #[cfg(test)]
 mod tests {
-    use tracetape::opentelemetry::trace::TraceId;
-    use tracetape::record::{BodyRecord, RequestRecord};
-
     use super::*;
-
-    fn exchange(kind: ExchangeKind, span: u64, parent: u64, start: u64) -> Exchange {
-        Exchange {
-            kind,
-            span_id: SpanId::from(span),
-            parent_span_id: SpanId::from(parent),
-            name: "GET".to_owned(),
-            route: None,
-            start_unix_nanos: start,
-            end_unix_nanos: start + 1,
-            request: RequestRecord {
-                method: "GET".to_owned(),
-                url: "/".to_owned(),
-                headers: Vec::new(),
-                body: BodyRecord::default(),
-            },
-            response: None,
-            error: None,
-        }
-    }
+    use crate::testing::{exchange, recording};
 
     fn shape(exchanges: Vec<Exchange>) -> Vec<(usize, usize, bool)> {
-        let recording = Recording {
-            trace_id: TraceId::from(1_u128),
-            service_name: "s".to_owned(),
-            background: false,
-            exchanges,
-        };
+        let mut recording = recording(1, "s", exchanges);
+        recording.background = false;
         walk(&recording)
             .into_iter()
             .map(|node| (node.index, node.depth, node.is_last))

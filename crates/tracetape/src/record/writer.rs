@@ -296,7 +296,11 @@ impl RecordingWriter {
     /// recordings or bytes.
     pub(crate) fn take_room(&self) -> bool {
         let done = self.shared.done.load(Ordering::Acquire);
-        let waiting = self.shared.accepted.load(Ordering::Acquire).saturating_sub(done);
+        let waiting = self
+            .shared
+            .accepted
+            .load(Ordering::Acquire)
+            .saturating_sub(done);
         let room = waiting < self.capacity as u64
             && self.shared.queued_bytes.load(Ordering::Acquire) < self.shared.max_queued_bytes;
         if !room {

@@ -51,7 +51,7 @@
 //! | `OTEL_BSP_MAX_QUEUE_SIZE` | spans, positive | `2048` |
 //! | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | spans, positive, at most the queue size | `512` |
 //! | `OTEL_PROPAGATORS` | a list of `tracecontext` (W3C Trace Context), `baggage` (W3C Baggage), `b3` (B3 single header), `b3multi` (B3 multiple headers), or `none` alone; `jaeger`, `xray`, `ottrace` are not implemented and are skipped (see [`propagation`](crate::propagation)) | `tracecontext,baggage` |
-//! | `TRACETAPE_MODE` | `off`, `record` (start a [`Recorder`](crate::record::Recorder) for `service.name`; [`init`] installs it for the whole process), `replay` (not available yet: warns, traces only) | `off` |
+//! | `TRACETAPE_MODE` | `off`, `record` (start a [`Recorder`](crate::record::Recorder) for `service.name`; [`init`] installs it for the whole process), `replay` (load a [`Replayer`](crate::replay::Replayer) from `TRACETAPE_RECORD_DIR`; replayed requests' outbound calls are answered from their recordings) | `off` |
 //! | `TRACETAPE_RECORD_SAMPLE_RATE` | share of inbound requests recorded, in `[0, 1]`, separate from trace sampling | `1` |
 //! | `TRACETAPE_RECORD_MAX_BODY_BYTES` | bytes of each body kept; longer bodies are marked truncated | `1048576` |
 //! | `TRACETAPE_RECORD_DIR` | where recordings are written (created, mode 0700, at start-up; when that fails, one warning and tracing only) | `.tracetape/recordings` |

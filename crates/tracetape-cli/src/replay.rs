@@ -1,0 +1,21 @@
+//! `tracetape replay`: starts the service in replay mode
+//! (`replay/service.rs`, `replay/process.rs`), sends it each recorded
+//! request of one service (`replay/select.rs`, `replay/send.rs`) with its
+//! outbound calls answered from the recording, judges each response against
+//! the recorded one (`replay/outcome.rs`), and reports
+//! (`replay/report.rs`, `replay/progress.rs`). The settings come from the
+//! `[replay]` table of `tracetape.toml` and the flags
+//! (`replay/config.rs`); `replay/run.rs` drives it all.
+
+mod config;
+mod outcome;
+mod process;
+mod progress;
+mod report;
+mod run;
+mod select;
+mod send;
+mod service;
+
+pub(crate) use report::Format;
+pub(crate) use run::run;

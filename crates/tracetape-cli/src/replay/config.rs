@@ -1,0 +1,615 @@
+//! `tracetape replay`'s settings: the `[replay]` table of `tracetape.toml`
+//! (every key is described in docs/configuration.md), each key overridden
+//! by its flag. Unknown keys are errors, and every error names the key or
+//! the flag.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow, bail};
+use reqwest::Url;
+use serde::Deserialize;
+use tracetape::record::{CONFIG_FILE, DEFAULT_DIR, JsonPath};
+use tracetape::replay::compare::CompareOptions;
+
+use crate::cli::ReplayArgs;
+
+/// How long the service may take to become ready, unless configured.
+const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long one replayed request may take, unless configured.
+const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Requests in flight at once, unless configured.
+const DEFAULT_CONCURRENCY: usize = 4;
+
+/// Everything a replay needs to know, resolved.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    /// The shell command that starts the service; `None` when it is
+    /// already running.
+    pub(crate) command: Option<String>,
+    /// Where the service answers.
+    pub(crate) base_url: Url,
+    /// The readiness path; `None`: any HTTP answer at `/`.
+    pub(crate) ready: Option<String>,
+    pub(crate) startup_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) concurrency: usize,
+    /// The recordings directory, absolute.
+    pub(crate) recordings: PathBuf,
+    /// The service to replay; `None`: the only one there is.
+    pub(crate) service: Option<String>,
+    /// Trace id prefixes, lower-case; empty: all.
+    pub(crate) only: Vec<String>,
+    pub(crate) compare: CompareOptions,
+    /// The configuration file that was read, absolute: the service is
+    /// started with it as `TRACETAPE_CONFIG`.
+    pub(crate) config_file: Option<PathBuf>,
+}
+
+/// The parts of `tracetape.toml` the replay reads. Other tables belong
+/// to the library (which checks `[record]` itself).
+#[derive(Debug, Default, Deserialize)]
+struct RawFile {
+    #[serde(default)]
+    record: Option<toml::Table>,
+    #[serde(default)]
+    replay: Option<RawReplay>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReplay {
+    command: Option<String>,
+    url: Option<String>,
+    port: Option<u16>,
+    ready: Option<String>,
+    startup_timeout: Option<toml::Value>,
+    request_timeout: Option<toml::Value>,
+    concurrency: Option<usize>,
+    recordings: Option<PathBuf>,
+    service: Option<String>,
+    only: Option<Vec<String>>,
+    compare: Option<toml::Table>,
+}
+
+/// What the file says, with its relative paths taken from its directory.
+#[derive(Debug, Default)]
+struct FileSettings {
+    path: Option<PathBuf>,
+    replay: RawReplay,
+    record_dir: Option<PathBuf>,
+}
+
+impl Settings {
+    /// The settings from the flags, the configuration file they name (or
+    /// `./tracetape.toml`) and `TRACETAPE_RECORD_DIR` (`record_dir_env`).
+    pub(crate) fn resolve(
+        args: &ReplayArgs,
+        record_dir_env: Option<OsString>,
+    ) -> anyhow::Result<Self> {
+        let file = read_file(args.config.as_deref())?;
+        let replay = file.replay;
+        let base_url = match (&args.url, args.port) {
+            (Some(url), _) => Some(base_url(url).with_context(|| format!("--url {url}"))?),
+            (None, Some(port)) => Some(loopback(port)?),
+            (None, None) => match (&replay.url, replay.port) {
+                (Some(_), Some(_)) => bail!("replay.url and replay.port: give one, not both"),
+                (Some(url), None) => {
+                    Some(base_url(url).with_context(|| format!("replay.url = {url:?}"))?)
+                }
+                (None, Some(port)) => Some(loopback(port)?),
+                (None, None) => None,
+            },
+        };
+        let command = if args.no_start {
+            None
+        } else {
+            args.command.clone().or(replay.command)
+        };
+        if command.as_deref().is_some_and(|c| c.trim().is_empty()) {
+            bail!("the service command is empty (--command, replay.command)");
+        }
+        let base_url = match (base_url, &command) {
+            (Some(url), _) => url,
+            (None, Some(_)) => bail!(
+                "the service command needs the address the service listens on: give \
+                 --port or --url (port or url under [replay])"
+            ),
+            (None, None) => bail!(
+                "nothing to replay against: give the command that starts the service and its \
+                 port (--command and --port, or command and port under [replay] in {CONFIG_FILE}), \
+                 or the URL of a service already running in replay mode (--url)"
+            ),
+        };
+        let ready = args.ready.clone().or(replay.ready);
+        if let Some(path) = &ready
+            && !path.starts_with('/')
+        {
+            bail!("the readiness path {path:?} (--ready, replay.ready) must start with `/`");
+        }
+        let startup_timeout = timeout(
+            args.startup_timeout.as_deref(),
+            "--startup-timeout",
+            replay.startup_timeout,
+            "replay.startup_timeout",
+        )?
+        .unwrap_or(DEFAULT_STARTUP_TIMEOUT);
+        let request_timeout = timeout(
+            args.request_timeout.as_deref(),
+            "--request-timeout",
+            replay.request_timeout,
+            "replay.request_timeout",
+        )?
+        .unwrap_or(DEFAULT_REQUEST_TIMEOUT);
+        let concurrency = args
+            .concurrency
+            .or(replay.concurrency)
+            .unwrap_or(DEFAULT_CONCURRENCY);
+        if concurrency == 0 {
+            bail!(
+                "concurrency 0 (--concurrency, replay.concurrency): at least one request must be in flight"
+            );
+        }
+        let recordings = args
+            .recordings
+            .clone()
+            .or(replay.recordings)
+            .or(record_dir_env.map(PathBuf::from))
+            .or(file.record_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR));
+        let recordings = std::path::absolute(&recordings)
+            .with_context(|| format!("failed to resolve {}", recordings.display()))?;
+        let only = if args.only.is_empty() {
+            replay.only.unwrap_or_default()
+        } else {
+            args.only.clone()
+        };
+        let only = only
+            .iter()
+            .map(|prefix| trace_prefix(prefix))
+            .collect::<anyhow::Result<_>>()?;
+        let compare = compare_options(replay.compare.unwrap_or_default(), args)?;
+        Ok(Self {
+            command,
+            base_url,
+            ready,
+            startup_timeout,
+            request_timeout,
+            concurrency,
+            recordings,
+            service: args.service.clone().or(replay.service),
+            only,
+            compare,
+            config_file: file.path,
+        })
+    }
+}
+
+/// Reads the file `explicit` names (which must exist), else
+/// `./tracetape.toml` if there is one.
+fn read_file(explicit: Option<&Path>) -> anyhow::Result<FileSettings> {
+    let path = explicit.unwrap_or(Path::new(CONFIG_FILE));
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if explicit.is_none() && err.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(FileSettings::default());
+        }
+        Err(err) => {
+            return Err(anyhow::Error::new(err).context(format!(
+                "failed to read the configuration file {}",
+                path.display()
+            )));
+        }
+    };
+    let raw: RawFile = toml::from_str(&text).map_err(|err| {
+        anyhow!(
+            "{}: {}",
+            path.display(),
+            err.to_string().trim_end().replace('\n', "\n  ")
+        )
+    })?;
+    let path = std::path::absolute(path)
+        .with_context(|| format!("failed to resolve {}", path.display()))?;
+    let base = path.parent().unwrap_or(Path::new("/"));
+    let mut replay = raw.replay.unwrap_or_default();
+    replay.recordings = replay.recordings.map(|dir| base.join(dir));
+    let record_dir = match raw.record.as_ref().and_then(|record| record.get("dir")) {
+        None => None,
+        Some(toml::Value::String(dir)) => Some(base.join(dir)),
+        Some(other) => bail!(
+            "{}: record.dir: expected a path (a string), found {}",
+            path.display(),
+            other.type_str()
+        ),
+    };
+    Ok(FileSettings {
+        path: Some(path),
+        replay,
+        record_dir,
+    })
+}
+
+/// `http://127.0.0.1:{port}`.
+fn loopback(port: u16) -> anyhow::Result<Url> {
+    base_url(&format!("http://127.0.0.1:{port}"))
+}
+
+/// An `http` or `https` URL without query or fragment.
+fn base_url(text: &str) -> anyhow::Result<Url> {
+    let url = Url::parse(text).map_err(|err| anyhow!("not a URL: {err}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        bail!("expected an http:// URL");
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        bail!("the base URL cannot have a query or a fragment");
+    }
+    Ok(url)
+}
+
+/// The timeout the flag gives, else the key.
+fn timeout(
+    flag: Option<&str>,
+    flag_name: &str,
+    key: Option<toml::Value>,
+    key_name: &str,
+) -> anyhow::Result<Option<Duration>> {
+    let (duration, named) = match (flag, key) {
+        (Some(text), _) => (parse_duration(text), format!("{flag_name} {text}")),
+        (None, Some(toml::Value::String(text))) => {
+            (parse_duration(&text), format!("{key_name} = {text:?}"))
+        }
+        (None, Some(toml::Value::Integer(secs))) => (
+            u64::try_from(secs)
+                .map(Duration::from_secs)
+                .map_err(|_| "negative".to_owned()),
+            format!("{key_name} = {secs}"),
+        ),
+        (None, Some(toml::Value::Float(secs))) => (
+            Duration::try_from_secs_f64(secs).map_err(|err| err.to_string()),
+            format!("{key_name} = {secs}"),
+        ),
+        (None, Some(other)) => (
+            Err(format!("found {}", other.type_str())),
+            key_name.to_owned(),
+        ),
+        (None, None) => return Ok(None),
+    };
+    match duration {
+        Ok(duration) if !duration.is_zero() => Ok(Some(duration)),
+        Ok(_) => bail!("{named}: the timeout must be more than zero"),
+        Err(why) => {
+            bail!("{named}: expected seconds (30) or a number with a unit (500ms, 90s, 2m): {why}")
+        }
+    }
+}
+
+/// `30`, `1.5`, `500ms`, `90s`, `2m`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{number:?} is not a number"))?;
+    let secs = match unit.trim() {
+        "" | "s" => number,
+        "ms" => number / 1000.0,
+        "m" | "min" => number * 60.0,
+        other => return Err(format!("unknown unit {other:?}")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|err| err.to_string())
+}
+
+/// A trace id prefix: hex digits, lower-cased.
+fn trace_prefix(text: &str) -> anyhow::Result<String> {
+    let prefix = text.trim().to_ascii_lowercase();
+    if prefix.is_empty() || prefix.len() > 32 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("--only / replay.only {text:?}: expected the first hex digits of a trace id");
+    }
+    Ok(prefix)
+}
+
+/// `[replay.compare]` with the `--compare KEY=VALUE` flags applied, then
+/// the `--ignore` paths added.
+fn compare_options(mut table: toml::Table, args: &ReplayArgs) -> anyhow::Result<CompareOptions> {
+    let from_file = table.clone();
+    for setting in &args.compare {
+        let (key, value) = setting
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--compare {setting}: expected KEY=VALUE"))?;
+        let key = key.trim();
+        let value: toml::Table = toml::from_str(&format!("value = {value}")).map_err(|_| {
+            anyhow!(
+                "--compare {setting}: the value is not TOML (quote strings: \
+                 headers=[\"etag\"], epochs=false)"
+            )
+        })?;
+        if let Some(value) = value.get("value") {
+            table.insert(key.to_owned(), value.clone());
+        }
+    }
+    let mut options: CompareOptions = toml::Value::Table(table).try_into().map_err(|err| {
+        let message = err.to_string().trim_end().to_owned();
+        if args.compare.is_empty() {
+            anyhow!("replay.compare: {message}")
+        } else {
+            // The error may come from the file or from a flag.
+            let from = if toml::Value::Table(from_file)
+                .try_into::<CompareOptions>()
+                .is_ok()
+            {
+                "--compare"
+            } else {
+                "replay.compare"
+            };
+            anyhow!("{from}: {message}")
+        }
+    })?;
+    for path in &args.ignore {
+        let path: JsonPath = path
+            .parse()
+            .map_err(|err| anyhow!("--ignore {path}: {err}"))?;
+        options = options.with_ignore(path);
+    }
+    Ok(options)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    /// The settings from `flags` and, if given, a `tracetape.toml` holding
+    /// `file` (in a temporary directory, named with --config).
+    fn resolve(file: Option<&str>, flags: &[&str]) -> anyhow::Result<Settings> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut argv = vec!["tracetape", "replay"];
+        let path = dir.path().join("tracetape.toml");
+        let path = path.to_str().unwrap().to_owned();
+        if let Some(text) = file {
+            std::fs::write(&path, text).unwrap();
+            argv.extend(["--config", &path]);
+        }
+        argv.extend(flags);
+        let Command::Replay(args) = Cli::try_parse_from(argv).unwrap().command else {
+            panic!("not replay");
+        };
+        Settings::resolve(&args, None)
+    }
+
+    fn error(file: Option<&str>, flags: &[&str]) -> String {
+        format!("{:#}", resolve(file, flags).unwrap_err())
+    }
+
+    #[test]
+    fn flags_alone_are_enough_and_defaults_fill_the_rest() {
+        let settings = resolve(None, &["--command", "./svc", "--port", "8081"]).unwrap();
+        assert_eq!(settings.command.as_deref(), Some("./svc"));
+        assert_eq!(settings.base_url.as_str(), "http://127.0.0.1:8081/");
+        assert_eq!(settings.ready, None);
+        assert_eq!(settings.startup_timeout, Duration::from_secs(60));
+        assert_eq!(settings.request_timeout, Duration::from_secs(30));
+        assert_eq!(settings.concurrency, 4);
+        assert!(settings.recordings.is_absolute());
+        assert!(settings.recordings.ends_with(".tracetape/recordings"));
+        assert_eq!(settings.compare, CompareOptions::default());
+        assert_eq!(settings.config_file, None);
+    }
+
+    #[test]
+    fn the_file_sets_every_key_and_flags_override_them() {
+        let file = r#"
+            [record]
+            dir = "recorded"
+
+            [replay]
+            command = "cargo run -p checkout"
+            port = 8081
+            ready = "/health"
+            startup_timeout = "2m"
+            request_timeout = 5
+            concurrency = 8
+            service = "checkout"
+            only = ["4BF9", "0af7"]
+
+            [replay.compare]
+            headers = ["content-type", "etag"]
+            ignore = ["$.created_at"]
+            epochs = false
+        "#;
+        let settings = resolve(Some(file), &[]).unwrap();
+        assert_eq!(settings.command.as_deref(), Some("cargo run -p checkout"));
+        assert_eq!(settings.base_url.as_str(), "http://127.0.0.1:8081/");
+        assert_eq!(settings.ready.as_deref(), Some("/health"));
+        assert_eq!(settings.startup_timeout, Duration::from_secs(120));
+        assert_eq!(settings.request_timeout, Duration::from_secs(5));
+        assert_eq!(settings.concurrency, 8);
+        // `[record] dir`, relative to the file.
+        let config = settings.config_file.clone().unwrap();
+        assert_eq!(
+            settings.recordings,
+            config.parent().unwrap().join("recorded")
+        );
+        assert_eq!(settings.service.as_deref(), Some("checkout"));
+        assert_eq!(settings.only, ["4bf9", "0af7"]);
+        assert_eq!(settings.compare.headers, ["content-type", "etag"]);
+        assert!(!settings.compare.epochs && settings.compare.uuids);
+
+        let settings = resolve(
+            Some(file),
+            &[
+                "--no-start",
+                "--url",
+                "http://localhost:9000/api",
+                "--ready",
+                "/ready",
+                "--startup-timeout",
+                "500ms",
+                "--request-timeout",
+                "1.5",
+                "--concurrency",
+                "1",
+                "--recordings",
+                "elsewhere",
+                "--service",
+                "pricing",
+                "--only",
+                "abc,def",
+                "--ignore",
+                "$.total",
+                "--compare",
+                "epochs=true",
+                "--compare",
+                "uuids = false",
+            ],
+        )
+        .unwrap();
+        assert_eq!(settings.command, None);
+        assert_eq!(settings.base_url.as_str(), "http://localhost:9000/api");
+        assert_eq!(settings.ready.as_deref(), Some("/ready"));
+        assert_eq!(settings.startup_timeout, Duration::from_millis(500));
+        assert_eq!(settings.request_timeout, Duration::from_millis(1500));
+        assert_eq!(settings.concurrency, 1);
+        assert_eq!(
+            settings.recordings,
+            std::env::current_dir().unwrap().join("elsewhere")
+        );
+        assert_eq!(settings.service.as_deref(), Some("pricing"));
+        assert_eq!(settings.only, ["abc", "def"]);
+        let ignored: Vec<String> = settings
+            .compare
+            .ignore
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        assert_eq!(ignored, ["$.created_at", "$.total"]);
+        assert!(settings.compare.epochs && !settings.compare.uuids);
+    }
+
+    #[test]
+    fn the_replay_table_wins_over_the_record_dir_and_the_variable_over_that() {
+        let file = "[record]\ndir = \"recorded\"\n[replay]\nport = 1\n";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tracetape.toml");
+        std::fs::write(&path, file).unwrap();
+        let args = |extra: &str| {
+            let mut text = std::fs::read_to_string(&path).unwrap();
+            text.push_str(extra);
+            std::fs::write(&path, text).unwrap();
+            let argv = [
+                "tracetape",
+                "replay",
+                "--no-start",
+                "--config",
+                path.to_str().unwrap(),
+            ];
+            let Command::Replay(args) = Cli::try_parse_from(argv).unwrap().command else {
+                panic!("not replay");
+            };
+            args
+        };
+        let from_env = Settings::resolve(&args(""), Some("/from/env".into())).unwrap();
+        assert_eq!(from_env.recordings, PathBuf::from("/from/env"));
+        let from_table =
+            Settings::resolve(&args("recordings = \"mine\"\n"), Some("/from/env".into())).unwrap();
+        assert_eq!(from_table.recordings, dir.path().join("mine"));
+    }
+
+    #[test]
+    fn errors_name_the_key_or_the_flag() {
+        assert!(
+            error(Some("[replay]\ncomand = \"x\"\n"), &[]).contains("unknown field `comand`"),
+            "{}",
+            error(Some("[replay]\ncomand = \"x\"\n"), &[])
+        );
+        let err = error(
+            Some("[replay]\nport = 1\n[replay.compare]\nuuid = false\n"),
+            &[],
+        );
+        assert!(
+            err.starts_with("replay.compare: unknown field `uuid`"),
+            "{err}"
+        );
+        let err = error(None, &["--port", "1", "--compare", "uuid=false"]);
+        assert!(err.starts_with("--compare: unknown field `uuid`"), "{err}");
+        let err = error(None, &["--port", "1", "--compare", "headers=etag"]);
+        assert!(err.contains("the value is not TOML"), "{err}");
+        let err = error(None, &["--port", "1", "--ignore", "total"]);
+        assert!(
+            err.starts_with("--ignore total: invalid JSON path"),
+            "{err}"
+        );
+        let err = error(
+            Some("[replay]\nport = 1\nstartup_timeout = \"soon\"\n"),
+            &[],
+        );
+        assert!(
+            err.starts_with("replay.startup_timeout = \"soon\": expected seconds"),
+            "{err}"
+        );
+        let err = error(None, &["--port", "1", "--request-timeout", "0"]);
+        assert!(err.contains("more than zero"), "{err}");
+        let err = error(None, &["--port", "1", "--concurrency", "0"]);
+        assert!(err.starts_with("concurrency 0"), "{err}");
+        let err = error(None, &["--port", "1", "--ready", "health"]);
+        assert!(err.contains("must start with `/`"), "{err}");
+        let err = error(None, &["--port", "1", "--only", "xyz"]);
+        assert!(
+            err.contains("\"xyz\": expected the first hex digits"),
+            "{err}"
+        );
+        let err = error(None, &["--url", "ftp://host"]);
+        assert!(
+            err.starts_with("--url ftp://host: expected an http:// URL"),
+            "{err}"
+        );
+        let err = error(Some("[replay]\nurl = \"http://a\"\nport = 1\n"), &[]);
+        assert!(err.contains("give one, not both"), "{err}");
+        let err = error(None, &["--command", "./svc"]);
+        assert!(err.contains("needs the address"), "{err}");
+        let err = error(None, &[]);
+        assert!(err.starts_with("nothing to replay against"), "{err}");
+        let err = error(Some("[record]\ndir = 3\n[replay]\nport = 1\n"), &[]);
+        assert!(
+            err.contains("record.dir: expected a path (a string), found integer"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_named_file_must_exist_and_the_default_one_need_not() {
+        let argv = [
+            "tracetape",
+            "replay",
+            "--port",
+            "1",
+            "--config",
+            "/no/such/tracetape.toml",
+        ];
+        let Command::Replay(args) = Cli::try_parse_from(argv).unwrap().command else {
+            panic!("not replay");
+        };
+        let err = format!("{:#}", Settings::resolve(&args, None).unwrap_err());
+        assert!(
+            err.starts_with("failed to read the configuration file /no/such/tracetape.toml"),
+            "{err}"
+        );
+        assert!(read_file(None).is_ok());
+    }
+
+    #[test]
+    fn durations_take_units() {
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("2h").is_err());
+        assert!(parse_duration("").is_err());
+    }
+}

@@ -1,0 +1,265 @@
+//! What became of one replayed recording: passed, deviated, mock missing
+//! or errored, with everything the report shows about it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tracetape::replay::compare::{CompareOptions, Deviation, compare};
+use tracetape::replay::{LoggedCall, LoggedUnused, REPLAY_LOG_HEADER, ReplayId};
+
+use super::select::Replayable;
+use super::send::Reply;
+
+/// The verdict on one recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Outcome {
+    /// The response matches the recorded one and every recorded call was
+    /// used.
+    Passed,
+    /// The response deviates, or a recorded call went unused.
+    Deviated,
+    /// A call had no recorded call to answer it, or the service did not
+    /// have the recording.
+    MockMissing,
+    /// No response to judge: the request could not be sent, timed out,
+    /// the service died under it, or the service is not replaying.
+    Errored,
+}
+
+impl Outcome {
+    /// `passed`, `deviated`, `mock-missing`, `errored`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Passed => "passed",
+            Self::Deviated => "deviated",
+            Self::MockMissing => "mock-missing",
+            Self::Errored => "errored",
+        }
+    }
+}
+
+/// One replayed recording.
+#[derive(Debug)]
+pub(crate) struct Replayed {
+    pub(crate) id: ReplayId,
+    pub(crate) file: PathBuf,
+    pub(crate) method: String,
+    /// The route template, else the path.
+    pub(crate) route: String,
+    /// The recorded path and query.
+    pub(crate) target: String,
+    pub(crate) outcome: Outcome,
+    /// From sending the request to reading the last byte of the response.
+    pub(crate) duration: Duration,
+    pub(crate) recorded_status: Option<u16>,
+    /// The status the service answered with, if it answered.
+    pub(crate) status: Option<u16>,
+    /// Why it errored.
+    pub(crate) error: Option<String>,
+    pub(crate) deviations: Vec<Deviation>,
+    /// Every outbound call, as the replay log tells it.
+    pub(crate) calls: Vec<LoggedCall>,
+    /// The recorded calls nothing used.
+    pub(crate) unused: Vec<LoggedUnused>,
+    /// The service did not have the recording at all.
+    pub(crate) recording_unknown: bool,
+}
+
+impl Replayed {
+    /// `POST /orders/{id}`.
+    pub(crate) fn request(&self) -> String {
+        format!("{} {}", self.method, self.route)
+    }
+
+    /// The calls no recorded call answered.
+    pub(crate) fn missing(&self) -> impl Iterator<Item = &LoggedCall> {
+        self.calls.iter().filter(|call| call.level.is_none())
+    }
+}
+
+/// Judges what the service answered (or why it did not) to `replayable`'s
+/// request, `duration` after it was sent.
+pub(crate) fn judge(
+    replayable: &Replayable,
+    reply: Result<Reply, String>,
+    options: &CompareOptions,
+    duration: Duration,
+) -> Replayed {
+    let (method, route) = replayable.method_and_route();
+    let expected = replayable.expected();
+    let mut replayed = Replayed {
+        id: replayable.id,
+        file: replayable.path.clone(),
+        method,
+        route,
+        target: replayable
+            .inbound()
+            .map(|inbound| inbound.request.url.clone())
+            .unwrap_or_default(),
+        outcome: Outcome::Errored,
+        duration,
+        recorded_status: expected.map(|response| response.status),
+        status: None,
+        error: None,
+        deviations: Vec::new(),
+        calls: Vec::new(),
+        unused: Vec::new(),
+        recording_unknown: false,
+    };
+    let reply = match reply {
+        Ok(reply) => reply,
+        Err(why) => {
+            replayed.error = Some(why);
+            return replayed;
+        }
+    };
+    replayed.status = Some(reply.response.status);
+    let log = match reply.log {
+        Some(Ok(log)) => log,
+        Some(Err(why)) => {
+            replayed.error = Some(why);
+            return replayed;
+        }
+        None => {
+            replayed.error = Some(format!(
+                "the response has no {REPLAY_LOG_HEADER} header: the service is not running \
+                 tracetape in replay mode (is TRACETAPE_MODE=replay reaching `tracetape::init()`, \
+                 and does this route go through tracetape's server TraceLayer?), so its outbound \
+                 calls may have reached the network"
+            ));
+            return replayed;
+        }
+    };
+    if let Some(expected) = expected {
+        replayed.deviations = compare(expected, &reply.response, options).deviations;
+    }
+    replayed.recording_unknown = !log.found;
+    replayed.calls = log.calls;
+    replayed.unused = log.unused;
+    replayed.outcome = if replayed.recording_unknown || replayed.missing().next().is_some() {
+        Outcome::MockMissing
+    } else if !replayed.deviations.is_empty() || !replayed.unused.is_empty() {
+        Outcome::Deviated
+    } else {
+        Outcome::Passed
+    };
+    replayed
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod tests {
+    use tracetape::record::ExchangeKind;
+    use tracetape::replay::ReplayLog;
+
+    use super::*;
+    use crate::testing::{exchange, json_response, recording};
+
+    /// A recording of `POST /orders?dry=1` (route `/orders`) that answered
+    /// `body`.
+    pub(crate) fn replayable(body: &str) -> Replayable {
+        let mut inbound = exchange(ExchangeKind::Server, 0x10, 0, 1);
+        inbound.route = Some("/orders".to_owned());
+        inbound.request.method = "POST".to_owned();
+        inbound.request.url = "/orders?dry=1".to_owned();
+        inbound.response = Some(json_response(200, body));
+        let recording = recording(0x4bf9, "orders", vec![inbound]);
+        Replayable {
+            id: ReplayId::of(&recording).unwrap(),
+            path: PathBuf::from("/recordings/r.json"),
+            recording,
+        }
+    }
+
+    /// The replay log for calls matched at `levels` (`None`: no match),
+    /// with `unused` recorded calls left over.
+    pub(crate) fn log(levels: &[Option<&str>], unused: usize, found: bool) -> ReplayLog {
+        let calls: Vec<serde_json::Value> = levels
+            .iter()
+            .enumerate()
+            .map(|(i, level)| {
+                serde_json::json!({"method": "GET", "url": format!("http://stock/{i}"),
+                    "level": level, "index": level.map(|_| i), "reused": false})
+            })
+            .collect();
+        let unused: Vec<serde_json::Value> = (0..unused)
+            .map(|i| serde_json::json!({"index": 10 + i, "method": "POST", "url": "http://stock/reserve"}))
+            .collect();
+        let json =
+            serde_json::json!({"recording": "r", "found": found, "calls": calls, "unused": unused});
+        ReplayLog::from_json(json.to_string().as_bytes()).unwrap()
+    }
+
+    fn reply(body: &str, log: Option<ReplayLog>) -> Result<Reply, String> {
+        Ok(Reply {
+            response: json_response(200, body),
+            log: log.map(Ok),
+        })
+    }
+
+    fn outcome(reply: Result<Reply, String>) -> Replayed {
+        judge(
+            &replayable(r#"{"total": 5}"#),
+            reply,
+            &CompareOptions::default(),
+            Duration::from_millis(3),
+        )
+    }
+
+    #[test]
+    fn a_matching_response_with_every_call_used_passes() {
+        let replayed = outcome(reply(
+            r#"{"total": 5}"#,
+            Some(log(&[Some("exact"), Some("similar")], 0, true)),
+        ));
+        assert_eq!(replayed.outcome, Outcome::Passed);
+        assert_eq!(replayed.request(), "POST /orders");
+        assert_eq!(replayed.target, "/orders?dry=1");
+        assert_eq!(
+            (replayed.recorded_status, replayed.status),
+            (Some(200), Some(200))
+        );
+        assert_eq!(replayed.calls.len(), 2);
+    }
+
+    #[test]
+    fn deviations_and_unused_calls_deviate() {
+        let replayed = outcome(reply(r#"{"total": 6}"#, Some(log(&[], 0, true))));
+        assert_eq!(replayed.outcome, Outcome::Deviated);
+        assert_eq!(replayed.deviations[0].path.as_deref(), Some("$.total"));
+        let replayed = outcome(reply(r#"{"total": 5}"#, Some(log(&[], 1, true))));
+        assert_eq!(replayed.outcome, Outcome::Deviated);
+        assert!(replayed.deviations.is_empty());
+    }
+
+    #[test]
+    fn a_call_without_a_mock_wins_over_deviations() {
+        let replayed = outcome(reply(
+            r#"{"total": 6}"#,
+            Some(log(&[Some("exact"), None], 1, true)),
+        ));
+        assert_eq!(replayed.outcome, Outcome::MockMissing);
+        assert_eq!(replayed.missing().count(), 1);
+        assert_eq!(replayed.deviations.len(), 1);
+        let replayed = outcome(reply(r#"{"total": 5}"#, Some(log(&[], 0, false))));
+        assert_eq!(replayed.outcome, Outcome::MockMissing);
+        assert!(replayed.recording_unknown);
+    }
+
+    #[test]
+    fn no_reply_or_no_replay_log_is_an_error() {
+        let replayed = outcome(Err("connection refused".to_owned()));
+        assert_eq!(replayed.outcome, Outcome::Errored);
+        assert_eq!(replayed.error.as_deref(), Some("connection refused"));
+        assert_eq!(replayed.status, None);
+        let replayed = outcome(reply(r#"{"total": 5}"#, None));
+        assert_eq!(replayed.outcome, Outcome::Errored);
+        assert!(
+            replayed
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("the service is not running tracetape in replay mode")
+        );
+    }
+}

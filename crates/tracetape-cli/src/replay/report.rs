@@ -1,0 +1,75 @@
+//! The report of a replay, in three formats: text for people
+//! (`report/text.rs`), JSON (`report/json.rs`, its schema in
+//! docs/replay-report.md) and JUnit XML (`report/junit.rs`) for CI; the
+//! counts they all show are in `report/summary.rs`.
+
+mod json;
+mod junit;
+mod summary;
+mod text;
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::ValueEnum;
+
+use super::outcome::Replayed;
+use super::select::Skipped;
+pub(crate) use summary::Summary;
+pub(crate) use text::Style;
+
+/// The report's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// What needs looking at, then a table per route.
+    Text,
+    /// One JSON document (docs/replay-report.md).
+    Json,
+    /// JUnit XML: one test case per recording.
+    Junit,
+}
+
+/// Everything a replay found.
+#[derive(Debug)]
+pub(crate) struct Report {
+    pub(crate) service: String,
+    pub(crate) base_url: String,
+    /// The recordings directory.
+    pub(crate) recordings: PathBuf,
+    /// Recordings selected; more than `results` when interrupted.
+    pub(crate) selected: usize,
+    /// The replayed recordings, in the order they were recorded.
+    pub(crate) results: Vec<Replayed>,
+    pub(crate) skipped: Vec<Skipped>,
+    pub(crate) duration: Duration,
+    /// Stopped by Ctrl-C before the end.
+    pub(crate) interrupted: bool,
+    /// How many times the service was started again after dying.
+    pub(crate) restarts: usize,
+    /// Why the service stopped answering for good, if it did.
+    pub(crate) service_failure: Option<String>,
+    /// The service's log, when it was kept.
+    pub(crate) service_log: Option<PathBuf>,
+}
+
+impl Report {
+    /// The counts per route and in all.
+    pub(crate) fn summary(&self) -> Summary {
+        Summary::of(&self.results)
+    }
+}
+
+/// Writes `report` in `format`; `style` colours the text format.
+pub(crate) fn write(
+    report: &Report,
+    format: Format,
+    style: Style,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        Format::Text => text::write(report, style, out),
+        Format::Json => json::write(report, out),
+        Format::Junit => junit::write(report, out),
+    }
+}

@@ -1,0 +1,224 @@
+//! The report as one JSON document. Every field is described in
+//! docs/replay-report.md, and docs/replay-report.schema.json is its JSON
+//! Schema; change all three together (a test checks reports against the
+//! schema). Absent values are `null`, never left out.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use super::super::outcome::Replayed;
+use super::Report;
+use super::summary::Counts;
+
+/// The report format's version: a new field keeps it, a changed or
+/// removed one raises it.
+const VERSION: u32 = 1;
+
+#[derive(Debug, Serialize)]
+struct JsonReport<'a> {
+    version: u32,
+    service: &'a str,
+    base_url: &'a str,
+    recordings_dir: String,
+    interrupted: bool,
+    duration_ms: f64,
+    selected: usize,
+    totals: JsonCounts,
+    routes: Vec<JsonRoute>,
+    levels: BTreeMap<&'static str, usize>,
+    unmatched_calls: usize,
+    service_restarts: usize,
+    service_failure: Option<&'a str>,
+    service_log: Option<String>,
+    recordings: Vec<JsonRecording<'a>>,
+    skipped: Vec<JsonSkipped<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonCounts {
+    recordings: usize,
+    passed: usize,
+    deviated: usize,
+    mock_missing: usize,
+    errored: usize,
+}
+
+impl From<Counts> for JsonCounts {
+    fn from(counts: Counts) -> Self {
+        Self {
+            recordings: counts.total(),
+            passed: counts.passed,
+            deviated: counts.deviated,
+            mock_missing: counts.mock_missing,
+            errored: counts.errored,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct JsonRoute {
+    request: String,
+    counts: JsonCounts,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonRecording<'a> {
+    id: String,
+    trace_id: String,
+    file: String,
+    method: &'a str,
+    route: &'a str,
+    target: &'a str,
+    outcome: &'static str,
+    duration_ms: f64,
+    recorded_status: Option<u16>,
+    status: Option<u16>,
+    error: Option<&'a str>,
+    recording_unknown: bool,
+    deviations: Vec<JsonDeviation<'a>>,
+    calls: Vec<JsonCall<'a>>,
+    unused_calls: Vec<JsonUnused<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonDeviation<'a> {
+    kind: String,
+    change: String,
+    path: Option<&'a str>,
+    header: Option<&'a str>,
+    message: &'a str,
+    expected: Option<&'a str>,
+    actual: Option<&'a str>,
+    detail: Option<&'a str>,
+    suggestion: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonCall<'a> {
+    method: &'a str,
+    url: &'a str,
+    level: Option<&'static str>,
+    index: Option<usize>,
+    reused: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonUnused<'a> {
+    index: usize,
+    method: &'a str,
+    url: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonSkipped<'a> {
+    file: String,
+    reason: &'a str,
+}
+
+pub(super) fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let summary = report.summary();
+    let json = JsonReport {
+        version: VERSION,
+        service: &report.service,
+        base_url: &report.base_url,
+        recordings_dir: report.recordings.display().to_string(),
+        interrupted: report.interrupted,
+        duration_ms: millis(report.duration),
+        selected: report.selected,
+        totals: summary.totals.into(),
+        routes: summary
+            .routes
+            .into_iter()
+            .map(|(request, counts)| JsonRoute {
+                request,
+                counts: counts.into(),
+            })
+            .collect(),
+        levels: summary.levels,
+        unmatched_calls: summary.unmatched,
+        service_restarts: report.restarts,
+        service_failure: report.service_failure.as_deref(),
+        service_log: report
+            .service_log
+            .as_ref()
+            .map(|log| log.display().to_string()),
+        recordings: report.results.iter().map(recording).collect(),
+        skipped: report
+            .skipped
+            .iter()
+            .map(|skipped| JsonSkipped {
+                file: skipped.path.display().to_string(),
+                reason: &skipped.reason,
+            })
+            .collect(),
+    };
+    serde_json::to_writer_pretty(&mut *out, &json)?;
+    writeln!(out)
+}
+
+fn recording(result: &Replayed) -> JsonRecording<'_> {
+    JsonRecording {
+        id: result.id.to_string(),
+        trace_id: result.id.trace_id.to_string(),
+        file: result.file.display().to_string(),
+        method: &result.method,
+        route: &result.route,
+        target: &result.target,
+        outcome: result.outcome.as_str(),
+        duration_ms: millis(result.duration),
+        recorded_status: result.recorded_status,
+        status: result.status,
+        error: result.error.as_deref(),
+        recording_unknown: result.recording_unknown,
+        deviations: result
+            .deviations
+            .iter()
+            .map(|deviation| JsonDeviation {
+                kind: name(deviation.kind),
+                change: name(deviation.change),
+                path: deviation.path.as_deref(),
+                header: deviation.header.as_deref(),
+                message: &deviation.message,
+                expected: deviation.expected.as_deref(),
+                actual: deviation.actual.as_deref(),
+                detail: deviation.detail.as_deref(),
+                suggestion: &deviation.suggestion,
+            })
+            .collect(),
+        calls: result
+            .calls
+            .iter()
+            .map(|call| JsonCall {
+                method: &call.method,
+                url: &call.url,
+                level: call.level.map(|level| level.as_str()),
+                index: call.index,
+                reused: call.reused,
+            })
+            .collect(),
+        unused_calls: result
+            .unused
+            .iter()
+            .map(|unused| JsonUnused {
+                index: unused.index,
+                method: &unused.method,
+                url: &unused.url,
+            })
+            .collect(),
+    }
+}
+
+/// A duration in milliseconds, to the microsecond.
+fn millis(duration: std::time::Duration) -> f64 {
+    (duration.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+/// The name a library enum serializes as (`body`, `type-changed`).
+fn name(value: impl Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => String::new(),
+    }
+}

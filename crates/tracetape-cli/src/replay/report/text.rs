@@ -1,0 +1,359 @@
+//! The report for people: each recording that did not pass, with what to
+//! do about it, then a table per route and the totals.
+
+use std::io::{self, Write};
+
+use super::super::outcome::{Outcome, Replayed};
+use super::Report;
+use crate::format::{clean, millis};
+use crate::table::{self, Align, Column};
+
+const COLUMNS: [Column; 5] = [
+    ("REQUEST", Align::Left),
+    ("PASSED", Align::Right),
+    ("DEVIATED", Align::Right),
+    ("MOCK MISSING", Align::Right),
+    ("ERRORED", Align::Right),
+];
+
+/// Whether expected and actual values are coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Style {
+    pub(crate) colour: bool,
+}
+
+impl Style {
+    pub(crate) const PLAIN: Self = Self { colour: false };
+
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.colour {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    fn red(self, text: &str) -> String {
+        self.paint("31", text)
+    }
+
+    fn green(self, text: &str) -> String {
+        self.paint("32", text)
+    }
+}
+
+pub(super) fn write(report: &Report, style: Style, out: &mut dyn Write) -> io::Result<()> {
+    for result in &report.results {
+        if result.outcome != Outcome::Passed {
+            write!(out, "{}", recording(result, style))?;
+            writeln!(out)?;
+        }
+    }
+    for skipped in &report.skipped {
+        writeln!(
+            out,
+            "skipped {}: {}",
+            clean(&skipped.path.display().to_string(), usize::MAX),
+            skipped.reason
+        )?;
+    }
+    if !report.skipped.is_empty() {
+        writeln!(out)?;
+    }
+    let summary = report.summary();
+    let mut rows: Vec<[String; 5]> = summary
+        .routes
+        .iter()
+        .map(|(request, counts)| {
+            [
+                clean(request, 80).into_owned(),
+                counts.passed.to_string(),
+                counts.deviated.to_string(),
+                counts.mock_missing.to_string(),
+                counts.errored.to_string(),
+            ]
+        })
+        .collect();
+    let totals = summary.totals;
+    rows.push([
+        "total".to_owned(),
+        totals.passed.to_string(),
+        totals.deviated.to_string(),
+        totals.mock_missing.to_string(),
+        totals.errored.to_string(),
+    ]);
+    table::write(&COLUMNS, &rows, out)?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{} of {} recording{} of {} replayed against {} in {:.1} s: {} passed, {} deviated, \
+         {} mock missing, {} errored",
+        totals.total(),
+        report.selected,
+        if report.selected == 1 { "" } else { "s" },
+        report.service,
+        report.base_url,
+        report.duration.as_secs_f64(),
+        totals.passed,
+        totals.deviated,
+        totals.mock_missing,
+        totals.errored,
+    )?;
+    let levels: Vec<String> = summary
+        .levels
+        .iter()
+        .map(|(level, count)| format!("{count} {level}"))
+        .collect();
+    write!(
+        out,
+        "outbound calls answered from the recordings: {}",
+        levels.join(", ")
+    )?;
+    if summary.unmatched > 0 {
+        write!(out, "; {} with no recorded call", summary.unmatched)?;
+    }
+    writeln!(out)?;
+    if report.restarts > 0 {
+        writeln!(
+            out,
+            "the service died and was started again {} time{}",
+            report.restarts,
+            if report.restarts == 1 { "" } else { "s" }
+        )?;
+    }
+    if let Some(failure) = &report.service_failure {
+        writeln!(out, "the service stopped answering: {failure}")?;
+    }
+    if let Some(log) = &report.service_log {
+        writeln!(out, "the service's log: {}", log.display())?;
+    }
+    if report.interrupted {
+        writeln!(
+            out,
+            "interrupted: {} of {} recordings were replayed",
+            totals.total(),
+            report.selected
+        )?;
+    }
+    Ok(())
+}
+
+/// What the report says about one recording that did not pass: its
+/// request, outcome and file, then each thing that went wrong, causes
+/// first (an error, calls without a recorded answer, recorded calls left
+/// unused, then the deviations they may explain), with what to do about
+/// it.
+pub(crate) fn recording(result: &Replayed, style: Style) -> String {
+    let mut lines = vec![
+        format!(
+            "{}  {}  {}",
+            clean(&result.request(), 120),
+            result.outcome.as_str(),
+            result.id
+        ),
+        format!(
+            "  recording: {} ({})",
+            clean(&result.file.display().to_string(), usize::MAX),
+            millis(result.duration)
+        ),
+    ];
+    if let Some(error) = &result.error {
+        lines.push(format!("  error: {}", clean(error, usize::MAX)));
+    }
+    if result.recording_unknown {
+        lines.push(format!(
+            "  mock missing: the service has no recording {}: it loads the recordings once, at \
+             start-up, from TRACETAPE_RECORD_DIR; check that it reads this directory and was \
+             started after the recording was made",
+            result.id
+        ));
+    }
+    for call in result.missing() {
+        lines.push(format!(
+            "  mock missing: {} {}: no recorded call answers it; if the new build makes this \
+             call on purpose, record this request again; if not, find out why the code makes it \
+             now",
+            clean(&call.method, 20),
+            clean(&call.url, usize::MAX)
+        ));
+    }
+    for unused in &result.unused {
+        lines.push(format!(
+            "  mock unused: {} {} (recorded call {}): the new build no longer makes this call; \
+             if that is intended, record this request again",
+            clean(&unused.method, 20),
+            clean(&unused.url, usize::MAX),
+            unused.index
+        ));
+    }
+    for deviation in &result.deviations {
+        lines.push(format!("  {}", clean(&deviation.to_string(), usize::MAX)));
+        // A diff shows both values better than they show themselves.
+        let values = if deviation.detail.is_some() {
+            (None, None)
+        } else {
+            (deviation.expected.as_ref(), deviation.actual.as_ref())
+        };
+        if let Some(expected) = values.0 {
+            lines.push(format!(
+                "    expected: {}",
+                style.red(&clean(expected, usize::MAX))
+            ));
+        }
+        if let Some(actual) = values.1 {
+            lines.push(format!(
+                "    actual:   {}",
+                style.green(&clean(actual, usize::MAX))
+            ));
+        }
+        for line in deviation.detail.iter().flat_map(|detail| detail.lines()) {
+            let line = clean(line, usize::MAX);
+            let line = match line.chars().next() {
+                Some('-') => style.red(&line),
+                Some('+') => style.green(&line),
+                _ => line.into_owned(),
+            };
+            lines.push(format!("    | {line}"));
+        }
+        if !deviation.suggestion.is_empty() {
+            lines.push(format!("    suggestion: {}", deviation.suggestion));
+        }
+    }
+    let mut text = lines.join("\n");
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use tracetape::replay::compare::CompareOptions;
+
+    use super::super::super::outcome::judge;
+    use super::super::super::outcome::tests::{log, replayable};
+    use super::super::super::send::Reply;
+    use super::*;
+    use crate::testing::json_response;
+
+    fn deviated() -> Replayed {
+        judge(
+            &replayable(r#"{"total": 5}"#),
+            Ok(Reply {
+                response: json_response(200, r#"{"total": 6}"#),
+                log: Some(Ok(log(&[Some("exact"), None], 1, true))),
+            }),
+            &CompareOptions::default(),
+            Duration::from_micros(1500),
+        )
+    }
+
+    #[test]
+    fn a_recording_lists_what_went_wrong_and_what_to_do() {
+        let text = recording(&deviated(), Style::PLAIN);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "POST /orders  mock-missing  00000000000000000000000000004bf9-0000000000000010"
+        );
+        assert_eq!(lines[1], "  recording: /recordings/r.json (1.5 ms)");
+        assert!(
+            lines[2].starts_with("  mock missing: GET http://stock/1: no recorded call answers it"),
+            "{text}"
+        );
+        assert!(
+            lines[3].starts_with(
+                "  mock unused: POST http://stock/reserve (recorded call 10): the new build no \
+                 longer makes this call"
+            ),
+            "{text}"
+        );
+        assert_eq!(lines[4], "  body $.total: expected 5, actual 6");
+        assert_eq!(lines[5], "    expected: 5");
+        assert_eq!(lines[6], "    actual:   6");
+        assert!(lines[7].starts_with("    suggestion: "), "{text}");
+        assert_eq!(lines.len(), 8);
+    }
+
+    #[test]
+    fn a_diff_stands_for_both_values() {
+        let replayed = judge(
+            &replayable("one\ntwo\n"),
+            Ok(Reply {
+                response: json_response(200, "one\nthree\n"),
+                log: Some(Ok(log(&[], 0, true))),
+            }),
+            &CompareOptions::default(),
+            Duration::ZERO,
+        );
+        let text = recording(&replayed, Style { colour: true });
+        assert!(!text.contains("expected: "), "{text}");
+        assert!(text.contains("\n    | \x1b[31m-two\x1b[0m\n"), "{text}");
+        assert!(text.contains("\n    | \x1b[32m+three\x1b[0m\n"), "{text}");
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let coloured = recording(&deviated(), Style { colour: true });
+        assert!(
+            coloured.contains("    expected: \x1b[31m5\x1b[0m"),
+            "{coloured}"
+        );
+        assert!(
+            coloured.contains("    actual:   \x1b[32m6\x1b[0m"),
+            "{coloured}"
+        );
+        assert!(!recording(&deviated(), Style::PLAIN).contains('\x1b'));
+    }
+
+    #[test]
+    fn the_summary_counts_per_route_and_level() {
+        let passed = judge(
+            &replayable(r#"{"total": 5}"#),
+            Ok(Reply {
+                response: json_response(200, r#"{"total": 5}"#),
+                log: Some(Ok(log(&[Some("similar")], 0, true))),
+            }),
+            &CompareOptions::default(),
+            Duration::ZERO,
+        );
+        let report = Report {
+            service: "orders".to_owned(),
+            base_url: "http://127.0.0.1:8081/".to_owned(),
+            recordings: PathBuf::from("/recordings"),
+            selected: 3,
+            results: vec![deviated(), passed],
+            skipped: Vec::new(),
+            duration: Duration::from_millis(1234),
+            interrupted: true,
+            restarts: 1,
+            service_failure: None,
+            service_log: Some(PathBuf::from("/tmp/service.log")),
+        };
+        let mut out = Vec::new();
+        write(&report, Style::PLAIN, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let table = &text[text.find("REQUEST").unwrap()..];
+        let table = &table[..table.find("\n\n").unwrap() + 1];
+        assert_eq!(
+            table,
+            "REQUEST       PASSED  DEVIATED  MOCK MISSING  ERRORED\n\
+             POST /orders       1         0             1        0\n\
+             total              1         0             1        0\n"
+        );
+        assert!(
+            text.contains(
+                "2 of 3 recordings of orders replayed against http://127.0.0.1:8081/ in 1.2 s: \
+                 1 passed, 0 deviated, 1 mock missing, 0 errored\n\
+                 outbound calls answered from the recordings: 1 exact, 0 redacted, 1 similar; \
+                 1 with no recorded call\n\
+                 the service died and was started again 1 time\n\
+                 the service's log: /tmp/service.log\n\
+                 interrupted: 2 of 3 recordings were replayed\n"
+            ),
+            "{text}"
+        );
+    }
+}

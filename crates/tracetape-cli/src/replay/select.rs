@@ -1,0 +1,316 @@
+//! Which recordings are replayed: those of one service that have an
+//! inbound request and its recorded response, filtered by trace id
+//! prefix, in the order they were recorded.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use tracetape::record::{Exchange, Recording, RecordingStore, ResponseRecord};
+use tracetape::replay::ReplayId;
+
+use super::config::Settings;
+use crate::recordings::note_skipped;
+
+/// One recording to replay.
+#[derive(Debug)]
+pub(crate) struct Replayable {
+    pub(crate) id: ReplayId,
+    pub(crate) path: PathBuf,
+    pub(crate) recording: Recording,
+}
+
+impl Replayable {
+    /// The inbound exchange (there always is one).
+    pub(crate) fn inbound(&self) -> Option<&Exchange> {
+        self.recording.inbound()
+    }
+
+    /// The recorded response (there always is one).
+    pub(crate) fn expected(&self) -> Option<&ResponseRecord> {
+        self.inbound().and_then(|inbound| inbound.response.as_ref())
+    }
+
+    /// The method, and the route (or else the path) of the request.
+    pub(crate) fn method_and_route(&self) -> (String, String) {
+        self.inbound().map_or_else(Default::default, |inbound| {
+            let target = &inbound.request.url;
+            let route = inbound
+                .route
+                .clone()
+                .unwrap_or_else(|| target.split(['?', '#']).next().unwrap_or(target).to_owned());
+            (inbound.request.method.clone(), route)
+        })
+    }
+}
+
+/// A recording of the service that is not replayed, and why.
+#[derive(Debug)]
+pub(crate) struct Skipped {
+    pub(crate) path: PathBuf,
+    pub(crate) reason: String,
+}
+
+/// The recordings to replay, in order.
+#[derive(Debug)]
+pub(crate) struct Selection {
+    pub(crate) service: String,
+    pub(crate) recordings: Vec<Replayable>,
+    pub(crate) skipped: Vec<Skipped>,
+}
+
+/// Loads the recordings directory and picks what `settings` ask for;
+/// files that cannot be read are noted on `notes`. An error when there
+/// is nothing to replay.
+pub(crate) fn select(settings: &Settings, notes: &mut dyn Write) -> anyhow::Result<Selection> {
+    let store = RecordingStore::new(&settings.recordings);
+    let dir = settings.recordings.display();
+    let loaded = store.load().context("failed to read the recordings")?;
+    note_skipped(&loaded.errors, notes)?;
+    let mut services: BTreeMap<String, usize> = BTreeMap::new();
+    for stored in &loaded.recordings {
+        if stored.recording.inbound().is_some() {
+            *services
+                .entry(stored.recording.service_name.clone())
+                .or_default() += 1;
+        }
+    }
+    let listed = || {
+        services
+            .iter()
+            .map(|(name, count)| format!("{name} ({count})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let service = match (&settings.service, services.len()) {
+        (_, 0) => bail!(
+            "no recorded requests in {dir}: record some by running the service with \
+             TRACETAPE_MODE=record (and TRACETAPE_RECORD_DIR={dir}), or point --recordings \
+             at the recordings"
+        ),
+        (Some(name), _) if !services.contains_key(name) => bail!(
+            "no recorded requests of service {name:?} in {dir}; it has requests of: {}",
+            listed()
+        ),
+        (Some(name), _) => name.clone(),
+        (None, 1) => services.keys().next().cloned().unwrap_or_default(),
+        (None, _) => bail!(
+            "the recordings in {dir} are of several services: {}; choose one with --service \
+             (or service under [replay])",
+            listed()
+        ),
+    };
+
+    let mut recordings = Vec::new();
+    let mut skipped = Vec::new();
+    let mut matched = vec![false; settings.only.len()];
+    for stored in loaded.recordings {
+        let recording = stored.recording;
+        let Some(id) = ReplayId::of(&recording) else {
+            continue;
+        };
+        if recording.service_name != service {
+            continue;
+        }
+        let trace_id = recording.trace_id.to_string();
+        if !settings.only.is_empty() {
+            let hits: Vec<usize> = (0..settings.only.len())
+                .filter(|&i| trace_id.starts_with(&settings.only[i]))
+                .collect();
+            if hits.is_empty() {
+                continue;
+            }
+            for i in hits {
+                matched[i] = true;
+            }
+        }
+        match recording.inbound().map(|inbound| (inbound.response.is_some(), &inbound.error)) {
+            Some((false, error)) => skipped.push(Skipped {
+                path: stored.path,
+                reason: format!(
+                    "the request got no response when it was recorded{}: there is nothing to compare with",
+                    error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default()
+                ),
+            }),
+            _ => recordings.push(Replayable {
+                id,
+                path: stored.path,
+                recording,
+            }),
+        }
+    }
+    if let Some(i) = matched.iter().position(|hit| !hit) {
+        bail!(
+            "--only / replay.only {}: no recorded request of {service} has a trace id that starts \
+             with it",
+            settings.only[i]
+        );
+    }
+    for skip in &skipped {
+        writeln!(
+            notes,
+            "note: skipped {}: {}",
+            skip.path.display(),
+            skip.reason
+        )?;
+    }
+    if recordings.is_empty() {
+        bail!("none of the recorded requests of {service} in {dir} can be replayed");
+    }
+    recordings.sort_by(|a, b| {
+        let start = |r: &Replayable| r.inbound().map(|inbound| inbound.start_unix_nanos);
+        start(a).cmp(&start(b)).then_with(|| a.path.cmp(&b.path))
+    });
+    Ok(Selection {
+        service,
+        recordings,
+        skipped,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::time::Duration;
+
+    use tracetape::record::ExchangeKind;
+    use tracetape::replay::compare::CompareOptions;
+
+    use super::*;
+    use crate::testing::{self, exchange, json_response};
+
+    /// A recording of `service` answering `GET /items?page=2` at `start`,
+    /// with a response unless `answered` is false.
+    fn recording(trace: u128, service: &str, start: u64, answered: bool) -> Recording {
+        let mut inbound = exchange(ExchangeKind::Server, 7, 0, start);
+        inbound.request.url = "/items?page=2".to_owned();
+        if answered {
+            inbound.response = Some(json_response(200, "{}"));
+        } else {
+            inbound.error = Some("handler panicked".to_owned());
+        }
+        testing::recording(trace, service, vec![inbound])
+    }
+
+    /// Selects from a directory holding `recordings` with the flags
+    /// `service` and `only`.
+    fn select_from(
+        recordings: &[Recording],
+        service: Option<&str>,
+        only: &[&str],
+    ) -> (anyhow::Result<Selection>, String) {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, recording) in recordings.iter().enumerate() {
+            let name = format!("{:020}-1-{i:06}-{}.json", i, recording.trace_id);
+            std::fs::write(dir.path().join(name), recording.to_otlp_json().unwrap()).unwrap();
+        }
+        std::fs::write(dir.path().join("broken.json"), "{").unwrap();
+        let settings = Settings {
+            command: None,
+            base_url: "http://127.0.0.1:1".parse().unwrap(),
+            ready: None,
+            startup_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(1),
+            concurrency: 1,
+            recordings: dir.path().to_owned(),
+            service: service.map(str::to_owned),
+            only: only.iter().map(|&p| p.to_owned()).collect(),
+            compare: CompareOptions::default(),
+            config_file: None,
+        };
+        let mut notes = Vec::new();
+        let selection = select(&settings, &mut notes);
+        (selection, String::from_utf8(notes).unwrap())
+    }
+
+    #[test]
+    fn the_only_service_is_chosen_and_its_recordings_ordered_by_start() {
+        let (selection, notes) = select_from(
+            &[
+                recording(0xb, "orders", 20, true),
+                recording(0xa, "orders", 10, true),
+                recording(0xc, "orders", 30, false),
+            ],
+            None,
+            &[],
+        );
+        let selection = selection.unwrap();
+        assert_eq!(selection.service, "orders");
+        let traces: Vec<u128> = selection
+            .recordings
+            .iter()
+            .map(|r| u128::from_be_bytes(r.recording.trace_id.to_bytes()))
+            .collect();
+        assert_eq!(traces, [0xa, 0xb]);
+        assert_eq!(
+            selection.recordings[0].method_and_route(),
+            ("GET".to_owned(), "/items".to_owned())
+        );
+        let [skipped] = selection.skipped.as_slice() else {
+            panic!("one skipped: {:?}", selection.skipped);
+        };
+        assert!(
+            skipped
+                .reason
+                .contains("no response when it was recorded (handler panicked)")
+        );
+        assert!(
+            notes.contains("note: skipped ") && notes.contains("broken.json"),
+            "{notes}"
+        );
+    }
+
+    #[test]
+    fn several_services_need_a_choice() {
+        let recordings = [
+            recording(0xa, "orders", 10, true),
+            recording(0xb, "stock", 20, true),
+        ];
+        let err = select_from(&recordings, None, &[])
+            .0
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(
+                "are of several services: orders (1), stock (1); choose one with --service"
+            ),
+            "{err}"
+        );
+        let err = select_from(&recordings, Some("pricing"), &[])
+            .0
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no recorded requests of service \"pricing\""),
+            "{err}"
+        );
+        let chosen = select_from(&recordings, Some("stock"), &[]).0.unwrap();
+        assert_eq!(chosen.recordings.len(), 1);
+    }
+
+    #[test]
+    fn only_keeps_the_prefixes_and_each_must_match() {
+        let recordings = [
+            recording(0xa1 << 120, "orders", 10, true),
+            recording(0xb2 << 120, "orders", 20, true),
+        ];
+        let kept = select_from(&recordings, None, &["b2"]).0.unwrap();
+        assert_eq!(kept.recordings.len(), 1);
+        assert!(
+            kept.recordings[0]
+                .recording
+                .trace_id
+                .to_string()
+                .starts_with("b2")
+        );
+        let err = select_from(&recordings, None, &["b2", "ff"])
+            .0
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("--only / replay.only ff: no recorded request"),
+            "{err}"
+        );
+    }
+}

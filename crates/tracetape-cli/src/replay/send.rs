@@ -1,0 +1,329 @@
+//! One replayed request: rebuilt from the recorded inbound exchange, sent
+//! to the service marked with the recording's [`ReplayId`], and its whole
+//! response read back with the replay log.
+
+use std::fmt;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, StatusCode, Url, redirect};
+use tracetape::record::{BodyRecord, HeaderRecord, ResponseRecord};
+use tracetape::replay::{REPLAY_HEADER, REPLAY_LOG_HEADER, ReplayLog};
+
+use super::select::Replayable;
+use crate::format::chain;
+
+/// Recorded request headers that are not sent again: those about one
+/// connection or one message's framing (the client sets its own), and the
+/// trace context, so that each replay starts a fresh trace.
+const NOT_SENT: [&str; 11] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "upgrade",
+    "traceparent",
+    "tracestate",
+    REPLAY_HEADER,
+];
+
+/// How long one readiness probe may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Sends requests to the service.
+#[derive(Debug, Clone)]
+pub(crate) struct Sender {
+    client: reqwest::Client,
+    base: Url,
+    timeout: Duration,
+}
+
+/// What the service answered.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    /// The whole response, but for the replay log header.
+    pub(crate) response: ResponseRecord,
+    /// The replay log header, read; `None` when there was none.
+    pub(crate) log: Option<Result<ReplayLog, String>>,
+}
+
+/// Why a request got no reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SendError {
+    /// The recorded request cannot be sent again.
+    Unsendable(String),
+    /// No whole response within the request timeout.
+    Timeout(Duration),
+    /// The connection could not be made, or broke.
+    Transport(String),
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unsendable(why) => f.write_str(why),
+            Self::Timeout(timeout) => write!(
+                f,
+                "no whole response within {} (request_timeout)",
+                humane(*timeout)
+            ),
+            Self::Transport(why) => write!(f, "the request failed: {why}"),
+        }
+    }
+}
+
+/// `30s`, `1.5s`, `250ms`.
+pub(crate) fn humane(duration: Duration) -> String {
+    if duration < Duration::from_secs(1) {
+        format!("{}ms", duration.as_millis())
+    } else {
+        format!("{}s", duration.as_secs_f64())
+    }
+}
+
+impl Sender {
+    /// A sender to the service at `base` that gives up on a request after
+    /// `timeout`. It follows no redirects and decodes no bodies: what the
+    /// service answers is compared as it is.
+    pub(crate) fn new(base: Url, timeout: Duration) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .redirect(redirect::Policy::none())
+            .no_proxy()
+            .no_gzip()
+            .no_brotli()
+            .no_deflate()
+            .no_zstd()
+            .build()
+            .context("failed to set up the HTTP client")?;
+        Ok(Self {
+            client,
+            base,
+            timeout,
+        })
+    }
+
+    /// The service's base URL.
+    pub(crate) fn base(&self) -> &Url {
+        &self.base
+    }
+
+    /// The base URL followed by `target`, the recorded path and query.
+    pub(crate) fn url(&self, target: &str) -> Result<Url, String> {
+        // An absolute-form target keeps its path and query.
+        let target = match target.split_once("://") {
+            Some((_, rest)) => rest.find('/').map_or("/", |slash| &rest[slash..]),
+            None => target,
+        };
+        if !target.starts_with('/') {
+            return Err(format!("the recorded target {target:?} is not a path"));
+        }
+        let url = format!("{}{target}", self.base.as_str().trim_end_matches('/'));
+        Url::parse(&url).map_err(|err| format!("the recorded target makes no URL ({url}): {err}"))
+    }
+
+    /// Sends `replayable`'s request again and reads the whole response.
+    pub(crate) async fn replay(&self, replayable: &Replayable) -> Result<Reply, SendError> {
+        let request = self.request(replayable).map_err(SendError::Unsendable)?;
+        let exchange = async {
+            let response = self.client.execute(request).await.map_err(transport)?;
+            let status = response.status().as_u16();
+            let mut log = None;
+            let mut headers = Vec::with_capacity(response.headers().len());
+            for (name, value) in response.headers() {
+                if name == REPLAY_LOG_HEADER {
+                    log = Some(ReplayLog::from_json(value.as_bytes()).map_err(|err| {
+                        format!("the {REPLAY_LOG_HEADER} header cannot be read: {err}")
+                    }));
+                } else {
+                    headers.push(HeaderRecord {
+                        name: name.as_str().to_owned(),
+                        value: value.as_bytes().to_vec().into(),
+                    });
+                }
+            }
+            let bytes = response.bytes().await.map_err(transport)?;
+            let body = BodyRecord {
+                size: bytes.len() as u64,
+                bytes,
+                truncated: false,
+            };
+            Ok(Reply {
+                response: ResponseRecord {
+                    status,
+                    headers,
+                    body,
+                },
+                log,
+            })
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| SendError::Timeout(self.timeout))?
+    }
+
+    /// The request `replayable` recorded, addressed to the service.
+    fn request(&self, replayable: &Replayable) -> Result<reqwest::Request, String> {
+        let inbound = replayable
+            .inbound()
+            .ok_or("the recording has no inbound request")?;
+        let recorded = &inbound.request;
+        let method = Method::from_bytes(recorded.method.as_bytes())
+            .map_err(|_| format!("the recorded method {:?} is not valid", recorded.method))?;
+        let url = self.url(&recorded.url)?;
+        if recorded.body.truncated {
+            return Err(format!(
+                "the recording kept {} of the {} bytes of the request body \
+                 (TRACETAPE_RECORD_MAX_BODY_BYTES, or a body redaction could not read), so the \
+                 request cannot be sent again",
+                recorded.body.bytes.len(),
+                recorded.body.size
+            ));
+        }
+        let mut headers = HeaderMap::with_capacity(recorded.headers.len() + 1);
+        for header in &recorded.headers {
+            if NOT_SENT
+                .iter()
+                .any(|name| header.name.eq_ignore_ascii_case(name))
+            {
+                continue;
+            }
+            let name = HeaderName::from_bytes(header.name.as_bytes());
+            let value = HeaderValue::from_bytes(&header.value);
+            let (Ok(name), Ok(value)) = (name, value) else {
+                return Err(format!(
+                    "the recorded header {:?} cannot be sent again",
+                    header.name
+                ));
+            };
+            headers.append(name, value);
+        }
+        let id = HeaderValue::from_str(&replayable.id.to_string())
+            .map_err(|_| "the replay id is not a header value".to_owned())?;
+        headers.insert(REPLAY_HEADER, id);
+        let mut request = reqwest::Request::new(method, url);
+        *request.headers_mut() = headers;
+        *request.body_mut() = Some(recorded.body.bytes.clone().into());
+        Ok(request)
+    }
+
+    /// The status a GET of `path` answers with.
+    pub(crate) async fn probe(&self, path: &str) -> Result<StatusCode, String> {
+        let url = self.url(path)?;
+        let response = self
+            .client
+            .get(url)
+            .timeout(PROBE_TIMEOUT)
+            .send()
+            .await
+            .map_err(|err| chain(&err))?;
+        Ok(response.status())
+    }
+}
+
+fn transport(err: reqwest::Error) -> SendError {
+    SendError::Transport(chain(&err))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn sender(base: &str) -> Sender {
+        Sender::new(Url::parse(base).unwrap(), Duration::from_secs(1)).unwrap()
+    }
+
+    #[test]
+    fn targets_are_appended_to_the_base_url() {
+        let plain = sender("http://127.0.0.1:8081");
+        assert_eq!(
+            plain.url("/orders/7?x=1&y=%20").unwrap().as_str(),
+            "http://127.0.0.1:8081/orders/7?x=1&y=%20"
+        );
+        let prefixed = sender("http://localhost:9000/api/");
+        assert_eq!(
+            prefixed.url("/orders").unwrap().as_str(),
+            "http://localhost:9000/api/orders"
+        );
+        assert_eq!(
+            plain.url("http://old-host:1/a?b").unwrap().as_str(),
+            "http://127.0.0.1:8081/a?b"
+        );
+        assert!(plain.url("*").unwrap_err().contains("is not a path"));
+    }
+
+    #[test]
+    fn the_recorded_request_is_sent_again_without_connection_and_trace_headers() {
+        let mut replayable = super::super::outcome::tests::replayable("{}");
+        let inbound = &mut replayable.recording.exchanges[0].request;
+        for (name, value) in [
+            ("host", "old-host:8081"),
+            ("content-type", "application/json"),
+            ("Connection", "keep-alive"),
+            (
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
+            ("x-request-id", "r-1"),
+            ("x-request-id", "r-2"),
+            ("x-tracetape-replay", "stale"),
+        ] {
+            inbound.headers.push(HeaderRecord {
+                name: name.to_owned(),
+                value: value.as_bytes().to_vec().into(),
+            });
+        }
+        inbound.body = BodyRecord {
+            bytes: b"{\"id\":1}".to_vec().into(),
+            truncated: false,
+            size: 8,
+        };
+        let request = sender("http://127.0.0.1:9").request(&replayable).unwrap();
+        assert_eq!(request.method(), Method::POST);
+        assert_eq!(request.url().as_str(), "http://127.0.0.1:9/orders?dry=1");
+        let headers: Vec<(String, String)> = request
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
+            .collect();
+        assert_eq!(
+            headers,
+            [
+                ("content-type".to_owned(), "application/json".to_owned()),
+                ("x-request-id".to_owned(), "r-1".to_owned()),
+                ("x-request-id".to_owned(), "r-2".to_owned()),
+                (REPLAY_HEADER.to_owned(), replayable.id.to_string()),
+            ]
+        );
+        let body = request.body().and_then(reqwest::Body::as_bytes);
+        assert_eq!(body, Some(&b"{\"id\":1}"[..]));
+    }
+
+    #[test]
+    fn a_body_the_recording_cut_cannot_be_sent() {
+        let mut replayable = super::super::outcome::tests::replayable("{}");
+        replayable.recording.exchanges[0].request.body = BodyRecord {
+            bytes: b"{\"id\"".to_vec().into(),
+            truncated: true,
+            size: 100,
+        };
+        let err = sender("http://127.0.0.1:9")
+            .request(&replayable)
+            .unwrap_err();
+        assert!(
+            err.starts_with("the recording kept 5 of the 100 bytes"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(humane(Duration::from_secs(30)), "30s");
+        assert_eq!(humane(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(humane(Duration::from_millis(250)), "250ms");
+    }
+}

@@ -1,0 +1,526 @@
+//! `tracetape replay` end to end: the `replay_target` example recorded
+//! against a dependency that counts its requests, then replayed as it is
+//! and with its behaviour changed (`REPLAY_TARGET_CHANGE`), crashing,
+//! failing to start, interrupted.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod replay_support;
+
+use std::process::{Command, Stdio};
+
+use replay_support::{
+    Fixture, Notices, free_port, listening_url, running, schema, signal, stderr, stdout, stop,
+};
+use serde_json::Value;
+
+/// `stdout` and `stderr` of a run, for assertion messages.
+fn both(output: &std::process::Output) -> String {
+    format!(
+        "--- stdout\n{}--- stderr\n{}",
+        stdout(output),
+        stderr(output)
+    )
+}
+
+#[test]
+fn an_unchanged_build_passes_and_its_dependency_is_never_called() {
+    let fixture = Fixture::record(&["o-1", "o-2", "o-3"]);
+    let recorded = fixture.dependency.hits();
+    assert_eq!(recorded, 6, "two calls per order");
+
+    let port = free_port();
+    let output = fixture.replay_command(port, "", &[]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    let text = stdout(&output);
+    // Nothing needs looking at: the summary alone.
+    assert!(text.starts_with("REQUEST "), "{text}");
+    assert!(
+        text.contains("\nPOST /orders       3         0             0        0\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "3 of 3 recordings of orders replayed against http://127.0.0.1:{port}/ in "
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "outbound calls answered from the recordings: 6 exact, 0 redacted, 0 similar\n"
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        fixture.dependency.hits(),
+        recorded,
+        "the dependency was called"
+    );
+    // The service was stopped.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+}
+
+#[test]
+fn a_changed_value_deviates_at_its_json_path_with_a_suggestion() {
+    let fixture = Fixture::record(&["o-1", "o-2"]);
+    let output = fixture.replay("total", &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    let text = stdout(&output);
+    assert_eq!(
+        text.matches("POST /orders  deviated  ").count(),
+        2,
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "  body $.total_cents: expected 500, actual 501\n    expected: 500\n    actual:   501\n    \
+             suggestion: if the new value is intended, record this request again; if it changes \
+             from run to run, add an ignore rule for $.total_cents\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nPOST /orders       0         2             0        0\n"),
+        "{text}"
+    );
+
+    // An ignore rule given as a flag forgives it.
+    let output = fixture.replay("total", &["--ignore", "$.total_cents"]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+}
+
+#[test]
+fn a_new_outbound_call_is_a_missing_mock() {
+    let fixture = Fixture::record(&["o-1"]);
+    let output = fixture.replay("new-call", &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    let text = stdout(&output);
+    assert!(text.starts_with("POST /orders  mock-missing  "), "{text}");
+    assert!(
+        text.contains(&format!(
+            "\n  mock missing: GET {}/loyalty/o-1: no recorded call answers it; if the new build \
+             makes this call on purpose, record this request again; if not, find out why the code \
+             makes it now\n",
+            fixture.dependency.url
+        )),
+        "{text}"
+    );
+    assert!(text.contains("; 1 with no recorded call\n"), "{text}");
+    assert_eq!(fixture.dependency.hits(), 2, "only the recording's calls");
+}
+
+#[test]
+fn a_call_no_longer_made_leaves_its_mock_unused() {
+    let fixture = Fixture::record(&["o-1"]);
+    let output = fixture.replay("drop-call", &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    let text = stdout(&output);
+    let block: Vec<&str> = text.split("\n\n").next().unwrap().lines().collect();
+    assert!(block[0].starts_with("POST /orders  deviated  "), "{text}");
+    assert!(block[1].starts_with("  recording: "), "{text}");
+    // The response is the same: only the unused call is wrong.
+    assert_eq!(
+        block[2..],
+        [format!(
+            "  mock unused: GET {}/stock/tea (recorded call 0): the new build no longer makes \
+             this call; if that is intended, record this request again",
+            fixture.dependency.url
+        )],
+        "{text}"
+    );
+}
+
+#[test]
+fn the_json_report_follows_its_schema() {
+    let fixture = Fixture::record(&["o-1", "o-2"]);
+    let output = fixture.replay("total-on=o-2", &["--format", "json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let schema_text = include_str!("../../../docs/replay-report.schema.json");
+    let schema: Value = serde_json::from_str(schema_text).unwrap();
+    assert_eq!(schema::violations(&schema, &report), Vec::<String>::new());
+
+    assert_eq!(report["service"], "orders");
+    assert_eq!(
+        report["totals"],
+        serde_json::json!({"recordings": 2, "passed": 1, "deviated": 1, "mock_missing": 0, "errored": 0})
+    );
+    assert_eq!(report["levels"]["exact"], 4);
+    let [passed, deviated] = report["recordings"].as_array().unwrap().as_slice() else {
+        panic!("two recordings: {report}");
+    };
+    assert_eq!(passed["outcome"], "passed");
+    assert_eq!(passed["route"], "/orders");
+    assert_eq!(passed["calls"].as_array().unwrap().len(), 2);
+    assert_eq!(passed["calls"][0]["level"], "exact");
+    assert_eq!(deviated["outcome"], "deviated");
+    assert_eq!(
+        (
+            deviated["recorded_status"].clone(),
+            deviated["status"].clone()
+        ),
+        (200.into(), 200.into())
+    );
+    let deviation = &deviated["deviations"][0];
+    assert_eq!(deviation["path"], "$.total_cents");
+    assert_eq!(deviation["change"], "changed");
+    assert_eq!(
+        (deviation["expected"].clone(), deviation["actual"].clone()),
+        ("500".into(), "501".into())
+    );
+    assert!(
+        deviation["suggestion"]
+            .as_str()
+            .unwrap()
+            .contains("add an ignore rule for $.total_cents")
+    );
+    // The id is what the file's recording answers to.
+    let id = deviated["id"].as_str().unwrap();
+    assert!(id.starts_with(deviated["trace_id"].as_str().unwrap()));
+    assert!(deviated["file"].as_str().unwrap().ends_with(".json"));
+}
+
+#[test]
+fn the_junit_report_reads_back_as_junit() {
+    let fixture = Fixture::record(&["o-1", "o-2", "o-3"]);
+    let report = fixture.dir.path().join("report.xml");
+    let output = fixture.replay(
+        "crash-on=o-2,total-on=o-3",
+        &[
+            "--concurrency",
+            "1",
+            "--format",
+            "junit",
+            "--output",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    assert!(output.stdout.is_empty());
+    assert!(
+        stderr(&output).contains(&format!(
+            "report written to {}: 1 passed, 1 deviated, 0 mock missing, 1 errored",
+            report.display()
+        )),
+        "{}",
+        both(&output)
+    );
+    let xml = std::fs::read(&report).unwrap();
+    let suites = junit_parser::from_reader(xml.as_slice()).unwrap();
+    assert_eq!((suites.tests, suites.failures, suites.errors), (3, 1, 1));
+    let [suite] = suites.suites.as_slice() else {
+        panic!("one suite");
+    };
+    assert_eq!(suite.name, "tracetape replay: orders");
+    assert_eq!((suite.tests, suite.failures, suite.errors), (3, 1, 1));
+    let cases = &suite.cases;
+    assert_eq!(cases.len(), 3);
+    for case in cases {
+        assert_eq!(case.classname.as_deref(), Some("orders"));
+        assert!(
+            case.original_name.starts_with("POST /orders ("),
+            "{}",
+            case.original_name
+        );
+        assert!(case.file.as_deref().unwrap().ends_with(".json"));
+    }
+    assert!(cases[0].status.is_success());
+    let junit_parser::TestStatus::Error(error) = &cases[1].status else {
+        panic!("the crash is an error: {:?}", cases[1].status);
+    };
+    assert_eq!(error.error_type, "errored");
+    assert!(
+        error.message.starts_with(
+            "error: the service exited (exit status: 3) while this request was in flight; restarted"
+        ),
+        "{}",
+        error.message
+    );
+    let junit_parser::TestStatus::Failure(failure) = &cases[2].status else {
+        panic!("the new total is a failure: {:?}", cases[2].status);
+    };
+    assert_eq!(failure.failure_type, "deviated");
+    assert_eq!(
+        failure.message,
+        "body $.total_cents: expected 500, actual 501"
+    );
+    // The text report's block, whole.
+    assert!(
+        failure.text.starts_with("POST /orders  deviated  "),
+        "{}",
+        failure.text
+    );
+    assert!(
+        failure
+            .text
+            .contains("\n    expected: 500\n    actual:   501\n"),
+        "{}",
+        failure.text
+    );
+}
+
+#[test]
+fn a_service_that_dies_mid_run_is_restarted_and_the_others_run() {
+    let fixture = Fixture::record(&["o-1", "o-2", "o-3"]);
+    let output = fixture.replay("crash-on=o-2", &["--concurrency", "1"]);
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    let text = stdout(&output);
+    let blocks: Vec<&str> = text.split("\n\n").collect();
+    assert!(blocks[0].starts_with("POST /orders  errored  "), "{text}");
+    assert!(
+        blocks[0].ends_with(
+            "\n  error: the service exited (exit status: 3) while this request was in flight; \
+             restarted"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nPOST /orders       2         0             0        1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nthe service died and was started again 1 time\nthe service's log: "),
+        "{text}"
+    );
+    // The crashed request is the second one recorded.
+    let recordings: Vec<String> = replay_json(&fixture, "crash-on=o-2")["recordings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(recordings, ["passed", "errored", "passed"]);
+}
+
+/// The JSON report of a replay with `change`, one request at a time.
+fn replay_json(fixture: &Fixture, change: &str) -> Value {
+    let output = fixture.replay(change, &["--concurrency", "1", "--format", "json"]);
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("{}", both(&output)))
+}
+
+#[test]
+fn a_service_that_exits_at_start_fails_the_run_with_its_log() {
+    let fixture = Fixture::record(&["o-1"]);
+    let output = fixture.replay("exit-at-start", &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", both(&output));
+    assert!(output.stdout.is_empty());
+    let message = stderr(&output);
+    assert!(
+        message.starts_with(
+            "error: the service exited (exit status: 1) before it was ready; its log ("
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains(
+            "\n  | replay_target: cannot open the order database (REPLAY_TARGET_CHANGE=exit-at-start)\n"
+        ),
+        "{message}"
+    );
+    // The log is kept for reading.
+    let log = message
+        .split_once("its log (")
+        .unwrap()
+        .1
+        .split_once("):")
+        .unwrap()
+        .0;
+    assert!(
+        std::fs::read_to_string(log)
+            .unwrap()
+            .contains("cannot open the order database")
+    );
+    std::fs::remove_dir_all(std::path::Path::new(log).parent().unwrap()).unwrap();
+}
+
+#[test]
+fn a_service_that_never_becomes_ready_times_out() {
+    let fixture = Fixture::record(&["o-1"]);
+    let port = free_port();
+    let output = fixture
+        .replay_command(
+            port,
+            "never-ready",
+            &["--ready", "/health", "--startup-timeout", "1"],
+        )
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", both(&output));
+    let message = stderr(&output);
+    assert!(
+        message.starts_with(&format!(
+            "error: the service was not ready within 1s (startup_timeout); the last try: GET \
+             http://127.0.0.1:{port}/health answered 503 Service Unavailable; its log ("
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains("\n  | listening on http://127.0.0.1:"),
+        "{message}"
+    );
+    // Stopped all the same.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+}
+
+/// The pids the example told at start-up: its own and its child's.
+fn started(notices: &Notices) -> (u32, u32) {
+    let line = notices.next();
+    let pids: Vec<u32> = line
+        .strip_prefix("started ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .split(' ')
+        .map(|pid| pid.parse().unwrap())
+        .collect();
+    (pids[0], pids[1])
+}
+
+#[test]
+fn stopping_the_service_stops_its_whole_process_group() {
+    // The example leaves a `sleep` running as its child; stopping only the
+    // process `tracetape` started would leave it behind.
+    let fixture = Fixture::record(&["o-1"]);
+    let notices = Notices::listen();
+    let output = fixture
+        .replay_command(free_port(), "spawn-child", &[])
+        .env("REPLAY_TARGET_NOTIFY", notices.addr())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    let (service, child) = started(&notices);
+    assert!(child != 0);
+    assert!(!running(service), "the service {service} still runs");
+    assert!(!running(child), "its child {child} still runs");
+}
+
+#[test]
+fn ctrl_c_stops_the_service_and_reports_what_ran() {
+    let fixture = Fixture::record(&["o-1", "o-2", "o-3"]);
+    let notices = Notices::listen();
+    let replay = fixture
+        .replay_command(free_port(), "hang-on=o-3", &["--concurrency", "1"])
+        .env("REPLAY_TARGET_NOTIFY", notices.addr())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (service, _) = started(&notices);
+    assert_eq!(notices.next(), "hang o-3");
+    signal(replay.id(), "INT");
+    let output = replay.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", both(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains("\nPOST /orders       2         0             0        0\n"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("interrupted: 2 of 3 recordings were replayed\n"),
+        "{text}"
+    );
+    assert!(
+        stderr(&output)
+            .contains("interrupted: 2 of 3 recordings were replayed; the service was stopped"),
+        "{}",
+        both(&output)
+    );
+    assert!(!running(service), "the service {service} still runs");
+}
+
+#[test]
+fn a_service_not_in_replay_mode_is_said_to_be_one() {
+    let fixture = Fixture::record(&["o-1"]);
+    // Already running, but not replaying: `--url` alone starts nothing.
+    let mut target = fixture
+        .env(&mut Command::new(replay_support::target_exe()), "")
+        .env("PORT", "0")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = listening_url(&mut target);
+    let mut replay = Command::new(env!("CARGO_BIN_EXE_tracetape"));
+    let recordings = fixture.recordings();
+    fixture.env(
+        replay.args([
+            "replay",
+            "--url",
+            &url,
+            "--recordings",
+            recordings.to_str().unwrap(),
+        ]),
+        "",
+    );
+    let output = replay.output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    let text = stdout(&output);
+    assert!(text.starts_with("POST /orders  errored  "), "{text}");
+    assert!(
+        text.contains(
+            "\n  error: the response has no x-tracetape-replay-log header: the service is not \
+             running tracetape in replay mode"
+        ),
+        "{text}"
+    );
+    // Still running: it was not `tracetape`'s to stop.
+    assert!(target.try_wait().unwrap().is_none());
+    stop(&mut target);
+}
+
+#[test]
+fn the_configuration_file_drives_the_replay() {
+    let fixture = Fixture::record(&["o-1"]);
+    let port = free_port();
+    std::fs::write(
+        fixture.dir.path().join("tracetape.toml"),
+        format!(
+            "[replay]\ncommand = \"PORT={port} '{}'\"\nport = {port}\nrecordings = \"recordings\"\n\
+             ready = \"/health\"\n\n[replay.compare]\nignore = [\"$.total_cents\"]\n",
+            replay_support::target_exe().display()
+        ),
+    )
+    .unwrap();
+    let mut replay = Command::new(env!("CARGO_BIN_EXE_tracetape"));
+    fixture.env(replay.arg("replay"), "total");
+    let output = replay.output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    assert!(
+        stdout(&output).contains(&format!("replayed against http://127.0.0.1:{port}/")),
+        "{}",
+        both(&output)
+    );
+}
+
+#[test]
+fn a_bad_configuration_or_no_recordings_cannot_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_tracetape"))
+            .arg("replay")
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("TRACETAPE_CONFIG")
+            .env_remove("TRACETAPE_RECORD_DIR")
+            .output()
+            .unwrap()
+    };
+    std::fs::write(
+        dir.path().join("tracetape.toml"),
+        "[replay]\ncomand = \"./svc\"\n",
+    )
+    .unwrap();
+    let output = run(&[]);
+    assert_eq!(output.status.code(), Some(2), "{}", both(&output));
+    assert!(
+        stderr(&output).contains("unknown field `comand`"),
+        "{}",
+        both(&output)
+    );
+
+    std::fs::write(dir.path().join("tracetape.toml"), "[replay]\nport = 1\n").unwrap();
+    let output = run(&["--no-start"]);
+    assert_eq!(output.status.code(), Some(2), "{}", both(&output));
+    assert!(
+        stderr(&output).starts_with("error: no recorded requests in "),
+        "{}",
+        both(&output)
+    );
+}
