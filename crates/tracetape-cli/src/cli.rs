@@ -41,8 +41,11 @@ pub(crate) enum Command {
     /// interrupted (Ctrl-C, SIGTERM), after stopping the service and
     /// reporting what ran.
     Replay(Box<ReplayArgs>),
-    /// Run the example services (checkout, inventory, pricing), send them
-    /// orders and store their traces.
+    /// Record and replay the example services in this process: checkout,
+    /// inventory and pricing in record mode, sent a few orders (their
+    /// traces and recordings shown); then checkout alone in replay mode,
+    /// replayed as it was (every recording passes) and with a discount
+    /// added (the deviation reported).
     Demo(DemoArgs),
 }
 
@@ -130,7 +133,7 @@ pub(crate) struct ShowArgs {
 /// Arguments of `tracetape replay`. Every setting but the report's can also
 /// be a key of the `[replay]` table of the configuration file
 /// (docs/configuration.md); a flag overrides its key.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub(crate) struct ReplayArgs {
     /// The configuration file whose `[replay]` table holds the settings
     /// (the service started also reads it) [default: ./tracetape.toml, if
@@ -208,8 +211,16 @@ pub(crate) struct ReplayArgs {
 /// Arguments of `tracetape demo`.
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
-    #[command(flatten)]
-    pub(crate) store: StoreArgs,
+    /// The directory the demo writes into, new or empty: the recordings
+    /// (recordings/), the traces (traces/, unless --store) and the
+    /// tracetape.toml its services and replays read [default: a new
+    /// directory under the system's temporary directory, kept afterwards].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) dir: Option<PathBuf>,
+    /// The trace store the recorded services' spans go to [default:
+    /// traces/ in the demo's directory].
+    #[arg(id = "store", long = "store", value_name = "DIR")]
+    pub(crate) store: Option<PathBuf>,
 }
 
 /// Runs the chosen subcommand, writing its output to standard output.
@@ -218,9 +229,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
         Command::List(args) => with_stdout(|out, notes| list::run(&args, out, notes)),
         Command::Show(args) => with_stdout(|out, notes| show::run(&args, out, notes)),
         Command::Replay(args) => runtime()?.block_on(replay::run(*args)),
-        Command::Demo(args) => runtime()?
-            .block_on(demo::run(args))
-            .map_err(Failure::Failed),
+        Command::Demo(args) => runtime()?.block_on(demo::run(args)),
     }
 }
 

@@ -1,168 +1,243 @@
-//! `tracetape demo`: serve the microservices example (checkout calling
-//! inventory and pricing) in-process on free loopback ports, send it a few
-//! orders, and show the traces they left in the local store.
+//! `tracetape demo`: the record/replay story, told on the microservices
+//! example (checkout calling inventory and pricing) served in this process
+//! on free loopback ports, with everything written under one directory:
+//!
+//! 1. `demo/record.rs`: the three services in record mode are sent a few
+//!    orders and stopped; their traces (the list, and one as a tree) and
+//!    their recordings (the list) are shown.
+//! 2. `demo/replay.rs`: checkout alone in replay mode, inventory's and
+//!    pricing's ports held with nothing serving them, replayed by the
+//!    `tracetape replay` driver against the running service: every
+//!    recording passes.
+//! 3. The same with checkout's discount changed on purpose: the deviation
+//!    at `$.total_cents` is reported (and the demo still succeeds).
+//!
+//! Then the commands that do the same for one's own service.
 
+mod record;
+mod replay;
+
+use std::future::Future;
 use std::io::{self, Write as _};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::path::PathBuf;
+use std::pin::Pin;
 
-use anyhow::Context as _;
-use microservices::{Instrumentation, Item, Order, PerService, Service};
+use anyhow::{Context as _, anyhow};
+use microservices::Service;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 use tracetape::Telemetry;
-use tracetape::setup::{MetricsExporter, TracesExporter};
+use tracetape::record::CONFIG_FILE;
+use tracetape::setup::{MetricsExporter, TelemetryBuilder};
 
 use crate::cli::DemoArgs;
-use crate::{list, show};
+use crate::exit::Failure;
 
-/// An order the demo places, and what it shows.
-struct DemoOrder {
-    id: &'static str,
-    items: &'static [(&'static str, u32)],
-    why: &'static str,
-}
+/// The `tracetape.toml` the demo writes: naming it keeps any other one
+/// (in the directory the demo runs in) from changing what the demo does.
+const CONFIG: &str = "\
+# Written by `tracetape demo`. Its services read this file (TRACETAPE_CONFIG)
+# and so do its replays (--config), so that no other tracetape.toml applies.
+# The mode and the recordings directory are set by variables for each run:
+# TRACETAPE_MODE=record or replay, TRACETAPE_RECORD_DIR=recordings/ here.
+";
 
-const ORDERS: [DemoOrder; 3] = [
-    DemoOrder {
-        id: "demo-1",
-        items: &[("tea", 2), ("cake", 1)],
-        why: "stock and price in parallel, the reservation retried",
-    },
-    DemoOrder {
-        id: "demo-2",
-        items: &[("coffee", 1)],
-        why: "one item",
-    },
-    DemoOrder {
-        id: "demo-3",
-        items: &[("tea", 500)],
-        why: "more than in stock: refused before reserving",
-    },
-];
-
-/// The baggage every order carries; each service records it as `app.tenant`.
-const BAGGAGE: &str = "tenant=acme";
-
-pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    let store = args.store.open();
-    let started = unix_nanos();
-    // One set of providers per service, so each span names its service;
-    // built, not installed globally, and all writing to the demo's store.
-    let telemetry = PerService::from_fn(|service| {
-        Telemetry::builder()
-            .with_service_name(service.name())
-            .with_traces_exporter(TracesExporter::Local)
-            .with_metrics_exporter(MetricsExporter::None)
-            .with_local_store(store.clone())
-            .build()
-    });
-    let instrumentation =
-        PerService::from_fn(|service| Instrumentation::from_guard(telemetry.get(service)));
-
-    let listeners = microservices::bind_all(PerService::default())
-        .await
-        .context("failed to bind loopback ports for the example services")?;
-    let mut out = io::stdout().lock();
-    for service in Service::ALL {
-        let addr = listeners.get(service).local_addr()?;
-        writeln!(out, "Serving {service:<9} on http://{addr}")?;
-    }
-    writeln!(out)?;
-    let checkout = listeners.checkout.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        microservices::serve_all(listeners, &instrumentation, async {
-            let _ = stopped.await;
-        })
-        .await
-    });
-
-    let client = reqwest::Client::new();
-    for DemoOrder {
-        id: order_id,
-        items,
-        why,
-    } in ORDERS
-    {
-        let order = Order {
-            order_id: order_id.to_owned(),
-            items: items
-                .iter()
-                .map(|&(sku, qty)| Item {
-                    sku: sku.to_owned(),
-                    qty,
-                })
-                .collect(),
-        };
-        let response = client
-            .post(format!("http://{checkout}/checkout"))
-            .header("baggage", BAGGAGE)
-            .json(&order)
-            .send()
-            .await
-            .with_context(|| format!("failed to send order {order_id} to checkout"))?;
-        let status = response.status();
-        // Reading the body to its end is what ends the SERVER span.
-        let body: serde_json::Value = response
-            .json()
-            .await
-            .with_context(|| format!("failed to read checkout's answer to order {order_id}"))?;
-        let outcome = match body["total_cents"].as_u64() {
-            Some(cents) => format!("total {}.{:02}", cents / 100, cents % 100),
-            None => String::from("refused"),
-        };
-        writeln!(
-            out,
-            "  POST /checkout {order_id}  -> {:<4} {outcome:<12} {why}",
-            status.as_u16()
-        )?;
-    }
-    let _ = stop.send(());
-    server
-        .await
-        .context("the example services stopped abnormally")?
-        .context("the example services failed")?;
-    for service in Service::ALL {
-        telemetry.get(service).force_flush().with_context(|| {
-            format!("failed to write the spans of {service} to the local store")
-        })?;
-    }
-    drop(telemetry);
-
-    let traces = store.traces().context("failed to read the local store")?;
-    let new = traces
-        .traces
-        .iter()
-        .filter(|t| t.start_unix_nanos >= started)
-        .count();
-    writeln!(out, "\nTraces stored in {}:\n", store.dir().display())?;
-    let mut notes = io::stderr().lock();
-    list::traces::render(&traces, store.dir(), new, &mut out, &mut notes)?;
-    if let Some(order) = traces
-        .traces
-        .iter()
-        .take(new)
-        .filter(|t| t.root_name == "POST /checkout")
-        // The two-item order, which called every service.
-        .max_by_key(|t| t.span_count)
-    {
-        writeln!(
-            out,
-            "\nOne of them as a tree, across the three services (tracetape show {}):\n",
-            &order.trace_id[..8]
-        )?;
-        let trace = store.trace(&order.trace_id)?;
-        show::trace::render(&trace, &mut out, &mut notes)?;
-    }
+pub(crate) async fn run(args: DemoArgs) -> Result<(), Failure> {
+    let paths = Paths::prepare(&args)?;
+    let mut out = io::stdout();
     writeln!(
         out,
-        "\nNext: `tracetape list --traces` and `tracetape show <id>` read the same store; trace your \
-         own services with `.layer(tracetape::server::TraceLayer::new())` and \
-         `.with(tracetape::client::TracingMiddleware::new())`."
+        "tracetape demo: three services recorded, then one of them replayed without the other \
+         two.\nEverything it writes is in {}\n",
+        paths.root.display()
     )?;
+
+    writeln!(
+        out,
+        "1. Record: checkout, inventory and pricing with TRACETAPE_MODE=record\n"
+    )?;
+    let recorded = record::record(&paths, &mut out)
+        .await
+        .map_err(Failure::Failed)?;
+    let shown = record::show(&paths, &recorded, &mut out)?;
+
+    writeln!(
+        out,
+        "\n2. Replay: checkout alone with TRACETAPE_MODE=replay; inventory and pricing are not \
+         running\n"
+    )?;
+    replay::unchanged(&paths, &recorded, &mut out).await?;
+
+    writeln!(
+        out,
+        "\n3. Replay a changed checkout: 10% off every total (Behaviour {{ discount_percent: 10, \
+         .. }}; CHECKOUT_DISCOUNT_PERCENT=10 for `cargo run -p microservices`)\n"
+    )?;
+    replay::discounted(&paths, &recorded, &mut out).await?;
+
+    next(&paths, shown.as_deref(), &mut out)?;
     Ok(())
 }
 
-fn unix_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+/// Where the demo writes.
+#[derive(Debug)]
+struct Paths {
+    /// The demo's directory.
+    root: PathBuf,
+    /// `recordings/` in it, `TRACETAPE_RECORD_DIR` of the services.
+    recordings: PathBuf,
+    /// The trace store: `traces/` in it, or `--store`.
+    traces: PathBuf,
+    /// `tracetape.toml` in it: `TRACETAPE_CONFIG` of the services, and
+    /// `--config` of the replays.
+    config: PathBuf,
+}
+
+impl Paths {
+    /// The directory `--dir` names, which must be new or empty (the
+    /// replays replay every recording in it), else a new temporary one
+    /// that is kept; with the demo's `tracetape.toml` written in it.
+    fn prepare(args: &DemoArgs) -> Result<Self, Failure> {
+        let root = match &args.dir {
+            Some(dir) => {
+                let dir = std::path::absolute(dir)
+                    .and_then(|dir| std::fs::create_dir_all(&dir).map(|()| dir))
+                    .with_context(|| format!("failed to create {}", dir.display()))
+                    .map_err(Failure::Failed)?;
+                let mut entries = std::fs::read_dir(&dir)
+                    .with_context(|| format!("failed to read {}", dir.display()))
+                    .map_err(Failure::Failed)?;
+                if entries.next().is_some() {
+                    return Err(Failure::Usage(anyhow!(
+                        "{} is not empty: the demo replays every recording in its directory, \
+                         so give --dir a new or empty one (or leave --dir out for a temporary \
+                         one)",
+                        dir.display()
+                    )));
+                }
+                dir
+            }
+            None => tempfile::Builder::new()
+                .prefix("tracetape-demo-")
+                .tempdir()
+                .context("failed to create a temporary directory for the demo")
+                .map_err(Failure::Failed)?
+                .keep(),
+        };
+        if root.to_str().is_none() {
+            // Its paths are handed to the services as variables' values.
+            return Err(Failure::Usage(anyhow!(
+                "the demo's directory {} is not UTF-8",
+                root.display()
+            )));
+        }
+        let config = root.join(CONFIG_FILE);
+        std::fs::write(&config, CONFIG)
+            .with_context(|| format!("failed to write {}", config.display()))
+            .map_err(Failure::Failed)?;
+        Ok(Self {
+            recordings: root.join("recordings"),
+            traces: args.store.clone().unwrap_or_else(|| root.join("traces")),
+            config,
+            root,
+        })
+    }
+
+    /// The telemetry of `service` run by the demo in `mode` (`record`,
+    /// `replay`): the variables a service would be started with, given
+    /// through an env lookup so that nothing of this process's environment
+    /// applies; metrics go nowhere.
+    fn telemetry(&self, service: Service, mode: &'static str) -> TelemetryBuilder {
+        // Both under `root`, which is UTF-8: nothing is lost.
+        let vars = [
+            ("TRACETAPE_MODE", mode.to_owned()),
+            (
+                "TRACETAPE_RECORD_DIR",
+                self.recordings.to_string_lossy().into_owned(),
+            ),
+            (
+                "TRACETAPE_CONFIG",
+                self.config.to_string_lossy().into_owned(),
+            ),
+        ];
+        Telemetry::builder()
+            .with_service_name(service.name())
+            .with_metrics_exporter(MetricsExporter::None)
+            .with_env_lookup(move |name| {
+                vars.iter()
+                    .find(|(var, _)| *var == name)
+                    .map(|(_, value)| value.clone())
+            })
+    }
+}
+
+/// A server running on a task of its own until stopped.
+struct Background {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<io::Result<()>>,
+}
+
+/// What a [`Background`] server is given to learn that it must stop.
+type StopSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+impl Background {
+    /// Runs the server `serve` returns, handing it the signal to stop.
+    fn spawn<F>(serve: impl FnOnce(StopSignal) -> F) -> Self
+    where
+        F: Future<Output = io::Result<()>> + Send + 'static,
+    {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve(Box::pin(async {
+            // A dropped sender means stop too.
+            let _ = stopped.await;
+        })));
+        Self { stop, task }
+    }
+
+    /// Stops the server and waits for the requests in progress.
+    async fn stop(self, what: &str) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.task
+            .await
+            .with_context(|| format!("{what} stopped abnormally"))?
+            .with_context(|| format!("{what} failed"))
+    }
+}
+
+/// What to run on one's own service, and where the demo's files are.
+fn next(paths: &Paths, shown: Option<&str>, out: &mut dyn io::Write) -> io::Result<()> {
+    writeln!(out, "\nWhat next, on your own service:\n")?;
+    let steps = [
+        (
+            "TRACETAPE_MODE=record <start it>",
+            "record its requests and outbound calls into .tracetape/recordings",
+        ),
+        ("tracetape list", "list the recordings, newest first"),
+        (
+            "tracetape show <id>",
+            "one recorded trace: requests, responses and calls, with bodies",
+        ),
+        (
+            "tracetape replay --command '<start it>' --port <port>",
+            "replay them against a new build: exit status 0 when all pass, 1 on a deviation",
+        ),
+    ];
+    for (command, what) in steps {
+        writeln!(out, "  {command:<54} {what}")?;
+    }
+    writeln!(
+        out,
+        "\nInstrument it first: `tracetape::init()` at start, \
+         `.layer(tracetape::server::TraceLayer::new())` on its router and \
+         `.with(tracetape::client::TracingMiddleware::new())` on its reqwest client."
+    )?;
+    let recordings = paths.recordings.display();
+    writeln!(
+        out,
+        "\nThe demo's files stay in {}: `tracetape list --recordings {recordings}`, \
+         `tracetape show {} --recordings {recordings}`, `tracetape list --traces --store {}`.",
+        paths.root.display(),
+        shown.unwrap_or("<id>"),
+        paths.traces.display()
+    )
 }

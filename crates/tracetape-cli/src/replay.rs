@@ -5,7 +5,8 @@
 //! the recorded one (`replay/outcome.rs`), and reports
 //! (`replay/report.rs`, `replay/progress.rs`). The settings come from the
 //! `[replay]` table of `tracetape.toml` and the flags
-//! (`replay/config.rs`); `replay/run.rs` drives it all.
+//! (`replay/config.rs`); `replay/run.rs` drives it all. `tracetape demo`
+//! replays through the same driver: [`Settings`], [`replay`], [`write`].
 
 mod config;
 mod outcome;
@@ -17,5 +18,6 @@ mod select;
 mod send;
 mod service;
 
-pub(crate) use report::Format;
-pub(crate) use run::run;
+pub(crate) use config::Settings;
+pub(crate) use report::{Format, Report, Style, write};
+pub(crate) use run::{ran_to_end, replay, run};

@@ -1,6 +1,6 @@
 //! Runs the built `tracetape` binary against span stores written by the
-//! library: `list --traces`, `show` of a trace that was not recorded, and
-//! `demo`.
+//! library: `list --traces` and `show` of a trace that was not recorded
+//! (`demo` has `tests/demo.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -208,80 +208,4 @@ fn a_store_that_cannot_be_read_reports_the_cause() {
         &output,
         &format!("failed to read trace store {}", file.display()),
     );
-}
-
-#[test]
-fn demo_serves_the_microservices_and_shows_one_trace_across_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("traces");
-    let output = tracetape(&["demo", "--store", store.to_str().unwrap()]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let out = stdout(&output);
-    for service in ["checkout", "inventory", "pricing"] {
-        assert!(
-            out.contains(&format!("Serving {service:<9} on http://127.0.0.1:")),
-            "{out}"
-        );
-    }
-    assert!(out.contains("POST /checkout demo-1  -> 200"), "{out}");
-    assert!(out.contains("POST /checkout demo-2  -> 200"), "{out}");
-    assert!(out.contains("POST /checkout demo-3  -> 409"), "{out}");
-    assert!(
-        out.contains("Next: `tracetape list --traces` and `tracetape show <id>`"),
-        "{out}"
-    );
-
-    // Three orders, three traces, each rooted in checkout.
-    let listed = tracetape(&["list", "--traces", "--store", store.to_str().unwrap()]);
-    let table = stdout(&listed);
-    assert_eq!(table.lines().count(), 1 + 3, "{table}");
-    assert!(
-        table
-            .lines()
-            .skip(1)
-            .all(|l| l.contains("POST /checkout  checkout")),
-        "{table}"
-    );
-
-    // The tree is one trace: a header, then one root whose descendants
-    // come from all three services.
-    let (_, tree) = out
-        .split_once("One of them as a tree")
-        .unwrap_or_else(|| panic!("no tree in\n{out}"));
-    let lines: Vec<&str> = tree
-        .lines()
-        .skip_while(|l| !l.starts_with("trace "))
-        .take_while(|l| !l.is_empty())
-        .collect();
-    assert!(lines[0].contains("  14 spans  "), "{tree}");
-    let trace_id = lines[0].split_whitespace().nth(1).unwrap();
-    assert!(table.contains(trace_id), "{table}");
-    let spans = &lines[1..];
-    assert_eq!(spans.len(), 14, "{tree}");
-    assert!(
-        spans[0].starts_with("POST /checkout  server  ") && spans[0].contains("[checkout]"),
-        "{tree}"
-    );
-    // Only the root is unindented: everything else hangs below it.
-    assert!(
-        spans[1..]
-            .iter()
-            .all(|l| l.starts_with(['├', '└', '│', ' ']))
-    );
-    assert!(
-        spans[1].starts_with("└─ reserve-and-price  internal"),
-        "{tree}"
-    );
-    let count = |needle: &str| spans.iter().filter(|l| l.contains(needle)).count();
-    assert_eq!(count("GET /stock/{sku}  client"), 2, "{tree}");
-    assert_eq!(count("GET /stock/{sku}  server"), 2, "{tree}");
-    assert_eq!(count("POST /quote  client"), 2, "{tree}");
-    assert_eq!(count("POST /quote  server"), 2, "{tree}");
-    assert_eq!(count("POST /reserve  client"), 2, "{tree}");
-    assert_eq!(count("POST /reserve  server"), 2, "{tree}");
-    assert_eq!(count("[inventory]"), 4, "{tree}");
-    assert_eq!(count("[pricing]"), 2, "{tree}");
-    assert_eq!(count("http.request.resend_count=1"), 1, "{tree}");
-    // The baggage reached every service.
-    assert_eq!(count("app.tenant=acme"), 7, "{tree}");
 }

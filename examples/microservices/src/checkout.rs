@@ -1,6 +1,8 @@
 //! The checkout service: prices and reserves an order by calling inventory
 //! and pricing.
 
+use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +34,36 @@ pub struct Upstreams {
     pub inventory: Url,
     /// The pricing service.
     pub pricing: Url,
+}
+
+impl Upstreams {
+    /// Inventory and pricing listening at these addresses: `http://{addr}`
+    /// each, as [`serve_all`](crate::serve_all) points checkout at them.
+    /// Calls are matched by URL in replay mode, so a checkout replayed
+    /// alone is given the addresses its recordings were made with.
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use microservices::Upstreams;
+    ///
+    /// let upstreams = Upstreams::listening_at(
+    ///     SocketAddr::from(([127, 0, 0, 1], 8082)),
+    ///     SocketAddr::from(([127, 0, 0, 1], 8083)),
+    /// )?;
+    /// assert_eq!(upstreams.pricing.as_str(), "http://127.0.0.1:8083/");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn listening_at(inventory: SocketAddr, pricing: SocketAddr) -> io::Result<Upstreams> {
+        Ok(Upstreams {
+            inventory: base_url(inventory)?,
+            pricing: base_url(pricing)?,
+        })
+    }
+}
+
+/// `http://{addr}`, the base URL of a service listening on `addr`.
+fn base_url(addr: SocketAddr) -> io::Result<Url> {
+    Url::parse(&format!("http://{addr}")).map_err(io::Error::other)
 }
 
 /// Deliberate changes of checkout's behaviour, for showing what replay

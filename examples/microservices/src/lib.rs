@@ -35,11 +35,13 @@
 //! With `TRACETAPE_MODE=record`, each service records what it received
 //! and every call it made; with `TRACETAPE_MODE=replay`, checkout can run
 //! alone (pointed at the same `INVENTORY_URL` and `PRICING_URL` as when
-//! recorded, since calls are matched by URL): each recorded request sent
-//! again with the `x-tracetape-replay` header has its calls answered from
-//! its recording, and its answer can be compared with the recorded one.
-//! [`Instrumentation::from_guard`] hands a guard's recorder or recordings
-//! to the service's layers.
+//! recorded, since calls are matched by URL; in one process,
+//! [`Upstreams::listening_at`] the addresses they were served at): each
+//! recorded request sent again with the `x-tracetape-replay` header has its
+//! calls answered from its recording, and its answer can be compared with
+//! the recorded one. [`Instrumentation::from_guard`] hands a guard's
+//! recorder or recordings to the service's layers; `tracetape demo` does
+//! all of this in one process.
 //!
 //! To give replay something to catch, [`Behaviour`] changes checkout on
 //! purpose; every switch is off by default:

@@ -12,6 +12,28 @@ pub struct Order {
     pub items: Vec<Item>,
 }
 
+impl Order {
+    /// The order `order_id` of `items`, each a SKU and a quantity.
+    ///
+    /// ```
+    /// let order = microservices::Order::of("o-1", &[("tea", 2), ("cake", 1)]);
+    /// assert_eq!(order.items[1].sku, "cake");
+    /// assert_eq!(order.items[0].qty, 2);
+    /// ```
+    pub fn of(order_id: &str, items: &[(&str, u32)]) -> Order {
+        Order {
+            order_id: order_id.to_owned(),
+            items: items
+                .iter()
+                .map(|&(sku, qty)| Item {
+                    sku: sku.to_owned(),
+                    qty,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// One line of an order, and the body of pricing's `POST /quote`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Item {

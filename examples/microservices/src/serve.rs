@@ -7,7 +7,6 @@ use std::io;
 use std::net::SocketAddr;
 
 use axum::Router;
-use reqwest::Url;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -124,10 +123,10 @@ pub async fn serve_all_with(
     behaviour: Behaviour,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let upstreams = Upstreams {
-        inventory: base_url(listeners.inventory.local_addr()?)?,
-        pricing: base_url(listeners.pricing.local_addr()?)?,
-    };
+    let upstreams = Upstreams::listening_at(
+        listeners.inventory.local_addr()?,
+        listeners.pricing.local_addr()?,
+    )?;
     let (stop, stopped) = watch::channel(false);
     let signal = |mut stopped: watch::Receiver<bool>| async move {
         // An error means the sender is gone, which also means stop.
@@ -156,9 +155,4 @@ pub async fn serve_all_with(
         },
     )?;
     Ok(())
-}
-
-/// `http://{addr}`, the base URL of a service listening on `addr`.
-pub(crate) fn base_url(addr: SocketAddr) -> io::Result<Url> {
-    Url::parse(&format!("http://{addr}")).map_err(io::Error::other)
 }

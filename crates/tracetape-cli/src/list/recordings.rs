@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use anyhow::anyhow;
-use tracetape::record::{Exchange, Recording};
+use tracetape::record::{Exchange, Recording, RecordingStore};
 
 use super::{newest, note_limit};
 use crate::cli::ListArgs;
@@ -31,7 +31,17 @@ pub(crate) fn run(
     out: &mut dyn Write,
     notes: &mut dyn Write,
 ) -> Result<(), Failure> {
-    let store = args.recordings.open();
+    render(&args.recordings.open(), args.limit, out, notes)
+}
+
+/// The table of the newest `limit` recordings in `store` (all of them
+/// when `limit` is 0), with notes for the files that could not be read.
+pub(crate) fn render(
+    store: &RecordingStore,
+    limit: usize,
+    out: &mut dyn Write,
+    notes: &mut dyn Write,
+) -> Result<(), Failure> {
     let loaded = store.load().map_err(|err| Failure::Failed(err.into()))?;
     note_skipped(&loaded.errors, notes)?;
     let dir = store.dir().display();
@@ -49,7 +59,7 @@ pub(crate) fn run(
         )?;
         return Ok(());
     }
-    let shown = newest(&loaded.recordings, args.limit);
+    let shown = newest(&loaded.recordings, limit);
     let rows: Vec<_> = shown.iter().map(|stored| row(&stored.recording)).collect();
     table::write(&COLUMNS, &rows, out)?;
     note_limit(notes, shown.len(), loaded.recordings.len(), "recordings")?;

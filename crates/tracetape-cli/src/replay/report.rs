@@ -20,9 +20,10 @@ pub(crate) use summary::Summary;
 pub(crate) use text::Style;
 
 /// The report's format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
     /// What needs looking at, then a table per route.
+    #[default]
     Text,
     /// One JSON document (docs/replay-report.md).
     Json,

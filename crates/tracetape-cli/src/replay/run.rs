@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, IsTerminal as _, Write as _};
+use std::io::{self, Write as _};
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,11 +31,27 @@ const DEATH_NEWS: Duration = Duration::from_secs(2);
 pub(crate) async fn run(args: ReplayArgs) -> Result<(), Failure> {
     let settings = Settings::resolve(&args, std::env::var_os("TRACETAPE_RECORD_DIR"))
         .map_err(Failure::Usage)?;
-    let selection = select::select(&settings, &mut io::stderr()).map_err(Failure::Usage)?;
+    let report = replay(&settings).await?;
+    write_report(&report, args.format, args.output.as_deref())?;
+    ran_to_end(&report)?;
+    if report.summary().totals.not_passed() > 0 {
+        Err(Failure::Reported(FAILURE))
+    } else {
+        Ok(())
+    }
+}
+
+/// Replays what `settings` select: starts the service (unless it is
+/// already running), sends it the recorded requests, stops it, and says
+/// what became of each; notes go to standard error. An error when the
+/// replay could not start (nothing to replay, the service never became
+/// ready) or was interrupted before it did.
+pub(crate) async fn replay(settings: &Settings) -> Result<Report, Failure> {
+    let selection = select::select(settings, &mut io::stderr()).map_err(Failure::Usage)?;
     let sender =
         Sender::new(settings.base_url.clone(), settings.request_timeout).map_err(Failure::Usage)?;
     let started = Instant::now();
-    let service = Service::start(&settings, sender.clone())
+    let service = Service::start(settings, sender.clone())
         .context("failed to create the service's log")
         .map_err(Failure::Usage)?;
     let mut interrupt = pin!(interrupted());
@@ -55,10 +71,9 @@ pub(crate) async fn run(args: ReplayArgs) -> Result<(), Failure> {
         return Err(Failure::Usage(anyhow!(why)));
     }
 
-    let total = selection.recordings.len();
     let replayed = replay_all(
         selection.recordings,
-        &settings,
+        settings,
         &sender,
         &service,
         &mut interrupt,
@@ -67,35 +82,37 @@ pub(crate) async fn run(args: ReplayArgs) -> Result<(), Failure> {
     let duration = started.elapsed();
     let stopped = service.stop().await;
 
-    let report = Report {
+    Ok(Report {
         service: selection.service,
         base_url: sender.base().to_string(),
         recordings: settings.recordings.clone(),
-        selected: total,
+        selected: replayed.selected,
         results: replayed.results,
         skipped: selection.skipped,
         duration,
         interrupted: replayed.interrupted,
         restarts: stopped.restarts,
-        service_failure: stopped.failure.clone(),
+        service_failure: stopped.failure,
         service_log: stopped.log,
-    };
-    write_report(&report, args.format, args.output.as_deref())?;
+    })
+}
 
-    let not_passed = report.summary().totals.not_passed();
+/// An error when the replay of `report` did not run to its end: it was
+/// interrupted (said on standard error), or the service stopped answering
+/// for good.
+pub(crate) fn ran_to_end(report: &Report) -> Result<(), Failure> {
     if report.interrupted {
         writeln!(
             io::stderr(),
-            "interrupted: {} of {total} recordings were replayed; the service was stopped",
-            report.results.len()
+            "interrupted: {} of {} recordings were replayed; the service was stopped",
+            report.results.len(),
+            report.selected
         )?;
         Err(Failure::Reported(INTERRUPTED))
-    } else if let Some(failure) = stopped.failure {
+    } else if let Some(failure) = &report.service_failure {
         Err(Failure::Usage(anyhow!(
             "the replay could not run to its end: {failure}"
         )))
-    } else if not_passed > 0 {
-        Err(Failure::Reported(FAILURE))
     } else {
         Ok(())
     }
@@ -103,6 +120,8 @@ pub(crate) async fn run(args: ReplayArgs) -> Result<(), Failure> {
 
 /// The recordings replayed, in their order.
 struct Replays {
+    /// How many there were to replay.
+    selected: usize,
     results: Vec<Replayed>,
     /// Stopped before the end.
     interrupted: bool,
@@ -166,6 +185,7 @@ async fn replay_all(
     }
     progress.finish();
     Ok(Replays {
+        selected: total,
         results: slots.into_iter().flatten().collect(),
         interrupted,
     })
@@ -255,12 +275,8 @@ fn write_report(
             Ok(())
         }
         None => {
-            let stdout = io::stdout();
-            let colour = format == Format::Text
-                && stdout.is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
-            let mut out = io::BufWriter::new(stdout.lock());
-            report::write(report, format, Style { colour }, &mut out)?;
+            let mut out = io::BufWriter::new(io::stdout().lock());
+            report::write(report, format, Style::for_stdout(), &mut out)?;
             out.flush()?;
             Ok(())
         }

@@ -23,6 +23,8 @@ mod log;
 pub mod matching;
 mod replayer;
 mod scope;
+#[cfg(all(test, feature = "axum"))]
+mod streaming_tests;
 
 pub(crate) use body::ReplayedBody;
 pub(crate) use global::{global, install as install_global, uninstall as uninstall_global};

@@ -358,6 +358,15 @@ impl Tripwire {
     }
 }
 
+impl Tripwire {
+    /// Forgets the connections made so far: from here on, only new ones
+    /// count.
+    pub(crate) async fn settle(&mut self) {
+        self.connections().await;
+        self.connections = 0;
+    }
+}
+
 impl Drop for Tripwire {
     fn drop(&mut self) {
         self.task.abort();

@@ -1,7 +1,7 @@
 //! The report for people: each recording that did not pass, with what to
 //! do about it, then a table per route and the totals.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal as _, Write};
 
 use super::super::outcome::{Outcome, Replayed};
 use super::Report;
@@ -24,6 +24,15 @@ pub(crate) struct Style {
 
 impl Style {
     pub(crate) const PLAIN: Self = Self { colour: false };
+
+    /// In colour when standard output is a terminal and `NO_COLOR` is
+    /// unset (or empty).
+    pub(crate) fn for_stdout() -> Self {
+        Self {
+            colour: io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()),
+        }
+    }
 
     fn paint(self, code: &str, text: &str) -> String {
         if self.colour {
