@@ -8,10 +8,10 @@
 //! under `tracetape-bench watch -- PROGRAM ARGS...`, which kills the program
 //! when its standard input closes.
 
-use std::ffi::OsStr;
-use std::fs;
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, File};
 use std::io::{self, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -84,6 +84,24 @@ impl ChildGuard {
         Ok(None)
     }
 
+    /// Stops the child as [`stop`](Self::stop) does, and fails unless it
+    /// exited by itself, successfully; its standard error went to
+    /// `stderr`, which the error quotes.
+    pub(crate) fn stop_cleanly(&mut self, timeout: Duration, stderr: &Path) -> anyhow::Result<()> {
+        match self.stop(timeout)? {
+            Some(status) if status.success() => Ok(()),
+            Some(status) => bail!(
+                "{} failed as it stopped ({status}); its stderr:\n{}",
+                self.name,
+                fs::read_to_string(stderr).unwrap_or_default()
+            ),
+            None => bail!(
+                "{} did not stop within {timeout:?} and was killed",
+                self.name
+            ),
+        }
+    }
+
     /// Asks the child to stop by closing its standard input, gives it a
     /// moment (a `watch` child then stops its program), then kills it if
     /// it is still running, and reaps it.
@@ -143,6 +161,76 @@ pub(crate) fn wait_for_port_file(
             );
         }
         thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Where a served child's files go, all named after it in the run's
+/// directory: its working directory, its port file, its standard output
+/// and error.
+#[derive(Debug, Clone)]
+pub(crate) struct ServedFiles {
+    pub(crate) work_dir: PathBuf,
+    pub(crate) port_file: PathBuf,
+    pub(crate) stdout: PathBuf,
+    pub(crate) stderr: PathBuf,
+}
+
+impl ServedFiles {
+    /// `{dir}/{name}/` (created), `{dir}/{name}.port`, `.stdout` and
+    /// `.stderr`.
+    pub(crate) fn new(dir: &Path, name: &str) -> anyhow::Result<Self> {
+        let work_dir = dir.join(name);
+        fs::create_dir_all(&work_dir)
+            .with_context(|| format!("creating {}", work_dir.display()))?;
+        Ok(ServedFiles {
+            work_dir,
+            port_file: dir.join(format!("{name}.port")),
+            stdout: dir.join(format!("{name}.stdout")),
+            stderr: dir.join(format!("{name}.stderr")),
+        })
+    }
+}
+
+/// Starts this executable with `args` (a serving subcommand, to which
+/// `--port-file` is added) in `files`' working directory, its output to
+/// `files`, with this process's `OTEL_*` and `TRACETAPE_*` variables
+/// removed and `env` set instead; waits until it has written its port.
+pub(crate) fn start_served(
+    name: String,
+    args: &[&str],
+    files: &ServedFiles,
+    env: Vec<(&'static str, OsString)>,
+    timeout: Duration,
+) -> anyhow::Result<(ChildGuard, u16)> {
+    let exe = std::env::current_exe().context("locating this executable")?;
+    let mut command = Command::new(exe);
+    command
+        .args(args)
+        .arg("--port-file")
+        .arg(&files.port_file)
+        .current_dir(&files.work_dir)
+        .stdin(Stdio::piped())
+        .stdout(File::create(&files.stdout).context("creating the server's stdout file")?)
+        .stderr(File::create(&files.stderr).context("creating the server's stderr file")?);
+    remove_telemetry_vars(&mut command);
+    command.envs(env);
+    let child = command
+        .spawn()
+        .with_context(|| format!("starting {name}"))?;
+    let mut server = ChildGuard::new(name, child);
+    let port = wait_for_port_file(&files.port_file, &mut server, timeout)?;
+    Ok((server, port))
+}
+
+/// Keeps the `OTEL_*` and `TRACETAPE_*` variables of this process's
+/// environment from `command`: only the settings the benchmark chooses
+/// reach what it measures.
+pub(crate) fn remove_telemetry_vars(command: &mut Command) {
+    for (name, _) in std::env::vars_os() {
+        let text = name.to_string_lossy();
+        if text.starts_with("OTEL_") || text.starts_with("TRACETAPE_") {
+            command.env_remove(&name);
+        }
     }
 }
 

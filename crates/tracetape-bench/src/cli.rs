@@ -1,4 +1,4 @@
-//! Command-line parsing: three subcommands with a handful of `--flag value`
+//! Command-line parsing: a few subcommands with a handful of `--flag value`
 //! options each, parsed by hand.
 
 use std::fmt;
@@ -70,6 +70,58 @@ pub(crate) struct RunArgs {
     pub(crate) load: LoadTool,
 }
 
+/// Where the replay benchmark's service sends its spans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Traces {
+    /// Nowhere (`OTEL_TRACES_EXPORTER=none`): the figure is the replay's.
+    None,
+    /// To the local store (`OTEL_TRACES_EXPORTER=local`, the default of a
+    /// service with no collector configured).
+    Local,
+}
+
+impl Traces {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Traces::None => "none",
+            Traces::Local => "local",
+        }
+    }
+}
+
+impl FromStr for Traces {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        match s {
+            "none" => Ok(Traces::None),
+            "local" => Ok(Traces::Local),
+            other => bail!("unknown span destination {other:?} (expected none or local)"),
+        }
+    }
+}
+
+/// Options of `replay`.
+#[derive(Debug, Clone)]
+pub(crate) struct ReplayArgs {
+    /// Recordings made, then replayed each round.
+    pub(crate) recordings: u64,
+    pub(crate) rounds: u32,
+    /// `tracetape replay --concurrency`.
+    pub(crate) concurrency: u32,
+    /// The `tracetape` binary; `None`: the one beside this executable.
+    pub(crate) tracetape: Option<PathBuf>,
+    pub(crate) traces: Traces,
+}
+
+/// Options of `serve-orders`.
+#[derive(Debug, Clone)]
+pub(crate) struct ServeOrdersArgs {
+    pub(crate) port_file: PathBuf,
+    /// The dependency's base URL.
+    pub(crate) dependency: String,
+}
+
 /// Options of `serve`.
 #[derive(Debug, Clone)]
 pub(crate) struct ServeArgs {
@@ -92,7 +144,9 @@ pub(crate) struct LoadArgs {
 #[derive(Debug, Clone)]
 pub(crate) enum Command {
     Run(RunArgs),
+    Replay(ReplayArgs),
     Serve(ServeArgs),
+    ServeOrders(ServeOrdersArgs),
     Load(LoadArgs),
     /// Internal: run a program, kill it when standard input closes.
     Watch(Vec<String>),
@@ -103,7 +157,10 @@ pub(crate) const USAGE: &str = "\
 usage:
   tracetape-bench [run] [--seconds N] [--warmup N] [--connections N] [--rounds N]
                         [--modes MODE,MODE,...] [--load auto|wrk|builtin]
+  tracetape-bench replay [--recordings N] [--rounds N] [--concurrency N]
+                         [--tracetape PATH] [--traces none|local]
   tracetape-bench serve --mode MODE --port-file PATH
+  tracetape-bench serve-orders --port-file PATH --dependency URL
   tracetape-bench load --port PORT [--connections N] [--seconds N] [--body-file PATH]
 
 modes:
@@ -143,7 +200,23 @@ starts `serve` in a child process and loads it with wrk (or the built-in
 generator), and prints the median requests/s per mode and the ratios to
 the baselines. Defaults: --seconds 10 --warmup 1 --rounds 3
 --modes baseline,traced,local --load auto; --connections 32, 8 for the
-json-1m modes (given, it applies to every mode).";
+json-1m modes (given, it applies to every mode).
+
+replay measures replay speed: it records N requests (--recordings, default
+2000) of a service whose POST /orders makes 3 outbound calls through
+TracingMiddleware (`serve-orders`, TRACETAPE_MODE=record, against a
+dependency served by this process), then each round starts the service
+with TRACETAPE_MODE=replay (the dependency gone) and runs the real
+`tracetape replay --no-start --url ... --concurrency N --format json`
+against it (default 8), checks that every recording passed, and prints
+recorded requests replayed per second (from the first request to the last
+verdict, as the JSON report's duration_ms says) per round, their median
+against the brief's target (1,000/s), and the CPU time of the service and
+of the replayer. The `tracetape` binary is the one beside this executable
+(build it with `cargo build --release -p tracetape-cli`) unless --tracetape
+names one. The service's spans go nowhere unless --traces local sends them
+to the local store. Defaults: --recordings 2000 --rounds 3 --concurrency 8
+--traces none.";
 
 /// Parses the arguments after the program name.
 pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Command> {
@@ -160,7 +233,9 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Co
             }
             return Ok(Command::Watch(rest));
         }
-        Some("run") | Some("serve") | Some("load") => args.remove(0),
+        Some("run") | Some("replay") | Some("serve") | Some("serve-orders") | Some("load") => {
+            args.remove(0)
+        }
         Some("help") | Some("--help") | Some("-h") => return Ok(Command::Help),
         _ => "run".to_owned(),
     };
@@ -174,6 +249,33 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Co
             let port_file = PathBuf::from(flags.required("port-file")?);
             flags.only(&["mode", "port-file"])?;
             Command::Serve(ServeArgs { mode, port_file })
+        }
+        "serve-orders" => {
+            flags.only(&["port-file", "dependency"])?;
+            Command::ServeOrders(ServeOrdersArgs {
+                port_file: PathBuf::from(flags.required("port-file")?),
+                dependency: flags.required("dependency")?.to_owned(),
+            })
+        }
+        "replay" => {
+            flags.only(&["recordings", "rounds", "concurrency", "tracetape", "traces"])?;
+            let replay = ReplayArgs {
+                recordings: flags.parsed_or("recordings", 2000)?,
+                rounds: flags.parsed_or("rounds", 3)?,
+                concurrency: flags.parsed_or("concurrency", 8)?,
+                tracetape: flags.get("tracetape").map(PathBuf::from),
+                traces: flags.parsed_or("traces", Traces::None)?,
+            };
+            if replay.recordings == 0 || replay.recordings > 1_000_000 {
+                bail!("--recordings must be between 1 and 1000000");
+            }
+            if replay.rounds == 0 || replay.rounds > 20 {
+                bail!("--rounds must be between 1 and 20");
+            }
+            if replay.concurrency == 0 || replay.concurrency > 1024 {
+                bail!("--concurrency must be between 1 and 1024");
+            }
+            Command::Replay(replay)
         }
         "load" => {
             flags.only(&["port", "connections", "seconds", "body-file"])?;
@@ -341,6 +443,48 @@ mod tests {
             bail!("expected serve");
         };
         assert_eq!(serve.mode, Mode::Traced);
+        Ok(())
+    }
+
+    #[test]
+    fn replay_has_defaults_and_options() -> anyhow::Result<()> {
+        let Command::Replay(replay) = parse_str("replay")? else {
+            bail!("expected replay");
+        };
+        assert_eq!(replay.recordings, 2000);
+        assert_eq!(replay.rounds, 3);
+        assert_eq!(replay.concurrency, 8);
+        assert_eq!(replay.tracetape, None);
+        assert_eq!(replay.traces, Traces::None);
+        let Command::Replay(replay) = parse_str(
+            "replay --recordings 50 --rounds=1 --concurrency 2 --tracetape /t/tracetape \
+             --traces local",
+        )?
+        else {
+            bail!("expected replay");
+        };
+        assert_eq!(replay.recordings, 50);
+        assert_eq!(replay.rounds, 1);
+        assert_eq!(replay.concurrency, 2);
+        assert_eq!(replay.tracetape, Some(PathBuf::from("/t/tracetape")));
+        assert_eq!(replay.traces, Traces::Local);
+        assert!(parse_str("replay --recordings 0").is_err());
+        assert!(parse_str("replay --concurrency 0").is_err());
+        assert!(parse_str("replay --traces otlp").is_err());
+        assert!(parse_str("replay --seconds 5").is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn serve_orders_needs_its_port_file_and_dependency() -> anyhow::Result<()> {
+        assert!(parse_str("serve-orders --port-file p").is_err());
+        let Command::ServeOrders(serve) =
+            parse_str("serve-orders --port-file p --dependency http://127.0.0.1:1")?
+        else {
+            bail!("expected serve-orders");
+        };
+        assert_eq!(serve.port_file, PathBuf::from("p"));
+        assert_eq!(serve.dependency, "http://127.0.0.1:1");
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! `tracetape-bench`: what tracing and record mode cost a hello-world
 //! service, a client + server pair and a JSON endpoint, in throughput and
-//! in memory.
+//! in memory; and, with the `replay` subcommand, how fast `tracetape
+//! replay` replays recordings (see [Replay speed](#replay-speed)).
 //!
 //! Measures requests/s of an axum `GET /hello` ("Hello, world!") on a
 //! two-worker Tokio runtime, 32 keep-alive connections, load generator on the
@@ -85,6 +86,49 @@
 //! fails, and `serve`/`load` children also exit when their parent goes away
 //! (their standard input closes).
 //!
+//! # Replay speed
+//!
+//! `tracetape-bench replay` measures the brief's replay target: at least
+//! 1,000 recorded requests replayed per second, three mocked calls each.
+//! The service (`orders.rs`, run as `tracetape-bench serve-orders` on the
+//! same two-worker runtime) answers `POST /orders` after three outbound
+//! calls through `TracingMiddleware`, one after the other (a customer, a
+//! stock check, a price quote), under `TraceLayer`, with
+//! `tracetape::init()`; its spans are not exported
+//! (`OTEL_TRACES_EXPORTER=none`; `--traces local` writes them to the local
+//! store, a service's default).
+//!
+//! 1. Recording (not measured): the service runs with
+//!    `TRACETAPE_MODE=record` (sample rate 1, a queue large enough that
+//!    nothing is dropped) against its dependency, served by the benchmark
+//!    itself, and is sent `--recordings` distinct orders (2000 by
+//!    default), 8 at a time; once it has stopped and flushed, the recorder
+//!    must have written every one, and every file must read back as one
+//!    answered order with its three calls, no two requests alike.
+//! 2. Each round, with the dependency gone: a fresh service with
+//!    `TRACETAPE_MODE=replay` over those recordings, started and waited for
+//!    by the benchmark (its start-up, loading the recordings, is reported
+//!    apart), then the real `tracetape replay --no-start --url ...
+//!    --recordings DIR --concurrency 8 --format json --output FILE`
+//!    (`--concurrency` changes it) as a subprocess: the `tracetape` beside
+//!    this executable (`cargo build --release -p tracetape-cli`), or
+//!    `--tracetape PATH`. Its JSON report must say that every recording
+//!    passed, each with its three calls answered from the recording;
+//!    anything else fails the run loudly, naming the first recordings that
+//!    did not pass, and keeps the run's files.
+//! 3. The figure of a round is recordings per second over the report's
+//!    `duration_ms`: from the CLI's readiness probe (one GET, answered at
+//!    once) to the last verdict, so it covers sending each request,
+//!    the service answering its three calls from the recording, reading
+//!    the response and the replay log, and comparing it with the recorded
+//!    one. The report gives it per round with the median against the
+//!    target, per-request latency (p50, p99), the whole `tracetape`
+//!    process's wall time (which adds loading the recordings and writing
+//!    the report) and its end-to-end rate, the service's start-up, and the
+//!    CPU time of each side: the service's from `/proc/<pid>/stat` while
+//!    the replay ran, the replayer's whole process from this process's
+//!    reaped-children time (`/proc/self/stat`).
+//!
 //! # Running
 //!
 //! ```text
@@ -96,6 +140,9 @@
 //! cargo run --release -p tracetape-bench -- --seconds 5 --rounds 3 \
 //!     --modes json-1m-baseline,json-1m-traced,json-1m-record
 //! cargo run --release -p tracetape-bench -- --load builtin   # without wrk
+//! cargo build --release -p tracetape-cli && \
+//!     cargo run --release -p tracetape-bench -- replay       # 2000 recordings, 3 rounds
+//! cargo run --release -p tracetape-bench -- replay --recordings 10000 --rounds 5
 //! cargo run --release -p tracetape-bench -- --help
 //! ```
 //!
@@ -193,15 +240,55 @@
 //! less work than one that exports them all, so its ratio flatters it; and
 //! read the recordings line with a record mode's ratios for the same
 //! reason (above, the queue dropped more than half of the 1 KB recordings).
+//!
+//! Replay speed (`cargo run --release -p tracetape-bench -- replay`, the
+//! reference machine quiet: no rustc and the CPUs at least 90% idle for a
+//! minute before):
+//!
+//! ```text
+//! tracetape-bench replay: 2000 recordings of POST /orders (3 outbound calls each, through TracingMiddleware), concurrency 8, rounds: 3, 2 CPUs
+//! replayer: .../target/release/tracetape replay --no-start --concurrency 8 --format json
+//! service: axum + TraceLayer, reqwest + TracingMiddleware, 2 workers, spans: none (OTEL_TRACES_EXPORTER=none)
+//! recorded: 2000 recordings (18.5 MB, one file each) in 0.4 s, each a POST /orders answered 200 with its 3 outbound calls, no two alike
+//!   round 1: 2000 of 2000 passed in 0.161 s: 12444 replays/s; CPU: service 0.15 s, replayer 0.45 s
+//!   round 2: 2000 of 2000 passed in 0.165 s: 12116 replays/s; CPU: service 0.15 s, replayer 0.46 s
+//!   round 3: 2000 of 2000 passed in 0.168 s: 11913 replays/s; CPU: service 0.15 s, replayer 0.44 s
+//!
+//! round   replays/s  window s  process s  p50 ms  p99 ms  service CPU s  replayer CPU s
+//! 1           12444     0.161      0.510    0.47    1.09           0.15            0.45
+//! 2           12116     0.165      0.507    0.48    1.22           0.15            0.46
+//! 3           11913     0.168      0.500    0.48    1.56           0.15            0.44
+//! median      12116     0.165      0.507    0.48    1.22           0.15            0.45
+//!
+//! checked: every replay passed (6000 recordings over 3 rounds); 18000 outbound calls answered from the recordings (exact 18000, redacted 0, similar 0), none unmatched
+//! CPU per replayed request (medians, user + system): service 75 us (0.91 cores over the window), replayer 225 us over its whole run (0.88 cores over its process time); 2 CPUs
+//! not in the figure: the service's start in replay mode (spawned to listening, loading the recordings) took 0.118 s (median)
+//! end to end: the whole tracetape process (start, loading the recordings, replaying, writing the report) replays 3943 recordings/s (median)
+//!
+//! replay speed: 12116 recorded requests/s (median of 3 rounds of 2000 recordings, 3 mocked calls each, concurrency 8): 12.12 x the target (>= 1,000/s)
+//! ```
+//!
+//! With `--recordings 10000` the window is about 0.76 s and the median
+//! 13,100 replays/s; with `--traces local` (spans to the local store)
+//! 11,000/s. The service keeps one core busy during the window. The
+//! replayer's CPU time covers its whole process, and most of it falls
+//! outside the window: loading every recording before the first request,
+//! writing the JSON report after the last verdict (a perf profile puts
+//! roughly a third of it inside the window, so the window is CPU-bound on
+//! both cores). That is also why the end-to-end rate is about a third of
+//! the figure.
 
 mod child;
 mod cli;
 mod collector;
+mod cpu;
 mod json;
 mod load;
 mod memory;
 mod mode;
+mod orders;
 mod recordings;
+mod replay;
 mod report;
 mod run;
 mod sample;
@@ -216,7 +303,9 @@ fn main() -> ExitCode {
         .and_then(cli::parse)
         .and_then(|command| match command {
             Command::Run(args) => run::run(&args).map(|()| ExitCode::SUCCESS),
+            Command::Replay(args) => replay::run(&args).map(|()| ExitCode::SUCCESS),
             Command::Serve(args) => server::serve(&args).map(|()| ExitCode::SUCCESS),
+            Command::ServeOrders(args) => orders::serve_orders(&args).map(|()| ExitCode::SUCCESS),
             Command::Load(args) => load::generate(&args).map(|()| ExitCode::SUCCESS),
             Command::Watch(command) => child::watch(&command),
             Command::Help => {

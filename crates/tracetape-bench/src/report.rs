@@ -36,7 +36,8 @@ pub(crate) fn report(rounds: u32, stop_timeout: Duration, samples: &Samples) -> 
     out
 }
 
-fn fmt_opt(value: Option<f64>, decimals: usize) -> String {
+/// `value` to `decimals` places, `-` when there is none.
+pub(crate) fn fmt_opt(value: Option<f64>, decimals: usize) -> String {
     value.map_or("-".to_owned(), |v| format!("{v:.decimals$}"))
 }
 

@@ -4,14 +4,13 @@
 //! fresh `serve` process, and prints the report ([`crate::report`]).
 
 use std::ffi::OsString;
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::child::{ChildGuard, wait_for_port_file};
+use crate::child::{ServedFiles, start_served};
 use crate::cli::{LoadTool, RunArgs};
 use crate::collector::Collector;
 use crate::json;
@@ -23,10 +22,10 @@ use crate::report::report;
 use crate::sample::{Exit, Sample};
 
 /// How long a server may take to start listening.
-const SERVE_START_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const SERVE_START_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a server may take to stop, flush its telemetry and write what
 /// its recorder still holds.
-const SERVE_STOP_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const SERVE_STOP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// One workload as this run drives it: what the load sends, with how many
 /// connections.
@@ -194,30 +193,8 @@ fn measure(
     dir: &Path,
     mut collector: Option<&mut Collector>,
 ) -> anyhow::Result<Sample> {
-    let port_file = dir.join(format!("{mode}-{round}.port"));
-    let stdout_path = dir.join(format!("{mode}-{round}.stdout"));
-    let stderr_path = dir.join(format!("{mode}-{round}.stderr"));
-    let work_dir = dir.join(format!("{mode}-{round}"));
-    let record_dir = work_dir.join("recordings");
-    fs::create_dir_all(&work_dir).with_context(|| format!("creating {}", work_dir.display()))?;
-
-    let exe = std::env::current_exe().context("locating this executable")?;
-    let mut command = Command::new(exe);
-    command
-        .arg("serve")
-        .args(["--mode", mode.name()])
-        .arg("--port-file")
-        .arg(&port_file)
-        .current_dir(&work_dir)
-        .stdin(Stdio::piped())
-        .stdout(File::create(&stdout_path).context("creating the server's stdout file")?)
-        .stderr(File::create(&stderr_path).context("creating the server's stderr file")?);
-    // Only the settings below reach the server.
-    for (name, _) in std::env::vars_os() {
-        if is_telemetry_var(&name) {
-            command.env_remove(name);
-        }
-    }
+    let files = ServedFiles::new(dir, &format!("{mode}-{round}"))?;
+    let record_dir = files.work_dir.join("recordings");
     let spans_before = match collector.as_deref_mut() {
         Some(collector) if mode.exports() => {
             collector.ensure_running()?;
@@ -225,13 +202,14 @@ fn measure(
         }
         _ => None,
     };
-    for (name, value) in telemetry_env(mode, collector.as_deref(), &record_dir)? {
-        command.env(name, value);
-    }
-
-    let child = command.spawn().context("starting the server")?;
-    let mut server = ChildGuard::new(format!("server ({mode})"), child);
-    let port = wait_for_port_file(&port_file, &mut server, SERVE_START_TIMEOUT)?;
+    let env = telemetry_env(mode, collector.as_deref(), &record_dir)?;
+    let (mut server, port) = start_served(
+        format!("server ({mode})"),
+        &["serve", "--mode", mode.name()],
+        &files,
+        env,
+        SERVE_START_TIMEOUT,
+    )?;
 
     let warmup_requests = if args.warmup > 0 {
         run_load(
@@ -269,9 +247,9 @@ fn measure(
         }
         _ => None,
     };
-    let store_bytes = (mode.setup() == Setup::Local).then(|| dir_size(&work_dir));
+    let store_bytes = (mode.setup() == Setup::Local).then(|| dir_size(&files.work_dir));
     let (recorder, recorded) = if mode.records() {
-        let stdout = fs::read_to_string(&stdout_path).unwrap_or_default();
+        let stdout = fs::read_to_string(&files.stdout).unwrap_or_default();
         let recorded = recordings::inspect(&record_dir)?;
         // Recordings of 1 MB bodies add up to gigabytes a run.
         fs::remove_dir_all(&record_dir)
@@ -284,7 +262,7 @@ fn measure(
     } else {
         (None, None)
     };
-    let stderr = fs::read_to_string(&stderr_path).unwrap_or_default();
+    let stderr = fs::read_to_string(&files.stderr).unwrap_or_default();
     Ok(Sample {
         requests_served: warmup_requests + load.requests,
         load,
@@ -339,13 +317,6 @@ fn telemetry_env(
         env.push(("TRACETAPE_MODE", "off".into()));
     }
     Ok(env)
-}
-
-/// `OTEL_*` and `TRACETAPE_*` variables, which the parent's environment
-/// must not leak into the measured servers.
-fn is_telemetry_var(name: &OsString) -> bool {
-    let name = name.to_string_lossy();
-    name.starts_with("OTEL_") || name.starts_with("TRACETAPE_")
 }
 
 /// Total size of the files under `path`.

@@ -59,8 +59,9 @@ pub(crate) fn median(values: &mut [f64]) -> Option<f64> {
     }
 }
 
-pub(crate) fn median_of(samples: &[Sample], value: impl Fn(&Sample) -> Option<f64>) -> Option<f64> {
-    let mut values: Vec<f64> = samples.iter().filter_map(value).collect();
+/// The median of `value` over `items`, those without one left out.
+pub(crate) fn median_of<T>(items: &[T], value: impl Fn(&T) -> Option<f64>) -> Option<f64> {
+    let mut values: Vec<f64> = items.iter().filter_map(value).collect();
     median(&mut values)
 }
 

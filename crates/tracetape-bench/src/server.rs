@@ -35,6 +35,7 @@
 
 use std::future::IntoFuture;
 use std::net::Ipv4Addr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,6 +46,7 @@ use axum::routing::{get, post};
 use axum::serve::{ListenerExt, TapIo};
 use axum::{Json, Router};
 use tokio::net::{TcpListener, TcpStream};
+use tracetape::TelemetryGuard;
 use tracetape::client::TracingMiddleware;
 use tracetape::server::TraceLayer;
 
@@ -55,13 +57,13 @@ use crate::mode::{Mode, Workload};
 use crate::recordings::RecorderCounts;
 
 /// Tokio worker threads of the served app (both apps, in the pair modes).
-const WORKERS: usize = 2;
+pub(crate) const WORKERS: usize = 2;
 /// How long the app waits, when it stops, for queued recordings to be
 /// written before it counts them.
 const RECORDER_FLUSH: Duration = Duration::from_secs(10);
 
 /// A loopback listener whose connections are set to `TCP_NODELAY`.
-type Listener = TapIo<TcpListener, fn(&mut TcpStream)>;
+pub(crate) type Listener = TapIo<TcpListener, fn(&mut TcpStream)>;
 
 async fn hello() -> &'static str {
     "Hello, world!"
@@ -164,7 +166,7 @@ fn set_nodelay(tcp: &mut TcpStream) {
 }
 
 /// Binds `127.0.0.1:0`; returns the listener and its port.
-async fn listen() -> anyhow::Result<(Listener, u16)> {
+pub(crate) async fn listen() -> anyhow::Result<(Listener, u16)> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .await
         .context("binding 127.0.0.1:0")?;
@@ -173,15 +175,19 @@ async fn listen() -> anyhow::Result<(Listener, u16)> {
     Ok((listener.tap_io(tap), port))
 }
 
-/// Serves until standard input closes, then shuts telemetry down (which
-/// exports what is still queued) and returns.
-pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+/// The runtime of a served app: multi-thread, [`WORKERS`] workers.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(WORKERS)
         .enable_all()
         .build()
-        .context("building the server runtime")?;
-    runtime.block_on(serve_until_stopped(args))
+        .context("building the server runtime")
+}
+
+/// Serves until standard input closes, then shuts telemetry down (which
+/// exports what is still queued) and returns.
+pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+    runtime()?.block_on(serve_until_stopped(args))
 }
 
 async fn serve_until_stopped(args: &ServeArgs) -> anyhow::Result<()> {
@@ -202,13 +208,10 @@ async fn serve_until_stopped(args: &ServeArgs) -> anyhow::Result<()> {
                 .into_future(),
         );
         let front = front_app(args.mode, back_port)?;
-        let (listener, port) = listen().await?;
-        write_port_file(&args.port_file, port)?;
         // The front stops first, so that its requests in flight still
         // reach the back; its client, and the pooled connections, go with
         // it.
-        let served = axum::serve(listener, front)
-            .with_graceful_shutdown(until_stopped)
+        let served = serve_app(front, &args.port_file, until_stopped)
             .await
             .context("serving the front app");
         let _ = stop_back.send(());
@@ -217,36 +220,53 @@ async fn serve_until_stopped(args: &ServeArgs) -> anyhow::Result<()> {
             .context("serving the back app")?;
         served?;
     } else {
-        let (listener, port) = listen().await?;
-        write_port_file(&args.port_file, port)?;
-        axum::serve(listener, app(args.mode))
-            .with_graceful_shutdown(until_stopped)
-            .await
-            .context("serving")?;
+        serve_app(app(args.mode), &args.port_file, until_stopped).await?;
     }
 
     if let Some(telemetry) = telemetry {
-        // Flushing and dropping the guard may block on export and disk:
-        // keep that off the runtime's workers.
-        tokio::task::spawn_blocking(move || {
-            if let Some(recorder) = telemetry.recorder() {
-                let flushed = recorder.flush(RECORDER_FLUSH).is_ok();
-                println!("{}", RecorderCounts::of(recorder, flushed));
-            }
-            drop(telemetry);
-        })
-        .await
-        .context("shutting telemetry down")?;
+        shut_down(telemetry).await?;
     }
     Ok(())
 }
 
+/// Serves `app` on a loopback port, written to `port_file` once it
+/// listens, until `stop` completes; then lets the requests in flight
+/// finish.
+pub(crate) async fn serve_app(
+    app: Router,
+    port_file: &Path,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (listener, port) = listen().await?;
+    write_port_file(port_file, port)?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(stop)
+        .await
+        .context("serving")
+}
+
+/// Flushes the recorder, if record mode started one, printing its
+/// counters ([`RecorderCounts`]), then shuts telemetry down.
+pub(crate) async fn shut_down(telemetry: TelemetryGuard) -> anyhow::Result<()> {
+    // Flushing and dropping the guard may block on export and disk: keep
+    // that off the runtime's workers.
+    tokio::task::spawn_blocking(move || {
+        if let Some(recorder) = telemetry.recorder() {
+            let flushed = recorder.flush(RECORDER_FLUSH).is_ok();
+            println!("{}", RecorderCounts::of(recorder, flushed));
+        }
+        drop(telemetry);
+    })
+    .await
+    .context("shutting telemetry down")
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Serves `app` on a loopback port in the background; returns the port.
-    async fn spawn_app(app: Router) -> anyhow::Result<u16> {
+    pub(crate) async fn spawn_app(app: Router) -> anyhow::Result<u16> {
         let (listener, port) = listen().await?;
         tokio::spawn(axum::serve(listener, app).into_future());
         Ok(port)

@@ -256,6 +256,7 @@ fn write_report(
     match output {
         Some(path) => {
             let mut file = File::create(path)
+                .map(std::io::BufWriter::new)
                 .with_context(|| format!("failed to create the report {}", path.display()))
                 .map_err(Failure::Failed)?;
             report::write(report, format, Style::PLAIN, &mut file)
