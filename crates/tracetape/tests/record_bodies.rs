@@ -16,6 +16,10 @@
 #![cfg(all(feature = "axum", feature = "reqwest"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod common;
+
+use common::serve;
+
 use std::convert::Infallible;
 use std::io::{Read as _, Write as _};
 use std::net::SocketAddr;
@@ -149,13 +153,6 @@ impl Spans {
             .with_tracer_provider(self.provider.clone())
             .with_propagator(TraceContextPropagator::new())
     }
-}
-
-async fn serve(app: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
 }
 
 /// hyper-util's client, traced (and recorded) by `layer`.

@@ -10,7 +10,10 @@
 #![cfg(all(feature = "axum", feature = "reqwest"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::HashMap;
+mod common;
+
+use common::{init, serve};
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -27,29 +30,6 @@ use tracetape::client::TracingMiddleware;
 use tracetape::record::{ExchangeKind, LoadedRecordings, RecordingStore};
 use tracetape::replay::{REPLAY_HEADER, REPLAY_LOG_HEADER, ReplayId};
 use tracetape::server::TraceLayer;
-use tracetape::setup::Telemetry;
-
-/// Telemetry installed globally from `vars` instead of the process
-/// environment; spans and metrics go nowhere.
-fn init(vars: &[(&str, &str)]) -> TelemetryGuard {
-    let mut env: HashMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    env.insert("OTEL_TRACES_EXPORTER".into(), "none".into());
-    env.insert("OTEL_METRICS_EXPORTER".into(), "none".into());
-    env.insert("OTEL_SERVICE_NAME".into(), "checkout".into());
-    Telemetry::builder()
-        .with_env_lookup(move |name| env.get(name).cloned())
-        .init()
-}
-
-async fn serve(app: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
-}
 
 /// A plain, untraced backend, and in front of it a service traced with
 /// `TraceLayer::new()` (no recorder of its own) whose handler calls the

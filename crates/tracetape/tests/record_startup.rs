@@ -10,7 +10,11 @@
 #![cfg(all(feature = "axum", feature = "reqwest"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::collections::{HashMap, HashSet};
+mod common;
+
+use common::init;
+
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -24,25 +28,8 @@ use hyper_util::rt::TokioExecutor;
 use opentelemetry::trace::SpanId;
 use reqwest_middleware::ClientBuilder;
 use tower::{Layer as _, ServiceExt as _};
-use tracetape::TelemetryGuard;
 use tracetape::client::{RequestBody, TracingMiddleware};
 use tracetape::record::{BodyRecord, ExchangeKind, Recording, RecordingStore};
-use tracetape::setup::Telemetry;
-
-/// Telemetry installed globally, as `tracetape::init()` does, from `vars`
-/// instead of the process environment; spans and metrics go nowhere.
-fn init(vars: &[(&str, &str)]) -> TelemetryGuard {
-    let mut env: HashMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    env.insert("OTEL_TRACES_EXPORTER".into(), "none".into());
-    env.insert("OTEL_METRICS_EXPORTER".into(), "none".into());
-    env.insert("OTEL_SERVICE_NAME".into(), "checkout".into());
-    Telemetry::builder()
-        .with_env_lookup(move |name| env.get(name).cloned())
-        .init()
-}
 
 /// A plain configuration service, not traced.
 async fn config_service() -> SocketAddr {
