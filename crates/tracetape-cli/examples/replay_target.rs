@@ -21,6 +21,7 @@
 //! | `DEPENDENCY_URL` | the base URL of the stock and price service (required) |
 //! | `REPLAY_TARGET_NOTIFY` | `host:port` to connect to and tell `started <pid> <child pid>` at start-up and `hang <order>` when an order hangs |
 //! | `REPLAY_TARGET_CHANGE` | comma-separated behaviour changes, below |
+//! | `REPLAY_TARGET_BYPASS` | `ip:port` each order also connects to with a plain `std::net::TcpStream`, around tracetape's clients (what an unpatched dependency does); whether it connects changes nothing in the answer |
 //!
 //! | change | what the new build does |
 //! |---|---|
@@ -95,6 +96,7 @@ struct App {
     dependency: String,
     changes: Changes,
     notify: Option<String>,
+    bypass: Option<String>,
 }
 
 #[tokio::main]
@@ -133,6 +135,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         dependency,
         changes,
         notify,
+        bypass: std::env::var("REPLAY_TARGET_BYPASS").ok(),
     });
     let router = Router::new()
         .route("/orders", post(order))
@@ -181,6 +184,10 @@ async fn order(
         }
         std::future::pending::<()>().await;
     }
+    if let Some(addr) = &app.bypass {
+        // Refused in replay unless allowed: the order goes on either way.
+        let _ = connect_bypassing_tracetape(addr);
+    }
     let in_stock = if app.changes.drop_call {
         true
     } else {
@@ -215,6 +222,13 @@ async fn order(
         // Different on every run, and forgiven as epoch seconds.
         "created_epoch": now,
     })))
+}
+
+/// Connects to `addr` as a dependency without tracetape's instrumentation
+/// would; named so that the tests find it in the reported backtrace.
+#[inline(never)]
+fn connect_bypassing_tracetape(addr: &str) -> std::io::Result<()> {
+    std::net::TcpStream::connect(addr).map(drop)
 }
 
 /// Sends a call to the dependency and reads its JSON answer.

@@ -199,6 +199,21 @@ pub(crate) struct ReplayArgs {
     /// repeatable.
     #[arg(long = "compare", value_name = "KEY=VALUE")]
     pub(crate) compare: Vec<String>,
+    /// The `LD_PRELOAD` library the started service runs with, which
+    /// reports (and refuses) connections that bypass tracetape's clients
+    /// [key: preload; default: libtracetape_preload.so beside the
+    /// `tracetape` executable, or in `deps/` there].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) preload: Option<PathBuf>,
+    /// Let connections that bypass tracetape's clients through (they are
+    /// still reported) instead of refusing them [key: allow_unpatched].
+    #[arg(long)]
+    pub(crate) allow_unpatched: bool,
+    /// Exit with 1 when the service opened (or tried to open) any
+    /// connection that bypasses tracetape's clients [key:
+    /// fail_on_unpatched].
+    #[arg(long)]
+    pub(crate) fail_on_unpatched: bool,
     /// The report's format: text for people, json
     /// (docs/replay-report.md) or junit for CI.
     #[arg(long, value_enum, default_value_t = Format::Text)]

@@ -5,18 +5,24 @@
 //! the recorded one (`replay/outcome.rs`), and reports
 //! (`replay/report.rs`, `replay/progress.rs`). The settings come from the
 //! `[replay]` table of `tracetape.toml` and the flags
-//! (`replay/config.rs`); `replay/run.rs` drives it all. `tracetape demo`
+//! (`replay/config.rs`); `replay/run.rs` drives it all. A service it
+//! starts runs with the preload library (`replay/preload.rs`), and the
+//! connections it reports are read, filtered and attributed in
+//! `replay/unpatched.rs` (`replay/procfs.rs` tells the service's processes). `tracetape demo`
 //! replays through the same driver: [`Settings`], [`replay`], [`write`].
 
 mod config;
 mod outcome;
+mod preload;
 mod process;
+mod procfs;
 mod progress;
 mod report;
 mod run;
 mod select;
 mod send;
 mod service;
+mod unpatched;
 
 pub(crate) use config::Settings;
 pub(crate) use report::{Format, Report, Style, write};

@@ -380,8 +380,9 @@ fn stopping_the_service_stops_its_whole_process_group() {
     // process `tracetape` started would leave it behind.
     let fixture = Fixture::record(&["o-1"]);
     let notices = Notices::listen();
+    // The example tells around tracetape's clients: allowed (and reported).
     let output = fixture
-        .replay_command(free_port(), "spawn-child", &[])
+        .replay_command(free_port(), "spawn-child", &["--allow-unpatched"])
         .env("REPLAY_TARGET_NOTIFY", notices.addr())
         .output()
         .unwrap();
@@ -397,7 +398,11 @@ fn ctrl_c_stops_the_service_and_reports_what_ran() {
     let fixture = Fixture::record(&["o-1", "o-2", "o-3"]);
     let notices = Notices::listen();
     let replay = fixture
-        .replay_command(free_port(), "hang-on=o-3", &["--concurrency", "1"])
+        .replay_command(
+            free_port(),
+            "hang-on=o-3",
+            &["--concurrency", "1", "--allow-unpatched"],
+        )
         .env("REPLAY_TARGET_NOTIFY", notices.addr())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

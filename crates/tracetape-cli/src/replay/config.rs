@@ -45,6 +45,13 @@ pub(crate) struct Settings {
     /// The configuration file that was read, absolute: the service is
     /// started with it as `TRACETAPE_CONFIG`.
     pub(crate) config_file: Option<PathBuf>,
+    /// The preload library named by the flag or key, absolute; `None`:
+    /// looked for beside the `tracetape` executable.
+    pub(crate) preload: Option<PathBuf>,
+    /// Connections bypassing tracetape's clients go through (reported).
+    pub(crate) allow_unpatched: bool,
+    /// Any such connection fails the run.
+    pub(crate) fail_on_unpatched: bool,
 }
 
 /// The parts of `tracetape.toml` the replay reads. Other tables belong
@@ -71,6 +78,9 @@ struct RawReplay {
     service: Option<String>,
     only: Option<Vec<String>>,
     compare: Option<toml::Table>,
+    preload: Option<PathBuf>,
+    allow_unpatched: Option<bool>,
+    fail_on_unpatched: Option<bool>,
 }
 
 /// What the file says, with its relative paths taken from its directory.
@@ -170,6 +180,13 @@ impl Settings {
             .map(|prefix| trace_prefix(prefix))
             .collect::<anyhow::Result<_>>()?;
         let compare = compare_options(replay.compare.unwrap_or_default(), args)?;
+        let preload = match args.preload.clone().or(replay.preload) {
+            Some(path) => Some(
+                std::path::absolute(&path)
+                    .with_context(|| format!("failed to resolve {}", path.display()))?,
+            ),
+            None => None,
+        };
         Ok(Self {
             command,
             base_url,
@@ -182,6 +199,9 @@ impl Settings {
             only,
             compare,
             config_file: file.path,
+            preload,
+            allow_unpatched: args.allow_unpatched || replay.allow_unpatched.unwrap_or(false),
+            fail_on_unpatched: args.fail_on_unpatched || replay.fail_on_unpatched.unwrap_or(false),
         })
     }
 }
@@ -214,6 +234,7 @@ fn read_file(explicit: Option<&Path>) -> anyhow::Result<FileSettings> {
     let base = path.parent().unwrap_or(Path::new("/"));
     let mut replay = raw.replay.unwrap_or_default();
     replay.recordings = replay.recordings.map(|dir| base.join(dir));
+    replay.preload = replay.preload.map(|file| base.join(file));
     let record_dir = match raw.record.as_ref().and_then(|record| record.get("dir")) {
         None => None,
         Some(toml::Value::String(dir)) => Some(base.join(dir)),
@@ -400,6 +421,35 @@ mod tests {
         assert!(settings.recordings.ends_with(".tracetape/recordings"));
         assert_eq!(settings.compare, CompareOptions::default());
         assert_eq!(settings.config_file, None);
+        assert_eq!(settings.preload, None);
+        assert!(!settings.allow_unpatched && !settings.fail_on_unpatched);
+    }
+
+    #[test]
+    fn the_unpatched_keys_and_flags() {
+        let file = "[replay]\nport = 1\npreload = \"lib/x.so\"\nallow_unpatched = true\n\
+                    fail_on_unpatched = true\n";
+        let settings = resolve(Some(file), &[]).unwrap();
+        let config = settings.config_file.clone().unwrap();
+        assert_eq!(
+            settings.preload,
+            Some(config.parent().unwrap().join("lib/x.so"))
+        );
+        assert!(settings.allow_unpatched && settings.fail_on_unpatched);
+        let settings = resolve(
+            None,
+            &[
+                "--port",
+                "1",
+                "--preload",
+                "/p.so",
+                "--allow-unpatched",
+                "--fail-on-unpatched",
+            ],
+        )
+        .unwrap();
+        assert_eq!(settings.preload, Some(PathBuf::from("/p.so")));
+        assert!(settings.allow_unpatched && settings.fail_on_unpatched);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The service's process: `sh -c COMMAND` in a process group of its own,
 //! its output appended to a log file, and the whole group stopped with
-//! SIGTERM, then SIGKILL for whatever is left after a grace period.
+//! SIGTERM, then SIGKILL for whatever is left after a grace period (and a
+//! wait, read from `/proc`, until no process of the group is left).
 //!
 //! Signals go to the group through the shell's `kill` (`sh -c 'kill -s
 //! TERM -- -PGID'`): this crate has no unsafe code, the standard library
@@ -14,6 +15,8 @@ use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use tokio::process::{Child, Command};
+
+use super::procfs;
 
 /// How long the group has to exit after SIGTERM before SIGKILL.
 const GRACE: Duration = Duration::from_secs(5);
@@ -130,6 +133,11 @@ impl Process {
         })
     }
 
+    /// The process group: the leader's pid.
+    pub(crate) fn pgid(&self) -> u32 {
+        self.pgid
+    }
+
     /// Waits for the leader to exit.
     pub(crate) async fn wait(&mut self) -> io::Result<ExitStatus> {
         self.child.wait().await
@@ -146,6 +154,14 @@ impl Process {
         let _ = tokio::time::timeout(GRACE, self.child.wait()).await;
         signal_group(self.pgid, "KILL").await;
         let _ = self.child.wait().await;
+        // A killed process may take a moment to go (a large one unmaps a
+        // lot); the leader's exit says nothing of the rest of the group.
+        let deadline = tokio::time::Instant::now() + GRACE;
+        while !procfs::alive_in_group(self.pgid).is_empty()
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         self.stopped = true;
     }
 }

@@ -1,8 +1,10 @@
 //! The report of a replay, in three formats: text for people
 //! (`report/text.rs`), JSON (`report/json.rs`, its schema in
 //! docs/replay-report.md) and JUnit XML (`report/junit.rs`) for CI; the
-//! counts they all show are in `report/summary.rs`.
+//! counts they all show are in `report/summary.rs`, unpatched connections
+//! as text in `report/findings.rs`.
 
+mod findings;
 mod json;
 mod junit;
 mod summary;
@@ -16,6 +18,7 @@ use clap::ValueEnum;
 
 use super::outcome::Replayed;
 use super::select::Skipped;
+use super::unpatched::Unpatched;
 pub(crate) use summary::Summary;
 pub(crate) use text::Style;
 
@@ -52,6 +55,10 @@ pub(crate) struct Report {
     pub(crate) service_failure: Option<String>,
     /// The service's log, when it was kept.
     pub(crate) service_log: Option<PathBuf>,
+    /// Connections the service made around tracetape's clients.
+    pub(crate) unpatched: Unpatched,
+    /// Such connections fail the run (JUnit: as failures).
+    pub(crate) fail_on_unpatched: bool,
 }
 
 impl Report {

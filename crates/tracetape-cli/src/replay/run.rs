@@ -16,11 +16,13 @@ use tracetape::replay::compare::CompareOptions;
 
 use super::config::Settings;
 use super::outcome::{Replayed, judge};
+use super::preload::Detection;
 use super::progress::Progress;
 use super::report::{self, Format, Report, Style};
 use super::select::{self, Replayable};
 use super::send::{SendError, Sender};
 use super::service::{Liveness, Service};
+use super::unpatched::{Candidate, SharedPids, Watch};
 use crate::cli::ReplayArgs;
 use crate::exit::{FAILURE, Failure, INTERRUPTED};
 
@@ -34,7 +36,9 @@ pub(crate) async fn run(args: ReplayArgs) -> Result<(), Failure> {
     let report = replay(&settings).await?;
     write_report(&report, args.format, args.output.as_deref())?;
     ran_to_end(&report)?;
-    if report.summary().totals.not_passed() > 0 {
+    if report.summary().totals.not_passed() > 0
+        || (report.fail_on_unpatched && !report.unpatched.findings.is_empty())
+    {
         Err(Failure::Reported(FAILURE))
     } else {
         Ok(())
@@ -50,10 +54,35 @@ pub(crate) async fn replay(settings: &Settings) -> Result<Report, Failure> {
     let selection = select::select(settings, &mut io::stderr()).map_err(Failure::Usage)?;
     let sender =
         Sender::new(settings.base_url.clone(), settings.request_timeout).map_err(Failure::Usage)?;
-    let started = Instant::now();
-    let service = Service::start(settings, sender.clone())
-        .context("failed to create the service's log")
+    let detection = Detection::prepare(settings, |name| std::env::var(name).ok())
+        .context("failed to create the unpatched-dependency report's directory")
         .map_err(Failure::Usage)?;
+    let detection = match detection {
+        Ok(detection) => Some(detection),
+        Err(why) => {
+            if settings.command.is_some() {
+                writeln!(
+                    io::stderr(),
+                    "note: unpatched-dependency detection is off: {why}"
+                )?;
+            }
+            None
+        }
+    };
+    let pids = SharedPids::default();
+    let mut watch = detection
+        .as_ref()
+        .map(|detection| Watch::new(detection.report.clone(), SharedPids::clone(&pids)));
+    let started = Instant::now();
+    let service = Service::start(
+        settings,
+        sender.clone(),
+        detection
+            .as_ref()
+            .map(|detection| (detection.env.as_slice(), SharedPids::clone(&pids))),
+    )
+    .context("failed to create the service's log")
+    .map_err(Failure::Usage)?;
     let mut interrupt = pin!(interrupted());
 
     let mut liveness = service.liveness();
@@ -70,6 +99,10 @@ pub(crate) async fn replay(settings: &Settings) -> Result<Report, Failure> {
         let why = stopped.failure.unwrap_or(why);
         return Err(Failure::Usage(anyhow!(why)));
     }
+    // What the service connected to while starting: no request's.
+    if let Some(watch) = &mut watch {
+        watch.collect(&[]);
+    }
 
     let replayed = replay_all(
         selection.recordings,
@@ -77,10 +110,13 @@ pub(crate) async fn replay(settings: &Settings) -> Result<Report, Failure> {
         &sender,
         &service,
         &mut interrupt,
+        &mut watch,
     )
     .await?;
     let duration = started.elapsed();
     let stopped = service.stop().await;
+    let unpatched = watch.map(Watch::finish).unwrap_or_default();
+    drop(detection);
 
     Ok(Report {
         service: selection.service,
@@ -94,6 +130,8 @@ pub(crate) async fn replay(settings: &Settings) -> Result<Report, Failure> {
         restarts: stopped.restarts,
         service_failure: stopped.failure,
         service_log: stopped.log,
+        unpatched,
+        fail_on_unpatched: settings.fail_on_unpatched,
     })
 }
 
@@ -135,6 +173,7 @@ async fn replay_all(
     sender: &Sender,
     service: &Service,
     interrupt: &mut Pin<&mut impl Future<Output = ()>>,
+    watch: &mut Option<Watch>,
 ) -> Result<Replays, Failure> {
     let total = recordings.len();
     let recordings: Vec<Arc<Replayable>> = recordings.into_iter().map(Arc::new).collect();
@@ -161,6 +200,14 @@ async fn replay_all(
             () = &mut *interrupt => {
                 tasks.abort_all();
                 interrupted = true;
+                // What the requests cut off made so far is theirs.
+                if let Some(watch) = watch.as_mut() {
+                    let during: Vec<Candidate> = by_task
+                        .values()
+                        .map(|&index| candidate(&recordings[index]))
+                        .collect();
+                    watch.collect(&during);
+                }
                 break;
             }
             joined = tasks.join_next_with_id() => joined,
@@ -178,7 +225,18 @@ async fn replay_all(
                 (err.id(), replayed)
             }
         };
-        if let Some(index) = by_task.remove(&id) {
+        let done = by_task.remove(&id);
+        if let Some(watch) = watch.as_mut() {
+            // The requests in flight since the last read: this one and
+            // those still running.
+            let during: Vec<Candidate> = done
+                .iter()
+                .chain(by_task.values())
+                .map(|&index| candidate(&recordings[index]))
+                .collect();
+            watch.collect(&during);
+        }
+        if let Some(index) = done {
             slots[index] = Some(replayed);
         }
         progress.advance();
@@ -189,6 +247,15 @@ async fn replay_all(
         results: slots.into_iter().flatten().collect(),
         interrupted,
     })
+}
+
+/// `replayable` as a request an unpatched connection may belong to.
+fn candidate(replayable: &Replayable) -> Candidate {
+    let (method, route) = replayable.method_and_route();
+    Candidate {
+        id: replayable.id,
+        request: format!("{method} {route}"),
+    }
 }
 
 /// Resolves at the first Ctrl-C (SIGINT) or SIGTERM; never, if neither

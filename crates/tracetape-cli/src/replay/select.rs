@@ -218,6 +218,9 @@ mod tests {
             only: only.iter().map(|&p| p.to_owned()).collect(),
             compare: CompareOptions::default(),
             config_file: None,
+            preload: None,
+            allow_unpatched: false,
+            fail_on_unpatched: false,
         };
         let mut notes = Vec::new();
         let selection = select(&settings, &mut notes);

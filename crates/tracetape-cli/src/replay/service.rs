@@ -5,7 +5,7 @@
 //! [`Liveness`]: they wait for it to be ready, and learn when the start
 //! they sent a request to died.
 
-use std::io;
+use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::time::Duration;
@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use super::config::Settings;
 use super::process::{Process, ServiceLog};
 use super::send::{Sender, humane};
+use super::unpatched::{self, SharedPids};
 
 /// Restarts after the service died mid-run, at most.
 pub(crate) const MAX_RESTARTS: usize = 3;
@@ -116,6 +117,9 @@ struct Launch {
     env: Vec<(&'static str, PathBuf)>,
     ready: Option<String>,
     startup_timeout: Duration,
+    /// With unpatched-dependency detection: where the service's processes
+    /// are noted at each start, and the port that tells them.
+    detection: Option<(SharedPids, u16)>,
 }
 
 /// The supervised service.
@@ -140,9 +144,15 @@ pub(crate) struct Stopped {
 impl Service {
     /// Starts the supervisor: it starts the service with `settings`'
     /// command (with `TRACETAPE_MODE=replay`, `TRACETAPE_RECORD_DIR` and
-    /// `TRACETAPE_CONFIG` set), or without a command only checks that the
-    /// running one is ready, polling through `sender`.
-    pub(crate) fn start(settings: &Settings, sender: Sender) -> io::Result<Self> {
+    /// `TRACETAPE_CONFIG` set, and `detection`'s variables when given: the
+    /// preload library's, then the processes that are the service noted in
+    /// its pids), or without a command only checks that the running one is
+    /// ready, polling through `sender`.
+    pub(crate) fn start(
+        settings: &Settings,
+        sender: Sender,
+        detection: Option<(&[(&'static str, PathBuf)], SharedPids)>,
+    ) -> io::Result<Self> {
         let log = match settings.command {
             Some(_) => Some(ServiceLog::create()?),
             None => None,
@@ -154,11 +164,17 @@ impl Service {
         if let Some(config) = &settings.config_file {
             env.push(("TRACETAPE_CONFIG", config.clone()));
         }
+        let port = settings.base_url.port_or_known_default().unwrap_or(80);
+        let detection = detection.map(|(vars, pids)| {
+            env.extend(vars.iter().cloned());
+            (pids, port)
+        });
         let launch = Launch {
             command: settings.command.clone(),
             env,
             ready: settings.ready.clone(),
             startup_timeout: settings.startup_timeout,
+            detection,
         };
         let (status_tx, status) = watch::channel(Status {
             generation: 0,
@@ -250,6 +266,15 @@ async fn supervise(
             process.stop().await;
             set_phase(Phase::Failed(format!("{why}; {}", log.tail())));
             return Some(log);
+        }
+        if let Some((pids, port)) = &launch.detection {
+            // Before any request is sent: their connections must be told.
+            let warnings = unpatched::identify(process.pgid(), *port, pids);
+            if generation == 0 {
+                for warning in warnings {
+                    let _ = writeln!(io::stderr(), "warning: {warning}");
+                }
+            }
         }
         set_phase(Phase::Ready);
         let exited = tokio::select! {

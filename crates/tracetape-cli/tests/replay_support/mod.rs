@@ -217,6 +217,7 @@ impl Fixture {
             .env("OTEL_TRACES_EXPORTER", "none")
             .env("OTEL_METRICS_EXPORTER", "none")
             .env("REPLAY_TARGET_CHANGE", change)
+            .env_remove("REPLAY_TARGET_BYPASS")
             // The service logs `tracetape replay` keeps go away with the fixture.
             .env("TMPDIR", self.dir.path())
             .env_remove("TRACETAPE_CONFIG")
@@ -227,11 +228,17 @@ impl Fixture {
     /// `tracetape replay` starting the example with `change` on `port`,
     /// with `args` added, ready to run.
     pub fn replay_command(&self, port: u16, change: &str, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tracetape"));
         let service = format!("'{}'", target_exe().display());
+        self.replay_shell(&service, port, change, args)
+    }
+
+    /// `tracetape replay` starting the service with the shell command
+    /// `service` on `port`, with `args` added, ready to run.
+    pub fn replay_shell(&self, service: &str, port: u16, change: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tracetape"));
         let port = port.to_string();
         command
-            .args(["replay", "--command", &service, "--port", &port])
+            .args(["replay", "--command", service, "--port", &port])
             .args(["--recordings", self.recordings().to_str().unwrap()])
             .args(args);
         // The example listens where PORT says; the service started inherits it.

@@ -34,6 +34,20 @@ struct JsonReport<'a> {
     service_log: Option<String>,
     recordings: Vec<JsonRecording<'a>>,
     skipped: Vec<JsonSkipped<'a>>,
+    unpatched_detection: bool,
+    unpatched_ignored: usize,
+    unpatched: Vec<JsonUnpatched<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonUnpatched<'a> {
+    kind: &'a str,
+    address: &'a str,
+    port: u16,
+    pid: u32,
+    blocked: bool,
+    frames: &'a [String],
+    recordings: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -151,6 +165,26 @@ pub(super) fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             .map(|skipped| JsonSkipped {
                 file: skipped.path.display().to_string(),
                 reason: &skipped.reason,
+            })
+            .collect(),
+        unpatched_detection: report.unpatched.active,
+        unpatched_ignored: report.unpatched.ignored,
+        unpatched: report
+            .unpatched
+            .findings
+            .iter()
+            .map(|finding| JsonUnpatched {
+                kind: &finding.kind,
+                address: &finding.address,
+                port: finding.port,
+                pid: finding.pid,
+                blocked: finding.blocked,
+                frames: &finding.frames,
+                recordings: finding
+                    .during
+                    .iter()
+                    .map(|candidate| candidate.id.to_string())
+                    .collect(),
             })
             .collect(),
     };

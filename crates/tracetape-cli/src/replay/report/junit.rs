@@ -2,21 +2,42 @@
 //! `<testcase>` per replayed recording (classname: the service; name:
 //! `METHOD route (replay id)`), a `<failure>` for one that deviated or
 //! missed a mock and an `<error>` for one that errored, each holding what
-//! the text report says about it.
+//! the text report says about it. An unpatched connection made by one
+//! request is in its test case's `<system-out>`, or, with
+//! `--fail-on-unpatched`, a `<failure type="unpatched">` of a test case
+//! that would have passed; the others are in the suite's `<system-out>`.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::super::outcome::{Outcome, Replayed};
-use super::Report;
+use super::super::unpatched::Finding;
 use super::text::{Style, recording};
+use super::{Report, findings};
 
 pub(super) fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let totals = report.summary().totals;
+    let own = |result: &Replayed| -> Vec<&Finding> {
+        report
+            .unpatched
+            .findings
+            .iter()
+            .filter(|finding| finding.request() == Some(result.id))
+            .collect()
+    };
+    let failed_by_unpatched = if report.fail_on_unpatched {
+        report
+            .results
+            .iter()
+            .filter(|result| result.outcome == Outcome::Passed && !own(result).is_empty())
+            .count()
+    } else {
+        0
+    };
     let counts = format!(
         r#"tests="{}" failures="{}" errors="{}" skipped="0" time="{:.3}""#,
         totals.total(),
-        totals.deviated + totals.mock_missing,
+        totals.deviated + totals.mock_missing + failed_by_unpatched,
         totals.errored,
         report.duration.as_secs_f64()
     );
@@ -28,7 +49,27 @@ pub(super) fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         escape(&format!("tracetape replay: {}", report.service))
     );
     for result in &report.results {
-        testcase(&mut xml, &report.service, result);
+        testcase(
+            &mut xml,
+            &report.service,
+            result,
+            &own(result),
+            report.fail_on_unpatched,
+        );
+    }
+    let elsewhere: String = report
+        .unpatched
+        .findings
+        .iter()
+        .filter(|finding| finding.request().is_none())
+        .map(findings::block)
+        .collect();
+    if !elsewhere.is_empty() {
+        let _ = writeln!(
+            xml,
+            "    <system-out>{}</system-out>",
+            escape_text(&elsewhere)
+        );
     }
     let mut notes = Vec::new();
     if let Some(failure) = &report.service_failure {
@@ -52,7 +93,13 @@ pub(super) fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     out.write_all(xml.as_bytes())
 }
 
-fn testcase(xml: &mut String, service: &str, result: &Replayed) {
+fn testcase(
+    xml: &mut String,
+    service: &str,
+    result: &Replayed,
+    unpatched: &[&Finding],
+    fail_on_unpatched: bool,
+) {
     let _ = write!(
         xml,
         r#"    <testcase classname="{}" name="{}" file="{}" time="{:.3}""#,
@@ -61,24 +108,50 @@ fn testcase(xml: &mut String, service: &str, result: &Replayed) {
         escape(&result.file.display().to_string()),
         result.duration.as_secs_f64()
     );
+    let blocks: String = unpatched
+        .iter()
+        .map(|finding| findings::block(finding))
+        .collect();
     let element = match result.outcome {
-        Outcome::Passed => {
+        Outcome::Passed if fail_on_unpatched && !blocks.is_empty() => {
+            let message = blocks.lines().next().unwrap_or_default();
+            let _ = write!(
+                xml,
+                ">\n      <failure type=\"unpatched\" message=\"{}\">{}</failure>\n    </testcase>\n",
+                escape(message),
+                escape_text(&blocks)
+            );
+            return;
+        }
+        Outcome::Passed if blocks.is_empty() => {
             xml.push_str("/>\n");
             return;
         }
-        Outcome::Deviated | Outcome::MockMissing => "failure",
-        Outcome::Errored => "error",
+        Outcome::Passed => None,
+        Outcome::Deviated | Outcome::MockMissing => Some("failure"),
+        Outcome::Errored => Some("error"),
     };
-    let text = recording(result, Style::PLAIN);
-    // The line after the heading and the file: the first thing wrong.
-    let message = text.lines().nth(2).unwrap_or_default().trim();
-    let _ = write!(
-        xml,
-        ">\n      <{element} type=\"{}\" message=\"{}\">{}</{element}>\n    </testcase>\n",
-        result.outcome.as_str(),
-        escape(message),
-        escape_text(&text)
-    );
+    xml.push_str(">\n");
+    if let Some(element) = element {
+        let text = recording(result, Style::PLAIN);
+        // The line after the heading and the file: the first thing wrong.
+        let message = text.lines().nth(2).unwrap_or_default().trim();
+        let _ = writeln!(
+            xml,
+            "      <{element} type=\"{}\" message=\"{}\">{}</{element}>",
+            result.outcome.as_str(),
+            escape(message),
+            escape_text(&text)
+        );
+    }
+    if !blocks.is_empty() {
+        let _ = writeln!(
+            xml,
+            "      <system-out>{}</system-out>",
+            escape_text(&blocks)
+        );
+    }
+    xml.push_str("    </testcase>\n");
 }
 
 /// `text` as an XML attribute value: markup escaped, line breaks and

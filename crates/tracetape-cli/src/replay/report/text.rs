@@ -4,7 +4,7 @@
 use std::io::{self, IsTerminal as _, Write};
 
 use super::super::outcome::{Outcome, Replayed};
-use super::Report;
+use super::{Report, findings};
 use crate::format::{clean, millis};
 use crate::table::{self, Align, Column};
 
@@ -57,6 +57,9 @@ pub(super) fn write(report: &Report, style: Style, out: &mut dyn Write) -> io::R
             write!(out, "{}", recording(result, style))?;
             writeln!(out)?;
         }
+    }
+    for finding in &report.unpatched.findings {
+        writeln!(out, "{}", findings::block(finding))?;
     }
     for skipped in &report.skipped {
         writeln!(
@@ -122,6 +125,9 @@ pub(super) fn write(report: &Report, style: Style, out: &mut dyn Write) -> io::R
         write!(out, "; {} with no recorded call", summary.unmatched)?;
     }
     writeln!(out)?;
+    if let Some(line) = findings::summary(&report.unpatched) {
+        writeln!(out, "{line}")?;
+    }
     if report.restarts > 0 {
         writeln!(
             out,
@@ -340,6 +346,8 @@ mod tests {
             restarts: 1,
             service_failure: None,
             service_log: Some(PathBuf::from("/tmp/service.log")),
+            unpatched: Default::default(),
+            fail_on_unpatched: false,
         };
         let mut out = Vec::new();
         write(&report, Style::PLAIN, &mut out).unwrap();

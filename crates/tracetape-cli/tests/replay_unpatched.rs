@@ -1,0 +1,253 @@
+//! `tracetape replay` with the preload library: the `replay_target`
+//! example connecting around tracetape's clients
+//! (`REPLAY_TARGET_BYPASS`) to a listener of the test's, refused by
+//! default, let through with `--allow-unpatched`, reported in every format
+//! and failing the run with `--fail-on-unpatched`; an ordinary replay, and
+//! the other processes of the service's group, report nothing.
+#![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod replay_support;
+
+use std::io::ErrorKind;
+use std::net::{SocketAddr, TcpListener};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use replay_support::{Fixture, free_port, schema, stderr, stdout, target_exe};
+use serde_json::Value;
+
+fn both(output: &Output) -> String {
+    format!(
+        "--- stdout\n{}--- stderr\n{}",
+        stdout(output),
+        stderr(output)
+    )
+}
+
+/// A loopback listener that accepts nothing on its own.
+fn listener() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    (listener, addr)
+}
+
+/// Whether a connection reached `listener`, waiting a little for one.
+fn accepted(listener: &TcpListener) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match listener.accept() {
+            Ok(_) => return true,
+            Err(err) if err.kind() == ErrorKind::WouldBlock && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Replays the recordings of `fixture` one at a time, the example
+/// connecting around tracetape to `bypass`, with `args` added.
+fn replay_bypassing(fixture: &Fixture, bypass: SocketAddr, args: &[&str]) -> Output {
+    let mut all = vec!["--concurrency", "1"];
+    all.extend(args);
+    fixture
+        .replay_command(free_port(), "", &all)
+        .env("REPLAY_TARGET_BYPASS", bypass.to_string())
+        .output()
+        .unwrap()
+}
+
+/// The replay id of the only recording, from a JSON report.
+fn only_id(report: &Value) -> String {
+    let [recording] = report["recordings"].as_array().unwrap().as_slice() else {
+        panic!("one recording: {report}");
+    };
+    recording["id"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_bypassing_connection_is_blocked_and_reported_with_the_handler_frame() {
+    let fixture = Fixture::record(&["o-1"]);
+    let (listener, addr) = listener();
+    let output = replay_bypassing(&fixture, addr, &[]);
+    // Reported, but without --fail-on-unpatched the run passes.
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    assert!(!accepted(&listener), "the connection reached the listener");
+    let text = stdout(&output);
+    assert!(
+        text.starts_with(&format!(
+            "unpatched connection: tcp {addr} blocked, during POST /orders ("
+        )),
+        "{text}"
+    );
+    let frames: Vec<&str> = text
+        .lines()
+        .take_while(|line| !line.is_empty())
+        .filter(|line| line.starts_with("  at "))
+        .collect();
+    assert!(
+        frames[0].starts_with("  at replay_target::connect_bypassing_tracetape"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nunpatched connections: 1 (1 blocked, 0 allowed)\n"),
+        "{text}"
+    );
+    assert!(!stderr(&output).contains("detection"), "{}", both(&output));
+}
+
+#[test]
+fn allow_unpatched_lets_the_connection_through_and_still_reports_it() {
+    let fixture = Fixture::record(&["o-1"]);
+    let (listener, addr) = listener();
+    let output = replay_bypassing(&fixture, addr, &["--allow-unpatched"]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    assert!(accepted(&listener), "the connection was refused");
+    let text = stdout(&output);
+    assert!(
+        text.starts_with(&format!(
+            "unpatched connection: tcp {addr} allowed, during "
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nunpatched connections: 1 (0 blocked, 1 allowed)\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn fail_on_unpatched_fails_the_run_and_the_json_report_carries_the_finding() {
+    let fixture = Fixture::record(&["o-1"]);
+    let (_listener, addr) = listener();
+    let output = replay_bypassing(&fixture, addr, &["--fail-on-unpatched", "--format", "json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let schema_text = include_str!("../../../docs/replay-report.schema.json");
+    let schema: Value = serde_json::from_str(schema_text).unwrap();
+    assert_eq!(schema::violations(&schema, &report), Vec::<String>::new());
+    // The recording itself passed: the finding alone fails the run.
+    assert_eq!(report["totals"]["passed"], 1);
+    assert_eq!(report["unpatched_detection"], true);
+    let [finding] = report["unpatched"].as_array().unwrap().as_slice() else {
+        panic!("one finding: {report}");
+    };
+    assert_eq!(finding["kind"], "tcp");
+    assert_eq!(finding["address"], "127.0.0.1");
+    assert_eq!(finding["port"], addr.port());
+    assert_eq!(finding["blocked"], true);
+    assert_eq!(finding["recordings"], serde_json::json!([only_id(&report)]));
+    assert!(
+        finding["frames"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("replay_target::connect_bypassing_tracetape"),
+        "{finding}"
+    );
+}
+
+#[test]
+fn in_junit_a_finding_is_output_or_with_fail_on_unpatched_a_failure() {
+    let fixture = Fixture::record(&["o-1"]);
+    let (_listener, addr) = listener();
+    let case = |args: &[&str]| {
+        let mut all = vec!["--format", "junit"];
+        all.extend(args);
+        let output = replay_bypassing(&fixture, addr, &all);
+        let suites = junit_parser::from_reader(output.stdout.as_slice()).unwrap();
+        let case = suites.suites[0].cases[0].clone();
+        (output.status.code(), suites.failures, case)
+    };
+    let (code, failures, passed) = case(&[]);
+    assert_eq!((code, failures), (Some(0), 0));
+    assert!(passed.status.is_success());
+    assert!(
+        passed
+            .system_out
+            .as_deref()
+            .unwrap()
+            .starts_with(&format!("unpatched connection: tcp {addr} blocked")),
+        "{passed:?}"
+    );
+    let (code, failures, failed) = case(&["--fail-on-unpatched"]);
+    assert_eq!((code, failures), (Some(1), 1));
+    let junit_parser::TestStatus::Failure(failure) = &failed.status else {
+        panic!("a failure: {failed:?}");
+    };
+    assert_eq!(failure.failure_type, "unpatched");
+    assert!(
+        failure
+            .text
+            .contains("  at replay_target::connect_bypassing_tracetape"),
+        "{}",
+        failure.text
+    );
+}
+
+#[test]
+fn an_ordinary_replay_finds_nothing_and_wrappers_in_the_group_are_ignored() {
+    let fixture = Fixture::record(&["o-1", "o-2"]);
+    let (listener, addr) = listener();
+    // A second process in the group connects around tracetape at start-up
+    // (the example telling its start to REPLAY_TARGET_NOTIFY): it is not
+    // the service, which is the process listening on the port.
+    let exe = target_exe();
+    let command = format!(
+        "PORT=0 REPLAY_TARGET_NOTIFY={addr} '{}' & exec '{}'",
+        exe.display(),
+        exe.display()
+    );
+    let output = fixture
+        .replay_shell(&command, free_port(), "", &["--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["totals"]["passed"], 2, "{report}");
+    assert_eq!(report["unpatched_detection"], true);
+    assert_eq!(report["unpatched"], serde_json::json!([]), "{report}");
+    assert_eq!(report["unpatched_ignored"], 1, "{report}");
+    assert!(!accepted(&listener));
+
+    let output = fixture.replay("", &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    assert!(
+        stdout(&output).contains("\nunpatched connections: 0 (0 blocked, 0 allowed)\n"),
+        "{}",
+        both(&output)
+    );
+}
+
+#[test]
+fn where_detection_cannot_work_the_run_says_so() {
+    let fixture = Fixture::record(&["o-1"]);
+    // The service started without the library.
+    let command = format!("env -u LD_PRELOAD '{}'", target_exe().display());
+    let output = fixture
+        .replay_shell(&command, free_port(), "", &[])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    assert!(
+        stderr(&output).contains(
+            "warning: unpatched-dependency detection cannot work for this service: its process "
+        ),
+        "{}",
+        both(&output)
+    );
+    // No library to start it with.
+    let output = fixture.replay("", &["--preload", "/no/such/lib.so", "--format", "json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    assert!(
+        stderr(&output).starts_with(
+            "note: unpatched-dependency detection is off: the preload library /no/such/lib.so \
+             (--preload, replay.preload) does not exist"
+        ),
+        "{}",
+        both(&output)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["unpatched_detection"], false);
+}
