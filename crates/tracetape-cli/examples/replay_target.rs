@@ -22,6 +22,8 @@
 //! | `REPLAY_TARGET_NOTIFY` | `host:port` to connect to and tell `started <pid> <child pid>` at start-up and `hang <order>` when an order hangs |
 //! | `REPLAY_TARGET_CHANGE` | comma-separated behaviour changes, below |
 //! | `REPLAY_TARGET_BYPASS` | `ip:port` each order also connects to with a plain `std::net::TcpStream`, around tracetape's clients (what an unpatched dependency does); whether it connects changes nothing in the answer |
+//! | `REPLAY_TARGET_PLAIN_CLIENT` | `ip:port` each order also calls (`GET /plain`) with a plain `reqwest::Client`, without tracetape's middleware; whether the call succeeds changes nothing in the answer |
+//! | `REPLAY_TARGET_RESOLVE` | a host name each order also looks up with `std::net::ToSocketAddrs` (`getaddrinfo`), around tracetape's clients; whether it resolves changes nothing in the answer |
 //!
 //! | change | what the new build does |
 //! |---|---|
@@ -97,6 +99,9 @@ struct App {
     changes: Changes,
     notify: Option<String>,
     bypass: Option<String>,
+    /// A `reqwest::Client` without tracetape's middleware, and where it calls.
+    plain: Option<(reqwest::Client, String)>,
+    resolve: Option<String>,
 }
 
 #[tokio::main]
@@ -136,6 +141,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
         changes,
         notify,
         bypass: std::env::var("REPLAY_TARGET_BYPASS").ok(),
+        plain: std::env::var("REPLAY_TARGET_PLAIN_CLIENT")
+            .ok()
+            .map(|addr| (reqwest::Client::new(), addr)),
+        resolve: std::env::var("REPLAY_TARGET_RESOLVE").ok(),
     });
     let router = Router::new()
         .route("/orders", post(order))
@@ -188,6 +197,14 @@ async fn order(
         // Refused in replay unless allowed: the order goes on either way.
         let _ = connect_bypassing_tracetape(addr);
     }
+    if let Some((client, addr)) = &app.plain {
+        // Refused in replay unless allowed: the order goes on either way.
+        let _ = call_with_plain_client(client, addr).await;
+    }
+    if let Some(host) = &app.resolve {
+        // Refused in replay unless allowed: the order goes on either way.
+        let _ = resolve_bypassing_tracetape(host);
+    }
     let in_stock = if app.changes.drop_call {
         true
     } else {
@@ -229,6 +246,27 @@ async fn order(
 #[inline(never)]
 fn connect_bypassing_tracetape(addr: &str) -> std::io::Result<()> {
     std::net::TcpStream::connect(addr).map(drop)
+}
+
+/// Calls `addr` with a `reqwest::Client` that tracetape's middleware was
+/// never added to; named so that the tests find it in the reported
+/// backtrace.
+#[inline(never)]
+async fn call_with_plain_client(client: &reqwest::Client, addr: &str) -> reqwest::Result<()> {
+    client
+        .get(format!("http://{addr}/plain"))
+        .send()
+        .await
+        .map(drop)
+}
+
+/// Looks `host` up as a dependency's driver would, without tracetape's
+/// instrumentation; named so that the tests find it in the reported
+/// backtrace.
+#[inline(never)]
+fn resolve_bypassing_tracetape(host: &str) -> std::io::Result<usize> {
+    use std::net::ToSocketAddrs as _;
+    (host, 80).to_socket_addrs().map(Iterator::count)
 }
 
 /// Sends a call to the dependency and reads its JSON answer.

@@ -3,7 +3,11 @@
 //! (`REPLAY_TARGET_BYPASS`) to a listener of the test's, refused by
 //! default, let through with `--allow-unpatched`, reported in every format
 //! and failing the run with `--fail-on-unpatched`; an ordinary replay, and
-//! the other processes of the service's group, report nothing.
+//! the other processes of the service's group, report nothing. Also: a
+//! call through a plain `reqwest::Client` without tracetape's middleware
+//! (`REPLAY_TARGET_PLAIN_CLIENT`), reported as a connection, and a lookup
+//! of `localhost` (`REPLAY_TARGET_RESOLVE`), reported as a resolution. Only
+//! loopback listeners, `localhost` and IP literals are ever used.
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -57,6 +61,18 @@ fn replay_bypassing(fixture: &Fixture, bypass: SocketAddr, args: &[&str]) -> Out
         .env("REPLAY_TARGET_BYPASS", bypass.to_string())
         .output()
         .unwrap()
+}
+
+/// Replays the recordings of `fixture` one at a time with `vars` set for
+/// the service, with `args` added.
+fn replay_with(fixture: &Fixture, vars: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut all = vec!["--concurrency", "1"];
+    all.extend(args);
+    let mut command = fixture.replay_command(free_port(), "", &all);
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    command.output().unwrap()
 }
 
 /// The replay id of the only recording, from a JSON report.
@@ -250,4 +266,95 @@ fn where_detection_cannot_work_the_run_says_so() {
     );
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["unpatched_detection"], false);
+}
+
+#[test]
+fn a_call_through_a_plain_reqwest_client_is_blocked_and_reported_with_the_handler_frame() {
+    let fixture = Fixture::record(&["o-1"]);
+    let (listener, addr) = listener();
+    let addr_text = addr.to_string();
+    let vars = [("REPLAY_TARGET_PLAIN_CLIENT", addr_text.as_str())];
+    let output = replay_with(&fixture, &vars, &["--format", "json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    assert!(!accepted(&listener), "the connection reached the listener");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["totals"]["passed"], 1, "{report}");
+    let [finding] = report["unpatched"].as_array().unwrap().as_slice() else {
+        panic!("one finding: {report}");
+    };
+    assert_eq!(finding["kind"], "tcp", "{finding}");
+    assert_eq!(finding["address"], "127.0.0.1", "{finding}");
+    assert_eq!(finding["port"], addr.port(), "{finding}");
+    assert_eq!(finding["host"], Value::Null, "{finding}");
+    assert_eq!(finding["blocked"], true, "{finding}");
+    assert_eq!(finding["recordings"], serde_json::json!([only_id(&report)]));
+    let frames = finding["frames"].as_array().unwrap();
+    assert!(
+        frames.iter().any(|frame| frame
+            .as_str()
+            .unwrap()
+            .contains("replay_target::call_with_plain_client")),
+        "{finding}"
+    );
+}
+
+#[test]
+fn resolving_a_host_name_is_blocked_by_default_and_reported_as_dns() {
+    let fixture = Fixture::record(&["o-1"]);
+    let vars = [("REPLAY_TARGET_RESOLVE", "localhost")];
+    let output = replay_with(&fixture, &vars, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    let text = stdout(&output);
+    assert!(
+        text.starts_with("unpatched resolution: dns localhost blocked, during POST /orders ("),
+        "{text}"
+    );
+    let frames: Vec<&str> = text
+        .lines()
+        .take_while(|line| !line.is_empty())
+        .filter(|line| line.starts_with("  at "))
+        .collect();
+    assert!(
+        frames
+            .iter()
+            .any(|frame| frame.starts_with("  at replay_target::resolve_bypassing_tracetape")),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nunpatched connections: 1 (1 blocked, 0 allowed)\n"),
+        "{text}"
+    );
+
+    let output = replay_with(&fixture, &vars, &["--allow-unpatched"]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    let text = stdout(&output);
+    assert!(
+        text.starts_with("unpatched resolution: dns localhost allowed, during POST /orders ("),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_json_report_carries_a_resolution_s_host() {
+    let fixture = Fixture::record(&["o-1"]);
+    let vars = [("REPLAY_TARGET_RESOLVE", "localhost")];
+    let output = replay_with(
+        &fixture,
+        &vars,
+        &["--fail-on-unpatched", "--format", "json"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let schema_text = include_str!("../../../docs/replay-report.schema.json");
+    let schema: Value = serde_json::from_str(schema_text).unwrap();
+    assert_eq!(schema::violations(&schema, &report), Vec::<String>::new());
+    let [finding] = report["unpatched"].as_array().unwrap().as_slice() else {
+        panic!("one finding: {report}");
+    };
+    assert_eq!(finding["kind"], "dns", "{finding}");
+    assert_eq!(finding["host"], "localhost", "{finding}");
+    assert_eq!(finding["address"], Value::Null, "{finding}");
+    assert_eq!(finding["port"], Value::Null, "{finding}");
+    assert_eq!(finding["blocked"], true, "{finding}");
+    assert_eq!(finding["recordings"], serde_json::json!([only_id(&report)]));
 }

@@ -1,5 +1,5 @@
 //! What the environment asks for: where to report, whether to refuse, and
-//! which destinations are the replayer's own.
+//! which destinations and host names are the replayer's own.
 
 use std::ffi::OsString;
 use std::net::{IpAddr, SocketAddr};
@@ -10,7 +10,8 @@ pub(crate) const REPORT_VAR: &str = "TRACETAPE_UNPATCHED_REPORT";
 /// `allow` lets bypassing connections through (still reported); anything
 /// else, or unset, refuses them.
 pub(crate) const MODE_VAR: &str = "TRACETAPE_UNPATCHED_MODE";
-/// Comma-separated `ip:port` destinations never reported nor refused.
+/// Comma-separated `ip:port` destinations and host names (`localhost`,
+/// `collector:4318`) never reported nor refused.
 pub(crate) const ALLOW_VAR: &str = "TRACETAPE_UNPATCHED_ALLOW";
 
 /// The settings of an active library. There is none (the library is inert)
@@ -20,6 +21,9 @@ pub(crate) struct Config {
     pub(crate) report: Option<PathBuf>,
     pub(crate) block: bool,
     pub(crate) allow: Vec<SocketAddr>,
+    /// Host names whose resolution is neither reported nor refused,
+    /// lowercased (a port in the entry is dropped: a lookup has none).
+    pub(crate) allow_hosts: Vec<String>,
 }
 
 impl Config {
@@ -42,13 +46,14 @@ impl Config {
             return None;
         }
         let block = mode.is_none_or(|mode| mode != "allow");
-        let allow = allow
+        let (allow, allow_hosts) = allow
             .map(|list| parse_allow(&list.to_string_lossy()))
             .unwrap_or_default();
         Some(Self {
             report: report.filter(|path| !path.is_empty()).map(PathBuf::from),
             block,
             allow,
+            allow_hosts,
         })
     }
 
@@ -57,6 +62,15 @@ impl Config {
     pub(crate) fn allows(&self, dest: SocketAddr) -> bool {
         let dest = canonical(dest);
         self.allow.iter().any(|allowed| canonical(*allowed) == dest)
+    }
+
+    /// Whether resolving `host` is allowed: it is one of the allowed host
+    /// names, compared case-insensitively (a trailing dot ignored).
+    pub(crate) fn allows_host(&self, host: &str) -> bool {
+        let host = host.strip_suffix('.').unwrap_or(host);
+        self.allow_hosts
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(host))
     }
 }
 
@@ -71,12 +85,38 @@ fn canonical(dest: SocketAddr) -> SocketAddr {
     }
 }
 
-/// The entries of an allow list that parse as socket addresses
-/// (`127.0.0.1:4318`, `[::1]:4318`); blanks and anything else are skipped.
-fn parse_allow(list: &str) -> Vec<SocketAddr> {
-    list.split(',')
-        .filter_map(|entry| entry.trim().parse().ok())
-        .collect()
+/// The entries of an allow list: those that parse as socket addresses
+/// (`127.0.0.1:4318`, `[::1]:4318`), and host names with or without a
+/// port (`localhost`, `collector:4318`), lowercased without the port;
+/// blanks and anything else are skipped.
+fn parse_allow(list: &str) -> (Vec<SocketAddr>, Vec<String>) {
+    let mut addresses = Vec::new();
+    let mut hosts = Vec::new();
+    for entry in list.split(',').map(str::trim) {
+        if let Ok(address) = entry.parse() {
+            addresses.push(address);
+        } else if let Some(host) = host_name(entry) {
+            hosts.push(host);
+        }
+    }
+    (addresses, hosts)
+}
+
+/// The host name of `host` or `host:port`, lowercased, when it is one
+/// (letters, digits, `-`, `_` and dots, not an IP address).
+fn host_name(entry: &str) -> Option<String> {
+    let host = match entry.rsplit_once(':') {
+        Some((host, port)) if port.parse::<u16>().is_ok() => host,
+        Some(_) => return None,
+        None => entry,
+    };
+    let host = host.strip_suffix('.').unwrap_or(host);
+    let valid = !host.is_empty()
+        && host.parse::<std::net::IpAddr>().is_err()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    valid.then(|| host.to_ascii_lowercase())
 }
 
 #[cfg(test)]
@@ -115,7 +155,7 @@ mod tests {
         let config = config(
             None,
             Some("block"),
-            Some(" 127.0.0.1:4318, nonsense,,[::1]:9000,example.com:80"),
+            Some(" 127.0.0.1:4318, not an entry,,[::1]:9000,example.com:80"),
         )
         .unwrap();
         assert_eq!(config.allow.len(), 2);
@@ -124,5 +164,22 @@ mod tests {
         assert!(config.allows("[::1]:9000".parse().unwrap()));
         assert!(!config.allows("127.0.0.1:4319".parse().unwrap()));
         assert!(!config.allows("127.0.0.2:4318".parse().unwrap()));
+    }
+
+    #[test]
+    fn allow_list_host_names_match_case_insensitively_with_or_without_port() {
+        let config = config(
+            None,
+            Some("block"),
+            Some("LocalHost:8081, collector, 127.0.0.1:80, bad host, db:notaport, 10.0.0.1"),
+        )
+        .unwrap();
+        assert_eq!(config.allow_hosts, ["localhost", "collector"]);
+        assert!(config.allows_host("localhost"));
+        assert!(config.allows_host("LOCALHOST."));
+        assert!(config.allows_host("Collector"));
+        assert!(!config.allows_host("db"));
+        assert!(!config.allows_host("10.0.0.1"));
+        assert!(!config.allows_host("localhost.localdomain"));
     }
 }

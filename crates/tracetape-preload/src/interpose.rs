@@ -1,18 +1,28 @@
-//! The interposed `connect` and the raw C ABI around it: the only module of
-//! the workspace allowed `unsafe` (see the crate documentation).
+//! The interposed `connect` and `getaddrinfo` and the raw C ABI around
+//! them: the only module of the workspace allowed `unsafe` (see the crate
+//! documentation).
 
 use std::cell::Cell;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::ffi::CStr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
 
-use libc::{c_int, sockaddr, socklen_t};
+use libc::{addrinfo, c_char, c_int, sockaddr, socklen_t};
 
 use crate::config::Config;
-use crate::report::{self, Event};
+use crate::report::{self, Event, Target};
 
 /// The C signature of `connect(2)`.
 type ConnectFn = unsafe extern "C" fn(c_int, *const sockaddr, socklen_t) -> c_int;
+
+/// The C signature of `getaddrinfo(3)`.
+type GetaddrinfoFn = unsafe extern "C" fn(
+    *const c_char,
+    *const c_char,
+    *const addrinfo,
+    *mut *mut addrinfo,
+) -> c_int;
 
 /// The settings, read from the environment at the first `connect`.
 static CONFIG: OnceLock<Option<Config>> = OnceLock::new();
@@ -20,6 +30,9 @@ static CONFIG: OnceLock<Option<Config>> = OnceLock::new();
 /// The next `connect` in symbol lookup order (libc's, or another
 /// interposer's), found at the first call.
 static REAL_CONNECT: OnceLock<Option<ConnectFn>> = OnceLock::new();
+
+/// The next `getaddrinfo` in symbol lookup order, found at the first call.
+static REAL_GETADDRINFO: OnceLock<Option<GetaddrinfoFn>> = OnceLock::new();
 
 thread_local! {
     /// Set while this thread is deciding about or reporting a connection,
@@ -70,6 +83,51 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
     }
 }
 
+/// `getaddrinfo(3)`, as seen by every dynamically linked caller in a
+/// process that preloads this library.
+///
+/// Inert unless `TRACETAPE_UNPATCHED_REPORT` or `TRACETAPE_UNPATCHED_MODE`
+/// is set. When active, resolving a host name (not an IP literal, nor with
+/// `AI_NUMERICHOST`) that is not in `TRACETAPE_UNPATCHED_ALLOW` is reported
+/// and, unless the mode is `allow`, fails with `EAI_NONAME` without
+/// resolving anything.
+///
+/// # Safety
+///
+/// The contract of `getaddrinfo(3)`: `node` and `service` are null or
+/// NUL-terminated strings, `hints` is null or points to an `addrinfo`, and
+/// `res` is valid for writing a pointer.
+#[unsafe(no_mangle)]
+#[allow(
+    unreachable_pub,
+    reason = "exported as the C symbol `getaddrinfo`, not to Rust callers"
+)]
+pub unsafe extern "C" fn getaddrinfo(
+    node: *const c_char,
+    service: *const c_char,
+    hints: *const addrinfo,
+    res: *mut *mut addrinfo,
+) -> c_int {
+    if let Some(config) = CONFIG.get_or_init(Config::from_env)
+        && let Some(refuse) = reentrancy_guarded(|| decide_resolution(config, node, hints))
+        && refuse
+    {
+        return libc::EAI_NONAME;
+    }
+    match real_getaddrinfo() {
+        // SAFETY: the caller's arguments are handed on unchanged, under the
+        // same contract; `real` has `getaddrinfo`'s C signature (see
+        // `real_getaddrinfo`).
+        Some(real) => unsafe { real(node, service, hints, res) },
+        None => {
+            // SAFETY: `__errno_location` returns the calling thread's
+            // errno, valid for writes for the thread's lifetime.
+            unsafe { *libc::__errno_location() = libc::ENOSYS };
+            libc::EAI_SYSTEM
+        }
+    }
+}
+
 /// Runs `f` unless this thread is already inside it (or its thread-local
 /// state is gone), catching any panic so that none unwinds into C.
 fn reentrancy_guarded(f: impl FnOnce() -> bool) -> Option<bool> {
@@ -103,15 +161,52 @@ fn decide(config: &Config, fd: c_int, addr: *const sockaddr, len: socklen_t) -> 
     }
     if let Some(path) = &config.report {
         let event = Event {
-            dest,
+            target: Target::Tcp(dest),
             pid: std::process::id(),
             tid: thread_id(),
             blocked: config.block,
-            backtrace: report::backtrace(),
+            backtrace: report::backtrace("connect"),
         };
         report::append(path, &event.json_line());
     }
     config.block
+}
+
+/// Reports the resolution if it looks a host name up around the
+/// instrumented clients, and says whether to refuse it.
+fn decide_resolution(config: &Config, node: *const c_char, hints: *const addrinfo) -> bool {
+    if node.is_null() {
+        return false;
+    }
+    // SAFETY: `hints` is `getaddrinfo`'s argument, whose caller promised
+    // null or a readable `addrinfo`; null is checked first.
+    if !hints.is_null() && unsafe { (*hints).ai_flags } & libc::AI_NUMERICHOST != 0 {
+        return false;
+    }
+    // SAFETY: `node` is non-null (checked above) and, by `getaddrinfo`'s
+    // contract, a NUL-terminated string that outlives this call.
+    let host = unsafe { CStr::from_ptr(node) }.to_string_lossy();
+    if is_ip_literal(&host) || config.allows_host(&host) {
+        return false;
+    }
+    if let Some(path) = &config.report {
+        let event = Event {
+            target: Target::Dns(host.into_owned()),
+            pid: std::process::id(),
+            tid: thread_id(),
+            blocked: config.block,
+            backtrace: report::backtrace("getaddrinfo"),
+        };
+        report::append(path, &event.json_line());
+    }
+    config.block
+}
+
+/// Whether `host` is an IPv4 or IPv6 address (with an IPv6 scope
+/// `%eth0` allowed), which resolving does not look up.
+fn is_ip_literal(host: &str) -> bool {
+    let address = host.split_once('%').map_or(host, |(address, _)| address);
+    address.parse::<IpAddr>().is_ok()
 }
 
 /// Whether `fd` is a `SOCK_STREAM` socket (TCP for the IP families).
@@ -195,10 +290,36 @@ fn real_connect() -> Option<ConnectFn> {
     })
 }
 
+/// The `getaddrinfo` this library stands in front of.
+fn real_getaddrinfo() -> Option<GetaddrinfoFn> {
+    *REAL_GETADDRINFO.get_or_init(|| {
+        // SAFETY: `RTLD_NEXT` with a NUL-terminated name is a valid lookup;
+        // the result is null or the address of the next `getaddrinfo`.
+        let symbol = unsafe { libc::dlsym(libc::RTLD_NEXT, c"getaddrinfo".as_ptr()) };
+        if symbol.is_null() {
+            None
+        } else {
+            // SAFETY: a non-null `getaddrinfo` symbol is libc's function
+            // (or another interposer's), of exactly this signature.
+            Some(unsafe { std::mem::transmute::<*mut libc::c_void, GetaddrinfoFn>(symbol) })
+        }
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ip_literals_are_not_looked_up() {
+        for literal in ["127.0.0.1", "::1", "fe80::1%eth0", "2001:db8::5"] {
+            assert!(is_ip_literal(literal), "{literal}");
+        }
+        for name in ["localhost", "db.internal", "", "[::1]"] {
+            assert!(!is_ip_literal(name), "{name}");
+        }
+    }
 
     #[test]
     fn destination_reads_ipv4_and_ipv6_and_skips_other_families() {

@@ -1,4 +1,5 @@
-//! One bypassing connection as a JSON line, and appending it to the report.
+//! One bypassing connection or resolution as a JSON line, and appending it
+//! to the report.
 
 use std::fmt::Write as _;
 use std::fs::OpenOptions;
@@ -6,10 +7,20 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
 
-/// One connection that did not go through the instrumented clients.
+/// What was reached for around the instrumented clients.
+#[derive(Debug)]
+pub(crate) enum Target {
+    /// A TCP connection to this destination.
+    Tcp(SocketAddr),
+    /// A lookup of this host name.
+    Dns(String),
+}
+
+/// One connection or resolution that did not go through the instrumented
+/// clients.
 #[derive(Debug)]
 pub(crate) struct Event {
-    pub(crate) dest: SocketAddr,
+    pub(crate) target: Target,
     pub(crate) pid: u32,
     pub(crate) tid: i64,
     pub(crate) blocked: bool,
@@ -18,18 +29,31 @@ pub(crate) struct Event {
 
 impl Event {
     /// The report line, newline included:
-    /// `{"kind":"tcp","address":…,"port":…,"pid":…,"tid":…,"blocked":…,"backtrace":[…]}`.
+    /// `{"kind":"tcp","address":…,"port":…,"pid":…,"tid":…,"blocked":…,"backtrace":[…]}`
+    /// for a connection, `{"kind":"dns","host":…,"pid":…,…}` for a
+    /// resolution.
     pub(crate) fn json_line(&self) -> String {
         let mut line = String::with_capacity(256);
         // Writing to a `String` cannot fail.
+        match &self.target {
+            Target::Tcp(dest) => {
+                let _ = write!(
+                    line,
+                    r#"{{"kind":"tcp","address":"{}","port":{},"#,
+                    dest.ip(),
+                    dest.port()
+                );
+            }
+            Target::Dns(host) => {
+                line.push_str(r#"{"kind":"dns","host":"#);
+                push_json_string(&mut line, host);
+                line.push(',');
+            }
+        }
         let _ = write!(
             line,
-            r#"{{"kind":"tcp","address":"{}","port":{},"pid":{},"tid":{},"blocked":{},"backtrace":["#,
-            self.dest.ip(),
-            self.dest.port(),
-            self.pid,
-            self.tid,
-            self.blocked,
+            r#""pid":{},"tid":{},"blocked":{},"backtrace":["#,
+            self.pid, self.tid, self.blocked,
         );
         for (n, frame) in self.backtrace.iter().enumerate() {
             if n > 0 {
@@ -54,19 +78,22 @@ pub(crate) fn append(path: &Path, line: &str) {
 
 /// The frames of the current thread's stack, one string each
 /// (`symbol at file:line` where known), starting at the interposed
-/// `connect` so that the library's own frames are left out.
-pub(crate) fn backtrace() -> Vec<String> {
+/// function `entry` (`connect`, `getaddrinfo`) so that the library's own
+/// frames are left out.
+pub(crate) fn backtrace(entry: &str) -> Vec<String> {
     let rendered = std::backtrace::Backtrace::force_capture().to_string();
     let frames = frames(&rendered);
-    match frames.iter().position(|frame| is_connect(frame)) {
+    match frames.iter().position(|frame| is_entry(frame, entry)) {
         Some(start) => frames[start..].to_vec(),
         None => frames,
     }
 }
 
-/// Whether a rendered frame is the interposed `connect` itself.
-fn is_connect(frame: &str) -> bool {
-    frame == "connect" || frame.starts_with("connect at ")
+/// Whether a rendered frame is the interposed function `entry` itself.
+fn is_entry(frame: &str, entry: &str) -> bool {
+    frame
+        .strip_prefix(entry)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(" at "))
 }
 
 /// Splits `std::backtrace::Backtrace`'s rendering (`   N: symbol` lines, each
@@ -117,7 +144,7 @@ mod tests {
     #[test]
     fn json_line_escapes_frames_and_ends_with_a_newline() {
         let event = Event {
-            dest: "[2001:db8::1]:443".parse().unwrap(),
+            target: Target::Tcp("[2001:db8::1]:443".parse().unwrap()),
             pid: 7,
             tid: 8,
             blocked: false,
@@ -131,6 +158,30 @@ mod tests {
                 "\n"
             )
         );
+    }
+
+    #[test]
+    fn a_resolution_s_line_names_the_host_instead_of_address_and_port() {
+        let event = Event {
+            target: Target::Dns("db.\"internal\"".to_owned()),
+            pid: 7,
+            tid: 8,
+            blocked: true,
+            backtrace: vec!["getaddrinfo".to_owned()],
+        };
+        assert_eq!(
+            event.json_line(),
+            concat!(
+                r#"{"kind":"dns","host":"db.\"internal\"","pid":7,"tid":8,"blocked":true,"#,
+                r#""backtrace":["getaddrinfo"]}"#,
+                "\n"
+            )
+        );
+        assert!(is_entry(
+            "getaddrinfo at ./src/interpose.rs:1",
+            "getaddrinfo"
+        ));
+        assert!(!is_entry("getaddrinfo_a", "getaddrinfo"));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The preloaded library in a real process: this test binary runs itself as
 //! the child, with `LD_PRELOAD` naming the built `libtracetape_preload.so`,
-//! and the child connects with a plain `std::net::TcpStream`, which
-//! bypasses every instrumented client.
+//! and the child connects with a plain `std::net::TcpStream`, or resolves
+//! a host name with `std::net::ToSocketAddrs`, which bypass every
+//! instrumented client. Only loopback destinations, `localhost` and IP
+//! literals are ever used.
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,6 +16,17 @@ use std::process::Command;
 /// Set for the child: comma-separated destinations to connect to, each an
 /// `ip:port` or `unix:PATH`.
 const CONNECT_TO: &str = "TRACETAPE_PRELOAD_TEST_CONNECT_TO";
+
+/// Set for the child: comma-separated host names or IP literals to resolve.
+const RESOLVE: &str = "TRACETAPE_PRELOAD_TEST_RESOLVE";
+
+/// The function the child resolves from, named so that its frame can be
+/// found in the reported backtrace.
+#[inline(never)]
+fn child_resolves_without_instrumentation(host: &str) -> std::io::Result<usize> {
+    use std::net::ToSocketAddrs as _;
+    (host, 80).to_socket_addrs().map(Iterator::count)
+}
 
 /// The function the child connects from, named so that its frame can be
 /// found in the reported backtrace.
@@ -37,7 +50,19 @@ fn connect_child() {
     if maps.contains("libtracetape_preload.so") {
         println!("child: preloaded");
     }
-    for dest in destinations.to_string_lossy().split(',') {
+    let hosts = std::env::var(RESOLVE).unwrap_or_default();
+    for host in hosts.split(',').filter(|host| !host.is_empty()) {
+        match child_resolves_without_instrumentation(host) {
+            Ok(n) if n > 0 => println!("child: {host} resolved"),
+            Ok(_) => println!("child: {host} resolved to nothing"),
+            Err(err) => println!("child: {host} not resolved: {err}"),
+        }
+    }
+    for dest in destinations
+        .to_string_lossy()
+        .split(',')
+        .filter(|d| !d.is_empty())
+    {
         match child_connects_without_instrumentation(dest) {
             Ok(()) => println!("child: {dest} connected"),
             Err(err) if err.kind() == ErrorKind::ConnectionRefused => {
@@ -86,6 +111,11 @@ fn accepted_anything(listener: &TcpListener) -> bool {
 
 /// Runs the child with the library preloaded and `vars` set; its stdout.
 fn run_child(destinations: &[String], vars: &[(&str, &str)]) -> String {
+    run_child_resolving(&[], destinations, vars)
+}
+
+/// Runs the child resolving `hosts`, then connecting to `destinations`.
+fn run_child_resolving(hosts: &[&str], destinations: &[String], vars: &[(&str, &str)]) -> String {
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
         .args([
@@ -97,6 +127,7 @@ fn run_child(destinations: &[String], vars: &[(&str, &str)]) -> String {
         ])
         .env("LD_PRELOAD", preload_library())
         .env(CONNECT_TO, destinations.join(","))
+        .env(RESOLVE, hosts.join(","))
         .env_remove("TRACETAPE_UNPATCHED_REPORT")
         .env_remove("TRACETAPE_UNPATCHED_MODE")
         .env_remove("TRACETAPE_UNPATCHED_ALLOW");
@@ -259,5 +290,101 @@ fn unix_socket_connections_are_not_reported() {
     );
     unix.set_nonblocking(true).unwrap();
     assert!(unix.accept().is_ok(), "the connection reached the listener");
+    assert_eq!(report_lines(&report), Vec::<serde_json::Value>::new());
+}
+
+/// Asserts that `line` reports resolving `host` from this process's child,
+/// in [`child_resolves_without_instrumentation`].
+fn assert_reports_resolution(line: &serde_json::Value, host: &str, blocked: bool) {
+    assert_eq!(line["kind"], "dns", "{line}");
+    assert_eq!(line["host"], host, "{line}");
+    assert!(
+        line.get("address").is_none() && line.get("port").is_none(),
+        "{line}"
+    );
+    assert_eq!(line["blocked"], blocked, "{line}");
+    assert!(line["pid"].as_u64().is_some_and(|pid| pid > 0), "{line}");
+    assert!(line["tid"].as_u64().is_some_and(|tid| tid > 0), "{line}");
+    let frames = line["backtrace"].as_array().unwrap();
+    assert!(
+        frames[0].as_str().unwrap().starts_with("getaddrinfo"),
+        "the backtrace starts at the interposed getaddrinfo: {line}"
+    );
+    assert!(
+        frames.iter().any(|frame| frame
+            .as_str()
+            .unwrap()
+            .contains("child_resolves_without_instrumentation")),
+        "{line}"
+    );
+}
+
+#[test]
+fn resolving_a_host_name_is_refused_and_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let report = tmp.path().join("unpatched.jsonl");
+    let stdout = run_child_resolving(
+        &["localhost"],
+        &[],
+        &[("TRACETAPE_UNPATCHED_REPORT", report.to_str().unwrap())],
+    );
+    assert!(
+        stdout.contains("child: localhost not resolved: "),
+        "{stdout}"
+    );
+    let lines = report_lines(&report);
+    let [line] = &lines[..] else {
+        panic!("expected one report line, got {lines:?}");
+    };
+    assert_reports_resolution(line, "localhost", true);
+}
+
+#[test]
+fn allow_mode_resolves_the_host_name_and_still_reports_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let report = tmp.path().join("unpatched.jsonl");
+    let stdout = run_child_resolving(
+        &["localhost"],
+        &[],
+        &[
+            ("TRACETAPE_UNPATCHED_REPORT", report.to_str().unwrap()),
+            ("TRACETAPE_UNPATCHED_MODE", "allow"),
+        ],
+    );
+    assert!(stdout.contains("child: localhost resolved\n"), "{stdout}");
+    let lines = report_lines(&report);
+    let [line] = &lines[..] else {
+        panic!("expected one report line, got {lines:?}");
+    };
+    assert_reports_resolution(line, "localhost", false);
+}
+
+#[test]
+fn an_allow_listed_host_name_is_neither_reported_nor_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let report = tmp.path().join("unpatched.jsonl");
+    let stdout = run_child_resolving(
+        &["localhost"],
+        &[],
+        &[
+            ("TRACETAPE_UNPATCHED_REPORT", report.to_str().unwrap()),
+            ("TRACETAPE_UNPATCHED_ALLOW", "127.0.0.1:9, LocalHost:8081"),
+        ],
+    );
+    assert!(stdout.contains("child: localhost resolved\n"), "{stdout}");
+    assert_eq!(report_lines(&report), Vec::<serde_json::Value>::new());
+}
+
+#[test]
+fn ip_literals_are_never_reported_as_resolutions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let report = tmp.path().join("unpatched.jsonl");
+    let stdout = run_child_resolving(
+        &["127.0.0.1", "::1"],
+        &[],
+        &[("TRACETAPE_UNPATCHED_REPORT", report.to_str().unwrap())],
+    );
+    assert!(stdout.contains("child: 127.0.0.1 resolved\n"), "{stdout}");
+    assert!(stdout.contains("child: ::1 resolved\n"), "{stdout}");
     assert_eq!(report_lines(&report), Vec::<serde_json::Value>::new());
 }

@@ -1,8 +1,8 @@
 //! Starting the service with `libtracetape_preload.so` (see
 //! ARCHITECTURE.md, "Unpatched dependencies"): where the library is, the
-//! destinations that are the replay's own (the service's address and the
-//! OTLP endpoints its environment names), and the variables the service is
-//! started with.
+//! destinations and host names that are the replay's own (the service's
+//! address and the OTLP endpoints its environment names), and the
+//! variables the service is started with.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -57,11 +57,7 @@ impl Detection {
             .tempdir()?;
         let report = dir.path().join(REPORT_FILE);
         std::fs::File::create(&report)?;
-        let allow = allow_list(&settings.base_url, env)
-            .iter()
-            .map(SocketAddr::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
+        let allow = allow_list(&settings.base_url, env).join(",");
         let mode = if settings.allow_unpatched {
             "allow"
         } else {
@@ -115,19 +111,43 @@ fn find_library(explicit: Option<&Path>) -> Result<PathBuf, String> {
         })
 }
 
-/// The destinations that are the replay's own: the service's address,
-/// and each OTLP endpoint `env` names (`OTEL_EXPORTER_OTLP_ENDPOINT`,
-/// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`), where they are IP literals or
-/// `localhost`.
-pub(crate) fn allow_list(base_url: &Url, env: impl Fn(&str) -> Option<String>) -> Vec<SocketAddr> {
-    let mut allow = addresses(base_url);
+/// The allow-list entries that are the replay's own, for the service's
+/// address and each OTLP endpoint `env` names
+/// (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`):
+/// their socket addresses where they are IP literals or `localhost`
+/// (connections to them), and their `host:port` where the host is a name
+/// (resolving it).
+pub(crate) fn allow_list(base_url: &Url, env: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    let mut urls = vec![base_url.clone()];
     for var in OTLP_VARS {
         if let Some(url) = env(var).and_then(|text| Url::parse(text.trim()).ok()) {
-            allow.extend(addresses(&url));
+            urls.push(url);
         }
     }
-    allow.dedup();
+    let mut allow: Vec<String> = Vec::new();
+    for url in &urls {
+        let entries = addresses(url)
+            .into_iter()
+            .map(|address| address.to_string())
+            .chain(host_name(url));
+        for entry in entries {
+            if !allow.contains(&entry) {
+                allow.push(entry);
+            }
+        }
+    }
     allow
+}
+
+/// `url`'s `host:port` when its host is a name rather than an IP literal.
+fn host_name(url: &Url) -> Option<String> {
+    let port = url.port_or_known_default()?;
+    let host = url.host_str().filter(|host| !host.is_empty())?;
+    let literal = host.trim_start_matches('[').trim_end_matches(']');
+    match literal.parse::<IpAddr>() {
+        Ok(_) => None,
+        Err(_) => Some(format!("{}:{port}", host.to_ascii_lowercase())),
+    }
 }
 
 /// `url`'s host and port as socket addresses: an IP literal as it is,
@@ -163,9 +183,6 @@ mod tests {
         allow_list(&base.parse().unwrap(), |name| {
             vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
         })
-        .iter()
-        .map(SocketAddr::to_string)
-        .collect()
     }
 
     #[test]
@@ -182,7 +199,13 @@ mod tests {
                     ),
                 ]
             ),
-            ["127.0.0.1:8081", "[::1]:8081", "[::1]:4318"]
+            [
+                "127.0.0.1:8081",
+                "[::1]:8081",
+                "localhost:8081",
+                "[::1]:4318",
+                "collector:4318"
+            ]
         );
         assert_eq!(
             allowed(

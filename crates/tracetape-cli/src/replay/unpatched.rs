@@ -34,8 +34,14 @@ const FRAMES: usize = 8;
 #[derive(Debug, Clone, Deserialize)]
 struct Line {
     kind: String,
-    address: String,
-    port: u16,
+    /// A connection's destination (none for a resolution).
+    #[serde(default)]
+    address: Option<String>,
+    #[serde(default)]
+    port: Option<u16>,
+    /// A resolution's host name (none for a connection).
+    #[serde(default)]
+    host: Option<String>,
     pid: u32,
     blocked: bool,
     #[serde(default)]
@@ -50,13 +56,17 @@ pub(crate) struct Candidate {
     pub(crate) request: String,
 }
 
-/// One connection the service made around tracetape's clients.
+/// One connection or host-name resolution the service made around
+/// tracetape's clients.
 #[derive(Debug, Clone)]
 pub(crate) struct Finding {
-    /// `tcp`.
+    /// `tcp` (a connection) or `dns` (a resolution).
     pub(crate) kind: String,
-    pub(crate) address: String,
-    pub(crate) port: u16,
+    /// A connection's destination.
+    pub(crate) address: Option<String>,
+    pub(crate) port: Option<u16>,
+    /// A resolution's host name.
+    pub(crate) host: Option<String>,
     pub(crate) pid: u32,
     /// Refused (else let through).
     pub(crate) blocked: bool,
@@ -70,13 +80,23 @@ pub(crate) struct Finding {
 }
 
 impl Finding {
-    /// `127.0.0.1:5432`, `[::1]:5432`.
+    /// `127.0.0.1:5432`, `[::1]:5432` for a connection; the host name
+    /// for a resolution.
     pub(crate) fn destination(&self) -> String {
-        if self.address.contains(':') {
-            format!("[{}]:{}", self.address, self.port)
-        } else {
-            format!("{}:{}", self.address, self.port)
+        match (&self.address, self.port, &self.host) {
+            (Some(address), Some(port), _) if address.contains(':') => {
+                format!("[{address}]:{port}")
+            }
+            (Some(address), Some(port), _) => format!("{address}:{port}"),
+            (Some(address), None, _) => address.clone(),
+            (None, _, Some(host)) => host.clone(),
+            (None, _, None) => "(unknown)".to_owned(),
         }
+    }
+
+    /// Whether it is a host-name resolution rather than a connection.
+    pub(crate) fn is_resolution(&self) -> bool {
+        self.kind == "dns"
     }
 
     /// The one request it belongs to, when that is known.
@@ -234,6 +254,7 @@ fn finding(line: Line, during: Vec<Candidate>) -> Finding {
         kind: line.kind,
         address: line.address,
         port: line.port,
+        host: line.host,
         pid: line.pid,
         blocked: line.blocked,
         frames: line
@@ -247,22 +268,43 @@ fn finding(line: Line, during: Vec<Candidate>) -> Finding {
 }
 
 /// Whether a backtrace frame (`symbol at file:line`) is the service's own
-/// rather than the preload library's, the standard library's or libc's.
+/// rather than the preload library's, the standard library's, libc's, or
+/// of the runtime and networking crates a call goes through on its way to
+/// `connect` (tokio, mio, socket2, hyper, reqwest, …), so that the first
+/// frames kept are where the service made the call.
 fn is_own(frame: &str) -> bool {
-    const NOT_OWN: [&str; 10] = [
-        "std::",
-        "core::",
-        "alloc::",
-        "<std::",
-        "<core::",
-        "<alloc::",
-        "tracetape_preload::",
-        "__",
-        "<unknown>",
-        "libc",
+    const NOT_OWN: [&str; 4] = ["__", "<unknown>", "libc", "tracetape_preload::"];
+    /// Crates whose frames are plumbing between the service and libc.
+    const PLUMBING: [&str; 18] = [
+        "std",
+        "core",
+        "alloc",
+        "tracetape_preload",
+        "socket2",
+        "mio",
+        "tokio",
+        "hyper",
+        "hyper_util",
+        "reqwest",
+        "h2",
+        "tower",
+        "tower_service",
+        "futures",
+        "futures_util",
+        "futures_core",
+        "http_body_util",
+        "tracing",
     ];
     let symbol = frame.split(" at ").next().unwrap_or(frame);
-    symbol != "connect" && !NOT_OWN.iter().any(|prefix| symbol.starts_with(prefix))
+    let krate = symbol
+        .trim_start_matches('<')
+        .split("::")
+        .next()
+        .unwrap_or_default();
+    symbol != "connect"
+        && symbol != "getaddrinfo"
+        && !NOT_OWN.iter().any(|prefix| symbol.starts_with(prefix))
+        && !(symbol.contains("::") && PLUMBING.contains(&krate))
 }
 
 #[cfg(test)]
@@ -313,8 +355,8 @@ mod tests {
         let found = watch.finish();
         assert!(found.active);
         assert_eq!(found.ignored, 1);
-        let ports: Vec<u16> = found.findings.iter().map(|f| f.port).collect();
-        assert_eq!(ports, [1, 3, 4]);
+        let ports: Vec<Option<u16>> = found.findings.iter().map(|f| f.port).collect();
+        assert_eq!(ports, [Some(1), Some(3), Some(4)]);
         let [startup, one, two] = found.findings.as_slice() else {
             panic!()
         };
@@ -329,6 +371,59 @@ mod tests {
                 "replay_target::order::{{closure}}"
             ]
         );
+    }
+
+    #[test]
+    fn a_resolution_carries_its_host_and_no_destination() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("unpatched.jsonl");
+        std::fs::write(
+            &path,
+            concat!(
+                r#"{"kind":"dns","host":"localhost","pid":30,"tid":31,"blocked":true,"#,
+                r#""backtrace":["getaddrinfo at /x/interpose.rs:1","svc::lookup"]}"#,
+                "\n",
+                r#"{"kind":"dns","host":"db","address":null,"port":null,"pid":30,"tid":31,"#,
+                r#""blocked":false,"backtrace":[]}"#,
+                "\n"
+            ),
+        )
+        .unwrap();
+        let pids: SharedPids = Arc::default();
+        lock(&pids).known.push(30);
+        let mut watch = Watch::new(path, pids);
+        watch.collect(&[candidate(1)]);
+        let found = watch.finish();
+        let [absent, null] = found.findings.as_slice() else {
+            panic!("{:?}", found.findings)
+        };
+        assert!(absent.is_resolution());
+        assert_eq!(absent.host.as_deref(), Some("localhost"));
+        assert_eq!((absent.address.as_deref(), absent.port), (None, None));
+        assert_eq!(absent.destination(), "localhost");
+        assert_eq!(absent.frames, ["svc::lookup"]);
+        assert_eq!(null.destination(), "db");
+    }
+
+    #[test]
+    fn frames_of_the_runtime_and_client_crates_are_not_the_service_s() {
+        for plumbing in [
+            "socket2::sys::connect at /x/socket2/src/sys/unix.rs:354:28",
+            "tokio::net::tcp::socket::TcpSocket::connect::{{closure}}",
+            "<hyper_util::client::legacy::connect::http::HttpConnector<R> as tower_service::Service<http::uri::Uri>>::call::{{closure}}",
+            "<reqwest::async_impl::client::Pending as core::future::future::Future>::poll",
+            "std::sys::net::connection::socket::lookup_host",
+            "getaddrinfo at /x/interpose.rs:1",
+        ] {
+            assert!(!is_own(plumbing), "{plumbing}");
+        }
+        for own in [
+            "replay_target::call_with_plain_client::{{closure}} at examples/replay_target.rs:9",
+            "tokio_postgres_wrapper::connect",
+            "<my_service::Db as my_service::Store>::get",
+        ] {
+            assert!(is_own(own), "{own}");
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Unpatched connections as the text and JUnit reports show them: one
-//! block per connection, and the summary line.
+//! Unpatched connections and resolutions as the text and JUnit reports
+//! show them: one block each, and the summary line.
 
 use super::super::unpatched::{Finding, Unpatched};
 use crate::format::clean;
@@ -7,7 +7,7 @@ use crate::format::clean;
 /// Backtrace frames shown per connection.
 const SHOWN_FRAMES: usize = 3;
 
-/// One connection: where to, what became of it, which request made it,
+/// One connection or resolution: where to (or which host name), what became of it, which request made it,
 /// and where in the service.
 pub(crate) fn block(finding: &Finding) -> String {
     let during = match finding.during.as_slice() {
@@ -24,9 +24,14 @@ pub(crate) fn block(finding: &Finding) -> String {
         ),
     };
     let mut text = format!(
-        "unpatched connection: {} {} {}, {during}, by process {}\n",
+        "unpatched {}: {} {} {}, {during}, by process {}\n",
+        if finding.is_resolution() {
+            "resolution"
+        } else {
+            "connection"
+        },
         finding.kind,
-        finding.destination(),
+        clean(&finding.destination(), 200),
         if finding.blocked {
             "blocked"
         } else {
@@ -76,8 +81,9 @@ mod tests {
         let id = "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7";
         Finding {
             kind: "tcp".to_owned(),
-            address: "::1".to_owned(),
-            port: 5432,
+            address: Some("::1".to_owned()),
+            port: Some(5432),
+            host: None,
             pid: 7,
             blocked: true,
             frames: (1..=4)
@@ -102,6 +108,18 @@ mod tests {
         );
         assert!(block(&finding(2)).contains(", during one of the 2 requests in flight: POST"));
         assert!(block(&finding(0)).contains(", outside the replayed requests"));
+        let dns = Finding {
+            kind: "dns".to_owned(),
+            address: None,
+            port: None,
+            host: Some("localhost".to_owned()),
+            ..finding(1)
+        };
+        assert!(
+            block(&dns).starts_with("unpatched resolution: dns localhost blocked, during POST"),
+            "{}",
+            block(&dns)
+        );
     }
 
     #[test]

@@ -42,8 +42,9 @@ struct JsonReport<'a> {
 #[derive(Debug, Serialize)]
 struct JsonUnpatched<'a> {
     kind: &'a str,
-    address: &'a str,
-    port: u16,
+    address: Option<&'a str>,
+    port: Option<u16>,
+    host: Option<&'a str>,
     pid: u32,
     blocked: bool,
     frames: &'a [String],
@@ -175,8 +176,9 @@ pub(super) fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             .iter()
             .map(|finding| JsonUnpatched {
                 kind: &finding.kind,
-                address: &finding.address,
+                address: finding.address.as_deref(),
                 port: finding.port,
+                host: finding.host.as_deref(),
                 pid: finding.pid,
                 blocked: finding.blocked,
                 frames: &finding.frames,
