@@ -163,19 +163,30 @@ fn assert_reports(line: &serde_json::Value, addr: SocketAddr, blocked: bool) {
     assert_eq!(line["kind"], "tcp", "{line}");
     assert_eq!(line["address"], addr.ip().to_string(), "{line}");
     assert_eq!(line["port"], addr.port(), "{line}");
+    assert_event(
+        line,
+        blocked,
+        "connect",
+        "child_connects_without_instrumentation",
+    );
+}
+
+/// Asserts what every report line carries: whether it was `blocked`, the
+/// child's pid and tid, and a backtrace from the `interposed` function
+/// through the child's function `made_in`.
+fn assert_event(line: &serde_json::Value, blocked: bool, interposed: &str, made_in: &str) {
     assert_eq!(line["blocked"], blocked, "{line}");
     assert!(line["pid"].as_u64().is_some_and(|pid| pid > 0), "{line}");
     assert!(line["tid"].as_u64().is_some_and(|tid| tid > 0), "{line}");
     let frames = line["backtrace"].as_array().unwrap();
     assert!(
-        frames[0].as_str().unwrap().starts_with("connect"),
-        "the backtrace starts at the interposed connect: {line}"
+        frames[0].as_str().unwrap().starts_with(interposed),
+        "the backtrace starts at the interposed {interposed}: {line}"
     );
     assert!(
-        frames.iter().any(|frame| frame
-            .as_str()
-            .unwrap()
-            .contains("child_connects_without_instrumentation")),
+        frames
+            .iter()
+            .any(|frame| frame.as_str().unwrap().contains(made_in)),
         "{line}"
     );
 }
@@ -302,20 +313,11 @@ fn assert_reports_resolution(line: &serde_json::Value, host: &str, blocked: bool
         line.get("address").is_none() && line.get("port").is_none(),
         "{line}"
     );
-    assert_eq!(line["blocked"], blocked, "{line}");
-    assert!(line["pid"].as_u64().is_some_and(|pid| pid > 0), "{line}");
-    assert!(line["tid"].as_u64().is_some_and(|tid| tid > 0), "{line}");
-    let frames = line["backtrace"].as_array().unwrap();
-    assert!(
-        frames[0].as_str().unwrap().starts_with("getaddrinfo"),
-        "the backtrace starts at the interposed getaddrinfo: {line}"
-    );
-    assert!(
-        frames.iter().any(|frame| frame
-            .as_str()
-            .unwrap()
-            .contains("child_resolves_without_instrumentation")),
-        "{line}"
+    assert_event(
+        line,
+        blocked,
+        "getaddrinfo",
+        "child_resolves_without_instrumentation",
     );
 }
 
