@@ -82,6 +82,7 @@ mod metrics;
 mod recording;
 #[cfg(feature = "reqwest")]
 mod redirect;
+mod replay;
 #[cfg(feature = "reqwest")]
 mod reqwest;
 mod resend;

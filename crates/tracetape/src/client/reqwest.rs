@@ -11,13 +11,12 @@ use reqwest_middleware::{Middleware, Next};
 use super::TraceLayer;
 use super::attempt::{Attempt, Head};
 use super::config::Config;
-use super::extensions::{ResendCount, UrlTemplate};
+use super::extensions::ResendCount;
 use super::info::ResponseInfo;
 use super::recording::{self, Begun};
 use super::url::Target;
 use crate::record::{BodyRecord, RequestRecord, header_records};
-use crate::replay::matching::LiveCall;
-use crate::replay::{ReplayError, ReplayScope, ReplayedBody, response_parts};
+use crate::replay::{ReplayError, ReplayScope, ReplayedBody};
 
 /// Traces every attempt a `reqwest-middleware` client makes with one
 /// CLIENT span; the same rules as [`TraceLayer`], which configures it.
@@ -231,14 +230,14 @@ fn replay_call(
         .and_then(reqwest::Body::as_bytes)
         .map(bytes::Bytes::copy_from_slice)
         .unwrap_or_default();
-    let mut call = LiveCall::new(request.method().as_str(), request.url().as_str())
-        .with_headers(header_records(request.headers()))
-        .with_body(body);
-    if let Some(UrlTemplate(template)) = extensions.get::<UrlTemplate>() {
-        call = call.with_route(template.to_string());
-    }
-    let recorded = scope.answer(&call)?;
-    let (status, headers, body) = response_parts(&recorded);
+    let (status, headers, body) = super::replay::answer(
+        scope,
+        request.method(),
+        request.url().to_string(),
+        request.headers(),
+        extensions,
+        body,
+    )?;
     let mut response = http::Response::builder()
         .status(status)
         .url(request.url().clone())

@@ -19,10 +19,8 @@ use super::url::Target;
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
 
-use super::extensions::UrlTemplate;
-use crate::record::{BodyRecord, ExchangeKind, MaybeTee, header_records, request_record};
-use crate::replay::matching::LiveCall;
-use crate::replay::{ReplayScope, response_parts};
+use crate::record::{BodyRecord, ExchangeKind, MaybeTee, request_record};
+use crate::replay::ReplayScope;
 
 /// A boxed error, as tower middleware returns.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -158,14 +156,15 @@ where
     B::Error: Into<BoxError>,
 {
     let body = body.collect().await.map_err(Into::into)?.to_bytes();
-    let mut call = LiveCall::new(parts.method.as_str(), parts.uri.to_string())
-        .with_headers(header_records(&parts.headers))
-        .with_body(body);
-    if let Some(UrlTemplate(template)) = parts.extensions.get::<UrlTemplate>() {
-        call = call.with_route(template.to_string());
-    }
-    let recorded = scope.answer(&call)?;
-    let (status, headers, body) = response_parts(&recorded);
+    let url = parts.uri.to_string();
+    let (status, headers, body) = super::replay::answer(
+        &scope,
+        &parts.method,
+        url,
+        &parts.headers,
+        &parts.extensions,
+        body,
+    )?;
     let mut response = Response::new(body);
     *response.status_mut() = status;
     *response.headers_mut() = headers;
