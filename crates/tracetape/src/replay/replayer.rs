@@ -85,14 +85,11 @@ impl Replayer {
                 format_args!("replay: skipping {}", crate::diag::chain(error)),
             );
         }
-        let key = match RedactionKey::load_or_create(&settings.dir) {
-            Ok(key) => key,
-            Err(err) if !settings.dir.exists() => {
-                // Nothing recorded yet: any key redacts like any other.
-                let _ = err;
-                RedactionKey::ephemeral()?
-            }
-            Err(err) => return Err(err.into()),
+        // Nothing recorded yet: any key redacts like any other.
+        let key = if settings.dir.exists() {
+            RedactionKey::load_or_create(&settings.dir)?
+        } else {
+            RedactionKey::ephemeral()?
         };
         let matcher = Matcher::new(settings.redact.clone(), key);
         let recordings: Vec<Recording> = loaded
