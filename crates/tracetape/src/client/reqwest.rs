@@ -119,11 +119,7 @@ impl Middleware for TracingMiddleware {
             let result = replay_call(&scope, &request, extensions);
             if let Some(attempt) = attempt {
                 let outcome = match &result {
-                    Ok(response) => Ok(ResponseInfo {
-                        status: response.status(),
-                        headers: response.headers(),
-                        version: response.version(),
-                    }),
+                    Ok(response) => Ok(info(response)),
                     Err(error) => Err(error as &(dyn std::error::Error + 'static)),
                 };
                 attempt.finish(outcome, "tracetape::replay::ReplayError");
@@ -153,11 +149,7 @@ impl Middleware for TracingMiddleware {
         let cx = attempt.context().clone();
         let result = next.run(request, extensions).with_context(cx).await;
         let outcome = match &result {
-            Ok(response) => Ok(ResponseInfo {
-                status: response.status(),
-                headers: response.headers(),
-                version: response.version(),
-            }),
+            Ok(response) => Ok(info(response)),
             Err(reqwest_middleware::Error::Reqwest(error)) => {
                 Err(error as &(dyn std::error::Error + 'static))
             }
@@ -181,6 +173,15 @@ impl Middleware for TracingMiddleware {
                 Err(error)
             }
         }
+    }
+}
+
+/// What the response hook and the span see of `response`.
+fn info(response: &Response) -> ResponseInfo<'_> {
+    ResponseInfo {
+        status: response.status(),
+        headers: response.headers(),
+        version: response.version(),
     }
 }
 
