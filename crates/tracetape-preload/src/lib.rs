@@ -1,70 +1,104 @@
-//! An `LD_PRELOAD` library that catches TCP connections and host-name
-//! resolutions bypassing tracetape's instrumented clients while a service
-//! is replayed.
+//! An `LD_PRELOAD` library that catches outbound connections, datagrams
+//! and host-name resolutions bypassing tracetape's instrumented clients
+//! while a service is replayed.
 //!
 //! In replay, every outbound call made through the tower client layer or
 //! the reqwest middleware is answered from the recording and opens no
 //! connection. A connection that is opened anyway comes from code that
-//! bypasses them: another HTTP client, a database driver, a C library. With
-//! this library preloaded (`LD_PRELOAD=…/libtracetape_preload.so`), each
-//! `connect(2)` of a TCP socket to an IPv4 or IPv6 destination, and each
-//! `getaddrinfo(3)` of a host name (not an IP literal, nor with
-//! `AI_NUMERICHOST`), is reported, and refused unless told otherwise:
+//! bypasses them: another HTTP client, a database driver, a metrics
+//! client, a C library. With this library preloaded
+//! (`LD_PRELOAD=…/libtracetape_preload.so`), these calls are reported, and
+//! refused unless told otherwise:
+//!
+//! | function | reported when | refused with |
+//! |---|---|---|
+//! | `connect(2)` | a TCP (stream) or UDP (datagram) socket to an IPv4 or IPv6 destination | -1, `ECONNREFUSED` |
+//! | `sendto(2)`, `sendmsg(2)` | a datagram with a destination address (IPv4 or IPv6); a TCP Fast Open (`MSG_FASTOPEN`) connection | -1, `ECONNREFUSED`, nothing sent |
+//! | `sendmmsg(2)` | as `sendmsg`, decided on from the first message alone | -1, `ECONNREFUSED`, none sent |
+//! | `getaddrinfo(3)` | a host name (not an IP literal, nor with `AI_NUMERICHOST`) | `EAI_NONAME` |
+//! | `gethostbyname(3)`, `gethostbyname2(3)` | a host name (not an IP literal) | null, `h_errno` `HOST_NOT_FOUND` |
+//! | `gethostbyname_r(3)`, `gethostbyname2_r(3)` | a host name (not an IP literal) | 0, `*result` null, `*h_errnop` `HOST_NOT_FOUND` (glibc's "unknown host") |
+//! | `res_query(3)`, `res_search(3)`, `res_nquery(3)`, `res_nsearch(3)` | any name | -1, `h_errno` `HOST_NOT_FOUND` |
+//!
+//! A datagram to port 53 whose payload parses as a DNS query (a resolver
+//! speaking DNS itself, such as hickory or c-ares) is reported as a `dns`
+//! line naming the query's first question and the name server; any other
+//! datagram as a `udp` line. Datagram lines (`sendto`, `sendmsg`,
+//! `sendmmsg`) are capped at 64 per distinct destination and process; every
+//! datagram is still refused when blocking. Calls without a destination
+//! (sends on connected sockets) go straight through: a connected socket
+//! was decided on at its `connect`.
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `TRACETAPE_UNPATCHED_REPORT` | a file; each bypassing connection appends one JSON line: `{"kind":"tcp","address":"1.2.3.4","port":80,"pid":…,"tid":…,"blocked":true,"backtrace":["connect at …", …]}`; a resolution: `{"kind":"dns","host":"db.internal","pid":…,"tid":…,"blocked":true,"backtrace":["getaddrinfo at …", …]}` |
-//! | `TRACETAPE_UNPATCHED_MODE` | `allow`: the connection goes ahead (still reported); anything else: refused before reaching the network (the default): a connection with `ECONNREFUSED`, a resolution with `EAI_NONAME` |
-//! | `TRACETAPE_UNPATCHED_ALLOW` | comma-separated `ip:port` destinations (`127.0.0.1:4318,[::1]:8080`) neither reported nor refused, and host names with or without a port (`localhost`, `collector:4318`) whose resolution is neither reported nor refused (compared case-insensitively): the replayer's own endpoints |
+//! | `TRACETAPE_UNPATCHED_REPORT` | a file; each bypassing call appends one JSON line: a connection or datagram `{"kind":"tcp","address":"1.2.3.4","port":80,"pid":…,"tid":…,"at":…,"blocked":true,"backtrace":["connect at …", …]}` (`"kind":"udp"` for UDP); a resolution `{"kind":"dns","host":"db.internal","pid":…,"tid":…,"at":…,"blocked":true,"backtrace":["getaddrinfo at …", …]}`; a DNS query sent by the process itself `{"kind":"dns","host":"db.internal","address":"10.0.0.2","port":53,"pid":…,…}`. `tid` is the kernel's thread id and `at` the time of the call in nanoseconds since the Unix epoch, so that a line can be matched with the request the thread was serving then |
+//! | `TRACETAPE_UNPATCHED_MODE` | `allow`: the call goes ahead (still reported); anything else: refused before reaching the network (the default), as in the table above |
+//! | `TRACETAPE_UNPATCHED_ALLOW` | comma-separated `ip:port` destinations (`127.0.0.1:4318,[::1]:8080`) neither reported nor refused, and host names with or without a port (`localhost`, `collector:4318`) whose resolution (or DNS query) is neither reported nor refused (compared case-insensitively): the replayer's own endpoints |
 //!
 //! With neither `TRACETAPE_UNPATCHED_REPORT` nor `TRACETAPE_UNPATCHED_MODE`
-//! set the library is inert: `connect` and `getaddrinfo` call straight
-//! through, so it is safe to preload into anything. Unix sockets, UDP sockets and addresses
-//! of other families always go straight through. The settings are read
-//! once, at the first `connect` or `getaddrinfo` of the process.
+//! set the library is inert: every interposed function calls straight
+//! through after one atomic load, so it is safe to preload into anything.
+//! Unix sockets, raw sockets and addresses of other families always go
+//! straight through. The settings are read once, at the first interposed
+//! call of the process.
 //!
 //! # Limits
 //!
 //! Interposition only sees calls that go through the dynamic linker to
-//! libc's `connect`: statically linked binaries, raw `syscall`s, io_uring,
-//! and libc's internal calls (glibc's resolver uses its own `__connect`, so
-//! its DNS traffic is seen as the `getaddrinfo` that caused it, not as a
-//! connection) are not seen; nor are `gethostbyname` and resolvers that
-//! speak DNS themselves. It is built on Linux only; elsewhere the crate is
-//! empty.
+//! the C library's functions: statically linked binaries, raw `syscall`s,
+//! io_uring, and the C library's internal calls are not seen. glibc's
+//! resolver sends its queries with internal calls, so its DNS traffic is
+//! seen as the `getaddrinfo`, `gethostbyname` or `res_query` that caused
+//! it. Not interposed: `send`/`write` on a connected UDP socket (its
+//! `connect` was), so a resolver that connects its socket to port 53 first
+//! is reported as a `udp` connection to the server, without the name;
+//! `sendmmsg` messages after the first; the pre-2.34 `__res_query` family
+//! of binaries built against older glibc headers, `getaddrinfo_a`,
+//! `gethostbyname3_r`/`gethostbyname4_r` and `getnameinfo`. A refused
+//! `res_nquery`/`res_nsearch` sets the thread's `h_errno`, not the
+//! `res_state`'s. It is built on Linux only; elsewhere the crate is empty.
 //!
 //! # Why `unsafe` is allowed here
 //!
 //! The workspace forbids `unsafe`; this crate denies it and allows it only
 //! in the `interpose` module, because interposing a C symbol cannot be
-//! written without it: the exported `connect` and `getaddrinfo` are
-//! `extern "C"` functions taking raw pointers (a `sockaddr`, a C string and
-//! `addrinfo`s), the next ones are found with
+//! written without it: the exported functions are `extern "C"` functions
+//! taking raw pointers (`sockaddr`s, buffers, `msghdr`s and `iovec`s, C
+//! strings, `addrinfo`s and `hostent`s), the next ones are found with
 //! `dlsym(RTLD_NEXT, …)` and called through a function pointer, the socket
-//! type comes from `getsockopt`, and a refusal sets `errno`. The invariants
-//! each block relies on are in its `// SAFETY:` comment; in short:
+//! type comes from `getsockopt`, and a refusal sets `errno` or `h_errno`.
+//! The invariants each block relies on are in its `// SAFETY:` comment; in
+//! short:
 //!
-//! - the caller honours `connect(2)`'s and `getaddrinfo(3)`'s contracts (`addr` null or `len`
-//!   readable bytes), and the address is read only after checking `len`
-//!   against the structure read, with unaligned reads;
-//! - the symbols `dlsym` returns for `connect` and `getaddrinfo` have
-//!   their signatures;
-//! - `__errno_location` and `gettid` are valid on every thread;
+//! - the caller honours the interposed function's contract (`addr` null or
+//!   `len` readable bytes, `buf` `len` readable bytes, a readable `msghdr`
+//!   with readable `iovec`s, NUL-terminated names, writable result
+//!   pointers), and an address is read only after checking its length
+//!   against the structure read, with unaligned reads; of a payload only
+//!   the first bytes a DNS question can take are copied, and only for
+//!   datagrams to port 53;
+//! - the symbols `dlsym` returns have the signatures of their man pages;
+//! - `__errno_location`, `__h_errno_location` and `gettid` are valid on
+//!   every thread;
 //! - no panic unwinds into C: the decision and reporting run inside
 //!   `catch_unwind`, and a panic there lets the call through.
 //!
-//! Reporting allocates, captures a backtrace and opens a file inside
-//! `connect` and `getaddrinfo`, which is not async-signal-safe: a program that connects from
-//! a signal handler, or in a forked child before `exec`, while another
-//! thread holds the allocator's lock could deadlock. Ordinary programs,
-//! Rust's runtimes included, do neither. A thread-local flag makes a
-//! `connect` or `getaddrinfo` made while reporting go straight through instead of
-//! recursing.
+//! Reporting allocates, captures a backtrace, takes a lock (the datagram
+//! line counts) and opens a file inside the interposed call, which is not
+//! async-signal-safe: a program that connects or sends from a signal
+//! handler, or in a forked child before `exec`, while another thread holds
+//! the allocator's or that lock could deadlock. Ordinary programs, Rust's
+//! runtimes included, do neither. A thread-local flag makes an interposed
+//! call made while reporting go straight through instead of recursing.
 
 #[cfg(target_os = "linux")]
 mod config;
 #[cfg(target_os = "linux")]
+mod dns;
+#[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 mod interpose;
+#[cfg(target_os = "linux")]
+mod limit;
 #[cfg(target_os = "linux")]
 mod report;

@@ -8,12 +8,22 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 /// What was reached for around the instrumented clients.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Target {
     /// A TCP connection to this destination.
     Tcp(SocketAddr),
-    /// A lookup of this host name.
+    /// A UDP socket connected to, or a datagram sent to, this destination.
+    Udp(SocketAddr),
+    /// A lookup of this host name through the C library.
     Dns(String),
+    /// A DNS query for `host` sent to the name server `server` by a
+    /// resolver speaking DNS itself.
+    DnsQuery {
+        /// The name the query's first question asks for.
+        host: String,
+        /// Where the query was sent.
+        server: SocketAddr,
+    },
 }
 
 /// One connection or resolution that did not go through the instrumented
@@ -23,37 +33,45 @@ pub(crate) struct Event {
     pub(crate) target: Target,
     pub(crate) pid: u32,
     pub(crate) tid: i64,
+    /// When the call was made: nanoseconds since the Unix epoch.
+    pub(crate) at: u64,
     pub(crate) blocked: bool,
     pub(crate) backtrace: Vec<String>,
 }
 
 impl Event {
     /// The report line, newline included:
-    /// `{"kind":"tcp","address":…,"port":…,"pid":…,"tid":…,"blocked":…,"backtrace":[…]}`
-    /// for a connection, `{"kind":"dns","host":…,"pid":…,…}` for a
-    /// resolution.
+    /// `{"kind":"tcp","address":…,"port":…,"pid":…,"tid":…,"at":…,"blocked":…,"backtrace":[…]}`
+    /// for a TCP connection, the same with `"kind":"udp"` for a datagram,
+    /// `{"kind":"dns","host":…,"pid":…,…}` for a resolution, and
+    /// `{"kind":"dns","host":…,"address":…,"port":…,"pid":…,…}` for a DNS
+    /// query sent to a name server.
     pub(crate) fn json_line(&self) -> String {
         let mut line = String::with_capacity(256);
         // Writing to a `String` cannot fail.
         match &self.target {
-            Target::Tcp(dest) => {
-                let _ = write!(
-                    line,
-                    r#"{{"kind":"tcp","address":"{}","port":{},"#,
-                    dest.ip(),
-                    dest.port()
-                );
-            }
+            Target::Tcp(dest) => push_destination(&mut line, "tcp", *dest),
+            Target::Udp(dest) => push_destination(&mut line, "udp", *dest),
             Target::Dns(host) => {
                 line.push_str(r#"{"kind":"dns","host":"#);
                 push_json_string(&mut line, host);
                 line.push(',');
             }
+            Target::DnsQuery { host, server } => {
+                line.push_str(r#"{"kind":"dns","host":"#);
+                push_json_string(&mut line, host);
+                let _ = write!(
+                    line,
+                    r#","address":"{}","port":{},"#,
+                    server.ip(),
+                    server.port()
+                );
+            }
         }
         let _ = write!(
             line,
-            r#""pid":{},"tid":{},"blocked":{},"backtrace":["#,
-            self.pid, self.tid, self.blocked,
+            r#""pid":{},"tid":{},"at":{},"blocked":{},"backtrace":["#,
+            self.pid, self.tid, self.at, self.blocked,
         );
         for (n, frame) in self.backtrace.iter().enumerate() {
             if n > 0 {
@@ -64,6 +82,27 @@ impl Event {
         line.push_str("]}\n");
         line
     }
+}
+
+/// Starts a line with its `kind` and the `address` and `port` of `dest`.
+fn push_destination(line: &mut String, kind: &str, dest: SocketAddr) {
+    // Writing to a `String` cannot fail.
+    let _ = write!(
+        line,
+        r#"{{"kind":"{kind}","address":"{}","port":{},"#,
+        dest.ip(),
+        dest.port()
+    );
+}
+
+/// The time now as nanoseconds since the Unix epoch (0 before it, the
+/// largest `u64` after 2554).
+pub(crate) fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+        })
 }
 
 /// Appends `line` to the file at `path` with one `write` on a descriptor
@@ -147,6 +186,7 @@ mod tests {
             target: Target::Tcp("[2001:db8::1]:443".parse().unwrap()),
             pid: 7,
             tid: 8,
+            at: 1_700_000_000_123_456_789,
             blocked: false,
             backtrace: vec!["a\"b\\c".to_owned(), "tab\there\u{1}".to_owned()],
         };
@@ -154,6 +194,7 @@ mod tests {
             event.json_line(),
             concat!(
                 r#"{"kind":"tcp","address":"2001:db8::1","port":443,"pid":7,"tid":8,"#,
+                r#""at":1700000000123456789,"#,
                 r#""blocked":false,"backtrace":["a\"b\\c","tab\there\u0001"]}"#,
                 "\n"
             )
@@ -166,13 +207,14 @@ mod tests {
             target: Target::Dns("db.\"internal\"".to_owned()),
             pid: 7,
             tid: 8,
+            at: 9,
             blocked: true,
             backtrace: vec!["getaddrinfo".to_owned()],
         };
         assert_eq!(
             event.json_line(),
             concat!(
-                r#"{"kind":"dns","host":"db.\"internal\"","pid":7,"tid":8,"blocked":true,"#,
+                r#"{"kind":"dns","host":"db.\"internal\"","pid":7,"tid":8,"at":9,"blocked":true,"#,
                 r#""backtrace":["getaddrinfo"]}"#,
                 "\n"
             )
@@ -182,6 +224,50 @@ mod tests {
             "getaddrinfo"
         ));
         assert!(!is_entry("getaddrinfo_a", "getaddrinfo"));
+    }
+
+    #[test]
+    fn a_datagram_s_line_is_udp_and_a_dns_query_s_names_host_and_server() {
+        let udp = Event {
+            target: Target::Udp("127.0.0.1:8125".parse().unwrap()),
+            pid: 1,
+            tid: 2,
+            at: 3,
+            blocked: true,
+            backtrace: vec!["sendto".to_owned()],
+        };
+        assert_eq!(
+            udp.json_line(),
+            concat!(
+                r#"{"kind":"udp","address":"127.0.0.1","port":8125,"pid":1,"tid":2,"at":3,"#,
+                r#""blocked":true,"backtrace":["sendto"]}"#,
+                "\n"
+            )
+        );
+        let query = Event {
+            target: Target::DnsQuery {
+                host: "db.internal".to_owned(),
+                server: "[::1]:53".parse().unwrap(),
+            },
+            pid: 1,
+            tid: 2,
+            at: 3,
+            blocked: false,
+            backtrace: Vec::new(),
+        };
+        assert_eq!(
+            query.json_line(),
+            concat!(
+                r#"{"kind":"dns","host":"db.internal","address":"::1","port":53,"pid":1,"#,
+                r#""tid":2,"at":3,"blocked":false,"backtrace":[]}"#,
+                "\n"
+            )
+        );
+    }
+
+    #[test]
+    fn now_is_after_2020_in_nanoseconds() {
+        assert!(now() > 1_577_836_800_000_000_000);
     }
 
     #[test]
