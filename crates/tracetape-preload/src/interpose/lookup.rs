@@ -1,0 +1,387 @@
+//! Host-name resolutions through the C library: `getaddrinfo(3)`, the
+//! `gethostbyname(3)` family and the resolver's `res_query(3)` family, each
+//! refused the way the C library reports an unknown host.
+
+use std::ffi::CStr;
+
+use libc::{addrinfo, c_char, c_int, c_void, hostent, size_t};
+
+use super::address::is_ip_literal;
+use super::real::{
+    GetaddrinfoFn, Gethostbyname2Fn, Gethostbyname2RFn, GethostbynameFn, GethostbynameRFn,
+    ResNqueryFn, ResQueryFn, next, unavailable,
+};
+use super::{refused, report, set_h_errno};
+use crate::config::Config;
+use crate::report::Target;
+
+/// `h_errno`'s "Unknown host" (`<netdb.h>`), missing from the `libc` crate.
+const HOST_NOT_FOUND: c_int = 1;
+
+/// `h_errno`'s "see `errno`" (`<netdb.h>`), missing from the `libc` crate.
+const NETDB_INTERNAL: c_int = -1;
+
+/// `getaddrinfo(3)`, as seen by every dynamically linked caller in a
+/// process that preloads this library.
+///
+/// Inert unless `TRACETAPE_UNPATCHED_REPORT` or `TRACETAPE_UNPATCHED_MODE`
+/// is set. When active, resolving a host name (not an IP literal, nor with
+/// `AI_NUMERICHOST`) that is not in `TRACETAPE_UNPATCHED_ALLOW` is reported
+/// and, unless the mode is `allow`, fails with `EAI_NONAME` without
+/// resolving anything.
+///
+/// # Safety
+///
+/// The contract of `getaddrinfo(3)`: `node` and `service` are null or
+/// NUL-terminated strings, `hints` is null or points to an `addrinfo`, and
+/// `res` is valid for writing a pointer.
+#[unsafe(no_mangle)]
+#[allow(
+    unreachable_pub,
+    reason = "exported as the C symbol `getaddrinfo`, not to Rust callers"
+)]
+pub unsafe extern "C" fn getaddrinfo(
+    node: *const c_char,
+    service: *const c_char,
+    hints: *const addrinfo,
+    res: *mut *mut addrinfo,
+) -> c_int {
+    if refused(|config| {
+        // SAFETY: `hints` is `getaddrinfo`'s argument, whose caller
+        // promised null or a readable `addrinfo`; null is checked first.
+        let numeric = !hints.is_null() && unsafe { (*hints).ai_flags } & libc::AI_NUMERICHOST != 0;
+        // SAFETY: `node` is `getaddrinfo`'s, null or a NUL-terminated
+        // string by its contract.
+        !numeric && unsafe { decide_lookup(config, node, Lookup::Name, "getaddrinfo") }
+    }) {
+        return libc::EAI_NONAME;
+    }
+    match next!(c"getaddrinfo" as GetaddrinfoFn) {
+        // SAFETY: the caller's arguments are handed on unchanged, under the
+        // same contract; `real` has `getaddrinfo`'s C signature.
+        Some(real) => unsafe { real(node, service, hints, res) },
+        None => unavailable(libc::EAI_SYSTEM),
+    }
+}
+
+/// `gethostbyname(3)`, as seen by every dynamically linked caller in a
+/// process that preloads this library: decided on as [`getaddrinfo`] is
+/// (IP literals go through); a refused lookup returns null with `h_errno`
+/// set to `HOST_NOT_FOUND`, as glibc does for an unknown host.
+///
+/// # Safety
+///
+/// The contract of `gethostbyname(3)`: `name` is null or a NUL-terminated
+/// string.
+#[unsafe(no_mangle)]
+#[allow(
+    unreachable_pub,
+    reason = "exported as the C symbol `gethostbyname`, not to Rust callers"
+)]
+pub unsafe extern "C" fn gethostbyname(name: *const c_char) -> *mut hostent {
+    if refused(|config| {
+        // SAFETY: `name` is null or a NUL-terminated string (contract).
+        unsafe { decide_lookup(config, name, Lookup::Name, "gethostbyname") }
+    }) {
+        set_h_errno(HOST_NOT_FOUND);
+        return std::ptr::null_mut();
+    }
+    match next!(c"gethostbyname" as GethostbynameFn) {
+        // SAFETY: the caller's argument is handed on unchanged, under the
+        // same contract; `real` has `gethostbyname`'s C signature.
+        Some(real) => unsafe { real(name) },
+        None => {
+            set_h_errno(NETDB_INTERNAL);
+            unavailable(std::ptr::null_mut())
+        }
+    }
+}
+
+/// `gethostbyname2(3)`: as [`gethostbyname`], for the family `af`.
+///
+/// # Safety
+///
+/// The contract of `gethostbyname2(3)`: `name` is null or a NUL-terminated
+/// string.
+#[unsafe(no_mangle)]
+#[allow(
+    unreachable_pub,
+    reason = "exported as the C symbol `gethostbyname2`, not to Rust callers"
+)]
+pub unsafe extern "C" fn gethostbyname2(name: *const c_char, af: c_int) -> *mut hostent {
+    if refused(|config| {
+        // SAFETY: `name` is null or a NUL-terminated string (contract).
+        unsafe { decide_lookup(config, name, Lookup::Name, "gethostbyname2") }
+    }) {
+        set_h_errno(HOST_NOT_FOUND);
+        return std::ptr::null_mut();
+    }
+    match next!(c"gethostbyname2" as Gethostbyname2Fn) {
+        // SAFETY: the caller's arguments are handed on unchanged, under the
+        // same contract; `real` has `gethostbyname2`'s C signature.
+        Some(real) => unsafe { real(name, af) },
+        None => {
+            set_h_errno(NETDB_INTERNAL);
+            unavailable(std::ptr::null_mut())
+        }
+    }
+}
+
+/// `gethostbyname_r(3)`: decided on as [`gethostbyname`]; a refused lookup
+/// is what glibc gives for an unknown host: `*result` null,
+/// `*h_errnop` `HOST_NOT_FOUND`, and 0 returned (glibc returns an error
+/// number only when the lookup itself failed, such as `ERANGE` for a
+/// too-small buffer; "not found" is a successful lookup).
+///
+/// # Safety
+///
+/// The contract of `gethostbyname_r(3)`: `name` is null or a
+/// NUL-terminated string, `result` and `h_errnop` are valid for writes,
+/// `buf` points to `buflen` writable bytes.
+#[unsafe(no_mangle)]
+#[allow(
+    unreachable_pub,
+    reason = "exported as the C symbol `gethostbyname_r`, not to Rust callers"
+)]
+pub unsafe extern "C" fn gethostbyname_r(
+    name: *const c_char,
+    ret: *mut hostent,
+    buf: *mut c_char,
+    buflen: size_t,
+    result: *mut *mut hostent,
+    h_errnop: *mut c_int,
+) -> c_int {
+    if refused(|config| {
+        // SAFETY: `name` is null or a NUL-terminated string (contract).
+        unsafe { decide_lookup(config, name, Lookup::Name, "gethostbyname_r") }
+    }) {
+        // SAFETY: `result` and `h_errnop` are the caller's, valid for
+        // writes by the contract (null ones are skipped).
+        return unsafe { not_found_r(result, h_errnop) };
+    }
+    match next!(c"gethostbyname_r" as GethostbynameRFn) {
+        // SAFETY: the caller's arguments are handed on unchanged, under the
+        // same contract; `real` has `gethostbyname_r`'s C signature.
+        Some(real) => unsafe { real(name, ret, buf, buflen, result, h_errnop) },
+        None => libc::ENOSYS,
+    }
+}
+
+/// `gethostbyname2_r(3)`: as [`gethostbyname_r`], for the family `af`.
+///
+/// # Safety
+///
+/// The contract of `gethostbyname2_r(3)`, as [`gethostbyname_r`]'s.
+#[unsafe(no_mangle)]
+#[allow(
+    unreachable_pub,
+    reason = "exported as the C symbol `gethostbyname2_r`, not to Rust callers"
+)]
+pub unsafe extern "C" fn gethostbyname2_r(
+    name: *const c_char,
+    af: c_int,
+    ret: *mut hostent,
+    buf: *mut c_char,
+    buflen: size_t,
+    result: *mut *mut hostent,
+    h_errnop: *mut c_int,
+) -> c_int {
+    if refused(|config| {
+        // SAFETY: `name` is null or a NUL-terminated string (contract).
+        unsafe { decide_lookup(config, name, Lookup::Name, "gethostbyname2_r") }
+    }) {
+        // SAFETY: as in `gethostbyname_r`.
+        return unsafe { not_found_r(result, h_errnop) };
+    }
+    match next!(c"gethostbyname2_r" as Gethostbyname2RFn) {
+        // SAFETY: the caller's arguments are handed on unchanged, under the
+        // same contract; `real` has `gethostbyname2_r`'s C signature.
+        Some(real) => unsafe { real(name, af, ret, buf, buflen, result, h_errnop) },
+        None => libc::ENOSYS,
+    }
+}
+
+/// `res_query(3)`: a DNS query for `dname` sent by the C library's
+/// resolver. Any name not in the allow list (IP literals included: the
+/// query is sent all the same) is reported; a refused query returns -1
+/// with `h_errno` set to `HOST_NOT_FOUND`.
+///
+/// # Safety
+///
+/// The contract of `res_query(3)`: `dname` is null or a NUL-terminated
+/// string, `answer` points to `anslen` writable bytes.
+#[unsafe(no_mangle)]
+#[allow(
+    unreachable_pub,
+    reason = "exported as the C symbol `res_query`, not to Rust callers"
+)]
+pub unsafe extern "C" fn res_query(
+    dname: *const c_char,
+    class: c_int,
+    kind: c_int,
+    answer: *mut u8,
+    anslen: c_int,
+) -> c_int {
+    if refuse_query(dname, "res_query") {
+        return -1;
+    }
+    match next!(c"res_query" as ResQueryFn) {
+        // SAFETY: the caller's arguments are handed on unchanged, under the
+        // same contract; `real` has `res_query`'s C signature.
+        Some(real) => unsafe { real(dname, class, kind, answer, anslen) },
+        None => -1,
+    }
+}
+
+/// `res_search(3)`: as [`res_query`], trying the search domains.
+///
+/// # Safety
+///
+/// The contract of `res_search(3)`, as [`res_query`]'s.
+#[unsafe(no_mangle)]
+#[allow(
+    unreachable_pub,
+    reason = "exported as the C symbol `res_search`, not to Rust callers"
+)]
+pub unsafe extern "C" fn res_search(
+    dname: *const c_char,
+    class: c_int,
+    kind: c_int,
+    answer: *mut u8,
+    anslen: c_int,
+) -> c_int {
+    if refuse_query(dname, "res_search") {
+        return -1;
+    }
+    match next!(c"res_search" as ResQueryFn) {
+        // SAFETY: the caller's arguments are handed on unchanged, under the
+        // same contract; `real` has `res_search`'s C signature.
+        Some(real) => unsafe { real(dname, class, kind, answer, anslen) },
+        None => -1,
+    }
+}
+
+/// `res_nquery(3)`: as [`res_query`], with the caller's resolver state
+/// (a refusal sets the thread's `h_errno`, not the state's
+/// `res_h_errno`).
+///
+/// # Safety
+///
+/// The contract of `res_nquery(3)`: `statp` is an initialised resolver
+/// state, the rest as [`res_query`]'s.
+#[unsafe(no_mangle)]
+#[allow(
+    unreachable_pub,
+    reason = "exported as the C symbol `res_nquery`, not to Rust callers"
+)]
+pub unsafe extern "C" fn res_nquery(
+    statp: *mut c_void,
+    dname: *const c_char,
+    class: c_int,
+    kind: c_int,
+    answer: *mut u8,
+    anslen: c_int,
+) -> c_int {
+    if refuse_query(dname, "res_nquery") {
+        return -1;
+    }
+    match next!(c"res_nquery" as ResNqueryFn) {
+        // SAFETY: the caller's arguments are handed on unchanged, under the
+        // same contract; `real` has `res_nquery`'s C signature.
+        Some(real) => unsafe { real(statp, dname, class, kind, answer, anslen) },
+        None => -1,
+    }
+}
+
+/// `res_nsearch(3)`: as [`res_nquery`], trying the search domains.
+///
+/// # Safety
+///
+/// The contract of `res_nsearch(3)`, as [`res_nquery`]'s.
+#[unsafe(no_mangle)]
+#[allow(
+    unreachable_pub,
+    reason = "exported as the C symbol `res_nsearch`, not to Rust callers"
+)]
+pub unsafe extern "C" fn res_nsearch(
+    statp: *mut c_void,
+    dname: *const c_char,
+    class: c_int,
+    kind: c_int,
+    answer: *mut u8,
+    anslen: c_int,
+) -> c_int {
+    if refuse_query(dname, "res_nsearch") {
+        return -1;
+    }
+    match next!(c"res_nsearch" as ResNqueryFn) {
+        // SAFETY: the caller's arguments are handed on unchanged, under the
+        // same contract; `real` has `res_nsearch`'s C signature.
+        Some(real) => unsafe { real(statp, dname, class, kind, answer, anslen) },
+        None => -1,
+    }
+}
+
+/// The decision of the `res_*` functions about querying `dname`, made as
+/// `entry`: when refused, `h_errno` is set to `HOST_NOT_FOUND` and the
+/// caller returns -1.
+fn refuse_query(dname: *const c_char, entry: &str) -> bool {
+    let refuse = refused(|config| {
+        // SAFETY: `dname` is the `res_*` function's argument: null or a
+        // NUL-terminated string by its contract.
+        unsafe { decide_lookup(config, dname, Lookup::Query, entry) }
+    });
+    if refuse {
+        set_h_errno(HOST_NOT_FOUND);
+    }
+    refuse
+}
+
+/// A `*_r` lookup's "unknown host": `*result` null, `*h_errnop`
+/// `HOST_NOT_FOUND`, 0 returned.
+///
+/// # Safety
+///
+/// `result` and `h_errnop` are each null or valid for writes.
+unsafe fn not_found_r(result: *mut *mut hostent, h_errnop: *mut c_int) -> c_int {
+    if !result.is_null() {
+        // SAFETY: non-null, and valid for writes by the caller's promise.
+        unsafe { result.write(std::ptr::null_mut()) };
+    }
+    if !h_errnop.is_null() {
+        // SAFETY: as above.
+        unsafe { h_errnop.write(HOST_NOT_FOUND) };
+    }
+    0
+}
+
+/// Whether a lookup is resolving a host name (IP literals are not looked
+/// up) or a DNS query sent as it is (IP literals too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lookup {
+    /// `getaddrinfo`, `gethostbyname`…: an IP literal is not looked up.
+    Name,
+    /// `res_query`…: whatever the name, a query is sent.
+    Query,
+}
+
+/// Reports looking `name` up through the interposed `entry` if it goes
+/// around the instrumented clients, and says whether to refuse it.
+///
+/// # Safety
+///
+/// `name` is null or a NUL-terminated string that outlives the call.
+unsafe fn decide_lookup(config: &Config, name: *const c_char, lookup: Lookup, entry: &str) -> bool {
+    let at = report::now();
+    if name.is_null() {
+        return false;
+    }
+    // SAFETY: `name` is non-null (checked above) and, by this function's
+    // contract, a NUL-terminated string that outlives this call.
+    let host = unsafe { CStr::from_ptr(name) }.to_string_lossy();
+    if (lookup == Lookup::Name && is_ip_literal(&host)) || config.allows_host(&host) {
+        return false;
+    }
+    report(config, Target::Dns(host.into_owned()), at, entry);
+    config.block
+}

@@ -1,0 +1,120 @@
+//! The interposed C functions and the raw C ABI around them: the only
+//! module of the workspace allowed `unsafe` (see the crate documentation).
+//! The `#[allow(unsafe_code)]` is on `mod interpose` in `lib.rs`, so every
+//! submodule here inherits it and no module outside this directory has it;
+//! each `unsafe` block carries its `// SAFETY:` comment.
+//!
+//! Each exported function reads the settings (one `OnceLock` load) and,
+//! when the library is inert, calls the next definition of its symbol
+//! straight away. When active, it decides inside [`reentrancy_guarded`]
+//! (no recursion, no unwinding into C), reports through the `report`
+//! module, and either refuses the call the way the C library reports that
+//! failure or hands it on unchanged.
+//!
+//! | module | holds |
+//! |---|---|
+//! | this one | the settings, the re-entrancy guard, reporting, `errno` and `h_errno`, the thread id |
+//! | [`connect`] | `connect(2)` and its decision |
+//! | [`send`] | `sendto(2)`, `sendmsg(2)`, `sendmmsg(2)`: their decision, the datagram line cap, reading the first bytes of what is sent |
+//! | [`lookup`] | `getaddrinfo(3)`, the `gethostbyname(3)` family, the `res_query(3)` family |
+//! | [`address`] | reading a `sockaddr`, a socket's type, IP literals |
+//! | [`real`] | the C signatures and the `dlsym(RTLD_NEXT, …)` lookup of the next definitions |
+
+mod address;
+mod connect;
+mod lookup;
+mod real;
+mod send;
+
+use std::cell::Cell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::OnceLock;
+
+use libc::c_int;
+
+use crate::config::Config;
+use crate::report::{self, Event, Target};
+
+unsafe extern "C" {
+    /// glibc's location of the calling thread's `h_errno` (what the
+    /// `h_errno` macro of `<netdb.h>` reads), missing from the `libc` crate.
+    fn __h_errno_location() -> *mut c_int;
+}
+
+/// The settings, read from the environment at the first interposed call.
+static CONFIG: OnceLock<Option<Config>> = OnceLock::new();
+
+thread_local! {
+    /// Set while this thread is deciding about or reporting a call, so
+    /// that an interposed call made meanwhile (by the reporting itself)
+    /// goes straight through instead of recursing. `const` and without a
+    /// destructor, so it stays usable while the thread is exiting.
+    static INSIDE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Sets the calling thread's `errno`.
+fn set_errno(value: c_int) {
+    // SAFETY: `__errno_location` returns the calling thread's errno, valid
+    // for writes for the thread's lifetime.
+    unsafe { *libc::__errno_location() = value };
+}
+
+/// Sets the calling thread's `h_errno`.
+fn set_h_errno(value: c_int) {
+    // SAFETY: `__h_errno_location` returns the calling thread's h_errno,
+    // valid for writes for the thread's lifetime.
+    unsafe { *__h_errno_location() = value };
+}
+
+/// Whether the library is active and `decide`, run with its settings
+/// inside [`reentrancy_guarded`], says to refuse the call. An inert
+/// library, a call made while reporting and a panic while deciding all let
+/// the call through.
+fn refused(decide: impl FnOnce(&Config) -> bool) -> bool {
+    CONFIG
+        .get_or_init(Config::from_env)
+        .as_ref()
+        .is_some_and(|config| reentrancy_guarded(|| decide(config)) == Some(true))
+}
+
+/// Runs `f` unless this thread is already inside it (or its thread-local
+/// state is gone), catching any panic so that none unwinds into C.
+fn reentrancy_guarded(f: impl FnOnce() -> bool) -> Option<bool> {
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            let _ = INSIDE.try_with(|inside| inside.set(false));
+        }
+    }
+    if INSIDE.try_with(|inside| inside.replace(true)).ok()? {
+        return None;
+    }
+    let _leave = Leave;
+    catch_unwind(AssertUnwindSafe(f)).ok()
+}
+
+/// Appends the line of a call to `target` made at `at` through the
+/// interposed function `entry`, when there is a report file.
+fn report(config: &Config, target: Target, at: u64, entry: &str) {
+    if let Some(path) = &config.report {
+        let event = Event {
+            target,
+            pid: std::process::id(),
+            tid: thread_id(),
+            at,
+            blocked: config.block,
+            backtrace: report::backtrace(entry),
+        };
+        report::append(path, &event.json_line());
+    }
+}
+
+/// The kernel's id of the calling thread (what `gettid(2)` returns).
+#[allow(
+    clippy::useless_conversion,
+    reason = "`c_long` is `i32` on 32-bit targets"
+)]
+fn thread_id() -> i64 {
+    // SAFETY: `gettid` takes no arguments and cannot fail.
+    i64::from(unsafe { libc::syscall(libc::SYS_gettid) })
+}
