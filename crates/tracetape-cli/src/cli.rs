@@ -146,7 +146,8 @@ pub(crate) struct ReplayArgs {
     #[arg(long, value_name = "COMMAND")]
     pub(crate) command: Option<String>,
     /// Start and stop nothing: replay against the service already running
-    /// in replay mode at --url or --port (ignores `command`).
+    /// in replay mode at --url or --port (ignores `command`); without the
+    /// preload library, unpatched dependencies are not detected.
     #[arg(long, conflicts_with = "command")]
     pub(crate) no_start: bool,
     /// The service's base URL; the recorded paths are appended to it
@@ -209,6 +210,15 @@ pub(crate) struct ReplayArgs {
     /// still reported) instead of refusing them [key: allow_unpatched].
     #[arg(long)]
     pub(crate) allow_unpatched: bool,
+    /// Let the started service reach ADDR around tracetape's clients
+    /// without reporting or refusing it, such as a local test database:
+    /// IP:PORT or [IPV6]:PORT allows connections to that address and
+    /// port; HOST allows looking the host name up, and HOST:PORT also
+    /// connections to the addresses it resolves to when the replay starts.
+    /// Repeatable; added to the `allow_connect` key's entries [key:
+    /// allow_connect].
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) allow_connect: Vec<String>,
     /// Exit with 1 when the service opened (or tried to open) any
     /// connection that bypasses tracetape's clients [key:
     /// fail_on_unpatched].

@@ -523,8 +523,20 @@ fn a_bad_configuration_or_no_recordings_cannot_run() {
     std::fs::write(dir.path().join("tracetape.toml"), "[replay]\nport = 1\n").unwrap();
     let output = run(&["--no-start"]);
     assert_eq!(output.status.code(), Some(2), "{}", both(&output));
+    // A service tracetape does not start cannot have the preload library:
+    // said first.
+    let stderr = stderr(&output);
+    let (note, error) = stderr.split_once('\n').unwrap();
     assert!(
-        stderr(&output).starts_with("error: no recorded requests in "),
+        note.starts_with(
+            "note: unpatched-dependency detection is off: the service is already running \
+             (--no-start)"
+        ),
+        "{}",
+        both(&output)
+    );
+    assert!(
+        error.starts_with("error: no recorded requests in "),
         "{}",
         both(&output)
     );

@@ -6,8 +6,11 @@
 //! the other processes of the service's group, report nothing. Also: a
 //! call through a plain `reqwest::Client` without tracetape's middleware
 //! (`REPLAY_TARGET_PLAIN_CLIENT`), reported as a connection, and a lookup
-//! of `localhost` (`REPLAY_TARGET_RESOLVE`), reported as a resolution. Only
-//! loopback listeners, `localhost` and IP literals are ever used.
+//! of `localhost` (`REPLAY_TARGET_RESOLVE`), reported as a resolution, in
+//! text, JSON and JUnit. Destinations and host names given with
+//! `--allow-connect` (or the `allow_connect` key) are let through without a
+//! finding, and a bad entry stops the run before it starts. Only loopback
+//! listeners, `localhost` and IP literals are ever used.
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,7 +19,6 @@ mod replay_support;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener};
 use std::process::Output;
-use std::time::{Duration, Instant};
 
 use replay_support::{Fixture, free_port, schema, stderr, stdout, target_exe};
 use serde_json::Value;
@@ -37,17 +39,15 @@ fn listener() -> (TcpListener, SocketAddr) {
     (listener, addr)
 }
 
-/// Whether a connection reached `listener`, waiting a little for one.
+/// Whether a connection reached `listener`. Called once the replay has
+/// exited: a connection the service made is in the listener's queue by
+/// then (the kernel completes it before `accept`), so nothing is waited
+/// for.
 fn accepted(listener: &TcpListener) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    loop {
-        match listener.accept() {
-            Ok(_) => return true,
-            Err(err) if err.kind() == ErrorKind::WouldBlock && Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(_) => return false,
-        }
+    match listener.accept() {
+        Ok(_) => true,
+        Err(err) if err.kind() == ErrorKind::WouldBlock => false,
+        Err(err) => panic!("accept failed: {err}"),
     }
 }
 
@@ -108,10 +108,48 @@ fn a_bypassing_connection_is_blocked_and_reported_with_the_handler_frame() {
         "{text}"
     );
     assert!(
-        text.contains("\nunpatched connections: 1 (1 blocked, 0 allowed)\n"),
+        text.contains("\nunpatched: 1 connection, 0 resolutions (1 blocked, 0 allowed)\n"),
         "{text}"
     );
     assert!(!stderr(&output).contains("detection"), "{}", both(&output));
+}
+
+#[test]
+fn at_any_concurrency_each_connection_is_told_to_the_request_that_made_it() {
+    // Every order connects around tracetape from its handler; eight are in
+    // flight at once, so only the thread and time of each connection (and
+    // the poll times in each replay log) tell them apart.
+    let orders = ["o-1", "o-2", "o-3", "o-4", "o-5", "o-6", "o-7", "o-8"];
+    let fixture = Fixture::record(&orders);
+    let (_listener, addr) = listener();
+    let output = fixture
+        .replay_command(free_port(), "", &["--concurrency", "8", "--format", "json"])
+        .env("REPLAY_TARGET_BYPASS", addr.to_string())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut replayed: Vec<&str> = report["recordings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|recording| recording["id"].as_str().unwrap())
+        .collect();
+    let mut blamed: Vec<&str> = report["unpatched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|finding| {
+            let [one] = finding["recordings"].as_array().unwrap().as_slice() else {
+                panic!("not told to one request: {finding}");
+            };
+            one.as_str().unwrap()
+        })
+        .collect();
+    replayed.sort_unstable();
+    blamed.sort_unstable();
+    assert_eq!(replayed.len(), orders.len(), "{report}");
+    assert_eq!(blamed, replayed, "one finding per request, each its own");
 }
 
 #[test]
@@ -129,7 +167,7 @@ fn allow_unpatched_lets_the_connection_through_and_still_reports_it() {
         "{text}"
     );
     assert!(
-        text.contains("\nunpatched connections: 1 (0 blocked, 1 allowed)\n"),
+        text.contains("\nunpatched: 1 connection, 0 resolutions (0 blocked, 1 allowed)\n"),
         "{text}"
     );
 }
@@ -208,10 +246,12 @@ fn an_ordinary_replay_finds_nothing_and_wrappers_in_the_group_are_ignored() {
     let (listener, addr) = listener();
     // A second process in the group connects around tracetape at start-up
     // (the example telling its start to REPLAY_TARGET_NOTIFY): it is not
-    // the service, which is the process listening on the port.
+    // the service, which is the process listening on the port. Refused,
+    // it exits, and only then is the service started, so its line is
+    // written before the replay can end.
     let exe = target_exe();
     let command = format!(
-        "PORT=0 REPLAY_TARGET_NOTIFY={addr} '{}' & exec '{}'",
+        "PORT=0 REPLAY_TARGET_NOTIFY={addr} '{}'; exec '{}'",
         exe.display(),
         exe.display()
     );
@@ -230,7 +270,8 @@ fn an_ordinary_replay_finds_nothing_and_wrappers_in_the_group_are_ignored() {
     let output = fixture.replay("", &[]);
     assert_eq!(output.status.code(), Some(0), "{}", both(&output));
     assert!(
-        stdout(&output).contains("\nunpatched connections: 0 (0 blocked, 0 allowed)\n"),
+        stdout(&output)
+            .contains("\nunpatched: 0 connections, 0 resolutions (0 blocked, 0 allowed)\n"),
         "{}",
         both(&output)
     );
@@ -321,7 +362,7 @@ fn resolving_a_host_name_is_blocked_by_default_and_reported_as_dns() {
         "{text}"
     );
     assert!(
-        text.contains("\nunpatched connections: 1 (1 blocked, 0 allowed)\n"),
+        text.contains("\nunpatched: 0 connections, 1 resolution (1 blocked, 0 allowed)\n"),
         "{text}"
     );
 
@@ -357,4 +398,152 @@ fn the_json_report_carries_a_resolution_s_host() {
     assert_eq!(finding["port"], Value::Null, "{finding}");
     assert_eq!(finding["blocked"], true, "{finding}");
     assert_eq!(finding["recordings"], serde_json::json!([only_id(&report)]));
+}
+
+#[test]
+fn in_junit_a_resolution_is_output_or_with_fail_on_unpatched_a_failure() {
+    let fixture = Fixture::record(&["o-1"]);
+    let vars = [("REPLAY_TARGET_RESOLVE", "localhost")];
+    let case = |args: &[&str]| {
+        let mut all = vec!["--format", "junit"];
+        all.extend(args);
+        let output = replay_with(&fixture, &vars, &all);
+        let suites = junit_parser::from_reader(output.stdout.as_slice()).unwrap();
+        let case = suites.suites[0].cases[0].clone();
+        (output.status.code(), suites.failures, case)
+    };
+    let (code, failures, passed) = case(&[]);
+    assert_eq!((code, failures), (Some(0), 0));
+    assert!(passed.status.is_success(), "{passed:?}");
+    let out = passed.system_out.as_deref().unwrap();
+    assert!(
+        out.starts_with("unpatched resolution: dns localhost blocked, during POST /orders ("),
+        "{passed:?}"
+    );
+    assert!(
+        out.contains("  at replay_target::resolve_bypassing_tracetape"),
+        "{out}"
+    );
+    let (code, failures, failed) = case(&["--fail-on-unpatched"]);
+    assert_eq!((code, failures), (Some(1), 1));
+    let junit_parser::TestStatus::Failure(failure) = &failed.status else {
+        panic!("a failure: {failed:?}");
+    };
+    assert_eq!(failure.failure_type, "unpatched");
+    assert!(
+        failure
+            .message
+            .starts_with("unpatched resolution: dns localhost blocked, during POST /orders ("),
+        "{failure:?}"
+    );
+    assert!(
+        failure
+            .text
+            .contains("  at replay_target::resolve_bypassing_tracetape"),
+        "{}",
+        failure.text
+    );
+}
+
+#[test]
+fn allow_connect_lets_the_bypassing_connection_through_without_a_finding() {
+    let fixture = Fixture::record(&["o-1"]);
+    let (listener, addr) = listener();
+    let addr_text = addr.to_string();
+    let output = replay_bypassing(
+        &fixture,
+        addr,
+        &["--allow-connect", &addr_text, "--format", "json"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    assert!(accepted(&listener), "the connection was refused");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["totals"]["passed"], 1, "{report}");
+    assert_eq!(report["unpatched_detection"], true, "{report}");
+    assert_eq!(report["unpatched"], serde_json::json!([]), "{report}");
+}
+
+#[test]
+fn allow_connect_lets_a_host_name_resolve_without_a_finding_from_the_flag_and_the_file() {
+    let fixture = Fixture::record(&["o-1"]);
+    let vars = [("REPLAY_TARGET_RESOLVE", "localhost")];
+    let output = replay_with(
+        &fixture,
+        &vars,
+        &["--allow-connect", "localhost", "--fail-on-unpatched"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    let text = stdout(&output);
+    assert!(!text.contains("unpatched resolution"), "{text}");
+    assert!(
+        text.contains("\nunpatched: 0 connections, 0 resolutions (0 blocked, 0 allowed)\n"),
+        "{text}"
+    );
+
+    // The key's entries and the flag's combine: the file lets the lookup
+    // through, the flag the connection.
+    std::fs::write(
+        fixture.dir.path().join("tracetape.toml"),
+        "[replay]\nallow_connect = [\"LocalHost\"]\n",
+    )
+    .unwrap();
+    let (listener, addr) = listener();
+    let addr_text = addr.to_string();
+    let output = fixture
+        .replay_command(
+            free_port(),
+            "",
+            &[
+                "--concurrency",
+                "1",
+                "--allow-connect",
+                &addr_text,
+                "--format",
+                "json",
+            ],
+        )
+        .env("REPLAY_TARGET_RESOLVE", "localhost")
+        .env("REPLAY_TARGET_BYPASS", &addr_text)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    assert!(accepted(&listener), "the connection was refused");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["unpatched_detection"], true, "{report}");
+    assert_eq!(report["unpatched"], serde_json::json!([]), "{report}");
+}
+
+#[test]
+fn a_bad_allow_connect_entry_stops_the_run_before_it_starts() {
+    let fixture = Fixture::record(&["o-1"]);
+    for (entry, error) in [
+        (
+            "not a host:port:x",
+            "error: --allow-connect \"not a host:port:x\": \"x\" is not a port: expected \
+             IP:PORT, [IPV6]:PORT, HOST or HOST:PORT",
+        ),
+        ("", "error: --allow-connect \"\": an empty entry: expected"),
+        (
+            "127.0.0.1",
+            "error: --allow-connect \"127.0.0.1\": an IP address needs its port",
+        ),
+    ] {
+        let output = fixture.replay("", &["--allow-connect", entry]);
+        assert_eq!(output.status.code(), Some(2), "{}", both(&output));
+        assert!(stderr(&output).starts_with(error), "{}", both(&output));
+        assert_eq!(stdout(&output), "", "{}", both(&output));
+    }
+    // So does one in the file, named as the key.
+    std::fs::write(
+        fixture.dir.path().join("tracetape.toml"),
+        "[replay]\nallow_connect = [\"db:5432\", \"db:x\"]\n",
+    )
+    .unwrap();
+    let output = fixture.replay("", &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", both(&output));
+    assert!(
+        stderr(&output).starts_with("error: replay.allow_connect \"db:x\": \"x\" is not a port"),
+        "{}",
+        both(&output)
+    );
 }

@@ -4,6 +4,7 @@
 //! the flag.
 
 use std::ffi::OsString;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -52,6 +53,12 @@ pub(crate) struct Settings {
     pub(crate) allow_unpatched: bool,
     /// Any such connection fails the run.
     pub(crate) fail_on_unpatched: bool,
+    /// Destinations (`127.0.0.1:5432`, `[::1]:5432`) and host names
+    /// (`db.internal`, `cache:6379`, lower-case) the service may reach
+    /// around tracetape's clients without a finding: the key's, then the
+    /// flags', each once. Entries of the preload library's allow list
+    /// (`TRACETAPE_UNPATCHED_ALLOW`).
+    pub(crate) allow_connect: Vec<String>,
 }
 
 /// The parts of `tracetape.toml` the replay reads. Other tables belong
@@ -81,6 +88,7 @@ struct RawReplay {
     preload: Option<PathBuf>,
     allow_unpatched: Option<bool>,
     fail_on_unpatched: Option<bool>,
+    allow_connect: Option<Vec<String>>,
 }
 
 /// What the file says, with its relative paths taken from its directory.
@@ -180,6 +188,23 @@ impl Settings {
             .map(|prefix| trace_prefix(prefix))
             .collect::<anyhow::Result<_>>()?;
         let compare = compare_options(replay.compare.unwrap_or_default(), args)?;
+        let mut allow_connect: Vec<String> = Vec::new();
+        let entries = replay
+            .allow_connect
+            .iter()
+            .flatten()
+            .map(|entry| (entry, "replay.allow_connect"))
+            .chain(
+                args.allow_connect
+                    .iter()
+                    .map(|entry| (entry, "--allow-connect")),
+            );
+        for (entry, named) in entries {
+            let entry = allow_entry(entry).map_err(|why| anyhow!("{named} {entry:?}: {why}"))?;
+            if !allow_connect.contains(&entry) {
+                allow_connect.push(entry);
+            }
+        }
         let preload = match args.preload.clone().or(replay.preload) {
             Some(path) => Some(
                 std::path::absolute(&path)
@@ -202,6 +227,7 @@ impl Settings {
             preload,
             allow_unpatched: args.allow_unpatched || replay.allow_unpatched.unwrap_or(false),
             fail_on_unpatched: args.fail_on_unpatched || replay.fail_on_unpatched.unwrap_or(false),
+            allow_connect,
         })
     }
 }
@@ -333,6 +359,65 @@ fn trace_prefix(text: &str) -> anyhow::Result<String> {
     Ok(prefix)
 }
 
+/// One entry of `allow_connect` as the preload library's allow list takes
+/// it (`TRACETAPE_UNPATCHED_ALLOW`, crates/tracetape-preload/src/config.rs):
+/// a socket address (`127.0.0.1:5432`, `[::1]:5432`), or a host name with
+/// or without a port (`db.internal`, `cache:6379`: letters, digits, `-`,
+/// `_` and dots), lower-cased without a trailing dot. Anything else, which
+/// the library would silently skip, is an error saying why.
+fn allow_entry(text: &str) -> Result<String, String> {
+    const EXPECTED: &str = "expected IP:PORT, [IPV6]:PORT, HOST or HOST:PORT \
+                            (127.0.0.1:5432, [::1]:5432, db.internal, cache:6379)";
+    let entry = text.trim();
+    if entry.is_empty() {
+        return Err(format!("an empty entry: {EXPECTED}"));
+    }
+    if let Ok(address) = entry.parse::<SocketAddr>() {
+        return Ok(address.to_string());
+    }
+    if entry.contains("://") {
+        return Err(format!("a URL: give its host and port instead, {EXPECTED}"));
+    }
+    if entry.parse::<IpAddr>().is_ok()
+        || entry
+            .strip_prefix('[')
+            .and_then(|rest| rest.strip_suffix(']'))
+            .is_some_and(|inner| inner.parse::<IpAddr>().is_ok())
+    {
+        return Err(format!(
+            "an IP address needs its port ({EXPECTED}): connections are allowed per address \
+             and port"
+        ));
+    }
+    let (host, port) = match entry.rsplit_once(':') {
+        Some((host, port)) => match port.parse::<u16>() {
+            Ok(number) if port.bytes().all(|b| b.is_ascii_digit()) => (host, Some(number)),
+            _ => return Err(format!("{port:?} is not a port: {EXPECTED}")),
+        },
+        None => (entry, None),
+    };
+    if host.parse::<IpAddr>().is_ok() {
+        return Err(format!("not a socket address: {EXPECTED}"));
+    }
+    let host = host.strip_suffix('.').unwrap_or(host);
+    if host.is_empty() {
+        return Err(format!("no host before the port: {EXPECTED}"));
+    }
+    if let Some(bad) = host
+        .chars()
+        .find(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(format!(
+            "{bad:?} cannot be in a host name (letters, digits, `-`, `_` and dots): {EXPECTED}"
+        ));
+    }
+    let host = host.to_ascii_lowercase();
+    Ok(match port {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    })
+}
+
 /// `[replay.compare]` with the `--compare KEY=VALUE` flags applied, then
 /// the `--ignore` paths added.
 fn compare_options(mut table: toml::Table, args: &ReplayArgs) -> anyhow::Result<CompareOptions> {
@@ -450,6 +535,94 @@ mod tests {
         .unwrap();
         assert_eq!(settings.preload, Some(PathBuf::from("/p.so")));
         assert!(settings.allow_unpatched && settings.fail_on_unpatched);
+    }
+
+    #[test]
+    fn allow_connect_entries_of_the_file_and_the_flags_combine() {
+        let file = "[replay]\nport = 1\n\
+                    allow_connect = [\"127.0.0.1:5432\", \"db.internal\", \"cache:6379\"]\n";
+        let settings = resolve(Some(file), &[]).unwrap();
+        assert_eq!(
+            settings.allow_connect,
+            ["127.0.0.1:5432", "db.internal", "cache:6379"]
+        );
+        let settings = resolve(
+            Some(file),
+            &[
+                "--allow-connect",
+                "[::1]:9000",
+                "--allow-connect",
+                " LocalHost. ",
+                "--allow-connect",
+                "DB.internal",
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            settings.allow_connect,
+            [
+                "127.0.0.1:5432",
+                "db.internal",
+                "cache:6379",
+                "[::1]:9000",
+                "localhost"
+            ]
+        );
+        let settings = resolve(None, &["--port", "1"]).unwrap();
+        assert!(settings.allow_connect.is_empty());
+    }
+
+    #[test]
+    fn allow_connect_entries_are_what_the_preload_library_understands() {
+        for (entry, kept) in [
+            ("127.0.0.1:5432", "127.0.0.1:5432"),
+            ("[::1]:5432", "[::1]:5432"),
+            ("[::ffff:127.0.0.1]:80", "[::ffff:127.0.0.1]:80"),
+            ("localhost", "localhost"),
+            ("Cache_1.internal:6379", "cache_1.internal:6379"),
+            ("db.internal.:5432", "db.internal:5432"),
+        ] {
+            assert_eq!(allow_entry(entry).as_deref(), Ok(kept), "{entry}");
+        }
+        for (entry, why) in [
+            ("", "an empty entry"),
+            ("   ", "an empty entry"),
+            ("10.0.0.1", "an IP address needs its port"),
+            ("::1", "an IP address needs its port"),
+            ("[::1]", "an IP address needs its port"),
+            ("::1:5432", "an IP address needs its port"),
+            ("1::2:x", "\"x\" is not a port"),
+            ("127.0.0.1:99999", "\"99999\" is not a port"),
+            ("127.0.0.1:+80", "\"+80\" is not a port"),
+            ("db:", "\"\" is not a port"),
+            (":5432", "no host before the port"),
+            ("not a host:port:x", "\"x\" is not a port"),
+            ("bad host:80", "' ' cannot be in a host name"),
+            ("a,b", "',' cannot be in a host name"),
+            ("http://db:5432", "a URL: give its host and port"),
+            ("db/x", "'/' cannot be in a host name"),
+        ] {
+            let err = allow_entry(entry).unwrap_err();
+            assert!(err.starts_with(why), "{entry}: {err}");
+        }
+        let err = error(
+            None,
+            &["--port", "1", "--allow-connect", "not a host:port:x"],
+        );
+        assert!(
+            err.starts_with("--allow-connect \"not a host:port:x\": \"x\" is not a port: expected"),
+            "{err}"
+        );
+        let err = error(
+            Some("[replay]\nport = 1\nallow_connect = [\"db\", \"10.0.0.1\"]\n"),
+            &[],
+        );
+        assert!(
+            err.starts_with("replay.allow_connect \"10.0.0.1\": an IP address needs its port"),
+            "{err}"
+        );
+        let err = error(Some("[replay]\nport = 1\nallow_connect = \"db\"\n"), &[]);
+        assert!(err.contains("allow_connect"), "{err}");
     }
 
     #[test]

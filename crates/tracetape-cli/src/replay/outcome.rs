@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use tracetape::replay::compare::{CompareOptions, Deviation, compare};
-use tracetape::replay::{LoggedCall, LoggedUnused, REPLAY_LOG_HEADER, ReplayId};
+use tracetape::replay::{LoggedCall, LoggedUnused, PollTimes, REPLAY_LOG_HEADER, ReplayId};
 
 use super::select::Replayable;
 use super::send::Reply;
@@ -63,6 +63,9 @@ pub(crate) struct Replayed {
     pub(crate) unused: Vec<LoggedUnused>,
     /// The service did not have the recording at all.
     pub(crate) recording_unknown: bool,
+    /// When and on which threads its handler ran, as the replay log tells
+    /// it (only while detecting unpatched dependencies).
+    pub(crate) polls: Option<PollTimes>,
 }
 
 impl Replayed {
@@ -105,6 +108,7 @@ pub(crate) fn judge(
         calls: Vec::new(),
         unused: Vec::new(),
         recording_unknown: false,
+        polls: None,
     };
     let reply = match reply {
         Ok(reply) => reply,
@@ -136,6 +140,7 @@ pub(crate) fn judge(
     replayed.recording_unknown = !log.found;
     replayed.calls = log.calls;
     replayed.unused = log.unused;
+    replayed.polls = log.polls;
     replayed.outcome = if replayed.recording_unknown || replayed.missing().next().is_some() {
         Outcome::MockMissing
     } else if !replayed.deviations.is_empty() || !replayed.unused.is_empty() {

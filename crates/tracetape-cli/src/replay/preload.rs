@@ -1,10 +1,10 @@
 //! Starting the service with `libtracetape_preload.so` (see
 //! ARCHITECTURE.md, "Unpatched dependencies"): where the library is, the
 //! destinations and host names that are the replay's own (the service's
-//! address and the OTLP endpoints its environment names), and the
-//! variables the service is started with.
+//! address and the OTLP endpoints its environment names) or the user's
+//! (`allow_connect`), and the variables the service is started with.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs as _};
 use std::path::{Path, PathBuf};
 
 use reqwest::Url;
@@ -16,10 +16,17 @@ pub(crate) const LIBRARY: &str = "libtracetape_preload.so";
 /// The report file's name, in the run's temporary directory.
 const REPORT_FILE: &str = "unpatched.jsonl";
 /// The OTLP endpoint variables whose destinations are allowed.
-const OTLP_VARS: [&str; 2] = [
+const OTLP_VARS: [&str; 4] = [
     "OTEL_EXPORTER_OTLP_ENDPOINT",
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
 ];
+
+/// Why detection is off for a service tracetape does not start.
+pub(crate) const NOT_STARTED: &str = "the service is already running (--no-start), so tracetape \
+     cannot start it with the preload library; connections around tracetape's clients are \
+     neither seen nor refused";
 
 /// Detection of unpatched dependencies for one run: the library, the
 /// report file it appends to, and what it is told.
@@ -42,11 +49,7 @@ impl Detection {
         env: impl Fn(&str) -> Option<String>,
     ) -> std::io::Result<Result<Self, String>> {
         if settings.command.is_none() {
-            return Ok(Err(
-                "the service is already running (--no-start), so tracetape cannot start it with \
-                 the preload library"
-                    .to_owned(),
-            ));
+            return Ok(Err(NOT_STARTED.to_owned()));
         }
         let library = match find_library(settings.preload.as_deref()) {
             Ok(library) => library,
@@ -57,7 +60,13 @@ impl Detection {
             .tempdir()?;
         let report = dir.path().join(REPORT_FILE);
         std::fs::File::create(&report)?;
-        let allow = allow_list(&settings.base_url, env).join(",");
+        let mut allow = allow_list(&settings.base_url, env);
+        for entry in user_allowed(&settings.allow_connect) {
+            if !allow.contains(&entry) {
+                allow.push(entry);
+            }
+        }
+        let allow = allow.join(",");
         let mode = if settings.allow_unpatched {
             "allow"
         } else {
@@ -139,6 +148,29 @@ pub(crate) fn allow_list(base_url: &Url, env: impl Fn(&str) -> Option<String>) -
     allow
 }
 
+/// The allow-list entries for the user's `allow_connect` (checked by
+/// `config.rs`): each as it is and, for `HOST:PORT`, the addresses the
+/// name has now (`localhost`: both loopback addresses), so that the
+/// connection after the lookup is allowed too.
+fn user_allowed(entries: &[String]) -> Vec<String> {
+    let mut allow = Vec::new();
+    for entry in entries {
+        if let Some((host, port)) = entry.rsplit_once(':')
+            && let Ok(port) = port.parse::<u16>()
+            && host.parse::<IpAddr>().is_err()
+            && !host.starts_with('[')
+        {
+            allow.extend(
+                host_addresses(host, port)
+                    .into_iter()
+                    .map(|address| address.to_string()),
+            );
+        }
+        allow.push(entry.clone());
+    }
+    allow
+}
+
 /// `url`'s `host:port` when its host is a name rather than an IP literal.
 fn host_name(url: &Url) -> Option<String> {
     let port = url.port_or_known_default()?;
@@ -150,24 +182,36 @@ fn host_name(url: &Url) -> Option<String> {
     }
 }
 
-/// `url`'s host and port as socket addresses: an IP literal as it is,
-/// `localhost` as both loopback addresses, any other name as none.
+/// `url`'s host and port as socket addresses: an IP literal as it is, a
+/// name as [`host_addresses`].
 fn addresses(url: &Url) -> Vec<SocketAddr> {
     let Some(port) = url.port_or_known_default() else {
         return Vec::new();
     };
     let host = url.host_str().unwrap_or_default();
     let literal = host.trim_start_matches('[').trim_end_matches(']');
-    let ips: Vec<IpAddr> = match literal.parse::<IpAddr>() {
-        Ok(ip) => vec![ip],
-        Err(_) if host.eq_ignore_ascii_case("localhost") => {
-            vec![Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()]
-        }
-        Err(_) => Vec::new(),
-    };
-    ips.into_iter()
+    match literal.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => host_addresses(host, port),
+    }
+}
+
+/// The addresses host name `host` has now, with `port`: `localhost` as
+/// both loopback addresses, any other as the system resolves it (none
+/// when it cannot).
+fn host_addresses(host: &str, port: u16) -> Vec<SocketAddr> {
+    if host.eq_ignore_ascii_case("localhost") {
+        return [
+            IpAddr::from(Ipv4Addr::LOCALHOST),
+            Ipv6Addr::LOCALHOST.into(),
+        ]
         .map(|ip| SocketAddr::new(ip, port))
-        .collect()
+        .to_vec();
+    }
+    (host, port)
+        .to_socket_addrs()
+        .map(|resolved| resolved.collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -213,6 +257,75 @@ mod tests {
                 &[("OTEL_EXPORTER_OTLP_ENDPOINT", "not a url")]
             ),
             ["10.0.0.5:80"]
+        );
+    }
+
+    #[test]
+    fn the_user_s_entries_come_as_they_are_and_localhost_as_its_addresses_too() {
+        let entries = [
+            "127.0.0.1:5432",
+            "db.internal",
+            "cache:6379",
+            "localhost:6379",
+        ]
+        .map(str::to_owned);
+        assert_eq!(
+            user_allowed(&entries),
+            [
+                "127.0.0.1:5432",
+                "db.internal",
+                "cache:6379",
+                "127.0.0.1:6379",
+                "[::1]:6379",
+                "localhost:6379"
+            ]
+        );
+        assert_eq!(user_allowed(&["localhost".to_owned()]), ["localhost"]);
+    }
+
+    #[test]
+    fn the_user_s_entries_follow_the_replay_s_own_in_the_variable() {
+        use clap::Parser as _;
+
+        use crate::cli::{Cli, Command};
+
+        let dir = tempfile::tempdir().unwrap();
+        let library = dir.path().join(LIBRARY);
+        std::fs::write(&library, "").unwrap();
+        let argv = [
+            "tracetape",
+            "replay",
+            "--command",
+            "./svc",
+            "--url",
+            "http://localhost:8081",
+            "--preload",
+            library.to_str().unwrap(),
+            "--allow-connect",
+            "127.0.0.1:8081",
+            "--allow-connect",
+            "DB.internal",
+            "--allow-connect",
+            "localhost:5432",
+        ];
+        let Command::Replay(args) = Cli::try_parse_from(argv).unwrap().command else {
+            panic!("not replay");
+        };
+        let settings = Settings::resolve(&args, None).unwrap();
+        let Ok(detection) = Detection::prepare(&settings, |_| None).unwrap() else {
+            panic!("no detection");
+        };
+        let allow = detection
+            .env
+            .iter()
+            .find(|(name, _)| *name == "TRACETAPE_UNPATCHED_ALLOW")
+            .map(|(_, value)| value.to_str().unwrap().to_owned());
+        assert_eq!(
+            allow.as_deref(),
+            Some(
+                "127.0.0.1:8081,[::1]:8081,localhost:8081,db.internal,127.0.0.1:5432,[::1]:5432,\
+                 localhost:5432"
+            )
         );
     }
 

@@ -2,7 +2,7 @@
 //! (`report/text.rs`), JSON (`report/json.rs`, its schema in
 //! docs/replay-report.md) and JUnit XML (`report/junit.rs`) for CI; the
 //! counts they all show are in `report/summary.rs`, unpatched connections
-//! as text in `report/findings.rs`.
+//! and resolutions as text in `report/findings.rs`.
 
 mod findings;
 mod json;

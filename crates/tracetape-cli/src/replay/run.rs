@@ -16,7 +16,7 @@ use tracetape::replay::compare::CompareOptions;
 
 use super::config::Settings;
 use super::outcome::{Replayed, judge};
-use super::preload::Detection;
+use super::preload::{Detection, NOT_STARTED};
 use super::progress::Progress;
 use super::report::{self, Format, Report, Style};
 use super::select::{self, Replayable};
@@ -33,6 +33,14 @@ const DEATH_NEWS: Duration = Duration::from_secs(2);
 pub(crate) async fn run(args: ReplayArgs) -> Result<(), Failure> {
     let settings = Settings::resolve(&args, std::env::var_os("TRACETAPE_RECORD_DIR"))
         .map_err(Failure::Usage)?;
+    if settings.command.is_none() {
+        // (`replay` says why detection is off only for a service it
+        // starts: the demo replays one serving in its own process.)
+        writeln!(
+            io::stderr(),
+            "note: unpatched-dependency detection is off: {NOT_STARTED}"
+        )?;
+    }
     let report = replay(&settings).await?;
     write_report(&report, args.format, args.output.as_deref())?;
     ran_to_end(&report)?;
@@ -227,6 +235,9 @@ async fn replay_all(
         };
         let done = by_task.remove(&id);
         if let Some(watch) = watch.as_mut() {
+            if let (Some(index), Some(polls)) = (done, &replayed.polls) {
+                watch.handled(candidate(&recordings[index]), polls.clone());
+            }
             // The requests in flight since the last read: this one and
             // those still running.
             let during: Vec<Candidate> = done

@@ -221,6 +221,7 @@ mod tests {
             preload: None,
             allow_unpatched: false,
             fail_on_unpatched: false,
+            allow_connect: Vec::new(),
         };
         let mut notes = Vec::new();
         let selection = select(&settings, &mut notes);

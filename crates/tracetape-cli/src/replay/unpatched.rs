@@ -1,7 +1,8 @@
 //! What the preload library reported (`preload.rs` starts the service with
-//! it): connections that bypassed tracetape's clients, read from its
-//! report file as the run goes, kept only when the service itself made
-//! them, and attributed to the replayed requests in flight.
+//! it): connections and resolutions that bypassed tracetape's clients,
+//! read from its report file as the run goes, kept only when the service
+//! itself made them, and attributed to the replayed requests that made
+//! them.
 //!
 //! Only the service's processes count: the command runs under `sh -c` and
 //! may be a wrapper (`cargo run …`), and the library is inherited by every
@@ -10,19 +11,26 @@
 //! of it became ready. A line from any other process is ignored (and
 //! counted); when no process could be found, every line counts.
 //!
-//! Attribution: the file is read each time a replayed request completes.
-//! A connection read then was made while one of the requests in flight
-//! since the previous read was: the one that just completed, or one still
-//! in flight. With one candidate (always so at concurrency 1) the finding
-//! is that request's; with several, all are listed. What is read before
-//! the first request (start-up) or after the last (shutdown) has none.
+//! Attribution, exact first: each line carries the thread and the time of
+//! the call, and each replayed request's log the threads and times its
+//! handler was polled ([`PollTimes`]); a line made on a thread while that
+//! thread was polling a request's handler is that request's, at any
+//! concurrency. Otherwise (work the handler handed to another thread, such
+//! as a host-name lookup on tokio's blocking pool, a background task, or a
+//! streamed body), by when it was read: the file is read each time a
+//! replayed request completes, and a line read then was made while one of
+//! the requests in flight since the previous read was: the one that just
+//! completed, or one still in flight. With one candidate (always so at
+//! concurrency 1) the finding is that request's; with several, all are
+//! listed. What is read before the first request (start-up) or after the
+//! last (shutdown) has none.
 
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Deserialize;
-use tracetape::replay::ReplayId;
+use tracetape::replay::{PollTimes, ReplayId};
 
 use super::preload::LIBRARY;
 use super::procfs;
@@ -34,7 +42,8 @@ const FRAMES: usize = 8;
 #[derive(Debug, Clone, Deserialize)]
 struct Line {
     kind: String,
-    /// A connection's destination (none for a resolution).
+    /// A connection's destination, or the name server a resolution's
+    /// query was sent to (none for a lookup through libc).
     #[serde(default)]
     address: Option<String>,
     #[serde(default)]
@@ -43,9 +52,22 @@ struct Line {
     #[serde(default)]
     host: Option<String>,
     pid: u32,
+    /// The kernel's id of the thread that made it.
+    #[serde(default)]
+    tid: Option<i64>,
+    /// When, in nanoseconds since the Unix epoch.
+    #[serde(default)]
+    at: Option<u64>,
     blocked: bool,
     #[serde(default)]
     backtrace: Vec<String>,
+}
+
+impl Line {
+    /// The thread and time of the call, when the line tells both.
+    fn moment(&self) -> Option<(i64, u64)> {
+        self.tid.zip(self.at)
+    }
 }
 
 /// A replayed request a finding may belong to.
@@ -60,9 +82,10 @@ pub(crate) struct Candidate {
 /// tracetape's clients.
 #[derive(Debug, Clone)]
 pub(crate) struct Finding {
-    /// `tcp` (a connection) or `dns` (a resolution).
+    /// `tcp` or `udp` (a connection) or `dns` (a resolution).
     pub(crate) kind: String,
-    /// A connection's destination.
+    /// A connection's destination, or the name server a resolution's
+    /// query was sent to.
     pub(crate) address: Option<String>,
     pub(crate) port: Option<u16>,
     /// A resolution's host name.
@@ -80,23 +103,50 @@ pub(crate) struct Finding {
 }
 
 impl Finding {
-    /// `127.0.0.1:5432`, `[::1]:5432` for a connection; the host name
-    /// for a resolution.
+    /// Where it went: `127.0.0.1:5432`, `[::1]:5432` for a connection
+    /// (`tcp`, `udp`); the host name for a resolution (`dns`), followed
+    /// by ` via 127.0.0.53:53` when the service's own resolver asked that
+    /// name server.
     pub(crate) fn destination(&self) -> String {
-        match (&self.address, self.port, &self.host) {
-            (Some(address), Some(port), _) if address.contains(':') => {
-                format!("[{address}]:{port}")
+        let socket = Self::socket(self.address.as_deref(), self.port);
+        if self.is_resolution() {
+            let host = self.host.as_deref().unwrap_or("(unknown host)");
+            return match socket {
+                Some(server) => format!("{host} via {server}"),
+                None => host.to_owned(),
+            };
+        }
+        socket
+            .or_else(|| self.host.clone())
+            .unwrap_or_else(|| "(unknown)".to_owned())
+    }
+
+    /// `address:port`, the address in brackets when it is IPv6; the
+    /// address alone without a port.
+    fn socket(address: Option<&str>, port: Option<u16>) -> Option<String> {
+        match (address, port) {
+            (Some(address), Some(port)) if address.contains(':') => {
+                Some(format!("[{address}]:{port}"))
             }
-            (Some(address), Some(port), _) => format!("{address}:{port}"),
-            (Some(address), None, _) => address.clone(),
-            (None, _, Some(host)) => host.clone(),
-            (None, _, None) => "(unknown)".to_owned(),
+            (Some(address), Some(port)) => Some(format!("{address}:{port}")),
+            (Some(address), None) => Some(address.to_owned()),
+            (None, _) => None,
         }
     }
 
-    /// Whether it is a host-name resolution rather than a connection.
+    /// Whether it is a host-name resolution (`dns`) rather than a
+    /// connection (`tcp`, `udp`).
     pub(crate) fn is_resolution(&self) -> bool {
         self.kind == "dns"
+    }
+
+    /// `resolution` or `connection`, as the reports call it.
+    pub(crate) fn noun(&self) -> &'static str {
+        if self.is_resolution() {
+            "resolution"
+        } else {
+            "connection"
+        }
     }
 
     /// The one request it belongs to, when that is known.
@@ -176,6 +226,11 @@ pub(crate) struct Watch {
     /// requests in flight when they were read: looked at again at the end,
     /// when a restarted service's processes are known too.
     pending: Vec<(Line, Vec<Candidate>)>,
+    /// The service's lines, with the requests in flight when they were
+    /// read, attributed at the end.
+    taken: Vec<(Line, Vec<Candidate>)>,
+    /// The requests that completed with their handlers' poll times.
+    handled: Vec<(Candidate, PollTimes)>,
     found: Unpatched,
 }
 
@@ -186,6 +241,8 @@ impl Watch {
             offset: 0,
             pids,
             pending: Vec::new(),
+            taken: Vec::new(),
+            handled: Vec::new(),
             found: Unpatched {
                 active: true,
                 ..Unpatched::default()
@@ -201,22 +258,31 @@ impl Watch {
         }
     }
 
+    /// `request` completed, its handler polled at `polls`.
+    pub(crate) fn handled(&mut self, request: Candidate, polls: PollTimes) {
+        self.handled.push((request, polls));
+    }
+
     /// Reads what is left and says what was found.
     pub(crate) fn finish(mut self) -> Unpatched {
         self.collect(&[]);
         for (line, during) in std::mem::take(&mut self.pending) {
             if self.is_service(line.pid) {
-                self.found.findings.push(finding(line, during));
+                self.taken.push((line, during));
             } else {
                 self.found.ignored += 1;
             }
+        }
+        for (line, during) in std::mem::take(&mut self.taken) {
+            let during = attribute(line.moment(), during, &self.handled);
+            self.found.findings.push(finding(line, during));
         }
         self.found
     }
 
     fn take(&mut self, line: Line, during: Vec<Candidate>) {
         if self.is_service(line.pid) {
-            self.found.findings.push(finding(line, during));
+            self.taken.push((line, during));
         } else {
             self.pending.push((line, during));
         }
@@ -249,6 +315,22 @@ impl Watch {
     }
 }
 
+/// The requests a call made on thread `tid` at time `at` may belong to:
+/// the one whose handler that thread was polling then, else `during` (in
+/// flight when it was read).
+fn attribute(
+    moment: Option<(i64, u64)>,
+    during: Vec<Candidate>,
+    handled: &[(Candidate, PollTimes)],
+) -> Vec<Candidate> {
+    let polled =
+        moment.and_then(|(tid, at)| handled.iter().find(|(_, polls)| polls.contains(tid, at)));
+    match polled {
+        Some((request, _)) => vec![request.clone()],
+        None => during,
+    }
+}
+
 fn finding(line: Line, during: Vec<Candidate>) -> Finding {
     Finding {
         kind: line.kind,
@@ -273,6 +355,22 @@ fn finding(line: Line, during: Vec<Candidate>) -> Finding {
 /// `connect` (tokio, mio, socket2, hyper, reqwest, …), so that the first
 /// frames kept are where the service made the call.
 fn is_own(frame: &str) -> bool {
+    /// The library's C functions, named as libc's are.
+    const INTERPOSED: [&str; 13] = [
+        "connect",
+        "sendto",
+        "sendmsg",
+        "sendmmsg",
+        "getaddrinfo",
+        "gethostbyname",
+        "gethostbyname2",
+        "gethostbyname_r",
+        "gethostbyname2_r",
+        "res_query",
+        "res_search",
+        "res_nquery",
+        "res_nsearch",
+    ];
     const NOT_OWN: [&str; 4] = ["__", "<unknown>", "libc", "tracetape_preload::"];
     /// Crates whose frames are plumbing between the service and libc.
     const PLUMBING: [&str; 18] = [
@@ -301,10 +399,10 @@ fn is_own(frame: &str) -> bool {
         .split("::")
         .next()
         .unwrap_or_default();
-    symbol != "connect"
-        && symbol != "getaddrinfo"
-        && !NOT_OWN.iter().any(|prefix| symbol.starts_with(prefix))
-        && !(symbol.contains("::") && PLUMBING.contains(&krate))
+    let plumbing = symbol.contains("::") && PLUMBING.contains(&krate);
+    !(INTERPOSED.contains(&symbol)
+        || NOT_OWN.iter().any(|prefix| symbol.starts_with(prefix))
+        || plumbing)
 }
 
 #[cfg(test)]
@@ -414,6 +512,8 @@ mod tests {
             "<reqwest::async_impl::client::Pending as core::future::future::Future>::poll",
             "std::sys::net::connection::socket::lookup_host",
             "getaddrinfo at /x/interpose.rs:1",
+            "sendto at /x/interpose.rs:2",
+            "gethostbyname_r",
         ] {
             assert!(!is_own(plumbing), "{plumbing}");
         }
@@ -424,6 +524,50 @@ mod tests {
         ] {
             assert!(is_own(own), "{own}");
         }
+    }
+
+    #[test]
+    fn a_call_made_while_its_thread_polled_a_handler_is_that_request_s() {
+        use tracetape::replay::PollWindow;
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("unpatched.jsonl");
+        let at = |tid: i64, at: u64| {
+            format!(
+                r#"{{"kind":"tcp","address":"127.0.0.1","port":1,"pid":40,"tid":{tid},"at":{at},"blocked":true,"backtrace":[]}}"#
+            ) + "\n"
+        };
+        // Polled by thread 7 at 100..200 and 300..400; thread 8 at 150..250.
+        let polls = |windows: &[(i64, u64, u64)]| PollTimes {
+            windows: windows
+                .iter()
+                .map(|&(tid, from, to)| PollWindow { tid, from, to })
+                .collect(),
+        };
+        std::fs::write(
+            &path,
+            [at(7, 350), at(8, 160), at(7, 250), at(9, 160)].concat(),
+        )
+        .unwrap();
+        let pids: SharedPids = Arc::default();
+        lock(&pids).known.push(40);
+        let mut watch = Watch::new(path, pids);
+        watch.handled(candidate(1), polls(&[(7, 100, 200), (7, 300, 400)]));
+        watch.handled(candidate(2), polls(&[(8, 150, 250)]));
+        watch.collect(&[candidate(1), candidate(2), candidate(3)]);
+        let found = watch.finish();
+        let during: Vec<Vec<Candidate>> = found.findings.into_iter().map(|f| f.during).collect();
+        assert_eq!(
+            during,
+            [
+                vec![candidate(1)],
+                vec![candidate(2)],
+                // Between two polls of thread 7, and on a thread polling
+                // no handler: what was in flight.
+                vec![candidate(1), candidate(2), candidate(3)],
+                vec![candidate(1), candidate(2), candidate(3)],
+            ]
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::PollTimes;
 use super::matching::{Level, MockSession};
 
 /// How the outbound calls of one replayed request were answered, as the
@@ -32,6 +33,10 @@ pub struct ReplayLog {
     pub calls: Vec<LoggedCall>,
     /// The recorded calls no call used.
     pub unused: Vec<LoggedUnused>,
+    /// When and on which threads the handler ran, when the replay detects
+    /// connections bypassing tracetape (see [`PollTimes`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub polls: Option<PollTimes>,
 }
 
 /// One outbound call of a replayed request.
@@ -74,13 +79,19 @@ impl ReplayLog {
         self.calls.iter().filter(|call| call.level.is_none())
     }
 
-    pub(crate) fn of(recording: &str, session: Option<&MockSession>) -> Self {
+    pub(crate) fn of(
+        recording: &str,
+        session: Option<&MockSession>,
+        polls: Option<&PollTimes>,
+    ) -> Self {
+        let polls = polls.cloned();
         let Some(session) = session else {
             return Self {
                 recording: recording.to_owned(),
                 found: false,
                 calls: Vec::new(),
                 unused: Vec::new(),
+                polls,
             };
         };
         Self {
@@ -106,6 +117,7 @@ impl ReplayLog {
                     url: unused.call.url,
                 })
                 .collect(),
+            polls,
         }
     }
 }

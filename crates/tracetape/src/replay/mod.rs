@@ -10,8 +10,10 @@
 //! by [`matching`], never from the network. Calls made outside any
 //! replayed request are answered from the background recordings. The
 //! response carries [`REPLAY_LOG_HEADER`]: how each call was answered, and
-//! which recorded calls went unused. [`compare`] then decides whether the
-//! response deviates from the recorded one.
+//! which recorded calls went unused (and, when the replay detects
+//! connections bypassing tracetape, when the handler ran: [`PollTimes`]).
+//! [`compare`] then decides whether the response deviates from the
+//! recorded one.
 
 mod body;
 pub mod compare;
@@ -21,6 +23,7 @@ mod id;
 mod layer_tests;
 mod log;
 pub mod matching;
+mod polls;
 mod replayer;
 mod scope;
 #[cfg(all(test, feature = "axum"))]
@@ -30,6 +33,8 @@ pub(crate) use body::ReplayedBody;
 pub(crate) use global::{global, install as install_global, uninstall as uninstall_global};
 pub use id::{ParseReplayIdError, REPLAY_HEADER, REPLAY_LOG_HEADER, ReplayId};
 pub use log::{LoggedCall, LoggedUnused, ReplayLog};
+pub(crate) use polls::PollClock;
+pub use polls::{PollTimes, PollWindow};
 pub use replayer::{LoadReplayError, Replayer};
 pub use scope::ReplayError;
 pub(crate) use scope::{ReplayScope, response_parts};

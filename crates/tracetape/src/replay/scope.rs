@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use opentelemetry::Context;
 
 use super::matching::{LiveCall, MockSession, NoMatch, Outcome};
-use super::{ReplayLog, Replayer};
+use super::{PollTimes, ReplayLog, Replayer};
 use crate::record::ResponseRecord;
 
 /// Why a replayed call got no recorded response.
@@ -100,10 +100,11 @@ impl ReplayScope {
 
     /// What became of the request's calls so far, as the JSON value of the
     /// replay log header: the recording, each call with the recorded call
-    /// that answered it and how, and the recorded calls left unused.
-    pub(crate) fn log_header(&self) -> Option<HeaderValue> {
+    /// that answered it and how, the recorded calls left unused, and the
+    /// handler's poll times when they were noted.
+    pub(crate) fn log_header(&self, polls: Option<&PollTimes>) -> Option<HeaderValue> {
         let session = self.inner.session.as_ref().ok().map(|session| &**session);
-        let log = ReplayLog::of(&self.inner.id, session);
+        let log = ReplayLog::of(&self.inner.id, session, polls);
         serde_json::to_string(&log)
             .ok()
             .and_then(|json| HeaderValue::try_from(json).ok())

@@ -19,7 +19,7 @@ use super::inflight::InFlight;
 use super::recording::ServerCapture;
 use crate::hook;
 use crate::record::{BodyRecord, MaybeTee, ResponseRecord};
-use crate::replay::{REPLAY_LOG_HEADER, ReplayScope};
+use crate::replay::{PollClock, REPLAY_LOG_HEADER, ReplayScope};
 
 pin_project! {
     /// The response future of [`Trace`](super::Trace).
@@ -35,8 +35,10 @@ pin_project! {
         // exchange as abandoned.
         capture: Option<ServerCapture>,
         // Replay mode: the replayed request's scope, whose log the
-        // response carries.
+        // response carries, and its handler's poll times when the replay
+        // detects connections bypassing tracetape.
         replay: Option<ReplayScope>,
+        polls: Option<PollClock>,
     }
 }
 
@@ -59,6 +61,7 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
             config: None,
             capture: None,
             replay: None,
+            polls: None,
         }
     }
 
@@ -77,6 +80,7 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
             config: Some(config),
             capture,
             replay: None,
+            polls: None,
         }
     }
 
@@ -95,14 +99,21 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
             config: Some(config),
             capture,
             replay: None,
+            polls: None,
         }
     }
 }
 
 impl<F, OnResp> ResponseFuture<F, OnResp> {
-    /// For a replayed request: the response will carry the replay log.
-    pub(crate) fn with_replay(mut self, replay: Option<ReplayScope>) -> Self {
+    /// For a replayed request: the response will carry the replay log,
+    /// with the times of the handler's polls when `polls` notes them.
+    pub(crate) fn with_replay(
+        mut self,
+        replay: Option<ReplayScope>,
+        polls: Option<PollClock>,
+    ) -> Self {
         self.replay = replay;
+        self.polls = polls;
         self
     }
 }
@@ -130,7 +141,11 @@ where
             Err(panic)
         } else if let Some(inner) = this.inner.as_mut().as_pin_mut() {
             let _attached = inflight.cx.clone().attach();
-            catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
+            let poll = AssertUnwindSafe(|| inner.poll(cx));
+            match this.polls.as_mut() {
+                Some(clock) => clock.time(|| catch_unwind(poll)),
+                None => catch_unwind(poll),
+            }
         } else {
             // Polled again after it completed.
             return Poll::Pending;
@@ -145,7 +160,11 @@ where
         match outcome {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(Ok(mut response))) => {
-                if let Some(log) = this.replay.take().and_then(|scope| scope.log_header()) {
+                if let Some(log) = this
+                    .replay
+                    .take()
+                    .and_then(|scope| scope.log_header(this.polls.as_ref().map(PollClock::times)))
+                {
                     response.headers_mut().insert(REPLAY_LOG_HEADER, log);
                 }
                 let span = inflight.cx.span();
@@ -193,7 +212,11 @@ where
                 inflight.set_status(StatusCode::INTERNAL_SERVER_ERROR);
                 let mut response = Response::new(ResponseBody::empty(inflight));
                 *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-                if let Some(log) = this.replay.take().and_then(|scope| scope.log_header()) {
+                if let Some(log) = this
+                    .replay
+                    .take()
+                    .and_then(|scope| scope.log_header(this.polls.as_ref().map(PollClock::times)))
+                {
                     response.headers_mut().insert(REPLAY_LOG_HEADER, log);
                 }
                 Poll::Ready(Ok(response))

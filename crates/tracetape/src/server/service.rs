@@ -15,6 +15,7 @@ use super::future::ResponseFuture;
 use super::inflight::InFlight;
 use super::{OnRequest, OnResponse, recording, request};
 use crate::record::NotSampled;
+use crate::replay::PollClock;
 use crate::{hook, propagation};
 
 /// A service traced by [`TraceLayer`](super::TraceLayer).
@@ -137,9 +138,16 @@ where
         });
         let inflight =
             InFlight::begin(cx.clone(), start, self.config.instruments().clone(), labels);
+        // A replayed request's handler is timed when the replay detects
+        // connections bypassing tracetape, from the call on.
+        let mut polls = replay.as_ref().and_then(|_| PollClock::start());
         let called = {
             let _attached = cx.attach();
-            catch_unwind(AssertUnwindSafe(|| self.inner.call(request)))
+            let call = AssertUnwindSafe(|| self.inner.call(request));
+            match polls.as_mut() {
+                Some(clock) => clock.time(|| catch_unwind(call)),
+                None => catch_unwind(call),
+            }
         };
         let config = self.config.clone();
         let future = match called {
@@ -150,6 +158,6 @@ where
                 ResponseFuture::panicked(panic, inflight, self.on_response.clone(), config, capture)
             }
         };
-        future.with_replay(replay)
+        future.with_replay(replay, polls)
     }
 }

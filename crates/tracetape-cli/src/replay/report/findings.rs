@@ -7,8 +7,11 @@ use crate::format::clean;
 /// Backtrace frames shown per connection.
 const SHOWN_FRAMES: usize = 3;
 
-/// One connection or resolution: where to (or which host name), what became of it, which request made it,
-/// and where in the service.
+/// One connection or resolution: its kind and where to (or which host
+/// name), what became of it, which request made it, and where in the
+/// service: `unpatched connection: tcp 127.0.0.1:5432 blocked, …`,
+/// `unpatched connection: udp 10.0.0.7:8125 …`, `unpatched resolution:
+/// dns db.internal via 127.0.0.53:53 …`.
 pub(crate) fn block(finding: &Finding) -> String {
     let during = match finding.during.as_slice() {
         [] => "outside the replayed requests (at start-up or shutdown)".to_owned(),
@@ -25,12 +28,8 @@ pub(crate) fn block(finding: &Finding) -> String {
     };
     let mut text = format!(
         "unpatched {}: {} {} {}, {during}, by process {}\n",
-        if finding.is_resolution() {
-            "resolution"
-        } else {
-            "connection"
-        },
-        finding.kind,
+        finding.noun(),
+        clean(&finding.kind, 20),
         clean(&finding.destination(), 200),
         if finding.blocked {
             "blocked"
@@ -50,17 +49,22 @@ pub(crate) fn block(finding: &Finding) -> String {
     text
 }
 
-/// `unpatched connections: 2 (1 blocked, 1 allowed)`, when detection was
-/// on.
+/// `unpatched: 2 connections, 1 resolution (2 blocked, 1 allowed)`, when
+/// detection was on: connections (`tcp`, `udp`) and resolutions (`dns`)
+/// counted apart, then what became of them all.
 pub(crate) fn summary(unpatched: &Unpatched) -> Option<String> {
     if !unpatched.active {
         return None;
     }
-    let blocked = unpatched.findings.iter().filter(|f| f.blocked).count();
+    let findings = &unpatched.findings;
+    let resolutions = findings.iter().filter(|f| f.is_resolution()).count();
+    let connections = findings.len() - resolutions;
+    let blocked = findings.iter().filter(|f| f.blocked).count();
     let mut line = format!(
-        "unpatched connections: {} ({blocked} blocked, {} allowed)",
-        unpatched.findings.len(),
-        unpatched.findings.len() - blocked
+        "unpatched: {}, {} ({blocked} blocked, {} allowed)",
+        counted(connections, "connection"),
+        counted(resolutions, "resolution"),
+        findings.len() - blocked
     );
     if unpatched.ignored > 0 {
         line.push_str(&format!(
@@ -69,6 +73,11 @@ pub(crate) fn summary(unpatched: &Unpatched) -> Option<String> {
         ));
     }
     Some(line)
+}
+
+/// `1 connection`, `0 connections`.
+fn counted(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 #[cfg(test)]
@@ -98,6 +107,31 @@ mod tests {
         }
     }
 
+    fn udp(address: &str, port: u16) -> Finding {
+        Finding {
+            kind: "udp".to_owned(),
+            address: Some(address.to_owned()),
+            port: Some(port),
+            ..finding(1)
+        }
+    }
+
+    /// A resolution of `host`, asked of `server` (`address`, `port`) when
+    /// the service's own resolver sent the query.
+    fn dns(host: &str, server: Option<(&str, u16)>) -> Finding {
+        Finding {
+            kind: "dns".to_owned(),
+            address: server.map(|(address, _)| address.to_owned()),
+            port: server.map(|(_, port)| port),
+            host: Some(host.to_owned()),
+            ..finding(1)
+        }
+    }
+
+    fn first_line(finding: &Finding) -> String {
+        block(finding).lines().next().unwrap().to_owned()
+    }
+
     #[test]
     fn a_block_names_destination_request_and_frames() {
         assert_eq!(
@@ -108,23 +142,96 @@ mod tests {
         );
         assert!(block(&finding(2)).contains(", during one of the 2 requests in flight: POST"));
         assert!(block(&finding(0)).contains(", outside the replayed requests"));
-        let dns = Finding {
-            kind: "dns".to_owned(),
-            address: None,
-            port: None,
-            host: Some("localhost".to_owned()),
+        let no_frames = Finding {
+            frames: Vec::new(),
             ..finding(1)
         };
         assert!(
-            block(&dns).starts_with("unpatched resolution: dns localhost blocked, during POST"),
+            block(&no_frames).ends_with("\n  (no frame of the service's own in its backtrace)\n"),
             "{}",
-            block(&dns)
+            block(&no_frames)
         );
     }
 
     #[test]
-    fn the_summary_counts_only_when_detection_was_on() {
+    fn a_tcp_connection_shows_its_address_and_port() {
+        let v4 = Finding {
+            address: Some("127.0.0.1".to_owned()),
+            ..finding(1)
+        };
+        assert_eq!(v4.destination(), "127.0.0.1:5432");
+        assert_eq!(finding(1).destination(), "[::1]:5432");
+        assert!(!v4.is_resolution());
+        assert!(
+            first_line(&v4).starts_with("unpatched connection: tcp 127.0.0.1:5432 blocked, during"),
+            "{}",
+            block(&v4)
+        );
+    }
+
+    #[test]
+    fn a_udp_connection_shows_its_address_and_port() {
+        let statsd = udp("10.0.0.7", 8125);
+        assert_eq!(statsd.destination(), "10.0.0.7:8125");
+        assert_eq!(udp("fe80::1", 53).destination(), "[fe80::1]:53");
+        assert!(!statsd.is_resolution());
+        assert_eq!(statsd.noun(), "connection");
+        assert!(
+            first_line(&statsd)
+                .starts_with("unpatched connection: udp 10.0.0.7:8125 blocked, during"),
+            "{}",
+            block(&statsd)
+        );
+    }
+
+    #[test]
+    fn a_resolution_shows_its_host_and_the_name_server_when_known() {
+        let through_libc = dns("localhost", None);
+        assert!(through_libc.is_resolution());
+        assert_eq!(through_libc.noun(), "resolution");
+        assert_eq!(through_libc.destination(), "localhost");
+        assert!(
+            first_line(&through_libc)
+                .starts_with("unpatched resolution: dns localhost blocked, during POST"),
+            "{}",
+            block(&through_libc)
+        );
+        // The service's own resolver asked a name server over UDP.
+        let own = Finding {
+            blocked: false,
+            ..dns("db.internal", Some(("127.0.0.53", 53)))
+        };
+        assert_eq!(own.destination(), "db.internal via 127.0.0.53:53");
+        assert_eq!(
+            dns("db.internal", Some(("::1", 53))).destination(),
+            "db.internal via [::1]:53"
+        );
+        assert!(
+            first_line(&own).starts_with(
+                "unpatched resolution: dns db.internal via 127.0.0.53:53 allowed, during POST"
+            ),
+            "{}",
+            block(&own)
+        );
+        // A line without its host still says which name server.
+        let unknown = Finding {
+            host: None,
+            ..dns("x", Some(("127.0.0.53", 53)))
+        };
+        assert_eq!(unknown.destination(), "(unknown host) via 127.0.0.53:53");
+    }
+
+    #[test]
+    fn the_summary_counts_connections_and_resolutions_apart() {
         assert_eq!(summary(&Unpatched::default()), None);
+        let none = Unpatched {
+            active: true,
+            ..Unpatched::default()
+        };
+        assert_eq!(
+            summary(&none).unwrap(),
+            "unpatched: 0 connections, 0 resolutions (0 blocked, 0 allowed)"
+        );
         let mut unpatched = Unpatched {
             active: true,
             findings: vec![finding(1)],
@@ -133,8 +240,34 @@ mod tests {
         unpatched.findings[0].blocked = false;
         assert_eq!(
             summary(&unpatched).unwrap(),
-            "unpatched connections: 1 (0 blocked, 1 allowed); 2 from other processes of the \
-             service's group ignored"
+            "unpatched: 1 connection, 0 resolutions (0 blocked, 1 allowed); 2 from other \
+             processes of the service's group ignored"
+        );
+        let unpatched = Unpatched {
+            active: true,
+            findings: vec![
+                finding(1),
+                udp("10.0.0.7", 8125),
+                dns("localhost", None),
+                Finding {
+                    blocked: false,
+                    ..dns("db.internal", Some(("127.0.0.53", 53)))
+                },
+            ],
+            ignored: 0,
+        };
+        assert_eq!(
+            summary(&unpatched).unwrap(),
+            "unpatched: 2 connections, 2 resolutions (3 blocked, 1 allowed)"
+        );
+        let one_resolution = Unpatched {
+            active: true,
+            findings: vec![dns("localhost", None)],
+            ignored: 0,
+        };
+        assert_eq!(
+            summary(&one_resolution).unwrap(),
+            "unpatched: 0 connections, 1 resolution (1 blocked, 0 allowed)"
         );
     }
 }

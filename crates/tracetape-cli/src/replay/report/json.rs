@@ -258,3 +258,100 @@ fn name(value: impl Serialize) -> String {
         _ => String::new(),
     }
 }
+
+/// The JSON Schema check the integration tests run reports through.
+#[cfg(test)]
+#[path = "../../../tests/replay_support/schema.rs"]
+#[allow(unreachable_pub, dead_code, clippy::unwrap_used)]
+mod schema;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use serde_json::{Value, json};
+
+    use super::super::super::unpatched::{Candidate, Finding, Unpatched};
+    use super::schema;
+    use super::*;
+
+    fn finding(
+        kind: &str,
+        address: Option<&str>,
+        port: Option<u16>,
+        host: Option<&str>,
+    ) -> Finding {
+        Finding {
+            kind: kind.to_owned(),
+            address: address.map(str::to_owned),
+            port,
+            host: host.map(str::to_owned),
+            pid: 7,
+            blocked: kind != "udp",
+            frames: vec!["svc::f at src/main.rs:1".to_owned()],
+            during: vec![Candidate {
+                id: "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7"
+                    .parse()
+                    .unwrap(),
+                request: "POST /orders".to_owned(),
+            }],
+        }
+    }
+
+    #[test]
+    fn findings_of_every_kind_are_in_the_report_and_match_the_schema() {
+        let report = Report {
+            service: "orders".to_owned(),
+            base_url: "http://127.0.0.1:8081/".to_owned(),
+            recordings: PathBuf::from("/recordings"),
+            selected: 0,
+            results: Vec::new(),
+            skipped: Vec::new(),
+            duration: Duration::from_millis(5),
+            interrupted: false,
+            restarts: 0,
+            service_failure: None,
+            service_log: None,
+            unpatched: Unpatched {
+                active: true,
+                findings: vec![
+                    finding("tcp", Some("127.0.0.1"), Some(5432), None),
+                    finding("udp", Some("::1"), Some(8125), None),
+                    finding("dns", None, None, Some("localhost")),
+                    finding("dns", Some("127.0.0.53"), Some(53), Some("db.internal")),
+                ],
+                ignored: 0,
+            },
+            fail_on_unpatched: false,
+        };
+        let mut out = Vec::new();
+        write(&report, &mut out).unwrap();
+        let written: Value = serde_json::from_slice(&out).unwrap();
+        let schema: Value = serde_json::from_str(include_str!(
+            "../../../../../docs/replay-report.schema.json"
+        ))
+        .unwrap();
+        assert_eq!(schema::violations(&schema, &written), Vec::<String>::new());
+        let fields: Vec<Value> = written["unpatched"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| json!([f["kind"], f["address"], f["port"], f["host"], f["blocked"]]))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                json!(["tcp", "127.0.0.1", 5432, null, true]),
+                json!(["udp", "::1", 8125, null, false]),
+                json!(["dns", null, null, "localhost", true]),
+                json!(["dns", "127.0.0.53", 53, "db.internal", true]),
+            ]
+        );
+        // A kind the schema does not know fails the check.
+        let mut unknown = written.clone();
+        unknown["unpatched"][0]["kind"] = json!("sctp");
+        assert_eq!(schema::violations(&schema, &unknown).len(), 1);
+    }
+}

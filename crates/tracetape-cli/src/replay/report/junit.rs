@@ -2,8 +2,9 @@
 //! `<testcase>` per replayed recording (classname: the service; name:
 //! `METHOD route (replay id)`), a `<failure>` for one that deviated or
 //! missed a mock and an `<error>` for one that errored, each holding what
-//! the text report says about it. An unpatched connection made by one
-//! request is in its test case's `<system-out>`, or, with
+//! the text report says about it. An unpatched connection (`tcp`, `udp`)
+//! or resolution (`dns`) made by one request is in its test case's
+//! `<system-out>`, or, with
 //! `--fail-on-unpatched`, a `<failure type="unpatched">` of a test case
 //! that would have passed; the others are in the suite's `<system-out>`.
 

@@ -373,4 +373,69 @@ mod tests {
             "{text}"
         );
     }
+
+    #[test]
+    fn findings_come_before_the_table_and_are_counted_by_kind() {
+        use super::super::super::unpatched::{Candidate, Finding, Unpatched};
+
+        let finding =
+            |kind: &str, address: Option<&str>, port: Option<u16>, host: Option<&str>| Finding {
+                kind: kind.to_owned(),
+                address: address.map(str::to_owned),
+                port,
+                host: host.map(str::to_owned),
+                pid: 7,
+                blocked: true,
+                frames: vec!["svc::f at src/main.rs:1".to_owned()],
+                during: vec![Candidate {
+                    id: deviated().id,
+                    request: "POST /orders".to_owned(),
+                }],
+            };
+        let report = Report {
+            service: "orders".to_owned(),
+            base_url: "http://127.0.0.1:8081/".to_owned(),
+            recordings: PathBuf::from("/recordings"),
+            selected: 1,
+            results: vec![deviated()],
+            skipped: Vec::new(),
+            duration: Duration::from_millis(5),
+            interrupted: false,
+            restarts: 0,
+            service_failure: None,
+            service_log: None,
+            unpatched: Unpatched {
+                active: true,
+                findings: vec![
+                    finding("tcp", Some("127.0.0.1"), Some(5432), None),
+                    finding("udp", Some("127.0.0.1"), Some(8125), None),
+                    finding("dns", Some("127.0.0.53"), Some(53), Some("db.internal")),
+                ],
+                ignored: 0,
+            },
+            fail_on_unpatched: false,
+        };
+        let mut out = Vec::new();
+        write(&report, Style::PLAIN, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let before_table = &text[..text.find("REQUEST").unwrap()];
+        let headings: Vec<&str> = before_table
+            .lines()
+            .filter(|line| line.starts_with("unpatched "))
+            .map(|line| &line[..line.find(" blocked").unwrap()])
+            .collect();
+        assert_eq!(
+            headings,
+            [
+                "unpatched connection: tcp 127.0.0.1:5432",
+                "unpatched connection: udp 127.0.0.1:8125",
+                "unpatched resolution: dns db.internal via 127.0.0.53:53"
+            ],
+            "{text}"
+        );
+        assert!(
+            text.contains("\nunpatched: 2 connections, 1 resolution (3 blocked, 0 allowed)\n"),
+            "{text}"
+        );
+    }
 }

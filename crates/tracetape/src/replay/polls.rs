@@ -1,0 +1,184 @@
+//! When a replayed request's handler ran, and on which thread: what lets
+//! `tracetape replay` tell which request a connection bypassing tracetape
+//! was made under, at any concurrency.
+//!
+//! The preload library that catches such connections reports the kernel
+//! thread id and the time of each. A connection made by the handler (or
+//! by anything it awaits in its own task) happens while the server layer
+//! is polling that request's future, on the thread doing the polling; so
+//! the server layer notes each poll's thread and start and end times,
+//! and the replay log carries them back. Only when the replay asks for
+//! detection (`TRACETAPE_UNPATCHED_REPORT` is set in the service's
+//! environment): otherwise nothing is timed.
+
+use std::cell::Cell;
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+/// The variable `tracetape replay` sets when it detects connections that
+/// bypass tracetape (the preload library's report file).
+const DETECTION_VARIABLE: &str = "TRACETAPE_UNPATCHED_REPORT";
+
+/// Polls noted per request; later ones are not.
+const MAX_WINDOWS: usize = 64;
+
+/// The polls of one replayed request's handler, up to its response head
+/// (the first 64), as the [`ReplayLog`](super::ReplayLog) carries them.
+///
+/// ```
+/// use tracetape::replay::{PollTimes, PollWindow};
+///
+/// let times = PollTimes {
+///     windows: vec![PollWindow { tid: 4242, from: 1_000, to: 1_500 }],
+/// };
+/// assert!(times.contains(4242, 1_200));
+/// assert!(!times.contains(4243, 1_200));
+/// assert!(!times.contains(4242, 1_600));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollTimes {
+    /// Each poll, in order.
+    pub windows: Vec<PollWindow>,
+}
+
+/// One poll of a replayed request's handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollWindow {
+    /// The kernel's id of the thread that polled (`gettid`).
+    pub tid: i64,
+    /// When the poll started, in nanoseconds since the Unix epoch.
+    pub from: u64,
+    /// When it returned, in nanoseconds since the Unix epoch.
+    pub to: u64,
+}
+
+impl PollTimes {
+    /// Whether thread `tid` was polling the handler at `at` (nanoseconds
+    /// since the Unix epoch).
+    pub fn contains(&self, tid: i64, at: u64) -> bool {
+        self.windows
+            .iter()
+            .any(|window| window.tid == tid && (window.from..=window.to).contains(&at))
+    }
+}
+
+/// Notes the polls of one replayed request; `None` from [`PollClock::start`]
+/// when detection is off.
+#[derive(Debug)]
+pub(crate) struct PollClock {
+    times: PollTimes,
+}
+
+impl PollClock {
+    /// A clock for a new replayed request, when the replay detects
+    /// connections bypassing tracetape and this platform tells thread ids.
+    pub(crate) fn start() -> Option<Self> {
+        static ENABLED: OnceLock<bool> = OnceLock::new();
+        let enabled = *ENABLED.get_or_init(|| {
+            std::env::var_os(DETECTION_VARIABLE).is_some() && thread_id().is_some()
+        });
+        enabled.then(|| Self {
+            times: PollTimes::default(),
+        })
+    }
+
+    /// Runs `poll`, noting when and on which thread.
+    pub(crate) fn time<R>(&mut self, poll: impl FnOnce() -> R) -> R {
+        let from = unix_nanos();
+        let result = poll();
+        let to = unix_nanos();
+        if let Some(tid) = thread_id()
+            && self.times.windows.len() < MAX_WINDOWS
+        {
+            self.times.windows.push(PollWindow { tid, from, to });
+        }
+        result
+    }
+
+    /// What was noted.
+    pub(crate) fn times(&self) -> &PollTimes {
+        &self.times
+    }
+}
+
+fn unix_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+        })
+}
+
+thread_local! {
+    /// This thread's kernel id, once read.
+    static THREAD_ID: Cell<Option<i64>> = const { Cell::new(None) };
+}
+
+/// The calling thread's kernel id, as `gettid(2)` gives it, read once per
+/// thread from `/proc/thread-self` (a link to `<pid>/task/<tid>`); `None`
+/// where there is no such link.
+fn thread_id() -> Option<i64> {
+    THREAD_ID
+        .try_with(|cached| {
+            if cached.get().is_none() {
+                cached.set(read_thread_id());
+            }
+            cached.get()
+        })
+        .ok()
+        .flatten()
+}
+
+fn read_thread_id() -> Option<i64> {
+    let link = std::fs::read_link("/proc/thread-self").ok()?;
+    link.file_name()?.to_str()?.parse().ok()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_are_told_apart_by_their_kernel_ids() {
+        let here = thread_id().unwrap();
+        assert_eq!(thread_id(), Some(here), "cached and stable");
+        let there = std::thread::spawn(thread_id).join().unwrap().unwrap();
+        assert!(here > 0 && there > 0);
+        assert_ne!(here, there);
+    }
+
+    #[test]
+    fn a_clock_notes_each_poll_up_to_the_limit() {
+        let mut clock = PollClock {
+            times: PollTimes::default(),
+        };
+        let inside = clock.time(unix_nanos);
+        let times = clock.times();
+        let [window] = *times.windows.as_slice() else {
+            panic!("{times:?}")
+        };
+        assert!(window.from <= inside && inside <= window.to);
+        assert!(times.contains(thread_id().unwrap(), inside));
+        for _ in 0..MAX_WINDOWS {
+            clock.time(|| ());
+        }
+        assert_eq!(clock.times().windows.len(), MAX_WINDOWS);
+        assert_eq!(clock.times().windows[0], window, "the first are kept");
+    }
+
+    #[test]
+    fn poll_times_survive_the_header_s_json() {
+        let times = PollTimes {
+            windows: vec![PollWindow {
+                tid: 7,
+                from: 1_700_000_000_000_000_000,
+                to: 1_700_000_000_000_050_000,
+            }],
+        };
+        let json = serde_json::to_string(&times).unwrap();
+        assert_eq!(serde_json::from_str::<PollTimes>(&json).unwrap(), times);
+    }
+}
