@@ -24,6 +24,7 @@
 //! | `REPLAY_TARGET_BYPASS` | `ip:port` each order also connects to with a plain `std::net::TcpStream`, around tracetape's clients (what an unpatched dependency does); whether it connects changes nothing in the answer |
 //! | `REPLAY_TARGET_PLAIN_CLIENT` | `ip:port` each order also calls (`GET /plain`) with a plain `reqwest::Client`, without tracetape's middleware; whether the call succeeds changes nothing in the answer |
 //! | `REPLAY_TARGET_RESOLVE` | a host name each order also looks up with `std::net::ToSocketAddrs` (`getaddrinfo`), around tracetape's clients; whether it resolves changes nothing in the answer |
+//! | `REPLAY_TARGET_UDP` | `ip:port` each order also sends a datagram to with a plain `std::net::UdpSocket` (as a metrics client would); whether it is sent changes nothing in the answer |
 //!
 //! | change | what the new build does |
 //! |---|---|
@@ -102,6 +103,7 @@ struct App {
     /// A `reqwest::Client` without tracetape's middleware, and where it calls.
     plain: Option<(reqwest::Client, String)>,
     resolve: Option<String>,
+    udp: Option<String>,
 }
 
 #[tokio::main]
@@ -145,6 +147,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             .ok()
             .map(|addr| (reqwest::Client::new(), addr)),
         resolve: std::env::var("REPLAY_TARGET_RESOLVE").ok(),
+        udp: std::env::var("REPLAY_TARGET_UDP").ok(),
     });
     let router = Router::new()
         .route("/orders", post(order))
@@ -204,6 +207,10 @@ async fn order(
     if let Some(host) = &app.resolve {
         // Refused in replay unless allowed: the order goes on either way.
         let _ = resolve_bypassing_tracetape(host);
+    }
+    if let Some(addr) = &app.udp {
+        // Refused in replay unless allowed: the order goes on either way.
+        let _ = send_datagram_bypassing_tracetape(addr, &id);
     }
     let in_stock = if app.changes.drop_call {
         true
@@ -267,6 +274,13 @@ async fn call_with_plain_client(client: &reqwest::Client, addr: &str) -> reqwest
 fn resolve_bypassing_tracetape(host: &str) -> std::io::Result<usize> {
     use std::net::ToSocketAddrs as _;
     (host, 80).to_socket_addrs().map(Iterator::count)
+}
+
+/// Sends `id` in one datagram to `addr`, as a metrics or logging client
+/// would; named so that the tests find it in the reported backtrace.
+#[inline(never)]
+fn send_datagram_bypassing_tracetape(addr: &str, id: &str) -> std::io::Result<usize> {
+    std::net::UdpSocket::bind("127.0.0.1:0")?.send_to(id.as_bytes(), addr)
 }
 
 /// Sends a call to the dependency and reads its JSON answer.

@@ -6,8 +6,10 @@
 //! the other processes of the service's group, report nothing. Also: a
 //! call through a plain `reqwest::Client` without tracetape's middleware
 //! (`REPLAY_TARGET_PLAIN_CLIENT`), reported as a connection, and a lookup
-//! of `localhost` (`REPLAY_TARGET_RESOLVE`), reported as a resolution, in
-//! text, JSON and JUnit. Destinations and host names given with
+//! of `localhost` (`REPLAY_TARGET_RESOLVE`), reported as a resolution, and
+//! a datagram (`REPLAY_TARGET_UDP`), reported as a `udp` connection, in
+//! text, JSON and JUnit; eight requests in flight at once, each finding
+//! told to its own. Destinations and host names given with
 //! `--allow-connect` (or the `allow_connect` key) are let through without a
 //! finding, and a bad entry stops the run before it starts. Only loopback
 //! listeners, `localhost` and IP literals are ever used.
@@ -16,7 +18,7 @@
 
 mod replay_support;
 
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener};
 use std::process::Output;
 
@@ -336,6 +338,98 @@ fn a_call_through_a_plain_reqwest_client_is_blocked_and_reported_with_the_handle
             .unwrap()
             .contains("replay_target::call_with_plain_client")),
         "{finding}"
+    );
+}
+
+#[test]
+fn a_plain_reqwest_client_s_call_goes_through_with_allow_unpatched_and_is_still_reported() {
+    let fixture = Fixture::record(&["o-1"]);
+    // The dependency the plain client calls: answers one request.
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = server.local_addr().unwrap();
+    let served = std::thread::spawn(move || {
+        let (mut stream, _) = server.accept().unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0];
+        while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
+            head.push(byte[0]);
+        }
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            .unwrap();
+        String::from_utf8(head).unwrap()
+    });
+    let addr_text = addr.to_string();
+    let vars = [("REPLAY_TARGET_PLAIN_CLIENT", addr_text.as_str())];
+    let output = replay_with(&fixture, &vars, &["--allow-unpatched"]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    let head = served.join().unwrap();
+    assert!(head.starts_with("GET /plain HTTP/1.1\r\n"), "{head}");
+    let text = stdout(&output);
+    assert!(
+        text.starts_with(&format!(
+            "unpatched connection: tcp {addr} allowed, during POST /orders ("
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("  at replay_target::call_with_plain_client"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_datagram_sent_around_tracetape_is_blocked_and_reported_as_udp_or_let_through() {
+    let fixture = Fixture::record(&["o-1"]);
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_nonblocking(true).unwrap();
+    let addr = socket.local_addr().unwrap();
+    let addr_text = addr.to_string();
+    let vars = [("REPLAY_TARGET_UDP", addr_text.as_str())];
+    // Loopback datagrams are queued by the time `send_to` returns, and the
+    // replay has exited: whatever was sent is waiting.
+    let received = |socket: &std::net::UdpSocket| {
+        let mut buf = [0; 64];
+        match socket.recv_from(&mut buf) {
+            Ok((len, _)) => Some(buf[..len].to_vec()),
+            Err(err) if err.kind() == ErrorKind::WouldBlock => None,
+            Err(err) => panic!("recv failed: {err}"),
+        }
+    };
+
+    let output = replay_with(&fixture, &vars, &["--format", "json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    assert_eq!(received(&socket), None, "the datagram was sent");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let [finding] = report["unpatched"].as_array().unwrap().as_slice() else {
+        panic!("one finding: {report}");
+    };
+    assert_eq!(finding["kind"], "udp", "{finding}");
+    assert_eq!(finding["address"], "127.0.0.1", "{finding}");
+    assert_eq!(finding["port"], addr.port(), "{finding}");
+    assert_eq!(finding["blocked"], true, "{finding}");
+    assert_eq!(finding["recordings"], serde_json::json!([only_id(&report)]));
+    assert!(
+        finding["frames"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("replay_target::send_datagram_bypassing_tracetape"),
+        "{finding}"
+    );
+
+    let output = replay_with(&fixture, &vars, &["--allow-unpatched"]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    assert_eq!(received(&socket).as_deref(), Some(&b"o-1"[..]));
+    let text = stdout(&output);
+    assert!(
+        text.starts_with(&format!(
+            "unpatched connection: udp {addr} allowed, during POST /orders ("
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nunpatched: 1 connection, 0 resolutions (0 blocked, 1 allowed)\n"),
+        "{text}"
     );
 }
 

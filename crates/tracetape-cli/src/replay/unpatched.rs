@@ -394,15 +394,29 @@ fn is_own(frame: &str) -> bool {
         "tracing",
     ];
     let symbol = frame.split(" at ").next().unwrap_or(frame);
-    let krate = symbol
-        .trim_start_matches('<')
-        .split("::")
-        .next()
-        .unwrap_or_default();
+    let krate = crate_of(symbol);
     let plumbing = symbol.contains("::") && PLUMBING.contains(&krate);
     !(INTERPOSED.contains(&symbol)
         || NOT_OWN.iter().any(|prefix| symbol.starts_with(prefix))
         || plumbing)
+}
+
+/// The crate a frame's symbol belongs to: its first path segment, and for
+/// a trait method `<Type as Trait>::name` the type's crate, or the trait's
+/// when the type is a bare generic parameter (`<F as
+/// futures_core::future::TryFuture>::try_poll` is the futures crate's
+/// plumbing whatever `F` is).
+fn crate_of(symbol: &str) -> &str {
+    fn first(path: &str) -> &str {
+        path.split("::").next().unwrap_or_default()
+    }
+    let Some(qualified) = symbol.strip_prefix('<') else {
+        return first(symbol);
+    };
+    match qualified.split_once(" as ") {
+        Some((ty, rest)) if !ty.contains("::") => first(rest),
+        _ => first(qualified),
+    }
 }
 
 #[cfg(test)]
@@ -514,6 +528,7 @@ mod tests {
             "getaddrinfo at /x/interpose.rs:1",
             "sendto at /x/interpose.rs:2",
             "gethostbyname_r",
+            "<F as futures_core::future::TryFuture>::try_poll at /x/future.rs:92:14",
         ] {
             assert!(!is_own(plumbing), "{plumbing}");
         }
