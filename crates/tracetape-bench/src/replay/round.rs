@@ -4,7 +4,7 @@
 //! processes taken.
 
 use std::fs::{self, File};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -38,6 +38,9 @@ pub(crate) struct Round {
     pub(crate) service_cpu: Option<CpuTime>,
     /// The `tracetape` process's CPU time, all of its run.
     pub(crate) replayer_cpu: Option<CpuTime>,
+    /// The service ran with the preload library and unpatched-dependency
+    /// detection on (and reported nothing).
+    pub(crate) detection: bool,
 }
 
 impl Round {
@@ -73,12 +76,22 @@ pub(crate) fn replay(
 ) -> anyhow::Result<Round> {
     let name = format!("replay-{number}");
     let files = ServedFiles::new(dir, &name)?;
+    // As `tracetape replay` starts a service, with detection on (it is
+    // run with `--no-start` here, so that the service is this process's
+    // child and its CPU time can be read).
+    let library = preload_library(tracetape);
+    let unpatched = dir.join(format!("{name}.unpatched.jsonl"));
+    let mut env = service_env("replay", &recorded.dir, args.traces);
+    if let Some(library) = &library {
+        env.push(("LD_PRELOAD", library.into()));
+        env.push(("TRACETAPE_UNPATCHED_REPORT", unpatched.clone().into()));
+    }
     let starting = Instant::now();
     let (mut service, port) = start_served(
         format!("orders service (replay mode, round {number})"),
         &["serve-orders", "--dependency", &recorded.dependency],
         &files,
-        service_env("replay", &recorded.dir, args.traces),
+        env,
         SERVE_START_TIMEOUT,
     )?;
     let startup = starting.elapsed();
@@ -143,6 +156,10 @@ pub(crate) fn replay(
     }
     service.ensure_running()?;
     service.stop_cleanly(SERVE_STOP_TIMEOUT, &files.stderr)?;
+    let reported = fs::read_to_string(&unpatched).unwrap_or_default();
+    if !reported.is_empty() {
+        bail!("the service connected around tracetape's clients in replay:\n{reported}");
+    }
 
     Ok(Round {
         number,
@@ -151,5 +168,16 @@ pub(crate) fn replay(
         process,
         service_cpu: service_before.zip(service_after).map(|(b, a)| a.since(b)),
         replayer_cpu: reaped_before.zip(reaped_after).map(|(b, a)| a.since(b)),
+        detection: library.is_some(),
     })
+}
+
+/// The preload library where `tracetape replay` looks for it: beside
+/// `tracetape`, or in `deps/` there.
+fn preload_library(tracetape: &Path) -> Option<PathBuf> {
+    const LIBRARY: &str = "libtracetape_preload.so";
+    let dir = tracetape.parent()?;
+    [dir.join(LIBRARY), dir.join("deps").join(LIBRARY)]
+        .into_iter()
+        .find(|path| path.is_file())
 }

@@ -121,9 +121,15 @@ fn checked(rounds: &[Round]) -> String {
         }
     }
     let levels: Vec<String> = levels.iter().map(|(l, n)| format!("{l} {n}")).collect();
+    let detection = if rounds.iter().all(|round| round.detection) {
+        "the service ran with the preload library and unpatched-dependency detection on, \
+         nothing reported"
+    } else {
+        "unpatched-dependency detection off (libtracetape_preload.so not found beside tracetape)"
+    };
     format!(
         "checked: every replay passed ({recordings} recordings over {} rounds); {answered} \
-         outbound calls answered from the recordings ({}), none unmatched\n",
+         outbound calls answered from the recordings ({}), none unmatched; {detection}\n",
         rounds.len(),
         levels.join(", ")
     )
@@ -185,6 +191,7 @@ mod tests {
                 system: Duration::ZERO,
             }),
             replayer_cpu: None,
+            detection: true,
         }
     }
 
@@ -203,7 +210,9 @@ mod tests {
             "replay speed: 1250 recorded requests/s (median of 3 rounds of 1000 recordings, 3 \
              mocked calls each, concurrency 8): 1.25 x the target (>= 1,000/s)\n",
             "checked: every replay passed (3000 recordings over 3 rounds); 9000 outbound calls \
-             answered from the recordings (exact 9000, similar 0), none unmatched",
+             answered from the recordings (exact 9000, similar 0), none unmatched; the service \
+             ran with the preload library and unpatched-dependency detection on, nothing \
+             reported\n",
             "service 500 us (0.75 cores over the window), replayer - us",
             "the recordings) took 0.300 s (median)",
         ] {
