@@ -31,7 +31,7 @@
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `TRACETAPE_UNPATCHED_REPORT` | a file; each bypassing call appends one JSON line: a connection or datagram `{"kind":"tcp","address":"1.2.3.4","port":80,"pid":…,"tid":…,"at":…,"blocked":true,"backtrace":["connect at …", …]}` (`"kind":"udp"` for UDP); a resolution `{"kind":"dns","host":"db.internal","pid":…,"tid":…,"at":…,"blocked":true,"backtrace":["getaddrinfo at …", …]}`; a DNS query sent by the process itself `{"kind":"dns","host":"db.internal","address":"10.0.0.2","port":53,"pid":…,…}`. `tid` is the kernel's thread id and `at` the time of the call in nanoseconds since the Unix epoch, so that a line can be matched with the request the thread was serving then |
+//! | `TRACETAPE_UNPATCHED_REPORT` | a file; each bypassing call appends one JSON line: a connection or datagram `{"kind":"tcp","address":"1.2.3.4","port":80,"pid":…,"tid":…,"at":…,"blocked":true,"backtrace":["connect at …", …]}` (`"kind":"udp"` for UDP), with `"host":"db.internal"` after `"port"` when the process resolved that name to the address (see below); a resolution `{"kind":"dns","host":"db.internal","pid":…,"tid":…,"at":…,"blocked":true,"backtrace":["getaddrinfo at …", …]}`; a DNS query sent by the process itself `{"kind":"dns","host":"db.internal","address":"10.0.0.2","port":53,"pid":…,…}`. `tid` is the kernel's thread id and `at` the time of the call in nanoseconds since the Unix epoch, so that a line can be matched with the request the thread was serving then |
 //! | `TRACETAPE_UNPATCHED_MODE` | `allow`: the call goes ahead (still reported); anything else: refused before reaching the network (the default), as in the table above |
 //! | `TRACETAPE_UNPATCHED_ALLOW` | comma-separated `ip:port` destinations (`127.0.0.1:4318,[::1]:8080`) neither reported nor refused, and host names with or without a port (`localhost`, `collector:4318`) whose resolution (or DNS query) is neither reported nor refused (compared case-insensitively): the replayer's own endpoints |
 //!
@@ -41,6 +41,16 @@
 //! Unix sockets, raw sockets and addresses of other families always go
 //! straight through. The settings are read once, at the first interposed
 //! call of the process.
+//!
+//! While active, the library remembers which host name each IPv4 and IPv6
+//! address in a successful `getaddrinfo` or `gethostbyname` family result
+//! was resolved from (allowed and let-through lookups alike; IP literals
+//! have no entry), in a table of at most 256 addresses, the oldest
+//! replaced first; a `tcp` or `udp` line to a remembered address names its
+//! `host`, the most recent name for that address. Names resolved by a
+//! resolver speaking DNS itself (its answers are not read), through calls
+//! not interposed, or in another process (an address handed over in
+//! configuration) are not known, and such a line has no `host`.
 //!
 //! # Limits
 //!
@@ -77,6 +87,11 @@
 //!   against the structure read, with unaligned reads; of a payload only
 //!   the first bytes a DNS question can take are copied, and only for
 //!   datagrams to port 53;
+//! - a lookup's result is read only after the C library's function
+//!   returned it as a success, before the caller regains control: the
+//!   `addrinfo` list (its first 64 entries, each address read as above)
+//!   or the `hostent` and its null-terminated `h_addr_list` (at most 64
+//!   addresses of the 4 or 16 bytes its type says);
 //! - the symbols `dlsym` returns have the signatures of their man pages;
 //! - `__errno_location`, `__h_errno_location` and `gettid` are valid on
 //!   every thread;
@@ -84,8 +99,9 @@
 //!   `catch_unwind`, and a panic there lets the call through.
 //!
 //! Reporting allocates, captures a backtrace, takes a lock (the datagram
-//! line counts) and opens a file inside the interposed call, which is not
-//! async-signal-safe: a program that connects or sends from a signal
+//! line counts, the host names) and opens a file inside the interposed
+//! call, and remembering a lookup's addresses allocates and takes the host
+//! names' lock, which is not async-signal-safe: a program that connects or sends from a signal
 //! handler, or in a forked child before `exec`, while another thread holds
 //! the allocator's or that lock could deadlock. Ordinary programs, Rust's
 //! runtimes included, do neither. A thread-local flag makes an interposed
@@ -100,5 +116,7 @@ mod dns;
 mod interpose;
 #[cfg(target_os = "linux")]
 mod limit;
+#[cfg(target_os = "linux")]
+mod names;
 #[cfg(target_os = "linux")]
 mod report;

@@ -31,6 +31,10 @@ pub(crate) enum Target {
 #[derive(Debug)]
 pub(crate) struct Event {
     pub(crate) target: Target,
+    /// For a [`Target::Tcp`] or [`Target::Udp`], the host name its address
+    /// was resolved from in this process, when known (see the `names`
+    /// module); not written for the other targets.
+    pub(crate) host: Option<String>,
     pub(crate) pid: u32,
     pub(crate) tid: i64,
     /// When the call was made: nanoseconds since the Unix epoch.
@@ -42,7 +46,9 @@ pub(crate) struct Event {
 impl Event {
     /// The report line, newline included:
     /// `{"kind":"tcp","address":…,"port":…,"pid":…,"tid":…,"at":…,"blocked":…,"backtrace":[…]}`
-    /// for a TCP connection, the same with `"kind":"udp"` for a datagram,
+    /// for a TCP connection, the same with `"kind":"udp"` for a datagram
+    /// (both with `"host":…` after `"port"` when the address's host name
+    /// is known),
     /// `{"kind":"dns","host":…,"pid":…,…}` for a resolution, and
     /// `{"kind":"dns","host":…,"address":…,"port":…,"pid":…,…}` for a DNS
     /// query sent to a name server.
@@ -50,8 +56,8 @@ impl Event {
         let mut line = String::with_capacity(256);
         // Writing to a `String` cannot fail.
         match &self.target {
-            Target::Tcp(dest) => push_destination(&mut line, "tcp", *dest),
-            Target::Udp(dest) => push_destination(&mut line, "udp", *dest),
+            Target::Tcp(dest) => push_destination(&mut line, "tcp", *dest, self.host.as_deref()),
+            Target::Udp(dest) => push_destination(&mut line, "udp", *dest, self.host.as_deref()),
             Target::Dns(host) => {
                 line.push_str(r#"{"kind":"dns","host":"#);
                 push_json_string(&mut line, host);
@@ -84,8 +90,9 @@ impl Event {
     }
 }
 
-/// Starts a line with its `kind` and the `address` and `port` of `dest`.
-fn push_destination(line: &mut String, kind: &str, dest: SocketAddr) {
+/// Starts a line with its `kind`, the `address` and `port` of `dest` and,
+/// when known, the `host` name its address was resolved from.
+fn push_destination(line: &mut String, kind: &str, dest: SocketAddr, host: Option<&str>) {
     // Writing to a `String` cannot fail.
     let _ = write!(
         line,
@@ -93,6 +100,11 @@ fn push_destination(line: &mut String, kind: &str, dest: SocketAddr) {
         dest.ip(),
         dest.port()
     );
+    if let Some(host) = host {
+        line.push_str(r#""host":"#);
+        push_json_string(line, host);
+        line.push(',');
+    }
 }
 
 /// The time now as nanoseconds since the Unix epoch (0 before it, the
@@ -184,6 +196,7 @@ mod tests {
     fn json_line_escapes_frames_and_ends_with_a_newline() {
         let event = Event {
             target: Target::Tcp("[2001:db8::1]:443".parse().unwrap()),
+            host: None,
             pid: 7,
             tid: 8,
             at: 1_700_000_000_123_456_789,
@@ -205,6 +218,7 @@ mod tests {
     fn a_resolution_s_line_names_the_host_instead_of_address_and_port() {
         let event = Event {
             target: Target::Dns("db.\"internal\"".to_owned()),
+            host: None,
             pid: 7,
             tid: 8,
             at: 9,
@@ -230,6 +244,7 @@ mod tests {
     fn a_datagram_s_line_is_udp_and_a_dns_query_s_names_host_and_server() {
         let udp = Event {
             target: Target::Udp("127.0.0.1:8125".parse().unwrap()),
+            host: None,
             pid: 1,
             tid: 2,
             at: 3,
@@ -249,6 +264,8 @@ mod tests {
                 host: "db.internal".to_owned(),
                 server: "[::1]:53".parse().unwrap(),
             },
+            // Never written for a DNS query: its `host` is the question's.
+            host: Some("ignored".to_owned()),
             pid: 1,
             tid: 2,
             at: 3,
@@ -262,6 +279,53 @@ mod tests {
                 r#""tid":2,"at":3,"blocked":false,"backtrace":[]}"#,
                 "\n"
             )
+        );
+    }
+
+    #[test]
+    fn a_connection_s_line_names_its_host_after_the_port_when_known() {
+        let tcp = Event {
+            target: Target::Tcp("127.0.0.1:5432".parse().unwrap()),
+            host: Some("local\"host".to_owned()),
+            pid: 1,
+            tid: 2,
+            at: 3,
+            blocked: true,
+            backtrace: vec!["connect".to_owned()],
+        };
+        assert_eq!(
+            tcp.json_line(),
+            concat!(
+                r#"{"kind":"tcp","address":"127.0.0.1","port":5432,"host":"local\"host","#,
+                r#""pid":1,"tid":2,"at":3,"blocked":true,"backtrace":["connect"]}"#,
+                "\n"
+            )
+        );
+        let udp = Event {
+            target: Target::Udp("[::1]:8125".parse().unwrap()),
+            host: Some("localhost".to_owned()),
+            backtrace: Vec::new(),
+            ..tcp
+        };
+        assert_eq!(
+            udp.json_line(),
+            concat!(
+                r#"{"kind":"udp","address":"::1","port":8125,"host":"localhost","#,
+                r#""pid":1,"tid":2,"at":3,"blocked":true,"backtrace":[]}"#,
+                "\n"
+            )
+        );
+        // A resolution's line has its own `host`, and only that one.
+        let dns = Event {
+            target: Target::Dns("db.internal".to_owned()),
+            host: Some("ignored".to_owned()),
+            ..udp
+        };
+        assert!(
+            dns.json_line()
+                .starts_with(r#"{"kind":"dns","host":"db.internal","pid":1,"#),
+            "{}",
+            dns.json_line()
         );
     }
 

@@ -47,6 +47,8 @@ fn assert_reports(line: &serde_json::Value, addr: SocketAddr, blocked: bool) {
     assert_eq!(line["kind"], "tcp", "{line}");
     assert_eq!(line["address"], addr.ip().to_string(), "{line}");
     assert_eq!(line["port"], addr.port(), "{line}");
+    // No host name was resolved to it.
+    assert!(line.get("host").is_none(), "{line}");
     assert_event(
         line,
         blocked,

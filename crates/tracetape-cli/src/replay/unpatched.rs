@@ -48,7 +48,8 @@ struct Line {
     address: Option<String>,
     #[serde(default)]
     port: Option<u16>,
-    /// A resolution's host name (none for a connection).
+    /// A resolution's host name; for a connection, the host name its
+    /// address was resolved from in the service, when the library knew it.
     #[serde(default)]
     host: Option<String>,
     pid: u32,
@@ -88,7 +89,8 @@ pub(crate) struct Finding {
     /// query was sent to.
     pub(crate) address: Option<String>,
     pub(crate) port: Option<u16>,
-    /// A resolution's host name.
+    /// A resolution's host name; for a connection, the host name its
+    /// address was resolved from, when known.
     pub(crate) host: Option<String>,
     pub(crate) pid: u32,
     /// Refused (else let through).
@@ -104,9 +106,10 @@ pub(crate) struct Finding {
 
 impl Finding {
     /// Where it went: `127.0.0.1:5432`, `[::1]:5432` for a connection
-    /// (`tcp`, `udp`); the host name for a resolution (`dns`), followed
-    /// by ` via 127.0.0.53:53` when the service's own resolver asked that
-    /// name server.
+    /// (`tcp`, `udp`), `db.internal (10.0.0.5:5432)` when the host name its
+    /// address was resolved from is known; the host name for a resolution
+    /// (`dns`), followed by ` via 127.0.0.53:53` when the service's own
+    /// resolver asked that name server.
     pub(crate) fn destination(&self) -> String {
         let socket = Self::socket(self.address.as_deref(), self.port);
         if self.is_resolution() {
@@ -116,9 +119,12 @@ impl Finding {
                 None => host.to_owned(),
             };
         }
-        socket
-            .or_else(|| self.host.clone())
-            .unwrap_or_else(|| "(unknown)".to_owned())
+        match (self.host.as_deref(), socket) {
+            (Some(host), Some(socket)) => format!("{host} ({socket})"),
+            (Some(host), None) => host.to_owned(),
+            (None, Some(socket)) => socket,
+            (None, None) => "(unknown)".to_owned(),
+        }
     }
 
     /// `address:port`, the address in brackets when it is IPv6; the
@@ -515,6 +521,30 @@ mod tests {
         assert_eq!(absent.destination(), "localhost");
         assert_eq!(absent.frames, ["svc::lookup"]);
         assert_eq!(null.destination(), "db");
+    }
+
+    #[test]
+    fn a_connection_to_a_resolved_address_carries_its_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("unpatched.jsonl");
+        std::fs::write(
+            &path,
+            concat!(
+                r#"{"kind":"tcp","address":"127.0.0.1","port":5432,"host":"localhost","#,
+                r#""pid":50,"tid":51,"at":1,"blocked":true,"backtrace":[]}"#,
+                "\n"
+            ),
+        )
+        .unwrap();
+        let pids: SharedPids = Arc::default();
+        lock(&pids).known.push(50);
+        let found = Watch::new(path, pids).finish();
+        let [finding] = found.findings.as_slice() else {
+            panic!("{:?}", found.findings)
+        };
+        assert!(!finding.is_resolution());
+        assert_eq!(finding.host.as_deref(), Some("localhost"));
+        assert_eq!(finding.destination(), "localhost (127.0.0.1:5432)");
     }
 
     #[test]

@@ -1,17 +1,20 @@
 //! Host-name resolutions through the C library: `getaddrinfo(3)`, the
 //! `gethostbyname(3)` family and the resolver's `res_query(3)` family, each
-//! refused the way the C library reports an unknown host.
+//! refused the way the C library reports an unknown host. The addresses a
+//! lookup let through resolved to are remembered with its host name (see
+//! the `names` module), for the `tcp` and `udp` lines that follow.
 
 use std::ffi::CStr;
+use std::net::IpAddr;
 
 use libc::{addrinfo, c_char, c_int, c_void, hostent, size_t};
 
-use super::address::is_ip_literal;
+use super::address::{destination, is_ip_literal};
 use super::real::{
     GetaddrinfoFn, Gethostbyname2Fn, Gethostbyname2RFn, GethostbynameFn, GethostbynameRFn,
     ResNqueryFn, ResQueryFn, next, unavailable,
 };
-use super::{refused, report, set_h_errno};
+use super::{NAMES, reentrancy_guarded, refused, refused_by, report, set_h_errno, settings};
 use crate::config::Config;
 use crate::report::Target;
 
@@ -28,7 +31,8 @@ const NETDB_INTERNAL: c_int = -1;
 /// is set. When active, resolving a host name (not an IP literal, nor with
 /// `AI_NUMERICHOST`) that is not in `TRACETAPE_UNPATCHED_ALLOW` is reported
 /// and, unless the mode is `allow`, fails with `EAI_NONAME` without
-/// resolving anything.
+/// resolving anything. A host name resolved (let through, or allowed) has
+/// the IPv4 and IPv6 addresses of the result remembered for it.
 ///
 /// # Safety
 ///
@@ -46,22 +50,35 @@ pub unsafe extern "C" fn getaddrinfo(
     hints: *const addrinfo,
     res: *mut *mut addrinfo,
 ) -> c_int {
-    if refused(|config| {
-        // SAFETY: `hints` is `getaddrinfo`'s argument, whose caller
-        // promised null or a readable `addrinfo`; null is checked first.
-        let numeric = !hints.is_null() && unsafe { (*hints).ai_flags } & libc::AI_NUMERICHOST != 0;
-        // SAFETY: `node` is `getaddrinfo`'s, null or a NUL-terminated
-        // string by its contract.
-        !numeric && unsafe { decide_lookup(config, node, Lookup::Name, "getaddrinfo") }
-    }) {
+    // Read once: the inert path costs one atomic load, as the others do.
+    let active = settings();
+    if let Some(config) = active
+        && refused_by(config, |config| {
+            // SAFETY: `hints` is `getaddrinfo`'s argument, whose caller
+            // promised null or a readable `addrinfo`; null is checked first.
+            let numeric =
+                !hints.is_null() && unsafe { (*hints).ai_flags } & libc::AI_NUMERICHOST != 0;
+            // SAFETY: `node` is `getaddrinfo`'s, null or a NUL-terminated
+            // string by its contract.
+            !numeric && unsafe { decide_lookup(config, node, Lookup::Name, "getaddrinfo") }
+        })
+    {
         return libc::EAI_NONAME;
     }
-    match next!(c"getaddrinfo" as GetaddrinfoFn) {
-        // SAFETY: the caller's arguments are handed on unchanged, under the
-        // same contract; `real` has `getaddrinfo`'s C signature.
-        Some(real) => unsafe { real(node, service, hints, res) },
-        None => unavailable(libc::EAI_SYSTEM),
+    let Some(real) = next!(c"getaddrinfo" as GetaddrinfoFn) else {
+        return unavailable(libc::EAI_SYSTEM);
+    };
+    // SAFETY: the caller's arguments are handed on unchanged, under the
+    // same contract; `real` has `getaddrinfo`'s C signature.
+    let status = unsafe { real(node, service, hints, res) };
+    if status == 0 && active.is_some() && !res.is_null() {
+        // SAFETY: `getaddrinfo` succeeded, so it wrote to `res` (valid for
+        // writes, hence reads, by the contract; non-null, checked above)
+        // the head of the list it allocated, which the caller has not
+        // seen, let alone freed, yet; `node` is as above.
+        unsafe { remember_addrinfo(node, res.read()) };
     }
+    status
 }
 
 /// `gethostbyname(3)`, as seen by every dynamically linked caller in a
@@ -79,22 +96,30 @@ pub unsafe extern "C" fn getaddrinfo(
     reason = "exported as the C symbol `gethostbyname`, not to Rust callers"
 )]
 pub unsafe extern "C" fn gethostbyname(name: *const c_char) -> *mut hostent {
-    if refused(|config| {
-        // SAFETY: `name` is null or a NUL-terminated string (contract).
-        unsafe { decide_lookup(config, name, Lookup::Name, "gethostbyname") }
-    }) {
+    let active = settings();
+    if let Some(config) = active
+        && refused_by(config, |config| {
+            // SAFETY: `name` is null or a NUL-terminated string (contract).
+            unsafe { decide_lookup(config, name, Lookup::Name, "gethostbyname") }
+        })
+    {
         set_h_errno(HOST_NOT_FOUND);
         return std::ptr::null_mut();
     }
-    match next!(c"gethostbyname" as GethostbynameFn) {
-        // SAFETY: the caller's argument is handed on unchanged, under the
-        // same contract; `real` has `gethostbyname`'s C signature.
-        Some(real) => unsafe { real(name) },
-        None => {
-            set_h_errno(NETDB_INTERNAL);
-            unavailable(std::ptr::null_mut())
-        }
+    let Some(real) = next!(c"gethostbyname" as GethostbynameFn) else {
+        set_h_errno(NETDB_INTERNAL);
+        return unavailable(std::ptr::null_mut());
+    };
+    // SAFETY: the caller's argument is handed on unchanged, under the
+    // same contract; `real` has `gethostbyname`'s C signature.
+    let entry = unsafe { real(name) };
+    if active.is_some() {
+        // SAFETY: `entry` is what `gethostbyname` just returned: null or
+        // its `hostent`, which stays valid until this thread's next call
+        // of the family; `name` is null or a NUL-terminated string.
+        unsafe { remember_result(name, entry) };
     }
+    entry
 }
 
 /// `gethostbyname2(3)`: as [`gethostbyname`], for the family `af`.
@@ -109,22 +134,28 @@ pub unsafe extern "C" fn gethostbyname(name: *const c_char) -> *mut hostent {
     reason = "exported as the C symbol `gethostbyname2`, not to Rust callers"
 )]
 pub unsafe extern "C" fn gethostbyname2(name: *const c_char, af: c_int) -> *mut hostent {
-    if refused(|config| {
-        // SAFETY: `name` is null or a NUL-terminated string (contract).
-        unsafe { decide_lookup(config, name, Lookup::Name, "gethostbyname2") }
-    }) {
+    let active = settings();
+    if let Some(config) = active
+        && refused_by(config, |config| {
+            // SAFETY: `name` is null or a NUL-terminated string (contract).
+            unsafe { decide_lookup(config, name, Lookup::Name, "gethostbyname2") }
+        })
+    {
         set_h_errno(HOST_NOT_FOUND);
         return std::ptr::null_mut();
     }
-    match next!(c"gethostbyname2" as Gethostbyname2Fn) {
-        // SAFETY: the caller's arguments are handed on unchanged, under the
-        // same contract; `real` has `gethostbyname2`'s C signature.
-        Some(real) => unsafe { real(name, af) },
-        None => {
-            set_h_errno(NETDB_INTERNAL);
-            unavailable(std::ptr::null_mut())
-        }
+    let Some(real) = next!(c"gethostbyname2" as Gethostbyname2Fn) else {
+        set_h_errno(NETDB_INTERNAL);
+        return unavailable(std::ptr::null_mut());
+    };
+    // SAFETY: the caller's arguments are handed on unchanged, under the
+    // same contract; `real` has `gethostbyname2`'s C signature.
+    let entry = unsafe { real(name, af) };
+    if active.is_some() {
+        // SAFETY: as in `gethostbyname`.
+        unsafe { remember_result(name, entry) };
     }
+    entry
 }
 
 /// `gethostbyname_r(3)`: decided on as [`gethostbyname`]; a refused lookup
@@ -151,20 +182,31 @@ pub unsafe extern "C" fn gethostbyname_r(
     result: *mut *mut hostent,
     h_errnop: *mut c_int,
 ) -> c_int {
-    if refused(|config| {
-        // SAFETY: `name` is null or a NUL-terminated string (contract).
-        unsafe { decide_lookup(config, name, Lookup::Name, "gethostbyname_r") }
-    }) {
+    let active = settings();
+    if let Some(config) = active
+        && refused_by(config, |config| {
+            // SAFETY: `name` is null or a NUL-terminated string (contract).
+            unsafe { decide_lookup(config, name, Lookup::Name, "gethostbyname_r") }
+        })
+    {
         // SAFETY: `result` and `h_errnop` are the caller's, valid for
         // writes by the contract (null ones are skipped).
         return unsafe { not_found_r(result, h_errnop) };
     }
-    match next!(c"gethostbyname_r" as GethostbynameRFn) {
-        // SAFETY: the caller's arguments are handed on unchanged, under the
-        // same contract; `real` has `gethostbyname_r`'s C signature.
-        Some(real) => unsafe { real(name, ret, buf, buflen, result, h_errnop) },
-        None => libc::ENOSYS,
+    let Some(real) = next!(c"gethostbyname_r" as GethostbynameRFn) else {
+        return libc::ENOSYS;
+    };
+    // SAFETY: the caller's arguments are handed on unchanged, under the
+    // same contract; `real` has `gethostbyname_r`'s C signature.
+    let status = unsafe { real(name, ret, buf, buflen, result, h_errnop) };
+    if status == 0 && active.is_some() && !result.is_null() {
+        // SAFETY: `result` is valid for writes, hence reads (contract;
+        // non-null, checked above), and a successful call wrote to it null
+        // or `ret`, filled in with pointers into the caller's `buf`, both
+        // alive until the caller regains control; `name` is as above.
+        unsafe { remember_result(name, result.read()) };
     }
+    status
 }
 
 /// `gethostbyname2_r(3)`: as [`gethostbyname_r`], for the family `af`.
@@ -186,19 +228,27 @@ pub unsafe extern "C" fn gethostbyname2_r(
     result: *mut *mut hostent,
     h_errnop: *mut c_int,
 ) -> c_int {
-    if refused(|config| {
-        // SAFETY: `name` is null or a NUL-terminated string (contract).
-        unsafe { decide_lookup(config, name, Lookup::Name, "gethostbyname2_r") }
-    }) {
+    let active = settings();
+    if let Some(config) = active
+        && refused_by(config, |config| {
+            // SAFETY: `name` is null or a NUL-terminated string (contract).
+            unsafe { decide_lookup(config, name, Lookup::Name, "gethostbyname2_r") }
+        })
+    {
         // SAFETY: as in `gethostbyname_r`.
         return unsafe { not_found_r(result, h_errnop) };
     }
-    match next!(c"gethostbyname2_r" as Gethostbyname2RFn) {
-        // SAFETY: the caller's arguments are handed on unchanged, under the
-        // same contract; `real` has `gethostbyname2_r`'s C signature.
-        Some(real) => unsafe { real(name, af, ret, buf, buflen, result, h_errnop) },
-        None => libc::ENOSYS,
+    let Some(real) = next!(c"gethostbyname2_r" as Gethostbyname2RFn) else {
+        return libc::ENOSYS;
+    };
+    // SAFETY: the caller's arguments are handed on unchanged, under the
+    // same contract; `real` has `gethostbyname2_r`'s C signature.
+    let status = unsafe { real(name, af, ret, buf, buflen, result, h_errnop) };
+    if status == 0 && active.is_some() && !result.is_null() {
+        // SAFETY: as in `gethostbyname_r`.
+        unsafe { remember_result(name, result.read()) };
     }
+    status
 }
 
 /// `res_query(3)`: a DNS query for `dname` sent by the C library's
@@ -353,6 +403,120 @@ unsafe fn not_found_r(result: *mut *mut hostent, h_errnop: *mut c_int) -> c_int 
         unsafe { h_errnop.write(HOST_NOT_FOUND) };
     }
     0
+}
+
+/// The most entries of a lookup's result looked at for its addresses.
+const RESULT_ENTRIES: usize = 64;
+
+/// The host name at `name`, when a lookup of it is worth remembering:
+/// not null, empty or an IP literal.
+///
+/// # Safety
+///
+/// `name` is null or a NUL-terminated string that outlives the call.
+unsafe fn looked_up_name(name: *const c_char) -> Option<String> {
+    if name.is_null() {
+        return None;
+    }
+    // SAFETY: non-null (checked above) and NUL-terminated by this
+    // function's contract.
+    let host = unsafe { CStr::from_ptr(name) }.to_string_lossy();
+    (!host.is_empty() && !is_ip_literal(&host)).then(|| host.into_owned())
+}
+
+/// Remembers the IPv4 and IPv6 addresses in `getaddrinfo`'s result list
+/// `list` (at most its first [`RESULT_ENTRIES`] entries) as resolved from
+/// the host name `node`. Runs inside [`reentrancy_guarded`], so no panic
+/// unwinds into the caller.
+///
+/// # Safety
+///
+/// `node` is null or a NUL-terminated string; `list` is null or the head
+/// of a live `addrinfo` list as `getaddrinfo` returns it: each entry's
+/// `ai_addr` null or `ai_addrlen` readable bytes, its `ai_next` null or the
+/// next entry.
+unsafe fn remember_addrinfo(node: *const c_char, list: *const addrinfo) {
+    if list.is_null() {
+        return;
+    }
+    reentrancy_guarded(|| {
+        // SAFETY: `node` as this function's contract says.
+        let Some(host) = (unsafe { looked_up_name(node) }) else {
+            return;
+        };
+        let mut addresses: Vec<IpAddr> = Vec::new();
+        let mut entry = list;
+        for _ in 0..RESULT_ENTRIES {
+            if entry.is_null() {
+                break;
+            }
+            // SAFETY: a non-null entry of the live list (this function's
+            // contract); `read_unaligned` copies it out without assuming
+            // its alignment.
+            let info = unsafe { entry.read_unaligned() };
+            if matches!(info.ai_family, libc::AF_INET | libc::AF_INET6)
+                // SAFETY: the entry's `ai_addr` is null or has
+                // `ai_addrlen` readable bytes (contract); `destination`
+                // checks the family and the length against what it reads.
+                && let Some(dest) = unsafe { destination(info.ai_addr, info.ai_addrlen) }
+            {
+                addresses.push(dest.ip());
+            }
+            entry = info.ai_next;
+        }
+        NAMES.remember(&host, addresses);
+    });
+}
+
+/// Remembers the IPv4 or IPv6 addresses of the `gethostbyname` family's
+/// result `entry` (at most its first [`RESULT_ENTRIES`]) as resolved from
+/// the host name `name`. Nothing for a null result, or one whose address
+/// type and length are not IPv4's (4 bytes) or IPv6's (16). Runs inside
+/// [`reentrancy_guarded`], so no panic unwinds into the caller.
+///
+/// # Safety
+///
+/// `name` is null or a NUL-terminated string; `entry` is null or a live
+/// `hostent` whose `h_addr_list` is null or a null-terminated array of
+/// pointers to `h_length` readable bytes each.
+unsafe fn remember_result(name: *const c_char, entry: *const hostent) {
+    if entry.is_null() {
+        return;
+    }
+    reentrancy_guarded(|| {
+        // SAFETY: `name` as this function's contract says.
+        let Some(host) = (unsafe { looked_up_name(name) }) else {
+            return;
+        };
+        // SAFETY: non-null (checked above) and live (contract).
+        let entry = unsafe { entry.read_unaligned() };
+        let ipv4 = match (entry.h_addrtype, entry.h_length) {
+            (libc::AF_INET, 4) => true,
+            (libc::AF_INET6, 16) => false,
+            _ => return,
+        };
+        if entry.h_addr_list.is_null() {
+            return;
+        }
+        let mut addresses: Vec<IpAddr> = Vec::new();
+        for index in 0..RESULT_ENTRIES {
+            // SAFETY: the array is null-terminated (contract) and no null
+            // was met before `index`, so element `index` is within it.
+            let address = unsafe { entry.h_addr_list.add(index).read_unaligned() };
+            if address.is_null() {
+                break;
+            }
+            addresses.push(if ipv4 {
+                // SAFETY: `h_length` (4) readable bytes at `address`
+                // (contract); unaligned, as the bytes are in a buffer.
+                IpAddr::from(unsafe { address.cast::<[u8; 4]>().read_unaligned() })
+            } else {
+                // SAFETY: as above, with 16 bytes.
+                IpAddr::from(unsafe { address.cast::<[u8; 16]>().read_unaligned() })
+            });
+        }
+        NAMES.remember(&host, addresses);
+    });
 }
 
 /// Whether a lookup is resolving a host name (IP literals are not looked

@@ -9,14 +9,16 @@
 //! straight away. When active, it decides inside [`reentrancy_guarded`]
 //! (no recursion, no unwinding into C), reports through the `report`
 //! module, and either refuses the call the way the C library reports that
-//! failure or hands it on unchanged.
+//! failure or hands it on unchanged. A lookup handed on and answered has
+//! the addresses of its result remembered with the host name ([`NAMES`]),
+//! which the `tcp` and `udp` lines reported later name their host from.
 //!
 //! | module | holds |
 //! |---|---|
-//! | this one | the settings, the re-entrancy guard, reporting, `errno` and `h_errno`, the thread id |
+//! | this one | the settings, the re-entrancy guard, reporting (with the host names resolved so far), `errno` and `h_errno`, the thread id |
 //! | [`connect`] | `connect(2)` and its decision |
 //! | [`send`] | `sendto(2)`, `sendmsg(2)`, `sendmmsg(2)`: their decision, the datagram line cap, reading the first bytes of what is sent |
-//! | [`lookup`] | `getaddrinfo(3)`, the `gethostbyname(3)` family, the `res_query(3)` family |
+//! | [`lookup`] | `getaddrinfo(3)`, the `gethostbyname(3)` family, the `res_query(3)` family; the addresses their results give, remembered with the host name |
 //! | [`address`] | reading a `sockaddr`, a socket's type, IP literals |
 //! | [`real`] | the C signatures and the `dlsym(RTLD_NEXT, …)` lookup of the next definitions |
 
@@ -33,6 +35,7 @@ use std::sync::OnceLock;
 use libc::c_int;
 
 use crate::config::Config;
+use crate::names::Names;
 use crate::report::{self, Event, Target};
 
 unsafe extern "C" {
@@ -43,6 +46,10 @@ unsafe extern "C" {
 
 /// The settings, read from the environment at the first interposed call.
 static CONFIG: OnceLock<Option<Config>> = OnceLock::new();
+
+/// The host names resolved while the library is active, by address, which
+/// a `tcp` or `udp` line names its destination's host from.
+static NAMES: Names = Names::new();
 
 thread_local! {
     /// Set while this thread is deciding about or reporting a call, so
@@ -71,15 +78,25 @@ fn set_h_errno(value: c_int) {
 /// library, a call made while reporting and a panic while deciding all let
 /// the call through.
 fn refused(decide: impl FnOnce(&Config) -> bool) -> bool {
-    CONFIG
-        .get_or_init(Config::from_env)
-        .as_ref()
-        .is_some_and(|config| reentrancy_guarded(|| decide(config)) == Some(true))
+    settings().is_some_and(|config| refused_by(config, decide))
+}
+
+/// The settings of an active library, or `None` when it is inert: one
+/// atomic load once they have been read.
+fn settings() -> Option<&'static Config> {
+    CONFIG.get_or_init(Config::from_env).as_ref()
+}
+
+/// Whether `decide`, run with the active library's `config` inside
+/// [`reentrancy_guarded`], says to refuse the call; a call made while
+/// reporting and a panic while deciding let it through.
+fn refused_by(config: &Config, decide: impl FnOnce(&Config) -> bool) -> bool {
+    reentrancy_guarded(|| decide(config)) == Some(true)
 }
 
 /// Runs `f` unless this thread is already inside it (or its thread-local
 /// state is gone), catching any panic so that none unwinds into C.
-fn reentrancy_guarded(f: impl FnOnce() -> bool) -> Option<bool> {
+fn reentrancy_guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
     struct Leave;
     impl Drop for Leave {
         fn drop(&mut self) {
@@ -94,11 +111,17 @@ fn reentrancy_guarded(f: impl FnOnce() -> bool) -> Option<bool> {
 }
 
 /// Appends the line of a call to `target` made at `at` through the
-/// interposed function `entry`, when there is a report file.
+/// interposed function `entry`, when there is a report file; a connection
+/// or datagram names the host its address was resolved from, when known.
 fn report(config: &Config, target: Target, at: u64, entry: &str) {
     if let Some(path) = &config.report {
+        let host = match &target {
+            Target::Tcp(dest) | Target::Udp(dest) => NAMES.name_of(dest.ip()),
+            Target::Dns(_) | Target::DnsQuery { .. } => None,
+        };
         let event = Event {
             target,
+            host,
             pid: std::process::id(),
             tid: thread_id(),
             at,

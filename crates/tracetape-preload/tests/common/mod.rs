@@ -5,9 +5,10 @@
 //! that the library is loaded, then connects with a plain
 //! `std::net::TcpStream` or `UdpSocket`, sends datagrams with
 //! `UdpSocket::send_to`, `sendmsg` or `sendmmsg`, or resolves a host name
-//! with `std::net::ToSocketAddrs`, `gethostbyname` or `res_query`, which
-//! bypass every instrumented client, as the variables below say. The parent
-//! reads what the child printed and the report the library wrote.
+//! with `std::net::ToSocketAddrs`, `gethostbyname` or `res_query` (and
+//! connects to an address it resolved), which bypass every instrumented
+//! client, as the variables below say. The parent reads what the child
+//! printed and the report the library wrote.
 //!
 //! Only loopback destinations, `localhost` and IP literals are ever used:
 //! a datagram to port 53 goes to 127.0.0.1 and only in tests where it is
@@ -30,10 +31,15 @@ const CHILD: &str = "TRACETAPE_PRELOAD_TEST_CHILD";
 
 /// Set for the child: comma-separated destinations to connect to, each an
 /// `ip:port` or `unix:PATH`.
-const CONNECT_TO: &str = "TRACETAPE_PRELOAD_TEST_CONNECT_TO";
+pub(crate) const CONNECT_TO: &str = "TRACETAPE_PRELOAD_TEST_CONNECT_TO";
 
 /// Set for the child: comma-separated host names or IP literals to resolve.
-const RESOLVE: &str = "TRACETAPE_PRELOAD_TEST_RESOLVE";
+pub(crate) const RESOLVE: &str = "TRACETAPE_PRELOAD_TEST_RESOLVE";
+
+/// Set for the child: comma-separated `host:port`s to resolve with
+/// `std::net::ToSocketAddrs` and then connect a `TcpStream` to, at the
+/// first IPv4 address resolved; done last, after [`CONNECT_TO`].
+pub(crate) const CONNECT_RESOLVED: &str = "TRACETAPE_PRELOAD_TEST_CONNECT_RESOLVED";
 
 /// Set for the child: comma-separated `ip:port`s to connect a UDP socket to.
 pub(crate) const UDP_CONNECT_TO: &str = "TRACETAPE_PRELOAD_TEST_UDP_CONNECT_TO";
@@ -376,6 +382,27 @@ pub(crate) fn child_connects_without_instrumentation(dest: &str) -> std::io::Res
     }
 }
 
+/// The function the child resolves `host` from and then connects to the
+/// first IPv4 address it resolved to at `port`, named so that its frame can
+/// be found in the reported backtraces: `connected to ADDR`, `refused at
+/// ADDR`, or what else happened.
+#[inline(never)]
+pub(crate) fn child_connects_to_resolved(host: &str, port: u16) -> String {
+    use std::net::ToSocketAddrs as _;
+    let addresses: Vec<SocketAddr> = match (host, port).to_socket_addrs() {
+        Ok(addresses) => addresses.collect(),
+        Err(err) => return format!("not resolved: {err}"),
+    };
+    let Some(dest) = addresses.into_iter().find(SocketAddr::is_ipv4) else {
+        return "resolved to no IPv4 address".to_owned();
+    };
+    match child_connects_without_instrumentation(&dest.to_string()) {
+        Ok(()) => format!("connected to {dest}"),
+        Err(err) if err.kind() == ErrorKind::ConnectionRefused => format!("refused at {dest}"),
+        Err(err) => format!("failed at {dest}: {err}"),
+    }
+}
+
 /// The child's side, the body of each test binary's ignored test
 /// [`CHILD_TEST`]: when run as the child (with [`CHILD`] set), says
 /// whether the library is loaded (from `/proc/self/maps`), then resolves,
@@ -432,6 +459,11 @@ pub(crate) fn child() {
             }
             Err(err) => println!("child: {dest} failed: {err}"),
         }
+    }
+    for item in list(CONNECT_RESOLVED) {
+        let (host, port) = item.rsplit_once(':').unwrap();
+        let outcome = child_connects_to_resolved(host, port.parse().unwrap());
+        println!("child: {item} {outcome}");
     }
 }
 

@@ -10,8 +10,10 @@ const SHOWN_FRAMES: usize = 3;
 /// One connection or resolution: its kind and where to (or which host
 /// name), what became of it, which request made it, and where in the
 /// service: `unpatched connection: tcp 127.0.0.1:5432 blocked, …`,
-/// `unpatched connection: udp 10.0.0.7:8125 …`, `unpatched resolution:
-/// dns db.internal via 127.0.0.53:53 …`.
+/// `unpatched connection: tcp db.internal (10.0.0.5:5432) blocked, …` when
+/// the host name the address was resolved from is known, `unpatched
+/// connection: udp 10.0.0.7:8125 …`, `unpatched resolution: dns
+/// db.internal via 127.0.0.53:53 …`.
 pub(crate) fn block(finding: &Finding) -> String {
     let during = match finding.during.as_slice() {
         [] => "outside the replayed requests (at start-up or shutdown)".to_owned(),
@@ -167,6 +169,46 @@ mod tests {
             "{}",
             block(&v4)
         );
+    }
+
+    #[test]
+    fn a_connection_with_a_known_host_shows_it_before_address_and_port() {
+        let named = Finding {
+            address: Some("10.0.0.5".to_owned()),
+            host: Some("db.internal".to_owned()),
+            ..finding(1)
+        };
+        assert_eq!(named.destination(), "db.internal (10.0.0.5:5432)");
+        assert!(!named.is_resolution());
+        assert_eq!(named.noun(), "connection");
+        assert_eq!(
+            first_line(&named),
+            "unpatched connection: tcp db.internal (10.0.0.5:5432) blocked, during \
+             POST /orders (4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7), by process 7"
+        );
+        let v6 = Finding {
+            host: Some("localhost".to_owned()),
+            ..finding(1)
+        };
+        assert_eq!(v6.destination(), "localhost ([::1]:5432)");
+        let statsd = Finding {
+            host: Some("statsd".to_owned()),
+            ..udp("10.0.0.7", 8125)
+        };
+        assert_eq!(statsd.destination(), "statsd (10.0.0.7:8125)");
+        assert!(
+            first_line(&statsd)
+                .starts_with("unpatched connection: udp statsd (10.0.0.7:8125) blocked, during"),
+            "{}",
+            block(&statsd)
+        );
+        // A line with a host but no address still names where it went.
+        let no_address = Finding {
+            address: None,
+            port: None,
+            ..named
+        };
+        assert_eq!(no_address.destination(), "db.internal");
     }
 
     #[test]
