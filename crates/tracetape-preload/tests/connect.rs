@@ -8,11 +8,10 @@
 
 mod common;
 
-use std::io::ErrorKind;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::os::unix::net::UnixListener;
 
-use common::{assert_event, one_line, report_lines, run_child};
+use common::{accepted_anything, assert_event, listener, one_line, report_lines, run_child};
 
 /// The child's side (see [`common::child`]), run by the other tests in a
 /// child process of their own.
@@ -20,25 +19,6 @@ use common::{assert_event, one_line, report_lines, run_child};
 #[ignore = "run in a child process by the other tests"]
 fn child() {
     common::child();
-}
-
-/// A loopback listener that never accepts on its own, for
-/// [`accepted_anything`] to look at afterwards.
-fn listener() -> (TcpListener, SocketAddr) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
-    (listener, addr)
-}
-
-/// Whether a connection reached `listener` (it completed the handshake and
-/// waits in the backlog).
-fn accepted_anything(listener: &TcpListener) -> bool {
-    match listener.accept() {
-        Ok(_) => true,
-        Err(err) if err.kind() == ErrorKind::WouldBlock => false,
-        Err(err) => panic!("accept failed: {err}"),
-    }
 }
 
 /// Asserts that `line` reports a connection to `addr` from this process's

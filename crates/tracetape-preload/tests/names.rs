@@ -9,12 +9,11 @@
 
 mod common;
 
-use std::io::ErrorKind;
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 
 use common::{
-    CONNECT_RESOLVED, CONNECT_TO, GETHOSTBYNAME, RESOLVE, SEND_TO, assert_event, one_line,
-    report_lines, run_child_with,
+    CONNECT_RESOLVED, CONNECT_TO, GETHOSTBYNAME, RESOLVE, SEND_TO, accepted_anything, assert_event,
+    listener, one_line, report_lines, run_child_with,
 };
 
 /// The child's side (see [`common::child`]), run by the other tests in a
@@ -23,25 +22,6 @@ use common::{
 #[ignore = "run in a child process by the other tests"]
 fn child() {
     common::child();
-}
-
-/// A loopback listener that never accepts on its own, for
-/// [`accepted_anything`] to look at afterwards.
-fn listener() -> (TcpListener, SocketAddr) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
-    (listener, addr)
-}
-
-/// Whether a connection reached `listener` (it completed the handshake and
-/// waits in the backlog).
-fn accepted_anything(listener: &TcpListener) -> bool {
-    match listener.accept() {
-        Ok(_) => true,
-        Err(err) if err.kind() == ErrorKind::WouldBlock => false,
-        Err(err) => panic!("accept failed: {err}"),
-    }
 }
 
 /// Asserts that `line` reports a `kind` connection or datagram to `addr`

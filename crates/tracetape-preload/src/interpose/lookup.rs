@@ -96,30 +96,16 @@ pub unsafe extern "C" fn getaddrinfo(
     reason = "exported as the C symbol `gethostbyname`, not to Rust callers"
 )]
 pub unsafe extern "C" fn gethostbyname(name: *const c_char) -> *mut hostent {
-    let active = settings();
-    if let Some(config) = active
-        && refused_by(config, |config| {
-            // SAFETY: `name` is null or a NUL-terminated string (contract).
-            unsafe { decide_lookup(config, name, Lookup::Name, "gethostbyname") }
+    let call = || {
+        next!(c"gethostbyname" as GethostbynameFn).map(|real| {
+            // SAFETY: the caller's argument handed on unchanged, under the
+            // same contract; `real` has `gethostbyname`'s C signature.
+            unsafe { real(name) }
         })
-    {
-        set_h_errno(HOST_NOT_FOUND);
-        return std::ptr::null_mut();
-    }
-    let Some(real) = next!(c"gethostbyname" as GethostbynameFn) else {
-        set_h_errno(NETDB_INTERNAL);
-        return unavailable(std::ptr::null_mut());
     };
-    // SAFETY: the caller's argument is handed on unchanged, under the
-    // same contract; `real` has `gethostbyname`'s C signature.
-    let entry = unsafe { real(name) };
-    if active.is_some() {
-        // SAFETY: `entry` is what `gethostbyname` just returned: null or
-        // its `hostent`, which stays valid until this thread's next call
-        // of the family; `name` is null or a NUL-terminated string.
-        unsafe { remember_result(name, entry) };
-    }
-    entry
+    // SAFETY: `name` is the caller's, under `gethostbyname`'s contract,
+    // and `call` returns what `gethostbyname` returns.
+    unsafe { by_name(name, "gethostbyname", call) }
 }
 
 /// `gethostbyname2(3)`: as [`gethostbyname`], for the family `af`.
@@ -134,28 +120,14 @@ pub unsafe extern "C" fn gethostbyname(name: *const c_char) -> *mut hostent {
     reason = "exported as the C symbol `gethostbyname2`, not to Rust callers"
 )]
 pub unsafe extern "C" fn gethostbyname2(name: *const c_char, af: c_int) -> *mut hostent {
-    let active = settings();
-    if let Some(config) = active
-        && refused_by(config, |config| {
-            // SAFETY: `name` is null or a NUL-terminated string (contract).
-            unsafe { decide_lookup(config, name, Lookup::Name, "gethostbyname2") }
+    let call = || {
+        next!(c"gethostbyname2" as Gethostbyname2Fn).map(|real| {
+            // SAFETY: as in `gethostbyname`, with `gethostbyname2`'s.
+            unsafe { real(name, af) }
         })
-    {
-        set_h_errno(HOST_NOT_FOUND);
-        return std::ptr::null_mut();
-    }
-    let Some(real) = next!(c"gethostbyname2" as Gethostbyname2Fn) else {
-        set_h_errno(NETDB_INTERNAL);
-        return unavailable(std::ptr::null_mut());
     };
-    // SAFETY: the caller's arguments are handed on unchanged, under the
-    // same contract; `real` has `gethostbyname2`'s C signature.
-    let entry = unsafe { real(name, af) };
-    if active.is_some() {
-        // SAFETY: as in `gethostbyname`.
-        unsafe { remember_result(name, entry) };
-    }
-    entry
+    // SAFETY: as in `gethostbyname`.
+    unsafe { by_name(name, "gethostbyname2", call) }
 }
 
 /// `gethostbyname_r(3)`: decided on as [`gethostbyname`]; a refused lookup
@@ -182,31 +154,16 @@ pub unsafe extern "C" fn gethostbyname_r(
     result: *mut *mut hostent,
     h_errnop: *mut c_int,
 ) -> c_int {
-    let active = settings();
-    if let Some(config) = active
-        && refused_by(config, |config| {
-            // SAFETY: `name` is null or a NUL-terminated string (contract).
-            unsafe { decide_lookup(config, name, Lookup::Name, "gethostbyname_r") }
+    let call = || {
+        next!(c"gethostbyname_r" as GethostbynameRFn).map(|real| {
+            // SAFETY: the caller's arguments handed on unchanged, under the
+            // same contract; `real` has `gethostbyname_r`'s C signature.
+            unsafe { real(name, ret, buf, buflen, result, h_errnop) }
         })
-    {
-        // SAFETY: `result` and `h_errnop` are the caller's, valid for
-        // writes by the contract (null ones are skipped).
-        return unsafe { not_found_r(result, h_errnop) };
-    }
-    let Some(real) = next!(c"gethostbyname_r" as GethostbynameRFn) else {
-        return libc::ENOSYS;
     };
-    // SAFETY: the caller's arguments are handed on unchanged, under the
-    // same contract; `real` has `gethostbyname_r`'s C signature.
-    let status = unsafe { real(name, ret, buf, buflen, result, h_errnop) };
-    if status == 0 && active.is_some() && !result.is_null() {
-        // SAFETY: `result` is valid for writes, hence reads (contract;
-        // non-null, checked above), and a successful call wrote to it null
-        // or `ret`, filled in with pointers into the caller's `buf`, both
-        // alive until the caller regains control; `name` is as above.
-        unsafe { remember_result(name, result.read()) };
-    }
-    status
+    // SAFETY: the caller's arguments, under `gethostbyname_r`'s contract,
+    // and `call` is the next `gethostbyname_r` on them.
+    unsafe { by_name_r(name, "gethostbyname_r", result, h_errnop, call) }
 }
 
 /// `gethostbyname2_r(3)`: as [`gethostbyname_r`], for the family `af`.
@@ -228,27 +185,14 @@ pub unsafe extern "C" fn gethostbyname2_r(
     result: *mut *mut hostent,
     h_errnop: *mut c_int,
 ) -> c_int {
-    let active = settings();
-    if let Some(config) = active
-        && refused_by(config, |config| {
-            // SAFETY: `name` is null or a NUL-terminated string (contract).
-            unsafe { decide_lookup(config, name, Lookup::Name, "gethostbyname2_r") }
+    let call = || {
+        next!(c"gethostbyname2_r" as Gethostbyname2RFn).map(|real| {
+            // SAFETY: as in `gethostbyname_r`, with `gethostbyname2_r`'s.
+            unsafe { real(name, af, ret, buf, buflen, result, h_errnop) }
         })
-    {
-        // SAFETY: as in `gethostbyname_r`.
-        return unsafe { not_found_r(result, h_errnop) };
-    }
-    let Some(real) = next!(c"gethostbyname2_r" as Gethostbyname2RFn) else {
-        return libc::ENOSYS;
     };
-    // SAFETY: the caller's arguments are handed on unchanged, under the
-    // same contract; `real` has `gethostbyname2_r`'s C signature.
-    let status = unsafe { real(name, af, ret, buf, buflen, result, h_errnop) };
-    if status == 0 && active.is_some() && !result.is_null() {
-        // SAFETY: as in `gethostbyname_r`.
-        unsafe { remember_result(name, result.read()) };
-    }
-    status
+    // SAFETY: as in `gethostbyname_r`.
+    unsafe { by_name_r(name, "gethostbyname2_r", result, h_errnop, call) }
 }
 
 /// `res_query(3)`: a DNS query for `dname` sent by the C library's
@@ -385,6 +329,83 @@ fn refuse_query(dname: *const c_char, entry: &str) -> bool {
         set_h_errno(HOST_NOT_FOUND);
     }
     refuse
+}
+
+/// What `gethostbyname` and `gethostbyname2` share: decided on as
+/// [`getaddrinfo`] is, a refusal is null with `h_errno` `HOST_NOT_FOUND`;
+/// otherwise `call` (the next definition, `None` when there is none) and
+/// the addresses of its result remembered for `name`. `entry` names the
+/// interposed function, where its backtrace starts.
+///
+/// # Safety
+///
+/// `name` is null or a NUL-terminated string; `call` is safe to run and
+/// returns null or a `hostent` valid until this thread's next lookup.
+unsafe fn by_name(
+    name: *const c_char,
+    entry: &str,
+    call: impl FnOnce() -> Option<*mut hostent>,
+) -> *mut hostent {
+    let active = settings();
+    if let Some(config) = active
+        && refused_by(config, |config| {
+            // SAFETY: `name` as this function's contract says.
+            unsafe { decide_lookup(config, name, Lookup::Name, entry) }
+        })
+    {
+        set_h_errno(HOST_NOT_FOUND);
+        return std::ptr::null_mut();
+    }
+    let Some(found) = call() else {
+        set_h_errno(NETDB_INTERNAL);
+        return unavailable(std::ptr::null_mut());
+    };
+    if active.is_some() {
+        // SAFETY: `found` is null or a live `hostent` (contract), `name` as
+        // above.
+        unsafe { remember_result(name, found) };
+    }
+    found
+}
+
+/// What `gethostbyname_r` and `gethostbyname2_r` share: decided on as
+/// [`getaddrinfo`] is, a refusal is [`not_found_r`]; otherwise `call` (the
+/// next definition, `None` when there is none: `ENOSYS`) and, when it
+/// succeeded, the addresses of `*result` remembered for `name`.
+///
+/// # Safety
+///
+/// `name` is null or a NUL-terminated string, `result` and `h_errnop` are
+/// null or valid for writes, and `call` is safe to run; after it returns 0,
+/// `*result` is null or a `hostent` alive until the caller regains control.
+unsafe fn by_name_r(
+    name: *const c_char,
+    entry: &str,
+    result: *mut *mut hostent,
+    h_errnop: *mut c_int,
+    call: impl FnOnce() -> Option<c_int>,
+) -> c_int {
+    let active = settings();
+    if let Some(config) = active
+        && refused_by(config, |config| {
+            // SAFETY: `name` as this function's contract says.
+            unsafe { decide_lookup(config, name, Lookup::Name, entry) }
+        })
+    {
+        // SAFETY: `result` and `h_errnop` are valid for writes or null
+        // (contract; null ones are skipped).
+        return unsafe { not_found_r(result, h_errnop) };
+    }
+    let Some(status) = call() else {
+        return libc::ENOSYS;
+    };
+    if status == 0 && active.is_some() && !result.is_null() {
+        // SAFETY: `result` is non-null (checked above) and valid for
+        // writes, hence reads; what it holds after success is null or a
+        // live `hostent` (contract); `name` as above.
+        unsafe { remember_result(name, result.read()) };
+    }
+    status
 }
 
 /// A `*_r` lookup's "unknown host": `*result` null, `*h_errnop`

@@ -17,7 +17,7 @@
 //! through.
 
 use std::io::ErrorKind;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -619,4 +619,25 @@ pub(crate) fn one_line(report: &Path) -> serde_json::Value {
         panic!("expected one report line, got {lines:?}");
     };
     line.clone()
+}
+
+#[allow(dead_code, reason = "not every test binary connects")]
+/// A loopback listener that never accepts on its own, for
+/// [`accepted_anything`] to look at afterwards.
+pub(crate) fn listener() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    (listener, addr)
+}
+
+#[allow(dead_code, reason = "not every test binary connects")]
+/// Whether a connection reached `listener` (it completed the handshake and
+/// waits in the backlog).
+pub(crate) fn accepted_anything(listener: &TcpListener) -> bool {
+    match listener.accept() {
+        Ok(_) => true,
+        Err(err) if err.kind() == ErrorKind::WouldBlock => false,
+        Err(err) => panic!("accept failed: {err}"),
+    }
 }
