@@ -66,6 +66,10 @@ pub(crate) struct Replayed {
     /// When and on which threads its handler ran, as the replay log tells
     /// it (only while detecting unpatched dependencies).
     pub(crate) polls: Option<PollTimes>,
+    /// Calls the replay log left out (past its limits), and of those the
+    /// ones no recorded call answered.
+    pub(crate) omitted_calls: usize,
+    pub(crate) omitted_unmatched: usize,
 }
 
 impl Replayed {
@@ -109,6 +113,8 @@ pub(crate) fn judge(
         unused: Vec::new(),
         recording_unknown: false,
         polls: None,
+        omitted_calls: 0,
+        omitted_unmatched: 0,
     };
     let reply = match reply {
         Ok(reply) => reply,
@@ -141,7 +147,12 @@ pub(crate) fn judge(
     replayed.calls = log.calls;
     replayed.unused = log.unused;
     replayed.polls = log.polls;
-    replayed.outcome = if replayed.recording_unknown || replayed.missing().next().is_some() {
+    replayed.omitted_calls = log.omitted_calls;
+    replayed.omitted_unmatched = log.omitted_unmatched;
+    replayed.outcome = if replayed.recording_unknown
+        || replayed.missing().next().is_some()
+        || replayed.omitted_unmatched > 0
+    {
         Outcome::MockMissing
     } else if !replayed.deviations.is_empty() || !replayed.unused.is_empty() {
         Outcome::Deviated
@@ -249,6 +260,27 @@ pub(crate) mod tests {
         let replayed = outcome(reply(r#"{"total": 5}"#, Some(log(&[], 0, false))));
         assert_eq!(replayed.outcome, Outcome::MockMissing);
         assert!(replayed.recording_unknown);
+    }
+
+    #[test]
+    fn a_call_without_a_mock_past_the_log_s_limit_is_still_missing() {
+        let json = serde_json::json!({"recording": "r", "found": true, "calls": [],
+            "unused": [], "omitted_calls": 1500, "omitted_unmatched": 1});
+        let log = ReplayLog::from_json(json.to_string().as_bytes()).unwrap();
+        let replayed = outcome(reply(r#"{"total": 5}"#, Some(log)));
+        assert_eq!(replayed.outcome, Outcome::MockMissing);
+        assert_eq!(
+            (replayed.omitted_calls, replayed.omitted_unmatched),
+            (1500, 1)
+        );
+        // Counted and nothing missing: it passes.
+        let json = serde_json::json!({"recording": "r", "found": true, "calls": [],
+            "unused": [], "omitted_calls": 1500});
+        let log = ReplayLog::from_json(json.to_string().as_bytes()).unwrap();
+        assert_eq!(
+            outcome(reply(r#"{"total": 5}"#, Some(log))).outcome,
+            Outcome::Passed
+        );
     }
 
     #[test]

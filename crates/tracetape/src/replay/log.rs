@@ -37,6 +37,18 @@ pub struct ReplayLog {
     /// connections bypassing tracetape (see [`PollTimes`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub polls: Option<PollTimes>,
+    /// Calls past the log's limits
+    /// ([`LOG_ENTRIES`](super::matching::LOG_ENTRIES) and
+    /// [`LOG_BYTES`](super::matching::LOG_BYTES)), left out of `calls`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted_calls: usize,
+    /// Of those, calls no recorded call answered.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted_unmatched: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// One outbound call of a replayed request.
@@ -74,7 +86,8 @@ impl ReplayLog {
         serde_json::from_slice(json)
     }
 
-    /// The calls no recorded call answered.
+    /// The calls in `calls` no recorded call answered (and
+    /// `omitted_unmatched` more).
     pub fn missing(&self) -> impl Iterator<Item = &LoggedCall> {
         self.calls.iter().filter(|call| call.level.is_none())
     }
@@ -92,8 +105,11 @@ impl ReplayLog {
                 calls: Vec::new(),
                 unused: Vec::new(),
                 polls,
+                omitted_calls: 0,
+                omitted_unmatched: 0,
             };
         };
+        let omitted = session.omitted();
         Self {
             recording: recording.to_owned(),
             found: true,
@@ -118,6 +134,8 @@ impl ReplayLog {
                 })
                 .collect(),
             polls,
+            omitted_calls: omitted.calls,
+            omitted_unmatched: omitted.unmatched,
         }
     }
 }

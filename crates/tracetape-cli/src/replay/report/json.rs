@@ -94,6 +94,8 @@ struct JsonRecording<'a> {
     recording_unknown: bool,
     deviations: Vec<JsonDeviation<'a>>,
     calls: Vec<JsonCall<'a>>,
+    omitted_calls: usize,
+    omitted_unmatched: usize,
     unused_calls: Vec<JsonUnused<'a>>,
 }
 
@@ -234,6 +236,8 @@ fn recording(result: &Replayed) -> JsonRecording<'_> {
                 reused: call.reused,
             })
             .collect(),
+        omitted_calls: result.omitted_calls,
+        omitted_unmatched: result.omitted_unmatched,
         unused_calls: result
             .unused
             .iter()

@@ -70,6 +70,7 @@ impl Summary {
                     None => summary.unmatched += 1,
                 }
             }
+            summary.unmatched += result.omitted_unmatched;
         }
         summary.routes = routes.into_iter().collect();
         summary

@@ -192,6 +192,15 @@ pub(crate) fn recording(result: &Replayed, style: Style) -> String {
             clean(&call.url, usize::MAX)
         ));
     }
+    if result.omitted_calls > 0 {
+        lines.push(format!(
+            "  … and {} more calls, not listed: the service logs the first {} of a request; {} of \
+             them had no recorded call to answer it",
+            result.omitted_calls,
+            tracetape::replay::matching::LOG_ENTRIES,
+            result.omitted_unmatched
+        ));
+    }
     for unused in &result.unused {
         lines.push(format!(
             "  mock unused: {} {} (recorded call {}): the new build no longer makes this call; \
@@ -290,6 +299,21 @@ mod tests {
         assert_eq!(lines[6], "    actual:   6");
         assert!(lines[7].starts_with("    suggestion: "), "{text}");
         assert_eq!(lines.len(), 8);
+    }
+
+    #[test]
+    fn calls_past_the_log_s_limit_are_counted() {
+        let mut replayed = deviated();
+        replayed.omitted_calls = 1200;
+        replayed.omitted_unmatched = 3;
+        let text = recording(&replayed, Style::PLAIN);
+        assert!(
+            text.contains(
+                "\n  … and 1200 more calls, not listed: the service logs the first 1000 of a \
+                 request; 3 of them had no recorded call to answer it\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

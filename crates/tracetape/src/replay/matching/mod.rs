@@ -78,5 +78,8 @@ mod tests;
 pub use call::{CallSummary, LiveCall};
 pub use level::Level;
 pub use no_match::{Candidate, Difference, NoMatch};
-pub use session::{Answer, LogEntry, Matched, Matcher, MockSession, Outcome, UnusedMock};
+pub use session::{
+    Answer, LOG_BYTES, LOG_ENTRIES, LogEntry, Matched, Matcher, MockSession, Omitted, Outcome,
+    UnusedMock,
+};
 pub use similarity::Similarity;

@@ -101,6 +101,8 @@ impl Matcher {
             state: Mutex::new(State {
                 uses: vec![0; mocks.len()],
                 log: Vec::new(),
+                log_bytes: 0,
+                omitted: Omitted::default(),
             }),
             mocks,
         }
@@ -182,12 +184,52 @@ struct Mock {
     call: CallSummary,
 }
 
+/// Live calls a session's log keeps; later ones are only counted, so that
+/// a long-lived session (the background one of a service left running in
+/// replay mode) stays small, and so does the replay log header.
+pub const LOG_ENTRIES: usize = 1_000;
+
+/// Bytes of method and URL a session's log keeps, at most; later calls are
+/// only counted.
+pub const LOG_BYTES: usize = 64 * 1024;
+
 /// What changes as calls are answered.
 #[derive(Debug)]
 struct State {
     /// How often each recorded call has answered.
     uses: Vec<u32>,
     log: Vec<LogEntry>,
+    /// Method and URL bytes in `log`.
+    log_bytes: usize,
+    /// Calls past the log's limits.
+    omitted: Omitted,
+}
+
+impl State {
+    /// Logs `entry`, or counts it when the log is full.
+    fn record(&mut self, entry: LogEntry) {
+        let bytes = entry.call.method.len() + entry.call.url.len();
+        if self.log.len() < LOG_ENTRIES && self.log_bytes + bytes <= LOG_BYTES {
+            self.log_bytes += bytes;
+            self.log.push(entry);
+        } else {
+            self.omitted.calls += 1;
+            if entry.matched.is_none() {
+                self.omitted.unmatched += 1;
+            }
+        }
+    }
+}
+
+/// The live calls of a session its log left out (past [`LOG_ENTRIES`] or
+/// [`LOG_BYTES`]): counted, not described.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Omitted {
+    /// Calls left out.
+    pub calls: usize,
+    /// Of those, calls no recorded call answered.
+    pub unmatched: usize,
 }
 
 /// The recorded call that answered a live call, and how.
@@ -284,7 +326,7 @@ impl MockSession {
             .map(|&(index, fit)| (index, fit, false))
             .or_else(|| candidates.last().map(|&(index, fit)| (index, fit, true)));
         let Some((index, fit, reused)) = chosen else {
-            state.log.push(LogEntry {
+            state.record(LogEntry {
                 call: summary.clone(),
                 matched: None,
             });
@@ -300,7 +342,7 @@ impl MockSession {
             reused,
             similarity: fit.similarity,
         };
-        state.log.push(LogEntry {
+        state.record(LogEntry {
             call: summary,
             matched: Some(matched),
         });
@@ -312,10 +354,16 @@ impl MockSession {
         Ok(Answer { matched, outcome })
     }
 
-    /// Every live call so far, in the order answered, with the recorded
-    /// call that answered it.
+    /// The live calls so far, in the order answered, with the recorded
+    /// call that answered each: the first [`LOG_ENTRIES`] (within
+    /// [`LOG_BYTES`]); the others are counted in [`omitted`](Self::omitted).
     pub fn log(&self) -> Vec<LogEntry> {
         self.lock().log.clone()
+    }
+
+    /// The live calls [`log`](Self::log) left out.
+    pub fn omitted(&self) -> Omitted {
+        self.lock().omitted
     }
 
     /// The recorded calls no live call has used, in recorded order.

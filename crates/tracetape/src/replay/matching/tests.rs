@@ -784,3 +784,39 @@ fn only_outbound_calls_are_candidates() {
             .is_err()
     );
 }
+
+#[test]
+fn the_log_keeps_the_first_calls_and_counts_the_rest() {
+    let short = session(vec![get("http://stock/items", "[]")]);
+    let answered = live("GET", "http://stock/items", "");
+    for _ in 0..LOG_ENTRIES {
+        assert!(short.answer(&answered).is_ok());
+    }
+    assert_eq!(short.omitted(), Omitted::default());
+    // Past the limit: answered all the same, counted, not described.
+    assert!(short.answer(&answered).is_ok());
+    assert!(
+        short
+            .answer(&live("GET", "http://stock/other", ""))
+            .is_err()
+    );
+    assert_eq!(short.log().len(), LOG_ENTRIES);
+    assert_eq!(
+        short.omitted(),
+        Omitted {
+            calls: 2,
+            unmatched: 1
+        }
+    );
+
+    // Long URLs fill the log's bytes before its entries.
+    let long = format!("http://stock/items?q={}", "x".repeat(10_000));
+    let long_session = session(vec![get(&long, "[]")]);
+    let call = live("GET", &long, "");
+    for _ in 0..10 {
+        assert!(long_session.answer(&call).is_ok());
+    }
+    let kept = long_session.log().len();
+    assert!(kept * (3 + long.len()) <= LOG_BYTES && kept < 10, "{kept}");
+    assert_eq!(long_session.omitted().calls, 10 - kept);
+}
