@@ -40,9 +40,19 @@ pub(crate) fn redact_url(url: &str) -> Cow<'_, str> {
 }
 
 /// The byte range of the user information (before the last `@` of the
-/// authority), if the URL has one.
+/// authority), if the URL has one: only after a scheme that starts the URL
+/// (`://` later on, in a relative URL's query, is not an authority).
 fn credentials(url: &str) -> Option<(usize, usize)> {
-    let start = url.find("://")? + 3;
+    let scheme_end = url.find("://")?;
+    let scheme = &url[..scheme_end];
+    let is_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !is_scheme {
+        return None;
+    }
+    let start = scheme_end + 3;
     let authority_len = url[start..]
         .find(['/', '?', '#'])
         .unwrap_or(url.len() - start);
@@ -78,6 +88,13 @@ mod tests {
                 "http://u:p@a.test/?sig=1",
                 "http://REDACTED:REDACTED@a.test/?sig=REDACTED",
             ),
+            // `://` in a relative URL's query is not an authority (this
+            // once sliced backwards and panicked).
+            (
+                "/cb?sig=1&next=http://u@h/",
+                "/cb?sig=REDACTED&next=http://u@h/",
+            ),
+            ("/?a=&sig&&191etp://Pric@x", "/?a=&sig&&191etp://Pric@x"),
             // An `@` in the path or query is not user information.
             (
                 "http://a.test/users/@me?to=a@b",
