@@ -1,12 +1,13 @@
 //! Response comparison on whatever bodies a service answers with: JSON
 //! (nested, huge numbers, odd strings that look like dates, UUIDs or
-//! JWTs), text, bytes, gzip that is not. It must never panic, and a
-//! response compared with itself never deviates.
+//! JWTs), text, bytes, gzip that is not, with an ignore path parsed from
+//! whatever a configuration may say. It must never panic, and a response
+//! compared with itself never deviates.
 #![no_main]
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use tracetape::record::{BodyRecord, HeaderRecord, ResponseRecord};
+use tracetape::record::{BodyRecord, HeaderRecord, JsonPath, ResponseRecord};
 use tracetape::replay::compare::{CompareOptions, compare};
 
 /// The content types a body is tried with, picked by the input's first
@@ -23,10 +24,13 @@ fuzz_target!(|data: &[u8]| {
     let Some((&pick, rest)) = data.split_first() else {
         return;
     };
-    let (first, second) = match rest.iter().position(|&b| b == 0) {
-        Some(at) => (&rest[..at], &rest[at + 1..]),
-        None => (rest, rest),
-    };
+    let mut fields = rest.splitn(3, |&b| b == 0);
+    let first = fields.next().unwrap_or_default();
+    let second = fields.next().unwrap_or(first);
+    let ignore = fields
+        .next()
+        .and_then(|text| std::str::from_utf8(text).ok())
+        .and_then(|text| text.parse::<JsonPath>().ok());
     let content_type = TYPES[usize::from(pick) % TYPES.len()];
     let gzip = pick & 0x80 != 0;
     let response = |body: &[u8]| {
@@ -51,7 +55,10 @@ fuzz_target!(|data: &[u8]| {
         }
     };
     let (expected, actual) = (response(first), response(second));
-    let options = CompareOptions::default();
+    let options = match ignore {
+        Some(path) => CompareOptions::default().with_ignore(path),
+        None => CompareOptions::default(),
+    };
     let _ = compare(&expected, &actual, &options);
     let itself = compare(&expected, &expected, &options);
     assert!(itself.deviations.is_empty(), "{:?}", itself.deviations);
