@@ -24,6 +24,7 @@
 //! | `REPLAY_TARGET_BYPASS` | `ip:port` each order also connects to with a plain `std::net::TcpStream`, around tracetape's clients (what an unpatched dependency does); whether it connects changes nothing in the answer |
 //! | `REPLAY_TARGET_PLAIN_CLIENT` | `ip:port` each order also calls (`GET /plain`) with a plain `reqwest::Client`, without tracetape's middleware; whether the call succeeds changes nothing in the answer |
 //! | `REPLAY_TARGET_RESOLVE` | a host name each order also looks up with `std::net::ToSocketAddrs` (`getaddrinfo`), around tracetape's clients; whether it resolves changes nothing in the answer |
+//! | `REPLAY_TARGET_TOKEN` | each order must carry `Authorization: Bearer <token>`, else it is answered 401 |
 //! | `REPLAY_TARGET_UDP` | `ip:port` each order also sends a datagram to with a plain `std::net::UdpSocket` (as a metrics client would); whether it is sent changes nothing in the answer |
 //!
 //! | change | what the new build does |
@@ -46,7 +47,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::{Json, State};
-use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use serde_json::{Value, json};
@@ -104,6 +106,7 @@ struct App {
     plain: Option<(reqwest::Client, String)>,
     resolve: Option<String>,
     udp: Option<String>,
+    token: Option<String>,
 }
 
 #[tokio::main]
@@ -148,6 +151,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             .map(|addr| (reqwest::Client::new(), addr)),
         resolve: std::env::var("REPLAY_TARGET_RESOLVE").ok(),
         udp: std::env::var("REPLAY_TARGET_UDP").ok(),
+        token: std::env::var("REPLAY_TARGET_TOKEN").ok(),
     });
     let router = Router::new()
         .route("/orders", post(order))
@@ -182,8 +186,15 @@ type Failure = (StatusCode, String);
 
 async fn order(
     State(app): State<Arc<App>>,
+    headers: HeaderMap,
     Json(order): Json<Value>,
 ) -> Result<Json<Value>, Failure> {
+    if let Some(token) = &app.token {
+        let expected = format!("Bearer {token}");
+        if headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+            return Err((StatusCode::UNAUTHORIZED, "unauthorized".to_owned()));
+        }
+    }
     let id = order["id"].as_str().unwrap_or_default().to_owned();
     let sku = order["sku"].as_str().unwrap_or_default().to_owned();
     let qty = order["qty"].as_u64().unwrap_or(1);

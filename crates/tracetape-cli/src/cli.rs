@@ -219,6 +219,13 @@ pub(crate) struct ReplayArgs {
     /// allow_connect].
     #[arg(long, value_name = "ADDR")]
     pub(crate) allow_connect: Vec<String>,
+    /// Send this header with every replayed request instead of the
+    /// recorded one, such as a credential that redaction replaced in the
+    /// recordings ('Authorization: Bearer …'). Repeatable; replaces the
+    /// `replay.headers` entry of the same name [key: headers, a table whose
+    /// values may hold ${ENV_VAR}].
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub(crate) headers: Vec<String>,
     /// Exit with 1 when the service opened (or tried to open) any
     /// connection that bypasses tracetape's clients [key:
     /// fail_on_unpatched].

@@ -8,10 +8,13 @@
 //! (`replay/config.rs`); `replay/run.rs` drives it all. A service it
 //! starts runs with the preload library (`replay/preload.rs`), and the
 //! connections it reports are read, filtered and attributed in
-//! `replay/unpatched.rs` (`replay/procfs.rs` tells the service's processes). `tracetape demo`
-//! replays through the same driver: [`Settings`], [`replay`], [`write`].
+//! `replay/unpatched.rs` (`replay/procfs.rs` tells the service's processes).
+//! Headers given for the replay (`replay/headers.rs`) replace the recorded
+//! ones. `tracetape demo` replays through the same driver: [`Settings`],
+//! [`replay`], [`write`].
 
 mod config;
+mod headers;
 mod outcome;
 mod preload;
 mod process;

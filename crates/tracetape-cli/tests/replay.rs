@@ -10,7 +10,8 @@ mod replay_support;
 use std::process::{Command, Stdio};
 
 use replay_support::{
-    Fixture, Notices, free_port, listening_url, running, schema, signal, stderr, stdout, stop,
+    Fixture, Notices, TOKEN, free_port, listening_url, running, schema, signal, stderr, stdout,
+    stop,
 };
 use serde_json::Value;
 
@@ -489,6 +490,50 @@ fn the_configuration_file_drives_the_replay() {
     assert_eq!(output.status.code(), Some(0), "{}", both(&output));
     assert!(
         stdout(&output).contains(&format!("replayed against http://127.0.0.1:{port}/")),
+        "{}",
+        both(&output)
+    );
+}
+
+#[test]
+fn a_credential_redaction_replaced_is_given_back_with_header() {
+    // The example checks the bearer token every order carried; the
+    // recordings hold it redacted.
+    let token = [("REPLAY_TARGET_TOKEN", TOKEN)];
+    let fixture = Fixture::record_with(&["o-1"], &token);
+    let run = |args: &[&str], vars: &[(&str, &str)]| {
+        let mut command = fixture.replay_command(free_port(), "", args);
+        command.envs(token).envs(vars.iter().copied());
+        command.output().unwrap()
+    };
+
+    // Sent as recorded, the redacted value is refused.
+    let output = run(&["--format", "json"], &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["recordings"][0]["status"], 401, "{report}");
+
+    // Given back with --header, it passes.
+    let bearer = format!("Authorization: Bearer {TOKEN}");
+    let output = run(&["--header", &bearer], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+
+    // Or from the configuration file, the secret in the environment.
+    std::fs::write(
+        fixture.dir.path().join("tracetape.toml"),
+        "[replay.headers]
+authorization = \"Bearer ${ORDERS_TOKEN}\"\n",
+    )
+    .unwrap();
+    let output = run(&[], &[("ORDERS_TOKEN", TOKEN)]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    // A variable that is not set stops the run before it starts.
+    let output = run(&[], &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", both(&output));
+    assert!(
+        stderr(&output).contains(
+            "replay.headers.authorization: the environment variable ORDERS_TOKEN is not set"
+        ),
         "{}",
         both(&output)
     );

@@ -3,6 +3,7 @@
 //! by its flag. Unknown keys are errors, and every error names the key or
 //! the flag.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
 use reqwest::Url;
+use reqwest::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use tracetape::record::{CONFIG_FILE, DEFAULT_DIR, JsonPath};
 use tracetape::replay::compare::CompareOptions;
@@ -59,6 +61,9 @@ pub(crate) struct Settings {
     /// flags', each once. Entries of the preload library's allow list
     /// (`TRACETAPE_UNPATCHED_ALLOW`).
     pub(crate) allow_connect: Vec<String>,
+    /// Headers sent with every replayed request instead of the recorded
+    /// ones (`[replay.headers]`, then `--header`).
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// The parts of `tracetape.toml` the replay reads. Other tables belong
@@ -89,6 +94,7 @@ struct RawReplay {
     allow_unpatched: Option<bool>,
     fail_on_unpatched: Option<bool>,
     allow_connect: Option<Vec<String>>,
+    headers: Option<BTreeMap<String, String>>,
 }
 
 /// What the file says, with its relative paths taken from its directory.
@@ -228,6 +234,9 @@ impl Settings {
             allow_unpatched: args.allow_unpatched || replay.allow_unpatched.unwrap_or(false),
             fail_on_unpatched: args.fail_on_unpatched || replay.fail_on_unpatched.unwrap_or(false),
             allow_connect,
+            headers: super::headers::resolve(replay.headers.as_ref(), &args.headers, |name| {
+                std::env::var(name).ok()
+            })?,
         })
     }
 }

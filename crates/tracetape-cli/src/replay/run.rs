@@ -60,8 +60,9 @@ pub(crate) async fn run(args: ReplayArgs) -> Result<(), Failure> {
 /// ready) or was interrupted before it did.
 pub(crate) async fn replay(settings: &Settings) -> Result<Report, Failure> {
     let selection = select::select(settings, &mut io::stderr()).map_err(Failure::Usage)?;
-    let sender =
-        Sender::new(settings.base_url.clone(), settings.request_timeout).map_err(Failure::Usage)?;
+    let sender = Sender::new(settings.base_url.clone(), settings.request_timeout)
+        .map_err(Failure::Usage)?
+        .with_headers(&settings.headers);
     let detection = Detection::prepare(settings, |name| std::env::var(name).ok())
         .context("failed to create the unpatched-dependency report's directory")
         .map_err(Failure::Usage)?;

@@ -222,6 +222,7 @@ mod tests {
             allow_unpatched: false,
             fail_on_unpatched: false,
             allow_connect: Vec::new(),
+            headers: Vec::new(),
         };
         let mut notes = Vec::new();
         let selection = select(&settings, &mut notes);

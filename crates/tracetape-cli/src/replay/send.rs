@@ -3,6 +3,7 @@
 //! response read back with the replay log.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -40,6 +41,8 @@ pub(crate) struct Sender {
     client: reqwest::Client,
     base: Url,
     timeout: Duration,
+    /// Sent instead of the recorded headers of the same name.
+    headers: Arc<[(HeaderName, HeaderValue)]>,
 }
 
 /// What the service answered.
@@ -103,7 +106,15 @@ impl Sender {
             client,
             base,
             timeout,
+            headers: Arc::new([]),
         })
+    }
+
+    /// Sends `headers` with every request instead of the recorded headers
+    /// of the same names.
+    pub(crate) fn with_headers(mut self, headers: &[(HeaderName, HeaderValue)]) -> Self {
+        self.headers = headers.into();
+        self
     }
 
     /// The service's base URL.
@@ -204,6 +215,9 @@ impl Sender {
         let id = HeaderValue::from_str(&replayable.id.to_string())
             .map_err(|_| "the replay id is not a header value".to_owned())?;
         headers.insert(REPLAY_HEADER, id);
+        for (name, value) in self.headers.iter() {
+            headers.insert(name.clone(), value.clone());
+        }
         let mut request = reqwest::Request::new(method, url);
         *request.headers_mut() = headers;
         *request.body_mut() = Some(recorded.body.bytes.clone().into());
@@ -301,6 +315,48 @@ mod tests {
         );
         let body = request.body().and_then(reqwest::Body::as_bytes);
         assert_eq!(body, Some(&b"{\"id\":1}"[..]));
+    }
+
+    #[test]
+    fn headers_given_for_the_replay_replace_the_recorded_ones() {
+        let mut replayable = super::super::outcome::tests::replayable("{}");
+        let inbound = &mut replayable.recording.exchanges[0].request;
+        for (name, value) in [
+            ("authorization", "REDACTED:0123456789abcdef"),
+            ("x-api-key", "REDACTED:fedcba9876543210"),
+            ("x-api-key", "REDACTED:0000000000000000"),
+            ("x-request-id", "r-1"),
+        ] {
+            inbound.headers.push(HeaderRecord {
+                name: name.to_owned(),
+                value: value.as_bytes().to_vec().into(),
+            });
+        }
+        let given = [
+            (
+                HeaderName::from_static("authorization"),
+                HeaderValue::from_static("Bearer s3cret"),
+            ),
+            (
+                HeaderName::from_static("x-api-key"),
+                HeaderValue::from_static("k-1"),
+            ),
+        ];
+        let request = sender("http://127.0.0.1:9")
+            .with_headers(&given)
+            .request(&replayable)
+            .unwrap();
+        let all = |name: &str| -> Vec<&str> {
+            request
+                .headers()
+                .get_all(name)
+                .iter()
+                .map(|value| value.to_str().unwrap())
+                .collect()
+        };
+        assert_eq!(all("authorization"), ["Bearer s3cret"]);
+        assert_eq!(all("x-api-key"), ["k-1"]);
+        assert_eq!(all("x-request-id"), ["r-1"]);
     }
 
     #[test]

@@ -21,6 +21,9 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 
+/// The credential every recorded order carries.
+pub const TOKEN: &str = "s3cret";
+
 /// How long a test waits for something a process promised to do.
 const PATIENCE: Duration = Duration::from_secs(60);
 
@@ -153,6 +156,12 @@ impl Fixture {
     /// Runs the example in record mode and sends it one order per id,
     /// one after the other; then stops it, which writes the recordings.
     pub fn record(orders: &[&str]) -> Self {
+        Self::record_with(orders, &[])
+    }
+
+    /// As [`record`](Self::record), with `vars` in the example's
+    /// environment.
+    pub fn record_with(orders: &[&str], vars: &[(&str, &str)]) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -170,6 +179,7 @@ impl Fixture {
             .env("TRACETAPE_MODE", "record")
             .env("TRACETAPE_RECORD_DIR", fixture.recordings())
             .env("PORT", "0")
+            .envs(vars.iter().copied())
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
@@ -180,6 +190,9 @@ impl Fixture {
                 client
                     .post(format!("{url}/orders"))
                     .header("x-request-id", format!("req-{id}"))
+                    // Redacted in the recordings; `REPLAY_TARGET_TOKEN`
+                    // makes the example check it.
+                    .header("authorization", format!("Bearer {TOKEN}"))
                     .header(
                         "traceparent",
                         "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
