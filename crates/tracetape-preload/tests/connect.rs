@@ -11,7 +11,9 @@ mod common;
 use std::net::SocketAddr;
 use std::os::unix::net::UnixListener;
 
-use common::{accepted_anything, assert_event, listener, one_line, report_lines, run_child};
+use common::{
+    accepted_anything, assert_event, listener, one_line, report_file, report_lines, run_child,
+};
 
 /// The child's side (see [`common::child`]), run by the other tests in a
 /// child process of their own.
@@ -39,8 +41,7 @@ fn assert_reports(line: &serde_json::Value, addr: SocketAddr, blocked: bool) {
 
 #[test]
 fn a_bypassing_connection_is_refused_and_reported() {
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("unpatched.jsonl");
+    let (_tmp, report) = report_file();
     let (listener, addr) = listener();
     let stdout = run_child(
         &[addr.to_string()],
@@ -59,8 +60,7 @@ fn a_bypassing_connection_is_refused_and_reported() {
 
 #[test]
 fn allow_mode_lets_the_connection_through_and_still_reports_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("unpatched.jsonl");
+    let (_tmp, report) = report_file();
     let (listener, addr) = listener();
     let stdout = run_child(
         &[addr.to_string()],
@@ -79,8 +79,7 @@ fn allow_mode_lets_the_connection_through_and_still_reports_it() {
 
 #[test]
 fn an_allow_listed_destination_is_neither_reported_nor_refused() {
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("unpatched.jsonl");
+    let (_tmp, report) = report_file();
     let (allowed_listener, allowed) = listener();
     let (other_listener, other) = listener();
     let stdout = run_child(

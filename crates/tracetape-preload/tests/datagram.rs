@@ -12,7 +12,7 @@ use std::net::{SocketAddr, UdpSocket};
 
 use common::{
     DNS_QUERY_TO, GETHOSTBYNAME, SEND_TO, SENDMMSG_TO, SENDMSG_TO, UDP_CONNECT_TO, assert_event,
-    assert_within, localhost_query, one_line, report_lines, run_child_with,
+    assert_within, localhost_query, one_line, report_file, report_lines, run_child_with,
 };
 
 /// The child's side (see [`common::child`]), run by the other tests in a
@@ -71,28 +71,21 @@ fn assert_reports_udp(
 
 #[test]
 fn connecting_a_udp_socket_is_refused_and_reported() {
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("unpatched.jsonl");
+    let (_tmp, report) = report_file();
     let (socket, addr) = receiver();
     let dest = addr.to_string();
     let run = run_child_with(&[
         ("TRACETAPE_UNPATCHED_REPORT", report.to_str().unwrap()),
         (UDP_CONNECT_TO, &dest),
     ]);
-    assert!(
-        run.stdout
-            .contains(&format!("child: udp connect {addr} refused\n")),
-        "{}",
-        run.stdout
-    );
+    run.assert_said(&format!("child: udp connect {addr} refused\n"));
     assert_reports_udp(&one_line(&report), addr, true, "connect", run.window);
     assert!(received(&socket).is_empty());
 }
 
 #[test]
 fn allow_mode_connects_the_udp_socket_and_still_reports_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("unpatched.jsonl");
+    let (_tmp, report) = report_file();
     let (_socket, addr) = receiver();
     let dest = addr.to_string();
     let run = run_child_with(&[
@@ -100,31 +93,20 @@ fn allow_mode_connects_the_udp_socket_and_still_reports_it() {
         ("TRACETAPE_UNPATCHED_MODE", "allow"),
         (UDP_CONNECT_TO, &dest),
     ]);
-    assert!(
-        run.stdout
-            .contains(&format!("child: udp connect {addr} sent 0\n")),
-        "{}",
-        run.stdout
-    );
+    run.assert_said(&format!("child: udp connect {addr} sent 0\n"));
     assert_reports_udp(&one_line(&report), addr, false, "connect", run.window);
 }
 
 #[test]
 fn a_datagram_sent_with_send_to_is_refused_and_reported() {
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("unpatched.jsonl");
+    let (_tmp, report) = report_file();
     let (socket, addr) = receiver();
     let dest = addr.to_string();
     let run = run_child_with(&[
         ("TRACETAPE_UNPATCHED_REPORT", report.to_str().unwrap()),
         (SEND_TO, &dest),
     ]);
-    assert!(
-        run.stdout
-            .contains(&format!("child: send_to {addr} sent 0, refused 1\n")),
-        "{}",
-        run.stdout
-    );
+    run.assert_said(&format!("child: send_to {addr} sent 0, refused 1\n"));
     let line = one_line(&report);
     assert_reports_udp(&line, addr, true, "sendto", run.window);
     // `at` comes right after `tid`.
@@ -148,8 +130,7 @@ fn a_datagram_sent_with_send_to_is_refused_and_reported() {
 
 #[test]
 fn allow_mode_sends_the_datagram_and_still_reports_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("unpatched.jsonl");
+    let (_tmp, report) = report_file();
     let (socket, addr) = receiver();
     let dest = addr.to_string();
     let run = run_child_with(&[
@@ -157,20 +138,14 @@ fn allow_mode_sends_the_datagram_and_still_reports_it() {
         ("TRACETAPE_UNPATCHED_MODE", "allow"),
         (SEND_TO, &dest),
     ]);
-    assert!(
-        run.stdout
-            .contains(&format!("child: send_to {addr} sent 1, refused 0\n")),
-        "{}",
-        run.stdout
-    );
+    run.assert_said(&format!("child: send_to {addr} sent 1, refused 0\n"));
     assert_reports_udp(&one_line(&report), addr, false, "sendto", run.window);
     assert_eq!(received(&socket), [b"datagram 0".to_vec()]);
 }
 
 #[test]
 fn an_allow_listed_datagram_destination_is_neither_reported_nor_refused() {
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("unpatched.jsonl");
+    let (_tmp, report) = report_file();
     let (allowed_socket, allowed) = receiver();
     let (other_socket, other) = receiver();
     let sends = format!("{allowed},{other}");
@@ -179,18 +154,8 @@ fn an_allow_listed_datagram_destination_is_neither_reported_nor_refused() {
         ("TRACETAPE_UNPATCHED_ALLOW", &allowed.to_string()),
         (SEND_TO, &sends),
     ]);
-    assert!(
-        run.stdout
-            .contains(&format!("child: send_to {allowed} sent 1, refused 0\n")),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout
-            .contains(&format!("child: send_to {other} sent 0, refused 1\n")),
-        "{}",
-        run.stdout
-    );
+    run.assert_said(&format!("child: send_to {allowed} sent 1, refused 0\n"));
+    run.assert_said(&format!("child: send_to {other} sent 0, refused 1\n"));
     assert_eq!(received(&allowed_socket).len(), 1);
     assert!(received(&other_socket).is_empty());
     assert_reports_udp(&one_line(&report), other, true, "sendto", run.window);
@@ -198,8 +163,7 @@ fn an_allow_listed_datagram_destination_is_neither_reported_nor_refused() {
 
 #[test]
 fn datagrams_are_reported_at_most_64_times_per_destination_and_all_decided_on() {
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("unpatched.jsonl");
+    let (_tmp, report) = report_file();
     let (socket, addr) = receiver();
     let (other_socket, other) = receiver();
     let sends = format!("{addr}*100,{other}*3");
@@ -208,12 +172,7 @@ fn datagrams_are_reported_at_most_64_times_per_destination_and_all_decided_on() 
         ("TRACETAPE_UNPATCHED_MODE", "allow"),
         (SEND_TO, &sends),
     ]);
-    assert!(
-        run.stdout
-            .contains(&format!("child: send_to {addr} sent 100, refused 0\n")),
-        "{}",
-        run.stdout
-    );
+    run.assert_said(&format!("child: send_to {addr} sent 100, refused 0\n"));
     assert_eq!(received(&socket).len(), 100);
     assert_eq!(received(&other_socket).len(), 3);
     let lines = report_lines(&report);
@@ -231,20 +190,14 @@ fn datagrams_are_reported_at_most_64_times_per_destination_and_all_decided_on() 
 
 #[test]
 fn the_cap_on_lines_does_not_let_datagrams_through() {
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("unpatched.jsonl");
+    let (_tmp, report) = report_file();
     let (socket, addr) = receiver();
     let sends = format!("{addr}*100");
     let run = run_child_with(&[
         ("TRACETAPE_UNPATCHED_REPORT", report.to_str().unwrap()),
         (SEND_TO, &sends),
     ]);
-    assert!(
-        run.stdout
-            .contains(&format!("child: send_to {addr} sent 0, refused 100\n")),
-        "{}",
-        run.stdout
-    );
+    run.assert_said(&format!("child: send_to {addr} sent 0, refused 100\n"));
     assert!(received(&socket).is_empty());
     let lines = report_lines(&report);
     assert_eq!(lines.len(), 64);
@@ -255,25 +208,15 @@ fn the_cap_on_lines_does_not_let_datagrams_through() {
 
 #[test]
 fn a_dns_query_sent_to_port_53_is_refused_and_reported_with_its_name() {
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("unpatched.jsonl");
+    let (_tmp, report) = report_file();
     // Refused before reaching the network: nothing is sent to port 53.
     let run = run_child_with(&[
         ("TRACETAPE_UNPATCHED_REPORT", report.to_str().unwrap()),
         (DNS_QUERY_TO, "127.0.0.1:53"),
         (SENDMSG_TO, "127.0.0.1:53"),
     ]);
-    assert!(
-        run.stdout
-            .contains("child: dns query 127.0.0.1:53 refused\n"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("child: sendmsg 127.0.0.1:53 refused\n"),
-        "{}",
-        run.stdout
-    );
+    run.assert_said("child: dns query 127.0.0.1:53 refused\n");
+    run.assert_said("child: sendmsg 127.0.0.1:53 refused\n");
     let lines = report_lines(&report);
     let [send_to, sendmsg] = &lines[..] else {
         panic!("expected two report lines, got {lines:?}");
@@ -295,8 +238,7 @@ fn a_dns_query_sent_to_port_53_is_refused_and_reported_with_its_name() {
 
 #[test]
 fn a_dns_shaped_datagram_to_another_port_is_plain_udp() {
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("unpatched.jsonl");
+    let (_tmp, report) = report_file();
     let (socket, addr) = receiver();
     let dest = addr.to_string();
     let run = run_child_with(&[
@@ -306,20 +248,14 @@ fn a_dns_shaped_datagram_to_another_port_is_plain_udp() {
         ("TRACETAPE_UNPATCHED_ALLOW", "localhost"),
         (DNS_QUERY_TO, &dest),
     ]);
-    assert!(
-        run.stdout
-            .contains(&format!("child: dns query {addr} refused\n")),
-        "{}",
-        run.stdout
-    );
+    run.assert_said(&format!("child: dns query {addr} refused\n"));
     assert_reports_udp(&one_line(&report), addr, true, "sendto", run.window);
     assert!(received(&socket).is_empty());
 }
 
 #[test]
 fn sendmsg_and_sendmmsg_datagrams_are_refused_and_reported() {
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("unpatched.jsonl");
+    let (_tmp, report) = report_file();
     let (socket, addr) = receiver();
     let dest = addr.to_string();
     let run = run_child_with(&[
@@ -328,12 +264,7 @@ fn sendmsg_and_sendmmsg_datagrams_are_refused_and_reported() {
         (SENDMMSG_TO, &dest),
     ]);
     for action in ["sendmsg", "sendmmsg"] {
-        assert!(
-            run.stdout
-                .contains(&format!("child: {action} {addr} refused\n")),
-            "{}",
-            run.stdout
-        );
+        run.assert_said(&format!("child: {action} {addr} refused\n"));
     }
     let lines = report_lines(&report);
     let [sendmsg, sendmmsg] = &lines[..] else {
@@ -346,8 +277,7 @@ fn sendmsg_and_sendmmsg_datagrams_are_refused_and_reported() {
 
 #[test]
 fn allow_mode_lets_sendmsg_and_sendmmsg_through() {
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("unpatched.jsonl");
+    let (_tmp, report) = report_file();
     let (socket, addr) = receiver();
     let dest = addr.to_string();
     let run = run_child_with(&[
@@ -356,19 +286,9 @@ fn allow_mode_lets_sendmsg_and_sendmmsg_through() {
         (SENDMSG_TO, &dest),
         (SENDMMSG_TO, &dest),
     ]);
-    assert!(
-        run.stdout
-            .contains(&format!("child: sendmmsg {addr} sent 2\n")),
-        "{}",
-        run.stdout
-    );
+    run.assert_said(&format!("child: sendmmsg {addr} sent 2\n"));
     let query = localhost_query();
-    assert!(
-        run.stdout
-            .contains(&format!("child: sendmsg {addr} sent {}\n", query.len())),
-        "{}",
-        run.stdout
-    );
+    run.assert_said(&format!("child: sendmsg {addr} sent {}\n", query.len()));
     assert_eq!(received(&socket), [query, b"one".to_vec(), b"two".to_vec()]);
     assert_eq!(report_lines(&report).len(), 2);
 }
@@ -382,17 +302,7 @@ fn without_the_variables_datagrams_and_lookups_go_through() {
         (SENDMMSG_TO, &dest),
         (GETHOSTBYNAME, "gethostbyname:localhost"),
     ]);
-    assert!(
-        run.stdout
-            .contains(&format!("child: send_to {addr} sent 1, refused 0\n")),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout
-            .contains("child: gethostbyname localhost resolved\n"),
-        "{}",
-        run.stdout
-    );
+    run.assert_said(&format!("child: send_to {addr} sent 1, refused 0\n"));
+    run.assert_said("child: gethostbyname localhost resolved\n");
     assert_eq!(received(&socket).len(), 3);
 }

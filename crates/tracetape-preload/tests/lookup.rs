@@ -8,8 +8,8 @@
 mod common;
 
 use common::{
-    GETHOSTBYNAME, RES_QUERY, UNSENDABLE, assert_event, assert_within, one_line, report_lines,
-    run_child_resolving, run_child_with,
+    GETHOSTBYNAME, RES_QUERY, UNSENDABLE, assert_event, assert_within, one_line, report_file,
+    report_lines, run_child_resolving, run_child_with,
 };
 
 /// The child's side (see [`common::child`]), run by the other tests in a
@@ -39,8 +39,7 @@ fn assert_reports_resolution(line: &serde_json::Value, host: &str, blocked: bool
 
 #[test]
 fn resolving_a_host_name_is_refused_and_reported() {
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("unpatched.jsonl");
+    let (_tmp, report) = report_file();
     let stdout = run_child_resolving(
         &["localhost"],
         &[],
@@ -55,8 +54,7 @@ fn resolving_a_host_name_is_refused_and_reported() {
 
 #[test]
 fn allow_mode_resolves_the_host_name_and_still_reports_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("unpatched.jsonl");
+    let (_tmp, report) = report_file();
     let stdout = run_child_resolving(
         &["localhost"],
         &[],
@@ -71,8 +69,7 @@ fn allow_mode_resolves_the_host_name_and_still_reports_it() {
 
 #[test]
 fn an_allow_listed_host_name_is_neither_reported_nor_refused() {
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("unpatched.jsonl");
+    let (_tmp, report) = report_file();
     let stdout = run_child_resolving(
         &["localhost"],
         &[],
@@ -87,8 +84,7 @@ fn an_allow_listed_host_name_is_neither_reported_nor_refused() {
 
 #[test]
 fn ip_literals_are_never_reported_as_resolutions() {
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("unpatched.jsonl");
+    let (_tmp, report) = report_file();
     let stdout = run_child_resolving(
         &["127.0.0.1", "::1"],
         &[],
@@ -126,8 +122,7 @@ const GETHOSTBYNAMES: [&str; 4] = [
 
 #[test]
 fn gethostbyname_and_its_kin_are_refused_as_an_unknown_host_and_reported() {
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("unpatched.jsonl");
+    let (_tmp, report) = report_file();
     let lookups =
         GETHOSTBYNAMES.map(|function| format!("{function}:localhost,{function}:127.0.0.1"));
     let run = run_child_with(&[
@@ -146,12 +141,7 @@ fn gethostbyname_and_its_kin_are_refused_as_an_unknown_host_and_reported() {
     }
     // IP literals are not looked up, so not reported nor refused.
     for function in GETHOSTBYNAMES {
-        assert!(
-            run.stdout
-                .contains(&format!("child: {function} 127.0.0.1 resolved\n")),
-            "{}",
-            run.stdout
-        );
+        run.assert_said(&format!("child: {function} 127.0.0.1 resolved\n"));
     }
     let lines = report_lines(&report);
     assert_eq!(lines.len(), 4, "{lines:?}");
@@ -163,8 +153,7 @@ fn gethostbyname_and_its_kin_are_refused_as_an_unknown_host_and_reported() {
 
 #[test]
 fn allow_mode_resolves_with_gethostbyname_and_still_reports_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("unpatched.jsonl");
+    let (_tmp, report) = report_file();
     let lookups = GETHOSTBYNAMES.map(|function| format!("{function}:localhost"));
     let run = run_child_with(&[
         ("TRACETAPE_UNPATCHED_REPORT", report.to_str().unwrap()),
@@ -172,12 +161,7 @@ fn allow_mode_resolves_with_gethostbyname_and_still_reports_it() {
         (GETHOSTBYNAME, &lookups.join(",")),
     ]);
     for function in GETHOSTBYNAMES {
-        assert!(
-            run.stdout
-                .contains(&format!("child: {function} localhost resolved\n")),
-            "{}",
-            run.stdout
-        );
+        run.assert_said(&format!("child: {function} localhost resolved\n"));
     }
     let lines = report_lines(&report);
     assert_eq!(lines.len(), 4, "{lines:?}");
@@ -188,37 +172,26 @@ fn allow_mode_resolves_with_gethostbyname_and_still_reports_it() {
 
 #[test]
 fn an_allow_listed_host_name_is_looked_up_with_gethostbyname_unreported() {
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("unpatched.jsonl");
+    let (_tmp, report) = report_file();
     let run = run_child_with(&[
         ("TRACETAPE_UNPATCHED_REPORT", report.to_str().unwrap()),
         ("TRACETAPE_UNPATCHED_ALLOW", "localhost"),
         (GETHOSTBYNAME, "gethostbyname:localhost"),
     ]);
-    assert!(
-        run.stdout
-            .contains("child: gethostbyname localhost resolved\n"),
-        "{}",
-        run.stdout
-    );
+    run.assert_said("child: gethostbyname localhost resolved\n");
     assert_eq!(report_lines(&report), Vec::<serde_json::Value>::new());
 }
 
 #[test]
 fn res_query_is_refused_as_an_unknown_host_and_reported() {
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("unpatched.jsonl");
+    let (_tmp, report) = report_file();
     let run = run_child_with(&[
         ("TRACETAPE_UNPATCHED_REPORT", report.to_str().unwrap()),
         (RES_QUERY, "1"),
     ]);
     // -1 with HOST_NOT_FOUND (1); the C library's own failure for this
     // name would be NO_RECOVERY (3).
-    assert!(
-        run.stdout.contains("child: res_query ret -1, h_errno 1\n"),
-        "{}",
-        run.stdout
-    );
+    run.assert_said("child: res_query ret -1, h_errno 1\n");
     let line = one_line(&report);
     assert_reports_lookup(&line, UNSENDABLE, true, "res_query");
     assert_within(&line, run.window);
@@ -226,18 +199,13 @@ fn res_query_is_refused_as_an_unknown_host_and_reported() {
 
 #[test]
 fn allow_mode_hands_res_query_on_and_still_reports_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("unpatched.jsonl");
+    let (_tmp, report) = report_file();
     let run = run_child_with(&[
         ("TRACETAPE_UNPATCHED_REPORT", report.to_str().unwrap()),
         ("TRACETAPE_UNPATCHED_MODE", "allow"),
         (RES_QUERY, "1"),
     ]);
     // The C library's own answer: it cannot build a query for the name.
-    assert!(
-        run.stdout.contains("child: res_query ret -1, h_errno 3\n"),
-        "{}",
-        run.stdout
-    );
+    run.assert_said("child: res_query ret -1, h_errno 3\n");
     assert_reports_lookup(&one_line(&report), UNSENDABLE, false, "res_query");
 }

@@ -13,7 +13,7 @@ use std::net::{SocketAddr, UdpSocket};
 
 use common::{
     CONNECT_RESOLVED, CONNECT_TO, GETHOSTBYNAME, RESOLVE, SEND_TO, accepted_anything, assert_event,
-    listener, one_line, report_lines, run_child_with,
+    listener, one_line, report_file, report_lines, run_child_with,
 };
 
 /// The child's side (see [`common::child`]), run by the other tests in a
@@ -38,8 +38,7 @@ fn assert_destination(line: &serde_json::Value, kind: &str, addr: SocketAddr, ho
 
 #[test]
 fn allow_mode_names_the_host_a_connection_s_address_was_resolved_from() {
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("unpatched.jsonl");
+    let (_tmp, report) = report_file();
     let (direct_listener, direct) = listener();
     let (resolved_listener, resolved) = listener();
     let port = resolved.port();
@@ -51,18 +50,10 @@ fn allow_mode_names_the_host_a_connection_s_address_was_resolved_from() {
         (CONNECT_TO, &direct.to_string()),
         (CONNECT_RESOLVED, &format!("localhost:{port}")),
     ]);
-    assert!(
-        run.stdout.contains(&format!("child: {direct} connected\n")),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains(&format!(
-            "child: localhost:{port} connected to 127.0.0.1:{port}\n"
-        )),
-        "{}",
-        run.stdout
-    );
+    run.assert_said(&format!("child: {direct} connected\n"));
+    run.assert_said(&format!(
+        "child: localhost:{port} connected to 127.0.0.1:{port}\n"
+    ));
     assert!(accepted_anything(&direct_listener));
     assert!(accepted_anything(&resolved_listener));
     let lines = report_lines(&report);
@@ -87,8 +78,7 @@ fn allow_mode_names_the_host_a_connection_s_address_was_resolved_from() {
 
 #[test]
 fn a_connection_after_an_allow_listed_lookup_is_refused_and_names_the_host() {
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("unpatched.jsonl");
+    let (_tmp, report) = report_file();
     let (listener, addr) = listener();
     let port = addr.port();
     let run = run_child_with(&[
@@ -96,13 +86,9 @@ fn a_connection_after_an_allow_listed_lookup_is_refused_and_names_the_host() {
         ("TRACETAPE_UNPATCHED_ALLOW", "localhost"),
         (CONNECT_RESOLVED, &format!("localhost:{port}")),
     ]);
-    assert!(
-        run.stdout.contains(&format!(
-            "child: localhost:{port} refused at 127.0.0.1:{port}\n"
-        )),
-        "{}",
-        run.stdout
-    );
+    run.assert_said(&format!(
+        "child: localhost:{port} refused at 127.0.0.1:{port}\n"
+    ));
     assert!(!accepted_anything(&listener));
     // The lookup is allowed, so not reported; the connection is.
     let line = one_line(&report);
@@ -112,8 +98,7 @@ fn a_connection_after_an_allow_listed_lookup_is_refused_and_names_the_host() {
 
 #[test]
 fn a_datagram_to_a_resolved_address_names_the_host() {
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("unpatched.jsonl");
+    let (_tmp, report) = report_file();
     let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = receiver.local_addr().unwrap();
     let run = run_child_with(&[
@@ -122,17 +107,8 @@ fn a_datagram_to_a_resolved_address_names_the_host() {
         (RESOLVE, "localhost"),
         (SEND_TO, &addr.to_string()),
     ]);
-    assert!(
-        run.stdout.contains("child: localhost resolved\n"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout
-            .contains(&format!("child: send_to {addr} sent 0, refused 1\n")),
-        "{}",
-        run.stdout
-    );
+    run.assert_said("child: localhost resolved\n");
+    run.assert_said(&format!("child: send_to {addr} sent 0, refused 1\n"));
     let line = one_line(&report);
     assert_destination(&line, "udp", addr, Some("localhost"));
     assert_event(&line, true, "sendto", "child_sends_without_instrumentation");
@@ -173,19 +149,14 @@ fn an_address_from_the_gethostbyname_family_names_the_host() {
 
 #[test]
 fn resolving_an_ip_literal_names_no_host() {
-    let tmp = tempfile::tempdir().unwrap();
-    let report = tmp.path().join("unpatched.jsonl");
+    let (_tmp, report) = report_file();
     let (_listener, addr) = listener();
     let run = run_child_with(&[
         ("TRACETAPE_UNPATCHED_REPORT", report.to_str().unwrap()),
         (RESOLVE, "127.0.0.1"),
         (CONNECT_TO, &addr.to_string()),
     ]);
-    assert!(
-        run.stdout.contains("child: 127.0.0.1 resolved\n"),
-        "{}",
-        run.stdout
-    );
+    run.assert_said("child: 127.0.0.1 resolved\n");
     let line = one_line(&report);
     assert_destination(&line, "tcp", addr, None);
 }

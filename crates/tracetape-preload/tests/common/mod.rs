@@ -516,6 +516,29 @@ pub(crate) struct Run {
     pub(crate) window: (u64, u64),
 }
 
+impl Run {
+    #[allow(
+        dead_code,
+        reason = "not every test binary looks at what the child said"
+    )]
+    /// Asserts that the child said `text` (a whole line, with its `\n`).
+    pub(crate) fn assert_said(&self, text: &str) {
+        assert!(
+            self.stdout.contains(text),
+            "the child did not say {text:?}; it said:\n{}",
+            self.stdout
+        );
+    }
+}
+
+/// A directory of its own for a child's report file, and the file's path.
+#[allow(dead_code, reason = "not every test binary reports")]
+pub(crate) fn report_file() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("unpatched.jsonl");
+    (dir, path)
+}
+
 /// The time now: nanoseconds since the Unix epoch.
 fn now() -> u64 {
     let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
