@@ -517,11 +517,11 @@ pub(crate) struct Run {
 }
 
 impl Run {
+    /// Asserts that the child said `text` (a whole line, with its `\n`).
     #[allow(
         dead_code,
         reason = "not every test binary looks at what the child said"
     )]
-    /// Asserts that the child said `text` (a whole line, with its `\n`).
     pub(crate) fn assert_said(&self, text: &str) {
         assert!(
             self.stdout.contains(text),
