@@ -114,6 +114,17 @@ pub(crate) struct ReplayArgs {
     pub(crate) traces: Traces,
 }
 
+/// Options of `collector-down`.
+#[derive(Debug, Clone)]
+pub(crate) struct CollectorDownArgs {
+    /// Seconds of load with the collector up, before and after the outage.
+    pub(crate) up: u64,
+    /// Seconds of load with the collector down.
+    pub(crate) down: u64,
+    pub(crate) connections: u32,
+    pub(crate) load: LoadTool,
+}
+
 /// Options of `serve-orders`.
 #[derive(Debug, Clone)]
 pub(crate) struct ServeOrdersArgs {
@@ -145,6 +156,7 @@ pub(crate) struct LoadArgs {
 pub(crate) enum Command {
     Run(RunArgs),
     Replay(ReplayArgs),
+    CollectorDown(CollectorDownArgs),
     Serve(ServeArgs),
     ServeOrders(ServeOrdersArgs),
     Load(LoadArgs),
@@ -159,6 +171,8 @@ usage:
                         [--modes MODE,MODE,...] [--load auto|wrk|builtin]
   tracetape-bench replay [--recordings N] [--rounds N] [--concurrency N]
                          [--tracetape PATH] [--traces none|local]
+  tracetape-bench collector-down [--up N] [--down N] [--connections N]
+                                 [--load auto|wrk|builtin]
   tracetape-bench serve --mode MODE --port-file PATH
   tracetape-bench serve-orders --port-file PATH --dependency URL
   tracetape-bench load --port PORT [--connections N] [--seconds N] [--body-file PATH]
@@ -216,7 +230,19 @@ of the replayer. The `tracetape` binary is the one beside this executable
 (build it with `cargo build --release -p tracetape-cli`) unless --tracetape
 names one. The service's spans go nowhere unless --traces local sends them
 to the local store. Defaults: --recordings 2000 --rounds 3 --concurrency 8
---traces none.";
+--traces none.
+
+collector-down measures the brief's \"collector down for a minute under
+load\": one `serve --mode traced` process (OTLP/HTTP to rotel, as in
+traced) under load for three consecutive phases: before (rotel up, --up
+seconds), down (rotel killed, its ports left closed so exports are refused,
+--down seconds), after (rotel started again on the same ports, --up
+seconds), after a 1 s warm-up. It prints per phase requests/s, p50, p99 and
+max latency and the server's resident set (VmRSS, sampled twice a second:
+min, max, last), the down/before and after/before ratios, the RSS growth
+over the down phase, and the spans the two rotel runs received against the
+responses served (lost = responses - delivered, counted from outside).
+Defaults: --up 20 --down 60 --connections 32 --load auto.";
 
 /// Parses the arguments after the program name.
 pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Command> {
@@ -233,9 +259,12 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Co
             }
             return Ok(Command::Watch(rest));
         }
-        Some("run") | Some("replay") | Some("serve") | Some("serve-orders") | Some("load") => {
-            args.remove(0)
-        }
+        Some("run")
+        | Some("replay")
+        | Some("collector-down")
+        | Some("serve")
+        | Some("serve-orders")
+        | Some("load") => args.remove(0),
         Some("help") | Some("--help") | Some("-h") => return Ok(Command::Help),
         _ => "run".to_owned(),
     };
@@ -276,6 +305,25 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Co
                 bail!("--concurrency must be between 1 and 1024");
             }
             Command::Replay(replay)
+        }
+        "collector-down" => {
+            flags.only(&["up", "down", "connections", "load"])?;
+            let outage = CollectorDownArgs {
+                up: flags.parsed_or("up", 20)?,
+                down: flags.parsed_or("down", 60)?,
+                connections: flags.parsed_or("connections", 32)?,
+                load: flags.parsed_or("load", LoadTool::Auto)?,
+            };
+            if outage.up == 0 || outage.up > 600 {
+                bail!("--up must be between 1 and 600");
+            }
+            if outage.down == 0 || outage.down > 600 {
+                bail!("--down must be between 1 and 600");
+            }
+            if outage.connections == 0 || outage.connections > 1024 {
+                bail!("--connections must be between 1 and 1024");
+            }
+            Command::CollectorDown(outage)
         }
         "load" => {
             flags.only(&["port", "connections", "seconds", "body-file"])?;
@@ -473,6 +521,42 @@ mod tests {
         assert!(parse_str("replay --traces otlp").is_err());
         assert!(parse_str("replay --seconds 5").is_err());
         Ok(())
+    }
+
+    #[test]
+    fn collector_down_has_defaults_and_options() -> anyhow::Result<()> {
+        let Command::CollectorDown(outage) = parse_str("collector-down")? else {
+            bail!("expected collector-down");
+        };
+        assert_eq!(outage.up, 20);
+        assert_eq!(outage.down, 60);
+        assert_eq!(outage.connections, 32);
+        assert_eq!(outage.load, LoadTool::Auto);
+        let Command::CollectorDown(outage) =
+            parse_str("collector-down --up 5 --down=10 --connections 8 --load builtin")?
+        else {
+            bail!("expected collector-down");
+        };
+        assert_eq!(outage.up, 5);
+        assert_eq!(outage.down, 10);
+        assert_eq!(outage.connections, 8);
+        assert_eq!(outage.load, LoadTool::Builtin);
+        assert!(matches!(parse_str("collector-down --help")?, Command::Help));
+        Ok(())
+    }
+
+    #[test]
+    fn collector_down_rejects_bad_values() {
+        assert!(parse_str("collector-down --up 0").is_err());
+        assert!(parse_str("collector-down --down 0").is_err());
+        assert!(parse_str("collector-down --down 601").is_err());
+        assert!(parse_str("collector-down --connections 0").is_err());
+        assert!(parse_str("collector-down --down abc").is_err());
+        assert!(parse_str("collector-down --load fast").is_err());
+        // run's options are not collector-down's.
+        assert!(parse_str("collector-down --seconds 5").is_err());
+        assert!(parse_str("collector-down --modes traced").is_err());
+        assert!(parse_str("collector-down 60").is_err());
     }
 
     #[test]

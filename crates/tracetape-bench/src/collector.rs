@@ -34,10 +34,21 @@ impl Collector {
     /// Starts rotel on two free loopback ports, with its files in `dir`,
     /// and waits until both ports accept connections.
     pub(crate) fn start(dir: &Path) -> anyhow::Result<Self> {
+        Collector::start_on(dir, "rotel", free_port()?, free_port()?)
+    }
+
+    /// Starts rotel listening on `grpc_port` and `http_port`, its files in
+    /// `dir` named after `name` (`{name}.out`, `.pid`, `.log`), and waits
+    /// until both ports accept connections. Starting it again on the ports
+    /// of one that was killed brings "the same" collector back.
+    pub(crate) fn start_on(
+        dir: &Path,
+        name: &str,
+        grpc_port: u16,
+        http_port: u16,
+    ) -> anyhow::Result<Self> {
         let binary = rotel_binary()?;
-        let grpc_port = free_port()?;
-        let http_port = free_port()?;
-        let output = dir.join("rotel.out");
+        let output = dir.join(format!("{name}.out"));
         let out =
             File::create(&output).with_context(|| format!("creating {}", output.display()))?;
         let err = out.try_clone().context("duplicating a file handle")?;
@@ -50,9 +61,9 @@ impl Collector {
             .arg(format!("127.0.0.1:{http_port}"))
             .args(["--debug-log", "traces", "--log-format", "json"])
             .arg("--pid-file")
-            .arg(dir.join("rotel.pid"))
+            .arg(dir.join(format!("{name}.pid")))
             .arg("--log-file")
-            .arg(dir.join("rotel.log"))
+            .arg(dir.join(format!("{name}.log")))
             .stdout(out)
             .stderr(err)
             .spawn()
@@ -86,6 +97,29 @@ impl Collector {
             }
             thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The gRPC and OTLP/HTTP ports, to start it again on.
+    pub(crate) fn ports(&self) -> (u16, u16) {
+        (self.grpc_port, self.http_port)
+    }
+
+    /// Kills rotel outright (SIGKILL, through its `watch` process: no
+    /// flush, no goodbye), waits until neither port accepts connections,
+    /// and returns the spans its debug log counted.
+    pub(crate) fn kill(mut self) -> anyhow::Result<u64> {
+        self.process.kill();
+        for port in [self.grpc_port, self.http_port] {
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            let deadline = Instant::now() + START_TIMEOUT;
+            while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                if Instant::now() >= deadline {
+                    bail!("{addr} still accepts connections after rotel-agent was killed");
+                }
+                thread::sleep(Duration::from_millis(20));
+            }
+        }
+        self.spans_received()
     }
 
     /// `OTEL_EXPORTER_OTLP_ENDPOINT` for the OTLP/HTTP receiver.

@@ -1,7 +1,9 @@
 //! `tracetape-bench`: what tracing and record mode cost a hello-world
 //! service, a client + server pair and a JSON endpoint, in throughput and
-//! in memory; and, with the `replay` subcommand, how fast `tracetape
-//! replay` replays recordings (see [Replay speed](#replay-speed)).
+//! in memory; with the `replay` subcommand, how fast `tracetape
+//! replay` replays recordings (see [Replay speed](#replay-speed)); and with
+//! `collector-down`, what a collector outage under load does to latency,
+//! memory and spans (see [Collector down](#collector-down)).
 //!
 //! Measures requests/s of an axum `GET /hello` ("Hello, world!") on a
 //! two-worker Tokio runtime, 32 keep-alive connections, load generator on the
@@ -129,6 +131,21 @@
 //!    the replay ran, the replayer's whole process from this process's
 //!    reaped-children time (`/proc/self/stat`).
 //!
+//! # Collector down
+//!
+//! `tracetape-bench collector-down [--up N] [--down N] [--connections N]`
+//! (defaults 20 s, 60 s, 32) measures the brief's "collector down for a
+//! minute under load: no request slower, memory flat, drops counted"
+//! ([`collector_down`]). One `traced` server (OTLP/HTTP to rotel) is loaded
+//! through three phases without a restart: `before` (rotel up), `down`
+//! (rotel killed, its ports closed, so exports are refused), `after`
+//! (rotel started again on the same ports). Per phase: requests/s, p50,
+//! p99 and max latency, the server's `VmRSS` sampled twice a second (min,
+//! max, last); then down/before and after/before ratios, the RSS growth
+//! over the outage, and the spans the two rotel runs logged against the
+//! responses the load counted (lost = responses - delivered: counted from
+//! outside, as tracetape does not expose its SDK's drop counter yet).
+//!
 //! # Running
 //!
 //! ```text
@@ -143,6 +160,7 @@
 //! cargo build --release -p tracetape-cli && \
 //!     cargo run --release -p tracetape-bench -- replay       # 2000 recordings, 3 rounds
 //! cargo run --release -p tracetape-bench -- replay --recordings 10000 --rounds 5
+//! cargo run --release -p tracetape-bench -- collector-down   # 20 s + 60 s down + 20 s
 //! cargo run --release -p tracetape-bench -- --help
 //! ```
 //!
@@ -281,6 +299,7 @@
 mod child;
 mod cli;
 mod collector;
+mod collector_down;
 mod cpu;
 mod json;
 mod load;
@@ -304,6 +323,7 @@ fn main() -> ExitCode {
         .and_then(|command| match command {
             Command::Run(args) => run::run(&args).map(|()| ExitCode::SUCCESS),
             Command::Replay(args) => replay::run(&args).map(|()| ExitCode::SUCCESS),
+            Command::CollectorDown(args) => collector_down::run(&args).map(|()| ExitCode::SUCCESS),
             Command::Serve(args) => server::serve(&args).map(|()| ExitCode::SUCCESS),
             Command::ServeOrders(args) => orders::serve_orders(&args).map(|()| ExitCode::SUCCESS),
             Command::Load(args) => load::generate(&args).map(|()| ExitCode::SUCCESS),

@@ -425,6 +425,7 @@ mod tests {
                 rps,
                 p50_ms: Some(1.0),
                 p99_ms: Some(2.0),
+                max_ms: Some(3.0),
             },
             requests_served: (rps * 10.0) as u64,
             spans_received: spans,

@@ -11,10 +11,10 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use crate::child::{ServedFiles, start_served};
-use crate::cli::{LoadTool, RunArgs};
+use crate::cli::RunArgs;
 use crate::collector::Collector;
 use crate::json;
-use crate::load::{Generator, Target, run_load, wrk_available};
+use crate::load::{self, Generator, Target, run_load};
 use crate::memory::peak_rss_bytes;
 use crate::mode::{Mode, Setup, Workload};
 use crate::recordings::{self, RecorderCounts};
@@ -38,13 +38,7 @@ struct Drive {
 
 /// Runs the benchmark and prints the report.
 pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
-    let generator = match args.load {
-        LoadTool::Builtin => Generator::Builtin,
-        LoadTool::Wrk if !wrk_available() => bail!("--load wrk, but wrk is not on PATH"),
-        LoadTool::Wrk => Generator::Wrk,
-        LoadTool::Auto if wrk_available() => Generator::Wrk,
-        LoadTool::Auto => Generator::Builtin,
-    };
+    let generator = load::choose(args.load)?;
     // Declared first so it is removed last, after every child is gone.
     let dir = tempfile::Builder::new()
         .prefix("tracetape-bench-")
@@ -281,7 +275,7 @@ fn measure(
 /// `traced-grpc`, else OTLP/HTTP) or the local store; record modes record
 /// every request into `record_dir`, the traced `json-*` modes say
 /// `TRACETAPE_MODE=off`.
-fn telemetry_env(
+pub(crate) fn telemetry_env(
     mode: Mode,
     collector: Option<&Collector>,
     record_dir: &Path,

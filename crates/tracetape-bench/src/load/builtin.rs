@@ -52,6 +52,7 @@ pub(super) fn parse(out: &str) -> anyhow::Result<LoadResult> {
             "seconds" => result.seconds = value.parse()?,
             "p50_us" => result.p50_ms = value.parse::<f64>().ok().map(|us| us / 1000.0),
             "p99_us" => result.p99_ms = value.parse::<f64>().ok().map(|us| us / 1000.0),
+            "max_us" => result.max_ms = value.parse::<f64>().ok().map(|us| us / 1000.0),
             _ => {}
         }
     }
@@ -135,10 +136,11 @@ pub(crate) fn generate(args: &LoadArgs) -> anyhow::Result<()> {
         latencies.get(index).map_or("-".to_owned(), u32::to_string)
     };
     println!(
-        "requests={} errors={errors} seconds={seconds:.3} p50_us={} p99_us={}",
+        "requests={} errors={errors} seconds={seconds:.3} p50_us={} p99_us={} max_us={}",
         latencies.len(),
         pct(0.50),
         pct(0.99),
+        pct(1.0),
     );
     Ok(())
 }
@@ -215,11 +217,12 @@ mod tests {
 
     #[test]
     fn parses_builtin() -> anyhow::Result<()> {
-        let r = parse("requests=1000 errors=0 seconds=2.000 p50_us=900 p99_us=2000\n")?;
+        let r = parse("requests=1000 errors=0 seconds=2.000 p50_us=900 p99_us=2000 max_us=7500\n")?;
         assert_eq!(r.requests, 1000);
         assert!((r.rps - 500.0).abs() < 1e-9);
         assert_eq!(r.p50_ms, Some(0.9));
         assert_eq!(r.p99_ms, Some(2.0));
+        assert_eq!(r.max_ms, Some(7.5));
         Ok(())
     }
 

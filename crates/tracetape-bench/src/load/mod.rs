@@ -22,6 +22,7 @@ use anyhow::{Context, bail};
 pub(crate) use builtin::generate;
 
 use crate::child::{ChildGuard, watched};
+use crate::cli::LoadTool;
 
 /// Which generator produced a result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +82,8 @@ pub(crate) struct LoadResult {
     pub(crate) p50_ms: Option<f64>,
     /// 99th percentile latency, milliseconds.
     pub(crate) p99_ms: Option<f64>,
+    /// The slowest request, milliseconds.
+    pub(crate) max_ms: Option<f64>,
 }
 
 /// Whether `wrk` is on `PATH` and runs.
@@ -92,6 +95,18 @@ pub(crate) fn wrk_available() -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok()
+}
+
+/// The generator `tool` asks for: `wrk` when it is on `PATH` (or an
+/// error if `wrk` was asked for and is missing), else the built-in one.
+pub(crate) fn choose(tool: LoadTool) -> anyhow::Result<Generator> {
+    Ok(match tool {
+        LoadTool::Builtin => Generator::Builtin,
+        LoadTool::Wrk if !wrk_available() => bail!("--load wrk, but wrk is not on PATH"),
+        LoadTool::Wrk => Generator::Wrk,
+        LoadTool::Auto if wrk_available() => Generator::Wrk,
+        LoadTool::Auto => Generator::Builtin,
+    })
 }
 
 /// Loads `127.0.0.1:port` with `target` for `seconds` with the chosen

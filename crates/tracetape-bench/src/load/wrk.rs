@@ -85,6 +85,12 @@ pub(super) fn parse(out: &str) -> anyhow::Result<LoadResult> {
             result.requests = requests.parse().context("request count")?;
             let time = words.nth(2).context("run time")?.trim_end_matches(',');
             result.seconds = parse_time(time).context("run time")? / 1000.0;
+        } else if let Some(rest) = line.strip_prefix("Latency ") {
+            // "Latency  1.02ms  310.12us  9.87ms  90.00%": avg, stdev, max
+            // (not "Latency Distribution").
+            if let Some(max) = rest.split_whitespace().nth(2).and_then(parse_time) {
+                result.max_ms = Some(max);
+            }
         } else if let Some(rest) = line.strip_prefix("Socket errors:") {
             // "connect 0, read 0, write 0, timeout 0"
             for part in rest.split(',') {
@@ -142,6 +148,7 @@ Transfer/sec:      3.83MB
         assert!((r.seconds - 5.0).abs() < 1e-9);
         assert_eq!(r.p50_ms, Some(0.812));
         assert_eq!(r.p99_ms, Some(2.5));
+        assert_eq!(r.max_ms, Some(9.87));
         Ok(())
     }
 
