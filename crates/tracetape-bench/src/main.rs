@@ -143,8 +143,9 @@
 //! p99 and max latency, the server's `VmRSS` sampled twice a second (min,
 //! max, last); then down/before and after/before ratios, the RSS growth
 //! over the outage, and the spans the two rotel runs logged against the
-//! responses the load counted (lost = responses - delivered: counted from
-//! outside, as tracetape does not expose its SDK's drop counter yet).
+//! responses the load counted (lost = responses - delivered, counted from
+//! outside); the server prints its own counts
+//! (`TelemetryGuard::span_counts`) on standard error when it lost spans.
 //!
 //! # Running
 //!

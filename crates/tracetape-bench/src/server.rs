@@ -246,7 +246,8 @@ pub(crate) async fn serve_app(
 }
 
 /// Flushes the recorder, if record mode started one, printing its
-/// counters ([`RecorderCounts`]), then shuts telemetry down.
+/// counters ([`RecorderCounts`]), then shuts telemetry down; says on
+/// standard error how many spans were lost, if any were.
 pub(crate) async fn shut_down(telemetry: TelemetryGuard) -> anyhow::Result<()> {
     // Flushing and dropping the guard may block on export and disk: keep
     // that off the runtime's workers.
@@ -254,6 +255,19 @@ pub(crate) async fn shut_down(telemetry: TelemetryGuard) -> anyhow::Result<()> {
         if let Some(recorder) = telemetry.recorder() {
             let flushed = recorder.flush(RECORDER_FLUSH).is_ok();
             println!("{}", RecorderCounts::of(recorder, flushed));
+        }
+        // Shut down first, so that nothing is still queued when counted.
+        let _ = telemetry.shutdown();
+        let spans = telemetry.span_counts();
+        if spans.failed > 0 || spans.dropped() > 0 {
+            eprintln!(
+                "spans (tracetape's counts): {} ended, {} exported, {} lost to failed exports, \
+                 {} dropped by the full queue",
+                spans.ended,
+                spans.exported,
+                spans.failed,
+                spans.dropped()
+            );
         }
         drop(telemetry);
     })

@@ -201,7 +201,8 @@ pub(crate) fn spans(phases: &[PhaseResult], spans: Spans) -> String {
     }
     let mut out = String::from(
         "spans, counted from outside (the collector's debug log against the load generator's \
-         responses; tracetape does not expose its SDK's own drop counter yet):\n",
+         responses; the server's own counts, from TelemetryGuard::span_counts, are in its \
+         stderr below):\n",
     );
     let _ = writeln!(
         out,

@@ -5,9 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use opentelemetry::{Key, KeyValue, Value};
-use opentelemetry_sdk::trace::{
-    BatchConfig, BatchSpanProcessor, Sampler, SpanExporter, SpanProcessor,
-};
+use opentelemetry_sdk::trace::{BatchConfig, Sampler, SpanExporter, SpanProcessor};
 
 use super::config::{Config, Overrides};
 use super::exporter::{MetricsExporter, OtlpProtocol, TracesExporter};
@@ -332,12 +330,8 @@ impl TelemetryBuilder {
     where
         E: SpanExporter + 'static,
     {
-        self.parts.span_exporter = Some(Box::new(move |builder, batch| {
-            builder.with_span_processor(
-                BatchSpanProcessor::builder(exporter)
-                    .with_batch_config(batch)
-                    .build(),
-            )
+        self.parts.span_exporter = Some(Box::new(move |builder, batch, counters| {
+            super::exporter::with_batch(builder, exporter, batch, counters)
         }));
         self
     }

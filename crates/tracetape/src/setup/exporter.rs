@@ -5,8 +5,11 @@ use opentelemetry_sdk::trace::{
     BatchConfig, BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, TracerProviderBuilder,
 };
 
+use std::sync::Arc;
+
 use super::config::OtlpConfig;
 use super::otlp;
+use super::span_counts::{Counters, CountingExporter, CountingProcessor};
 use crate::store::{LocalSpanExporter, LocalStore};
 
 /// Where spans go (`OTEL_TRACES_EXPORTER`).
@@ -77,19 +80,24 @@ pub enum OtlpProtocol {
 }
 
 /// Adds the span exporter `choice` names, behind a batch processor (a
-/// simple one for the console). A failing OTLP exporter falls back to the
-/// local store.
+/// simple one for the console), its spans counted in `counters`. A failing
+/// OTLP exporter falls back to the local store.
 pub(crate) fn add_span_exporter(
     builder: TracerProviderBuilder,
     choice: TracesExporter,
     otlp: &OtlpConfig,
     store: Option<LocalStore>,
     batch: BatchConfig,
+    counters: Arc<Counters>,
 ) -> TracerProviderBuilder {
     match choice {
         TracesExporter::Otlp => match otlp::span_exporter(otlp) {
-            Ok(otlp::OtlpSpanExporter::Grpc(exporter)) => with_batch(builder, exporter, batch),
-            Ok(otlp::OtlpSpanExporter::Http(exporter)) => with_batch(builder, exporter, batch),
+            Ok(otlp::OtlpSpanExporter::Grpc(exporter)) => {
+                with_batch(builder, exporter, batch, counters)
+            }
+            Ok(otlp::OtlpSpanExporter::Http(exporter)) => {
+                with_batch(builder, exporter, batch, counters)
+            }
             Err(err) => {
                 crate::diag::warn_once(
                     "setup.otlp_span_exporter_failed",
@@ -97,30 +105,39 @@ pub(crate) fn add_span_exporter(
                         "failed to build the OTLP span exporter ({err}); using the local store"
                     ),
                 );
-                with_batch(builder, local_exporter(store), batch)
+                with_batch(builder, local_exporter(store), batch, counters)
             }
         },
-        TracesExporter::Console => builder.with_span_processor(SimpleSpanProcessor::new(
-            opentelemetry_stdout::SpanExporter::default(),
+        TracesExporter::Console => builder.with_span_processor(CountingProcessor::new(
+            SimpleSpanProcessor::new(CountingExporter::new(
+                opentelemetry_stdout::SpanExporter::default(),
+                Arc::clone(&counters),
+            )),
+            counters,
         )),
         TracesExporter::None => builder,
-        TracesExporter::Local => with_batch(builder, local_exporter(store), batch),
+        TracesExporter::Local => with_batch(builder, local_exporter(store), batch, counters),
     }
 }
 
-fn with_batch<E>(
+/// `exporter` behind a batch processor configured by `batch`, its spans
+/// counted in `counters`.
+pub(crate) fn with_batch<E>(
     builder: TracerProviderBuilder,
     exporter: E,
     batch: BatchConfig,
+    counters: Arc<Counters>,
 ) -> TracerProviderBuilder
 where
     E: SpanExporter + 'static,
 {
-    builder.with_span_processor(
+    let exporter = CountingExporter::new(exporter, Arc::clone(&counters));
+    builder.with_span_processor(CountingProcessor::new(
         BatchSpanProcessor::builder(exporter)
             .with_batch_config(batch)
             .build(),
-    )
+        counters,
+    ))
 }
 
 /// The exporter for `TracesExporter::Local`: the given store, or the one in

@@ -1,5 +1,6 @@
 //! [`TelemetryGuard`]: the providers, kept alive until it drops.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use opentelemetry::global;
@@ -10,6 +11,7 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use super::error::{FlushError, ShutdownError};
 use super::propagation::{Propagator, composite};
 use super::record::{FLUSH_TIMEOUT, Started};
+use super::span_counts::{Counters, SpanCounts};
 use crate::record::{self, Recorder};
 
 /// The tracer and meter providers built by
@@ -55,6 +57,8 @@ pub struct TelemetryGuard {
     /// The recorder or replayer the mode asked for.
     started: Started,
     shut_down: AtomicBool,
+    /// The spans of the tracer provider's exporting pipeline.
+    span_counts: Arc<Counters>,
 }
 
 impl TelemetryGuard {
@@ -64,6 +68,7 @@ impl TelemetryGuard {
         propagators: Vec<Propagator>,
         disabled: bool,
         started: Started,
+        span_counts: Arc<Counters>,
     ) -> Self {
         TelemetryGuard {
             tracer_provider,
@@ -72,7 +77,34 @@ impl TelemetryGuard {
             disabled,
             started,
             shut_down: AtomicBool::new(false),
+            span_counts,
         }
+    }
+
+    /// How many spans ended, how many the exporter delivered, how many
+    /// were lost because an export failed (the collector down, say), and
+    /// how many were dropped by the batch processor's full queue
+    /// ([`SpanCounts::dropped`], exact after a flush). The SDK drops spans
+    /// silently; these counts, and a warning at the first failed export,
+    /// are how the loss shows. Spans of processors added with
+    /// [`with_span_processor`](super::TelemetryBuilder::with_span_processor)
+    /// are not counted.
+    ///
+    /// ```
+    /// use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+    /// use tracetape::opentelemetry_sdk::trace::InMemorySpanExporter;
+    ///
+    /// let telemetry = tracetape::setup::Telemetry::builder()
+    ///     .with_span_exporter(InMemorySpanExporter::default())
+    ///     .build();
+    /// telemetry.tracer_provider().tracer("example").in_span("work", |_cx| {});
+    /// telemetry.force_flush()?;
+    /// let counts = telemetry.span_counts();
+    /// assert_eq!((counts.ended, counts.exported, counts.dropped()), (1, 1, 0));
+    /// # Ok::<(), tracetape::setup::FlushError>(())
+    /// ```
+    pub fn span_counts(&self) -> SpanCounts {
+        self.span_counts.snapshot()
     }
 
     /// Installs the providers and the propagator as OpenTelemetry's

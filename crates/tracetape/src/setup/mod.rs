@@ -87,9 +87,11 @@ mod pipeline;
 mod propagation;
 mod record;
 mod settings;
+mod span_counts;
 
 pub use builder::{Telemetry, TelemetryBuilder, init};
 pub use error::{FlushError, ShutdownError};
 pub use exporter::{MetricsExporter, OtlpProtocol, TracesExporter};
 pub use guard::TelemetryGuard;
 pub(crate) use settings::Warning;
+pub use span_counts::SpanCounts;

@@ -1,6 +1,7 @@
 //! Assembling the providers from a resolved [`Config`].
 
 use std::fmt;
+use std::sync::Arc;
 
 use opentelemetry::Key;
 
@@ -14,6 +15,7 @@ use super::exporter::{add_metric_exporter, add_span_exporter};
 use super::guard::TelemetryGuard;
 use super::record::{self, Started};
 use super::settings::BatchSettings;
+use super::span_counts::Counters;
 use crate::record::RecordSettings;
 use crate::store::LocalStore;
 
@@ -21,9 +23,11 @@ use crate::store::LocalStore;
 pub(crate) type AddToTracer =
     Box<dyn FnOnce(TracerProviderBuilder) -> TracerProviderBuilder + Send>;
 
-/// Adds a span exporter behind a batch processor with the given settings.
-pub(crate) type AddExporter =
-    Box<dyn FnOnce(TracerProviderBuilder, BatchConfig) -> TracerProviderBuilder + Send>;
+/// Adds a span exporter behind a batch processor with the given settings,
+/// counting its spans.
+pub(crate) type AddExporter = Box<
+    dyn FnOnce(TracerProviderBuilder, BatchConfig, Arc<Counters>) -> TracerProviderBuilder + Send,
+>;
 
 /// The parts of a builder that are not plain settings.
 #[derive(Default)]
@@ -59,6 +63,7 @@ pub(crate) fn build(config: Config, parts: Parts, record: &RecordSettings) -> Te
             config.propagators,
             true,
             Started::Nothing,
+            Arc::default(),
         );
     }
 
@@ -78,14 +83,16 @@ pub(crate) fn build(config: Config, parts: Parts, record: &RecordSettings) -> Te
     let mut tracer = SdkTracerProvider::builder()
         .with_resource(resource.clone())
         .with_sampler(config.sampler);
+    let counters = Arc::new(Counters::default());
     tracer = match parts.span_exporter {
-        Some(add) => add(tracer, batch),
+        Some(add) => add(tracer, batch, Arc::clone(&counters)),
         None => add_span_exporter(
             tracer,
             config.traces_exporter,
             &config.traces_otlp,
             parts.local_store,
             batch,
+            Arc::clone(&counters),
         ),
     };
     for add in parts.span_processors {
@@ -104,6 +111,7 @@ pub(crate) fn build(config: Config, parts: Parts, record: &RecordSettings) -> Te
         config.propagators,
         false,
         started,
+        counters,
     )
 }
 

@@ -231,6 +231,16 @@ fn spans_reach_the_collector_over_http_protobuf() {
     record_span(&telemetry, "http-export-span", &marker);
     telemetry.force_flush().unwrap();
     collector.assert_logged(&["http-export-span", &marker, "tracetape-export-test"]);
+    let counts = telemetry.span_counts();
+    assert_eq!(
+        (
+            counts.ended,
+            counts.exported,
+            counts.failed,
+            counts.dropped()
+        ),
+        (1, 1, 0, 0)
+    );
     telemetry.shutdown().unwrap();
 }
 
@@ -267,6 +277,17 @@ fn closed_port_returns_in_time(protocol: OtlpProtocol) {
     let started = Instant::now();
     let flushed = telemetry.force_flush();
     assert!(flushed.is_err(), "flushing to a closed port succeeded");
+    // Lost, and counted as lost.
+    let counts = telemetry.span_counts();
+    assert_eq!(
+        (
+            counts.ended,
+            counts.exported,
+            counts.failed,
+            counts.dropped()
+        ),
+        (1, 0, 1, 0)
+    );
     assert!(
         started.elapsed() < Duration::from_secs(8),
         "force_flush took {:?}",

@@ -1,0 +1,277 @@
+//! How many spans ended, were exported, failed to export, or were dropped
+//! on the way: the SDK's batch processor drops spans when its queue is
+//! full and loses a batch its exporter fails on, saying nothing about
+//! either. A processor in front of it counts the spans that end, an
+//! exporter around the real one counts what it delivers and what fails
+//! (warning once), and [`TelemetryGuard::span_counts`](super::TelemetryGuard::span_counts)
+//! tells them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use opentelemetry::Context;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
+
+use crate::diag;
+
+/// The spans of one tracer provider's exporting pipeline, as counted so
+/// far ([`TelemetryGuard::span_counts`](super::TelemetryGuard::span_counts)).
+///
+/// ```
+/// use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+/// use tracetape::setup::{Telemetry, TracesExporter};
+///
+/// // Exported nowhere: nothing counted.
+/// let telemetry = Telemetry::builder()
+///     .with_traces_exporter(TracesExporter::None)
+///     .build();
+/// telemetry.tracer_provider().tracer("example").in_span("work", |_cx| {});
+/// assert_eq!(telemetry.span_counts().ended, 0);
+/// assert_eq!(telemetry.span_counts().dropped(), 0);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SpanCounts {
+    /// Spans that ended and were handed to the exporting pipeline.
+    pub ended: u64,
+    /// Spans the exporter delivered.
+    pub exported: u64,
+    /// Spans in batches the exporter failed to deliver (collector down,
+    /// refused, timed out): lost.
+    pub failed: u64,
+}
+
+impl SpanCounts {
+    /// Spans ended but neither exported nor failed: dropped by the batch
+    /// processor's full queue, or, before a flush, still waiting in it.
+    pub fn dropped(&self) -> u64 {
+        self.ended
+            .saturating_sub(self.exported)
+            .saturating_sub(self.failed)
+    }
+}
+
+/// The counters one pipeline shares between its processor and exporter.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    ended: AtomicU64,
+    exported: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> SpanCounts {
+        SpanCounts {
+            ended: self.ended.load(Ordering::Relaxed),
+            exported: self.exported.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A span processor that counts the spans ending, then hands them on.
+#[derive(Debug)]
+pub(crate) struct CountingProcessor<P> {
+    inner: P,
+    counters: Arc<Counters>,
+}
+
+impl<P> CountingProcessor<P> {
+    pub(crate) fn new(inner: P, counters: Arc<Counters>) -> Self {
+        Self { inner, counters }
+    }
+}
+
+impl<P: SpanProcessor> SpanProcessor for CountingProcessor<P> {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        self.inner.on_start(span, cx);
+    }
+
+    fn on_end(&self, span: SpanData) {
+        self.counters.ended.fetch_add(1, Ordering::Relaxed);
+        self.inner.on_end(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+/// A span exporter that counts what the one it wraps delivers and what it
+/// fails on, warning once when exports start failing.
+#[derive(Debug)]
+pub(crate) struct CountingExporter<E> {
+    inner: E,
+    counters: Arc<Counters>,
+}
+
+impl<E> CountingExporter<E> {
+    pub(crate) fn new(inner: E, counters: Arc<Counters>) -> Self {
+        Self { inner, counters }
+    }
+}
+
+impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let spans = batch.len() as u64;
+        let result = self.inner.export(batch).await;
+        match &result {
+            Ok(()) => self.counters.exported.fetch_add(spans, Ordering::Relaxed),
+            Err(err) => {
+                diag::warn_once(
+                    "setup.span_export_failed",
+                    format_args!(
+                        "exporting spans failed ({err}); the spans of each batch that fails are \
+                         lost (counted: TelemetryGuard::span_counts)"
+                    ),
+                );
+                self.counters.failed.fetch_add(spans, Ordering::Relaxed)
+            }
+        };
+        result
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::mpsc::{self, Receiver};
+
+    use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+    use opentelemetry_sdk::error::OTelSdkError;
+    use opentelemetry_sdk::trace::{
+        BatchConfigBuilder, BatchSpanProcessor, InMemorySpanExporter, SdkTracerProvider,
+    };
+
+    use super::*;
+
+    /// Counted `exporter` behind a batch processor with a queue of `queue`
+    /// spans, one span per export.
+    fn provider<E: SpanExporter + 'static>(
+        exporter: E,
+        queue: usize,
+    ) -> (SdkTracerProvider, Arc<Counters>) {
+        let counters = Arc::new(Counters::default());
+        let batch = BatchSpanProcessor::builder(CountingExporter::new(exporter, counters.clone()))
+            .with_batch_config(
+                BatchConfigBuilder::default()
+                    .with_max_queue_size(queue)
+                    .with_max_export_batch_size(1)
+                    .build(),
+            )
+            .build();
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(CountingProcessor::new(batch, counters.clone()))
+            .build();
+        (provider, counters)
+    }
+
+    fn end_spans(provider: &SdkTracerProvider, n: usize) {
+        let tracer = provider.tracer("counts");
+        for _ in 0..n {
+            tracer.in_span("work", |_cx| {});
+        }
+    }
+
+    #[test]
+    fn delivered_spans_are_counted_as_exported() {
+        let spans = InMemorySpanExporter::default();
+        let (provider, counters) = provider(spans.clone(), 64);
+        end_spans(&provider, 5);
+        provider.force_flush().unwrap();
+        assert_eq!(spans.get_finished_spans().unwrap().len(), 5);
+        let counts = counters.snapshot();
+        assert_eq!(
+            (
+                counts.ended,
+                counts.exported,
+                counts.failed,
+                counts.dropped()
+            ),
+            (5, 5, 0, 0)
+        );
+    }
+
+    /// An exporter whose collector is down.
+    #[derive(Debug)]
+    struct Refused;
+
+    impl SpanExporter for Refused {
+        async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
+            Err(OTelSdkError::InternalFailure(
+                "connection refused".to_owned(),
+            ))
+        }
+    }
+
+    #[test]
+    fn spans_of_failed_exports_are_counted_as_failed() {
+        let (provider, counters) = provider(Refused, 64);
+        end_spans(&provider, 4);
+        let _ = provider.force_flush();
+        let counts = counters.snapshot();
+        assert_eq!(
+            (
+                counts.ended,
+                counts.exported,
+                counts.failed,
+                counts.dropped()
+            ),
+            (4, 0, 4, 0)
+        );
+    }
+
+    /// An exporter that delivers each batch only when the test says so.
+    #[derive(Debug)]
+    struct Held(Mutex<Receiver<()>>);
+
+    impl SpanExporter for Held {
+        async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
+            let _ = self.0.lock().unwrap().recv();
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn spans_the_full_queue_drops_are_what_is_left() {
+        let (release, held) = mpsc::channel();
+        let (provider, counters) = provider(Held(Mutex::new(held)), 2);
+        // The exporter holds the first batch; two more fit in the queue,
+        // the others are dropped.
+        end_spans(&provider, 10);
+        for _ in 0..10 {
+            release.send(()).unwrap();
+        }
+        drop(release);
+        provider.force_flush().unwrap();
+        let counts = counters.snapshot();
+        assert_eq!(counts.ended, 10);
+        assert_eq!(counts.failed, 0);
+        assert!(counts.exported >= 1 && counts.exported <= 3, "{counts:?}");
+        assert_eq!(counts.dropped(), 10 - counts.exported);
+    }
+}
