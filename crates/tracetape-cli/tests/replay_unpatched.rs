@@ -56,13 +56,8 @@ fn accepted(listener: &TcpListener) -> bool {
 /// Replays the recordings of `fixture` one at a time, the example
 /// connecting around tracetape to `bypass`, with `args` added.
 fn replay_bypassing(fixture: &Fixture, bypass: SocketAddr, args: &[&str]) -> Output {
-    let mut all = vec!["--concurrency", "1"];
-    all.extend(args);
-    fixture
-        .replay_command(free_port(), "", &all)
-        .env("REPLAY_TARGET_BYPASS", bypass.to_string())
-        .output()
-        .unwrap()
+    let bypass = bypass.to_string();
+    replay_with(fixture, &[("REPLAY_TARGET_BYPASS", &bypass)], args)
 }
 
 /// Replays the recordings of `fixture` one at a time with `vars` set for

@@ -84,15 +84,19 @@ impl PollClock {
         })
     }
 
-    /// Runs `poll`, noting when and on which thread.
-    pub(crate) fn time<R>(&mut self, poll: impl FnOnce() -> R) -> R {
+    /// Runs `poll`, noting when and on which thread in `clock`, when
+    /// there is one.
+    pub(crate) fn time<R>(clock: Option<&mut Self>, poll: impl FnOnce() -> R) -> R {
+        let Some(clock) = clock else {
+            return poll();
+        };
         let from = unix_nanos();
         let result = poll();
         let to = unix_nanos();
         if let Some(tid) = thread_id()
-            && self.times.windows.len() < MAX_WINDOWS
+            && clock.times.windows.len() < MAX_WINDOWS
         {
-            self.times.windows.push(PollWindow { tid, from, to });
+            clock.times.windows.push(PollWindow { tid, from, to });
         }
         result
     }
@@ -155,7 +159,7 @@ mod tests {
         let mut clock = PollClock {
             times: PollTimes::default(),
         };
-        let inside = clock.time(unix_nanos);
+        let inside = PollClock::time(Some(&mut clock), unix_nanos);
         let times = clock.times();
         let [window] = *times.windows.as_slice() else {
             panic!("{times:?}")
@@ -163,7 +167,7 @@ mod tests {
         assert!(window.from <= inside && inside <= window.to);
         assert!(times.contains(thread_id().unwrap(), inside));
         for _ in 0..MAX_WINDOWS {
-            clock.time(|| ());
+            PollClock::time(Some(&mut clock), || ());
         }
         assert_eq!(clock.times().windows.len(), MAX_WINDOWS);
         assert_eq!(clock.times().windows[0], window, "the first are kept");

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, ready};
 
-use http::{Response, StatusCode};
+use http::{HeaderValue, Response, StatusCode};
 use opentelemetry::trace::TraceContextExt;
 use pin_project_lite::pin_project;
 
@@ -142,10 +142,7 @@ where
         } else if let Some(inner) = this.inner.as_mut().as_pin_mut() {
             let _attached = inflight.cx.clone().attach();
             let poll = AssertUnwindSafe(|| inner.poll(cx));
-            match this.polls.as_mut() {
-                Some(clock) => clock.time(|| catch_unwind(poll)),
-                None => catch_unwind(poll),
-            }
+            PollClock::time(this.polls.as_mut(), || catch_unwind(poll))
         } else {
             // Polled again after it completed.
             return Poll::Pending;
@@ -160,11 +157,7 @@ where
         match outcome {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(Ok(mut response))) => {
-                if let Some(log) = this
-                    .replay
-                    .take()
-                    .and_then(|scope| scope.log_header(this.polls.as_ref().map(PollClock::times)))
-                {
+                if let Some(log) = replay_log(this.replay.take(), this.polls.as_ref()) {
                     response.headers_mut().insert(REPLAY_LOG_HEADER, log);
                 }
                 let span = inflight.cx.span();
@@ -212,15 +205,17 @@ where
                 inflight.set_status(StatusCode::INTERNAL_SERVER_ERROR);
                 let mut response = Response::new(ResponseBody::empty(inflight));
                 *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-                if let Some(log) = this
-                    .replay
-                    .take()
-                    .and_then(|scope| scope.log_header(this.polls.as_ref().map(PollClock::times)))
-                {
+                if let Some(log) = replay_log(this.replay.take(), this.polls.as_ref()) {
                     response.headers_mut().insert(REPLAY_LOG_HEADER, log);
                 }
                 Poll::Ready(Ok(response))
             }
         }
     }
+}
+
+/// The replay log header of a replayed request (`None` for any other):
+/// how its calls were answered, and when its handler was polled.
+fn replay_log(replay: Option<ReplayScope>, polls: Option<&PollClock>) -> Option<HeaderValue> {
+    replay?.log_header(polls.map(PollClock::times))
 }

@@ -144,10 +144,7 @@ where
         let called = {
             let _attached = cx.attach();
             let call = AssertUnwindSafe(|| self.inner.call(request));
-            match polls.as_mut() {
-                Some(clock) => clock.time(|| catch_unwind(call)),
-                None => catch_unwind(call),
-            }
+            PollClock::time(polls.as_mut(), || catch_unwind(call))
         };
         let config = self.config.clone();
         let future = match called {
