@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::no_match::{self, NoMatch};
 use super::request::{Fit, NormalRequest};
-use super::{CallSummary, Level, LiveCall, Similarity};
+use super::{CallDifference, CallSummary, Level, LiveCall, Similarity};
 use crate::record::{
     Exchange, ExchangeKind, Recording, RedactRule, RedactionKey, Redactor, ResponseRecord,
 };
@@ -114,10 +114,11 @@ impl Matcher {
 ///
 /// Each [`answer`](Self::answer) compares the live call, redacted as
 /// recordings are, with every recorded call, level by level ([`Level`]);
-/// the first level with a match decides. Of the calls that match there
-/// equally well, the first in recorded order not yet used answers; once
-/// all have been used, the last of them in recorded order answers again
-/// (a polled status settles on its last recorded state). Every call is
+/// the first level with a match decides. Of the calls that match there,
+/// the most alike not yet used answers (recorded order among equals);
+/// once all have been used, the same call is answered again by the last
+/// of the most alike (a polled status settles on its last recorded
+/// state), but a [`Similar`](Level::Similar) one is not. Every call is
 /// logged, answered or not.
 ///
 /// Calls of one request may run concurrently: the session is `Send +
@@ -244,7 +245,7 @@ pub struct Matched {
     /// It had answered before: every call that matched as well had been
     /// used.
     pub reused: bool,
-    /// At [`Level::Similar`], how alike the bodies are.
+    /// At [`Level::Similar`], how alike the calls are.
     pub similarity: Option<Similarity>,
 }
 
@@ -255,6 +256,8 @@ pub struct Matched {
 pub struct Answer {
     /// The recorded call, and how it matched.
     pub matched: Matched,
+    /// At [`Level::Similar`], how the live call differs from it.
+    pub differences: Vec<CallDifference>,
     /// What the recorded call got.
     pub outcome: Outcome,
 }
@@ -282,6 +285,9 @@ pub struct LogEntry {
     pub call: CallSummary,
     /// The recorded call that answered it; `None` when none matched.
     pub matched: Option<Matched>,
+    /// At [`Level::Similar`], how it differs from the recorded call (the
+    /// first [`MAX_DIFFERENCES`](super::MAX_DIFFERENCES)).
+    pub differences: Vec<CallDifference>,
 }
 
 /// A recorded call no live call used.
@@ -301,38 +307,46 @@ impl MockSession {
         let (request, kept) = call.redacted(&self.redactor);
         let live = NormalRequest::live(&request);
         let summary = CallSummary::of(&request);
-        let fits: Vec<(usize, Fit)> = self
+        let mut candidates: Vec<(usize, Fit)> = self
             .mocks
             .iter()
             .enumerate()
             .filter_map(|(index, mock)| mock.request.fit(&live).map(|fit| (index, fit)))
             .collect();
-        let best = fits
-            .iter()
-            .map(|(_, fit)| (fit.level, std::cmp::Reverse(fit.similarity)))
-            .min();
-        let candidates: Vec<(usize, Fit)> = match best {
-            Some((level, std::cmp::Reverse(similarity))) => fits
-                .into_iter()
-                .filter(|(_, fit)| fit.level == level && fit.similarity == similarity)
-                .collect(),
-            None => Vec::new(),
-        };
+        if let Some(best) = candidates.iter().map(|(_, fit)| fit.level).min() {
+            candidates.retain(|(_, fit)| fit.level == best);
+        }
+        // Most alike first; a stable sort keeps recorded order among equals.
+        candidates.sort_by(|(_, a), (_, b)| b.similarity.cmp(&a.similarity));
 
         let mut state = self.lock();
-        let chosen = candidates
+        let unused = candidates
             .iter()
-            .find(|(index, _)| state.uses.get(*index) == Some(&0))
-            .map(|&(index, fit)| (index, fit, false))
-            .or_else(|| candidates.last().map(|&(index, fit)| (index, fit, true)));
-        let Some((index, fit, reused)) = chosen else {
+            .position(|(index, _)| state.uses.get(*index) == Some(&0));
+        let chosen = match unused {
+            Some(at) => Some((at, false)),
+            // Only the same call answers again: the most alike, the last
+            // of them in recorded order.
+            None => candidates
+                .iter()
+                .rposition(|(_, fit)| {
+                    fit.level.is_same_call()
+                        && candidates
+                            .first()
+                            .is_some_and(|(_, top)| top.similarity == fit.similarity)
+                })
+                .map(|at| (at, true)),
+        };
+        let Some((at, reused)) = chosen else {
             state.record(LogEntry {
                 call: summary.clone(),
                 matched: None,
+                differences: Vec::new(),
             });
             drop(state);
             return Err(self.no_match(&live, summary, !kept));
         };
+        let (index, fit) = candidates.swap_remove(at);
         if let Some(uses) = state.uses.get_mut(index) {
             *uses = uses.saturating_add(1);
         }
@@ -340,18 +354,23 @@ impl MockSession {
             index,
             level: fit.level,
             reused,
-            similarity: fit.similarity,
+            similarity: (fit.level == Level::Similar).then_some(fit.similarity),
         };
         state.record(LogEntry {
             call: summary,
             matched: Some(matched),
+            differences: fit.differences.clone(),
         });
         drop(state);
         let outcome = self
             .mocks
             .get(index)
             .map_or(Outcome::Abandoned, |mock| outcome(&mock.exchange));
-        Ok(Answer { matched, outcome })
+        Ok(Answer {
+            matched,
+            differences: fit.differences,
+            outcome,
+        })
     }
 
     /// The live calls so far, in the order answered, with the recorded
