@@ -27,7 +27,7 @@ pub(super) fn pair<'a>(
     let mut take = |wanted: &dyn Fn(&(String, String)) -> bool| {
         let slot = live_left
             .iter_mut()
-            .find(|slot| slot.is_some_and(|pair| wanted(pair)))?;
+            .find(|slot| slot.is_some_and(wanted))?;
         slot.take()
     };
     let mut unequal = Vec::new();

@@ -317,7 +317,7 @@ impl MockSession {
             candidates.retain(|(_, fit)| fit.level == best);
         }
         // Most alike first; a stable sort keeps recorded order among equals.
-        candidates.sort_by(|(_, a), (_, b)| b.similarity.cmp(&a.similarity));
+        candidates.sort_by_key(|(_, fit)| std::cmp::Reverse(fit.similarity));
 
         let mut state = self.lock();
         let unused = candidates
