@@ -28,5 +28,6 @@ mod service;
 mod unpatched;
 
 pub(crate) use config::Settings;
+pub(crate) use outcome::CallDeviations;
 pub(crate) use report::{Format, Report, Style, write};
 pub(crate) use run::{ran_to_end, replay, run};

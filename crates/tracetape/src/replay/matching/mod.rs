@@ -95,3 +95,4 @@ pub use session::{
     UnusedMock,
 };
 pub use similarity::Similarity;
+pub use url::normal_origin;

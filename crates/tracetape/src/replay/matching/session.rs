@@ -41,6 +41,8 @@ use crate::record::{
 #[derive(Debug, Clone)]
 pub struct Matcher {
     redactor: Arc<Redactor>,
+    /// (recorded, live) origins of dependencies that moved.
+    origins: Arc<Vec<(String, String)>>,
 }
 
 impl Matcher {
@@ -49,7 +51,45 @@ impl Matcher {
     pub fn new(rules: Vec<RedactRule>, key: RedactionKey) -> Self {
         Self {
             redactor: Arc::new(Redactor::new(rules, key)),
+            origins: Arc::default(),
         }
+    }
+
+    /// Takes calls to each live origin as calls to its recorded one: a
+    /// dependency recorded at `http://127.0.0.1:8082` that answers at
+    /// `http://pricing:9000` in this environment. Origins as
+    /// [`normal_origin`](super::normal_origin) writes them.
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// # use tracetape::opentelemetry::trace::{SpanId, TraceId};
+    /// # use tracetape::record::{BodyRecord, Exchange, ExchangeKind, RequestRecord, ResponseRecord};
+    /// use tracetape::record::{RedactionKey, Recording};
+    /// use tracetape::replay::matching::{Level, LiveCall, Matcher};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let recording = Recording {
+    /// #     trace_id: TraceId::from(7), service_name: "checkout".into(), background: false,
+    /// #     exchanges: vec![Exchange {
+    /// #         kind: ExchangeKind::Client, span_id: SpanId::from(2), parent_span_id: SpanId::from(1),
+    /// #         name: "GET".into(), route: None, start_unix_nanos: 1, end_unix_nanos: 2,
+    /// #         request: RequestRecord { method: "GET".into(), url: "http://127.0.0.1:8082/price".into(), headers: vec![], body: BodyRecord::default() },
+    /// #         response: Some(ResponseRecord { status: 200, headers: vec![], body: BodyRecord::default() }),
+    /// #         error: None,
+    /// #     }],
+    /// # };
+    /// let matcher = Matcher::new(Vec::new(), RedactionKey::ephemeral()?).with_origins(vec![(
+    ///     "http://127.0.0.1:8082".to_owned(),
+    ///     "http://pricing:9000".to_owned(),
+    /// )]);
+    /// let answer = matcher.session(&recording).answer(&LiveCall::new("GET", "http://pricing:9000/price"))?;
+    /// assert_eq!(answer.matched.level, Level::Exact);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_origins(mut self, origins: Vec<(String, String)>) -> Self {
+        self.origins = Arc::new(origins);
+        self
     }
 
     /// The session for replaying `recording`'s inbound request: its
@@ -97,6 +137,7 @@ impl Matcher {
             .collect();
         MockSession {
             redactor: Arc::clone(&self.redactor),
+            origins: Arc::clone(&self.origins),
             scope,
             state: Mutex::new(State {
                 uses: vec![0; mocks.len()],
@@ -172,6 +213,7 @@ impl Matcher {
 #[derive(Debug)]
 pub struct MockSession {
     redactor: Arc<Redactor>,
+    origins: Arc<Vec<(String, String)>>,
     scope: String,
     mocks: Vec<Mock>,
     state: Mutex<State>,
@@ -305,7 +347,14 @@ impl MockSession {
     /// Never blocks for longer than another call's choice takes.
     pub fn answer(&self, call: &LiveCall) -> Result<Answer, NoMatch> {
         let (request, kept) = call.redacted(&self.redactor);
-        let live = NormalRequest::live(&request);
+        let mut live = NormalRequest::live(&request);
+        if let Some((recorded, _)) = self
+            .origins
+            .iter()
+            .find(|(_, moved)| *moved == live.url.origin)
+        {
+            live.url.origin.clone_from(recorded);
+        }
         let summary = CallSummary::of(&request);
         let mut candidates: Vec<(usize, Fit)> = self
             .mocks
@@ -378,6 +427,12 @@ impl MockSession {
     /// [`LOG_BYTES`]); the others are counted in [`omitted`](Self::omitted).
     pub fn log(&self) -> Vec<LogEntry> {
         self.lock().log.clone()
+    }
+
+    /// How many live calls the session has had, logged or only counted.
+    pub fn calls(&self) -> usize {
+        let state = self.lock();
+        state.log.len() + state.omitted.calls
     }
 
     /// The live calls [`log`](Self::log) left out.

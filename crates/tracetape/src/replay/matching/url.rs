@@ -126,6 +126,28 @@ impl NormalUrl {
     }
 }
 
+/// `text` as an origin, in the form the matcher compares origins
+/// (`scheme://host[:port]`, scheme and host in lower case, no default
+/// port); `None` when it is not one (no scheme or host, or a path, query
+/// or fragment after it).
+///
+/// ```
+/// use tracetape::replay::normal_origin;
+///
+/// assert_eq!(normal_origin("HTTP://Pricing:80/").as_deref(), Some("http://pricing"));
+/// assert_eq!(normal_origin("http://127.0.0.1:9000").as_deref(), Some("http://127.0.0.1:9000"));
+/// assert_eq!(normal_origin("http://pricing/quote"), None);
+/// assert_eq!(normal_origin("pricing:9000"), None);
+/// ```
+pub fn normal_origin(text: &str) -> Option<String> {
+    if text.contains(['?', '#']) {
+        return None;
+    }
+    let (origin, path) = split_origin(text.strip_suffix('/').unwrap_or(text));
+    let host = origin.split_once("://").map_or("", |(_, host)| host);
+    (!host.is_empty() && !host.starts_with(':') && path.is_empty()).then_some(origin)
+}
+
 /// How a live path lines up with a recorded one ([`NormalUrl::path_fit`]).
 #[derive(Debug)]
 pub(super) struct PathFit {
