@@ -257,7 +257,10 @@ async fn order(
     )
     .await?;
     if app.changes.audit_after {
-        let (client, url) = (app.client.clone(), format!("{}/loyalty/{id}", app.dependency));
+        let (client, url) = (
+            app.client.clone(),
+            format!("{}/loyalty/{id}", app.dependency),
+        );
         tracetape::context::spawn(async move {
             // Well after the response has gone.
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;

@@ -243,6 +243,11 @@ pub(crate) struct ReplayArgs {
     /// LIVE are matched as calls to RECORDED [key: origins, a table].
     #[arg(long = "origin", value_name = "RECORDED=LIVE")]
     pub(crate) origins: Vec<String>,
+    /// A request header compared when matching outbound calls to recorded
+    /// ones, such as a tenant or an API version (by default none is)
+    /// [key: match_headers; added to its entries].
+    #[arg(long = "match-header", value_name = "NAME")]
+    pub(crate) match_headers: Vec<String>,
     /// Keep what the service printed (stdout and stderr) in FILE; without
     /// it, the log is kept only when the run fails, and the report says
     /// where [key: service_log].

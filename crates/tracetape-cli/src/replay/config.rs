@@ -73,6 +73,9 @@ pub(crate) struct Settings {
     /// case, no default port); the service gets them as
     /// `TRACETAPE_REPLAY_ORIGINS`.
     pub(crate) origins: Vec<(String, String)>,
+    /// Request headers compared when matching outbound calls, lower-case;
+    /// the service gets them as `TRACETAPE_REPLAY_MATCH_HEADERS`.
+    pub(crate) match_headers: Vec<String>,
     /// Where to keep what the service printed; `None`: kept only when the
     /// run fails.
     pub(crate) service_log: Option<PathBuf>,
@@ -109,6 +112,7 @@ struct RawReplay {
     headers: Option<BTreeMap<String, String>>,
     call_deviations: Option<CallDeviations>,
     origins: Option<BTreeMap<String, String>>,
+    match_headers: Option<Vec<String>>,
     service_log: Option<PathBuf>,
 }
 
@@ -257,6 +261,7 @@ impl Settings {
                 .or(replay.call_deviations)
                 .unwrap_or_default(),
             origins: origins(replay.origins.as_ref(), &args.origins)?,
+            match_headers: match_headers(replay.match_headers.as_deref(), &args.match_headers)?,
             service_log: match args.service_log.clone().or(replay.service_log) {
                 Some(path) => Some(
                     std::path::absolute(&path)
@@ -266,6 +271,26 @@ impl Settings {
             },
         })
     }
+}
+
+/// The header names of `match_headers`, then `--match-header`, checked,
+/// lower-case, each once.
+fn match_headers(key: Option<&[String]>, flags: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut names: Vec<String> = Vec::new();
+    let entries = key
+        .into_iter()
+        .flatten()
+        .map(|name| (name, "replay.match_headers"))
+        .chain(flags.iter().map(|name| (name, "--match-header")));
+    for (name, named) in entries {
+        let parsed = HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| anyhow!("{named} {name:?}: not a header name"))?;
+        let name = parsed.as_str().to_owned();
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    Ok(names)
 }
 
 /// The origin mappings of `[replay.origins]`, then `--origin` (which

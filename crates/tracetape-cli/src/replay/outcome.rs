@@ -345,7 +345,11 @@ pub(crate) mod tests {
         let replayed = outcome(reply(r#"{"total": 6}"#, Some(log())));
         assert_eq!(replayed.outcome, Outcome::Deviated);
         assert_eq!(replayed.deviating_calls().count(), 1);
-        assert!(replayed.deviations[0].suggestion.contains("not the same call"));
+        assert!(
+            replayed.deviations[0]
+                .suggestion
+                .contains("not the same call")
+        );
         let warned = judge(
             &replayable(r#"{"total": 5}"#),
             reply(r#"{"total": 5}"#, Some(log())),

@@ -101,7 +101,7 @@ impl Report {
     pub(crate) fn passed(&self) -> bool {
         self.summary().totals.not_passed() == 0
             && !self.background.as_ref().is_some_and(Background::fails)
-            && !(self.fail_on_unpatched && !self.unpatched.findings.is_empty())
+            && (!self.fail_on_unpatched || self.unpatched.findings.is_empty())
     }
 }
 

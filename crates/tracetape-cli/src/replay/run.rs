@@ -20,11 +20,11 @@ use super::progress::Progress;
 use super::report::{self, Background, Format, Report, Style};
 use super::select::{self, Replayable};
 use super::send::{SendError, Sender};
-use tracetape::replay::ReplayStatus;
 use super::service::{Liveness, Service};
 use super::unpatched::{Candidate, SharedPids, Watch};
 use crate::cli::ReplayArgs;
 use crate::exit::{FAILURE, Failure, INTERRUPTED};
+use tracetape::replay::ReplayStatus;
 
 /// After a request failed on its connection, how long to wait for news
 /// that the service died, which can come a moment after.
@@ -133,7 +133,9 @@ pub(crate) async fn replay(settings: &Settings) -> Result<Report, Failure> {
         }
     };
     let duration = started.elapsed();
-    let failed = results.iter().any(|result| result.outcome != Outcome::Passed)
+    let failed = results
+        .iter()
+        .any(|result| result.outcome != Outcome::Passed)
         || background.as_ref().is_some_and(Background::fails);
     let stopped = service.stop(failed).await;
     let unpatched = watch.map(Watch::finish).unwrap_or_default();

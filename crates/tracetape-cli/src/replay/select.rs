@@ -225,6 +225,7 @@ mod tests {
             headers: Vec::new(),
             call_deviations: Default::default(),
             origins: Vec::new(),
+            match_headers: Vec::new(),
             service_log: None,
         };
         let mut notes = Vec::new();

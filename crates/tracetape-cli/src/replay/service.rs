@@ -165,6 +165,12 @@ impl Service {
         if let Some(config) = &settings.config_file {
             env.push(("TRACETAPE_CONFIG", config.clone()));
         }
+        if !settings.match_headers.is_empty() {
+            env.push((
+                tracetape::replay::MATCH_HEADERS_VARIABLE,
+                PathBuf::from(settings.match_headers.join(",")),
+            ));
+        }
         if !settings.origins.is_empty() {
             let pairs: Vec<String> = settings
                 .origins

@@ -76,9 +76,10 @@ pub enum LoadReplayError {
 impl Replayer {
     /// Loads the recordings in `settings.dir` for the service
     /// `service_name`, redacting live calls with `settings.redact` and the
-    /// key beside the recordings, as they were when recorded, and taking
+    /// key beside the recordings, as they were when recorded, taking
     /// calls to the live origins of [`ORIGINS_VARIABLE`] as calls to the
-    /// recorded ones. Files that
+    /// recorded ones, and comparing the headers [`MATCH_HEADERS_VARIABLE`]
+    /// names. Files that
     /// cannot be read are reported once each and left out.
     pub fn load(settings: &RecordSettings, service_name: &str) -> Result<Self, LoadReplayError> {
         let loaded = RecordingStore::new(&settings.dir).load()?;
@@ -94,7 +95,15 @@ impl Replayer {
         } else {
             RedactionKey::ephemeral()?
         };
-        let matcher = Matcher::new(settings.redact.clone(), key).with_origins(origins_from_env());
+        let matcher = Matcher::new(settings.redact.clone(), key)
+            .with_origins(origins_from_env())
+            .with_headers(
+                std::env::var(MATCH_HEADERS_VARIABLE)
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|name| !name.is_empty()),
+            );
         let recordings: Vec<Recording> = loaded
             .recordings
             .into_iter()
@@ -184,6 +193,11 @@ impl Replayer {
         Arc::clone(&self.inner.background)
     }
 }
+
+/// The variable `tracetape replay` names the request headers compared
+/// when matching outbound calls in (comma separated; see
+/// [`Matcher::with_headers`]).
+pub const MATCH_HEADERS_VARIABLE: &str = "TRACETAPE_REPLAY_MATCH_HEADERS";
 
 /// The variable `tracetape replay` names the dependencies that answer at
 /// another origin than recorded in: `RECORDED=LIVE` pairs, comma

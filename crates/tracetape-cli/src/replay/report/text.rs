@@ -196,10 +196,14 @@ pub(super) fn background(report: &Report) -> Option<String> {
             "  {label}: {} {}: answered by background call {}, which is not the same call",
             clean(&call.method, 20),
             clean(&call.url, usize::MAX),
-            call.index.map_or_else(|| "?".to_owned(), |index| index.to_string())
+            call.index
+                .map_or_else(|| "?".to_owned(), |index| index.to_string())
         ));
         for difference in &call.differences {
-            lines.push(format!("    {}", clean(&difference.to_string(), usize::MAX)));
+            lines.push(format!(
+                "    {}",
+                clean(&difference.to_string(), usize::MAX)
+            ));
         }
     }
     if background.pending > 0 {
@@ -287,7 +291,10 @@ pub(crate) fn recording(result: &Replayed, style: Style) -> String {
             clean(&call.url, usize::MAX),
         ));
         for difference in &call.differences {
-            lines.push(format!("    {}", clean(&difference.to_string(), usize::MAX)));
+            lines.push(format!(
+                "    {}",
+                clean(&difference.to_string(), usize::MAX)
+            ));
         }
     }
     if result.omitted_calls > 0 {
@@ -352,9 +359,8 @@ mod tests {
     use std::path::PathBuf;
     use std::time::Duration;
 
-
-    use super::super::super::outcome::{Judging, judge};
     use super::super::super::outcome::tests::{log, replayable};
+    use super::super::super::outcome::{Judging, judge};
     use super::super::super::send::Reply;
     use super::*;
     use crate::testing::json_response;

@@ -18,6 +18,8 @@ pub const MAX_DIFFERENCES: usize = 16;
 pub enum CallPart {
     /// A segment of the URL's path.
     Path,
+    /// A header chosen for matching.
+    Header,
     /// A query parameter.
     Query,
     /// The request body.
@@ -25,10 +27,11 @@ pub enum CallPart {
 }
 
 impl CallPart {
-    /// `path`, `query` or `body`.
+    /// `path`, `header`, `query` or `body`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::Path => "path",
+            Self::Header => "header",
             Self::Query => "query",
             Self::Body => "body",
         }
@@ -40,13 +43,10 @@ impl CallPart {
 /// ```
 /// use tracetape::replay::matching::{CallDifference, CallPart};
 ///
-/// let difference = CallDifference {
-///     part: CallPart::Body,
-///     at: "$.qty".to_owned(),
-///     expected: Some("2".to_owned()),
-///     actual: Some("3".to_owned()),
-/// };
+/// let difference = CallDifference::new(CallPart::Body, "$.qty", Some("2"), Some("3"));
 /// assert_eq!(difference.to_string(), "body $.qty: expected 2, actual 3");
+/// let dropped = CallDifference::new(CallPart::Query, "warehouse", Some("north"), None);
+/// assert_eq!(dropped.to_string(), "query warehouse: missing (expected north)");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -54,7 +54,7 @@ pub struct CallDifference {
     /// Which part of the call.
     pub part: CallPart,
     /// Where in it: the path segment's position (`2` for the second), the
-    /// query key, the body's JSON path (`$.items[0].sku`; a form field as
+    /// header's name, the query key, the body's JSON path (`$.items[0].sku`; a form field as
     /// `$.field`), or `bytes` for a body compared as bytes.
     pub at: String,
     /// The recorded value (compact JSON for JSON values, text otherwise,
@@ -65,7 +65,9 @@ pub struct CallDifference {
 }
 
 impl CallDifference {
-    pub(super) fn new(
+    /// A difference at `at` in `part`, the values cut after 200
+    /// characters.
+    pub fn new(
         part: CallPart,
         at: impl Into<String>,
         expected: Option<&str>,

@@ -25,9 +25,7 @@ pub(super) fn pair<'a>(
     let mut recorded_left = Vec::new();
     let mut alike = 0;
     let mut take = |wanted: &dyn Fn(&(String, String)) -> bool| {
-        let slot = live_left
-            .iter_mut()
-            .find(|slot| slot.is_some_and(wanted))?;
+        let slot = live_left.iter_mut().find(|slot| slot.is_some_and(wanted))?;
         slot.take()
     };
     let mut unequal = Vec::new();

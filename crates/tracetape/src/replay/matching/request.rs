@@ -13,6 +13,9 @@ use crate::record::RequestRecord;
 pub(super) struct NormalRequest {
     pub(super) method: String,
     pub(super) url: NormalUrl,
+    /// The values of the headers chosen for matching, by lower-case name,
+    /// sorted.
+    pub(super) headers: Vec<(String, String)>,
     pub(super) body: NormalBody,
 }
 
@@ -29,20 +32,38 @@ pub(super) struct Fit {
 }
 
 impl NormalRequest {
-    /// A recorded request (its body may have been cut or withheld).
-    pub(super) fn recorded(request: &RequestRecord) -> Self {
-        Self::new(request, NormalBody::recorded(request))
+    /// A recorded request (its body may have been cut or withheld), with
+    /// the `chosen` headers (lower-case names) compared.
+    pub(super) fn recorded(request: &RequestRecord, chosen: &[String]) -> Self {
+        Self::new(request, NormalBody::recorded(request), chosen)
     }
 
     /// A live call's request, already redacted as recordings are.
-    pub(super) fn live(request: &RequestRecord) -> Self {
-        Self::new(request, NormalBody::live(request))
+    pub(super) fn live(request: &RequestRecord, chosen: &[String]) -> Self {
+        Self::new(request, NormalBody::live(request), chosen)
     }
 
-    fn new(request: &RequestRecord, body: NormalBody) -> Self {
+    fn new(request: &RequestRecord, body: NormalBody, chosen: &[String]) -> Self {
+        let mut headers: Vec<(String, String)> = request
+            .headers
+            .iter()
+            .filter(|header| {
+                chosen
+                    .iter()
+                    .any(|name| header.name.eq_ignore_ascii_case(name))
+            })
+            .map(|header| {
+                (
+                    header.name.to_ascii_lowercase(),
+                    String::from_utf8_lossy(&header.value).into_owned(),
+                )
+            })
+            .collect();
+        headers.sort();
         Self {
             method: request.method.clone(),
             url: NormalUrl::parse(&request.url),
+            headers,
             body,
         }
     }
@@ -54,7 +75,8 @@ impl NormalRequest {
             return None;
         }
         let path = self.url.path_fit(&live.url)?;
-        let same_path = self.url.path == live.url.path;
+        let headers = pairs::pair(&self.headers, &live.headers);
+        let same_path = self.url.path == live.url.path && self.headers == live.headers;
         let level = if same_path && self.url.query == live.url.query && self.body.exact(&live.body)
         {
             Some(Level::Exact)
@@ -64,6 +86,7 @@ impl NormalRequest {
         {
             Some(Level::Redacted)
         } else if path.all_alike()
+            && headers.all_alike()
             && pairs::pair(&self.url.query, &live.url.query).all_alike()
             && self.body.dynamic(&live.body)
         {
@@ -81,10 +104,11 @@ impl NormalRequest {
         let query = pairs::pair(&self.url.query, &live.url.query);
         let body = self.body.fit(&live.body);
         let similarity = Similarity::new(
-            path.alike + query.alike + body.similarity.shared(),
-            path.total + query.total() + body.similarity.total(),
+            path.alike + headers.alike + query.alike + body.similarity.shared(),
+            path.total + headers.total() + query.total() + body.similarity.total(),
         );
         let mut differences = path.differences;
+        differences.extend(headers.differences(CallPart::Header, str::to_owned));
         differences.extend(query.differences(CallPart::Query, str::to_owned));
         differences.extend(body.differences);
         differences.truncate(MAX_DIFFERENCES);
@@ -96,7 +120,8 @@ impl NormalRequest {
     }
 
     /// How alike the two are, counting only equal parts: query pairs and
-    /// the body's.
+    /// the body's (the chosen headers are equal at the levels that use
+    /// this, but for run-to-run values).
     fn literal_similarity(&self, live: &Self) -> Similarity {
         let equal_pairs = self
             .url

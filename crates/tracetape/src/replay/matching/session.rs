@@ -43,6 +43,8 @@ pub struct Matcher {
     redactor: Arc<Redactor>,
     /// (recorded, live) origins of dependencies that moved.
     origins: Arc<Vec<(String, String)>>,
+    /// Headers compared, by lower-case name.
+    headers: Arc<Vec<String>>,
 }
 
 impl Matcher {
@@ -52,7 +54,36 @@ impl Matcher {
         Self {
             redactor: Arc::new(Redactor::new(rules, key)),
             origins: Arc::default(),
+            headers: Arc::default(),
         }
+    }
+
+    /// Compares the headers `names` (any case) too, at every level: equal
+    /// up to [`Redacted`](Level::Redacted), alike at
+    /// [`Dynamic`](Level::Dynamic) (a header on one side only is a
+    /// difference). For headers that tell calls apart, such as a tenant
+    /// or an API version; by default none is compared.
+    ///
+    /// ```
+    /// use tracetape::record::RedactionKey;
+    /// use tracetape::replay::matching::Matcher;
+    ///
+    /// let matcher = Matcher::new(Vec::new(), RedactionKey::ephemeral()?)
+    ///     .with_headers(["X-Tenant"]);
+    /// # Ok::<(), tracetape::record::RedactionKeyError>(())
+    /// ```
+    pub fn with_headers<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.headers = Arc::new(
+            names
+                .into_iter()
+                .map(|name| name.as_ref().to_ascii_lowercase())
+                .collect(),
+        );
+        self
     }
 
     /// Takes calls to each live origin as calls to its recorded one: a
@@ -130,7 +161,7 @@ impl Matcher {
             .into_iter()
             .filter(|exchange| exchange.kind == ExchangeKind::Client)
             .map(|exchange| Mock {
-                request: NormalRequest::recorded(&exchange.request),
+                request: NormalRequest::recorded(&exchange.request, &self.headers),
                 call: CallSummary::of(&exchange.request),
                 exchange,
             })
@@ -138,6 +169,7 @@ impl Matcher {
         MockSession {
             redactor: Arc::clone(&self.redactor),
             origins: Arc::clone(&self.origins),
+            headers: Arc::clone(&self.headers),
             scope,
             state: Mutex::new(State {
                 uses: vec![0; mocks.len()],
@@ -214,6 +246,7 @@ impl Matcher {
 pub struct MockSession {
     redactor: Arc<Redactor>,
     origins: Arc<Vec<(String, String)>>,
+    headers: Arc<Vec<String>>,
     scope: String,
     mocks: Vec<Mock>,
     state: Mutex<State>,
@@ -347,7 +380,7 @@ impl MockSession {
     /// Never blocks for longer than another call's choice takes.
     pub fn answer(&self, call: &LiveCall) -> Result<Answer, NoMatch> {
         let (request, kept) = call.redacted(&self.redactor);
-        let mut live = NormalRequest::live(&request);
+        let mut live = NormalRequest::live(&request, &self.headers);
         if let Some((recorded, _)) = self
             .origins
             .iter()

@@ -1017,3 +1017,42 @@ fn form_bodies_are_compared_field_by_field() {
         "body $.scope: expected read write, actual read"
     );
 }
+
+#[test]
+fn chosen_headers_tell_calls_apart_and_their_run_to_run_values_do_not() {
+    let tenant = |tenant: &str, request_id: &str, answer: &str| {
+        let mut exchange = get("http://billing/plan", answer);
+        exchange.request.headers = vec![
+            header("x-tenant", tenant),
+            header("x-request-id", request_id),
+        ];
+        exchange
+    };
+    let recording = recording(vec![
+        tenant("acme", "6f1c2e9a-3b4d-4c5e-8f70-112233445566", "acme"),
+        tenant("globex", "0d6bdb4e-8a43-4a5e-9f3a-1c2d3e4f5a6b", "globex"),
+    ]);
+    let matcher = matcher().with_headers(["X-Tenant", "X-Request-Id"]);
+    let session = matcher.session(&recording);
+    let call = |tenant: &str| {
+        LiveCall::new("GET", "http://billing/plan").with_headers(vec![
+            header("x-tenant", tenant),
+            header("x-request-id", "01890a5d-ac96-774b-bcce-b302099a8057"),
+        ])
+    };
+    let answer = session.answer(&call("globex")).unwrap();
+    assert_eq!(
+        (answer.matched.index, answer.matched.level),
+        (1, Level::Dynamic)
+    );
+    assert_eq!(answered_body(&answer), b"globex");
+    let answer = session.answer(&call("initech")).unwrap();
+    assert_eq!(answer.matched.level, Level::Similar);
+    assert_eq!(
+        answer.differences[0].to_string(),
+        "header x-tenant: expected acme, actual initech"
+    );
+    // Without choosing them, headers are never compared.
+    let session = self::matcher().session(&recording);
+    assert_eq!(took(&session, &call("initech")), (0, Level::Exact, false));
+}
