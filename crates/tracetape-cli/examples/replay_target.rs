@@ -38,6 +38,7 @@
 //! | `never-ready` | answers `GET /health` with 503 |
 //! | `exit-at-start` | prints an error and exits with status 1 before listening |
 //! | `spawn-child` | starts a child `sleep 300` that it leaves running |
+//! | `noise` | answers with a `session` word and two `parts[*].tag` words drawn at random once per process (not UUIDs, timestamps or numbers: nothing forgives them) |
 //!
 //! SIGTERM stops it gracefully, which writes the recordings still queued.
 
@@ -70,6 +71,7 @@ struct Changes {
     never_ready: bool,
     exit_at_start: bool,
     spawn_child: bool,
+    noise: bool,
 }
 
 impl Changes {
@@ -88,6 +90,7 @@ impl Changes {
                     "never-ready" => changes.never_ready = true,
                     "exit-at-start" => changes.exit_at_start = true,
                     "spawn-child" => changes.spawn_child = true,
+                    "noise" => changes.noise = true,
                     other => return Err(format!("unknown REPLAY_TARGET_CHANGE {other:?}")),
                 },
             }
@@ -107,6 +110,8 @@ struct App {
     resolve: Option<String>,
     udp: Option<String>,
     token: Option<String>,
+    /// Random words drawn at start-up, for `noise`.
+    noise: [String; 3],
 }
 
 #[tokio::main]
@@ -152,6 +157,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         resolve: std::env::var("REPLAY_TARGET_RESOLVE").ok(),
         udp: std::env::var("REPLAY_TARGET_UDP").ok(),
         token: std::env::var("REPLAY_TARGET_TOKEN").ok(),
+        noise: [random_word(), random_word(), random_word()],
     });
     let router = Router::new()
         .route("/orders", post(order))
@@ -250,13 +256,27 @@ async fn order(
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_secs());
-    Ok(Json(json!({
+    let mut answer = json!({
         "id": id,
         "in_stock": in_stock,
         "total_cents": total,
         // Different on every run, and forgiven as epoch seconds.
         "created_epoch": now,
-    })))
+    });
+    if app.changes.noise {
+        let [session, one, two] = &app.noise;
+        answer["session"] = json!(session);
+        answer["parts"] = json!([{"n": 1, "tag": one}, {"n": 2, "tag": two}]);
+    }
+    Ok(Json(answer))
+}
+
+/// `w-` and 16 hex digits, different in every process (the standard
+/// library's hasher keys are random).
+fn random_word() -> String {
+    use std::hash::BuildHasher as _;
+    let hash = std::collections::hash_map::RandomState::new().hash_one(std::process::id());
+    format!("w-{hash:016x}")
 }
 
 /// Connects to `addr` as a dependency without tracetape's instrumentation

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use tracetape::record::ResponseRecord;
 use tracetape::replay::compare::{CompareOptions, Deviation, compare};
 use tracetape::replay::{LoggedCall, LoggedUnused, PollTimes, REPLAY_LOG_HEADER, ReplayId};
 
@@ -70,6 +71,10 @@ pub(crate) struct Replayed {
     /// ones no recorded call answered.
     pub(crate) omitted_calls: usize,
     pub(crate) omitted_unmatched: usize,
+    /// What the service answered (but for the replay log header), kept
+    /// only when the run was asked to keep it (`--learn`, `accept`): it
+    /// holds a whole body.
+    pub(crate) response: Option<ResponseRecord>,
 }
 
 impl Replayed {
@@ -115,6 +120,7 @@ pub(crate) fn judge(
         polls: None,
         omitted_calls: 0,
         omitted_unmatched: 0,
+        response: None,
     };
     let reply = match reply {
         Ok(reply) => reply,
@@ -149,6 +155,7 @@ pub(crate) fn judge(
     replayed.polls = log.polls;
     replayed.omitted_calls = log.omitted_calls;
     replayed.omitted_unmatched = log.omitted_unmatched;
+    replayed.response = Some(reply.response);
     replayed.outcome = if replayed.recording_unknown
         || replayed.missing().next().is_some()
         || replayed.omitted_unmatched > 0
