@@ -8,6 +8,7 @@ mod originals;
 mod rewrite;
 mod selector;
 
+use std::collections::HashSet;
 use std::io::{self, Write as _};
 
 use anyhow::{Context as _, anyhow};
@@ -76,16 +77,21 @@ fn parse(texts: &[String]) -> Result<Vec<Selector>, Failure> {
 async fn accept(args: &ReplayArgs, selectors: &[Selector]) -> Result<(), Failure> {
     let settings = replay::resolve(args)?;
     let selection = replay::selection(&settings)?;
+    let mut chosen = HashSet::new();
     for selector in selectors {
-        let named = selection.recordings.iter().any(|replayable| {
+        let mut named = false;
+        for replayable in &selection.recordings {
             let (method, route) = replayable.method_and_route();
-            selector.matches(Candidate {
+            if selector.matches(Candidate {
                 id: replayable.id,
                 file: &replayable.path,
                 method: &method,
                 route: &route,
-            })
-        });
+            }) {
+                named = true;
+                chosen.insert(replayable.id);
+            }
+        }
         if !named {
             return Err(Failure::Usage(anyhow!(
                 "{selector}: no recording to replay is named so (the recordings of {} in {})",
@@ -96,23 +102,15 @@ async fn accept(args: &ReplayArgs, selectors: &[Selector]) -> Result<(), Failure
     }
     // The whole selection is replayed, not only what is accepted: a
     // request may depend on the state earlier ones left behind.
-    let report = replay::replay_selection(&settings, selection, Responses::Kept).await?;
+    let report =
+        replay::replay_selection(&settings, selection, &Responses::KeptFor(chosen.clone())).await?;
     replay::write_report(&report, args.format, args.output.as_deref())?;
     replay::ran_to_end(&report)?;
 
     let chosen: Vec<&Replayed> = report
         .results
         .iter()
-        .filter(|replayed| {
-            selectors.iter().any(|selector| {
-                selector.matches(Candidate {
-                    id: replayed.id,
-                    file: &replayed.file,
-                    method: &replayed.method,
-                    route: &replayed.route,
-                })
-            })
-        })
+        .filter(|replayed| chosen.contains(&replayed.id))
         .collect();
     let record = match &settings.config_file {
         Some(config) => RecordSettings::from_env_with_config(config),

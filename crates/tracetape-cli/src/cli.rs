@@ -248,7 +248,7 @@ pub(crate) struct ReplayArgs {
     /// time) and propose an ignore rule for each response value that
     /// differs between the two runs; a value equal in both is never
     /// proposed, even if it differs from the recording.
-    #[arg(long, conflicts_with = "accept")]
+    #[arg(long, conflicts_with_all = ["accept", "format", "output"])]
     pub(crate) learn: bool,
     /// With --learn: add the proposed rules to `ignore` under
     /// [replay.compare] of the configuration file (--config, else

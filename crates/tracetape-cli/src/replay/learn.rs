@@ -33,7 +33,7 @@ pub(crate) async fn run(args: &ReplayArgs) -> Result<(), Failure> {
     let settings = resolve(args)?;
     let mut runs = Vec::with_capacity(2);
     for run in 1..=2 {
-        let report = replay_selection(&settings, selection(&settings)?, Responses::Kept).await?;
+        let report = replay_selection(&settings, selection(&settings)?, &Responses::Kept).await?;
         ran_to_end(&report)?;
         note_run(run, &report)?;
         runs.push(report);

@@ -2,7 +2,7 @@
 //! started and made ready, the requests sent a few at a time, the service
 //! stopped, the report written, and the exit code.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Write as _};
 use std::pin::{Pin, pin};
@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tracetape::replay::ReplayId;
 use tracetape::replay::compare::CompareOptions;
 
 use super::config::Settings;
@@ -67,13 +68,25 @@ pub(crate) fn resolve(args: &ReplayArgs) -> Result<Settings, Failure> {
 }
 
 /// Whether each replay's result keeps the response the service gave.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Responses {
     /// Dropped once judged: a plain replay needs only the verdict, and
     /// 10^5 whole bodies would not fit.
     Dropped,
-    /// Kept in [`Replayed::response`], for `--learn` and `accept`.
+    /// Kept in [`Replayed::response`], for `--learn`.
     Kept,
+    /// Kept for these recordings only: those `accept` may rewrite.
+    KeptFor(HashSet<ReplayId>),
+}
+
+impl Responses {
+    fn keeps(&self, id: ReplayId) -> bool {
+        match self {
+            Self::Dropped => false,
+            Self::Kept => true,
+            Self::KeptFor(ids) => ids.contains(&id),
+        }
+    }
 }
 
 /// The recordings `settings` select, notes on standard error; an error
@@ -88,7 +101,7 @@ pub(crate) fn selection(settings: &Settings) -> Result<select::Selection, Failur
 /// replay could not start (nothing to replay, the service never became
 /// ready) or was interrupted before it did.
 pub(crate) async fn replay(settings: &Settings) -> Result<Report, Failure> {
-    replay_selection(settings, selection(settings)?, Responses::Dropped).await
+    replay_selection(settings, selection(settings)?, &Responses::Dropped).await
 }
 
 /// [`replay`] of `selection`, keeping or dropping each response as
@@ -96,7 +109,7 @@ pub(crate) async fn replay(settings: &Settings) -> Result<Report, Failure> {
 pub(crate) async fn replay_selection(
     settings: &Settings,
     selection: select::Selection,
-    responses: Responses,
+    responses: &Responses,
 ) -> Result<Report, Failure> {
     let sender = Sender::new(settings.base_url.clone(), settings.request_timeout)
         .map_err(Failure::Usage)?
@@ -222,7 +235,7 @@ async fn replay_all(
     service: &Service,
     interrupt: &mut Pin<&mut impl Future<Output = ()>>,
     watch: &mut Option<Watch>,
-    responses: Responses,
+    responses: &Responses,
 ) -> Result<Replays, Failure> {
     let total = recordings.len();
     let recordings: Vec<Arc<Replayable>> = recordings.into_iter().map(Arc::new).collect();
@@ -274,7 +287,7 @@ async fn replay_all(
                 (err.id(), replayed)
             }
         };
-        if responses == Responses::Dropped {
+        if !responses.keeps(replayed.id) {
             replayed.response = None;
         }
         let done = by_task.remove(&id);
