@@ -38,6 +38,9 @@
 //! | `never-ready` | answers `GET /health` with 503 |
 //! | `exit-at-start` | prints an error and exits with status 1 before listening |
 //! | `spawn-child` | starts a child `sleep 300` that it leaves running |
+//! | `price-qty` | asks the price of one more than ordered (the answer is used as before) |
+//! | `audit-after` | after answering, a task carrying the request's context calls `GET /loyalty/{order}` |
+//! | `startup-call` | calls `GET /stock/warm-up` once at start-up, before listening |
 //! | `noise` | answers with a `session` word and two `parts[*].tag` words drawn at random once per process (not UUIDs, timestamps or numbers: nothing forgives them) |
 //!
 //! SIGTERM stops it gracefully, which writes the recordings still queued.
@@ -71,6 +74,9 @@ struct Changes {
     never_ready: bool,
     exit_at_start: bool,
     spawn_child: bool,
+    price_qty: bool,
+    audit_after: bool,
+    startup_call: bool,
     noise: bool,
 }
 
@@ -90,6 +96,9 @@ impl Changes {
                     "never-ready" => changes.never_ready = true,
                     "exit-at-start" => changes.exit_at_start = true,
                     "spawn-child" => changes.spawn_child = true,
+                    "price-qty" => changes.price_qty = true,
+                    "audit-after" => changes.audit_after = true,
+                    "startup-call" => changes.startup_call = true,
                     "noise" => changes.noise = true,
                     other => return Err(format!("unknown REPLAY_TARGET_CHANGE {other:?}")),
                 },
@@ -143,10 +152,16 @@ async fn main() -> Result<(), Box<dyn Error>> {
         let child_pid = child.as_ref().map_or(0, std::process::Child::id);
         tell(addr, &format!("started {} {child_pid}", std::process::id())).await?;
     }
+    let client = ClientBuilder::new(reqwest::Client::new())
+        .with(TracingMiddleware::new())
+        .build();
+    if changes.startup_call {
+        // Outside any request: answered from the background recordings
+        // in replay. The service starts either way.
+        let _ = call(client.get(format!("{dependency}/stock/warm-up"))).await;
+    }
     let app = Arc::new(App {
-        client: ClientBuilder::new(reqwest::Client::new())
-            .with(TracingMiddleware::new())
-            .build(),
+        client,
         dependency,
         changes,
         notify,
@@ -240,12 +255,24 @@ async fn order(
         .await?;
         stock["available"].as_u64().unwrap_or(0) >= qty
     };
+    let asked = if app.changes.price_qty { qty + 1 } else { qty };
     let price = call(
         app.client
             .post(format!("{}/price", app.dependency))
-            .json(&json!({"sku": sku, "qty": qty})),
+            .json(&json!({"sku": sku, "qty": asked})),
     )
     .await?;
+    if app.changes.audit_after {
+        let (client, url) = (
+            app.client.clone(),
+            format!("{}/loyalty/{id}", app.dependency),
+        );
+        tracetape::context::spawn(async move {
+            // Well after the response has gone.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let _ = call(client.get(url)).await;
+        });
+    }
     if app.changes.new_call {
         call(app.client.get(format!("{}/loyalty/{id}", app.dependency))).await?;
     }

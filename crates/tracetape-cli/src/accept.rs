@@ -4,6 +4,7 @@
 //! keeping the file it replaces (`accept/originals.rs`). Recordings are
 //! named by `accept/selector.rs`.
 
+mod call_body;
 mod originals;
 mod rewrite;
 mod selector;
@@ -195,7 +196,7 @@ fn accept_one(
     }
     if rewritten.rewritten_calls > 0 {
         said.push_str(&format!(
-            "; {} call(s) now expected with the new method or URL",
+            "; {} call(s) now expected as the new build makes them",
             rewritten.rewritten_calls
         ));
     }

@@ -244,6 +244,23 @@ pub(crate) struct ReplayArgs {
     /// fail_on_unpatched].
     #[arg(long)]
     pub(crate) fail_on_unpatched: bool,
+    /// What a call answered by a recorded call that is not the same call
+    /// (the `similar` level: another body, query or path) does: fail its
+    /// recording (the default), or only show its differences [key:
+    /// call_deviations].
+    #[arg(long, value_enum, value_name = "fail|warn")]
+    pub(crate) call_deviations: Option<crate::replay::CallDeviations>,
+    /// A dependency recorded at one origin that answers at another in
+    /// this environment (dynamic ports, containers), as
+    /// RECORDED=LIVE: `http://127.0.0.1:8082=http://pricing:9000`; calls to
+    /// LIVE are matched as calls to RECORDED [key: origins, a table].
+    #[arg(long = "origin", value_name = "RECORDED=LIVE")]
+    pub(crate) origins: Vec<String>,
+    /// Keep what the service printed (stdout and stderr) in FILE; without
+    /// it, the log is kept only when the run fails, and the report says
+    /// where [key: service_log].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) service_log: Option<PathBuf>,
     /// Replay the unchanged build twice (the service started afresh each
     /// time) and propose an ignore rule for each response value that
     /// differs between the two runs; a value equal in both is never

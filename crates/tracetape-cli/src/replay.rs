@@ -31,10 +31,15 @@ mod service;
 mod unpatched;
 
 pub(crate) use config::Settings;
+pub(crate) use outcome::CallDeviations;
 pub(crate) use outcome::{Outcome, Replayed};
 pub(crate) use report::{Format, Report, Style, write};
 pub(crate) use run::{
     Responses, ran_to_end, replay, replay_selection, resolve, run, selection, write_report,
 };
 #[cfg(test)]
-pub(crate) use {outcome::judge, select::Replayable, send::Reply};
+pub(crate) use {
+    outcome::{Judging, judge},
+    select::Replayable,
+    send::Reply,
+};

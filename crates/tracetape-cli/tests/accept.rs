@@ -158,3 +158,23 @@ fn a_route_or_all_accepts_every_recording_it_names() {
         both(&output)
     );
 }
+
+#[test]
+fn a_call_sent_with_a_new_body_is_accepted_with_it() {
+    let fixture = Fixture::record(&["o-1"]);
+    // The price is asked for one more than ordered: a deviation of the call.
+    let output = fixture.replay("price-qty", &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    let output = fixture.run("accept", "price-qty", &["--all"]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    assert!(
+        stderr(&output).contains("; 1 call(s) now expected as the new build makes them"),
+        "{}",
+        both(&output)
+    );
+    let output = fixture.replay("price-qty", &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    // The build as it was now sends another body than the recording has.
+    let output = fixture.replay("", &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+}

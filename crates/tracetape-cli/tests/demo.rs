@@ -115,7 +115,7 @@ fn demo_records_three_services_then_replays_checkout_without_them() {
     // and a quote for the refused one.
     assert!(
         replay.contains(
-            "outbound calls answered from the recordings: 12 exact, 0 redacted, 0 similar\n"
+            "outbound calls answered from the recordings: 0 dynamic, 12 exact, 0 redacted, 0 similar\n"
         ),
         "{replay}"
     );

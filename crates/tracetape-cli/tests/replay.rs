@@ -48,7 +48,7 @@ fn an_unchanged_build_passes_and_its_dependency_is_never_called() {
     );
     assert!(
         text.contains(
-            "outbound calls answered from the recordings: 6 exact, 0 redacted, 0 similar\n"
+            "outbound calls answered from the recordings: 0 dynamic, 6 exact, 0 redacted, 0 similar\n"
         ),
         "{text}"
     );

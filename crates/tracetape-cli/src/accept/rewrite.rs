@@ -1,15 +1,20 @@
 //! One recording rewritten to expect what the new build did: its inbound
 //! response replaced by the replayed one (redacted as recordings are), its
-//! unused outbound calls removed, and the method and URL of each call the
-//! build now makes differently taken from the replay log.
+//! unused outbound calls removed, and each call the build now makes
+//! differently given the live call's method, URL and (from the differences
+//! the replay log lists, `accept/call_body.rs`) JSON body.
 
 use std::collections::HashMap;
 
 use anyhow::{anyhow, bail};
 use tracetape::record::{
-    ExchangeKind, HeaderRecord, RecordSettings, Recording, RedactionKey, ResponseRecord,
+    ExchangeKind, HeaderRecord, RecordSettings, Recording, RedactionKey, RequestRecord,
+    ResponseRecord,
 };
 use tracetape::replay::ReplayId;
+use tracetape::replay::matching::{CallDifference, CallPart, MAX_DIFFERENCES};
+
+use super::call_body;
 
 use crate::replay::Replayed;
 
@@ -91,24 +96,48 @@ pub(crate) fn accepted(
     }
     let mut rewritten_calls = 0;
     for call in &replayed.calls {
-        // Only a recorded call one live call alone used can take its
-        // method and URL.
-        let Some(index) = call.index.filter(|index| users.get(index) == Some(&1)) else {
+        let Some(index) = call.index else {
             continue;
         };
         let Some(&at) = outbound.get(index) else {
             continue;
         };
         let exchange = &mut original.exchanges[at];
-        let request = &mut exchange.request;
-        if request.method == call.method && request.url == call.url {
+        let differs = exchange.request.method != call.method
+            || exchange.request.url != call.url
+            || !call.differences.is_empty();
+        if !differs {
             continue;
         }
-        if exchange.name == request.method {
+        // Only a recorded call one live call alone used can become it.
+        if users.get(&index) != Some(&1) {
+            bail!(
+                "recorded call {index} ({} {}) answered several calls, which now differ from it; \
+                 record this request again",
+                exchange.request.method,
+                exchange.request.url
+            );
+        }
+        let bodies: Vec<&CallDifference> = call
+            .differences
+            .iter()
+            .filter(|difference| difference.part == CallPart::Body)
+            .collect();
+        if !bodies.is_empty() {
+            new_body(&mut exchange.request, &bodies, call.differences.len()).map_err(|why| {
+                anyhow!(
+                    "the body the new build sends with {} {} cannot be rebuilt: {why}; record this \
+                     request again",
+                    call.method,
+                    call.url
+                )
+            })?;
+        }
+        if exchange.name == exchange.request.method {
             exchange.name.clone_from(&call.method);
         }
-        request.method.clone_from(&call.method);
-        request.url.clone_from(&call.url);
+        exchange.request.method.clone_from(&call.method);
+        exchange.request.url.clone_from(&call.url);
         rewritten_calls += 1;
     }
     let mut unused: Vec<usize> = replayed
@@ -126,6 +155,39 @@ pub(crate) fn accepted(
         removed_calls: unused.len(),
         rewritten_calls,
     })
+}
+
+/// `request`'s body made into the one the live call sent, from the body
+/// `differences` of the replay log (`listed` differences in all).
+fn new_body(
+    request: &mut RequestRecord,
+    differences: &[&CallDifference],
+    listed: usize,
+) -> Result<(), String> {
+    if listed >= MAX_DIFFERENCES {
+        return Err(format!(
+            "the replay log lists only the first {MAX_DIFFERENCES} differences"
+        ));
+    }
+    if request.body.truncated {
+        return Err("the recording kept only the start of the recorded body".to_owned());
+    }
+    let encoded = request.headers.iter().any(|header| {
+        header.name.eq_ignore_ascii_case("content-encoding")
+            && !header.value.eq_ignore_ascii_case(b"identity")
+    });
+    if encoded {
+        return Err("the recorded body is compressed".to_owned());
+    }
+    let body = call_body::apply(&request.body.bytes, differences)?;
+    for header in &mut request.headers {
+        if header.name.eq_ignore_ascii_case("content-length") {
+            header.value = body.len().to_string().into_bytes().into();
+        }
+    }
+    request.body.size = body.len() as u64;
+    request.body.bytes = body.into();
+    Ok(())
 }
 
 /// The response a recording expects from now on: `replayed` without the
@@ -182,10 +244,9 @@ mod tests {
 
     use tracetape::record::{BodyRecord, Exchange};
     use tracetape::replay::ReplayLog;
-    use tracetape::replay::compare::CompareOptions;
 
     use super::*;
-    use crate::replay::{Outcome, Replayable};
+    use crate::replay::{Judging, Outcome, Replayable};
     use crate::testing::{exchange, json_response, recording};
 
     fn header(name: &str, value: &str) -> HeaderRecord {
@@ -242,12 +303,7 @@ mod tests {
             response,
             log: Some(Ok(ReplayLog::from_json(log.to_string().as_bytes()).unwrap())),
         };
-        crate::replay::judge(
-            &replayable,
-            Ok(reply),
-            &CompareOptions::default(),
-            Duration::ZERO,
-        )
+        crate::replay::judge(&replayable, Ok(reply), &Judging::default(), Duration::ZERO)
     }
 
     fn call(method: &str, url: &str, index: usize) -> serde_json::Value {
@@ -304,7 +360,7 @@ mod tests {
     }
 
     #[test]
-    fn a_call_several_live_calls_shared_keeps_its_url() {
+    fn a_call_several_live_calls_shared_cannot_take_their_url() {
         let mut reused = call("GET", "http://stock/0?again", 0);
         reused["reused"] = serde_json::json!(true);
         let calls = serde_json::json!([
@@ -315,11 +371,55 @@ mod tests {
         ]);
         let replayed = replayed(calls, serde_json::json!([]));
         let key = RedactionKey::ephemeral().unwrap();
-        let accepted = accepted(recorded(), &replayed, &RecordSettings::default(), &key).unwrap();
-        assert_eq!(accepted.rewritten_calls, 0);
-        assert_eq!(
-            accepted.recording.outbound().next().unwrap().request.url,
-            "http://stock/0"
+        let err = accepted(recorded(), &replayed, &RecordSettings::default(), &key).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("recorded call 0 (GET http://stock/0) answered several calls"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_call_whose_json_body_changed_takes_the_new_body() {
+        let mut recording = recorded();
+        let body = br#"{"sku":"tea","qty":2}"#;
+        recording.exchanges[2].request.method = "POST".to_owned();
+        recording.exchanges[2].request.body = BodyRecord {
+            bytes: body.to_vec().into(),
+            truncated: false,
+            size: body.len() as u64,
+        };
+        recording.exchanges[2].request.headers = vec![header("content-length", "21")];
+        let mut changed = call("POST", "http://stock/1", 1);
+        changed["differences"] = serde_json::json!([
+            {"part": "body", "at": "$.qty", "expected": "2", "actual": "3"}
+        ]);
+        let calls = serde_json::json!([
+            call("GET", "http://stock/0", 0),
+            changed,
+            call("GET", "http://stock/2", 2)
+        ]);
+        let mut replayed = replayed(calls, serde_json::json!([]));
+        replayed.id = ReplayId::of(&recording).unwrap();
+        let key = RedactionKey::ephemeral().unwrap();
+        let accepted = accepted(recording, &replayed, &RecordSettings::default(), &key).unwrap();
+        let request = &accepted.recording.exchanges[2].request;
+        assert_eq!(&request.body.bytes[..], br#"{"sku":"tea","qty":3}"#);
+        assert_eq!(request.body.size, 21);
+        assert_eq!(accepted.rewritten_calls, 1);
+
+        // A body the log cannot rebuild: refused, saying why.
+        let mut cut = recorded();
+        cut.exchanges[2].request.body = BodyRecord {
+            bytes: b"qty=2".to_vec().into(),
+            truncated: false,
+            size: 5,
+        };
+        let err = super::accepted(cut, &replayed, &RecordSettings::default(), &key).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("cannot be rebuilt: the recorded request body is not JSON"),
+            "{err}"
         );
     }
 

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use tracetape::record::{CONFIG_FILE, DEFAULT_DIR, JsonPath};
 use tracetape::replay::compare::CompareOptions;
 
+use super::outcome::CallDeviations;
 use crate::cli::ReplayArgs;
 
 /// How long the service may take to become ready, unless configured.
@@ -64,6 +65,17 @@ pub(crate) struct Settings {
     /// Headers sent with every replayed request instead of the recorded
     /// ones (`[replay.headers]`, then `--header`).
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    /// Whether a call answered by a recorded call that is not the same
+    /// call fails its recording.
+    pub(crate) call_deviations: CallDeviations,
+    /// Dependencies that answer at another origin than recorded:
+    /// (recorded, live), each normalised (`scheme://host[:port]`, lower
+    /// case, no default port); the service gets them as
+    /// `TRACETAPE_REPLAY_ORIGINS`.
+    pub(crate) origins: Vec<(String, String)>,
+    /// Where to keep what the service printed; `None`: kept only when the
+    /// run fails.
+    pub(crate) service_log: Option<PathBuf>,
 }
 
 /// The parts of `tracetape.toml` the replay reads. Other tables belong
@@ -95,6 +107,9 @@ struct RawReplay {
     fail_on_unpatched: Option<bool>,
     allow_connect: Option<Vec<String>>,
     headers: Option<BTreeMap<String, String>>,
+    call_deviations: Option<CallDeviations>,
+    origins: Option<BTreeMap<String, String>>,
+    service_log: Option<PathBuf>,
 }
 
 /// What the file says, with its relative paths taken from its directory.
@@ -237,8 +252,51 @@ impl Settings {
             headers: super::headers::resolve(replay.headers.as_ref(), &args.headers, |name| {
                 std::env::var(name).ok()
             })?,
+            call_deviations: args
+                .call_deviations
+                .or(replay.call_deviations)
+                .unwrap_or_default(),
+            origins: origins(replay.origins.as_ref(), &args.origins)?,
+            service_log: match args.service_log.clone().or(replay.service_log) {
+                Some(path) => Some(
+                    std::path::absolute(&path)
+                        .with_context(|| format!("failed to resolve {}", path.display()))?,
+                ),
+                None => None,
+            },
         })
     }
+}
+
+/// The origin mappings of `[replay.origins]`, then `--origin` (which
+/// replaces the key's entry for the same recorded origin), each side
+/// checked and normalised.
+fn origins(
+    table: Option<&BTreeMap<String, String>>,
+    flags: &[String],
+) -> anyhow::Result<Vec<(String, String)>> {
+    let mut origins: Vec<(String, String)> = Vec::new();
+    let from_table = table
+        .into_iter()
+        .flatten()
+        .map(|(recorded, live)| (recorded.as_str(), live.as_str(), "replay.origins"));
+    let mut from_flags = Vec::new();
+    for flag in flags {
+        let (recorded, live) = flag.split_once('=').ok_or_else(|| {
+            anyhow!("--origin {flag:?}: give RECORDED=LIVE, such as http://127.0.0.1:8082=http://pricing:9000")
+        })?;
+        from_flags.push((recorded, live, "--origin"));
+    }
+    for (recorded, live, named) in from_table.chain(from_flags) {
+        let normal = |origin: &str| {
+            tracetape::replay::normal_origin(origin)
+                .ok_or_else(|| anyhow!("{named} {origin:?}: not an origin (scheme://host[:port])"))
+        };
+        let (recorded, live) = (normal(recorded)?, normal(live)?);
+        origins.retain(|(existing, _)| *existing != recorded);
+        origins.push((recorded, live));
+    }
+    Ok(origins)
 }
 
 /// Reads the file `explicit` names (which must exist), else

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use serde::Deserialize;
 use tracetape::record::ResponseRecord;
 use tracetape::replay::compare::{CompareOptions, Deviation, compare};
 use tracetape::replay::{LoggedCall, LoggedUnused, PollTimes, REPLAY_LOG_HEADER, ReplayId};
@@ -39,6 +40,32 @@ impl Outcome {
     }
 }
 
+/// What a call answered by a recorded call that is not the same call (at
+/// the `similar` level) does to its recording's verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum CallDeviations {
+    /// The recording deviates.
+    #[default]
+    Fail,
+    /// The report shows the call's differences; the verdict ignores them.
+    Warn,
+}
+
+/// How replayed responses and calls are judged.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Judging {
+    pub(crate) compare: CompareOptions,
+    pub(crate) call_deviations: CallDeviations,
+}
+
+/// A recorded call, as the report names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RecordedCall {
+    pub(crate) method: String,
+    pub(crate) url: String,
+}
+
 /// One replayed recording.
 #[derive(Debug)]
 pub(crate) struct Replayed {
@@ -60,6 +87,15 @@ pub(crate) struct Replayed {
     pub(crate) deviations: Vec<Deviation>,
     /// Every outbound call, as the replay log tells it.
     pub(crate) calls: Vec<LoggedCall>,
+    /// The recording's outbound calls, in recorded order, which the
+    /// calls' indices point into.
+    pub(crate) recorded_calls: Vec<RecordedCall>,
+    /// Calls made after the response (by work carrying the request's
+    /// context), told by the service before it was stopped.
+    pub(crate) late_calls: usize,
+    /// Calls answered by a recorded call that is not the same call fail
+    /// the recording.
+    pub(crate) calls_fail: bool,
     /// The recorded calls nothing used.
     pub(crate) unused: Vec<LoggedUnused>,
     /// The service did not have the recording at all.
@@ -87,6 +123,22 @@ impl Replayed {
     pub(crate) fn missing(&self) -> impl Iterator<Item = &LoggedCall> {
         self.calls.iter().filter(|call| call.level.is_none())
     }
+
+    /// The recorded call that answered `call`.
+    pub(crate) fn answered_by(&self, call: &LoggedCall) -> Option<&RecordedCall> {
+        call.index.and_then(|index| self.recorded_calls.get(index))
+    }
+
+    /// The calls answered by a recorded call that is not the same call,
+    /// with that recorded call.
+    pub(crate) fn deviating_calls(
+        &self,
+    ) -> impl Iterator<Item = (&LoggedCall, Option<&RecordedCall>)> {
+        self.calls
+            .iter()
+            .filter(|call| call.deviates())
+            .map(|call| (call, self.answered_by(call)))
+    }
 }
 
 /// Judges what the service answered (or why it did not) to `replayable`'s
@@ -94,7 +146,7 @@ impl Replayed {
 pub(crate) fn judge(
     replayable: &Replayable,
     reply: Result<Reply, String>,
-    options: &CompareOptions,
+    judging: &Judging,
     duration: Duration,
 ) -> Replayed {
     let (method, route) = replayable.method_and_route();
@@ -115,6 +167,16 @@ pub(crate) fn judge(
         error: None,
         deviations: Vec::new(),
         calls: Vec::new(),
+        recorded_calls: replayable
+            .recording
+            .outbound()
+            .map(|exchange| RecordedCall {
+                method: exchange.request.method.clone(),
+                url: exchange.request.url.clone(),
+            })
+            .collect(),
+        late_calls: 0,
+        calls_fail: judging.call_deviations == CallDeviations::Fail,
         unused: Vec::new(),
         recording_unknown: false,
         polls: None,
@@ -147,7 +209,7 @@ pub(crate) fn judge(
         }
     };
     if let Some(expected) = expected {
-        replayed.deviations = compare(expected, &reply.response, options).deviations;
+        replayed.deviations = compare(expected, &reply.response, &judging.compare).deviations;
     }
     replayed.recording_unknown = !log.found;
     replayed.calls = log.calls;
@@ -156,17 +218,39 @@ pub(crate) fn judge(
     replayed.omitted_calls = log.omitted_calls;
     replayed.omitted_unmatched = log.omitted_unmatched;
     replayed.response = Some(reply.response);
-    replayed.outcome = if replayed.recording_unknown
+    if replayed.deviating_calls().next().is_some() {
+        // A response made from an answer to another call deviates for
+        // that reason; ignoring what it changed would hide it.
+        for deviation in &mut replayed.deviations {
+            deviation.suggestion = "a call of this request was answered by a recorded call that \
+                                    is not the same call (see its differences above): explain \
+                                    that first, this may follow from it"
+                .to_owned();
+        }
+    }
+    replayed.outcome = verdict(&replayed);
+    replayed
+}
+
+/// The verdict on what `replayed` holds: a call without an answer first,
+/// then deviations (of the response, unused recorded calls, and calls
+/// answered loosely when they fail the recording).
+pub(crate) fn verdict(replayed: &Replayed) -> Outcome {
+    if replayed.error.is_some() && replayed.status.is_none() {
+        Outcome::Errored
+    } else if replayed.recording_unknown
         || replayed.missing().next().is_some()
         || replayed.omitted_unmatched > 0
     {
         Outcome::MockMissing
-    } else if !replayed.deviations.is_empty() || !replayed.unused.is_empty() {
+    } else if !replayed.deviations.is_empty()
+        || !replayed.unused.is_empty()
+        || (replayed.calls_fail && replayed.deviating_calls().next().is_some())
+    {
         Outcome::Deviated
     } else {
         Outcome::Passed
-    };
-    replayed
+    }
 }
 
 #[cfg(test)]
@@ -224,7 +308,7 @@ pub(crate) mod tests {
         judge(
             &replayable(r#"{"total": 5}"#),
             reply,
-            &CompareOptions::default(),
+            &Judging::default(),
             Duration::from_millis(3),
         )
     }
@@ -233,7 +317,7 @@ pub(crate) mod tests {
     fn a_matching_response_with_every_call_used_passes() {
         let replayed = outcome(reply(
             r#"{"total": 5}"#,
-            Some(log(&[Some("exact"), Some("similar")], 0, true)),
+            Some(log(&[Some("exact"), Some("dynamic")], 0, true)),
         ));
         assert_eq!(replayed.outcome, Outcome::Passed);
         assert_eq!(replayed.request(), "POST /orders");
@@ -253,6 +337,37 @@ pub(crate) mod tests {
         let replayed = outcome(reply(r#"{"total": 5}"#, Some(log(&[], 1, true))));
         assert_eq!(replayed.outcome, Outcome::Deviated);
         assert!(replayed.deviations.is_empty());
+    }
+
+    // A changed request body sent to a dependency was answered at the
+    // similar level and nothing was reported.
+    #[test]
+    fn a_call_answered_by_another_recorded_call_deviates_unless_a_warning() {
+        let json = serde_json::json!({"recording": "r", "found": true, "unused": [], "calls": [
+            {"method": "POST", "url": "http://pricing/quote", "level": "similar", "index": 0,
+             "reused": false, "differences": [{"part": "body", "at": "$.qty",
+             "expected": "2", "actual": "3"}]}]});
+        let log = || ReplayLog::from_json(json.to_string().as_bytes()).unwrap();
+        // The response changed too: its suggestion points at the call.
+        let replayed = outcome(reply(r#"{"total": 6}"#, Some(log())));
+        assert_eq!(replayed.outcome, Outcome::Deviated);
+        assert_eq!(replayed.deviating_calls().count(), 1);
+        assert!(
+            replayed.deviations[0]
+                .suggestion
+                .contains("not the same call")
+        );
+        let warned = judge(
+            &replayable(r#"{"total": 5}"#),
+            reply(r#"{"total": 5}"#, Some(log())),
+            &Judging {
+                call_deviations: CallDeviations::Warn,
+                ..Judging::default()
+            },
+            Duration::from_millis(3),
+        );
+        assert_eq!(warned.outcome, Outcome::Passed);
+        assert_eq!(warned.deviating_calls().count(), 1);
     }
 
     #[test]

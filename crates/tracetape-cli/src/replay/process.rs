@@ -45,6 +45,15 @@ impl ServiceLog {
         })
     }
 
+    /// A log at `path` (made anew), kept after the run.
+    pub(crate) fn create_at(path: &Path) -> io::Result<Self> {
+        File::create(path)?;
+        Ok(Self {
+            dir: None,
+            path: path.to_owned(),
+        })
+    }
+
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }

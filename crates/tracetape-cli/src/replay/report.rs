@@ -59,12 +59,49 @@ pub(crate) struct Report {
     pub(crate) unpatched: Unpatched,
     /// Such connections fail the run (JUnit: as failures).
     pub(crate) fail_on_unpatched: bool,
+    /// What the service did outside the replayed requests; `None` when it
+    /// could not tell (said in `background_unknown`).
+    pub(crate) background: Option<Background>,
+    /// Why the service could not tell what it did outside the replayed
+    /// requests.
+    pub(crate) background_unknown: Option<String>,
+}
+
+/// The calls the service made outside any replayed request (at start-up,
+/// by background jobs), and the replayed requests' work still running.
+#[derive(Debug)]
+pub(crate) struct Background {
+    pub(crate) log: tracetape::replay::ReplayLog,
+    /// Replayed requests whose work after the response had not ended when
+    /// the replay stopped waiting.
+    pub(crate) pending: usize,
+    /// Calls answered by a recorded call that is not the same call fail
+    /// the run.
+    pub(crate) calls_fail: bool,
+}
+
+impl Background {
+    /// Whether it fails the run: a call no background recording answered,
+    /// or (unless only warned about) one answered by another call.
+    pub(crate) fn fails(&self) -> bool {
+        self.log.missing().next().is_some()
+            || self.log.omitted_unmatched > 0
+            || (self.calls_fail && self.log.calls.iter().any(|call| call.deviates()))
+    }
 }
 
 impl Report {
     /// The counts per route and in all.
     pub(crate) fn summary(&self) -> Summary {
         Summary::of(&self.results)
+    }
+
+    /// Whether the run passed: every recording, the calls outside them,
+    /// and (with `--fail-on-unpatched`) no connection around tracetape.
+    pub(crate) fn passed(&self) -> bool {
+        self.summary().totals.not_passed() == 0
+            && !self.background.as_ref().is_some_and(Background::fails)
+            && (!self.fail_on_unpatched || self.unpatched.findings.is_empty())
     }
 }
 

@@ -13,23 +13,26 @@ use anyhow::{Context as _, anyhow};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracetape::replay::ReplayId;
-use tracetape::replay::compare::CompareOptions;
 
 use super::config::Settings;
-use super::outcome::{Replayed, judge};
+use super::outcome::{CallDeviations, Judging, Outcome, Replayed, judge, verdict};
 use super::preload::{Detection, NOT_STARTED};
 use super::progress::Progress;
-use super::report::{self, Format, Report, Style};
+use super::report::{self, Background, Format, Report, Style};
 use super::select::{self, Replayable};
 use super::send::{SendError, Sender};
 use super::service::{Liveness, Service};
 use super::unpatched::{Candidate, SharedPids, Watch};
 use crate::cli::ReplayArgs;
 use crate::exit::{FAILURE, Failure, INTERRUPTED};
+use tracetape::replay::ReplayStatus;
 
 /// After a request failed on its connection, how long to wait for news
 /// that the service died, which can come a moment after.
 const DEATH_NEWS: Duration = Duration::from_secs(2);
+/// How often the service is asked whether the replayed requests' work
+/// after their responses has ended.
+const SETTLE_POLL: Duration = Duration::from_millis(20);
 
 pub(crate) async fn run(args: ReplayArgs) -> Result<(), Failure> {
     if args.learn {
@@ -42,12 +45,10 @@ pub(crate) async fn run(args: ReplayArgs) -> Result<(), Failure> {
     let report = replay(&settings).await?;
     write_report(&report, args.format, args.output.as_deref())?;
     ran_to_end(&report)?;
-    if report.summary().totals.not_passed() > 0
-        || (report.fail_on_unpatched && !report.unpatched.findings.is_empty())
-    {
-        Err(Failure::Reported(FAILURE))
-    } else {
+    if report.passed() {
         Ok(())
+    } else {
+        Err(Failure::Reported(FAILURE))
     }
 }
 
@@ -149,13 +150,13 @@ pub(crate) async fn replay_selection(
     let first = tokio::select! {
         ready = liveness.ready() => ready,
         () = &mut interrupt => {
-            service.stop().await;
+            service.stop(true).await;
             writeln!(io::stderr(), "interrupted: the service was stopped before anything was replayed")?;
             return Err(Failure::Reported(INTERRUPTED));
         }
     };
     if let Err(why) = first {
-        let stopped = service.stop().await;
+        let stopped = service.stop(true).await;
         let why = stopped.failure.unwrap_or(why);
         return Err(Failure::Usage(anyhow!(why)));
     }
@@ -174,8 +175,21 @@ pub(crate) async fn replay_selection(
         responses,
     )
     .await?;
+    let mut results = replayed.results;
+    let (background, background_unknown) = if replayed.interrupted {
+        (None, Some("the replay was interrupted".to_owned()))
+    } else {
+        match settle(&sender, settings).await {
+            Ok(status) => (Some(late_calls(status, &mut results, settings)), None),
+            Err(why) => (None, Some(why)),
+        }
+    };
     let duration = started.elapsed();
-    let stopped = service.stop().await;
+    let failed = results
+        .iter()
+        .any(|result| result.outcome != Outcome::Passed)
+        || background.as_ref().is_some_and(Background::fails);
+    let stopped = service.stop(failed).await;
     let unpatched = watch.map(Watch::finish).unwrap_or_default();
     drop(detection);
 
@@ -184,7 +198,7 @@ pub(crate) async fn replay_selection(
         base_url: sender.base().to_string(),
         recordings: settings.recordings.clone(),
         selected: replayed.selected,
-        results: replayed.results,
+        results,
         skipped: selection.skipped,
         duration,
         interrupted: replayed.interrupted,
@@ -193,7 +207,48 @@ pub(crate) async fn replay_selection(
         service_log: stopped.log,
         unpatched,
         fail_on_unpatched: settings.fail_on_unpatched,
+        background,
+        background_unknown,
     })
+}
+
+/// The replay's status once the replayed requests' work after their
+/// responses has ended, or the request timeout has passed.
+async fn settle(sender: &Sender, settings: &Settings) -> Result<ReplayStatus, String> {
+    let deadline = Instant::now() + settings.request_timeout;
+    loop {
+        let status = sender.status().await?;
+        if status.pending == 0 || Instant::now() >= deadline {
+            return Ok(status);
+        }
+        // Work the service runs on its own: nothing to wait on but time.
+        tokio::time::sleep(SETTLE_POLL).await;
+    }
+}
+
+/// Puts what the replayed requests did after their responses into
+/// `results` (their logs as they ended, and the verdicts again), and
+/// returns the rest of `status`.
+fn late_calls(status: ReplayStatus, results: &mut [Replayed], settings: &Settings) -> Background {
+    for log in status.late {
+        let Some(result) = results
+            .iter_mut()
+            .find(|result| result.id.to_string() == log.recording)
+        else {
+            continue;
+        };
+        result.late_calls = log.calls.len().saturating_sub(result.calls.len());
+        result.calls = log.calls;
+        result.unused = log.unused;
+        result.omitted_calls = log.omitted_calls;
+        result.omitted_unmatched = log.omitted_unmatched;
+        result.outcome = verdict(result);
+    }
+    Background {
+        log: status.background,
+        pending: status.pending,
+        calls_fail: settings.call_deviations == CallDeviations::Fail,
+    }
 }
 
 /// An error when the replay of `report` did not run to its end: it was
@@ -239,7 +294,10 @@ async fn replay_all(
 ) -> Result<Replays, Failure> {
     let total = recordings.len();
     let recordings: Vec<Arc<Replayable>> = recordings.into_iter().map(Arc::new).collect();
-    let compare = Arc::new(settings.compare.clone());
+    let compare = Arc::new(Judging {
+        compare: settings.compare.clone(),
+        call_deviations: settings.call_deviations,
+    });
     let mut progress = Progress::new(total);
     let mut slots: Vec<Option<Replayed>> = (0..total).map(|_| None).collect();
     let mut tasks = JoinSet::new();
@@ -353,7 +411,7 @@ async fn replay_one(
     replayable: Arc<Replayable>,
     sender: Sender,
     mut liveness: Liveness,
-    compare: Arc<CompareOptions>,
+    compare: Arc<Judging>,
 ) -> Replayed {
     let generation = match liveness.ready().await {
         Ok(generation) => generation,

@@ -223,6 +223,9 @@ mod tests {
             fail_on_unpatched: false,
             allow_connect: Vec::new(),
             headers: Vec::new(),
+            call_deviations: Default::default(),
+            origins: Vec::new(),
+            service_log: None,
         };
         let mut notes = Vec::new();
         let selection = select(&settings, &mut notes);

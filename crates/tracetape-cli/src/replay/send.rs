@@ -10,7 +10,9 @@ use anyhow::Context as _;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode, Url, redirect};
 use tracetape::record::{BodyRecord, HeaderRecord, ResponseRecord};
-use tracetape::replay::{REPLAY_HEADER, REPLAY_LOG_HEADER, ReplayLog};
+use tracetape::replay::{
+    REPLAY_HEADER, REPLAY_LOG_HEADER, REPLAY_STATUS, REPLAY_STATUS_HEADER, ReplayLog, ReplayStatus,
+};
 
 use super::select::Replayable;
 use crate::format::chain;
@@ -222,6 +224,28 @@ impl Sender {
         *request.headers_mut() = headers;
         *request.body_mut() = Some(recorded.body.bytes.clone().into());
         Ok(request)
+    }
+
+    /// The replay's status, as the service's server layer tells it: the
+    /// calls made outside the replayed requests and after their
+    /// responses. An error when the service does not say (it is not
+    /// replaying, or the layer does not wrap `/`).
+    pub(crate) async fn status(&self) -> Result<ReplayStatus, String> {
+        let url = self.url("/")?;
+        let response = self
+            .client
+            .get(url)
+            .header(REPLAY_HEADER, REPLAY_STATUS)
+            .timeout(PROBE_TIMEOUT)
+            .send()
+            .await
+            .map_err(|err| chain(&err))?;
+        let header = response
+            .headers()
+            .get(REPLAY_STATUS_HEADER)
+            .ok_or_else(|| format!("the service's answer has no {REPLAY_STATUS_HEADER} header"))?;
+        ReplayStatus::from_json(header.as_bytes())
+            .map_err(|err| format!("its {REPLAY_STATUS_HEADER} header cannot be read: {err}"))
     }
 
     /// The status a GET of `path` answers with.

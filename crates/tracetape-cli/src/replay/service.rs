@@ -153,9 +153,10 @@ impl Service {
         sender: Sender,
         detection: Option<(&[(&'static str, PathBuf)], SharedPids)>,
     ) -> io::Result<Self> {
-        let log = match settings.command {
-            Some(_) => Some(ServiceLog::create()?),
-            None => None,
+        let log = match (&settings.command, &settings.service_log) {
+            (Some(_), Some(path)) => Some(ServiceLog::create_at(path)?),
+            (Some(_), None) => Some(ServiceLog::create()?),
+            (None, _) => None,
         };
         let mut env = vec![
             ("TRACETAPE_MODE", PathBuf::from("replay")),
@@ -163,6 +164,17 @@ impl Service {
         ];
         if let Some(config) = &settings.config_file {
             env.push(("TRACETAPE_CONFIG", config.clone()));
+        }
+        if !settings.origins.is_empty() {
+            let pairs: Vec<String> = settings
+                .origins
+                .iter()
+                .map(|(recorded, live)| format!("{recorded}={live}"))
+                .collect();
+            env.push((
+                tracetape::replay::ORIGINS_VARIABLE,
+                PathBuf::from(pairs.join(",")),
+            ));
         }
         let port = settings.base_url.port_or_known_default().unwrap_or(80);
         let detection = detection.map(|(vars, pids)| {
@@ -196,13 +208,17 @@ impl Service {
     }
 
     /// Stops the service (unless it was already running before) and says
-    /// how its run went.
-    pub(crate) async fn stop(mut self) -> Stopped {
+    /// how its run went; its log is kept when `keep_log` (the run failed)
+    /// or it was asked for.
+    pub(crate) async fn stop(mut self, keep_log: bool) -> Stopped {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         // A supervisor that panicked killed its process when dropped.
-        let log = (&mut self.task).await.unwrap_or_default();
+        let mut log = (&mut self.task).await.unwrap_or_default();
+        if let (true, Some(log)) = (keep_log, log.as_mut()) {
+            log.keep();
+        }
         let status = self.status.borrow();
         Stopped {
             restarts: status.deaths.len().min(MAX_RESTARTS),

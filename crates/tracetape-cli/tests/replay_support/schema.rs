@@ -9,6 +9,13 @@ use serde_json::Value;
 /// Keywords that only describe.
 const ANNOTATIONS: [&str; 4] = ["$schema", "$id", "title", "description"];
 
+/// Fails the test when `report` breaks docs/replay-report.schema.json.
+pub fn check_report(report: &Value) {
+    let schema: Value =
+        serde_json::from_str(include_str!("../../../../docs/replay-report.schema.json")).unwrap();
+    assert_eq!(violations(&schema, report), Vec::<String>::new());
+}
+
 /// Every place where `value` breaks `schema`, as `$.path: what`.
 pub fn violations(schema: &Value, value: &Value) -> Vec<String> {
     let mut found = Vec::new();

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::PollTimes;
-use super::matching::{Level, MockSession};
+use super::matching::{CallDifference, Level, MockSession};
 
 /// How the outbound calls of one replayed request were answered, as the
 /// server layer reports it in [`REPLAY_LOG_HEADER`](super::REPLAY_LOG_HEADER)
@@ -66,6 +66,18 @@ pub struct LoggedCall {
     pub index: Option<usize>,
     /// That recorded call had answered before.
     pub reused: bool,
+    /// At [`Level::Similar`], how the call differs from the recorded one
+    /// that answered it: a deviation of the call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub differences: Vec<CallDifference>,
+}
+
+impl LoggedCall {
+    /// Whether the call deviates from the recording: answered by a
+    /// recorded call that is not the same call ([`Level::Similar`]).
+    pub fn deviates(&self) -> bool {
+        self.level.is_some_and(|level| !level.is_same_call())
+    }
 }
 
 /// A recorded outbound call nothing used.
@@ -122,6 +134,7 @@ impl ReplayLog {
                     level: entry.matched.map(|matched| matched.level),
                     index: entry.matched.map(|matched| matched.index),
                     reused: entry.matched.is_some_and(|matched| matched.reused),
+                    differences: entry.differences,
                 })
                 .collect(),
             unused: session

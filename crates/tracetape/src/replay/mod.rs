@@ -13,7 +13,9 @@
 //! which recorded calls went unused (and, when the replay detects
 //! connections bypassing tracetape, when the handler ran: [`PollTimes`]).
 //! [`compare`] then decides whether the response deviates from the
-//! recorded one.
+//! recorded one. Before it stops the service, the replayer asks for the
+//! [`ReplayStatus`]: the calls made outside the replayed requests, and
+//! those the requests' work made after their responses.
 
 mod body;
 pub mod compare;
@@ -26,6 +28,7 @@ pub mod matching;
 mod polls;
 mod replayer;
 mod scope;
+mod status;
 #[cfg(all(test, feature = "axum"))]
 mod streaming_tests;
 
@@ -33,8 +36,11 @@ pub(crate) use body::ReplayedBody;
 pub(crate) use global::{global, install as install_global, uninstall as uninstall_global};
 pub use id::{ParseReplayIdError, REPLAY_HEADER, REPLAY_LOG_HEADER, ReplayId};
 pub use log::{LoggedCall, LoggedUnused, ReplayLog};
+pub use matching::normal_origin;
 pub(crate) use polls::PollClock;
 pub use polls::{PollTimes, PollWindow};
-pub use replayer::{LoadReplayError, Replayer};
+pub use replayer::{LoadReplayError, ORIGINS_VARIABLE, Replayer};
 pub use scope::ReplayError;
-pub(crate) use scope::{ReplayScope, response_parts};
+pub(crate) use scope::{Begun, ReplayScope, response_parts};
+pub(crate) use status::Late;
+pub use status::{REPLAY_STATUS, REPLAY_STATUS_HEADER, ReplayStatus};

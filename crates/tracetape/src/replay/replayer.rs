@@ -8,8 +8,8 @@ use std::sync::Arc;
 use http::HeaderMap;
 
 use super::matching::{Matcher, MockSession};
-use super::scope::ReplayScope;
-use super::{REPLAY_HEADER, ReplayId};
+use super::scope::{Begun, ReplayScope};
+use super::{Late, REPLAY_HEADER, REPLAY_STATUS, ReplayId, ReplayLog};
 use crate::record::{
     ListRecordingsError, RecordSettings, Recording, RecordingStore, RedactionKey, RedactionKeyError,
 };
@@ -47,6 +47,7 @@ struct Inner {
     matcher: Matcher,
     recordings: HashMap<ReplayId, Arc<Recording>>,
     background: Arc<MockSession>,
+    late: Arc<Late>,
 }
 
 impl fmt::Debug for Replayer {
@@ -75,7 +76,9 @@ pub enum LoadReplayError {
 impl Replayer {
     /// Loads the recordings in `settings.dir` for the service
     /// `service_name`, redacting live calls with `settings.redact` and the
-    /// key beside the recordings, as they were when recorded. Files that
+    /// key beside the recordings, as they were when recorded, and taking
+    /// calls to the live origins of [`ORIGINS_VARIABLE`] as calls to the
+    /// recorded ones. Files that
     /// cannot be read are reported once each and left out.
     pub fn load(settings: &RecordSettings, service_name: &str) -> Result<Self, LoadReplayError> {
         let loaded = RecordingStore::new(&settings.dir).load()?;
@@ -91,7 +94,7 @@ impl Replayer {
         } else {
             RedactionKey::ephemeral()?
         };
-        let matcher = Matcher::new(settings.redact.clone(), key);
+        let matcher = Matcher::new(settings.redact.clone(), key).with_origins(origins_from_env());
         let recordings: Vec<Recording> = loaded
             .recordings
             .into_iter()
@@ -114,6 +117,7 @@ impl Replayer {
                 matcher,
                 recordings,
                 background,
+                late: Arc::default(),
             }),
         })
     }
@@ -140,21 +144,34 @@ impl Replayer {
 
     /// For a request carrying [`REPLAY_HEADER`]: removes the header and
     /// opens the replay of the recording it names (one that is not in the
-    /// store still opens, and answers every call with an error saying so).
-    /// `None` for a request without the header.
-    pub(crate) fn begin(&self, headers: &mut HeaderMap) -> Option<ReplayScope> {
+    /// store still opens, and answers every call with an error saying so),
+    /// or, for [`REPLAY_STATUS`], makes the status header the layer
+    /// answers with. `None` for a request without the header.
+    pub(crate) fn begin(&self, headers: &mut HeaderMap) -> Option<Begun> {
         let value = headers.remove(REPLAY_HEADER)?;
         let text = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        if text == REPLAY_STATUS {
+            let background = ReplayLog::of("background", Some(&self.inner.background), None);
+            let status = self.inner.late.status(background);
+            let header = serde_json::to_string(&status)
+                .ok()
+                .and_then(|json| http::HeaderValue::try_from(json).ok())
+                .unwrap_or(http::HeaderValue::from_static("{}"));
+            return Some(Begun::Status(header));
+        }
+        let late = Some(Arc::clone(&self.inner.late));
         let recording = text
             .parse::<ReplayId>()
             .ok()
             .and_then(|id| self.inner.recordings.get(&id));
-        Some(match recording {
-            Some(recording) => {
-                ReplayScope::new(text, Ok(Arc::new(self.inner.matcher.session(recording))))
-            }
-            None => ReplayScope::new(text, Err(self.inner.dir.clone())),
-        })
+        Some(Begun::Replay(match recording {
+            Some(recording) => ReplayScope::reporting(
+                text,
+                Ok(Arc::new(self.inner.matcher.session(recording))),
+                late,
+            ),
+            None => ReplayScope::reporting(text, Err(self.inner.dir.clone()), late),
+        }))
     }
 
     /// Whether `other` is this replayer (a clone of it).
@@ -166,4 +183,38 @@ impl Replayer {
     pub(crate) fn background(&self) -> Arc<MockSession> {
         Arc::clone(&self.inner.background)
     }
+}
+
+/// The variable `tracetape replay` names the dependencies that answer at
+/// another origin than recorded in: `RECORDED=LIVE` pairs, comma
+/// separated (`http://127.0.0.1:8082=http://pricing:9000`).
+pub const ORIGINS_VARIABLE: &str = "TRACETAPE_REPLAY_ORIGINS";
+
+/// The (recorded, live) origins of [`ORIGINS_VARIABLE`]; a pair that
+/// cannot be read is left out, with a warning.
+fn origins_from_env() -> Vec<(String, String)> {
+    let Ok(value) = std::env::var(ORIGINS_VARIABLE) else {
+        return Vec::new();
+    };
+    value
+        .split(',')
+        .filter(|pair| !pair.trim().is_empty())
+        .filter_map(|pair| {
+            let parsed = pair.split_once('=').and_then(|(recorded, live)| {
+                Some((
+                    super::matching::normal_origin(recorded.trim())?,
+                    super::matching::normal_origin(live.trim())?,
+                ))
+            });
+            if parsed.is_none() {
+                crate::diag::warn_once(
+                    &format!("replay.origins.{pair}"),
+                    format_args!(
+                        "replay: {ORIGINS_VARIABLE}: {pair:?} is not RECORDED=LIVE with two origins (scheme://host[:port]); left out"
+                    ),
+                );
+            }
+            parsed
+        })
+        .collect()
 }

@@ -4,13 +4,14 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use opentelemetry::Context;
 
 use super::matching::{LiveCall, MockSession, NoMatch, Outcome};
-use super::{PollTimes, ReplayLog, Replayer};
+use super::{Late, PollTimes, ReplayLog, Replayer};
 use crate::record::ResponseRecord;
 
 /// Why a replayed call got no recorded response.
@@ -56,12 +57,45 @@ struct ScopeInner {
     id: String,
     /// The session, or the directory that lacked the recording.
     session: Result<Arc<MockSession>, PathBuf>,
+    /// Where the calls made after the response are reported, when the
+    /// scope outlives it.
+    late: Option<Arc<Late>>,
+    /// The calls the response's log told of; [`NOT_SENT`] before then.
+    reported: AtomicUsize,
+}
+
+/// [`ScopeInner::reported`] before the response's log was made.
+const NOT_SENT: usize = usize::MAX;
+
+/// What a request carrying the replay header asks for.
+#[derive(Debug)]
+pub(crate) enum Begun {
+    /// The replay of a recording.
+    Replay(ReplayScope),
+    /// The replay's status ([`REPLAY_STATUS`](super::REPLAY_STATUS)):
+    /// the header's value.
+    Status(HeaderValue),
 }
 
 impl ReplayScope {
     pub(crate) fn new(id: String, session: Result<Arc<MockSession>, PathBuf>) -> Self {
+        Self::reporting(id, session, None)
+    }
+
+    /// A scope that reports the calls it makes after its response to
+    /// `late`.
+    pub(crate) fn reporting(
+        id: String,
+        session: Result<Arc<MockSession>, PathBuf>,
+        late: Option<Arc<Late>>,
+    ) -> Self {
         Self {
-            inner: Arc::new(ScopeInner { id, session }),
+            inner: Arc::new(ScopeInner {
+                id,
+                session,
+                late,
+                reported: AtomicUsize::new(NOT_SENT),
+            }),
         }
     }
 
@@ -105,9 +139,33 @@ impl ReplayScope {
     pub(crate) fn log_header(&self, polls: Option<&PollTimes>) -> Option<HeaderValue> {
         let session = self.inner.session.as_ref().ok().map(|session| &**session);
         let log = ReplayLog::of(&self.inner.id, session, polls);
+        let calls = session.map_or(0, MockSession::calls);
+        let first = self
+            .inner
+            .reported
+            .swap(calls, Ordering::Relaxed)
+            .eq(&NOT_SENT);
+        if let (true, Some(late)) = (first, &self.inner.late) {
+            late.opened();
+        }
         serde_json::to_string(&log)
             .ok()
             .and_then(|json| HeaderValue::try_from(json).ok())
+    }
+}
+
+impl Drop for ScopeInner {
+    /// The last holder of the scope is gone: the response's log has told
+    /// of every call but those made after it, which go to the replay's
+    /// [`Late`] report.
+    fn drop(&mut self) {
+        let reported = *self.reported.get_mut();
+        let (Some(late), false) = (&self.late, reported == NOT_SENT) else {
+            return;
+        };
+        let session = self.session.as_ref().ok().map(|session| &**session);
+        let made_more = session.is_some_and(|session| session.calls() > reported);
+        late.closed(made_more.then(|| ReplayLog::of(&self.id, session, None)));
     }
 }
 

@@ -63,6 +63,14 @@ impl<B: Body> ResponseBody<B> {
         }
     }
 
+    /// No body, and nothing to end: what the layer answers with itself.
+    pub(crate) fn nothing() -> Self {
+        Self {
+            inner: None,
+            inflight: None,
+        }
+    }
+
     pub(crate) fn empty(inflight: InFlight) -> Self {
         Self {
             inner: None,

@@ -19,7 +19,7 @@ use super::inflight::InFlight;
 use super::recording::ServerCapture;
 use crate::hook;
 use crate::record::{BodyRecord, MaybeTee, ResponseRecord};
-use crate::replay::{PollClock, REPLAY_LOG_HEADER, ReplayScope};
+use crate::replay::{PollClock, REPLAY_LOG_HEADER, REPLAY_STATUS_HEADER, ReplayScope};
 
 pin_project! {
     /// The response future of [`Trace`](super::Trace).
@@ -39,6 +39,8 @@ pin_project! {
         // detects connections bypassing tracetape.
         replay: Option<ReplayScope>,
         polls: Option<PollClock>,
+        // The replay's status, which the layer answers with itself.
+        status: Option<HeaderValue>,
     }
 }
 
@@ -62,6 +64,7 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
             capture: None,
             replay: None,
             polls: None,
+            status: None,
         }
     }
 
@@ -81,6 +84,7 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
             capture,
             replay: None,
             polls: None,
+            status: None,
         }
     }
 
@@ -100,11 +104,34 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
             capture,
             replay: None,
             polls: None,
+            status: None,
         }
     }
 }
 
 impl<F, OnResp> ResponseFuture<F, OnResp> {
+    /// The answer to a request for the replay's status: `200 OK`, no
+    /// body, the status in its header; nothing else runs.
+    pub(crate) fn replay_status(status: HeaderValue) -> Self {
+        let mut future = Self::untraced_without_inner();
+        future.status = Some(status);
+        future
+    }
+
+    fn untraced_without_inner() -> Self {
+        Self {
+            inner: None,
+            panic: None,
+            inflight: None,
+            on_response: None,
+            config: None,
+            capture: None,
+            replay: None,
+            polls: None,
+            status: None,
+        }
+    }
+
     /// For a replayed request: the response will carry the replay log,
     /// with the times of the handler's polls when `polls` notes them.
     pub(crate) fn with_replay(
@@ -128,6 +155,11 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        if let Some(status) = this.status.take() {
+            let mut response = Response::new(ResponseBody::nothing());
+            response.headers_mut().insert(REPLAY_STATUS_HEADER, status);
+            return Poll::Ready(Ok(response));
+        }
         let Some(inflight) = this.inflight.as_ref() else {
             // Excluded: no span, no metric, no context of ours.
             let Some(inner) = this.inner.as_pin_mut() else {

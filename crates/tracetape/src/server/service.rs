@@ -15,7 +15,7 @@ use super::future::ResponseFuture;
 use super::inflight::InFlight;
 use super::{OnRequest, OnResponse, recording, request};
 use crate::record::NotSampled;
-use crate::replay::PollClock;
+use crate::replay::{Begun, PollClock};
 use crate::{hook, propagation};
 
 /// A service traced by [`TraceLayer`](super::TraceLayer).
@@ -65,9 +65,14 @@ where
         let (mut parts, body) = request.into_parts();
         // Replay mode: a replayed request (never excluded) runs with its
         // recording's calls; the header naming it goes no further.
-        let replay = match &self.config.replayer {
+        let begun = match &self.config.replayer {
             Some(replayer) => replayer.begin(&mut parts.headers),
             None => crate::replay::global().and_then(|replayer| replayer.begin(&mut parts.headers)),
+        };
+        let replay = match begun {
+            Some(Begun::Status(status)) => return ResponseFuture::replay_status(status),
+            Some(Begun::Replay(scope)) => Some(scope),
+            None => None,
         };
         if replay.is_none() && self.config.is_excluded(&parts) {
             let inner = self

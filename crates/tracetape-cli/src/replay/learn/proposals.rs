@@ -170,8 +170,8 @@ pub(crate) fn any_index(path: &str) -> String {
 mod tests {
     use std::time::Duration;
 
-    use super::super::super::outcome::judge;
     use super::super::super::outcome::tests::{log, replayable};
+    use super::super::super::outcome::{Judging, judge};
     use super::super::super::send::Reply;
     use super::*;
     use crate::testing::json_response;
@@ -184,7 +184,7 @@ mod tests {
                 response: json_response(200, body),
                 log: Some(Ok(log(&[], 0, true))),
             }),
-            &CompareOptions::default(),
+            &Judging::default(),
             Duration::ZERO,
         )
     }

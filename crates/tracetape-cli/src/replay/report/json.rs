@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use serde::Serialize;
+use tracetape::replay::LoggedCall;
+use tracetape::replay::matching::CallDifference;
 
 use super::super::outcome::Replayed;
 use super::Report;
@@ -37,6 +39,24 @@ struct JsonReport<'a> {
     unpatched_detection: bool,
     unpatched_ignored: usize,
     unpatched: Vec<JsonUnpatched<'a>>,
+    /// The run passed: every recording, the calls outside them, and no
+    /// connection around tracetape that fails it.
+    passed: bool,
+    background: JsonBackground<'a>,
+}
+
+/// The calls made outside the replayed requests.
+#[derive(Debug, Serialize)]
+struct JsonBackground<'a> {
+    /// Whether the service told them.
+    checked: bool,
+    /// Why not.
+    unknown: Option<&'a str>,
+    failed: bool,
+    pending: usize,
+    calls: Vec<JsonCall<'a>>,
+    omitted_calls: usize,
+    omitted_unmatched: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -96,6 +116,8 @@ struct JsonRecording<'a> {
     calls: Vec<JsonCall<'a>>,
     omitted_calls: usize,
     omitted_unmatched: usize,
+    /// Of `calls`, those made after the response.
+    late_calls: usize,
     unused_calls: Vec<JsonUnused<'a>>,
 }
 
@@ -119,6 +141,17 @@ struct JsonCall<'a> {
     level: Option<&'static str>,
     index: Option<usize>,
     reused: bool,
+    /// The recorded call that answered, by method and URL.
+    answered_by: Option<JsonRecordedCall<'a>>,
+    /// At the similar level: the call deviates.
+    deviates: bool,
+    differences: &'a [CallDifference],
+}
+
+#[derive(Debug, Serialize)]
+struct JsonRecordedCall<'a> {
+    method: &'a str,
+    url: &'a str,
 }
 
 #[derive(Debug, Serialize)]
@@ -191,6 +224,8 @@ pub(super) fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                     .collect(),
             })
             .collect(),
+        passed: report.passed(),
+        background: background(report),
     };
     serde_json::to_writer_pretty(&mut *out, &json)?;
     writeln!(out)
@@ -228,16 +263,19 @@ fn recording(result: &Replayed) -> JsonRecording<'_> {
         calls: result
             .calls
             .iter()
-            .map(|call| JsonCall {
-                method: &call.method,
-                url: &call.url,
-                level: call.level.map(|level| level.as_str()),
-                index: call.index,
-                reused: call.reused,
+            .map(|call| {
+                json_call(
+                    call,
+                    result.answered_by(call).map(|recorded| JsonRecordedCall {
+                        method: &recorded.method,
+                        url: &recorded.url,
+                    }),
+                )
             })
             .collect(),
         omitted_calls: result.omitted_calls,
         omitted_unmatched: result.omitted_unmatched,
+        late_calls: result.late_calls,
         unused_calls: result
             .unused
             .iter()
@@ -247,6 +285,47 @@ fn recording(result: &Replayed) -> JsonRecording<'_> {
                 url: &unused.url,
             })
             .collect(),
+    }
+}
+
+fn json_call<'a>(call: &'a LoggedCall, answered_by: Option<JsonRecordedCall<'a>>) -> JsonCall<'a> {
+    JsonCall {
+        method: &call.method,
+        url: &call.url,
+        level: call.level.map(|level| level.as_str()),
+        index: call.index,
+        reused: call.reused,
+        answered_by,
+        deviates: call.deviates(),
+        differences: &call.differences,
+    }
+}
+
+fn background(report: &Report) -> JsonBackground<'_> {
+    match &report.background {
+        Some(background) => JsonBackground {
+            checked: true,
+            unknown: None,
+            failed: background.fails(),
+            pending: background.pending,
+            calls: background
+                .log
+                .calls
+                .iter()
+                .map(|call| json_call(call, None))
+                .collect(),
+            omitted_calls: background.log.omitted_calls,
+            omitted_unmatched: background.log.omitted_unmatched,
+        },
+        None => JsonBackground {
+            checked: false,
+            unknown: report.background_unknown.as_deref(),
+            failed: false,
+            pending: 0,
+            calls: Vec::new(),
+            omitted_calls: 0,
+            omitted_unmatched: 0,
+        },
     }
 }
 
@@ -329,6 +408,8 @@ mod tests {
                 ignored: 0,
             },
             fail_on_unpatched: false,
+            background: None,
+            background_unknown: None,
         };
         let mut out = Vec::new();
         write(&report, &mut out).unwrap();

@@ -35,10 +35,18 @@ pub(super) fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     } else {
         0
     };
+    // The calls outside the replayed requests are a test case of their
+    // own when any of them failed.
+    let background = report
+        .background
+        .as_ref()
+        .filter(|background| background.fails())
+        .and_then(|_| super::text::background(report));
+    let extra = usize::from(background.is_some());
     let counts = format!(
         r#"tests="{}" failures="{}" errors="{}" skipped="0" time="{:.3}""#,
-        totals.total(),
-        totals.deviated + totals.mock_missing + failed_by_unpatched,
+        totals.total() + extra,
+        totals.deviated + totals.mock_missing + failed_by_unpatched + extra,
         totals.errored,
         report.duration.as_secs_f64()
     );
@@ -56,6 +64,14 @@ pub(super) fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             result,
             &own(result),
             report.fail_on_unpatched,
+        );
+    }
+    if let Some(text) = background {
+        let _ = write!(
+            xml,
+            "    <testcase name=\"calls outside the replayed requests\" classname=\"{}\" time=\"0.000\">\n      <failure type=\"background\" message=\"a call made at start-up or in the background had no recorded answer, or deviated\">{}</failure>\n    </testcase>\n",
+            escape(&report.service),
+            escape_text(&text)
         );
     }
     let elsewhere: String = report

@@ -42,7 +42,7 @@ pub(crate) struct Summary {
     pub(crate) routes: Vec<(String, Counts)>,
     pub(crate) totals: Counts,
     /// Outbound calls answered at each match level, by the level's name;
-    /// `exact`, `redacted` and `similar` are always there.
+    /// `exact`, `redacted`, `dynamic` and `similar` are always there.
     pub(crate) levels: BTreeMap<&'static str, usize>,
     /// Outbound calls no recorded call answered.
     pub(crate) unmatched: usize,
@@ -52,7 +52,7 @@ impl Summary {
     pub(crate) fn of(results: &[Replayed]) -> Self {
         let mut routes: BTreeMap<String, Counts> = BTreeMap::new();
         let mut summary = Self {
-            levels: ["exact", "redacted", "similar"]
+            levels: ["exact", "redacted", "dynamic", "similar"]
                 .into_iter()
                 .map(|level| (level, 0))
                 .collect(),

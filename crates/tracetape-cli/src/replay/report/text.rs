@@ -53,10 +53,13 @@ impl Style {
 
 pub(super) fn write(report: &Report, style: Style, out: &mut dyn Write) -> io::Result<()> {
     for result in &report.results {
-        if result.outcome != Outcome::Passed {
+        if result.outcome != Outcome::Passed || result.deviating_calls().next().is_some() {
             write!(out, "{}", recording(result, style))?;
             writeln!(out)?;
         }
+    }
+    if let Some(block) = background(report) {
+        writeln!(out, "{block}")?;
     }
     for finding in &report.unpatched.findings {
         writeln!(out, "{}", findings::block(finding))?;
@@ -153,6 +156,74 @@ pub(super) fn write(report: &Report, style: Style, out: &mut dyn Write) -> io::R
     Ok(())
 }
 
+/// What the report says about the calls made outside the replayed
+/// requests (at start-up, by background jobs) when any went wrong, or
+/// why the service could not tell.
+pub(super) fn background(report: &Report) -> Option<String> {
+    let Some(background) = &report.background else {
+        return report.background_unknown.as_ref().map(|why| {
+            format!(
+                "calls outside the replayed requests: unknown ({}): calls made at start-up or in \
+                 the background are not checked\n",
+                clean(why, usize::MAX)
+            )
+        });
+    };
+    let log = &background.log;
+    let mut lines = Vec::new();
+    for call in log.missing() {
+        lines.push(format!(
+            "  mock missing: {} {}: no background recording answers it; if the new build makes \
+             this call on purpose (at start-up or in a background job), record the service \
+             again",
+            clean(&call.method, 20),
+            clean(&call.url, usize::MAX)
+        ));
+    }
+    if log.omitted_unmatched > 0 {
+        lines.push(format!(
+            "  … and {} more calls with no background recording to answer them",
+            log.omitted_unmatched
+        ));
+    }
+    for call in log.calls.iter().filter(|call| call.deviates()) {
+        let label = if background.calls_fail {
+            "call deviates"
+        } else {
+            "call deviates (warning)"
+        };
+        lines.push(format!(
+            "  {label}: {} {}: answered by background call {}, which is not the same call",
+            clean(&call.method, 20),
+            clean(&call.url, usize::MAX),
+            call.index
+                .map_or_else(|| "?".to_owned(), |index| index.to_string())
+        ));
+        for difference in &call.differences {
+            lines.push(format!(
+                "    {}",
+                clean(&difference.to_string(), usize::MAX)
+            ));
+        }
+    }
+    if background.pending > 0 {
+        lines.push(format!(
+            "  {} replayed request{} still had work running when the replay stopped waiting (the \
+             request timeout): calls it makes later are not checked",
+            background.pending,
+            if background.pending == 1 { "" } else { "s" }
+        ));
+    }
+    if lines.is_empty() {
+        return None;
+    }
+    let verdict = if background.fails() { "failed" } else { "note" };
+    Some(format!(
+        "calls outside the replayed requests (start-up, background)  {verdict}\n{}\n",
+        lines.join("\n")
+    ))
+}
+
 /// What the report says about one recording that did not pass: its
 /// request, outcome and file, then each thing that went wrong, causes
 /// first (an error, calls without a recorded answer, recorded calls left
@@ -191,6 +262,40 @@ pub(crate) fn recording(result: &Replayed, style: Style) -> String {
             clean(&call.method, 20),
             clean(&call.url, usize::MAX)
         ));
+    }
+    if result.late_calls > 0 {
+        lines.push(format!(
+            "  {} of its calls came after the response (work that carries the request's context)",
+            result.late_calls
+        ));
+    }
+    for (call, recorded) in result.deviating_calls() {
+        let label = if result.calls_fail {
+            "call deviates"
+        } else {
+            "call deviates (warning)"
+        };
+        let answered = match (call.index, recorded) {
+            (Some(index), Some(recorded)) => format!(
+                "recorded call {index} ({} {})",
+                clean(&recorded.method, 20),
+                clean(&recorded.url, usize::MAX)
+            ),
+            (Some(index), None) => format!("recorded call {index}"),
+            (None, _) => "a recorded call".to_owned(),
+        };
+        lines.push(format!(
+            "  {label}: {} {}: answered by {answered}, which is not the same call; if the new \
+             build makes this call on purpose, accept it or record this request again",
+            clean(&call.method, 20),
+            clean(&call.url, usize::MAX),
+        ));
+        for difference in &call.differences {
+            lines.push(format!(
+                "    {}",
+                clean(&difference.to_string(), usize::MAX)
+            ));
+        }
     }
     if result.omitted_calls > 0 {
         lines.push(format!(
@@ -254,10 +359,8 @@ mod tests {
     use std::path::PathBuf;
     use std::time::Duration;
 
-    use tracetape::replay::compare::CompareOptions;
-
-    use super::super::super::outcome::judge;
     use super::super::super::outcome::tests::{log, replayable};
+    use super::super::super::outcome::{Judging, judge};
     use super::super::super::send::Reply;
     use super::*;
     use crate::testing::json_response;
@@ -269,7 +372,7 @@ mod tests {
                 response: json_response(200, r#"{"total": 6}"#),
                 log: Some(Ok(log(&[Some("exact"), None], 1, true))),
             }),
-            &CompareOptions::default(),
+            &Judging::default(),
             Duration::from_micros(1500),
         )
     }
@@ -324,7 +427,7 @@ mod tests {
                 response: json_response(200, "one\nthree\n"),
                 log: Some(Ok(log(&[], 0, true))),
             }),
-            &CompareOptions::default(),
+            &Judging::default(),
             Duration::ZERO,
         );
         let text = recording(&replayed, Style { colour: true });
@@ -353,9 +456,9 @@ mod tests {
             &replayable(r#"{"total": 5}"#),
             Ok(Reply {
                 response: json_response(200, r#"{"total": 5}"#),
-                log: Some(Ok(log(&[Some("similar")], 0, true))),
+                log: Some(Ok(log(&[Some("dynamic")], 0, true))),
             }),
-            &CompareOptions::default(),
+            &Judging::default(),
             Duration::ZERO,
         );
         let report = Report {
@@ -372,6 +475,8 @@ mod tests {
             service_log: Some(PathBuf::from("/tmp/service.log")),
             unpatched: Default::default(),
             fail_on_unpatched: false,
+            background: None,
+            background_unknown: None,
         };
         let mut out = Vec::new();
         write(&report, Style::PLAIN, &mut out).unwrap();
@@ -388,7 +493,7 @@ mod tests {
             text.contains(
                 "2 of 3 recordings of orders replayed against http://127.0.0.1:8081/ in 1.2 s: \
                  1 passed, 0 deviated, 1 mock missing, 0 errored\n\
-                 outbound calls answered from the recordings: 1 exact, 0 redacted, 1 similar; \
+                 outbound calls answered from the recordings: 1 dynamic, 1 exact, 0 redacted, 0 similar; \
                  1 with no recorded call\n\
                  the service died and was started again 1 time\n\
                  the service's log: /tmp/service.log\n\
@@ -438,6 +543,8 @@ mod tests {
                 ignored: 0,
             },
             fail_on_unpatched: false,
+            background: None,
+            background_unknown: None,
         };
         let mut out = Vec::new();
         write(&report, Style::PLAIN, &mut out).unwrap();

@@ -18,7 +18,7 @@ const EPOCH_MILLIS: RangeInclusive<f64> = 978_307_200_000.0..=4_102_444_800_000.
 
 /// What kind of run-to-run value a value looks like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Dynamic {
+pub(crate) enum Dynamic {
     Uuid,
     Timestamp,
     Date,
@@ -29,7 +29,7 @@ pub(super) enum Dynamic {
 
 impl Dynamic {
     /// The kind of a string, whichever rules are on.
-    pub(super) fn of_str(text: &str) -> Option<Self> {
+    pub(crate) fn of_str(text: &str) -> Option<Self> {
         if is_uuid(text) {
             Some(Self::Uuid)
         } else if is_timestamp(text) {
@@ -44,7 +44,7 @@ impl Dynamic {
     }
 
     /// The kind of a number: epoch seconds or milliseconds, if either.
-    pub(super) fn of_number(number: &Number) -> Option<Self> {
+    pub(crate) fn of_number(number: &Number) -> Option<Self> {
         number.as_f64().and_then(epoch)
     }
 

@@ -108,7 +108,7 @@
 
 mod body;
 mod deviation;
-mod dynamic;
+pub(crate) mod dynamic;
 mod headers;
 mod json;
 mod jwt;

@@ -6,7 +6,11 @@
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::similarity::{self, Similarity};
+use super::difference::{CallDifference, CallPart};
+use super::dynamic::{alike_json, alike_text};
+use super::pairs;
+use super::similarity::{self, Similarity, member_path};
+use super::url::pairs as parse_pairs;
 use crate::record::RequestRecord;
 
 /// A request body in the form the matcher compares.
@@ -17,6 +21,9 @@ pub(super) struct NormalBody {
     bytes: Bytes,
     /// The body as JSON, when it is whole and parses.
     json: Option<Value>,
+    /// The body's fields, when it is whole and declared
+    /// `application/x-www-form-urlencoded`.
+    form: Option<Vec<(String, String)>>,
     /// How much of it the recording kept.
     kept: Kept,
 }
@@ -57,7 +64,18 @@ impl NormalBody {
             Kept::Whole => serde_json::from_slice(&bytes).ok(),
             Kept::Cut | Kept::Withheld => None,
         };
-        Self { bytes, json, kept }
+        let form = match kept {
+            Kept::Whole if declares_form(request) => std::str::from_utf8(&bytes)
+                .ok()
+                .map(|text| parse_pairs(text, true)),
+            _ => None,
+        };
+        Self {
+            bytes,
+            json,
+            form,
+            kept,
+        }
     }
 
     /// Whether `live` is this recorded body: equal JSON values (key order
@@ -96,6 +114,122 @@ impl NormalBody {
             (Kept::Whole, _, _) => similarity::bytes(&self.bytes, &live.bytes),
         }
     }
+
+    /// Whether `live` is this recorded body but for its run-to-run values
+    /// (the [`Dynamic`](super::Level::Dynamic) level): JSON leaf by leaf,
+    /// form fields pair by pair, text word by word, each recorded value
+    /// standing for a live one of its kind; other bodies as at
+    /// [`redacted`](Self::redacted).
+    pub(super) fn dynamic(&self, live: &Self) -> bool {
+        if self.kept != Kept::Whole {
+            return self.redacted(live);
+        }
+        if let (Some(recorded), Some(live)) = (&self.json, &live.json) {
+            return similarity::json_fit(recorded, live, &alike_json)
+                .differences
+                .is_empty();
+        }
+        if let (Some(recorded), Some(live)) = (&self.form, &live.form) {
+            return pairs::pair(recorded, live).all_alike();
+        }
+        match (
+            std::str::from_utf8(&self.bytes),
+            std::str::from_utf8(&live.bytes),
+        ) {
+            (Ok(recorded), Ok(live)) => alike_text(recorded, live),
+            _ => self.bytes == live.bytes,
+        }
+    }
+
+    /// How alike `live` is to this recorded body, its parts counted alike
+    /// as at the [`Dynamic`](super::Level::Dynamic) level, and what
+    /// differs.
+    pub(super) fn fit(&self, live: &Self) -> BodyFit {
+        match (self.kept, &self.json, &live.json) {
+            (Kept::Whole, Some(recorded), Some(live)) => {
+                let fit = similarity::json_fit(recorded, live, &alike_json);
+                return BodyFit {
+                    similarity: Similarity::new(fit.alike, fit.total),
+                    differences: fit
+                        .differences
+                        .iter()
+                        .map(|(at, expected, actual)| {
+                            CallDifference::new(
+                                CallPart::Body,
+                                at.as_str(),
+                                expected.as_deref(),
+                                actual.as_deref(),
+                            )
+                        })
+                        .collect(),
+                };
+            }
+            (Kept::Withheld, _, _) => {
+                return BodyFit {
+                    similarity: Similarity::FULL,
+                    differences: Vec::new(),
+                };
+            }
+            _ => {}
+        }
+        if let (Kept::Whole, Some(recorded), Some(live)) = (self.kept, &self.form, &live.form) {
+            let paired = pairs::pair(recorded, live);
+            return BodyFit {
+                similarity: Similarity::new(paired.alike, paired.total()),
+                differences: paired.differences(CallPart::Body, |key| member_path("$", key)),
+            };
+        }
+        let similarity = self.similarity(live);
+        let same = match self.kept {
+            Kept::Whole => self.dynamic(live),
+            _ => self.exact(live),
+        };
+        let differences = if same {
+            Vec::new()
+        } else {
+            vec![CallDifference::new(
+                CallPart::Body,
+                "bytes",
+                Some(&shown(&self.bytes)),
+                Some(&shown(&live.bytes)),
+            )]
+        };
+        BodyFit {
+            similarity,
+            differences,
+        }
+    }
+}
+
+/// How a live body lines up with a recorded one ([`NormalBody::fit`]).
+#[derive(Debug)]
+pub(super) struct BodyFit {
+    pub(super) similarity: Similarity,
+    pub(super) differences: Vec<CallDifference>,
+}
+
+/// A body as a difference shows it: its text, else its size.
+fn shown(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => format!("{} bytes", bytes.len()),
+    }
+}
+
+/// Whether the request declares a form body.
+fn declares_form(request: &RequestRecord) -> bool {
+    request.headers.iter().any(|header| {
+        header.name.eq_ignore_ascii_case("content-type")
+            && header
+                .value
+                .split(|&b| b == b';')
+                .next()
+                .is_some_and(|media| {
+                    media
+                        .trim_ascii()
+                        .eq_ignore_ascii_case(b"application/x-www-form-urlencoded")
+                })
+    })
 }
 
 #[cfg(test)]

@@ -16,17 +16,25 @@
 //!    secret the recording holds as `REDACTED:…` compares equal.
 //! 2. It is compared with every recorded call at each [`Level`] in turn
 //!    ([`Exact`](Level::Exact), [`Redacted`](Level::Redacted),
-//!    [`Similar`](Level::Similar)); the first level with a match decides.
+//!    [`Dynamic`](Level::Dynamic), [`Similar`](Level::Similar)); the first
+//!    level with a match decides. Method and origin must always be equal.
 //!    Headers are never compared: they carry trace context, dates, request
 //!    ids and hashed credentials that differ from run to run.
-//! 3. Of the recorded calls that match there equally well, the first in
-//!    recorded order that has not answered yet answers; when all have, the
-//!    last of them answers again.
+//! 3. Of the recorded calls that match there, the one most like the live
+//!    call ([`Similarity`]; at the same-call levels, counting only equal
+//!    values) that has not answered yet answers, the first in recorded
+//!    order among equals, so concurrent calls that differ in a business
+//!    value each get their own answer. When all have answered, the same
+//!    call (at [`Dynamic`](Level::Dynamic) or above) is answered again by
+//!    the last of the most alike; at [`Similar`](Level::Similar) a recorded
+//!    call answers once only, so an extra call is a call nothing matches.
 //! 4. Each call is logged with the recorded call and level that answered
-//!    it ([`MockSession::log`]), and the recorded calls never used are
-//!    listed ([`MockSession::unused`]). A call nothing matches gets a
-//!    [`NoMatch`] that names it and the closest recorded calls, never a
-//!    wait.
+//!    it ([`MockSession::log`]), and at [`Similar`](Level::Similar) with
+//!    what differs ([`CallDifference`]: the path segment, the query key,
+//!    the body's JSON path, with both values), which the replay reports as
+//!    a deviation of the call. The recorded calls never used are listed
+//!    ([`MockSession::unused`]). A call nothing matches gets a [`NoMatch`]
+//!    that names it and the closest recorded calls, never a wait.
 //!
 //! ```
 //! # use bytes::Bytes;
@@ -64,8 +72,11 @@
 
 mod body;
 mod call;
+mod difference;
+mod dynamic;
 mod level;
 mod no_match;
+mod pairs;
 mod redacted;
 mod request;
 mod session;
@@ -76,6 +87,7 @@ mod url;
 mod tests;
 
 pub use call::{CallSummary, LiveCall};
+pub use difference::{CallDifference, CallPart, MAX_DIFFERENCES};
 pub use level::Level;
 pub use no_match::{Candidate, Difference, NoMatch};
 pub use session::{
@@ -83,3 +95,4 @@ pub use session::{
     UnusedMock,
 };
 pub use similarity::Similarity;
+pub use url::normal_origin;

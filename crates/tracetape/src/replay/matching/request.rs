@@ -2,6 +2,8 @@
 //! the level at which a recorded one answers a live one.
 
 use super::body::NormalBody;
+use super::difference::{CallDifference, CallPart, MAX_DIFFERENCES};
+use super::pairs;
 use super::url::NormalUrl;
 use super::{Level, Similarity};
 use crate::record::RequestRecord;
@@ -14,12 +16,16 @@ pub(super) struct NormalRequest {
     pub(super) body: NormalBody,
 }
 
-/// How a recorded request fits a live one: the level, and at
-/// [`Level::Similar`] how alike the bodies are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a recorded request fits a live one: the level; how alike they are,
+/// which ranks the recorded calls that fit at one level (at the same-call
+/// levels, parts counted alike only when equal, so that of several calls
+/// that are the same but for run-to-run values the one with the most
+/// equal values answers); and at [`Level::Similar`] what differs.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Fit {
     pub(super) level: Level,
-    pub(super) similarity: Option<Similarity>,
+    pub(super) similarity: Similarity,
+    pub(super) differences: Vec<CallDifference>,
 }
 
 impl NormalRequest {
@@ -41,34 +47,65 @@ impl NormalRequest {
         }
     }
 
-    /// Whether `live` goes to the same place: method, origin and path.
-    pub(super) fn same_place(&self, live: &Self) -> bool {
-        self.method == live.method
-            && self.url.origin == live.url.origin
-            && self.url.path == live.url.path
-    }
-
     /// The first level at which this recorded request answers `live`, if
-    /// any.
+    /// any: the same method and origin always, then the levels in order.
     pub(super) fn fit(&self, live: &Self) -> Option<Fit> {
-        if !self.same_place(live) {
+        if self.method != live.method || self.url.origin != live.url.origin {
             return None;
         }
-        let level = if self.url.query == live.url.query && self.body.exact(&live.body) {
-            Level::Exact
-        } else if self.url.query_matches_redacted(&live.url) && self.body.redacted(&live.body) {
-            Level::Redacted
-        } else if self.url.keys() == live.url.keys() {
-            return Some(Fit {
-                level: Level::Similar,
-                similarity: Some(self.body.similarity(&live.body)),
-            });
+        let path = self.url.path_fit(&live.url)?;
+        let same_path = self.url.path == live.url.path;
+        let level = if same_path && self.url.query == live.url.query && self.body.exact(&live.body)
+        {
+            Some(Level::Exact)
+        } else if same_path
+            && self.url.query_matches_redacted(&live.url)
+            && self.body.redacted(&live.body)
+        {
+            Some(Level::Redacted)
+        } else if path.all_alike()
+            && pairs::pair(&self.url.query, &live.url.query).all_alike()
+            && self.body.dynamic(&live.body)
+        {
+            Some(Level::Dynamic)
         } else {
-            return None;
+            None
         };
+        if let Some(level) = level {
+            return Some(Fit {
+                level,
+                similarity: self.literal_similarity(live),
+                differences: Vec::new(),
+            });
+        }
+        let query = pairs::pair(&self.url.query, &live.url.query);
+        let body = self.body.fit(&live.body);
+        let similarity = Similarity::new(
+            path.alike + query.alike + body.similarity.shared(),
+            path.total + query.total() + body.similarity.total(),
+        );
+        let mut differences = path.differences;
+        differences.extend(query.differences(CallPart::Query, str::to_owned));
+        differences.extend(body.differences);
+        differences.truncate(MAX_DIFFERENCES);
         Some(Fit {
-            level,
-            similarity: None,
+            level: Level::Similar,
+            similarity,
+            differences,
         })
+    }
+
+    /// How alike the two are, counting only equal parts: query pairs and
+    /// the body's.
+    fn literal_similarity(&self, live: &Self) -> Similarity {
+        let equal_pairs = self
+            .url
+            .query
+            .iter()
+            .filter(|pair| live.url.query.contains(pair))
+            .count() as u64;
+        let pairs = (self.url.query.len() + live.url.query.len()) as u64 - equal_pairs;
+        let body = self.body.similarity(&live.body);
+        Similarity::new(equal_pairs + body.shared(), pairs + body.total())
     }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::no_match::{self, NoMatch};
 use super::request::{Fit, NormalRequest};
-use super::{CallSummary, Level, LiveCall, Similarity};
+use super::{CallDifference, CallSummary, Level, LiveCall, Similarity};
 use crate::record::{
     Exchange, ExchangeKind, Recording, RedactRule, RedactionKey, Redactor, ResponseRecord,
 };
@@ -41,6 +41,8 @@ use crate::record::{
 #[derive(Debug, Clone)]
 pub struct Matcher {
     redactor: Arc<Redactor>,
+    /// (recorded, live) origins of dependencies that moved.
+    origins: Arc<Vec<(String, String)>>,
 }
 
 impl Matcher {
@@ -49,7 +51,45 @@ impl Matcher {
     pub fn new(rules: Vec<RedactRule>, key: RedactionKey) -> Self {
         Self {
             redactor: Arc::new(Redactor::new(rules, key)),
+            origins: Arc::default(),
         }
+    }
+
+    /// Takes calls to each live origin as calls to its recorded one: a
+    /// dependency recorded at `http://127.0.0.1:8082` that answers at
+    /// `http://pricing:9000` in this environment. Origins as
+    /// [`normal_origin`](super::normal_origin) writes them.
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// # use tracetape::opentelemetry::trace::{SpanId, TraceId};
+    /// # use tracetape::record::{BodyRecord, Exchange, ExchangeKind, RequestRecord, ResponseRecord};
+    /// use tracetape::record::{RedactionKey, Recording};
+    /// use tracetape::replay::matching::{Level, LiveCall, Matcher};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let recording = Recording {
+    /// #     trace_id: TraceId::from(7), service_name: "checkout".into(), background: false,
+    /// #     exchanges: vec![Exchange {
+    /// #         kind: ExchangeKind::Client, span_id: SpanId::from(2), parent_span_id: SpanId::from(1),
+    /// #         name: "GET".into(), route: None, start_unix_nanos: 1, end_unix_nanos: 2,
+    /// #         request: RequestRecord { method: "GET".into(), url: "http://127.0.0.1:8082/price".into(), headers: vec![], body: BodyRecord::default() },
+    /// #         response: Some(ResponseRecord { status: 200, headers: vec![], body: BodyRecord::default() }),
+    /// #         error: None,
+    /// #     }],
+    /// # };
+    /// let matcher = Matcher::new(Vec::new(), RedactionKey::ephemeral()?).with_origins(vec![(
+    ///     "http://127.0.0.1:8082".to_owned(),
+    ///     "http://pricing:9000".to_owned(),
+    /// )]);
+    /// let answer = matcher.session(&recording).answer(&LiveCall::new("GET", "http://pricing:9000/price"))?;
+    /// assert_eq!(answer.matched.level, Level::Exact);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_origins(mut self, origins: Vec<(String, String)>) -> Self {
+        self.origins = Arc::new(origins);
+        self
     }
 
     /// The session for replaying `recording`'s inbound request: its
@@ -97,6 +137,7 @@ impl Matcher {
             .collect();
         MockSession {
             redactor: Arc::clone(&self.redactor),
+            origins: Arc::clone(&self.origins),
             scope,
             state: Mutex::new(State {
                 uses: vec![0; mocks.len()],
@@ -114,10 +155,11 @@ impl Matcher {
 ///
 /// Each [`answer`](Self::answer) compares the live call, redacted as
 /// recordings are, with every recorded call, level by level ([`Level`]);
-/// the first level with a match decides. Of the calls that match there
-/// equally well, the first in recorded order not yet used answers; once
-/// all have been used, the last of them in recorded order answers again
-/// (a polled status settles on its last recorded state). Every call is
+/// the first level with a match decides. Of the calls that match there,
+/// the most alike not yet used answers (recorded order among equals);
+/// once all have been used, the same call is answered again by the last
+/// of the most alike (a polled status settles on its last recorded
+/// state), but a [`Similar`](Level::Similar) one is not. Every call is
 /// logged, answered or not.
 ///
 /// Calls of one request may run concurrently: the session is `Send +
@@ -171,6 +213,7 @@ impl Matcher {
 #[derive(Debug)]
 pub struct MockSession {
     redactor: Arc<Redactor>,
+    origins: Arc<Vec<(String, String)>>,
     scope: String,
     mocks: Vec<Mock>,
     state: Mutex<State>,
@@ -244,7 +287,7 @@ pub struct Matched {
     /// It had answered before: every call that matched as well had been
     /// used.
     pub reused: bool,
-    /// At [`Level::Similar`], how alike the bodies are.
+    /// At [`Level::Similar`], how alike the calls are.
     pub similarity: Option<Similarity>,
 }
 
@@ -255,6 +298,8 @@ pub struct Matched {
 pub struct Answer {
     /// The recorded call, and how it matched.
     pub matched: Matched,
+    /// At [`Level::Similar`], how the live call differs from it.
+    pub differences: Vec<CallDifference>,
     /// What the recorded call got.
     pub outcome: Outcome,
 }
@@ -282,6 +327,9 @@ pub struct LogEntry {
     pub call: CallSummary,
     /// The recorded call that answered it; `None` when none matched.
     pub matched: Option<Matched>,
+    /// At [`Level::Similar`], how it differs from the recorded call (the
+    /// first [`MAX_DIFFERENCES`](super::MAX_DIFFERENCES)).
+    pub differences: Vec<CallDifference>,
 }
 
 /// A recorded call no live call used.
@@ -299,40 +347,55 @@ impl MockSession {
     /// Never blocks for longer than another call's choice takes.
     pub fn answer(&self, call: &LiveCall) -> Result<Answer, NoMatch> {
         let (request, kept) = call.redacted(&self.redactor);
-        let live = NormalRequest::live(&request);
+        let mut live = NormalRequest::live(&request);
+        if let Some((recorded, _)) = self
+            .origins
+            .iter()
+            .find(|(_, moved)| *moved == live.url.origin)
+        {
+            live.url.origin.clone_from(recorded);
+        }
         let summary = CallSummary::of(&request);
-        let fits: Vec<(usize, Fit)> = self
+        let mut candidates: Vec<(usize, Fit)> = self
             .mocks
             .iter()
             .enumerate()
             .filter_map(|(index, mock)| mock.request.fit(&live).map(|fit| (index, fit)))
             .collect();
-        let best = fits
-            .iter()
-            .map(|(_, fit)| (fit.level, std::cmp::Reverse(fit.similarity)))
-            .min();
-        let candidates: Vec<(usize, Fit)> = match best {
-            Some((level, std::cmp::Reverse(similarity))) => fits
-                .into_iter()
-                .filter(|(_, fit)| fit.level == level && fit.similarity == similarity)
-                .collect(),
-            None => Vec::new(),
-        };
+        if let Some(best) = candidates.iter().map(|(_, fit)| fit.level).min() {
+            candidates.retain(|(_, fit)| fit.level == best);
+        }
+        // Most alike first; a stable sort keeps recorded order among equals.
+        candidates.sort_by_key(|(_, fit)| std::cmp::Reverse(fit.similarity));
 
         let mut state = self.lock();
-        let chosen = candidates
+        let unused = candidates
             .iter()
-            .find(|(index, _)| state.uses.get(*index) == Some(&0))
-            .map(|&(index, fit)| (index, fit, false))
-            .or_else(|| candidates.last().map(|&(index, fit)| (index, fit, true)));
-        let Some((index, fit, reused)) = chosen else {
+            .position(|(index, _)| state.uses.get(*index) == Some(&0));
+        let chosen = match unused {
+            Some(at) => Some((at, false)),
+            // Only the same call answers again: the most alike, the last
+            // of them in recorded order.
+            None => candidates
+                .iter()
+                .rposition(|(_, fit)| {
+                    fit.level.is_same_call()
+                        && candidates
+                            .first()
+                            .is_some_and(|(_, top)| top.similarity == fit.similarity)
+                })
+                .map(|at| (at, true)),
+        };
+        let Some((at, reused)) = chosen else {
             state.record(LogEntry {
                 call: summary.clone(),
                 matched: None,
+                differences: Vec::new(),
             });
             drop(state);
             return Err(self.no_match(&live, summary, !kept));
         };
+        let (index, fit) = candidates.swap_remove(at);
         if let Some(uses) = state.uses.get_mut(index) {
             *uses = uses.saturating_add(1);
         }
@@ -340,18 +403,23 @@ impl MockSession {
             index,
             level: fit.level,
             reused,
-            similarity: fit.similarity,
+            similarity: (fit.level == Level::Similar).then_some(fit.similarity),
         };
         state.record(LogEntry {
             call: summary,
             matched: Some(matched),
+            differences: fit.differences.clone(),
         });
         drop(state);
         let outcome = self
             .mocks
             .get(index)
             .map_or(Outcome::Abandoned, |mock| outcome(&mock.exchange));
-        Ok(Answer { matched, outcome })
+        Ok(Answer {
+            matched,
+            differences: fit.differences,
+            outcome,
+        })
     }
 
     /// The live calls so far, in the order answered, with the recorded
@@ -359,6 +427,12 @@ impl MockSession {
     /// [`LOG_BYTES`]); the others are counted in [`omitted`](Self::omitted).
     pub fn log(&self) -> Vec<LogEntry> {
         self.lock().log.clone()
+    }
+
+    /// How many live calls the session has had, logged or only counted.
+    pub fn calls(&self) -> usize {
+        let state = self.lock();
+        state.log.len() + state.omitted.calls
     }
 
     /// The live calls [`log`](Self::log) left out.

@@ -1,4 +1,4 @@
-//! How alike two request bodies are, as the [`Similar`](super::Level::Similar)
+//! How alike two calls are, as the [`Similar`](super::Level::Similar)
 //! level ranks candidates: an exact fraction, so that ties are ties and
 //! every run ranks the same way.
 
@@ -12,9 +12,15 @@ use serde_json::Value;
 
 use super::redacted::looks_redacted;
 
-/// How alike a live request body is to a recorded one: `shared` parts of
-/// `total`, compared as an exact fraction.
+/// How alike a live call is to a recorded one: `shared` parts of `total`,
+/// compared as an exact fraction. The parts are the path's segments, the
+/// query's pairs and the body's, counted as follows, a part being alike
+/// when equal or, at the [`Similar`](super::Level::Similar) level, when
+/// the recorded value stands for the live one as at
+/// [`Dynamic`](super::Level::Dynamic).
 ///
+/// - Query pairs and form fields: each pair once, alike when found on both
+///   sides.
 /// - Two JSON bodies: their leaves (scalars, empty objects and arrays), by
 ///   path; `shared` is the number of paths with equal values in both,
 ///   `total` the number of paths in either. A recorded string that looks
@@ -112,62 +118,126 @@ impl fmt::Display for Similarity {
     }
 }
 
-/// How alike the live JSON body is to the recorded one, leaf by leaf.
+/// How alike the live JSON body is to the recorded one, leaf by leaf,
+/// leaves counted alike when equal.
 pub(super) fn json(recorded: &Value, live: &Value) -> Similarity {
+    let fit = json_fit(recorded, live, &|recorded, live| recorded == live);
+    Similarity::new(fit.alike, fit.total)
+}
+
+/// How two JSON bodies line up, leaf by leaf.
+#[derive(Debug)]
+pub(super) struct LeafFit {
+    /// Leaves alike on both sides (a redacted recorded leaf and whatever
+    /// is below its path on the live side count as one).
+    pub(super) alike: u64,
+    /// Leaves in either body, one alike on both sides counted once.
+    pub(super) total: u64,
+    /// The leaves that differ: their path (`$.items[0].sku`), and the
+    /// recorded and live values as compact JSON, when present.
+    pub(super) differences: Vec<(String, Option<String>, Option<String>)>,
+}
+
+/// How the live JSON body lines up with the recorded one, leaf by leaf,
+/// `same` telling whether a recorded leaf stands for a live one. A
+/// recorded string that looks redacted (`REDACTED…`, a mask of `*`)
+/// stands for whatever the live body holds at its path, a whole object
+/// included. Key order never counts.
+pub(super) fn json_fit(
+    recorded: &Value,
+    live: &Value,
+    same: &dyn Fn(&Value, &Value) -> bool,
+) -> LeafFit {
     let mut recorded_leaves = BTreeMap::new();
-    leaves(recorded, String::new(), &mut recorded_leaves);
+    leaves(recorded, String::from("$"), &mut recorded_leaves);
     let mut live_leaves = BTreeMap::new();
-    leaves(live, String::new(), &mut live_leaves);
-    let mut shared = 0_u64;
-    let mut total = 0_u64;
+    leaves(live, String::from("$"), &mut live_leaves);
+    let mut fit = LeafFit {
+        alike: 0,
+        total: 0,
+        differences: Vec::new(),
+    };
     let mut seen: BTreeSet<&str> = BTreeSet::new();
     for (path, value) in &recorded_leaves {
-        total += 1;
+        fit.total += 1;
         if matches!(value, Value::String(text) if looks_redacted(text)) {
             // Whatever is there, down to the leaves under it.
-            let under = format!("{path}/");
             let covered: Vec<&str> = live_leaves
                 .range::<str, _>((Bound::Included(path.as_str()), Bound::Unbounded))
                 .map(|(live_path, _)| live_path.as_str())
                 .take_while(|live_path| live_path.starts_with(path.as_str()))
-                .filter(|live_path| live_path == path || live_path.starts_with(&under))
+                .filter(|live_path| {
+                    live_path.len() == path.len()
+                        || matches!(live_path.as_bytes().get(path.len()), Some(b'.' | b'['))
+                })
                 .collect();
-            if !covered.is_empty() {
-                shared += 1;
+            if covered.is_empty() {
+                fit.differences
+                    .push((path.clone(), Some(value.to_string()), None));
+            } else {
+                fit.alike += 1;
             }
             seen.extend(covered);
         } else if let Some(live_value) = live_leaves.get(path) {
-            if live_value == value {
-                shared += 1;
+            if same(value, live_value) {
+                fit.alike += 1;
+            } else {
+                fit.differences.push((
+                    path.clone(),
+                    Some(value.to_string()),
+                    Some(live_value.to_string()),
+                ));
             }
             seen.insert(path);
+        } else {
+            fit.differences
+                .push((path.clone(), Some(value.to_string()), None));
         }
     }
-    total += live_leaves
-        .keys()
-        .filter(|path| !seen.contains(path.as_str()))
-        .count() as u64;
-    Similarity::new(shared, total)
+    for (path, value) in &live_leaves {
+        if !seen.contains(path.as_str()) {
+            fit.total += 1;
+            fit.differences
+                .push((path.clone(), None, Some(value.to_string())));
+        }
+    }
+    fit
 }
 
-/// Every leaf of `value` by its JSON pointer (RFC 6901): scalars, and
-/// empty objects and arrays.
+/// Every leaf of `value` by its path, in the syntax ignore rules use
+/// (`$.a.b`, `$['odd key']`, `$.items[0]`): scalars, and empty objects and
+/// arrays.
 fn leaves<'a>(value: &'a Value, path: String, out: &mut BTreeMap<String, &'a Value>) {
     match value {
         Value::Object(members) if !members.is_empty() => {
             for (name, member) in members {
-                let escaped = name.replace('~', "~0").replace('/', "~1");
-                leaves(member, format!("{path}/{escaped}"), out);
+                leaves(member, member_path(&path, name), out);
             }
         }
         Value::Array(items) if !items.is_empty() => {
             for (index, item) in items.iter().enumerate() {
-                leaves(item, format!("{path}/{index}"), out);
+                leaves(item, format!("{path}[{index}]"), out);
             }
         }
         leaf => {
             out.insert(path, leaf);
         }
+    }
+}
+
+/// `path.name`, or `path['name']` when the name is not plain letters,
+/// digits, `_` and `-` (`path["name"]` when it holds a `'`).
+pub(super) fn member_path(path: &str, name: &str) -> String {
+    let plain = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if plain {
+        format!("{path}.{name}")
+    } else if name.contains('\'') {
+        format!("{path}[\"{name}\"]")
+    } else {
+        format!("{path}['{name}']")
     }
 }
 

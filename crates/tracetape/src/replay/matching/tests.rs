@@ -222,13 +222,26 @@ fn json_key_order_and_formatting_do_not_matter() {
         "{ \"opts\": {\"wrap\": \"red\", \"gift\": true},\n  \"qty\": 2, \"sku\": \"tea\" }",
     );
     assert_eq!(took(&session, &reordered).1, Level::Exact);
-    // A changed value is no longer exact.
+    // A changed value is another call: once the recorded call has
+    // answered, it is not answered again by it.
     let changed = live(
         "POST",
         "http://pricing/quote",
         r#"{"sku":"tea","qty":3,"opts":{"gift":true,"wrap":"red"}}"#,
     );
-    assert_eq!(took(&session, &changed).1, Level::Similar);
+    assert!(session.answer(&changed).is_err());
+    let fresh = self::session(vec![call(
+        "POST",
+        "http://pricing/quote",
+        r#"{"sku":"tea","qty":2,"opts":{"gift":true,"wrap":"red"}}"#,
+        "7",
+    )]);
+    let answer = fresh.answer(&changed).unwrap();
+    assert_eq!(answer.matched.level, Level::Similar);
+    assert_eq!(
+        answer.differences[0].to_string(),
+        "body $.qty: expected 2, actual 3"
+    );
 }
 
 #[test]
@@ -295,6 +308,10 @@ fn a_redacted_query_value_matches_at_the_redacted_level_only() {
     let call = LiveCall::new("GET", "http://inventory/stock?sku=tea&token=s3cret");
     assert_eq!(took(&session, &call), (0, Level::Redacted, false));
     // The other values must still be equal for that level.
+    let session = self::session(vec![get(
+        "http://inventory/stock?token=REDACTED:0123456789abcdef&sku=tea",
+        "3",
+    )]);
     let other_sku = LiveCall::new("GET", "http://inventory/stock?sku=coffee&token=s3cret");
     assert_eq!(took(&session, &other_sku).1, Level::Similar);
     // A recorded call with the same value is preferred: it is exact.
@@ -324,6 +341,12 @@ fn a_redacted_or_masked_json_leaf_matches_at_the_redacted_level_only() {
     );
     assert_eq!(took(&session, &charge), (0, Level::Redacted, false));
     // Another amount is only similar.
+    let session = self::session(vec![call(
+        "POST",
+        "http://payments/charge",
+        r#"{"card":{"number":"************1111","cvc":"REDACTED:0123456789abcdef"},"amount":700}"#,
+        "ok",
+    )]);
     let other = live(
         "POST",
         "http://payments/charge",
@@ -331,7 +354,8 @@ fn a_redacted_or_masked_json_leaf_matches_at_the_redacted_level_only() {
     );
     let answer = session.answer(&other).unwrap();
     assert_eq!(answer.matched.level, Level::Similar);
-    assert_eq!(answer.matched.similarity, Some(Similarity::new(2, 3)));
+    // The path's segment, and two of the body's three leaves.
+    assert_eq!(answer.matched.similarity, Some(Similarity::new(3, 4)));
 }
 
 #[test]
@@ -432,7 +456,7 @@ fn the_most_similar_body_is_chosen_then_ties_go_by_recorded_order() {
             "3",
         ),
     ]);
-    // Query values may differ at this level; keys may not.
+    // Query values and body values count alike.
     let quote = live(
         "POST",
         "http://pricing/quote?v=2",
@@ -445,13 +469,16 @@ fn the_most_similar_body_is_chosen_then_ties_go_by_recorded_order() {
             index: 1,
             level: Level::Similar,
             reused: false,
-            similarity: Some(Similarity::new(2, 3)),
+            // The path, neither query pair, two of three body leaves.
+            similarity: Some(Similarity::new(3, 6)),
         }
     );
-    // 1 and 3 are alike to the same degree: in recorded order, then the
-    // last of them again.
+    // 1 and 3 are alike to the same degree: in recorded order; then the
+    // less alike, never one that answered already.
     assert_eq!(took(&session, &quote), (3, Level::Similar, false));
-    assert_eq!(took(&session, &quote), (3, Level::Similar, true));
+    assert_eq!(took(&session, &quote), (0, Level::Similar, false));
+    assert_eq!(took(&session, &quote), (2, Level::Similar, false));
+    assert!(session.answer(&quote).is_err());
     // Text bodies by common prefix and suffix.
     let session = self::session(vec![
         call("PUT", "http://notes/1", "hello brave new world", "0"),
@@ -527,11 +554,6 @@ fn a_call_nothing_matches_names_the_closest_recorded_calls() {
             "origin https://pricing vs http://pricing",
         ),
         ("POST", "http://pricing/quotes", "path /quotes vs /quote"),
-        (
-            "POST",
-            "http://pricing/quote?dry_run",
-            "query keys {dry_run} vs {}",
-        ),
     ] {
         let err = session
             .answer(&live(method, url, r#"{"sku":"coffee"}"#))
@@ -548,9 +570,23 @@ fn a_call_nothing_matches_names_the_closest_recorded_calls() {
         assert!(err.to_string().contains(difference), "{err}");
     }
     // Every call is logged, answered or not, and nothing was used.
-    assert_eq!(session.log().len(), 6);
+    assert_eq!(session.log().len(), 5);
     assert!(session.log().iter().all(|entry| entry.matched.is_none()));
     assert_eq!(session.unused().len(), 4);
+    // A query key more is the same endpoint: a call that deviates, with
+    // what differs.
+    let answer = session
+        .answer(&live(
+            "POST",
+            "http://pricing/quote?dry_run=1",
+            r#"{"sku":"tea"}"#,
+        ))
+        .unwrap();
+    assert_eq!(answer.matched.level, Level::Similar);
+    assert_eq!(
+        answer.differences[0].to_string(),
+        "query dry_run: unexpected 1"
+    );
 }
 
 #[test]
@@ -819,4 +855,165 @@ fn the_log_keeps_the_first_calls_and_counts_the_rest() {
     let kept = long_session.log().len();
     assert!(kept * (3 + long.len()) <= LOG_BYTES && kept < 10, "{kept}");
     assert_eq!(long_session.omitted().calls, 10 - kept);
+}
+
+// Calls whose query carries a timestamp and a signature got each other's
+// answers when only query keys were compared.
+#[test]
+fn concurrent_calls_with_their_own_timestamps_and_signatures_are_never_cross_wired() {
+    let recorded: Vec<Exchange> = (1..=3)
+        .map(|item| {
+            get(
+                &format!(
+                    "http://catalog/price?item={item}&ts=173346240{item}123&hmac=9f86d081884c7d659a2feaa0c55ad01{item}"
+                ),
+                &format!("{{\"item\":{item}}}"),
+            )
+        })
+        .collect();
+    let session = Arc::new(session(recorded));
+    let barrier = Arc::new(std::sync::Barrier::new(3));
+    let threads: Vec<_> = (1..=3)
+        .rev()
+        .map(|item| {
+            let session = Arc::clone(&session);
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                let call = LiveCall::new(
+                    "GET",
+                    format!(
+                        "http://catalog/price?hmac=2c26b46b68ffc68ff99b453c1d30413{item}&ts=176500000{item}999&item={item}"
+                    ),
+                );
+                barrier.wait();
+                let answer = session.answer(&call).unwrap();
+                (item, answer.matched.level, answered_body(&answer).to_vec())
+            })
+        })
+        .collect();
+    for thread in threads {
+        let (item, level, body) = thread.join().unwrap();
+        assert_eq!(level, Level::Dynamic);
+        assert_eq!(body, format!("{{\"item\":{item}}}").into_bytes());
+    }
+    assert!(session.unused().is_empty());
+}
+
+#[test]
+fn ids_clocks_and_tokens_are_wildcards_in_paths_queries_and_bodies() {
+    let session = session(vec![call(
+        "POST",
+        "http://ledger/accounts/6f1c2e9a-3b4d-4c5e-8f70-112233445566/entries?at=2025-01-02T03:04:05Z",
+        r#"{"request_id":"0d6bdb4e-8a43-4a5e-9f3a-1c2d3e4f5a6b","nonce":"a1b2c3d4e5f60718","amount":700,"note":"sent 2025-01-02T03:04:05Z"}"#,
+        "ok",
+    )]);
+    let call = live(
+        "POST",
+        "http://ledger/accounts/01890a5d-ac96-774b-bcce-b302099a8057/entries?at=2026-12-06T05:00:00Z",
+        r#"{"amount":700,"nonce":"ffee00112233aa44","request_id":"1e7cec5f-9b54-4b6f-8a4b-2d3e4f5a6b7c","note":"sent 2026-12-06T05:00:00Z"}"#,
+    );
+    assert_eq!(took(&session, &call), (0, Level::Dynamic, false));
+    // The same call again (a retry) is answered again.
+    assert_eq!(took(&session, &call), (0, Level::Dynamic, true));
+}
+
+#[test]
+fn a_changed_business_value_a_date_or_a_number_s_type_is_another_call() {
+    let recorded = || {
+        session(vec![call(
+            "POST",
+            "http://billing/invoices",
+            r#"{"id":"6f1c2e9a-3b4d-4c5e-8f70-112233445566","due_date":"2026-01-05","qty":2}"#,
+            "ok",
+        )])
+    };
+    for (body, difference) in [
+        (
+            r#"{"id":"01890a5d-ac96-774b-bcce-b302099a8057","due_date":"2025-12-20","qty":2}"#,
+            r#"body $.due_date: expected "2026-01-05", actual "2025-12-20""#,
+        ),
+        (
+            r#"{"id":"01890a5d-ac96-774b-bcce-b302099a8057","due_date":"2026-01-05","qty":2.0}"#,
+            "body $.qty: expected 2, actual 2.0",
+        ),
+        (
+            r#"{"id":"01890a5d-ac96-774b-bcce-b302099a8057","due_date":"2026-01-05"}"#,
+            "body $.qty: missing (expected 2)",
+        ),
+    ] {
+        let answer = recorded()
+            .answer(&live("POST", "http://billing/invoices", body))
+            .unwrap();
+        assert_eq!(answer.matched.level, Level::Similar, "{body}");
+        let differences: Vec<String> = answer.differences.iter().map(ToString::to_string).collect();
+        assert_eq!(differences, [difference]);
+    }
+}
+
+// A dropped query value and an extra call to a recorded endpoint were
+// answered loosely (or by re-using another recorded call) and nothing was
+// reported.
+#[test]
+fn a_dropped_query_value_deviates_and_an_extra_call_is_not_answered() {
+    let session = session(vec![
+        get("http://stock/items?sku=tea&warehouse=north", "tea"),
+        get("http://stock/items?sku=coffee&warehouse=north", "coffee"),
+    ]);
+    let dropped = LiveCall::new("GET", "http://stock/items?sku=tea");
+    let answer = session.answer(&dropped).unwrap();
+    assert_eq!(
+        (answer.matched.index, answer.matched.level),
+        (0, Level::Similar)
+    );
+    assert_eq!(
+        answer.differences[0].to_string(),
+        "query warehouse: missing (expected north)"
+    );
+    let coffee = LiveCall::new("GET", "http://stock/items?sku=coffee&warehouse=north");
+    assert_eq!(took(&session, &coffee), (1, Level::Exact, false));
+    // A third call, like both but equal to neither: nothing answers it.
+    let extra = LiveCall::new("GET", "http://stock/items?sku=milk&warehouse=north");
+    assert!(session.answer(&extra).is_err());
+    let log = session.log();
+    assert!(log[2].matched.is_none());
+}
+
+#[test]
+fn form_bodies_are_compared_field_by_field() {
+    let form = |body: &str| {
+        let mut exchange = call("POST", "http://auth/token", body, "ok");
+        exchange.request.headers =
+            vec![header("content-type", "application/x-www-form-urlencoded")];
+        exchange
+    };
+    let session = session(vec![form(
+        "grant_type=client_credentials&scope=read+write&nonce=a1b2c3d4e5f60718",
+    )]);
+    let call = |body: &str| {
+        LiveCall::new("POST", "http://auth/token")
+            .with_headers(vec![header(
+                "content-type",
+                "application/x-www-form-urlencoded",
+            )])
+            .with_body(body.to_owned())
+    };
+    assert_eq!(
+        took(
+            &session,
+            &call("nonce=ffee00112233aa44&scope=read%20write&grant_type=client_credentials")
+        ),
+        (0, Level::Dynamic, false)
+    );
+    let answer = self::session(vec![form(
+        "grant_type=client_credentials&scope=read+write&nonce=a1b2c3d4e5f60718",
+    )])
+    .answer(&call(
+        "grant_type=client_credentials&scope=read&nonce=ffee00112233aa44",
+    ))
+    .unwrap();
+    assert_eq!(answer.matched.level, Level::Similar);
+    assert_eq!(
+        answer.differences[0].to_string(),
+        "body $.scope: expected read write, actual read"
+    );
 }

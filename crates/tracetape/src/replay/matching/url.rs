@@ -8,6 +8,8 @@
 
 use std::collections::BTreeSet;
 
+use super::difference::{CallDifference, CallPart};
+use super::dynamic::{alike_str, of_str};
 use super::redacted::looks_redacted;
 
 /// A URL in the form the matcher compares.
@@ -29,20 +31,47 @@ impl NormalUrl {
         let url = url.split_once('#').map_or(url, |(before, _)| before);
         let (before_query, query) = url.split_once('?').unwrap_or((url, ""));
         let (origin, path) = split_origin(before_query);
-        let mut query: Vec<(String, String)> = query
-            .split('&')
-            .filter(|pair| !pair.is_empty())
-            .map(|pair| {
-                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-                (decode(key), decode(value))
-            })
-            .collect();
-        query.sort();
         Self {
             origin,
             path: if path.is_empty() { "/" } else { path }.to_owned(),
-            query,
+            query: pairs(query, false),
         }
+    }
+
+    /// How the live path lines up with this recorded one, segment by
+    /// segment; `None` when it cannot be the same endpoint: another number
+    /// of segments, or a segment that is a word (it has a letter and is
+    /// not a run-to-run value) differs.
+    pub(super) fn path_fit(&self, live: &Self) -> Option<PathFit> {
+        let recorded: Vec<&str> = self.path.split('/').collect();
+        let live: Vec<&str> = live.path.split('/').collect();
+        if recorded.len() != live.len() {
+            return None;
+        }
+        let mut fit = PathFit {
+            alike: 0,
+            total: 0,
+            differences: Vec::new(),
+        };
+        for (position, (recorded, live)) in recorded.iter().zip(&live).enumerate().skip(1) {
+            fit.total += 1;
+            if alike_str(recorded, live) {
+                fit.alike += 1;
+                continue;
+            }
+            let word =
+                recorded.bytes().any(|b| b.is_ascii_alphabetic()) && of_str(recorded).is_none();
+            if word {
+                return None;
+            }
+            fit.differences.push(CallDifference::new(
+                CallPart::Path,
+                format!("segment {position}"),
+                Some(recorded),
+                Some(live),
+            ));
+        }
+        Some(fit)
     }
 
     /// The query keys, each once.
@@ -95,6 +124,69 @@ impl NormalUrl {
             .collect();
         pairs.join("&")
     }
+}
+
+/// `text` as an origin, in the form the matcher compares origins
+/// (`scheme://host[:port]`, scheme and host in lower case, no default
+/// port); `None` when it is not one (no scheme or host, or a path, query
+/// or fragment after it).
+///
+/// ```
+/// use tracetape::replay::normal_origin;
+///
+/// assert_eq!(normal_origin("HTTP://Pricing:80/").as_deref(), Some("http://pricing"));
+/// assert_eq!(normal_origin("http://127.0.0.1:9000").as_deref(), Some("http://127.0.0.1:9000"));
+/// assert_eq!(normal_origin("http://pricing/quote"), None);
+/// assert_eq!(normal_origin("pricing:9000"), None);
+/// ```
+pub fn normal_origin(text: &str) -> Option<String> {
+    if text.contains(['?', '#']) {
+        return None;
+    }
+    let (origin, path) = split_origin(text.strip_suffix('/').unwrap_or(text));
+    let host = origin.split_once("://").map_or("", |(_, host)| host);
+    (!host.is_empty() && !host.starts_with(':') && path.is_empty()).then_some(origin)
+}
+
+/// How a live path lines up with a recorded one ([`NormalUrl::path_fit`]).
+#[derive(Debug)]
+pub(super) struct PathFit {
+    /// Segments equal or [alike](alike_str).
+    pub(super) alike: u64,
+    /// Segments.
+    pub(super) total: u64,
+    /// The segments that differ.
+    pub(super) differences: Vec<CallDifference>,
+}
+
+impl PathFit {
+    /// Whether every segment is alike.
+    pub(super) fn all_alike(&self) -> bool {
+        self.alike == self.total
+    }
+}
+
+/// The `key=value` pairs of a query or form body, percent-decoded (and
+/// `+` read as a space, as forms write it, when `plus_is_space`), sorted
+/// by key, then value; a key without `=` has the empty value.
+pub(super) fn pairs(text: &str, plus_is_space: bool) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = text
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let read = |text: &str| {
+                if plus_is_space {
+                    decode(&text.replace('+', " "))
+                } else {
+                    decode(text)
+                }
+            };
+            (read(key), read(value))
+        })
+        .collect();
+    pairs.sort();
+    pairs
 }
 
 /// The normalised origin and the path of a URL without query and
