@@ -120,7 +120,17 @@ async fn accept(args: &ReplayArgs, selectors: &[Selector]) -> Result<(), Failure
     let mut notes = io::stderr().lock();
     let mut originals = Originals::new(&settings.recordings);
     let (mut accepted, mut passed, mut refused) = (0, 0, 0);
-    let mut key = None;
+    // The key the recordings were redacted with, as the replayed service
+    // loads it; read only when there is something to rewrite.
+    let key = if chosen.iter().any(|r| r.outcome == Outcome::Deviated) {
+        Some(
+            RedactionKey::load_or_create(&settings.recordings)
+                .context("failed to read the redaction key of the recordings")
+                .map_err(Failure::Failed)?,
+        )
+    } else {
+        None
+    };
     for replayed in chosen {
         let named = format!("{} ({})", replayed.request(), replayed.file.display());
         let why_not = match replayed.outcome {
@@ -139,13 +149,6 @@ async fn accept(args: &ReplayArgs, selectors: &[Selector]) -> Result<(), Failure
             writeln!(notes, "not accepted: {named}: {why}; left as it was")?;
             refused += 1;
             continue;
-        }
-        if key.is_none() {
-            key = Some(
-                RedactionKey::load_or_create(&settings.recordings)
-                    .context("failed to read the redaction key of the recordings")
-                    .map_err(Failure::Failed)?,
-            );
         }
         let Some(key) = &key else { continue };
         match accept_one(replayed, &record, key, &mut originals) {

@@ -70,17 +70,24 @@ pub(crate) async fn run(args: &ReplayArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `note: run 1: 3 passed, ...` on standard error.
+/// `note: run 1: 3 passed, ...` on standard error, and where the
+/// service's log was kept, if it was.
 fn note_run(run: usize, report: &Report) -> io::Result<()> {
     let totals = report.summary().totals;
+    let mut notes = io::stderr().lock();
     writeln!(
-        io::stderr(),
+        notes,
         "note: run {run} of 2: {} passed, {} deviated, {} mock missing, {} errored",
-        totals.passed,
-        totals.deviated,
-        totals.mock_missing,
-        totals.errored
-    )
+        totals.passed, totals.deviated, totals.mock_missing, totals.errored
+    )?;
+    if let Some(log) = &report.service_log {
+        writeln!(
+            notes,
+            "note: run {run} of 2: the service's log is in {}",
+            log.display()
+        )?;
+    }
+    Ok(())
 }
 
 /// The proposals as a table, then what no rule can cover.
