@@ -41,6 +41,7 @@
 //! | `price-qty` | asks the price of one more than ordered (the answer is used as before) |
 //! | `audit-after` | after answering, a task carrying the request's context calls `GET /loyalty/{order}` |
 //! | `startup-call` | calls `GET /stock/warm-up` once at start-up, before listening |
+//! | `noise` | answers with a `session` word and two `parts[*].tag` words drawn at random once per process (not UUIDs, timestamps or numbers: nothing forgives them) |
 //!
 //! SIGTERM stops it gracefully, which writes the recordings still queued.
 
@@ -76,6 +77,7 @@ struct Changes {
     price_qty: bool,
     audit_after: bool,
     startup_call: bool,
+    noise: bool,
 }
 
 impl Changes {
@@ -97,6 +99,7 @@ impl Changes {
                     "price-qty" => changes.price_qty = true,
                     "audit-after" => changes.audit_after = true,
                     "startup-call" => changes.startup_call = true,
+                    "noise" => changes.noise = true,
                     other => return Err(format!("unknown REPLAY_TARGET_CHANGE {other:?}")),
                 },
             }
@@ -116,6 +119,8 @@ struct App {
     resolve: Option<String>,
     udp: Option<String>,
     token: Option<String>,
+    /// Random words drawn at start-up, for `noise`.
+    noise: [String; 3],
 }
 
 #[tokio::main]
@@ -167,6 +172,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         resolve: std::env::var("REPLAY_TARGET_RESOLVE").ok(),
         udp: std::env::var("REPLAY_TARGET_UDP").ok(),
         token: std::env::var("REPLAY_TARGET_TOKEN").ok(),
+        noise: [random_word(), random_word(), random_word()],
     });
     let router = Router::new()
         .route("/orders", post(order))
@@ -277,13 +283,27 @@ async fn order(
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_secs());
-    Ok(Json(json!({
+    let mut answer = json!({
         "id": id,
         "in_stock": in_stock,
         "total_cents": total,
         // Different on every run, and forgiven as epoch seconds.
         "created_epoch": now,
-    })))
+    });
+    if app.changes.noise {
+        let [session, one, two] = &app.noise;
+        answer["session"] = json!(session);
+        answer["parts"] = json!([{"n": 1, "tag": one}, {"n": 2, "tag": two}]);
+    }
+    Ok(Json(answer))
+}
+
+/// `w-` and 16 hex digits, different in every process (the standard
+/// library's hasher keys are random).
+fn random_word() -> String {
+    use std::hash::BuildHasher as _;
+    let hash = std::collections::hash_map::RandomState::new().hash_one(std::process::id());
+    format!("w-{hash:016x}")
 }
 
 /// Connects to `addr` as a dependency without tracetape's instrumentation

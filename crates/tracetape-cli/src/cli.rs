@@ -7,9 +7,10 @@ use clap::{ArgGroup, Args, Parser, Subcommand};
 use tracetape::record::RecordingStore;
 use tracetape::store::LocalStore;
 
+use crate::accept::AcceptArgs;
 use crate::exit::Failure;
 use crate::replay::Format;
-use crate::{demo, list, replay, show};
+use crate::{accept, demo, list, replay, show};
 
 /// Read the recordings and traces that tracetape stored locally, and replay
 /// the recordings against a new build of the service.
@@ -41,6 +42,18 @@ pub(crate) enum Command {
     /// interrupted (Ctrl-C, SIGTERM), after stopping the service and
     /// reporting what ran.
     Replay(Box<ReplayArgs>),
+    /// Accept the new build's behaviour for the recordings named: replay
+    /// as `tracetape replay` does (same flags and settings), then rewrite
+    /// each selected recording that deviated so that its expected response
+    /// is the one the build gave and its unused calls are gone. The files
+    /// replaced are kept in `.accepted/` under the recordings directory
+    /// until the next accept.
+    ///
+    /// Exit status: 0 when every selected recording was accepted or
+    /// already passed; 1 when one cannot be accepted (a call with no
+    /// recorded answer, or no response), which is then left as it was; 2
+    /// and 130 as for `replay`.
+    Accept(Box<AcceptArgs>),
     /// Record and replay the example services in this process: checkout,
     /// inventory and pricing in record mode, sent a few orders (their
     /// traces and recordings shown); then checkout alone in replay mode,
@@ -253,6 +266,22 @@ pub(crate) struct ReplayArgs {
     /// where [key: service_log].
     #[arg(long, value_name = "FILE")]
     pub(crate) service_log: Option<PathBuf>,
+    /// Replay the unchanged build twice (the service started afresh each
+    /// time) and propose an ignore rule for each response value that
+    /// differs between the two runs; a value equal in both is never
+    /// proposed, even if it differs from the recording.
+    #[arg(long, conflicts_with_all = ["accept", "format", "output"])]
+    pub(crate) learn: bool,
+    /// With --learn: add the proposed rules to `ignore` under
+    /// [replay.compare] of the configuration file (--config, else
+    /// ./tracetape.toml, created if missing).
+    #[arg(long, requires = "learn")]
+    pub(crate) write: bool,
+    /// After the replay, accept the new behaviour of the recordings
+    /// SELECTOR names, as `tracetape accept SELECTOR` does (`all`: every
+    /// recording that deviated); repeatable.
+    #[arg(long, value_name = "SELECTOR")]
+    pub(crate) accept: Vec<String>,
     /// The report's format: text for people, json
     /// (docs/replay-report.md) or junit for CI.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -283,11 +312,12 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
         Command::List(args) => with_stdout(|out, notes| list::run(&args, out, notes)),
         Command::Show(args) => with_stdout(|out, notes| show::run(&args, out, notes)),
         Command::Replay(args) => runtime()?.block_on(replay::run(*args)),
+        Command::Accept(args) => runtime()?.block_on(accept::run(*args)),
         Command::Demo(args) => runtime()?.block_on(demo::run(args)),
     }
 }
 
-/// The async runtime `demo` and `replay` run on.
+/// The async runtime `demo`, `replay` and `accept` run on.
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Runtime::new().map_err(|err| {
         Failure::Usage(anyhow::Error::new(err).context("failed to start the async runtime"))

@@ -3,6 +3,7 @@
 //! build of the service.
 #![forbid(unsafe_code)]
 
+mod accept;
 mod cli;
 mod demo;
 mod exit;

@@ -10,11 +10,14 @@
 //! connections it reports are read, filtered and attributed in
 //! `replay/unpatched.rs` (`replay/procfs.rs` tells the service's processes).
 //! Headers given for the replay (`replay/headers.rs`) replace the recorded
-//! ones. `tracetape demo` replays through the same driver: [`Settings`],
+//! ones. `--learn` (`replay/learn.rs`) replays twice and proposes ignore
+//! rules; `--accept` hands over to `tracetape accept` (`crate::accept`).
+//! `tracetape demo` replays through the same driver: [`Settings`],
 //! [`replay`], [`write`].
 
 mod config;
 mod headers;
+mod learn;
 mod outcome;
 mod preload;
 mod process;
@@ -29,5 +32,14 @@ mod unpatched;
 
 pub(crate) use config::Settings;
 pub(crate) use outcome::CallDeviations;
+pub(crate) use outcome::{Outcome, Replayed};
 pub(crate) use report::{Format, Report, Style, write};
-pub(crate) use run::{ran_to_end, replay, run};
+pub(crate) use run::{
+    Responses, ran_to_end, replay, replay_selection, resolve, run, selection, write_report,
+};
+#[cfg(test)]
+pub(crate) use {
+    outcome::{Judging, judge},
+    select::Replayable,
+    send::Reply,
+};

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
+use tracetape::record::ResponseRecord;
 use tracetape::replay::compare::{CompareOptions, Deviation, compare};
 use tracetape::replay::{LoggedCall, LoggedUnused, PollTimes, REPLAY_LOG_HEADER, ReplayId};
 
@@ -106,6 +107,10 @@ pub(crate) struct Replayed {
     /// ones no recorded call answered.
     pub(crate) omitted_calls: usize,
     pub(crate) omitted_unmatched: usize,
+    /// What the service answered (but for the replay log header), kept
+    /// only when the run was asked to keep it (`--learn`, `accept`): it
+    /// holds a whole body.
+    pub(crate) response: Option<ResponseRecord>,
 }
 
 impl Replayed {
@@ -177,6 +182,7 @@ pub(crate) fn judge(
         polls: None,
         omitted_calls: 0,
         omitted_unmatched: 0,
+        response: None,
     };
     let reply = match reply {
         Ok(reply) => reply,
@@ -211,6 +217,7 @@ pub(crate) fn judge(
     replayed.polls = log.polls;
     replayed.omitted_calls = log.omitted_calls;
     replayed.omitted_unmatched = log.omitted_unmatched;
+    replayed.response = Some(reply.response);
     if replayed.deviating_calls().next().is_some() {
         // A response made from an answer to another call deviates for
         // that reason; ignoring what it changed would hide it.

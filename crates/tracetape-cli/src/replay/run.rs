@@ -2,7 +2,7 @@
 //! started and made ready, the requests sent a few at a time, the service
 //! stopped, the report written, and the exit code.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Write as _};
 use std::pin::{Pin, pin};
@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tracetape::replay::ReplayId;
 
 use super::config::Settings;
 use super::outcome::{CallDeviations, Judging, Outcome, Replayed, judge, verdict};
@@ -34,16 +35,13 @@ const DEATH_NEWS: Duration = Duration::from_secs(2);
 const SETTLE_POLL: Duration = Duration::from_millis(20);
 
 pub(crate) async fn run(args: ReplayArgs) -> Result<(), Failure> {
-    let settings = Settings::resolve(&args, std::env::var_os("TRACETAPE_RECORD_DIR"))
-        .map_err(Failure::Usage)?;
-    if settings.command.is_none() {
-        // (`replay` says why detection is off only for a service it
-        // starts: the demo replays one serving in its own process.)
-        writeln!(
-            io::stderr(),
-            "note: unpatched-dependency detection is off: {NOT_STARTED}"
-        )?;
+    if args.learn {
+        return super::learn::run(&args).await;
     }
+    if !args.accept.is_empty() {
+        return crate::accept::after_replay(&args).await;
+    }
+    let settings = resolve(&args)?;
     let report = replay(&settings).await?;
     write_report(&report, args.format, args.output.as_deref())?;
     ran_to_end(&report)?;
@@ -54,13 +52,66 @@ pub(crate) async fn run(args: ReplayArgs) -> Result<(), Failure> {
     }
 }
 
+/// The settings `args` give (with `TRACETAPE_RECORD_DIR`), with a note
+/// when detection is off because nothing is started.
+pub(crate) fn resolve(args: &ReplayArgs) -> Result<Settings, Failure> {
+    let settings = Settings::resolve(args, std::env::var_os("TRACETAPE_RECORD_DIR"))
+        .map_err(Failure::Usage)?;
+    if settings.command.is_none() {
+        // (`replay` says why detection is off only for a service it
+        // starts: the demo replays one serving in its own process.)
+        writeln!(
+            io::stderr(),
+            "note: unpatched-dependency detection is off: {NOT_STARTED}"
+        )?;
+    }
+    Ok(settings)
+}
+
+/// Whether each replay's result keeps the response the service gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Responses {
+    /// Dropped once judged: a plain replay needs only the verdict, and
+    /// 10^5 whole bodies would not fit.
+    Dropped,
+    /// Kept in [`Replayed::response`], for `--learn`.
+    Kept,
+    /// Kept for these recordings only: those `accept` may rewrite.
+    KeptFor(HashSet<ReplayId>),
+}
+
+impl Responses {
+    fn keeps(&self, id: ReplayId) -> bool {
+        match self {
+            Self::Dropped => false,
+            Self::Kept => true,
+            Self::KeptFor(ids) => ids.contains(&id),
+        }
+    }
+}
+
+/// The recordings `settings` select, notes on standard error; an error
+/// when there is nothing to replay.
+pub(crate) fn selection(settings: &Settings) -> Result<select::Selection, Failure> {
+    select::select(settings, &mut io::stderr()).map_err(Failure::Usage)
+}
+
 /// Replays what `settings` select: starts the service (unless it is
 /// already running), sends it the recorded requests, stops it, and says
 /// what became of each; notes go to standard error. An error when the
 /// replay could not start (nothing to replay, the service never became
 /// ready) or was interrupted before it did.
 pub(crate) async fn replay(settings: &Settings) -> Result<Report, Failure> {
-    let selection = select::select(settings, &mut io::stderr()).map_err(Failure::Usage)?;
+    replay_selection(settings, selection(settings)?, &Responses::Dropped).await
+}
+
+/// [`replay`] of `selection`, keeping or dropping each response as
+/// `responses` says.
+pub(crate) async fn replay_selection(
+    settings: &Settings,
+    selection: select::Selection,
+    responses: &Responses,
+) -> Result<Report, Failure> {
     let sender = Sender::new(settings.base_url.clone(), settings.request_timeout)
         .map_err(Failure::Usage)?
         .with_headers(&settings.headers);
@@ -121,6 +172,7 @@ pub(crate) async fn replay(settings: &Settings) -> Result<Report, Failure> {
         &service,
         &mut interrupt,
         &mut watch,
+        responses,
     )
     .await?;
     let mut results = replayed.results;
@@ -238,6 +290,7 @@ async fn replay_all(
     service: &Service,
     interrupt: &mut Pin<&mut impl Future<Output = ()>>,
     watch: &mut Option<Watch>,
+    responses: &Responses,
 ) -> Result<Replays, Failure> {
     let total = recordings.len();
     let recordings: Vec<Arc<Replayable>> = recordings.into_iter().map(Arc::new).collect();
@@ -279,7 +332,7 @@ async fn replay_all(
             }
             joined = tasks.join_next_with_id() => joined,
         };
-        let (id, replayed) = match joined {
+        let (id, mut replayed) = match joined {
             None => break,
             Some(Ok((id, replayed))) => (id, replayed),
             Some(Err(err)) => {
@@ -292,6 +345,9 @@ async fn replay_all(
                 (err.id(), replayed)
             }
         };
+        if !responses.keeps(replayed.id) {
+            replayed.response = None;
+        }
         let done = by_task.remove(&id);
         if let Some(watch) = watch.as_mut() {
             if let (Some(index), Some(polls)) = (done, &replayed.polls) {
@@ -385,7 +441,7 @@ async fn replay_one(
 
 /// Writes the report to `output`, or to standard output (in colour when
 /// it is a terminal and `NO_COLOR` is unset).
-fn write_report(
+pub(crate) fn write_report(
     report: &Report,
     format: Format,
     output: Option<&std::path::Path>,

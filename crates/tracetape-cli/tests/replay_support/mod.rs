@@ -248,15 +248,37 @@ impl Fixture {
     /// `tracetape replay` starting the service with the shell command
     /// `service` on `port`, with `args` added, ready to run.
     pub fn replay_shell(&self, service: &str, port: u16, change: &str, args: &[&str]) -> Command {
+        self.subcommand_shell("replay", service, port, change, args)
+    }
+
+    /// [`replay_shell`](Self::replay_shell) for `tracetape {subcommand}`,
+    /// which takes the same flags.
+    fn subcommand_shell(
+        &self,
+        subcommand: &str,
+        service: &str,
+        port: u16,
+        change: &str,
+        args: &[&str],
+    ) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_tracetape"));
         let port = port.to_string();
         command
-            .args(["replay", "--command", service, "--port", &port])
+            .args([subcommand, "--command", service, "--port", &port])
             .args(["--recordings", self.recordings().to_str().unwrap()])
             .args(args);
         // The example listens where PORT says; the service started inherits it.
         self.env(&mut command, change).env("PORT", &port);
         command
+    }
+
+    /// `tracetape {subcommand}` (`replay`, `accept`) starting the example
+    /// with `change` on a free port, with `args` added, run to its end.
+    pub fn run(&self, subcommand: &str, change: &str, args: &[&str]) -> Output {
+        let service = format!("'{}'", target_exe().display());
+        self.subcommand_shell(subcommand, &service, free_port(), change, args)
+            .output()
+            .unwrap()
     }
 
     /// Runs `tracetape replay` as [`replay_command`](Self::replay_command)

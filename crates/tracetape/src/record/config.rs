@@ -125,6 +125,38 @@ impl RecordSettings {
         settings
     }
 
+    /// As [`from_env`](Self::from_env), but reading the configuration
+    /// file `config` whatever `TRACETAPE_CONFIG` says: the settings of a
+    /// service started with `TRACETAPE_CONFIG={config}` (as `tracetape
+    /// replay` starts it).
+    ///
+    /// ```
+    /// use tracetape::record::RecordSettings;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let config = dir.path().join("tracetape.toml");
+    /// std::fs::write(&config, "[record]\nmax_body_bytes = 2048\n")?;
+    /// let settings = RecordSettings::from_env_with_config(&config);
+    /// assert_eq!(settings.max_body_bytes, 2048);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn from_env_with_config(config: &std::path::Path) -> Self {
+        let config = config.to_string_lossy().into_owned();
+        let (settings, warnings) = Self::from_lookup(|name| {
+            if name == CONFIG {
+                Some(config.clone())
+            } else {
+                std::env::var(name).ok()
+            }
+        });
+        for warning in warnings {
+            warning.report();
+        }
+        settings
+    }
+
     /// Reads the settings through `lookup` (a variable's value, `None`
     /// when unset), with a warning for each value that cannot be used.
     pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> (Self, Vec<Warning>) {

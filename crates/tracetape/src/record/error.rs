@@ -203,3 +203,44 @@ pub enum ListRecordingsError {
         source: io::Error,
     },
 }
+
+/// Why [`Recording::write_to`](super::Recording::write_to) could not write
+/// a recording file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteRecordingFileError {
+    /// The recording could not be encoded as OTLP/JSON.
+    #[error("failed to write recording {path}")]
+    Encode {
+        /// The file it was to be written to.
+        path: PathBuf,
+        /// Why it could not be encoded.
+        #[source]
+        source: EncodeError,
+    },
+    /// The path names no file in a directory.
+    #[error("cannot write a recording to {path}: not a file name in a directory")]
+    NotAFile {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The temporary file could not be written or renamed into place; the
+    /// file at `path`, if there was one, is as it was.
+    #[error("failed to write recording {path}")]
+    Store {
+        /// The file it was to be written to.
+        path: PathBuf,
+        /// What failed: the temporary file's write, or the rename.
+        #[source]
+        source: Box<dyn StdError + Send + Sync + 'static>,
+    },
+}
+
+impl WriteRecordingFileError {
+    /// The file that was to be written.
+    pub fn path(&self) -> &Path {
+        match self {
+            Self::Encode { path, .. } | Self::NotAFile { path } | Self::Store { path, .. } => path,
+        }
+    }
+}

@@ -47,6 +47,7 @@ mod read;
 mod recorded_body;
 mod recorder;
 mod redact;
+mod save;
 mod writer;
 
 #[cfg(all(test, feature = "axum", feature = "reqwest"))]
@@ -61,7 +62,10 @@ pub(crate) use capture::{header_records, request_record, response_record};
 pub use config::{DEFAULT_DIR, DEFAULT_MAX_BODY_BYTES, DEFAULT_QUEUE, Mode, RecordSettings};
 pub use config_file::CONFIG_FILE;
 pub use encoding::{DecodeBodyError, MAX_DECODED_BODY_BYTES};
-pub use error::{DecodeError, EncodeError, ExchangeError, ListRecordingsError, ReadRecordingError};
+pub use error::{
+    DecodeError, EncodeError, ExchangeError, ListRecordingsError, ReadRecordingError,
+    WriteRecordingFileError,
+};
 pub use format::FormatVersion;
 pub(crate) use global::{global, install as install_global, uninstall as uninstall_global};
 pub use maybe::MaybeTee;

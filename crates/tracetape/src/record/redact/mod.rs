@@ -39,6 +39,62 @@ pub const DEFAULT_HEADERS: [&str; 5] = [
     "x-api-key",
 ];
 
+impl super::RecordSettings {
+    /// Redacts `exchange` in place as a recorder with these settings
+    /// redacts each exchange before writing it: the defaults, then
+    /// [`redact`](super::RecordSettings::redact), hashing with `key`.
+    /// `false` when a rule drops the exchange (a recorder would not write
+    /// it; what the rules rewrote by then stays rewritten).
+    ///
+    /// For tools that put new data into a recording, such as `tracetape
+    /// accept` writing a new build's response as the expected one: what
+    /// they write must be redacted as recorded data is.
+    ///
+    /// ```
+    /// use tracetape::http;
+    /// use tracetape::opentelemetry::trace::SpanId;
+    /// use tracetape::record::{
+    ///     BodyRecord, Exchange, ExchangeKind, HeaderRecord, RecordSettings, RedactionKey,
+    ///     RequestRecord, ResponseRecord,
+    /// };
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut exchange = Exchange {
+    ///     kind: ExchangeKind::Server,
+    ///     span_id: SpanId::from(7),
+    ///     parent_span_id: SpanId::INVALID,
+    ///     name: "POST /login".into(),
+    ///     route: Some("/login".into()),
+    ///     start_unix_nanos: 0,
+    ///     end_unix_nanos: 0,
+    ///     request: RequestRecord {
+    ///         method: "POST".into(),
+    ///         url: "/login".into(),
+    ///         headers: Vec::new(),
+    ///         body: BodyRecord::default(),
+    ///     },
+    ///     response: Some(ResponseRecord {
+    ///         status: 200,
+    ///         headers: vec![HeaderRecord {
+    ///             name: http::header::SET_COOKIE.as_str().into(),
+    ///             value: "session=s3cret".into(),
+    ///         }],
+    ///         body: BodyRecord::default(),
+    ///     }),
+    ///     error: None,
+    /// };
+    /// let key = RedactionKey::ephemeral()?;
+    /// assert!(RecordSettings::default().redact_exchange(&mut exchange, &key));
+    /// let cookie = &exchange.response.as_ref().unwrap().headers[0].value;
+    /// assert!(cookie.starts_with(b"REDACTED:"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn redact_exchange(&self, exchange: &mut Exchange, key: &RedactionKey) -> bool {
+        Redactor::new(self.redact.clone(), key.clone()).redact_exchange(exchange)
+    }
+}
+
 /// The defaults and the configured rules, with the key that hashes what
 /// they redact.
 #[derive(Debug, Clone)]

@@ -1,0 +1,126 @@
+//! The recordings an accept replaced, kept in `.accepted/` under the
+//! recordings directory until the next accept replaces them: one
+//! generation. The store's reader lists only the files directly in the
+//! directory whose names do not start with `.`, so it never reads them.
+
+use std::fs;
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+/// The directory, under the recordings directory, that holds them.
+pub(crate) const DIR: &str = ".accepted";
+
+/// The originals of one accept.
+#[derive(Debug)]
+pub(crate) struct Originals {
+    dir: PathBuf,
+    /// The previous generation has been cleared.
+    cleared: bool,
+}
+
+impl Originals {
+    /// The originals kept under `recordings`; nothing changes on disk
+    /// until the first [`keep`](Self::keep).
+    pub(crate) fn new(recordings: &Path) -> Self {
+        Self {
+            dir: recordings.join(DIR),
+            cleared: false,
+        }
+    }
+
+    /// The directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Keeps a copy of the file `original` (about to be replaced), under
+    /// its own name; the first copy of this accept removes those of the
+    /// previous one. Written atomically, private to the user.
+    pub(crate) fn keep(&mut self, original: &Path) -> anyhow::Result<PathBuf> {
+        if !self.cleared {
+            self.clear()
+                .with_context(|| format!("failed to clear {}", self.dir.display()))?;
+            self.cleared = true;
+        }
+        let name = original
+            .file_name()
+            .with_context(|| format!("{} is not a file", original.display()))?;
+        let bytes =
+            fs::read(original).with_context(|| format!("failed to read {}", original.display()))?;
+        let kept = self.dir.join(name);
+        let mut temp_name = std::ffi::OsString::from(".");
+        temp_name.push(name);
+        temp_name.push(".tmp");
+        let temp = self.dir.join(temp_name);
+        let written = write_private(&temp, &bytes).and_then(|()| fs::rename(&temp, &kept));
+        if let Err(err) = written {
+            let _ = fs::remove_file(&temp);
+            return Err(anyhow::Error::new(err)
+                .context(format!("failed to keep the original as {}", kept.display())));
+        }
+        Ok(kept)
+    }
+
+    /// Creates the directory (private to the user) or empties it of the
+    /// previous generation's files.
+    fn clear(&self) -> io::Result<()> {
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&self.dir)?;
+        for entry in fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                fs::remove_file(entry.path())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes a new file readable by the user only, replacing a stale one.
+fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let _ = fs::remove_file(path);
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.flush()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_accept_keeps_its_originals_and_drops_the_previous_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.json");
+        let b = dir.path().join("b.json");
+        fs::write(&a, "a1").unwrap();
+        fs::write(&b, "b1").unwrap();
+
+        let mut first = Originals::new(dir.path());
+        let kept = first.keep(&a).unwrap();
+        assert_eq!(kept, dir.path().join(".accepted/a.json"));
+        assert_eq!(fs::read_to_string(&kept).unwrap(), "a1");
+
+        let mut second = Originals::new(dir.path());
+        second.keep(&b).unwrap();
+        let mut names: Vec<_> = fs::read_dir(second.dir())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["b.json"]);
+        // Never a recording the store reads.
+        let store = tracetape::record::RecordingStore::new(dir.path());
+        assert_eq!(store.paths().unwrap(), [b.clone(), a.clone()]);
+    }
+}

@@ -1,0 +1,114 @@
+//! One recording written to a file of its own choosing, atomically: what
+//! `tracetape accept` uses to rewrite a recording in place.
+
+use std::path::Path;
+
+use super::Recording;
+use super::error::WriteRecordingFileError;
+use crate::store::files;
+
+impl Recording {
+    /// Writes the recording to `path` as one OTLP/JSON document (see
+    /// [`to_otlp_json`](Self::to_otlp_json)), atomically: to the hidden
+    /// temporary file `.{name}.tmp` in the same directory first (readable
+    /// by the user only, on Unix), then renamed over `path`. A reader sees
+    /// the old file or the new one, never half of one; on failure the old
+    /// file is left as it was and the temporary file removed.
+    ///
+    /// The directory must exist. A file written with this in a
+    /// [`RecordingStore`](super::RecordingStore)'s directory is read back by
+    /// it when its name ends in `.json` and does not start with `.`.
+    ///
+    /// ```
+    /// use tracetape::opentelemetry::trace::TraceId;
+    /// use tracetape::record::Recording;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("checkout.json");
+    /// let mut recording = Recording {
+    ///     trace_id: TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736")?,
+    ///     service_name: "checkout".into(),
+    ///     background: false,
+    ///     exchanges: Vec::new(),
+    /// };
+    /// recording.write_to(&path)?;
+    /// recording.service_name = "checkout-v2".into();
+    /// recording.write_to(&path)?; // replaces the file
+    /// assert_eq!(Recording::from_file(&path)?.service_name, "checkout-v2");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn write_to(&self, path: impl AsRef<Path>) -> Result<(), WriteRecordingFileError> {
+        let path = path.as_ref();
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
+        else {
+            return Err(WriteRecordingFileError::NotAFile {
+                path: path.to_owned(),
+            });
+        };
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        let contents = self
+            .to_otlp_json()
+            .map_err(|source| WriteRecordingFileError::Encode {
+                path: path.to_owned(),
+                source,
+            })?;
+        files::write_atomic(dir, name, &contents).map_err(|source| {
+            WriteRecordingFileError::Store {
+                path: path.to_owned(),
+                source: Box::new(source),
+            }
+        })?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::fs;
+
+    use crate::record::testing::rich_recording;
+
+    use super::*;
+
+    #[test]
+    fn a_rewrite_replaces_the_file_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        fs::write(&path, b"old").unwrap();
+        let recording = rich_recording();
+        recording.write_to(&path).unwrap();
+        assert_eq!(Recording::from_file(&path).unwrap(), recording);
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["r.json"]);
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        fs::write(&path, b"old").unwrap();
+        // A stale temporary file in the way: the write fails, nothing else
+        // changes.
+        fs::create_dir(dir.path().join(".r.json.tmp")).unwrap();
+        let err = rich_recording().write_to(&path).unwrap_err();
+        assert!(matches!(err, WriteRecordingFileError::Store { .. }));
+        assert_eq!(err.path(), path);
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        let missing = dir.path().join("no").join("r.json");
+        assert!(rich_recording().write_to(&missing).is_err());
+        assert!(matches!(
+            rich_recording().write_to("/").unwrap_err(),
+            WriteRecordingFileError::NotAFile { .. }
+        ));
+    }
+}
