@@ -109,14 +109,20 @@
 mod body;
 mod deviation;
 mod dynamic;
+mod form;
+mod format;
 mod headers;
 mod json;
 mod jwt;
+mod ndjson;
 mod options;
+mod records;
 mod response;
+mod sse;
 mod suggest;
 mod text;
+mod tokens;
 
 pub use deviation::{Change, Comparison, Deviation, DeviationKind, MAX_VALUE_CHARS};
-pub use options::CompareOptions;
+pub use options::{CompareOptions, DEFAULT_TIME_WINDOW};
 pub use response::compare;

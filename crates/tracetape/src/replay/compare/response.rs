@@ -93,7 +93,7 @@ mod tests {
         let replayed = response(
             200,
             "Application/JSON",
-            r#"{"at": "2025-03-04T05:06:07.890Z", "id": "01890a5d-ac96-774b-bcce-b302099a8057"}"#,
+            r#"{"at": "2025-01-02T03:04:47.890Z", "id": "01890a5d-ac96-774b-bcce-b302099a8057"}"#,
         );
         let comparison = compare(&recorded, &replayed, &CompareOptions::default());
         assert!(comparison.is_match(), "{comparison:?}");
