@@ -385,4 +385,313 @@ mod tests {
     fn empty_bodies_are_equal() {
         assert!(check(&text_response(b""), &json_response("")).is_empty());
     }
+    fn typed(content_type: &str, body: &str) -> ResponseRecord {
+        response(&[("content-type", content_type)], whole(body))
+    }
+
+    fn with(options: &CompareOptions, e: &ResponseRecord, a: &ResponseRecord) -> Vec<Deviation> {
+        compare(e, a, options)
+    }
+
+    /// Each deviation as `path change`.
+    fn places(deviations: &[Deviation]) -> Vec<String> {
+        deviations
+            .iter()
+            .map(|d| format!("{} {:?}", d.path.as_deref().unwrap_or("-"), d.change))
+            .collect()
+    }
+
+    const ORDERS: &str = concat!(
+        r#"{"id": "6f1c2e9a-3b4d-4c5e-8f70-112233445566", "total": 12.5, "request_id": "a1b2c3d4e5"}"#,
+        "\n",
+        r#"{"id": "7a2d3f0b-4c5e-4d6f-9a81-223344556677", "total": 7.25, "request_id": "b1b2c3d4e5"}"#,
+        "\n"
+    );
+
+    /// Guards against NDJSON compared as text: a new UUID in a line was a
+    /// deviation, and no ignore rule could reach inside a line.
+    #[test]
+    fn ndjson_lines_compare_as_json_records() {
+        let recorded = typed("application/x-ndjson", ORDERS);
+        let same = typed(
+            "application/x-ndjson",
+            concat!(
+                r#"{"total": 12.5, "request_id": "a1b2c3d4e5", "id": "01890a5d-ac96-774b-bcce-b302099a8057"}"#,
+                "\n\n",
+                r#"{"id": "01890a5d-ac96-774b-bcce-b302099a8058", "request_id": "b1b2c3d4e5", "total": 7.25}"#,
+            ),
+        );
+        assert!(check(&recorded, &same).is_empty());
+        let changed = typed(
+            "application/x-ndjson",
+            &ORDERS
+                .replace("7.25", "8.25")
+                .replace("b1b2c3d4e5", "c1b2c3d4e5"),
+        );
+        let deviations = check(&recorded, &changed);
+        assert_eq!(
+            places(&deviations),
+            ["$[1].total Changed", "$[1].request_id Changed"]
+        );
+        assert_eq!(
+            deviations[0].to_string(),
+            "body $[1].total: expected 7.25, actual 8.25"
+        );
+        // The suggestion names the member in every line.
+        assert_eq!(
+            deviations[1].suggestion,
+            "add an ignore rule for $[*].request_id"
+        );
+        // Ignore rules address lines as array elements.
+        let options = CompareOptions::default()
+            .with_ignore("$[*].request_id".parse().unwrap())
+            .with_ignore("$[1].total".parse().unwrap());
+        assert!(with(&options, &recorded, &changed).is_empty());
+        let options = CompareOptions::default().with_ignore("$[0].total".parse().unwrap());
+        assert_eq!(with(&options, &recorded, &changed).len(), 2);
+    }
+
+    #[test]
+    fn an_ndjson_line_count_change_is_an_array_length_deviation() {
+        let recorded = typed("application/jsonl", ORDERS);
+        let more = typed("application/jsonl", &format!("{ORDERS}{{\"id\": 3}}\n"));
+        let deviations = check(&recorded, &more);
+        assert_eq!(places(&deviations), ["$ ArrayLength"]);
+        assert_eq!(deviations[0].message, "line count changed from 2 to 3");
+        assert_eq!(
+            deviations[0].detail.as_deref(),
+            Some(r#"2 lines expected, 3 found; added: [{"id":3}]"#)
+        );
+        assert!(
+            deviations[0]
+                .suggestion
+                .starts_with("check why there are 3 lines instead of 2")
+        );
+        // An empty stream, or a stream of one line sent as JSON, is a
+        // stream all the same.
+        let empty = typed("application/jsonl", "");
+        assert_eq!(places(&check(&recorded, &empty)), ["$ ArrayLength"]);
+        let one = json_response(
+            r#"{"id": "6f1c2e9a-3b4d-4c5e-8f70-112233445566", "total": 12.5, "request_id": "a1b2c3d4e5"}"#,
+        );
+        assert_eq!(places(&check(&recorded, &one)), ["$ ArrayLength"]);
+    }
+
+    #[test]
+    fn an_ndjson_line_that_is_not_json_is_compared_as_text() {
+        let recorded = typed(
+            "application/x-ndjson",
+            "{\"a\": 1}\nstarted 6f1c2e9a-3b4d-4c5e-8f70-112233445566\n{\"a\": 2}\n",
+        );
+        // A new UUID in the text line: alike.
+        let same = typed(
+            "application/x-ndjson",
+            "{\"a\": 1}\nstarted 01890a5d-ac96-774b-bcce-b302099a8057\n{\"a\": 2}\n",
+        );
+        assert!(check(&recorded, &same).is_empty());
+        let other = typed(
+            "application/x-ndjson",
+            "{\"a\": 1}\nstopped 01890a5d-ac96-774b-bcce-b302099a8057\n{oops\n",
+        );
+        let deviations = check(&recorded, &other);
+        assert_eq!(places(&deviations), ["$[1] Changed", "$[2] TypeChanged"]);
+        assert_eq!(
+            deviations[0].message,
+            r#"expected "started 6f1c2e9a-3b4d-4c5e-8f70-112233445566", actual "stopped 01890a5d-ac96-774b-bcce-b302099a8057""#
+        );
+        assert_eq!(
+            deviations[1].to_string(),
+            r#"body $[2]: the line was JSON and is not: expected {"a": 2}, actual {oops"#
+        );
+        assert_eq!(deviations[1].actual.as_deref(), Some("{oops"));
+    }
+
+    #[test]
+    fn undeclared_ndjson_is_recognised_by_its_lines() {
+        let recorded = typed("text/plain", ORDERS);
+        let changed = response(&[], whole(ORDERS.replace("12.5", "13.5")));
+        assert_eq!(places(&check(&recorded, &changed)), ["$[0].total Changed"]);
+        // Lines that are not all JSON: text.
+        let text = typed("text/plain", "{\"a\": 1}\nplain\n");
+        let deviations = check(&text, &typed("text/plain", "{\"a\": 2}\nplain\n"));
+        assert_eq!(places(&deviations), ["- Changed"]);
+    }
+
+    /// Guards against server-sent events compared as text.
+    #[test]
+    fn event_streams_compare_event_by_event() {
+        let recorded = typed(
+            "text/event-stream",
+            "event: created\nid: 1\ndata: {\"id\": \"6f1c2e9a-3b4d-4c5e-8f70-112233445566\", \"total\": 12.5}\n\n\
+             : keep-alive\n\n\
+             event: progress\nid: 2\ndata: step one\n\n\
+             event: done\ndata: {\"total\": 12.5,\ndata:  \"items\": 2}\n\n",
+        );
+        // New ids, no keep-alive, a data object on one line: alike.
+        let same = typed(
+            "text/event-stream; charset=utf-8",
+            "event: created\nid: 1\ndata: {\"total\": 12.5, \"id\": \"01890a5d-ac96-774b-bcce-b302099a8057\"}\n\n\
+             event: progress\nid: 2\ndata: step one\n\n\
+             event: done\ndata: {\"items\": 2, \"total\": 12.5}\n\n",
+        );
+        assert!(check(&recorded, &same).is_empty());
+        let changed = typed(
+            "text/event-stream",
+            "event: created\nid: 1\ndata: {\"id\": \"01890a5d-ac96-774b-bcce-b302099a8057\", \"total\": 13.5}\n\n\
+             event: step\nid: 2\ndata: step two\n\n\
+             event: done\nid: 3\ndata: {\"items\": 2, \"total\": 12.5}\n\n\
+             data: {}\n\n",
+        );
+        let deviations = check(&recorded, &changed);
+        assert_eq!(
+            places(&deviations),
+            [
+                "$ ArrayLength",
+                "$[0].total Changed",
+                "$[1] Changed",
+                "$[1] Changed",
+                "$[2] Unexpected"
+            ]
+        );
+        assert_eq!(deviations[0].message, "event count changed from 3 to 4");
+        assert_eq!(
+            deviations[2].to_string(),
+            r#"body $[1]: `event:` expected "progress", actual "step""#
+        );
+        assert_eq!(
+            deviations[3].message,
+            r#"expected "step one", actual "step two""#
+        );
+        assert_eq!(deviations[4].message, r#"`id:` unexpected (actual "3")"#);
+        // Ignoring an event ignores its fields too.
+        let options = CompareOptions::default()
+            .with_ignore("$[1]".parse().unwrap())
+            .with_ignore("$[3]".parse().unwrap())
+            .with_ignore("$[*].total".parse().unwrap());
+        assert_eq!(
+            places(&with(&options, &recorded, &changed)),
+            ["$[2] Unexpected"]
+        );
+    }
+
+    #[test]
+    fn event_fields_forgive_dynamic_values() {
+        let recorded = typed(
+            "text/event-stream",
+            "id: 6f1c2e9a-3b4d-4c5e-8f70-112233445566\ndata: 1\n\n",
+        );
+        let same = typed(
+            "text/event-stream",
+            "id: 01890a5d-ac96-774b-bcce-b302099a8057\ndata: 1\n\n",
+        );
+        assert!(check(&recorded, &same).is_empty());
+        let other = typed("text/event-stream", "id: 7\ndata: 1\n\n");
+        assert_eq!(places(&check(&recorded, &other)), ["$[0] Changed"]);
+    }
+
+    #[test]
+    fn forms_compare_field_by_field() {
+        let form = |body: &str| typed("application/x-www-form-urlencoded", body);
+        let recorded =
+            form("name=Jo+Doe&id=6f1c2e9a-3b4d-4c5e-8f70-112233445566&tag=a&tag=b&qty=2");
+        let same = form("qty=2&tag=a&tag=b&id=01890a5d-ac96-774b-bcce-b302099a8057&name=Jo%20Doe");
+        assert!(check(&recorded, &same).is_empty());
+        let changed = form("name=Jo+Doe&id=x&tag=a&tag=c&qty=2.0&new=1");
+        let deviations = check(&recorded, &changed);
+        assert_eq!(
+            places(&deviations),
+            [
+                "$.id Changed",
+                "$.tag[1] Changed",
+                "$.qty Changed",
+                "$.new Unexpected"
+            ]
+        );
+        assert_eq!(
+            deviations[2].to_string(),
+            r#"body $.qty: expected "2", actual "2.0""#
+        );
+        // A field given once more: the array grows.
+        let deviations = check(
+            &recorded,
+            &form("name=Jo+Doe&id=6f1c2e9a-3b4d-4c5e-8f70-112233445566&tag=a&tag=b&tag=c&qty=2"),
+        );
+        assert_eq!(places(&deviations), ["$.tag ArrayLength"]);
+        let options = CompareOptions::default()
+            .with_ignore("$.tag".parse().unwrap())
+            .with_ignore("$.id".parse().unwrap())
+            .with_ignore("$.new".parse().unwrap());
+        assert_eq!(
+            places(&with(&options, &recorded, &changed)),
+            ["$.qty Changed"]
+        );
+    }
+
+    /// Guards against a text body deviating for a new id or timestamp.
+    #[test]
+    fn text_bodies_forgive_dynamic_tokens() {
+        let recorded = text_response(
+            b"order 6f1c2e9a-3b4d-4c5e-8f70-112233445566 created at 2026-12-03T05:00:00Z\ntotal 12.50\n",
+        );
+        let same = text_response(
+            b"order 01890a5d-ac96-774b-bcce-b302099a8057 created at 2026-12-03T05:00:20.5Z\ntotal 12.50\n",
+        );
+        assert!(check(&recorded, &same).is_empty());
+        // Anything else still makes a diff, lines alike shown as context.
+        let changed = text_response(
+            b"order 01890a5d-ac96-774b-bcce-b302099a8057 created at 2026-12-03T05:00:20Z\ntotal 13.50\n",
+        );
+        let deviations = check(&recorded, &changed);
+        assert_eq!(deviations.len(), 1);
+        assert_eq!(deviations[0].message, "the text differs from line 2");
+        assert!(
+            deviations[0]
+                .detail
+                .as_deref()
+                .unwrap()
+                .ends_with(" order 6f1c2e9a-3b4d-4c5e-8f70-112233445566 created at 2026-12-03T05:00:00Z\n-total 12.50\n+total 13.50"),
+            "{:?}",
+            deviations[0].detail
+        );
+        // A timestamp days away: the message says why.
+        let later = text_response(
+            b"order 01890a5d-ac96-774b-bcce-b302099a8057 created at 2026-12-06T05:00:00Z\ntotal 12.50\n",
+        );
+        let deviations = check(&recorded, &later);
+        assert_eq!(
+            deviations[0].message,
+            "the text differs from line 1: timestamp 2026-12-06T05:00:00Z is 3 days after the \
+             recorded 2026-12-03T05:00:00Z (window 60s)"
+        );
+        assert!(deviations[0].suggestion.contains("time_window = \"off\""));
+        let loose = CompareOptions::default().with_time_window(None);
+        assert!(with(&loose, &recorded, &later).is_empty());
+    }
+
+    #[test]
+    fn a_body_in_another_format_says_so() {
+        let deviations = check(
+            &typed("application/x-ndjson", ORDERS),
+            &typed("text/html", "<h1>502</h1>\n<p>bad gateway</p>"),
+        );
+        assert_eq!(deviations.len(), 1);
+        assert!(
+            deviations[0]
+                .suggestion
+                .starts_with("the body was NDJSON and is not"),
+            "{}",
+            deviations[0].suggestion
+        );
+        let deviations = check(
+            &json_response(r#"{"a": "1"}"#),
+            &typed("application/x-www-form-urlencoded", "a=1"),
+        );
+        assert!(
+            deviations[0]
+                .suggestion
+                .starts_with("the body was JSON and is a form"),
+            "{}",
+            deviations[0].suggestion
+        );
+    }
 }

@@ -28,7 +28,7 @@ use crate::record::ResponseRecord;
 /// }
 ///
 /// let recorded = response(200, r#"{"id": 7, "total": 12.5, "note": "gift"}"#);
-/// let replayed = response(201, r#"{"total": 13, "id": 7}"#);
+/// let replayed = response(201, r#"{"total": 13.5, "id": 7}"#);
 /// let comparison = compare(&recorded, &replayed, &CompareOptions::default());
 ///
 /// let lines: Vec<String> = comparison.deviations.iter().map(ToString::to_string).collect();
@@ -36,7 +36,7 @@ use crate::record::ResponseRecord;
 ///     lines,
 ///     [
 ///         "status: expected 200, actual 201",
-///         "body $.total: expected 12.5, actual 13",
+///         "body $.total: expected 12.5, actual 13.5",
 ///         r#"body $.note: missing (expected "gift")"#,
 ///     ]
 /// );
