@@ -410,7 +410,11 @@ impl<'d> Walk<'d, '_> {
             Deviation::new(
                 DeviationKind::Body,
                 Change::TypeChanged,
-                format!("the {noun} {change}: expected {recorded}, actual {new}"),
+                format!(
+                    "the {noun} {change}: expected {}, actual {}",
+                    one_line(&recorded),
+                    one_line(&new)
+                ),
             )
             .with_suggestion(suggest::record_format(noun, expected.json))
         };
@@ -516,6 +520,16 @@ fn counted(count: usize, noun: &str) -> String {
         format!("1 {noun}")
     } else {
         format!("{count} {noun}s")
+    }
+}
+
+/// A record's text as written, or quoted when it spans lines (an event's
+/// data), so that a message stays on one line.
+fn one_line(text: &str) -> String {
+    if text.contains(['\n', '\r']) {
+        quoted(text)
+    } else {
+        text.to_owned()
     }
 }
 

@@ -66,6 +66,10 @@ pub(super) fn changed_value(
     values: (&Value, &Value),
 ) -> String {
     match kinds {
+        (Some(Dynamic::Date), Some(Dynamic::Date)) => format!(
+            "each value is a date: set `dates = true` and `time_window = \"off\"` to forgive \
+             any two dates, or add an ignore rule for {path}"
+        ),
         (Some(e), Some(a)) if e == a => format!(
             "each value is {}: turn `{}` back on to forgive them, or add an ignore rule for {path}",
             e.described(),
