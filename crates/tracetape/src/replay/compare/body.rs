@@ -575,6 +575,25 @@ mod tests {
     }
 
     #[test]
+    fn event_data_that_is_no_longer_json_changed_type() {
+        let recorded = typed("text/event-stream", "data: {\"a\": 1}\n\n");
+        let text = typed("text/event-stream", "data: oops\ndata: again\n\n");
+        let deviations = check(&recorded, &text);
+        assert_eq!(places(&deviations), ["$[0] TypeChanged"]);
+        assert_eq!(
+            deviations[0].message,
+            r#"the event was JSON and is not: expected {"a": 1}, actual "oops\nagain""#
+        );
+        assert!(
+            deviations[0]
+                .suggestion
+                .starts_with("the event was JSON and is not"),
+            "{}",
+            deviations[0].suggestion
+        );
+    }
+
+    #[test]
     fn event_fields_forgive_dynamic_values() {
         let recorded = typed(
             "text/event-stream",

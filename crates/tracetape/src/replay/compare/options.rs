@@ -237,9 +237,13 @@ fn parse_window(text: &str) -> Result<Option<Duration>, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("{number:?} is not a number"))?;
+    let number: f64 = number.parse().map_err(|_| {
+        if number.is_empty() {
+            "no number".to_owned()
+        } else {
+            format!("{number:?} is not a number")
+        }
+    })?;
     let secs = match unit.trim() {
         "" | "s" => number,
         "ms" => number / 1000.0,
@@ -311,6 +315,12 @@ mod tests {
         assert_eq!(window("0"), Ok(Some(Duration::ZERO)));
         assert_eq!(window(r#""off""#), Ok(None));
         assert_eq!(window("false"), Ok(None));
+        assert_eq!(
+            window(r#""soon""#).unwrap_err().lines().last(),
+            Some(
+                r#"time_window = "soon": no number; expected seconds (60), a number with a unit ("500ms", "90s", "2m"), or "off""#
+            )
+        );
         for bad in ["true", "-5", r#""soon""#, r#""5 days""#, "[1]"] {
             let err = window(bad).unwrap_err();
             assert!(
