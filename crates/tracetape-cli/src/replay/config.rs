@@ -808,6 +808,33 @@ mod tests {
     }
 
     #[test]
+    fn the_time_window_and_numbers_by_value_come_from_the_file_or_flags() {
+        let file =
+            "[replay]\nport = 1\n[replay.compare]\ntime_window = \"5m\"\nnumbers_by_value = true\n";
+        let settings = resolve(Some(file), &[]).unwrap();
+        assert_eq!(settings.compare.time_window, Some(Duration::from_secs(300)));
+        assert!(settings.compare.numbers_by_value);
+        let flags = [
+            "--compare",
+            "time_window=false",
+            "--compare",
+            "numbers_by_value=false",
+        ];
+        let settings = resolve(Some(file), &flags).unwrap();
+        assert_eq!(settings.compare.time_window, None);
+        assert!(!settings.compare.numbers_by_value);
+        let settings = resolve(Some(file), &["--compare", "time_window=\"off\""]).unwrap();
+        assert_eq!(settings.compare.time_window, None);
+        let settings = resolve(None, &["--port", "1", "--compare", "time_window=90"]).unwrap();
+        assert_eq!(settings.compare.time_window, Some(Duration::from_secs(90)));
+        let err = error(None, &["--port", "1", "--compare", "time_window=\"soon\""]);
+        assert!(
+            err.starts_with("--compare: ") && err.contains("time_window = \"soon\""),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn the_replay_table_wins_over_the_record_dir_and_the_variable_over_that() {
         let file = "[record]\ndir = \"recorded\"\n[replay]\nport = 1\n";
         let dir = tempfile::tempdir().unwrap();

@@ -42,7 +42,8 @@ pub enum DeviationKind {
     Status,
     /// One of the compared headers ([`Deviation::header`] names it).
     Header,
-    /// The body ([`Deviation::path`] says where, for JSON bodies).
+    /// The body ([`Deviation::path`] says where, for bodies compared as
+    /// JSON: JSON, NDJSON, event streams, forms).
     Body,
 }
 
@@ -57,11 +58,13 @@ pub enum Change {
     Missing,
     /// In the new response, but not recorded.
     Unexpected,
-    /// A JSON value of another type (a number now a string), or a body
-    /// that was JSON and is not (or the other way round).
+    /// A JSON value of another type (a number now a string, an integer
+    /// now a float), or a body or a stream's record that was JSON and is
+    /// not (or the other way round).
     TypeChanged,
-    /// A JSON array with another number of elements; the elements both
-    /// have are still compared, each with deviations of its own.
+    /// A JSON array with another number of elements, or a stream with
+    /// another number of lines or events; the elements both have are
+    /// still compared, each with deviations of its own.
     ArrayLength,
 }
 
@@ -78,7 +81,9 @@ pub struct Deviation {
     pub kind: DeviationKind,
     /// How it differs.
     pub change: Change,
-    /// For JSON bodies, where: a JSON path from the document's root, such
+    /// For bodies compared as JSON (JSON, NDJSON, event streams, forms),
+    /// where: a JSON path from the document's root (a stream's records
+    /// are the elements of an array, `$[2].total`), such
     /// as `$.order.total`, `$.items[0].sku` or `$['odd key']`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,

@@ -1,11 +1,12 @@
 //! Values that change from run to run by their nature (ids, clocks,
 //! tokens), and recorded values that redaction hid.
 //!
-//! The rules look at whole values: a JSON string or number, or a whole
-//! header value. A UUID inside a longer string, or a timestamp inside a
-//! text body, is not recognised.
+//! The rules look at whole values: a JSON string or number, a whole
+//! header value, or one token of a line of text (`tokens.rs`). A UUID
+//! inside a longer JSON string is not recognised.
 
 use std::ops::RangeInclusive;
+use std::time::Duration;
 
 use serde_json::Number;
 
@@ -83,15 +84,209 @@ impl Dynamic {
     }
 }
 
-/// Whether two differing values are forgiven: dynamic on both sides, of
-/// the same kind (epoch seconds and milliseconds are two kinds, so a
-/// change of unit is a deviation), with its rule on.
-pub(super) fn forgiven(
-    expected: Option<Dynamic>,
-    actual: Option<Dynamic>,
+/// Whether two values that differ are forgiven.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Verdict {
+    /// Dynamic alike: not a deviation.
+    Forgiven,
+    /// A deviation.
+    Deviates,
+    /// A deviation because of the time window: a timestamp or epoch too
+    /// far from the recorded one, or another date. The text says how far
+    /// (`timestamp 2025-01-05T03:04:05Z is 3 days after the recorded
+    /// 2025-01-02T03:04:05Z (window 60s)`).
+    Clock(String),
+}
+
+impl Verdict {
+    pub(super) fn forgiven(&self) -> bool {
+        *self == Self::Forgiven
+    }
+}
+
+/// Whether two differing values, of dynamic `kinds`, written as `texts`
+/// (a string's text, a number as written), are forgiven: dynamic on both
+/// sides, of the same kind (epoch seconds and milliseconds are two kinds,
+/// so a change of unit is a deviation), with its rule on, and, with a
+/// [time window](CompareOptions::time_window), a timestamp or epoch within
+/// it of the recorded one, a date equal to it.
+pub(super) fn judge(
+    kinds: (Option<Dynamic>, Option<Dynamic>),
+    texts: (&str, &str),
     options: &CompareOptions,
-) -> bool {
-    matches!((expected, actual), (Some(e), Some(a)) if e == a && e.enabled(options))
+) -> Verdict {
+    let (Some(kind), Some(other)) = kinds else {
+        return Verdict::Deviates;
+    };
+    if kind != other || !kind.enabled(options) {
+        return Verdict::Deviates;
+    }
+    let Some(window) = options.time_window else {
+        return Verdict::Forgiven;
+    };
+    let (recorded, new) = texts;
+    if recorded == new {
+        return Verdict::Forgiven;
+    }
+    let seconds = |text: &str| match kind {
+        Dynamic::Timestamp => timestamp_seconds(text),
+        Dynamic::Date => date_seconds(text),
+        Dynamic::EpochSeconds => numeric_or_number(text),
+        Dynamic::EpochMillis => numeric_or_number(text).map(|ms| ms / 1000.0),
+        Dynamic::Uuid | Dynamic::Jwt => None,
+    };
+    let (Some(from), Some(to)) = (seconds(recorded), seconds(new)) else {
+        return if matches!(kind, Dynamic::Uuid | Dynamic::Jwt) {
+            Verdict::Forgiven
+        } else {
+            Verdict::Deviates
+        };
+    };
+    let apart = to - from;
+    let within = apart.abs() <= window.as_secs_f64();
+    match kind {
+        Dynamic::Date => Verdict::Clock(format!(
+            "date {new} is {} the recorded {recorded} (with a time window, dates must be equal)",
+            days(apart)
+        )),
+        _ if within => Verdict::Forgiven,
+        _ => Verdict::Clock(format!(
+            "{} {new} is {} the recorded {recorded} (window {})",
+            kind.named(),
+            span(apart),
+            window_text(window)
+        )),
+    }
+}
+
+impl Dynamic {
+    /// What it is, before its value.
+    fn named(self) -> &'static str {
+        match self {
+            Self::Timestamp => "timestamp",
+            Self::Date => "date",
+            Self::EpochSeconds => "epoch time (seconds)",
+            Self::EpochMillis => "epoch time (milliseconds)",
+            Self::Uuid => "UUID",
+            Self::Jwt => "JWT",
+        }
+    }
+}
+
+/// `3 days after`, `90 seconds before`: how far a new instant is from the
+/// recorded one, in the largest unit that keeps a number above one.
+fn span(seconds: f64) -> String {
+    let direction = if seconds < 0.0 { "before" } else { "after" };
+    let seconds = seconds.abs();
+    let (amount, unit) = if seconds < 1.0 {
+        (seconds * 1000.0, "millisecond")
+    } else if seconds < 120.0 {
+        (seconds, "second")
+    } else if seconds < 2.0 * 3600.0 {
+        (seconds / 60.0, "minute")
+    } else if seconds < 2.0 * 86_400.0 {
+        (seconds / 3600.0, "hour")
+    } else {
+        (seconds / 86_400.0, "day")
+    };
+    let rounded = (amount * 10.0).round() / 10.0;
+    let plural = if (rounded - 1.0).abs() < f64::EPSILON {
+        ""
+    } else {
+        "s"
+    };
+    format!("{rounded} {unit}{plural} {direction}")
+}
+
+/// `1 day after`, `30 days before`: how far a new date is from the
+/// recorded one.
+fn days(seconds: f64) -> String {
+    let direction = if seconds < 0.0 { "before" } else { "after" };
+    let days = (seconds.abs() / 86_400.0).round();
+    let plural = if (days - 1.0).abs() < f64::EPSILON {
+        ""
+    } else {
+        "s"
+    };
+    format!("{days} day{plural} {direction}")
+}
+
+/// A window as the configuration writes it: `60s`, `1.5s`, `250ms`.
+pub(super) fn window_text(window: Duration) -> String {
+    if window.subsec_nanos() == 0 {
+        format!("{}s", window.as_secs())
+    } else if window < Duration::from_secs(1) {
+        format!("{}ms", window.as_millis())
+    } else {
+        format!("{}s", window.as_secs_f64())
+    }
+}
+
+/// Seconds since 1970-01-01T00:00:00Z of a timestamp [`is_timestamp`]
+/// accepts; without an offset, read as UTC (both sides alike).
+fn timestamp_seconds(text: &str) -> Option<f64> {
+    if !is_timestamp(text) {
+        return None;
+    }
+    let bytes = text.as_bytes();
+    let mut seconds = date_seconds(text.get(..10)?)?
+        + f64::from(digits(bytes, 11, 2)?) * 3600.0
+        + f64::from(digits(bytes, 14, 2)?) * 60.0;
+    let mut at = 16;
+    if bytes.get(at) == Some(&b':') {
+        seconds += f64::from(digits(bytes, at + 1, 2)?);
+        at += 3;
+        if matches!(bytes.get(at), Some(b'.' | b',')) {
+            let fraction: String = text[at + 1..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            seconds += format!("0.{fraction}").parse::<f64>().ok()?;
+            at += 1 + fraction.len();
+        }
+    }
+    let offset = match bytes.get(at..)? {
+        [sign @ (b'+' | b'-'), rest @ ..] => {
+            let hours = digits(rest, 0, 2)?;
+            let minutes = match rest.len() {
+                4 => digits(rest, 2, 2)?,
+                5 => digits(rest, 3, 2)?,
+                _ => 0,
+            };
+            let offset = f64::from(hours * 3600 + minutes * 60);
+            if *sign == b'-' { -offset } else { offset }
+        }
+        _ => 0.0,
+    };
+    Some(seconds - offset)
+}
+
+/// Seconds since 1970-01-01 of midnight (UTC) of a date `YYYY-MM-DD`.
+fn date_seconds(text: &str) -> Option<f64> {
+    let bytes = text.as_bytes();
+    if !starts_with_date(bytes) {
+        return None;
+    }
+    let (year, month, day) = (
+        i64::from(digits(bytes, 0, 4)?),
+        i64::from(digits(bytes, 5, 2)?),
+        i64::from(digits(bytes, 8, 2)?),
+    );
+    // Days from the civil date, counting years from March so that the
+    // leap day is the last of its year.
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    #[allow(clippy::cast_precision_loss)]
+    Some(days as f64 * 86_400.0)
+}
+
+/// An epoch as a numeric string or a JSON number as written.
+fn numeric_or_number(text: &str) -> Option<f64> {
+    numeric(text).or_else(|| text.parse().ok())
 }
 
 /// A recorded value that redaction hid.
@@ -374,30 +569,103 @@ mod tests {
         }
     }
 
+    /// Whether two texts of their own kinds are forgiven.
+    fn judged(e: &str, a: &str, options: &CompareOptions) -> Verdict {
+        judge((kind(e), kind(a)), (e, a), options)
+    }
+
     #[test]
     fn forgiven_needs_one_kind_on_both_sides_with_its_rule_on() {
-        let on = CompareOptions::default();
-        let uuid = Some(Dynamic::Uuid);
-        assert!(forgiven(uuid, uuid, &on));
-        assert!(!forgiven(uuid, None, &on));
-        assert!(!forgiven(None, uuid, &on));
-        assert!(!forgiven(None, None, &on));
-        assert!(!forgiven(
-            Some(Dynamic::EpochSeconds),
-            Some(Dynamic::EpochMillis),
-            &on
-        ));
-        assert!(!forgiven(
-            Some(Dynamic::Date),
-            Some(Dynamic::Timestamp),
-            &on
-        ));
+        let on = CompareOptions::default().with_time_window(None);
+        let uuid = "6f1c2e9a-3b4d-4c5e-8f70-112233445566";
+        let other = "01890a5d-ac96-774b-bcce-b302099a8057";
+        assert_eq!(judged(uuid, other, &on), Verdict::Forgiven);
+        assert_eq!(judged(uuid, "order-1", &on), Verdict::Deviates);
+        assert_eq!(judged("order-1", uuid, &on), Verdict::Deviates);
+        assert_eq!(judged("order-1", "order-2", &on), Verdict::Deviates);
+        assert_eq!(
+            judged("1735787045", "1741000000000", &on),
+            Verdict::Deviates
+        );
+        assert_eq!(
+            judged("2025-01-02", "2025-01-02T03:04:05Z", &on),
+            Verdict::Deviates
+        );
         let off = CompareOptions {
             uuids: false,
-            ..CompareOptions::default()
+            ..on.clone()
         };
-        assert!(!forgiven(uuid, uuid, &off));
-        assert!(forgiven(Some(Dynamic::Date), Some(Dynamic::Date), &off));
+        assert_eq!(judged(uuid, other, &off), Verdict::Deviates);
+        assert_eq!(judged("2025-01-02", "2026-01-02", &off), Verdict::Forgiven);
+    }
+
+    #[test]
+    fn a_time_window_forgives_only_instants_near_the_recorded_one() {
+        let window = CompareOptions::default().with_time_window(Some(Duration::from_secs(60)));
+        for (recorded, new) in [
+            ("2026-12-03T05:00:00Z", "2026-12-03T05:00:59.5Z"),
+            ("2026-12-03T05:00:00Z", "2026-12-03T06:00:30+01:00"),
+            ("2026-12-03T05:00:00Z", "2026-12-03T04:59:00Z"),
+            ("2026-12-03 05:00:00", "2026-12-03T05:00:10"),
+            ("1796274000", "1796274042"),
+            ("1796274000000", "1796274042123"),
+        ] {
+            assert_eq!(judged(recorded, new, &window), Verdict::Forgiven, "{new}");
+        }
+        assert_eq!(
+            judged("2026-12-03T05:00:00Z", "2026-12-06T05:00:00Z", &window),
+            Verdict::Clock(
+                "timestamp 2026-12-06T05:00:00Z is 3 days after the recorded \
+                 2026-12-03T05:00:00Z (window 60s)"
+                    .into()
+            )
+        );
+        assert_eq!(
+            judged("2026-12-03T05:00:00Z", "2026-12-03T04:58:30-00:00", &window),
+            Verdict::Clock(
+                "timestamp 2026-12-03T04:58:30-00:00 is 90 seconds before the recorded \
+                 2026-12-03T05:00:00Z (window 60s)"
+                    .into()
+            )
+        );
+        assert_eq!(
+            judged("1796274000", "1796277600", &window),
+            Verdict::Clock(
+                "epoch time (seconds) 1796277600 is 60 minutes after the recorded 1796274000 \
+                 (window 60s)"
+                    .into()
+            )
+        );
+        // Dates must be equal.
+        assert_eq!(
+            judged("2026-12-03", "2027-01-02", &window),
+            Verdict::Clock(
+                "date 2027-01-02 is 30 days after the recorded 2026-12-03 (with a time window, \
+                 dates must be equal)"
+                    .into()
+            )
+        );
+        // Not the kinds the clock makes: as without a window.
+        assert_eq!(
+            judged(
+                "6f1c2e9a-3b4d-4c5e-8f70-112233445566",
+                "01890a5d-ac96-774b-bcce-b302099a8057",
+                &window
+            ),
+            Verdict::Forgiven
+        );
+        // The leap day and the turn of a year count as days.
+        assert_eq!(date_seconds("1970-01-01"), Some(0.0));
+        assert_eq!(
+            date_seconds("2024-03-01").unwrap() - date_seconds("2024-02-28").unwrap(),
+            2.0 * 86_400.0
+        );
+        assert_eq!(
+            timestamp_seconds("2025-01-01T00:00:00+01:00"),
+            Some(1_735_686_000.0)
+        );
+        assert_eq!(window_text(Duration::from_millis(250)), "250ms");
+        assert_eq!(window_text(Duration::from_millis(1500)), "1.5s");
     }
 
     #[test]

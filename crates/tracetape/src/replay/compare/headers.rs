@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use super::dynamic::{self, Dynamic, Hidden};
+use super::dynamic::{self, Dynamic, Hidden, Verdict};
 use super::{Change, CompareOptions, Deviation, DeviationKind, jwt, suggest};
 use crate::record::HeaderRecord;
 
@@ -107,7 +107,11 @@ fn value_matches(
         );
     }
     let kinds = (Dynamic::of_str(expected), Dynamic::of_str(actual));
-    (dynamic::forgiven(kinds.0, kinds.1, options), None)
+    match dynamic::judge(kinds, (expected, actual), options) {
+        Verdict::Forgiven => (true, None),
+        Verdict::Deviates => (false, None),
+        Verdict::Clock(why) => (false, Some(why)),
+    }
 }
 
 /// The values of the header `name` (lower-case), in order.

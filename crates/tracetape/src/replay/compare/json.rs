@@ -1,22 +1,56 @@
 //! JSON documents compared value by value: object members by name (their
-//! order ignored), array elements by position, numbers by value, leaves
-//! through the dynamic-value and redaction rules, and ignored paths
-//! skipped with everything below them.
+//! order ignored), array elements by position, numbers as written (an
+//! integer is not a float) or by value, leaves through the dynamic-value
+//! and redaction rules, and ignored paths skipped with everything below
+//! them. Bodies of records (NDJSON lines, server-sent events) are walked
+//! as one array of them, a record that is not JSON compared as text.
 
 use std::collections::HashSet;
 use std::ptr;
 
 use serde_json::{Map, Number, Value};
 
-use super::dynamic::{self, Dynamic, Hidden};
-use super::{Change, CompareOptions, Deviation, DeviationKind, jwt, suggest};
+use super::dynamic::{self, Dynamic, Hidden, Verdict};
+use super::records::{Meta, Records, Unit};
+use super::{Change, CompareOptions, Deviation, DeviationKind, jwt, suggest, tokens};
 use crate::record::JsonPath;
 
 /// The deviations between two documents, in document order; `ignore`
 /// names values that are never deviations.
 pub(super) fn compare_values(
+    expected: Value,
+    actual: Value,
+    options: &CompareOptions,
+    ignore: &[JsonPath],
+) -> Vec<Deviation> {
+    compare_document(expected, actual, None, options, ignore)
+}
+
+/// The deviations between two bodies of records, walked as arrays of
+/// them (`$[2].total`): a count that changed, then each record both have,
+/// its fields (an event's `event:`, `id:`) first; a record that is not
+/// JSON on either side is compared as text.
+pub(super) fn compare_records(
+    expected: Records,
+    actual: Records,
+    options: &CompareOptions,
+    ignore: &[JsonPath],
+) -> Vec<Deviation> {
+    let unit = expected.unit;
+    let (expected, expected_meta) = expected.into_document();
+    let (actual, actual_meta) = actual.into_document();
+    let stream = Stream {
+        unit,
+        expected: expected_meta,
+        actual: actual_meta,
+    };
+    compare_document(expected, actual, Some(stream), options, ignore)
+}
+
+fn compare_document(
     mut expected: Value,
     mut actual: Value,
+    stream: Option<Stream>,
     options: &CompareOptions,
     ignore: &[JsonPath],
 ) -> Vec<Deviation> {
@@ -27,6 +61,7 @@ pub(super) fn compare_values(
     let mut walk = Walk {
         options,
         ignored,
+        stream,
         path: Vec::new(),
         deviations: Vec::new(),
     };
@@ -71,9 +106,18 @@ enum Step<'d> {
     Index(usize),
 }
 
+/// What the records of a body of records hold besides their values.
+struct Stream {
+    unit: Unit,
+    expected: Vec<Meta>,
+    actual: Vec<Meta>,
+}
+
 struct Walk<'d, 'o> {
     options: &'o CompareOptions,
     ignored: Ignored,
+    /// For a body of records, the rest of each record.
+    stream: Option<Stream>,
     /// Where the values being compared are.
     path: Vec<Step<'d>>,
     deviations: Vec<Deviation>,
@@ -83,6 +127,12 @@ impl<'d> Walk<'d, '_> {
     fn value(&mut self, expected: &'d Value, actual: &'d Value) {
         if self.ignored.expected(expected) || self.ignored.actual(actual) {
             return;
+        }
+        if let Some(index) = self.record_index() {
+            self.fields(index);
+            if self.text_record(index) {
+                return;
+            }
         }
         if self.options.redacted
             && let Value::String(recorded) = expected
@@ -96,7 +146,9 @@ impl<'d> Walk<'d, '_> {
             (Value::Array(e), Value::Array(a)) => self.array(e, a),
             (Value::String(e), Value::String(a)) => self.strings(e, a, expected, actual),
             (Value::Number(e), Value::Number(a)) => {
-                if !numbers_equal(e, a) {
+                if !self.options.numbers_by_value && e.is_f64() != a.is_f64() {
+                    self.number_type_changed(e, a);
+                } else if !numbers_equal(e, a) {
                     let kinds = (Dynamic::of_number(e), Dynamic::of_number(a));
                     self.leaf_changed(kinds, expected, actual);
                 }
@@ -173,17 +225,23 @@ impl<'d> Walk<'d, '_> {
             let (e, a) = (expected.len(), actual.len());
             let which = if recorded_side { "missing" } else { "added" };
             let extra = compact_all(extra);
+            let noun = match &self.stream {
+                Some(stream) if self.path.is_empty() => stream.unit.noun(),
+                _ => "element",
+            };
+            let message = if noun == "element" {
+                format!("array length changed from {e} to {a}")
+            } else {
+                format!("{noun} count changed from {e} to {a}")
+            };
             self.push(
-                Deviation::new(
-                    DeviationKind::Body,
-                    Change::ArrayLength,
-                    format!("array length changed from {e} to {a}"),
-                )
-                .with_values(Some(&compact_all(expected)), Some(&compact_all(actual)))
-                .with_detail(format!(
-                    "{e} elements expected, {a} found; {which}: {extra}"
-                ))
-                .with_suggestion(suggest::array_length(e, a)),
+                Deviation::new(DeviationKind::Body, Change::ArrayLength, message)
+                    .with_values(Some(&compact_all(expected)), Some(&compact_all(actual)))
+                    .with_detail(format!(
+                        "{} expected, {a} found; {which}: {extra}",
+                        counted(e, noun)
+                    ))
+                    .with_suggestion(suggest::array_length(e, a, noun)),
             );
         }
         for (index, (recorded, new)) in expected.iter().zip(actual).enumerate() {
@@ -219,25 +277,149 @@ impl<'d> Walk<'d, '_> {
         expected: &Value,
         actual: &Value,
     ) {
-        if dynamic::forgiven(kinds.0, kinds.1, self.options) {
-            return;
-        }
+        let verdict = dynamic::judge(kinds, (&text(expected), &text(actual)), self.options);
         let (recorded, new) = (compact(expected), compact(actual));
-        let suggestion = suggest::changed_value(
-            &self.path_text(true),
-            self.leaf_name(),
-            kinds,
-            (expected, actual),
+        let path = self.path_text(true);
+        let (message, suggestion) = match verdict {
+            Verdict::Forgiven => return,
+            Verdict::Clock(why) => (why, suggest::clock(Some(&path), self.options)),
+            Verdict::Deviates => (
+                format!("expected {recorded}, actual {new}"),
+                suggest::changed_value(&path, self.leaf_name(), kinds, (expected, actual)),
+            ),
+        };
+        self.push(
+            Deviation::new(DeviationKind::Body, Change::Changed, message)
+                .with_values(Some(&recorded), Some(&new))
+                .with_suggestion(suggestion),
         );
+    }
+
+    /// An integer that became a float, or the other way round.
+    fn number_type_changed(&mut self, expected: &Number, actual: &Number) {
+        let (recorded, new) = (expected.to_string(), actual.to_string());
+        let name = |number: &Number| if number.is_f64() { "float" } else { "integer" };
+        let (from, to) = (name(expected), name(actual));
         self.push(
             Deviation::new(
                 DeviationKind::Body,
-                Change::Changed,
-                format!("expected {recorded}, actual {new}"),
+                Change::TypeChanged,
+                format!("type changed from {from} to {to}: expected {recorded}, actual {new}"),
             )
             .with_values(Some(&recorded), Some(&new))
-            .with_suggestion(suggestion),
+            .with_suggestion(suggest::number_type(from, to)),
         );
+    }
+
+    /// The index of the record being compared, when the walk is at one.
+    fn record_index(&self) -> Option<usize> {
+        match (&self.stream, self.path.as_slice()) {
+            (Some(_), [Step::Index(index)]) => Some(*index),
+            _ => None,
+        }
+    }
+
+    /// The records at `index` on both sides, when there are.
+    fn metas(&self, index: usize) -> Option<(&Meta, &Meta)> {
+        let stream = self.stream.as_ref()?;
+        Some((stream.expected.get(index)?, stream.actual.get(index)?))
+    }
+
+    /// The fields beside the record at `index` (an event's `event:`,
+    /// `id:`), each compared as text with the dynamic rules.
+    fn fields(&mut self, index: usize) {
+        let Some((expected, actual)) = self.metas(index) else {
+            return;
+        };
+        let mut found = Vec::new();
+        for (name, recorded) in &expected.fields {
+            let field = format!("`{name}:`");
+            let deviation = match actual.fields.iter().find(|(other, _)| other == name) {
+                Some((_, new)) => {
+                    let message = match tokens::compare_texts(recorded, new, self.options) {
+                        Verdict::Forgiven => continue,
+                        Verdict::Clock(why) => format!("{field} {why}"),
+                        Verdict::Deviates => format!(
+                            "{field} expected {}, actual {}",
+                            quoted(recorded),
+                            quoted(new)
+                        ),
+                    };
+                    Deviation::new(DeviationKind::Body, Change::Changed, message)
+                        .with_values(Some(recorded), Some(new))
+                }
+                None => Deviation::new(
+                    DeviationKind::Body,
+                    Change::Missing,
+                    format!("{field} missing (expected {})", quoted(recorded)),
+                )
+                .with_values(Some(recorded), None),
+            };
+            found.push(deviation.with_suggestion(suggest::field(name)));
+        }
+        for (name, new) in &actual.fields {
+            if expected.fields.iter().all(|(other, _)| other != name) {
+                found.push(
+                    Deviation::new(
+                        DeviationKind::Body,
+                        Change::Unexpected,
+                        format!("`{name}:` unexpected (actual {})", quoted(new)),
+                    )
+                    .with_values(None, Some(new))
+                    .with_suggestion(suggest::field(name)),
+                );
+            }
+        }
+        for deviation in found {
+            self.push(deviation);
+        }
+    }
+
+    /// The record at `index` when it is not JSON on one side or both:
+    /// compared as text (dynamic values in it forgiven alike). Whether it
+    /// was.
+    fn text_record(&mut self, index: usize) -> bool {
+        let Some((expected, actual)) = self.metas(index) else {
+            return false;
+        };
+        if expected.json && actual.json {
+            return false;
+        }
+        let (recorded, new) = (expected.text.clone(), actual.text.clone());
+        let noun = self.stream.as_ref().map_or("record", |s| s.unit.noun());
+        let deviation = if expected.json == actual.json {
+            let (message, suggestion) = match tokens::compare_texts(&recorded, &new, self.options) {
+                Verdict::Forgiven => return true,
+                Verdict::Clock(why) => (
+                    why,
+                    suggest::clock(Some(&self.path_text(false)), self.options),
+                ),
+                Verdict::Deviates => (
+                    format!("expected {}, actual {}", quoted(&recorded), quoted(&new)),
+                    suggest::body(),
+                ),
+            };
+            Deviation::new(DeviationKind::Body, Change::Changed, message)
+                .with_suggestion(suggestion)
+        } else {
+            let change = if expected.json {
+                "was JSON and is not"
+            } else {
+                "is JSON and was not"
+            };
+            Deviation::new(
+                DeviationKind::Body,
+                Change::TypeChanged,
+                format!(
+                    "the {noun} {change}: expected {}, actual {}",
+                    one_line(&recorded),
+                    one_line(&new)
+                ),
+            )
+            .with_suggestion(suggest::record_format(noun, expected.json))
+        };
+        self.push(deviation.with_values(Some(&recorded), Some(&new)));
+        true
     }
 
     fn type_changed(&mut self, expected: &Value, actual: &Value) {
@@ -332,6 +514,30 @@ fn text(value: &Value) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// `n elements`, `1 line`.
+fn counted(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
+/// A record's text as written, or quoted when it spans lines (an event's
+/// data), so that a message stays on one line.
+fn one_line(text: &str) -> String {
+    if text.contains(['\n', '\r']) {
+        quoted(text)
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Text as a JSON string, quoted and escaped.
+fn quoted(text: &str) -> String {
+    Value::String(text.to_owned()).to_string()
+}
+
 /// Compact JSON.
 fn compact(value: &Value) -> String {
     value.to_string()
@@ -374,24 +580,76 @@ mod tests {
             })
     }
 
+    fn parsed(text: &str) -> Value {
+        serde_json::from_str(text).unwrap()
+    }
+
     #[test]
-    fn key_order_is_ignored_and_numbers_compare_by_value() {
+    fn key_order_is_ignored_and_numbers_compare_by_value_within_their_type() {
         let deviations = compare(
-            json!({"a": 1, "b": {"c": [1, 2], "d": 1.0}, "e": 100}),
-            json!({"b": {"d": 1, "c": [1.0, 2e0]}, "e": 1e2, "a": 1.00}),
+            parsed(r#"{"a": 1, "b": {"c": [1.5, -2], "d": 1.0}, "e": 100.25}"#),
+            parsed(r#"{"b": {"d": 1.00, "c": [15e-1, -2]}, "e": 10025e-2, "a": 1}"#),
         );
         assert!(deviations.is_empty(), "{deviations:?}");
         // Large integers exactly.
         let deviations = compare(json!(u64::MAX), json!(u64::MAX - 1));
         assert_eq!(places(&deviations), ["$ Changed"]);
-        assert!(compare(json!(-5), json!(-5.0)).is_empty());
+        assert!(compare(json!(-5), json!(-5)).is_empty());
+    }
+
+    /// Guards against `2` becoming `2.0` (or back) passing: a client that
+    /// reads the field as an integer would reject the new response.
+    #[test]
+    fn an_integer_that_became_a_float_is_a_deviation_unless_by_value() {
+        let (recorded, new) = (
+            parsed(r#"{"qty": 2, "price": 1.0, "big": 100, "neg": -5}"#),
+            parsed(r#"{"qty": 2.0, "price": 1, "big": 1e2, "neg": -5.0}"#),
+        );
+        let deviations = compare(recorded.clone(), new.clone());
+        assert_eq!(
+            places(&deviations),
+            [
+                "$.qty TypeChanged",
+                "$.price TypeChanged",
+                "$.big TypeChanged",
+                "$.neg TypeChanged"
+            ]
+        );
+        let qty = &deviations[0];
+        assert_eq!(
+            qty.to_string(),
+            "body $.qty: type changed from integer to float: expected 2, actual 2.0"
+        );
+        assert_eq!(
+            (qty.expected.as_deref(), qty.actual.as_deref()),
+            (Some("2"), Some("2.0"))
+        );
+        assert!(
+            qty.suggestion.contains("numbers_by_value = true"),
+            "{}",
+            qty.suggestion
+        );
+        assert_eq!(
+            deviations[1].message,
+            "type changed from float to integer: expected 1.0, actual 1"
+        );
+        // By value, all four are the same numbers; other values still differ.
+        let by_value = CompareOptions {
+            numbers_by_value: true,
+            ..CompareOptions::default()
+        };
+        assert!(compare_with(recorded, new, &by_value).is_empty());
+        assert_eq!(
+            places(&compare_with(json!(2), json!(2.5), &by_value)),
+            ["$ Changed"]
+        );
     }
 
     #[test]
     fn a_changed_value_names_its_path_and_both_values() {
         let deviations = compare(
             json!({"order": {"total": 12.5, "note": "gift", "paid": true}}),
-            json!({"order": {"total": 13, "note": "gift", "paid": false}}),
+            json!({"order": {"total": 13.5, "note": "gift", "paid": false}}),
         );
         assert_eq!(
             places(&deviations),
@@ -400,10 +658,10 @@ mod tests {
         let total = &deviations[0];
         assert_eq!(total.kind, DeviationKind::Body);
         assert_eq!(total.expected.as_deref(), Some("12.5"));
-        assert_eq!(total.actual.as_deref(), Some("13"));
+        assert_eq!(total.actual.as_deref(), Some("13.5"));
         assert_eq!(
             total.to_string(),
-            "body $.order.total: expected 12.5, actual 13"
+            "body $.order.total: expected 12.5, actual 13.5"
         );
     }
 
@@ -595,10 +853,17 @@ mod tests {
         assert!(deviations[0].suggestion.contains("`uuids`"));
     }
 
+    fn without_window() -> CompareOptions {
+        CompareOptions::default().with_time_window(None)
+    }
+
     #[test]
     fn timestamps_on_both_sides_are_not_deviations() {
         let e = json!({"at": "2025-01-02T03:04:05Z"});
-        assert!(compare(e.clone(), json!({"at": "2025-03-04T10:11:12.345+01:00"})).is_empty());
+        let later = json!({"at": "2025-03-04T10:11:12.345+01:00"});
+        assert!(compare_with(e.clone(), later.clone(), &without_window()).is_empty());
+        // Within the default window of a minute, the same.
+        assert!(compare(e.clone(), json!({"at": "2025-01-02T04:04:50+01:00"})).is_empty());
         assert_eq!(
             places(&compare(e.clone(), json!({"at": "soon"}))),
             ["$.at Changed"]
@@ -610,23 +875,67 @@ mod tests {
         );
         let options = CompareOptions {
             timestamps: false,
-            ..CompareOptions::default()
+            ..without_window()
         };
         let deviations = compare_with(e, json!({"at": "2025-03-04T10:11:12Z"}), &options);
         assert_eq!(places(&deviations), ["$.at Changed"]);
     }
 
+    /// Guards against a timestamp that moved by days passing while replay
+    /// sets the service's clock to the recorded time.
     #[test]
-    fn dates_on_both_sides_are_not_deviations() {
-        let e = json!(["2025-01-02"]);
-        assert!(compare(e.clone(), json!(["2024-02-29"])).is_empty());
+    fn a_timestamp_outside_the_window_says_how_far_it_is() {
+        let deviations = compare(
+            json!({"order": {"shipped_at": "2026-12-03T05:00:00Z"}}),
+            json!({"order": {"shipped_at": "2026-12-06T05:00:00Z"}}),
+        );
+        assert_eq!(places(&deviations), ["$.order.shipped_at Changed"]);
+        let deviation = &deviations[0];
         assert_eq!(
-            places(&compare(e.clone(), json!(["2024-02-30"]))),
+            deviation.to_string(),
+            "body $.order.shipped_at: timestamp 2026-12-06T05:00:00Z is 3 days after the \
+             recorded 2026-12-03T05:00:00Z (window 60s)"
+        );
+        assert_eq!(
+            deviation.actual.as_deref(),
+            Some(r#""2026-12-06T05:00:00Z""#)
+        );
+        assert!(
+            deviation.suggestion.contains("`time_window` (60s)")
+                && deviation
+                    .suggestion
+                    .ends_with("add an ignore rule for $.order.shipped_at"),
+            "{}",
+            deviation.suggestion
+        );
+        // A wider window forgives it.
+        let wide = CompareOptions::default()
+            .with_time_window(Some(std::time::Duration::from_secs(4 * 86_400)));
+        assert!(
+            compare_with(
+                json!("2026-12-03T05:00:00Z"),
+                json!("2026-12-06T05:00:00Z"),
+                &wide
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn dates_on_both_sides_are_not_deviations_without_a_window() {
+        let e = json!(["2025-01-02"]);
+        assert!(compare_with(e.clone(), json!(["2024-02-29"]), &without_window()).is_empty());
+        assert_eq!(
+            places(&compare_with(
+                e.clone(),
+                json!(["2024-02-30"]),
+                &without_window()
+            )),
             ["$[0] Changed"]
         );
         let options = CompareOptions {
             dates: false,
-            ..CompareOptions::default()
+            ..without_window()
         };
         assert_eq!(
             places(&compare_with(e, json!(["2024-02-29"]), &options)),
@@ -634,11 +943,54 @@ mod tests {
         );
     }
 
+    /// Guards against `due_date = today + 30 days` becoming `+ 14 days`
+    /// passing: with the clock under control, a date must be the recorded
+    /// one.
+    #[test]
+    fn with_a_window_dates_must_be_equal() {
+        let recorded = json!({"due_date": "2027-01-02"});
+        assert!(compare(recorded.clone(), recorded.clone()).is_empty());
+        let deviations = compare(recorded.clone(), json!({"due_date": "2026-12-17"}));
+        assert_eq!(places(&deviations), ["$.due_date Changed"]);
+        assert_eq!(
+            deviations[0].message,
+            "date 2026-12-17 is 16 days before the recorded 2027-01-02 (with a time window, \
+             dates must be equal)"
+        );
+        assert!(deviations[0].suggestion.contains("today + 30 days"));
+        // Without a window, any date is forgiven.
+        assert!(
+            compare_with(
+                recorded,
+                json!({"due_date": "2026-12-17"}),
+                &without_window()
+            )
+            .is_empty()
+        );
+    }
+
     #[test]
     fn epochs_on_both_sides_are_not_deviations() {
         let e = json!({"s": 1_735_787_045, "ms": 1_735_787_045_123_u64, "text": "1735787045"});
-        let a = json!({"s": 1_741_000_000.5, "ms": 1_741_000_000_000_u64, "text": "1741000000"});
-        assert!(compare(e.clone(), a.clone()).is_empty());
+        let a = json!({"s": 1_741_000_000, "ms": 1_741_000_000_000_u64, "text": "1741000000"});
+        assert!(compare_with(e.clone(), a.clone(), &without_window()).is_empty());
+        // Within the window, the same; outside it, a deviation that says why.
+        let near = json!({"s": 1_735_787_100, "ms": 1_735_787_045_999_u64, "text": "1735787000"});
+        assert!(compare(e.clone(), near).is_empty());
+        let deviations = compare(e.clone(), a.clone());
+        assert_eq!(
+            places(&deviations),
+            ["$.s Changed", "$.ms Changed", "$.text Changed"]
+        );
+        assert!(
+            deviations[0]
+                .message
+                .starts_with("epoch time (seconds) 1741000000 is 60.3 days after"),
+            "{}",
+            deviations[0].message
+        );
+        // Fractional seconds on both sides: floats alike.
+        assert!(compare(json!(1_735_787_045.25), json!(1_735_787_046.5)).is_empty());
         // Seconds that became milliseconds, or a small number, are deviations.
         let deviations = compare(
             e.clone(),
@@ -655,7 +1007,7 @@ mod tests {
         );
         let options = CompareOptions {
             epochs: false,
-            ..CompareOptions::default()
+            ..without_window()
         };
         assert_eq!(compare_with(e, a, &options).len(), 3);
     }
@@ -745,7 +1097,7 @@ mod tests {
             "add an ignore rule for $.items[*].request_id"
         );
         // A value that does not look volatile: record again, or ignore.
-        let deviations = compare(json!({"total": 12.5}), json!({"total": 13}));
+        let deviations = compare(json!({"total": 12.5}), json!({"total": 13.5}));
         assert!(
             deviations[0]
                 .suggestion

@@ -28,7 +28,7 @@ use crate::record::ResponseRecord;
 /// }
 ///
 /// let recorded = response(200, r#"{"id": 7, "total": 12.5, "note": "gift"}"#);
-/// let replayed = response(201, r#"{"total": 13, "id": 7}"#);
+/// let replayed = response(201, r#"{"total": 13.5, "id": 7}"#);
 /// let comparison = compare(&recorded, &replayed, &CompareOptions::default());
 ///
 /// let lines: Vec<String> = comparison.deviations.iter().map(ToString::to_string).collect();
@@ -36,7 +36,7 @@ use crate::record::ResponseRecord;
 ///     lines,
 ///     [
 ///         "status: expected 200, actual 201",
-///         "body $.total: expected 12.5, actual 13",
+///         "body $.total: expected 12.5, actual 13.5",
 ///         r#"body $.note: missing (expected "gift")"#,
 ///     ]
 /// );
@@ -93,7 +93,7 @@ mod tests {
         let replayed = response(
             200,
             "Application/JSON",
-            r#"{"at": "2025-03-04T05:06:07.890Z", "id": "01890a5d-ac96-774b-bcce-b302099a8057"}"#,
+            r#"{"at": "2025-01-02T03:04:47.890Z", "id": "01890a5d-ac96-774b-bcce-b302099a8057"}"#,
         );
         let comparison = compare(&recorded, &replayed, &CompareOptions::default());
         assert!(comparison.is_match(), "{comparison:?}");

@@ -3,7 +3,8 @@
 
 use serde_json::Value;
 
-use super::dynamic::Dynamic;
+use super::CompareOptions;
+use super::dynamic::{self, Dynamic};
 
 /// Words in a member name that mark a value likely to change from run to
 /// run.
@@ -65,6 +66,10 @@ pub(super) fn changed_value(
     values: (&Value, &Value),
 ) -> String {
     match kinds {
+        (Some(Dynamic::Date), Some(Dynamic::Date)) => format!(
+            "each value is a date: set `dates = true` and `time_window = \"off\"` to forgive \
+             any two dates, or add an ignore rule for {path}"
+        ),
         (Some(e), Some(a)) if e == a => format!(
             "each value is {}: turn `{}` back on to forgive them, or add an ignore rule for {path}",
             e.described(),
@@ -83,7 +88,10 @@ pub(super) fn changed_value(
             "the value is now {} and was not: check what produces it",
             a.described()
         ),
-        (None, None) if path == "$" => format!("if the new value is intended, {RECORD_AGAIN}"),
+        // No ignore rule for the root, or for every element of it.
+        (None, None) if path == "$" || path == "$[*]" => {
+            format!("if the new value is intended, {RECORD_AGAIN}")
+        }
         (None, None) if name.is_some_and(volatile_name) || generated_looking(values) => {
             format!("add an ignore rule for {path}")
         }
@@ -116,10 +124,61 @@ pub(super) fn type_changed(from: &str, to: &str) -> String {
     )
 }
 
-pub(super) fn array_length(expected: usize, actual: usize) -> String {
+/// For `actual` elements (or lines, or events: `noun`) instead of
+/// `expected`.
+pub(super) fn array_length(expected: usize, actual: usize, noun: &str) -> String {
     format!(
-        "check why there are {actual} elements instead of {expected}; if that is intended, \
+        "check why there are {actual} {noun}s instead of {expected}; if that is intended, \
          {RECORD_AGAIN}"
+    )
+}
+
+/// For an integer that became a float, or the other way round.
+pub(super) fn number_type(from: &str, to: &str) -> String {
+    format!(
+        "the number is now written as {} instead of {}: check how it is serialised (a client \
+         that reads an integer may reject it); if that is intended, {RECORD_AGAIN}, or set \
+         `numbers_by_value = true` under `[replay.compare]` to compare numbers by value",
+        article(to),
+        article(from)
+    )
+}
+
+/// For a timestamp or epoch outside the time window, or a date that
+/// changed while the window is on, at `path` (`None` in a text body,
+/// which ignore rules do not reach).
+pub(super) fn clock(path: Option<&str>, options: &CompareOptions) -> String {
+    let window = options
+        .time_window
+        .map_or_else(|| "none".to_owned(), dynamic::window_text);
+    let otherwise = match path {
+        Some(path) => format!("add an ignore rule for {path}"),
+        None => "set `time_window = \"off\"` under `[replay.compare]`".to_owned(),
+    };
+    format!(
+        "timestamps and epochs are forgiven only within `time_window` ({window}) of the \
+         recorded ones, and dates only when equal, since the service's clock reads the recorded \
+         time: check what computes this value (date arithmetic such as `today + 30 days`); if it \
+         does not come from the service's clock, {otherwise}"
+    )
+}
+
+/// For an event's field (`event:`, `id:`) that changed.
+pub(super) fn field(name: &str) -> String {
+    format!(
+        "check what sets the event's `{name}:` field; if the new value is intended, {RECORD_AGAIN}"
+    )
+}
+
+/// For a record (`noun`: line, event) JSON on one side only.
+pub(super) fn record_format(noun: &str, recorded_json: bool) -> String {
+    let change = if recorded_json {
+        "was JSON and is not"
+    } else {
+        "is JSON and was not"
+    };
+    format!(
+        "the {noun} {change}: check what writes it (an error message?); if that is intended, {RECORD_AGAIN}"
     )
 }
 
@@ -128,12 +187,14 @@ pub(super) fn body() -> String {
     format!("if the new body is intended, {RECORD_AGAIN}")
 }
 
-/// For a body JSON on one side only; `recorded_json` says which.
-pub(super) fn json_no_more(recorded_json: bool) -> String {
-    let change = if recorded_json {
-        "was JSON and is not"
-    } else {
-        "is JSON and was not"
+/// For a body read in another format on each side (`JSON`, `NDJSON`, an
+/// event stream, a form; `None` for text or bytes).
+pub(super) fn format_changed(recorded: Option<&str>, new: Option<&str>) -> String {
+    let change = match (recorded, new) {
+        (Some(recorded), None) => format!("was {recorded} and is not"),
+        (None, Some(new)) => format!("is {new} and was not"),
+        (Some(recorded), Some(new)) => format!("was {recorded} and is {new}"),
+        (None, None) => "changed format".to_owned(),
     };
     format!("the body {change}: check its content type and what wrote it (an error page?)")
 }
@@ -153,7 +214,7 @@ pub(super) fn undecodable(reason: &str) -> String {
 
 /// `a number`, `an array`.
 fn article(type_name: &str) -> String {
-    if type_name.starts_with(['a', 'o']) {
+    if type_name.starts_with(['a', 'i', 'o']) {
         format!("an {type_name}")
     } else {
         format!("a {type_name}")

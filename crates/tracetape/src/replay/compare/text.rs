@@ -1,7 +1,8 @@
-//! Bodies that are not JSON: text as a unified line diff, anything else
-//! as bytes.
+//! Bodies that are not JSON: text as a unified line diff (lines alike by
+//! whatever measure the caller gives), anything else as bytes.
 
 use std::fmt::Write as _;
+use std::ops::Range;
 
 /// Lines of context around each change in a unified diff.
 const CONTEXT: usize = 3;
@@ -20,68 +21,103 @@ enum Edit {
     Added,
 }
 
-/// A unified diff (`--- expected`, `+++ actual`, `@@` hunks with three
-/// lines of context) from `expected` to `actual`, cut after
-/// [`MAX_DIFF_LINES`] lines. A last line without a newline is marked
-/// `\ No newline at end of file`, as diff does.
-pub(super) fn unified_diff(expected: &str, actual: &str) -> String {
-    let old: Vec<&str> = expected.split_inclusive('\n').collect();
-    let new: Vec<&str> = actual.split_inclusive('\n').collect();
-    let edits = edits(&old, &new);
-    let mut lines = vec!["--- expected".to_owned(), "+++ actual".to_owned()];
-    // Where each edit starts, in the old and the new text.
-    let mut starts = Vec::with_capacity(edits.len() + 1);
-    let (mut at_old, mut at_new) = (0, 0);
-    for edit in &edits {
-        starts.push((at_old, at_new));
-        at_old += usize::from(*edit != Edit::Added);
-        at_new += usize::from(*edit != Edit::Removed);
-    }
-    starts.push((at_old, at_new));
-    for (first, last) in hunks(&edits) {
-        let from = first.saturating_sub(CONTEXT);
-        let to = (last + CONTEXT + 1).min(edits.len());
-        let (old_start, new_start) = starts[from];
-        let (old_end, new_end) = starts[to];
-        lines.push(format!(
-            "@@ -{} +{} @@",
-            range(old_start, old_end - old_start),
-            range(new_start, new_end - new_start)
-        ));
-        let (mut o, mut n) = (old_start, new_start);
-        for edit in &edits[from..to] {
-            let (mark, line) = match edit {
-                Edit::Same => (' ', old[o]),
-                Edit::Removed => ('-', old[o]),
-                Edit::Added => ('+', new[n]),
-            };
-            o += usize::from(*edit != Edit::Added);
-            n += usize::from(*edit != Edit::Removed);
-            let mut shown = String::with_capacity(line.len() + 1);
-            shown.push(mark);
-            shown.push_str(line.strip_suffix('\n').unwrap_or(line));
-            lines.push(shown);
-            if !line.ends_with('\n') {
-                lines.push("\\ No newline at end of file".to_owned());
-            }
-        }
-    }
-    if lines.len() > MAX_DIFF_LINES {
-        let more = lines.len() - MAX_DIFF_LINES;
-        lines.truncate(MAX_DIFF_LINES);
-        lines.push(format!("… {more} more lines"));
-    }
-    lines.join("\n")
+/// The lines of two texts and the edits from one to the other.
+pub(super) struct LineDiff<'t> {
+    old: Vec<&'t str>,
+    new: Vec<&'t str>,
+    edits: Vec<Edit>,
 }
 
-/// The one-based line number of the first line that differs.
-pub(super) fn first_different_line(expected: &str, actual: &str) -> usize {
-    let same = expected
-        .split_inclusive('\n')
-        .zip(actual.split_inclusive('\n'))
-        .take_while(|(e, a)| e == a)
-        .count();
-    same + 1
+impl<'t> LineDiff<'t> {
+    /// The lines of `text`, each with its `\n`.
+    pub(super) fn lines(text: &str) -> Vec<&str> {
+        text.split_inclusive('\n').collect()
+    }
+
+    /// The edits from `old` to `new` lines, `same(i, j)` saying whether
+    /// `old[i]` and `new[j]` are alike.
+    pub(super) fn new(
+        old: Vec<&'t str>,
+        new: Vec<&'t str>,
+        same: &dyn Fn(usize, usize) -> bool,
+    ) -> Self {
+        let edits = edits(old.len(), new.len(), same);
+        Self { old, new, edits }
+    }
+
+    /// Whether every line of one text is alike one of the other, in order.
+    pub(super) fn is_same(&self) -> bool {
+        self.edits.iter().all(|edit| *edit == Edit::Same)
+    }
+
+    /// How many lines both texts start with alike: the index of the first
+    /// line that differs, in either text.
+    pub(super) fn common_prefix(&self) -> usize {
+        self.edits
+            .iter()
+            .take_while(|edit| **edit == Edit::Same)
+            .count()
+    }
+
+    /// A unified diff (`--- expected`, `+++ actual`, `@@` hunks with three
+    /// lines of context), cut after [`MAX_DIFF_LINES`] lines. A last line
+    /// without a newline is marked `\ No newline at end of file`, as diff
+    /// does. Lines alike are shown as recorded.
+    pub(super) fn unified(&self) -> String {
+        let (old, new, edits) = (&self.old, &self.new, &self.edits);
+        let mut lines = vec!["--- expected".to_owned(), "+++ actual".to_owned()];
+        // Where each edit starts, in the old and the new text.
+        let mut starts = Vec::with_capacity(edits.len() + 1);
+        let (mut at_old, mut at_new) = (0, 0);
+        for edit in edits {
+            starts.push((at_old, at_new));
+            at_old += usize::from(*edit != Edit::Added);
+            at_new += usize::from(*edit != Edit::Removed);
+        }
+        starts.push((at_old, at_new));
+        for (first, last) in hunks(edits) {
+            let from = first.saturating_sub(CONTEXT);
+            let to = (last + CONTEXT + 1).min(edits.len());
+            let (old_start, new_start) = starts[from];
+            let (old_end, new_end) = starts[to];
+            lines.push(format!(
+                "@@ -{} +{} @@",
+                range(old_start, old_end - old_start),
+                range(new_start, new_end - new_start)
+            ));
+            let (mut o, mut n) = (old_start, new_start);
+            for edit in &edits[from..to] {
+                let (mark, line) = match edit {
+                    Edit::Same => (' ', old[o]),
+                    Edit::Removed => ('-', old[o]),
+                    Edit::Added => ('+', new[n]),
+                };
+                o += usize::from(*edit != Edit::Added);
+                n += usize::from(*edit != Edit::Removed);
+                let mut shown = String::with_capacity(line.len() + 1);
+                shown.push(mark);
+                shown.push_str(line.strip_suffix('\n').unwrap_or(line));
+                lines.push(shown);
+                if !line.ends_with('\n') {
+                    lines.push("\\ No newline at end of file".to_owned());
+                }
+            }
+        }
+        if lines.len() > MAX_DIFF_LINES {
+            let more = lines.len() - MAX_DIFF_LINES;
+            lines.truncate(MAX_DIFF_LINES);
+            lines.push(format!("… {more} more lines"));
+        }
+        lines.join("\n")
+    }
+}
+
+/// A unified diff from `expected` to `actual`, lines compared exactly.
+#[cfg(test)]
+fn unified_diff(expected: &str, actual: &str) -> String {
+    let (old, new) = (LineDiff::lines(expected), LineDiff::lines(actual));
+    let same = |i: usize, j: usize| old[i] == new[j];
+    LineDiff::new(old.clone(), new.clone(), &same).unified()
 }
 
 /// `start,count` as a hunk header writes it: one-based, the count left
@@ -107,39 +143,40 @@ fn hunks(edits: &[Edit]) -> Vec<(usize, usize)> {
     hunks
 }
 
-/// The edits from `old` to `new`: lines they start and end with in common
-/// kept, the rest by longest common subsequence.
-fn edits(old: &[&str], new: &[&str]) -> Vec<Edit> {
-    let prefix = old.iter().zip(new).take_while(|(o, n)| o == n).count();
-    let suffix = old[prefix..]
-        .iter()
-        .rev()
-        .zip(new[prefix..].iter().rev())
-        .take_while(|(o, n)| o == n)
+/// The edits from `old` lines to `new` ones (counts; `same(i, j)` says
+/// whether two are alike): lines they start and end with alike kept, the
+/// rest by longest common subsequence.
+fn edits(old: usize, new: usize, same: &dyn Fn(usize, usize) -> bool) -> Vec<Edit> {
+    let prefix = (0..old.min(new)).take_while(|&at| same(at, at)).count();
+    let suffix = (0..(old - prefix).min(new - prefix))
+        .take_while(|&back| same(old - 1 - back, new - 1 - back))
         .count();
     let mut edits = vec![Edit::Same; prefix];
-    middle(
-        &old[prefix..old.len() - suffix],
-        &new[prefix..new.len() - suffix],
-        &mut edits,
-    );
+    middle(prefix..old - suffix, prefix..new - suffix, same, &mut edits);
     edits.extend(std::iter::repeat_n(Edit::Same, suffix));
     edits
 }
 
-fn middle(old: &[&str], new: &[&str], edits: &mut Vec<Edit>) {
-    let width = new.len() + 1;
-    if (old.len() + 1).saturating_mul(width) > MAX_TABLE {
-        edits.extend(std::iter::repeat_n(Edit::Removed, old.len()));
-        edits.extend(std::iter::repeat_n(Edit::Added, new.len()));
+fn middle(
+    old: Range<usize>,
+    new: Range<usize>,
+    same: &dyn Fn(usize, usize) -> bool,
+    edits: &mut Vec<Edit>,
+) {
+    let (old_len, new_len) = (old.len(), new.len());
+    let width = new_len + 1;
+    if (old_len + 1).saturating_mul(width) > MAX_TABLE {
+        edits.extend(std::iter::repeat_n(Edit::Removed, old_len));
+        edits.extend(std::iter::repeat_n(Edit::Added, new_len));
         return;
     }
-    // common[i * width + j]: the longest common subsequence of old[i..]
-    // and new[j..].
-    let mut common = vec![0_u32; (old.len() + 1) * width];
-    for i in (0..old.len()).rev() {
-        for j in (0..new.len()).rev() {
-            common[i * width + j] = if old[i] == new[j] {
+    let alike = |i: usize, j: usize| same(old.start + i, new.start + j);
+    // common[i * width + j]: the longest common subsequence of the old
+    // lines from i and the new ones from j.
+    let mut common = vec![0_u32; (old_len + 1) * width];
+    for i in (0..old_len).rev() {
+        for j in (0..new_len).rev() {
+            common[i * width + j] = if alike(i, j) {
                 common[(i + 1) * width + j + 1] + 1
             } else {
                 common[(i + 1) * width + j].max(common[i * width + j + 1])
@@ -147,8 +184,8 @@ fn middle(old: &[&str], new: &[&str], edits: &mut Vec<Edit>) {
         }
     }
     let (mut i, mut j) = (0, 0);
-    while i < old.len() && j < new.len() {
-        if old[i] == new[j] {
+    while i < old_len && j < new_len {
+        if alike(i, j) {
             edits.push(Edit::Same);
             i += 1;
             j += 1;
@@ -160,8 +197,8 @@ fn middle(old: &[&str], new: &[&str], edits: &mut Vec<Edit>) {
             j += 1;
         }
     }
-    edits.extend(std::iter::repeat_n(Edit::Removed, old.len() - i));
-    edits.extend(std::iter::repeat_n(Edit::Added, new.len() - j));
+    edits.extend(std::iter::repeat_n(Edit::Removed, old_len - i));
+    edits.extend(std::iter::repeat_n(Edit::Added, new_len - j));
 }
 
 /// `bodies differ: N bytes vs M bytes, first difference at byte K`
@@ -238,19 +275,32 @@ mod tests {
     fn a_large_change_falls_back_to_removed_then_added() {
         let old: Vec<String> = (0..2000).map(|i| format!("o{i}\n")).collect();
         let new: Vec<String> = (0..2000).map(|i| format!("n{i}\n")).collect();
-        let old: Vec<&str> = old.iter().map(String::as_str).collect();
-        let new: Vec<&str> = new.iter().map(String::as_str).collect();
-        let edits = edits(&old, &new);
+        let edits = edits(old.len(), new.len(), &|i, j| old[i] == new[j]);
         assert_eq!(edits.len(), 4000);
         assert!(edits[..2000].iter().all(|e| *e == Edit::Removed));
         assert!(edits[2000..].iter().all(|e| *e == Edit::Added));
     }
 
     #[test]
-    fn the_first_different_line_is_one_based() {
-        assert_eq!(first_different_line("a\nb\nc", "a\nx\nc"), 2);
-        assert_eq!(first_different_line("a", "b"), 1);
-        assert_eq!(first_different_line("a\n", "a\nb"), 2);
+    fn the_common_prefix_counts_lines_alike() {
+        let prefix = |e: &str, a: &str| {
+            let (old, new) = (LineDiff::lines(e), LineDiff::lines(a));
+            let same = |i: usize, j: usize| old[i] == new[j];
+            LineDiff::new(old.clone(), new.clone(), &same).common_prefix()
+        };
+        assert_eq!(prefix("a\nb\nc", "a\nx\nc"), 1);
+        assert_eq!(prefix("a", "b"), 0);
+        assert_eq!(prefix("a\n", "a\nb"), 1);
+        // Lines alike by another measure than equality.
+        let (old, new) = (vec!["A\n", "b\n"], vec!["a\n", "B\n", "c\n"]);
+        let same = |i: usize, j: usize| old[i].eq_ignore_ascii_case(new[j]);
+        let diff = LineDiff::new(old.clone(), new.clone(), &same);
+        assert_eq!(diff.common_prefix(), 2);
+        assert!(!diff.is_same());
+        assert_eq!(
+            diff.unified(),
+            "--- expected\n+++ actual\n@@ -1,2 +1,3 @@\n A\n b\n+c"
+        );
     }
 
     #[test]

@@ -1,0 +1,85 @@
+//! `application/x-www-form-urlencoded` bodies, field by field.
+
+use serde_json::{Map, Value};
+
+/// The fields of a form as a JSON object: a field given once as a string
+/// (`$.name`), a field given more than once as an array of its values in
+/// order (`$.tag[0]`, `$.tag[1]`). Names and values are decoded (`+` is a
+/// space, `%XX` a byte; invalid UTF-8 replaced); a field without `=` has
+/// the empty value, and empty pieces (`a=1&&b=2`) are skipped.
+pub(super) fn fields(text: &str) -> Value {
+    let mut fields: Map<String, Value> = Map::new();
+    for piece in text.trim().split('&').filter(|piece| !piece.is_empty()) {
+        let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
+        let (name, value) = (decode(name), Value::String(decode(value)));
+        match fields.get_mut(&name) {
+            None => {
+                fields.insert(name, value);
+            }
+            Some(Value::Array(values)) => values.push(value),
+            Some(first) => {
+                let taken = std::mem::take(first);
+                *first = Value::Array(vec![taken, value]);
+            }
+        }
+    }
+    Value::Object(fields)
+}
+
+/// A form-encoded name or value: `+` as a space, `%XX` escapes decoded
+/// (a `%` not followed by two hex digits kept as written).
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        let escaped = (byte == b'%')
+            .then(|| bytes.get(at + 1..at + 3))
+            .flatten()
+            .and_then(|hex| Some(hex_value(hex[0])? * 16 + hex_value(hex[1])?));
+        match (byte, escaped) {
+            (_, Some(decoded)) => {
+                out.push(decoded);
+                at += 3;
+            }
+            (b'+', None) => {
+                out.push(b' ');
+                at += 1;
+            }
+            (other, None) => {
+                out.push(other);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_value(digit: u8) -> Option<u8> {
+    char::from(digit)
+        .to_digit(16)
+        .and_then(|value| u8::try_from(value).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn fields_are_decoded_and_repeated_ones_are_arrays() {
+        assert_eq!(
+            fields("name=J%C3%B3+Doe&tag=a&tag=b&flag&&tag=c&odd=100%&e%3Dq=x%2By"),
+            json!({
+                "name": "Jó Doe",
+                "tag": ["a", "b", "c"],
+                "flag": "",
+                "odd": "100%",
+                "e=q": "x+y"
+            })
+        );
+        assert_eq!(fields(""), json!({}));
+        assert_eq!(fields("bad=%ff%fe"), json!({"bad": "\u{fffd}\u{fffd}"}));
+    }
+}
