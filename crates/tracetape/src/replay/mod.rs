@@ -12,10 +12,14 @@
 //! response carries [`REPLAY_LOG_HEADER`]: how each call was answered, and
 //! which recorded calls went unused (and, when the replay detects
 //! connections bypassing tracetape, when the handler ran: [`PollTimes`]).
+//! With the clock file `tracetape replay` names in `TRACETAPE_REPLAY_CLOCK`
+//! (and its preload library), the wall clock of the thread polling a
+//! replayed request's handler reads the request's recorded time.
 //! [`compare`] then decides whether the response deviates from the
 //! recorded one.
 
 mod body;
+mod clock;
 pub mod compare;
 mod global;
 mod id;
@@ -30,6 +34,7 @@ mod scope;
 mod streaming_tests;
 
 pub(crate) use body::ReplayedBody;
+pub(crate) use clock::{ClockShift, WithClock};
 pub(crate) use global::{global, install as install_global, uninstall as uninstall_global};
 pub use id::{ParseReplayIdError, REPLAY_HEADER, REPLAY_LOG_HEADER, ReplayId};
 pub use log::{LoggedCall, LoggedUnused, ReplayLog};

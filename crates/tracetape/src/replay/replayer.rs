@@ -150,9 +150,11 @@ impl Replayer {
             .ok()
             .and_then(|id| self.inner.recordings.get(&id));
         Some(match recording {
-            Some(recording) => {
-                ReplayScope::new(text, Ok(Arc::new(self.inner.matcher.session(recording))))
-            }
+            Some(recording) => ReplayScope::recorded(
+                text,
+                Arc::new(self.inner.matcher.session(recording)),
+                recording.inbound().map(|inbound| inbound.start_unix_nanos),
+            ),
             None => ReplayScope::new(text, Err(self.inner.dir.clone())),
         })
     }

@@ -56,13 +56,43 @@ struct ScopeInner {
     id: String,
     /// The session, or the directory that lacked the recording.
     session: Result<Arc<MockSession>, PathBuf>,
+    /// When the recorded inbound request started, in nanoseconds since
+    /// the Unix epoch (what the replay clock is set to).
+    recorded_start: Option<u64>,
 }
 
 impl ReplayScope {
     pub(crate) fn new(id: String, session: Result<Arc<MockSession>, PathBuf>) -> Self {
         Self {
-            inner: Arc::new(ScopeInner { id, session }),
+            inner: Arc::new(ScopeInner {
+                id,
+                session,
+                recorded_start: None,
+            }),
         }
+    }
+
+    /// The scope of a replayed request whose recording started at
+    /// `recorded_start` (nanoseconds since the Unix epoch).
+    pub(crate) fn recorded(
+        id: String,
+        session: Arc<MockSession>,
+        recorded_start: Option<u64>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(ScopeInner {
+                id,
+                session: Ok(session),
+                recorded_start,
+            }),
+        }
+    }
+
+    /// When the replayed request's recording started, in nanoseconds since
+    /// the Unix epoch; `None` for the background scope, a recording not
+    /// in the store, or one without its inbound request.
+    pub(crate) fn recorded_start(&self) -> Option<u64> {
+        self.inner.recorded_start
     }
 
     /// The scope that answers calls made in `cx`: the replayed request's,
