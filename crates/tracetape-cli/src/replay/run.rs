@@ -16,7 +16,7 @@ use tracetape::replay::compare::CompareOptions;
 
 use super::config::Settings;
 use super::outcome::{Replayed, judge};
-use super::preload::{CLOCK_CONTROLLED, Detection, NOT_STARTED, sets_clock};
+use super::preload::{CLOCK_CONTROLLED, Detection, NOT_STARTED};
 use super::progress::Progress;
 use super::report::{self, Format, Report, Style};
 use super::select::{self, Replayable};
@@ -82,15 +82,6 @@ pub(crate) async fn replay(settings: &Settings) -> Result<Report, Failure> {
             None
         }
     };
-    if settings.command.is_some() {
-        // (The demo's services, replayed in-process, say nothing.)
-        let line = if detection.as_ref().is_some_and(|d| sets_clock(&d.env)) {
-            CLOCK_CONTROLLED
-        } else {
-            "clock: not controlled (no preload library: the service reads real time)"
-        };
-        writeln!(io::stderr(), "{line}")?;
-    }
     let pids = SharedPids::default();
     let mut watch = detection
         .as_ref()
@@ -120,6 +111,18 @@ pub(crate) async fn replay(settings: &Settings) -> Result<Report, Failure> {
         let stopped = service.stop().await;
         let why = stopped.failure.unwrap_or(why);
         return Err(Failure::Usage(anyhow!(why)));
+    }
+    if settings.command.is_some() {
+        // Once ready, when a start without the library would be known.
+        // (The demo's services, replayed in-process, say nothing.)
+        let line = if service.clock_controlled() {
+            CLOCK_CONTROLLED
+        } else if detection.is_some() {
+            "clock: not controlled (the service runs without the preload library: it reads real time)"
+        } else {
+            "clock: not controlled (no preload library: the service reads real time)"
+        };
+        writeln!(io::stderr(), "{line}")?;
     }
     // What the service connected to while starting: no request's.
     if let Some(watch) = &mut watch {

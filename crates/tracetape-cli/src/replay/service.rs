@@ -297,11 +297,15 @@ async fn supervise(
                     let _ = writeln!(io::stderr(), "warning: {warning}");
                 }
             }
-            if identified.without_library && launch.clock.swap(false, Ordering::Relaxed) {
+            if identified.without_library
+                && launch.clock.swap(false, Ordering::Relaxed)
+                && generation > 0
+            {
                 let _ = writeln!(
                     io::stderr(),
-                    "warning: clock: not controlled after all: the service runs without \
-                     {LIBRARY} (a statically linked binary?), so it reads real time"
+                    "warning: clock: not controlled after all: the service's start {} runs \
+                     without {LIBRARY}, so it reads real time",
+                    generation + 1
                 );
             }
         }
