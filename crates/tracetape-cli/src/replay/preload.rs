@@ -381,6 +381,8 @@ mod tests {
             "replay",
             "--command",
             "./svc",
+            "--port",
+            "8081",
             "--preload",
             library.to_str().unwrap(),
         ];
