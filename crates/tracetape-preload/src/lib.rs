@@ -130,6 +130,10 @@
 //! the allocator's or that lock could deadlock. Ordinary programs, Rust's
 //! runtimes included, do neither. A thread-local flag makes an interposed
 //! call made while reporting go straight through instead of recursing.
+//! The clock functions allocate and lock nothing, except at the first
+//! realtime call of the process, which reads the variable and maps the
+//! clock file (a clock call made meanwhile on the same thread reads real
+//! time); a forked child reads its own thread id again (`pthread_atfork`).
 
 #[cfg(target_os = "linux")]
 mod clock;
