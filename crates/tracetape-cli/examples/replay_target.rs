@@ -26,6 +26,15 @@
 //! | `REPLAY_TARGET_RESOLVE` | a host name each order also looks up with `std::net::ToSocketAddrs` (`getaddrinfo`), around tracetape's clients; whether it resolves changes nothing in the answer |
 //! | `REPLAY_TARGET_TOKEN` | each order must carry `Authorization: Bearer <token>`, else it is answered 401 |
 //! | `REPLAY_TARGET_UDP` | `ip:port` each order also sends a datagram to with a plain `std::net::UdpSocket` (as a metrics client would); whether it is sent changes nothing in the answer |
+//! | `REPLAY_TARGET_INVOICES_TOGETHER` | `N`: each invoice waits, between dating its issue and its due date, until `N` invoices are being answered at once |
+//!
+//! `GET /invoices/{id}` answers an invoice issued today and due in 30
+//! days, `{"id":…,"issued":"2021-03-04","due":"2021-04-03","issued_in_task":…,"issued_blocking":…}`,
+//! each date from `SystemTime::now()` (UTC): in the handler, in a task
+//! spawned with `tracetape::context::spawn`, and on tokio's blocking pool
+//! through `tracetape::context::spawn_blocking`; with
+//! `REPLAY_TARGET_NOTIFY` it also tells `invoice ID issued=… due=…
+//! task=… blocking=… epoch=SECONDS`.
 //!
 //! | change | what the new build does |
 //! |---|---|
@@ -42,6 +51,7 @@
 //! | `audit-after` | after answering, a task carrying the request's context calls `GET /loyalty/{order}` |
 //! | `startup-call` | calls `GET /stock/warm-up` once at start-up, before listening |
 //! | `noise` | answers with a `session` word and two `parts[*].tag` words drawn at random once per process (not UUIDs, timestamps or numbers: nothing forgives them) |
+//! | `due-days=N` | invoices are due in `N` days instead of 30 |
 //!
 //! SIGTERM stops it gracefully, which writes the recordings still queued.
 
@@ -50,7 +60,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::extract::{Json, State};
+use axum::extract::{Json, Path, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
@@ -78,6 +88,7 @@ struct Changes {
     audit_after: bool,
     startup_call: bool,
     noise: bool,
+    due_days: Option<i64>,
 }
 
 impl Changes {
@@ -89,6 +100,9 @@ impl Changes {
                 Some(("total-on", id)) => changes.total_on = Some(id.to_owned()),
                 Some(("crash-on", id)) => changes.crash_on = Some(id.to_owned()),
                 Some(("hang-on", id)) => changes.hang_on = Some(id.to_owned()),
+                Some(("due-days", days)) => {
+                    changes.due_days = Some(days.parse().map_err(|_| "bad due-days")?);
+                }
                 _ => match change {
                     "total" => changes.total = true,
                     "new-call" => changes.new_call = true,
@@ -121,6 +135,8 @@ struct App {
     token: Option<String>,
     /// Random words drawn at start-up, for `noise`.
     noise: [String; 3],
+    /// Invoices wait here until this many are answered at once.
+    invoices_together: Option<tokio::sync::Barrier>,
 }
 
 #[tokio::main]
@@ -173,10 +189,15 @@ async fn main() -> Result<(), Box<dyn Error>> {
         udp: std::env::var("REPLAY_TARGET_UDP").ok(),
         token: std::env::var("REPLAY_TARGET_TOKEN").ok(),
         noise: [random_word(), random_word(), random_word()],
+        invoices_together: match std::env::var("REPLAY_TARGET_INVOICES_TOGETHER") {
+            Ok(n) => Some(tokio::sync::Barrier::new(n.parse()?)),
+            Err(_) => None,
+        },
     });
     let router = Router::new()
         .route("/orders", post(order))
         .route("/health", get(health))
+        .route("/invoices/{id}", get(invoice))
         .with_state(app)
         .layer(TraceLayer::new());
     let mut terminate = signal(SignalKind::terminate())?;
@@ -304,6 +325,63 @@ fn random_word() -> String {
     use std::hash::BuildHasher as _;
     let hash = std::collections::hash_map::RandomState::new().hash_one(std::process::id());
     format!("w-{hash:016x}")
+}
+
+/// An invoice dated from the wall clock: issued today, due in 30 days.
+async fn invoice(State(app): State<Arc<App>>, Path(id): Path<String>) -> Json<Value> {
+    let issued = date(unix_seconds());
+    if let Some(together) = &app.invoices_together {
+        together.wait().await;
+    }
+    let now = unix_seconds();
+    let due = date(now + app.changes.due_days.unwrap_or(30) * 86_400);
+    let task = tracetape::context::spawn(async { date(unix_seconds()) })
+        .await
+        .unwrap_or_default();
+    let blocking = tracetape::context::spawn_blocking(|| date(unix_seconds()))
+        .await
+        .unwrap_or_default();
+    if let Some(addr) = &app.notify {
+        let line = format!(
+            "invoice {id} issued={issued} due={due} task={task} blocking={blocking} epoch={now}"
+        );
+        let _ = tell(addr, &line).await;
+    }
+    Json(json!({
+        "id": id,
+        "issued": issued,
+        "due": due,
+        "issued_in_task": task,
+        "issued_blocking": blocking,
+    }))
+}
+
+/// Seconds since the Unix epoch, now (negative before it).
+fn unix_seconds() -> i64 {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(since) => i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX),
+    }
+}
+
+/// The UTC date (`YYYY-MM-DD`) of `unix_seconds`, from the days since the
+/// epoch in the proleptic Gregorian calendar (eras of 400 years).
+fn date(unix_seconds: i64) -> String {
+    let days = unix_seconds.div_euclid(86_400) + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
 }
 
 /// Connects to `addr` as a dependency without tracetape's instrumentation

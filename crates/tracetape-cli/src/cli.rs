@@ -160,7 +160,8 @@ pub(crate) struct ReplayArgs {
     pub(crate) command: Option<String>,
     /// Start and stop nothing: replay against the service already running
     /// in replay mode at --url or --port (ignores `command`); without the
-    /// preload library, unpatched dependencies are not detected.
+    /// preload library, unpatched dependencies are not detected and the
+    /// service's clock is not set to the recorded time.
     #[arg(long, conflicts_with = "command")]
     pub(crate) no_start: bool,
     /// The service's base URL; the recorded paths are appended to it
@@ -215,6 +216,7 @@ pub(crate) struct ReplayArgs {
     pub(crate) compare: Vec<String>,
     /// The `LD_PRELOAD` library the started service runs with, which
     /// reports (and refuses) connections that bypass tracetape's clients
+    /// and sets each replayed request's wall clock to its recorded time
     /// [key: preload; default: libtracetape_preload.so beside the
     /// `tracetape` executable, or in `deps/` there].
     #[arg(long, value_name = "FILE")]

@@ -568,10 +568,18 @@ fn a_bad_configuration_or_no_recordings_cannot_run() {
     std::fs::write(dir.path().join("tracetape.toml"), "[replay]\nport = 1\n").unwrap();
     let output = run(&["--no-start"]);
     assert_eq!(output.status.code(), Some(2), "{}", both(&output));
-    // A service tracetape does not start cannot have the preload library:
-    // said first.
+    // A service tracetape does not start cannot have the preload library
+    // (nor the replay clock): said first.
     let stderr = stderr(&output);
-    let (note, error) = stderr.split_once('\n').unwrap();
+    let (note, rest) = stderr.split_once('\n').unwrap();
+    let (clock, error) = rest.split_once('\n').unwrap();
+    assert_eq!(
+        clock,
+        "clock: not controlled (--no-start: the service reads real time); timestamps, dates and \
+         epochs of the same kind on both sides are forgiven whatever their values",
+        "{}",
+        both(&output)
+    );
     assert!(
         note.starts_with(
             "note: unpatched-dependency detection is off: the service is already running \

@@ -1,6 +1,7 @@
 //! An `LD_PRELOAD` library that catches outbound connections, datagrams
 //! and host-name resolutions bypassing tracetape's instrumented clients
-//! while a service is replayed.
+//! while a service is replayed, and sets the wall clock of each thread
+//! serving a replayed request to that request's recorded time.
 //!
 //! In replay, every outbound call made through the tower client layer or
 //! the reqwest middleware is answered from the recording and opens no
@@ -31,7 +32,7 @@
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `TRACETAPE_UNPATCHED_REPORT` | a file; each bypassing call appends one JSON line: a connection or datagram `{"kind":"tcp","address":"1.2.3.4","port":80,"pid":…,"tid":…,"at":…,"blocked":true,"backtrace":["connect at …", …]}` (`"kind":"udp"` for UDP), with `"host":"db.internal"` after `"port"` when the process resolved that name to the address (see below); a resolution `{"kind":"dns","host":"db.internal","pid":…,"tid":…,"at":…,"blocked":true,"backtrace":["getaddrinfo at …", …]}`; a DNS query sent by the process itself `{"kind":"dns","host":"db.internal","address":"10.0.0.2","port":53,"pid":…,…}`. `tid` is the kernel's thread id and `at` the time of the call in nanoseconds since the Unix epoch, so that a line can be matched with the request the thread was serving then |
+//! | `TRACETAPE_UNPATCHED_REPORT` | a file; each bypassing call appends one JSON line: a connection or datagram `{"kind":"tcp","address":"1.2.3.4","port":80,"pid":…,"tid":…,"at":…,"blocked":true,"backtrace":["connect at …", …]}` (`"kind":"udp"` for UDP), with `"host":"db.internal"` after `"port"` when the process resolved that name to the address (see below); a resolution `{"kind":"dns","host":"db.internal","pid":…,"tid":…,"at":…,"blocked":true,"backtrace":["getaddrinfo at …", …]}`; a DNS query sent by the process itself `{"kind":"dns","host":"db.internal","address":"10.0.0.2","port":53,"pid":…,…}`. `tid` is the kernel's thread id and `at` the time of the call in nanoseconds since the Unix epoch (real time, never the replay clock's), so that a line can be matched with the request the thread was serving then |
 //! | `TRACETAPE_UNPATCHED_MODE` | `allow`: the call goes ahead (still reported); anything else: refused before reaching the network (the default), as in the table above |
 //! | `TRACETAPE_UNPATCHED_ALLOW` | comma-separated `ip:port` destinations (`127.0.0.1:4318,[::1]:8080`) neither reported nor refused, and host names with or without a port (`localhost`, `collector:4318`) whose resolution (or DNS query) is neither reported nor refused (compared case-insensitively): the replayer's own endpoints |
 //!
@@ -41,6 +42,25 @@
 //! Unix sockets, raw sockets and addresses of other families always go
 //! straight through. The settings are read once, at the first interposed
 //! call of the process.
+//!
+//! # The replay clock
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `TRACETAPE_REPLAY_CLOCK` | the clock file (1 MiB: 65,536 slots of a thread id and a shift in nanoseconds, each two native `i64`s, slot `tid % 65536`), which the `tracetape` library writes while it polls a replayed request's handler |
+//!
+//! `clock_gettime(2)` with `CLOCK_REALTIME` or `CLOCK_REALTIME_COARSE`,
+//! `gettimeofday(2)` and `time(2)` return the real time moved by the
+//! calling thread's shift, when its slot carries its own id: the
+//! request's recorded start minus the real time its replay began, so the
+//! handler reads the recorded time plus the time elapsed since. Other
+//! threads, other clocks (monotonic, boot time, CPU time) and every clock
+//! without the variable read real time. The file is mapped read-only at
+//! the first realtime call; one shorter than 1 MiB is not mapped. Two
+//! threads whose ids are equal modulo 65,536 share a slot: while one's
+//! shift is in it, the other reads real time. Not reached:
+//! `timespec_get(3)`, `ftime(3)` and the C library's internal calls,
+//! raw `syscall`s and direct vDSO calls, and static binaries.
 //!
 //! While active, the library remembers which host name each IPv4 and IPv6
 //! address in a successful `getaddrinfo` or `gethostbyname` family result
@@ -95,6 +115,10 @@
 //! - the symbols `dlsym` returns have the signatures of their man pages;
 //! - `__errno_location`, `__h_errno_location` and `gettid` are valid on
 //!   every thread;
+//! - the clock file is mapped read-only and shared, whole (1 MiB, checked
+//!   against its size first), never unmapped, and read only with atomic
+//!   loads; a `timespec`, `timeval` or `time_t` is written only where the
+//!   caller's non-null pointer says, after the real function filled it;
 //! - no panic unwinds into C: the decision and reporting run inside
 //!   `catch_unwind`, and a panic there lets the call through.
 //!
@@ -106,7 +130,13 @@
 //! the allocator's or that lock could deadlock. Ordinary programs, Rust's
 //! runtimes included, do neither. A thread-local flag makes an interposed
 //! call made while reporting go straight through instead of recursing.
+//! The clock functions allocate and lock nothing, except at the first
+//! realtime call of the process, which reads the variable and maps the
+//! clock file (a clock call made meanwhile on the same thread reads real
+//! time); a forked child reads its own thread id again (`pthread_atfork`).
 
+#[cfg(target_os = "linux")]
+mod clock;
 #[cfg(target_os = "linux")]
 mod config;
 #[cfg(target_os = "linux")]

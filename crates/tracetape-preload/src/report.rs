@@ -107,16 +107,6 @@ fn push_destination(line: &mut String, kind: &str, dest: SocketAddr, host: Optio
     }
 }
 
-/// The time now as nanoseconds since the Unix epoch (0 before it, the
-/// largest `u64` after 2554).
-pub(crate) fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
-        })
-}
-
 /// Appends `line` to the file at `path` with one `write` on a descriptor
 /// opened with `O_APPEND`, so that lines from threads and processes sharing
 /// the file do not interleave. Failures are ignored: reporting must never
@@ -327,11 +317,6 @@ mod tests {
             "{}",
             dns.json_line()
         );
-    }
-
-    #[test]
-    fn now_is_after_2020_in_nanoseconds() {
-        assert!(now() > 1_577_836_800_000_000_000);
     }
 
     #[test]

@@ -76,15 +76,19 @@ pub(crate) fn replay(
 ) -> anyhow::Result<Round> {
     let name = format!("replay-{number}");
     let files = ServedFiles::new(dir, &name)?;
-    // As `tracetape replay` starts a service, with detection on (it is
-    // run with `--no-start` here, so that the service is this process's
-    // child and its CPU time can be read).
+    // As `tracetape replay` starts a service, with detection and the
+    // replay clock on (it is run with `--no-start` here, so that the
+    // service is this process's child and its CPU time can be read).
     let library = preload_library(tracetape);
     let unpatched = dir.join(format!("{name}.unpatched.jsonl"));
+    let clock = dir.join(format!("{name}.clock"));
     let mut env = service_env("replay", &recorded.dir, args.traces);
     if let Some(library) = &library {
+        // 65,536 slots of 16 bytes, sparse.
+        std::fs::File::create(&clock)?.set_len(65_536 * 16)?;
         env.push(("LD_PRELOAD", library.into()));
         env.push(("TRACETAPE_UNPATCHED_REPORT", unpatched.clone().into()));
+        env.push(("TRACETAPE_REPLAY_CLOCK", clock.into()));
     }
     let starting = Instant::now();
     let (mut service, port) = start_served(

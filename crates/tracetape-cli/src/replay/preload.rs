@@ -1,8 +1,10 @@
 //! Starting the service with `libtracetape_preload.so` (see
-//! ARCHITECTURE.md, "Unpatched dependencies"): where the library is, the
-//! destinations and host names that are the replay's own (the service's
-//! address and the OTLP endpoints its environment names) or the user's
-//! (`allow_connect`), and the variables the service is started with.
+//! ARCHITECTURE.md, "Unpatched dependencies" and "Replay clock"): where
+//! the library is, the destinations and host names that are the replay's
+//! own (the service's address and the OTLP endpoints its environment
+//! names) or the user's (`allow_connect`), the clock file that sets each
+//! replayed request's wall clock to its recorded time, and the variables
+//! the service is started with.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs as _};
 use std::path::{Path, PathBuf};
@@ -15,6 +17,17 @@ use super::config::Settings;
 pub(crate) const LIBRARY: &str = "libtracetape_preload.so";
 /// The report file's name, in the run's temporary directory.
 const REPORT_FILE: &str = "unpatched.jsonl";
+/// The clock file's name, in the run's temporary directory.
+const CLOCK_FILE: &str = "clock";
+/// The clock file's size: 65,536 slots of 16 bytes (a thread id and a
+/// shift, which the service's `tracetape` writes and the library reads);
+/// sparse, so it takes no room until written.
+const CLOCK_FILE_BYTES: u64 = 65_536 * 16;
+/// The variable naming the clock file.
+const CLOCK_VAR: &str = "TRACETAPE_REPLAY_CLOCK";
+
+/// What the run says on standard error when the replay clock is on.
+pub(crate) const CLOCK_CONTROLLED: &str = "clock: each request sees its recorded time";
 /// The OTLP endpoint variables whose destinations are allowed.
 const OTLP_VARS: [&str; 4] = [
     "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -28,8 +41,9 @@ pub(crate) const NOT_STARTED: &str = "the service is already running (--no-start
      cannot start it with the preload library; connections around tracetape's clients are \
      neither seen nor refused";
 
-/// Detection of unpatched dependencies for one run: the library, the
-/// report file it appends to, and what it is told.
+/// Detection of unpatched dependencies for one run, and its replay clock:
+/// the library, the report file it appends to, the clock file, and what
+/// it is told.
 #[derive(Debug)]
 pub(crate) struct Detection {
     /// Holds the report file; removed at the end of the run.
@@ -60,6 +74,8 @@ impl Detection {
             .tempdir()?;
         let report = dir.path().join(REPORT_FILE);
         std::fs::File::create(&report)?;
+        let clock = dir.path().join(CLOCK_FILE);
+        std::fs::File::create(&clock)?.set_len(CLOCK_FILE_BYTES)?;
         let mut allow = allow_list(&settings.base_url, env);
         for entry in user_allowed(&settings.allow_connect) {
             if !allow.contains(&entry) {
@@ -77,6 +93,7 @@ impl Detection {
             ("TRACETAPE_UNPATCHED_REPORT", report.clone()),
             ("TRACETAPE_UNPATCHED_ALLOW", PathBuf::from(allow)),
             ("TRACETAPE_UNPATCHED_MODE", PathBuf::from(mode)),
+            (CLOCK_VAR, clock),
         ];
         Ok(Ok(Self {
             _dir: dir,
@@ -84,6 +101,12 @@ impl Detection {
             env,
         }))
     }
+}
+
+/// Whether a service started with `env` runs on the replay clock (its
+/// preload library permitting).
+pub(crate) fn sets_clock(env: &[(&'static str, PathBuf)]) -> bool {
+    env.iter().any(|(name, _)| *name == CLOCK_VAR)
 }
 
 /// The library `explicit` names (which must exist), else the one beside
@@ -327,6 +350,46 @@ mod tests {
                  localhost:5432"
             )
         );
+    }
+
+    #[test]
+    fn the_service_is_told_of_a_clock_file_of_every_slot() {
+        let dir = tempfile::tempdir().unwrap();
+        let library = dir.path().join(LIBRARY);
+        std::fs::write(&library, "").unwrap();
+        let settings = settings_with_library(&library);
+        let Ok(detection) = Detection::prepare(&settings, |_| None).unwrap() else {
+            panic!("no detection");
+        };
+        assert!(sets_clock(&detection.env));
+        let (_, clock) = detection
+            .env
+            .iter()
+            .find(|(name, _)| *name == CLOCK_VAR)
+            .unwrap();
+        assert_eq!(std::fs::metadata(clock).unwrap().len(), 1 << 20);
+        assert!(!sets_clock(&[("LD_PRELOAD", library)]));
+    }
+
+    fn settings_with_library(library: &Path) -> Settings {
+        use clap::Parser as _;
+
+        use crate::cli::{Cli, Command};
+
+        let argv = [
+            "tracetape",
+            "replay",
+            "--command",
+            "./svc",
+            "--port",
+            "8081",
+            "--preload",
+            library.to_str().unwrap(),
+        ];
+        let Command::Replay(args) = Cli::try_parse_from(argv).unwrap().command else {
+            panic!("not replay");
+        };
+        Settings::resolve(&args, None).unwrap()
     }
 
     #[test]

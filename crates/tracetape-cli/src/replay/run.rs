@@ -16,7 +16,7 @@ use tracetape::replay::ReplayId;
 
 use super::config::Settings;
 use super::outcome::{CallDeviations, Judging, Outcome, Replayed, judge, verdict};
-use super::preload::{Detection, NOT_STARTED};
+use super::preload::{CLOCK_CONTROLLED, Detection, NOT_STARTED};
 use super::progress::Progress;
 use super::report::{self, Background, Format, Report, Style};
 use super::select::{self, Replayable};
@@ -26,10 +26,13 @@ use super::unpatched::{Candidate, SharedPids, Watch};
 use crate::cli::ReplayArgs;
 use crate::exit::{FAILURE, Failure, INTERRUPTED};
 use tracetape::replay::ReplayStatus;
+use tracetape::replay::compare::CompareOptions;
 
 /// After a request failed on its connection, how long to wait for news
 /// that the service died, which can come a moment after.
 const DEATH_NEWS: Duration = Duration::from_secs(2);
+/// What a run whose clock is not controlled compares differently.
+const UNCONTROLLED: &str = "; timestamps, dates and epochs of the same kind on both sides are forgiven whatever their values";
 /// How often the service is asked whether the replayed requests' work
 /// after their responses has ended.
 const SETTLE_POLL: Duration = Duration::from_millis(20);
@@ -63,6 +66,10 @@ pub(crate) fn resolve(args: &ReplayArgs) -> Result<Settings, Failure> {
         writeln!(
             io::stderr(),
             "note: unpatched-dependency detection is off: {NOT_STARTED}"
+        )?;
+        writeln!(
+            io::stderr(),
+            "clock: not controlled (--no-start: the service reads real time){UNCONTROLLED}"
         )?;
     }
     Ok(settings)
@@ -159,6 +166,24 @@ pub(crate) async fn replay_selection(
         let stopped = service.stop(true).await;
         let why = stopped.failure.unwrap_or(why);
         return Err(Failure::Usage(anyhow!(why)));
+    }
+    if settings.command.is_some() {
+        // Once ready, when a start without the library would be known.
+        // (The demo's services, replayed in-process, say nothing.)
+        if service.clock_controlled() {
+            writeln!(io::stderr(), "{CLOCK_CONTROLLED}")?;
+        } else if detection.is_some() {
+            writeln!(
+                io::stderr(),
+                "clock: not controlled (the service runs without the preload library: it reads real \
+                 time){UNCONTROLLED}"
+            )?;
+        } else {
+            writeln!(
+                io::stderr(),
+                "clock: not controlled (no preload library: the service reads real time){UNCONTROLLED}"
+            )?;
+        }
     }
     // What the service connected to while starting: no request's.
     if let Some(watch) = &mut watch {
@@ -295,7 +320,7 @@ async fn replay_all(
     let total = recordings.len();
     let recordings: Vec<Arc<Replayable>> = recordings.into_iter().map(Arc::new).collect();
     let compare = Arc::new(Judging {
-        compare: settings.compare.clone(),
+        compare: compare_options(settings, service),
         call_deviations: settings.call_deviations,
     });
     let mut progress = Progress::new(total);
@@ -373,6 +398,21 @@ async fn replay_all(
         results: slots.into_iter().flatten().collect(),
         interrupted,
     })
+}
+
+/// How the run's responses are compared: the settings' options, made
+/// strict about times when the service runs on the replay clock (each
+/// request sees its recorded time, so values derived from "now" come out
+/// as recorded). Called once the service is ready, when that is known.
+fn compare_options(settings: &Settings, service: &Service) -> CompareOptions {
+    let mut options = settings.compare.clone();
+    if !service.clock_controlled() {
+        // Values derived from "now" come out as today's: timestamps and
+        // dates of the same kind on both sides are forgiven whatever
+        // their values (said at start).
+        options.time_window = None;
+    }
+    options
 }
 
 /// `replayable` as a request an unpatched connection may belong to.

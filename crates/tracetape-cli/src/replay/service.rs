@@ -8,6 +8,8 @@
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{oneshot, watch};
@@ -15,6 +17,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::config::Settings;
+use super::preload::{LIBRARY, sets_clock};
 use super::process::{Process, ServiceLog};
 use super::send::{Sender, humane};
 use super::unpatched::{self, SharedPids};
@@ -120,6 +123,9 @@ struct Launch {
     /// With unpatched-dependency detection: where the service's processes
     /// are noted at each start, and the port that tells them.
     detection: Option<(SharedPids, u16)>,
+    /// Whether the service runs on the replay clock: started so, and
+    /// cleared when a start's process turns out not to load the library.
+    clock: Arc<AtomicBool>,
 }
 
 /// The supervised service.
@@ -128,6 +134,7 @@ pub(crate) struct Service {
     status: watch::Receiver<Status>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Option<ServiceLog>>,
+    clock: Arc<AtomicBool>,
 }
 
 /// How the service's run went, once stopped.
@@ -183,6 +190,10 @@ impl Service {
             ));
         }
         let port = settings.base_url.port_or_known_default().unwrap_or(80);
+        let clock = Arc::new(AtomicBool::new(
+            settings.command.is_some()
+                && detection.as_ref().is_some_and(|(vars, _)| sets_clock(vars)),
+        ));
         let detection = detection.map(|(vars, pids)| {
             env.extend(vars.iter().cloned());
             (pids, port)
@@ -193,6 +204,7 @@ impl Service {
             ready: settings.ready.clone(),
             startup_timeout: settings.startup_timeout,
             detection,
+            clock: Arc::clone(&clock),
         };
         let (status_tx, status) = watch::channel(Status {
             generation: 0,
@@ -205,7 +217,17 @@ impl Service {
             status,
             stop: Some(stop),
             task,
+            clock,
         })
+    }
+
+    /// Whether each replayed request sees its recorded time (the replay
+    /// clock, ARCHITECTURE.md "Replay clock"): the service was started with
+    /// the preload library and its clock file, and no start of it ran
+    /// without the library (a statically linked binary). Known once the
+    /// service is ready; comparisons may then be strict about times.
+    pub(crate) fn clock_controlled(&self) -> bool {
+        self.clock.load(Ordering::Relaxed)
     }
 
     /// How the replaying tasks follow the service.
@@ -291,11 +313,22 @@ async fn supervise(
         }
         if let Some((pids, port)) = &launch.detection {
             // Before any request is sent: their connections must be told.
-            let warnings = unpatched::identify(process.pgid(), *port, pids);
+            let identified = unpatched::identify(process.pgid(), *port, pids);
             if generation == 0 {
-                for warning in warnings {
+                for warning in identified.warnings {
                     let _ = writeln!(io::stderr(), "warning: {warning}");
                 }
+            }
+            if identified.without_library
+                && launch.clock.swap(false, Ordering::Relaxed)
+                && generation > 0
+            {
+                let _ = writeln!(
+                    io::stderr(),
+                    "warning: clock: not controlled after all: the service's start {} runs \
+                     without {LIBRARY}, so it reads real time",
+                    generation + 1
+                );
             }
         }
         set_phase(Phase::Ready);

@@ -192,12 +192,24 @@ fn lock(pids: &SharedPids) -> MutexGuard<'_, ServicePids> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// What [`identify`] found out about a start of the service.
+#[derive(Debug, Default)]
+pub(crate) struct Identified {
+    /// What to warn about: no process of the service found, or one
+    /// without the library loaded.
+    pub(crate) warnings: Vec<String>,
+    /// A process of the service runs without the library (so without
+    /// detection, and without the replay clock).
+    pub(crate) without_library: bool,
+}
+
 /// Finds the service's processes in group `pgid` (those listening on
-/// `port`) and adds them to `pids`; returns what to warn about: no such
-/// process, or one without the library loaded.
-pub(crate) fn identify(pgid: u32, port: u16, pids: &SharedPids) -> Vec<String> {
+/// `port`) and adds them to `pids`; says what to warn about (no such
+/// process, or one without the library loaded).
+pub(crate) fn identify(pgid: u32, port: u16, pids: &SharedPids) -> Identified {
     let found = procfs::listening_in_group(pgid, port);
     let mut warnings = Vec::new();
+    let mut without_library = false;
     if found.is_empty() {
         warnings.push(format!(
             "unpatched-dependency detection: no process of the service's group listens on port \
@@ -207,6 +219,7 @@ pub(crate) fn identify(pgid: u32, port: u16, pids: &SharedPids) -> Vec<String> {
     }
     for &pid in &found {
         if procfs::has_mapped(pid, LIBRARY) == Some(false) {
+            without_library = true;
             warnings.push(format!(
                 "unpatched-dependency detection cannot work for this service: its process {pid} \
                  ({}) does not have {LIBRARY} loaded (a statically linked binary, or LD_PRELOAD \
@@ -218,7 +231,10 @@ pub(crate) fn identify(pgid: u32, port: u16, pids: &SharedPids) -> Vec<String> {
     let mut pids = lock(pids);
     pids.unknown |= found.is_empty();
     pids.known.extend(found);
-    warnings
+    Identified {
+        warnings,
+        without_library,
+    }
 }
 
 /// Reads the report file as it grows.

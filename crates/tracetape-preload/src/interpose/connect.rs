@@ -44,7 +44,7 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
 /// Reports `connect`'s connection if it bypasses the instrumented clients,
 /// and says whether to refuse it.
 fn decide_connect(config: &Config, fd: c_int, addr: *const sockaddr, len: socklen_t) -> bool {
-    let at = report::now();
+    let at = super::clock::real_unix_nanos();
     // SAFETY: `addr` and `len` are `connect`'s arguments, whose caller
     // promised `len` readable bytes at `addr` (or null).
     let Some(dest) = (unsafe { destination(addr, len) }) else {

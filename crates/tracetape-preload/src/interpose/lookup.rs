@@ -557,7 +557,7 @@ enum Lookup {
 ///
 /// `name` is null or a NUL-terminated string that outlives the call.
 unsafe fn decide_lookup(config: &Config, name: *const c_char, lookup: Lookup, entry: &str) -> bool {
-    let at = report::now();
+    let at = super::clock::real_unix_nanos();
     if name.is_null() {
         return false;
     }

@@ -20,9 +20,11 @@
 //! | [`send`] | `sendto(2)`, `sendmsg(2)`, `sendmmsg(2)`: their decision, the datagram line cap, reading the first bytes of what is sent |
 //! | [`lookup`] | `getaddrinfo(3)`, the `gethostbyname(3)` family, the `res_query(3)` family; the addresses their results give, remembered with the host name |
 //! | [`address`] | reading a `sockaddr`, a socket's type, IP literals |
+//! | [`clock`] | `clock_gettime(2)`, `gettimeofday(2)`, `time(2)`: the replay clock's shift, read from the mapped clock file; the real time reports are stamped with |
 //! | [`real`] | the C signatures and the `dlsym(RTLD_NEXT, …)` lookup of the next definitions |
 
 mod address;
+mod clock;
 mod connect;
 mod lookup;
 mod real;

@@ -4,8 +4,8 @@
 //! is found with ([`next!`]).
 
 use libc::{
-    addrinfo, c_char, c_int, c_uint, c_void, hostent, mmsghdr, msghdr, size_t, sockaddr, socklen_t,
-    ssize_t,
+    addrinfo, c_char, c_int, c_uint, c_void, clockid_t, hostent, mmsghdr, msghdr, size_t, sockaddr,
+    socklen_t, ssize_t, time_t, timespec, timeval,
 };
 
 use super::set_errno;
@@ -72,6 +72,16 @@ pub(super) type ResQueryFn =
 /// `res_state` is only handed on, so it is an opaque pointer here.
 pub(super) type ResNqueryFn =
     unsafe extern "C" fn(*mut c_void, *const c_char, c_int, c_int, *mut u8, c_int) -> c_int;
+
+/// The C signature of `clock_gettime(2)`.
+pub(super) type ClockGettimeFn = unsafe extern "C" fn(clockid_t, *mut timespec) -> c_int;
+
+/// The C signature of `gettimeofday(2)`; the obsolete `timezone` is only
+/// handed on, so it is an opaque pointer here.
+pub(super) type GettimeofdayFn = unsafe extern "C" fn(*mut timeval, *mut c_void) -> c_int;
+
+/// The C signature of `time(2)`.
+pub(super) type TimeFn = unsafe extern "C" fn(*mut time_t) -> time_t;
 
 /// The next definition of the C function `$name` in symbol lookup order
 /// (the C library's, or another interposer's), as an `Option<$ty>`, looked

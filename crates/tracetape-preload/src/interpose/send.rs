@@ -181,7 +181,7 @@ fn decide_send(
     entry: &str,
     payload: impl FnOnce(&mut [u8]) -> usize,
 ) -> bool {
-    let at = report::now();
+    let at = super::clock::real_unix_nanos();
     // SAFETY: `addr` and `addr_len` are the destination of the send call,
     // whose caller promised `addr_len` readable bytes at `addr` (or null).
     let Some(dest) = (unsafe { destination(addr, addr_len) }) else {

@@ -120,5 +120,6 @@ where
 /// ```
 pub fn run_in<R>(cx: &Context, f: impl FnOnce() -> R) -> R {
     let _attached = cx.clone().attach();
-    f()
+    // In a replayed request's context: on its recorded clock.
+    crate::replay::ClockShift::run(crate::replay::ClockShift::of(cx), f)
 }

@@ -46,7 +46,10 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    tokio::spawn(future.with_current_context())
+    // In a replayed request's context, polled on its recorded clock.
+    tokio::spawn(crate::replay::WithClock::current(
+        future.with_current_context(),
+    ))
 }
 
 /// [`tokio::task::spawn_blocking`], with the caller's context attached
@@ -86,8 +89,5 @@ where
     R: Send + 'static,
 {
     let cx = Context::current();
-    tokio::task::spawn_blocking(move || {
-        let _attached = cx.attach();
-        f()
-    })
+    tokio::task::spawn_blocking(move || super::run_in(&cx, f))
 }

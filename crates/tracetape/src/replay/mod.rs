@@ -12,12 +12,16 @@
 //! response carries [`REPLAY_LOG_HEADER`]: how each call was answered, and
 //! which recorded calls went unused (and, when the replay detects
 //! connections bypassing tracetape, when the handler ran: [`PollTimes`]).
+//! With the clock file `tracetape replay` names in `TRACETAPE_REPLAY_CLOCK`
+//! (and its preload library), the wall clock of the thread polling a
+//! replayed request's handler reads the request's recorded time.
 //! [`compare`] then decides whether the response deviates from the
 //! recorded one. Before it stops the service, the replayer asks for the
 //! [`ReplayStatus`]: the calls made outside the replayed requests, and
 //! those the requests' work made after their responses.
 
 mod body;
+mod clock;
 pub mod compare;
 mod global;
 mod id;
@@ -33,6 +37,7 @@ mod status;
 mod streaming_tests;
 
 pub(crate) use body::ReplayedBody;
+pub(crate) use clock::{ClockShift, WithClock};
 pub(crate) use global::{global, install as install_global, uninstall as uninstall_global};
 pub use id::{ParseReplayIdError, REPLAY_HEADER, REPLAY_LOG_HEADER, ReplayId};
 pub use log::{LoggedCall, LoggedUnused, ReplayLog};

@@ -9,13 +9,17 @@
 //! the server layer notes each poll's thread and start and end times,
 //! and the replay log carries them back. Only when the replay asks for
 //! detection (`TRACETAPE_UNPATCHED_REPORT` is set in the service's
-//! environment): otherwise nothing is timed.
+//! environment): otherwise nothing is timed. The same wrapper moves the
+//! polling thread's wall clock to the request's recorded time while the
+//! replay controls the clock (`clock.rs`); poll times stay in real time,
+//! as the library reports.
 
 use std::cell::Cell;
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
+
+use super::clock::{ClockShift, real_unix_nanos};
 
 /// The variable `tracetape replay` sets when it detects connections that
 /// bypass tracetape (the preload library's report file).
@@ -64,55 +68,63 @@ impl PollTimes {
     }
 }
 
-/// Notes the polls of one replayed request; `None` from [`PollClock::start`]
-/// when detection is off.
+/// Wraps the polls of one replayed request's handler: notes when and on
+/// which thread each ran, when the replay detects connections bypassing
+/// tracetape, and moves the polling thread's wall clock to the request's
+/// recorded time while it runs, when the replay controls the clock (see
+/// [`ClockShift`]). `None` from [`PollClock::start`] when neither.
 #[derive(Debug)]
 pub(crate) struct PollClock {
-    times: PollTimes,
+    times: Option<PollTimes>,
+    shift: Option<ClockShift>,
 }
 
 impl PollClock {
-    /// A clock for a new replayed request, when the replay detects
-    /// connections bypassing tracetape and this platform tells thread ids.
-    pub(crate) fn start() -> Option<Self> {
-        static ENABLED: OnceLock<bool> = OnceLock::new();
-        let enabled = *ENABLED.get_or_init(|| {
+    /// The poll clock of a new replayed request whose wall clock is moved
+    /// by `shift`, if any; `None` when there is no shift and the replay
+    /// does not detect connections bypassing tracetape (or this platform
+    /// does not tell thread ids).
+    pub(crate) fn start(shift: Option<ClockShift>) -> Option<Self> {
+        static DETECTING: OnceLock<bool> = OnceLock::new();
+        let detecting = *DETECTING.get_or_init(|| {
             std::env::var_os(DETECTION_VARIABLE).is_some() && thread_id().is_some()
         });
-        enabled.then(|| Self {
-            times: PollTimes::default(),
+        (detecting || shift.is_some()).then(|| Self {
+            times: detecting.then(PollTimes::default),
+            shift,
         })
     }
 
-    /// Runs `poll`, noting when and on which thread in `clock`, when
-    /// there is one.
+    /// Runs `poll` with `clock`'s shift, noting when and on which thread
+    /// when it notes times; just runs it without a clock.
     pub(crate) fn time<R>(clock: Option<&mut Self>, poll: impl FnOnce() -> R) -> R {
         let Some(clock) = clock else {
             return poll();
         };
-        let from = unix_nanos();
-        let result = poll();
-        let to = unix_nanos();
+        let Some(times) = clock.times.as_mut() else {
+            return ClockShift::run(clock.shift, poll);
+        };
+        // Real time on both ends: the preload library reports in it.
+        let from = real_unix_nanos();
+        let result = ClockShift::run(clock.shift, poll);
+        let to = real_unix_nanos();
         if let Some(tid) = thread_id()
-            && clock.times.windows.len() < MAX_WINDOWS
+            && times.windows.len() < MAX_WINDOWS
         {
-            clock.times.windows.push(PollWindow { tid, from, to });
+            times.windows.push(PollWindow { tid, from, to });
         }
         result
     }
 
-    /// What was noted.
-    pub(crate) fn times(&self) -> &PollTimes {
-        &self.times
+    /// What was noted, when times are.
+    pub(crate) fn times(&self) -> Option<&PollTimes> {
+        self.times.as_ref()
     }
-}
 
-fn unix_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
-        })
+    /// The shift the request's wall clock is moved by, if any.
+    pub(crate) fn shift(&self) -> Option<ClockShift> {
+        self.shift
+    }
 }
 
 thread_local! {
@@ -123,7 +135,7 @@ thread_local! {
 /// The calling thread's kernel id, as `gettid(2)` gives it, read once per
 /// thread from `/proc/thread-self` (a link to `<pid>/task/<tid>`); `None`
 /// where there is no such link.
-fn thread_id() -> Option<i64> {
+pub(super) fn thread_id() -> Option<i64> {
     THREAD_ID
         .try_with(|cached| {
             if cached.get().is_none() {
@@ -157,10 +169,11 @@ mod tests {
     #[test]
     fn a_clock_notes_each_poll_up_to_the_limit() {
         let mut clock = PollClock {
-            times: PollTimes::default(),
+            times: Some(PollTimes::default()),
+            shift: None,
         };
-        let inside = PollClock::time(Some(&mut clock), unix_nanos);
-        let times = clock.times();
+        let inside = PollClock::time(Some(&mut clock), real_unix_nanos);
+        let times = clock.times().unwrap();
         let [window] = *times.windows.as_slice() else {
             panic!("{times:?}")
         };
@@ -169,8 +182,12 @@ mod tests {
         for _ in 0..MAX_WINDOWS {
             PollClock::time(Some(&mut clock), || ());
         }
-        assert_eq!(clock.times().windows.len(), MAX_WINDOWS);
-        assert_eq!(clock.times().windows[0], window, "the first are kept");
+        assert_eq!(clock.times().unwrap().windows.len(), MAX_WINDOWS);
+        assert_eq!(
+            clock.times().unwrap().windows[0],
+            window,
+            "the first are kept"
+        );
     }
 
     #[test]

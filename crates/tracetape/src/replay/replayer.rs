@@ -177,9 +177,10 @@ impl Replayer {
             Some(recording) => ReplayScope::reporting(
                 text,
                 Ok(Arc::new(self.inner.matcher.session(recording))),
+                recording.inbound().map(|inbound| inbound.start_unix_nanos),
                 late,
             ),
-            None => ReplayScope::reporting(text, Err(self.inner.dir.clone()), late),
+            None => ReplayScope::reporting(text, Err(self.inner.dir.clone()), None, late),
         }))
     }
 

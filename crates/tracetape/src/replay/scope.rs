@@ -57,6 +57,9 @@ struct ScopeInner {
     id: String,
     /// The session, or the directory that lacked the recording.
     session: Result<Arc<MockSession>, PathBuf>,
+    /// When the recorded inbound request started, in nanoseconds since
+    /// the Unix epoch (what the replay clock is set to).
+    recorded_start: Option<u64>,
     /// Where the calls made after the response are reported, when the
     /// scope outlives it.
     late: Option<Arc<Late>>,
@@ -79,24 +82,34 @@ pub(crate) enum Begun {
 
 impl ReplayScope {
     pub(crate) fn new(id: String, session: Result<Arc<MockSession>, PathBuf>) -> Self {
-        Self::reporting(id, session, None)
+        Self::reporting(id, session, None, None)
     }
 
-    /// A scope that reports the calls it makes after its response to
-    /// `late`.
+    /// The scope of a replayed request whose recording started at
+    /// `recorded_start` (nanoseconds since the Unix epoch), reporting the
+    /// calls it makes after its response to `late`.
     pub(crate) fn reporting(
         id: String,
         session: Result<Arc<MockSession>, PathBuf>,
+        recorded_start: Option<u64>,
         late: Option<Arc<Late>>,
     ) -> Self {
         Self {
             inner: Arc::new(ScopeInner {
                 id,
                 session,
+                recorded_start,
                 late,
                 reported: AtomicUsize::new(NOT_SENT),
             }),
         }
+    }
+
+    /// When the replayed request's recording started, in nanoseconds since
+    /// the Unix epoch; `None` for the background scope, a recording not
+    /// in the store, or one without its inbound request.
+    pub(crate) fn recorded_start(&self) -> Option<u64> {
+        self.inner.recorded_start
     }
 
     /// The scope that answers calls made in `cx`: the replayed request's,

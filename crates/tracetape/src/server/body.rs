@@ -12,6 +12,7 @@ use pin_project_lite::pin_project;
 use super::inflight::InFlight;
 use super::recording::CaptureSink;
 use crate::record::MaybeTee;
+use crate::replay::ClockShift;
 
 /// The request body as the service wrapped by [`Trace`](super::Trace)
 /// receives it: `B` itself, passed on unchanged, and, when the request is
@@ -33,6 +34,9 @@ pin_project! {
         #[pin]
         inner: Option<MaybeTee<B, CaptureSink>>,
         inflight: Option<InFlight>,
+        // Replay mode with the clock under control: the recorded request's
+        // wall clock, which the body is polled with.
+        clock: Option<ClockShift>,
     }
 }
 
@@ -53,6 +57,7 @@ impl<B: Body> ResponseBody<B> {
         Self {
             inner: Some(MaybeTee::passthrough(inner)),
             inflight: None,
+            clock: None,
         }
     }
 
@@ -60,6 +65,7 @@ impl<B: Body> ResponseBody<B> {
         Self {
             inner: Some(inner),
             inflight: Some(inflight),
+            clock: None,
         }
     }
 
@@ -68,13 +74,22 @@ impl<B: Body> ResponseBody<B> {
         Self {
             inner: None,
             inflight: None,
+            clock: None,
         }
+    }
+
+    /// The body of a replayed request, polled with the request's wall
+    /// clock `shift` (when the replay controls the clock).
+    pub(crate) fn with_clock(mut self, shift: Option<ClockShift>) -> Self {
+        self.clock = shift;
+        self
     }
 
     pub(crate) fn empty(inflight: InFlight) -> Self {
         Self {
             inner: None,
             inflight: Some(inflight),
+            clock: None,
         }
     }
 }
@@ -92,7 +107,10 @@ impl<B: Body> Body for ResponseBody<B> {
             end(this.inflight);
             return Poll::Ready(None);
         };
-        let frame = ready!(inner.as_mut().poll_frame(cx));
+        // The span is ended below, outside the shift: in real time.
+        let frame = ready!(ClockShift::run(*this.clock, || inner
+            .as_mut()
+            .poll_frame(cx)));
         match &frame {
             None => end(this.inflight),
             Some(Ok(_)) if inner.is_end_stream() => end(this.inflight),

@@ -212,7 +212,11 @@ where
                     Some(capture) => capture.response(response),
                     None => response.map(MaybeTee::passthrough),
                 };
-                Poll::Ready(Ok(response.map(|body| ResponseBody::traced(body, inflight))))
+                // A streamed body is polled on the recorded clock too.
+                let shift = this.polls.as_ref().and_then(PollClock::shift);
+                Poll::Ready(Ok(
+                    response.map(|body| ResponseBody::traced(body, inflight).with_clock(shift))
+                ))
             }
             Ok(Poll::Ready(Err(error))) => {
                 let error_type = std::any::type_name::<E>();
@@ -249,5 +253,5 @@ where
 /// The replay log header of a replayed request (`None` for any other):
 /// how its calls were answered, and when its handler was polled.
 fn replay_log(replay: Option<ReplayScope>, polls: Option<&PollClock>) -> Option<HeaderValue> {
-    replay?.log_header(polls.map(PollClock::times))
+    replay?.log_header(polls.and_then(PollClock::times))
 }

@@ -15,7 +15,7 @@ use super::future::ResponseFuture;
 use super::inflight::InFlight;
 use super::{OnRequest, OnResponse, recording, request};
 use crate::record::NotSampled;
-use crate::replay::{Begun, PollClock};
+use crate::replay::{Begun, ClockShift, PollClock, ReplayScope};
 use crate::{hook, propagation};
 
 /// A service traced by [`TraceLayer`](super::TraceLayer).
@@ -126,6 +126,15 @@ where
             Some(scope) => cx.with_value(scope.clone()),
             None => cx,
         };
+        // Replay mode with the clock under control: the handler's wall
+        // clock reads the recorded time, from the moment the request came.
+        let shift = (replay.as_ref())
+            .and_then(ReplayScope::recorded_start)
+            .and_then(ClockShift::begin);
+        let cx = match shift {
+            Some(shift) => cx.with_value(shift),
+            None => cx,
+        };
         let (cx, capture, request_sink) = match record {
             Some((recorder, started_at, name)) => {
                 let begun = recording::begin(recorder, cx, &parent, name, &parts, started_at);
@@ -144,8 +153,9 @@ where
         let inflight =
             InFlight::begin(cx.clone(), start, self.config.instruments().clone(), labels);
         // A replayed request's handler is timed when the replay detects
-        // connections bypassing tracetape, from the call on.
-        let mut polls = replay.as_ref().and_then(|_| PollClock::start());
+        // connections bypassing tracetape, and runs on the recorded clock
+        // when the replay controls it, from the call on.
+        let mut polls = replay.as_ref().and_then(|_| PollClock::start(shift));
         let called = {
             let _attached = cx.attach();
             let call = AssertUnwindSafe(|| self.inner.call(request));
