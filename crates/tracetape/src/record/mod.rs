@@ -70,7 +70,7 @@ pub use model::{
 };
 pub use read::{LoadedRecordings, RecordingStore, StoredRecording};
 pub use recorded_body::RecordedBody;
-pub use recorder::{FlushRecorderError, Recorder, StartRecorderError};
+pub use recorder::{FlushRecorderError, LINGER, MAX_LINGERING, Recorder, StartRecorderError};
 pub(crate) use recorder::{NotSampled, Part, TraceRecording};
 pub(crate) use redact::Redactor;
 pub use redact::{

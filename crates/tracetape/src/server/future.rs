@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, ready};
 
 use http::{HeaderValue, Response, StatusCode};
+use opentelemetry::Context;
 use opentelemetry::trace::TraceContextExt;
 use pin_project_lite::pin_project;
 
@@ -27,6 +28,9 @@ pin_project! {
         #[pin]
         inner: Option<F>,
         panic: Option<Box<dyn Any + Send>>,
+        // The context the inner future is polled in (the recording in
+        // it, in record mode); dropped with the inner future.
+        cx: Option<Context>,
         inflight: Option<InFlight>,
         on_response: Option<OnResp>,
         config: Option<Arc<Config>>,
@@ -56,6 +60,7 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
         Self {
             inner: Some(inner),
             panic: None,
+            cx: None,
             inflight: None,
             on_response: None,
             config: None,
@@ -65,9 +70,10 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
         }
     }
 
+    /// The inner future, polled in `cx`, for the request of `inflight`.
     pub(crate) fn traced(
         inner: F,
-        inflight: InFlight,
+        (cx, inflight): (Context, InFlight),
         on_response: OnResp,
         config: Arc<Config>,
         capture: Option<ServerCapture>,
@@ -75,6 +81,7 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
         Self {
             inner: Some(inner),
             panic: None,
+            cx: Some(cx),
             inflight: Some(inflight),
             on_response: Some(on_response),
             config: Some(config),
@@ -94,6 +101,7 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
         Self {
             inner: None,
             panic: Some(panic),
+            cx: None,
             inflight: Some(inflight),
             on_response: Some(on_response),
             config: Some(config),
@@ -140,7 +148,8 @@ where
         let outcome = if let Some(panic) = this.panic.take() {
             Err(panic)
         } else if let Some(inner) = this.inner.as_mut().as_pin_mut() {
-            let _attached = inflight.cx.clone().attach();
+            let handler_cx = this.cx.as_ref().unwrap_or(&inflight.cx);
+            let _attached = handler_cx.clone().attach();
             let poll = AssertUnwindSafe(|| inner.poll(cx));
             PollClock::time(this.polls.as_mut(), || catch_unwind(poll))
         } else {
@@ -151,6 +160,9 @@ where
             return Poll::Pending;
         }
         this.inner.set(None);
+        // Whatever the handler handed its context to keeps it; this
+        // future holds it no longer.
+        *this.cx = None;
         let Some(mut inflight) = this.inflight.take() else {
             return Poll::Pending;
         };

@@ -121,6 +121,12 @@ where
             Some(scope) => cx.with_value(scope.clone()),
             None => cx,
         };
+        // The span's own context, without the recording: what the span
+        // needs until the response body ends. The handler's context (the
+        // recording in it) is held only while the handler runs, so that a
+        // recording is kept open after the response by nothing but the
+        // contexts the handler handed on (a spawned task's, say).
+        let span_cx = cx.clone();
         let (cx, capture, request_sink) = match record {
             Some((recorder, started_at, name)) => {
                 let begun = recording::begin(recorder, cx, &parent, name, &parts, started_at);
@@ -136,21 +142,24 @@ where
             Some((sink, limit)) => RequestBody::recorded(body, limit, sink),
             None => RequestBody::plain(body),
         });
-        let inflight =
-            InFlight::begin(cx.clone(), start, self.config.instruments().clone(), labels);
+        let inflight = InFlight::begin(span_cx, start, self.config.instruments().clone(), labels);
         // A replayed request's handler is timed when the replay detects
         // connections bypassing tracetape, from the call on.
         let mut polls = replay.as_ref().and_then(|_| PollClock::start());
         let called = {
-            let _attached = cx.attach();
+            let _attached = cx.clone().attach();
             let call = AssertUnwindSafe(|| self.inner.call(request));
             PollClock::time(polls.as_mut(), || catch_unwind(call))
         };
         let config = self.config.clone();
         let future = match called {
-            Ok(inner) => {
-                ResponseFuture::traced(inner, inflight, self.on_response.clone(), config, capture)
-            }
+            Ok(inner) => ResponseFuture::traced(
+                inner,
+                (cx, inflight),
+                self.on_response.clone(),
+                config,
+                capture,
+            ),
             Err(panic) => {
                 ResponseFuture::panicked(panic, inflight, self.on_response.clone(), config, capture)
             }
