@@ -384,7 +384,12 @@ impl Recorder {
 
     /// Counts a call made too late for its request's recording.
     fn late_call_dropped(&self) {
-        if self.inner.late_calls_dropped.fetch_add(1, Ordering::Relaxed) == 0 {
+        if self
+            .inner
+            .late_calls_dropped
+            .fetch_add(1, Ordering::Relaxed)
+            == 0
+        {
             crate::diag::warn_once(
                 LATE_CALL_DROPPED,
                 format_args!(

@@ -253,10 +253,7 @@ fn at_most_max_lingering_recordings_wait() {
     let traces: Vec<TraceId> = delivered.iter().map(|r| r.trace_id).collect();
     let oldest: Vec<TraceId> = (1..=10_u128).map(TraceId::from).collect();
     assert_eq!(traces, oldest);
-    assert_eq!(
-        recorder.inner.lingering.len(),
-        MAX_LINGERING
-    );
+    assert_eq!(recorder.inner.lingering.len(), MAX_LINGERING);
 }
 
 #[test]
