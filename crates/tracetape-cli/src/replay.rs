@@ -15,6 +15,7 @@
 
 mod config;
 mod headers;
+mod order;
 mod outcome;
 mod preload;
 mod process;
@@ -28,5 +29,6 @@ mod service;
 mod unpatched;
 
 pub(crate) use config::Settings;
+pub(crate) use order::Order;
 pub(crate) use report::{Format, Report, Style, write};
 pub(crate) use run::{ran_to_end, replay, run};

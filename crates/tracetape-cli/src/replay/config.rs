@@ -16,6 +16,7 @@ use serde::Deserialize;
 use tracetape::record::{CONFIG_FILE, DEFAULT_DIR, JsonPath};
 use tracetape::replay::compare::CompareOptions;
 
+use super::order::Order;
 use crate::cli::ReplayArgs;
 
 /// How long the service may take to become ready, unless configured.
@@ -38,6 +39,8 @@ pub(crate) struct Settings {
     pub(crate) startup_timeout: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) concurrency: usize,
+    /// Which requests may run at the same time.
+    pub(crate) order: Order,
     /// The recordings directory, absolute.
     pub(crate) recordings: PathBuf,
     /// The service to replay; `None`: the only one there is.
@@ -86,6 +89,7 @@ struct RawReplay {
     startup_timeout: Option<toml::Value>,
     request_timeout: Option<toml::Value>,
     concurrency: Option<usize>,
+    order: Option<Order>,
     recordings: Option<PathBuf>,
     service: Option<String>,
     only: Option<Vec<String>>,
@@ -225,6 +229,7 @@ impl Settings {
             startup_timeout,
             request_timeout,
             concurrency,
+            order: args.order.or(replay.order).unwrap_or_default(),
             recordings,
             service: args.service.clone().or(replay.service),
             only,
@@ -511,6 +516,7 @@ mod tests {
         assert_eq!(settings.startup_timeout, Duration::from_secs(60));
         assert_eq!(settings.request_timeout, Duration::from_secs(30));
         assert_eq!(settings.concurrency, 4);
+        assert_eq!(settings.order, Order::Recorded);
         assert!(settings.recordings.is_absolute());
         assert!(settings.recordings.ends_with(".tracetape/recordings"));
         assert_eq!(settings.compare, CompareOptions::default());
@@ -632,6 +638,20 @@ mod tests {
         );
         let err = error(Some("[replay]\nport = 1\nallow_connect = \"db\"\n"), &[]);
         assert!(err.contains("allow_connect"), "{err}");
+    }
+
+    #[test]
+    fn order_comes_from_the_file_and_the_flag_overrides_it() {
+        let flags = ["--command", "./svc", "--port", "8081"];
+        let file = "[replay]\norder = \"free\"\n";
+        assert_eq!(resolve(Some(file), &flags).unwrap().order, Order::Free);
+        let recorded = [&flags[..], &["--order", "recorded"]].concat();
+        assert_eq!(
+            resolve(Some(file), &recorded).unwrap().order,
+            Order::Recorded
+        );
+        let err = error(Some("[replay]\norder = \"random\"\n"), &flags);
+        assert!(err.contains("order"), "{err}");
     }
 
     #[test]

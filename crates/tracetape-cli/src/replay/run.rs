@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use tracetape::replay::compare::CompareOptions;
 
 use super::config::Settings;
+use super::order::Schedule;
 use super::outcome::{Replayed, judge};
 use super::preload::{Detection, NOT_STARTED};
 use super::progress::Progress;
@@ -174,8 +175,10 @@ struct Replays {
     interrupted: bool,
 }
 
-/// Replays `recordings`, at most `concurrency` at a time, until all are
-/// done or `interrupt` comes (then what was in flight is dropped).
+/// Replays `recordings` (sorted by recorded start), at most `concurrency`
+/// at a time and in the order `settings.order` asks for (`order.rs`),
+/// until all are done or `interrupt` comes (then what was in flight is
+/// dropped).
 async fn replay_all(
     recordings: Vec<Replayable>,
     settings: &Settings,
@@ -185,6 +188,7 @@ async fn replay_all(
     watch: &mut Option<Watch>,
 ) -> Result<Replays, Failure> {
     let total = recordings.len();
+    let schedule = Schedule::new(settings.order, recordings.iter().map(Replayable::inbound));
     let recordings: Vec<Arc<Replayable>> = recordings.into_iter().map(Arc::new).collect();
     let compare = Arc::new(settings.compare.clone());
     let mut progress = Progress::new(total);
@@ -194,7 +198,10 @@ async fn replay_all(
     let mut next = 0;
     let mut interrupted = false;
     loop {
-        while next < total && tasks.len() < settings.concurrency {
+        while next < total
+            && tasks.len() < settings.concurrency
+            && schedule.may_start(next, by_task.values().copied())
+        {
             let task = replay_one(
                 Arc::clone(&recordings[next]),
                 sender.clone(),
