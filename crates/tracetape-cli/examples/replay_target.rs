@@ -1,7 +1,9 @@
 //! A small order service for the `tracetape replay` tests: `POST /orders`
 //! checks stock and asks for a price from a dependency, through tracetape's
-//! reqwest middleware, under tracetape's server layer; `tracetape::init()`
-//! records or replays as `TRACETAPE_MODE` says.
+//! reqwest middleware, under tracetape's server layer; `POST /items` adds
+//! `{"name": ...}` to a list kept in memory and `GET /items` answers the
+//! list, so what it answers depends on the order of the requests;
+//! `tracetape::init()` records or replays as `TRACETAPE_MODE` says.
 //!
 //! Run with: `DEPENDENCY_URL=http://127.0.0.1:9000 cargo run -p tracetape-cli
 //! --example replay_target`, which prints
@@ -42,7 +44,7 @@
 //! SIGTERM stops it gracefully, which writes the recordings still queued.
 
 use std::error::Error;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -107,6 +109,8 @@ struct App {
     resolve: Option<String>,
     udp: Option<String>,
     token: Option<String>,
+    /// What `POST /items` added, in the order it came.
+    items: Mutex<Vec<String>>,
 }
 
 #[tokio::main]
@@ -152,10 +156,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
         resolve: std::env::var("REPLAY_TARGET_RESOLVE").ok(),
         udp: std::env::var("REPLAY_TARGET_UDP").ok(),
         token: std::env::var("REPLAY_TARGET_TOKEN").ok(),
+        items: Mutex::default(),
     });
     let router = Router::new()
         .route("/orders", post(order))
         .route("/health", get(health))
+        .route("/items", post(add_item).get(list_items))
         .with_state(app)
         .layer(TraceLayer::new());
     let mut terminate = signal(SignalKind::terminate())?;
@@ -183,6 +189,20 @@ async fn health(State(app): State<Arc<App>>) -> StatusCode {
 }
 
 type Failure = (StatusCode, String);
+
+/// Adds the item; answers how many there are now.
+async fn add_item(State(app): State<Arc<App>>, Json(item): Json<Value>) -> Json<Value> {
+    let name = item["name"].as_str().unwrap_or_default().to_owned();
+    let mut items = app.items.lock().unwrap_or_else(PoisonError::into_inner);
+    items.push(name);
+    Json(json!({"count": items.len()}))
+}
+
+/// Every item added so far, in the order added.
+async fn list_items(State(app): State<Arc<App>>) -> Json<Value> {
+    let items = app.items.lock().unwrap_or_else(PoisonError::into_inner);
+    Json(json!({"items": *items}))
+}
 
 async fn order(
     State(app): State<Arc<App>>,
