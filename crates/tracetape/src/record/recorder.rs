@@ -19,16 +19,15 @@
 //! The server layer holds the context only while it polls the handler,
 //! so an ordinary request is handed on as soon as its response body ends.
 //!
-//! A context may also outlive its request for good (stored in a
-//! long-lived value, or held by a task that never ends). A recording whose
-//! parts have all closed but whose handle is still held *lingers*; it is
-//! handed on anyway, as it is then, once it has lingered for
-//! [`LINGER`] (checked whenever another request is recorded), when the
-//! recorder is flushed ([`Recorder::flush`], which the telemetry guard
-//! does at shutdown), or when more than [`MAX_LINGERING`] recordings
-//! linger (the oldest first). A part asked for after that is inert: its
-//! call is not recorded, and counted
-//! ([`Recorder::late_calls_dropped`]).
+//! A context may also outlive its request for good (stored in a long-lived
+//! value, or held by a task that never ends). A recording whose parts have
+//! all closed but whose handle is still held *lingers*; it is handed on
+//! anyway, as it is then, once it has lingered for [`LINGER`] (checked
+//! whenever another request or a background call is recorded), when the
+//! recorder is flushed ([`Recorder::flush`], which the telemetry guard does
+//! at shutdown), or when more than [`MAX_LINGERING`] recordings linger (the
+//! oldest first). A part asked for after that is inert: its call is not
+//! recorded, and counted ([`Recorder::late_calls_dropped`]).
 
 use std::cell::Cell;
 use std::fmt;
@@ -322,9 +321,10 @@ impl Recorder {
         self.inner.late_calls_dropped.load(Ordering::Relaxed)
     }
 
-    /// Hands on the recordings that linger (see the [module docs](self)),
-    /// then waits, for at most `timeout`, until every recording handed on
-    /// before the call is written (or has failed).
+    /// Hands on the recordings that linger (every exchange finished, but
+    /// a context that outlived its request still holds them; see
+    /// [`LINGER`]), then waits, for at most `timeout`, until every
+    /// recording handed on before the call is written (or has failed).
     ///
     /// A lingering recording with a call still in flight is handed on as
     /// soon as that call ends.
@@ -374,6 +374,9 @@ impl Recorder {
     /// start-up, by a background job) as a recording of its own, marked
     /// as background.
     pub(crate) fn record_background(&self, trace_id: TraceId, exchange: Exchange) {
+        // A service quiet but for its background jobs still hands on the
+        // recordings that lingered long enough.
+        self.inner.lingering.sweep_if_any();
         self.deliver(Recording {
             trace_id,
             service_name: self.inner.service_name.clone(),
