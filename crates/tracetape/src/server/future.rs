@@ -28,8 +28,9 @@ pin_project! {
         #[pin]
         inner: Option<F>,
         panic: Option<Box<dyn Any + Send>>,
-        // The context the inner future is polled in (the recording in
-        // it, in record mode); dropped with the inner future.
+        // Record mode: the context the inner future is polled in, with
+        // the recording in it; dropped with the inner future. Otherwise
+        // it is polled in the span's (`inflight.cx`).
         cx: Option<Context>,
         inflight: Option<InFlight>,
         on_response: Option<OnResp>,
@@ -70,10 +71,11 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
         }
     }
 
-    /// The inner future, polled in `cx`, for the request of `inflight`.
+    /// The inner future, polled in `cx` (else in the span's context), for
+    /// the request of `inflight`.
     pub(crate) fn traced(
         inner: F,
-        (cx, inflight): (Context, InFlight),
+        (cx, inflight): (Option<Context>, InFlight),
         on_response: OnResp,
         config: Arc<Config>,
         capture: Option<ServerCapture>,
@@ -81,7 +83,7 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
         Self {
             inner: Some(inner),
             panic: None,
-            cx: Some(cx),
+            cx,
             inflight: Some(inflight),
             on_response: Some(on_response),
             config: Some(config),
