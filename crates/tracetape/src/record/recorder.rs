@@ -209,6 +209,12 @@ impl Recorder {
         self
     }
 
+    /// Entries of the lingering list (some perhaps handed on since).
+    #[cfg(test)]
+    pub(crate) fn lingering(&self) -> usize {
+        self.inner.lingering.len()
+    }
+
     fn with_sink(
         settings: &RecordSettings,
         service_name: String,

@@ -409,7 +409,8 @@ async fn a_real_server_records_what_reqwest_sent_and_received() {
 async fn a_recording_is_handed_on_when_its_response_body_ends() {
     let h = Harness::new();
     let collected = Collected::new("orders");
-    let app = app(&h, collected.recorder(&RecordSettings::default()));
+    let recorder = collected.recorder(&RecordSettings::default());
+    let app = app(&h, recorder.clone());
     let response = app.clone().oneshot(get_req("/stream")).await.unwrap();
     let mut body = response.into_body();
     assert!(collected.take().is_empty(), "the body has not been sent");
@@ -419,8 +420,10 @@ async fn a_recording_is_handed_on_when_its_response_body_ends() {
     while let Some(frame) = body.frame().await {
         frame.unwrap();
     }
-    // At once: nothing but the body held it.
+    // At once, and without lingering: once the handler returned, nothing
+    // held its context.
     let recording = collected.only();
+    assert_eq!(recorder.lingering(), 0);
     assert_eq!(
         recording.inbound().unwrap().response.as_ref().unwrap().body,
         whole("first,second,third")
