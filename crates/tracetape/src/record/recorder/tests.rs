@@ -239,6 +239,25 @@ fn flush_delivers_lingering_recordings() {
 }
 
 #[test]
+fn flush_hands_on_a_lingering_recording_once_its_call_in_flight_ends() {
+    let (recorder, delivered) = recorder();
+    let (trace, server) = recorder.begin(TRACE, false);
+    let kept = Context::new().with_value(trace);
+    server.finish(exchange(ExchangeKind::Server, 1));
+    let call = kept.get::<TraceRecording>().unwrap().part();
+    recorder.flush(Duration::from_secs(1)).unwrap();
+    assert!(
+        delivered.lock().unwrap().is_empty(),
+        "its call is in flight"
+    );
+    call.finish(exchange(ExchangeKind::Client, 2));
+    let delivered = delivered.lock().unwrap();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].exchanges.len(), 2);
+    drop(kept);
+}
+
+#[test]
 fn at_most_max_lingering_recordings_wait() {
     let (recorder, delivered) = recorder();
     let mut kept = Vec::new();
