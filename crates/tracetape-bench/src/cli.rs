@@ -109,6 +109,9 @@ pub(crate) struct ReplayArgs {
     pub(crate) rounds: u32,
     /// `tracetape replay --concurrency`.
     pub(crate) concurrency: u32,
+    /// `tracetape replay --order` (`recorded` or `free`); `None`: its
+    /// default.
+    pub(crate) order: Option<String>,
     /// The `tracetape` binary; `None`: the one beside this executable.
     pub(crate) tracetape: Option<PathBuf>,
     pub(crate) traces: Traces,
@@ -170,7 +173,7 @@ usage:
   tracetape-bench [run] [--seconds N] [--warmup N] [--connections N] [--rounds N]
                         [--modes MODE,MODE,...] [--load auto|wrk|builtin]
   tracetape-bench replay [--recordings N] [--rounds N] [--concurrency N]
-                         [--tracetape PATH] [--traces none|local]
+                         [--order recorded|free] [--tracetape PATH] [--traces none|local]
   tracetape-bench collector-down [--up N] [--down N] [--connections N]
                                  [--load auto|wrk|builtin]
   tracetape-bench serve --mode MODE --port-file PATH
@@ -229,8 +232,9 @@ against the brief's target (1,000/s), and the CPU time of the service and
 of the replayer. The `tracetape` binary is the one beside this executable
 (build it with `cargo build --release -p tracetape-cli`) unless --tracetape
 names one. The service's spans go nowhere unless --traces local sends them
-to the local store. Defaults: --recordings 2000 --rounds 3 --concurrency 8
---traces none.
+to the local store. --order is passed to `tracetape replay` (its default:
+recorded; the recordings were made 8 at a time, so they overlap as much).
+Defaults: --recordings 2000 --rounds 3 --concurrency 8 --traces none.
 
 collector-down measures the brief's \"collector down for a minute under
 load\": one `serve --mode traced` process (OTLP/HTTP to rotel, as in
@@ -287,11 +291,19 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Co
             })
         }
         "replay" => {
-            flags.only(&["recordings", "rounds", "concurrency", "tracetape", "traces"])?;
+            flags.only(&[
+                "recordings",
+                "rounds",
+                "concurrency",
+                "order",
+                "tracetape",
+                "traces",
+            ])?;
             let replay = ReplayArgs {
                 recordings: flags.parsed_or("recordings", 2000)?,
                 rounds: flags.parsed_or("rounds", 3)?,
                 concurrency: flags.parsed_or("concurrency", 8)?,
+                order: flags.get("order").map(str::to_owned),
                 tracetape: flags.get("tracetape").map(PathBuf::from),
                 traces: flags.parsed_or("traces", Traces::None)?,
             };
@@ -303,6 +315,11 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Co
             }
             if replay.concurrency == 0 || replay.concurrency > 1024 {
                 bail!("--concurrency must be between 1 and 1024");
+            }
+            if let Some(order) = replay.order.as_deref()
+                && !matches!(order, "recorded" | "free")
+            {
+                bail!("--order must be recorded or free, not {order:?}");
             }
             Command::Replay(replay)
         }
@@ -502,11 +519,12 @@ mod tests {
         assert_eq!(replay.recordings, 2000);
         assert_eq!(replay.rounds, 3);
         assert_eq!(replay.concurrency, 8);
+        assert_eq!(replay.order, None);
         assert_eq!(replay.tracetape, None);
         assert_eq!(replay.traces, Traces::None);
         let Command::Replay(replay) = parse_str(
             "replay --recordings 50 --rounds=1 --concurrency 2 --tracetape /t/tracetape \
-             --traces local",
+             --traces local --order free",
         )?
         else {
             bail!("expected replay");
@@ -514,10 +532,12 @@ mod tests {
         assert_eq!(replay.recordings, 50);
         assert_eq!(replay.rounds, 1);
         assert_eq!(replay.concurrency, 2);
+        assert_eq!(replay.order.as_deref(), Some("free"));
         assert_eq!(replay.tracetape, Some(PathBuf::from("/t/tracetape")));
         assert_eq!(replay.traces, Traces::Local);
         assert!(parse_str("replay --recordings 0").is_err());
         assert!(parse_str("replay --concurrency 0").is_err());
+        assert!(parse_str("replay --order random").is_err());
         assert!(parse_str("replay --traces otlp").is_err());
         assert!(parse_str("replay --seconds 5").is_err());
         Ok(())

@@ -1,7 +1,9 @@
 //! A small order service for the `tracetape replay` tests: `POST /orders`
 //! checks stock and asks for a price from a dependency, through tracetape's
-//! reqwest middleware, under tracetape's server layer; `tracetape::init()`
-//! records or replays as `TRACETAPE_MODE` says.
+//! reqwest middleware, under tracetape's server layer; `POST /items` adds
+//! `{"name": ...}` to a list kept in memory and `GET /items` answers the
+//! list, so what it answers depends on the order of the requests;
+//! `tracetape::init()` records or replays as `TRACETAPE_MODE` says.
 //!
 //! Run with: `DEPENDENCY_URL=http://127.0.0.1:9000 cargo run -p tracetape-cli
 //! --example replay_target`, which prints
@@ -56,7 +58,7 @@
 //! SIGTERM stops it gracefully, which writes the recordings still queued.
 
 use std::error::Error;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -137,6 +139,8 @@ struct App {
     noise: [String; 3],
     /// Invoices wait here until this many are answered at once.
     invoices_together: Option<tokio::sync::Barrier>,
+    /// What `POST /items` added, in the order it came.
+    items: Mutex<Vec<String>>,
 }
 
 #[tokio::main]
@@ -193,11 +197,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
             Ok(n) => Some(tokio::sync::Barrier::new(n.parse()?)),
             Err(_) => None,
         },
+        items: Mutex::default(),
     });
     let router = Router::new()
         .route("/orders", post(order))
         .route("/health", get(health))
         .route("/invoices/{id}", get(invoice))
+        .route("/items", post(add_item).get(list_items))
         .with_state(app)
         .layer(TraceLayer::new());
     let mut terminate = signal(SignalKind::terminate())?;
@@ -225,6 +231,20 @@ async fn health(State(app): State<Arc<App>>) -> StatusCode {
 }
 
 type Failure = (StatusCode, String);
+
+/// Adds the item; answers how many there are now.
+async fn add_item(State(app): State<Arc<App>>, Json(item): Json<Value>) -> Json<Value> {
+    let name = item["name"].as_str().unwrap_or_default().to_owned();
+    let mut items = app.items.lock().unwrap_or_else(PoisonError::into_inner);
+    items.push(name);
+    Json(json!({"count": items.len()}))
+}
+
+/// Every item added so far, in the order added.
+async fn list_items(State(app): State<Arc<App>>) -> Json<Value> {
+    let items = app.items.lock().unwrap_or_else(PoisonError::into_inner);
+    Json(json!({"items": *items}))
+}
 
 async fn order(
     State(app): State<Arc<App>>,

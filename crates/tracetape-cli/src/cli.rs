@@ -190,6 +190,12 @@ pub(crate) struct ReplayArgs {
     /// default: 4].
     #[arg(long, value_name = "N")]
     pub(crate) concurrency: Option<usize>,
+    /// Which requests may run at the same time: `recorded` sends those
+    /// that did not overlap when recorded one after the other, in recorded
+    /// order (for services with state); `free` any of them, as many as
+    /// --concurrency allows [key: order; default: recorded].
+    #[arg(long, value_enum, value_name = "ORDER")]
+    pub(crate) order: Option<crate::replay::Order>,
     /// The recordings directory [key: recordings; default:
     /// TRACETAPE_RECORD_DIR, else `dir` under [record], else
     /// .tracetape/recordings].

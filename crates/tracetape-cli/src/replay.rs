@@ -18,6 +18,7 @@
 mod config;
 mod headers;
 mod learn;
+mod order;
 mod outcome;
 mod preload;
 mod process;
@@ -31,6 +32,7 @@ mod service;
 mod unpatched;
 
 pub(crate) use config::Settings;
+pub(crate) use order::Order;
 pub(crate) use outcome::CallDeviations;
 pub(crate) use outcome::{Outcome, Replayed};
 pub(crate) use report::{Format, Report, Style, write};

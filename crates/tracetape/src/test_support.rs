@@ -203,4 +203,18 @@ impl Collected {
         .unwrap();
         self.only()
     }
+
+    /// Waits (at most five seconds) until `count` recordings have come,
+    /// and returns them all.
+    pub(crate) async fn wait_for(&self, count: usize) -> Vec<crate::record::Recording> {
+        let mut delivered = self.delivered.subscribe();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            delivered.wait_for(|_| self.recordings.lock().unwrap().len() >= count),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("fewer than {count} recordings within 5s"))
+        .unwrap();
+        self.take()
+    }
 }

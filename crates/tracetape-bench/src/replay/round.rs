@@ -111,6 +111,11 @@ pub(crate) fn replay(
         .arg(&recorded.dir)
         .args(["--service", SERVICE_NAME])
         .args(["--concurrency", &args.concurrency.to_string()])
+        .args(
+            args.order
+                .iter()
+                .flat_map(|order| ["--order", order.as_str()]),
+        )
         .args(["--format", "json"])
         .arg("--output")
         .arg(&report)

@@ -201,6 +201,7 @@ mod tests {
             recordings: 1000,
             rounds: 3,
             concurrency: 8,
+            order: None,
             tracetape: None,
             traces: Traces::None,
         };

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use tracetape::record::{CONFIG_FILE, DEFAULT_DIR, JsonPath};
 use tracetape::replay::compare::CompareOptions;
 
+use super::order::Order;
 use super::outcome::CallDeviations;
 use crate::cli::ReplayArgs;
 
@@ -39,6 +40,8 @@ pub(crate) struct Settings {
     pub(crate) startup_timeout: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) concurrency: usize,
+    /// Which requests may run at the same time.
+    pub(crate) order: Order,
     /// The recordings directory, absolute.
     pub(crate) recordings: PathBuf,
     /// The service to replay; `None`: the only one there is.
@@ -101,6 +104,7 @@ struct RawReplay {
     startup_timeout: Option<toml::Value>,
     request_timeout: Option<toml::Value>,
     concurrency: Option<usize>,
+    order: Option<Order>,
     recordings: Option<PathBuf>,
     service: Option<String>,
     only: Option<Vec<String>>,
@@ -244,6 +248,7 @@ impl Settings {
             startup_timeout,
             request_timeout,
             concurrency,
+            order: args.order.or(replay.order).unwrap_or_default(),
             recordings,
             service: args.service.clone().or(replay.service),
             only,
@@ -594,6 +599,7 @@ mod tests {
         assert_eq!(settings.startup_timeout, Duration::from_secs(60));
         assert_eq!(settings.request_timeout, Duration::from_secs(30));
         assert_eq!(settings.concurrency, 4);
+        assert_eq!(settings.order, Order::Recorded);
         assert!(settings.recordings.is_absolute());
         assert!(settings.recordings.ends_with(".tracetape/recordings"));
         assert_eq!(settings.compare, CompareOptions::default());
@@ -715,6 +721,20 @@ mod tests {
         );
         let err = error(Some("[replay]\nport = 1\nallow_connect = \"db\"\n"), &[]);
         assert!(err.contains("allow_connect"), "{err}");
+    }
+
+    #[test]
+    fn order_comes_from_the_file_and_the_flag_overrides_it() {
+        let flags = ["--command", "./svc", "--port", "8081"];
+        let file = "[replay]\norder = \"free\"\n";
+        assert_eq!(resolve(Some(file), &flags).unwrap().order, Order::Free);
+        let recorded = [&flags[..], &["--order", "recorded"]].concat();
+        assert_eq!(
+            resolve(Some(file), &recorded).unwrap().order,
+            Order::Recorded
+        );
+        let err = error(Some("[replay]\norder = \"random\"\n"), &flags);
+        assert!(err.contains("order"), "{err}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use tracetape::replay::ReplayId;
 
 use super::config::Settings;
+use super::order::Schedule;
 use super::outcome::{CallDeviations, Judging, Outcome, Replayed, judge, verdict};
 use super::preload::{CLOCK_CONTROLLED, Detection, NOT_STARTED};
 use super::progress::Progress;
@@ -306,8 +307,10 @@ struct Replays {
     interrupted: bool,
 }
 
-/// Replays `recordings`, at most `concurrency` at a time, until all are
-/// done or `interrupt` comes (then what was in flight is dropped).
+/// Replays `recordings` (sorted by recorded start), at most `concurrency`
+/// at a time and in the order `settings.order` asks for (`order.rs`),
+/// until all are done or `interrupt` comes (then what was in flight is
+/// dropped).
 async fn replay_all(
     recordings: Vec<Replayable>,
     settings: &Settings,
@@ -318,6 +321,7 @@ async fn replay_all(
     responses: &Responses,
 ) -> Result<Replays, Failure> {
     let total = recordings.len();
+    let schedule = Schedule::new(settings.order, recordings.iter().map(Replayable::inbound));
     let recordings: Vec<Arc<Replayable>> = recordings.into_iter().map(Arc::new).collect();
     let compare = Arc::new(Judging {
         compare: compare_options(settings, service),
@@ -330,7 +334,10 @@ async fn replay_all(
     let mut next = 0;
     let mut interrupted = false;
     loop {
-        while next < total && tasks.len() < settings.concurrency {
+        while next < total
+            && tasks.len() < settings.concurrency
+            && schedule.may_start(next, by_task.values().copied())
+        {
             let task = replay_one(
                 Arc::clone(&recordings[next]),
                 sender.clone(),

@@ -213,6 +213,7 @@ mod tests {
             startup_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(1),
             concurrency: 1,
+            order: super::super::order::Order::Recorded,
             recordings: dir.path().to_owned(),
             service: service.map(str::to_owned),
             only: only.iter().map(|&p| p.to_owned()).collect(),

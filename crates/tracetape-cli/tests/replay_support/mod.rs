@@ -159,9 +159,55 @@ impl Fixture {
         Self::record_with(orders, &[])
     }
 
+    /// Runs the example in record mode and sends it `requests` (method,
+    /// path, JSON body), one after the other; then stops it. Each answer
+    /// must be 200.
+    pub fn record_requests(requests: &[(&str, &str, Option<Value>)]) -> Self {
+        let (fixture, mut target, url) = Self::start_recording(&[], &[]);
+        let client = reqwest::Client::new();
+        for (method, path, body) in requests {
+            let mut request = client.request(method.parse().unwrap(), format!("{url}{path}"));
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = fixture.runtime.block_on(request.send()).unwrap();
+            assert_eq!(response.status(), 200, "{method} {path}");
+            fixture.runtime.block_on(response.bytes()).unwrap();
+        }
+        fixture.stop_recording(&mut target, requests.len());
+        fixture
+    }
+
     /// As [`record`](Self::record), with `vars` in the example's
     /// environment.
     pub fn record_with(orders: &[&str], vars: &[(&str, &str)]) -> Self {
+        let (fixture, mut target, url) = Self::start_recording(orders, vars);
+        let client = reqwest::Client::new();
+        for id in orders {
+            let response = fixture.runtime.block_on(
+                client
+                    .post(format!("{url}/orders"))
+                    .header("x-request-id", format!("req-{id}"))
+                    // Redacted in the recordings; `REPLAY_TARGET_TOKEN`
+                    // makes the example check it.
+                    .header("authorization", format!("Bearer {TOKEN}"))
+                    .header(
+                        "traceparent",
+                        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                    )
+                    .json(&json!({"id": id, "sku": "tea", "qty": 2}))
+                    .send(),
+            );
+            let body: Value = fixture.runtime.block_on(response.unwrap().json()).unwrap();
+            assert_eq!(body["total_cents"], 500, "{body}");
+        }
+        fixture.stop_recording(&mut target, orders.len());
+        fixture
+    }
+
+    /// The fixture, and the example started in record mode with `vars`,
+    /// and its URL.
+    fn start_recording(orders: &[&str], vars: &[(&str, &str)]) -> (Self, Child, String) {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -184,27 +230,14 @@ impl Fixture {
             .spawn()
             .unwrap();
         let url = listening_url(&mut target);
-        let client = reqwest::Client::new();
-        for id in orders {
-            let response = fixture.runtime.block_on(
-                client
-                    .post(format!("{url}/orders"))
-                    .header("x-request-id", format!("req-{id}"))
-                    // Redacted in the recordings; `REPLAY_TARGET_TOKEN`
-                    // makes the example check it.
-                    .header("authorization", format!("Bearer {TOKEN}"))
-                    .header(
-                        "traceparent",
-                        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-                    )
-                    .json(&json!({"id": id, "sku": "tea", "qty": 2}))
-                    .send(),
-            );
-            let body: Value = fixture.runtime.block_on(response.unwrap().json()).unwrap();
-            assert_eq!(body["total_cents"], 500, "{body}");
-        }
-        stop(&mut target);
-        let files = std::fs::read_dir(fixture.recordings())
+        (fixture, target, url)
+    }
+
+    /// Stops the example, which writes the recordings, and checks that
+    /// there is one per request (`requests`).
+    fn stop_recording(&self, target: &mut Child, requests: usize) {
+        stop(target);
+        let files = std::fs::read_dir(self.recordings())
             .unwrap()
             .filter(|entry| {
                 let name = entry.as_ref().unwrap().file_name();
@@ -212,8 +245,7 @@ impl Fixture {
                 name.ends_with(".json") && !name.starts_with('.')
             })
             .count();
-        assert_eq!(files, orders.len(), "one recording per order");
-        fixture
+        assert_eq!(files, requests, "one recording per request");
     }
 
     pub fn recordings(&self) -> PathBuf {

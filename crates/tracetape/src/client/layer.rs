@@ -163,7 +163,10 @@ impl TraceLayer {
     /// that the server layer records
     /// ([`server::TraceLayer::with_recorder`](crate::server::TraceLayer::with_recorder)):
     /// each attempt of those becomes a CLIENT exchange of that request's
-    /// recording, whether or not the client layer has a recorder. Either
+    /// recording, whether or not the client layer has a recorder; so does
+    /// an attempt made after the response in the request's context (by a
+    /// task started with [`context::spawn`](crate::context::spawn)), whose
+    /// recording waits for it. Either
     /// way an attempt records the request as sent (full URL, headers with
     /// the trace context injected, body) and the response (status,
     /// headers, body), or the error that came instead as

@@ -545,3 +545,73 @@ async fn calls_inside_a_request_left_unrecorded_are_not_background_recordings() 
         assert!(collected.take().is_empty(), "{via:?}");
     }
 }
+
+/// Regression: a call made after the response by a task spawned with the
+/// request's context was in the trace but left out of the recording (the
+/// recording was handed on when the response body ended).
+#[tokio::test]
+async fn a_call_after_the_response_from_a_task_with_the_request_context_is_in_its_recording() {
+    let upstream = upstream().await;
+    let h = Harness::new();
+    let collected = Collected::new("checkout");
+    // The client layer records background calls too.
+    let layer = client_layer(&h).with_recorder(collected.recorder(&RecordSettings::default()));
+    // Lets the spawned tasks make their calls once the response is read.
+    let (go, wait) = tokio::sync::watch::channel(false);
+    let scenario: Scenario = Arc::new(move || {
+        let layer = layer.clone();
+        let wait = wait.clone();
+        Box::pin(async move {
+            let mut in_context = wait.clone();
+            let audit_layer = layer.clone();
+            crate::context::spawn(async move {
+                in_context.wait_for(|go| *go).await.unwrap();
+                let url = format!("http://{upstream}/echo?audit");
+                call(Via::Reqwest, &audit_layer, Method::POST, &url, "{}".into())
+                    .await
+                    .unwrap();
+            });
+            let mut plain = wait;
+            tokio::spawn(async move {
+                plain.wait_for(|go| *go).await.unwrap();
+                let url = format!("http://{upstream}/items?plain");
+                call(Via::Reqwest, &layer, Method::GET, &url, Bytes::new())
+                    .await
+                    .unwrap();
+            });
+            b"accepted".to_vec()
+        })
+    });
+    let addr = traced_server(&h, collected.recorder(&RecordSettings::default()), scenario).await;
+    assert_eq!(run(addr).await, "accepted");
+    // The response body has ended: the server's span, and its exchange,
+    // are done. The recording waits for the task holding the context.
+    let server_span = wait_for_spans(&h, SpanKind::Server, 1).await.remove(0);
+    assert!(collected.take().is_empty());
+
+    go.send(true).unwrap();
+    let mut recordings = collected.wait_for(2).await;
+    recordings.sort_by_key(|recording| recording.background);
+    let [request, background] = <[_; 2]>::try_from(recordings).unwrap();
+
+    assert!(!request.background);
+    assert_eq!(request.trace_id, server_span.span_context.trace_id());
+    let inbound = request.inbound().unwrap();
+    assert_eq!(inbound.request.url, "/run");
+    let outbound: Vec<&Exchange> = request.outbound().collect();
+    assert_eq!(outbound.len(), 1, "{request:#?}");
+    let audit = outbound[0];
+    assert_eq!(audit.request.url, format!("http://{upstream}/echo?audit"));
+    assert_eq!(audit.parent_span_id, inbound.span_id);
+    assert!(audit.start_unix_nanos > inbound.end_unix_nanos);
+    assert_eq!(audit.response.as_ref().unwrap().body, whole("{}"));
+
+    // The task spawned without the context made a call outside any
+    // request: a background recording of its own.
+    assert!(background.background);
+    assert_ne!(background.trace_id, request.trace_id);
+    assert_eq!(background.exchanges.len(), 1);
+    let plain = &background.exchanges[0];
+    assert_eq!(plain.request.url, format!("http://{upstream}/items?plain"));
+    assert_eq!(plain.parent_span_id, SpanId::INVALID);
+}

@@ -17,7 +17,8 @@
 //! Where the exchange goes is decided when the attempt starts
 //! ([`plan`]): to the trace's recording when a [`TraceRecording`] is in
 //! the current context (the server layer puts it there for the requests
-//! it records), otherwise, when the client layer has a recorder of its
+//! it records; a task spawned with the request's context carries it, also
+//! after the response, and the recording waits for such a task), otherwise, when the client layer has a recorder of its
 //! own (or else a process-wide one is installed), to a background
 //! recording of its own.
 

@@ -10,7 +10,8 @@
 //!
 //! The server layer captures inbound requests once given a [`Recorder`]
 //! ([`TraceLayer::with_recorder`](crate::server::TraceLayer::with_recorder)),
-//! and the client layers the outbound calls made while serving one (or,
+//! and the client layers the outbound calls made in its context, also by
+//! tasks that carry that context after the response (or,
 //! with [`client::TraceLayer::with_recorder`](crate::client::TraceLayer::with_recorder),
 //! outside any request). With `TRACETAPE_MODE=record`,
 //! [`tracetape::init`](crate::init) starts a [`Recorder`] from
@@ -74,7 +75,7 @@ pub use model::{
 };
 pub use read::{LoadedRecordings, RecordingStore, StoredRecording};
 pub use recorded_body::RecordedBody;
-pub use recorder::{FlushRecorderError, Recorder, StartRecorderError};
+pub use recorder::{FlushRecorderError, LINGER, MAX_LINGERING, Recorder, StartRecorderError};
 pub(crate) use recorder::{NotSampled, Part, TraceRecording};
 pub(crate) use redact::Redactor;
 pub use redact::{

@@ -6,31 +6,50 @@
 //! A recording is assembled from *parts*. [`Recorder::begin`] opens one
 //! for a trace and returns its first part, the server's own exchange,
 //! together with a [`TraceRecording`] handle that the server layer stores
-//! in the OpenTelemetry context, so that each outbound call made while
-//! serving the request can take a part of its own
-//! ([`TraceRecording::part`]). A part adds its exchange when
-//! [`finished`](Part::finish); a part dropped unfinished adds nothing.
+//! in the OpenTelemetry context, so that each outbound call made in that
+//! context can take a part of its own ([`TraceRecording::part`]). A part
+//! adds its exchange when [`finished`](Part::finish); a part dropped
+//! unfinished adds nothing.
 //!
-//! The recording is done when every part is gone, the first one included.
-//! The [`TraceRecording`] handles do not keep it open: contexts are cloned
-//! freely and may outlive the request (a task spawned with the request's
-//! context, say), and a recording must not wait for them. A part asked for
-//! once the recording was handed on is inert: that exchange is not recorded.
+//! The recording is done when every part has closed, the first one
+//! included, *and* every handle is gone: every clone of the context that
+//! carries it, such as the one a task spawned with
+//! [`context::spawn`](crate::context::spawn) holds until it ends. So a
+//! call such a task makes after the response is still the request's.
+//! The server layer holds the context only while it polls the handler,
+//! so an ordinary request is handed on as soon as its response body ends.
+//!
+//! A context may also outlive its request for good (stored in a long-lived
+//! value, or held by a task that never ends). A recording whose parts have
+//! all closed but whose handle is still held *lingers*; it is handed on
+//! anyway, as it is then, once it has lingered for [`LINGER`] (checked
+//! whenever another request or a background call is recorded), when the
+//! recorder is flushed ([`Recorder::flush`], which the telemetry guard does
+//! at shutdown), or when more than [`MAX_LINGERING`] recordings linger (the
+//! oldest first). A part asked for after that is inert: its call is not
+//! recorded, and counted ([`Recorder::late_calls_dropped`]).
 
 use std::cell::Cell;
 use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use opentelemetry::trace::TraceId;
 
 use super::writer::{FlushError, RecordingWriter, StartWriterError, WriterConfig};
 use super::{Exchange, ExchangeKind, RecordSettings, Recording, RedactionKey, Redactor};
 
+mod linger;
 #[cfg(test)]
 mod tests;
+
+use linger::Lingering;
+pub use linger::{LINGER, MAX_LINGERING};
+
+/// The stable name of the warning about calls made too late to record.
+const LATE_CALL_DROPPED: &str = "Recorder.LateCallDropped";
 
 /// Why [`Recorder::start`] failed.
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +135,10 @@ struct Inner {
     redactor: Redactor,
     /// Recordings a drop rule removed whole.
     dropped_by_rules: AtomicU64,
+    /// Calls whose request's recording had already been handed on.
+    late_calls_dropped: AtomicU64,
+    /// Recordings done but for a context that still holds them.
+    lingering: Lingering,
     sink: Sink,
 }
 
@@ -176,6 +199,22 @@ impl Recorder {
         Self::with_sink(settings, service_name.into(), key, Sink::Fn(Box::new(sink)))
     }
 
+    /// The recorder, with recordings lingering for `linger` instead of
+    /// [`LINGER`]; right after it was made (a clone shares the setting).
+    #[cfg(test)]
+    pub(crate) fn with_linger(mut self, linger: Duration) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.lingering = Lingering::new(linger);
+        }
+        self
+    }
+
+    /// Entries of the lingering list (some perhaps handed on since).
+    #[cfg(test)]
+    pub(crate) fn lingering(&self) -> usize {
+        self.inner.lingering.len()
+    }
+
     fn with_sink(
         settings: &RecordSettings,
         service_name: String,
@@ -189,6 +228,8 @@ impl Recorder {
                 max_body_bytes: settings.max_body_bytes,
                 redactor: Redactor::new(settings.redact.clone(), key),
                 dropped_by_rules: AtomicU64::new(0),
+                late_calls_dropped: AtomicU64::new(0),
+                lingering: Lingering::new(LINGER),
                 sink,
             }),
         }
@@ -278,9 +319,23 @@ impl Recorder {
         }
     }
 
-    /// Waits, for at most `timeout`, until every recording handed on
-    /// before the call is written (or has failed).
+    /// Outbound calls left out of their request's recording because it
+    /// had been handed on before they started: made in a context that
+    /// outlived the request by more than [`LINGER`], or after a
+    /// [`flush`](Self::flush) (the first is reported as a warning).
+    pub fn late_calls_dropped(&self) -> u64 {
+        self.inner.late_calls_dropped.load(Ordering::Relaxed)
+    }
+
+    /// Hands on the recordings that linger (every exchange finished, but
+    /// a context that outlived its request still holds them; see
+    /// [`LINGER`]), then waits, for at most `timeout`, until every
+    /// recording handed on before the call is written (or has failed).
+    ///
+    /// A lingering recording with a call still in flight is handed on as
+    /// soon as that call ends.
     pub fn flush(&self, timeout: Duration) -> Result<(), FlushRecorderError> {
+        self.inner.lingering.sweep(Instant::now(), true);
         match &self.inner.sink {
             Sink::Writer(writer) => Ok(writer.flush(timeout)?),
             #[cfg(test)]
@@ -292,12 +347,18 @@ impl Recorder {
     /// request's context, from which outbound calls take their parts, and
     /// the first part, for the server's own exchange.
     pub(crate) fn begin(&self, trace_id: TraceId, background: bool) -> (TraceRecording, Part) {
+        // Recordings that lingered long enough go first; one atomic load
+        // when none lingers.
+        self.inner.lingering.sweep_if_any();
         let assembly = Arc::new(Assembly {
             recorder: self.clone(),
             trace_id,
             background,
             state: Mutex::new(State {
                 open_parts: 1,
+                handle_held: true,
+                lingering: false,
+                due: false,
                 // The server's own exchange and, typically, a few calls.
                 exchanges: Vec::with_capacity(4),
                 delivered: false,
@@ -306,19 +367,48 @@ impl Recorder {
         let part = Part {
             assembly: Some(Arc::clone(&assembly)),
         };
-        (TraceRecording { assembly }, part)
+        let handle = Handle { assembly };
+        (
+            TraceRecording {
+                handle: Arc::new(handle),
+            },
+            part,
+        )
     }
 
     /// Records one outbound call made outside any inbound request (at
     /// start-up, by a background job) as a recording of its own, marked
     /// as background.
     pub(crate) fn record_background(&self, trace_id: TraceId, exchange: Exchange) {
+        // A service quiet but for its background jobs still hands on the
+        // recordings that lingered long enough.
+        self.inner.lingering.sweep_if_any();
         self.deliver(Recording {
             trace_id,
             service_name: self.inner.service_name.clone(),
             background: true,
             exchanges: vec![exchange],
         });
+    }
+
+    /// Counts a call made too late for its request's recording.
+    fn late_call_dropped(&self) {
+        if self
+            .inner
+            .late_calls_dropped
+            .fetch_add(1, Ordering::Relaxed)
+            == 0
+        {
+            crate::diag::warn_once(
+                LATE_CALL_DROPPED,
+                format_args!(
+                    "record mode: an outbound call was made in the context of a request whose \
+                     recording was already written (the context outlived the request by more \
+                     than {LINGER:?}, or the recorder was flushed); such calls are not recorded \
+                     and are counted"
+                ),
+            );
+        }
     }
 
     /// Where every finished recording leaves the recorder: the one place
@@ -342,35 +432,53 @@ impl Recorder {
 
 /// The recording of one trace while it is being assembled; see the module
 /// docs. Stored in the request's OpenTelemetry context; clones share the
-/// recording.
+/// recording, and keep it open until the last one is dropped.
 #[derive(Debug, Clone)]
 pub(crate) struct TraceRecording {
-    assembly: Arc<Assembly>,
+    handle: Arc<Handle>,
 }
 
 impl TraceRecording {
     /// A part for one more exchange of the trace. Inert (its exchange is
-    /// not recorded) when the recording was already handed on.
+    /// not recorded, and counted) when the recording was already handed
+    /// on.
     pub(crate) fn part(&self) -> Part {
-        let mut state = self.assembly.lock();
+        let assembly = &self.handle.assembly;
+        let mut state = assembly.lock();
         if state.delivered {
+            drop(state);
+            assembly.recorder.late_call_dropped();
             return Part { assembly: None };
         }
         state.open_parts += 1;
         Part {
-            assembly: Some(Arc::clone(&self.assembly)),
+            assembly: Some(Arc::clone(assembly)),
         }
     }
 
     /// The recorder the recording goes to.
     pub(crate) fn recorder(&self) -> &Recorder {
-        &self.assembly.recorder
+        &self.handle.assembly.recorder
+    }
+}
+
+/// What the clones of one [`TraceRecording`] share: dropped with the last
+/// of them, it lets the recording be handed on.
+#[derive(Debug)]
+struct Handle {
+    assembly: Arc<Assembly>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.assembly.release_handle();
     }
 }
 
 /// One exchange of a [`TraceRecording`] in flight. [`finish`](Self::finish)
 /// adds the exchange; dropping the part unfinished adds nothing. Either way
-/// the recording is handed on once its last part is gone.
+/// the recording is handed on once its last part is gone and no context
+/// holds it.
 #[derive(Debug)]
 pub(crate) struct Part {
     /// `None` once finished, or for an inert part.
@@ -407,49 +515,111 @@ struct Assembly {
 struct State {
     /// Parts not yet finished or dropped.
     open_parts: usize,
+    /// Whether a [`TraceRecording`] (a context) still holds the recording.
+    handle_held: bool,
+    /// Whether it was put on the lingering list.
+    lingering: bool,
+    /// Set when it lingered long enough: handed on once no part is open,
+    /// handle or not.
+    due: bool,
     exchanges: Vec<Exchange>,
-    /// Set when the last part closed; no part is handed out after.
+    /// Set when handed on; no part is handed out after.
     delivered: bool,
 }
 
+impl State {
+    /// Whether the recording is complete now: no part open, and no
+    /// context holding it unless it lingered long enough.
+    fn complete(&self) -> bool {
+        !self.delivered && self.open_parts == 0 && (!self.handle_held || self.due)
+    }
+
+    /// Marks the recording handed on and takes its exchanges.
+    fn take(&mut self) -> Vec<Exchange> {
+        self.delivered = true;
+        std::mem::take(&mut self.exchanges)
+    }
+}
+
 impl Assembly {
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Closes one part, adding its exchange if it has one, and hands the
-    /// recording on when that was the last part. The lock makes "last"
+    /// Closes one part, adding its exchange if it has one. Hands the
+    /// recording on when it is then complete, or puts it on the
+    /// lingering list when only a context holds it. The lock makes "last"
     /// true for exactly one caller.
-    fn close_part(&self, exchange: Option<Exchange>) {
-        let finished = {
+    fn close_part(self: Arc<Self>, exchange: Option<Exchange>) {
+        let (finished, linger) = {
             let mut state = self.lock();
             if let Some(exchange) = exchange {
                 state.exchanges.push(exchange);
             }
             state.open_parts = state.open_parts.saturating_sub(1);
-            if state.open_parts == 0 && !state.delivered {
-                state.delivered = true;
-                Some(std::mem::take(&mut state.exchanges))
+            if state.complete() {
+                (Some(state.take()), false)
             } else {
-                None
+                let linger = !state.delivered
+                    && state.open_parts == 0
+                    && !std::mem::replace(&mut state.lingering, true);
+                (None, linger)
             }
         };
-        // Every part dropped unfinished: nothing to record.
-        if let Some(mut exchanges) = finished.filter(|exchanges| !exchanges.is_empty()) {
-            // The server's exchange first, then the calls as they started.
-            exchanges.sort_by_key(|exchange| {
-                (
-                    exchange.kind != ExchangeKind::Server,
-                    exchange.start_unix_nanos,
-                )
-            });
-            self.recorder.deliver(Recording {
-                trace_id: self.trace_id,
-                service_name: self.recorder.inner.service_name.clone(),
-                background: self.background,
-                exchanges,
-            });
+        if let Some(exchanges) = finished {
+            self.hand_on(exchanges);
+        } else if linger {
+            self.recorder
+                .inner
+                .lingering
+                .add(Arc::downgrade(&self), Instant::now());
         }
+    }
+
+    /// The last handle is gone: hands the recording on if no part is open.
+    fn release_handle(&self) {
+        let finished = {
+            let mut state = self.lock();
+            state.handle_held = false;
+            state.complete().then(|| state.take())
+        };
+        if let Some(exchanges) = finished {
+            self.hand_on(exchanges);
+        }
+    }
+
+    /// It lingered long enough: hands it on now if no part is open, else
+    /// when the last open one closes.
+    fn make_due(&self) {
+        let finished = {
+            let mut state = self.lock();
+            state.due = true;
+            state.complete().then(|| state.take())
+        };
+        if let Some(exchanges) = finished {
+            self.hand_on(exchanges);
+        }
+    }
+
+    /// Hands the exchanges on as the recording, outside the lock; nothing
+    /// when every part was dropped unfinished.
+    fn hand_on(&self, mut exchanges: Vec<Exchange>) {
+        if exchanges.is_empty() {
+            return;
+        }
+        // The server's exchange first, then the calls as they started.
+        exchanges.sort_by_key(|exchange| {
+            (
+                exchange.kind != ExchangeKind::Server,
+                exchange.start_unix_nanos,
+            )
+        });
+        self.recorder.deliver(Recording {
+            trace_id: self.trace_id,
+            service_name: self.recorder.inner.service_name.clone(),
+            background: self.background,
+            exchanges,
+        });
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, ready};
 
 use http::{HeaderValue, Response, StatusCode};
+use opentelemetry::Context;
 use opentelemetry::trace::TraceContextExt;
 use pin_project_lite::pin_project;
 
@@ -27,6 +28,10 @@ pin_project! {
         #[pin]
         inner: Option<F>,
         panic: Option<Box<dyn Any + Send>>,
+        // Record mode: the context the inner future is polled in, with
+        // the recording in it; dropped with the inner future. Otherwise
+        // it is polled in the span's (`inflight.cx`).
+        cx: Option<Context>,
         inflight: Option<InFlight>,
         on_response: Option<OnResp>,
         config: Option<Arc<Config>>,
@@ -58,6 +63,7 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
         Self {
             inner: Some(inner),
             panic: None,
+            cx: None,
             inflight: None,
             on_response: None,
             config: None,
@@ -68,9 +74,11 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
         }
     }
 
+    /// The inner future, polled in `cx` (else in the span's context), for
+    /// the request of `inflight`.
     pub(crate) fn traced(
         inner: F,
-        inflight: InFlight,
+        (cx, inflight): (Option<Context>, InFlight),
         on_response: OnResp,
         config: Arc<Config>,
         capture: Option<ServerCapture>,
@@ -78,6 +86,7 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
         Self {
             inner: Some(inner),
             panic: None,
+            cx,
             inflight: Some(inflight),
             on_response: Some(on_response),
             config: Some(config),
@@ -98,6 +107,7 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
         Self {
             inner: None,
             panic: Some(panic),
+            cx: None,
             inflight: Some(inflight),
             on_response: Some(on_response),
             config: Some(config),
@@ -122,6 +132,7 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
         Self {
             inner: None,
             panic: None,
+            cx: None,
             inflight: None,
             on_response: None,
             config: None,
@@ -172,7 +183,8 @@ where
         let outcome = if let Some(panic) = this.panic.take() {
             Err(panic)
         } else if let Some(inner) = this.inner.as_mut().as_pin_mut() {
-            let _attached = inflight.cx.clone().attach();
+            let handler_cx = this.cx.as_ref().unwrap_or(&inflight.cx);
+            let _attached = handler_cx.clone().attach();
             let poll = AssertUnwindSafe(|| inner.poll(cx));
             PollClock::time(this.polls.as_mut(), || catch_unwind(poll))
         } else {
@@ -183,6 +195,9 @@ where
             return Poll::Pending;
         }
         this.inner.set(None);
+        // Whatever the handler handed its context to keeps it; this
+        // future holds it no longer.
+        *this.cx = None;
         let Some(mut inflight) = this.inflight.take() else {
             return Poll::Pending;
         };

@@ -401,3 +401,31 @@ async fn a_real_server_records_what_reqwest_sent_and_received() {
     assert_tied_to(&recording, &h.only_span());
     server.abort();
 }
+
+/// Guards the end of an ordinary request now that a context can hold its
+/// recording open: the layer's own hold on the handler's context must not
+/// keep it lingering once the response body has ended.
+#[tokio::test]
+async fn a_recording_is_handed_on_when_its_response_body_ends() {
+    let h = Harness::new();
+    let collected = Collected::new("orders");
+    let recorder = collected.recorder(&RecordSettings::default());
+    let app = app(&h, recorder.clone());
+    let response = app.clone().oneshot(get_req("/stream")).await.unwrap();
+    let mut body = response.into_body();
+    assert!(collected.take().is_empty(), "the body has not been sent");
+    let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    assert_eq!(first, "first,");
+    assert!(collected.take().is_empty(), "the body has not ended");
+    while let Some(frame) = body.frame().await {
+        frame.unwrap();
+    }
+    // At once, and without lingering: once the handler returned, nothing
+    // held its context.
+    let recording = collected.only();
+    assert_eq!(recorder.lingering(), 0);
+    assert_eq!(
+        recording.inbound().unwrap().response.as_ref().unwrap().body,
+        whole("first,second,third")
+    );
+}

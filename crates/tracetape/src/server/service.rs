@@ -135,12 +135,22 @@ where
             Some(shift) => cx.with_value(shift),
             None => cx,
         };
-        let (cx, capture, request_sink) = match record {
+        // `cx` is what the span needs until the response body ends. In
+        // record mode the handler runs in a context of its own, with the
+        // recording in it, held only while the handler runs: after the
+        // response, only the contexts the handler handed on (a spawned
+        // task's, say) keep the recording open.
+        let (handler_cx, capture, request_sink) = match record {
             Some((recorder, started_at, name)) => {
-                let begun = recording::begin(recorder, cx, &parent, name, &parts, started_at);
-                (begun.cx, Some(begun.capture), Some(begun.request_sink))
+                let begun =
+                    recording::begin(recorder, cx.clone(), &parent, name, &parts, started_at);
+                (
+                    Some(begun.cx),
+                    Some(begun.capture),
+                    Some(begun.request_sink),
+                )
             }
-            None => (cx, None, None),
+            None => (None, None, None),
         };
         let request = Request::from_parts(parts, body);
         hook::guarded("server.on_request", || {
@@ -150,22 +160,25 @@ where
             Some((sink, limit)) => RequestBody::recorded(body, limit, sink),
             None => RequestBody::plain(body),
         });
-        let inflight =
-            InFlight::begin(cx.clone(), start, self.config.instruments().clone(), labels);
+        let inflight = InFlight::begin(cx, start, self.config.instruments().clone(), labels);
         // A replayed request's handler is timed when the replay detects
         // connections bypassing tracetape, and runs on the recorded clock
         // when the replay controls it, from the call on.
         let mut polls = replay.as_ref().and_then(|_| PollClock::start(shift));
         let called = {
-            let _attached = cx.attach();
+            let _attached = handler_cx.as_ref().unwrap_or(&inflight.cx).clone().attach();
             let call = AssertUnwindSafe(|| self.inner.call(request));
             PollClock::time(polls.as_mut(), || catch_unwind(call))
         };
         let config = self.config.clone();
         let future = match called {
-            Ok(inner) => {
-                ResponseFuture::traced(inner, inflight, self.on_response.clone(), config, capture)
-            }
+            Ok(inner) => ResponseFuture::traced(
+                inner,
+                (handler_cx, inflight),
+                self.on_response.clone(),
+                config,
+                capture,
+            ),
             Err(panic) => {
                 ResponseFuture::panicked(panic, inflight, self.on_response.clone(), config, capture)
             }

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use opentelemetry::Context;
 use opentelemetry::trace::{SpanId, TraceId};
@@ -68,6 +68,8 @@ fn parts_finishing_in_any_order_deliver_once_with_every_exchange_in_order() {
             Some((trace.part(), exchange(ExchangeKind::Client, 30))),
             Some((trace.part(), exchange(ExchangeKind::Client, 20))),
         ];
+        // The request's context is gone; only the parts keep it open.
+        drop(trace);
         for (n, &index) in order.iter().enumerate() {
             assert!(delivered.lock().unwrap().is_empty(), "{order:?} after {n}");
             let (part, exchange) = parts[index].take().unwrap();
@@ -97,6 +99,7 @@ fn a_dropped_part_adds_nothing_and_still_closes() {
     let (trace, server) = recorder.begin(TRACE, false);
     let failed_to_capture = trace.part();
     let call = trace.part();
+    drop(trace);
     server.finish(exchange(ExchangeKind::Server, 1));
     call.finish(exchange(ExchangeKind::Client, 2));
     assert!(delivered.lock().unwrap().is_empty());
@@ -121,13 +124,13 @@ fn a_recording_whose_every_part_was_dropped_delivers_nothing() {
 }
 
 #[test]
-fn handles_in_contexts_do_not_keep_the_recording_open() {
-    // A context that outlives the request (held by a spawned task, say)
-    // must not hold its recording back.
+fn a_context_holding_the_recording_keeps_it_open_for_calls_after_the_response() {
+    // A task spawned with the request's context makes a call after the
+    // server's exchange has finished: the call is the request's.
     let (recorder, delivered) = recorder();
     let (trace, server) = recorder.begin(TRACE, false);
     let cx = Context::new().with_value(trace);
-    let call = cx.get::<TraceRecording>().unwrap().part();
+    let during = cx.get::<TraceRecording>().unwrap().part();
     // An outbound call finds the recorder's settings through it too.
     assert_eq!(
         cx.get::<TraceRecording>()
@@ -136,18 +139,155 @@ fn handles_in_contexts_do_not_keep_the_recording_open() {
             .max_body_bytes(),
         recorder.max_body_bytes()
     );
-    call.finish(exchange(ExchangeKind::Client, 2));
+    during.finish(exchange(ExchangeKind::Client, 2));
     server.finish(exchange(ExchangeKind::Server, 1));
+    assert!(delivered.lock().unwrap().is_empty(), "the context holds it");
+
+    let spawned = cx.clone();
+    drop(cx);
+    let late = spawned.get::<TraceRecording>().unwrap().part();
+    late.finish(exchange(ExchangeKind::Client, 3));
+    assert!(delivered.lock().unwrap().is_empty(), "a clone holds it");
+    drop(spawned);
+    let delivered = delivered.lock().unwrap();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(
+        starts(&delivered[0]),
+        [
+            (ExchangeKind::Server, 1),
+            (ExchangeKind::Client, 2),
+            (ExchangeKind::Client, 3)
+        ]
+    );
+    assert_eq!(recorder.late_calls_dropped(), 0);
+}
+
+#[test]
+fn the_last_context_dropped_before_the_last_part_closes_leaves_it_to_the_part() {
+    let (recorder, delivered) = recorder();
+    let (trace, server) = recorder.begin(TRACE, false);
+    let call = trace.part();
+    drop(trace);
+    server.finish(exchange(ExchangeKind::Server, 1));
+    assert!(delivered.lock().unwrap().is_empty());
+    call.finish(exchange(ExchangeKind::Client, 2));
+    assert_eq!(delivered.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn a_recording_held_past_its_linger_time_is_delivered_and_later_calls_dropped() {
+    let (recorder, delivered) = recorder();
+    let (trace, server) = recorder.begin(TRACE, false);
+    let kept_forever = Context::new().with_value(trace);
+    server.finish(exchange(ExchangeKind::Server, 1));
+    let t0 = Instant::now();
+    // Not yet: checked before the linger time is up.
+    recorder.inner.lingering.sweep(t0, false);
+    assert!(delivered.lock().unwrap().is_empty());
+
+    // A call in flight when the time is up is waited for.
+    let in_flight = kept_forever.get::<TraceRecording>().unwrap().part();
+    recorder.inner.lingering.sweep(t0 + LINGER + LINGER, false);
+    assert!(delivered.lock().unwrap().is_empty());
+    in_flight.finish(exchange(ExchangeKind::Client, 2));
     assert_eq!(delivered.lock().unwrap().len(), 1);
 
-    // A call started after that is not recorded, and nothing is delivered
-    // again.
-    let late = cx.get::<TraceRecording>().unwrap().part();
+    // A call after that is not recorded, and counted.
+    let late = kept_forever.get::<TraceRecording>().unwrap().part();
     late.finish(exchange(ExchangeKind::Client, 3));
-    drop(cx);
+    drop(kept_forever);
+    let delivered = delivered.lock().unwrap();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(
+        starts(&delivered[0]),
+        [(ExchangeKind::Server, 1), (ExchangeKind::Client, 2)]
+    );
+    assert_eq!(recorder.late_calls_dropped(), 1);
+}
+
+#[test]
+fn a_lingering_recording_is_delivered_by_the_next_request_once_due() {
+    let (recorder, delivered) = recorder();
+    let recorder = recorder.with_linger(Duration::ZERO);
+    let (trace, server) = recorder.begin(TRACE, false);
+    let _kept = Context::new().with_value(trace);
+    server.finish(exchange(ExchangeKind::Server, 1));
+    assert!(delivered.lock().unwrap().is_empty());
+
+    let (next, _part) = recorder.begin(TraceId::from(8_u128), false);
+    let delivered = delivered.lock().unwrap();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].trace_id, TRACE);
+    drop(next);
+}
+
+#[test]
+fn flush_delivers_lingering_recordings() {
+    let (recorder, delivered) = recorder();
+    let mut kept = Vec::new();
+    for n in 0..3_u128 {
+        let (trace, server) = recorder.begin(TraceId::from(n + 1), false);
+        kept.push(Context::new().with_value(trace));
+        server.finish(exchange(ExchangeKind::Server, 1));
+    }
+    assert!(delivered.lock().unwrap().is_empty());
+    recorder.flush(Duration::from_secs(1)).unwrap();
+    assert_eq!(delivered.lock().unwrap().len(), 3);
+    assert_eq!(recorder.inner.lingering.len(), 0);
+    drop(kept);
+    assert_eq!(delivered.lock().unwrap().len(), 3, "never twice");
+}
+
+#[test]
+fn flush_hands_on_a_lingering_recording_once_its_call_in_flight_ends() {
+    let (recorder, delivered) = recorder();
+    let (trace, server) = recorder.begin(TRACE, false);
+    let kept = Context::new().with_value(trace);
+    server.finish(exchange(ExchangeKind::Server, 1));
+    let call = kept.get::<TraceRecording>().unwrap().part();
+    recorder.flush(Duration::from_secs(1)).unwrap();
+    assert!(
+        delivered.lock().unwrap().is_empty(),
+        "its call is in flight"
+    );
+    call.finish(exchange(ExchangeKind::Client, 2));
     let delivered = delivered.lock().unwrap();
     assert_eq!(delivered.len(), 1);
     assert_eq!(delivered[0].exchanges.len(), 2);
+    drop(kept);
+}
+
+#[test]
+fn at_most_max_lingering_recordings_wait() {
+    let (recorder, delivered) = recorder();
+    let mut kept = Vec::new();
+    for n in 0..(MAX_LINGERING as u128 + 10) {
+        let (trace, server) = recorder.begin(TraceId::from(n + 1), false);
+        kept.push(Context::new().with_value(trace));
+        server.finish(exchange(ExchangeKind::Server, 1));
+    }
+    let delivered = delivered.lock().unwrap();
+    assert_eq!(delivered.len(), 10);
+    // The oldest first.
+    let traces: Vec<TraceId> = delivered.iter().map(|r| r.trace_id).collect();
+    let oldest: Vec<TraceId> = (1..=10_u128).map(TraceId::from).collect();
+    assert_eq!(traces, oldest);
+    assert_eq!(recorder.inner.lingering.len(), MAX_LINGERING);
+}
+
+#[test]
+fn recordings_delivered_by_their_last_context_leave_the_lingering_list() {
+    let (recorder, delivered) = recorder();
+    for n in 0..(MAX_LINGERING as u128 * 2) {
+        let (trace, server) = recorder.begin(TraceId::from(n + 1), false);
+        let task = Context::new().with_value(trace);
+        server.finish(exchange(ExchangeKind::Server, 1));
+        drop(task);
+    }
+    // Each went when its context did, none early; the list holds the
+    // last one's dead entry at most.
+    assert_eq!(delivered.lock().unwrap().len(), MAX_LINGERING * 2);
+    assert!(recorder.inner.lingering.len() <= 1);
 }
 
 #[test]
@@ -220,7 +360,8 @@ fn sampling_threads_do_not_share_a_sequence() {
 fn background_calls_are_recordings_of_their_own() {
     let (recorder, delivered) = recorder();
     recorder.record_background(TRACE, exchange(ExchangeKind::Client, 5));
-    let (_trace, part) = recorder.begin(TraceId::from(9_u128), true);
+    let (trace, part) = recorder.begin(TraceId::from(9_u128), true);
+    drop(trace);
     part.finish(exchange(ExchangeKind::Client, 6));
 
     let delivered = delivered.lock().unwrap();
@@ -250,6 +391,7 @@ fn started_recorder_writes_files_the_store_reads_back() {
     let server_exchange = exchanges.next().unwrap();
     // The calls finish last first, the server's exchange in the middle.
     let calls: Vec<(Part, Exchange)> = exchanges.map(|e| (trace.part(), e)).collect();
+    drop(trace);
     let mut calls = calls.into_iter().rev();
     let (part, call) = calls.next().unwrap();
     part.finish(call);
