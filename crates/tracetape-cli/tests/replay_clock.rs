@@ -197,6 +197,10 @@ fn replay_invoices(fixture: &Fixture, change: &str, args: &[&str]) -> Told {
     // Telling the test is not one of the service's dependencies.
     let notify = notices.addr();
     let mut all = vec![
+        // Recorded years apart, so only in any order can both be in
+        // flight at once.
+        "--order",
+        "free",
         "--concurrency",
         "2",
         "--format",
@@ -281,6 +285,19 @@ fn a_changed_due_date_is_computed_from_the_recorded_day() {
         // not today's date against a recorded one.
         assert_eq!(told.of(invoice.id, "due"), invoice.due_in_14);
         assert_ne!(told.of(invoice.id, "due"), invoice.due);
+    }
+    // With the clock controlled, dates must be equal: the change deviates
+    // at the due date, and at nothing else.
+    assert_eq!(told.output.status.code(), Some(1));
+    let report = report(&told.output);
+    for recording in report["recordings"].as_array().unwrap() {
+        let paths: Vec<&str> = recording["deviations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|deviation| deviation["path"].as_str())
+            .collect();
+        assert_eq!(paths, ["$.due"], "{recording}");
     }
 }
 
