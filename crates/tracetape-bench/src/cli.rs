@@ -159,6 +159,9 @@ pub(crate) enum Command {
     CollectorDown(CollectorDownArgs),
     Serve(ServeArgs),
     ServeOrders(ServeOrdersArgs),
+    /// Its arguments are parsed with clap, beside the command.
+    Fidelity(crate::fidelity::FidelityArgs),
+    ServeFidelity(crate::fidelity::service::ServeArgs),
     Load(LoadArgs),
     /// Internal: run a program, kill it when standard input closes.
     Watch(Vec<String>),
@@ -173,6 +176,9 @@ usage:
                          [--tracetape PATH] [--traces none|local]
   tracetape-bench collector-down [--up N] [--down N] [--connections N]
                                  [--load auto|wrk|builtin]
+  tracetape-bench fidelity [--requests N] [--concurrency N,N,...] [--replays N]
+                           [--changes NAME,...] [--tracetape PATH] [--keep]
+                           (tracetape-bench fidelity --help for more)
   tracetape-bench serve --mode MODE --port-file PATH
   tracetape-bench serve-orders --port-file PATH --dependency URL
   tracetape-bench load --port PORT [--connections N] [--seconds N] [--body-file PATH]
@@ -247,6 +253,11 @@ Defaults: --up 20 --down 60 --connections 32 --load auto.";
 /// Parses the arguments after the program name.
 pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Command> {
     let mut args: Vec<String> = args.into_iter().collect();
+    match args.first().map(String::as_str) {
+        Some("fidelity") => return Ok(Command::Fidelity(parse_with_clap(args)?)),
+        Some("serve-fidelity") => return Ok(Command::ServeFidelity(parse_with_clap(args)?)),
+        _ => {}
+    }
     let sub = match args.first().map(String::as_str) {
         Some("watch") => {
             let rest = args.split_off(1);
@@ -374,6 +385,29 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Co
         }
     };
     Ok(command)
+}
+
+/// A subcommand whose arguments are declared with clap derive beside it:
+/// `args` starts with the subcommand's name. `--help` prints its help and
+/// exits.
+fn parse_with_clap<T: clap::Parser>(args: Vec<String>) -> anyhow::Result<T> {
+    let name = format!(
+        "tracetape-bench {}",
+        args.first().map_or("", String::as_str)
+    );
+    let argv = std::iter::once(name).chain(args.into_iter().skip(1));
+    match T::try_parse_from(argv) {
+        Ok(parsed) => Ok(parsed),
+        Err(err)
+            if matches!(
+                err.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) =>
+        {
+            err.exit()
+        }
+        Err(err) => bail!("{}", err.render()),
+    }
 }
 
 /// `--name value` and `--name=value` pairs.
