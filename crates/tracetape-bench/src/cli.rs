@@ -607,6 +607,36 @@ mod tests {
     }
 
     #[test]
+    fn fidelity_has_defaults_and_options() -> anyhow::Result<()> {
+        let Command::Fidelity(fidelity) = parse_str("fidelity")? else {
+            bail!("expected fidelity");
+        };
+        assert_eq!(fidelity.requests, 300);
+        assert_eq!(fidelity.concurrency, [1, 4, 16]);
+        assert_eq!(fidelity.replays, 1000);
+        assert!(fidelity.changes.is_empty() && !fidelity.keep);
+        let Command::Fidelity(fidelity) =
+            parse_str("fidelity --requests 50 --concurrency 2,8 --changes status,rounding --keep")?
+        else {
+            bail!("expected fidelity");
+        };
+        assert_eq!(fidelity.requests, 50);
+        assert_eq!(fidelity.concurrency, [2, 8]);
+        assert_eq!(fidelity.changes, ["status", "rounding"]);
+        assert!(fidelity.keep);
+        assert!(parse_str("fidelity --concurrency 0").is_err());
+        assert!(parse_str("fidelity --seconds 5").is_err());
+        let Command::ServeFidelity(serve) =
+            parse_str("serve-fidelity --partners http://a --platform http://b --port 7")?
+        else {
+            bail!("expected serve-fidelity");
+        };
+        assert_eq!(serve.port, Some(7));
+        assert!(parse_str("serve-fidelity --partners http://a --platform http://b").is_err());
+        Ok(())
+    }
+
+    #[test]
     fn watch_takes_the_rest_verbatim() -> anyhow::Result<()> {
         let Command::Watch(rest) = parse_str("watch -- wrk -t1 --latency http://x")? else {
             bail!("expected watch");

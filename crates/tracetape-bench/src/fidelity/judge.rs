@@ -360,17 +360,21 @@ pub(crate) fn judge(change: Change, findings: &[Finding], noise: &HashSet<String
         .iter()
         .filter(|finding| !noise.contains(&finding.key()))
         .collect();
-    let right = match change.expect() {
-        Expect::Caught { request, place } => new.iter().find(|finding| {
-            at_place(place, finding)
-                && (request.is_none_or(|r| r == finding.request)
-                    || matches!(place, Place::Call { .. }))
-        }),
-        Expect::Nothing => None,
+    let at_its_place = |finding: &&Finding| match change.expect() {
+        Expect::Caught { request, place } => {
+            at_place(place, finding) && request.is_none_or(|r| r == finding.request)
+        }
+        Expect::Nothing => false,
     };
-    let said = match (right, new.first()) {
+    let right = new.iter().copied().find(at_its_place);
+    let masked = findings.iter().find(at_its_place);
+    let said = match (right, new.first().copied()) {
         (Some(finding), _) | (None, Some(finding)) => finding.describe(),
         (None, None) if findings.is_empty() => "passed".to_owned(),
+        (None, None) if masked.is_some() => format!(
+            "masked: {} (the unchanged build deviates there too)",
+            masked.map(Finding::describe).unwrap_or_default()
+        ),
         (None, None) => format!(
             "only what the unchanged build also showed ({} findings)",
             findings.len()
@@ -421,6 +425,10 @@ mod tests {
         let noise = found.iter().map(Finding::key).collect();
         let verdict = judge(Change::DateArithmetic, &found, &noise);
         assert!(!verdict.caught && !verdict.right_place, "{verdict:?}");
+        assert!(
+            verdict.said.starts_with("masked: POST /rentals $.due_date"),
+            "{verdict:?}"
+        );
     }
 
     #[test]

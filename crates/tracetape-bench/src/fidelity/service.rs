@@ -654,3 +654,141 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         shut_down(telemetry).await
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU64;
+
+    use super::*;
+    use crate::fidelity::dependencies;
+    use crate::server::tests::spawn_app;
+
+    /// The depot, without telemetry set up (nothing recorded), against its
+    /// dependencies on loopback, built with `change`; returns its base URL.
+    async fn depot(change: Change) -> anyhow::Result<String> {
+        let partners = spawn_app(dependencies::partners()).await?;
+        let platform = spawn_app(dependencies::platform(Arc::new(AtomicU64::new(0)))).await?;
+        let args = ServeArgs {
+            partners: format!("http://127.0.0.1:{partners}"),
+            platform: format!("http://127.0.0.1:{platform}"),
+            port_file: None,
+            port: Some(0),
+        };
+        let port = spawn_app(depot_app(&args, change).await?).await?;
+        Ok(format!("http://127.0.0.1:{port}"))
+    }
+
+    fn rental(hours: u64) -> String {
+        json!({ "rider": "r-01", "kind": "cargo", "hours": hours, "depot": 2 }).to_string()
+    }
+
+    /// Every endpoint answers through its dependencies: the quote after a
+    /// retried 503 with its three rates, the configuration from start-up,
+    /// the rental with its date 30 days on, the list from memory, the
+    /// forecast as six NDJSON lines decoded from the gzip answer.
+    #[tokio::test]
+    async fn the_depot_answers_every_endpoint_through_its_dependencies() -> anyhow::Result<()> {
+        let base = depot(Change::None).await?;
+        let client = reqwest::Client::builder().no_proxy().build()?;
+
+        let response = client
+            .get(format!("{base}/quote?depot=3&hours=2"))
+            .send()
+            .await?;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["x-quote-version"], "2");
+        let quote: Value = response.json().await?;
+        assert_eq!(quote["currency"], "NOK");
+        assert_eq!(quote["price_list"], "spring-2026");
+        assert_eq!(quote["bikes_available"], (3 * 7) % 11 + 2);
+        let kinds: Vec<&str> = quote["options"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|o| o["kind"].as_str())
+            .collect();
+        assert_eq!(kinds, ["cargo", "city", "mountain"]);
+        assert_eq!(
+            quote["options"][0]["per_hour_cents"],
+            per_hour_cents("cargo", 3)
+        );
+
+        let response = client
+            .post(format!("{base}/rentals"))
+            .header(CONTENT_TYPE, "application/json")
+            .body(rental(3))
+            .send()
+            .await?;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let created: Value = response.json().await?;
+        assert_eq!(created["id"], 1);
+        assert_eq!(created["due_date"], date_in(30));
+        assert!(
+            created["confirmation"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("RSV-"))
+        );
+        let total = per_hour_cents("cargo", 2) * 3;
+        assert_eq!(created["total_cents"], total);
+        assert_eq!(created["tax_cents"], (total * 25 + 50) / 100);
+
+        let response = client
+            .post(format!("{base}/rentals"))
+            .header(CONTENT_TYPE, "application/json")
+            .body(rental(0))
+            .send()
+            .await?;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+        let list: Value = client
+            .get(format!("{base}/rentals?rider=r-01"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        assert_eq!(list["count"], 1);
+        assert_eq!(list["items"][0]["id"], 1);
+
+        let response = client
+            .get(format!("{base}/forecast?station=st-1"))
+            .send()
+            .await?;
+        assert_eq!(response.headers()[CONTENT_TYPE], "application/x-ndjson");
+        let text = response.text().await?;
+        let lines: Vec<Value> = text
+            .lines()
+            .map(serde_json::from_str)
+            .collect::<Result<_, _>>()?;
+        assert_eq!(lines.len(), 6);
+        assert_eq!(lines[5]["hour"], 5);
+        assert_ne!(lines[0]["reading_id"], lines[1]["reading_id"]);
+        Ok(())
+    }
+
+    /// A change is made where it says: here, the date arithmetic and the
+    /// start-up call.
+    #[tokio::test]
+    async fn a_changed_build_changes_what_it_names() -> anyhow::Result<()> {
+        let client = reqwest::Client::builder().no_proxy().build()?;
+        let base = depot(Change::DateArithmetic).await?;
+        let created: Value = client
+            .post(format!("{base}/rentals"))
+            .header(CONTENT_TYPE, "application/json")
+            .body(rental(2))
+            .send()
+            .await?
+            .json()
+            .await?;
+        assert_eq!(created["due_date"], date_in(14));
+
+        let base = depot(Change::StartupMissing).await?;
+        let quote: Value = client
+            .get(format!("{base}/quote?depot=1&hours=1"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        assert_eq!(quote["currency"], "EUR");
+        Ok(())
+    }
+}
