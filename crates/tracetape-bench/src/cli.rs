@@ -162,6 +162,9 @@ pub(crate) enum Command {
     CollectorDown(CollectorDownArgs),
     Serve(ServeArgs),
     ServeOrders(ServeOrdersArgs),
+    /// Its arguments are parsed with clap, beside the command.
+    Fidelity(crate::fidelity::FidelityArgs),
+    ServeFidelity(crate::fidelity::service::ServeArgs),
     Load(LoadArgs),
     /// Internal: run a program, kill it when standard input closes.
     Watch(Vec<String>),
@@ -176,6 +179,9 @@ usage:
                          [--order recorded|free] [--tracetape PATH] [--traces none|local]
   tracetape-bench collector-down [--up N] [--down N] [--connections N]
                                  [--load auto|wrk|builtin]
+  tracetape-bench fidelity [--requests N] [--concurrency N,N,...] [--replays N]
+                           [--changes NAME,...] [--tracetape PATH] [--keep]
+                           (tracetape-bench fidelity --help for more)
   tracetape-bench serve --mode MODE --port-file PATH
   tracetape-bench serve-orders --port-file PATH --dependency URL
   tracetape-bench load --port PORT [--connections N] [--seconds N] [--body-file PATH]
@@ -251,6 +257,11 @@ Defaults: --up 20 --down 60 --connections 32 --load auto.";
 /// Parses the arguments after the program name.
 pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Command> {
     let mut args: Vec<String> = args.into_iter().collect();
+    match args.first().map(String::as_str) {
+        Some("fidelity") => return Ok(Command::Fidelity(parse_with_clap(args)?)),
+        Some("serve-fidelity") => return Ok(Command::ServeFidelity(parse_with_clap(args)?)),
+        _ => {}
+    }
     let sub = match args.first().map(String::as_str) {
         Some("watch") => {
             let rest = args.split_off(1);
@@ -391,6 +402,29 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Co
         }
     };
     Ok(command)
+}
+
+/// A subcommand whose arguments are declared with clap derive beside it:
+/// `args` starts with the subcommand's name. `--help` prints its help and
+/// exits.
+fn parse_with_clap<T: clap::Parser>(args: Vec<String>) -> anyhow::Result<T> {
+    let name = format!(
+        "tracetape-bench {}",
+        args.first().map_or("", String::as_str)
+    );
+    let argv = std::iter::once(name).chain(args.into_iter().skip(1));
+    match T::try_parse_from(argv) {
+        Ok(parsed) => Ok(parsed),
+        Err(err)
+            if matches!(
+                err.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) =>
+        {
+            err.exit()
+        }
+        Err(err) => bail!("{}", err.render()),
+    }
 }
 
 /// `--name value` and `--name=value` pairs.
@@ -589,6 +623,36 @@ mod tests {
         };
         assert_eq!(serve.port_file, PathBuf::from("p"));
         assert_eq!(serve.dependency, "http://127.0.0.1:1");
+        Ok(())
+    }
+
+    #[test]
+    fn fidelity_has_defaults_and_options() -> anyhow::Result<()> {
+        let Command::Fidelity(fidelity) = parse_str("fidelity")? else {
+            bail!("expected fidelity");
+        };
+        assert_eq!(fidelity.requests, 300);
+        assert_eq!(fidelity.concurrency, [1, 4, 16]);
+        assert_eq!(fidelity.replays, 1000);
+        assert!(fidelity.changes.is_empty() && !fidelity.keep);
+        let Command::Fidelity(fidelity) =
+            parse_str("fidelity --requests 50 --concurrency 2,8 --changes status,rounding --keep")?
+        else {
+            bail!("expected fidelity");
+        };
+        assert_eq!(fidelity.requests, 50);
+        assert_eq!(fidelity.concurrency, [2, 8]);
+        assert_eq!(fidelity.changes, ["status", "rounding"]);
+        assert!(fidelity.keep);
+        assert!(parse_str("fidelity --concurrency 0").is_err());
+        assert!(parse_str("fidelity --seconds 5").is_err());
+        let Command::ServeFidelity(serve) =
+            parse_str("serve-fidelity --partners http://a --platform http://b --port 7")?
+        else {
+            bail!("expected serve-fidelity");
+        };
+        assert_eq!(serve.port, Some(7));
+        assert!(parse_str("serve-fidelity --partners http://a --platform http://b").is_err());
         Ok(())
     }
 

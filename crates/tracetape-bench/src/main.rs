@@ -3,7 +3,9 @@
 //! in memory; with the `replay` subcommand, how fast `tracetape
 //! replay` replays recordings (see [Replay speed](#replay-speed)); and with
 //! `collector-down`, what a collector outage under load does to latency,
-//! memory and spans (see [Collector down](#collector-down)).
+//! memory and spans (see [Collector down](#collector-down)); with
+//! `fidelity`, whether replay tells an unchanged build from a changed one
+//! (see [Replay fidelity](#replay-fidelity)).
 //!
 //! Measures requests/s of an axum `GET /hello` ("Hello, world!") on a
 //! two-worker Tokio runtime, 32 keep-alive connections, load generator on the
@@ -147,6 +149,30 @@
 //! outside); the server prints its own counts
 //! (`TelemetryGuard::span_counts`) on standard error when it lost spans.
 //!
+//! # Replay fidelity
+//!
+//! `tracetape-bench fidelity [--requests N] [--concurrency 1,4,16]
+//! [--replays N] [--changes NAME,...] [--keep]` (defaults 300, 1,4,16,
+//! 1000; [`fidelity`]) measures the brief's replay fidelity: 0 false
+//! deviations in 1,000 unchanged replays, >= 95% of injected changes
+//! caught, all at the right place, 0 connections reaching a dependency.
+//! Its service (`serve-fidelity`, a bike-rental depot unlike the
+//! examples) has signed outbound queries (`?ts=..&sig=..`), request ids in
+//! bodies and headers, three concurrent calls per quote, a retried 503, a
+//! gzip dependency, an NDJSON stream, a start-up and a periodic background
+//! call, in-memory state, an audit call after the response and dates
+//! counted from today. It is recorded against its two dependencies (served
+//! here), which are then stopped; the real `tracetape replay` starts it
+//! (`--command`, with the preload library) and replays the unchanged build
+//! at each concurrency by turns, then one build per injected change
+//! (`FIDELITY_CHANGE`, 29 changes, two of them expected to pass), while
+//! listeners hold the dependencies' recorded ports and count what
+//! connects. A change counts as caught when the report has a finding at a
+//! request and place where no unchanged replay had one, and at the right
+//! place when that finding is the change's JSON path, status, header or
+//! outbound call. The run fails only when it cannot run, not when a target
+//! is missed.
+//!
 //! # Running
 //!
 //! ```text
@@ -162,6 +188,9 @@
 //!     cargo run --release -p tracetape-bench -- replay       # 2000 recordings, 3 rounds
 //! cargo run --release -p tracetape-bench -- replay --recordings 10000 --rounds 5
 //! cargo run --release -p tracetape-bench -- collector-down   # 20 s + 60 s down + 20 s
+//! cargo build --release -p tracetape-cli -p tracetape-preload && \
+//!     cargo run --release -p tracetape-bench -- fidelity     # 300 recorded, 1,200 + 29 x 300 replayed
+//! cargo run --release -p tracetape-bench -- fidelity --changes date-arithmetic,extra-call --keep
 //! cargo run --release -p tracetape-bench -- --help
 //! ```
 //!
@@ -302,6 +331,7 @@ mod cli;
 mod collector;
 mod collector_down;
 mod cpu;
+mod fidelity;
 mod json;
 mod load;
 mod memory;
@@ -327,6 +357,10 @@ fn main() -> ExitCode {
             Command::CollectorDown(args) => collector_down::run(&args).map(|()| ExitCode::SUCCESS),
             Command::Serve(args) => server::serve(&args).map(|()| ExitCode::SUCCESS),
             Command::ServeOrders(args) => orders::serve_orders(&args).map(|()| ExitCode::SUCCESS),
+            Command::Fidelity(args) => fidelity::run(&args).map(|()| ExitCode::SUCCESS),
+            Command::ServeFidelity(args) => {
+                fidelity::service::serve(&args).map(|()| ExitCode::SUCCESS)
+            }
             Command::Load(args) => load::generate(&args).map(|()| ExitCode::SUCCESS),
             Command::Watch(command) => child::watch(&command),
             Command::Help => {

@@ -96,7 +96,7 @@ fn measure(args: &ReplayArgs, tracetape: &Path, dir: &Path) -> anyhow::Result<()
 
 /// `--tracetape`, else the `tracetape` binary beside this executable
 /// (both are in `target/release` after a release build of each).
-fn tracetape_binary(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+pub(crate) fn tracetape_binary(given: Option<&Path>) -> anyhow::Result<PathBuf> {
     let path = match given {
         Some(path) => path.to_owned(),
         None => std::env::current_exe()
