@@ -123,8 +123,26 @@ fn call_finding(
     }
 }
 
+/// Whether the report says the call deviates: answered by a recorded
+/// call that is not the same call (`deviates`, with its `differences`).
 fn has_deviations(call: &Value) -> bool {
-    call["deviations"].as_array().is_some_and(|d| !d.is_empty())
+    call["deviates"] == true || call["deviations"].as_array().is_some_and(|d| !d.is_empty())
+}
+
+/// The first way a deviating call differs, as the report words it.
+fn first_difference(call: &Value) -> String {
+    let difference = &call["differences"][0];
+    if difference.is_object() {
+        format!(
+            "{} {}: expected {}, actual {}",
+            text(&difference["part"]),
+            text(&difference["at"]),
+            difference["expected"].as_str().unwrap_or("nothing"),
+            difference["actual"].as_str().unwrap_or("nothing")
+        )
+    } else {
+        text(&call["deviations"][0]["message"]).to_owned()
+    }
 }
 
 /// The findings of one recording of the report.
@@ -180,7 +198,7 @@ fn recording_findings(recording: &Value, out: &mut Vec<Finding>) {
                 format!("mock missing: {described}"),
             ));
         } else if has_deviations(call) {
-            let first = text(&call["deviations"][0]["message"]);
+            let first = first_difference(call);
             out.push(call_finding(
                 id,
                 &request,

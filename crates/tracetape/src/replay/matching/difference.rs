@@ -12,7 +12,7 @@ use crate::replay::compare::MAX_VALUE_CHARS;
 pub const MAX_DIFFERENCES: usize = 16;
 
 /// The part of a call a [`CallDifference`] is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum CallPart {

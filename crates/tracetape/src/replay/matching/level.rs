@@ -40,7 +40,9 @@ pub enum Level {
     /// milliseconds, JWT, nonce or signature (16 or more hex digits), or
     /// token (20 or more base64 characters) stands for a live value of the
     /// same kind. Dates and every other value must be equal, and so must
-    /// a number's type (`2` is not `2.0`).
+    /// a number's type (`2` is not `2.0`). In the background session, a
+    /// value that already differs among the recorded calls to the same
+    /// endpoint (a periodic job's sequence number) may differ too.
     Dynamic,
     /// Not the same call: the same method and origin, a path with as
     /// many segments and the same words in it, and of the recorded calls

@@ -82,6 +82,7 @@ mod request;
 mod session;
 mod similarity;
 mod url;
+mod varying;
 
 #[cfg(test)]
 mod tests;

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::no_match::{self, NoMatch};
 use super::request::{Fit, NormalRequest};
+use super::varying::Varying;
 use super::{CallDifference, CallSummary, Level, LiveCall, Similarity};
 use crate::record::{
     Exchange, ExchangeKind, Recording, RedactRule, RedactionKey, Redactor, ResponseRecord,
@@ -153,7 +154,9 @@ impl Matcher {
             .collect();
         exchanges.sort_by_key(|exchange| exchange.start_unix_nanos);
         let scope = "the background recordings".to_owned();
-        self.session_over(scope, exchanges)
+        let mut session = self.session_over(scope, exchanges);
+        session.varying = Varying::among(session.mocks.iter().map(|mock| &mock.request));
+        session
     }
 
     fn session_over(&self, scope: String, exchanges: Vec<Exchange>) -> MockSession {
@@ -171,6 +174,7 @@ impl Matcher {
             origins: Arc::clone(&self.origins),
             headers: Arc::clone(&self.headers),
             scope,
+            varying: Varying::default(),
             state: Mutex::new(State {
                 uses: vec![0; mocks.len()],
                 log: Vec::new(),
@@ -249,6 +253,10 @@ pub struct MockSession {
     headers: Arc<Vec<String>>,
     scope: String,
     mocks: Vec<Mock>,
+    /// In the background session: what varies among the recorded calls to
+    /// one endpoint (a periodic job's counter), which live calls may vary
+    /// in too.
+    varying: Varying,
     state: Mutex<State>,
 }
 
@@ -395,6 +403,17 @@ impl MockSession {
             .enumerate()
             .filter_map(|(index, mock)| mock.request.fit(&live).map(|fit| (index, fit)))
             .collect();
+        for (index, fit) in &mut candidates {
+            let recorded = self.mocks.get(*index).map(|mock| &mock.request);
+            if fit.level == Level::Similar
+                && recorded.is_some_and(|recorded| self.varying.covers(recorded, &fit.differences))
+            {
+                // Only in what the recording itself varies in: the same
+                // call, as a periodic job makes it again.
+                fit.level = Level::Dynamic;
+                fit.differences.clear();
+            }
+        }
         if let Some(best) = candidates.iter().map(|(_, fit)| fit.level).min() {
             candidates.retain(|(_, fit)| fit.level == best);
         }

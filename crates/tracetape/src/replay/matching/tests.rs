@@ -1056,3 +1056,70 @@ fn chosen_headers_tell_calls_apart_and_their_run_to_run_values_do_not() {
     let session = self::matcher().session(&recording);
     assert_eq!(took(&session, &call("initech")), (0, Level::Exact, false));
 }
+
+// A periodic background job, run longer than when recorded, sent
+// sequence numbers never recorded, and every such call failed the run.
+#[test]
+fn in_the_background_a_value_that_varies_among_the_recorded_calls_may_vary_again() {
+    let beat = |seq: u32, status: &str| {
+        format!(
+            r#"{{"seq":{seq},"status":"{status}","instance":"6f1c2e9a-3b4d-4c5e-8f70-112233445566"}}"#
+        )
+    };
+    let mut recording = recording(
+        (0..3)
+            .map(|seq| call("POST", "http://ops/heartbeat", &beat(seq, "ok"), "{}"))
+            .collect(),
+    );
+    recording.background = true;
+    recording
+        .exchanges
+        .retain(|exchange| exchange.kind == ExchangeKind::Client);
+    let session = matcher().background_session([&recording]);
+    for seq in 0..3 {
+        assert_eq!(
+            took(
+                &session,
+                &live("POST", "http://ops/heartbeat", &beat(seq, "ok"))
+            )
+            .1,
+            Level::Exact
+        );
+    }
+    // Beat 7 was never recorded: the same call, as the job makes it again.
+    let later = session
+        .answer(&live("POST", "http://ops/heartbeat", &beat(7, "ok")))
+        .unwrap();
+    assert_eq!(
+        (later.matched.level, later.matched.reused),
+        (Level::Dynamic, true)
+    );
+    // A value the recorded calls all agree on is not forgiven.
+    let busy = session.answer(&live("POST", "http://ops/heartbeat", &beat(8, "busy")));
+    assert!(busy.is_err(), "{busy:?}");
+    let fresh = matcher().background_session([&recording]);
+    let busy = fresh
+        .answer(&live("POST", "http://ops/heartbeat", &beat(8, "busy")))
+        .unwrap();
+    assert_eq!(busy.matched.level, Level::Similar);
+    let differences: Vec<String> = busy.differences.iter().map(ToString::to_string).collect();
+    assert!(
+        differences.contains(&r#"body $.status: expected "ok", actual "busy""#.to_owned()),
+        "{differences:?}"
+    );
+    // A replayed request's own calls are not: each is the call it is.
+    let mut own = recording.clone();
+    own.background = false;
+    let session = matcher().session(&own);
+    for seq in 0..3 {
+        took(
+            &session,
+            &live("POST", "http://ops/heartbeat", &beat(seq, "ok")),
+        );
+    }
+    assert!(
+        session
+            .answer(&live("POST", "http://ops/heartbeat", &beat(7, "ok")))
+            .is_err()
+    );
+}
