@@ -8,18 +8,9 @@ mod replay_support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
-use replay_support::{Fixture, stderr, stdout};
+use replay_support::{Fixture, both, stderr, stdout};
 use serde_json::Value;
-
-fn both(output: &Output) -> String {
-    format!(
-        "--- stdout\n{}--- stderr\n{}",
-        stdout(output),
-        stderr(output)
-    )
-}
 
 /// Every recording file, by name, with its bytes.
 fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {

@@ -6,17 +6,7 @@
 
 mod replay_support;
 
-use std::process::Output;
-
-use replay_support::{Fixture, stderr, stdout};
-
-fn both(output: &Output) -> String {
-    format!(
-        "--- stdout\n{}--- stderr\n{}",
-        stdout(output),
-        stderr(output)
-    )
-}
+use replay_support::{Fixture, both, stderr, stdout};
 
 #[test]
 fn learn_proposes_what_differs_between_runs_and_write_makes_the_replay_pass() {

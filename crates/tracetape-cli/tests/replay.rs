@@ -10,19 +10,10 @@ mod replay_support;
 use std::process::{Command, Stdio};
 
 use replay_support::{
-    Fixture, Notices, TOKEN, free_port, listening_url, running, schema, signal, stderr, stdout,
-    stop,
+    Fixture, Notices, TOKEN, both, free_port, listening_url, running, schema, signal, stderr,
+    stdout, stop,
 };
 use serde_json::Value;
-
-/// `stdout` and `stderr` of a run, for assertion messages.
-fn both(output: &std::process::Output) -> String {
-    format!(
-        "--- stdout\n{}--- stderr\n{}",
-        stdout(output),
-        stderr(output)
-    )
-}
 
 #[test]
 fn an_unchanged_build_passes_and_its_dependency_is_never_called() {

@@ -7,17 +7,8 @@
 
 mod replay_support;
 
-use replay_support::{Fixture, free_port, schema, stderr, stdout};
+use replay_support::{Fixture, both, free_port, schema, stderr, stdout};
 use serde_json::Value;
-
-/// `stdout` and `stderr` of a run, for assertion messages.
-fn both(output: &std::process::Output) -> String {
-    format!(
-        "--- stdout\n{}--- stderr\n{}",
-        stdout(output),
-        stderr(output)
-    )
-}
 
 // A changed request body sent to a dependency was answered by the
 // recorded call anyway, and the replay passed.

@@ -22,16 +22,8 @@ use std::io::{ErrorKind, Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener};
 use std::process::Output;
 
-use replay_support::{Fixture, free_port, schema, stderr, stdout, target_exe};
+use replay_support::{Fixture, both, free_port, schema, stderr, stdout, target_exe};
 use serde_json::Value;
-
-fn both(output: &Output) -> String {
-    format!(
-        "--- stdout\n{}--- stderr\n{}",
-        stdout(output),
-        stderr(output)
-    )
-}
 
 /// A loopback listener that accepts nothing on its own.
 fn listener() -> (TcpListener, SocketAddr) {

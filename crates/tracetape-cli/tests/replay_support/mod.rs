@@ -360,6 +360,15 @@ pub fn running(pid: u32) -> bool {
     })
 }
 
+/// `stdout` and `stderr` of a run, for assertion messages.
+pub fn both(output: &Output) -> String {
+    format!(
+        "--- stdout\n{}--- stderr\n{}",
+        stdout(output),
+        stderr(output)
+    )
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()
 }

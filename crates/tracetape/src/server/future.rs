@@ -62,15 +62,7 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
     pub(crate) fn untraced(inner: F) -> Self {
         Self {
             inner: Some(inner),
-            panic: None,
-            cx: None,
-            inflight: None,
-            on_response: None,
-            config: None,
-            capture: None,
-            replay: None,
-            polls: None,
-            status: None,
+            ..Self::nothing()
         }
     }
 
@@ -123,12 +115,14 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
     /// The answer to a request for the replay's status: `200 OK`, no
     /// body, the status in its header; nothing else runs.
     pub(crate) fn replay_status(status: HeaderValue) -> Self {
-        let mut future = Self::untraced_without_inner();
-        future.status = Some(status);
-        future
+        Self {
+            status: Some(status),
+            ..Self::nothing()
+        }
     }
 
-    fn untraced_without_inner() -> Self {
+    /// No future, no span, nothing to answer with yet.
+    fn nothing() -> Self {
         Self {
             inner: None,
             panic: None,

@@ -7,6 +7,7 @@ use super::super::outcome::{Outcome, Replayed};
 use super::{Report, findings};
 use crate::format::{clean, millis};
 use crate::table::{self, Align, Column};
+use tracetape::replay::LoggedCall;
 
 const COLUMNS: [Column; 5] = [
     ("REQUEST", Align::Left),
@@ -187,24 +188,11 @@ pub(super) fn background(report: &Report) -> Option<String> {
         ));
     }
     for call in log.calls.iter().filter(|call| call.deviates()) {
-        let label = if background.calls_fail {
-            "call deviates"
-        } else {
-            "call deviates (warning)"
-        };
-        lines.push(format!(
-            "  {label}: {} {}: answered by background call {}, which is not the same call",
-            clean(&call.method, 20),
-            clean(&call.url, usize::MAX),
-            call.index
-                .map_or_else(|| "?".to_owned(), |index| index.to_string())
-        ));
-        for difference in &call.differences {
-            lines.push(format!(
-                "    {}",
-                clean(&difference.to_string(), usize::MAX)
-            ));
-        }
+        let answered = call.index.map_or_else(
+            || "a background recording".to_owned(),
+            |index| format!("background call {index}"),
+        );
+        deviating_call(&mut lines, call, background.calls_fail, &answered, "");
     }
     if background.pending > 0 {
         lines.push(format!(
@@ -222,6 +210,33 @@ pub(super) fn background(report: &Report) -> Option<String> {
         "calls outside the replayed requests (start-up, background)  {verdict}\n{}\n",
         lines.join("\n")
     ))
+}
+
+/// The lines of a call answered by `answered`, a recorded call that is not
+/// the same call: what it is, then each difference.
+fn deviating_call(
+    lines: &mut Vec<String>,
+    call: &LoggedCall,
+    fails: bool,
+    answered: &str,
+    advice: &str,
+) {
+    let label = if fails {
+        "call deviates"
+    } else {
+        "call deviates (warning)"
+    };
+    lines.push(format!(
+        "  {label}: {} {}: answered by {answered}, which is not the same call{advice}",
+        clean(&call.method, 20),
+        clean(&call.url, usize::MAX),
+    ));
+    for difference in &call.differences {
+        lines.push(format!(
+            "    {}",
+            clean(&difference.to_string(), usize::MAX)
+        ));
+    }
 }
 
 /// What the report says about one recording that did not pass: its
@@ -270,11 +285,6 @@ pub(crate) fn recording(result: &Replayed, style: Style) -> String {
         ));
     }
     for (call, recorded) in result.deviating_calls() {
-        let label = if result.calls_fail {
-            "call deviates"
-        } else {
-            "call deviates (warning)"
-        };
         let answered = match (call.index, recorded) {
             (Some(index), Some(recorded)) => format!(
                 "recorded call {index} ({} {})",
@@ -284,18 +294,13 @@ pub(crate) fn recording(result: &Replayed, style: Style) -> String {
             (Some(index), None) => format!("recorded call {index}"),
             (None, _) => "a recorded call".to_owned(),
         };
-        lines.push(format!(
-            "  {label}: {} {}: answered by {answered}, which is not the same call; if the new \
-             build makes this call on purpose, accept it or record this request again",
-            clean(&call.method, 20),
-            clean(&call.url, usize::MAX),
-        ));
-        for difference in &call.differences {
-            lines.push(format!(
-                "    {}",
-                clean(&difference.to_string(), usize::MAX)
-            ));
-        }
+        deviating_call(
+            &mut lines,
+            call,
+            result.calls_fail,
+            &answered,
+            "; if the new build makes this call on purpose, accept it or record this request again",
+        );
     }
     if result.omitted_calls > 0 {
         lines.push(format!(
