@@ -361,9 +361,14 @@ async fn invoice(State(app): State<Arc<App>>, Path(id): Path<String>) -> Json<Va
     let blocking = tracetape::context::spawn_blocking(|| date(unix_seconds()))
         .await
         .unwrap_or_default();
+    // Without the request's context: the replay's process-wide clock.
+    let plain = tokio::spawn(async { date(unix_seconds()) })
+        .await
+        .unwrap_or_default();
     if let Some(addr) = &app.notify {
         let line = format!(
-            "invoice {id} issued={issued} due={due} task={task} blocking={blocking} epoch={now}"
+            "invoice {id} issued={issued} due={due} task={task} blocking={blocking} \
+             plain={plain} epoch={now}"
         );
         let _ = tell(addr, &line).await;
     }

@@ -193,26 +193,30 @@ impl Told {
 /// Replays the invoices two at a time (each waiting in the service until
 /// both are in flight) with `change` and `args`.
 fn replay_invoices(fixture: &Fixture, change: &str, args: &[&str]) -> Told {
+    replay_invoices_with(fixture, change, args, true)
+}
+
+/// Replays the invoices with `change` and `args`: two at a time, each
+/// waiting in the service until both are in flight, when `together`;
+/// else one after the other, in recorded order.
+fn replay_invoices_with(fixture: &Fixture, change: &str, args: &[&str], together: bool) -> Told {
     let notices = Notices::listen();
     // Telling the test is not one of the service's dependencies.
     let notify = notices.addr();
-    let mut all = vec![
-        // Recorded years apart, so only in any order can both be in
-        // flight at once.
-        "--order",
-        "free",
-        "--concurrency",
-        "2",
-        "--format",
-        "json",
-        "--allow-connect",
-        &notify,
-    ];
+    // Recorded years apart, so only in any order can both be in flight
+    // at once.
+    let mut all = if together {
+        vec!["--order", "free", "--concurrency", "2"]
+    } else {
+        vec!["--concurrency", "1"]
+    };
+    all.extend(["--format", "json", "--allow-connect", &notify]);
     all.extend(args);
     let mut command = fixture.replay_command(free_port(), change, &all);
-    command
-        .env("REPLAY_TARGET_NOTIFY", notices.addr())
-        .env("REPLAY_TARGET_INVOICES_TOGETHER", "2");
+    command.env("REPLAY_TARGET_NOTIFY", notices.addr());
+    if together {
+        command.env("REPLAY_TARGET_INVOICES_TOGETHER", "2");
+    }
     let from = unix_seconds();
     let output = command.output().unwrap();
     let to = unix_seconds();
@@ -299,6 +303,29 @@ fn a_changed_due_date_is_computed_from_the_recorded_day() {
             .collect();
         assert_eq!(paths, ["$.due"], "{recording}");
     }
+}
+
+// A task spawned without the request's context (as a streamed body's
+// producer often is) read today's time while its request read the
+// recorded one.
+#[test]
+fn a_task_without_the_request_s_context_reads_the_time_of_the_request_begun_last() {
+    let fixture = record_invoices();
+    let told = replay_invoices_with(&fixture, "", &[], false);
+    for invoice in &INVOICES {
+        assert_eq!(
+            told.of(invoice.id, "plain"),
+            invoice.issued,
+            "{}",
+            invoice.id
+        );
+    }
+    assert_eq!(
+        told.output.status.code(),
+        Some(0),
+        "{}",
+        stderr(&told.output)
+    );
 }
 
 #[test]

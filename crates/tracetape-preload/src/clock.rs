@@ -12,8 +12,11 @@
 //! calling thread's slot and add the shift when the tag is the caller's.
 //! A slot is written and read by the same thread, so there is no race
 //! between threads; two threads of the service whose ids are equal
-//! modulo [`SLOTS`] share a slot, and one of them then reads real time
-//! while the other's shift is in it (a documented limit).
+//! modulo [`SLOTS`] share a slot, and one of them then reads the
+//! process default while the other's shift is in it (a documented
+//! limit). After the slots comes the process default: the shift of the
+//! replayed request that began last, which every thread without a shift
+//! of its own reads (work that does not carry the request's context).
 //!
 //! This module is the layout and the arithmetic; mapping the file and
 //! the exported functions are in `interpose/clock.rs`.
@@ -30,8 +33,12 @@ pub(crate) const SLOTS: usize = 65_536;
 /// Bytes per slot: the tag and the shift, one `i64` each.
 pub(crate) const SLOT_BYTES: usize = 16;
 
-/// The file's size, which it must have at least to be mapped (1 MiB).
-pub(crate) const FILE_BYTES: usize = SLOTS * SLOT_BYTES;
+/// The file's size, which it must have at least to be mapped: the slots
+/// (1 MiB), then the process default (a shift, and 8 bytes unused).
+pub(crate) const FILE_BYTES: usize = SLOTS * SLOT_BYTES + SLOT_BYTES;
+
+/// The word of the process default shift: right after the slots.
+const DEFAULT_WORD: usize = SLOTS * 2;
 
 /// `i64` words in the file: two per slot.
 pub(crate) const WORDS: usize = FILE_BYTES / 8;
@@ -39,22 +46,25 @@ pub(crate) const WORDS: usize = FILE_BYTES / 8;
 const NANOS_PER_SEC: i64 = 1_000_000_000;
 
 /// The shift thread `tid` reads its wall clock with, from the mapped
-/// file's words: the slot's shift when its tag is `tid`, else 0 (no slot
-/// written, cleared, or another thread's).
+/// file's words: the slot's shift when its tag is `tid` and it is not 0,
+/// else the process default (the shift of the replayed request that
+/// began last; 0 before any).
 pub(crate) fn shift_of(words: &[AtomicI64], tid: i64) -> i64 {
-    let Ok(index) = usize::try_from(tid.rem_euclid(SLOTS as i64)) else {
-        return 0;
-    };
-    let (Some(tag), Some(shift)) = (words.get(index * 2), words.get(index * 2 + 1)) else {
-        return 0;
-    };
-    // Relaxed: the slot is only ever written by this same thread (with
-    // `pwrite`, a system call, before the reads that follow it).
-    if tag.load(Ordering::Relaxed) == tid {
-        shift.load(Ordering::Relaxed)
-    } else {
-        0
+    let own = usize::try_from(tid.rem_euclid(SLOTS as i64))
+        .ok()
+        .and_then(|index| Some((words.get(index * 2)?, words.get(index * 2 + 1)?)))
+        // Relaxed: the slot is only ever written by this same thread
+        // (with `pwrite`, a system call, before the reads that follow it).
+        .filter(|(tag, _)| tag.load(Ordering::Relaxed) == tid)
+        .map_or(0, |(_, shift)| shift.load(Ordering::Relaxed));
+    if own != 0 {
+        return own;
     }
+    // Written whole by one aligned `pwrite` of another thread; a reader
+    // sees the old value or the new one.
+    words
+        .get(DEFAULT_WORD)
+        .map_or(0, |shift| shift.load(Ordering::Relaxed))
 }
 
 /// `(seconds, nanoseconds)` moved by `shift` nanoseconds, the nanoseconds
@@ -104,6 +114,24 @@ mod tests {
         assert_eq!(shift_of(&words, 4242 + SLOTS as i64), 0);
         write(&words, 4242, 0);
         assert_eq!(shift_of(&words, 4242), 0, "cleared");
+    }
+
+    // A task spawned without the request's context (a streamed body's
+    // producer) read today's time while its request read the recorded one.
+    #[test]
+    fn a_thread_without_a_shift_of_its_own_reads_the_process_default() {
+        let words = file();
+        assert_eq!(shift_of(&words, 77), 0, "before any replayed request");
+        words[DEFAULT_WORD].store(-3_600_000_000_000, Ordering::Relaxed);
+        assert_eq!(shift_of(&words, 77), -3_600_000_000_000);
+        // Its own slot wins; a cleared one (tag 0) falls back.
+        write(&words, 77, 5);
+        assert_eq!(shift_of(&words, 77), 5);
+        write(&words, 77, 0);
+        assert_eq!(shift_of(&words, 77), -3_600_000_000_000);
+        // Another thread's tag in the shared slot: the default.
+        write(&words, 77 + SLOTS as i64, 9);
+        assert_eq!(shift_of(&words, 77), -3_600_000_000_000);
     }
 
     #[test]

@@ -139,7 +139,7 @@ fn clock_file() -> (tempfile::TempDir, PathBuf) {
     let path = dir.path().join("clock");
     std::fs::File::create(&path)
         .unwrap()
-        .set_len(65_536 * 16)
+        .set_len(65_536 * 16 + 16)
         .unwrap();
     (dir, path)
 }

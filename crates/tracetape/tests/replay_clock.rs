@@ -176,7 +176,7 @@ fn a_replayed_handler_and_the_work_it_carries_its_context_to_run_on_the_recorded
     let clock = dir.path().join("clock");
     std::fs::File::create(&clock)
         .unwrap()
-        .set_len(65_536 * 16)
+        .set_len(65_536 * 16 + 16)
         .unwrap();
     let recordings = dir.path().join("recordings");
     std::fs::create_dir(&recordings).unwrap();

@@ -20,9 +20,10 @@ const REPORT_FILE: &str = "unpatched.jsonl";
 /// The clock file's name, in the run's temporary directory.
 const CLOCK_FILE: &str = "clock";
 /// The clock file's size: 65,536 slots of 16 bytes (a thread id and a
-/// shift, which the service's `tracetape` writes and the library reads);
-/// sparse, so it takes no room until written.
-const CLOCK_FILE_BYTES: u64 = 65_536 * 16;
+/// shift, which the service's `tracetape` writes and the library reads),
+/// then 16 bytes for the process default shift; sparse, so it takes no
+/// room until written.
+const CLOCK_FILE_BYTES: u64 = 65_536 * 16 + 16;
 /// The variable naming the clock file.
 const CLOCK_VAR: &str = "TRACETAPE_REPLAY_CLOCK";
 
@@ -367,7 +368,7 @@ mod tests {
             .iter()
             .find(|(name, _)| *name == CLOCK_VAR)
             .unwrap();
-        assert_eq!(std::fs::metadata(clock).unwrap().len(), 1 << 20);
+        assert_eq!(std::fs::metadata(clock).unwrap().len(), (1 << 20) + 16);
         assert!(!sets_clock(&[("LD_PRELOAD", library)]));
     }
 

@@ -10,8 +10,13 @@
 //! module). Around each poll this module writes `(tid, shift)` into the
 //! polling thread's slot and clears it after, with `pwrite` on the file
 //! opened once; the library's `clock_gettime(CLOCK_REALTIME)`,
-//! `gettimeofday` and `time` add the shift on that thread only. Without
-//! the variable nothing is written and nothing is shifted.
+//! `gettimeofday` and `time` add the shift on that thread. After the
+//! slots, the file holds the **process default**: the shift of the
+//! replayed request that began last, which threads without a shift of
+//! their own read (a task spawned without the request's context that
+//! streams its body, a background job), so that "now" in the service is
+//! the recorded timeline's wherever it is read. Without the variable
+//! nothing is written and nothing is shifted.
 
 use std::cell::Cell;
 use std::fs::File;
@@ -19,7 +24,7 @@ use std::os::unix::fs::FileExt as _;
 use std::pin::Pin;
 use std::sync::OnceLock;
 use std::task::{Context as TaskContext, Poll};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use opentelemetry::Context;
 use pin_project_lite::pin_project;
@@ -35,6 +40,9 @@ const SLOTS: u64 = 65_536;
 /// Bytes per slot: the thread's id and the shift.
 const SLOT_BYTES: u64 = 16;
 
+/// Where the process default shift is: right after the slots.
+const DEFAULT_AT: u64 = SLOTS * SLOT_BYTES;
+
 thread_local! {
     /// The shift this thread's slot holds now (0: none).
     static SHIFT: Cell<i64> = const { Cell::new(0) };
@@ -49,7 +57,20 @@ fn clock_file() -> Option<&'static File> {
         let path = std::env::var_os(CLOCK_VARIABLE).filter(|path| !path.is_empty())?;
         thread_id()?;
         match std::fs::OpenOptions::new().write(true).open(&path) {
-            Ok(file) => Some(file),
+            Ok(file) => {
+                // A service started again finds its predecessor's default;
+                // real time is taken before any shift is in place.
+                let _ = file.write_at(&0_i64.to_ne_bytes(), DEFAULT_AT);
+                let _ = REAL_BASE.set(RealBase {
+                    at: Instant::now(),
+                    unix_nanos: SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(0, |since| {
+                            u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+                        }),
+                });
+                Some(file)
+            }
             Err(err) => {
                 crate::diag::warn_once(
                     "replay.clock",
@@ -77,10 +98,21 @@ impl ClockShift {
     /// The shift of a request recorded as starting at `recorded_start`
     /// (nanoseconds since the Unix epoch) whose replay begins now; `None`
     /// when the replay does not control the clock.
+    /// It becomes the process default, which threads without a shift of
+    /// their own read.
     pub(crate) fn begin(recorded_start: u64) -> Option<Self> {
-        clock_file()?;
+        let file = clock_file()?;
         let shift = i128::from(recorded_start) - i128::from(real_unix_nanos());
         let shift = i64::try_from(shift).unwrap_or(if shift < 0 { i64::MIN } else { i64::MAX });
+        // One aligned word, which readers load whole.
+        if let Err(err) = file.write_at(&shift.to_ne_bytes(), DEFAULT_AT) {
+            crate::diag::warn_once(
+                "replay.clock.write",
+                format_args!(
+                    "replay: failed to set the service's clock to the recorded time: {err}"
+                ),
+            );
+        }
         Some(Self(shift))
     }
 
@@ -149,10 +181,25 @@ fn write_slot(shift: i64) {
     }
 }
 
+/// The real time when the clock file was opened, before any shift, and
+/// the monotonic clock then: real time later is that plus the time
+/// elapsed, whatever shift the wall clock of this thread or the process
+/// reads with.
+struct RealBase {
+    at: Instant,
+    unix_nanos: u64,
+}
+
+static REAL_BASE: OnceLock<RealBase> = OnceLock::new();
+
 /// The real time now, in nanoseconds since the Unix epoch, whatever this
 /// thread's shift: what poll times and the start of a replay are taken
 /// in.
 pub(crate) fn real_unix_nanos() -> u64 {
+    if let Some(base) = REAL_BASE.get() {
+        let elapsed = u64::try_from(base.at.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        return base.unix_nanos.saturating_add(elapsed);
+    }
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| i128::try_from(since.as_nanos()).unwrap_or(0));
