@@ -26,8 +26,10 @@
 //!    order among equals, so concurrent calls that differ in a business
 //!    value each get their own answer. When all have answered, the same
 //!    call (at [`Dynamic`](Level::Dynamic) or above) is answered again by
-//!    the last of the most alike; at [`Similar`](Level::Similar) a recorded
-//!    call answers once only, so an extra call is a call nothing matches.
+//!    the last of the most alike, if the recording made it more than once
+//!    (a poll, a retry) or it is a background call; otherwise, and at
+//!    [`Similar`](Level::Similar), a recorded call answers once only, so
+//!    an extra call is a call nothing matches.
 //! 4. Each call is logged with the recorded call and level that answered
 //!    it ([`MockSession::log`]), and at [`Similar`](Level::Similar) with
 //!    what differs ([`CallDifference`]: the path segment, the query key,

@@ -63,6 +63,9 @@ pub struct NoMatch {
     /// A drop rule of the redaction rules matches the call, so recordings
     /// leave calls like it out.
     pub dropped_by_rule: bool,
+    /// Recorded calls that match it but have all answered already: the
+    /// service makes the call more often than the recording did.
+    pub used_up: usize,
 }
 
 /// A recorded call close to a live call that nothing answered, and how it
@@ -245,18 +248,28 @@ impl fmt::Display for Message<'_> {
             recorded,
             closest,
             dropped_by_rule,
+            used_up,
         } = self.0;
         write!(f, "no recorded call matches {call}: ")?;
-        match recorded {
-            0 => write!(f, "there are no outbound calls in {scope}")?,
-            1 => write!(
+        match (recorded, used_up) {
+            (_, 1) => write!(
                 f,
-                "the only outbound call in {scope} differs in method, origin, path or query keys"
+                "the one call like it in {scope} has answered already, and was made once when \
+                 recorded: this call is made more often now"
             )?,
-            n => write!(
+            (_, n @ 2..) => write!(
                 f,
-                "none of the {n} outbound calls in {scope} has the same method, origin, path \
-                 and query keys"
+                "the {n} calls like it in {scope} have all answered already: this call is made \
+                 more often now"
+            )?,
+            (0, _) => write!(f, "there are no outbound calls in {scope}")?,
+            (1, _) => write!(
+                f,
+                "the only outbound call in {scope} differs in method, origin or path"
+            )?,
+            (n, _) => write!(
+                f,
+                "none of the {n} outbound calls in {scope} has the same method, origin and path"
             )?,
         }
         for (i, candidate) in closest.iter().enumerate() {

@@ -156,6 +156,7 @@ impl Matcher {
         let scope = "the background recordings".to_owned();
         let mut session = self.session_over(scope, exchanges);
         session.varying = Varying::among(session.mocks.iter().map(|mock| &mock.request));
+        session.background = true;
         session
     }
 
@@ -175,6 +176,7 @@ impl Matcher {
             headers: Arc::clone(&self.headers),
             scope,
             varying: Varying::default(),
+            background: false,
             state: Mutex::new(State {
                 uses: vec![0; mocks.len()],
                 log: Vec::new(),
@@ -194,8 +196,10 @@ impl Matcher {
 /// the first level with a match decides. Of the calls that match there,
 /// the most alike not yet used answers (recorded order among equals);
 /// once all have been used, the same call is answered again by the last
-/// of the most alike (a polled status settles on its last recorded
-/// state), but a [`Similar`](Level::Similar) one is not. Every call is
+/// of the most alike when the recording made it more than once (a polled
+/// status settles on its last recorded state) or in the background
+/// session, but an extra call to something recorded once, and a
+/// [`Similar`](Level::Similar) one, are not. Every call is
 /// logged, answered or not.
 ///
 /// Calls of one request may run concurrently: the session is `Send +
@@ -257,6 +261,9 @@ pub struct MockSession {
     /// one endpoint (a periodic job's counter), which live calls may vary
     /// in too.
     varying: Varying,
+    /// The background session, whose calls may be made more often than
+    /// recorded.
+    background: bool,
     state: Mutex<State>,
 }
 
@@ -426,9 +433,11 @@ impl MockSession {
             .position(|(index, _)| state.uses.get(*index) == Some(&0));
         let chosen = match unused {
             Some(at) => Some((at, false)),
-            // Only the same call answers again: the most alike, the last
-            // of them in recorded order.
-            None => candidates
+            // Only the same call answers again, and only where the
+            // recording shows it made more than once (a poll, a retry) or
+            // made by background work, which runs as long as the replay:
+            // the most alike, the last of them in recorded order.
+            None if self.background || candidates.len() > 1 => candidates
                 .iter()
                 .rposition(|(_, fit)| {
                     fit.level.is_same_call()
@@ -437,6 +446,8 @@ impl MockSession {
                             .is_some_and(|(_, top)| top.similarity == fit.similarity)
                 })
                 .map(|at| (at, true)),
+            // Made once when recorded, and again now: an extra call.
+            None => None,
         };
         let Some((at, reused)) = chosen else {
             state.record(LogEntry {
@@ -445,7 +456,7 @@ impl MockSession {
                 differences: Vec::new(),
             });
             drop(state);
-            return Err(self.no_match(&live, summary, !kept));
+            return Err(self.no_match(&live, summary, !kept, candidates.len()));
         };
         let (index, fit) = candidates.swap_remove(at);
         if let Some(uses) = state.uses.get_mut(index) {
@@ -527,7 +538,13 @@ impl MockSession {
         &self.scope
     }
 
-    fn no_match(&self, live: &NormalRequest, call: CallSummary, dropped_by_rule: bool) -> NoMatch {
+    fn no_match(
+        &self,
+        live: &NormalRequest,
+        call: CallSummary,
+        dropped_by_rule: bool,
+        used_up: usize,
+    ) -> NoMatch {
         NoMatch {
             call,
             scope: self.scope.clone(),
@@ -537,6 +554,7 @@ impl MockSession {
                 self.mocks.iter().map(|mock| (&mock.request, &mock.call)),
             ),
             dropped_by_rule,
+            used_up,
         }
     }
 
