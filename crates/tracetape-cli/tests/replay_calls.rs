@@ -134,3 +134,23 @@ fn a_dependency_at_another_origin_is_matched_through_the_mapping() {
         both(&output)
     );
 }
+
+// A start-up call the new build no longer made went unnoticed: only its
+// consequences showed, somewhere else.
+#[test]
+fn a_start_up_call_no_longer_made_fails_the_run() {
+    let fixture = Fixture::record_with(&["o-1"], &[("REPLAY_TARGET_CHANGE", "startup-call")]);
+    let output = fixture.replay("startup-call", &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+
+    let output = fixture.replay("", &["--format", "json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    schema::check_report(&report);
+    assert_eq!(report["totals"]["passed"], 1);
+    assert_eq!(report["background"]["failed"], true);
+    assert_eq!(
+        report["background"]["unused_calls"][0]["url"],
+        format!("{}/stock/warm-up", fixture.dependency.url)
+    );
+}

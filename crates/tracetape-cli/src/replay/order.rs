@@ -8,7 +8,11 @@
 //! request recorded before it that it did not overlap with has been
 //! answered, so two requests run at the same time only when they also
 //! did when recorded (their recorded `[start, end]` intervals overlap);
-//! `--concurrency` still caps how many run at once. [`Order::Free`] sends
+//! `--concurrency` still caps how many run at once. Requests are taken in
+//! the order their recorded responses ended (`select.rs`): for requests
+//! that overlapped, that is the best sign of the order their effects
+//! took place in, since a handler changes state before it answers; with
+//! `--concurrency 1` they are replayed in that order exactly. [`Order::Free`] sends
 //! them as fast as `--concurrency` allows.
 
 use clap::ValueEnum;
@@ -29,7 +33,7 @@ pub(crate) enum Order {
 }
 
 /// When each request may start: the recorded intervals of the requests,
-/// in the order they are started (by recorded start).
+/// in the order they are started (by recorded end).
 #[derive(Debug)]
 pub(crate) struct Schedule {
     order: Order,
@@ -39,7 +43,7 @@ pub(crate) struct Schedule {
 
 impl Schedule {
     /// The schedule of requests whose inbound exchanges are `inbound`,
-    /// sorted by recorded start. A request without one (or without an
+    /// sorted by recorded end. A request without one (or without an
     /// end) counts as taking no time: it overlaps nothing after it.
     pub(crate) fn new<'a>(
         order: Order,

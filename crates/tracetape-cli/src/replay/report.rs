@@ -82,9 +82,11 @@ pub(crate) struct Background {
 
 impl Background {
     /// Whether it fails the run: a call no background recording answered,
-    /// or (unless only warned about) one answered by another call.
+    /// a recorded call made once (at start-up) that nothing made, or
+    /// (unless only warned about) one answered by another call.
     pub(crate) fn fails(&self) -> bool {
         self.log.missing().next().is_some()
+            || !self.log.unused.is_empty()
             || self.log.omitted_unmatched > 0
             || (self.calls_fail && self.log.calls.iter().any(|call| call.deviates()))
     }

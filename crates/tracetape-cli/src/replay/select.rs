@@ -158,9 +158,20 @@ pub(crate) fn select(settings: &Settings, notes: &mut dyn Write) -> anyhow::Resu
     if recordings.is_empty() {
         bail!("none of the recorded requests of {service} in {dir} can be replayed");
     }
+    // In the order the recorded responses were sent: for requests that did
+    // not overlap, the order they started in; for those that did, the
+    // best sign of the order their effects took place in (a handler
+    // changes state before it answers).
     recordings.sort_by(|a, b| {
-        let start = |r: &Replayable| r.inbound().map(|inbound| inbound.start_unix_nanos);
-        start(a).cmp(&start(b)).then_with(|| a.path.cmp(&b.path))
+        let when = |r: &Replayable| {
+            r.inbound().map(|inbound| {
+                (
+                    inbound.end_unix_nanos.max(inbound.start_unix_nanos),
+                    inbound.start_unix_nanos,
+                )
+            })
+        };
+        when(a).cmp(&when(b)).then_with(|| a.path.cmp(&b.path))
     });
     Ok(Selection {
         service,

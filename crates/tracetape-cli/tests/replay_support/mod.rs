@@ -234,18 +234,19 @@ impl Fixture {
     }
 
     /// Stops the example, which writes the recordings, and checks that
-    /// there is one per request (`requests`).
+    /// there is one per request (`requests`), besides the background ones.
     fn stop_recording(&self, target: &mut Child, requests: usize) {
         stop(target);
-        let files = std::fs::read_dir(self.recordings())
-            .unwrap()
-            .filter(|entry| {
-                let name = entry.as_ref().unwrap().file_name();
-                let name = name.to_str().unwrap();
-                name.ends_with(".json") && !name.starts_with('.')
-            })
+        let loaded = tracetape::record::RecordingStore::new(self.recordings())
+            .load()
+            .unwrap();
+        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+        let inbound = loaded
+            .recordings
+            .iter()
+            .filter(|stored| !stored.recording.background)
             .count();
-        assert_eq!(files, requests, "one recording per request");
+        assert_eq!(inbound, requests, "one recording per request");
     }
 
     pub fn recordings(&self) -> PathBuf {

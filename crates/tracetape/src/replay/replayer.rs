@@ -160,7 +160,20 @@ impl Replayer {
         let value = headers.remove(REPLAY_HEADER)?;
         let text = String::from_utf8_lossy(value.as_bytes()).into_owned();
         if text == REPLAY_STATUS {
-            let background = ReplayLog::of("background", Some(&self.inner.background), None);
+            let mut background = ReplayLog::of("background", Some(&self.inner.background), None);
+            // A periodic job's calls go unused when the replay is shorter
+            // than the recording; a call made once, at start-up, is missed.
+            background.unused = self
+                .inner
+                .background
+                .unused_once()
+                .into_iter()
+                .map(|unused| super::LoggedUnused {
+                    index: unused.index,
+                    method: unused.call.method,
+                    url: unused.call.url,
+                })
+                .collect();
             let status = self.inner.late.status(background);
             let header = serde_json::to_string(&status)
                 .ok()

@@ -57,6 +57,8 @@ struct JsonBackground<'a> {
     calls: Vec<JsonCall<'a>>,
     omitted_calls: usize,
     omitted_unmatched: usize,
+    /// Recorded calls made once (at start-up) that nothing made.
+    unused_calls: Vec<JsonUnused<'a>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -316,6 +318,16 @@ fn background(report: &Report) -> JsonBackground<'_> {
                 .collect(),
             omitted_calls: background.log.omitted_calls,
             omitted_unmatched: background.log.omitted_unmatched,
+            unused_calls: background
+                .log
+                .unused
+                .iter()
+                .map(|unused| JsonUnused {
+                    index: unused.index,
+                    method: &unused.method,
+                    url: &unused.url,
+                })
+                .collect(),
         },
         None => JsonBackground {
             checked: false,
@@ -325,6 +337,7 @@ fn background(report: &Report) -> JsonBackground<'_> {
             calls: Vec::new(),
             omitted_calls: 0,
             omitted_unmatched: 0,
+            unused_calls: Vec::new(),
         },
     }
 }

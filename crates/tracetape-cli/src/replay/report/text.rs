@@ -181,6 +181,15 @@ pub(super) fn background(report: &Report) -> Option<String> {
             clean(&call.url, usize::MAX)
         ));
     }
+    for unused in &log.unused {
+        lines.push(format!(
+            "  mock unused: {} {} (background call {}): recorded once, at start-up or in the \
+             background, and no longer made; if that is intended, record the service again",
+            clean(&unused.method, 20),
+            clean(&unused.url, usize::MAX),
+            unused.index
+        ));
+    }
     if log.omitted_unmatched > 0 {
         lines.push(format!(
             "  … and {} more calls with no background recording to answer them",

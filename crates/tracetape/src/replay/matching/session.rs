@@ -518,6 +518,37 @@ impl MockSession {
             .collect()
     }
 
+    /// Of [`unused`](Self::unused), the calls to an endpoint (method,
+    /// origin and path) the session's recordings call only once: in the
+    /// background session, a start-up call the new build no longer makes,
+    /// where an unused call of a periodic job only means the replay ran
+    /// shorter than the recording.
+    pub fn unused_once(&self) -> Vec<UnusedMock> {
+        let mut calls_to: std::collections::HashMap<(&str, &str, &str), usize> =
+            std::collections::HashMap::new();
+        for mock in &self.mocks {
+            let request = &mock.request;
+            *calls_to
+                .entry((&request.method, &request.url.origin, &request.url.path))
+                .or_default() += 1;
+        }
+        self.unused()
+            .into_iter()
+            .filter(|unused| {
+                self.mocks.get(unused.index).is_some_and(|mock| {
+                    let request = &mock.request;
+                    calls_to
+                        .get(&(
+                            request.method.as_str(),
+                            request.url.origin.as_str(),
+                            request.url.path.as_str(),
+                        ))
+                        .is_some_and(|&calls| calls == 1)
+                })
+            })
+            .collect()
+    }
+
     /// The recorded call at `index`, as recorded.
     pub fn recorded(&self, index: usize) -> Option<&Exchange> {
         self.mocks.get(index).map(|mock| &mock.exchange)

@@ -1135,3 +1135,30 @@ fn in_the_background_a_value_that_varies_among_the_recorded_calls_may_vary_again
             .is_err()
     );
 }
+
+#[test]
+fn a_background_call_made_once_and_not_again_is_told_apart_from_a_periodic_one() {
+    let mut recording = recording(vec![
+        get("http://config/flags", "{}"),
+        call("POST", "http://ops/heartbeat", r#"{"seq":0}"#, "{}"),
+        call("POST", "http://ops/heartbeat", r#"{"seq":1}"#, "{}"),
+    ]);
+    recording.background = true;
+    recording
+        .exchanges
+        .retain(|exchange| exchange.kind == ExchangeKind::Client);
+    let session = matcher().background_session([&recording]);
+    took(
+        &session,
+        &live("POST", "http://ops/heartbeat", r#"{"seq":0}"#),
+    );
+    // The heartbeat left over only means a shorter run; the start-up call
+    // is missed.
+    assert_eq!(session.unused().len(), 2);
+    let once: Vec<String> = session
+        .unused_once()
+        .into_iter()
+        .map(|unused| unused.call.url)
+        .collect();
+    assert_eq!(once, ["http://config/flags"]);
+}
