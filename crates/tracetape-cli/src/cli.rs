@@ -186,8 +186,9 @@ pub(crate) struct ReplayArgs {
     /// included [key: request_timeout; default: 30s].
     #[arg(long, value_name = "DURATION")]
     pub(crate) request_timeout: Option<String>,
-    /// How many requests are in flight at once [key: concurrency;
-    /// default: 4].
+    /// How many requests are in flight at once; more is faster, but
+    /// requests that overlapped when recorded then race again on the
+    /// service's state [key: concurrency; default: 1].
     #[arg(long, value_name = "N")]
     pub(crate) concurrency: Option<usize>,
     /// Which requests may run at the same time: `recorded` sends those

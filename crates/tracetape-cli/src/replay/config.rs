@@ -24,8 +24,12 @@ use crate::cli::ReplayArgs;
 const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long one replayed request may take, unless configured.
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Requests in flight at once, unless configured.
-const DEFAULT_CONCURRENCY: usize = 4;
+/// Requests in flight at once, unless configured: one, so that requests
+/// that overlapped when recorded, whose effects on the service's state
+/// raced then, are replayed in one order (the order their responses
+/// ended) rather than racing again. A service without state can take
+/// more.
+const DEFAULT_CONCURRENCY: usize = 1;
 
 /// Everything a replay needs to know, resolved.
 #[derive(Debug)]
@@ -598,7 +602,7 @@ mod tests {
         assert_eq!(settings.ready, None);
         assert_eq!(settings.startup_timeout, Duration::from_secs(60));
         assert_eq!(settings.request_timeout, Duration::from_secs(30));
-        assert_eq!(settings.concurrency, 4);
+        assert_eq!(settings.concurrency, 1);
         assert_eq!(settings.order, Order::Recorded);
         assert!(settings.recordings.is_absolute());
         assert!(settings.recordings.ends_with(".tracetape/recordings"));
