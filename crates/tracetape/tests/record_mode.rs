@@ -284,6 +284,14 @@ async fn record_then_replay_answers_calls_from_the_recording(tmp: &Path) {
     assert_eq!(log["found"], false);
     assert_eq!(hits.load(Ordering::SeqCst), 1, "the backend was called");
     tokio::task::block_in_place(|| telemetry.shutdown()).unwrap();
+
+    // A background job still running after the telemetry shut down went
+    // to the network: replay mode has ended, and its calls are refused.
+    let response = reqwest::get(format!("http://{replayed}/checkout"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 500);
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "the backend was called");
 }
 
 /// Everything the store in `dir` holds, the key file aside: every file's

@@ -38,7 +38,9 @@ mod streaming_tests;
 
 pub(crate) use body::ReplayedBody;
 pub(crate) use clock::{ClockShift, WithClock};
-pub(crate) use global::{global, install as install_global, uninstall as uninstall_global};
+pub(crate) use global::{
+    forget_ended, global, install as install_global, uninstall as uninstall_global,
+};
 pub use id::{ParseReplayIdError, REPLAY_HEADER, REPLAY_LOG_HEADER, ReplayId};
 pub use log::{LoggedCall, LoggedUnused, ReplayLog};
 pub use matching::normal_origin;

@@ -38,6 +38,12 @@ pub enum ReplayError {
         /// The recorded error.
         message: String,
     },
+    /// Replay mode has ended (the service's telemetry was shut down) while
+    /// the service still makes calls: they are refused, never sent.
+    #[error(
+        "replay mode has ended (the service's telemetry was shut down), so this call is refused rather than sent to the network"
+    )]
+    Ended,
     /// The recorded call was given up before it was answered.
     #[error("the recorded call was given up before an answer came, so there is nothing to replay")]
     Abandoned,
@@ -66,6 +72,9 @@ struct ScopeInner {
     /// The calls the response's log told of; [`NOT_SENT`] before then.
     reported: AtomicUsize,
 }
+
+/// The name of the scope that answers calls once replay mode has ended.
+const ENDED: &str = "(replay ended)";
 
 /// [`ScopeInner::reported`] before the response's log was made.
 const NOT_SENT: usize = usize::MAX;
@@ -119,7 +128,10 @@ impl ReplayScope {
         if let Some(scope) = cx.get::<Self>() {
             return Some(scope.clone());
         }
-        let replayer = replayer.cloned().or_else(super::global)?;
+        let Some(replayer) = replayer.cloned().or_else(super::global) else {
+            return super::global::ended()
+                .then(|| Self::new(ENDED.to_owned(), Err(PathBuf::new())));
+        };
         Some(Self::new(
             "background".to_owned(),
             Ok(replayer.background()),
@@ -130,6 +142,7 @@ impl ReplayScope {
     pub(crate) fn answer(&self, call: &LiveCall) -> Result<ResponseRecord, ReplayError> {
         let session = match &self.inner.session {
             Ok(session) => session,
+            Err(_) if self.inner.id == ENDED => return Err(ReplayError::Ended),
             Err(dir) => {
                 return Err(ReplayError::UnknownRecording {
                     id: self.inner.id.clone(),

@@ -118,8 +118,11 @@ impl TelemetryGuard {
         global::set_meter_provider(self.meter_provider.clone());
         global::set_text_map_propagator(self.propagator());
         match &self.started {
-            Started::Nothing => {}
-            Started::Recording(recorder) => record::install_global(recorder.clone()),
+            Started::Nothing => crate::replay::forget_ended(),
+            Started::Recording(recorder) => {
+                crate::replay::forget_ended();
+                record::install_global(recorder.clone());
+            }
             Started::Replaying(replayer) => crate::replay::install_global(replayer.clone()),
         }
     }
