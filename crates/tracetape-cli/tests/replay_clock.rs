@@ -16,10 +16,10 @@ mod replay_support;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use replay_support::{Dependency, Fixture, Notices, free_port, listening_url, stderr, stop};
+use replay_support::{Fixture, Notices, free_port, stderr, stop};
 use serde_json::{Value, json};
 
 /// One recorded invoice, moved to a day of its own.
@@ -64,27 +64,7 @@ fn unix_seconds() -> i64 {
 /// Records the two invoices with the example, then moves each recording
 /// to its invoice's day.
 fn record_invoices() -> Fixture {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let dependency = Dependency::start(&runtime);
-    let fixture = Fixture {
-        runtime,
-        dependency,
-        dir: tempfile::tempdir().unwrap(),
-        orders: Vec::new(),
-    };
-    let mut target = fixture
-        .env(&mut Command::new(replay_support::target_exe()), "")
-        .env("TRACETAPE_MODE", "record")
-        .env("TRACETAPE_RECORD_DIR", fixture.recordings())
-        .env("PORT", "0")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let url = listening_url(&mut target);
+    let (fixture, mut target, url) = Fixture::start_recording(&[], &[]);
     let client = reqwest::Client::new();
     for invoice in &INVOICES {
         let response = fixture

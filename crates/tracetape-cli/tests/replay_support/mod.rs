@@ -207,7 +207,7 @@ impl Fixture {
 
     /// The fixture, and the example started in record mode with `vars`,
     /// and its URL.
-    fn start_recording(orders: &[&str], vars: &[(&str, &str)]) -> (Self, Child, String) {
+    pub fn start_recording(orders: &[&str], vars: &[(&str, &str)]) -> (Self, Child, String) {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()

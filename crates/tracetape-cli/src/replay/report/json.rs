@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use serde::Serialize;
-use tracetape::replay::LoggedCall;
 use tracetape::replay::matching::CallDifference;
+use tracetape::replay::{LoggedCall, LoggedUnused};
 
 use super::super::outcome::Replayed;
 use super::Report;
@@ -278,16 +278,19 @@ fn recording(result: &Replayed) -> JsonRecording<'_> {
         omitted_calls: result.omitted_calls,
         omitted_unmatched: result.omitted_unmatched,
         late_calls: result.late_calls,
-        unused_calls: result
-            .unused
-            .iter()
-            .map(|unused| JsonUnused {
-                index: unused.index,
-                method: &unused.method,
-                url: &unused.url,
-            })
-            .collect(),
+        unused_calls: json_unused(&result.unused),
     }
+}
+
+fn json_unused(unused: &[LoggedUnused]) -> Vec<JsonUnused<'_>> {
+    unused
+        .iter()
+        .map(|unused| JsonUnused {
+            index: unused.index,
+            method: &unused.method,
+            url: &unused.url,
+        })
+        .collect()
 }
 
 fn json_call<'a>(call: &'a LoggedCall, answered_by: Option<JsonRecordedCall<'a>>) -> JsonCall<'a> {
@@ -318,16 +321,7 @@ fn background(report: &Report) -> JsonBackground<'_> {
                 .collect(),
             omitted_calls: background.log.omitted_calls,
             omitted_unmatched: background.log.omitted_unmatched,
-            unused_calls: background
-                .log
-                .unused
-                .iter()
-                .map(|unused| JsonUnused {
-                    index: unused.index,
-                    method: &unused.method,
-                    url: &unused.url,
-                })
-                .collect(),
+            unused_calls: json_unused(&background.log.unused),
         },
         None => JsonBackground {
             checked: false,
