@@ -404,51 +404,9 @@ impl MockSession {
             live.url.origin.clone_from(recorded);
         }
         let summary = CallSummary::of(&request);
-        let mut candidates: Vec<(usize, Fit)> = self
-            .mocks
-            .iter()
-            .enumerate()
-            .filter_map(|(index, mock)| mock.request.fit(&live).map(|fit| (index, fit)))
-            .collect();
-        for (index, fit) in &mut candidates {
-            let recorded = self.mocks.get(*index).map(|mock| &mock.request);
-            if fit.level == Level::Similar
-                && recorded.is_some_and(|recorded| self.varying.covers(recorded, &fit.differences))
-            {
-                // Only in what the recording itself varies in: the same
-                // call, as a periodic job makes it again.
-                fit.level = Level::Dynamic;
-                fit.differences.clear();
-            }
-        }
-        if let Some(best) = candidates.iter().map(|(_, fit)| fit.level).min() {
-            candidates.retain(|(_, fit)| fit.level == best);
-        }
-        // Most alike first; a stable sort keeps recorded order among equals.
-        candidates.sort_by_key(|(_, fit)| std::cmp::Reverse(fit.similarity));
-
+        let mut candidates = self.candidates(&live);
         let mut state = self.lock();
-        let unused = candidates
-            .iter()
-            .position(|(index, _)| state.uses.get(*index) == Some(&0));
-        let chosen = match unused {
-            Some(at) => Some((at, false)),
-            // Only the same call answers again, and only where the
-            // recording shows it made more than once (a poll, a retry) or
-            // made by background work, which runs as long as the replay:
-            // the most alike, the last of them in recorded order.
-            None if self.background || candidates.len() > 1 => candidates
-                .iter()
-                .rposition(|(_, fit)| {
-                    fit.level.is_same_call()
-                        && candidates
-                            .first()
-                            .is_some_and(|(_, top)| top.similarity == fit.similarity)
-                })
-                .map(|at| (at, true)),
-            // Made once when recorded, and again now: an extra call.
-            None => None,
-        };
+        let chosen = self.choose(&candidates, &state.uses);
         let Some((at, reused)) = chosen else {
             state.record(LogEntry {
                 call: summary.clone(),
@@ -483,6 +441,57 @@ impl MockSession {
             differences: fit.differences,
             outcome,
         })
+    }
+
+    /// The recorded calls that match `live` at the first level any does,
+    /// most alike first (recorded order among equals).
+    fn candidates(&self, live: &NormalRequest) -> Vec<(usize, Fit)> {
+        let mut candidates: Vec<(usize, Fit)> = self
+            .mocks
+            .iter()
+            .enumerate()
+            .filter_map(|(index, mock)| mock.request.fit(live).map(|fit| (index, fit)))
+            .collect();
+        for (index, fit) in &mut candidates {
+            let recorded = self.mocks.get(*index).map(|mock| &mock.request);
+            if fit.level == Level::Similar
+                && recorded.is_some_and(|recorded| self.varying.covers(recorded, &fit.differences))
+            {
+                // Only in what the recording itself varies in: the same
+                // call, as a periodic job makes it again.
+                fit.level = Level::Dynamic;
+                fit.differences.clear();
+            }
+        }
+        if let Some(best) = candidates.iter().map(|(_, fit)| fit.level).min() {
+            candidates.retain(|(_, fit)| fit.level == best);
+        }
+        // A stable sort keeps recorded order among equals.
+        candidates.sort_by_key(|(_, fit)| std::cmp::Reverse(fit.similarity));
+        candidates
+    }
+
+    /// Which of `candidates` answers, given how often each recorded call
+    /// has (`uses`), and whether it answered before: the first unused;
+    /// else the same call again, only where the recording shows it made
+    /// more than once (a poll, a retry) or made by background work, which
+    /// runs as long as the replay: the last of the most alike. `None`: a
+    /// call made more often than recorded.
+    fn choose(&self, candidates: &[(usize, Fit)], uses: &[u32]) -> Option<(usize, bool)> {
+        if let Some(at) = candidates
+            .iter()
+            .position(|(index, _)| uses.get(*index) == Some(&0))
+        {
+            return Some((at, false));
+        }
+        if !self.background && candidates.len() < 2 {
+            return None;
+        }
+        let top = candidates.first().map(|(_, fit)| fit.similarity)?;
+        candidates
+            .iter()
+            .rposition(|(_, fit)| fit.level.is_same_call() && fit.similarity == top)
+            .map(|at| (at, true))
     }
 
     /// The live calls so far, in the order answered, with the recorded
