@@ -75,6 +75,9 @@ pub(crate) struct Background {
     /// Replayed requests whose work after the response had not ended when
     /// the replay stopped waiting.
     pub(crate) pending: usize,
+    /// Replayed requests with calls after their response past the first
+    /// 256, whose late calls were not told (nor judged).
+    pub(crate) late_omitted: usize,
     /// Calls answered by a recorded call that is not the same call fail
     /// the run.
     pub(crate) calls_fail: bool,

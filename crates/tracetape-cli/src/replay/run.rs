@@ -12,7 +12,8 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use tracetape::replay::ReplayId;
+use tracetape::replay::compare::CompareOptions;
+use tracetape::replay::{ReplayId, ReplayStatus};
 
 use super::config::Settings;
 use super::order::Schedule;
@@ -26,8 +27,6 @@ use super::service::{Liveness, Service};
 use super::unpatched::{Candidate, SharedPids, Watch};
 use crate::cli::ReplayArgs;
 use crate::exit::{FAILURE, Failure, INTERRUPTED};
-use tracetape::replay::ReplayStatus;
-use tracetape::replay::compare::CompareOptions;
 
 /// After a request failed on its connection, how long to wait for news
 /// that the service died, which can come a moment after.
@@ -256,11 +255,18 @@ async fn settle(sender: &Sender, settings: &Settings) -> Result<ReplayStatus, St
 /// `results` (their logs as they ended, and the verdicts again), and
 /// returns the rest of `status`.
 fn late_calls(status: ReplayStatus, results: &mut [Replayed], settings: &Settings) -> Background {
+    let by_id: HashMap<ReplayId, usize> = results
+        .iter()
+        .enumerate()
+        .map(|(at, result)| (result.id, at))
+        .collect();
     for log in status.late {
-        let Some(result) = results
-            .iter_mut()
-            .find(|result| result.id.to_string() == log.recording)
-        else {
+        let at = log
+            .recording
+            .parse::<ReplayId>()
+            .ok()
+            .and_then(|id| by_id.get(&id));
+        let Some(result) = at.and_then(|&at| results.get_mut(at)) else {
             continue;
         };
         result.late_calls = log.calls.len().saturating_sub(result.calls.len());
@@ -273,6 +279,7 @@ fn late_calls(status: ReplayStatus, results: &mut [Replayed], settings: &Setting
     Background {
         log: status.background,
         pending: status.pending,
+        late_omitted: status.late_omitted,
         calls_fail: settings.call_deviations == CallDeviations::Fail,
     }
 }

@@ -54,6 +54,8 @@ struct JsonBackground<'a> {
     unknown: Option<&'a str>,
     failed: bool,
     pending: usize,
+    /// Replayed requests with calls after their response not told.
+    late_omitted: usize,
     calls: Vec<JsonCall<'a>>,
     omitted_calls: usize,
     omitted_unmatched: usize,
@@ -313,6 +315,7 @@ fn background(report: &Report) -> JsonBackground<'_> {
             unknown: None,
             failed: background.fails(),
             pending: background.pending,
+            late_omitted: background.late_omitted,
             calls: background
                 .log
                 .calls
@@ -328,6 +331,7 @@ fn background(report: &Report) -> JsonBackground<'_> {
             unknown: report.background_unknown.as_deref(),
             failed: false,
             pending: 0,
+            late_omitted: 0,
             calls: Vec::new(),
             omitted_calls: 0,
             omitted_unmatched: 0,

@@ -203,6 +203,13 @@ pub(super) fn background(report: &Report) -> Option<String> {
         );
         deviating_call(&mut lines, call, background.calls_fail, &answered, "");
     }
+    if background.late_omitted > 0 {
+        lines.push(format!(
+            "  {} more replayed requests made calls after their response: the service tells the \
+             first 256, so theirs are not checked",
+            background.late_omitted
+        ));
+    }
     if background.pending > 0 {
         lines.push(format!(
             "  {} replayed request{} still had work running when the replay stopped waiting (the \
