@@ -11,6 +11,12 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[allow(
+    dead_code,
+    reason = "only the library's path is shared with the connection tests"
+)]
+mod common;
+
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -121,18 +127,6 @@ fn unix_nanos(time: SystemTime) -> i128 {
     }
 }
 
-/// The built library, next to this test binary (`target/<profile>/deps`)
-/// or one directory up, where cargo also puts it.
-fn preload_library() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    [deps, deps.parent().unwrap()]
-        .into_iter()
-        .map(|dir| dir.join("libtracetape_preload.so"))
-        .find(|path| path.is_file())
-        .expect("libtracetape_preload.so is built beside the tests")
-}
-
 /// A clock file of the full size in a directory of its own.
 fn clock_file() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -187,7 +181,7 @@ fn run_child(
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
         .args(["child", "--exact", "--ignored", "--nocapture"])
-        .env("LD_PRELOAD", preload_library())
+        .env("LD_PRELOAD", common::preload_library())
         .env(CHILD, "1")
         .env(SHIFT, shift.to_string())
         .env(TAG_OFFSET, tag_offset.to_string())

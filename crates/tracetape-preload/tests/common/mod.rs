@@ -469,7 +469,7 @@ pub(crate) fn child() {
 
 /// The built library, next to this test binary (`target/<profile>/deps`)
 /// or one directory up, where cargo also puts it.
-fn preload_library() -> PathBuf {
+pub(crate) fn preload_library() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let deps = exe.parent().unwrap();
     [deps, deps.parent().unwrap()]
