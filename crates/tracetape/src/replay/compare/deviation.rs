@@ -168,7 +168,7 @@ impl fmt::Display for Deviation {
 }
 
 /// `text` cut after [`MAX_VALUE_CHARS`] characters, `…` marking the cut.
-pub(super) fn clip(text: &str) -> String {
+pub(crate) fn clip(text: &str) -> String {
     match text.char_indices().nth(MAX_VALUE_CHARS) {
         Some((end, _)) => format!("{}…", &text[..end]),
         None => text.to_owned(),

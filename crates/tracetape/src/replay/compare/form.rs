@@ -2,6 +2,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::http_attrs::decode_component;
+
 /// The fields of a form as a JSON object: a field given once as a string
 /// (`$.name`), a field given more than once as an array of its values in
 /// order (`$.tag[0]`, `$.tag[1]`). Names and values are decoded (`+` is a
@@ -11,7 +13,10 @@ pub(super) fn fields(text: &str) -> Value {
     let mut fields: Map<String, Value> = Map::new();
     for piece in text.trim().split('&').filter(|piece| !piece.is_empty()) {
         let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
-        let (name, value) = (decode(name), Value::String(decode(value)));
+        let (name, value) = (
+            decode_component(name, true),
+            Value::String(decode_component(value, true)),
+        );
         match fields.get_mut(&name) {
             None => {
                 fields.insert(name, value);
@@ -24,41 +29,6 @@ pub(super) fn fields(text: &str) -> Value {
         }
     }
     Value::Object(fields)
-}
-
-/// A form-encoded name or value: `+` as a space, `%XX` escapes decoded
-/// (a `%` not followed by two hex digits kept as written).
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while let Some(&byte) = bytes.get(at) {
-        let escaped = (byte == b'%')
-            .then(|| bytes.get(at + 1..at + 3))
-            .flatten()
-            .and_then(|hex| Some(hex_value(hex[0])? * 16 + hex_value(hex[1])?));
-        match (byte, escaped) {
-            (_, Some(decoded)) => {
-                out.push(decoded);
-                at += 3;
-            }
-            (b'+', None) => {
-                out.push(b' ');
-                at += 1;
-            }
-            (other, None) => {
-                out.push(other);
-                at += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex_value(digit: u8) -> Option<u8> {
-    char::from(digit)
-        .to_digit(16)
-        .and_then(|value| u8::try_from(value).ok())
 }
 
 #[cfg(test)]

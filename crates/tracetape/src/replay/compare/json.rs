@@ -466,8 +466,9 @@ impl<'d> Walk<'d, '_> {
 }
 
 /// `.name`, or `['name']` when the name is not plain letters, digits,
-/// `_` and `-` (`["name"]` when it holds a `'`).
-fn push_member(text: &mut String, name: &str) {
+/// `_` and `-` (`["name"]` when it holds a `'`): a member in the path
+/// syntax of ignore rules, also where matching names a call's body value.
+pub(crate) fn push_member(text: &mut String, name: &str) {
     let plain = !name.is_empty()
         && name
             .bytes()

@@ -158,6 +158,8 @@ mod suggest;
 mod text;
 mod tokens;
 
+pub(crate) use deviation::clip;
 pub use deviation::{Change, Comparison, Deviation, DeviationKind, MAX_VALUE_CHARS};
+pub(crate) use json::push_member;
 pub use options::{CompareOptions, DEFAULT_TIME_WINDOW};
 pub use response::compare;

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::replay::compare::MAX_VALUE_CHARS;
+use crate::replay::compare::clip;
 
 /// Differences kept per call; the first ones, in the order path, query,
 /// body.
@@ -91,13 +91,5 @@ impl fmt::Display for CallDifference {
             (None, Some(actual)) => write!(f, "unexpected {actual}"),
             (None, None) => f.write_str("differs"),
         }
-    }
-}
-
-/// `text` cut after [`MAX_VALUE_CHARS`] characters, `…` marking the cut.
-fn clip(text: &str) -> String {
-    match text.char_indices().nth(MAX_VALUE_CHARS) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_owned(),
     }
 }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::redacted::looks_redacted;
+use crate::replay::compare::push_member;
 
 /// How alike a live call is to a recorded one: `shared` parts of `total`,
 /// compared as an exact fraction. The parts are the path's segments, the
@@ -225,20 +226,11 @@ fn leaves<'a>(value: &'a Value, path: String, out: &mut BTreeMap<String, &'a Val
     }
 }
 
-/// `path.name`, or `path['name']` when the name is not plain letters,
-/// digits, `_` and `-` (`path["name"]` when it holds a `'`).
+/// `path` followed by member `name`, as ignore rules write it.
 pub(super) fn member_path(path: &str, name: &str) -> String {
-    let plain = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if plain {
-        format!("{path}.{name}")
-    } else if name.contains('\'') {
-        format!("{path}[\"{name}\"]")
-    } else {
-        format!("{path}['{name}']")
-    }
+    let mut path = path.to_owned();
+    push_member(&mut path, name);
+    path
 }
 
 /// How alike two byte strings are: the common prefix and the common

@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use super::difference::{CallDifference, CallPart};
 use super::dynamic::{alike_str, of_str};
 use super::redacted::looks_redacted;
+use crate::http_attrs::decode_component;
 
 /// A URL in the form the matcher compares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,14 +176,10 @@ pub(super) fn pairs(text: &str, plus_is_space: bool) -> Vec<(String, String)> {
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let read = |text: &str| {
-                if plus_is_space {
-                    decode(&text.replace('+', " "))
-                } else {
-                    decode(text)
-                }
-            };
-            (read(key), read(value))
+            (
+                decode_component(key, plus_is_space),
+                decode_component(value, plus_is_space),
+            )
         })
         .collect();
     pairs.sort();
@@ -241,38 +238,6 @@ fn split_port(host_port: &str) -> (&str, Option<&str>) {
         Some((host, port)) => (host, Some(port)),
         None => (host_port, None),
     }
-}
-
-/// `text` with its `%XX` escapes decoded (others kept as written), read
-/// as UTF-8 with invalid sequences replaced.
-fn decode(text: &str) -> String {
-    if !text.contains('%') {
-        return text.to_owned();
-    }
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while let Some(&byte) = bytes.get(at) {
-        let escaped = match byte {
-            b'%' => bytes
-                .get(at + 1..at + 3)
-                .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit))
-                .and_then(|hex| std::str::from_utf8(hex).ok())
-                .and_then(|hex| u8::from_str_radix(hex, 16).ok()),
-            _ => None,
-        };
-        match escaped {
-            Some(decoded) => {
-                out.push(decoded);
-                at += 3;
-            }
-            None => {
-                out.push(byte);
-                at += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
