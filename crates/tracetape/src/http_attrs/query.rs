@@ -42,7 +42,8 @@ fn is_signed(key: &str) -> bool {
 /// (`plus_is_space`), `+` read as a space; read as UTF-8 with invalid
 /// sequences replaced.
 pub(crate) fn decode_component(text: &str, plus_is_space: bool) -> String {
-    if !text.contains('%') && !(plus_is_space && text.contains('+')) {
+    let escaped = text.contains('%') || (plus_is_space && text.contains('+'));
+    if !escaped {
         return text.to_owned();
     }
     let bytes = text.as_bytes();
