@@ -76,6 +76,7 @@ impl NormalRequest {
         }
         let path = self.url.path_fit(&live.url)?;
         let headers = pairs::pair(&self.headers, &live.headers);
+        let query = pairs::pair(&self.url.query, &live.url.query);
         let same_path = self.url.path == live.url.path && self.headers == live.headers;
         let level = if same_path && self.url.query == live.url.query && self.body.exact(&live.body)
         {
@@ -87,7 +88,7 @@ impl NormalRequest {
             Some(Level::Redacted)
         } else if path.all_alike()
             && headers.all_alike()
-            && pairs::pair(&self.url.query, &live.url.query).all_alike()
+            && query.all_alike()
             && self.body.dynamic(&live.body)
         {
             Some(Level::Dynamic)
@@ -101,7 +102,6 @@ impl NormalRequest {
                 differences: Vec::new(),
             });
         }
-        let query = pairs::pair(&self.url.query, &live.url.query);
         let body = self.body.fit(&live.body);
         let similarity = Similarity::new(
             path.alike + headers.alike + query.alike + body.similarity.shared(),
