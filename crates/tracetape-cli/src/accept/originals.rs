@@ -4,7 +4,7 @@
 //! directory whose names do not start with `.`, so it never reads them.
 
 use std::fs;
-use std::io::{self, Write as _};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -35,9 +35,11 @@ impl Originals {
         &self.dir
     }
 
-    /// Keeps a copy of the file `original` (about to be replaced), under
-    /// its own name; the first copy of this accept removes those of the
-    /// previous one. Written atomically, private to the user.
+    /// Keeps the file `original` (about to be replaced by a rename) under
+    /// its own name, as a second link to the same file: made at once,
+    /// with the original's permissions, and left as it is when the
+    /// original's name is given a new file. The first of this accept
+    /// removes those of the previous one.
     pub(crate) fn keep(&mut self, original: &Path) -> anyhow::Result<PathBuf> {
         if !self.cleared {
             self.clear()
@@ -47,19 +49,12 @@ impl Originals {
         let name = original
             .file_name()
             .with_context(|| format!("{} is not a file", original.display()))?;
-        let bytes =
-            fs::read(original).with_context(|| format!("failed to read {}", original.display()))?;
         let kept = self.dir.join(name);
-        let mut temp_name = std::ffi::OsString::from(".");
-        temp_name.push(name);
-        temp_name.push(".tmp");
-        let temp = self.dir.join(temp_name);
-        let written = write_private(&temp, &bytes).and_then(|()| fs::rename(&temp, &kept));
-        if let Err(err) = written {
-            let _ = fs::remove_file(&temp);
-            return Err(anyhow::Error::new(err)
-                .context(format!("failed to keep the original as {}", kept.display())));
-        }
+        let linked = match fs::remove_file(&kept) {
+            Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
+            _ => fs::hard_link(original, &kept),
+        };
+        linked.with_context(|| format!("failed to keep the original as {}", kept.display()))?;
         Ok(kept)
     }
 
@@ -79,18 +74,6 @@ impl Originals {
         }
         Ok(())
     }
-}
-
-/// Writes a new file readable by the user only, replacing a stale one.
-fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let _ = fs::remove_file(path);
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.flush()
 }
 
 #[cfg(test)]
