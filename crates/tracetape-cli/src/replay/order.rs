@@ -4,16 +4,21 @@
 //! A service with state answers a request according to the requests
 //! before it: a `GET` that lists what earlier `POST`s created. Replayed
 //! in any order, it would see another state than when it was recorded.
-//! By default ([`Order::Recorded`]) a request is sent only once every
-//! request recorded before it that it did not overlap with has been
-//! answered, so two requests run at the same time only when they also
-//! did when recorded (their recorded `[start, end]` intervals overlap);
-//! `--concurrency` still caps how many run at once. Requests are taken in
-//! the order their recorded responses ended (`select.rs`): for requests
-//! that overlapped, that is the best sign of the order their effects
-//! took place in, since a handler changes state before it answers; with
-//! `--concurrency 1` they are replayed in that order exactly. [`Order::Free`] sends
-//! them as fast as `--concurrency` allows.
+//! By default ([`Order::Recorded`]) requests that did not overlap when
+//! recorded are replayed one after the other, in recorded order, and
+//! requests that overlapped (their recorded `[start, end]` intervals
+//! overlap, directly or through others) are sent together as one group,
+//! `--concurrency` at most: the service's server layer then lets their
+//! steps (each request's start, each answer to one of its calls) run one
+//! at a time in the order they were recorded in, so each request sees the
+//! state it saw when recorded (see the `turns` module of the library).
+//! A group larger than `--concurrency` is cut into groups replayed one
+//! after the other. Requests are taken in the order their recorded
+//! responses ended (`select.rs`): for the groups cut, the best sign of
+//! the order their effects took place in. [`Order::Free`] sends them as
+//! fast as `--concurrency` allows, with no turns.
+
+use std::fmt;
 
 use clap::ValueEnum;
 use serde::Deserialize;
@@ -24,60 +29,105 @@ use tracetape::record::Exchange;
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum Order {
     /// Requests that did not overlap when recorded are sent one after
-    /// the other, in recorded order; only those that overlapped run
-    /// together.
+    /// the other, in recorded order; those that overlapped are sent
+    /// together and take turns as recorded.
     #[default]
     Recorded,
     /// Any order, as many at once as --concurrency allows.
     Free,
 }
 
-/// When each request may start: the recorded intervals of the requests,
-/// in the order they are started (by recorded end).
+/// The requests sent together as one group, whose steps take turns in
+/// the service: written as the value of
+/// [`REPLAY_GROUP_HEADER`](tracetape::replay::REPLAY_GROUP_HEADER).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Group {
+    /// Unique among the groups the service is sent.
+    key: u64,
+    size: usize,
+}
+
+impl fmt::Display for Group {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.key, self.size)
+    }
+}
+
+/// When each request may start: in recorded order, the group of each
+/// request (requests in the order they are started, by recorded end).
 #[derive(Debug)]
 pub(crate) struct Schedule {
     order: Order,
-    /// Each request's recorded `(start, end)`, in nanoseconds.
-    intervals: Vec<(u64, u64)>,
+    /// Each request's group: the index of its first request, and its size.
+    groups: Vec<(usize, usize)>,
+    /// What group keys count from: different in each replay, so that a
+    /// service replayed more than once never mixes groups.
+    base: u64,
 }
 
 impl Schedule {
     /// The schedule of requests whose inbound exchanges are `inbound`,
-    /// sorted by recorded end. A request without one (or without an
-    /// end) counts as taking no time: it overlaps nothing after it.
+    /// sorted by recorded end, `cap` at most at once. A request without
+    /// one (or without an end) counts as taking no time: it overlaps
+    /// nothing after it.
     pub(crate) fn new<'a>(
         order: Order,
         inbound: impl IntoIterator<Item = Option<&'a Exchange>>,
+        cap: usize,
     ) -> Self {
-        let intervals = inbound
-            .into_iter()
-            .map(|exchange| {
-                exchange.map_or((0, 0), |exchange| {
-                    let start = exchange.start_unix_nanos;
-                    (start, exchange.end_unix_nanos.max(start))
-                })
-            })
-            .collect();
-        Self { order, intervals }
+        let mut groups: Vec<(usize, usize)> = Vec::new();
+        let mut last_end = None;
+        for (index, exchange) in inbound.into_iter().enumerate() {
+            let (start, end) = exchange.map_or((0, 0), |exchange| {
+                let start = exchange.start_unix_nanos;
+                (start, exchange.end_unix_nanos.max(start))
+            });
+            // Sorted by end: a request overlapped one of the group when it
+            // started before the last of them ended.
+            let joins = order == Order::Recorded
+                && last_end.is_some_and(|last_end| start <= last_end)
+                && groups.last().is_some_and(|&(_, size)| size < cap);
+            match groups.last().copied() {
+                Some((first, size)) if joins => {
+                    for group in &mut groups[first..] {
+                        group.1 = size + 1;
+                    }
+                    groups.push((first, size + 1));
+                }
+                _ => groups.push((index, 1)),
+            }
+            last_end = Some(last_end.map_or(end, |last: u64| last.max(end)));
+        }
+        let base = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_nanos() as u64);
+        Self {
+            order,
+            groups,
+            base,
+        }
     }
 
     /// Whether request `next` may start while the requests `running`
     /// (earlier ones: requests start in order) have not completed. In
-    /// recorded order: when every one of them overlapped it.
+    /// recorded order: when every one of them is of its group.
     pub(crate) fn may_start(&self, next: usize, mut running: impl Iterator<Item = usize>) -> bool {
         match self.order {
             Order::Free => true,
             Order::Recorded => {
-                let Some(&(start, _)) = self.intervals.get(next) else {
-                    return true;
-                };
-                running.all(|earlier| {
-                    self.intervals
-                        .get(earlier)
-                        .is_none_or(|&(_, end)| end >= start)
-                })
+                let group = self.groups.get(next).map(|&(first, _)| first);
+                running.all(|earlier| self.groups.get(earlier).map(|&(first, _)| first) == group)
             }
         }
+    }
+
+    /// The group request `index` is sent in, when it is sent with others.
+    pub(crate) fn group(&self, index: usize) -> Option<Group> {
+        let &(first, size) = self.groups.get(index)?;
+        (size > 1).then(|| Group {
+            key: self.base.wrapping_add(first as u64),
+            size,
+        })
     }
 }
 
@@ -89,6 +139,10 @@ mod tests {
     use crate::testing::exchange;
 
     fn schedule(order: Order, intervals: &[(u64, u64)]) -> Schedule {
+        capped(order, intervals, usize::MAX)
+    }
+
+    fn capped(order: Order, intervals: &[(u64, u64)], cap: usize) -> Schedule {
         let exchanges: Vec<Exchange> = intervals
             .iter()
             .map(|&(start, end)| {
@@ -97,7 +151,7 @@ mod tests {
                 inbound
             })
             .collect();
-        Schedule::new(order, exchanges.iter().map(Some))
+        Schedule::new(order, exchanges.iter().map(Some), cap)
     }
 
     /// Runs the schedule as the replay does, `cap` at most at once, each
@@ -105,7 +159,7 @@ mod tests {
     /// the groups of requests that ran together, by the time each
     /// completed.
     fn run(schedule: &Schedule, cap: usize) -> Vec<Vec<usize>> {
-        let total = schedule.intervals.len();
+        let total = schedule.groups.len();
         let (mut next, mut running, mut together) = (0, Vec::new(), Vec::new());
         while next < total || !running.is_empty() {
             while next < total
@@ -128,28 +182,36 @@ mod tests {
     }
 
     #[test]
-    fn requests_that_overlapped_run_together_up_to_the_cap() {
+    fn requests_that_overlapped_run_together_as_one_group_up_to_the_cap() {
         // 0, 1 and 2 overlapped; 3 started after all of them ended.
-        let overlapping = schedule(Order::Recorded, &[(0, 10), (5, 15), (8, 30), (31, 40)]);
+        let intervals = [(0, 10), (5, 15), (8, 30), (31, 40)];
+        let overlapping = schedule(Order::Recorded, &intervals);
         assert_eq!(
             run(&overlapping, 8),
             [vec![0, 1, 2], vec![1, 2], vec![2], vec![3]]
         );
-        assert_eq!(
-            run(&overlapping, 2),
-            [vec![0, 1], vec![1, 2], vec![2], vec![3]]
-        );
+        let group = overlapping.group(0).unwrap();
+        assert_eq!(overlapping.group(2), Some(group));
+        assert!(group.to_string().ends_with("/3"), "{group}");
+        assert_eq!(overlapping.group(3), None);
+        // Cut at the cap: two groups, one after the other.
+        let cut = capped(Order::Recorded, &intervals, 2);
+        assert_eq!(run(&cut, 2), [vec![0, 1], vec![1], vec![2], vec![3]]);
+        assert!(cut.group(0).unwrap().to_string().ends_with("/2"));
+        assert_ne!(cut.group(0), None);
+        assert_eq!(cut.group(2), None);
     }
 
     #[test]
-    fn a_request_waits_for_every_earlier_one_it_did_not_overlap() {
-        // 1 overlapped 0 and 2; 2 started after 0 ended: it waits for 0
-        // while 1 may still run.
+    fn a_request_that_overlapped_any_of_a_group_joins_it() {
+        // 2 started after 0 ended but overlapped 1: one group, in which
+        // the service lets 2 start only once 0 has answered.
         let s = schedule(Order::Recorded, &[(0, 10), (5, 30), (20, 40)]);
-        assert!(s.may_start(1, [0].into_iter()));
-        assert!(!s.may_start(2, [0, 1].into_iter()));
-        assert!(s.may_start(2, [1].into_iter()));
-        assert_eq!(run(&s, 8), [vec![0, 1], vec![1, 2], vec![2]]);
+        assert!(s.may_start(2, [0, 1].into_iter()));
+        assert_eq!(run(&s, 8), [vec![0, 1, 2], vec![1, 2], vec![2]]);
+        // Groups differ from one schedule to the next.
+        let again = schedule(Order::Recorded, &[(0, 10), (5, 30), (20, 40)]);
+        assert_ne!(s.group(0), again.group(0));
     }
 
     #[test]
@@ -167,5 +229,6 @@ mod tests {
         let sequential = schedule(Order::Free, &[(0, 10), (11, 20), (21, 30)]);
         assert_eq!(run(&sequential, 8), [vec![0, 1, 2], vec![1, 2], vec![2]]);
         assert_eq!(run(&sequential, 1), [vec![0], vec![1], vec![2]]);
+        assert_eq!(sequential.group(0), None);
     }
 }

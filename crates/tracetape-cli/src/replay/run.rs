@@ -16,7 +16,7 @@ use tracetape::replay::compare::CompareOptions;
 use tracetape::replay::{ReplayId, ReplayStatus};
 
 use super::config::Settings;
-use super::order::Schedule;
+use super::order::{Group, Schedule};
 use super::outcome::{CallDeviations, Judging, Outcome, Replayed, judge, verdict};
 use super::preload::{CLOCK_CONTROLLED, Detection, NOT_STARTED};
 use super::progress::Progress;
@@ -328,7 +328,11 @@ async fn replay_all(
     responses: &Responses,
 ) -> Result<Replays, Failure> {
     let total = recordings.len();
-    let schedule = Schedule::new(settings.order, recordings.iter().map(Replayable::inbound));
+    let schedule = Schedule::new(
+        settings.order,
+        recordings.iter().map(Replayable::inbound),
+        settings.concurrency,
+    );
     let recordings: Vec<Arc<Replayable>> = recordings.into_iter().map(Arc::new).collect();
     let compare = Arc::new(Judging {
         compare: compare_options(settings, service),
@@ -347,6 +351,7 @@ async fn replay_all(
         {
             let task = replay_one(
                 Arc::clone(&recordings[next]),
+                schedule.group(next),
                 sender.clone(),
                 service.liveness(),
                 Arc::clone(&compare),
@@ -463,6 +468,7 @@ async fn interrupted() {
 /// Replays one recording once the service is ready, and judges the reply.
 async fn replay_one(
     replayable: Arc<Replayable>,
+    group: Option<Group>,
     sender: Sender,
     mut liveness: Liveness,
     compare: Arc<Judging>,
@@ -477,7 +483,7 @@ async fn replay_one(
     let started = Instant::now();
     let mut watcher = liveness.clone();
     let reply = tokio::select! {
-        reply = sender.replay(&replayable) => match reply {
+        reply = sender.replay(&replayable, group) => match reply {
             Ok(reply) => Ok(reply),
             Err(err @ SendError::Transport(_)) => {
                 // Did the connection break because the service died?

@@ -11,16 +11,18 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode, Url, redirect};
 use tracetape::record::{BodyRecord, HeaderRecord, ResponseRecord};
 use tracetape::replay::{
-    REPLAY_HEADER, REPLAY_LOG_HEADER, REPLAY_STATUS, REPLAY_STATUS_HEADER, ReplayLog, ReplayStatus,
+    REPLAY_GROUP_HEADER, REPLAY_HEADER, REPLAY_LOG_HEADER, REPLAY_STATUS, REPLAY_STATUS_HEADER,
+    ReplayLog, ReplayStatus,
 };
 
+use super::order::Group;
 use super::select::Replayable;
 use crate::format::chain;
 
 /// Recorded request headers that are not sent again: those about one
 /// connection or one message's framing (the client sets its own), and the
 /// trace context, so that each replay starts a fresh trace.
-const NOT_SENT: [&str; 11] = [
+const NOT_SENT: [&str; 12] = [
     "host",
     "content-length",
     "transfer-encoding",
@@ -32,6 +34,7 @@ const NOT_SENT: [&str; 11] = [
     "traceparent",
     "tracestate",
     REPLAY_HEADER,
+    REPLAY_GROUP_HEADER,
 ];
 
 /// How long one readiness probe may take.
@@ -139,8 +142,15 @@ impl Sender {
     }
 
     /// Sends `replayable`'s request again and reads the whole response.
-    pub(crate) async fn replay(&self, replayable: &Replayable) -> Result<Reply, SendError> {
-        let request = self.request(replayable).map_err(SendError::Unsendable)?;
+    pub(crate) async fn replay(
+        &self,
+        replayable: &Replayable,
+        group: Option<Group>,
+    ) -> Result<Reply, SendError> {
+        let mut request = self.request(replayable).map_err(SendError::Unsendable)?;
+        if let Some(group) = group.and_then(|group| HeaderValue::try_from(group.to_string()).ok()) {
+            request.headers_mut().insert(REPLAY_GROUP_HEADER, group);
+        }
         let exchange = async {
             let response = self.client.execute(request).await.map_err(transport)?;
             let status = response.status().as_u16();

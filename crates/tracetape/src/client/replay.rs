@@ -13,7 +13,7 @@ use crate::replay::{ReplayError, ReplayScope, response_parts};
 /// `method` to `url` with `headers` and the whole `body`; its
 /// [`UrlTemplate`], if any, lets route-limited redaction rules see it as
 /// they saw the recorded call.
-pub(crate) fn answer(
+pub(crate) async fn answer(
     scope: &ReplayScope,
     method: &Method,
     url: String,
@@ -27,5 +27,5 @@ pub(crate) fn answer(
     if let Some(UrlTemplate(template)) = extensions.get::<UrlTemplate>() {
         call = call.with_route(template.to_string());
     }
-    Ok(response_parts(&scope.answer(&call)?))
+    Ok(response_parts(&scope.answer(&call).await?))
 }

@@ -116,7 +116,7 @@ impl Middleware for TracingMiddleware {
             if let Some(attempt) = attempt.as_mut() {
                 attempt.inject(request.headers_mut());
             }
-            let result = replay_call(&scope, &request, extensions);
+            let result = replay_call(&scope, &request, extensions).await;
             if let Some(attempt) = attempt {
                 let outcome = match &result {
                     Ok(response) => Ok(info(response)),
@@ -221,7 +221,7 @@ fn tee_response(capture: recording::ClientCapture, response: Response) -> Respon
 
 /// The recorded response that answers `request`. A streamed request body
 /// cannot be read without sending it, so it is matched as empty.
-fn replay_call(
+async fn replay_call(
     scope: &ReplayScope,
     request: &Request,
     extensions: &Extensions,
@@ -238,7 +238,8 @@ fn replay_call(
         request.headers(),
         extensions,
         body,
-    )?;
+    )
+    .await?;
     let mut response = http::Response::builder()
         .status(status)
         .url(request.url().clone())

@@ -164,7 +164,8 @@ where
         &parts.headers,
         &parts.extensions,
         body,
-    )?;
+    )
+    .await?;
     let mut response = Response::new(body);
     *response.status_mut() = status;
     *response.headers_mut() = headers;

@@ -46,8 +46,9 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    // In a replayed request's context, polled on its recorded clock.
-    tokio::spawn(crate::replay::WithClock::current(
+    // In a replayed request's context, polled on its recorded clock, and
+    // counted among its futures.
+    tokio::spawn(crate::replay::ReplayTask::current(
         future.with_current_context(),
     ))
 }

@@ -21,13 +21,10 @@
 use std::cell::Cell;
 use std::fs::File;
 use std::os::unix::fs::FileExt as _;
-use std::pin::Pin;
 use std::sync::OnceLock;
-use std::task::{Context as TaskContext, Poll};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use opentelemetry::Context;
-use pin_project_lite::pin_project;
 
 use super::polls::thread_id;
 
@@ -205,36 +202,6 @@ pub(crate) fn real_unix_nanos() -> u64 {
         .map_or(0, |since| i128::try_from(since.as_nanos()).unwrap_or(0));
     let shift = SHIFT.try_with(Cell::get).unwrap_or(0);
     u64::try_from(now - i128::from(shift)).unwrap_or(0)
-}
-
-pin_project! {
-    /// A future polled with the wall clock of the replayed request whose
-    /// context it was spawned in (see `context::spawn`).
-    pub(crate) struct WithClock<F> {
-        #[pin]
-        inner: F,
-        shift: Option<ClockShift>,
-    }
-}
-
-impl<F> WithClock<F> {
-    /// `inner`, polled with the current context's shift, if any.
-    pub(crate) fn current(inner: F) -> Self {
-        Self {
-            inner,
-            shift: ClockShift::current(),
-        }
-    }
-}
-
-impl<F: Future> Future for WithClock<F> {
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        let inner = this.inner;
-        ClockShift::run(*this.shift, || inner.poll(cx))
-    }
 }
 
 #[cfg(test)]

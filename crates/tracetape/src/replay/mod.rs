@@ -35,9 +35,13 @@ mod scope;
 mod status;
 #[cfg(all(test, feature = "axum"))]
 mod streaming_tests;
+mod task;
+#[cfg(all(test, feature = "axum", feature = "reqwest"))]
+mod turn_tests;
+mod turns;
 
 pub(crate) use body::ReplayedBody;
-pub(crate) use clock::{ClockShift, WithClock};
+pub(crate) use clock::ClockShift;
 pub(crate) use global::{
     forget_ended, global, install as install_global, uninstall as uninstall_global,
 };
@@ -51,3 +55,6 @@ pub use scope::ReplayError;
 pub(crate) use scope::{Begun, ReplayScope, response_parts};
 pub(crate) use status::Late;
 pub use status::{REPLAY_STATUS, REPLAY_STATUS_HEADER, ReplayStatus};
+pub(crate) use task::ReplayTask;
+pub(crate) use turns::Handling;
+pub use turns::REPLAY_GROUP_HEADER;

@@ -9,7 +9,8 @@ use http::HeaderMap;
 
 use super::matching::{Matcher, MockSession};
 use super::scope::{Begun, ReplayScope};
-use super::{Late, REPLAY_HEADER, REPLAY_STATUS, ReplayId, ReplayLog};
+use super::turns::Groups;
+use super::{Late, REPLAY_GROUP_HEADER, REPLAY_HEADER, REPLAY_STATUS, ReplayId, ReplayLog};
 use crate::record::{
     ListRecordingsError, RecordSettings, Recording, RecordingStore, RedactionKey, RedactionKeyError,
 };
@@ -48,6 +49,9 @@ struct Inner {
     recordings: HashMap<ReplayId, Arc<Recording>>,
     background: Arc<MockSession>,
     late: Arc<Late>,
+    /// The groups of requests replayed together whose requests have not
+    /// all come yet.
+    groups: Groups,
 }
 
 impl fmt::Debug for Replayer {
@@ -127,6 +131,7 @@ impl Replayer {
                 recordings,
                 background,
                 late: Arc::default(),
+                groups: Groups::default(),
             }),
         })
     }
@@ -158,6 +163,7 @@ impl Replayer {
     /// answers with. `None` for a request without the header.
     pub(crate) fn begin(&self, headers: &mut HeaderMap) -> Option<Begun> {
         let value = headers.remove(REPLAY_HEADER)?;
+        let group = headers.remove(REPLAY_GROUP_HEADER);
         let text = String::from_utf8_lossy(value.as_bytes()).into_owned();
         if text == REPLAY_STATUS {
             let mut background = ReplayLog::of("background", Some(&self.inner.background), None);
@@ -187,12 +193,20 @@ impl Replayer {
             .ok()
             .and_then(|id| self.inner.recordings.get(&id));
         Some(Begun::Replay(match recording {
-            Some(recording) => ReplayScope::reporting(
-                text,
-                Ok(Arc::new(self.inner.matcher.session(recording))),
-                recording.inbound().map(|inbound| inbound.start_unix_nanos),
-                late,
-            ),
+            Some(recording) => {
+                let session = self.inner.matcher.session(recording);
+                let seat = group.and_then(|group| {
+                    let group = group.to_str().ok()?;
+                    self.inner.groups.join(group, recording, &session)
+                });
+                ReplayScope::reporting(
+                    text,
+                    Ok(Arc::new(session)),
+                    recording.inbound().map(|inbound| inbound.start_unix_nanos),
+                    late,
+                )
+                .seated(seat)
+            }
             None => ReplayScope::reporting(text, Err(self.inner.dir.clone()), None, late),
         }))
     }

@@ -11,6 +11,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use opentelemetry::Context;
 
 use super::matching::{LiveCall, MockSession, NoMatch, Outcome};
+use super::turns::Seat;
 use super::{Late, PollTimes, ReplayLog, Replayer};
 use crate::record::ResponseRecord;
 
@@ -71,6 +72,9 @@ struct ScopeInner {
     late: Option<Arc<Late>>,
     /// The calls the response's log told of; [`NOT_SENT`] before then.
     reported: AtomicUsize,
+    /// Its place among the requests replayed together with it, whose
+    /// steps take turns (`turns.rs`).
+    seat: Option<Seat>,
 }
 
 /// The name of the scope that answers calls once replay mode has ended.
@@ -110,8 +114,23 @@ impl ReplayScope {
                 recorded_start,
                 late,
                 reported: AtomicUsize::new(NOT_SENT),
+                seat: None,
             }),
         }
+    }
+
+    /// The scope with its place among the requests replayed together with
+    /// it (made before anyone else holds it).
+    pub(crate) fn seated(mut self, seat: Option<Seat>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.seat = seat;
+        }
+        self
+    }
+
+    /// Its place among the requests replayed together with it.
+    pub(crate) fn seat(&self) -> Option<&Seat> {
+        self.inner.seat.as_ref()
     }
 
     /// When the replayed request's recording started, in nanoseconds since
@@ -138,8 +157,9 @@ impl ReplayScope {
         ))
     }
 
-    /// The recorded response that answers `call`.
-    pub(crate) fn answer(&self, call: &LiveCall) -> Result<ResponseRecord, ReplayError> {
+    /// The recorded response that answers `call`, once its turn has come
+    /// when the request takes turns with others.
+    pub(crate) async fn answer(&self, call: &LiveCall) -> Result<ResponseRecord, ReplayError> {
         let session = match &self.inner.session {
             Ok(session) => session,
             Err(_) if self.inner.id == ENDED => return Err(ReplayError::Ended),
@@ -151,6 +171,9 @@ impl ReplayScope {
             }
         };
         let answer = session.answer(call).map_err(Box::new)?;
+        if let (Some(seat), false) = (&self.inner.seat, answer.matched.reused) {
+            seat.answer(answer.matched.index).await;
+        }
         match answer.outcome {
             Outcome::Response(response) => Ok(response),
             Outcome::Failed(message) => Err(ReplayError::RecordedFailure { message }),

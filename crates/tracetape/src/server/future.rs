@@ -20,7 +20,7 @@ use super::inflight::InFlight;
 use super::recording::ServerCapture;
 use crate::hook;
 use crate::record::{BodyRecord, MaybeTee, ResponseRecord};
-use crate::replay::{PollClock, REPLAY_LOG_HEADER, REPLAY_STATUS_HEADER, ReplayScope};
+use crate::replay::{Handling, PollClock, REPLAY_LOG_HEADER, REPLAY_STATUS_HEADER, ReplayScope};
 
 pin_project! {
     /// The response future of [`Trace`](super::Trace).
@@ -44,6 +44,9 @@ pin_project! {
         // detects connections bypassing tracetape.
         replay: Option<ReplayScope>,
         polls: Option<PollClock>,
+        // Replay mode, for a request replayed together with others: its
+        // turns; dropped when the handler has answered.
+        turns: Option<Handling>,
         // The replay's status, which the layer answers with itself.
         status: Option<HeaderValue>,
     }
@@ -85,6 +88,7 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
             capture,
             replay: None,
             polls: None,
+            turns: None,
             status: None,
         }
     }
@@ -106,6 +110,7 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
             capture,
             replay: None,
             polls: None,
+            turns: None,
             status: None,
         }
     }
@@ -133,6 +138,7 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
             capture: None,
             replay: None,
             polls: None,
+            turns: None,
             status: None,
         }
     }
@@ -144,6 +150,10 @@ impl<F, OnResp> ResponseFuture<F, OnResp> {
         replay: Option<ReplayScope>,
         polls: Option<PollClock>,
     ) -> Self {
+        self.turns = (replay.as_ref())
+            .and_then(ReplayScope::seat)
+            .cloned()
+            .map(Handling::new);
         self.replay = replay;
         self.polls = polls;
         self
@@ -174,11 +184,17 @@ where
             return Poll::Ready(result.map(|r| r.map(ResponseBody::untraced)));
         };
 
+        // Taking turns with the requests replayed together with it: the
+        // handler runs once its start has its turn.
+        if let Some(turns) = this.turns.as_mut() {
+            ready!(turns.poll_start(cx));
+        }
         let outcome = if let Some(panic) = this.panic.take() {
             Err(panic)
         } else if let Some(inner) = this.inner.as_mut().as_pin_mut() {
             let handler_cx = this.cx.as_ref().unwrap_or(&inflight.cx);
             let _attached = handler_cx.clone().attach();
+            let _polling = this.turns.as_ref().map(Handling::polling);
             let poll = AssertUnwindSafe(|| inner.poll(cx));
             PollClock::time(this.polls.as_mut(), || catch_unwind(poll))
         } else {
@@ -189,6 +205,7 @@ where
             return Poll::Pending;
         }
         this.inner.set(None);
+        *this.turns = None;
         // Whatever the handler handed its context to keeps it; this
         // future holds it no longer.
         *this.cx = None;
