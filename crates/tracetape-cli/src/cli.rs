@@ -186,15 +186,18 @@ pub(crate) struct ReplayArgs {
     /// included [key: request_timeout; default: 30s].
     #[arg(long, value_name = "DURATION")]
     pub(crate) request_timeout: Option<String>,
-    /// How many requests are in flight at once; more is faster, but
-    /// requests that overlapped when recorded then race again on the
-    /// service's state [key: concurrency; default: 1].
+    /// How many requests are in flight at once. In recorded order,
+    /// requests that overlapped when recorded are sent together, this
+    /// many at most, and take turns in the service as recorded (a larger
+    /// group is cut) [key: concurrency; default: 16].
     #[arg(long, value_name = "N")]
     pub(crate) concurrency: Option<usize>,
     /// Which requests may run at the same time: `recorded` sends those
     /// that did not overlap when recorded one after the other, in recorded
-    /// order (for services with state); `free` any of them, as many as
-    /// --concurrency allows [key: order; default: recorded].
+    /// order, and those that did together, each step of theirs (start,
+    /// answer to a call) taken in the service in recorded order (for
+    /// services with state); `free` any of them, as many as --concurrency
+    /// allows, with no turns [key: order; default: recorded].
     #[arg(long, value_enum, value_name = "ORDER")]
     pub(crate) order: Option<crate::replay::Order>,
     /// The recordings directory [key: recordings; default:

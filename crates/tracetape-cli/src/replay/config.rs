@@ -24,12 +24,12 @@ use crate::cli::ReplayArgs;
 const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long one replayed request may take, unless configured.
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Requests in flight at once, unless configured: one, so that requests
-/// that overlapped when recorded, whose effects on the service's state
-/// raced then, are replayed in one order (the order their responses
-/// ended) rather than racing again. A service without state can take
-/// more.
-const DEFAULT_CONCURRENCY: usize = 1;
+/// Requests in flight at once, unless configured. In recorded order,
+/// requests that overlapped when recorded are sent together, this many
+/// at most, and take turns in the service as recorded (`order.rs`), so
+/// more is both faster and closer to the recording; a larger group is cut
+/// into groups replayed one after the other.
+const DEFAULT_CONCURRENCY: usize = 16;
 
 /// Everything a replay needs to know, resolved.
 #[derive(Debug)]
@@ -602,7 +602,7 @@ mod tests {
         assert_eq!(settings.ready, None);
         assert_eq!(settings.startup_timeout, Duration::from_secs(60));
         assert_eq!(settings.request_timeout, Duration::from_secs(30));
-        assert_eq!(settings.concurrency, 1);
+        assert_eq!(settings.concurrency, 16);
         assert_eq!(settings.order, Order::Recorded);
         assert!(settings.recordings.is_absolute());
         assert!(settings.recordings.ends_with(".tracetape/recordings"));
