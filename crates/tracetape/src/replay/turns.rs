@@ -16,13 +16,15 @@
 //!
 //! The steps are the request's start and the answers to the outbound
 //! calls it made before its response ended, at their recorded times. A
-//! request is running from the moment one of its steps is taken until it
-//! waits for its next answer or its handler has answered; one with a
-//! call waiting is taken to be waiting for it (calls made together). A
-//! new build does not always take the recorded steps: the steps of a
-//! request whose handler has answered are dropped, and when nothing has
-//! moved for [`PATIENCE`] (a step waits for a request that never comes, or
-//! for a call never made) the waiting step recorded first goes.
+//! request is running from the moment one of its steps is taken until
+//! none of its futures is being polled (it waits for a call, a timer, a
+//! lock) or it waits at its next step; one with a step waiting is taken
+//! to be waiting for it (calls made together). A new build does not
+//! always take the recorded steps: the steps of a request whose handler
+//! has answered are dropped, a step of a request that waits at another
+//! of its steps (calls made in another order) holds nobody back, and when
+//! nothing has moved for [`PATIENCE`] (a request that never comes, a call
+//! never made) the group goes on without them.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -43,9 +45,10 @@ use crate::record::Recording;
 /// and how many requests it has. The server layer removes it.
 pub const REPLAY_GROUP_HEADER: &str = "x-tracetape-replay-group";
 
-/// How long a group may stand still, with a step waiting, before the
-/// waiting step recorded first goes anyway.
-pub(crate) const PATIENCE: Duration = Duration::from_millis(500);
+/// How long a group may stand still, with a step waiting, before it gives
+/// up on the requests that have not come, and then (standing still again)
+/// lets the waiting step recorded first go anyway.
+const PATIENCE: Duration = Duration::from_millis(500);
 
 /// How often a group that waits is looked at.
 const TICK: Duration = Duration::from_millis(20);
@@ -71,7 +74,7 @@ impl Groups {
         if size < 2 {
             return None;
         }
-        let group = {
+        let seat = {
             let mut forming = self.forming.lock().ok()?;
             // Groups some of whose requests never came (a replay cut
             // short) are forgotten.
@@ -90,7 +93,7 @@ impl Groups {
             }
             Seat { group, member }
         };
-        Some(group)
+        Some(seat)
     }
 }
 
@@ -133,10 +136,10 @@ impl Seat {
     /// One of the request's futures is being polled, until the guard
     /// returned is dropped.
     pub(crate) fn polling(&self) -> Polling<'_> {
-        if let Some(mut state) = self.group.lock() {
-            if let Some(member) = state.members.get_mut(self.member) {
-                member.polling += 1;
-            }
+        if let Some(mut state) = self.group.lock()
+            && let Some(member) = state.members.get_mut(self.member)
+        {
+            member.polling += 1;
         }
         Polling { seat: self }
     }
@@ -374,18 +377,10 @@ impl Group {
     /// Waits until `step` of `member` has its turn; at once for a step
     /// that is not planned (a call not recorded, or answered twice).
     async fn wait(&self, member: usize, step: Step) {
-        let Some(()) = self.lock().and_then(|mut state| {
-            let planned = state.position(member, step)?;
-            if let Some(waiter) = state.steps.get_mut(planned) {
-                waiter.waited = true;
-            }
-            // A request whose futures are not all counted (a task spawned
-            // without its context) stops running when it waits.
-            if let Some(waiter) = state.members.get_mut(member) {
-                waiter.released = false;
-            }
-            Some(())
-        }) else {
+        if !self
+            .lock()
+            .is_some_and(|mut state| state.arrive(member, step))
+        {
             return;
         };
         self.moved.notify_waiters();
@@ -406,16 +401,16 @@ impl Group {
     /// [`PATIENCE`]; wakes the waiters either way (a member may have
     /// answered).
     fn nudge(&self) {
-        if let Some(mut state) = self.lock() {
-            if state.moved_at.elapsed() >= PATIENCE {
-                if state.members.len() < state.size {
-                    // The requests that have not come by now are given up on.
-                    state.size = state.members.len();
-                } else {
-                    state.force_first_waiting();
-                }
-                state.moved_at = Instant::now();
+        if let Some(mut state) = self.lock()
+            && state.moved_at.elapsed() >= PATIENCE
+        {
+            if state.members.len() < state.size {
+                // The requests that have not come by now are given up on.
+                state.size = state.members.len();
+            } else {
+                state.force_first_waiting();
             }
+            state.moved_at = Instant::now();
         }
         self.moved.notify_waiters();
     }
@@ -430,6 +425,24 @@ impl State {
             .position(|p| p.member == member && p.step == step && !p.taken)
     }
 
+    /// `member` has come to `step` and waits there; false when the step is
+    /// not planned (a call not recorded, or answered twice), which goes at
+    /// once.
+    fn arrive(&mut self, member: usize, step: Step) -> bool {
+        let Some(planned) = self.position(member, step) else {
+            return false;
+        };
+        if let Some(waiting) = self.steps.get_mut(planned) {
+            waiting.waited = true;
+        }
+        // A request whose futures are not all counted (a task spawned
+        // without its context) stops running when it waits.
+        if let Some(waiter) = self.members.get_mut(member) {
+            waiter.released = false;
+        }
+        true
+    }
+
     /// Whether `member` waits at one of its steps: then it is not running
     /// (a poll of it under way is that wait being looked at, or a call
     /// made together with the one it waits for).
@@ -437,6 +450,16 @@ impl State {
         self.steps
             .iter()
             .any(|p| p.member == member && p.waited && !p.taken)
+    }
+
+    /// Whether `planned` cannot come before its member's other steps: the
+    /// member waits at another one and none of its futures is being
+    /// polled (a build that makes its calls in another order than
+    /// recorded). It does not hold back the steps after it.
+    fn blocked(&self, planned: &Planned) -> bool {
+        !planned.waited
+            && self.waits(planned.member)
+            && (self.members.get(planned.member)).is_some_and(|m| !m.released && m.polling == 0)
     }
 
     /// Whether `member` holds back the steps of the others: it runs and
@@ -466,7 +489,7 @@ impl State {
         };
         let turn = planned.forced
             || (self.members.len() == self.size
-                && self.steps.iter().position(|p| !p.taken) == Some(index)
+                && self.steps.iter().position(|p| !p.taken && !self.blocked(p)) == Some(index)
                 && (0..self.members.len()).all(|other| other == member || !self.holds_back(other)));
         if !turn {
             return false;
@@ -485,5 +508,133 @@ impl State {
         if let Some(planned) = (self.steps.iter_mut()).find(|p| p.waited && !p.taken && !p.forced) {
             planned.forced = true;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A group of `size` whose first `came` requests have come, with the
+    /// steps `(at, member, step)`.
+    fn group(size: usize, came: usize, steps: &[(u64, usize, Step)]) -> State {
+        let mut steps: Vec<Planned> = steps
+            .iter()
+            .map(|&(at, member, step)| Planned {
+                at,
+                member,
+                step,
+                taken: false,
+                waited: false,
+                forced: false,
+            })
+            .collect();
+        steps.sort_by_key(|planned| (planned.at, planned.member));
+        State {
+            size,
+            members: (0..came).map(|_| Member::default()).collect(),
+            steps,
+            moved_at: Instant::now(),
+        }
+    }
+
+    /// Member `member`'s futures have all stopped being polled.
+    fn idle(state: &mut State, member: usize) {
+        state.members[member].released = false;
+        state.members[member].polling = 0;
+    }
+
+    #[test]
+    fn steps_go_in_recorded_order_one_request_running_at_a_time() {
+        use Step::{Answer, Start};
+        let mut state = group(
+            2,
+            2,
+            &[
+                (1, 0, Start),
+                (2, 1, Start),
+                (3, 0, Answer(0)),
+                (4, 1, Answer(0)),
+            ],
+        );
+        assert!(state.arrive(1, Start) && state.arrive(0, Start));
+        assert!(!state.go(1, Start), "0 started first");
+        assert!(state.go(0, Start));
+        assert!(!state.go(1, Start), "0 runs");
+        // 0 calls out and waits for its answer: 1 may start.
+        assert!(state.arrive(0, Answer(0)));
+        assert!(!state.go(0, Answer(0)), "1 started before 0 was answered");
+        assert!(state.go(1, Start));
+        assert!(state.arrive(1, Answer(0)));
+        assert!(!state.go(1, Answer(0)));
+        assert!(state.go(0, Answer(0)));
+        // 0 runs on after its answer, until its futures all wait.
+        assert!(!state.go(1, Answer(0)));
+        state.members[0].polling = 1;
+        idle(&mut state, 0);
+        assert!(state.go(1, Answer(0)));
+    }
+
+    #[test]
+    fn nothing_goes_before_every_request_has_come_unless_given_up_on() {
+        use Step::Start;
+        let mut state = group(3, 2, &[(1, 0, Start), (2, 1, Start)]);
+        assert!(state.arrive(0, Start));
+        assert!(!state.go(0, Start), "one request is still to come");
+        state.size = 2;
+        assert!(state.go(0, Start));
+    }
+
+    #[test]
+    fn steps_of_a_request_that_has_answered_or_is_not_planned_hold_nobody_back() {
+        use Step::{Answer, Start};
+        let mut state = group(2, 2, &[(1, 0, Start), (2, 0, Answer(0)), (3, 1, Start)]);
+        assert!(state.arrive(0, Start) && state.go(0, Start));
+        // 0 answered without making its call.
+        state.members[0].answered = true;
+        assert!(state.arrive(1, Start) && state.go(1, Start));
+        // A call that was not recorded (or is answered a second time)
+        // does not wait.
+        assert!(!state.arrive(1, Answer(7)));
+        assert!(state.go(1, Answer(7)));
+    }
+
+    #[test]
+    fn a_request_making_its_calls_in_another_order_is_not_held_back_by_itself() {
+        use Step::{Answer, Start};
+        let mut state = group(
+            2,
+            2,
+            &[
+                (1, 0, Start),
+                (2, 0, Answer(1)),
+                (3, 0, Answer(0)),
+                (4, 1, Start),
+            ],
+        );
+        assert!(state.arrive(0, Start) && state.go(0, Start));
+        // 0 calls 0 first, recorded as answered after 1, which 0 makes
+        // only once 0 is answered.
+        assert!(state.arrive(0, Answer(0)));
+        state.members[0].polling = 1;
+        assert!(!state.go(0, Answer(0)), "0 is still being polled");
+        idle(&mut state, 0);
+        assert!(state.go(0, Answer(0)));
+        assert!(state.arrive(1, Start));
+        assert!(!state.go(1, Start), "0 runs");
+        assert!(state.arrive(0, Answer(1)) && state.go(0, Answer(1)));
+    }
+
+    #[test]
+    fn the_watch_lets_the_first_waiting_step_go() {
+        use Step::{Answer, Start};
+        let mut state = group(2, 2, &[(1, 0, Start), (2, 0, Answer(0)), (3, 1, Start)]);
+        assert!(state.arrive(0, Start) && state.go(0, Start));
+        // 0 waits for something that is not a step (a channel fed by 1).
+        state.members[0].released = true;
+        assert!(state.arrive(1, Start));
+        assert!(!state.go(1, Start));
+        state.force_first_waiting();
+        assert!(state.go(1, Start));
     }
 }
