@@ -16,6 +16,7 @@
 //! [`replay`], [`write`].
 
 mod config;
+mod embedded;
 mod headers;
 mod learn;
 mod order;

@@ -66,13 +66,13 @@ impl Detection {
         if settings.command.is_none() {
             return Ok(Err(NOT_STARTED.to_owned()));
         }
-        let library = match find_library(settings.preload.as_deref()) {
-            Ok(library) => library,
-            Err(why) => return Ok(Err(why)),
-        };
         let dir = tempfile::Builder::new()
             .prefix("tracetape-unpatched-")
             .tempdir()?;
+        let library = match find_library(settings.preload.as_deref(), dir.path())? {
+            Ok(library) => library,
+            Err(why) => return Ok(Err(why)),
+        };
         let report = dir.path().join(REPORT_FILE);
         std::fs::File::create(&report)?;
         let clock = dir.path().join(CLOCK_FILE);
@@ -111,37 +111,45 @@ pub(crate) fn sets_clock(env: &[(&'static str, PathBuf)]) -> bool {
 }
 
 /// The library `explicit` names (which must exist), else the one beside
-/// the running executable or in `deps/` there (where cargo builds it).
-fn find_library(explicit: Option<&Path>) -> Result<PathBuf, String> {
+/// the running executable or in `deps/` there (where cargo builds it),
+/// else the one the executable carries, written into `dir` (an installed
+/// `tracetape` has no other). An error when it cannot be written.
+fn find_library(explicit: Option<&Path>, dir: &Path) -> std::io::Result<Result<PathBuf, String>> {
     if let Some(path) = explicit {
-        return if path.is_file() {
+        return Ok(if path.is_file() {
             Ok(path.to_owned())
         } else {
             Err(format!(
                 "the preload library {} (--preload, replay.preload) does not exist",
                 path.display()
             ))
-        };
+        });
     }
     if !cfg!(target_os = "linux") {
-        return Err("the preload library is built on Linux only".to_owned());
+        return Ok(Err("the preload library is built on Linux only".to_owned()));
     }
-    let exe = std::env::current_exe()
-        .map_err(|err| format!("cannot tell where the tracetape executable is: {err}"))?;
-    let dir = exe.parent().unwrap_or(Path::new("/"));
-    let candidates = [dir.join(LIBRARY), dir.join("deps").join(LIBRARY)];
-    candidates
-        .iter()
-        .find(|path| path.is_file())
-        .cloned()
-        .ok_or_else(|| {
-            format!(
-                "{LIBRARY} is neither in {} nor in {} (build it with `cargo build -p \
-                 tracetape-preload`, or name it with --preload)",
-                dir.display(),
-                dir.join("deps").display()
-            )
-        })
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(err) => {
+            return Ok(Err(format!(
+                "cannot tell where the tracetape executable is: {err}"
+            )));
+        }
+    };
+    let beside = exe.parent().unwrap_or(Path::new("/"));
+    let candidates = [beside.join(LIBRARY), beside.join("deps").join(LIBRARY)];
+    if let Some(found) = candidates.iter().find(|path| path.is_file()) {
+        return Ok(Ok(found.clone()));
+    }
+    if let Some(written) = super::embedded::write_into(dir)? {
+        return Ok(Ok(written));
+    }
+    Ok(Err(format!(
+        "{LIBRARY} is neither in {} nor in {}, and this tracetape was built without it (build it \
+         with `cargo build -p tracetape-preload`, or name it with --preload)",
+        beside.display(),
+        beside.join("deps").display()
+    )))
 }
 
 /// The allow-list entries that are the replay's own, for the service's
@@ -395,7 +403,10 @@ mod tests {
 
     #[test]
     fn a_named_library_must_exist() {
-        let err = find_library(Some(Path::new("/no/such/lib.so"))).unwrap_err();
+        let dir = tempfile::tempdir().unwrap();
+        let err = find_library(Some(Path::new("/no/such/lib.so")), dir.path())
+            .unwrap()
+            .unwrap_err();
         assert!(err.contains("/no/such/lib.so (--preload, replay.preload) does not exist"));
     }
 }

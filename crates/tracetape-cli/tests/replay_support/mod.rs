@@ -294,7 +294,28 @@ impl Fixture {
         change: &str,
         args: &[&str],
     ) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tracetape"));
+        self.tracetape_shell(
+            Path::new(env!("CARGO_BIN_EXE_tracetape")),
+            subcommand,
+            service,
+            port,
+            change,
+            args,
+        )
+    }
+
+    /// [`subcommand_shell`](Self::subcommand_shell) run by the `tracetape`
+    /// executable at `tracetape` (an installed one, say).
+    pub fn tracetape_shell(
+        &self,
+        tracetape: &Path,
+        subcommand: &str,
+        service: &str,
+        port: u16,
+        change: &str,
+        args: &[&str],
+    ) -> Command {
+        let mut command = Command::new(tracetape);
         let port = port.to_string();
         command
             .args([subcommand, "--command", service, "--port", &port])
