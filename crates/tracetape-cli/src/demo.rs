@@ -71,7 +71,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), Failure> {
     writeln!(
         out,
         "\n3. Replay a changed checkout: 10% off every total (Behaviour {{ discount_percent: 10, \
-         .. }}; CHECKOUT_DISCOUNT_PERCENT=10 for `cargo run -p microservices`)\n"
+         .. }}; CHECKOUT_DISCOUNT_PERCENT=10 for `cargo run -p tracetape-microservices`)\n"
     )?;
     replay::discounted(&paths, &recorded, &mut out).await?;
 

@@ -24,7 +24,14 @@ fn an_installed_tracetape_still_refuses_connections_around_the_clients() {
     // debug build, in a target directory of its own (the test's is locked
     // by the `cargo test` running it).
     let installed = Command::new(cargo)
-        .args(["install", "--debug", "--locked", "--offline", "--quiet", "--path"])
+        .args([
+            "install",
+            "--debug",
+            "--locked",
+            "--offline",
+            "--quiet",
+            "--path",
+        ])
         .arg(crate_dir)
         .arg("--root")
         .arg(root.path())

@@ -38,13 +38,13 @@ const ORDERS: usize = 200;
 const PATIENCE: Duration = Duration::from_secs(60);
 
 /// The `microservices` example's binary, which `cargo test --workspace`
-/// (or `cargo build -p microservices`) builds beside `tracetape`.
+/// (or `cargo build -p tracetape-microservices`) builds beside `tracetape`.
 fn microservices_exe() -> PathBuf {
     let exe = Path::new(env!("CARGO_BIN_EXE_tracetape")).with_file_name("microservices");
     assert!(
         exe.exists(),
         "{} is missing: `cargo test --workspace` builds it (with `-p tracetape-cli`, build it \
-         first: `cargo build -p microservices`)",
+         first: `cargo build -p tracetape-microservices`)",
         exe.display()
     );
     exe

@@ -1,4 +1,4 @@
-//! OpenTelemetry tracing, and later record/replay, for tower HTTP services.
+//! OpenTelemetry tracing and record/replay for tower HTTP services.
 //!
 //! tracetape gives an axum or hyper service one SERVER span per request
 //! ([`server::TraceLayer`]) and its reqwest or hyper-util clients one CLIENT

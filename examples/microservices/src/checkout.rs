@@ -71,7 +71,7 @@ fn base_url(addr: SocketAddr) -> io::Result<Url> {
 /// Every switch is off by default: [`Behaviour::default()`] is the
 /// behaviour the recordings were made with.
 ///
-/// `cargo run -p microservices` reads them from `CHECKOUT_DISCOUNT_PERCENT`,
+/// `cargo run -p tracetape-microservices` reads them from `CHECKOUT_DISCOUNT_PERCENT`,
 /// `CHECKOUT_PROMOTIONS` and `CHECKOUT_SKIP_RESERVATION`.
 ///
 /// ```

@@ -1,7 +1,7 @@
 //! Runs the checkout, inventory and pricing services: all three in one
 //! process (the default), or one of them.
 //!
-//! Run with: `cargo run -p microservices` then
+//! Run with: `cargo run -p tracetape-microservices` then
 //!
 //! ```sh
 //! curl -s localhost:8081/checkout -H 'content-type: application/json' \
@@ -16,7 +16,7 @@
 //! pricing listening on http://127.0.0.1:8083
 //! ```
 //!
-//! One service per process: `cargo run -p microservices -- inventory`,
+//! One service per process: `cargo run -p tracetape-microservices -- inventory`,
 //! `... -- pricing`, and `... -- checkout` (which finds the others through
 //! `--inventory-url` / `INVENTORY_URL` and `--pricing-url` / `PRICING_URL`).
 //! Spans go where the `OTEL_*` variables say; with none set, to the local

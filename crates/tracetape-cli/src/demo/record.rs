@@ -93,7 +93,7 @@ pub(super) async fn record(paths: &Paths, out: &mut dyn Write) -> anyhow::Result
     let store = LocalStore::new(&paths.traces);
     let started = unix_nanos();
     // Built, not installed: each service gets its own `service.name` and
-    // its own recorder, as `cargo run -p microservices` sets them up.
+    // its own recorder, as `cargo run -p tracetape-microservices` sets them up.
     let guards: PerService<TelemetryGuard> = PerService::from_fn(|service| {
         paths
             .telemetry(service, "record")

@@ -198,7 +198,7 @@ impl Replayed {
 }
 
 impl Replaying {
-    /// Serves checkout as `cargo run -p microservices -- checkout` would
+    /// Serves checkout as `cargo run -p tracetape-microservices -- checkout` would
     /// with `TRACETAPE_MODE=replay` and the recording's store, calling the
     /// recorded upstreams, changed by `behaviour`; `wrap` may add layers
     /// around it.

@@ -199,7 +199,7 @@ impl SpanExporter for CountServerSpans {
 }
 
 /// The three services in record mode, writing into one store, set up as
-/// `cargo run -p microservices` sets them up: a telemetry guard per
+/// `cargo run -p tracetape-microservices` sets them up: a telemetry guard per
 /// service, built from the environment (`TRACETAPE_MODE=record`, given
 /// through an env lookup), its recorder carried into the service's layers
 /// by `Instrumentation::from_guard`.
