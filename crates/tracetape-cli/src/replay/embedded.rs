@@ -21,7 +21,7 @@ pub(crate) fn write_into(dir: &Path) -> std::io::Result<Option<PathBuf>> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
