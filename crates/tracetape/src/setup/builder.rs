@@ -443,8 +443,9 @@ impl TelemetryBuilder {
     /// # }
     /// ```
     pub fn init(self) -> TelemetryGuard {
-        let guard = self.build();
+        let mut guard = self.build();
         guard.install_globals();
+        guard.announce();
         guard
     }
 }

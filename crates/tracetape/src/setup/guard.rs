@@ -12,6 +12,7 @@ use super::error::{FlushError, ShutdownError};
 use super::propagation::{Propagator, composite};
 use super::record::{FLUSH_TIMEOUT, Started};
 use super::span_counts::{Counters, SpanCounts};
+use super::startup::Installed;
 use crate::record::{self, Recorder};
 
 /// The tracer and meter providers built by
@@ -59,6 +60,10 @@ pub struct TelemetryGuard {
     shut_down: AtomicBool,
     /// The spans of the tracer provider's exporting pipeline.
     span_counts: Arc<Counters>,
+    /// Where spans and requests go, said by `init`.
+    said: String,
+    /// When `init` made it; dropped at once, it says so.
+    installed: Option<Installed>,
 }
 
 impl TelemetryGuard {
@@ -78,7 +83,25 @@ impl TelemetryGuard {
             started,
             shut_down: AtomicBool::new(false),
             span_counts,
+            said: String::new(),
+            installed: None,
         }
+    }
+
+    /// The guard, with the line `init` says at start.
+    pub(crate) fn saying(mut self, line: String) -> Self {
+        self.said = line;
+        self
+    }
+
+    /// For `init`: says on standard error, in one line, where spans and
+    /// requests go (nothing when telemetry is disabled), and notes when,
+    /// to tell a guard dropped at once.
+    pub(crate) fn announce(&mut self) {
+        if !self.said.is_empty() {
+            eprintln!("{}", self.said);
+        }
+        self.installed = Some(Installed::now());
     }
 
     /// How many spans ended, how many the exporter delivered, how many
@@ -286,6 +309,10 @@ impl Drop for TelemetryGuard {
     fn drop(&mut self) {
         if self.shut_down.load(Ordering::SeqCst) {
             return;
+        }
+        let ended = self.span_counts.snapshot().ended;
+        if let Some(warning) = self.installed.and_then(|at| at.dropped_at_once(ended)) {
+            crate::diag::warn_once("setup.guard_dropped", warning);
         }
         if let Err(err) = self.shutdown() {
             crate::diag::warn_once("setup.shutdown_failed", crate::diag::chain(&err));

@@ -88,6 +88,7 @@ mod propagation;
 mod record;
 mod settings;
 mod span_counts;
+mod startup;
 
 pub use builder::{Telemetry, TelemetryBuilder, init};
 pub use error::{FlushError, ShutdownError};

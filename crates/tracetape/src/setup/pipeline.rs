@@ -16,6 +16,7 @@ use super::guard::TelemetryGuard;
 use super::record::{self, Started};
 use super::settings::BatchSettings;
 use super::span_counts::Counters;
+use super::startup;
 use crate::record::RecordSettings;
 use crate::store::LocalStore;
 
@@ -76,6 +77,14 @@ pub(crate) fn build(config: Config, parts: Parts, record: &RecordSettings) -> Te
     if let Some(warning) = warning {
         warning.report();
     }
+    let said = startup::line(
+        &service_name,
+        &config,
+        parts.span_exporter.is_some(),
+        parts.local_store.as_ref(),
+        &started,
+        record,
+    );
     let batch = parts
         .batch_config
         .unwrap_or_else(|| batch_config(&config.batch));
@@ -113,6 +122,7 @@ pub(crate) fn build(config: Config, parts: Parts, record: &RecordSettings) -> Te
         started,
         counters,
     )
+    .saying(said)
 }
 
 /// The SDK batch configuration for `settings`. Every value is set, so the
