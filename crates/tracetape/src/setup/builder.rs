@@ -21,7 +21,11 @@ use crate::store::LocalStore;
 /// Call it once, early in `main`, inside the Tokio runtime (the gRPC
 /// exporter needs it), and keep the returned guard alive: dropping it
 /// flushes and shuts telemetry down. It never panics; unusable settings are
-/// reported once on standard error and replaced by their defaults.
+/// reported once on standard error and replaced by their defaults. It says
+/// in one line on standard error where spans go and what becomes of the
+/// requests (`tracetape: checkout: spans to OTLP gRPC http://localhost:4317;
+/// requests not recorded (TRACETAPE_MODE unset)`), and warns when its guard
+/// is dropped at once (`let _ = tracetape::init();` does that).
 ///
 /// ```no_run
 /// #[tokio::main]
