@@ -4,6 +4,7 @@
 //! keeping the file it replaces (`accept/originals.rs`). Recordings are
 //! named by `accept/selector.rs`.
 
+mod args;
 mod call_body;
 mod originals;
 mod rewrite;
@@ -13,37 +14,13 @@ use std::collections::HashSet;
 use std::io::{self, Write as _};
 
 use anyhow::{Context as _, anyhow};
-use clap::Args;
 use tracetape::record::{RecordSettings, Recording, RedactionKey};
 
-use crate::cli::ReplayArgs;
 use crate::exit::{FAILURE, Failure};
-use crate::replay::{self, Outcome, Replayed, Responses};
+use crate::replay::{self, Outcome, ReplayArgs, Replayed, Responses};
+pub(crate) use args::AcceptArgs;
 use originals::Originals;
 use selector::{Candidate, Selector};
-
-/// Arguments of `tracetape accept`.
-#[derive(Debug, Args)]
-#[command(
-    mut_arg("learn", |arg| arg.hide(true)),
-    mut_arg("write", |arg| arg.hide(true)),
-    mut_arg("accept", |arg| arg.hide(true))
-)]
-pub(crate) struct AcceptArgs {
-    /// The recordings to accept: a recording id
-    /// (`4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7`, the `id` of
-    /// the JSON report), the first digits of a trace id (as `tracetape
-    /// list` shows it), a route (`'POST /orders/{id}'`, or `/orders/{id}`
-    /// for every method), or a recording file (`*.json`, as the report's
-    /// `recording:` line shows it).
-    #[arg(value_name = "SELECTOR", required_unless_present = "all")]
-    pub(crate) selectors: Vec<String>,
-    /// Accept every recording replayed.
-    #[arg(long, conflicts_with = "selectors")]
-    pub(crate) all: bool,
-    #[command(flatten)]
-    pub(crate) replay: ReplayArgs,
-}
 
 /// `tracetape accept`.
 pub(crate) async fn run(args: AcceptArgs) -> Result<(), Failure> {

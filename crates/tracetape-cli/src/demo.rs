@@ -14,6 +14,7 @@
 //!
 //! Then the commands that do the same for one's own service.
 
+mod args;
 mod record;
 mod replay;
 
@@ -30,8 +31,8 @@ use tracetape::Telemetry;
 use tracetape::record::CONFIG_FILE;
 use tracetape::setup::{MetricsExporter, TelemetryBuilder};
 
-use crate::cli::DemoArgs;
 use crate::exit::Failure;
+pub(crate) use args::DemoArgs;
 
 /// The `tracetape.toml` the demo writes: naming it keeps any other one
 /// (in the directory the demo runs in) from changing what the demo does.

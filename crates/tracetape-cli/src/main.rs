@@ -12,6 +12,7 @@ mod list;
 mod recordings;
 mod replay;
 mod show;
+mod stores;
 mod table;
 #[cfg(test)]
 mod testing;

@@ -2,6 +2,7 @@
 //! when no recording has the id, the trace's spans from the span store
 //! (`show/trace.rs`).
 
+mod args;
 mod body;
 mod json;
 mod recording;
@@ -13,10 +14,10 @@ use std::io::Write;
 use anyhow::anyhow;
 use tracetape::record::StoredRecording;
 
-use crate::cli::ShowArgs;
 use crate::exit::Failure;
 use crate::format::chain;
 use crate::recordings::note_skipped;
+pub(crate) use args::ShowArgs;
 
 /// Trace ids an ambiguity error names, at most.
 const NAMED_MATCHES: usize = 5;

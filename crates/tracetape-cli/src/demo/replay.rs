@@ -14,9 +14,8 @@ use tracetape::setup::TracesExporter;
 
 use super::record::Recorded;
 use super::{Background, Paths};
-use crate::cli::ReplayArgs;
 use crate::exit::Failure;
-use crate::replay::{Format, Report, Settings, Style, ran_to_end};
+use crate::replay::{Format, ReplayArgs, Report, Settings, Style, ran_to_end};
 
 /// Where the discount shows.
 const TOTAL: &str = "$.total_cents";

@@ -6,8 +6,7 @@ use std::io::Write;
 use anyhow::anyhow;
 use tracetape::record::{Exchange, Recording, RecordingStore};
 
-use super::{newest, note_limit};
-use crate::cli::ListArgs;
+use super::{ListArgs, newest, note_limit};
 use crate::exit::Failure;
 use crate::format::{clean, rfc3339};
 use crate::recordings::{note_skipped, start_unix_nanos};

@@ -6,8 +6,7 @@ use std::path::Path;
 
 use tracetape::store::{TraceList, TraceSummary};
 
-use super::{newest, note_limit};
-use crate::cli::ListArgs;
+use super::{ListArgs, newest, note_limit};
 use crate::exit::Failure;
 use crate::format::{clean, millis, rfc3339};
 use crate::table::{self, Align, Column};

@@ -16,9 +16,9 @@ use serde::Deserialize;
 use tracetape::record::{CONFIG_FILE, DEFAULT_DIR, JsonPath};
 use tracetape::replay::compare::CompareOptions;
 
+use super::args::ReplayArgs;
 use super::order::Order;
 use super::outcome::CallDeviations;
-use crate::cli::ReplayArgs;
 
 /// How long the service may take to become ready, unless configured.
 const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -567,16 +567,14 @@ fn compare_options(mut table: toml::Table, args: &ReplayArgs) -> anyhow::Result<
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use clap::Parser as _;
-
     use super::*;
-    use crate::cli::{Cli, Command};
+    use crate::testing::replay_args;
 
     /// The settings from `flags` and, if given, a `tracetape.toml` holding
     /// `file` (in a temporary directory, named with --config).
     fn resolve(file: Option<&str>, flags: &[&str]) -> anyhow::Result<Settings> {
         let dir = tempfile::tempdir().unwrap();
-        let mut argv = vec!["tracetape", "replay"];
+        let mut argv = Vec::new();
         let path = dir.path().join("tracetape.toml");
         let path = path.to_str().unwrap().to_owned();
         if let Some(text) = file {
@@ -584,9 +582,7 @@ mod tests {
             argv.extend(["--config", &path]);
         }
         argv.extend(flags);
-        let Command::Replay(args) = Cli::try_parse_from(argv).unwrap().command else {
-            panic!("not replay");
-        };
+        let args = replay_args(argv);
         Settings::resolve(&args, None)
     }
 
@@ -868,17 +864,8 @@ mod tests {
             let mut text = std::fs::read_to_string(&path).unwrap();
             text.push_str(extra);
             std::fs::write(&path, text).unwrap();
-            let argv = [
-                "tracetape",
-                "replay",
-                "--no-start",
-                "--config",
-                path.to_str().unwrap(),
-            ];
-            let Command::Replay(args) = Cli::try_parse_from(argv).unwrap().command else {
-                panic!("not replay");
-            };
-            args
+            let argv = ["--no-start", "--config", path.to_str().unwrap()];
+            replay_args(argv)
         };
         let from_env = Settings::resolve(&args(""), Some("/from/env".into())).unwrap();
         assert_eq!(from_env.recordings, PathBuf::from("/from/env"));
@@ -950,17 +937,8 @@ mod tests {
 
     #[test]
     fn a_named_file_must_exist_and_the_default_one_need_not() {
-        let argv = [
-            "tracetape",
-            "replay",
-            "--port",
-            "1",
-            "--config",
-            "/no/such/tracetape.toml",
-        ];
-        let Command::Replay(args) = Cli::try_parse_from(argv).unwrap().command else {
-            panic!("not replay");
-        };
+        let argv = ["--port", "1", "--config", "/no/such/tracetape.toml"];
+        let args = replay_args(argv);
         let err = format!("{:#}", Settings::resolve(&args, None).unwrap_err());
         assert!(
             err.starts_with("failed to read the configuration file /no/such/tracetape.toml"),

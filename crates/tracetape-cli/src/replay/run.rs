@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use tracetape::replay::compare::CompareOptions;
 use tracetape::replay::{ReplayId, ReplayStatus};
 
+use super::args::ReplayArgs;
 use super::config::Settings;
 use super::order::{Group, Schedule};
 use super::outcome::{CallDeviations, Judging, Outcome, Replayed, judge, verdict};
@@ -25,7 +26,6 @@ use super::select::{self, Replayable};
 use super::send::{SendError, Sender};
 use super::service::{Liveness, Service};
 use super::unpatched::{Candidate, SharedPids, Watch};
-use crate::cli::ReplayArgs;
 use crate::exit::{FAILURE, Failure, INTERRUPTED};
 
 /// After a request failed on its connection, how long to wait for news

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use tracetape::store::{FindTraceError, SpanEvent, SpanStatus, StoredSpan, Trace};
 
-use crate::cli::ShowArgs;
+use super::ShowArgs;
 use crate::exit::Failure;
 use crate::format::{clean, millis, rfc3339};
 use crate::tree::Rails;
