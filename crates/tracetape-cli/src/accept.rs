@@ -17,13 +17,13 @@ use anyhow::{Context as _, anyhow};
 use tracetape::record::{RecordSettings, Recording, RedactionKey};
 
 use crate::exit::{FAILURE, Failure};
-use crate::replay::{self, Outcome, ReplayArgs, Replayed, Responses};
+use crate::replay::{self, Outcome, ReplayArgs, Replayed, Responses, Style};
 pub(crate) use args::AcceptArgs;
 use originals::Originals;
 use selector::{Candidate, Selector};
 
 /// `tracetape accept`.
-pub(crate) async fn run(args: AcceptArgs) -> Result<(), Failure> {
+pub(crate) async fn run(args: AcceptArgs, style: Style) -> Result<(), Failure> {
     if args.replay.learn || args.replay.write || !args.replay.accept.is_empty() {
         return Err(Failure::Usage(anyhow!(
             "--learn, --write and --accept are flags of `tracetape replay`"
@@ -34,13 +34,13 @@ pub(crate) async fn run(args: AcceptArgs) -> Result<(), Failure> {
     } else {
         parse(&args.selectors)?
     };
-    accept(&args.replay, &selectors).await
+    accept(&args.replay, &selectors, style).await
 }
 
 /// `tracetape replay --accept SELECTOR...`: the same as `tracetape accept`.
-pub(crate) async fn after_replay(args: &ReplayArgs) -> Result<(), Failure> {
+pub(crate) async fn after_replay(args: &ReplayArgs, style: Style) -> Result<(), Failure> {
     let selectors = parse(&args.accept)?;
-    accept(args, &selectors).await
+    accept(args, &selectors, style).await
 }
 
 fn parse(texts: &[String]) -> Result<Vec<Selector>, Failure> {
@@ -52,7 +52,7 @@ fn parse(texts: &[String]) -> Result<Vec<Selector>, Failure> {
 }
 
 /// Replays as `args` say, reports, and accepts what `selectors` name.
-async fn accept(args: &ReplayArgs, selectors: &[Selector]) -> Result<(), Failure> {
+async fn accept(args: &ReplayArgs, selectors: &[Selector], style: Style) -> Result<(), Failure> {
     let settings = replay::resolve(args)?;
     let selection = replay::selection(&settings)?;
     let mut chosen = HashSet::new();
@@ -82,7 +82,7 @@ async fn accept(args: &ReplayArgs, selectors: &[Selector]) -> Result<(), Failure
     // request may depend on the state earlier ones left behind.
     let report =
         replay::replay_selection(&settings, selection, &Responses::KeptFor(chosen.clone())).await?;
-    replay::write_report(&report, args.format, args.output.as_deref())?;
+    replay::write_report(&report, args.format, args.output.as_deref(), style)?;
     replay::ran_to_end(&report)?;
 
     let chosen: Vec<&Replayed> = report

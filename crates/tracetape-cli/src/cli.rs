@@ -4,13 +4,14 @@
 
 use std::io::{self, Write as _};
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 use crate::accept::AcceptArgs;
+use crate::color::ColorChoice;
 use crate::demo::DemoArgs;
 use crate::exit::Failure;
 use crate::list::ListArgs;
-use crate::replay::ReplayArgs;
+use crate::replay::{ReplayArgs, Style};
 use crate::show::ShowArgs;
 use crate::{accept, demo, list, replay, show};
 
@@ -19,6 +20,10 @@ use crate::{accept, demo, list, replay, show};
 #[derive(Debug, Parser)]
 #[command(name = "tracetape", version, about)]
 pub(crate) struct Cli {
+    /// Colour the output meant for people: `auto` on a terminal, unless
+    /// NO_COLOR is set (CLICOLOR_FORCE colours even when not on one).
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t)]
+    pub(crate) color: ColorChoice,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -66,13 +71,24 @@ pub(crate) enum Command {
 
 /// Runs the chosen subcommand, writing its output to standard output.
 pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
+    let style = Style {
+        colour: cli.color.for_stdout(),
+    };
     match cli.command {
         Command::List(args) => with_stdout(|out, notes| list::run(&args, out, notes)),
         Command::Show(args) => with_stdout(|out, notes| show::run(&args, out, notes)),
-        Command::Replay(args) => runtime()?.block_on(replay::run(*args)),
-        Command::Accept(args) => runtime()?.block_on(accept::run(*args)),
-        Command::Demo(args) => runtime()?.block_on(demo::run(args)),
+        Command::Replay(args) => runtime()?.block_on(replay::run(*args, style)),
+        Command::Accept(args) => runtime()?.block_on(accept::run(*args, style)),
+        Command::Demo(args) => runtime()?.block_on(demo::run(args, style)),
     }
+}
+
+/// Parses the command line, clap's own messages (help, errors) coloured
+/// as `--color` says.
+pub(crate) fn parse() -> Cli {
+    let color = ColorChoice::in_args(std::env::args_os());
+    let matches = Cli::command().color(color.for_clap()).get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit())
 }
 
 /// The async runtime `demo`, `replay` and `accept` run on.
@@ -98,7 +114,6 @@ fn with_stdout(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory as _;
 
     #[test]
     fn arguments_are_consistent() {

@@ -5,6 +5,7 @@
 
 mod accept;
 mod cli;
+mod color;
 mod demo;
 mod exit;
 mod format;
@@ -18,9 +19,7 @@ mod table;
 mod testing;
 mod tree;
 
-use clap::Parser as _;
-
 fn main() -> std::process::ExitCode {
-    let args = cli::Cli::parse();
+    let args = cli::parse();
     exit::report(cli::run(args))
 }

@@ -82,6 +82,28 @@ fn a_changed_value_deviates_at_its_json_path_with_a_suggestion() {
 }
 
 #[test]
+fn the_text_report_is_coloured_as_color_and_the_environment_say() {
+    let fixture = Fixture::record(&["o-1"]);
+    // Standard output is a pipe here: `auto` colours it only when forced.
+    let coloured = |flags: &[&str], vars: &[(&str, &str)]| {
+        let output = fixture
+            .replay_command(free_port(), "total", flags)
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+        let text = stdout(&output);
+        assert!(text.contains("$.total_cents"), "{text}");
+        text.contains("\x1b[31m500\x1b[0m")
+    };
+    assert!(!coloured(&[], &[]));
+    assert!(coloured(&[], &[("CLICOLOR_FORCE", "1")]));
+    assert!(!coloured(&[], &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]));
+    assert!(coloured(&["--color", "always"], &[("NO_COLOR", "1")]));
+    assert!(!coloured(&["--color=never"], &[("CLICOLOR_FORCE", "1")]));
+}
+
+#[test]
 fn a_new_outbound_call_is_a_missing_mock() {
     let fixture = Fixture::record(&["o-1"]);
     let output = fixture.replay("new-call", &[]);

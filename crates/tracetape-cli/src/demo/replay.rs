@@ -24,9 +24,10 @@ const TOTAL: &str = "$.total_cents";
 pub(super) async fn unchanged(
     paths: &Paths,
     recorded: &Recorded,
+    style: Style,
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
-    let report = replay_checkout(paths, recorded, Behaviour::default(), out).await?;
+    let report = replay_checkout(paths, recorded, Behaviour::default(), style, out).await?;
     let totals = report.summary().totals;
     if totals.total() == 0 || totals.not_passed() > 0 {
         return Err(Failure::Failed(anyhow!(
@@ -49,13 +50,14 @@ pub(super) async fn unchanged(
 pub(super) async fn discounted(
     paths: &Paths,
     recorded: &Recorded,
+    style: Style,
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
     let behaviour = Behaviour {
         discount_percent: 10,
         ..Behaviour::default()
     };
-    let report = replay_checkout(paths, recorded, behaviour, out).await?;
+    let report = replay_checkout(paths, recorded, behaviour, style, out).await?;
     let totals = report.summary().totals;
     let at_total = |deviation: &Deviation| deviation.path.as_deref() == Some(TOTAL);
     let deviated_there = report
@@ -101,6 +103,7 @@ async fn replay_checkout(
     paths: &Paths,
     recorded: &Recorded,
     behaviour: Behaviour,
+    style: Style,
     out: &mut dyn Write,
 ) -> Result<Report, Failure> {
     let guard = paths
@@ -151,7 +154,7 @@ async fn replay_checkout(
     drop(guard);
     let report = report?;
     stopped.map_err(Failure::Failed)?;
-    crate::replay::write(&report, Format::Text, Style::for_stdout(), out)?;
+    crate::replay::write(&report, Format::Text, style, out)?;
     ran_to_end(&report)?;
     let connections = recorded.connections()?;
     if connections > 0 {

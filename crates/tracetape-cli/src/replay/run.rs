@@ -37,16 +37,17 @@ const UNCONTROLLED: &str = "; timestamps, dates and epochs of the same kind on b
 /// after their responses has ended.
 const SETTLE_POLL: Duration = Duration::from_millis(20);
 
-pub(crate) async fn run(args: ReplayArgs) -> Result<(), Failure> {
+/// `tracetape replay`; `style` colours a text report on standard output.
+pub(crate) async fn run(args: ReplayArgs, style: Style) -> Result<(), Failure> {
     if args.learn {
         return super::learn::run(&args).await;
     }
     if !args.accept.is_empty() {
-        return crate::accept::after_replay(&args).await;
+        return crate::accept::after_replay(&args, style).await;
     }
     let settings = resolve(&args)?;
     let report = replay(&settings).await?;
-    write_report(&report, args.format, args.output.as_deref())?;
+    write_report(&report, args.format, args.output.as_deref(), style)?;
     ran_to_end(&report)?;
     if report.passed() {
         Ok(())
@@ -499,12 +500,13 @@ async fn replay_one(
     judge(&replayable, reply, &compare, started.elapsed())
 }
 
-/// Writes the report to `output`, or to standard output (in colour when
-/// it is a terminal and `NO_COLOR` is unset).
+/// Writes the report to `output`, or to standard output (the text one
+/// coloured as `style` says; a file never is).
 pub(crate) fn write_report(
     report: &Report,
     format: Format,
     output: Option<&std::path::Path>,
+    style: Style,
 ) -> Result<(), Failure> {
     match output {
         Some(path) => {
@@ -530,7 +532,7 @@ pub(crate) fn write_report(
         }
         None => {
             let mut out = io::BufWriter::new(io::stdout().lock());
-            report::write(report, format, Style::for_stdout(), &mut out)?;
+            report::write(report, format, style, &mut out)?;
             out.flush()?;
             Ok(())
         }

@@ -1,7 +1,7 @@
 //! The report for people: each recording that did not pass, with what to
 //! do about it, then a table per route and the totals.
 
-use std::io::{self, IsTerminal as _, Write};
+use std::io::{self, Write};
 
 use super::super::outcome::{Outcome, Replayed};
 use super::{Report, findings};
@@ -17,7 +17,8 @@ const COLUMNS: [Column; 5] = [
     ("ERRORED", Align::Right),
 ];
 
-/// Whether expected and actual values are coloured.
+/// Whether expected and actual values are coloured (`--color`, decided
+/// in `crate::color`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Style {
     pub(crate) colour: bool,
@@ -25,15 +26,6 @@ pub(crate) struct Style {
 
 impl Style {
     pub(crate) const PLAIN: Self = Self { colour: false };
-
-    /// In colour when standard output is a terminal and `NO_COLOR` is
-    /// unset (or empty).
-    pub(crate) fn for_stdout() -> Self {
-        Self {
-            colour: io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()),
-        }
-    }
 
     fn paint(self, code: &str, text: &str) -> String {
         if self.colour {
