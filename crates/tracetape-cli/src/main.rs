@@ -10,6 +10,7 @@ mod demo;
 mod exit;
 mod format;
 mod list;
+mod output;
 mod recordings;
 mod replay;
 mod show;

@@ -4,6 +4,7 @@
 
 mod args;
 mod body;
+mod document;
 mod json;
 mod recording;
 pub(crate) mod trace;
@@ -16,6 +17,7 @@ use tracetape::record::StoredRecording;
 
 use crate::exit::Failure;
 use crate::format::chain;
+use crate::output::OutputFormat;
 use crate::recordings::note_skipped;
 pub(crate) use args::ShowArgs;
 
@@ -30,8 +32,13 @@ pub(crate) fn run(
     if !args.traces
         && let Some((trace_id, recordings)) = find_recordings(args, notes)?
     {
-        let layout = recording::Layout::new(args.width, args.full);
-        recording::render(&trace_id, &recordings, layout, out)?;
+        match args.format {
+            OutputFormat::Text => {
+                let layout = recording::Layout::new(args.width, args.full);
+                recording::render(&trace_id, &recordings, layout, out)?;
+            }
+            OutputFormat::Json => document::recorded(&trace_id, &recordings, out)?,
+        }
         return Ok(());
     }
     trace::run(args, out, notes)

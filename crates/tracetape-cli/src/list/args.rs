@@ -2,6 +2,7 @@
 
 use clap::{ArgGroup, Args};
 
+use crate::output::OutputFormat;
 use crate::stores::{RecordingsArgs, StoreArgs};
 
 /// Arguments of `tracetape list`.
@@ -19,4 +20,8 @@ pub(crate) struct ListArgs {
     /// Show at most N recordings or traces (0 shows all).
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub(crate) limit: usize,
+    /// The output's format: a table, or one JSON document
+    /// (docs/list-show-json.md).
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: OutputFormat,
 }

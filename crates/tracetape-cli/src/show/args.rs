@@ -2,6 +2,7 @@
 
 use clap::Args;
 
+use crate::output::OutputFormat;
 use crate::stores::{RecordingsArgs, StoreArgs};
 
 /// Arguments of `tracetape show`.
@@ -27,4 +28,8 @@ pub(crate) struct ShowArgs {
     /// most 40 each), nothing cut at --width.
     #[arg(long)]
     pub(crate) full: bool,
+    /// The output's format: trees, or one JSON document with everything
+    /// whole (docs/list-show-json.md; --width and --full do not apply).
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: OutputFormat,
 }

@@ -6,6 +6,7 @@ use tracetape::store::{FindTraceError, SpanEvent, SpanStatus, StoredSpan, Trace}
 
 use super::ShowArgs;
 use crate::exit::Failure;
+use crate::output::OutputFormat;
 use crate::format::{clean, millis, rfc3339};
 use crate::tree::Rails;
 
@@ -34,7 +35,10 @@ pub(crate) fn run(
         FindTraceError::InvalidId { .. } => Failure::Usage(err.into()),
         _ => Failure::Failed(err.into()),
     })?;
-    render(&trace, out, notes)?;
+    match args.format {
+        OutputFormat::Text => render(&trace, out, notes)?,
+        OutputFormat::Json => super::document::trace(&trace, out)?,
+    }
     Ok(())
 }
 
