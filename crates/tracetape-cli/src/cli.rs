@@ -10,10 +10,12 @@ use crate::accept::AcceptArgs;
 use crate::color::ColorChoice;
 use crate::demo::DemoArgs;
 use crate::exit::Failure;
+use crate::init::InitArgs;
 use crate::list::ListArgs;
+use crate::record::RecordArgs;
 use crate::replay::{ReplayArgs, Style};
 use crate::show::ShowArgs;
-use crate::{accept, demo, list, replay, show};
+use crate::{accept, demo, init, list, record, replay, show};
 
 /// Read the recordings and traces that tracetape stored locally, and replay
 /// the recordings against a new build of the service.
@@ -67,6 +69,23 @@ pub(crate) enum Command {
     /// replayed as it was (every recording passes) and with a discount
     /// added (the deviation reported).
     Demo(DemoArgs),
+    /// Write a commented tracetape.toml.
+    ///
+    /// The file has the `[record]` table the service reads and the
+    /// `[replay]` table `tracetape replay` reads, every setting but the
+    /// recordings directory commented out at its default, and what to
+    /// commit and what to ignore. An existing file is left alone unless
+    /// --force.
+    Init(InitArgs),
+    /// Run the service in record mode and say where the recordings go.
+    ///
+    /// Runs COMMAND (after `--`, without a shell) with
+    /// TRACETAPE_MODE=record and TRACETAPE_RECORD_DIR set to the
+    /// recordings directory, waits for it to exit (Ctrl-C at a terminal
+    /// stops it; SIGTERM to `tracetape record` is passed on), says how many
+    /// recording files it wrote, and exits with its exit status (128 + the
+    /// signal when a signal ended it).
+    Record(RecordArgs),
 }
 
 /// Runs the chosen subcommand, writing its output to standard output.
@@ -80,6 +99,8 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
         Command::Replay(args) => runtime()?.block_on(replay::run(*args, style)),
         Command::Accept(args) => runtime()?.block_on(accept::run(*args, style)),
         Command::Demo(args) => runtime()?.block_on(demo::run(args, style)),
+        Command::Init(args) => with_stdout(|out, _| init::run(&args, out)),
+        Command::Record(args) => runtime()?.block_on(record::run(args)),
     }
 }
 

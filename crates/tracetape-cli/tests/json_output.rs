@@ -100,7 +100,14 @@ fn show_format_json_has_every_exchange_whole() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("recordings");
     write_recordings(&dir);
-    let shown = json_of(&["show", "4bf9", "--recordings", arg(&dir), "--format", "json"]);
+    let shown = json_of(&[
+        "show",
+        "4bf9",
+        "--recordings",
+        arg(&dir),
+        "--format",
+        "json",
+    ]);
     assert_eq!(shown["version"], 1);
     assert_eq!(shown["source"], "recordings");
     assert_eq!(shown["trace_id"], TRACE_ID);
@@ -137,7 +144,14 @@ fn traces_in_json_list_and_show_the_span_store() {
     let trace_id = record_request(&provider, "/users/{id}", true);
     provider.shutdown().unwrap();
 
-    let list = json_of(&["list", "--traces", "--store", arg(&store), "--format", "json"]);
+    let list = json_of(&[
+        "list",
+        "--traces",
+        "--store",
+        arg(&store),
+        "--format",
+        "json",
+    ]);
     assert_eq!(list["version"], 1);
     assert_eq!(list["total"], 1);
     let trace = &list["traces"][0];

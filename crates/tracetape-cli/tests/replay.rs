@@ -98,7 +98,10 @@ fn the_text_report_is_coloured_as_color_and_the_environment_say() {
     };
     assert!(!coloured(&[], &[]));
     assert!(coloured(&[], &[("CLICOLOR_FORCE", "1")]));
-    assert!(!coloured(&[], &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]));
+    assert!(!coloured(
+        &[],
+        &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]
+    ));
     assert!(coloured(&["--color", "always"], &[("NO_COLOR", "1")]));
     assert!(!coloured(&["--color=never"], &[("CLICOLOR_FORCE", "1")]));
 }

@@ -5,13 +5,13 @@ use std::io::Write;
 
 use anyhow::anyhow;
 use serde::Serialize;
-use tracetape::replay::ReplayId;
 use tracetape::record::{Exchange, Recording, RecordingStore, StoredRecording};
+use tracetape::replay::ReplayId;
 
 use super::{ListArgs, newest, note_limit};
 use crate::exit::Failure;
-use crate::output::{JSON_VERSION, OutputFormat, write_json};
 use crate::format::{clean, rfc3339};
+use crate::output::{JSON_VERSION, OutputFormat, write_json};
 use crate::recordings::{note_skipped, start_unix_nanos};
 use crate::table::{self, Align, Column};
 

@@ -9,8 +9,8 @@ use tracetape::store::{TraceList, TraceSummary};
 
 use super::{ListArgs, newest, note_limit};
 use crate::exit::Failure;
-use crate::output::{JSON_VERSION, OutputFormat, millis as json_millis, write_json};
 use crate::format::{clean, millis, rfc3339};
+use crate::output::{JSON_VERSION, OutputFormat, millis as json_millis, write_json};
 use crate::table::{self, Align, Column};
 
 /// Root span names and services longer than this are cut short.

@@ -80,6 +80,15 @@ pub(crate) struct ReplayArgs {
     /// repeat it, or separate prefixes with commas [key: only].
     #[arg(long, value_name = "PREFIX", value_delimiter = ',')]
     pub(crate) only: Vec<String>,
+    /// Replay only the recordings whose route (`/orders/{id}`) or path
+    /// (`/orders/42`) matches PATTERN, in which `*` stands for any run of
+    /// characters; compared case-insensitively; repeatable [key: routes].
+    #[arg(long = "route", value_name = "PATTERN")]
+    pub(crate) routes: Vec<String>,
+    /// Replay only the recordings of requests with this method; repeat
+    /// it, or separate methods with commas [key: methods].
+    #[arg(long = "method", value_name = "METHOD", value_delimiter = ',')]
+    pub(crate) methods: Vec<String>,
     /// Never count what differs at this JSON path of a response body
     /// (`$.order.created_at`, `$.items[*].id`, `$..etag`); repeatable,
     /// added to `ignore` under [replay.compare].

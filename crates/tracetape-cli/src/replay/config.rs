@@ -13,7 +13,7 @@ use anyhow::{Context as _, anyhow, bail};
 use reqwest::Url;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
-use tracetape::record::{CONFIG_FILE, DEFAULT_DIR, JsonPath};
+use tracetape::record::{CONFIG_FILE, DEFAULT_DIR, JsonPath, Pattern};
 use tracetape::replay::compare::CompareOptions;
 
 use super::args::ReplayArgs;
@@ -52,6 +52,10 @@ pub(crate) struct Settings {
     pub(crate) service: Option<String>,
     /// Trace id prefixes, lower-case; empty: all.
     pub(crate) only: Vec<String>,
+    /// Patterns of the recorded route or path; empty: all.
+    pub(crate) routes: Vec<Pattern>,
+    /// Methods, upper-case; empty: all.
+    pub(crate) methods: Vec<String>,
     pub(crate) compare: CompareOptions,
     /// The configuration file that was read, absolute: the service is
     /// started with it as `TRACETAPE_CONFIG`.
@@ -112,6 +116,8 @@ struct RawReplay {
     recordings: Option<PathBuf>,
     service: Option<String>,
     only: Option<Vec<String>>,
+    routes: Option<Vec<String>>,
+    methods: Option<Vec<String>>,
     compare: Option<toml::Table>,
     preload: Option<PathBuf>,
     allow_unpatched: Option<bool>,
@@ -220,6 +226,27 @@ impl Settings {
             .iter()
             .map(|prefix| trace_prefix(prefix))
             .collect::<anyhow::Result<_>>()?;
+        let routes = if args.routes.is_empty() {
+            replay.routes.unwrap_or_default()
+        } else {
+            args.routes.clone()
+        };
+        let routes = routes
+            .iter()
+            .map(|text| {
+                text.parse::<Pattern>()
+                    .map_err(|err| anyhow!("--route / replay.routes {text:?}: {err}"))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let methods = if args.methods.is_empty() {
+            replay.methods.unwrap_or_default()
+        } else {
+            args.methods.clone()
+        };
+        let methods = methods
+            .iter()
+            .map(|text| method(text))
+            .collect::<anyhow::Result<_>>()?;
         let compare = compare_options(replay.compare.unwrap_or_default(), args)?;
         let mut allow_connect: Vec<String> = Vec::new();
         let entries = replay
@@ -256,6 +283,8 @@ impl Settings {
             recordings,
             service: args.service.clone().or(replay.service),
             only,
+            routes,
+            methods,
             compare,
             config_file: file.path,
             preload,
@@ -449,6 +478,19 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         other => return Err(format!("unknown unit {other:?}")),
     };
     Duration::try_from_secs_f64(secs).map_err(|err| err.to_string())
+}
+
+/// A method to replay, upper-cased: an HTTP token (`POST`, `PURGE`).
+fn method(text: &str) -> anyhow::Result<String> {
+    let text = text.trim();
+    if text.is_empty()
+        || !text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    {
+        bail!("--method / replay.methods {text:?}: expected an HTTP method such as GET or POST");
+    }
+    Ok(text.to_ascii_uppercase())
 }
 
 /// A trace id prefix: hex digits, lower-cased.
@@ -931,6 +973,23 @@ mod tests {
         let err = error(Some("[record]\ndir = 3\n[replay]\nport = 1\n"), &[]);
         assert!(
             err.contains("record.dir: expected a path (a string), found integer"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn routes_and_methods_come_from_the_table_or_their_flags() {
+        let file = "[replay]\nport = 1\nroutes = [\"/orders/*\"]\nmethods = [\"post\"]\n";
+        let settings = resolve(Some(file), &[]).unwrap();
+        assert_eq!(settings.routes, ["/orders/*".parse::<Pattern>().unwrap()]);
+        assert_eq!(settings.methods, ["POST"]);
+        let settings =
+            resolve(Some(file), &["--route", "/items", "--method", "get,Delete"]).unwrap();
+        assert_eq!(settings.routes, ["/items".parse::<Pattern>().unwrap()]);
+        assert_eq!(settings.methods, ["GET", "DELETE"]);
+        let err = error(None, &["--port", "1", "--method", "GET POST"]);
+        assert!(
+            err.contains("--method / replay.methods \"GET POST\": expected an HTTP method"),
             "{err}"
         );
     }

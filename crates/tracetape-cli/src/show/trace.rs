@@ -6,8 +6,8 @@ use tracetape::store::{FindTraceError, SpanEvent, SpanStatus, StoredSpan, Trace}
 
 use super::ShowArgs;
 use crate::exit::Failure;
-use crate::output::OutputFormat;
 use crate::format::{clean, millis, rfc3339};
+use crate::output::OutputFormat;
 use crate::tree::Rails;
 
 /// Attributes shown first, in this order, when a span has them.
