@@ -8,6 +8,7 @@ use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 use crate::accept::AcceptArgs;
 use crate::color::ColorChoice;
+use crate::completions::CompletionsArgs;
 use crate::demo::DemoArgs;
 use crate::exit::Failure;
 use crate::init::InitArgs;
@@ -15,60 +16,36 @@ use crate::list::ListArgs;
 use crate::record::RecordArgs;
 use crate::replay::{ReplayArgs, Style};
 use crate::show::ShowArgs;
-use crate::{accept, demo, init, list, record, replay, show};
+use crate::{accept, completions, demo, init, list, record, replay, show};
 
-/// Read the recordings and traces that tracetape stored locally, and replay
-/// the recordings against a new build of the service.
+/// Record HTTP traffic with tracetape, read it, and replay it against a new
+/// build.
+///
+/// A service instrumented with tracetape records its requests, responses
+/// and outbound calls when run with TRACETAPE_MODE=record (`tracetape
+/// record -- COMMAND` does that). `list` and `show` read the recordings
+/// (and the traces tracetape stored locally); `replay` sends the recorded
+/// requests to the service again, every outbound call answered from the
+/// recording, and reports where the responses changed; `accept` takes a
+/// change as the new expectation. Settings live in tracetape.toml
+/// (`tracetape init` writes one).
 #[derive(Debug, Parser)]
-#[command(name = "tracetape", version, about)]
+#[command(name = "tracetape", version)]
 pub(crate) struct Cli {
-    /// Colour the output meant for people: `auto` on a terminal, unless
-    /// NO_COLOR is set (CLICOLOR_FORCE colours even when not on one).
+    /// When to colour the output meant for people.
+    ///
+    /// `auto` colours a terminal, unless NO_COLOR is set (and not empty);
+    /// CLICOLOR_FORCE (not `0`) colours even when not on one.
     #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t)]
     pub(crate) color: ColorChoice,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
 
-/// The subcommands.
+/// The subcommands. Each one's first line is its one-line `about`; the
+/// rest shows in its `--help`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// List the recordings (or, with --traces, the stored traces), newest
-    /// first.
-    List(ListArgs),
-    /// Show one recorded trace: its requests, responses and calls, with
-    /// headers and bodies; or, for a trace that was not recorded, its spans
-    /// as a tree.
-    Show(ShowArgs),
-    /// Start the service in replay mode, send it every recorded request of
-    /// one service, with its outbound calls answered from the recording,
-    /// and report where the responses deviate from the recorded ones.
-    ///
-    /// Exit status: 0 when every recording passed; 1 when any deviated,
-    /// had a call no recording answers, or could not be sent (errored); 2
-    /// when the replay could not run (bad configuration, no recordings,
-    /// the service would not start, or could not be restarted); 130 when
-    /// interrupted (Ctrl-C, SIGTERM), after stopping the service and
-    /// reporting what ran.
-    Replay(Box<ReplayArgs>),
-    /// Accept the new build's behaviour for the recordings named: replay
-    /// as `tracetape replay` does (same flags and settings), then rewrite
-    /// each selected recording that deviated so that its expected response
-    /// is the one the build gave and its unused calls are gone. The files
-    /// replaced are kept in `.accepted/` under the recordings directory
-    /// until the next accept.
-    ///
-    /// Exit status: 0 when every selected recording was accepted or
-    /// already passed; 1 when one cannot be accepted (a call with no
-    /// recorded answer, or no response), which is then left as it was; 2
-    /// and 130 as for `replay`.
-    Accept(Box<AcceptArgs>),
-    /// Record and replay the example services in this process: checkout,
-    /// inventory and pricing in record mode, sent a few orders (their
-    /// traces and recordings shown); then checkout alone in replay mode,
-    /// replayed as it was (every recording passes) and with a discount
-    /// added (the deviation reported).
-    Demo(DemoArgs),
     /// Write a commented tracetape.toml.
     ///
     /// The file has the `[record]` table the service reads and the
@@ -86,6 +63,59 @@ pub(crate) enum Command {
     /// recording files it wrote, and exits with its exit status (128 + the
     /// signal when a signal ended it).
     Record(RecordArgs),
+    /// List the recordings, or the stored traces.
+    ///
+    /// One row per recording file (or, with --traces, per trace in the
+    /// trace store), newest first; --format json gives one JSON document
+    /// (docs/list-show-json.md).
+    List(ListArgs),
+    /// Show a recorded trace, or a stored one.
+    ///
+    /// A recorded trace shows as its requests, responses and calls, with
+    /// headers and bodies; a trace that was not recorded, as its spans in
+    /// a tree. --format json gives one JSON document with everything whole.
+    Show(ShowArgs),
+    /// Replay the recordings against the service and report what changed.
+    ///
+    /// Starts the service in replay mode, sends it every recorded request
+    /// of one service (or those --only, --route and --method choose), with
+    /// its outbound calls answered from the recording, and reports where
+    /// the responses deviate from the recorded ones.
+    ///
+    /// Exit status: 0 when every recording passed; 1 when any deviated,
+    /// had a call no recording answers, or could not be sent (errored); 2
+    /// when the replay could not run (bad configuration, no recordings,
+    /// the service would not start, or could not be restarted); 130 when
+    /// interrupted (Ctrl-C, SIGTERM), after stopping the service and
+    /// reporting what ran.
+    Replay(Box<ReplayArgs>),
+    /// Accept the new behaviour of the recordings named.
+    ///
+    /// Replays as `tracetape replay` does (same flags and settings), then
+    /// rewrites each selected recording that deviated so that its expected
+    /// response is the one the build gave and its unused calls are gone.
+    /// The files replaced are kept in `.accepted/` under the recordings
+    /// directory until the next accept.
+    ///
+    /// Exit status: 0 when every selected recording was accepted or
+    /// already passed; 1 when one cannot be accepted (a call with no
+    /// recorded answer, or no response), which is then left as it was; 2
+    /// and 130 as for `replay`.
+    Accept(Box<AcceptArgs>),
+    /// Record and replay the example services, in this process.
+    ///
+    /// Checkout, inventory and pricing in record mode, sent a few orders
+    /// (their traces and recordings shown); then checkout alone in replay
+    /// mode, replayed as it was (every recording passes) and with a
+    /// discount added (the deviation reported).
+    Demo(DemoArgs),
+    /// Write the completion script for a shell.
+    ///
+    /// For bash: `tracetape completions bash >
+    /// ~/.local/share/bash-completion/completions/tracetape`; for zsh, a
+    /// file `_tracetape` in a directory of `$fpath`; for fish,
+    /// `~/.config/fish/completions/tracetape.fish`.
+    Completions(CompletionsArgs),
 }
 
 /// Runs the chosen subcommand, writing its output to standard output.
@@ -101,6 +131,9 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
         Command::Demo(args) => runtime()?.block_on(demo::run(args, style)),
         Command::Init(args) => with_stdout(|out, _| init::run(&args, out)),
         Command::Record(args) => runtime()?.block_on(record::run(args)),
+        Command::Completions(args) => {
+            with_stdout(|out, _| completions::run(&args, Cli::command(), out))
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 mod accept;
 mod cli;
 mod color;
+mod completions;
 mod demo;
 mod exit;
 mod format;

@@ -235,3 +235,67 @@ fn replay_chooses_recordings_by_route_and_method() {
         both(&output)
     );
 }
+
+#[test]
+fn the_overview_has_one_line_per_command_and_each_help_the_details() {
+    let output = tracetape().arg("--help").output().unwrap();
+    let help = stdout(&output);
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|line| *line != "Commands:")
+        .skip(1)
+        .take_while(|line| !line.is_empty())
+        .collect();
+    let names: Vec<&str> = commands
+        .iter()
+        .map(|line| line.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "init",
+            "record",
+            "list",
+            "show",
+            "replay",
+            "accept",
+            "demo",
+            "completions",
+            "help"
+        ]
+    );
+    // Each about fits on its line, without the details.
+    for line in &commands {
+        assert!(line.len() <= 80, "{line:?}");
+        assert!(!line.contains("Exit status"), "{line:?}");
+    }
+    let output = tracetape().args(["replay", "--help"]).output().unwrap();
+    let help = stdout(&output);
+    assert!(
+        help.starts_with("Replay the recordings against the service and report what changed.\n\n"),
+        "{help}"
+    );
+    assert!(
+        help.contains("Exit status: 0 when every recording passed"),
+        "{help}"
+    );
+}
+
+#[test]
+fn completions_are_written_for_the_shell_named() {
+    let output = tracetape().args(["completions", "bash"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    let script = stdout(&output);
+    assert!(script.contains("complete -F _tracetape"), "{script}");
+    for word in ["replay", "--route", "--format", "completions"] {
+        assert!(script.contains(word), "{word} in\n{script}");
+    }
+    let output = tracetape().args(["completions", "fish"]).output().unwrap();
+    assert!(
+        stdout(&output).contains("complete -c tracetape"),
+        "{}",
+        both(&output)
+    );
+    let output = tracetape().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", both(&output));
+}
