@@ -376,6 +376,7 @@ async fn replay_all(
                 break;
             }
             joined = tasks.join_next_with_id() => joined,
+            () = progress.tick() => continue,
         };
         let (id, mut replayed) = match joined {
             None => break,
@@ -407,10 +408,10 @@ async fn replay_all(
                 .collect();
             watch.collect(&during);
         }
+        progress.advance(replayed.outcome == Outcome::Passed);
         if let Some(index) = done {
             slots[index] = Some(replayed);
         }
-        progress.advance();
     }
     progress.finish();
     Ok(Replays {
