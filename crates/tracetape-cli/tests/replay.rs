@@ -75,6 +75,16 @@ fn a_changed_value_deviates_at_its_json_path_with_a_suggestion() {
         text.contains("\nPOST /orders       0         2             0        0\n"),
         "{text}"
     );
+    // The second deviated the same way: named under the first, not repeated.
+    assert_eq!(
+        text.matches("  body $.total_cents: expected 500").count(),
+        1,
+        "{text}"
+    );
+    assert!(
+        text.contains("  the same in 1 more recording:\n    POST /orders  deviated  "),
+        "{text}"
+    );
 
     // An ignore rule given as a flag forgives it.
     let output = fixture.replay("total", &["--ignore", "$.total_cents"]);

@@ -89,7 +89,10 @@ impl Progress {
 /// `[#####.....] 5/10  4 passed  1 failed  3.2s`.
 fn line(total: usize, counts: Counts, elapsed: Duration) -> String {
     let done = counts.passed + counts.failed;
-    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH).min(WIDTH);
+    let filled = (done * WIDTH)
+        .checked_div(total)
+        .unwrap_or(WIDTH)
+        .min(WIDTH);
     format!(
         "[{}{}] {done}/{total}  {} passed  {} failed  {:.1}s",
         "#".repeat(filled),
