@@ -299,3 +299,77 @@ fn completions_are_written_for_the_shell_named() {
     let output = tracetape().args(["completions", "tcsh"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2), "{}", both(&output));
 }
+
+/// The `run:` line of the step named `name` in docs/ci/replay.yml.
+fn workflow_step(name: &str) -> String {
+    let workflow = include_str!("../../../docs/ci/replay.yml");
+    let mut lines = workflow
+        .lines()
+        .skip_while(|line| line.trim() != format!("- name: {name}"));
+    assert!(lines.next().is_some(), "no step {name:?} in\n{workflow}");
+    lines
+        .map(str::trim)
+        .take_while(|line| !line.starts_with("- "))
+        .find_map(|line| line.strip_prefix("run: "))
+        .unwrap_or_else(|| panic!("step {name:?} runs nothing"))
+        .to_owned()
+}
+
+/// The `path:` the step named `name` publishes.
+fn published(name: &str) -> String {
+    let workflow = include_str!("../../../docs/ci/replay.yml");
+    workflow
+        .lines()
+        .skip_while(|line| line.trim() != format!("- name: {name}"))
+        .skip(1)
+        .map(str::trim)
+        .take_while(|line| !line.starts_with("- "))
+        .find_map(|line| line.strip_prefix("path: "))
+        .unwrap_or_else(|| panic!("step {name:?} publishes nothing"))
+        .to_owned()
+}
+
+#[test]
+fn ci_recipe_replays_and_leaves_the_junit_report() {
+    let fixture = Fixture::record(&["o-1", "o-2"]);
+    let port = replay_support::free_port();
+    // What the repository holds: its tracetape.toml, its recordings.
+    std::fs::write(
+        fixture.dir.path().join("tracetape.toml"),
+        format!(
+            "[replay]\ncommand = \"PORT={port} '{}'\"\nport = {port}\nrecordings = \"recordings\"\n",
+            target_exe().display()
+        ),
+    )
+    .unwrap();
+    let step = workflow_step("Replay the recordings");
+    let report = fixture.dir.path().join(published("Publish the report"));
+    // `tracetape` on the PATH, as the build step puts it there.
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_tracetape"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let path = std::env::join_paths(
+        std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    let run = |change: &str| {
+        let mut shell = Command::new("sh");
+        fixture
+            .env(shell.args(["-c", &step]), change)
+            .env("PATH", &path)
+            .output()
+            .unwrap()
+    };
+
+    let output = run("");
+    assert_eq!(output.status.code(), Some(0), "{step}\n{}", both(&output));
+    let suites = junit_parser::from_reader(std::fs::read(&report).unwrap().as_slice()).unwrap();
+    assert_eq!((suites.tests, suites.failures, suites.errors), (2, 0, 0));
+
+    // A change fails the step, and the report says where.
+    let output = run("total");
+    assert_eq!(output.status.code(), Some(1), "{step}\n{}", both(&output));
+    let suites = junit_parser::from_reader(std::fs::read(&report).unwrap().as_slice()).unwrap();
+    assert_eq!((suites.tests, suites.failures, suites.errors), (2, 2, 0));
+}
