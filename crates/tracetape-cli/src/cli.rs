@@ -56,7 +56,8 @@ pub(crate) enum Command {
     Init(InitArgs),
     /// Run the service in record mode and say where the recordings go.
     ///
-    /// Runs COMMAND (after `--`, without a shell) with
+    /// Runs COMMAND (all that follows tracetape's own flags, or `--`; no
+    /// shell) with
     /// TRACETAPE_MODE=record and TRACETAPE_RECORD_DIR set to the
     /// recordings directory, waits for it to exit (Ctrl-C at a terminal
     /// stops it; SIGTERM to `tracetape record` is passed on), says how many

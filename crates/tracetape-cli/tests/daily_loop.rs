@@ -165,6 +165,13 @@ fn record_exits_with_the_service_s_status() {
         "{}",
         both(&output)
     );
+    // Without `--` too: everything from the command on is its own.
+    let output = tracetape()
+        .args(["record", "sh", "-c", "exit 4", "--color", "never"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4), "{}", both(&output));
     // A command that cannot start is an error of its own.
     let output = tracetape()
         .args(["record", "--", "/no/such/service"])

@@ -17,7 +17,14 @@ pub(crate) struct RecordArgs {
     #[arg(long, value_name = "DIR")]
     pub(crate) recordings: Option<PathBuf>,
     /// The command that starts the service, and its arguments (after
-    /// `--`), run as it is, without a shell.
-    #[arg(value_name = "COMMAND", required = true, num_args = 1.., last = true)]
+    /// `--`, or after tracetape's own flags), run as it is, without a
+    /// shell.
+    #[arg(
+        value_name = "COMMAND",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     pub(crate) command: Vec<OsString>,
 }
