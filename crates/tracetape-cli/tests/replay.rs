@@ -116,6 +116,45 @@ fn the_text_report_is_coloured_as_color_and_the_environment_say() {
     assert!(!coloured(&["--color=never"], &[("CLICOLOR_FORCE", "1")]));
 }
 
+/// A word for `sh`, quoted.
+fn quoted(word: &std::ffi::OsStr) -> String {
+    format!("'{}'", word.to_str().unwrap().replace('\'', r"'\''"))
+}
+
+#[test]
+fn on_a_terminal_the_progress_line_counts_what_passed_and_failed() {
+    let fixture = Fixture::record(&["o-1", "o-2"]);
+    let replay = fixture.replay_command(free_port(), "total", &[]);
+    let line: Vec<String> = std::iter::once(replay.get_program())
+        .chain(replay.get_args())
+        .map(quoted)
+        .collect();
+    // `script` runs the replay on a terminal of its own and copies what
+    // it shows to its standard output.
+    let mut script = Command::new("script");
+    script
+        .args(["-qec", &line.join(" "), "/dev/null"])
+        .current_dir(replay.get_current_dir().unwrap())
+        .stdin(Stdio::null());
+    for (name, value) in replay.get_envs() {
+        match value {
+            Some(value) => script.env(name, value),
+            None => script.env_remove(name),
+        };
+    }
+    let output = script.output().unwrap();
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains(&format!("[{}] 0/2  0 passed  0 failed  ", ".".repeat(30))),
+        "{shown:?}"
+    );
+    assert!(
+        shown.contains(&format!("[{}] 2/2  0 passed  2 failed  ", "#".repeat(30))),
+        "{shown:?}"
+    );
+}
+
 #[test]
 fn a_new_outbound_call_is_a_missing_mock() {
     let fixture = Fixture::record(&["o-1"]);
