@@ -4,6 +4,7 @@
 //! keeping the file it replaces (`accept/originals.rs`). Recordings are
 //! named by `accept/selector.rs`.
 
+mod args;
 mod call_body;
 mod originals;
 mod rewrite;
@@ -13,40 +14,16 @@ use std::collections::HashSet;
 use std::io::{self, Write as _};
 
 use anyhow::{Context as _, anyhow};
-use clap::Args;
 use tracetape::record::{RecordSettings, Recording, RedactionKey};
 
-use crate::cli::ReplayArgs;
 use crate::exit::{FAILURE, Failure};
-use crate::replay::{self, Outcome, Replayed, Responses};
+use crate::replay::{self, Outcome, ReplayArgs, Replayed, Responses, Style};
+pub(crate) use args::AcceptArgs;
 use originals::Originals;
 use selector::{Candidate, Selector};
 
-/// Arguments of `tracetape accept`.
-#[derive(Debug, Args)]
-#[command(
-    mut_arg("learn", |arg| arg.hide(true)),
-    mut_arg("write", |arg| arg.hide(true)),
-    mut_arg("accept", |arg| arg.hide(true))
-)]
-pub(crate) struct AcceptArgs {
-    /// The recordings to accept: a recording id
-    /// (`4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7`, the `id` of
-    /// the JSON report), the first digits of a trace id (as `tracetape
-    /// list` shows it), a route (`'POST /orders/{id}'`, or `/orders/{id}`
-    /// for every method), or a recording file (`*.json`, as the report's
-    /// `recording:` line shows it).
-    #[arg(value_name = "SELECTOR", required_unless_present = "all")]
-    pub(crate) selectors: Vec<String>,
-    /// Accept every recording replayed.
-    #[arg(long, conflicts_with = "selectors")]
-    pub(crate) all: bool,
-    #[command(flatten)]
-    pub(crate) replay: ReplayArgs,
-}
-
 /// `tracetape accept`.
-pub(crate) async fn run(args: AcceptArgs) -> Result<(), Failure> {
+pub(crate) async fn run(args: AcceptArgs, style: Style) -> Result<(), Failure> {
     if args.replay.learn || args.replay.write || !args.replay.accept.is_empty() {
         return Err(Failure::Usage(anyhow!(
             "--learn, --write and --accept are flags of `tracetape replay`"
@@ -57,13 +34,13 @@ pub(crate) async fn run(args: AcceptArgs) -> Result<(), Failure> {
     } else {
         parse(&args.selectors)?
     };
-    accept(&args.replay, &selectors).await
+    accept(&args.replay, &selectors, style).await
 }
 
 /// `tracetape replay --accept SELECTOR...`: the same as `tracetape accept`.
-pub(crate) async fn after_replay(args: &ReplayArgs) -> Result<(), Failure> {
+pub(crate) async fn after_replay(args: &ReplayArgs, style: Style) -> Result<(), Failure> {
     let selectors = parse(&args.accept)?;
-    accept(args, &selectors).await
+    accept(args, &selectors, style).await
 }
 
 fn parse(texts: &[String]) -> Result<Vec<Selector>, Failure> {
@@ -75,7 +52,7 @@ fn parse(texts: &[String]) -> Result<Vec<Selector>, Failure> {
 }
 
 /// Replays as `args` say, reports, and accepts what `selectors` name.
-async fn accept(args: &ReplayArgs, selectors: &[Selector]) -> Result<(), Failure> {
+async fn accept(args: &ReplayArgs, selectors: &[Selector], style: Style) -> Result<(), Failure> {
     let settings = replay::resolve(args)?;
     let selection = replay::selection(&settings)?;
     let mut chosen = HashSet::new();
@@ -105,7 +82,7 @@ async fn accept(args: &ReplayArgs, selectors: &[Selector]) -> Result<(), Failure
     // request may depend on the state earlier ones left behind.
     let report =
         replay::replay_selection(&settings, selection, &Responses::KeptFor(chosen.clone())).await?;
-    replay::write_report(&report, args.format, args.output.as_deref())?;
+    replay::write_report(&report, args.format, args.output.as_deref(), style)?;
     replay::ran_to_end(&report)?;
 
     let chosen: Vec<&Replayed> = report

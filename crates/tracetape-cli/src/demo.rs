@@ -14,6 +14,7 @@
 //!
 //! Then the commands that do the same for one's own service.
 
+mod args;
 mod record;
 mod replay;
 
@@ -30,8 +31,9 @@ use tracetape::Telemetry;
 use tracetape::record::CONFIG_FILE;
 use tracetape::setup::{MetricsExporter, TelemetryBuilder};
 
-use crate::cli::DemoArgs;
 use crate::exit::Failure;
+use crate::replay::Style;
+pub(crate) use args::DemoArgs;
 
 /// The `tracetape.toml` the demo writes: naming it keeps any other one
 /// (in the directory the demo runs in) from changing what the demo does.
@@ -42,7 +44,8 @@ const CONFIG: &str = "\
 # TRACETAPE_MODE=record or replay, TRACETAPE_RECORD_DIR=recordings/ here.
 ";
 
-pub(crate) async fn run(args: DemoArgs) -> Result<(), Failure> {
+/// `tracetape demo`; `style` colours the replay reports.
+pub(crate) async fn run(args: DemoArgs, style: Style) -> Result<(), Failure> {
     let paths = Paths::prepare(&args)?;
     let mut out = io::stdout();
     writeln!(
@@ -66,14 +69,14 @@ pub(crate) async fn run(args: DemoArgs) -> Result<(), Failure> {
         "\n2. Replay: checkout alone with TRACETAPE_MODE=replay; inventory and pricing are not \
          running\n"
     )?;
-    replay::unchanged(&paths, &recorded, &mut out).await?;
+    replay::unchanged(&paths, &recorded, style, &mut out).await?;
 
     writeln!(
         out,
         "\n3. Replay a changed checkout: 10% off every total (Behaviour {{ discount_percent: 10, \
          .. }}; CHECKOUT_DISCOUNT_PERCENT=10 for `cargo run -p tracetape-microservices`)\n"
     )?;
-    replay::discounted(&paths, &recorded, &mut out).await?;
+    replay::discounted(&paths, &recorded, style, &mut out).await?;
 
     next(&paths, shown.as_deref(), &mut out)?;
     Ok(())

@@ -2,13 +2,14 @@
 //! `--traces`, the traces of the span store (`list/traces.rs`), newest
 //! first.
 
+mod args;
 pub(crate) mod recordings;
 pub(crate) mod traces;
 
 use std::io::{self, Write};
 
-use crate::cli::ListArgs;
 use crate::exit::Failure;
+pub(crate) use args::ListArgs;
 
 pub(crate) fn run(
     args: &ListArgs,

@@ -5,21 +5,25 @@
 
 mod accept;
 mod cli;
+mod color;
+mod completions;
 mod demo;
 mod exit;
 mod format;
+mod init;
 mod list;
+mod output;
+mod record;
 mod recordings;
 mod replay;
 mod show;
+mod stores;
 mod table;
 #[cfg(test)]
 mod testing;
 mod tree;
 
-use clap::Parser as _;
-
 fn main() -> std::process::ExitCode {
-    let args = cli::Cli::parse();
+    let args = cli::parse();
     exit::report(cli::run(args))
 }

@@ -12,9 +12,10 @@
 //! Headers given for the replay (`replay/headers.rs`) replace the recorded
 //! ones. `--learn` (`replay/learn.rs`) replays twice and proposes ignore
 //! rules; `--accept` hands over to `tracetape accept` (`crate::accept`).
-//! `tracetape demo` replays through the same driver: [`Settings`],
+//! The arguments are in `replay/args.rs`. `tracetape demo` replays through the same driver: [`Settings`],
 //! [`replay`], [`write`].
 
+mod args;
 mod config;
 mod embedded;
 mod headers;
@@ -32,9 +33,8 @@ mod send;
 mod service;
 mod unpatched;
 
+pub(crate) use args::ReplayArgs;
 pub(crate) use config::Settings;
-pub(crate) use order::Order;
-pub(crate) use outcome::CallDeviations;
 pub(crate) use outcome::{Outcome, Replayed};
 pub(crate) use report::{Format, Report, Style, write};
 pub(crate) use run::{

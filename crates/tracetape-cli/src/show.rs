@@ -2,7 +2,9 @@
 //! when no recording has the id, the trace's spans from the span store
 //! (`show/trace.rs`).
 
+mod args;
 mod body;
+mod document;
 mod json;
 mod recording;
 pub(crate) mod trace;
@@ -13,10 +15,11 @@ use std::io::Write;
 use anyhow::anyhow;
 use tracetape::record::StoredRecording;
 
-use crate::cli::ShowArgs;
 use crate::exit::Failure;
 use crate::format::chain;
+use crate::output::OutputFormat;
 use crate::recordings::note_skipped;
+pub(crate) use args::ShowArgs;
 
 /// Trace ids an ambiguity error names, at most.
 const NAMED_MATCHES: usize = 5;
@@ -29,8 +32,13 @@ pub(crate) fn run(
     if !args.traces
         && let Some((trace_id, recordings)) = find_recordings(args, notes)?
     {
-        let layout = recording::Layout::new(args.width, args.full);
-        recording::render(&trace_id, &recordings, layout, out)?;
+        match args.format {
+            OutputFormat::Text => {
+                let layout = recording::Layout::new(args.width, args.full);
+                recording::render(&trace_id, &recordings, layout, out)?;
+            }
+            OutputFormat::Json => document::recorded(&trace_id, &recordings, out)?,
+        }
         return Ok(());
     }
     trace::run(args, out, notes)

@@ -1,9 +1,33 @@
-//! What the unit tests share: recordings built from values.
+//! What the unit tests share: recordings built from values, and
+//! `tracetape replay`'s arguments parsed from flags.
+
+use clap::Parser;
 
 use tracetape::opentelemetry::trace::{SpanId, TraceId};
 use tracetape::record::{
     BodyRecord, Exchange, ExchangeKind, HeaderRecord, Recording, RequestRecord, ResponseRecord,
 };
+
+use crate::replay::ReplayArgs;
+
+/// `tracetape replay`'s arguments alone, to parse them without the rest of
+/// the command line.
+#[derive(Debug, Parser)]
+struct Replay {
+    #[command(flatten)]
+    args: ReplayArgs,
+}
+
+/// The arguments of `tracetape replay FLAGS...`.
+///
+/// # Panics
+///
+/// When the flags do not parse.
+#[allow(clippy::unwrap_used)]
+pub(crate) fn replay_args<'a>(flags: impl IntoIterator<Item = &'a str>) -> ReplayArgs {
+    let argv = std::iter::once("tracetape replay").chain(flags);
+    Replay::try_parse_from(argv).unwrap().args
+}
 
 /// `GET /` without headers, body or response, lasting a nanosecond from
 /// `start`, by the span `span` under `parent`.

@@ -75,10 +75,84 @@ fn a_changed_value_deviates_at_its_json_path_with_a_suggestion() {
         text.contains("\nPOST /orders       0         2             0        0\n"),
         "{text}"
     );
+    // The second deviated the same way: named under the first, not repeated.
+    assert_eq!(
+        text.matches("  body $.total_cents: expected 500").count(),
+        1,
+        "{text}"
+    );
+    assert!(
+        text.contains("  the same in 1 more recording:\n    POST /orders  deviated  "),
+        "{text}"
+    );
 
     // An ignore rule given as a flag forgives it.
     let output = fixture.replay("total", &["--ignore", "$.total_cents"]);
     assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+}
+
+#[test]
+fn the_text_report_is_coloured_as_color_and_the_environment_say() {
+    let fixture = Fixture::record(&["o-1"]);
+    // Standard output is a pipe here: `auto` colours it only when forced.
+    let coloured = |flags: &[&str], vars: &[(&str, &str)]| {
+        let output = fixture
+            .replay_command(free_port(), "total", flags)
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+        let text = stdout(&output);
+        assert!(text.contains("$.total_cents"), "{text}");
+        text.contains("\x1b[31m500\x1b[0m")
+    };
+    assert!(!coloured(&[], &[]));
+    assert!(coloured(&[], &[("CLICOLOR_FORCE", "1")]));
+    assert!(!coloured(
+        &[],
+        &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]
+    ));
+    assert!(coloured(&["--color", "always"], &[("NO_COLOR", "1")]));
+    assert!(!coloured(&["--color=never"], &[("CLICOLOR_FORCE", "1")]));
+}
+
+/// A word for `sh`, quoted.
+fn quoted(word: &std::ffi::OsStr) -> String {
+    format!("'{}'", word.to_str().unwrap().replace('\'', r"'\''"))
+}
+
+#[test]
+fn on_a_terminal_the_progress_line_counts_what_passed_and_failed() {
+    let fixture = Fixture::record(&["o-1", "o-2"]);
+    let replay = fixture.replay_command(free_port(), "total", &[]);
+    let line: Vec<String> = std::iter::once(replay.get_program())
+        .chain(replay.get_args())
+        .map(quoted)
+        .collect();
+    // `script` runs the replay on a terminal of its own and copies what
+    // it shows to its standard output.
+    let mut script = Command::new("script");
+    script
+        .args(["-qec", &line.join(" "), "/dev/null"])
+        .current_dir(replay.get_current_dir().unwrap())
+        .stdin(Stdio::null());
+    for (name, value) in replay.get_envs() {
+        match value {
+            Some(value) => script.env(name, value),
+            None => script.env_remove(name),
+        };
+    }
+    let output = script.output().unwrap();
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains(&format!("[{}] 0/2  0 passed  0 failed  ", ".".repeat(30))),
+        "{shown:?}"
+    );
+    assert!(
+        shown.contains(&format!("[{}] 2/2  0 passed  2 failed  ", "#".repeat(30))),
+        "{shown:?}"
+    );
 }
 
 #[test]

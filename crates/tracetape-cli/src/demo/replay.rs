@@ -14,9 +14,8 @@ use tracetape::setup::TracesExporter;
 
 use super::record::Recorded;
 use super::{Background, Paths};
-use crate::cli::ReplayArgs;
 use crate::exit::Failure;
-use crate::replay::{Format, Report, Settings, Style, ran_to_end};
+use crate::replay::{Format, ReplayArgs, Report, Settings, Style, ran_to_end};
 
 /// Where the discount shows.
 const TOTAL: &str = "$.total_cents";
@@ -25,9 +24,10 @@ const TOTAL: &str = "$.total_cents";
 pub(super) async fn unchanged(
     paths: &Paths,
     recorded: &Recorded,
+    style: Style,
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
-    let report = replay_checkout(paths, recorded, Behaviour::default(), out).await?;
+    let report = replay_checkout(paths, recorded, Behaviour::default(), style, out).await?;
     let totals = report.summary().totals;
     if totals.total() == 0 || totals.not_passed() > 0 {
         return Err(Failure::Failed(anyhow!(
@@ -50,13 +50,14 @@ pub(super) async fn unchanged(
 pub(super) async fn discounted(
     paths: &Paths,
     recorded: &Recorded,
+    style: Style,
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
     let behaviour = Behaviour {
         discount_percent: 10,
         ..Behaviour::default()
     };
-    let report = replay_checkout(paths, recorded, behaviour, out).await?;
+    let report = replay_checkout(paths, recorded, behaviour, style, out).await?;
     let totals = report.summary().totals;
     let at_total = |deviation: &Deviation| deviation.path.as_deref() == Some(TOTAL);
     let deviated_there = report
@@ -102,6 +103,7 @@ async fn replay_checkout(
     paths: &Paths,
     recorded: &Recorded,
     behaviour: Behaviour,
+    style: Style,
     out: &mut dyn Write,
 ) -> Result<Report, Failure> {
     let guard = paths
@@ -152,7 +154,7 @@ async fn replay_checkout(
     drop(guard);
     let report = report?;
     stopped.map_err(Failure::Failed)?;
-    crate::replay::write(&report, Format::Text, Style::for_stdout(), out)?;
+    crate::replay::write(&report, Format::Text, style, out)?;
     ran_to_end(&report)?;
     let connections = recorded.connections()?;
     if connections > 0 {

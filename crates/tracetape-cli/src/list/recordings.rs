@@ -4,12 +4,14 @@
 use std::io::Write;
 
 use anyhow::anyhow;
-use tracetape::record::{Exchange, Recording, RecordingStore};
+use serde::Serialize;
+use tracetape::record::{Exchange, Recording, RecordingStore, StoredRecording};
+use tracetape::replay::ReplayId;
 
-use super::{newest, note_limit};
-use crate::cli::ListArgs;
+use super::{ListArgs, newest, note_limit};
 use crate::exit::Failure;
 use crate::format::{clean, rfc3339};
+use crate::output::{JSON_VERSION, OutputFormat, write_json};
 use crate::recordings::{note_skipped, start_unix_nanos};
 use crate::table::{self, Align, Column};
 
@@ -31,7 +33,11 @@ pub(crate) fn run(
     out: &mut dyn Write,
     notes: &mut dyn Write,
 ) -> Result<(), Failure> {
-    render(&args.recordings.open(), args.limit, out, notes)
+    let store = args.recordings.open();
+    match args.format {
+        OutputFormat::Text => render(&store, args.limit, out, notes),
+        OutputFormat::Json => render_json(&store, args.limit, out, notes),
+    }
 }
 
 /// The table of the newest `limit` recordings in `store` (all of them
@@ -64,6 +70,103 @@ pub(crate) fn render(
     table::write(&COLUMNS, &rows, out)?;
     note_limit(notes, shown.len(), loaded.recordings.len(), "recordings")?;
     Ok(())
+}
+
+/// `tracetape list --format json`: the document.
+#[derive(Debug, Serialize)]
+struct JsonList<'a> {
+    version: u32,
+    recordings_dir: String,
+    /// Recordings read, of which `recordings` holds the newest `--limit`.
+    total: usize,
+    recordings: Vec<JsonRecording<'a>>,
+    skipped: Vec<JsonSkipped>,
+}
+
+/// One recording file.
+#[derive(Debug, Serialize)]
+struct JsonRecording<'a> {
+    /// `{trace id}-{span id}` of the inbound request (the replay report's
+    /// `id`); `null` for calls made outside any request.
+    id: Option<String>,
+    trace_id: String,
+    service: &'a str,
+    background: bool,
+    start: Option<String>,
+    start_unix_nanos: Option<u64>,
+    /// Of the inbound request, else of the first call.
+    method: Option<&'a str>,
+    route: Option<&'a str>,
+    url: Option<&'a str>,
+    status: Option<u16>,
+    calls: usize,
+    file: String,
+}
+
+/// A file that could not be read.
+#[derive(Debug, Serialize)]
+struct JsonSkipped {
+    file: String,
+    reason: String,
+}
+
+/// The newest `limit` recordings in `store` as one JSON document; the
+/// files that could not be read are in it and in the notes.
+fn render_json(
+    store: &RecordingStore,
+    limit: usize,
+    out: &mut dyn Write,
+    notes: &mut dyn Write,
+) -> Result<(), Failure> {
+    let loaded = store.load().map_err(|err| Failure::Failed(err.into()))?;
+    note_skipped(&loaded.errors, notes)?;
+    if loaded.recordings.is_empty() && !loaded.errors.is_empty() {
+        return Err(Failure::Failed(anyhow!(
+            "none of the {} recording file(s) in {} could be read",
+            loaded.errors.len(),
+            store.dir().display()
+        )));
+    }
+    let shown = newest(&loaded.recordings, limit);
+    let list = JsonList {
+        version: JSON_VERSION,
+        recordings_dir: store.dir().display().to_string(),
+        total: loaded.recordings.len(),
+        recordings: shown.iter().map(json_recording).collect(),
+        skipped: loaded
+            .errors
+            .iter()
+            .map(|err| JsonSkipped {
+                file: err.path().display().to_string(),
+                reason: std::error::Error::source(err)
+                    .map_or_else(|| err.to_string(), crate::format::chain),
+            })
+            .collect(),
+    };
+    write_json(&list, out)?;
+    Ok(())
+}
+
+fn json_recording(stored: &StoredRecording) -> JsonRecording<'_> {
+    let recording = &stored.recording;
+    let described = described(recording);
+    let start = start_unix_nanos(recording);
+    JsonRecording {
+        id: ReplayId::of(recording).map(|id| id.to_string()),
+        trace_id: recording.trace_id.to_string(),
+        service: &recording.service_name,
+        background: recording.background,
+        start: start.map(rfc3339),
+        start_unix_nanos: start,
+        method: described.map(|exchange| exchange.request.method.as_str()),
+        route: described.and_then(|exchange| exchange.route.as_deref()),
+        url: described.map(|exchange| exchange.request.url.as_str()),
+        status: described
+            .and_then(|exchange| exchange.response.as_ref())
+            .map(|response| response.status),
+        calls: recording.outbound().count(),
+        file: stored.path.display().to_string(),
+    }
 }
 
 fn row(recording: &Recording) -> [String; 6] {

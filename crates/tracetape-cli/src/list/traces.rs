@@ -4,12 +4,13 @@
 use std::io::{self, Write};
 use std::path::Path;
 
+use serde::Serialize;
 use tracetape::store::{TraceList, TraceSummary};
 
-use super::{newest, note_limit};
-use crate::cli::ListArgs;
+use super::{ListArgs, newest, note_limit};
 use crate::exit::Failure;
 use crate::format::{clean, millis, rfc3339};
+use crate::output::{JSON_VERSION, OutputFormat, millis as json_millis, write_json};
 use crate::table::{self, Align, Column};
 
 /// Root span names and services longer than this are cut short.
@@ -33,8 +34,65 @@ pub(crate) fn run(
 ) -> Result<(), Failure> {
     let store = args.store.open();
     let list = store.traces().map_err(|err| Failure::Failed(err.into()))?;
-    render(&list, store.dir(), args.limit, out, notes)?;
+    match args.format {
+        OutputFormat::Text => render(&list, store.dir(), args.limit, out, notes)?,
+        OutputFormat::Json => render_json(&list, store.dir(), args.limit, out)?,
+    }
     Ok(())
+}
+
+/// `tracetape list --traces --format json`: the document.
+#[derive(Debug, Serialize)]
+struct JsonList<'a> {
+    version: u32,
+    store_dir: String,
+    /// Traces read, of which `traces` holds the newest `--limit`.
+    total: usize,
+    skipped_files: usize,
+    traces: Vec<JsonTrace<'a>>,
+}
+
+/// One trace of the span store.
+#[derive(Debug, Serialize)]
+struct JsonTrace<'a> {
+    trace_id: &'a str,
+    start: String,
+    start_unix_nanos: u64,
+    end_unix_nanos: u64,
+    duration_ms: f64,
+    root_span: &'a str,
+    service: Option<&'a str>,
+    spans: usize,
+    error: bool,
+}
+
+/// The newest `limit` traces of `list` as one JSON document.
+fn render_json(list: &TraceList, dir: &Path, limit: usize, out: &mut dyn Write) -> io::Result<()> {
+    let json = JsonList {
+        version: JSON_VERSION,
+        store_dir: dir.display().to_string(),
+        total: list.traces.len(),
+        skipped_files: list.skipped_files,
+        traces: newest(&list.traces, limit)
+            .iter()
+            .map(|summary| JsonTrace {
+                trace_id: &summary.trace_id,
+                start: rfc3339(summary.start_unix_nanos),
+                start_unix_nanos: summary.start_unix_nanos,
+                end_unix_nanos: summary.end_unix_nanos,
+                duration_ms: json_millis(
+                    summary
+                        .end_unix_nanos
+                        .saturating_sub(summary.start_unix_nanos),
+                ),
+                root_span: &summary.root_name,
+                service: summary.service_name.as_deref(),
+                spans: summary.span_count,
+                error: summary.has_error,
+            })
+            .collect(),
+    };
+    write_json(&json, out)
 }
 
 pub(crate) fn render(

@@ -13,12 +13,12 @@ use anyhow::{Context as _, anyhow, bail};
 use reqwest::Url;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
-use tracetape::record::{CONFIG_FILE, DEFAULT_DIR, JsonPath};
+use tracetape::record::{CONFIG_FILE, DEFAULT_DIR, JsonPath, Pattern};
 use tracetape::replay::compare::CompareOptions;
 
+use super::args::ReplayArgs;
 use super::order::Order;
 use super::outcome::CallDeviations;
-use crate::cli::ReplayArgs;
 
 /// How long the service may take to become ready, unless configured.
 const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -52,6 +52,10 @@ pub(crate) struct Settings {
     pub(crate) service: Option<String>,
     /// Trace id prefixes, lower-case; empty: all.
     pub(crate) only: Vec<String>,
+    /// Patterns of the recorded route or path; empty: all.
+    pub(crate) routes: Vec<Pattern>,
+    /// Methods, upper-case; empty: all.
+    pub(crate) methods: Vec<String>,
     pub(crate) compare: CompareOptions,
     /// The configuration file that was read, absolute: the service is
     /// started with it as `TRACETAPE_CONFIG`.
@@ -112,6 +116,8 @@ struct RawReplay {
     recordings: Option<PathBuf>,
     service: Option<String>,
     only: Option<Vec<String>>,
+    routes: Option<Vec<String>>,
+    methods: Option<Vec<String>>,
     compare: Option<toml::Table>,
     preload: Option<PathBuf>,
     allow_unpatched: Option<bool>,
@@ -220,6 +226,27 @@ impl Settings {
             .iter()
             .map(|prefix| trace_prefix(prefix))
             .collect::<anyhow::Result<_>>()?;
+        let routes = if args.routes.is_empty() {
+            replay.routes.unwrap_or_default()
+        } else {
+            args.routes.clone()
+        };
+        let routes = routes
+            .iter()
+            .map(|text| {
+                text.parse::<Pattern>()
+                    .map_err(|err| anyhow!("--route / replay.routes {text:?}: {err}"))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let methods = if args.methods.is_empty() {
+            replay.methods.unwrap_or_default()
+        } else {
+            args.methods.clone()
+        };
+        let methods = methods
+            .iter()
+            .map(|text| method(text))
+            .collect::<anyhow::Result<_>>()?;
         let compare = compare_options(replay.compare.unwrap_or_default(), args)?;
         let mut allow_connect: Vec<String> = Vec::new();
         let entries = replay
@@ -256,6 +283,8 @@ impl Settings {
             recordings,
             service: args.service.clone().or(replay.service),
             only,
+            routes,
+            methods,
             compare,
             config_file: file.path,
             preload,
@@ -451,6 +480,19 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|err| err.to_string())
 }
 
+/// A method to replay, upper-cased: an HTTP token (`POST`, `PURGE`).
+fn method(text: &str) -> anyhow::Result<String> {
+    let text = text.trim();
+    if text.is_empty()
+        || !text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    {
+        bail!("--method / replay.methods {text:?}: expected an HTTP method such as GET or POST");
+    }
+    Ok(text.to_ascii_uppercase())
+}
+
 /// A trace id prefix: hex digits, lower-cased.
 fn trace_prefix(text: &str) -> anyhow::Result<String> {
     let prefix = text.trim().to_ascii_lowercase();
@@ -567,16 +609,14 @@ fn compare_options(mut table: toml::Table, args: &ReplayArgs) -> anyhow::Result<
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use clap::Parser as _;
-
     use super::*;
-    use crate::cli::{Cli, Command};
+    use crate::testing::replay_args;
 
     /// The settings from `flags` and, if given, a `tracetape.toml` holding
     /// `file` (in a temporary directory, named with --config).
     fn resolve(file: Option<&str>, flags: &[&str]) -> anyhow::Result<Settings> {
         let dir = tempfile::tempdir().unwrap();
-        let mut argv = vec!["tracetape", "replay"];
+        let mut argv = Vec::new();
         let path = dir.path().join("tracetape.toml");
         let path = path.to_str().unwrap().to_owned();
         if let Some(text) = file {
@@ -584,9 +624,7 @@ mod tests {
             argv.extend(["--config", &path]);
         }
         argv.extend(flags);
-        let Command::Replay(args) = Cli::try_parse_from(argv).unwrap().command else {
-            panic!("not replay");
-        };
+        let args = replay_args(argv);
         Settings::resolve(&args, None)
     }
 
@@ -868,17 +906,8 @@ mod tests {
             let mut text = std::fs::read_to_string(&path).unwrap();
             text.push_str(extra);
             std::fs::write(&path, text).unwrap();
-            let argv = [
-                "tracetape",
-                "replay",
-                "--no-start",
-                "--config",
-                path.to_str().unwrap(),
-            ];
-            let Command::Replay(args) = Cli::try_parse_from(argv).unwrap().command else {
-                panic!("not replay");
-            };
-            args
+            let argv = ["--no-start", "--config", path.to_str().unwrap()];
+            replay_args(argv)
         };
         let from_env = Settings::resolve(&args(""), Some("/from/env".into())).unwrap();
         assert_eq!(from_env.recordings, PathBuf::from("/from/env"));
@@ -949,18 +978,26 @@ mod tests {
     }
 
     #[test]
+    fn routes_and_methods_come_from_the_table_or_their_flags() {
+        let file = "[replay]\nport = 1\nroutes = [\"/orders/*\"]\nmethods = [\"post\"]\n";
+        let settings = resolve(Some(file), &[]).unwrap();
+        assert_eq!(settings.routes, ["/orders/*".parse::<Pattern>().unwrap()]);
+        assert_eq!(settings.methods, ["POST"]);
+        let settings =
+            resolve(Some(file), &["--route", "/items", "--method", "get,Delete"]).unwrap();
+        assert_eq!(settings.routes, ["/items".parse::<Pattern>().unwrap()]);
+        assert_eq!(settings.methods, ["GET", "DELETE"]);
+        let err = error(None, &["--port", "1", "--method", "GET POST"]);
+        assert!(
+            err.contains("--method / replay.methods \"GET POST\": expected an HTTP method"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn a_named_file_must_exist_and_the_default_one_need_not() {
-        let argv = [
-            "tracetape",
-            "replay",
-            "--port",
-            "1",
-            "--config",
-            "/no/such/tracetape.toml",
-        ];
-        let Command::Replay(args) = Cli::try_parse_from(argv).unwrap().command else {
-            panic!("not replay");
-        };
+        let argv = ["--port", "1", "--config", "/no/such/tracetape.toml"];
+        let args = replay_args(argv);
         let err = format!("{:#}", Settings::resolve(&args, None).unwrap_err());
         assert!(
             err.starts_with("failed to read the configuration file /no/such/tracetape.toml"),

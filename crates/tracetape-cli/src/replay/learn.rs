@@ -12,9 +12,9 @@ use std::path::PathBuf;
 
 use tracetape::record::CONFIG_FILE;
 
+use super::args::ReplayArgs;
 use super::report::Report;
 use super::run::{Responses, ran_to_end, replay_selection, resolve, selection};
-use crate::cli::ReplayArgs;
 use crate::exit::Failure;
 use crate::table::{self, Align, Column};
 use proposals::Learnt;

@@ -317,16 +317,12 @@ mod tests {
 
     #[test]
     fn the_user_s_entries_follow_the_replay_s_own_in_the_variable() {
-        use clap::Parser as _;
-
-        use crate::cli::{Cli, Command};
+        use crate::testing::replay_args;
 
         let dir = tempfile::tempdir().unwrap();
         let library = dir.path().join(LIBRARY);
         std::fs::write(&library, "").unwrap();
         let argv = [
-            "tracetape",
-            "replay",
             "--command",
             "./svc",
             "--url",
@@ -340,9 +336,7 @@ mod tests {
             "--allow-connect",
             "localhost:5432",
         ];
-        let Command::Replay(args) = Cli::try_parse_from(argv).unwrap().command else {
-            panic!("not replay");
-        };
+        let args = replay_args(argv);
         let settings = Settings::resolve(&args, None).unwrap();
         let Ok(detection) = Detection::prepare(&settings, |_| None).unwrap() else {
             panic!("no detection");
@@ -381,13 +375,9 @@ mod tests {
     }
 
     fn settings_with_library(library: &Path) -> Settings {
-        use clap::Parser as _;
-
-        use crate::cli::{Cli, Command};
+        use crate::testing::replay_args;
 
         let argv = [
-            "tracetape",
-            "replay",
             "--command",
             "./svc",
             "--port",
@@ -395,9 +385,7 @@ mod tests {
             "--preload",
             library.to_str().unwrap(),
         ];
-        let Command::Replay(args) = Cli::try_parse_from(argv).unwrap().command else {
-            panic!("not replay");
-        };
+        let args = replay_args(argv);
         Settings::resolve(&args, None).unwrap()
     }
 

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use tracetape::replay::compare::CompareOptions;
 use tracetape::replay::{ReplayId, ReplayStatus};
 
+use super::args::ReplayArgs;
 use super::config::Settings;
 use super::order::{Group, Schedule};
 use super::outcome::{CallDeviations, Judging, Outcome, Replayed, judge, verdict};
@@ -25,7 +26,6 @@ use super::select::{self, Replayable};
 use super::send::{SendError, Sender};
 use super::service::{Liveness, Service};
 use super::unpatched::{Candidate, SharedPids, Watch};
-use crate::cli::ReplayArgs;
 use crate::exit::{FAILURE, Failure, INTERRUPTED};
 
 /// After a request failed on its connection, how long to wait for news
@@ -37,16 +37,17 @@ const UNCONTROLLED: &str = "; timestamps, dates and epochs of the same kind on b
 /// after their responses has ended.
 const SETTLE_POLL: Duration = Duration::from_millis(20);
 
-pub(crate) async fn run(args: ReplayArgs) -> Result<(), Failure> {
+/// `tracetape replay`; `style` colours a text report on standard output.
+pub(crate) async fn run(args: ReplayArgs, style: Style) -> Result<(), Failure> {
     if args.learn {
         return super::learn::run(&args).await;
     }
     if !args.accept.is_empty() {
-        return crate::accept::after_replay(&args).await;
+        return crate::accept::after_replay(&args, style).await;
     }
     let settings = resolve(&args)?;
     let report = replay(&settings).await?;
-    write_report(&report, args.format, args.output.as_deref())?;
+    write_report(&report, args.format, args.output.as_deref(), style)?;
     ran_to_end(&report)?;
     if report.passed() {
         Ok(())
@@ -375,6 +376,7 @@ async fn replay_all(
                 break;
             }
             joined = tasks.join_next_with_id() => joined,
+            () = progress.tick() => continue,
         };
         let (id, mut replayed) = match joined {
             None => break,
@@ -406,10 +408,10 @@ async fn replay_all(
                 .collect();
             watch.collect(&during);
         }
+        progress.advance(replayed.outcome == Outcome::Passed);
         if let Some(index) = done {
             slots[index] = Some(replayed);
         }
-        progress.advance();
     }
     progress.finish();
     Ok(Replays {
@@ -499,12 +501,13 @@ async fn replay_one(
     judge(&replayable, reply, &compare, started.elapsed())
 }
 
-/// Writes the report to `output`, or to standard output (in colour when
-/// it is a terminal and `NO_COLOR` is unset).
+/// Writes the report to `output`, or to standard output (the text one
+/// coloured as `style` says; a file never is).
 pub(crate) fn write_report(
     report: &Report,
     format: Format,
     output: Option<&std::path::Path>,
+    style: Style,
 ) -> Result<(), Failure> {
     match output {
         Some(path) => {
@@ -530,7 +533,7 @@ pub(crate) fn write_report(
         }
         None => {
             let mut out = io::BufWriter::new(io::stdout().lock());
-            report::write(report, format, Style::for_stdout(), &mut out)?;
+            report::write(report, format, style, &mut out)?;
             out.flush()?;
             Ok(())
         }

@@ -60,6 +60,31 @@ pub(crate) struct Selection {
     pub(crate) skipped: Vec<Skipped>,
 }
 
+/// The indices of the `filters` that `matches`: `None` when there are
+/// filters and none matches (the recording is not selected), an empty
+/// list when there are none.
+fn hits<T>(filters: &[T], matches: impl Fn(&T) -> bool) -> Option<Vec<usize>> {
+    let hits: Vec<usize> = (0..filters.len())
+        .filter(|&i| matches(&filters[i]))
+        .collect();
+    (filters.is_empty() || !hits.is_empty()).then_some(hits)
+}
+
+/// `" (among those the other filters select)"` when more than one kind
+/// of filter is given, since each is counted among the others' choices.
+fn also_filtered(settings: &Settings) -> &'static str {
+    let kinds = [
+        !settings.only.is_empty(),
+        !settings.routes.is_empty(),
+        !settings.methods.is_empty(),
+    ];
+    if kinds.iter().filter(|&&given| given).count() > 1 {
+        " (among those the other filters select)"
+    } else {
+        ""
+    }
+}
+
 /// Loads the recordings directory and picks what `settings` ask for;
 /// files that cannot be read are noted on `notes`. An error when there
 /// is nothing to replay.
@@ -105,6 +130,8 @@ pub(crate) fn select(settings: &Settings, notes: &mut dyn Write) -> anyhow::Resu
     let mut recordings = Vec::new();
     let mut skipped = Vec::new();
     let mut matched = vec![false; settings.only.len()];
+    let mut routes_matched = vec![false; settings.routes.len()];
+    let mut methods_matched = vec![false; settings.methods.len()];
     for stored in loaded.recordings {
         let recording = stored.recording;
         let Some(id) = ReplayId::of(&recording) else {
@@ -114,13 +141,31 @@ pub(crate) fn select(settings: &Settings, notes: &mut dyn Write) -> anyhow::Resu
             continue;
         }
         let trace_id = recording.trace_id.to_string();
-        if !settings.only.is_empty() {
-            let hits: Vec<usize> = (0..settings.only.len())
-                .filter(|&i| trace_id.starts_with(&settings.only[i]))
-                .collect();
-            if hits.is_empty() {
-                continue;
-            }
+        let only_hits = hits(&settings.only, |prefix| trace_id.starts_with(prefix));
+        let Some(inbound) = recording.inbound() else {
+            continue;
+        };
+        let path = inbound.request.url.split(['?', '#']).next().unwrap_or("");
+        let route_hits = hits(&settings.routes, |pattern| {
+            pattern.matches(path)
+                || inbound
+                    .route
+                    .as_deref()
+                    .is_some_and(|route| pattern.matches(route))
+        });
+        let method_hits = hits(&settings.methods, |method| {
+            inbound.request.method.eq_ignore_ascii_case(method)
+        });
+        let (Some(only_hits), Some(route_hits), Some(method_hits)) =
+            (only_hits, route_hits, method_hits)
+        else {
+            continue;
+        };
+        for (hits, matched) in [
+            (only_hits, &mut matched),
+            (route_hits, &mut routes_matched),
+            (method_hits, &mut methods_matched),
+        ] {
             for i in hits {
                 matched[i] = true;
             }
@@ -143,8 +188,24 @@ pub(crate) fn select(settings: &Settings, notes: &mut dyn Write) -> anyhow::Resu
     if let Some(i) = matched.iter().position(|hit| !hit) {
         bail!(
             "--only / replay.only {}: no recorded request of {service} has a trace id that starts \
-             with it",
-            settings.only[i]
+             with it{}",
+            settings.only[i],
+            also_filtered(settings)
+        );
+    }
+    if let Some(i) = routes_matched.iter().position(|hit| !hit) {
+        bail!(
+            "--route / replay.routes {}: no recorded request of {service} has a route or path \
+             that matches it{}",
+            settings.routes[i],
+            also_filtered(settings)
+        );
+    }
+    if let Some(i) = methods_matched.iter().position(|hit| !hit) {
+        bail!(
+            "--method / replay.methods {}: no recorded request of {service} has that method{}",
+            settings.methods[i],
+            also_filtered(settings)
         );
     }
     for skip in &skipped {
@@ -211,6 +272,17 @@ mod tests {
         service: Option<&str>,
         only: &[&str],
     ) -> (anyhow::Result<Selection>, String) {
+        select_filtered(recordings, service, only, &[], &[])
+    }
+
+    /// [`select_from`] with the flags `route` and `method` too.
+    fn select_filtered(
+        recordings: &[Recording],
+        service: Option<&str>,
+        only: &[&str],
+        routes: &[&str],
+        methods: &[&str],
+    ) -> (anyhow::Result<Selection>, String) {
         let dir = tempfile::tempdir().unwrap();
         for (i, recording) in recordings.iter().enumerate() {
             let name = format!("{:020}-1-{i:06}-{}.json", i, recording.trace_id);
@@ -228,6 +300,8 @@ mod tests {
             recordings: dir.path().to_owned(),
             service: service.map(str::to_owned),
             only: only.iter().map(|&p| p.to_owned()).collect(),
+            routes: routes.iter().map(|r| r.parse().unwrap()).collect(),
+            methods: methods.iter().map(|&m| m.to_owned()).collect(),
             compare: CompareOptions::default(),
             config_file: None,
             preload: None,
@@ -308,6 +382,61 @@ mod tests {
         );
         let chosen = select_from(&recordings, Some("stock"), &[]).0.unwrap();
         assert_eq!(chosen.recordings.len(), 1);
+    }
+
+    #[test]
+    fn routes_and_methods_keep_what_they_match_and_each_must_match() {
+        let mut order = recording(0xa, "orders", 10, true);
+        let inbound = &mut order.exchanges[0];
+        inbound.request.method = "POST".to_owned();
+        inbound.request.url = "/orders/42?x=1".to_owned();
+        inbound.route = Some("/orders/{id}".to_owned());
+        let recordings = [order, recording(0xb, "orders", 20, true)];
+        let traces = |routes: &[&str], methods: &[&str]| {
+            let selection = select_filtered(&recordings, None, &[], routes, methods)
+                .0
+                .unwrap();
+            selection
+                .recordings
+                .iter()
+                .map(|r| r.recording.trace_id.to_string())
+                .collect::<Vec<_>>()
+        };
+        let order_trace = format!("{:032x}", 0xa);
+        let order_trace = order_trace.as_str();
+        let items_trace = format!("{:032x}", 0xb);
+        let items_trace = items_trace.as_str();
+        // By route template, by path (no query), with `*`, in any case.
+        assert_eq!(traces(&["/orders/{id}"], &[]), [order_trace]);
+        assert_eq!(traces(&["/orders/42"], &[]), [order_trace]);
+        assert_eq!(traces(&["/ITEMS*"], &[]), [items_trace]);
+        assert_eq!(traces(&["/orders/*", "/items"], &[]).len(), 2);
+        assert_eq!(traces(&[], &["GET"]), [items_trace]);
+        assert_eq!(traces(&["/orders/*"], &["POST"]), [order_trace]);
+
+        let err = |routes: &[&str], methods: &[&str]| {
+            format!(
+                "{:#}",
+                select_filtered(&recordings, None, &[], routes, methods)
+                    .0
+                    .unwrap_err()
+            )
+        };
+        assert_eq!(
+            err(&["/carts"], &[]),
+            "--route / replay.routes /carts: no recorded request of orders has a route or path \
+             that matches it"
+        );
+        assert_eq!(
+            err(&[], &["DELETE"]),
+            "--method / replay.methods DELETE: no recorded request of orders has that method"
+        );
+        // Each filter counts among the others' choices.
+        assert!(
+            err(&["/items"], &["POST"]).contains("(among those the other filters select)"),
+            "{}",
+            err(&["/items"], &["POST"])
+        );
     }
 
     #[test]

@@ -4,9 +4,10 @@ use std::io::{self, Write};
 
 use tracetape::store::{FindTraceError, SpanEvent, SpanStatus, StoredSpan, Trace};
 
-use crate::cli::ShowArgs;
+use super::ShowArgs;
 use crate::exit::Failure;
 use crate::format::{clean, millis, rfc3339};
+use crate::output::OutputFormat;
 use crate::tree::Rails;
 
 /// Attributes shown first, in this order, when a span has them.
@@ -34,7 +35,10 @@ pub(crate) fn run(
         FindTraceError::InvalidId { .. } => Failure::Usage(err.into()),
         _ => Failure::Failed(err.into()),
     })?;
-    render(&trace, out, notes)?;
+    match args.format {
+        OutputFormat::Text => render(&trace, out, notes)?,
+        OutputFormat::Json => super::document::trace(&trace, out)?,
+    }
     Ok(())
 }
 

@@ -269,6 +269,8 @@ impl Fixture {
             .env_remove("TRACETAPE_CONFIG")
             .env_remove("TRACETAPE_RECORD_DIR")
             .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE")
+            .env_remove("CLICOLOR")
     }
 
     /// `tracetape replay` starting the example with `change` on `port`,

@@ -1,7 +1,9 @@
 //! The report for people: each recording that did not pass, with what to
 //! do about it, then a table per route and the totals.
 
-use std::io::{self, IsTerminal as _, Write};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::io::{self, Write};
 
 use super::super::outcome::{Outcome, Replayed};
 use super::{Report, findings};
@@ -17,7 +19,8 @@ const COLUMNS: [Column; 5] = [
     ("ERRORED", Align::Right),
 ];
 
-/// Whether expected and actual values are coloured.
+/// Whether expected and actual values are coloured (`--color`, decided
+/// in `crate::color`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Style {
     pub(crate) colour: bool,
@@ -25,15 +28,6 @@ pub(crate) struct Style {
 
 impl Style {
     pub(crate) const PLAIN: Self = Self { colour: false };
-
-    /// In colour when standard output is a terminal and `NO_COLOR` is
-    /// unset (or empty).
-    pub(crate) fn for_stdout() -> Self {
-        Self {
-            colour: io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()),
-        }
-    }
 
     fn paint(self, code: &str, text: &str) -> String {
         if self.colour {
@@ -53,11 +47,8 @@ impl Style {
 }
 
 pub(super) fn write(report: &Report, style: Style, out: &mut dyn Write) -> io::Result<()> {
-    for result in &report.results {
-        if result.outcome != Outcome::Passed || result.deviating_calls().next().is_some() {
-            write!(out, "{}", recording(result, style))?;
-            writeln!(out)?;
-        }
+    for block in grouped(report, style) {
+        writeln!(out, "{block}")?;
     }
     if let Some(block) = background(report) {
         writeln!(out, "{block}")?;
@@ -155,6 +146,67 @@ pub(super) fn write(report: &Report, style: Style, out: &mut dyn Write) -> io::R
         )?;
     }
     Ok(())
+}
+
+/// Recordings listed by name under one that went wrong the same way, at
+/// most.
+const MAX_SAME: usize = 20;
+
+/// The blocks of the recordings that did not pass (or had a call that
+/// deviates), in report order, those that went wrong the same way (the
+/// same outcome, and the same lines under the recording's: errors,
+/// calls, deviations) as one block, the first in full followed by the
+/// others' request, outcome, id and file.
+fn grouped(report: &Report, style: Style) -> Vec<String> {
+    // (first block, the others' lines)
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    let mut by_problem: HashMap<(Outcome, String), usize> = HashMap::new();
+    for result in &report.results {
+        if result.outcome == Outcome::Passed && result.deviating_calls().next().is_none() {
+            continue;
+        }
+        let block = recording(result, style);
+        // Under the request line and the recording line.
+        let problem = block.splitn(3, '\n').nth(2).unwrap_or("").to_owned();
+        if problem.is_empty() {
+            groups.push((block, Vec::new()));
+            continue;
+        }
+        let line = format!(
+            "    {}  {}  {}  {}",
+            clean(&result.request(), 120),
+            result.outcome.as_str(),
+            result.id,
+            clean(&result.file.display().to_string(), usize::MAX)
+        );
+        match by_problem.entry((result.outcome, problem)) {
+            Entry::Occupied(first) => groups[*first.get()].1.push(line),
+            Entry::Vacant(entry) => {
+                entry.insert(groups.len());
+                groups.push((block, Vec::new()));
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(mut block, same)| {
+            if !same.is_empty() {
+                block.push_str(&format!(
+                    "  the same in {} more recording{}:\n",
+                    same.len(),
+                    if same.len() == 1 { "" } else { "s" }
+                ));
+                for line in same.iter().take(MAX_SAME) {
+                    block.push_str(line);
+                    block.push('\n');
+                }
+                if same.len() > MAX_SAME {
+                    block.push_str(&format!("    … and {} more\n", same.len() - MAX_SAME));
+                }
+            }
+            block
+        })
+        .collect()
 }
 
 /// What the report says about the calls made outside the replayed
@@ -469,6 +521,53 @@ mod tests {
             "{coloured}"
         );
         assert!(!recording(&deviated(), Style::PLAIN).contains('\x1b'));
+    }
+
+    #[test]
+    fn recordings_that_went_wrong_the_same_way_are_one_block() {
+        let mut results: Vec<Replayed> = (0..3).map(|_| deviated()).collect();
+        for (n, result) in results.iter_mut().enumerate() {
+            result.id.span_id = tracetape::opentelemetry::trace::SpanId::from(n as u64 + 1);
+            result.file = PathBuf::from(format!("/recordings/{n}.json"));
+        }
+        // Another problem: a block of its own.
+        let mut other = deviated();
+        other.error = Some("timed out".to_owned());
+        results.insert(1, other);
+        let report = Report {
+            service: "orders".to_owned(),
+            base_url: "http://127.0.0.1:8081/".to_owned(),
+            recordings: PathBuf::from("/recordings"),
+            selected: 4,
+            results,
+            skipped: Vec::new(),
+            duration: Duration::ZERO,
+            interrupted: false,
+            restarts: 0,
+            service_failure: None,
+            service_log: None,
+            unpatched: Default::default(),
+            fail_on_unpatched: false,
+            background: None,
+            background_unknown: None,
+        };
+        let blocks = grouped(&report, Style::PLAIN);
+        assert_eq!(blocks.len(), 2, "{blocks:#?}");
+        assert!(
+            blocks[0].ends_with(
+                "    suggestion: if the new value is intended, record this request again; if it \
+                 changes from run to run, add an ignore rule for $.total\n\
+                 \x20 the same in 2 more recordings:\n\
+                 \x20   POST /orders  mock-missing  00000000000000000000000000004bf9-0000000000000002  \
+                 /recordings/1.json\n\
+                 \x20   POST /orders  mock-missing  00000000000000000000000000004bf9-0000000000000003  \
+                 /recordings/2.json\n"
+            ),
+            "{}",
+            blocks[0]
+        );
+        assert!(blocks[1].contains("  error: timed out\n"), "{}", blocks[1]);
+        assert!(!blocks[1].contains("the same in"), "{}", blocks[1]);
     }
 
     #[test]
