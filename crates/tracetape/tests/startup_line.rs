@@ -96,10 +96,11 @@ fn a_guard_dropped_at_once_is_warned_about() {
     let dir = tempfile::tempdir().unwrap();
     let said = child("dropped", dir.path(), &[]);
     assert!(
-        said.contains(
-            "tracetape: warning: setup.guard_dropped: the telemetry guard was dropped"
-        ),
+        said.contains("tracetape: warning: setup.guard_dropped: the telemetry guard was dropped"),
         "{said}"
     );
-    assert!(said.contains("`let _telemetry = tracetape::init();`"), "{said}");
+    assert!(
+        said.contains("`let _telemetry = tracetape::init();`"),
+        "{said}"
+    );
 }
