@@ -88,10 +88,13 @@ mod propagation;
 mod record;
 mod settings;
 mod span_counts;
+mod tls;
 
 pub use builder::{Telemetry, TelemetryBuilder, init};
-pub use error::{FlushError, ShutdownError};
+pub use error::{FlushError, SetupError, ShutdownError};
 pub use exporter::{MetricsExporter, OtlpProtocol, TracesExporter};
 pub use guard::TelemetryGuard;
 pub(crate) use settings::Warning;
 pub use span_counts::SpanCounts;
+pub use tls::TlsError;
+pub(crate) use tls::TlsMaterial;
