@@ -284,9 +284,11 @@ mod tests {
         };
         let material = files.load().unwrap();
         assert_eq!(material.ca.as_deref(), Some(certificate.as_bytes()));
-        // Both transports accept what was checked.
+        // reqwest accepts what was checked.
         material
             .apply_to(reqwest::blocking::Client::builder())
+            .unwrap()
+            .build()
             .unwrap();
     }
 
