@@ -13,7 +13,7 @@
 //! `OTEL_EXPORTER_OTLP_CERTIFICATE`, which then is the only root trusted,
 //! as in the other OpenTelemetry SDKs.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -243,17 +243,19 @@ pub(crate) fn is_https(url: &str) -> bool {
         .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
 }
 
-/// Reads the file variable `var` into a setting.
+/// The file the variable `var` names with `value`.
 pub(crate) fn file_setting(var: &str, value: String) -> FileSetting {
     FileSetting {
         var: var.to_owned(),
-        path: Path::new(&value).to_path_buf(),
+        path: PathBuf::from(value),
     }
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::path::Path;
 
     use super::*;
 
