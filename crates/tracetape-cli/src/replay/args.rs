@@ -37,6 +37,11 @@ pub(crate) struct ReplayArgs {
     /// [key: url].
     #[arg(long, value_name = "URL", conflicts_with = "port")]
     pub(crate) url: Option<String>,
+    /// With an https:// --url: accept the service's certificate without
+    /// verifying it (self-signed, or signed by a CA this machine does not
+    /// trust), as curl's -k does [key: insecure].
+    #[arg(long, short = 'k')]
+    pub(crate) insecure: bool,
     /// The loopback port the service listens on: the same as
     /// --url http://127.0.0.1:PORT [key: port].
     #[arg(long, value_name = "PORT")]

@@ -39,6 +39,8 @@ pub(crate) struct Settings {
     pub(crate) command: Option<String>,
     /// Where the service answers.
     pub(crate) base_url: Url,
+    /// With an https base URL, the service's certificate is not verified.
+    pub(crate) insecure: bool,
     /// The readiness path; `None`: any HTTP answer at `/`.
     pub(crate) ready: Option<String>,
     pub(crate) startup_timeout: Duration,
@@ -107,6 +109,7 @@ struct RawFile {
 struct RawReplay {
     command: Option<String>,
     url: Option<String>,
+    insecure: Option<bool>,
     port: Option<u16>,
     ready: Option<String>,
     startup_timeout: Option<toml::Value>,
@@ -275,6 +278,7 @@ impl Settings {
         Ok(Self {
             command,
             base_url,
+            insecure: args.insecure || replay.insecure.unwrap_or(false),
             ready,
             startup_timeout,
             request_timeout,
@@ -416,7 +420,7 @@ fn loopback(port: u16) -> anyhow::Result<Url> {
 fn base_url(text: &str) -> anyhow::Result<Url> {
     let url = Url::parse(text).map_err(|err| anyhow!("not a URL: {err}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        bail!("expected an http:// URL");
+        bail!("expected an http:// or https:// URL");
     }
     if url.query().is_some() || url.fragment().is_some() {
         bail!("the base URL cannot have a query or a fragment");
@@ -630,6 +634,26 @@ mod tests {
 
     fn error(file: Option<&str>, flags: &[&str]) -> String {
         format!("{:#}", resolve(file, flags).unwrap_err())
+    }
+
+    #[test]
+    fn insecure_comes_from_the_flag_or_the_key() {
+        let url = ["--url", "https://127.0.0.1:8443"];
+        assert!(!resolve(None, &url).unwrap().insecure);
+        assert!(
+            resolve(None, &[&url[..], &["-k"]].concat())
+                .unwrap()
+                .insecure
+        );
+        assert!(
+            resolve(None, &[&url[..], &["--insecure"]].concat())
+                .unwrap()
+                .insecure
+        );
+        let file = "[replay]\nurl = \"https://127.0.0.1:8443\"\ninsecure = true\n";
+        let settings = resolve(Some(file), &[]).unwrap();
+        assert!(settings.insecure);
+        assert_eq!(settings.base_url.as_str(), "https://127.0.0.1:8443/");
     }
 
     #[test]
@@ -961,7 +985,7 @@ mod tests {
         );
         let err = error(None, &["--url", "ftp://host"]);
         assert!(
-            err.starts_with("--url ftp://host: expected an http:// URL"),
+            err.starts_with("--url ftp://host: expected an http:// or https:// URL"),
             "{err}"
         );
         let err = error(Some("[replay]\nurl = \"http://a\"\nport = 1\n"), &[]);

@@ -120,9 +120,13 @@ pub(crate) async fn replay_selection(
     selection: select::Selection,
     responses: &Responses,
 ) -> Result<Report, Failure> {
-    let sender = Sender::new(settings.base_url.clone(), settings.request_timeout)
-        .map_err(Failure::Usage)?
-        .with_headers(&settings.headers);
+    let sender = Sender::new(
+        settings.base_url.clone(),
+        settings.request_timeout,
+        settings.insecure,
+    )
+    .map_err(Failure::Usage)?
+    .with_headers(&settings.headers);
     let detection = Detection::prepare(settings, |name| std::env::var(name).ok())
         .context("failed to create the unpatched-dependency report's directory")
         .map_err(Failure::Usage)?;

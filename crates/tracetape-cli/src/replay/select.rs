@@ -292,6 +292,7 @@ mod tests {
         let settings = Settings {
             command: None,
             base_url: "http://127.0.0.1:1".parse().unwrap(),
+            insecure: false,
             ready: None,
             startup_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(1),

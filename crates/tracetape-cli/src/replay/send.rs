@@ -96,9 +96,12 @@ pub(crate) fn humane(duration: Duration) -> String {
 impl Sender {
     /// A sender to the service at `base` that gives up on a request after
     /// `timeout`. It follows no redirects and decodes no bodies: what the
-    /// service answers is compared as it is.
-    pub(crate) fn new(base: Url, timeout: Duration) -> anyhow::Result<Self> {
+    /// service answers is compared as it is. An https service's
+    /// certificate is verified against the platform's roots, unless
+    /// `insecure`.
+    pub(crate) fn new(base: Url, timeout: Duration, insecure: bool) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
+            .tls_danger_accept_invalid_certs(insecure)
             .redirect(redirect::Policy::none())
             .no_proxy()
             .no_gzip()
@@ -259,21 +262,67 @@ impl Sender {
     }
 
     /// The status a GET of `path` answers with.
-    pub(crate) async fn probe(&self, path: &str) -> Result<StatusCode, String> {
-        let url = self.url(path)?;
+    pub(crate) async fn probe(&self, path: &str) -> Result<StatusCode, ProbeError> {
+        let url = self.url(path).map_err(ProbeError::Failed)?;
         let response = self
             .client
             .get(url)
             .timeout(PROBE_TIMEOUT)
             .send()
             .await
-            .map_err(|err| chain(&err))?;
+            .map_err(|err| {
+                let text = explain(&err);
+                if refused_certificate(&text) {
+                    ProbeError::Certificate(text)
+                } else {
+                    ProbeError::Failed(text)
+                }
+            })?;
         Ok(response.status())
     }
 }
 
+/// Why a readiness probe got no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ProbeError {
+    /// The service's TLS certificate was refused: asking again will not
+    /// help.
+    Certificate(String),
+    /// Anything else (not listening yet, say).
+    Failed(String),
+}
+
+impl fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Certificate(why) | Self::Failed(why) => f.write_str(why),
+        }
+    }
+}
+
 fn transport(err: reqwest::Error) -> SendError {
-    SendError::Transport(chain(&err))
+    SendError::Transport(explain(&err))
+}
+
+/// The error's chain, with what to do when it is the service's
+/// certificate that was refused.
+fn explain(err: &reqwest::Error) -> String {
+    let text = chain(err);
+    if refused_certificate(&text) {
+        format!(
+            "{text} (for a self-signed certificate, or one signed by a CA this machine does \
+             not trust, add --insecure)"
+        )
+    } else {
+        text
+    }
+}
+
+/// Whether rustls refused the service's certificate. reqwest does not
+/// expose the TLS error's type, so it is told by rustls's message
+/// (`invalid peer certificate: ...`).
+fn refused_certificate(chain: &str) -> bool {
+    chain.contains("invalid peer certificate")
 }
 
 #[cfg(test)]
@@ -282,7 +331,7 @@ mod tests {
     use super::*;
 
     fn sender(base: &str) -> Sender {
-        Sender::new(Url::parse(base).unwrap(), Duration::from_secs(1)).unwrap()
+        Sender::new(Url::parse(base).unwrap(), Duration::from_secs(1), false).unwrap()
     }
 
     #[test]

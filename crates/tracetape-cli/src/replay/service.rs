@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use super::config::Settings;
 use super::preload::{LIBRARY, sets_clock};
 use super::process::{Process, ServiceLog};
-use super::send::{Sender, humane};
+use super::send::{ProbeError, Sender, humane};
 use super::unpatched::{self, SharedPids};
 
 /// Restarts after the service died mid-run, at most.
@@ -395,6 +395,8 @@ async fn poll_ready(sender: &Sender, ready: Option<&str>, timeout: Duration) -> 
         let last = match sender.probe(path).await {
             Ok(status) if ready.is_none() || status.is_success() => return Ok(()),
             Ok(status) => format!("GET {url} answered {status}"),
+            // Waiting will not change the certificate.
+            Err(ProbeError::Certificate(why)) => return Err(format!("GET {url}: {why}")),
             Err(err) => format!("GET {url}: {err}"),
         };
         if Instant::now() + PROBE_INTERVAL > deadline {

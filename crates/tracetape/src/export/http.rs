@@ -9,6 +9,7 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use super::encode::{EncodedResource, encode};
+use crate::setup::TlsMaterial;
 
 /// Exports spans over OTLP/HTTP (`application/x-protobuf`), writing the
 /// request straight from the SDK's span data.
@@ -33,6 +34,10 @@ pub struct OtlpHttpExporter {
     url: String,
     headers: http::HeaderMap,
     timeout: Duration,
+    /// The roots and client identity for https (set up from the
+    /// `OTEL_EXPORTER_OTLP_*CERTIFICATE` files); `None`: the platform's
+    /// roots.
+    tls: Option<TlsMaterial>,
     /// Made on the first export, on the exporting thread: reqwest's
     /// blocking client must not be built on an async runtime's thread.
     client: OnceLock<Result<reqwest::blocking::Client, String>>,
@@ -50,6 +55,7 @@ impl OtlpHttpExporter {
             url: url.into(),
             headers: http::HeaderMap::new(),
             timeout,
+            tls: None,
             client: OnceLock::new(),
             resource: EncodedResource::default(),
             last_len: Default::default(),
@@ -64,14 +70,25 @@ impl OtlpHttpExporter {
         self
     }
 
+    /// Uses these TLS settings for an https URL.
+    pub(crate) fn with_tls(mut self, tls: Option<TlsMaterial>) -> Self {
+        self.tls = tls;
+        self
+    }
+
     fn client(&self) -> Result<&reqwest::blocking::Client, OTelSdkError> {
         let timeout = self.timeout;
         self.client
             .get_or_init(|| {
-                reqwest::blocking::Client::builder()
+                let builder = reqwest::blocking::Client::builder()
                     .timeout(timeout)
-                    .user_agent(concat!("tracetape/", env!("CARGO_PKG_VERSION")))
-                    .build()
+                    .user_agent(concat!("tracetape/", env!("CARGO_PKG_VERSION")));
+                let builder = match &self.tls {
+                    Some(tls) => tls.apply_to(builder),
+                    None => Ok(builder),
+                };
+                builder
+                    .and_then(|builder| builder.build())
                     .map_err(|err| format!("failed to build the OTLP HTTP client: {err}"))
             })
             .as_ref()
@@ -88,8 +105,9 @@ impl OtlpHttpExporter {
             .send()
             .map_err(|err| {
                 OTelSdkError::InternalFailure(format!(
-                    "failed to export spans to {}: {err}",
-                    self.url
+                    "failed to export spans to {}: {}",
+                    self.url,
+                    crate::diag::chain(&err)
                 ))
             })?;
         let status = response.status();

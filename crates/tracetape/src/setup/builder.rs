@@ -8,6 +8,7 @@ use opentelemetry::{Key, KeyValue, Value};
 use opentelemetry_sdk::trace::{BatchConfig, Sampler, SpanExporter, SpanProcessor};
 
 use super::config::{Config, Overrides};
+use super::error::SetupError;
 use super::exporter::{MetricsExporter, OtlpProtocol, TracesExporter};
 use super::guard::TelemetryGuard;
 use super::pipeline::{self, Parts};
@@ -21,11 +22,15 @@ use crate::store::LocalStore;
 /// Call it once, early in `main`, inside the Tokio runtime (the gRPC
 /// exporter needs it), and keep the returned guard alive: dropping it
 /// flushes and shuts telemetry down. It never panics; unusable settings are
-/// reported once on standard error and replaced by their defaults. It says
-/// in one line on standard error where spans go and what becomes of the
-/// requests (`tracetape: checkout: spans to OTLP gRPC http://localhost:4317;
-/// requests not recorded (TRACETAPE_MODE unset)`), and warns when its guard
-/// is dropped at once (`let _ = tracetape::init();` does that).
+/// reported once on standard error and replaced by their defaults. An OTLP
+/// exporter that cannot be set up for an `https://` endpoint (unreadable
+/// certificate files, say) is reported the same way and that signal is not
+/// exported; [`TelemetryBuilder::try_init`] returns that error instead. It
+/// says in one line on standard error where spans go and what becomes of
+/// the requests (`tracetape: checkout: spans to OTLP gRPC
+/// http://localhost:4317; requests not recorded (TRACETAPE_MODE unset)`),
+/// and warns when its guard is dropped at once (`let _ =
+/// tracetape::init();` does that).
 ///
 /// ```no_run
 /// #[tokio::main]
@@ -418,6 +423,69 @@ impl TelemetryBuilder {
     /// opentelemetry::global::set_tracer_provider(telemetry.tracer_provider().clone());
     /// ```
     pub fn build(self) -> TelemetryGuard {
+        let (guard, errors) = self.build_reporting();
+        for err in errors {
+            let (name, lost) = match err.signal() {
+                "traces" => ("setup.otlp_span_exporter_failed", "spans"),
+                _ => ("setup.otlp_metric_exporter_failed", "metrics"),
+            };
+            crate::diag::warn_once(
+                name,
+                format!(
+                    "{}; {lost} are not exported (nor kept in the local store)",
+                    crate::diag::chain(&err)
+                ),
+            );
+        }
+        guard
+    }
+
+    /// Like [`build`](Self::build), but an OTLP exporter that cannot be set
+    /// up for an `https://` endpoint is an error: unreadable or malformed
+    /// certificate files, a client key without its certificate (or the
+    /// reverse), or a TLS set-up opentelemetry-otlp refuses. Other
+    /// unusable settings are still reported on standard error and replaced
+    /// by their defaults.
+    ///
+    /// ```
+    /// use tracetape::setup::{Telemetry, TracesExporter};
+    ///
+    /// let telemetry = Telemetry::builder()
+    ///     .with_traces_exporter(TracesExporter::None)
+    ///     .try_build()
+    ///     .expect("no OTLP exporter, nothing to fail");
+    /// # drop(telemetry);
+    /// ```
+    pub fn try_build(self) -> Result<TelemetryGuard, SetupError> {
+        let (guard, errors) = self.build_reporting();
+        match errors.into_iter().next() {
+            None => Ok(guard),
+            Some(err) => {
+                // Nothing was exported yet; stop what did start.
+                let _ = guard.shutdown();
+                Err(err)
+            }
+        }
+    }
+
+    /// Like [`init`](Self::init), but fails as [`try_build`](Self::try_build)
+    /// does, installing nothing then.
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), tracetape::setup::SetupError> {
+    /// // OTEL_EXPORTER_OTLP_ENDPOINT=https://collector:4317
+    /// // OTEL_EXPORTER_OTLP_CERTIFICATE=/etc/otel/ca.pem
+    /// let _telemetry = tracetape::setup::Telemetry::builder().try_init()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn try_init(self) -> Result<TelemetryGuard, SetupError> {
+        let guard = self.try_build()?;
+        guard.install_globals();
+        Ok(guard)
+    }
+
+    /// Builds, reporting unusable settings; returns the exporters' errors.
+    fn build_reporting(self) -> (TelemetryGuard, Vec<SetupError>) {
         let (settings, mut warnings) = match &self.lookup {
             Some(lookup) => Settings::from_lookup(lookup),
             None => Settings::from_env(),

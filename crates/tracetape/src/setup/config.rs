@@ -12,6 +12,7 @@ use opentelemetry_semantic_conventions::resource::SERVICE_NAME;
 use super::exporter::{MetricsExporter, OtlpProtocol, TracesExporter};
 use super::propagation::Propagator;
 use super::settings::{BatchSettings, Endpoint, OtlpSettings, Settings, Warning, check_endpoint};
+use super::tls::TlsFiles;
 
 /// The default OTLP export timeout of the specification.
 const OTLP_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);
@@ -56,6 +57,8 @@ pub(crate) struct OtlpConfig {
     pub(crate) protocol: OtlpProtocol,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) timeout: Duration,
+    /// The TLS files, used when the endpoint is `https://`.
+    pub(crate) tls: TlsFiles,
 }
 
 impl Config {
@@ -89,6 +92,7 @@ impl Config {
                 .otlp_timeout
                 .or(env.timeout)
                 .unwrap_or(OTLP_TIMEOUT_DEFAULT),
+            tls: env.tls,
         };
         let traces_otlp = otlp(env.traces_otlp);
         let metrics_otlp = otlp(env.metrics_otlp);

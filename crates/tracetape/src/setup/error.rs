@@ -87,3 +87,87 @@ pub enum ShutdownError {
         err: FlushRecorderError,
     },
 }
+
+/// The error of [`TelemetryBuilder::try_build`](super::TelemetryBuilder::try_build)
+/// and [`try_init`](super::TelemetryBuilder::try_init): an OTLP exporter for
+/// an `https://` endpoint could not be set up.
+///
+/// [`build`](super::TelemetryBuilder::build) and [`init`](super::init)
+/// report the same problem on standard error and leave that signal
+/// unexported. Either way, data meant for an https collector never goes to
+/// the local store instead.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use tracetape::setup::{SetupError, Telemetry};
+///
+/// let vars = HashMap::from([
+///     ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://collector.example/v1/traces"),
+///     ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/etc/otel/client.key"),
+/// ]);
+/// match Telemetry::builder()
+///     .with_env_lookup(move |name| vars.get(name).map(|value| value.to_string()))
+///     .try_build()
+/// {
+///     Ok(_telemetry) => unreachable!("a client key without certificate is refused"),
+///     Err(SetupError::Tls { signal, .. }) => assert_eq!(signal, "traces"),
+///     Err(err) => panic!("{err}"),
+/// }
+/// ```
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The TLS files (`OTEL_EXPORTER_OTLP_CERTIFICATE` and the client key
+    /// and certificate) cannot be used.
+    #[error("failed to set up TLS for exporting {signal} to {endpoint}")]
+    Tls {
+        /// `traces` or `metrics`.
+        signal: &'static str,
+        /// The URL the exporter would send to.
+        endpoint: String,
+        /// What is wrong with the files.
+        #[source]
+        err: super::TlsError,
+    },
+    /// opentelemetry-otlp could not build the exporter for an https
+    /// endpoint.
+    #[error("failed to build the OTLP exporter of {signal} for {endpoint}")]
+    Exporter {
+        /// `traces` or `metrics`.
+        signal: &'static str,
+        /// The URL the exporter would send to.
+        endpoint: String,
+        /// What opentelemetry-otlp reported.
+        #[source]
+        err: opentelemetry_otlp::ExporterBuildError,
+    },
+}
+
+impl SetupError {
+    /// `traces` or `metrics`.
+    pub(crate) fn signal(&self) -> &'static str {
+        match self {
+            SetupError::Tls { signal, .. } | SetupError::Exporter { signal, .. } => signal,
+        }
+    }
+
+    /// The error for a failed exporter of `signal` sending to `endpoint`.
+    pub(crate) fn new(
+        signal: &'static str,
+        endpoint: String,
+        err: super::otlp::BuildError,
+    ) -> SetupError {
+        match err {
+            super::otlp::BuildError::Tls(err) => SetupError::Tls {
+                signal,
+                endpoint,
+                err,
+            },
+            super::otlp::BuildError::Exporter(err) => SetupError::Exporter {
+                signal,
+                endpoint,
+                err,
+            },
+        }
+    }
+}

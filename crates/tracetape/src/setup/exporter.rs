@@ -8,8 +8,10 @@ use opentelemetry_sdk::trace::{
 use std::sync::Arc;
 
 use super::config::OtlpConfig;
+use super::error::SetupError;
 use super::otlp;
 use super::span_counts::{Counters, CountingExporter, CountingProcessor};
+use super::tls::is_https;
 use crate::store::{LocalSpanExporter, LocalStore};
 
 /// Where spans go (`OTEL_TRACES_EXPORTER`).
@@ -81,7 +83,9 @@ pub enum OtlpProtocol {
 
 /// Adds the span exporter `choice` names, behind a batch processor (a
 /// simple one for the console), its spans counted in `counters`. A failing
-/// OTLP exporter falls back to the local store.
+/// OTLP exporter for an `http://` endpoint falls back to the local store;
+/// for an `https://` endpoint, or when its TLS files cannot be used, no
+/// exporter is added and the error is returned.
 pub(crate) fn add_span_exporter(
     builder: TracerProviderBuilder,
     choice: TracesExporter,
@@ -89,14 +93,18 @@ pub(crate) fn add_span_exporter(
     store: Option<LocalStore>,
     batch: BatchConfig,
     counters: Arc<Counters>,
-) -> TracerProviderBuilder {
-    match choice {
+) -> (TracerProviderBuilder, Option<SetupError>) {
+    let builder = match choice {
         TracesExporter::Otlp => match otlp::span_exporter(otlp) {
             Ok(otlp::OtlpSpanExporter::Grpc(exporter)) => {
                 with_batch(builder, exporter, batch, counters)
             }
             Ok(otlp::OtlpSpanExporter::Http(exporter)) => {
                 with_batch(builder, exporter, batch, counters)
+            }
+            Err(err) if must_not_fall_back(otlp, &err, "/v1/traces") => {
+                let endpoint = otlp::url(otlp, "/v1/traces");
+                return (builder, Some(SetupError::new("traces", endpoint, err)));
             }
             Err(err) => {
                 crate::diag::warn_once(
@@ -117,7 +125,15 @@ pub(crate) fn add_span_exporter(
         )),
         TracesExporter::None => builder,
         TracesExporter::Local => with_batch(builder, local_exporter(store), batch, counters),
-    }
+    };
+    (builder, None)
+}
+
+/// Whether a failed OTLP exporter must stay failed: its endpoint is
+/// https, or its TLS files are wrong. Sending what was meant for a
+/// collector over TLS to the local disk instead would hide the mistake.
+fn must_not_fall_back(otlp: &OtlpConfig, err: &otlp::BuildError, signal_path: &str) -> bool {
+    matches!(err, otlp::BuildError::Tls(_)) || is_https(&otlp::url(otlp, signal_path))
 }
 
 /// `exporter` behind a batch processor configured by `batch`, its spans
@@ -147,15 +163,20 @@ fn local_exporter(store: Option<LocalStore>) -> LocalSpanExporter {
 }
 
 /// Adds a periodic reader for the metric exporter `choice` names. A failing
-/// OTLP exporter leaves metrics unexported.
+/// OTLP exporter leaves metrics unexported, and for an https endpoint (or
+/// unusable TLS files) the error is returned.
 pub(crate) fn add_metric_exporter(
     builder: MeterProviderBuilder,
     choice: MetricsExporter,
     otlp: &OtlpConfig,
-) -> MeterProviderBuilder {
-    match choice {
+) -> (MeterProviderBuilder, Option<SetupError>) {
+    let builder = match choice {
         MetricsExporter::Otlp => match otlp::metric_exporter(otlp) {
             Ok(exporter) => builder.with_reader(PeriodicReader::builder(exporter).build()),
+            Err(err) if must_not_fall_back(otlp, &err, "/v1/metrics") => {
+                let endpoint = otlp::url(otlp, "/v1/metrics");
+                return (builder, Some(SetupError::new("metrics", endpoint, err)));
+            }
             Err(err) => {
                 crate::diag::warn_once(
                     "setup.otlp_metric_exporter_failed",
@@ -170,5 +191,6 @@ pub(crate) fn add_metric_exporter(
             PeriodicReader::builder(opentelemetry_stdout::MetricExporter::default()).build(),
         ),
         MetricsExporter::None => builder,
-    }
+    };
+    (builder, None)
 }

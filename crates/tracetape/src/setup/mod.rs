@@ -21,7 +21,23 @@
 //! Setup never fails and never panics: a value that cannot be used is
 //! reported once on standard error (naming the variable, the value and what
 //! is used instead) and the default applies. When the OTLP span exporter
-//! cannot be built, spans go to the local store.
+//! for an `http://` endpoint cannot be built, spans go to the local store.
+//! For an `https://` endpoint they never do: TLS files that cannot be read
+//! or parsed, or an exporter that cannot be built, are reported and that
+//! signal is not exported; [`TelemetryBuilder::try_init`] and
+//! [`try_build`](TelemetryBuilder::try_build) return the [`SetupError`]
+//! instead, to stop at start.
+//!
+//! # TLS
+//!
+//! An `https://` endpoint is reached over TLS (rustls) for both protocols.
+//! The collector's certificate is verified against the platform's roots,
+//! or only against `OTEL_EXPORTER_OTLP_CERTIFICATE` when it is set (a
+//! private CA). `OTEL_EXPORTER_OTLP_CLIENT_KEY` and
+//! `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` together give a client
+//! certificate for mutual TLS; one without the other is an error. The files
+//! are PEM, read once at start; with an `http://` endpoint they are not
+//! read.
 //!
 //! # Environment variables
 //!
@@ -44,6 +60,9 @@
 //! | `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, `_METRICS_HEADERS` | as above, replacing the generic list | the generic headers |
 //! | `OTEL_EXPORTER_OTLP_TIMEOUT` | milliseconds, positive | `10000` |
 //! | `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, `_METRICS_TIMEOUT` | as above | the generic timeout |
+//! | `OTEL_EXPORTER_OTLP_CERTIFICATE` | path of a PEM file: the CA certificates trusted for an `https://` endpoint, instead of the platform's roots | the platform's roots |
+//! | `OTEL_EXPORTER_OTLP_CLIENT_KEY`, `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` | paths of PEM files: the private key and certificate chain of the client, for mutual TLS; both or neither | none |
+//! | `OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE`, `_TRACES_CLIENT_KEY`, `_TRACES_CLIENT_CERTIFICATE`, and the same for `METRICS` | as above, for one signal, each winning over its generic variable | the generic file |
 //! | `OTEL_TRACES_SAMPLER` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` | `parentbased_always_on` |
 //! | `OTEL_TRACES_SAMPLER_ARG` | ratio in `[0, 1]`, for the ratio samplers | `1.0` |
 //! | `OTEL_BSP_SCHEDULE_DELAY` | milliseconds, positive | `5000` |
@@ -89,10 +108,13 @@ mod record;
 mod settings;
 mod span_counts;
 mod startup;
+mod tls;
 
 pub use builder::{Telemetry, TelemetryBuilder, init};
-pub use error::{FlushError, ShutdownError};
+pub use error::{FlushError, SetupError, ShutdownError};
 pub use exporter::{MetricsExporter, OtlpProtocol, TracesExporter};
 pub use guard::TelemetryGuard;
 pub(crate) use settings::Warning;
 pub use span_counts::SpanCounts;
+pub use tls::TlsError;
+pub(crate) use tls::TlsMaterial;

@@ -7,6 +7,10 @@
 //! there are headers tracetape sets them last, on each request (a gRPC
 //! interceptor, or a wrapper around the HTTP client), and the resolved
 //! headers (code over environment) win.
+//!
+//! For an `https://` endpoint the TLS files are read and checked here
+//! (`tls.rs`); a problem with them is an error, never a reason to send
+//! elsewhere.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -22,6 +26,7 @@ use tonic::metadata::KeyAndValueRef;
 
 use super::config::OtlpConfig;
 use super::exporter::OtlpProtocol;
+use super::tls::{TlsError, TlsMaterial, is_https};
 use crate::export::OtlpHttpExporter;
 
 const GRPC_DEFAULT_ENDPOINT: &str = "http://localhost:4317";
@@ -35,24 +40,59 @@ struct Target {
     protocol: OtlpProtocol,
     headers: http::HeaderMap,
     timeout: Duration,
+    /// Set for an `https://` URL.
+    tls: Option<TlsMaterial>,
 }
 
 impl Target {
-    fn new(config: &OtlpConfig, signal_path: &str) -> Target {
+    fn new(config: &OtlpConfig, signal_path: &str) -> Result<Target, TlsError> {
         let protocol = usable_protocol(config.protocol);
-        let url = match &config.endpoint {
-            Some(endpoint) => endpoint.url(protocol, signal_path),
-            None => match protocol {
-                OtlpProtocol::Grpc => GRPC_DEFAULT_ENDPOINT.to_owned(),
-                OtlpProtocol::HttpProtobuf => format!("{HTTP_DEFAULT_ENDPOINT}{signal_path}"),
-            },
+        let url = signal_url(config, protocol, signal_path);
+        let tls = if is_https(&url) {
+            Some(config.tls.load()?)
+        } else {
+            if !config.tls.is_empty() {
+                crate::diag::warn_once(
+                    "setup.tls_files_unused",
+                    format!(
+                        "OTEL_EXPORTER_OTLP_*CERTIFICATE or *CLIENT_KEY is set, but the OTLP \
+                         endpoint {url} is not https://; the files are not used"
+                    ),
+                );
+            }
+            None
         };
-        Target {
+        Ok(Target {
             url,
             protocol,
             headers: header_map(&config.headers),
             timeout: config.timeout,
-        }
+            tls,
+        })
+    }
+}
+
+/// Why an OTLP exporter could not be built.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BuildError {
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error(transparent)]
+    Exporter(#[from] ExporterBuildError),
+}
+
+/// The URL an exporter for `config` sends to (for messages).
+pub(crate) fn url(config: &OtlpConfig, signal_path: &str) -> String {
+    signal_url(config, config.protocol, signal_path)
+}
+
+fn signal_url(config: &OtlpConfig, protocol: OtlpProtocol, signal_path: &str) -> String {
+    match &config.endpoint {
+        Some(endpoint) => endpoint.url(protocol, signal_path),
+        None => match protocol {
+            OtlpProtocol::Grpc => GRPC_DEFAULT_ENDPOINT.to_owned(),
+            OtlpProtocol::HttpProtobuf => format!("{HTTP_DEFAULT_ENDPOINT}{signal_path}"),
+        },
     }
 }
 
@@ -91,24 +131,28 @@ pub(crate) enum OtlpSpanExporter {
     Http(OtlpHttpExporter),
 }
 
-pub(crate) fn span_exporter(config: &OtlpConfig) -> Result<OtlpSpanExporter, ExporterBuildError> {
-    let target = Target::new(config, "/v1/traces");
-    match target.protocol {
+pub(crate) fn span_exporter(config: &OtlpConfig) -> Result<OtlpSpanExporter, BuildError> {
+    let target = Target::new(config, "/v1/traces")?;
+    Ok(match target.protocol {
         OtlpProtocol::Grpc => grpc(SpanExporter::builder().with_tonic(), target)
             .build()
-            .map(OtlpSpanExporter::Grpc),
-        OtlpProtocol::HttpProtobuf => Ok(OtlpSpanExporter::Http(
-            OtlpHttpExporter::new(target.url, target.timeout).with_headers(target.headers),
-        )),
-    }
+            .map(OtlpSpanExporter::Grpc)?,
+        OtlpProtocol::HttpProtobuf => OtlpSpanExporter::Http(
+            OtlpHttpExporter::new(target.url, target.timeout)
+                .with_headers(target.headers)
+                .with_tls(target.tls),
+        ),
+    })
 }
 
-pub(crate) fn metric_exporter(config: &OtlpConfig) -> Result<MetricExporter, ExporterBuildError> {
-    let target = Target::new(config, "/v1/metrics");
-    match target.protocol {
-        OtlpProtocol::Grpc => grpc(MetricExporter::builder().with_tonic(), target).build(),
-        OtlpProtocol::HttpProtobuf => http(MetricExporter::builder().with_http(), target)?.build(),
-    }
+pub(crate) fn metric_exporter(config: &OtlpConfig) -> Result<MetricExporter, BuildError> {
+    let target = Target::new(config, "/v1/metrics")?;
+    Ok(match target.protocol {
+        OtlpProtocol::Grpc => grpc(MetricExporter::builder().with_tonic(), target).build()?,
+        OtlpProtocol::HttpProtobuf => {
+            http(MetricExporter::builder().with_http(), target)?.build()?
+        }
+    })
 }
 
 fn grpc<B: WithExportConfig + WithTonicConfig>(builder: B, target: Target) -> B {
@@ -116,6 +160,10 @@ fn grpc<B: WithExportConfig + WithTonicConfig>(builder: B, target: Target) -> B 
         .with_endpoint(target.url)
         .with_protocol(Protocol::Grpc)
         .with_timeout(target.timeout);
+    let builder = match &target.tls {
+        Some(tls) => builder.with_tls_config(tls.tonic_config()),
+        None => builder,
+    };
     if target.headers.is_empty() {
         builder
     } else {
@@ -131,27 +179,32 @@ fn http<B: WithExportConfig + WithHttpConfig>(
         .with_endpoint(target.url)
         .with_protocol(Protocol::HttpBinary)
         .with_timeout(target.timeout);
-    if target.headers.is_empty() {
+    if target.headers.is_empty() && target.tls.is_none() {
         return Ok(builder);
     }
     let client = SetHeaders {
-        inner: blocking_client(target.timeout)?,
+        inner: blocking_client(target.timeout, target.tls)?,
         headers: target.headers,
     };
     Ok(builder.with_http_client(client))
 }
 
-/// Builds the blocking reqwest client opentelemetry-otlp would build, on its
-/// own thread because reqwest's blocking client must not be created on an
-/// async runtime thread.
-fn blocking_client(timeout: Duration) -> Result<reqwest::blocking::Client, ExporterBuildError> {
+/// Builds the blocking reqwest client opentelemetry-otlp would build (with
+/// the TLS settings, for https), on its own thread because reqwest's
+/// blocking client must not be created on an async runtime thread.
+fn blocking_client(
+    timeout: Duration,
+    tls: Option<TlsMaterial>,
+) -> Result<reqwest::blocking::Client, ExporterBuildError> {
     let failed = |reason: String| ExporterBuildError::InternalFailure(reason);
     std::thread::Builder::new()
         .name("tracetape-http-client".to_owned())
         .spawn(move || {
-            reqwest::blocking::Client::builder()
-                .timeout(timeout)
-                .build()
+            let builder = reqwest::blocking::Client::builder().timeout(timeout);
+            match tls {
+                Some(tls) => tls.apply_to(builder)?.build(),
+                None => builder.build(),
+            }
         })
         .map_err(|err| {
             failed(format!(
@@ -227,19 +280,20 @@ mod tests {
             protocol,
             headers: vec![("x-api-key".into(), "code".into())],
             timeout: Duration::from_secs(3),
+            tls: Default::default(),
         }
     }
 
     #[test]
     fn default_endpoints_follow_the_protocol() {
-        let target = Target::new(&config(OtlpProtocol::HttpProtobuf, None), "/v1/traces");
+        let target = Target::new(&config(OtlpProtocol::HttpProtobuf, None), "/v1/traces").unwrap();
         assert_eq!(target.url, "http://localhost:4318/v1/traces");
         assert_eq!(target.headers["x-api-key"], "code");
     }
 
     #[tokio::test]
     async fn grpc_inside_a_runtime_keeps_grpc() {
-        let target = Target::new(&config(OtlpProtocol::Grpc, None), "/v1/traces");
+        let target = Target::new(&config(OtlpProtocol::Grpc, None), "/v1/traces").unwrap();
         assert_eq!(target.protocol, OtlpProtocol::Grpc);
         assert_eq!(target.url, "http://localhost:4317");
     }
@@ -247,7 +301,7 @@ mod tests {
     #[test]
     fn grpc_without_a_runtime_falls_back_to_http() {
         let base = Some(Endpoint::Base("http://collector:4318".into()));
-        let target = Target::new(&config(OtlpProtocol::Grpc, base), "/v1/traces");
+        let target = Target::new(&config(OtlpProtocol::Grpc, base), "/v1/traces").unwrap();
         assert_eq!(target.protocol, OtlpProtocol::HttpProtobuf);
         assert_eq!(target.url, "http://collector:4318/v1/traces");
     }
@@ -302,6 +356,7 @@ mod tests {
                 ("x-api-key".into(), "code".into()),
             ],
             timeout: Duration::from_secs(5),
+            tls: Default::default(),
         };
         let Ok(OtlpSpanExporter::Http(exporter)) = span_exporter(&config) else {
             panic!("http/protobuf should use tracetape's own exporter");

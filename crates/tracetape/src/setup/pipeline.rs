@@ -11,6 +11,7 @@ use opentelemetry_sdk::trace::{
 };
 
 use super::config::Config;
+use super::error::SetupError;
 use super::exporter::{add_metric_exporter, add_span_exporter};
 use super::guard::TelemetryGuard;
 use super::record::{self, Started};
@@ -51,14 +52,20 @@ impl fmt::Debug for Parts {
 }
 
 /// The providers, and the recorder when record mode asks for one (never
-/// when telemetry is disabled: recordings are keyed by trace).
-pub(crate) fn build(config: Config, parts: Parts, record: &RecordSettings) -> TelemetryGuard {
+/// when telemetry is disabled: recordings are keyed by trace); with the
+/// errors of OTLP exporters that could not be set up for an https endpoint
+/// (their signal is then not exported).
+pub(crate) fn build(
+    config: Config,
+    parts: Parts,
+    record: &RecordSettings,
+) -> (TelemetryGuard, Vec<SetupError>) {
     if config.disabled {
         let tracer_provider = SdkTracerProvider::builder()
             .with_sampler(Sampler::AlwaysOff)
             .build();
         let meter_provider = SdkMeterProvider::builder().build();
-        return TelemetryGuard::new(
+        let guard = TelemetryGuard::new(
             tracer_provider,
             meter_provider,
             config.propagators,
@@ -66,6 +73,7 @@ pub(crate) fn build(config: Config, parts: Parts, record: &RecordSettings) -> Te
             Started::Nothing,
             Arc::default(),
         );
+        return (guard, Vec::new());
     }
 
     let resource = config.resource();
@@ -93,28 +101,34 @@ pub(crate) fn build(config: Config, parts: Parts, record: &RecordSettings) -> Te
         .with_resource(resource.clone())
         .with_sampler(config.sampler);
     let counters = Arc::new(Counters::default());
+    let mut errors = Vec::new();
     tracer = match parts.span_exporter {
         Some(add) => add(tracer, batch, Arc::clone(&counters)),
-        None => add_span_exporter(
-            tracer,
-            config.traces_exporter,
-            &config.traces_otlp,
-            parts.local_store,
-            batch,
-            Arc::clone(&counters),
-        ),
+        None => {
+            let (tracer, error) = add_span_exporter(
+                tracer,
+                config.traces_exporter,
+                &config.traces_otlp,
+                parts.local_store,
+                batch,
+                Arc::clone(&counters),
+            );
+            errors.extend(error);
+            tracer
+        }
     };
     for add in parts.span_processors {
         tracer = add(tracer);
     }
 
-    let meter = add_metric_exporter(
+    let (meter, error) = add_metric_exporter(
         SdkMeterProvider::builder().with_resource(resource),
         config.metrics_exporter,
         &config.metrics_otlp,
     );
+    errors.extend(error);
 
-    TelemetryGuard::new(
+    let guard = TelemetryGuard::new(
         tracer.build(),
         meter.build(),
         config.propagators,
@@ -122,7 +136,8 @@ pub(crate) fn build(config: Config, parts: Parts, record: &RecordSettings) -> Te
         started,
         counters,
     )
-    .saying(said)
+    .saying(said);
+    (guard, errors)
 }
 
 /// The SDK batch configuration for `settings`. Every value is set, so the

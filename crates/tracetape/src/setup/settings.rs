@@ -15,6 +15,7 @@ use opentelemetry_sdk::trace::{
 
 use super::exporter::{MetricsExporter, OtlpProtocol, TracesExporter};
 use super::propagation::Propagator;
+use super::tls::{TlsFiles, file_setting};
 
 pub(crate) const SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
 pub(crate) const SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
@@ -55,6 +56,8 @@ pub(crate) struct OtlpSettings {
     pub(crate) protocol: Option<OtlpProtocol>,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) timeout: Option<Duration>,
+    /// `OTEL_EXPORTER_OTLP_CERTIFICATE`, `_CLIENT_KEY`, `_CLIENT_CERTIFICATE`.
+    pub(crate) tls: TlsFiles,
 }
 
 /// Where OTLP data goes, and whether the signal's path is still to be added.
@@ -329,12 +332,29 @@ impl Env<'_> {
                 "OTEL_EXPORTER_OTLP_TIMEOUT or 10000 ms",
             )
             .or_else(|| self.millis(&generic("TIMEOUT"), "10000 ms"));
+        let tls = TlsFiles {
+            certificate: self.file(&specific("CERTIFICATE"), &generic("CERTIFICATE")),
+            client_key: self.file(&specific("CLIENT_KEY"), &generic("CLIENT_KEY")),
+            client_certificate: self.file(
+                &specific("CLIENT_CERTIFICATE"),
+                &generic("CLIENT_CERTIFICATE"),
+            ),
+        };
         OtlpSettings {
             endpoint,
             protocol,
             headers,
             timeout,
+            tls,
         }
+    }
+
+    /// A file path from the per-signal variable, else the generic one. The
+    /// file is read when the exporter is built, and only for https.
+    fn file(&self, specific: &str, generic: &str) -> Option<super::tls::FileSetting> {
+        [specific, generic]
+            .into_iter()
+            .find_map(|var| self.get(var).map(|value| file_setting(var, value)))
     }
 
     fn endpoint(&mut self, var: &str, fallback: &str) -> Option<String> {

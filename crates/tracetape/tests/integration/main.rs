@@ -5,3 +5,5 @@ mod context;
 mod export;
 mod server;
 mod support;
+mod tls;
+mod tls_collector;

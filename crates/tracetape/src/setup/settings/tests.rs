@@ -181,6 +181,62 @@ fn generic_endpoint_is_a_base_url() {
 }
 
 #[test]
+fn tls_files_are_read_per_signal_one_file_at_a_time() {
+    let settings = clean(&[
+        ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ca.pem"),
+        ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/etc/client.key"),
+        ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "/etc/client.pem"),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+            " /etc/traces-ca.pem ",
+        ),
+        ("OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY", "/etc/metrics.key"),
+    ]);
+    let file = |setting: &Option<crate::setup::tls::FileSetting>| {
+        setting
+            .as_ref()
+            .map(|file| (file.var.clone(), file.path.display().to_string()))
+    };
+    let traces = &settings.traces_otlp.tls;
+    assert_eq!(
+        file(&traces.certificate),
+        Some((
+            "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE".into(),
+            "/etc/traces-ca.pem".into()
+        ))
+    );
+    assert_eq!(
+        file(&traces.client_key),
+        Some((
+            "OTEL_EXPORTER_OTLP_CLIENT_KEY".into(),
+            "/etc/client.key".into()
+        ))
+    );
+    let metrics = &settings.metrics_otlp.tls;
+    assert_eq!(
+        file(&metrics.certificate),
+        Some((
+            "OTEL_EXPORTER_OTLP_CERTIFICATE".into(),
+            "/etc/ca.pem".into()
+        ))
+    );
+    assert_eq!(
+        file(&metrics.client_key),
+        Some((
+            "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY".into(),
+            "/etc/metrics.key".into()
+        ))
+    );
+    assert_eq!(
+        file(&metrics.client_certificate),
+        Some((
+            "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE".into(),
+            "/etc/client.pem".into()
+        ))
+    );
+}
+
+#[test]
 fn per_signal_endpoint_wins_and_is_used_as_is() {
     let settings = clean(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
