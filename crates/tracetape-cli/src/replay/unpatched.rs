@@ -395,7 +395,7 @@ fn is_own(frame: &str) -> bool {
     ];
     const NOT_OWN: [&str; 4] = ["__", "<unknown>", "libc", "tracetape_preload::"];
     /// Crates whose frames are plumbing between the service and libc.
-    const PLUMBING: [&str; 18] = [
+    const PLUMBING: [&str; 23] = [
         "std",
         "core",
         "alloc",
@@ -403,12 +403,17 @@ fn is_own(frame: &str) -> bool {
         "socket2",
         "mio",
         "tokio",
+        "tokio_rustls",
+        "rustls",
         "hyper",
         "hyper_util",
+        "hyper_rustls",
         "reqwest",
         "h2",
         "tower",
+        "tower_http",
         "tower_service",
+        "native_tls",
         "futures",
         "futures_util",
         "futures_core",
@@ -570,6 +575,8 @@ mod tests {
             "tokio::net::tcp::socket::TcpSocket::connect::{{closure}}",
             "<hyper_util::client::legacy::connect::http::HttpConnector<R> as tower_service::Service<http::uri::Uri>>::call::{{closure}}",
             "<reqwest::async_impl::client::Pending as core::future::future::Future>::poll",
+            "<hyper_rustls::connector::HttpsConnector<T> as tower_service::Service<http::uri::Uri>>::call::{{closure}}",
+            "<tower_http::follow_redirect::ResponseFuture<S,ReqBody,P> as core::future::future::Future>::poll",
             "std::sys::net::connection::socket::lookup_host",
             "getaddrinfo at /x/interpose.rs:1",
             "sendto at /x/interpose.rs:2",

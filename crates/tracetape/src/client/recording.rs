@@ -24,7 +24,6 @@
 
 use std::time::SystemTime;
 
-use bytes::Bytes;
 use http::Response;
 use http_body::Body;
 use opentelemetry::Context;
@@ -173,10 +172,11 @@ impl ClientCapture {
 }
 
 /// The record of a body known whole up front, kept up to `limit` bytes.
+#[cfg(feature = "reqwest")]
 pub(crate) fn buffered_body(bytes: &[u8], limit: usize) -> BodyRecord {
     let kept = bytes.len().min(limit);
     BodyRecord {
-        bytes: Bytes::copy_from_slice(&bytes[..kept]),
+        bytes: bytes::Bytes::copy_from_slice(&bytes[..kept]),
         truncated: kept < bytes.len(),
         size: bytes.len() as u64,
     }

@@ -145,7 +145,9 @@ pub(crate) struct CaptureSink {
 }
 
 impl CaptureSink {
-    /// Records a body that was known whole before it was sent.
+    /// Records a body that was known whole before it was sent (the
+    /// reqwest middleware's).
+    #[cfg(feature = "reqwest")]
     pub(crate) fn record(self, body: BodyRecord) {
         self.finish(BodyCapture {
             body,

@@ -141,13 +141,27 @@ pub enum SetupError {
         #[source]
         err: opentelemetry_otlp::ExporterBuildError,
     },
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` (or the code) asks for gRPC, and
+    /// tracetape was built without its `grpc` feature.
+    #[error(
+        "OTLP over gRPC to {endpoint} was asked for {signal}, but tracetape was built without \
+         its `grpc` feature: enable the feature, or set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf"
+    )]
+    GrpcNotBuilt {
+        /// `traces` or `metrics`.
+        signal: &'static str,
+        /// The URL the exporter would send to.
+        endpoint: String,
+    },
 }
 
 impl SetupError {
     /// `traces` or `metrics`.
     pub(crate) fn signal(&self) -> &'static str {
         match self {
-            SetupError::Tls { signal, .. } | SetupError::Exporter { signal, .. } => signal,
+            SetupError::Tls { signal, .. }
+            | SetupError::Exporter { signal, .. }
+            | SetupError::GrpcNotBuilt { signal, .. } => signal,
         }
     }
 
@@ -168,6 +182,7 @@ impl SetupError {
                 endpoint,
                 err,
             },
+            super::otlp::BuildError::GrpcNotBuilt => SetupError::GrpcNotBuilt { signal, endpoint },
         }
     }
 }

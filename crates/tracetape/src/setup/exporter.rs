@@ -96,6 +96,7 @@ pub(crate) fn add_span_exporter(
 ) -> (TracerProviderBuilder, Option<SetupError>) {
     let builder = match choice {
         TracesExporter::Otlp => match otlp::span_exporter(otlp) {
+            #[cfg(feature = "grpc")]
             Ok(otlp::OtlpSpanExporter::Grpc(exporter)) => {
                 with_batch(builder, exporter, batch, counters)
             }
@@ -133,7 +134,10 @@ pub(crate) fn add_span_exporter(
 /// https, or its TLS files are wrong. Sending what was meant for a
 /// collector over TLS to the local disk instead would hide the mistake.
 fn must_not_fall_back(otlp: &OtlpConfig, err: &otlp::BuildError, signal_path: &str) -> bool {
-    matches!(err, otlp::BuildError::Tls(_)) || is_https(&otlp::url(otlp, signal_path))
+    matches!(
+        err,
+        otlp::BuildError::Tls(_) | otlp::BuildError::GrpcNotBuilt
+    ) || is_https(&otlp::url(otlp, signal_path))
 }
 
 /// `exporter` behind a batch processor configured by `batch`, its spans

@@ -17,11 +17,14 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
+#[cfg(feature = "grpc")]
 use opentelemetry_otlp::tonic_types::metadata::MetadataMap;
 use opentelemetry_otlp::{
-    ExporterBuildError, MetricExporter, Protocol, SpanExporter, WithExportConfig, WithHttpConfig,
-    WithTonicConfig,
+    ExporterBuildError, MetricExporter, Protocol, WithExportConfig, WithHttpConfig,
 };
+#[cfg(feature = "grpc")]
+use opentelemetry_otlp::{SpanExporter, WithTonicConfig};
+#[cfg(feature = "grpc")]
 use tonic::metadata::KeyAndValueRef;
 
 use super::config::OtlpConfig;
@@ -45,11 +48,11 @@ struct Target {
 }
 
 impl Target {
-    fn new(config: &OtlpConfig, signal_path: &str) -> Result<Target, TlsError> {
-        let protocol = usable_protocol(config.protocol);
+    fn new(config: &OtlpConfig, signal_path: &str) -> Result<Target, BuildError> {
+        let protocol = usable_protocol(config.protocol)?;
         let url = signal_url(config, protocol, signal_path);
         let tls = if is_https(&url) {
-            Some(config.tls.load()?)
+            Some(config.tls.load().map_err(BuildError::Tls)?)
         } else {
             if !config.tls.is_empty() {
                 crate::diag::warn_once(
@@ -79,6 +82,13 @@ pub(crate) enum BuildError {
     Tls(#[from] TlsError),
     #[error(transparent)]
     Exporter(#[from] ExporterBuildError),
+    /// gRPC was asked for, but tracetape was built without its `grpc`
+    /// feature.
+    #[error(
+        "OTLP over gRPC was asked for (OTEL_EXPORTER_OTLP_PROTOCOL=grpc), but tracetape was \
+         built without its `grpc` feature: enable it, or export over http/protobuf"
+    )]
+    GrpcNotBuilt,
 }
 
 /// The URL an exporter for `config` sends to (for messages).
@@ -97,17 +107,21 @@ fn signal_url(config: &OtlpConfig, protocol: OtlpProtocol, signal_path: &str) ->
 }
 
 /// gRPC needs a Tokio runtime when the exporter is built; without one, use
-/// http/protobuf rather than panic.
-fn usable_protocol(protocol: OtlpProtocol) -> OtlpProtocol {
+/// http/protobuf rather than panic. Without the `grpc` feature, asking for
+/// gRPC is an error: the endpoint is a gRPC one.
+fn usable_protocol(protocol: OtlpProtocol) -> Result<OtlpProtocol, BuildError> {
+    if cfg!(not(feature = "grpc")) && protocol == OtlpProtocol::Grpc {
+        return Err(BuildError::GrpcNotBuilt);
+    }
     if protocol == OtlpProtocol::Grpc && tokio::runtime::Handle::try_current().is_err() {
         crate::diag::warn_once(
             "setup.grpc_without_runtime",
             "the OTLP gRPC exporter needs a Tokio runtime, and telemetry was set up outside \
              one; using http/protobuf instead (call tracetape::init() inside the runtime)",
         );
-        return OtlpProtocol::HttpProtobuf;
+        return Ok(OtlpProtocol::HttpProtobuf);
     }
-    protocol
+    Ok(protocol)
 }
 
 fn header_map(headers: &[(String, String)]) -> http::HeaderMap {
@@ -126,6 +140,7 @@ fn header_map(headers: &[(String, String)]) -> http::HeaderMap {
 #[derive(Debug)]
 pub(crate) enum OtlpSpanExporter {
     /// opentelemetry-otlp's tonic exporter.
+    #[cfg(feature = "grpc")]
     Grpc(SpanExporter),
     /// tracetape's own, which encodes the protobuf directly.
     Http(OtlpHttpExporter),
@@ -134,9 +149,12 @@ pub(crate) enum OtlpSpanExporter {
 pub(crate) fn span_exporter(config: &OtlpConfig) -> Result<OtlpSpanExporter, BuildError> {
     let target = Target::new(config, "/v1/traces")?;
     Ok(match target.protocol {
+        #[cfg(feature = "grpc")]
         OtlpProtocol::Grpc => grpc(SpanExporter::builder().with_tonic(), target)
             .build()
             .map(OtlpSpanExporter::Grpc)?,
+        #[cfg(not(feature = "grpc"))]
+        OtlpProtocol::Grpc => return Err(BuildError::GrpcNotBuilt),
         OtlpProtocol::HttpProtobuf => OtlpSpanExporter::Http(
             OtlpHttpExporter::new(target.url, target.timeout)
                 .with_headers(target.headers)
@@ -148,13 +166,17 @@ pub(crate) fn span_exporter(config: &OtlpConfig) -> Result<OtlpSpanExporter, Bui
 pub(crate) fn metric_exporter(config: &OtlpConfig) -> Result<MetricExporter, BuildError> {
     let target = Target::new(config, "/v1/metrics")?;
     Ok(match target.protocol {
+        #[cfg(feature = "grpc")]
         OtlpProtocol::Grpc => grpc(MetricExporter::builder().with_tonic(), target).build()?,
+        #[cfg(not(feature = "grpc"))]
+        OtlpProtocol::Grpc => return Err(BuildError::GrpcNotBuilt),
         OtlpProtocol::HttpProtobuf => {
             http(MetricExporter::builder().with_http(), target)?.build()?
         }
     })
 }
 
+#[cfg(feature = "grpc")]
 fn grpc<B: WithExportConfig + WithTonicConfig>(builder: B, target: Target) -> B {
     let builder = builder
         .with_endpoint(target.url)
@@ -218,9 +240,11 @@ fn blocking_client(
 
 /// Sets the resolved headers on every gRPC request, replacing any value the
 /// exporter put there.
+#[cfg(feature = "grpc")]
 #[derive(Debug, Clone)]
 struct SetMetadata(MetadataMap);
 
+#[cfg(feature = "grpc")]
 impl tonic::service::Interceptor for SetMetadata {
     fn call(
         &mut self,
@@ -291,6 +315,7 @@ mod tests {
         assert_eq!(target.headers["x-api-key"], "code");
     }
 
+    #[cfg(feature = "grpc")]
     #[tokio::test]
     async fn grpc_inside_a_runtime_keeps_grpc() {
         let target = Target::new(&config(OtlpProtocol::Grpc, None), "/v1/traces").unwrap();
@@ -298,6 +323,7 @@ mod tests {
         assert_eq!(target.url, "http://localhost:4317");
     }
 
+    #[cfg(feature = "grpc")]
     #[test]
     fn grpc_without_a_runtime_falls_back_to_http() {
         let base = Some(Endpoint::Base("http://collector:4318".into()));
@@ -312,10 +338,25 @@ mod tests {
         assert!(metric_exporter(&config(OtlpProtocol::HttpProtobuf, None)).is_ok());
     }
 
+    #[cfg(feature = "grpc")]
     #[tokio::test]
     async fn exporters_with_headers_build_for_grpc() {
         assert!(span_exporter(&config(OtlpProtocol::Grpc, None)).is_ok());
         assert!(metric_exporter(&config(OtlpProtocol::Grpc, None)).is_ok());
+    }
+
+    /// Built without the `grpc` feature (`.ci/run` tests the library that
+    /// way too), asking for gRPC is an error, never a quiet switch to
+    /// http/protobuf: the endpoint is a gRPC one.
+    #[cfg(not(feature = "grpc"))]
+    #[tokio::test]
+    async fn without_the_grpc_feature_asking_for_grpc_is_an_error() {
+        let spans = span_exporter(&config(OtlpProtocol::Grpc, None));
+        assert!(matches!(spans, Err(BuildError::GrpcNotBuilt)), "{spans:?}");
+        let metrics = metric_exporter(&config(OtlpProtocol::Grpc, None));
+        assert!(matches!(metrics, Err(BuildError::GrpcNotBuilt)));
+        let said = BuildError::GrpcNotBuilt.to_string();
+        assert!(said.contains("`grpc` feature"), "{said}");
     }
 
     /// Regression: opentelemetry-otlp merges its own headers (and those of
@@ -377,6 +418,7 @@ mod tests {
         drop(provider);
     }
 
+    #[cfg(feature = "grpc")]
     #[test]
     fn the_interceptor_replaces_existing_values() {
         use tonic::service::Interceptor as _;

@@ -97,6 +97,7 @@ impl std::fmt::Debug for ClientIdentity {
 
 impl TlsMaterial {
     /// tonic's TLS settings for the gRPC exporter.
+    #[cfg(feature = "grpc")]
     pub(crate) fn tonic_config(&self) -> tonic::transport::ClientTlsConfig {
         use tonic::transport::{Certificate, ClientTlsConfig, Identity};
         let config = ClientTlsConfig::new();
