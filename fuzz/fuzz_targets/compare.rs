@@ -8,7 +8,7 @@
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use tracetape::record::{BodyRecord, HeaderRecord, JsonPath, ResponseRecord};
-use tracetape::replay::compare::{CompareOptions, compare};
+use tracetape_compare::{CompareOptions, compare};
 
 /// The content types a body is tried with, picked by the input's first
 /// byte.

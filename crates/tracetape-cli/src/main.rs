@@ -17,6 +17,7 @@ mod record;
 mod recordings;
 mod replay;
 mod show;
+mod span_store;
 mod stores;
 mod table;
 #[cfg(test)]

@@ -5,8 +5,8 @@
 use std::cmp::Ordering;
 
 use serde_json::Value;
-use tracetape::replay::compare::MAX_VALUE_CHARS;
 use tracetape::replay::matching::CallDifference;
+use tracetape::replay::values::MAX_VALUE_CHARS;
 
 /// One step of a JSON path.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,7 +17,7 @@ use tracetape::store::LocalStore;
 
 use super::{Background, Paths};
 use crate::exit::Failure;
-use crate::{list, show};
+use crate::{list, show, span_store};
 
 /// An order the demo places, and what it shows.
 struct DemoOrder {
@@ -231,8 +231,7 @@ pub(super) fn show(
 ) -> Result<Option<String>, Failure> {
     let store = LocalStore::new(&paths.traces);
     let mut notes = io::stderr();
-    let traces = store
-        .traces()
+    let traces = span_store::traces(&store)
         .context("failed to read the trace store")
         .map_err(Failure::Failed)?;
     let new = traces
@@ -258,8 +257,7 @@ pub(super) fn show(
              --traces --store {}):\n",
             store.dir().display()
         )?;
-        let trace = store
-            .trace(&order.trace_id)
+        let trace = span_store::trace(&store, &order.trace_id)
             .map_err(|err| Failure::Failed(err.into()))?;
         show::trace::render(&trace, out, &mut notes)?;
         shown = Some(prefix.to_owned());

@@ -9,8 +9,8 @@ use std::io::Write;
 use anyhow::{Context as _, anyhow};
 use microservices::{Behaviour, Instrumentation, Service};
 use tokio::net::TcpListener;
-use tracetape::replay::compare::Deviation;
 use tracetape::setup::TracesExporter;
+use tracetape_compare::Deviation;
 
 use super::record::Recorded;
 use super::{Background, Paths};

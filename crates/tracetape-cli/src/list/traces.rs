@@ -5,12 +5,12 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use serde::Serialize;
-use tracetape::store::{TraceList, TraceSummary};
 
 use super::{ListArgs, newest, note_limit};
 use crate::exit::Failure;
 use crate::format::{clean, millis, rfc3339};
 use crate::output::{JSON_VERSION, OutputFormat, millis as json_millis, write_json};
+use crate::span_store::{self, TraceList, TraceSummary};
 use crate::table::{self, Align, Column};
 
 /// Root span names and services longer than this are cut short.
@@ -33,7 +33,7 @@ pub(crate) fn run(
     notes: &mut dyn Write,
 ) -> Result<(), Failure> {
     let store = args.store.open();
-    let list = store.traces().map_err(|err| Failure::Failed(err.into()))?;
+    let list = span_store::traces(&store).map_err(|err| Failure::Failed(err.into()))?;
     match args.format {
         OutputFormat::Text => render(&list, store.dir(), args.limit, out, notes)?,
         OutputFormat::Json => render_json(&list, store.dir(), args.limit, out)?,

@@ -14,7 +14,7 @@ use reqwest::Url;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use tracetape::record::{CONFIG_FILE, DEFAULT_DIR, JsonPath, Pattern};
-use tracetape::replay::compare::CompareOptions;
+use tracetape_compare::CompareOptions;
 
 use super::args::ReplayArgs;
 use super::order::Order;

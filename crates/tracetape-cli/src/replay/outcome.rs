@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use tracetape::record::ResponseRecord;
-use tracetape::replay::compare::{CompareOptions, Deviation, compare};
 use tracetape::replay::{LoggedCall, LoggedUnused, PollTimes, REPLAY_LOG_HEADER, ReplayId};
+use tracetape_compare::{CompareOptions, Deviation, compare};
 
 use super::select::Replayable;
 use super::send::Reply;

@@ -12,8 +12,8 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use tracetape::replay::compare::CompareOptions;
 use tracetape::replay::{ReplayId, ReplayStatus};
+use tracetape_compare::CompareOptions;
 
 use super::args::ReplayArgs;
 use super::config::Settings;

@@ -247,7 +247,7 @@ mod tests {
     use std::time::Duration;
 
     use tracetape::record::ExchangeKind;
-    use tracetape::replay::compare::CompareOptions;
+    use tracetape_compare::CompareOptions;
 
     use super::*;
     use crate::testing::{self, exchange, json_response};

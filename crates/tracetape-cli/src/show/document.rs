@@ -4,12 +4,12 @@
 
 use std::io::{self, Write};
 
+use crate::span_store::{SpanEvent, SpanStatus, StoredSpan, Trace};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 use tracetape::record::{BodyRecord, Exchange, ExchangeKind, HeaderRecord, StoredRecording};
 use tracetape::replay::ReplayId;
-use tracetape::store::{SpanEvent, SpanStatus, StoredSpan, Trace};
 
 use crate::format::rfc3339;
 use crate::output::{JSON_VERSION, attributes, millis, write_json};

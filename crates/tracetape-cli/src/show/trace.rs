@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use tracetape::store::{FindTraceError, SpanEvent, SpanStatus, StoredSpan, Trace};
+use crate::span_store::{self, FindTraceError, SpanEvent, SpanStatus, StoredSpan, Trace};
 
 use super::ShowArgs;
 use crate::exit::Failure;
@@ -31,7 +31,7 @@ pub(crate) fn run(
     out: &mut dyn Write,
     notes: &mut dyn Write,
 ) -> Result<(), Failure> {
-    let trace = args.store.open().trace(&args.id).map_err(|err| match err {
+    let trace = span_store::trace(&args.store.open(), &args.id).map_err(|err| match err {
         FindTraceError::InvalidId { .. } => Failure::Usage(err.into()),
         _ => Failure::Failed(err.into()),
     })?;

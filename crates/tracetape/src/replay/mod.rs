@@ -15,14 +15,14 @@
 //! With the clock file `tracetape replay` names in `TRACETAPE_REPLAY_CLOCK`
 //! (and its preload library), the wall clock of the thread polling a
 //! replayed request's handler reads the request's recorded time.
-//! [`compare`] then decides whether the response deviates from the
-//! recorded one. Before it stops the service, the replayer asks for the
+//! `tracetape replay` then decides whether the response deviates from
+//! the recorded one, reading run-to-run values with the same rules as
+//! matching ([`values`]). Before it stops the service, it asks for the
 //! [`ReplayStatus`]: the calls made outside the replayed requests, and
 //! those the requests' work made after their responses.
 
 mod body;
 mod clock;
-pub mod compare;
 mod global;
 mod id;
 #[cfg(all(test, feature = "axum", feature = "reqwest"))]
@@ -39,6 +39,7 @@ mod task;
 #[cfg(all(test, feature = "axum", feature = "reqwest"))]
 mod turn_tests;
 mod turns;
+pub mod values;
 
 pub(crate) use body::ReplayedBody;
 pub(crate) use clock::ClockShift;

@@ -1,14 +1,16 @@
 //! [`LocalStore`]: where the store lives and how large it may grow.
 
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::LocalSpanExporter;
+use super::{LocalSpanExporter, files};
 
 /// A directory of OTLP/JSON trace files with a size cap.
 ///
-/// The same value configures the writer ([`LocalStore::exporter`]) and the
-/// readers ([`LocalStore::traces`], [`LocalStore::trace`]). Cloning is cheap.
+/// The same value configures the writer ([`LocalStore::exporter`]) and
+/// says where readers find its files ([`LocalStore::files`]). Cloning is
+/// cheap.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalStore {
     dir: Arc<Path>,
@@ -54,6 +56,20 @@ impl LocalStore {
     /// The size cap in bytes.
     pub fn max_bytes(&self) -> u64 {
         self.max_bytes
+    }
+
+    /// The store's finished batch files, oldest first: the `*.json` files
+    /// of [`dir`](Self::dir) whose names do not start with `.` (a file
+    /// being written is a hidden temporary until it is complete), each one
+    /// or more OTLP/JSON `TracesData` documents. A file may be evicted
+    /// between this listing and its reading. A store not written to yet
+    /// has no directory: an error of kind [`io::ErrorKind::NotFound`].
+    ///
+    /// # Errors
+    ///
+    /// When the directory cannot be listed.
+    pub fn files(&self) -> io::Result<Vec<PathBuf>> {
+        files::batch_files(&self.dir)
     }
 
     /// A span exporter that writes into this store.

@@ -3,13 +3,11 @@
 //! A [`LocalStore`] is a directory (by default `.tracetape/traces`) of
 //! OTLP/JSON files with a size cap. [`LocalSpanExporter`] writes each batch
 //! of spans as one file, atomically, and removes the oldest files when the
-//! store grows past its cap. [`LocalStore::traces`] summarises the stored
-//! traces and [`LocalStore::trace`] returns one of them, whose spans
-//! [`Trace::walk`] visits as a tree.
+//! store grows past its cap; [`LocalStore::files`] lists the finished
+//! files, which `tracetape list --traces` and `tracetape show` read.
 //!
 //! The files are plain OTLP/JSON `TracesData` documents, so other tools can
 //! read them, and files from other OTLP/JSON writers can be dropped in.
-//! Files that cannot be decoded are skipped and counted, never fatal.
 //!
 //! ```no_run
 //! use tracetape::opentelemetry::trace::{Tracer as _, TracerProvider as _};
@@ -24,12 +22,8 @@
 //! provider.tracer("example").in_span("work", |_cx| {});
 //! provider.shutdown()?;
 //!
-//! let list = store.traces()?;
-//! if let Some(newest) = list.traces.first() {
-//!     let trace = store.trace(&newest.trace_id)?;
-//!     for entry in trace.walk() {
-//!         println!("{:indent$}{}", "", entry.span.name, indent = 2 * entry.depth);
-//!     }
+//! for file in store.files()? {
+//!     println!("{}", file.display());
 //! }
 //! # Ok(())
 //! # }
@@ -41,16 +35,9 @@ mod exporter;
 pub(crate) mod files;
 mod json;
 mod local;
-mod read;
-mod span;
-mod trace;
 
 #[cfg(test)]
 mod testing;
 
-pub use error::{FindTraceError, ReadError};
 pub use exporter::LocalSpanExporter;
 pub use local::LocalStore;
-pub use read::{TraceList, TraceSummary};
-pub use span::{SpanEvent, SpanKind, SpanStatus, StoredSpan};
-pub use trace::{Trace, TreeEntry};

@@ -2,10 +2,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use opentelemetry::trace::{
-    Span as _, SpanKind, Status, TraceContextExt as _, Tracer as _, TracerProvider as _,
-};
-use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
@@ -29,45 +25,4 @@ pub(crate) fn provider(store: &LocalStore, service: &str) -> SdkTracerProvider {
                 .build(),
         )
         .build()
-}
-
-/// Records one request: a SERVER root with a CLIENT child and an INTERNAL
-/// child that fails with an exception. Returns the trace id as hex.
-pub(crate) fn record_request(provider: &SdkTracerProvider, route: &str) -> String {
-    let tracer = provider.tracer("tracetape-test");
-    let mut root = tracer
-        .span_builder(format!("GET {route}"))
-        .with_kind(SpanKind::Server)
-        .with_attributes([
-            KeyValue::new("http.request.method", "GET"),
-            KeyValue::new("http.route", route.to_owned()),
-            KeyValue::new("http.response.status_code", 500_i64),
-        ])
-        .start(&tracer);
-    let trace_id = root.span_context().trace_id().to_string();
-    root.set_status(Status::error("handler failed"));
-    let cx = Context::current_with_span(root);
-
-    let mut db = tracer
-        .span_builder("SELECT users")
-        .with_kind(SpanKind::Client)
-        .with_attributes([KeyValue::new("db.system.name", "sqlite")])
-        .start_with_context(&tracer, &cx);
-    db.end();
-
-    let mut render = tracer
-        .span_builder("render")
-        .start_with_context(&tracer, &cx);
-    render.add_event(
-        "exception",
-        vec![
-            KeyValue::new("exception.type", "TemplateError"),
-            KeyValue::new("exception.message", "missing field"),
-        ],
-    );
-    render.set_status(Status::error("missing field"));
-    render.end();
-
-    cx.span().end();
-    trace_id
 }

@@ -25,10 +25,10 @@ use reqwest::Url;
 use tokio::sync::{Barrier, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 use tracetape::record::{BodyRecord, HeaderRecord, Recording, RecordingStore, ResponseRecord};
-use tracetape::replay::compare::{Change, CompareOptions, Comparison, DeviationKind, compare};
 use tracetape::replay::matching::Level;
 use tracetape::replay::{REPLAY_HEADER, REPLAY_LOG_HEADER, ReplayId, ReplayLog};
 use tracetape::{Telemetry, TelemetryGuard};
+use tracetape_compare::{Change, CompareOptions, Comparison, DeviationKind, compare};
 
 use crate::support::{RecordingStack, TempDir, Tripwire, tracetape_env};
 

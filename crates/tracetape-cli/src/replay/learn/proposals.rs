@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use tracetape::replay::ReplayId;
-use tracetape::replay::compare::{CompareOptions, Deviation, DeviationKind, compare};
+use tracetape_compare::{CompareOptions, Deviation, DeviationKind, compare};
 
 use super::super::outcome::Replayed;
 

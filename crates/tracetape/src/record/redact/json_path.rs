@@ -134,12 +134,21 @@ impl fmt::Display for JsonPath {
 
 impl JsonPath {
     /// Calls `visit` on every value the path names in `document`; returns
-    /// how many there were.
-    pub(crate) fn for_each_mut(
-        &self,
-        document: &mut Value,
-        visit: &mut dyn FnMut(&mut Value),
-    ) -> usize {
+    /// how many there were. Redaction rules and `tracetape replay`'s
+    /// ignore rules both find their values this way.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use tracetape::record::JsonPath;
+    ///
+    /// let path: JsonPath = "$.items[*].token".parse()?;
+    /// let mut document = json!({"items": [{"token": "a"}, {"token": "b"}, {}]});
+    /// let found = path.for_each_mut(&mut document, &mut |value| *value = json!("hidden"));
+    /// assert_eq!(found, 2);
+    /// assert_eq!(document["items"][1]["token"], "hidden");
+    /// # Ok::<(), tracetape::record::JsonPathError>(())
+    /// ```
+    pub fn for_each_mut(&self, document: &mut Value, visit: &mut dyn FnMut(&mut Value)) -> usize {
         walk(&self.segments, document, visit)
     }
 }

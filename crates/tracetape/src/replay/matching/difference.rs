@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::replay::compare::clip;
+use crate::replay::values::clip;
 
 /// Differences kept per call; the first ones, in the order path, query,
 /// body.

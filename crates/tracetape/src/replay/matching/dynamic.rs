@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 use super::redacted::looks_redacted;
-use crate::replay::compare::dynamic::Dynamic;
+use crate::replay::values::Dynamic;
 
 /// Shortest hex string taken for a nonce, hash or signature.
 const MIN_HEX: usize = 16;

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::redacted::looks_redacted;
-use crate::replay::compare::push_member;
+use crate::replay::values::push_member;
 
 /// How alike a live call is to a recorded one: `shared` parts of `total`,
 /// compared as an exact fraction. The parts are the path's segments, the

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use super::difference::{CallDifference, CallPart};
 use super::dynamic::{alike_str, of_str};
 use super::redacted::looks_redacted;
-use crate::http_attrs::decode_component;
+use crate::http_attrs::decoded_pairs;
 
 /// A URL in the form the matcher compares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,17 +171,7 @@ impl PathFit {
 /// `+` read as a space, as forms write it, when `plus_is_space`), sorted
 /// by key, then value; a key without `=` has the empty value.
 pub(super) fn pairs(text: &str, plus_is_space: bool) -> Vec<(String, String)> {
-    let mut pairs: Vec<(String, String)> = text
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (
-                decode_component(key, plus_is_space),
-                decode_component(value, plus_is_space),
-            )
-        })
-        .collect();
+    let mut pairs: Vec<(String, String)> = decoded_pairs(text, plus_is_space).collect();
     pairs.sort();
     pairs
 }

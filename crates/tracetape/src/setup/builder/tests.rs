@@ -112,7 +112,7 @@ fn the_local_store_is_the_default_exporter() {
     let telemetry = builder(&[]).with_local_store(store.clone()).build();
     record_span(&telemetry, "stored");
     telemetry.shutdown().unwrap();
-    assert_eq!(store.traces().unwrap().traces.len(), 1);
+    assert_eq!(store.files().unwrap().len(), 1, "one batch file written");
 }
 
 #[test]

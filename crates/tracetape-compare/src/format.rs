@@ -4,7 +4,7 @@
 use serde::de::IgnoredAny;
 
 use super::ndjson;
-use crate::record::HeaderRecord;
+use tracetape::record::HeaderRecord;
 
 /// How a body is compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +109,7 @@ fn declared(headers: &[HeaderRecord]) -> Option<Format> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::testing::header;
+    use crate::testing::header;
 
     fn of(content_type: Option<&str>, body: &str) -> Format {
         let headers: Vec<HeaderRecord> = content_type

@@ -1,8 +1,14 @@
-//! Whether a replayed response deviates from the recorded one.
+//! Whether a replayed response deviates from the recorded one: the
+//! judgement `tracetape replay` passes on each response, kept apart from
+//! the `tracetape` library, which services link, so that it can change
+//! without changing theirs.
 //!
 //! [`compare`] takes the recorded response and the one the new build of
 //! the service gave for the same request, and lists every [`Deviation`]
 //! between them: pure logic, no I/O, the same output for the same inputs.
+//! Run-to-run values are read with the library's matching rules
+//! ([`tracetape::replay::values`]), so a value that matching takes for a
+//! UUID or a JWT is one here too.
 //!
 //! # What is compared
 //!
@@ -13,7 +19,7 @@
 //!   parameters in any case (and parameters in any order). A header on
 //!   one side only is missing or unexpected.
 //! - **The body**, after undoing each side's `content-encoding`
-//!   ([`ResponseRecord::decoded_body`](crate::record::ResponseRecord::decoded_body);
+//!   ([`ResponseRecord::decoded_body`](tracetape::record::ResponseRecord::decoded_body);
 //!   a body that cannot be decoded is compared as sent), in the format
 //!   both sides are read in (below). Bodies read in two formats (JSON and
 //!   an HTML error page) are compared as text or bytes, and the
@@ -100,7 +106,7 @@
 //! ```
 //! use bytes::Bytes;
 //! use tracetape::record::{BodyRecord, HeaderRecord, ResponseRecord};
-//! use tracetape::replay::compare::{CompareOptions, compare};
+//! use tracetape_compare::{CompareOptions, compare};
 //!
 //! fn json(body: &'static str) -> ResponseRecord {
 //!     ResponseRecord {
@@ -141,9 +147,11 @@
 //! # }
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod body;
 mod deviation;
-pub(crate) mod dynamic;
+mod dynamic;
 mod form;
 mod format;
 mod headers;
@@ -155,11 +163,11 @@ mod records;
 mod response;
 mod sse;
 mod suggest;
+#[cfg(test)]
+mod testing;
 mod text;
 mod tokens;
 
-pub(crate) use deviation::clip;
 pub use deviation::{Change, Comparison, Deviation, DeviationKind, MAX_VALUE_CHARS};
-pub(crate) use json::push_member;
 pub use options::{CompareOptions, DEFAULT_TIME_WINDOW};
 pub use response::compare;

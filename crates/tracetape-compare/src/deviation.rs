@@ -4,15 +4,13 @@
 use std::fmt;
 
 use serde::Serialize;
-
-/// Values and texts in a [`Deviation`] are cut after this many characters
-/// (and `…` appended).
-pub const MAX_VALUE_CHARS: usize = 200;
+pub use tracetape::replay::values::MAX_VALUE_CHARS;
+use tracetape::replay::values::clip;
 
 /// The outcome of comparing a replayed response with the recorded one.
 ///
 /// ```
-/// use tracetape::replay::compare::Comparison;
+/// use tracetape_compare::Comparison;
 ///
 /// let comparison = Comparison::default();
 /// assert!(comparison.is_match());
@@ -167,14 +165,6 @@ impl fmt::Display for Deviation {
     }
 }
 
-/// `text` cut after [`MAX_VALUE_CHARS`] characters, `…` marking the cut.
-pub(crate) fn clip(text: &str) -> String {
-    match text.char_indices().nth(MAX_VALUE_CHARS) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -195,17 +185,6 @@ mod tests {
         let body = Deviation::new(DeviationKind::Body, Change::Changed, "x".into())
             .with_path("$.total".into());
         assert_eq!(body.to_string(), "body $.total: x");
-    }
-
-    #[test]
-    fn long_values_are_clipped_on_a_character_boundary() {
-        let long = "é".repeat(MAX_VALUE_CHARS + 5);
-        let clipped = clip(&long);
-        assert_eq!(clipped.chars().count(), MAX_VALUE_CHARS + 1);
-        assert!(clipped.ends_with('…'));
-        assert_eq!(clip("short"), "short");
-        let exact = "x".repeat(MAX_VALUE_CHARS);
-        assert_eq!(clip(&exact), exact);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use crate::record::JsonPath;
+use tracetape::record::JsonPath;
 
 /// The default [`CompareOptions::time_window`]: a minute.
 pub const DEFAULT_TIME_WINDOW: Duration = Duration::from_secs(60);
@@ -34,7 +34,7 @@ pub const DEFAULT_TIME_WINDOW: Duration = Duration::from_secs(60);
 /// In code:
 ///
 /// ```
-/// use tracetape::replay::compare::CompareOptions;
+/// use tracetape_compare::CompareOptions;
 ///
 /// let mut options = CompareOptions::default()
 ///     .with_header("ETag")

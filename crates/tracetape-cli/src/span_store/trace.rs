@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use super::StoredSpan;
 
-/// All stored spans of one trace, from [`LocalStore::trace`](super::LocalStore::trace).
+/// All stored spans of one trace, from [`trace`](super::trace).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Trace {
+pub(crate) struct Trace {
     trace_id: String,
     spans: Vec<StoredSpan>,
     skipped_files: usize,
@@ -37,22 +37,22 @@ impl Trace {
     }
 
     /// The full trace id, lowercase hex.
-    pub fn trace_id(&self) -> &str {
+    pub(crate) fn trace_id(&self) -> &str {
         &self.trace_id
     }
 
     /// The spans, ordered by start time.
-    pub fn spans(&self) -> &[StoredSpan] {
+    pub(crate) fn spans(&self) -> &[StoredSpan] {
         &self.spans
     }
 
     /// How many store files could not be read and were left out.
-    pub fn skipped_files(&self) -> usize {
+    pub(crate) fn skipped_files(&self) -> usize {
         self.skipped_files
     }
 
     /// When the earliest span started, in nanoseconds since the Unix epoch.
-    pub fn start_unix_nanos(&self) -> u64 {
+    pub(crate) fn start_unix_nanos(&self) -> u64 {
         self.spans
             .iter()
             .map(|span| span.start_unix_nanos)
@@ -61,7 +61,7 @@ impl Trace {
     }
 
     /// From the earliest start to the latest end of any span.
-    pub fn duration(&self) -> Duration {
+    pub(crate) fn duration(&self) -> Duration {
         let end = self
             .spans
             .iter()
@@ -77,7 +77,7 @@ impl Trace {
     /// a span whose parent was never stored); siblings are ordered by start
     /// time. Every span is visited exactly once, even when parent ids form a
     /// cycle.
-    pub fn walk(&self) -> impl Iterator<Item = TreeEntry<'_>> {
+    pub(crate) fn walk(&self) -> impl Iterator<Item = TreeEntry<'_>> {
         let index: HashMap<&str, usize> = self
             .spans
             .iter()
@@ -133,21 +133,21 @@ impl Trace {
 
 /// One span in [`Trace::walk`] order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct TreeEntry<'a> {
+pub(crate) struct TreeEntry<'a> {
     /// 0 for a root, 1 for its children, and so on.
-    pub depth: usize,
+    pub(crate) depth: usize,
     /// The span.
-    pub span: &'a StoredSpan,
+    pub(crate) span: &'a StoredSpan,
     /// Whether this is the last child of its parent (or the last root), which
     /// is what drawing `├─` versus `└─` needs.
-    pub is_last: bool,
+    pub(crate) is_last: bool,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{SpanKind, SpanStatus};
+    use crate::span_store::SpanStatus;
+    use crate::span_store::span::SpanKind;
 
     fn span(id: &str, parent: Option<&str>, start: u64) -> StoredSpan {
         StoredSpan {

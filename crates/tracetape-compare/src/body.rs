@@ -13,7 +13,7 @@ use super::tokens::{self, Line};
 use super::{
     Change, CompareOptions, Deviation, DeviationKind, form, json, ndjson, sse, suggest, text,
 };
-use crate::record::{DecodeBodyError, ResponseRecord};
+use tracetape::record::{DecodeBodyError, ResponseRecord};
 
 /// The deviations between two response bodies.
 pub(super) fn compare(
@@ -205,8 +205,8 @@ mod tests {
     use flate2::write::GzEncoder;
 
     use super::*;
-    use crate::record::BodyRecord;
-    use crate::record::testing::{header, whole};
+    use crate::testing::{header, whole};
+    use tracetape::record::BodyRecord;
 
     fn response(headers: &[(&str, &str)], body: BodyRecord) -> ResponseRecord {
         ResponseRecord {

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use super::dynamic::{self, Dynamic, Hidden, Verdict};
 use super::{Change, CompareOptions, Deviation, DeviationKind, jwt, suggest};
-use crate::record::HeaderRecord;
+use tracetape::record::HeaderRecord;
 
 /// The deviations of the headers `options` names, in its order.
 pub(super) fn compare(
@@ -148,7 +148,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::record::testing::header;
+    use crate::testing::header;
 
     fn compare_with(
         expected: &[HeaderRecord],

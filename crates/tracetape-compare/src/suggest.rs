@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::CompareOptions;
-use super::dynamic::{self, Dynamic};
+use super::dynamic::{self, Dynamic, Rules as _};
 
 /// Words in a member name that mark a value likely to change from run to
 /// run.

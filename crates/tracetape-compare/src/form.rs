@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::http_attrs::decode_component;
+use tracetape::replay::values::form_fields;
 
 /// The fields of a form as a JSON object: a field given once as a string
 /// (`$.name`), a field given more than once as an array of its values in
@@ -11,12 +11,8 @@ use crate::http_attrs::decode_component;
 /// the empty value, and empty pieces (`a=1&&b=2`) are skipped.
 pub(super) fn fields(text: &str) -> Value {
     let mut fields: Map<String, Value> = Map::new();
-    for piece in text.trim().split('&').filter(|piece| !piece.is_empty()) {
-        let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
-        let (name, value) = (
-            decode_component(name, true),
-            Value::String(decode_component(value, true)),
-        );
+    for (name, value) in form_fields(text.trim()) {
+        let value = Value::String(value);
         match fields.get_mut(&name) {
             None => {
                 fields.insert(name, value);

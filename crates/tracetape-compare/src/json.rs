@@ -13,7 +13,8 @@ use serde_json::{Map, Number, Value};
 use super::dynamic::{self, Dynamic, Hidden, Verdict};
 use super::records::{Meta, Records, Unit};
 use super::{Change, CompareOptions, Deviation, DeviationKind, jwt, suggest, tokens};
-use crate::record::JsonPath;
+use tracetape::record::JsonPath;
+use tracetape::replay::values::push_member;
 
 /// The deviations between two documents, in document order; `ignore`
 /// names values that are never deviations.
@@ -462,24 +463,6 @@ impl<'d> Walk<'d, '_> {
             Some(Step::Member(name)) => Some(name),
             _ => None,
         }
-    }
-}
-
-/// `.name`, or `['name']` when the name is not plain letters, digits,
-/// `_` and `-` (`["name"]` when it holds a `'`): a member in the path
-/// syntax of ignore rules, also where matching names a call's body value.
-pub(crate) fn push_member(text: &mut String, name: &str) {
-    let plain = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if plain {
-        text.push('.');
-        text.push_str(name);
-    } else if name.contains('\'') {
-        text.push_str(&format!("[\"{name}\"]"));
-    } else {
-        text.push_str(&format!("['{name}']"));
     }
 }
 

@@ -1,7 +1,7 @@
 //! One response against another: status, the chosen headers, the body.
 
 use super::{Change, CompareOptions, Comparison, Deviation, DeviationKind, body, headers, suggest};
-use crate::record::ResponseRecord;
+use tracetape::record::ResponseRecord;
 
 /// Compares the response a new build gave (`actual`) with the recorded
 /// one (`expected`): the status, the headers `options` names, and the
@@ -10,7 +10,7 @@ use crate::record::ResponseRecord;
 /// ```
 /// use bytes::Bytes;
 /// use tracetape::record::{BodyRecord, HeaderRecord, ResponseRecord};
-/// use tracetape::replay::compare::{Change, CompareOptions, DeviationKind, compare};
+/// use tracetape_compare::{Change, CompareOptions, DeviationKind, compare};
 ///
 /// fn response(status: u16, json: &'static str) -> ResponseRecord {
 ///     ResponseRecord {
@@ -73,7 +73,7 @@ pub fn compare(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::testing::{header, whole};
+    use crate::testing::{header, whole};
 
     fn response(status: u16, content_type: &str, body: &str) -> ResponseRecord {
         ResponseRecord {

@@ -1,6 +1,6 @@
-//! Reading traces back: [`LocalStore::traces`] and [`LocalStore::trace`].
+//! Reading traces back: [`traces`] and [`trace`].
 //!
-//! Every `*.json` file of the store is read as one or more OTLP/JSON
+//! Every batch file of the store ([`LocalStore::files`]) is read as one or more OTLP/JSON
 //! `TracesData` documents. A file that cannot be read or decoded is left
 //! out and counted in `skipped_files`; only a store directory that cannot be
 //! listed is an error. A missing directory is an empty store.
@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::io;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, Span, status};
@@ -17,116 +17,107 @@ use serde::Deserialize;
 
 use super::error::{FindTraceError, ReadError};
 use super::span::{hex, render_value};
-use super::{LocalStore, StoredSpan, Trace, files};
+use super::{StoredSpan, Trace};
+use tracetape::store::LocalStore;
 
-/// The traces of a store, from [`LocalStore::traces`].
+/// The traces of a store, from [`traces`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct TraceList {
+pub(crate) struct TraceList {
     /// One summary per trace, newest first.
-    pub traces: Vec<TraceSummary>,
+    pub(crate) traces: Vec<TraceSummary>,
     /// How many store files could not be read and were left out.
-    pub skipped_files: usize,
+    pub(crate) skipped_files: usize,
 }
 
 /// One trace at a glance.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct TraceSummary {
+pub(crate) struct TraceSummary {
     /// The trace id, lowercase hex.
-    pub trace_id: String,
+    pub(crate) trace_id: String,
     /// When the earliest span started, in nanoseconds since the Unix epoch.
-    pub start_unix_nanos: u64,
+    pub(crate) start_unix_nanos: u64,
     /// When the latest span ended, in nanoseconds since the Unix epoch.
-    pub end_unix_nanos: u64,
+    pub(crate) end_unix_nanos: u64,
     /// The name of the root span: a span without a parent if there is one,
     /// else the earliest span whose parent was not stored.
-    pub root_name: String,
+    pub(crate) root_name: String,
     /// The `service.name` of the root span's resource.
-    pub service_name: Option<String>,
+    pub(crate) service_name: Option<String>,
     /// How many distinct spans are stored.
-    pub span_count: usize,
+    pub(crate) span_count: usize,
     /// Whether any span has an error status.
-    pub has_error: bool,
+    pub(crate) has_error: bool,
 }
 
 impl TraceSummary {
-    /// When the earliest span started.
-    pub fn start_time(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_nanos(self.start_unix_nanos)
-    }
-
     /// From the earliest start to the latest end of any span.
-    pub fn duration(&self) -> Duration {
+    pub(crate) fn duration(&self) -> Duration {
         Duration::from_nanos(self.end_unix_nanos.saturating_sub(self.start_unix_nanos))
     }
 }
 
-impl LocalStore {
-    /// Summarises every trace in the store, newest first.
-    ///
-    /// Spans are grouped by trace id across files, so a trace whose spans
-    /// were exported in several batches is one entry.
-    pub fn traces(&self) -> Result<TraceList, ReadError> {
-        let mut by_trace: HashMap<Vec<u8>, Vec<Head>> = HashMap::new();
-        let skipped_files = scan(self.dir(), |span, service| {
-            by_trace
-                .entry(span.trace_id.clone())
-                .or_default()
-                .push(Head::new(span, service));
-        })?;
-        let mut traces: Vec<TraceSummary> = by_trace
-            .into_iter()
-            .map(|(trace_id, heads)| summarize(&trace_id, heads))
-            .collect();
-        traces.sort_by(|a, b| {
-            b.start_unix_nanos
-                .cmp(&a.start_unix_nanos)
-                .then_with(|| a.trace_id.cmp(&b.trace_id))
-        });
-        Ok(TraceList {
-            traces,
-            skipped_files,
-        })
-    }
+/// Summarises every trace in `store`, newest first.
+///
+/// Spans are grouped by trace id across files, so a trace whose spans
+/// were exported in several batches is one entry.
+pub(crate) fn traces(store: &LocalStore) -> Result<TraceList, ReadError> {
+    let mut by_trace: HashMap<Vec<u8>, Vec<Head>> = HashMap::new();
+    let skipped_files = scan(store, |span, service| {
+        by_trace
+            .entry(span.trace_id.clone())
+            .or_default()
+            .push(Head::new(span, service));
+    })?;
+    let mut traces: Vec<TraceSummary> = by_trace
+        .into_iter()
+        .map(|(trace_id, heads)| summarize(&trace_id, heads))
+        .collect();
+    traces.sort_by(|a, b| {
+        b.start_unix_nanos
+            .cmp(&a.start_unix_nanos)
+            .then_with(|| a.trace_id.cmp(&b.trace_id))
+    });
+    Ok(TraceList {
+        traces,
+        skipped_files,
+    })
+}
 
-    /// Every stored span of the trace whose id is `id` or starts with `id`
-    /// (case-insensitive).
-    pub fn trace(&self, id: &str) -> Result<Trace, FindTraceError> {
-        let prefix = id.trim().to_ascii_lowercase();
-        if prefix.is_empty() || prefix.len() > 32 || !prefix.bytes().all(|b| b.is_ascii_hexdigit())
-        {
-            return Err(FindTraceError::InvalidId { id: id.to_owned() });
+/// Every stored span of the trace in `store` whose id is `id` or starts
+/// with `id` (case-insensitive).
+pub(crate) fn trace(store: &LocalStore, id: &str) -> Result<Trace, FindTraceError> {
+    let prefix = id.trim().to_ascii_lowercase();
+    if prefix.is_empty() || prefix.len() > 32 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(FindTraceError::InvalidId { id: id.to_owned() });
+    }
+    let mut found: BTreeMap<String, Vec<StoredSpan>> = BTreeMap::new();
+    let skipped_files = scan(store, |span, service| {
+        let trace_id = hex(&span.trace_id);
+        if trace_id.starts_with(&prefix) {
+            found
+                .entry(trace_id)
+                .or_default()
+                .push(StoredSpan::from_proto(span, service));
         }
-        let mut found: BTreeMap<String, Vec<StoredSpan>> = BTreeMap::new();
-        let skipped_files = scan(self.dir(), |span, service| {
-            let trace_id = hex(&span.trace_id);
-            if trace_id.starts_with(&prefix) {
-                found
-                    .entry(trace_id)
-                    .or_default()
-                    .push(StoredSpan::from_proto(span, service));
-            }
-        })
-        .map_err(|source| FindTraceError::Read {
-            id: id.to_owned(),
-            source,
-        })?;
-        let mut matches = found.into_iter();
-        match (matches.next(), matches.next()) {
-            (Some((trace_id, spans)), None) => Ok(Trace::new(trace_id, spans, skipped_files)),
-            (None, _) => Err(FindTraceError::NotFound {
+    })
+    .map_err(|source| FindTraceError::Read {
+        id: id.to_owned(),
+        source,
+    })?;
+    let mut matches = found.into_iter();
+    match (matches.next(), matches.next()) {
+        (Some((trace_id, spans)), None) => Ok(Trace::new(trace_id, spans, skipped_files)),
+        (None, _) => Err(FindTraceError::NotFound {
+            id: prefix,
+            path: store.dir().to_owned(),
+        }),
+        (Some((first, _)), Some((second, _))) => {
+            let mut ids = vec![first, second];
+            ids.extend(matches.map(|(trace_id, _)| trace_id));
+            Err(FindTraceError::Ambiguous {
                 id: prefix,
-                path: self.dir().to_owned(),
-            }),
-            (Some((first, _)), Some((second, _))) => {
-                let mut ids = vec![first, second];
-                ids.extend(matches.map(|(trace_id, _)| trace_id));
-                Err(FindTraceError::Ambiguous {
-                    id: prefix,
-                    matches: ids,
-                })
-            }
+                matches: ids,
+            })
         }
     }
 }
@@ -140,15 +131,18 @@ struct Document {
     resource_spans: Vec<ResourceSpans>,
 }
 
-/// Calls `visit` with every usable span of every batch file in `dir` and
+/// Calls `visit` with every usable span of every batch file of `store` and
 /// the `service.name` of its resource. Returns how many files were skipped.
-fn scan(dir: &Path, mut visit: impl FnMut(&Span, Option<&str>)) -> Result<usize, ReadError> {
-    let paths = match files::batch_files(dir) {
+fn scan(
+    store: &LocalStore,
+    mut visit: impl FnMut(&Span, Option<&str>),
+) -> Result<usize, ReadError> {
+    let paths = match store.files() {
         Ok(paths) => paths,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(0),
         Err(source) => {
             return Err(ReadError::Store {
-                path: dir.to_owned(),
+                path: store.dir().to_owned(),
                 source,
             });
         }
@@ -273,11 +267,12 @@ fn summarize(trace_id: &[u8], heads: Vec<Head>) -> TraceSummary {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
-    use opentelemetry::trace::TracerProvider as _;
+    use tracetape::opentelemetry::trace::TracerProvider as _;
 
     use super::*;
-    use crate::store::testing::{provider, record_request, temp_store};
-    use crate::store::{SpanKind, SpanStatus};
+    use crate::span_store::SpanStatus;
+    use crate::span_store::span::SpanKind;
+    use crate::testing::{provider, record_request, temp_store};
 
     /// A hand-written OTLP/JSON document with one span per `(trace id, span
     /// id, parent id, name, start)`, as another OTLP/JSON writer could make.
@@ -304,7 +299,7 @@ mod tests {
         let trace_id = record_request(&provider, "/users/{id}");
         provider.shutdown().unwrap();
 
-        let list = store.traces().unwrap();
+        let list = traces(&store).unwrap();
         assert_eq!(list.skipped_files, 0);
         let [summary] = list.traces.as_slice() else {
             panic!("expected one trace, got {:?}", list.traces);
@@ -316,7 +311,7 @@ mod tests {
         assert!(summary.has_error);
         assert!(summary.duration() > Duration::ZERO);
 
-        let trace = store.trace(&trace_id).unwrap();
+        let trace = trace(&store, &trace_id).unwrap();
         let walk: Vec<_> = trace.walk().collect();
         let names: Vec<(usize, &str)> = walk
             .iter()
@@ -359,12 +354,11 @@ mod tests {
         let provider = provider(&store, "svc");
         let tracer = provider.tracer("test");
         for name in ["first", "second", "third"] {
-            opentelemetry::trace::Tracer::in_span(&tracer, name, |_| {});
+            tracetape::opentelemetry::trace::Tracer::in_span(&tracer, name, |_| {});
         }
         provider.shutdown().unwrap();
 
-        let names: Vec<String> = store
-            .traces()
+        let names: Vec<String> = traces(&store)
             .unwrap()
             .traces
             .into_iter()
@@ -380,7 +374,7 @@ mod tests {
         let trace_id = record_request(&provider, "/ok");
         provider.shutdown().unwrap();
 
-        let good = files::batch_files(store.dir()).unwrap();
+        let good = store.files().unwrap();
         let text = fs::read_to_string(&good[0]).unwrap();
         fs::write(store.dir().join("0-garbage.json"), b"\x00\xffnot json").unwrap();
         fs::write(
@@ -395,11 +389,11 @@ mod tests {
         .unwrap();
         fs::write(store.dir().join("3-empty.json"), b"").unwrap();
 
-        let list = store.traces().unwrap();
+        let list = traces(&store).unwrap();
         assert_eq!(list.skipped_files, 4);
         assert_eq!(list.traces.len(), 1);
         assert_eq!(list.traces[0].span_count, 3);
-        let trace = store.trace(&trace_id).unwrap();
+        let trace = trace(&store, &trace_id).unwrap();
         assert_eq!(trace.skipped_files(), 4);
         assert_eq!(trace.spans().len(), 3);
     }
@@ -415,7 +409,7 @@ mod tests {
         fs::write(store.dir().join("README.txt"), b"hello").unwrap();
         fs::create_dir(store.dir().join("nested.json")).unwrap();
 
-        let list = store.traces().unwrap();
+        let list = traces(&store).unwrap();
         assert_eq!(list.skipped_files, 0);
         assert_eq!(list.traces.len(), 1);
     }
@@ -423,9 +417,9 @@ mod tests {
     #[test]
     fn missing_store_is_empty() {
         let (_tmp, store) = temp_store();
-        assert_eq!(store.traces().unwrap(), TraceList::default());
+        assert_eq!(traces(&store).unwrap(), TraceList::default());
         assert!(matches!(
-            store.trace("abc"),
+            trace(&store, "abc"),
             Err(FindTraceError::NotFound { .. })
         ));
     }
@@ -435,7 +429,7 @@ mod tests {
         let (tmp, _) = temp_store();
         let file = tmp.path().join("file");
         fs::write(&file, b"").unwrap();
-        let err = LocalStore::new(&file).traces().unwrap_err();
+        let err = traces(&LocalStore::new(&file)).unwrap_err();
         assert!(
             err.to_string().starts_with("failed to read trace store "),
             "{err}"
@@ -447,11 +441,11 @@ mod tests {
     fn foreign_otlp_json_reads_including_json_lines() {
         let (_tmp, store) = temp_store();
         fs::create_dir_all(store.dir()).unwrap();
-        let trace = "0af7651916cd43dd8448eb211c80319c";
+        let trace_id = "0af7651916cd43dd8448eb211c80319c";
         let lines = [
-            foreign_document(&[(trace, "b7ad6b7169203331", "", "root", 1_000)]),
+            foreign_document(&[(trace_id, "b7ad6b7169203331", "", "root", 1_000)]),
             foreign_document(&[(
-                trace,
+                trace_id,
                 "00f067aa0ba902b7",
                 "b7ad6b7169203331",
                 "child",
@@ -460,13 +454,13 @@ mod tests {
         ];
         fs::write(store.dir().join("collector.json"), lines.join("\n")).unwrap();
 
-        let list = store.traces().unwrap();
+        let list = traces(&store).unwrap();
         assert_eq!(list.skipped_files, 0);
         assert_eq!(list.traces[0].root_name, "root");
         assert_eq!(list.traces[0].service_name.as_deref(), Some("other"));
         assert_eq!(list.traces[0].span_count, 2);
 
-        let found = store.trace("0AF7").unwrap();
+        let found = trace(&store, "0AF7").unwrap();
         let child = &found.spans()[1];
         assert_eq!(child.parent_span_id.as_deref(), Some("b7ad6b7169203331"));
         assert_eq!(child.attribute("n"), Some("7"));
@@ -495,15 +489,14 @@ mod tests {
         ]);
         fs::write(store.dir().join("a.json"), document).unwrap();
 
-        assert_eq!(store.trace("abc1").unwrap().spans()[0].name, "one");
+        assert_eq!(trace(&store, "abc1").unwrap().spans()[0].name, "one");
         assert_eq!(
-            store
-                .trace("abc20000000000000000000000000000")
+            trace(&store, "abc20000000000000000000000000000")
                 .unwrap()
                 .trace_id(),
             "abc20000000000000000000000000000"
         );
-        match store.trace("abc") {
+        match trace(&store, "abc") {
             Err(FindTraceError::Ambiguous { id, matches }) => {
                 assert_eq!(id, "abc");
                 assert_eq!(
@@ -516,7 +509,7 @@ mod tests {
             }
             other => panic!("expected ambiguity, got {other:?}"),
         }
-        match store.trace("abc3") {
+        match trace(&store, "abc3") {
             Err(err @ FindTraceError::NotFound { .. }) => {
                 assert!(
                     err.to_string().starts_with("no trace with id abc3 in "),
@@ -527,7 +520,7 @@ mod tests {
         }
         for bad in ["", "xyz", "0123456789abcdef0123456789abcdef0"] {
             assert!(
-                matches!(store.trace(bad), Err(FindTraceError::InvalidId { .. })),
+                matches!(trace(&store, bad), Err(FindTraceError::InvalidId { .. })),
                 "{bad:?} should be invalid"
             );
         }

@@ -12,46 +12,40 @@ use opentelemetry_proto::tonic::trace::v1::{Span, span, status};
 /// Ids are lowercase hex and attribute values are rendered as strings, so
 /// the type is easy to print and compare.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct StoredSpan {
+pub(crate) struct StoredSpan {
     /// The trace id, 32 hex digits for spans from the OpenTelemetry SDK.
-    pub trace_id: String,
+    pub(crate) trace_id: String,
     /// The span id, 16 hex digits for spans from the OpenTelemetry SDK.
-    pub span_id: String,
+    pub(crate) span_id: String,
     /// The parent's span id, or `None` for a root span.
-    pub parent_span_id: Option<String>,
+    pub(crate) parent_span_id: Option<String>,
     /// The span name.
-    pub name: String,
+    pub(crate) name: String,
     /// The span kind.
-    pub kind: SpanKind,
+    pub(crate) kind: SpanKind,
     /// When the span started, in nanoseconds since the Unix epoch.
-    pub start_unix_nanos: u64,
+    pub(crate) start_unix_nanos: u64,
     /// When the span ended, in nanoseconds since the Unix epoch.
-    pub end_unix_nanos: u64,
+    pub(crate) end_unix_nanos: u64,
     /// The span's attributes in recorded order, values rendered as strings.
-    pub attributes: Vec<(String, String)>,
+    pub(crate) attributes: Vec<(String, String)>,
     /// The span status.
-    pub status: SpanStatus,
+    pub(crate) status: SpanStatus,
     /// The span's events (exceptions among them) in recorded order.
-    pub events: Vec<SpanEvent>,
+    pub(crate) events: Vec<SpanEvent>,
     /// The `service.name` of the resource that produced the span.
-    pub service_name: Option<String>,
+    pub(crate) service_name: Option<String>,
 }
 
 impl StoredSpan {
     /// How long the span took (zero if it ends before it starts).
-    pub fn duration(&self) -> Duration {
+    pub(crate) fn duration(&self) -> Duration {
         Duration::from_nanos(self.end_unix_nanos.saturating_sub(self.start_unix_nanos))
     }
 
     /// The value of the first attribute named `key`.
-    pub fn attribute(&self, key: &str) -> Option<&str> {
+    pub(crate) fn attribute(&self, key: &str) -> Option<&str> {
         find(&self.attributes, key)
-    }
-
-    /// Whether the span's status is an error.
-    pub fn is_error(&self) -> bool {
-        matches!(self.status, SpanStatus::Error { .. })
     }
 
     /// Converts a span as decoded from OTLP/JSON.
@@ -82,8 +76,7 @@ impl StoredSpan {
 
 /// What a span describes, as in OTLP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum SpanKind {
+pub(crate) enum SpanKind {
     /// Not given, or a value this version does not know.
     Unspecified,
     /// An operation inside an application.
@@ -100,7 +93,7 @@ pub enum SpanKind {
 
 impl SpanKind {
     /// The lowercase name: `server`, `client`, and so on.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Unspecified => "unspecified",
             Self::Internal => "internal",
@@ -131,8 +124,7 @@ impl fmt::Display for SpanKind {
 
 /// How a span ended.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum SpanStatus {
+pub(crate) enum SpanStatus {
     /// No status was set.
     #[default]
     Unset,
@@ -162,19 +154,18 @@ impl SpanStatus {
 
 /// Something that happened during a span, such as an `exception`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SpanEvent {
+pub(crate) struct SpanEvent {
     /// The event name; exceptions are named `exception`.
-    pub name: String,
+    pub(crate) name: String,
     /// When it happened, in nanoseconds since the Unix epoch.
-    pub time_unix_nanos: u64,
+    pub(crate) time_unix_nanos: u64,
     /// The event's attributes, values rendered as strings.
-    pub attributes: Vec<(String, String)>,
+    pub(crate) attributes: Vec<(String, String)>,
 }
 
 impl SpanEvent {
     /// The value of the first attribute named `key`.
-    pub fn attribute(&self, key: &str) -> Option<&str> {
+    pub(crate) fn attribute(&self, key: &str) -> Option<&str> {
         find(&self.attributes, key)
     }
 }
