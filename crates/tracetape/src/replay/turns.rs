@@ -30,7 +30,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context as TaskContext, Poll, ready};
 use std::time::{Duration, Instant};
@@ -147,11 +146,7 @@ impl Seat {
     /// The request's handler has answered (or was dropped): its steps not
     /// taken yet are dropped.
     pub(crate) fn answered(&self) {
-        self.group.update(|state| {
-            if let Some(member) = state.members.get_mut(self.member) {
-                member.answered = true;
-            }
-        });
+        self.group.update(|state| state.answered(self.member));
     }
 }
 
@@ -228,8 +223,6 @@ enum Step {
 struct Group {
     state: Mutex<State>,
     moved: Notify,
-    /// The group's watch has stopped (every request has answered).
-    over: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -288,17 +281,15 @@ impl Group {
                 moved_at: Instant::now(),
             }),
             moved: Notify::new(),
-            over: AtomicBool::new(false),
         });
         let watched = Arc::downgrade(&group);
         std::thread::Builder::new()
             .name("tracetape-replay-turns".to_owned())
             .spawn(move || {
                 while let Some(group) = watched.upgrade() {
-                    if group.over.load(Ordering::Relaxed) {
+                    if !group.nudge() {
                         break;
                     }
-                    group.nudge();
                     drop(group);
                     std::thread::sleep(TICK);
                 }
@@ -367,9 +358,6 @@ impl Group {
         if let Some(mut state) = self.lock() {
             change(&mut state);
             state.moved_at = Instant::now();
-            if state.members.len() == state.size && state.members.iter().all(|m| m.answered) {
-                self.over.store(true, Ordering::Relaxed);
-            }
         }
         self.moved.notify_waiters();
     }
@@ -399,11 +387,16 @@ impl Group {
 
     /// Lets the first waiting step go when the group has stood still for
     /// [`PATIENCE`]; wakes the waiters either way (a member may have
-    /// answered).
-    fn nudge(&self) {
-        if let Some(mut state) = self.lock()
-            && state.moved_at.elapsed() >= PATIENCE
-        {
+    /// answered). False once every request of the group has answered:
+    /// there is nothing left to watch.
+    fn nudge(&self) -> bool {
+        let Some(mut state) = self.lock() else {
+            return false;
+        };
+        if state.members.len() == state.size && state.members.iter().all(|m| m.answered) {
+            return false;
+        }
+        if state.moved_at.elapsed() >= PATIENCE {
             if state.members.len() < state.size {
                 // The requests that have not come by now are given up on.
                 state.size = state.members.len();
@@ -412,7 +405,9 @@ impl Group {
             }
             state.moved_at = Instant::now();
         }
+        drop(state);
         self.moved.notify_waiters();
+        true
     }
 }
 
@@ -441,6 +436,18 @@ impl State {
             waiter.released = false;
         }
         true
+    }
+
+    /// `member`'s handler has answered: its steps will not come.
+    fn answered(&mut self, member: usize) {
+        if let Some(answered) = self.members.get_mut(member) {
+            answered.answered = true;
+        }
+        for planned in &mut self.steps {
+            if planned.member == member {
+                planned.taken = true;
+            }
+        }
     }
 
     /// Whether `member` waits at one of its steps: then it is not running
@@ -473,14 +480,6 @@ impl State {
     /// has come and no other is running. A step that goes is taken and
     /// its member runs (until its futures have all stopped).
     fn go(&mut self, member: usize, step: Step) -> bool {
-        // The steps of members that have answered will not come.
-        for planned in &mut self.steps {
-            if !planned.taken
-                && (self.members.get(planned.member)).is_some_and(|member| member.answered)
-            {
-                planned.taken = true;
-            }
-        }
         let Some(index) = self.position(member, step) else {
             return true;
         };
@@ -591,7 +590,7 @@ mod tests {
         let mut state = group(2, 2, &[(1, 0, Start), (2, 0, Answer(0)), (3, 1, Start)]);
         assert!(state.arrive(0, Start) && state.go(0, Start));
         // 0 answered without making its call.
-        state.members[0].answered = true;
+        state.answered(0);
         assert!(state.arrive(1, Start) && state.go(1, Start));
         // A call that was not recorded (or is answered a second time)
         // does not wait.

@@ -29,17 +29,11 @@ pub(crate) fn line(
     } else {
         match config.traces_exporter {
             TracesExporter::Otlp => {
-                let otlp = &config.traces_otlp;
-                let (name, default, path) = match otlp.protocol {
-                    OtlpProtocol::Grpc => ("gRPC", "http://localhost:4317", ""),
-                    OtlpProtocol::HttpProtobuf => (
-                        "http/protobuf",
-                        "http://localhost:4318/v1/traces",
-                        "/v1/traces",
-                    ),
+                let name = match config.traces_otlp.protocol {
+                    OtlpProtocol::Grpc => "gRPC",
+                    OtlpProtocol::HttpProtobuf => "http/protobuf",
                 };
-                let url = (otlp.endpoint.as_ref())
-                    .map_or_else(|| default.to_owned(), |e| e.url(otlp.protocol, path));
+                let url = super::otlp::url(&config.traces_otlp, "/v1/traces");
                 format!("OTLP {name} {url}")
             }
             TracesExporter::Console => "standard output".to_owned(),
