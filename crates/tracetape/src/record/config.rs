@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use super::config_file::{self, CONFIG_FILE};
 use super::{JsonPath, RedactRule};
-use crate::setup::Warning;
+use crate::setup::{TlsFiles, Warning};
 
 /// `TRACETAPE_CONFIG`
 const CONFIG: &str = "TRACETAPE_CONFIG";
@@ -96,8 +96,16 @@ pub struct RecordSettings {
     /// `TRACETAPE_RECORD_OTLP_ENDPOINT`: an OTLP/HTTP traces URL
     /// (`http://collector:4318/v1/traces`) each recording is also posted
     /// to, as OTLP/JSON, after redaction; `None` (the default) keeps
-    /// recordings in files only.
+    /// recordings in files only. An `https://` endpoint is verified
+    /// against the platform's roots, or, when telemetry is set up by
+    /// [`init`](crate::init) or the [`Telemetry`](crate::Telemetry) builder,
+    /// with the TLS files of the trace exporter
+    /// (`OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE` or
+    /// `OTEL_EXPORTER_OTLP_CERTIFICATE`, and the client key and
+    /// certificate for mutual TLS).
     pub otlp_endpoint: Option<String>,
+    /// The trace exporter's TLS files, for an `https://` `otlp_endpoint`.
+    pub(crate) forward_tls: TlsFiles,
 }
 
 impl Default for RecordSettings {
@@ -110,6 +118,7 @@ impl Default for RecordSettings {
             queue: DEFAULT_QUEUE,
             redact: Vec::new(),
             otlp_endpoint: None,
+            forward_tls: TlsFiles::default(),
         }
     }
 }
@@ -336,6 +345,7 @@ mod tests {
                 queue: 16,
                 redact: Vec::new(),
                 otlp_endpoint: Some("http://127.0.0.1:4318/v1/traces".to_owned()),
+                forward_tls: TlsFiles::default(),
             }
         );
         assert_eq!(read(&[(MODE, "replay")]).0.mode, Mode::Replay);

@@ -19,6 +19,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::diag;
+use crate::setup::{TlsFiles, TlsMaterial, is_https};
 
 /// Documents waiting to be posted, at most.
 const QUEUE: usize = 64;
@@ -44,15 +45,35 @@ pub(crate) struct Forwarder {
 
 impl Forwarder {
     /// Starts the posting thread for `endpoint` (a full OTLP/HTTP traces
-    /// URL, such as `http://collector:4318/v1/traces`).
-    pub(crate) fn start(endpoint: String) -> std::io::Result<Self> {
+    /// URL, such as `http://collector:4318/v1/traces`), with the TLS files
+    /// `tls` when it is https. `None`, reported once, when those files
+    /// cannot be used: recordings then stay in files, as they would
+    /// without forwarding, rather than go out unverified.
+    pub(crate) fn start(endpoint: String, tls: &TlsFiles) -> std::io::Result<Option<Self>> {
+        let tls = if is_https(&endpoint) {
+            match tls.load() {
+                Ok(material) => Some(material),
+                Err(err) => {
+                    diag::warn_once(
+                        FAILED,
+                        format_args!(
+                            "record mode: recordings are not forwarded to {endpoint}: {}; they are written to files only",
+                            diag::chain(&err)
+                        ),
+                    );
+                    return Ok(None);
+                }
+            }
+        } else {
+            None
+        };
         let (sender, receiver) = mpsc::sync_channel(QUEUE);
         let counts = Arc::new(ForwardCounts::default());
         let thread_counts = Arc::clone(&counts);
         thread::Builder::new()
             .name("tracetape-forward".to_owned())
-            .spawn(move || run(&endpoint, &receiver, &thread_counts))?;
-        Ok(Self { sender, counts })
+            .spawn(move || run(&endpoint, tls.as_ref(), &receiver, &thread_counts))?;
+        Ok(Some(Self { sender, counts }))
     }
 
     /// Queues one OTLP/JSON document without waiting.
@@ -71,11 +92,18 @@ impl Forwarder {
     }
 }
 
-fn run(endpoint: &str, receiver: &Receiver<Bytes>, counts: &ForwardCounts) {
-    let client = match reqwest::blocking::Client::builder()
-        .timeout(TIMEOUT)
-        .build()
-    {
+fn run(
+    endpoint: &str,
+    tls: Option<&TlsMaterial>,
+    receiver: &Receiver<Bytes>,
+    counts: &ForwardCounts,
+) {
+    let builder = reqwest::blocking::Client::builder().timeout(TIMEOUT);
+    let builder = match tls {
+        Some(tls) => tls.apply_to(builder),
+        None => Ok(builder),
+    };
+    let client = match builder.and_then(reqwest::blocking::ClientBuilder::build) {
         Ok(client) => client,
         Err(err) => {
             diag::warn_once(
@@ -108,5 +136,32 @@ fn run(endpoint: &str, receiver: &Receiver<Bytes>, counts: &ForwardCounts) {
                 counts.failed.fetch_add(1, Ordering::Relaxed)
             }
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    /// A CA file that cannot be read turns forwarding off (and says so)
+    /// rather than posting recordings over an unverified connection.
+    #[test]
+    fn unusable_tls_files_turn_https_forwarding_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing-ca.pem");
+        let tls = TlsFiles {
+            certificate: Some(crate::setup::file_setting(
+                "OTEL_EXPORTER_OTLP_CERTIFICATE",
+                missing.display().to_string(),
+            )),
+            ..TlsFiles::default()
+        };
+        let https = Forwarder::start("https://127.0.0.1:9/v1/traces".to_owned(), &tls).unwrap();
+        assert!(https.is_none());
+        // Over plain http the files are not read.
+        let http = Forwarder::start("http://127.0.0.1:9/v1/traces".to_owned(), &tls).unwrap();
+        assert!(http.is_some());
     }
 }

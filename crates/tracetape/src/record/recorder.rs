@@ -177,7 +177,7 @@ impl Recorder {
         let writer = RecordingWriter::start(
             WriterConfig::new(settings.dir.clone())
                 .with_capacity(settings.queue)
-                .with_forwarding(settings.otlp_endpoint.clone()),
+                .with_forwarding(settings.otlp_endpoint.clone(), &settings.forward_tls),
         )?;
         Ok(Self::with_sink(
             settings,

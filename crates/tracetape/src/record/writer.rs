@@ -21,6 +21,7 @@ use super::error::EncodeError;
 use super::forward::{ForwardCounts, Forwarder};
 use super::{Recording, RecordingStore};
 use crate::diag;
+use crate::setup::TlsFiles;
 use crate::store::files::{self, WriteError};
 
 /// The stable names of the writer's warnings.
@@ -35,8 +36,9 @@ pub(crate) struct WriterConfig {
     capacity: usize,
     max_queued_bytes: u64,
     drop_timeout: Duration,
-    /// Where each document is also posted, if anywhere.
-    forward_to: Option<String>,
+    /// Where each document is also posted, if anywhere, and the TLS files
+    /// for an https endpoint.
+    forward_to: Option<(String, TlsFiles)>,
     /// Holds the writer thread before each write, for tests.
     #[cfg(test)]
     gate: Option<Arc<Gate>>,
@@ -72,10 +74,10 @@ impl WriterConfig {
     }
 
     /// Also posts each recording's document to the OTLP/HTTP traces
-    /// endpoint `endpoint` (see `forward.rs`).
+    /// endpoint `endpoint`, with `tls` when it is https (see `forward.rs`).
     #[must_use]
-    pub(crate) fn with_forwarding(mut self, endpoint: Option<String>) -> Self {
-        self.forward_to = endpoint;
+    pub(crate) fn with_forwarding(mut self, endpoint: Option<String>, tls: &TlsFiles) -> Self {
+        self.forward_to = endpoint.map(|endpoint| (endpoint, tls.clone()));
         self
     }
 
@@ -235,12 +237,11 @@ impl RecordingWriter {
             finished: Mutex::new(0),
             finished_changed: Condvar::new(),
         });
-        let forwarder = config
-            .forward_to
-            .clone()
-            .map(Forwarder::start)
-            .transpose()
-            .map_err(|source| StartWriterError::Spawn { source })?;
+        let forwarder = match &config.forward_to {
+            Some((endpoint, tls)) => Forwarder::start(endpoint.clone(), tls)
+                .map_err(|source| StartWriterError::Spawn { source })?,
+            None => None,
+        };
         let forwarded = forwarder.as_ref().map(Forwarder::counts);
         let worker = Worker {
             shared: Arc::clone(&shared),

@@ -2,6 +2,7 @@
 //! environment.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use opentelemetry::{Key, KeyValue, Value};
@@ -261,6 +262,52 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Trusts the CA certificates in the PEM file `path` for an `https://`
+    /// OTLP endpoint, instead of the platform's roots, over
+    /// `OTEL_EXPORTER_OTLP_CERTIFICATE` and the per-signal variables. The
+    /// file is read at start; one that cannot be used is an error of
+    /// [`try_build`](Self::try_build) ([`SetupError::Tls`](super::SetupError::Tls)).
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() {
+    /// let _telemetry = tracetape::setup::Telemetry::builder()
+    ///     .with_otlp_endpoint("https://collector.internal:4318")
+    ///     .with_otlp_certificate("/etc/otel/ca.pem")
+    ///     .init();
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_otlp_certificate(mut self, path: impl Into<PathBuf>) -> Self {
+        self.overrides.otlp_certificate = Some(path.into());
+        self
+    }
+
+    /// Presents a client certificate to an `https://` OTLP endpoint that
+    /// asks for one (mutual TLS): the PEM certificate chain in
+    /// `certificate` and its PEM private key in `key`, over
+    /// `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`, `OTEL_EXPORTER_OTLP_CLIENT_KEY`
+    /// and the per-signal variables. Both files are read at start, like
+    /// [`with_otlp_certificate`](Self::with_otlp_certificate)'s.
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() {
+    /// let _telemetry = tracetape::setup::Telemetry::builder()
+    ///     .with_otlp_endpoint("https://collector.internal:4317")
+    ///     .with_otlp_certificate("/etc/otel/ca.pem")
+    ///     .with_otlp_client_identity("/etc/otel/client.pem", "/etc/otel/client-key.pem")
+    ///     .init();
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_otlp_client_identity(
+        mut self,
+        certificate: impl Into<PathBuf>,
+        key: impl Into<PathBuf>,
+    ) -> Self {
+        self.overrides.otlp_client_identity = Some((certificate.into(), key.into()));
+        self
+    }
+
     /// Chooses which traces are recorded, over `OTEL_TRACES_SAMPLER` and
     /// `OTEL_TRACES_SAMPLER_ARG`.
     ///
@@ -490,11 +537,14 @@ impl TelemetryBuilder {
             Some(lookup) => Settings::from_lookup(lookup),
             None => Settings::from_env(),
         };
-        let (record, record_warnings) = match &self.lookup {
+        let (mut record, record_warnings) = match &self.lookup {
             Some(lookup) => RecordSettings::from_lookup(lookup),
             None => RecordSettings::from_lookup(|name| std::env::var(name).ok()),
         };
         let (config, config_warnings) = Config::resolve(&self.overrides, settings);
+        // Recordings forwarded to an https endpoint trust what the spans'
+        // exporter trusts.
+        record.forward_tls = config.traces_otlp.tls.clone();
         warnings.extend(config_warnings);
         warnings.extend(record_warnings);
         for warning in &warnings {

@@ -1,6 +1,7 @@
 //! Resolving what the builder was told in code over what the environment
 //! says, over the defaults.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
@@ -12,7 +13,7 @@ use opentelemetry_semantic_conventions::resource::SERVICE_NAME;
 use super::exporter::{MetricsExporter, OtlpProtocol, TracesExporter};
 use super::propagation::Propagator;
 use super::settings::{BatchSettings, Endpoint, OtlpSettings, Settings, Warning, check_endpoint};
-use super::tls::TlsFiles;
+use super::tls::{FileSetting, TlsFiles};
 
 /// The default OTLP export timeout of the specification.
 const OTLP_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);
@@ -30,6 +31,10 @@ pub(crate) struct Overrides {
     pub(crate) otlp_protocol: Option<OtlpProtocol>,
     pub(crate) otlp_headers: Vec<(String, String)>,
     pub(crate) otlp_timeout: Option<Duration>,
+    /// `with_otlp_certificate`.
+    pub(crate) otlp_certificate: Option<PathBuf>,
+    /// `with_otlp_client_identity`: the certificate chain and the key.
+    pub(crate) otlp_client_identity: Option<(PathBuf, PathBuf)>,
     pub(crate) sampler: Option<Sampler>,
 }
 
@@ -92,7 +97,7 @@ impl Config {
                 .otlp_timeout
                 .or(env.timeout)
                 .unwrap_or(OTLP_TIMEOUT_DEFAULT),
-            tls: env.tls,
+            tls: code_tls(code, env.tls),
         };
         let traces_otlp = otlp(env.traces_otlp);
         let metrics_otlp = otlp(env.metrics_otlp);
@@ -151,6 +156,26 @@ impl Config {
             .with_service_name(default_service_name())
             .with_attributes(self.resource_attributes.iter().cloned())
             .build()
+    }
+}
+
+/// The TLS files set in code, each winning over the environment's (for
+/// both signals); a client identity set in code replaces both of its files.
+fn code_tls(code: &Overrides, env: TlsFiles) -> TlsFiles {
+    let set_in_code = |method: &str, path: &PathBuf| FileSetting {
+        var: format!("TelemetryBuilder::{method}"),
+        path: path.clone(),
+    };
+    let certificate = (code.otlp_certificate.as_ref())
+        .map(|path| set_in_code("with_otlp_certificate", path))
+        .or(env.certificate);
+    match &code.otlp_client_identity {
+        Some((chain, key)) => TlsFiles {
+            certificate,
+            client_certificate: Some(set_in_code("with_otlp_client_identity", chain)),
+            client_key: Some(set_in_code("with_otlp_client_identity", key)),
+        },
+        None => TlsFiles { certificate, ..env },
     }
 }
 

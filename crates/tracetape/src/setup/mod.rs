@@ -37,7 +37,11 @@
 //! `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` together give a client
 //! certificate for mutual TLS; one without the other is an error. The files
 //! are PEM, read once at start; with an `http://` endpoint they are not
-//! read.
+//! read. In code, [`TelemetryBuilder::with_otlp_certificate`] and
+//! [`TelemetryBuilder::with_otlp_client_identity`] name them for both
+//! signals, over the variables. Recordings forwarded to an `https://`
+//! `TRACETAPE_RECORD_OTLP_ENDPOINT` are verified with the trace exporter's
+//! files.
 //!
 //! # Environment variables
 //!
@@ -117,4 +121,6 @@ pub use guard::TelemetryGuard;
 pub(crate) use settings::Warning;
 pub use span_counts::SpanCounts;
 pub use tls::TlsError;
-pub(crate) use tls::TlsMaterial;
+pub(crate) use tls::{TlsFiles, TlsMaterial, is_https};
+#[cfg(test)]
+pub(crate) use tls::file_setting;

@@ -7,3 +7,4 @@ mod server;
 mod support;
 mod tls;
 mod tls_collector;
+mod tls_forward;

@@ -304,3 +304,65 @@ fn tls_files_are_not_read_for_an_http_endpoint() {
     );
     assert!(telemetry.is_ok());
 }
+
+/// The TLS files set in code win over the environment's: the generic and
+/// per-signal variables name nothing usable, the builder names the CA and
+/// the client identity, and a collector asking for a client certificate
+/// gets the span.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_files_set_in_code_win_over_the_environment() {
+    let pki = Pki::new();
+    let mut collector = TlsCollector::start(&pki, true).await;
+    let missing = pki.missing_file();
+    let env: HashMap<&str, String> = HashMap::from([
+        ("OTEL_METRICS_EXPORTER", "none".to_owned()),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "5000".to_owned()),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+            missing.display().to_string(),
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+            missing.display().to_string(),
+        ),
+    ]);
+    let telemetry = Telemetry::builder()
+        .with_env_lookup(move |name| env.get(name).cloned())
+        .with_otlp_endpoint(collector.url())
+        .with_otlp_certificate(&pki.ca)
+        .with_otlp_client_identity(&pki.client_certificate, &pki.client_key)
+        .try_build()
+        .unwrap();
+    span(&telemetry, "configured-in-code");
+    assert_eq!(flush(telemetry).await, (true, (1, 1, 0)));
+    assert_eq!(collector.next_span().await, "configured-in-code");
+}
+
+/// A file set in code that cannot be read is an error at start that names
+/// the method it came from.
+#[test]
+fn a_missing_certificate_set_in_code_names_the_method() {
+    let pki = Pki::new();
+    let missing = pki.missing_file();
+    let err = Telemetry::builder()
+        .with_env_lookup(|name| (name == "OTEL_METRICS_EXPORTER").then(|| "none".to_owned()))
+        .with_otlp_endpoint("https://127.0.0.1:4318")
+        .with_otlp_certificate(&missing)
+        .try_build()
+        .unwrap_err();
+    let SetupError::Tls {
+        err: TlsError::Read { var, path, .. },
+        ..
+    } = &err
+    else {
+        panic!("unexpected error: {err:?}");
+    };
+    assert_eq!(
+        (var.as_str(), path.as_path()),
+        ("TelemetryBuilder::with_otlp_certificate", missing.as_path())
+    );
+    assert!(
+        err.to_string().contains("traces"),
+        "the message names the signal: {err}"
+    );
+}

@@ -188,10 +188,17 @@ async fn answer(
     spans: &mpsc::UnboundedSender<String>,
 ) -> http::Response<Body> {
     let path = request.uri().path().to_owned();
+    let json = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
     let Ok(body) = request.into_body().collect().await else {
         return status(http::StatusCode::BAD_REQUEST);
     };
     let body = body.to_bytes();
+    if json && path == "/v1/traces" {
+        return answer_json(&body, spans);
+    }
     let (message, grpc) = match path.as_str() {
         "/v1/traces" => (body, false),
         // A gRPC message: a compression flag, four bytes of length, then the message.
@@ -225,6 +232,34 @@ async fn answer(
             .body(Full::new(Bytes::new()).boxed())
             .unwrap()
     }
+}
+
+/// OTLP/JSON (what record mode forwards): the span names of its
+/// `resourceSpans[].scopeSpans[].spans[]`.
+fn answer_json(body: &[u8], spans: &mpsc::UnboundedSender<String>) -> http::Response<Body> {
+    let Ok(document) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return status(http::StatusCode::BAD_REQUEST);
+    };
+    let list = |value: &serde_json::Value, key: &str| {
+        value
+            .get(key)
+            .and_then(serde_json::Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    for resource in list(&document, "resourceSpans") {
+        for scope in list(&resource, "scopeSpans") {
+            for span in list(&scope, "spans") {
+                if let Some(name) = span.get("name").and_then(serde_json::Value::as_str) {
+                    let _ = spans.send(name.to_owned());
+                }
+            }
+        }
+    }
+    http::Response::builder()
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(b"{}")).boxed())
+        .unwrap()
 }
 
 fn status(status: http::StatusCode) -> http::Response<Body> {
