@@ -47,18 +47,19 @@
 //! are dropped, as the specification asks.
 //!
 //! `tracestate` headers are read in order as one list. Empty and
-//! whitespace-only list-members are skipped. Keys are simple
-//! (`lcalpha 0*255(...)`) or multi-tenant (`tenant@system`, a tenant id of
-//! up to 241 characters starting with a letter or digit, a system id of up
-//! to 14 starting with a letter); values are up to 256 printable ASCII
-//! characters without `,` or `=`, not ending in a space. Any bad key or
-//! value, a repeated key or more than 32 list-members make the whole
-//! `tracestate` invalid: it is dropped and the trace continues without it.
-//! (The specification allows at most 32 list-members, and a receiver may
-//! drop a `tracestate` it cannot parse; the W3C test suite expects exactly
-//! that.) OpenTelemetry's `TraceState` refuses system ids of exactly 14
-//! characters, which the grammar allows; such list-members alone are left
-//! out.
+//! whitespace-only list-members are skipped. A key is a lowercase letter
+//! or digit followed by up to 255 of `a-z 0-9 _ - * / @` (Level 2 as it
+//! stands today); values are up to 256 printable ASCII characters without
+//! `,` or `=`, not ending in a space. Any bad key or value, or more than
+//! 32 list-members, make the whole `tracestate` invalid: it is dropped and
+//! the trace continues without it. (The specification allows at most 32
+//! list-members, and a receiver may drop a `tracestate` it cannot parse;
+//! the W3C test suite expects exactly that.) Keys are unique by the
+//! sender's care: a repeated key keeps its first list-member and the rest
+//! of the list stands. OpenTelemetry's `TraceState`, which carries the
+//! state in the span context, refuses some keys the grammar allows (more
+//! than one `@`, or more than 13 characters after it); such list-members
+//! alone are left out.
 //!
 //! Injection always writes version `00` in lowercase hex, and `tracestate`
 //! as one header of the valid list-members, left out when empty.

@@ -15,20 +15,21 @@ const MAX_HEADER: usize = 512;
 /// List-members longer than this are the first to go when a header is cut.
 const LONG_MEMBER: usize = 128;
 
-/// The longest simple key, tenant id and system id.
-const MAX_SIMPLE_KEY: usize = 256;
-const MAX_TENANT_ID: usize = 241;
-const MAX_SYSTEM_ID: usize = 14;
+/// The longest key.
+const MAX_KEY: usize = 256;
 
 /// The longest value.
 const MAX_VALUE: usize = 256;
 
 /// The list carried by the received `tracestate` fields, read as one
 /// comma-separated list in the order they came; an empty state when the
-/// combined list breaks the grammar anywhere (a bad key or value, a repeated
-/// key, more than 32 list-members).
+/// combined list breaks the grammar anywhere (a bad key or value, more than
+/// 32 list-members).
 ///
-/// Empty and whitespace-only list-members are allowed and skipped.
+/// Empty and whitespace-only list-members are allowed and skipped. Keys
+/// are unique by the sender's care, not the receiver's check: a repeated
+/// key keeps its first (leftmost) list-member and drops the later ones,
+/// and the rest of the list stands.
 pub(crate) fn parse(fields: &[&str]) -> TraceState {
     match members(fields) {
         Some(members) => to_trace_state(&members),
@@ -48,19 +49,23 @@ fn members<'a>(fields: &[&'a str]) -> Option<Vec<(&'a str, &'a str)>> {
             return None;
         }
         let (key, value) = member.split_once('=')?;
-        if !valid_key(key) || !valid_value(value) || members.iter().any(|(k, _)| *k == key) {
+        if !valid_key(key) || !valid_value(value) {
             return None;
         }
-        members.push((key, value));
+        if !members.iter().any(|(k, _)| *k == key) {
+            members.push((key, value));
+        }
     }
     Some(members)
 }
 
 /// The members as OpenTelemetry's `TraceState`.
 ///
-/// `TraceState` checks keys itself, and refuses a few that the grammar
-/// allows (a system id of 14 characters): those members are left out and
-/// the others kept, since the type cannot hold them.
+/// `TraceState` checks keys itself by the earlier `tenant@system` rule,
+/// and refuses some that the grammar allows: more than one `@`, more than
+/// 13 characters after it, or one that does not start with a letter or
+/// digit. Those members are left out and the others kept, since the type
+/// that carries the state in the span context cannot hold them.
 fn to_trace_state(members: &[(&str, &str)]) -> TraceState {
     if members.is_empty() {
         return TraceState::NONE;
@@ -115,39 +120,19 @@ pub(crate) fn header(state: &TraceState) -> String {
     header
 }
 
-/// `lcalpha / DIGIT / "_" / "-" / "*" / "/"`
-fn key_char(byte: u8) -> bool {
-    matches!(byte, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'*' | b'/')
-}
-
-/// A name of `1..=max` key characters whose first one passes `first`.
-fn key_part(part: &str, max: usize, first: impl Fn(u8) -> bool) -> bool {
-    let bytes = part.as_bytes();
-    match bytes.split_first() {
-        Some((&head, tail)) => {
-            bytes.len() <= max && first(head) && tail.iter().all(|&b| key_char(b))
+/// `key = ( lcalpha / DIGIT ) 0*255 ( keychar )`, where
+/// `keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"`.
+///
+/// (Level 2 as it stands: the `tenant@system` form of earlier drafts is
+/// one case of it, with no limit on where or how often `@` appears.)
+pub(crate) fn valid_key(key: &str) -> bool {
+    let start = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let keychar = |b: u8| start(b) || matches!(b, b'_' | b'-' | b'*' | b'/' | b'@');
+    match key.as_bytes().split_first() {
+        Some((&first, rest)) => {
+            key.len() <= MAX_KEY && start(first) && rest.iter().all(|&b| keychar(b))
         }
         None => false,
-    }
-}
-
-/// `key = simple-key / multi-tenant-key`:
-///
-/// ```text
-/// simple-key       = lcalpha 0*255( lcalpha / DIGIT / "_" / "-" / "*" / "/" )
-/// multi-tenant-key = tenant-id "@" system-id
-/// tenant-id        = ( lcalpha / DIGIT ) 0*240( lcalpha / DIGIT / "_" / "-" / "*" / "/" )
-/// system-id        = lcalpha 0*13( lcalpha / DIGIT / "_" / "-" / "*" / "/" )
-/// ```
-pub(crate) fn valid_key(key: &str) -> bool {
-    let lcalpha = |b: u8| b.is_ascii_lowercase();
-    match key.split_once('@') {
-        None => key_part(key, MAX_SIMPLE_KEY, lcalpha),
-        // A second `@` lands in the system id, where it is no key character.
-        Some((tenant, system)) => {
-            key_part(tenant, MAX_TENANT_ID, |b| lcalpha(b) || b.is_ascii_digit())
-                && key_part(system, MAX_SYSTEM_ID, lcalpha)
-        }
     }
 }
 
