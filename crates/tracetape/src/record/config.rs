@@ -35,11 +35,15 @@ const MAX_BODY_BYTES: &str = "TRACETAPE_RECORD_MAX_BODY_BYTES";
 const DIR: &str = "TRACETAPE_RECORD_DIR";
 /// `TRACETAPE_RECORD_QUEUE`
 const QUEUE: &str = "TRACETAPE_RECORD_QUEUE";
+/// `TRACETAPE_RECORD_MAX_DIR_BYTES`
+const MAX_DIR_BYTES: &str = "TRACETAPE_RECORD_MAX_DIR_BYTES";
 
 /// Bodies are kept up to this many bytes unless configured.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Recordings waiting to be written, at most, unless configured.
 pub const DEFAULT_QUEUE: usize = 1024;
+/// The recordings directory's size cap unless configured: 1 GiB.
+pub const DEFAULT_MAX_DIR_BYTES: u64 = 1024 * 1024 * 1024;
 /// Where recordings go unless configured, relative to the working
 /// directory.
 pub const DEFAULT_DIR: &str = ".tracetape/recordings";
@@ -90,6 +94,10 @@ pub struct RecordSettings {
     /// `TRACETAPE_RECORD_QUEUE`: recordings waiting to be written, at most
     /// (default 1024); past it, new ones are dropped and counted.
     pub queue: usize,
+    /// `TRACETAPE_RECORD_MAX_DIR_BYTES`: the recordings directory's
+    /// `*.json` files take at most this many bytes together (default 1
+    /// GiB); past it, the oldest recordings are removed, with a warning.
+    pub max_dir_bytes: u64,
     /// `[[record.redact]]` and `TRACETAPE_RECORD_REDACT_*`: the redaction
     /// rules applied, after the defaults, before anything is written.
     pub redact: Vec<RedactRule>,
@@ -116,6 +124,7 @@ impl Default for RecordSettings {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             dir: PathBuf::from(DEFAULT_DIR),
             queue: DEFAULT_QUEUE,
+            max_dir_bytes: DEFAULT_MAX_DIR_BYTES,
             redact: Vec::new(),
             otlp_endpoint: None,
             forward_tls: TlsFiles::default(),
@@ -250,6 +259,17 @@ impl RecordSettings {
                 )),
             }
         }
+        if let Some(value) = get(MAX_DIR_BYTES) {
+            match value.parse::<u64>() {
+                Ok(bytes) if bytes > 0 => settings.max_dir_bytes = bytes,
+                _ => warnings.push(Warning::invalid_env(
+                    MAX_DIR_BYTES,
+                    &value,
+                    "expected a positive number of bytes",
+                    "1073741824",
+                )),
+            }
+        }
         for (name, rule) in [
             (
                 REDACT_HEADERS,
@@ -283,6 +303,7 @@ impl RecordSettings {
         self.max_body_bytes = file.max_body_bytes.unwrap_or(self.max_body_bytes);
         self.dir = file.dir.unwrap_or_else(|| self.dir.clone());
         self.queue = file.queue.unwrap_or(self.queue);
+        self.max_dir_bytes = file.max_dir_bytes.unwrap_or(self.max_dir_bytes);
         self.redact = file.redact;
         self.otlp_endpoint = file.otlp_endpoint;
     }
@@ -332,6 +353,7 @@ mod tests {
             (MAX_BODY_BYTES, "4096"),
             (DIR, "/tmp/rec"),
             (QUEUE, "16"),
+            (MAX_DIR_BYTES, "4096"),
             (OTLP_ENDPOINT, "http://127.0.0.1:4318/v1/traces"),
         ]);
         assert!(warnings.is_empty(), "{warnings:?}");
@@ -343,6 +365,7 @@ mod tests {
                 max_body_bytes: 4096,
                 dir: PathBuf::from("/tmp/rec"),
                 queue: 16,
+                max_dir_bytes: 4096,
                 redact: Vec::new(),
                 otlp_endpoint: Some("http://127.0.0.1:4318/v1/traces".to_owned()),
                 forward_tls: TlsFiles::default(),

@@ -25,6 +25,7 @@ pub(crate) struct FileSettings {
     /// Relative paths are taken from the file's directory.
     pub(crate) dir: Option<PathBuf>,
     pub(crate) queue: Option<usize>,
+    pub(crate) max_dir_bytes: Option<u64>,
     pub(crate) redact: Vec<RedactRule>,
     pub(crate) otlp_endpoint: Option<String>,
 }
@@ -61,6 +62,7 @@ struct RawRecord {
     max_body_bytes: Option<usize>,
     dir: Option<PathBuf>,
     queue: Option<usize>,
+    max_dir_bytes: Option<u64>,
     otlp_endpoint: Option<String>,
     #[serde(default)]
     redact: Vec<RawRule>,
@@ -152,6 +154,9 @@ pub(crate) fn parse(text: &str) -> Result<FileSettings, String> {
     if record.queue == Some(0) {
         return Err("record.queue = 0: expected a positive number of recordings".to_owned());
     }
+    if record.max_dir_bytes == Some(0) {
+        return Err("record.max_dir_bytes = 0: expected a positive number of bytes".to_owned());
+    }
     let redact = record
         .redact
         .into_iter()
@@ -171,6 +176,7 @@ pub(crate) fn parse(text: &str) -> Result<FileSettings, String> {
         max_body_bytes: record.max_body_bytes,
         dir: record.dir,
         queue: record.queue,
+        max_dir_bytes: record.max_dir_bytes,
         redact,
         otlp_endpoint,
     })
@@ -258,6 +264,7 @@ mod tests {
             max_body_bytes = 4096
             dir = "recs"
             queue = 16
+            max_dir_bytes = 65536
             otlp_endpoint = "http://collector:4318/v1/traces"
 
             [[record.redact]]
@@ -296,6 +303,7 @@ mod tests {
                 max_body_bytes: Some(4096),
                 dir: Some(PathBuf::from("recs")),
                 queue: Some(16),
+                max_dir_bytes: Some(65536),
                 otlp_endpoint: Some("http://collector:4318/v1/traces".to_owned()),
                 redact: vec![
                     RedactRule::header("x-session"),
@@ -330,6 +338,7 @@ mod tests {
             ("[replay]\nx = 1\n[record]\nqueue = 0", "record.queue = 0"),
             ("[record]\nsample_rate = 2.0", "record.sample_rate = 2"),
             ("[record]\nqueue = 0", "record.queue = 0"),
+            ("[record]\nmax_dir_bytes = 0", "record.max_dir_bytes = 0"),
             (
                 "[record]\notlp_endpoint = \"collector\"",
                 "record.otlp_endpoint",

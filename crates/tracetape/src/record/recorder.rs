@@ -177,6 +177,7 @@ impl Recorder {
         let writer = RecordingWriter::start(
             WriterConfig::new(settings.dir.clone())
                 .with_capacity(settings.queue)
+                .with_max_dir_bytes(settings.max_dir_bytes)
                 .with_forwarding(settings.otlp_endpoint.clone(), &settings.forward_tls),
         )?;
         Ok(Self::with_sink(
@@ -304,6 +305,16 @@ impl Recorder {
     pub fn failed(&self) -> u64 {
         match &self.inner.sink {
             Sink::Writer(writer) => writer.failed(),
+            #[cfg(test)]
+            Sink::Fn(_) => 0,
+        }
+    }
+
+    /// Recordings removed from the directory, oldest first, to keep it
+    /// under [`RecordSettings::max_dir_bytes`].
+    pub fn evicted(&self) -> u64 {
+        match &self.inner.sink {
+            Sink::Writer(writer) => writer.evicted(),
             #[cfg(test)]
             Sink::Fn(_) => 0,
         }

@@ -3,12 +3,17 @@
 //!
 //! [`RecordingWriter::try_record`] never waits: when the queue is full (in
 //! recordings, or in bytes held), the recording is dropped and counted.
-//! A failing disk is reported once and counted; the service never notices.
-//! Dropping the writer waits, up to a timeout, for the queue to drain.
+//! The queue's bound is counted, not allocated, so a large configured
+//! queue costs nothing until used. A failing disk is reported once and
+//! counted; the service never notices. The directory is kept under its
+//! size cap by removing the oldest recordings, and created again if it is
+//! removed while the service runs. Dropping the writer waits, up to a
+//! timeout, for the queue to drain, and says how many recordings were lost
+//! and why.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -22,12 +27,16 @@ use super::forward::{ForwardCounts, Forwarder};
 use super::{Recording, RecordingStore};
 use crate::diag;
 use crate::setup::TlsFiles;
+use crate::store::cap::SizeCap;
 use crate::store::files::{self, WriteError};
 
 /// The stable names of the writer's warnings.
 const WRITE_FAILED: &str = "RecordingWriter.WriteFailed";
 const DROPPING_STARTED: &str = "RecordingWriter.RecordingDroppingStarted";
 const FLUSH_TIMED_OUT: &str = "RecordingWriter.FlushTimedOut";
+const EVICTING: &str = "RecordingWriter.Evicting";
+const EVICTION_FAILED: &str = "RecordingWriter.EvictionFailed";
+const LOST: &str = "RecordingWriter.Lost";
 
 /// How a [`RecordingWriter`] is set up.
 #[derive(Debug, Clone)]
@@ -36,6 +45,8 @@ pub(crate) struct WriterConfig {
     capacity: usize,
     max_queued_bytes: u64,
     drop_timeout: Duration,
+    /// The directory's size cap.
+    max_dir_bytes: u64,
     /// Where each document is also posted, if anywhere, and the TLS files
     /// for an https endpoint.
     forward_to: Option<(String, TlsFiles)>,
@@ -67,6 +78,7 @@ impl WriterConfig {
             capacity: Self::DEFAULT_CAPACITY,
             max_queued_bytes: Self::DEFAULT_MAX_QUEUED_BYTES,
             drop_timeout: Self::DEFAULT_DROP_TIMEOUT,
+            max_dir_bytes: super::DEFAULT_MAX_DIR_BYTES,
             forward_to: None,
             #[cfg(test)]
             gate: None,
@@ -78,6 +90,14 @@ impl WriterConfig {
     #[must_use]
     pub(crate) fn with_forwarding(mut self, endpoint: Option<String>, tls: &TlsFiles) -> Self {
         self.forward_to = endpoint.map(|endpoint| (endpoint, tls.clone()));
+        self
+    }
+
+    /// Keeps the directory's `*.json` files under `max_bytes` together,
+    /// removing the oldest.
+    #[must_use]
+    pub(crate) fn with_max_dir_bytes(mut self, max_bytes: u64) -> Self {
+        self.max_dir_bytes = max_bytes;
         self
     }
 
@@ -134,7 +154,7 @@ impl WriterConfig {
 pub(crate) struct RecordingWriter {
     shared: Arc<Shared>,
     /// `None` once closed, in `drop`.
-    sender: Option<SyncSender<Queued>>,
+    sender: Option<Sender<Queued>>,
     thread: Option<JoinHandle<()>>,
     dir: PathBuf,
     capacity: usize,
@@ -152,12 +172,19 @@ struct Queued {
 /// What the request path and the writer thread share.
 #[derive(Debug)]
 struct Shared {
+    capacity: u64,
     max_queued_bytes: u64,
+    /// Recordings in the queue, not yet taken by the thread.
+    queued: AtomicU64,
     queued_bytes: AtomicU64,
     accepted: AtomicU64,
     dropped: AtomicU64,
     written: AtomicU64,
     failed: AtomicU64,
+    /// Recordings removed to keep the directory under its cap.
+    evicted: AtomicU64,
+    /// Why the last recording that failed was not written.
+    last_failure: Mutex<Option<String>>,
     /// Recordings written or failed, without the lock.
     done: AtomicU64,
     /// Recordings written or failed, under a lock for `flush` to wait on.
@@ -166,14 +193,34 @@ struct Shared {
 }
 
 impl Shared {
-    /// Reserves `bytes` of the budget; `false` when they do not fit.
+    /// Reserves a place in the queue and `bytes` of the budget; `false`
+    /// when either is full.
     fn reserve(&self, bytes: u64) -> bool {
-        self.queued_bytes
+        let placed = self
+            .queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                (queued < self.capacity).then_some(queued + 1)
+            })
+            .is_ok();
+        if !placed {
+            return false;
+        }
+        let budgeted = self
+            .queued_bytes
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
                 let total = queued.saturating_add(bytes);
                 (queued == 0 || total <= self.max_queued_bytes).then_some(total)
             })
-            .is_ok()
+            .is_ok();
+        if !budgeted {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+        }
+        budgeted
+    }
+
+    /// The place of a recording the thread has taken.
+    fn taken(&self) {
+        self.queued.fetch_sub(1, Ordering::AcqRel);
     }
 
     fn release(&self, bytes: u64) {
@@ -225,14 +272,20 @@ pub(crate) enum WriteRecordingError {
 impl RecordingWriter {
     /// Starts the writer thread.
     pub(crate) fn start(config: WriterConfig) -> Result<Self, StartWriterError> {
-        let (sender, receiver) = mpsc::sync_channel(config.capacity);
+        // Unbounded as a channel: the bound is `Shared::queued`, so no room
+        // is allocated for recordings that never come.
+        let (sender, receiver) = mpsc::channel();
         let shared = Arc::new(Shared {
+            capacity: config.capacity as u64,
             max_queued_bytes: config.max_queued_bytes,
+            queued: AtomicU64::new(0),
             queued_bytes: AtomicU64::new(0),
             accepted: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             written: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            evicted: AtomicU64::new(0),
+            last_failure: Mutex::new(None),
             done: AtomicU64::new(0),
             finished: Mutex::new(0),
             finished_changed: Condvar::new(),
@@ -247,6 +300,8 @@ impl RecordingWriter {
             shared: Arc::clone(&shared),
             dir: config.dir.clone(),
             dir_ready: false,
+            cap: SizeCap::default(),
+            max_dir_bytes: config.max_dir_bytes,
             forwarder,
             #[cfg(test)]
             gate: config.gate.clone(),
@@ -278,13 +333,14 @@ impl RecordingWriter {
             self.drop_one();
             return false;
         }
-        match sender.try_send(Queued { recording, bytes }) {
+        match sender.send(Queued { recording, bytes }) {
             Ok(()) => {
                 self.shared.accepted.fetch_add(1, Ordering::AcqRel);
                 true
             }
-            // Full, or the thread is gone: either way the recording is lost.
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+            // The thread is gone: the recording is lost.
+            Err(_) => {
+                self.shared.taken();
                 self.shared.release(bytes);
                 self.drop_one();
                 false
@@ -296,13 +352,7 @@ impl RecordingWriter {
     /// `false`, counting it as dropped, when the queue is full in
     /// recordings or bytes.
     pub(crate) fn take_room(&self) -> bool {
-        let done = self.shared.done.load(Ordering::Acquire);
-        let waiting = self
-            .shared
-            .accepted
-            .load(Ordering::Acquire)
-            .saturating_sub(done);
-        let room = waiting < self.capacity as u64
+        let room = self.shared.queued.load(Ordering::Acquire) < self.shared.capacity
             && self.shared.queued_bytes.load(Ordering::Acquire) < self.shared.max_queued_bytes;
         if !room {
             self.drop_one();
@@ -381,6 +431,40 @@ impl RecordingWriter {
         self.shared.failed.load(Ordering::Relaxed)
     }
 
+    /// Recordings removed to keep the directory under its size cap.
+    pub(crate) fn evicted(&self) -> u64 {
+        self.shared.evicted.load(Ordering::Relaxed)
+    }
+
+    /// How many recordings were lost, and why; `None` when none were.
+    fn losses(&self) -> Option<String> {
+        let (dropped, failed) = (self.dropped(), self.failed());
+        if dropped + failed == 0 {
+            return None;
+        }
+        let mut causes = Vec::new();
+        if dropped > 0 {
+            causes.push(format!("{dropped} dropped because the queue was full"));
+        }
+        if failed > 0 {
+            let last = self
+                .shared
+                .last_failure
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+                .unwrap_or_default();
+            causes.push(format!("{failed} not written (the last: {last})"));
+        }
+        Some(format!(
+            "record mode: {} recordings lost: {}; {} written to {}",
+            dropped + failed,
+            causes.join(", "),
+            self.written(),
+            self.dir.display()
+        ))
+    }
+
     /// Recordings posted to the collector, when forwarding.
     pub(crate) fn forwarded(&self) -> u64 {
         self.forwarded
@@ -392,6 +476,9 @@ impl RecordingWriter {
 impl Drop for RecordingWriter {
     fn drop(&mut self) {
         let flushed = self.flush(self.drop_timeout);
+        if let Some(losses) = self.losses() {
+            diag::warn_once(LOST, losses);
+        }
         // Closing the queue ends the thread once it is empty.
         self.sender = None;
         match flushed {
@@ -418,6 +505,9 @@ struct Worker {
     dir: PathBuf,
     /// Whether `dir` was created (or found) since the last failure.
     dir_ready: bool,
+    /// The directory's size cap.
+    cap: SizeCap,
+    max_dir_bytes: u64,
     forwarder: Option<Forwarder>,
     #[cfg(test)]
     gate: Option<Arc<Gate>>,
@@ -426,6 +516,7 @@ struct Worker {
 impl Worker {
     fn run(mut self, receiver: Receiver<Queued>) {
         while let Ok(Queued { recording, bytes }) = receiver.recv() {
+            self.shared.taken();
             #[cfg(test)]
             if let Some(gate) = &self.gate {
                 gate.pass();
@@ -434,11 +525,17 @@ impl Worker {
             drop(recording);
             self.shared.release(bytes);
             match result {
-                Ok(_) => {
+                Ok(written) => {
                     self.shared.written.fetch_add(1, Ordering::Relaxed);
+                    self.enforce_cap(written);
                 }
                 Err(err) => {
                     self.shared.failed.fetch_add(1, Ordering::Relaxed);
+                    *self
+                        .shared
+                        .last_failure
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = Some(diag::chain(&err));
                     diag::warn_once(
                         WRITE_FAILED,
                         format_args!(
@@ -452,7 +549,8 @@ impl Worker {
         }
     }
 
-    fn write(&mut self, recording: &Recording) -> Result<PathBuf, WriteRecordingError> {
+    /// Writes one recording: where, and how many bytes.
+    fn write(&mut self, recording: &Recording) -> Result<(PathBuf, u64), WriteRecordingError> {
         let trace_id = recording.trace_id;
         let contents = Bytes::from(
             recording
@@ -468,11 +566,45 @@ impl Worker {
             self.dir_ready = true;
         }
         let name = files::next_file_name_with(&trace_id.to_string());
-        files::write_atomic(&self.dir, &name, &contents).map_err(|err| {
-            // The directory may have been removed: create it again next time.
-            self.dir_ready = false;
-            store(err)
-        })
+        let written = match files::write_atomic(&self.dir, &name, &contents) {
+            Ok(path) => path,
+            // Removed while the service runs (`rm -rf .tracetape`): made
+            // again, and this recording written into it.
+            Err(_) if !self.dir.is_dir() => {
+                files::create_dir(&self.dir).map_err(store)?;
+                files::write_atomic(&self.dir, &name, &contents).map_err(store)?
+            }
+            Err(err) => {
+                self.dir_ready = false;
+                return Err(store(err));
+            }
+        };
+        Ok((written, contents.len() as u64))
+    }
+
+    /// Removes the oldest recordings while the directory is over its cap,
+    /// saying so once.
+    fn enforce_cap(&mut self, written: (PathBuf, u64)) {
+        match self.cap.after_write(&self.dir, written, self.max_dir_bytes) {
+            Ok(0) => {}
+            Ok(removed) => {
+                self.shared
+                    .evicted
+                    .fetch_add(removed as u64, Ordering::Relaxed);
+                diag::warn_once(
+                    EVICTING,
+                    format_args!(
+                        "record mode: {} holds more than its cap of {} bytes; the oldest recordings are removed (TRACETAPE_RECORD_MAX_DIR_BYTES)",
+                        self.dir.display(),
+                        self.max_dir_bytes
+                    ),
+                );
+            }
+            // The recording is safely written; the next one tries again.
+            Err(err) => {
+                diag::warn_once(EVICTION_FAILED, diag::chain(&err));
+            }
+        }
     }
 }
 
@@ -750,10 +882,75 @@ mod tests {
         writer.try_record(background_recording(2));
         writer.try_record(background_recording(3));
         writer.flush(Duration::from_secs(10)).unwrap();
-        // One failure at most (the write that found the directory gone).
-        assert_eq!(writer.written() + writer.failed(), 3);
-        assert!(writer.failed() <= 1, "{}", writer.failed());
-        assert!(!json_files(&dir).is_empty());
+        // Nothing lost: the write that finds the directory gone makes it
+        // again.
+        assert_eq!((writer.written(), writer.failed()), (3, 0));
+        assert_eq!(json_files(&dir).len(), 2);
+    }
+
+    #[test]
+    fn the_directory_stays_under_its_cap_oldest_first() {
+        let (_tmp, dir) = temp_dir();
+        let one = {
+            let (_tmp, dir) = temp_dir();
+            let writer = RecordingWriter::start(WriterConfig::new(&dir)).unwrap();
+            writer.try_record(background_recording(1));
+            writer.flush(Duration::from_secs(10)).unwrap();
+            fs::metadata(&json_files(&dir)[0]).unwrap().len()
+        };
+        // Room for three recordings of about that size, not four.
+        let writer =
+            RecordingWriter::start(WriterConfig::new(&dir).with_max_dir_bytes(one * 3 + one / 2))
+                .unwrap();
+        for trace in 1..=5_u128 {
+            assert!(writer.try_record(background_recording(trace)));
+        }
+        writer.flush(Duration::from_secs(10)).unwrap();
+        assert_eq!((writer.written(), writer.evicted()), (5, 2));
+        let kept: Vec<String> = json_files(&dir)
+            .iter()
+            .map(|path| {
+                Recording::from_otlp_json(&fs::read(path).unwrap())
+                    .unwrap()
+                    .trace_id
+                    .to_string()
+            })
+            .collect();
+        let newest: Vec<String> = (3..=5_u128).map(|t| TraceId::from(t).to_string()).collect();
+        assert_eq!(kept, newest);
+        assert!(!diag::warn_once(EVICTING, "probe"), "said once");
+    }
+
+    /// A queue configured far larger than memory costs nothing until used
+    /// (the channel used to allocate every place up front, and a queue of
+    /// 2^40 aborted the process).
+    #[test]
+    fn a_huge_queue_is_not_allocated() {
+        let (_tmp, dir) = temp_dir();
+        let writer =
+            RecordingWriter::start(WriterConfig::new(&dir).with_capacity(1 << 40)).unwrap();
+        assert!(writer.try_record(background_recording(1)));
+        writer.flush(Duration::from_secs(10)).unwrap();
+        assert_eq!(writer.written(), 1);
+    }
+
+    #[test]
+    fn losses_are_totalled_when_the_writer_goes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("not-a-directory");
+        fs::write(&file, b"").unwrap();
+        let writer = RecordingWriter::start(WriterConfig::new(file.join("recordings"))).unwrap();
+        for trace in 1..=2_u128 {
+            writer.try_record(background_recording(trace));
+        }
+        writer.flush(Duration::from_secs(10)).unwrap();
+        let losses = writer.losses().unwrap();
+        assert!(
+            losses.starts_with("record mode: 2 recordings lost: 2 not written (the last: "),
+            "{losses}"
+        );
+        assert!(losses.contains("not-a-directory"), "{losses}");
+        assert!(losses.contains("; 0 written to "), "{losses}");
     }
 
     #[test]

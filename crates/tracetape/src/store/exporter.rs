@@ -11,15 +11,11 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use super::LocalStore;
-use super::cap::Usage;
+use super::cap::SizeCap;
 use super::error::{EvictError, WriteError};
 use super::files;
 use super::json::{self, JsonResource};
 use crate::diag::chain;
-
-/// The directory is listed again (to notice files that others added or
-/// removed) at every this many exports.
-const RESCAN_EVERY: u32 = 64;
 
 /// A [`SpanExporter`] that writes into a [`LocalStore`].
 ///
@@ -37,21 +33,18 @@ pub struct LocalSpanExporter {
     store: LocalStore,
     resource: JsonResource,
     is_shutdown: AtomicBool,
-    /// `None` until the first export, and after a failure to enforce the
-    /// cap, so that the next export lists the directory.
-    usage: Mutex<Option<Usage>>,
-    rescan_every: u32,
+    /// The store's size cap, enforced after each batch.
+    cap: Mutex<SizeCap>,
 }
 
 impl LocalSpanExporter {
     /// An exporter writing into `store`.
     pub fn new(store: LocalStore) -> Self {
         Self {
-            store,
             resource: JsonResource::default(),
             is_shutdown: AtomicBool::new(false),
-            usage: Mutex::new(None),
-            rescan_every: RESCAN_EVERY,
+            cap: Mutex::new(SizeCap::default()),
+            store,
         }
     }
 
@@ -62,17 +55,23 @@ impl LocalSpanExporter {
 
     /// Lists the directory at every `n`-th export instead.
     #[cfg(test)]
-    fn with_rescan_every(mut self, n: u32) -> Self {
-        self.rescan_every = n;
-        self
+    fn with_rescan_every(self, n: u32) -> Self {
+        let cap = self
+            .cap
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        Self {
+            cap: Mutex::new(cap.with_rescan_every(n)),
+            ..self
+        }
     }
 
     /// How many files the cap counts and their total size; `None` before
     /// the first export.
     #[cfg(test)]
     fn counted(&self) -> Option<(usize, u64)> {
-        let usage = self.usage.lock().unwrap_or_else(PoisonError::into_inner);
-        usage.as_ref().map(Usage::counted)
+        let cap = self.cap.lock().unwrap_or_else(PoisonError::into_inner);
+        cap.counted()
     }
 
     fn write_batch(&self, batch: Vec<SpanData>) -> Result<(), WriteError> {
@@ -95,18 +94,9 @@ impl LocalSpanExporter {
     /// Counts the file just written (`len` bytes at `written`) and removes
     /// the oldest files while the store is over its cap.
     fn enforce_cap(&self, dir: &Path, written: PathBuf, len: u64) -> Result<(), EvictError> {
-        let mut usage = self.usage.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut current = match usage.take() {
-            Some(mut known) if known.added_since_scan() + 1 < self.rescan_every => {
-                known.add(written.clone(), len);
-                known
-            }
-            // The listing includes the file just written.
-            _ => Usage::scan(dir)?,
-        };
-        current.evict(self.store.max_bytes(), &written)?;
-        *usage = Some(current);
-        Ok(())
+        let mut cap = self.cap.lock().unwrap_or_else(PoisonError::into_inner);
+        cap.after_write(dir, (written, len), self.store.max_bytes())
+            .map(drop)
     }
 }
 

@@ -29,7 +29,7 @@
 //! # }
 //! ```
 
-mod cap;
+pub(crate) mod cap;
 mod error;
 mod exporter;
 pub(crate) mod files;
