@@ -7,6 +7,14 @@ use serde::Serialize;
 pub use tracetape::replay::values::MAX_VALUE_CHARS;
 use tracetape::replay::values::clip;
 
+/// Deviations a [`Comparison`] lists at most; the others are counted in
+/// [`Comparison::omitted`], so that a body that differs everywhere makes
+/// a report of bounded size.
+pub const MAX_DEVIATIONS: usize = 100;
+
+/// A [`Deviation::path`] is cut after this many characters (with `…`).
+pub const MAX_PATH_CHARS: usize = 1024;
+
 /// The outcome of comparing a replayed response with the recorded one.
 ///
 /// ```
@@ -21,10 +29,24 @@ pub struct Comparison {
     /// Every deviation: the status first, then the headers in the order
     /// the options name them, then the body in document order (a JSON
     /// object's recorded members in their order, then the new members).
+    /// At most [`MAX_DEVIATIONS`].
     pub deviations: Vec<Deviation>,
+    /// Deviations past [`MAX_DEVIATIONS`], counted and not listed.
+    pub omitted: usize,
 }
 
 impl Comparison {
+    /// `deviations`, the first [`MAX_DEVIATIONS`] listed and the rest
+    /// counted.
+    pub(crate) fn of(mut deviations: Vec<Deviation>) -> Self {
+        let omitted = deviations.len().saturating_sub(MAX_DEVIATIONS);
+        deviations.truncate(MAX_DEVIATIONS);
+        Self {
+            deviations,
+            omitted,
+        }
+    }
+
     /// Whether the new response matches the recorded one: no deviation.
     pub fn is_match(&self) -> bool {
         self.deviations.is_empty()
@@ -82,7 +104,8 @@ pub struct Deviation {
     /// For bodies compared as JSON (JSON, NDJSON, event streams, forms),
     /// where: a JSON path from the document's root (a stream's records
     /// are the elements of an array, `$[2].total`), such
-    /// as `$.order.total`, `$.items[0].sku` or `$['odd key']`.
+    /// as `$.order.total`, `$.items[0].sku` or `$['odd key']`; cut after
+    /// [`MAX_PATH_CHARS`] characters (ending in `…`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     /// For headers, the header's name, lower-case.
@@ -123,8 +146,12 @@ impl Deviation {
         }
     }
 
+    /// Sets the path, cut to [`MAX_PATH_CHARS`].
     pub(super) fn with_path(mut self, path: String) -> Self {
-        self.path = Some(path);
+        self.path = Some(match path.char_indices().nth(MAX_PATH_CHARS) {
+            Some((end, _)) => format!("{}…", &path[..end]),
+            None => path,
+        });
         self
     }
 

@@ -101,7 +101,10 @@
 //! key']`, `$[2].total`, in the syntax ignore rules use), both values (compact JSON or text, cut after
 //! [`MAX_VALUE_CHARS`] characters), and a
 //! [`suggestion`](Deviation::suggestion) for what to do next, such as
-//! `add an ignore rule for $.order.created_at`.
+//! `add an ignore rule for $.order.created_at`. The first
+//! [`MAX_DEVIATIONS`] are listed and the rest counted
+//! ([`Comparison::omitted`]), so a report stays small when a body differs
+//! everywhere.
 //!
 //! ```
 //! use bytes::Bytes;
@@ -168,6 +171,8 @@ mod testing;
 mod text;
 mod tokens;
 
-pub use deviation::{Change, Comparison, Deviation, DeviationKind, MAX_VALUE_CHARS};
+pub use deviation::{
+    Change, Comparison, Deviation, DeviationKind, MAX_DEVIATIONS, MAX_PATH_CHARS, MAX_VALUE_CHARS,
+};
 pub use options::{CompareOptions, DEFAULT_TIME_WINDOW};
 pub use response::compare;

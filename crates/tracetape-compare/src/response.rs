@@ -67,13 +67,14 @@ pub fn compare(
         options,
     ));
     deviations.extend(body::compare(expected, actual, options));
-    Comparison { deviations }
+    Comparison::of(deviations)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testing::{header, whole};
+    use crate::{MAX_DEVIATIONS, MAX_PATH_CHARS};
 
     fn response(status: u16, content_type: &str, body: &str) -> ResponseRecord {
         ResponseRecord {
@@ -97,6 +98,36 @@ mod tests {
         );
         let comparison = compare(&recorded, &replayed, &CompareOptions::default());
         assert!(comparison.is_match(), "{comparison:?}");
+    }
+
+    /// A body that differs everywhere makes a bounded list: the first
+    /// deviations, the rest counted.
+    #[test]
+    fn deviations_past_the_limit_are_counted_not_listed() {
+        let numbers = |from: usize| {
+            let items: Vec<String> = (from..from + MAX_DEVIATIONS + 50)
+                .map(|n| n.to_string())
+                .collect();
+            format!("[{}]", items.join(","))
+        };
+        let recorded = response(200, "application/json", &numbers(0));
+        let replayed = response(200, "application/json", &numbers(1));
+        let comparison = compare(&recorded, &replayed, &CompareOptions::default());
+        assert_eq!(comparison.deviations.len(), MAX_DEVIATIONS);
+        assert_eq!(comparison.omitted, 50);
+        assert_eq!(comparison.deviations[0].path.as_deref(), Some("$[0]"));
+        assert!(!comparison.is_match());
+    }
+
+    #[test]
+    fn a_long_path_is_cut_with_a_marker() {
+        let key = "k".repeat(MAX_PATH_CHARS * 2);
+        let recorded = response(200, "application/json", &format!(r#"{{"{key}": 1}}"#));
+        let replayed = response(200, "application/json", &format!(r#"{{"{key}": 2}}"#));
+        let comparison = compare(&recorded, &replayed, &CompareOptions::default());
+        let path = comparison.deviations[0].path.as_deref().unwrap();
+        assert_eq!(path.chars().count(), MAX_PATH_CHARS + 1);
+        assert!(path.starts_with("$.kkk") && path.ends_with('…'), "{path}");
     }
 
     #[test]

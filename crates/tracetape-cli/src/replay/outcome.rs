@@ -107,6 +107,10 @@ pub(crate) struct Replayed {
     /// ones no recorded call answered.
     pub(crate) omitted_calls: usize,
     pub(crate) omitted_unmatched: usize,
+    /// Unused recorded calls past the replay log's limits.
+    pub(crate) omitted_unused: usize,
+    /// Deviations of the response past the comparison's limit.
+    pub(crate) omitted_deviations: usize,
     /// What the service answered (but for the replay log header), kept
     /// only when the run was asked to keep it (`--learn`, `accept`): it
     /// holds a whole body.
@@ -182,6 +186,8 @@ pub(crate) fn judge(
         polls: None,
         omitted_calls: 0,
         omitted_unmatched: 0,
+        omitted_unused: 0,
+        omitted_deviations: 0,
         response: None,
     };
     let reply = match reply {
@@ -209,7 +215,9 @@ pub(crate) fn judge(
         }
     };
     if let Some(expected) = expected {
-        replayed.deviations = compare(expected, &reply.response, &judging.compare).deviations;
+        let comparison = compare(expected, &reply.response, &judging.compare);
+        replayed.deviations = comparison.deviations;
+        replayed.omitted_deviations = comparison.omitted;
     }
     replayed.recording_unknown = !log.found;
     replayed.calls = log.calls;
@@ -217,6 +225,7 @@ pub(crate) fn judge(
     replayed.polls = log.polls;
     replayed.omitted_calls = log.omitted_calls;
     replayed.omitted_unmatched = log.omitted_unmatched;
+    replayed.omitted_unused = log.omitted_unused;
     replayed.response = Some(reply.response);
     if replayed.deviating_calls().next().is_some() {
         // A response made from an answer to another call deviates for
@@ -245,6 +254,7 @@ pub(crate) fn verdict(replayed: &Replayed) -> Outcome {
         Outcome::MockMissing
     } else if !replayed.deviations.is_empty()
         || !replayed.unused.is_empty()
+        || replayed.omitted_unused > 0
         || (replayed.calls_fail && replayed.deviating_calls().next().is_some())
     {
         Outcome::Deviated
@@ -394,6 +404,16 @@ pub(crate) mod tests {
         assert_eq!(
             (replayed.omitted_calls, replayed.omitted_unmatched),
             (1500, 1)
+        );
+        // Unused recorded calls only counted (one URL past the log's
+        // bytes) still deviate.
+        let json = serde_json::json!({"recording": "r", "found": true, "calls": [],
+            "unused": [], "omitted_unused": 1});
+        let log = ReplayLog::from_json(json.to_string().as_bytes()).unwrap();
+        let replayed = outcome(reply(r#"{"total": 5}"#, Some(log)));
+        assert_eq!(
+            (replayed.outcome, replayed.omitted_unused),
+            (Outcome::Deviated, 1)
         );
         // Counted and nothing missing: it passes.
         let json = serde_json::json!({"recording": "r", "found": true, "calls": [],

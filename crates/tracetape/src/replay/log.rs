@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::PollTimes;
-use super::matching::{CallDifference, Level, MockSession};
+use super::matching::{CallDifference, LOG_BYTES, LOG_ENTRIES, Level, MockSession, UnusedMock};
 
 /// How the outbound calls of one replayed request were answered, as the
 /// server layer reports it in [`REPLAY_LOG_HEADER`](super::REPLAY_LOG_HEADER)
@@ -45,6 +45,9 @@ pub struct ReplayLog {
     /// Of those, calls no recorded call answered.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub omitted_unmatched: usize,
+    /// Unused recorded calls past the same limits, left out of `unused`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted_unused: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -119,9 +122,11 @@ impl ReplayLog {
                 polls,
                 omitted_calls: 0,
                 omitted_unmatched: 0,
+                omitted_unused: 0,
             };
         };
         let omitted = session.omitted();
+        let (unused, omitted_unused) = bounded_unused(session.unused());
         Self {
             recording: recording.to_owned(),
             found: true,
@@ -137,18 +142,68 @@ impl ReplayLog {
                     differences: entry.differences,
                 })
                 .collect(),
-            unused: session
-                .unused()
-                .into_iter()
-                .map(|unused| LoggedUnused {
-                    index: unused.index,
-                    method: unused.call.method,
-                    url: unused.call.url,
-                })
-                .collect(),
+            unused,
             polls,
             omitted_calls: omitted.calls,
             omitted_unmatched: omitted.unmatched,
+            omitted_unused,
         }
+    }
+}
+
+/// The first unused calls within the log's limits
+/// ([`LOG_ENTRIES`](super::matching::LOG_ENTRIES) and
+/// [`LOG_BYTES`](super::matching::LOG_BYTES) of method and URL), and how
+/// many more there are: a recording of many calls that the new build no
+/// longer makes must not make a header no client reads.
+fn bounded_unused(all: Vec<UnusedMock>) -> (Vec<LoggedUnused>, usize) {
+    let total = all.len();
+    let mut bytes = 0;
+    let listed: Vec<LoggedUnused> = all
+        .into_iter()
+        .take(LOG_ENTRIES)
+        .take_while(|unused| {
+            bytes += unused.call.method.len() + unused.call.url.len();
+            bytes <= LOG_BYTES
+        })
+        .map(|unused| LoggedUnused {
+            index: unused.index,
+            method: unused.call.method,
+            url: unused.call.url,
+        })
+        .collect();
+    let omitted = total - listed.len();
+    (listed, omitted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replay::matching::CallSummary;
+
+    fn unused(count: usize, url_len: usize) -> Vec<UnusedMock> {
+        (0..count)
+            .map(|index| UnusedMock {
+                index,
+                call: CallSummary::new("GET", "u".repeat(url_len)),
+            })
+            .collect()
+    }
+
+    /// A recording of many calls the new build no longer makes: the log
+    /// lists the first and counts the others, in number and in bytes.
+    #[test]
+    fn unused_calls_past_the_limits_are_counted() {
+        let (listed, omitted) = bounded_unused(unused(LOG_ENTRIES + 5, 10));
+        assert_eq!((listed.len(), omitted), (LOG_ENTRIES, 5));
+        assert_eq!(listed[0].index, 0);
+
+        let per_call = 3 + 1000;
+        let fit = LOG_BYTES / per_call;
+        let (listed, omitted) = bounded_unused(unused(fit + 7, 1000));
+        assert_eq!((listed.len(), omitted), (fit, 7));
+
+        let (listed, omitted) = bounded_unused(unused(3, 10));
+        assert_eq!((listed.len(), omitted), (3, 0));
     }
 }

@@ -117,12 +117,16 @@ struct JsonRecording<'a> {
     error: Option<&'a str>,
     recording_unknown: bool,
     deviations: Vec<JsonDeviation<'a>>,
+    /// Deviations past the comparison's limit, not listed.
+    omitted_deviations: usize,
     calls: Vec<JsonCall<'a>>,
     omitted_calls: usize,
     omitted_unmatched: usize,
     /// Of `calls`, those made after the response.
     late_calls: usize,
     unused_calls: Vec<JsonUnused<'a>>,
+    /// Unused recorded calls past the replay log's limits, not listed.
+    omitted_unused: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -264,6 +268,7 @@ fn recording(result: &Replayed) -> JsonRecording<'_> {
                 suggestion: &deviation.suggestion,
             })
             .collect(),
+        omitted_deviations: result.omitted_deviations,
         calls: result
             .calls
             .iter()
@@ -281,6 +286,7 @@ fn recording(result: &Replayed) -> JsonRecording<'_> {
         omitted_unmatched: result.omitted_unmatched,
         late_calls: result.late_calls,
         unused_calls: json_unused(&result.unused),
+        omitted_unused: result.omitted_unused,
     }
 }
 

@@ -388,6 +388,12 @@ pub(crate) fn recording(result: &Replayed, style: Style) -> String {
             unused.index
         ));
     }
+    if result.omitted_unused > 0 {
+        lines.push(format!(
+            "  … and {} more unused recorded calls, not listed",
+            result.omitted_unused
+        ));
+    }
     for deviation in &result.deviations {
         lines.push(format!("  {}", clean(&deviation.to_string(), usize::MAX)));
         // A diff shows both values better than they show themselves.
@@ -420,6 +426,13 @@ pub(crate) fn recording(result: &Replayed, style: Style) -> String {
         if !deviation.suggestion.is_empty() {
             lines.push(format!("    suggestion: {}", deviation.suggestion));
         }
+    }
+    if result.omitted_deviations > 0 {
+        lines.push(format!(
+            "  … and {} more deviations, not listed (the first {} are)",
+            result.omitted_deviations,
+            tracetape_compare::MAX_DEVIATIONS
+        ));
     }
     let mut text = lines.join("\n");
     text.push('\n');
@@ -488,6 +501,22 @@ mod tests {
                 "\n  … and 1200 more calls, not listed: the service logs the first 1000 of a \
                  request; 3 of them had no recorded call to answer it\n"
             ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn deviations_and_unused_calls_past_their_limits_are_counted() {
+        let mut replayed = deviated();
+        replayed.omitted_deviations = 40;
+        replayed.omitted_unused = 7;
+        let text = recording(&replayed, Style::PLAIN);
+        assert!(
+            text.contains("\n  … and 7 more unused recorded calls, not listed\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("\n  … and 40 more deviations, not listed (the first 100 are)\n"),
             "{text}"
         );
     }
