@@ -72,6 +72,8 @@ pub fn compare(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
     use crate::testing::{header, whole};
     use crate::{MAX_DEVIATIONS, MAX_PATH_CHARS};
