@@ -40,6 +40,12 @@ const NOT_SENT: [&str; 12] = [
 /// How long one readiness probe may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Bytes of a response body kept, at most: the rest is read, counted and
+/// dropped, and the body marked truncated, so that a service answering
+/// without end (or with gigabytes) cannot exhaust the driver's memory;
+/// the comparison then judges what both sides kept.
+pub(crate) const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
 /// Sends requests to the service.
 #[derive(Debug, Clone)]
 pub(crate) struct Sender {
@@ -171,12 +177,7 @@ impl Sender {
                     });
                 }
             }
-            let bytes = response.bytes().await.map_err(transport)?;
-            let body = BodyRecord {
-                size: bytes.len() as u64,
-                bytes,
-                truncated: false,
-            };
+            let body = read_body(response, MAX_RESPONSE_BYTES).await?;
             Ok(Reply {
                 response: ResponseRecord {
                     status,
@@ -282,6 +283,22 @@ impl Sender {
     }
 }
 
+/// The body of `response`: its first `limit` bytes, and its whole size.
+async fn read_body(mut response: reqwest::Response, limit: usize) -> Result<BodyRecord, SendError> {
+    let mut kept = Vec::new();
+    let mut size: u64 = 0;
+    while let Some(chunk) = response.chunk().await.map_err(transport)? {
+        size += chunk.len() as u64;
+        let room = limit.saturating_sub(kept.len());
+        kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    }
+    Ok(BodyRecord {
+        truncated: size > kept.len() as u64,
+        bytes: kept.into(),
+        size,
+    })
+}
+
 /// Why a readiness probe got no answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ProbeError {
@@ -332,6 +349,33 @@ mod tests {
 
     fn sender(base: &str) -> Sender {
         Sender::new(Url::parse(base).unwrap(), Duration::from_secs(1), false).unwrap()
+    }
+
+    /// A response larger than the limit keeps the limit's bytes and its
+    /// whole size, marked truncated; a smaller one is kept whole.
+    #[tokio::test]
+    async fn a_response_body_is_kept_up_to_the_limit() {
+        let app = axum::Router::new()
+            .route("/big", axum::routing::get(|| async { "b".repeat(10_000) }))
+            .route("/small", axum::routing::get(|| async { "small" }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let client = reqwest::Client::new();
+        let get = |path: &str| client.get(format!("http://{addr}{path}")).send();
+
+        let big = read_body(get("/big").await.unwrap(), 1000).await.unwrap();
+        assert_eq!(
+            (big.bytes.len(), big.size, big.truncated),
+            (1000, 10_000, true)
+        );
+        assert!(big.bytes.iter().all(|&b| b == b'b'));
+
+        let small = read_body(get("/small").await.unwrap(), 1000).await.unwrap();
+        assert_eq!(
+            (&small.bytes[..], small.size, small.truncated),
+            (&b"small"[..], 5, false)
+        );
     }
 
     #[test]
