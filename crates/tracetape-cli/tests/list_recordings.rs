@@ -135,6 +135,19 @@ fn limit_keeps_the_newest_recordings() {
     let (all, note) = rows("0");
     assert_eq!(all, [id(3), id(2), id(1)]);
     assert_eq!(note, "");
+
+    // Files past the limit are counted, never read: a corrupt oldest one
+    // is not noted while it is not shown.
+    let oldest = write_recording(&dir, 0, &checkout(9, T0));
+    fs::write(&oldest, b"{ not a recording").unwrap();
+    let (two, note) = rows("2");
+    assert_eq!(two, [id(3), id(2)]);
+    assert_eq!(
+        note,
+        "note: showing the newest 2 of 4 recordings; use --limit to see more\n"
+    );
+    let (_, note) = rows("0");
+    assert!(note.starts_with("note: skipped "), "{note}");
 }
 
 #[test]

@@ -2,13 +2,14 @@
 //! first.
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::anyhow;
 use serde::Serialize;
-use tracetape::record::{Exchange, Recording, RecordingStore, StoredRecording};
+use tracetape::record::{Exchange, ReadRecordingError, Recording, RecordingStore};
 use tracetape::replay::ReplayId;
 
-use super::{ListArgs, newest, note_limit};
+use super::{ListArgs, note_limit};
 use crate::exit::Failure;
 use crate::format::{clean, rfc3339};
 use crate::output::{JSON_VERSION, OutputFormat, write_json};
@@ -48,7 +49,7 @@ pub(crate) fn render(
     out: &mut dyn Write,
     notes: &mut dyn Write,
 ) -> Result<(), Failure> {
-    let loaded = store.load().map_err(|err| Failure::Failed(err.into()))?;
+    let loaded = read_newest(store, limit)?;
     note_skipped(&loaded.errors, notes)?;
     let dir = store.dir().display();
     if loaded.recordings.is_empty() {
@@ -65,11 +66,57 @@ pub(crate) fn render(
         )?;
         return Ok(());
     }
-    let shown = newest(&loaded.recordings, limit);
-    let rows: Vec<_> = shown.iter().map(|stored| row(&stored.recording)).collect();
+    let rows: Vec<_> = (loaded.recordings.iter())
+        .map(|(_, recording)| row(recording))
+        .collect();
     table::write(&COLUMNS, &rows, out)?;
-    note_limit(notes, shown.len(), loaded.recordings.len(), "recordings")?;
+    note_limit(notes, loaded.recordings.len(), loaded.total(), "recordings")?;
     Ok(())
+}
+
+/// The newest `limit` recordings of `store` (all when 0), read newest
+/// first until that many could be read: the files past them are counted,
+/// never opened, so `list` costs what it shows.
+struct Newest {
+    /// Each with its file.
+    recordings: Vec<(PathBuf, Recording)>,
+    /// The files read that could not be.
+    errors: Vec<ReadRecordingError>,
+    /// Recording files in the directory.
+    files: usize,
+}
+
+impl Newest {
+    /// The recordings there are, as far as known: the files but those
+    /// that could not be read.
+    fn total(&self) -> usize {
+        self.files - self.errors.len()
+    }
+}
+
+fn read_newest(store: &RecordingStore, limit: usize) -> Result<Newest, Failure> {
+    let paths = store.paths().map_err(|err| Failure::Failed(err.into()))?;
+    let mut newest = Newest {
+        recordings: Vec::new(),
+        errors: Vec::new(),
+        files: paths.len(),
+    };
+    for path in paths {
+        if limit != 0 && newest.recordings.len() == limit {
+            break;
+        }
+        match Recording::from_file(&path) {
+            Ok(recording) => newest.recordings.push((path, recording)),
+            // Removed since listed.
+            Err(ReadRecordingError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                newest.files -= 1;
+            }
+            Err(err) => newest.errors.push(err),
+        }
+    }
+    Ok(newest)
 }
 
 /// `tracetape list --format json`: the document.
@@ -77,7 +124,8 @@ pub(crate) fn render(
 struct JsonList<'a> {
     version: u32,
     recordings_dir: String,
-    /// Recordings read, of which `recordings` holds the newest `--limit`.
+    /// Recording files but those that could not be read, of which
+    /// `recordings` holds the newest `--limit`.
     total: usize,
     recordings: Vec<JsonRecording<'a>>,
     skipped: Vec<JsonSkipped>,
@@ -118,7 +166,7 @@ fn render_json(
     out: &mut dyn Write,
     notes: &mut dyn Write,
 ) -> Result<(), Failure> {
-    let loaded = store.load().map_err(|err| Failure::Failed(err.into()))?;
+    let loaded = read_newest(store, limit)?;
     note_skipped(&loaded.errors, notes)?;
     if loaded.recordings.is_empty() && !loaded.errors.is_empty() {
         return Err(Failure::Failed(anyhow!(
@@ -127,12 +175,11 @@ fn render_json(
             store.dir().display()
         )));
     }
-    let shown = newest(&loaded.recordings, limit);
     let list = JsonList {
         version: JSON_VERSION,
         recordings_dir: store.dir().display().to_string(),
-        total: loaded.recordings.len(),
-        recordings: shown.iter().map(json_recording).collect(),
+        total: loaded.total(),
+        recordings: loaded.recordings.iter().map(json_recording).collect(),
         skipped: loaded
             .errors
             .iter()
@@ -147,8 +194,7 @@ fn render_json(
     Ok(())
 }
 
-fn json_recording(stored: &StoredRecording) -> JsonRecording<'_> {
-    let recording = &stored.recording;
+fn json_recording((path, recording): &(PathBuf, Recording)) -> JsonRecording<'_> {
     let described = described(recording);
     let start = start_unix_nanos(recording);
     JsonRecording {
@@ -165,7 +211,7 @@ fn json_recording(stored: &StoredRecording) -> JsonRecording<'_> {
             .and_then(|exchange| exchange.response.as_ref())
             .map(|response| response.status),
         calls: recording.outbound().count(),
-        file: stored.path.display().to_string(),
+        file: path.display().to_string(),
     }
 }
 

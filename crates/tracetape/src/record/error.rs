@@ -166,13 +166,27 @@ pub enum ReadRecordingError {
         #[source]
         source: DecodeError,
     },
+    /// The file is larger than any recording tracetape writes
+    /// ([`MAX_RECORDING_BYTES`](super::MAX_RECORDING_BYTES)), so it is not
+    /// read.
+    #[error(
+        "recording {path} is {size} bytes, more than the {limit} a recording may have; not read"
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
 }
 
 impl ReadRecordingError {
     /// The file that could not be read.
     pub fn path(&self) -> &Path {
         match self {
-            Self::Io { path, .. } | Self::Decode { path, .. } => path,
+            Self::Io { path, .. } | Self::Decode { path, .. } | Self::TooLarge { path, .. } => path,
         }
     }
 

@@ -75,7 +75,7 @@ pub use maybe::MaybeTee;
 pub use model::{
     BodyRecord, Exchange, ExchangeKind, HeaderRecord, Recording, RequestRecord, ResponseRecord,
 };
-pub use read::{LoadedRecordings, RecordingStore, StoredRecording};
+pub use read::{LoadedRecordings, MAX_RECORDING_BYTES, RecordingStore, StoredRecording};
 pub use recorded_body::RecordedBody;
 pub use recorder::{FlushRecorderError, LINGER, MAX_LINGERING, Recorder, StartRecorderError};
 pub(crate) use recorder::{NotSampled, Part, TraceRecording};

@@ -2,12 +2,19 @@
 //! read on its own so one bad file never hides the others.
 
 use std::fs;
-use std::io;
+use std::io::{self, Read as _};
 use std::path::{Path, PathBuf};
 
 use super::Recording;
 use super::error::{ListRecordingsError, ReadRecordingError};
 use crate::store::files;
+
+/// The largest recording file tracetape writes or reads: 256 MiB. A
+/// recording that would be larger is not written (counted as failed, with
+/// the reason), and a larger file is not read
+/// ([`ReadRecordingError::TooLarge`]), so that one file can never take all
+/// of a reader's memory.
+pub const MAX_RECORDING_BYTES: u64 = 256 * 1024 * 1024;
 
 /// A directory of recording files, by default `.tracetape/recordings`.
 ///
@@ -132,17 +139,42 @@ impl Recording {
     ///     Err(err) => eprintln!("{err}"),
     /// }
     /// ```
+    ///
+    /// A file larger than [`MAX_RECORDING_BYTES`]
+    /// is not read ([`ReadRecordingError::TooLarge`]).
     pub fn from_file(path: impl AsRef<Path>) -> Result<Recording, ReadRecordingError> {
         let path = path.as_ref();
-        let bytes = fs::read(path).map_err(|source| ReadRecordingError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        let bytes = read_bounded(path, MAX_RECORDING_BYTES)?;
         Recording::from_otlp_json(&bytes).map_err(|source| ReadRecordingError::Decode {
             path: path.to_owned(),
             source,
         })
     }
+}
+
+/// The bytes of `path`, when it holds at most `limit` (also when it grows
+/// while read).
+fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, ReadRecordingError> {
+    let io = |source| ReadRecordingError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let too_large = |size| ReadRecordingError::TooLarge {
+        path: path.to_owned(),
+        size,
+        limit,
+    };
+    let file = fs::File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    if size > limit {
+        return Err(too_large(size));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -161,6 +193,30 @@ mod tests {
         let path = dir.join(name);
         fs::write(&path, recording.to_otlp_json().unwrap()).unwrap();
         path
+    }
+
+    /// A file larger than any recording is refused by name, before it is
+    /// read whole; one that grows past the limit while read, too.
+    #[test]
+    fn a_file_past_the_limit_is_not_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("huge.json");
+        fs::write(&path, vec![b' '; 100]).unwrap();
+        let err = read_bounded(&path, 10).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                ReadRecordingError::TooLarge {
+                    size: 100,
+                    limit: 10,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(err.path(), path);
+        assert!(err.to_string().contains("huge.json is 100 bytes"), "{err}");
+        assert_eq!(read_bounded(&path, 100).unwrap().len(), 100);
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub(crate) struct WriterConfig {
     drop_timeout: Duration,
     /// The directory's size cap.
     max_dir_bytes: u64,
+    /// The largest recording file written.
+    max_recording_bytes: u64,
     /// Where each document is also posted, if anywhere, and the TLS files
     /// for an https endpoint.
     forward_to: Option<(String, TlsFiles)>,
@@ -79,6 +81,7 @@ impl WriterConfig {
             max_queued_bytes: Self::DEFAULT_MAX_QUEUED_BYTES,
             drop_timeout: Self::DEFAULT_DROP_TIMEOUT,
             max_dir_bytes: super::DEFAULT_MAX_DIR_BYTES,
+            max_recording_bytes: super::MAX_RECORDING_BYTES,
             forward_to: None,
             #[cfg(test)]
             gate: None,
@@ -137,6 +140,12 @@ impl WriterConfig {
     )]
     pub(crate) fn with_drop_timeout(mut self, timeout: Duration) -> Self {
         self.drop_timeout = timeout;
+        self
+    }
+
+    #[cfg(test)]
+    fn with_max_recording_bytes(mut self, max: u64) -> Self {
+        self.max_recording_bytes = max;
         self
     }
 
@@ -261,6 +270,14 @@ pub(crate) enum WriteRecordingError {
         #[source]
         source: EncodeError,
     },
+    #[error(
+        "the recording of trace {trace_id} is {size} bytes, more than the {limit} a recording may have; not written"
+    )]
+    TooLarge {
+        trace_id: TraceId,
+        size: u64,
+        limit: u64,
+    },
     #[error("failed to write the recording of trace {trace_id}")]
     Store {
         trace_id: TraceId,
@@ -302,6 +319,7 @@ impl RecordingWriter {
             dir_ready: false,
             cap: SizeCap::default(),
             max_dir_bytes: config.max_dir_bytes,
+            max_recording_bytes: config.max_recording_bytes,
             forwarder,
             #[cfg(test)]
             gate: config.gate.clone(),
@@ -508,6 +526,7 @@ struct Worker {
     /// The directory's size cap.
     cap: SizeCap,
     max_dir_bytes: u64,
+    max_recording_bytes: u64,
     forwarder: Option<Forwarder>,
     #[cfg(test)]
     gate: Option<Arc<Gate>>,
@@ -557,6 +576,13 @@ impl Worker {
                 .to_otlp_json()
                 .map_err(|source| WriteRecordingError::Encode { trace_id, source })?,
         );
+        if contents.len() as u64 > self.max_recording_bytes {
+            return Err(WriteRecordingError::TooLarge {
+                trace_id,
+                size: contents.len() as u64,
+                limit: self.max_recording_bytes,
+            });
+        }
         if let Some(forwarder) = &self.forwarder {
             forwarder.forward(contents.clone());
         }
@@ -924,6 +950,23 @@ mod tests {
     /// A queue configured far larger than memory costs nothing until used
     /// (the channel used to allocate every place up front, and a queue of
     /// 2^40 aborted the process).
+    /// No recording is written that readers would refuse.
+    #[test]
+    fn a_recording_larger_than_readers_take_is_not_written() {
+        let (_tmp, dir) = temp_dir();
+        let writer =
+            RecordingWriter::start(WriterConfig::new(&dir).with_max_recording_bytes(200)).unwrap();
+        assert!(writer.try_record(rich_recording()));
+        writer.flush(Duration::from_secs(10)).unwrap();
+        assert_eq!((writer.written(), writer.failed()), (0, 1));
+        let losses = writer.losses().unwrap();
+        assert!(
+            losses.contains("bytes, more than the 200 a recording may have"),
+            "{losses}"
+        );
+        assert!(!dir.exists() || json_files(&dir).is_empty());
+    }
+
     #[test]
     fn a_huge_queue_is_not_allocated() {
         let (_tmp, dir) = temp_dir();
