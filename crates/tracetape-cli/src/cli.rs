@@ -117,6 +117,12 @@ pub(crate) enum Command {
     /// file `_tracetape` in a directory of `$fpath`; for fish,
     /// `~/.config/fish/completions/tracetape.fish`.
     Completions(CompletionsArgs),
+    /// Stop the service `replay` started when `replay` is gone (internal).
+    ///
+    /// Started by `tracetape replay` with a pipe on its standard input; not
+    /// for use by hand (replay/watchdog.rs).
+    #[command(name = replay::watchdog::SUBCOMMAND, hide = true)]
+    ReplayWatchdog,
 }
 
 /// Runs the chosen subcommand, writing its output to standard output.
@@ -135,6 +141,9 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
         Command::Completions(args) => {
             with_stdout(|out, _| completions::run(&args, Cli::command(), out))
         }
+        Command::ReplayWatchdog => replay::watchdog::run().map_err(|err| {
+            Failure::Failed(anyhow::Error::new(err).context("the replay watchdog failed"))
+        }),
     }
 }
 
