@@ -9,7 +9,7 @@
 mod replay_support;
 
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use replay_support::{Fixture, Notices, both, free_port, listening_url, running, stderr, stop};
@@ -30,6 +30,19 @@ fn gone(pid: u32) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
     true
+}
+
+/// A process the test started, killed if the test fails before it
+/// stops it.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
 
 /// The pid the example told at start-up.
@@ -64,7 +77,10 @@ fn a_replay_killed_leaves_no_service_and_a_port_that_answers_is_refused() {
         std::os::unix::process::ExitStatusExt::signal(&replay.wait().unwrap()),
         Some(9)
     );
-    assert!(gone(service), "the service {service} outlived the replay");
+    if !gone(service) {
+        replay_support::signal(service, "KILL");
+        panic!("the service {service} outlived the replay");
+    }
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
 
     // Something else answering there: the changed build is not replayed
@@ -159,17 +175,19 @@ fn a_service_whose_replay_mode_cannot_start_refuses_its_calls() {
     let recorded = fixture.dependency.hits();
     let config = fixture.dir.path().join("broken.toml");
     std::fs::write(&config, "[record]\nsample_rat = 1\n").unwrap();
-    let mut target = fixture
-        .env(&mut Command::new(replay_support::target_exe()), "")
-        .env("TRACETAPE_MODE", "replay")
-        .env("TRACETAPE_RECORD_DIR", fixture.recordings())
-        .env("TRACETAPE_CONFIG", &config)
-        .env("PORT", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let url = listening_url(&mut target);
+    let mut target = KillOnDrop(
+        fixture
+            .env(&mut Command::new(replay_support::target_exe()), "")
+            .env("TRACETAPE_MODE", "replay")
+            .env("TRACETAPE_RECORD_DIR", fixture.recordings())
+            .env("TRACETAPE_CONFIG", &config)
+            .env("PORT", "0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let url = listening_url(&mut target.0);
     let response = fixture
         .runtime
         .block_on(
@@ -183,9 +201,9 @@ fn a_service_whose_replay_mode_cannot_start_refuses_its_calls() {
     let body = fixture.runtime.block_on(response.text()).unwrap();
     assert_ne!(status, 200, "{body}");
     assert_eq!(fixture.dependency.hits(), recorded, "a call reached the dependency");
-    stop(&mut target);
+    stop(&mut target.0);
     let mut said = String::new();
-    std::io::Read::read_to_string(&mut target.stderr.take().unwrap(), &mut said).unwrap();
+    std::io::Read::read_to_string(&mut target.0.stderr.take().unwrap(), &mut said).unwrap();
     assert!(said.contains("sample_rat"), "{said}");
 }
 
