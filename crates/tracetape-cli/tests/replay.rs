@@ -526,12 +526,11 @@ fn a_service_not_in_replay_mode_is_said_to_be_one() {
     assert!(output.stdout.is_empty(), "{}", both(&output));
     let message = stderr(&output);
     assert!(
-        message.contains(
-            "error: the service answered POST /orders (recording "
-        ) && message.contains(
-            "as a service not replaying would, so no verdict is given: the response has no \
+        message.contains("error: the service answered POST /orders (recording ")
+            && message.contains(
+                "as a service not replaying would, so no verdict is given: the response has no \
              x-tracetape-replay-log header: the service is not running tracetape in replay mode"
-        ),
+            ),
         "{message}"
     );
     // Still running: it was not `tracetape`'s to stop.

@@ -110,7 +110,13 @@ fn a_service_that_exits_while_its_port_still_answers_stops_the_run() {
     let notices = Notices::listen();
     let port = free_port();
     let leave = fixture.dir.path().join("leave");
-    assert!(Command::new("mkfifo").arg(&leave).status().unwrap().success());
+    assert!(
+        Command::new("mkfifo")
+            .arg(&leave)
+            .status()
+            .unwrap()
+            .success()
+    );
     // The group's leader waits until told, then exits; the service runs on
     // in a session of its own.
     let command = format!(
@@ -164,7 +170,11 @@ fn a_configuration_the_service_would_refuse_stops_the_replay_and_nothing_goes_ou
         );
         assert!(output.stdout.is_empty(), "{}", both(&output));
     }
-    assert_eq!(fixture.dependency.hits(), recorded, "a call reached the dependency");
+    assert_eq!(
+        fixture.dependency.hits(),
+        recorded,
+        "a call reached the dependency"
+    );
 }
 
 /// Regression: a service started in replay mode with a configuration it
@@ -200,7 +210,11 @@ fn a_service_whose_replay_mode_cannot_start_refuses_its_calls() {
     let status = response.status();
     let body = fixture.runtime.block_on(response.text()).unwrap();
     assert_ne!(status, 200, "{body}");
-    assert_eq!(fixture.dependency.hits(), recorded, "a call reached the dependency");
+    assert_eq!(
+        fixture.dependency.hits(),
+        recorded,
+        "a call reached the dependency"
+    );
     stop(&mut target.0);
     let mut said = String::new();
     std::io::Read::read_to_string(&mut target.0.stderr.take().unwrap(), &mut said).unwrap();

@@ -1016,9 +1016,18 @@ mod tests {
         );
         // What the service reads is checked as the library checks it.
         for (file, expected) in [
-            ("[recrod]\nmode = \"replay\"\n[replay]\nport = 1\n", "unknown field `recrod`"),
-            ("[record]\nsample_rat = 1\n[replay]\nport = 1\n", "unknown field `sample_rat`"),
-            ("[[record.redact]]\njson = \"card\"\n[replay]\nport = 1\n", "record.redact[0]"),
+            (
+                "[recrod]\nmode = \"replay\"\n[replay]\nport = 1\n",
+                "unknown field `recrod`",
+            ),
+            (
+                "[record]\nsample_rat = 1\n[replay]\nport = 1\n",
+                "unknown field `sample_rat`",
+            ),
+            (
+                "[[record.redact]]\njson = \"card\"\n[replay]\nport = 1\n",
+                "record.redact[0]",
+            ),
         ] {
             let err = error(Some(file), &[]);
             assert!(

@@ -400,7 +400,10 @@ mod tests {
             err.starts_with("1 recording file cannot be read") && err.contains("2-cut.json: "),
             "{err}"
         );
-        assert!(err.ends_with("or replay the others with --skip-unreadable"), "{err}");
+        assert!(
+            err.ends_with("or replay the others with --skip-unreadable"),
+            "{err}"
+        );
         settings.skip_unreadable = true;
         let selection = select(&settings, &mut Vec::new()).unwrap();
         assert_eq!(selection.recordings.len(), 1);
@@ -420,7 +423,9 @@ mod tests {
             select(&settings(dir.path()), &mut Vec::new()).unwrap_err()
         );
         assert!(
-            err.contains("1-first.json") && err.contains("2-copy.json") && err.contains("the same id"),
+            err.contains("1-first.json")
+                && err.contains("2-copy.json")
+                && err.contains("the same id"),
             "{err}"
         );
     }
@@ -495,7 +500,11 @@ mod tests {
         );
         // With --skip-unreadable, listed in the report too.
         assert!(broken.unreadable && broken.path.ends_with("broken.json"));
-        assert!(broken.reason.starts_with("cannot be read: "), "{}", broken.reason);
+        assert!(
+            broken.reason.starts_with("cannot be read: "),
+            "{}",
+            broken.reason
+        );
         assert!(
             notes.contains("note: skipped ") && notes.contains("broken.json"),
             "{notes}"

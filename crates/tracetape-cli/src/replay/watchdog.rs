@@ -19,8 +19,8 @@
 //! and a kill in the moment between a start and its `watch` line.
 
 use std::io::{self, BufRead as _, BufReader, Write as _};
-use std::path::PathBuf;
 use std::os::unix::process::CommandExt as _;
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};

@@ -379,12 +379,19 @@ mod tests {
         let (settings, _) = read(&[(CONFIG, config), (MODE, "replay")]);
         assert_eq!(settings.mode, Mode::Replay);
         assert!(
-            settings.refused.as_deref().is_some_and(|why| why.contains("sample_rat")),
+            settings
+                .refused
+                .as_deref()
+                .is_some_and(|why| why.contains("sample_rat")),
             "{:?}",
             settings.refused
         );
         let (settings, _) = read(&[(REDACT_JSON, "card"), (MODE, "replay")]);
-        assert!(settings.refused.is_some_and(|why| why.starts_with(REDACT_JSON)));
+        assert!(
+            settings
+                .refused
+                .is_some_and(|why| why.starts_with(REDACT_JSON))
+        );
     }
 
     #[test]
