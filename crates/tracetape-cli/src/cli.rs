@@ -120,12 +120,6 @@ pub(crate) enum Command {
     /// file `_tracetape` in a directory of `$fpath`; for fish,
     /// `~/.config/fish/completions/tracetape.fish`.
     Completions(CompletionsArgs),
-    /// Stop the service `replay` started when `replay` is gone (internal).
-    ///
-    /// Started by `tracetape replay` with a pipe on its standard input; not
-    /// for use by hand (replay/watchdog.rs).
-    #[command(name = replay::watchdog::SUBCOMMAND, hide = true)]
-    ReplayWatchdog,
 }
 
 /// Runs the chosen subcommand, writing its output to standard output.
@@ -144,10 +138,19 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
         Command::Completions(args) => {
             with_stdout(|out, _| completions::run(&args, Cli::command(), out))
         }
-        Command::ReplayWatchdog => replay::watchdog::run().map_err(|err| {
-            Failure::Failed(anyhow::Error::new(err).context("the replay watchdog failed"))
-        }),
     }
+}
+
+/// `tracetape replay`'s watchdog, when this process is one: `tracetape
+/// __replay-watchdog`, which `replay` starts (`replay/watchdog.rs`). Not a
+/// subcommand clap knows, so that help and completions never show it.
+pub(crate) fn watchdog() -> Option<Result<(), Failure>> {
+    let first = std::env::args_os().nth(1)?;
+    (first == replay::watchdog::SUBCOMMAND).then(|| {
+        replay::watchdog::run().map_err(|err| {
+            Failure::Failed(anyhow::Error::new(err).context("the replay watchdog failed"))
+        })
+    })
 }
 
 /// Parses the command line, clap's own messages (help, errors) coloured

@@ -8,7 +8,7 @@
 //! (`replay/config.rs`); `replay/run.rs` drives it all. A service it
 //! starts runs with the preload library (`replay/preload.rs`) and is
 //! stopped by a watchdog process if the replay is killed
-//! (`replay/watchdog.rs`, the hidden subcommand [`watchdog::SUBCOMMAND`]), and the
+//! (`replay/watchdog.rs`, `tracetape` [`watchdog::SUBCOMMAND`]), and the
 //! connections it reports are read, filtered and attributed in
 //! `replay/unpatched.rs` (`replay/procfs.rs` tells the service's processes).
 //! Headers given for the replay (`replay/headers.rs`) replace the recorded

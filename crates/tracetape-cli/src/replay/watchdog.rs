@@ -3,7 +3,8 @@
 //! went (SIGKILL from a CI timeout included), so that no service of an
 //! earlier build is left answering on the port.
 //!
-//! The replay starts it (the hidden subcommand [`SUBCOMMAND`]) in a
+//! The replay starts it (`tracetape` [`SUBCOMMAND`], which `main` looks
+//! for before parsing the command line, so no help or completion shows it) in a
 //! process group of its own, holding the write end of a pipe to its
 //! standard input, and tells it each group it starts (`watch PGID`) and
 //! each it has stopped itself (`forget PGID`). The kernel closes the
