@@ -4,9 +4,9 @@
 //! earlier build is left answering on the port.
 //!
 //! The replay starts it (`tracetape` [`SUBCOMMAND`], which `main` looks
-//! for before parsing the command line, so no help or completion shows it) in a
-//! process group of its own, holding the write end of a pipe to its
-//! standard input, and tells it each group it starts (`watch PGID`) and
+//! for before parsing the command line, so no help or completion shows
+//! it) in a process group of its own, holding the write end of a pipe to
+//! its standard input, and tells it each group it starts (`watch PGID`) and
 //! each it has stopped itself (`forget PGID`). The kernel closes the
 //! pipe when the replay's process ends, whatever ends it: at end of file
 //! the watchdog sends SIGTERM to the groups it still watches, waits up to
@@ -14,10 +14,11 @@
 //! exits. No unsafe code is needed (no `prctl`, no `pre_exec`), and the
 //! service's own children are untouched until then.
 //!
-//! Not covered: a watchdog killed with the replay (the whole session's
-//! processes killed at once, or by the OOM killer), processes of the
-//! service that left its process group (`setsid`, a daemon's double fork),
-//! and a kill in the moment between a start and its `watch` line.
+//! Not covered: the watchdog killed on its own (the OOM killer; a kill
+//! of the whole session or cgroup takes the service along anyway),
+//! processes of the service that left its process group (`setsid`, a
+//! daemon's double fork: the next replay refuses the port they hold), and
+//! a kill in the moment between a start and its `watch` line.
 
 use std::io::{self, BufRead as _, BufReader, Write as _};
 use std::os::unix::process::CommandExt as _;
@@ -29,7 +30,7 @@ use std::time::{Duration, Instant};
 use super::process::{GRACE, kill_group_now};
 use super::procfs;
 
-/// The hidden subcommand that runs the watchdog.
+/// The first argument that makes `tracetape` the watchdog.
 pub(crate) const SUBCOMMAND: &str = "__replay-watchdog";
 /// What the watchdog says on standard output once it reads its input.
 const READY: &str = "watching";
