@@ -85,8 +85,11 @@ pub(crate) enum Command {
     ///
     /// Exit status: 0 when every recording passed; 1 when any deviated,
     /// had a call no recording answers, or could not be sent (errored); 2
-    /// when the replay could not run (bad configuration, no recordings,
-    /// the service would not start, or could not be restarted); 130 when
+    /// when the replay could not run or its verdict would not be about the
+    /// build under test (bad configuration, no recordings or one that
+    /// cannot be read, another process answering at the service's address,
+    /// a service not in replay mode, the service would not start, or could
+    /// not be restarted); 130 when
     /// interrupted (Ctrl-C, SIGTERM), after stopping the service and
     /// reporting what ran.
     Replay(Box<ReplayArgs>),
@@ -136,6 +139,18 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
             with_stdout(|out, _| completions::run(&args, Cli::command(), out))
         }
     }
+}
+
+/// `tracetape replay`'s watchdog, when this process is one: `tracetape
+/// __replay-watchdog`, which `replay` starts (`replay/watchdog.rs`). Not a
+/// subcommand clap knows, so that help and completions never show it.
+pub(crate) fn watchdog() -> Option<Result<(), Failure>> {
+    let first = std::env::args_os().nth(1)?;
+    (first == replay::watchdog::SUBCOMMAND).then(|| {
+        replay::watchdog::run().map_err(|err| {
+            Failure::Failed(anyhow::Error::new(err).context("the replay watchdog failed"))
+        })
+    })
 }
 
 /// Parses the command line, clap's own messages (help, errors) coloured

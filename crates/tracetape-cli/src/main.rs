@@ -25,6 +25,9 @@ mod testing;
 mod tree;
 
 fn main() -> std::process::ExitCode {
+    if let Some(watched) = cli::watchdog() {
+        return exit::report(watched);
+    }
     let args = cli::parse();
     exit::report(cli::run(args))
 }

@@ -6,7 +6,9 @@
 //! (`replay/report.rs`, `replay/progress.rs`). The settings come from the
 //! `[replay]` table of `tracetape.toml` and the flags
 //! (`replay/config.rs`); `replay/run.rs` drives it all. A service it
-//! starts runs with the preload library (`replay/preload.rs`), and the
+//! starts runs with the preload library (`replay/preload.rs`) and is
+//! stopped by a watchdog process if the replay is killed
+//! (`replay/watchdog.rs`, `tracetape` [`watchdog::SUBCOMMAND`]), and the
 //! connections it reports are read, filtered and attributed in
 //! `replay/unpatched.rs` (`replay/procfs.rs` tells the service's processes).
 //! Headers given for the replay (`replay/headers.rs`) replace the recorded
@@ -32,6 +34,7 @@ mod select;
 mod send;
 mod service;
 mod unpatched;
+pub(crate) mod watchdog;
 
 pub(crate) use args::ReplayArgs;
 pub(crate) use config::Settings;

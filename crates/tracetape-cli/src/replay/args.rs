@@ -84,6 +84,14 @@ pub(crate) struct ReplayArgs {
     /// [record], else .tracetape/recordings]
     #[arg(long, value_name = "DIR")]
     pub(crate) recordings: Option<PathBuf>,
+    /// Replay the other recordings when some cannot be read.
+    ///
+    /// A recording file that cannot be read (cut short, corrupt, written by a
+    /// newer tracetape) otherwise stops the run before it starts (exit status
+    /// 2); with this it is skipped and listed in the report [key:
+    /// skip_unreadable].
+    #[arg(long)]
+    pub(crate) skip_unreadable: bool,
     /// The service whose recorded requests are replayed.
     ///
     /// By its service.name [key: service; default: the only service the

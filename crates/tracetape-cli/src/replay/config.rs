@@ -67,6 +67,9 @@ pub(crate) struct Settings {
     pub(crate) preload: Option<PathBuf>,
     /// Connections bypassing tracetape's clients go through (reported).
     pub(crate) allow_unpatched: bool,
+    /// Recording files that cannot be read are skipped (and reported)
+    /// rather than stopping the run.
+    pub(crate) skip_unreadable: bool,
     /// Any such connection fails the run.
     pub(crate) fail_on_unpatched: bool,
     /// Destinations (`127.0.0.1:5432`, `[::1]:5432`) and host names
@@ -95,7 +98,8 @@ pub(crate) struct Settings {
 }
 
 /// The parts of `tracetape.toml` the replay reads. Other tables belong
-/// to the library (which checks `[record]` itself).
+/// to the library, whose checker (`tracetape::record::check_config`) the
+/// whole file must also pass.
 #[derive(Debug, Default, Deserialize)]
 struct RawFile {
     #[serde(default)]
@@ -124,6 +128,7 @@ struct RawReplay {
     compare: Option<toml::Table>,
     preload: Option<PathBuf>,
     allow_unpatched: Option<bool>,
+    skip_unreadable: Option<bool>,
     fail_on_unpatched: Option<bool>,
     allow_connect: Option<Vec<String>>,
     headers: Option<BTreeMap<String, String>>,
@@ -293,6 +298,7 @@ impl Settings {
             config_file: file.path,
             preload,
             allow_unpatched: args.allow_unpatched || replay.allow_unpatched.unwrap_or(false),
+            skip_unreadable: args.skip_unreadable || replay.skip_unreadable.unwrap_or(false),
             fail_on_unpatched: args.fail_on_unpatched || replay.fail_on_unpatched.unwrap_or(false),
             allow_connect,
             headers: super::headers::resolve(replay.headers.as_ref(), &args.headers, |name| {
@@ -404,6 +410,15 @@ fn read_file(explicit: Option<&Path>) -> anyhow::Result<FileSettings> {
             other.type_str()
         ),
     };
+    // The service started reads the same file: one it would refuse (and
+    // then record and replay nothing) stops the replay before it starts.
+    tracetape::record::check_config(&text).map_err(|err| {
+        anyhow!(
+            "{}: {}; the service would not run in replay mode with this file",
+            path.display(),
+            err.to_string().replace('\n', "\n  ")
+        )
+    })?;
     Ok(FileSettings {
         path: Some(path),
         replay,
@@ -999,6 +1014,28 @@ mod tests {
             err.contains("record.dir: expected a path (a string), found integer"),
             "{err}"
         );
+        // What the service reads is checked as the library checks it.
+        for (file, expected) in [
+            (
+                "[recrod]\nmode = \"replay\"\n[replay]\nport = 1\n",
+                "unknown field `recrod`",
+            ),
+            (
+                "[record]\nsample_rat = 1\n[replay]\nport = 1\n",
+                "unknown field `sample_rat`",
+            ),
+            (
+                "[[record.redact]]\njson = \"card\"\n[replay]\nport = 1\n",
+                "record.redact[0]",
+            ),
+        ] {
+            let err = error(Some(file), &[]);
+            assert!(
+                err.contains(expected)
+                    && err.ends_with("the service would not run in replay mode with this file"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -100,6 +100,9 @@ pub(crate) struct Replayed {
     pub(crate) unused: Vec<LoggedUnused>,
     /// The service did not have the recording at all.
     pub(crate) recording_unknown: bool,
+    /// The service answered without the replay log: it is not replaying,
+    /// which stops the run (no verdict is given).
+    pub(crate) not_replaying: bool,
     /// When and on which threads its handler ran, as the replay log tells
     /// it (only while detecting unpatched dependencies).
     pub(crate) polls: Option<PollTimes>,
@@ -183,6 +186,7 @@ pub(crate) fn judge(
         calls_fail: judging.call_deviations == CallDeviations::Fail,
         unused: Vec::new(),
         recording_unknown: false,
+        not_replaying: false,
         polls: None,
         omitted_calls: 0,
         omitted_unmatched: 0,
@@ -205,11 +209,12 @@ pub(crate) fn judge(
             return replayed;
         }
         None => {
+            replayed.not_replaying = true;
             replayed.error = Some(format!(
                 "the response has no {REPLAY_LOG_HEADER} header: the service is not running \
                  tracetape in replay mode (is TRACETAPE_MODE=replay reaching `tracetape::init()`, \
-                 and does this route go through tracetape's server TraceLayer?), so its outbound \
-                 calls may have reached the network"
+                 and does this route go through tracetape's server TraceLayer? did replay mode \
+                 start? its log says), so its outbound calls may have reached the network"
             ));
             return replayed;
         }
@@ -433,6 +438,7 @@ pub(crate) mod tests {
         assert_eq!(replayed.status, None);
         let replayed = outcome(reply(r#"{"total": 5}"#, None));
         assert_eq!(replayed.outcome, Outcome::Errored);
+        assert!(replayed.not_replaying);
         assert!(
             replayed
                 .error

@@ -1,7 +1,9 @@
 //! The service's process: `sh -c COMMAND` in a process group of its own,
 //! its output appended to a log file, and the whole group stopped with
 //! SIGTERM, then SIGKILL for whatever is left after a grace period (and a
-//! wait, read from `/proc`, until no process of the group is left).
+//! wait, read from `/proc`, until no process of the group is left). Each
+//! group is told to the [`Watchdog`], which stops it if the replay goes
+//! without doing so.
 //!
 //! Signals go to the group through the shell's `kill` (`sh -c 'kill -s
 //! TERM -- -PGID'`): this crate has no unsafe code, the standard library
@@ -17,9 +19,10 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 
 use super::procfs;
+use super::watchdog::Watchdog;
 
 /// How long the group has to exit after SIGTERM before SIGKILL.
-const GRACE: Duration = Duration::from_secs(5);
+pub(super) const GRACE: Duration = Duration::from_secs(5);
 /// Lines of the log shown when the service fails.
 const TAIL_LINES: usize = 20;
 
@@ -103,17 +106,20 @@ pub(crate) struct Process {
     pgid: u32,
     /// The group has been stopped (or has no process left to stop).
     stopped: bool,
+    /// What stops the group if the replay goes first.
+    watchdog: Option<Watchdog>,
 }
 
 impl Process {
     /// Starts `command` with `env` added to this process's environment,
     /// its output appended to `log` under a line saying which start this
-    /// is.
+    /// is, and its group told to `watchdog`.
     pub(crate) fn spawn(
         command: &str,
         env: &[(&str, &Path)],
         log: &ServiceLog,
         start: usize,
+        watchdog: Option<&Watchdog>,
     ) -> io::Result<Self> {
         let mut out = log.append()?;
         writeln!(
@@ -135,11 +141,22 @@ impl Process {
         let pgid = child
             .id()
             .ok_or_else(|| io::Error::other("the service exited as it started"))?;
-        Ok(Self {
+        let process = Self {
             child,
             pgid,
             stopped: false,
-        })
+            watchdog: watchdog.cloned(),
+        };
+        if let Some(watchdog) = watchdog {
+            // Dropped (so killed) when the watchdog cannot be told.
+            watchdog.watch(pgid).map_err(|err| {
+                io::Error::new(
+                    err.kind(),
+                    format!("failed to tell the watchdog about the service's process group: {err}"),
+                )
+            })?;
+        }
+        Ok(process)
     }
 
     /// The process group: the leader's pid.
@@ -172,6 +189,9 @@ impl Process {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         self.stopped = true;
+        if let Some(watchdog) = &self.watchdog {
+            watchdog.forget(self.pgid);
+        }
     }
 }
 
@@ -180,13 +200,20 @@ impl Drop for Process {
     /// still leaves nothing running.
     fn drop(&mut self) {
         if !self.stopped {
-            let _ = std::process::Command::new("sh")
-                .args(kill_args(self.pgid, "KILL"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+            kill_group_now(self.pgid, "KILL");
         }
     }
+}
+
+/// Sends `signal` to the process group `pgid` and waits for `sh` to have
+/// sent it, outside the async runtime; a group with nobody left in it is
+/// no error.
+pub(super) fn kill_group_now(pgid: u32, signal: &str) {
+    let _ = std::process::Command::new("sh")
+        .args(kill_args(pgid, signal))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// Sends `signal` to the process group `pgid`; a group with nobody left
@@ -237,7 +264,7 @@ mod tests {
         let log = ServiceLog::create().unwrap();
         // The leader waits for a child; SIGTERM to the leader alone would
         // leave `sleep` running, and `wait` waiting.
-        let mut process = Process::spawn("sleep 300 & wait", &[], &log, 1).unwrap();
+        let mut process = Process::spawn("sleep 300 & wait", &[], &log, 1, None).unwrap();
         signal_group(process.pgid, "TERM").await;
         let waited = tokio::time::timeout(Duration::from_secs(30), process.wait()).await;
         let status = waited.expect("the group got no signal").unwrap();

@@ -1,7 +1,8 @@
 //! Which processes of the service's group are the service, read from
 //! `/proc`: those holding a socket that listens on the service's port.
 //! `sh -c`, `cargo run` and other wrappers in the group hold none, so
-//! their connections are not the service's.
+//! their connections are not the service's. Also who else answers on
+//! that port, to name it when it is not the service started.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -9,6 +10,18 @@ use std::path::Path;
 /// The processes of group `pgid` that hold a TCP socket listening on
 /// `port` (IPv4 or IPv6, in this process's network namespace).
 pub(crate) fn listening_in_group(pgid: u32, port: u16) -> Vec<u32> {
+    holding_listener(group(pgid), port)
+}
+
+/// Every process this one can look into that holds a TCP socket
+/// listening on `port`: who answers there (another user's processes, or
+/// those of another network namespace, are not seen).
+pub(crate) fn listening(port: u16) -> Vec<u32> {
+    holding_listener(all(), port)
+}
+
+/// Those of `pids` that hold a TCP socket listening on `port`, sorted.
+fn holding_listener(pids: Vec<u32>, port: u16) -> Vec<u32> {
     let mut inodes = HashSet::new();
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
         if let Ok(text) = std::fs::read_to_string(table) {
@@ -18,7 +31,7 @@ pub(crate) fn listening_in_group(pgid: u32, port: u16) -> Vec<u32> {
     if inodes.is_empty() {
         return Vec::new();
     }
-    let mut pids: Vec<u32> = group(pgid)
+    let mut pids: Vec<u32> = pids
         .into_iter()
         .filter(|&pid| holds_any(pid, &inodes))
         .collect();
@@ -73,14 +86,21 @@ pub(crate) fn alive_in_group(pgid: u32) -> Vec<u32> {
         .collect()
 }
 
-/// The processes whose process group is `pgid`.
-fn group(pgid: u32) -> Vec<u32> {
+/// Every process in `/proc`.
+fn all() -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     entries
         .flatten()
         .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .collect()
+}
+
+/// The processes whose process group is `pgid`.
+fn group(pgid: u32) -> Vec<u32> {
+    all()
+        .into_iter()
         .filter(|pid| {
             std::fs::read_to_string(format!("/proc/{pid}/stat"))
                 .ok()
@@ -143,7 +163,9 @@ mod tests {
         let stat = std::fs::read_to_string(format!("/proc/{me}/stat")).unwrap();
         let pgid = process_group(&stat).unwrap();
         assert!(listening_in_group(pgid, port).contains(&me));
+        assert!(listening(port).contains(&me));
         drop(listener);
         assert!(!listening_in_group(pgid, port).contains(&me));
+        assert!(!listening(port).contains(&me));
     }
 }

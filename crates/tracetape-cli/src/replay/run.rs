@@ -154,7 +154,7 @@ pub(crate) async fn replay_selection(
             .as_ref()
             .map(|detection| (detection.env.as_slice(), SharedPids::clone(&pids))),
     )
-    .context("failed to create the service's log")
+    .context("failed to prepare the service's start (its log, the watchdog)")
     .map_err(Failure::Usage)?;
     let mut interrupt = pin!(interrupted());
 
@@ -205,6 +205,15 @@ pub(crate) async fn replay_selection(
         responses,
     )
     .await?;
+    if let Some(why) = replayed.not_replaying {
+        // No verdict about a service that is not replaying.
+        let stopped = service.stop(true).await;
+        let log = stopped
+            .log
+            .map(|log| format!("; its log: {}", log.display()))
+            .unwrap_or_default();
+        return Err(Failure::Usage(anyhow!("{why}{log}")));
+    }
     let mut results = replayed.results;
     let (background, background_unknown) = if replayed.interrupted {
         (None, Some("the replay was interrupted".to_owned()))
@@ -317,6 +326,9 @@ struct Replays {
     results: Vec<Replayed>,
     /// Stopped before the end.
     interrupted: bool,
+    /// Stopped because the service answered a replayed request without
+    /// the replay log: why.
+    not_replaying: Option<String>,
 }
 
 /// Replays `recordings` (sorted by recorded start), at most `concurrency`
@@ -349,6 +361,7 @@ async fn replay_all(
     let mut by_task = HashMap::new();
     let mut next = 0;
     let mut interrupted = false;
+    let mut not_replaying = None;
     loop {
         while next < total
             && tasks.len() < settings.concurrency
@@ -395,6 +408,17 @@ async fn replay_all(
                 (err.id(), replayed)
             }
         };
+        if replayed.not_replaying {
+            tasks.abort_all();
+            not_replaying = Some(format!(
+                "the service answered {} (recording {}) as a service not replaying would, so no \
+                 verdict is given: {}",
+                replayed.request(),
+                replayed.file.display(),
+                replayed.error.as_deref().unwrap_or_default()
+            ));
+            break;
+        }
         if !responses.keeps(replayed.id) {
             replayed.response = None;
         }
@@ -422,6 +446,7 @@ async fn replay_all(
         selected: total,
         results: slots.into_iter().flatten().collect(),
         interrupted,
+        not_replaying,
     })
 }
 

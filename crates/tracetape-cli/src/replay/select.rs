@@ -1,17 +1,23 @@
 //! Which recordings are replayed: those of one service that have an
 //! inbound request and its recorded response, filtered by trace id
-//! prefix, in the order they were recorded.
+//! prefix, in the order they were recorded. A recordings directory that
+//! is missing, a file that cannot be read (unless `--skip-unreadable`)
+//! and two recordings with the same id stop the run before it starts: the
+//! service would replay from other recordings than those judged.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::error::Error as _;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
-use tracetape::record::{Exchange, Recording, RecordingStore, ResponseRecord};
+use tracetape::record::{
+    Exchange, ReadRecordingError, Recording, RecordingStore, ResponseRecord, StoredRecording,
+};
 use tracetape::replay::ReplayId;
 
 use super::config::Settings;
-use crate::recordings::note_skipped;
+use crate::format::chain;
 
 /// One recording to replay.
 #[derive(Debug)]
@@ -50,6 +56,8 @@ impl Replayable {
 pub(crate) struct Skipped {
     pub(crate) path: PathBuf,
     pub(crate) reason: String,
+    /// The file could not be read (so its service is not known either).
+    pub(crate) unreadable: bool,
 }
 
 /// The recordings to replay, in order.
@@ -91,8 +99,24 @@ fn also_filtered(settings: &Settings) -> &'static str {
 pub(crate) fn select(settings: &Settings, notes: &mut dyn Write) -> anyhow::Result<Selection> {
     let store = RecordingStore::new(&settings.recordings);
     let dir = settings.recordings.display();
+    if !settings.recordings.is_dir() {
+        bail!(
+            "no recorded requests in {dir}: the directory does not exist (or is not a \
+             directory); record some by running the service with TRACETAPE_MODE=record (and \
+             TRACETAPE_RECORD_DIR={dir}), or point --recordings at the recordings"
+        );
+    }
     let loaded = store.load().context("failed to read the recordings")?;
-    note_skipped(&loaded.errors, notes)?;
+    let unread = unreadable(&loaded.errors, settings.skip_unreadable)?;
+    for skip in &unread {
+        writeln!(
+            notes,
+            "note: skipped {}: {}",
+            skip.path.display(),
+            skip.reason
+        )?;
+    }
+    same_ids(&loaded.recordings)?;
     let mut services: BTreeMap<String, usize> = BTreeMap::new();
     for stored in &loaded.recordings {
         if stored.recording.inbound().is_some() {
@@ -177,6 +201,7 @@ pub(crate) fn select(settings: &Settings, notes: &mut dyn Write) -> anyhow::Resu
                     "the request got no response when it was recorded{}: there is nothing to compare with",
                     error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default()
                 ),
+                unreadable: false,
             }),
             _ => recordings.push(Replayable {
                 id,
@@ -216,6 +241,8 @@ pub(crate) fn select(settings: &Settings, notes: &mut dyn Write) -> anyhow::Resu
             skip.reason
         )?;
     }
+    // Listed in the report with the others (noted above already).
+    skipped.extend(unread);
     if recordings.is_empty() {
         bail!("none of the recorded requests of {service} in {dir} can be replayed");
     }
@@ -239,6 +266,57 @@ pub(crate) fn select(settings: &Settings, notes: &mut dyn Write) -> anyhow::Resu
         recordings,
         skipped,
     })
+}
+
+/// The files of `errors` as skipped, when `skip` allows it; else the
+/// error that stops the run, naming each.
+fn unreadable(errors: &[ReadRecordingError], skip: bool) -> anyhow::Result<Vec<Skipped>> {
+    let skipped: Vec<Skipped> = errors
+        .iter()
+        .map(|err| Skipped {
+            path: err.path().to_owned(),
+            reason: format!(
+                "cannot be read: {}",
+                err.source().map_or_else(|| err.to_string(), chain)
+            ),
+            unreadable: true,
+        })
+        .collect();
+    if skip || skipped.is_empty() {
+        return Ok(skipped);
+    }
+    let listed: Vec<String> = skipped
+        .iter()
+        .map(|skip| format!("\n  {}: {}", skip.path.display(), skip.reason))
+        .collect();
+    bail!(
+        "{} recording file{} cannot be read, so what the service replays from is not what \
+         would be judged:{}\nfix or remove {}, or replay the others with --skip-unreadable",
+        skipped.len(),
+        if skipped.len() == 1 { "" } else { "s" },
+        listed.concat(),
+        if skipped.len() == 1 { "it" } else { "them" },
+    )
+}
+
+/// An error naming both files when two recordings have the same replay
+/// id: the service would answer a replayed request from either.
+fn same_ids(recordings: &[StoredRecording]) -> anyhow::Result<()> {
+    let mut seen: HashMap<ReplayId, &Path> = HashMap::new();
+    for stored in recordings {
+        let Some(id) = ReplayId::of(&stored.recording) else {
+            continue;
+        };
+        if let Some(first) = seen.insert(id, &stored.path) {
+            bail!(
+                "the recordings {} and {} have the same id {id}: the service could answer the \
+                 replayed request from either; remove one (a copy of the other?)",
+                first.display(),
+                stored.path.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -265,14 +343,102 @@ mod tests {
         testing::recording(trace, service, vec![inbound])
     }
 
-    /// Selects from a directory holding `recordings` with the flags
-    /// `service` and `only`.
+    /// Selects from a directory holding `recordings` (and a file that
+    /// cannot be read) with the flags `service` and `only`, and
+    /// `--skip-unreadable`.
     fn select_from(
         recordings: &[Recording],
         service: Option<&str>,
         only: &[&str],
     ) -> (anyhow::Result<Selection>, String) {
         select_filtered(recordings, service, only, &[], &[])
+    }
+
+    /// The settings of a replay of `dir`, with `--skip-unreadable`.
+    fn settings(dir: &Path) -> Settings {
+        Settings {
+            command: None,
+            base_url: "http://127.0.0.1:1".parse().unwrap(),
+            insecure: false,
+            ready: None,
+            startup_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(1),
+            concurrency: 1,
+            order: super::super::order::Order::Recorded,
+            recordings: dir.to_owned(),
+            service: None,
+            only: Vec::new(),
+            routes: Vec::new(),
+            methods: Vec::new(),
+            compare: CompareOptions::default(),
+            config_file: None,
+            preload: None,
+            allow_unpatched: false,
+            skip_unreadable: true,
+            fail_on_unpatched: false,
+            allow_connect: Vec::new(),
+            headers: Vec::new(),
+            call_deviations: Default::default(),
+            origins: Vec::new(),
+            match_headers: Vec::new(),
+            service_log: None,
+        }
+    }
+
+    /// Regression: a file that could not be read was only noted, and the
+    /// run passed on the recordings left.
+    #[test]
+    fn an_unreadable_file_stops_the_run_unless_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = recording(0xa, "orders", 10, true);
+        std::fs::write(dir.path().join("1-good.json"), good.to_otlp_json().unwrap()).unwrap();
+        std::fs::write(dir.path().join("2-cut.json"), "{\"resourceSpans\": [").unwrap();
+        let mut settings = settings(dir.path());
+        settings.skip_unreadable = false;
+        let err = format!("{:#}", select(&settings, &mut Vec::new()).unwrap_err());
+        assert!(
+            err.starts_with("1 recording file cannot be read") && err.contains("2-cut.json: "),
+            "{err}"
+        );
+        assert!(
+            err.ends_with("or replay the others with --skip-unreadable"),
+            "{err}"
+        );
+        settings.skip_unreadable = true;
+        let selection = select(&settings, &mut Vec::new()).unwrap();
+        assert_eq!(selection.recordings.len(), 1);
+        assert!(selection.skipped[0].unreadable);
+    }
+
+    /// Regression: two files of one recording (a copy) were both loaded;
+    /// which of them the service answered from was chance.
+    #[test]
+    fn two_recordings_with_one_id_are_an_error_naming_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let json = recording(0xa, "orders", 10, true).to_otlp_json().unwrap();
+        std::fs::write(dir.path().join("1-first.json"), &json).unwrap();
+        std::fs::write(dir.path().join("2-copy.json"), &json).unwrap();
+        let err = format!(
+            "{:#}",
+            select(&settings(dir.path()), &mut Vec::new()).unwrap_err()
+        );
+        assert!(
+            err.contains("1-first.json")
+                && err.contains("2-copy.json")
+                && err.contains("the same id"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_missing_recordings_directory_is_said_to_be_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("recordings");
+        let err = format!(
+            "{:#}",
+            select(&settings(&missing), &mut Vec::new()).unwrap_err()
+        );
+        assert!(err.contains("does not exist"), "{err}");
     }
 
     /// [`select_from`] with the flags `route` and `method` too.
@@ -290,30 +456,11 @@ mod tests {
         }
         std::fs::write(dir.path().join("broken.json"), "{").unwrap();
         let settings = Settings {
-            command: None,
-            base_url: "http://127.0.0.1:1".parse().unwrap(),
-            insecure: false,
-            ready: None,
-            startup_timeout: Duration::from_secs(1),
-            request_timeout: Duration::from_secs(1),
-            concurrency: 1,
-            order: super::super::order::Order::Recorded,
-            recordings: dir.path().to_owned(),
             service: service.map(str::to_owned),
             only: only.iter().map(|&p| p.to_owned()).collect(),
             routes: routes.iter().map(|r| r.parse().unwrap()).collect(),
             methods: methods.iter().map(|&m| m.to_owned()).collect(),
-            compare: CompareOptions::default(),
-            config_file: None,
-            preload: None,
-            allow_unpatched: false,
-            fail_on_unpatched: false,
-            allow_connect: Vec::new(),
-            headers: Vec::new(),
-            call_deviations: Default::default(),
-            origins: Vec::new(),
-            match_headers: Vec::new(),
-            service_log: None,
+            ..settings(dir.path())
         };
         let mut notes = Vec::new();
         let selection = select(&settings, &mut notes);
@@ -343,13 +490,20 @@ mod tests {
             selection.recordings[0].method_and_route(),
             ("GET".to_owned(), "/items".to_owned())
         );
-        let [skipped] = selection.skipped.as_slice() else {
-            panic!("one skipped: {:?}", selection.skipped);
+        let [skipped, broken] = selection.skipped.as_slice() else {
+            panic!("two skipped: {:?}", selection.skipped);
         };
         assert!(
             skipped
                 .reason
                 .contains("no response when it was recorded (handler panicked)")
+        );
+        // With --skip-unreadable, listed in the report too.
+        assert!(broken.unreadable && broken.path.ends_with("broken.json"));
+        assert!(
+            broken.reason.starts_with("cannot be read: "),
+            "{}",
+            broken.reason
         );
         assert!(
             notes.contains("note: skipped ") && notes.contains("broken.json"),

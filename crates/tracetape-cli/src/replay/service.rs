@@ -4,6 +4,12 @@
 //! stopped at the end. The replaying tasks follow it through a
 //! [`Liveness`]: they wait for it to be ready, and learn when the start
 //! they sent a request to died.
+//!
+//! A verdict is about the build under test or it is not given: when the
+//! service's address already answers before a start, or still answers
+//! after a start exited, another process would be judged, so the run
+//! fails (naming that process when `/proc` tells it) rather than replay
+//! against it.
 
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
@@ -12,6 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use reqwest::Url;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -19,13 +26,18 @@ use tokio::time::Instant;
 use super::config::Settings;
 use super::preload::{LIBRARY, sets_clock};
 use super::process::{Process, ServiceLog};
+use super::procfs;
 use super::send::{ProbeError, Sender, humane};
 use super::unpatched::{self, SharedPids};
+use super::watchdog::Watchdog;
 
 /// Restarts after the service died mid-run, at most.
 pub(crate) const MAX_RESTARTS: usize = 3;
 /// Between two readiness probes.
 const PROBE_INTERVAL: Duration = Duration::from_millis(100);
+/// How long a connection to the service's address may take to tell
+/// whether something answers there.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What the supervisor is doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +138,8 @@ struct Launch {
     /// Whether the service runs on the replay clock: started so, and
     /// cleared when a start's process turns out not to load the library.
     clock: Arc<AtomicBool>,
+    /// What stops the service's groups if this process is killed.
+    watchdog: Option<Watchdog>,
 }
 
 /// The supervised service.
@@ -153,8 +167,9 @@ impl Service {
     /// command (with `TRACETAPE_MODE=replay`, `TRACETAPE_RECORD_DIR` and
     /// `TRACETAPE_CONFIG` set, and `detection`'s variables when given: the
     /// preload library's, then the processes that are the service noted in
-    /// its pids), or without a command only checks that the running one is
-    /// ready, polling through `sender`.
+    /// its pids) and a watchdog that stops it if this process is killed,
+    /// or without a command only checks that the running one is ready,
+    /// polling through `sender`.
     pub(crate) fn start(
         settings: &Settings,
         sender: Sender,
@@ -164,6 +179,18 @@ impl Service {
             (Some(_), Some(path)) => Some(ServiceLog::create_at(path)?),
             (Some(_), None) => Some(ServiceLog::create()?),
             (None, _) => None,
+        };
+        let watchdog = match &settings.command {
+            Some(_) => Some(Watchdog::start().map_err(|err| {
+                io::Error::new(
+                    err.kind(),
+                    format!(
+                        "failed to start the watchdog that stops the service if tracetape is \
+                         killed: {err}"
+                    ),
+                )
+            })?),
+            None => None,
         };
         let mut env = vec![
             ("TRACETAPE_MODE", PathBuf::from("replay")),
@@ -205,6 +232,7 @@ impl Service {
             startup_timeout: settings.startup_timeout,
             detection,
             clock: Arc::clone(&clock),
+            watchdog,
         };
         let (status_tx, status) = watch::channel(Status {
             generation: 0,
@@ -289,7 +317,24 @@ async fn supervise(
         .collect();
     loop {
         let generation = status.borrow().generation;
-        let mut process = match Process::spawn(command, &env, &log, generation + 1) {
+        if let Some(who) = answering(sender.base()).await {
+            // Another process would be replayed against, and judged.
+            set_phase(Phase::Failed(format!(
+                "{} already answers before the service is started: {who}; its answers would be \
+                 judged instead of the build under test's. Stop it (a service an earlier replay \
+                 left behind?), or replay against it with --no-start",
+                sender.base()
+            )));
+            return Some(log);
+        }
+        let started = Process::spawn(
+            command,
+            &env,
+            &log,
+            generation + 1,
+            launch.watchdog.as_ref(),
+        );
+        let mut process = match started {
             Ok(process) => process,
             Err(err) => {
                 set_phase(Phase::Failed(format!(
@@ -308,7 +353,14 @@ async fn supervise(
         };
         if let Err(why) = ready {
             process.stop().await;
-            set_phase(Phase::Failed(format!("{why}; {}", log.tail())));
+            let also = match answering(sender.base()).await {
+                Some(who) => format!(
+                    "; something else answers at {} (so it was not free to listen on): {who}",
+                    sender.base()
+                ),
+                None => String::new(),
+            };
+            set_phase(Phase::Failed(format!("{why}{also}; {}", log.tail())));
             return Some(log);
         }
         if let Some((pids, port)) = &launch.detection {
@@ -344,6 +396,21 @@ async fn supervise(
         process.stop().await;
         log.keep();
         let how = describe(&exited);
+        if let Some(who) = answering(sender.base()).await {
+            // What answered was not (or is no longer) the service started.
+            let why = format!(
+                "the service exited ({how}) while something else keeps answering at {}: {who}; \
+                 its answers would be judged instead of the build under test's, so the replay \
+                 stops; {}",
+                sender.base(),
+                log.tail()
+            );
+            status.send_modify(|status| {
+                status.deaths.push(how);
+                status.phase = Phase::Failed(why);
+            });
+            return Some(log);
+        }
         let deaths = status.borrow().deaths.len() + 1;
         if deaths > MAX_RESTARTS {
             let why = format!(
@@ -408,6 +475,33 @@ async fn poll_ready(sender: &Sender, ready: Option<&str>, timeout: Duration) -> 
         // An external process: polling is all there is.
         tokio::time::sleep(PROBE_INTERVAL).await;
     }
+}
+
+/// Who accepts connections at `base`'s host and port, when something
+/// does: the processes `/proc` shows listening on the port, or that they
+/// cannot be seen.
+async fn answering(base: &Url) -> Option<String> {
+    let host = base.host_str()?;
+    let port = base.port_or_known_default()?;
+    let connect = tokio::net::TcpStream::connect(format!("{host}:{port}"));
+    match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        Ok(Ok(_)) => Some(listeners(port)),
+        _ => None,
+    }
+}
+
+/// The processes listening on `port`, as `pid 42 (orders)`.
+fn listeners(port: u16) -> String {
+    let pids = procfs::listening(port);
+    if pids.is_empty() {
+        return "a process that cannot be seen from here (another user's, or in another network \
+                namespace, such as a container's)"
+            .to_owned();
+    }
+    pids.iter()
+        .map(|&pid| format!("pid {pid} ({})", procfs::command_name(pid)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `exit status: 3`, `signal: 9 (SIGKILL)`.

@@ -4,7 +4,8 @@
 //! override the file. An invalid variable is reported once and falls back
 //! to the default, as the telemetry settings do; a file or redaction rule
 //! that cannot be understood turns recording off instead, since guessing
-//! could write a secret.
+//! could write a secret, and makes replay mode refuse every outbound call,
+//! since turning it off would send them to the network.
 
 use std::path::PathBuf;
 
@@ -114,6 +115,10 @@ pub struct RecordSettings {
     pub otlp_endpoint: Option<String>,
     /// The trace exporter's TLS files, for an `https://` `otlp_endpoint`.
     pub(crate) forward_tls: TlsFiles,
+    /// Why replay mode cannot start with these settings (the file or a
+    /// redaction rule cannot be understood): with `mode` replay, every
+    /// outbound call is refused.
+    pub(crate) refused: Option<String>,
 }
 
 impl Default for RecordSettings {
@@ -128,6 +133,7 @@ impl Default for RecordSettings {
             redact: Vec::new(),
             otlp_endpoint: None,
             forward_tls: TlsFiles::default(),
+            refused: None,
         }
     }
 }
@@ -185,7 +191,8 @@ impl RecordSettings {
         };
         let mut warnings = Vec::new();
         let mut settings = Self::default();
-        let mut broken = false;
+        // Why the settings cannot be used, if they cannot.
+        let mut broken = None;
         let (path, named) = match get(CONFIG) {
             Some(path) => (PathBuf::from(path), true),
             None => (PathBuf::from(CONFIG_FILE), false),
@@ -194,8 +201,9 @@ impl RecordSettings {
             match config_file::read(&path) {
                 Ok(file) => settings.apply(file),
                 Err(err) => {
-                    broken = true;
-                    warnings.push(turned_off(&crate::diag::chain(&err)));
+                    let why = crate::diag::chain(&err);
+                    warnings.push(turned_off(&why));
+                    broken.get_or_insert(why);
                 }
             }
         }
@@ -285,13 +293,17 @@ impl RecordSettings {
             match path.parse::<JsonPath>() {
                 Ok(path) => settings.redact.push(RedactRule::json(path)),
                 Err(err) => {
-                    broken = true;
-                    warnings.push(turned_off(&format!("{REDACT_JSON}: {err}")));
+                    let why = format!("{REDACT_JSON}: {err}");
+                    warnings.push(turned_off(&why));
+                    broken.get_or_insert(why);
                 }
             }
         }
-        if broken {
-            settings.mode = Mode::Off;
+        match broken {
+            // Off would send the service's calls to the network.
+            Some(why) if settings.mode == Mode::Replay => settings.refused = Some(why),
+            Some(_) => settings.mode = Mode::Off,
+            None => {}
         }
         (settings, warnings)
     }
@@ -369,9 +381,40 @@ mod tests {
                 redact: Vec::new(),
                 otlp_endpoint: Some("http://127.0.0.1:4318/v1/traces".to_owned()),
                 forward_tls: TlsFiles::default(),
+                refused: None,
             }
         );
         assert_eq!(read(&[(MODE, "replay")]).0.mode, Mode::Replay);
+    }
+
+    /// Regression: a file that cannot be understood turned replay mode off,
+    /// so the service's calls went to the network.
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn settings_that_cannot_be_used_turn_record_off_and_make_replay_refuse() {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = tmp.path().join("tracetape.toml");
+        std::fs::write(&config, "[record]\nsample_rat = 1\n").unwrap();
+        let config = config.to_str().unwrap();
+        let (settings, warnings) = read(&[(CONFIG, config), (MODE, "record")]);
+        assert_eq!((settings.mode, settings.refused), (Mode::Off, None));
+        assert_eq!(warnings[0].name, CONFIG_INVALID);
+        let (settings, _) = read(&[(CONFIG, config), (MODE, "replay")]);
+        assert_eq!(settings.mode, Mode::Replay);
+        assert!(
+            settings
+                .refused
+                .as_deref()
+                .is_some_and(|why| why.contains("sample_rat")),
+            "{:?}",
+            settings.refused
+        );
+        let (settings, _) = read(&[(REDACT_JSON, "card"), (MODE, "replay")]);
+        assert!(
+            settings
+                .refused
+                .is_some_and(|why| why.starts_with(REDACT_JSON))
+        );
     }
 
     #[test]

@@ -113,6 +113,37 @@ enum RawAction {
 /// Characters a masked value shows when `keep` is not given.
 const DEFAULT_KEEP: usize = 4;
 
+/// Why [`check_config`] refused a `tracetape.toml`: what is wrong and
+/// where, as a lowercase fragment (`unknown field \`sample_rat\`` with
+/// the line, `record.queue = 0: expected a positive number of
+/// recordings`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ConfigError {
+    message: String,
+}
+
+/// Checks the text of a `tracetape.toml` as a service reads it: every
+/// table tracetape reads, with the same strictness (an unknown table or
+/// key, a value of the wrong type or out of range, a redaction rule that
+/// cannot be understood are errors). A service given such a file records
+/// and replays nothing (see `docs/configuration.md`), so a tool that
+/// starts one can refuse the file first. The `[replay]` table is only
+/// allowed here: `tracetape replay` reads and checks it.
+///
+/// ```
+/// use tracetape::record::check_config;
+///
+/// assert!(check_config("[record]\nsample_rate = 0.5\n").is_ok());
+/// let err = check_config("[record]\nsample_rat = 0.5\n").unwrap_err();
+/// assert!(err.to_string().contains("unknown field `sample_rat`"), "{err}");
+/// ```
+pub fn check_config(text: &str) -> Result<(), ConfigError> {
+    parse(text)
+        .map(drop)
+        .map_err(|message| ConfigError { message })
+}
+
 /// Reads and checks the file at `path`.
 pub(crate) fn read(path: &Path) -> Result<FileSettings, ConfigFileError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigFileError::Read {
@@ -374,6 +405,19 @@ mod tests {
             ),
         ] {
             let err = parse(text).unwrap_err();
+            assert!(err.contains(expected), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_whole_file_is_checked_as_the_service_reads_it() {
+        assert_eq!(check_config("[replay]\nport = 1\n"), Ok(()));
+        for (text, expected) in [
+            ("[recrod]\nmode = \"record\"", "unknown field `recrod`"),
+            ("[record]\nqueue = 0", "record.queue = 0"),
+            ("[record]\nmode = ", "line 2"),
+        ] {
+            let err = check_config(text).unwrap_err().to_string();
             assert!(err.contains(expected), "{text:?}: {err}");
         }
     }

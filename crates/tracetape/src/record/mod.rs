@@ -63,7 +63,7 @@ pub(crate) use capture::{header_records, request_record, response_record};
 pub use config::{
     DEFAULT_DIR, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DIR_BYTES, DEFAULT_QUEUE, Mode, RecordSettings,
 };
-pub use config_file::CONFIG_FILE;
+pub use config_file::{CONFIG_FILE, ConfigError, check_config};
 pub use encoding::{DecodeBodyError, MAX_DECODED_BODY_BYTES};
 pub use error::{
     DecodeError, EncodeError, ExchangeError, ListRecordingsError, ReadRecordingError,

@@ -44,7 +44,7 @@ pub mod values;
 pub(crate) use body::ReplayedBody;
 pub(crate) use clock::ClockShift;
 pub(crate) use global::{
-    forget_ended, global, install as install_global, uninstall as uninstall_global,
+    forget_ended, global, install as install_global, refuse, uninstall as uninstall_global,
 };
 pub use id::{ParseReplayIdError, REPLAY_HEADER, REPLAY_LOG_HEADER, ReplayId};
 pub use log::{LoggedCall, LoggedUnused, ReplayLog};

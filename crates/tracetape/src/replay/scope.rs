@@ -48,6 +48,15 @@ pub enum ReplayError {
     /// The recorded call was given up before it was answered.
     #[error("the recorded call was given up before an answer came, so there is nothing to replay")]
     Abandoned,
+    /// Replay mode was asked for (`TRACETAPE_MODE=replay`) and could not
+    /// start: the call is refused rather than sent to the network.
+    #[error(
+        "replay mode could not start ({reason}), so this call is refused rather than sent to the network"
+    )]
+    NotStarted {
+        /// Why it could not start (the configuration file, the recordings).
+        reason: String,
+    },
 }
 
 /// The replay of one request, in its context: which recording, and the
@@ -75,10 +84,16 @@ struct ScopeInner {
     /// Its place among the requests replayed together with it, whose
     /// steps take turns (`turns.rs`).
     seat: Option<Seat>,
+    /// Why replay mode could not start, when it could not: every call is
+    /// refused.
+    refused: Option<Arc<str>>,
 }
 
 /// The name of the scope that answers calls once replay mode has ended.
 const ENDED: &str = "(replay ended)";
+/// The name of the scope that answers calls when replay mode could not
+/// start.
+const REFUSED: &str = "(replay not started)";
 
 /// [`ScopeInner::reported`] before the response's log was made.
 const NOT_SENT: usize = usize::MAX;
@@ -115,6 +130,7 @@ impl ReplayScope {
                 late,
                 reported: AtomicUsize::new(NOT_SENT),
                 seat: None,
+                refused: None,
             }),
         }
     }
@@ -148,6 +164,13 @@ impl ReplayScope {
             return Some(scope.clone());
         }
         let Some(replayer) = replayer.cloned().or_else(super::global) else {
+            if let Some(why) = super::global::refused() {
+                let mut scope = Self::new(REFUSED.to_owned(), Err(PathBuf::new()));
+                if let Some(inner) = Arc::get_mut(&mut scope.inner) {
+                    inner.refused = Some(why);
+                }
+                return Some(scope);
+            }
             return super::global::ended()
                 .then(|| Self::new(ENDED.to_owned(), Err(PathBuf::new())));
         };
@@ -160,6 +183,11 @@ impl ReplayScope {
     /// The recorded response that answers `call`, once its turn has come
     /// when the request takes turns with others.
     pub(crate) async fn answer(&self, call: &LiveCall) -> Result<ResponseRecord, ReplayError> {
+        if let Some(why) = &self.inner.refused {
+            return Err(ReplayError::NotStarted {
+                reason: why.to_string(),
+            });
+        }
         let session = match &self.inner.session {
             Ok(session) => session,
             Err(_) if self.inner.id == ENDED => return Err(ReplayError::Ended),

@@ -147,6 +147,7 @@ impl TelemetryGuard {
                 record::install_global(recorder.clone());
             }
             Started::Replaying(replayer) => crate::replay::install_global(replayer.clone()),
+            Started::Refusing(why) => crate::replay::refuse(Arc::clone(why)),
         }
     }
 
@@ -288,7 +289,8 @@ impl TelemetryGuard {
             return Err(ShutdownError::AlreadyShutDown);
         }
         match &self.started {
-            Started::Nothing => {}
+            // A refusal stays: replay mode never started, nothing is sent.
+            Started::Nothing | Started::Refusing(_) => {}
             Started::Recording(recorder) => {
                 record::uninstall_global(recorder);
             }

@@ -1,8 +1,9 @@
 //! Record and replay mode from the environment: `TRACETAPE_MODE` and
 //! `TRACETAPE_RECORD_*` ([`RecordSettings`]) turned into a running
 //! [`Recorder`] or a loaded [`Replayer`], or into a warning and tracing
-//! only.
+//! only; replay mode that cannot start refuses every outbound call.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::settings::Warning;
@@ -31,17 +32,24 @@ pub(crate) enum Started {
     Recording(Recorder),
     /// Replay mode's recordings.
     Replaying(Replayer),
+    /// Replay mode was asked for and could not start: why. Every outbound
+    /// call is refused rather than sent to the network.
+    Refusing(Arc<str>),
 }
 
 /// What `settings` ask for, for the service `service_name`: a recorder
 /// in record mode, the recordings in replay mode, nothing otherwise; and,
 /// with a warning, nothing when the recordings directory cannot be
-/// created, the writer thread cannot start, or the recordings cannot be
-/// loaded. Never fails: recording and replaying are additions to tracing,
-/// not conditions for it.
+/// created or the writer thread cannot start, and a refusal of every
+/// outbound call when the replay's settings or recordings cannot be used.
+/// Never fails: recording and replaying are additions to tracing, not
+/// conditions for it.
 pub(crate) fn start(settings: &RecordSettings, service_name: &str) -> (Started, Option<Warning>) {
     match settings.mode {
         Mode::Off => (Started::Nothing, None),
+        Mode::Replay if settings.refused.is_some() => {
+            refusing(settings.refused.as_deref().unwrap_or_default())
+        }
         Mode::Replay => match Replayer::load(settings, service_name) {
             Ok(replayer) if replayer.is_empty() => {
                 let warning = Warning::new(
@@ -54,16 +62,7 @@ pub(crate) fn start(settings: &RecordSettings, service_name: &str) -> (Started, 
                 (Started::Replaying(replayer), Some(warning))
             }
             Ok(replayer) => (Started::Replaying(replayer), None),
-            Err(err) => (
-                Started::Nothing,
-                Some(Warning::new(
-                    REPLAY_FAILED,
-                    format!(
-                        "TRACETAPE_MODE=replay: {}; nothing is replayed, outbound calls go to the network",
-                        crate::diag::chain(&err)
-                    ),
-                )),
-            ),
+            Err(err) => refusing(&crate::diag::chain(&err)),
         },
         Mode::Record => {
             // Checked here so that a directory that can never be written is
@@ -78,6 +77,17 @@ pub(crate) fn start(settings: &RecordSettings, service_name: &str) -> (Started, 
             }
         }
     }
+}
+
+/// Replay mode that could not start, for reason `why`, and the warning.
+fn refusing(why: &str) -> (Started, Option<Warning>) {
+    let warning = Warning::new(
+        REPLAY_FAILED,
+        format!(
+            "TRACETAPE_MODE=replay: {why}; replay mode could not start, so every outbound call is refused rather than sent to the network"
+        ),
+    );
+    (Started::Refusing(why.into()), Some(warning))
 }
 
 fn failed(err: &dyn std::error::Error) -> Warning {
@@ -131,6 +141,31 @@ mod tests {
             warning.message
         );
         assert!(!dir.exists());
+    }
+
+    /// Regression: recordings that could not be loaded left replay mode
+    /// off, so outbound calls went to the network.
+    #[test]
+    fn replay_that_cannot_start_refuses_and_says_why() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("a-file");
+        std::fs::write(&file, b"not a directory").unwrap();
+        let (started, warning) = start(&settings(Mode::Replay, file), "svc");
+        let Started::Refusing(why) = started else {
+            panic!("{started:?}");
+        };
+        assert!(why.contains("a-file"), "{why}");
+        let warning = warning.unwrap();
+        assert_eq!(warning.name, REPLAY_FAILED);
+        assert!(
+            warning.message.contains("every outbound call is refused"),
+            "{}",
+            warning.message
+        );
+        let mut refused = settings(Mode::Replay, tmp.path().to_owned());
+        refused.refused = Some("tracetape.toml: unknown field".to_owned());
+        let (started, _) = start(&refused, "svc");
+        assert!(matches!(started, Started::Refusing(why) if why.starts_with("tracetape.toml")));
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub(crate) fn line(
     };
     let requests = match started {
         Started::Nothing => "not recorded (TRACETAPE_MODE unset)".to_owned(),
+        Started::Refusing(_) => {
+            "not replayed: replay mode could not start, so outbound calls are refused".to_owned()
+        }
         Started::Recording(_) => format!("recorded into {}", record.dir.display()),
         Started::Replaying(replayer) => {
             format!(

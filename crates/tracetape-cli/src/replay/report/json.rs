@@ -173,6 +173,8 @@ struct JsonUnused<'a> {
 struct JsonSkipped<'a> {
     file: String,
     reason: &'a str,
+    /// The file could not be read (`--skip-unreadable`).
+    unreadable: bool,
 }
 
 pub(super) fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
@@ -209,6 +211,7 @@ pub(super) fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             .map(|skipped| JsonSkipped {
                 file: skipped.path.display().to_string(),
                 reason: &skipped.reason,
+                unreadable: skipped.unreadable,
             })
             .collect(),
         unpatched_detection: report.unpatched.active,

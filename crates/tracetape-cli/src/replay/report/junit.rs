@@ -2,7 +2,9 @@
 //! `<testcase>` per replayed recording (classname: the service; name:
 //! `METHOD route (replay id)`), a `<failure>` for one that deviated or
 //! missed a mock and an `<error>` for one that errored, each holding what
-//! the text report says about it. An unpatched connection (`tcp`, `udp`)
+//! the text report says about it; one with `<skipped>` per recording
+//! skipped (no recorded response, or, with `--skip-unreadable`, a file
+//! that cannot be read). An unpatched connection (`tcp`, `udp`)
 //! or resolution (`dns`) made by one request is in its test case's
 //! `<system-out>`, or, with
 //! `--fail-on-unpatched`, a `<failure type="unpatched">` of a test case
@@ -44,10 +46,11 @@ pub(super) fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         .and_then(|_| super::text::background(report));
     let extra = usize::from(background.is_some());
     let counts = format!(
-        r#"tests="{}" failures="{}" errors="{}" skipped="0" time="{:.3}""#,
-        totals.total() + extra,
+        r#"tests="{}" failures="{}" errors="{}" skipped="{}" time="{:.3}""#,
+        totals.total() + extra + report.skipped.len(),
         totals.deviated + totals.mock_missing + failed_by_unpatched + extra,
         totals.errored,
+        report.skipped.len(),
         report.duration.as_secs_f64()
     );
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -64,6 +67,18 @@ pub(super) fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             result,
             &own(result),
             report.fail_on_unpatched,
+        );
+    }
+    for skipped in &report.skipped {
+        // A file that could not be read has no request to name it by.
+        let file = skipped.path.display().to_string();
+        let _ = writeln!(
+            xml,
+            "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\" time=\"0.000\">\n      <skipped message=\"{}\"/>\n    </testcase>",
+            escape(&report.service),
+            escape(&format!("skipped {file}")),
+            escape(&file),
+            escape(&skipped.reason)
         );
     }
     if let Some(text) = background {
