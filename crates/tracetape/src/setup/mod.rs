@@ -121,6 +121,6 @@ pub use guard::TelemetryGuard;
 pub(crate) use settings::Warning;
 pub use span_counts::SpanCounts;
 pub use tls::TlsError;
-pub(crate) use tls::{TlsFiles, TlsMaterial, is_https};
 #[cfg(test)]
 pub(crate) use tls::file_setting;
+pub(crate) use tls::{TlsFiles, TlsMaterial, is_https};
