@@ -31,6 +31,7 @@ mod run;
 mod select;
 mod send;
 mod service;
+mod shown;
 mod unpatched;
 
 pub(crate) use args::ReplayArgs;
