@@ -152,7 +152,7 @@ impl<OnReq, OnResp> TraceLayer<OnReq, OnResp> {
     /// ```
     /// use tracetape::server::TraceLayer;
     ///
-    /// // The token is a test fixture's, not a secret.
+    /// // This service's x-api-key is a public client id, not a secret.
     /// let layer = TraceLayer::new()
     ///     .with_request_headers(["x-api-key", "x-tenant"], [])
     ///     .with_safe_headers(["x-api-key"]);
