@@ -33,6 +33,7 @@ mod run;
 mod select;
 mod send;
 mod service;
+mod shown;
 mod unpatched;
 pub(crate) mod watchdog;
 

@@ -715,3 +715,73 @@ fn requests_recorded_one_after_the_other_are_replayed_in_recorded_order() {
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["totals"]["recordings"], 5, "{report}");
 }
+
+// `--url https://user:password@host` was printed as given: in the summary
+// line, the reports' base URL and every error that quoted the URL.
+#[test]
+fn a_password_in_the_url_is_never_printed() {
+    const PASSWORD: &str = "hunter2-url-secret";
+    let fixture = Fixture::record(&["o-1"]);
+    let recordings = fixture.recordings();
+    let replay = |url: &str, args: &[&str]| {
+        let service = format!("'{}'", replay_support::target_exe().display());
+        let port = url.rsplit(':').next().unwrap().to_owned();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tracetape"));
+        command
+            .args(["replay", "--command", &service, "--url", url])
+            .args(["--recordings", recordings.to_str().unwrap()])
+            .args(args);
+        fixture.env(&mut command, "").env("PORT", port);
+        command.output().unwrap()
+    };
+    let hidden = |output: &std::process::Output, files: &[&std::path::Path]| {
+        let mut everything = both(output);
+        for file in files {
+            everything.push_str(&std::fs::read_to_string(file).unwrap());
+        }
+        assert!(!everything.contains(PASSWORD), "{everything}");
+        everything
+    };
+
+    let port = free_port();
+    let url = format!("http://replayer:{PASSWORD}@127.0.0.1:{port}");
+    let output = replay(&url, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    let text = hidden(&output, &[]);
+    assert!(
+        text.contains(&format!("replayed against http://***@127.0.0.1:{port}/")),
+        "{text}"
+    );
+    for format in ["json", "junit"] {
+        let report = fixture.dir.path().join(format!("report.{format}"));
+        let port = free_port();
+        let url = format!("http://replayer:{PASSWORD}@127.0.0.1:{port}");
+        let args = ["--format", format, "--output", report.to_str().unwrap()];
+        let output = replay(&url, &args);
+        assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+        let written = hidden(&output, &[&report]);
+        if format == "json" {
+            assert!(written.contains("http://***@127.0.0.1"), "{written}");
+        }
+    }
+
+    // Errors that quote the URL: nothing listens there, and a URL that
+    // cannot be used.
+    let closed = free_port();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tracetape"));
+    command
+        .args(["replay", "--no-start", "--startup-timeout", "1s", "--url"])
+        .arg(format!("http://replayer:{PASSWORD}@127.0.0.1:{closed}"))
+        .args(["--recordings", recordings.to_str().unwrap()]);
+    let output = fixture.env(&mut command, "").output().unwrap();
+    assert_ne!(output.status.code(), Some(0), "{}", both(&output));
+    let text = hidden(&output, &[]);
+    assert!(
+        text.contains(&format!("http://***@127.0.0.1:{closed}")),
+        "{text}"
+    );
+    let output = replay(&format!("ftp://replayer:{PASSWORD}@host:1"), &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", both(&output));
+    let text = hidden(&output, &[]);
+    assert!(text.contains("--url ftp://***@host:1"), "{text}");
+}

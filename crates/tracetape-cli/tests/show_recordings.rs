@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod replay_support;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -421,4 +422,106 @@ fn unreadable_recordings_are_noted_with_the_recording_shown() {
         "{notes}"
     );
     assert_eq!(notes.lines().count(), 1, "{notes}");
+}
+
+// Credentials in a query, in captured headers and in a dependency's URL
+// must not come back through `tracetape show`, from a recording or from
+// the span store, in text or JSON.
+#[test]
+fn secrets_stay_out_of_tracetape_show() {
+    use base64::Engine as _;
+
+    const QUERY_KEY: &str = "qk-3d91c0-show-secret";
+    const VOUCHER: &str = "vc-e2a614-show-secret";
+    const BEARER: &str = "br-7c05fa-show-secret";
+    const API_KEY: &str = "hk-40b8d2-show-secret";
+    const PASSWORD: &str = "pw-91f3e7-show-secret";
+    const TRACE_ID: &str = "5c1e2d3a4b5c6d7e8f90a1b2c3d4e5f6";
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dependency = replay_support::Dependency::start(&runtime);
+    let fixture = replay_support::Fixture {
+        runtime,
+        dependency,
+        dir: tempfile::tempdir().unwrap(),
+        orders: Vec::new(),
+    };
+    let with_password = fixture
+        .dependency
+        .url
+        .replacen("://", &format!("://svc:{PASSWORD}@"), 1);
+    let mut target = fixture
+        .env(
+            &mut std::process::Command::new(replay_support::target_exe()),
+            "",
+        )
+        .env("TRACETAPE_MODE", "record")
+        .env("TRACETAPE_RECORD_DIR", fixture.recordings())
+        .env("PORT", "0")
+        .env("OTEL_TRACES_EXPORTER", "local")
+        .env(
+            "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST",
+            "authorization,x-api-key",
+        )
+        .env("TRACETAPE_RECORD_REDACT_QUERY", "voucher")
+        .env("DEPENDENCY_URL", &with_password)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = replay_support::listening_url(&mut target);
+    let response = fixture
+        .runtime
+        .block_on(
+            reqwest::Client::new()
+                .post(format!(
+                    "{url}/orders?api_key={QUERY_KEY}&voucher={VOUCHER}"
+                ))
+                .header("authorization", format!("Bearer {BEARER}"))
+                .header("x-api-key", API_KEY)
+                .header("traceparent", format!("00-{TRACE_ID}-00f067aa0ba902b7-01"))
+                .json(&serde_json::json!({"id": "o-1", "sku": "tea", "qty": 2}))
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    replay_support::stop(&mut target);
+
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("svc:{PASSWORD}"));
+    let dir = fixture.dir.path();
+    let mut shown = String::new();
+    for args in [
+        &["show", TRACE_ID, "--recordings", "recordings", "--full"][..],
+        &[
+            "show",
+            TRACE_ID,
+            "--recordings",
+            "recordings",
+            "--format",
+            "json",
+        ],
+        &["show", TRACE_ID, "--traces", "--width", "0"],
+        &["show", TRACE_ID, "--traces", "--format", "json"],
+    ] {
+        let output = tracetape_in(dir, args);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        let text = format!("{}{}", stdout(&output), stderr(&output));
+        for secret in [
+            QUERY_KEY,
+            VOUCHER,
+            BEARER,
+            API_KEY,
+            PASSWORD,
+            basic.as_str(),
+        ] {
+            assert!(!text.contains(secret), "{args:?} shows {secret}:\n{text}");
+        }
+        shown.push_str(&text);
+    }
+    // What was shown says what it hid.
+    for redacted in ["api_key=REDACTED", "voucher=REDACTED", "[REDACTED]"] {
+        assert!(shown.contains(redacted), "{redacted} not shown:\n{shown}");
+    }
 }

@@ -104,3 +104,33 @@ fn a_guard_dropped_at_once_is_warned_about() {
         "{said}"
     );
 }
+
+// An endpoint with a user name and password was said as it was, at every
+// start, and in the warning when forwarding recordings there failed.
+#[test]
+fn a_password_in_an_endpoint_is_never_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let recordings = dir.path().join("recordings");
+    let said = child(
+        "kept",
+        dir.path(),
+        &[
+            ("OTEL_TRACES_EXPORTER", "otlp"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "http://svc:pw-endpoint-secret@127.0.0.1:9",
+            ),
+            ("TRACETAPE_MODE", "record"),
+            ("TRACETAPE_RECORD_DIR", recordings.to_str().unwrap()),
+        ],
+    );
+    assert!(!said.contains("pw-endpoint-secret"), "{said}");
+    assert!(
+        said.starts_with(
+            "tracetape: shop: spans to OTLP http/protobuf \
+             http://REDACTED:REDACTED@127.0.0.1:9/v1/traces;"
+        ),
+        "{said}"
+    );
+}

@@ -156,13 +156,16 @@ impl Settings {
         let file = read_file(args.config.as_deref())?;
         let replay = file.replay;
         let base_url = match (&args.url, args.port) {
-            (Some(url), _) => Some(base_url(url).with_context(|| format!("--url {url}"))?),
+            (Some(url), _) => {
+                Some(base_url(url).with_context(|| format!("--url {}", super::shown::scrub(url)))?)
+            }
             (None, Some(port)) => Some(loopback(port)?),
             (None, None) => match (&replay.url, replay.port) {
                 (Some(_), Some(_)) => bail!("replay.url and replay.port: give one, not both"),
-                (Some(url), None) => {
-                    Some(base_url(url).with_context(|| format!("replay.url = {url:?}"))?)
-                }
+                (Some(url), None) => Some(
+                    base_url(url)
+                        .with_context(|| format!("replay.url = {:?}", super::shown::scrub(url)))?,
+                ),
                 (None, Some(port)) => Some(loopback(port)?),
                 (None, None) => None,
             },

@@ -234,7 +234,7 @@ pub(crate) async fn replay_selection(
 
     Ok(Report {
         service: selection.service,
-        base_url: sender.base().to_string(),
+        base_url: super::shown::url(sender.base()),
         recordings: settings.recordings.clone(),
         selected: replayed.selected,
         results,

@@ -17,6 +17,7 @@ use tracetape::replay::{
 
 use super::order::Group;
 use super::select::Replayable;
+use super::shown;
 use crate::format::chain;
 
 /// Recorded request headers that are not sent again: those about one
@@ -147,7 +148,10 @@ impl Sender {
             return Err(format!("the recorded target {target:?} is not a path"));
         }
         let url = format!("{}{target}", self.base.as_str().trim_end_matches('/'));
-        Url::parse(&url).map_err(|err| format!("the recorded target makes no URL ({url}): {err}"))
+        Url::parse(&url).map_err(|err| {
+            let url = shown::scrub(&url);
+            format!("the recorded target makes no URL ({url}): {err}")
+        })
     }
 
     /// Sends `replayable`'s request again and reads the whole response.
@@ -253,7 +257,7 @@ impl Sender {
             .timeout(PROBE_TIMEOUT)
             .send()
             .await
-            .map_err(|err| chain(&err))?;
+            .map_err(|err| shown::scrub(&chain(&err)).into_owned())?;
         let header = response
             .headers()
             .get(REPLAY_STATUS_HEADER)
@@ -324,7 +328,7 @@ fn transport(err: reqwest::Error) -> SendError {
 /// The error's chain, with what to do when it is the service's
 /// certificate that was refused.
 fn explain(err: &reqwest::Error) -> String {
-    let text = chain(err);
+    let text = shown::scrub(&chain(err)).into_owned();
     if refused_certificate(&text) {
         format!(
             "{text} (for a self-signed certificate, or one signed by a CA this machine does \

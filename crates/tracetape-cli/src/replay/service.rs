@@ -457,7 +457,7 @@ async fn wait_ready(
 async fn poll_ready(sender: &Sender, ready: Option<&str>, timeout: Duration) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
     let path = ready.unwrap_or("/");
-    let url = sender.url(path)?;
+    let url = super::shown::url(&sender.url(path)?);
     loop {
         let last = match sender.probe(path).await {
             Ok(status) if ready.is_none() || status.is_success() => return Ok(()),

@@ -67,6 +67,10 @@ pub(crate) struct Attempt {
     cx: Context,
     start: Instant,
     config: Arc<Config>,
+    /// The URL as sent and as `url.full` shows it, when they differ by a
+    /// secret: error messages that quote the URL (reqwest's do) show it
+    /// redacted too.
+    url_shown: Option<(String, String)>,
     /// The duration's attributes known at the start; taken by `end`.
     labels: Option<Vec<KeyValue>>,
     /// Record mode: the attempt's exchange, until the integration takes
@@ -131,7 +135,12 @@ impl Attempt {
             labels.push(KeyValue::new(NETWORK_PROTOCOL_VERSION, version));
         }
         attributes.extend(labels.iter().cloned());
-        attributes.push(KeyValue::new(URL_FULL, full_url(config, &head.target.full)));
+        let shown = full_url(config, &head.target.full);
+        let url_shown = match redact_url(&head.target.full, &config.query_keys) {
+            Cow::Owned(redacted) => Some((head.target.full.to_string(), redacted)),
+            Cow::Borrowed(_) => None,
+        };
+        attributes.push(KeyValue::new(URL_FULL, shown));
         if let Some(template) = template {
             attributes.push(KeyValue::new(URL_TEMPLATE, template.0.to_string()));
         }
@@ -167,6 +176,7 @@ impl Attempt {
             cx,
             start,
             config: config.clone(),
+            url_shown,
             labels: Some(labels),
             recording,
         })
@@ -217,7 +227,10 @@ impl Attempt {
             }
             Err(error) => {
                 end.push(KeyValue::new(ERROR_TYPE, error_type::classify(error)));
-                let message = error_message(error);
+                let mut message = error_message(error);
+                if let Some((sent, shown)) = &self.url_shown {
+                    message = message.replace(sent.as_str(), shown);
+                }
                 span.add_event(
                     "exception",
                     vec![
@@ -272,8 +285,8 @@ fn full_url(config: &Config, url: &str) -> String {
         .as_ref()
         .and_then(|filter| hook::guarded("client.url_filter", || filter(url)));
     match filtered {
-        Some(filtered) => redact_url(&filtered).into_owned(),
-        None => redact_url(url).into_owned(),
+        Some(filtered) => redact_url(&filtered, &config.query_keys).into_owned(),
+        None => redact_url(url, &config.query_keys).into_owned(),
     }
 }
 

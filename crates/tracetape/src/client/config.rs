@@ -8,7 +8,7 @@ use opentelemetry::trace::SpanRef;
 
 use super::info::{Outcome, RequestInfo};
 use super::metrics;
-use crate::http_attrs::{HeaderCapture, UrlExclusions};
+use crate::http_attrs::{HeaderCapture, QueryKeys, UrlExclusions};
 use crate::providers::Providers;
 use crate::record::Recorder;
 
@@ -28,6 +28,8 @@ pub(crate) struct Config {
     pub(crate) url_filter: Option<Arc<UrlFilterFn>>,
     pub(crate) capture_request: HeaderCapture,
     pub(crate) capture_response: HeaderCapture,
+    /// Query keys whose values `url.full` hides, besides the defaults.
+    pub(crate) query_keys: QueryKeys,
     pub(crate) on_request: Option<Arc<RequestHookFn>>,
     pub(crate) on_response: Option<Arc<ResponseHookFn>>,
     /// Records calls made outside any recorded request.
@@ -47,6 +49,7 @@ impl std::fmt::Debug for Config {
             .field("url_filter", &set(self.url_filter.is_some()))
             .field("capture_request", &self.capture_request)
             .field("capture_response", &self.capture_response)
+            .field("query_keys", &self.query_keys)
             .field("on_request", &set(self.on_request.is_some()))
             .field("on_response", &set(self.on_response.is_some()))
             .field("recorder", &self.recorder)
@@ -77,6 +80,7 @@ impl Config {
                 "http.response.header",
                 &lookup,
             ),
+            query_keys: QueryKeys::default(),
             on_request: None,
             on_response: None,
             recorder: None,

@@ -42,8 +42,14 @@
 //! injected header. Headers named in
 //! `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST` /
 //! `_CLIENT_RESPONSE` are recorded as `http.{request,response}.header.<name>`,
-//! those named in `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS`
-//! redacted.
+//! those named in `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS`,
+//! and the credential headers (`authorization`, `cookie`, … unless
+//! `TRACETAPE_CAPTURE_HEADERS_SAFE` or [`TraceLayer::with_safe_headers`]
+//! names them), redacted. `url.full` carries no user name or password and
+//! no value of a credential query key (`api_key`, `token`, `password`,
+//! `signature`, …; more with `TRACETAPE_REDACT_QUERY_KEYS`,
+//! [`TraceLayer::with_redacted_query_keys`] and the query rules configured
+//! for recordings); what is hidden where is listed in `docs/security.md`.
 //!
 //! In record mode each attempt made while serving a request that the
 //! server layer records becomes a CLIENT exchange of that request's

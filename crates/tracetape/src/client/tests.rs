@@ -970,3 +970,48 @@ async fn a_call_outside_any_span_starts_a_trace_flagged_random() {
         );
     }
 }
+
+// `api_key`, `token` and passwords reached `url.full` as they were, and
+// reqwest's error message quoted the URL with them on the span.
+#[tokio::test]
+async fn credential_query_values_never_reach_url_full_or_an_error_message() {
+    let addr = serve(Upstream::default()).await;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    for via in BOTH {
+        let h = Harness::new();
+        let layer = h.client_layer().with_redacted_query_keys(["voucher"]);
+        let query = "q=tea&api_key=k-1&access_token=t-2&voucher=v-3";
+        let url = format!("http://user:pw-4@{addr}/items/1?{query}");
+        send(via, &layer, get_req(url)).await.unwrap();
+        let span = h.only_client_span();
+        assert_eq!(
+            attr_str(&span, "url.full"),
+            Some(format!(
+                "http://REDACTED:REDACTED@{addr}/items/1?q=tea&api_key=REDACTED\
+                 &access_token=REDACTED&voucher=REDACTED"
+            )),
+            "{via:?}"
+        );
+
+        let h = Harness::new();
+        let layer = h.client_layer();
+        let url = format!("http://{closed}/items/1?token=t-5");
+        assert!(send(via, &layer, get_req(url)).await.is_err(), "{via:?}");
+        let span = h.only_client_span();
+        let everything = format!("{span:?}");
+        assert!(everything.contains("exception"), "{via:?}: {everything}");
+        for secret in ["k-1", "t-2", "v-3", "pw-4", "t-5"] {
+            assert!(
+                !everything.contains(secret),
+                "{via:?}: {secret} in {everything}"
+            );
+        }
+        if matches!(via, Via::Reqwest) {
+            // reqwest's message names the URL: the redacted one.
+            assert!(everything.contains("token=REDACTED"), "{everything}");
+        }
+    }
+}

@@ -106,8 +106,8 @@ impl OtlpHttpExporter {
             .map_err(|err| {
                 OTelSdkError::InternalFailure(format!(
                     "failed to export spans to {}: {}",
-                    self.url,
-                    crate::diag::chain(&err)
+                    self.shown_url(),
+                    crate::diag::chain(&err.without_url())
                 ))
             })?;
         let status = response.status();
@@ -116,8 +116,13 @@ impl OtlpHttpExporter {
         }
         Err(OTelSdkError::InternalFailure(format!(
             "failed to export spans to {}: the collector answered {status}",
-            self.url
+            self.shown_url()
         )))
+    }
+
+    /// The URL as messages show it: without a user name and password.
+    fn shown_url(&self) -> std::borrow::Cow<'_, str> {
+        crate::http_attrs::redact_url(&self.url, &crate::http_attrs::QueryKeys::default())
     }
 }
 

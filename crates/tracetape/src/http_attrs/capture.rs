@@ -1,18 +1,41 @@
 //! Opt-in header capture: `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*` name
 //! the headers to record as `http.{request,response}.header.<name>` string
 //! arrays; `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS` names
-//! those whose values are replaced by `[REDACTED]`.
+//! those whose values are replaced by `[REDACTED]`, besides the credential
+//! headers ([`SANITIZED_HEADERS`]), which are always replaced unless
+//! `TRACETAPE_CAPTURE_HEADERS_SAFE` (or `with_safe_headers` in code) lists
+//! them.
 
 use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
 
 const SANITIZE_VAR: &str = "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS";
+/// Credential headers whose values may be captured as they are.
+pub(crate) const SAFE_VAR: &str = "TRACETAPE_CAPTURE_HEADERS_SAFE";
+
+/// Headers whose captured values are `[REDACTED]` unless listed as safe:
+/// those that carry credentials. Listed in `docs/security.md`.
+pub(crate) const SANITIZED_HEADERS: [&str; 10] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+    "x-auth-token",
+    "x-csrf-token",
+    "x-xsrf-token",
+    "x-amz-security-token",
+    "x-goog-api-key",
+];
 
 /// Which headers to capture on one side of one direction.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct HeaderCapture {
-    /// (header name, attribute key), names lower-cased.
-    headers: Vec<(http::HeaderName, Key)>,
+    /// (header name, attribute key, whether its value is hidden), names
+    /// lower-cased.
+    headers: Vec<(http::HeaderName, Key, bool)>,
     sanitize: Vec<String>,
+    /// Credential headers the user said may be captured as they are.
+    safe: Vec<String>,
 }
 
 impl HeaderCapture {
@@ -29,11 +52,13 @@ impl HeaderCapture {
     ) -> Self {
         let names = lookup(var).unwrap_or_default();
         let sanitize = lookup(SANITIZE_VAR).unwrap_or_default();
-        Self::new(names.split(','), sanitize.split(','), prefix)
+        let safe = lookup(SAFE_VAR).unwrap_or_default();
+        Self::new(names.split(','), sanitize.split(','), prefix).with_safe(safe.split(','))
     }
 
     /// Captures `names` as `{prefix}.<name>`; values of names listed in
-    /// `sanitize` (case-insensitive) are recorded as `[REDACTED]`. Names that
+    /// `sanitize` (case-insensitive), and of the credential headers
+    /// ([`SANITIZED_HEADERS`]), are recorded as `[REDACTED]`. Names that
     /// are not valid header names are ignored.
     pub(crate) fn new<'a>(
         names: impl IntoIterator<Item = &'a str>,
@@ -45,15 +70,38 @@ impl HeaderCapture {
             .filter_map(|n| http::HeaderName::from_bytes(n.trim().as_bytes()).ok())
             .map(|name| {
                 let key = Key::from(format!("{prefix}.{}", name.as_str()));
-                (name, key)
+                (name, key, false)
             })
             .collect();
-        let sanitize = sanitize
-            .into_iter()
-            .map(|s| s.trim().to_ascii_lowercase())
-            .filter(|s| !s.is_empty())
-            .collect();
-        Self { headers, sanitize }
+        let sanitize = lower_case(sanitize);
+        Self {
+            headers,
+            sanitize,
+            safe: Vec::new(),
+        }
+        .decided()
+    }
+
+    /// The same, but the credential headers among `safe` (any case) are
+    /// captured as they are, unless `sanitize` names them too.
+    pub(crate) fn with_safe<'a>(mut self, safe: impl IntoIterator<Item = &'a str>) -> Self {
+        self.safe = lower_case(safe);
+        self.decided()
+    }
+
+    /// The same headers, sanitised and safe as in `other`.
+    pub(crate) fn with_safe_of(self, other: &Self) -> Self {
+        self.with_safe(other.safe.iter().map(String::as_str))
+    }
+
+    /// Decides once which headers are hidden.
+    fn decided(mut self) -> Self {
+        for (name, _, hidden) in &mut self.headers {
+            let name = name.as_str();
+            *hidden = self.sanitize.iter().any(|s| s == name)
+                || (SANITIZED_HEADERS.contains(&name) && !self.safe.iter().any(|s| s == name));
+        }
+        self
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -68,12 +116,12 @@ impl HeaderCapture {
 
     /// Appends one attribute per configured header present in `headers`.
     pub(crate) fn capture(&self, headers: &http::HeaderMap, out: &mut Vec<KeyValue>) {
-        for (name, key) in &self.headers {
+        for (name, key, redact) in &self.headers {
+            let redact = *redact;
             let mut values = headers.get_all(name).iter().peekable();
             if values.peek().is_none() {
                 continue;
             }
-            let redact = self.sanitize.iter().any(|s| s == name.as_str());
             let values: Vec<StringValue> = values
                 .map(|v| {
                     if redact {
@@ -89,6 +137,15 @@ impl HeaderCapture {
             ));
         }
     }
+}
+
+/// Trimmed, lower-cased, empty ones left out.
+fn lower_case<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    names
+        .into_iter()
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 #[cfg(test)]
@@ -128,6 +185,60 @@ mod tests {
         );
         let none = HeaderCapture::from_lookup("X", "p", |_| None);
         assert!(none.is_empty());
+    }
+
+    // Capturing `authorization` without also naming it in the sanitise
+    // list once exported the bearer token as it was.
+    #[test]
+    fn credential_headers_are_hidden_unless_listed_as_safe() {
+        let mut headers = http::HeaderMap::new();
+        for (name, value) in [
+            ("authorization", "Bearer s3cret"),
+            ("cookie", "session=s3cret"),
+            ("x-api-key", "k3y"),
+            ("x-tenant", "acme"),
+        ] {
+            headers.insert(name, http::HeaderValue::from_static(value));
+        }
+        let render = |capture: &HeaderCapture| {
+            let mut out = Vec::new();
+            capture.capture(&headers, &mut out);
+            out.iter()
+                .map(|kv| format!("{}={}", kv.key.as_str(), kv.value))
+                .collect::<Vec<_>>()
+        };
+        let names = ["Authorization", "cookie", "X-Api-Key", "x-tenant"];
+        let capture = HeaderCapture::new(names, [], "h");
+        assert_eq!(
+            render(&capture),
+            [
+                "h.authorization=[\"[REDACTED]\"]",
+                "h.cookie=[\"[REDACTED]\"]",
+                "h.x-api-key=[\"[REDACTED]\"]",
+                "h.x-tenant=[\"acme\"]"
+            ]
+        );
+        let safe = capture.clone().with_safe([" X-API-KEY "]);
+        assert_eq!(render(&safe)[2], "h.x-api-key=[\"k3y\"]");
+        assert_eq!(render(&safe)[0], "h.authorization=[\"[REDACTED]\"]");
+        // Named to be sanitised as well: sanitised.
+        let both = HeaderCapture::new(names, ["x-api-key"], "h").with_safe(["x-api-key"]);
+        assert_eq!(render(&both)[2], "h.x-api-key=[\"[REDACTED]\"]");
+        // A list replaced in code keeps what was said safe.
+        let replaced = HeaderCapture::new(names, [], "h").with_safe_of(&safe);
+        assert_eq!(render(&replaced)[2], "h.x-api-key=[\"k3y\"]");
+        let from_env = HeaderCapture::from_lookup("LIST", "h", |name| match name {
+            "LIST" => Some("cookie,x-api-key".to_owned()),
+            SAFE_VAR => Some("cookie".to_owned()),
+            _ => None,
+        });
+        assert_eq!(
+            render(&from_env),
+            [
+                "h.cookie=[\"session=s3cret\"]",
+                "h.x-api-key=[\"[REDACTED]\"]"
+            ]
+        );
     }
 
     #[test]

@@ -1,16 +1,19 @@
 //! HTTP semantic-convention helpers shared by the server and client sides:
-//! method normalisation, query redaction, header capture and URL exclusions.
+//! method normalisation, query redaction (which keys, `query_keys.rs`),
+//! header capture with its sanitising, and URL exclusions.
 
 mod capture;
 mod exclude;
 mod method;
 mod query;
+mod query_keys;
 mod url;
 
 pub(crate) use capture::HeaderCapture;
 pub(crate) use exclude::UrlExclusions;
 pub(crate) use method::Method;
 pub(crate) use query::{decoded_pairs, redact_query};
+pub(crate) use query_keys::{QueryKeys, add_process_keys};
 pub(crate) use url::redact_url;
 
 /// Bucket boundaries the conventions recommend for request durations.

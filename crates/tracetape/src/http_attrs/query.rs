@@ -1,15 +1,18 @@
-//! Query strings without secrets: the values of signature parameters that
-//! the semantic conventions list are replaced by `REDACTED`.
+//! Query strings without secrets: the values of the keys [`QueryKeys`]
+//! names (credentials, tokens, signatures) are replaced by `REDACTED`.
 
 use std::borrow::Cow;
 
-/// Query keys whose values grant access and must never be recorded.
-const SIGNED_KEYS: [&str; 4] = ["AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"];
+use super::QueryKeys;
 
-/// Returns `query` with the values of signed keys replaced by `REDACTED`,
-/// borrowing when there is nothing to replace.
-pub(crate) fn redact_query(query: &str) -> Cow<'_, str> {
-    let needs = query.split('&').any(|pair| is_signed(pair_key(pair)));
+/// Returns `query` with the values of sensitive keys replaced by
+/// `REDACTED`, borrowing when there is nothing to replace.
+pub(crate) fn redact_query<'a>(query: &'a str, keys: &QueryKeys) -> Cow<'a, str> {
+    let is_signed = |key: &str| keys.is_sensitive(key);
+    let needs = query.split('&').any(|pair| {
+        let key = pair_key(pair);
+        pair.len() > key.len() && is_signed(key)
+    });
     if !needs {
         return Cow::Borrowed(query);
     }
@@ -31,10 +34,6 @@ pub(crate) fn redact_query(query: &str) -> Cow<'_, str> {
 
 fn pair_key(pair: &str) -> &str {
     pair.split_once('=').map_or(pair, |(key, _)| key)
-}
-
-fn is_signed(key: &str) -> bool {
-    SIGNED_KEYS.contains(&key)
 }
 
 /// The `key=value` pairs of a query or form body in the order written,
@@ -59,7 +58,7 @@ pub(crate) fn decoded_pairs(
 /// followed by two hex digits kept as written) and, in a form body
 /// (`plus_is_space`), `+` read as a space; read as UTF-8 with invalid
 /// sequences replaced.
-fn decode_component(text: &str, plus_is_space: bool) -> String {
+pub(super) fn decode_component(text: &str, plus_is_space: bool) -> String {
     let escaped = text.contains('%') || (plus_is_space && text.contains('+'));
     if !escaped {
         return text.to_owned();
@@ -98,6 +97,8 @@ mod tests {
 
     #[test]
     fn signed_values_are_redacted_and_the_rest_kept() {
+        let keys = QueryKeys::default();
+        let redact_query = |query| redact_query(query, &keys);
         assert_eq!(redact_query("a=1&b=2"), "a=1&b=2");
         assert!(matches!(redact_query("a=1"), Cow::Borrowed(_)));
         assert_eq!(
@@ -106,6 +107,28 @@ mod tests {
         );
         // A bare key has no value to hide.
         assert_eq!(redact_query("sig&x=1"), "sig&x=1");
+        assert!(matches!(redact_query("sig&x=1"), Cow::Borrowed(_)));
         assert_eq!(redact_query(""), "");
+    }
+
+    // The issue's credentials: only the four signature keys were redacted,
+    // so `api_key` and `token` values reached `url.query` and `url.full`.
+    #[test]
+    fn credential_keys_in_any_case_and_encoding_are_redacted() {
+        let keys = QueryKeys::default();
+        assert_eq!(
+            redact_query(
+                "page=2&api_key=k1&APIKEY=k2&token=t&access_token=a&password=p&secret=s\
+                 &signature=g&api%5Fkey=k3&page_token=keep",
+                &keys
+            ),
+            "page=2&api_key=REDACTED&APIKEY=REDACTED&token=REDACTED&access_token=REDACTED\
+             &password=REDACTED&secret=REDACTED&signature=REDACTED&api%5Fkey=REDACTED\
+             &page_token=keep"
+        );
+        assert_eq!(
+            redact_query("tenant=acme&Session=x", &keys.with(["session"])),
+            "tenant=acme&Session=REDACTED"
+        );
     }
 }

@@ -1,18 +1,18 @@
 //! Full URLs without secrets: user name and password, and the values of
-//! signed query keys, replaced by `REDACTED` (for `url.full`, and in
-//! recordings).
+//! sensitive query keys ([`QueryKeys`]), replaced by `REDACTED` (for
+//! `url.full`, and in recordings).
 
 use std::borrow::Cow;
 
-use super::redact_query;
+use super::{QueryKeys, redact_query};
 
 /// `url` with user name and password replaced by `REDACTED` and the values
-/// of signed query keys by `REDACTED`, as the conventions ask for
+/// of sensitive query keys by `REDACTED`, as the conventions ask for
 /// `url.full`; borrowed when there is nothing to hide.
-pub(crate) fn redact_url(url: &str) -> Cow<'_, str> {
+pub(crate) fn redact_url<'a>(url: &'a str, keys: &QueryKeys) -> Cow<'a, str> {
     let credentials = credentials(url);
     let query = query(url);
-    let redacted_query = query.map(|(start, end)| redact_query(&url[start..end]));
+    let redacted_query = query.map(|(start, end)| redact_query(&url[start..end], keys));
     let query_changed = matches!(redacted_query, Some(Cow::Owned(_)));
     if credentials.is_none() && !query_changed {
         return Cow::Borrowed(url);
@@ -101,9 +101,16 @@ mod tests {
                 "http://a.test/users/@me?to=a@b",
             ),
             ("not a url", "not a url"),
+            (
+                "https://u:p@a.test/v1?api_key=k&q=tea",
+                "https://REDACTED:REDACTED@a.test/v1?api_key=REDACTED&q=tea",
+            ),
         ] {
-            assert_eq!(redact_url(url), expected, "{url}");
+            assert_eq!(redact_url(url, &QueryKeys::default()), expected, "{url}");
         }
-        assert!(matches!(redact_url("http://a.test/"), Cow::Borrowed(_)));
+        assert!(matches!(
+            redact_url("http://a.test/", &QueryKeys::default()),
+            Cow::Borrowed(_)
+        ));
     }
 }

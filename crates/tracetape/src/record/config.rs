@@ -285,9 +285,14 @@ impl RecordSettings {
             ),
             (REDACT_QUERY, RedactRule::query),
         ] {
-            settings
-                .redact
-                .extend(get(name).iter().flat_map(|value| list(value)).map(rule));
+            for rule in get(name).iter().flat_map(|value| list(value)).map(rule) {
+                if let Err(err) = rule.check() {
+                    let why = format!("{name}: {err}");
+                    warnings.push(turned_off(&why));
+                    broken.get_or_insert(why);
+                }
+                settings.redact.push(rule);
+            }
         }
         for path in get(REDACT_JSON).iter().flat_map(|value| list(value)) {
             match path.parse::<JsonPath>() {
@@ -440,5 +445,29 @@ mod tests {
                 .message
                 .contains("expected off, record or replay")
         );
+    }
+
+    // A header name no header can have was once taken as a rule that
+    // silently redacted nothing.
+    #[test]
+    fn a_rule_that_can_never_match_turns_recording_off() {
+        for (var, value, expected) in [
+            (REDACT_HEADERS, "x-token, x token", "header \"x token\""),
+            (REDACT_QUERY, "api_key,a&b", "query \"a&b\""),
+            (REDACT_JSON, "$.", "invalid JSON path"),
+        ] {
+            let (settings, warnings) = read(&[(MODE, "record"), (var, value)]);
+            assert_eq!(settings.mode, Mode::Off, "{var}={value}");
+            assert_eq!(warnings.len(), 1, "{warnings:?}");
+            assert_eq!(warnings[0].name, CONFIG_INVALID);
+            assert!(
+                warnings[0].message.contains(var) && warnings[0].message.contains(expected),
+                "{}",
+                warnings[0].message
+            );
+        }
+        let (settings, warnings) = read(&[(MODE, "record"), (REDACT_HEADERS, "x-token,,")]);
+        assert_eq!(settings.mode, Mode::Record, "{warnings:?}");
+        assert_eq!(settings.redact, [RedactRule::header("x-token")]);
     }
 }

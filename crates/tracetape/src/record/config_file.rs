@@ -271,10 +271,12 @@ impl RawRule {
                 .map(|text| text.parse::<Pattern>().map_err(|err| err.to_string()))
                 .collect::<Result<Vec<_>, _>>()
         };
-        Ok(rule
+        let rule = rule
             .methods(self.methods)
             .hosts(patterns(self.hosts)?)
-            .routes(patterns(self.routes)?))
+            .routes(patterns(self.routes)?);
+        rule.check().map_err(|err| err.to_string())?;
+        Ok(rule)
     }
 }
 
@@ -402,6 +404,31 @@ mod tests {
             (
                 "[[record.redact]]\nheader = \"a\"\nhost = [\"x\"]",
                 "unknown field `host`",
+            ),
+            // Rules that could never match once redacted nothing, silently.
+            (
+                "[[record.redact]]\nheader = \"\"",
+                "record.redact[0]: header \"\" is not a header name",
+            ),
+            (
+                "[[record.redact]]\nheader = \"X Session\"",
+                "header \"x session\" is not a header name",
+            ),
+            (
+                "[[record.redact]]\nquery = \"\"",
+                "query \"\" is not a query key",
+            ),
+            (
+                "[[record.redact]]\nquery = \"a=b\"",
+                "query \"a=b\" is not a query key",
+            ),
+            (
+                "[[record.redact]]\naction = \"drop\"\nroutes = [\"health\"]",
+                "route \"health\" does not start with `/` or `*`",
+            ),
+            (
+                "[[record.redact]]\nheader = \"a\"\nmethods = [\"GET POST\"]",
+                "method \"GET POST\" is not an HTTP method",
             ),
         ] {
             let err = parse(text).unwrap_err();

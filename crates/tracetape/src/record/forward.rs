@@ -57,7 +57,8 @@ impl Forwarder {
                     diag::warn_once(
                         FAILED,
                         format_args!(
-                            "record mode: recordings are not forwarded to {endpoint}: {}; they are written to files only",
+                            "record mode: recordings are not forwarded to {}: {}; they are written to files only",
+                            shown(&endpoint),
                             diag::chain(&err)
                         ),
                     );
@@ -92,6 +93,11 @@ impl Forwarder {
     }
 }
 
+/// The endpoint as messages show it: without a user name and password.
+fn shown(endpoint: &str) -> std::borrow::Cow<'_, str> {
+    crate::http_attrs::redact_url(endpoint, &crate::http_attrs::QueryKeys::default())
+}
+
 fn run(
     endpoint: &str,
     tls: Option<&TlsMaterial>,
@@ -109,7 +115,8 @@ fn run(
             diag::warn_once(
                 FAILED,
                 format_args!(
-                    "record mode: recordings cannot be forwarded to {endpoint}: {}",
+                    "record mode: recordings cannot be forwarded to {}: {}",
+                    shown(endpoint),
                     diag::chain(&err)
                 ),
             );
@@ -129,8 +136,9 @@ fn run(
                 diag::warn_once(
                     FAILED,
                     format_args!(
-                        "record mode: failed to forward a recording to {endpoint}: {}; later failures are counted, not reported",
-                        diag::chain(&err)
+                        "record mode: failed to forward a recording to {}: {}; later failures are counted, not reported",
+                        shown(endpoint),
+                        diag::chain(&err.without_url())
                     ),
                 );
                 counts.failed.fetch_add(1, Ordering::Relaxed)

@@ -79,11 +79,11 @@ pub use read::{LoadedRecordings, MAX_RECORDING_BYTES, RecordingStore, StoredReco
 pub use recorded_body::RecordedBody;
 pub use recorder::{FlushRecorderError, LINGER, MAX_LINGERING, Recorder, StartRecorderError};
 pub(crate) use recorder::{NotSampled, Part, TraceRecording};
-pub(crate) use redact::Redactor;
 pub use redact::{
-    DEFAULT_HEADERS, Direction, JsonPath, JsonPathError, KEY_FILE, Pattern, PatternError,
-    RedactAction, RedactRule, RedactTarget, RedactionKey, RedactionKeyError,
+    DEFAULT_HEADERS, Direction, InvalidRuleError, JsonPath, JsonPathError, KEY_FILE, Pattern,
+    PatternError, RedactAction, RedactRule, RedactTarget, RedactionKey, RedactionKeyError,
 };
+pub(crate) use redact::{Redactor, share_query_keys};
 
 /// The recordings guide's examples, compiled as doctests so they stay true.
 #[cfg(doctest)]

@@ -62,6 +62,17 @@ pub enum StartRecorderError {
         #[source]
         source: std::io::Error,
     },
+    /// A redaction rule can never match anything
+    /// ([`RedactRule::check`](super::RedactRule::check)): recording with it
+    /// would write what the user meant to hide.
+    #[error("invalid redaction rule {index}")]
+    InvalidRule {
+        /// The rule's place in `settings.redact`, from 0.
+        index: usize,
+        /// What is wrong with it.
+        #[source]
+        source: super::InvalidRuleError,
+    },
 }
 
 impl From<StartWriterError> for StartRecorderError {
@@ -166,13 +177,18 @@ impl Recorder {
     /// write) by a thread of their own, with at most `settings.queue`
     /// waiting.
     ///
-    /// This only fails when the thread cannot be started; a directory that
-    /// cannot be written is reported once, later, and never breaks the
-    /// service.
+    /// This fails when a redaction rule can never match
+    /// ([`RedactRule::check`](super::RedactRule::check)) and when the
+    /// thread cannot be started; a directory that cannot be written is
+    /// reported once, later, and never breaks the service.
     pub fn start(
         settings: &RecordSettings,
         service_name: impl Into<String>,
     ) -> Result<Self, StartRecorderError> {
+        for (index, rule) in settings.redact.iter().enumerate() {
+            rule.check()
+                .map_err(|source| StartRecorderError::InvalidRule { index, source })?;
+        }
         let key = redaction_key(&settings.dir);
         let writer = RecordingWriter::start(
             WriterConfig::new(settings.dir.clone())

@@ -95,7 +95,22 @@ impl Replayer {
         }
         // Nothing recorded yet: any key redacts like any other.
         let key = if settings.dir.exists() {
-            RedactionKey::load_or_create(&settings.dir)?
+            match RedactionKey::load_or_create(&settings.dir) {
+                // Refused rather than trusted: live values are hashed with
+                // a key of this process, so a redacted recorded value
+                // matches any live one (the `redacted` level) but no live
+                // secret is hashed with a key others may know.
+                Err(err @ RedactionKeyError::NotPrivate { .. }) => {
+                    crate::diag::warn_once(
+                        "replay.redaction_key",
+                        format_args!(
+                            "replay: {err}; live values are hashed with a key for this process only"
+                        ),
+                    );
+                    RedactionKey::ephemeral()?
+                }
+                key => key?,
+            }
         } else {
             RedactionKey::ephemeral()?
         };

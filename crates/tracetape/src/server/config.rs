@@ -9,7 +9,7 @@ use opentelemetry::Context;
 
 use super::active::ActiveRequests;
 use super::metrics::Instruments;
-use crate::http_attrs::{HeaderCapture, UrlExclusions};
+use crate::http_attrs::{HeaderCapture, QueryKeys, UrlExclusions};
 use crate::propagation::RequestHeaders;
 use crate::providers::Providers;
 use crate::record::Recorder;
@@ -29,6 +29,8 @@ pub(crate) struct Config {
     pub(crate) excluded_urls: UrlExclusions,
     pub(crate) capture_request: HeaderCapture,
     pub(crate) capture_response: HeaderCapture,
+    /// Query keys whose values `url.query` hides, besides the defaults.
+    pub(crate) query_keys: QueryKeys,
     /// Record mode: where recorded exchanges go; `None` records nothing.
     pub(crate) recorder: Option<Recorder>,
     /// Replay mode: the recordings to answer from, else the process-wide
@@ -45,6 +47,7 @@ impl std::fmt::Debug for Config {
             .field("excluded_urls", &self.excluded_urls)
             .field("capture_request", &self.capture_request)
             .field("capture_response", &self.capture_response)
+            .field("query_keys", &self.query_keys)
             .field("recorder", &self.recorder)
             .field("replayer", &self.replayer)
             .finish()
@@ -67,6 +70,7 @@ impl Config {
                 "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE",
                 "http.response.header",
             ),
+            query_keys: QueryKeys::default(),
             recorder: None,
             replayer: None,
         }

@@ -124,29 +124,83 @@ impl<OnReq, OnResp> TraceLayer<OnReq, OnResp> {
         self
     }
 
+    /// Hides the values of these query keys in `url.query` too (compared
+    /// in any case), besides the default list of credential keys
+    /// (`api_key`, `token`, `password`, `signature`, … listed in
+    /// `docs/security.md`), the keys of `TRACETAPE_REDACT_QUERY_KEYS`, and
+    /// the keys of the query rules configured for recordings. Each value
+    /// becomes `REDACTED`.
+    ///
+    /// ```
+    /// use tracetape::server::TraceLayer;
+    ///
+    /// let layer = TraceLayer::new().with_redacted_query_keys(["tenant_secret", "otp"]);
+    /// ```
+    pub fn with_redacted_query_keys<'a>(mut self, keys: impl IntoIterator<Item = &'a str>) -> Self {
+        let config = self.config_mut();
+        config.query_keys = config.query_keys.with(keys);
+        self
+    }
+
+    /// Captures the values of these credential headers as they are,
+    /// when they are captured at all: by default `authorization`,
+    /// `cookie` and the other headers listed in `docs/security.md` are
+    /// recorded as `[REDACTED]` even when the capture list names them.
+    /// Replaces `TRACETAPE_CAPTURE_HEADERS_SAFE`; a header the sanitise
+    /// list names stays hidden.
+    ///
+    /// ```
+    /// use tracetape::server::TraceLayer;
+    ///
+    /// // This service's x-api-key is a public client id, not a secret.
+    /// let layer = TraceLayer::new()
+    ///     .with_request_headers(["x-api-key", "x-tenant"], [])
+    ///     .with_safe_headers(["x-api-key"]);
+    /// ```
+    pub fn with_safe_headers<'a>(mut self, names: impl IntoIterator<Item = &'a str>) -> Self {
+        let names: Vec<&str> = names.into_iter().collect();
+        let config = self.config_mut();
+        config.capture_request = config
+            .capture_request
+            .clone()
+            .with_safe(names.iter().copied());
+        config.capture_response = config.capture_response.clone().with_safe(names);
+        self
+    }
+
     /// Records these request headers as `http.request.header.<name>`,
     /// replacing the environment's list; values of headers named in
-    /// `sanitize` become `[REDACTED]`.
+    /// `sanitize`, and of the headers that carry credentials
+    /// (`authorization`, `proxy-authorization`, `cookie`, `set-cookie`,
+    /// `x-api-key`, … listed in `docs/security.md`) unless
+    /// [`with_safe_headers`](Self::with_safe_headers) names them, become
+    /// `[REDACTED]`.
     pub fn with_request_headers<'a>(
         mut self,
         names: impl IntoIterator<Item = &'a str>,
         sanitize: impl IntoIterator<Item = &'a str>,
     ) -> Self {
-        self.config_mut().capture_request =
-            HeaderCapture::new(names, sanitize, "http.request.header");
+        let config = self.config_mut();
+        config.capture_request = HeaderCapture::new(names, sanitize, "http.request.header")
+            .with_safe_of(&config.capture_request);
         self
     }
 
     /// Records these response headers as `http.response.header.<name>`,
     /// replacing the environment's list; values of headers named in
-    /// `sanitize` become `[REDACTED]`.
+    /// `sanitize`, and of the headers that carry credentials
+    /// (`authorization`, `proxy-authorization`, `cookie`, `set-cookie`,
+    /// `x-api-key`, … listed in `docs/security.md`) unless
+    /// [`with_safe_headers`](Self::with_safe_headers) names them, become
+    /// `[REDACTED]`.
     pub fn with_response_headers<'a>(
         mut self,
         names: impl IntoIterator<Item = &'a str>,
         sanitize: impl IntoIterator<Item = &'a str>,
     ) -> Self {
-        self.config_mut().capture_response =
-            HeaderCapture::new(names, sanitize, "http.response.header");
+        let config = self.config_mut();
+        config.capture_response = HeaderCapture::new(names, sanitize, "http.response.header")
+            .with_safe_of(&config.capture_response);
         self
     }
 

@@ -31,7 +31,14 @@
 //! named in `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST` /
 //! `_SERVER_RESPONSE` are recorded as `http.{request,response}.header.<name>`
 //! string arrays, with those named in
-//! `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS` redacted.
+//! `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS`, and the
+//! credential headers (`authorization`, `cookie`, … unless
+//! `TRACETAPE_CAPTURE_HEADERS_SAFE` or [`TraceLayer::with_safe_headers`]
+//! names them), redacted. The values of credential query keys (`api_key`,
+//! `token`, `password`, `signature`, …; more with
+//! `TRACETAPE_REDACT_QUERY_KEYS`, [`TraceLayer::with_redacted_query_keys`]
+//! and the query rules configured for recordings) are `REDACTED` in
+//! `url.query`. What is hidden where is listed in `docs/security.md`.
 //!
 //! With [`TraceLayer::with_recorder`] the layer also records: each request
 //! the recorder samples becomes the SERVER exchange of its trace's

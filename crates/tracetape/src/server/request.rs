@@ -52,7 +52,10 @@ pub(crate) fn start(config: &Config, parts: &Parts) -> Start {
     attributes.push(KeyValue::new(URL_SCHEME, scheme.clone()));
     attributes.push(KeyValue::new(URL_PATH, parts.uri.path().to_owned()));
     if let Some(query) = parts.uri.query().filter(|q| !q.is_empty()) {
-        attributes.push(KeyValue::new(URL_QUERY, redact_query(query).into_owned()));
+        attributes.push(KeyValue::new(
+            URL_QUERY,
+            redact_query(query, &config.query_keys).into_owned(),
+        ));
     }
     if let Some(route) = &route {
         attributes.push(KeyValue::new(HTTP_ROUTE, route.clone()));

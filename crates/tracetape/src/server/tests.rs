@@ -844,3 +844,43 @@ async fn malformed_headers_never_panic_or_break_the_request() {
     }
     assert_eq!(h.spans().len(), iterations);
 }
+
+// Only four signature keys were hidden: `api_key`, `token` and the like
+// reached `url.query` (and so the store and the collector) as they were.
+#[tokio::test]
+async fn credential_query_values_never_reach_url_query() {
+    let h = Harness::new();
+    let app = Router::new()
+        .route("/search", get(|| async { "found" }))
+        .layer(
+            h.layer()
+                .with_redacted_query_keys(["Voucher"])
+                .with_request_headers(["cookie", "x-tenant"], [])
+                .with_safe_headers(["x-tenant"]),
+        );
+    let request = Request::builder()
+        .uri("/search?q=tea&api_key=k-1&Token=t-2&voucher=v-3&page_token=p-4")
+        .header("cookie", "session=c-5")
+        .header("x-tenant", "acme")
+        .body(Body::empty())
+        .unwrap();
+    send(&app, request).await;
+    let span = h.only_span();
+    assert_eq!(
+        attr_str(&span, "url.query").as_deref(),
+        Some("q=tea&api_key=REDACTED&Token=REDACTED&voucher=REDACTED&page_token=p-4")
+    );
+    // Captured without a sanitise list: the cookie is hidden all the same.
+    assert_eq!(
+        attr(&span, "http.request.header.cookie"),
+        Some(&strings(&["[REDACTED]"]))
+    );
+    assert_eq!(
+        attr(&span, "http.request.header.x-tenant"),
+        Some(&strings(&["acme"]))
+    );
+    let everything = format!("{span:?}");
+    for secret in ["k-1", "t-2", "v-3", "c-5"] {
+        assert!(!everything.contains(secret), "{secret} in {everything}");
+    }
+}

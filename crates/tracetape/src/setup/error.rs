@@ -123,7 +123,8 @@ pub enum SetupError {
     Tls {
         /// `traces` or `metrics`.
         signal: &'static str,
-        /// The URL the exporter would send to.
+        /// The URL the exporter would send to, without a user name and
+        /// password.
         endpoint: String,
         /// What is wrong with the files.
         #[source]
@@ -135,7 +136,8 @@ pub enum SetupError {
     Exporter {
         /// `traces` or `metrics`.
         signal: &'static str,
-        /// The URL the exporter would send to.
+        /// The URL the exporter would send to, without a user name and
+        /// password.
         endpoint: String,
         /// What opentelemetry-otlp reported.
         #[source]
@@ -150,7 +152,8 @@ pub enum SetupError {
     GrpcNotBuilt {
         /// `traces` or `metrics`.
         signal: &'static str,
-        /// The URL the exporter would send to.
+        /// The URL the exporter would send to, without a user name and
+        /// password.
         endpoint: String,
     },
 }
@@ -165,12 +168,16 @@ impl SetupError {
         }
     }
 
-    /// The error for a failed exporter of `signal` sending to `endpoint`.
+    /// The error for a failed exporter of `signal` sending to `endpoint`
+    /// (kept without a user name and password, since it is shown).
     pub(crate) fn new(
         signal: &'static str,
         endpoint: String,
         err: super::otlp::BuildError,
     ) -> SetupError {
+        let endpoint =
+            crate::http_attrs::redact_url(&endpoint, &crate::http_attrs::QueryKeys::default())
+                .into_owned();
         match err {
             super::otlp::BuildError::Tls(err) => SetupError::Tls {
                 signal,

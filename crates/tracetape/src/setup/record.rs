@@ -45,6 +45,8 @@ pub(crate) enum Started {
 /// Never fails: recording and replaying are additions to tracing, not
 /// conditions for it.
 pub(crate) fn start(settings: &RecordSettings, service_name: &str) -> (Started, Option<Warning>) {
+    // Spans hide what recordings would, whatever the mode.
+    crate::record::share_query_keys(&settings.redact);
     match settings.mode {
         Mode::Off => (Started::Nothing, None),
         Mode::Replay if settings.refused.is_some() => {

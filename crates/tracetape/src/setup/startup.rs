@@ -34,6 +34,8 @@ pub(crate) fn line(
                     OtlpProtocol::HttpProtobuf => "http/protobuf",
                 };
                 let url = super::otlp::url(&config.traces_otlp, "/v1/traces");
+                // Said at every start: never with a password in it.
+                let url = crate::http_attrs::redact_url(&url, &Default::default()).into_owned();
                 format!("OTLP {name} {url}")
             }
             TracesExporter::Console => "standard output".to_owned(),

@@ -21,7 +21,7 @@ use tracetape::setup::{MetricsExporter, OtlpProtocol, Telemetry, TracesExporter}
 const PATIENCE: Duration = Duration::from_secs(20);
 
 /// A running `rotel-agent`, killed when dropped.
-struct Collector {
+pub(super) struct Collector {
     child: Child,
     output: Arc<Output>,
     grpc_port: u16,
@@ -30,7 +30,7 @@ struct Collector {
 }
 
 impl Collector {
-    fn start() -> Collector {
+    pub(super) fn start() -> Collector {
         let binary = rotel_agent();
         let dir = tempfile::tempdir().unwrap();
         let (grpc_port, http_port) = (free_port(), free_port());
@@ -70,11 +70,11 @@ impl Collector {
         format!("http://127.0.0.1:{}", self.grpc_port)
     }
 
-    fn http_endpoint(&self) -> String {
+    pub(super) fn http_endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.http_port)
     }
 
-    fn output(&self) -> String {
+    pub(super) fn output(&self) -> String {
         self.output.text.lock().unwrap().clone()
     }
 
@@ -98,7 +98,7 @@ impl Collector {
 
     /// Waits until the collector's log contains every one of `needles`,
     /// woken by each line it logs.
-    fn assert_logged(&self, needles: &[&str]) {
+    pub(super) fn assert_logged(&self, needles: &[&str]) {
         let deadline = Instant::now() + PATIENCE;
         let mut text = self.output.text.lock().unwrap();
         while !needles.iter().all(|needle| text.contains(needle)) {
@@ -184,7 +184,7 @@ fn marker(label: &str) -> String {
     format!("{label}-{}-{nanos}", std::process::id())
 }
 
-fn otlp(protocol: OtlpProtocol, endpoint: String) -> TelemetryGuard {
+pub(super) fn otlp(protocol: OtlpProtocol, endpoint: String) -> TelemetryGuard {
     Telemetry::builder()
         .with_service_name("tracetape-export-test")
         .with_traces_exporter(TracesExporter::Otlp)

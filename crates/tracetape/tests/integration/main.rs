@@ -3,6 +3,7 @@
 
 mod context;
 mod export;
+mod secrets;
 mod server;
 mod support;
 mod tls;

@@ -427,3 +427,29 @@ fn recorder_and_trace_recording_can_cross_threads() {
     send_sync::<TraceRecording>();
     send_sync::<Part>();
 }
+
+// A rule built in code that can never match was once accepted, and the
+// recorder wrote what it was meant to hide.
+#[test]
+fn a_rule_that_can_never_match_is_refused_at_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let settings = RecordSettings {
+        dir: tmp.path().join("recordings"),
+        redact: vec![
+            crate::record::RedactRule::header("x-token"),
+            crate::record::RedactRule::header("x token"),
+        ],
+        ..RecordSettings::default()
+    };
+    let err = Recorder::start(&settings, "svc").unwrap_err();
+    assert!(
+        matches!(err, StartRecorderError::InvalidRule { index: 1, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        crate::diag::chain(&err),
+        "invalid redaction rule 1: header \"x token\" is not a header name, so the rule could \
+         never match"
+    );
+    assert!(!settings.dir.exists(), "nothing was made");
+}

@@ -6,8 +6,12 @@
 //!
 //! 1. The defaults, always: the values of the headers that carry
 //!    credentials ([`DEFAULT_HEADERS`]) become their keyed hash, and the
-//!    user name, password and signed query values of outbound URLs become
-//!    `REDACTED`, as they already are in `url.full`.
+//!    user name and password of outbound URLs and the values of sensitive
+//!    query keys (the default list and `TRACETAPE_REDACT_QUERY_KEYS`) in
+//!    all URLs become `REDACTED`, as they are in `url.full` and
+//!    `url.query`; a key that a configured rule applying to the exchange
+//!    names is left to that rule, so that it is hashed (or masked,
+//!    replaced) from its real value.
 //! 2. The configured [`RedactRule`]s (`[[record.redact]]` in
 //!    `tracetape.toml`, `TRACETAPE_RECORD_REDACT_*`), in the order given.
 
@@ -24,10 +28,12 @@ use bytes::Bytes;
 
 pub use json_path::{JsonPath, JsonPathError};
 pub use key::{KEY_FILE, RedactionKey, RedactionKeyError};
-pub use rule::{Direction, Pattern, PatternError, RedactAction, RedactRule, RedactTarget};
+pub use rule::{
+    Direction, InvalidRuleError, Pattern, PatternError, RedactAction, RedactRule, RedactTarget,
+};
 
 use super::{Exchange, ExchangeKind, Recording};
-use crate::http_attrs::redact_url;
+use crate::http_attrs::{QueryKeys, redact_url};
 use json_body::Found;
 
 /// Headers whose values are always redacted, in lower case.
@@ -111,7 +117,11 @@ enum Verdict {
 }
 
 impl Redactor {
+    /// Also adds the keys of the query rules to those spans hide
+    /// ([`add_process_keys`](crate::http_attrs::add_process_keys)): what a
+    /// recording hides, `url.query` and `url.full` hide too.
     pub(crate) fn new(rules: Vec<RedactRule>, key: RedactionKey) -> Self {
+        share_query_keys(&rules);
         Self { rules, key }
     }
 
@@ -142,6 +152,22 @@ impl Redactor {
     }
 
     fn exchange(&self, exchange: &mut Exchange) -> Verdict {
+        // An error message may quote the URL as it was sent (reqwest's do).
+        let sent = exchange
+            .error
+            .is_some()
+            .then(|| exchange.request.url.clone());
+        let verdict = self.rules_and_defaults(exchange);
+        if let Some(sent) = sent
+            && exchange.request.url != sent
+            && let Some(error) = exchange.error.as_mut()
+        {
+            *error = error.replace(&sent, &exchange.request.url);
+        }
+        verdict
+    }
+
+    fn rules_and_defaults(&self, exchange: &mut Exchange) -> Verdict {
         // Decided before anything is rewritten, so that one rule's work
         // cannot change which exchanges the next one looks in.
         let applies: Vec<bool> = self
@@ -149,7 +175,15 @@ impl Redactor {
             .iter()
             .map(|rule| rule.applies_to(exchange))
             .collect();
-        self.defaults(exchange);
+        let ruled_keys = self
+            .rules
+            .iter()
+            .zip(&applies)
+            .filter_map(|(rule, applies)| match rule.target() {
+                RedactTarget::Query(name) if *applies => Some(name.as_str()),
+                _ => None,
+            });
+        self.defaults(exchange, &QueryKeys::for_recording(ruled_keys));
         let rules = self
             .rules
             .iter()
@@ -172,15 +206,15 @@ impl Redactor {
         Verdict::Keep
     }
 
-    fn defaults(&self, exchange: &mut Exchange) {
+    /// The default headers, and the URL's user information and sensitive
+    /// query values but those of `keys`' rules.
+    fn defaults(&self, exchange: &mut Exchange, keys: &QueryKeys) {
         for name in DEFAULT_HEADERS {
             self.headers(exchange, name, &RedactAction::Redact);
         }
-        // Inbound URLs are a path and query, without user information;
-        // their query is left to the configured rules.
-        if exchange.kind == ExchangeKind::Client
-            && let Cow::Owned(url) = redact_url(&exchange.request.url)
-        {
+        // Inbound URLs are a path and query, without user information,
+        // and are redacted the same way.
+        if let Cow::Owned(url) = redact_url(&exchange.request.url, keys) {
             exchange.request.url = url;
         }
     }
@@ -245,6 +279,15 @@ impl Redactor {
         }
         found != Found::Nothing
     }
+}
+
+/// Adds the keys the query rules among `rules` name to those every layer
+/// of the process hides in `url.query` and `url.full`.
+pub(crate) fn share_query_keys(rules: &[RedactRule]) {
+    crate::http_attrs::add_process_keys(rules.iter().filter_map(|rule| match rule.target() {
+        RedactTarget::Query(name) => Some(name.as_str()),
+        _ => None,
+    }));
 }
 
 #[cfg(test)]

@@ -208,6 +208,63 @@ impl RedactRule {
         self.direction
     }
 
+    /// An error when the rule can never find anything: a header name that
+    /// no header can have (empty, or with characters headers do not
+    /// allow), an empty query key or one with `&`, `=` or `#` in it, a
+    /// method that is not an HTTP token, or a route pattern that does not
+    /// start with `/` or `*` (paths and route templates always do). Such
+    /// a rule would silently redact nothing, so recording does not start
+    /// with it.
+    ///
+    /// ```
+    /// use tracetape::record::RedactRule;
+    ///
+    /// assert!(RedactRule::header("x-session-token").check().is_ok());
+    /// assert!(RedactRule::header("x session token").check().is_err());
+    /// assert!(RedactRule::query("").check().is_err());
+    /// assert!(RedactRule::exchanges().routes(["health".parse()?]).check().is_err());
+    /// # Ok::<(), tracetape::record::PatternError>(())
+    /// ```
+    pub fn check(&self) -> Result<(), InvalidRuleError> {
+        let invalid = |reason: String| Err(InvalidRuleError { reason });
+        match &self.target {
+            RedactTarget::Header(name)
+                if http::HeaderName::from_bytes(name.as_bytes()).is_err() =>
+            {
+                return invalid(format!(
+                    "header {name:?} is not a header name, so the rule could never match"
+                ));
+            }
+            RedactTarget::Query(key) if key.is_empty() || key.contains(['&', '=', '#']) => {
+                return invalid(format!(
+                    "query {key:?} is not a query key (empty, or with `&`, `=` or `#`), so \
+                     the rule could never match"
+                ));
+            }
+            _ => {}
+        }
+        if let Some(method) = self
+            .methods
+            .iter()
+            .find(|method| http::Method::from_bytes(method.as_bytes()).is_err())
+        {
+            return invalid(format!(
+                "method {method:?} is not an HTTP method, so the rule could never match"
+            ));
+        }
+        if let Some(route) = self
+            .routes
+            .iter()
+            .find(|route| !route.text.starts_with(['/', '*']))
+        {
+            return invalid(format!(
+                "route {:?} does not start with `/` or `*`, so it could never match a path",
+                route.text
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether the rule's filters let it look in `exchange`.
     pub(crate) fn applies_to(&self, exchange: &Exchange) -> bool {
         let direction = match exchange.kind {
@@ -274,6 +331,13 @@ fn path(url: &str) -> &str {
         }
         None => before_query,
     }
+}
+
+/// Why a [`RedactRule`] can never match anything ([`RedactRule::check`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct InvalidRuleError {
+    reason: String,
 }
 
 /// A pattern for hosts and routes: literal text in which `*` stands for

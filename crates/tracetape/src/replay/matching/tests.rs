@@ -308,29 +308,30 @@ fn headers_are_not_compared() {
 
 #[test]
 fn a_redacted_query_value_matches_at_the_redacted_level_only() {
-    // Recorded with a rule (or key) the replay does not have.
+    // Recorded with a rule (or key) the replay does not have (`voucher` is
+    // no default key, so the replay leaves it as it is).
     let session = session(vec![get(
-        "http://inventory/stock?token=REDACTED:0123456789abcdef&sku=tea",
+        "http://inventory/stock?voucher=REDACTED:0123456789abcdef&sku=tea",
         "3",
     )]);
-    let call = LiveCall::new("GET", "http://inventory/stock?sku=tea&token=s3cret");
+    let call = LiveCall::new("GET", "http://inventory/stock?sku=tea&voucher=s3cret");
     assert_eq!(took(&session, &call), (0, Level::Redacted, false));
     // The other values must still be equal for that level.
     let session = self::session(vec![get(
-        "http://inventory/stock?token=REDACTED:0123456789abcdef&sku=tea",
+        "http://inventory/stock?voucher=REDACTED:0123456789abcdef&sku=tea",
         "3",
     )]);
-    let other_sku = LiveCall::new("GET", "http://inventory/stock?sku=coffee&token=s3cret");
+    let other_sku = LiveCall::new("GET", "http://inventory/stock?sku=coffee&voucher=s3cret");
     assert_eq!(took(&session, &other_sku).1, Level::Similar);
     // A recorded call with the same value is preferred: it is exact.
     let session = self::session(vec![
         get(
-            "http://inventory/stock?token=REDACTED:0123456789abcdef&sku=tea",
+            "http://inventory/stock?voucher=REDACTED:0123456789abcdef&sku=tea",
             "redacted",
         ),
-        get("http://inventory/stock?token=visible&sku=tea", "visible"),
+        get("http://inventory/stock?voucher=visible&sku=tea", "visible"),
     ]);
-    let call = LiveCall::new("GET", "http://inventory/stock?sku=tea&token=visible");
+    let call = LiveCall::new("GET", "http://inventory/stock?sku=tea&voucher=visible");
     assert_eq!(took(&session, &call), (1, Level::Exact, false));
 }
 
