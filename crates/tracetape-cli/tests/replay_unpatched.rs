@@ -119,7 +119,11 @@ fn at_any_concurrency_each_connection_is_told_to_the_request_that_made_it() {
     let fixture = Fixture::record(&orders);
     let (_listener, addr) = listener();
     let output = fixture
-        .replay_command(free_port(), "", &["--concurrency", "8", "--format", "json"])
+        .replay_command(
+            free_port(),
+            "",
+            &["--concurrency", "8", "--order", "free", "--format", "json"],
+        )
         .env("REPLAY_TARGET_BYPASS", addr.to_string())
         .output()
         .unwrap();
@@ -761,7 +765,11 @@ fn a_connection_on_the_blocking_pool_is_told_to_its_request_at_any_concurrency()
     let fixture = Fixture::record(&orders);
     let (_listener, addr) = listener();
     let output = fixture
-        .replay_command(free_port(), "", &["--concurrency", "8", "--format", "json"])
+        .replay_command(
+            free_port(),
+            "",
+            &["--concurrency", "8", "--order", "free", "--format", "json"],
+        )
         .env("REPLAY_TARGET_BLOCKING_BYPASS", addr.to_string())
         .output()
         .unwrap();
