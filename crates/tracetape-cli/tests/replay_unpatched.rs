@@ -836,6 +836,33 @@ fn a_connection_from_a_task_without_a_request_s_context_names_no_request() {
         )),
         "{text}"
     );
+
+    // Failing the run, it is a failing test case of its own in JUnit: the
+    // order's own case passed.
+    let output = replay_with(
+        &fixture,
+        &vars,
+        &["--fail-on-unpatched", "--format", "junit"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    let suites = junit_parser::from_reader(output.stdout.as_slice()).unwrap();
+    assert_eq!(suites.failures, 1, "{}", stdout(&output));
+    let cases = &suites.suites[0].cases;
+    assert!(cases[0].status.is_success(), "{cases:?}");
+    let outside = cases
+        .iter()
+        .find(|case| case.name == "connections and resolutions outside the replayed requests' work")
+        .unwrap_or_else(|| panic!("{}", stdout(&output)));
+    let junit_parser::TestStatus::Failure(failure) = &outside.status else {
+        panic!("a failure: {outside:?}");
+    };
+    assert_eq!(failure.failure_type, "unpatched");
+    assert!(
+        failure
+            .message
+            .ends_with("; fails the run (--fail-on-unpatched)"),
+        "{failure:?}"
+    );
 }
 
 #[test]

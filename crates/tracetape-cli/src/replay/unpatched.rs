@@ -522,7 +522,7 @@ fn is_own(frame: &str) -> bool {
 /// tokio-1.47.1/src/…` is `tokio`); `None` for any other file (the
 /// service's own, a git or vendored dependency).
 fn crate_of_file(location: &str) -> Option<String> {
-    if location.starts_with("/rustc/") || location.contains("/rustc/") {
+    if location.contains("/rustc/") {
         return Some("std".to_owned());
     }
     let (_, after) = location.split_once("/registry/src/")?;

@@ -14,10 +14,10 @@
 //! kept in the request's [`ReplayScope`](super::ReplayScope)): the polls
 //! of tasks spawned with `context::spawn` (`task.rs`), and closures run
 //! with `context::run_in` (`spawn_blocking`, `bind`, threads spawned with
-//! the context), until the response head, when the log is made. The same wrapper moves the
-//! polling thread's wall clock to the request's recorded time while the
-//! replay controls the clock (`clock.rs`); poll times stay in real time,
-//! as the library reports.
+//! the context), until the response head, when the log is made. The same
+//! wrapper moves the polling thread's wall clock to the request's
+//! recorded time while the replay controls the clock (`clock.rs`); poll
+//! times stay in real time, as the library reports.
 
 use std::cell::Cell;
 use std::sync::{Mutex, OnceLock, PoisonError};
