@@ -901,3 +901,54 @@ fn with_fail_on_unpatched_the_text_report_says_which_findings_fail_the_run() {
         both(&output)
     );
 }
+
+/// Where a `replay_target` built with `debug = "line-tables-only"` is, for
+/// [`with_line_tables_only_the_first_frame_is_still_the_service_s`].
+const LINE_TABLES_TARGET: &str = "REPLAY_TARGET_LINE_TABLES";
+
+#[test]
+#[ignore = "needs a replay_target built with line tables only, named by REPLAY_TARGET_LINE_TABLES"]
+fn with_line_tables_only_the_first_frame_is_still_the_service_s() {
+    // Build it with
+    //   CARGO_PROFILE_RELEASE_DEBUG=line-tables-only cargo build --release \
+    //     -p tracetape-cli --example replay_target --target-dir /tmp/line-tables
+    // and run with REPLAY_TARGET_LINE_TABLES=/tmp/line-tables/release/examples/replay_target.
+    // Its frames are short names (`{async_fn#0}`, `poll<…>`) told apart by
+    // their files: before, the plain client's first frame was hyper-util's.
+    let exe = std::env::var(LINE_TABLES_TARGET)
+        .unwrap_or_else(|_| panic!("set {LINE_TABLES_TARGET} to the example built so"));
+    let fixture = Fixture::record(&["o-1"]);
+    let (_listener, addr) = listener();
+    let addr_text = addr.to_string();
+    for (var, first) in [
+        ("REPLAY_TARGET_BYPASS", "connect_bypassing_tracetape at "),
+        (
+            "REPLAY_TARGET_BLOCKING_BYPASS",
+            "connect_bypassing_tracetape at ",
+        ),
+        // `call_with_plain_client`, an async fn: `{async_fn#0} at …`.
+        ("REPLAY_TARGET_PLAIN_CLIENT", "{async_fn#0} at "),
+        ("REPLAY_TARGET_RESOLVE", "resolve_bypassing_tracetape at "),
+    ] {
+        let value = if var == "REPLAY_TARGET_RESOLVE" {
+            "localhost"
+        } else {
+            addr_text.as_str()
+        };
+        let output = fixture
+            .replay_shell(&format!("'{exe}'"), free_port(), "", &["--format", "json"])
+            .env(var, value)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let [finding] = report["unpatched"].as_array().unwrap().as_slice() else {
+            panic!("one finding: {report}");
+        };
+        let frame = finding["frames"][0].as_str().unwrap_or_default();
+        assert!(
+            frame.starts_with(first) && frame.contains("examples/replay_target.rs:"),
+            "{var}: {finding}"
+        );
+    }
+}

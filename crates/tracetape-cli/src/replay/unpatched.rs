@@ -511,9 +511,14 @@ fn is_own(frame: &str) -> bool {
         Some(krate) => PLUMBING.contains(&krate.as_str()),
         None => symbol.contains("::") && PLUMBING.contains(&crate_of(symbol)),
     };
+    // A short name with no file (an inlined frame the line tables do not
+    // place, or C's `main`) cannot be told to be the service's.
+    let head = symbol.split('<').next().unwrap_or(symbol);
+    let unplaced = location.is_none() && !symbol.starts_with('<') && !head.contains("::");
     !(INTERPOSED.contains(&symbol)
         || NOT_OWN.iter().any(|prefix| symbol.starts_with(prefix))
-        || plumbing)
+        || plumbing
+        || unplaced)
 }
 
 /// The crate a frame's source file belongs to when its path tells: `std`
@@ -713,11 +718,15 @@ mod tests {
             "poll<tokio::runtime::task::trace::Root<…>> at /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/tokio-1.47.1/src/runtime/task/core.rs:331:24",
             "{closure#0}<hyper_util::client::legacy::connect::http::HttpConnector> at /home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/hyper-util-0.1.17/src/client/legacy/connect/http.rs:500:9",
             "call_once<(), …> at /rustc/abc/library/core/src/ops/function.rs:250:5",
+            "poll<hyper_util::client::legacy::client::{impl#1}::connect_to::{closure_env#0}<…>>",
+            "main",
+            "_start",
         ] {
             assert!(!is_own(plumbing), "{plumbing}");
         }
         for own in [
             "connect_bypassing_tracetape at crates/tracetape-cli/examples/replay_target.rs:440:5",
+            "{async_fn#0} at /w/crates/tracetape-cli/examples/replay_target.rs:474:10",
             "{closure#0} at ./src/main.rs:12:9",
             "query<…> at /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/tokio-postgres-0.7.13/src/client.rs:1:1",
             "replay_target::call_with_plain_client::{{closure}} at examples/replay_target.rs:9",
