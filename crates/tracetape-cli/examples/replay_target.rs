@@ -28,6 +28,9 @@
 //! | `REPLAY_TARGET_RESOLVE` | a host name each order also looks up with `std::net::ToSocketAddrs` (`getaddrinfo`), around tracetape's clients; whether it resolves changes nothing in the answer |
 //! | `REPLAY_TARGET_TOKEN` | each order must carry `Authorization: Bearer <token>`, else it is answered 401 |
 //! | `REPLAY_TARGET_UDP` | `ip:port` each order also sends a datagram to with a plain `std::net::UdpSocket` (as a metrics client would); whether it is sent changes nothing in the answer |
+//! | `REPLAY_TARGET_BLOCKING_BYPASS` | `ip:port` each order also connects to as `REPLAY_TARGET_BYPASS` does, on tokio's blocking pool through `tracetape::context::spawn_blocking` |
+//! | `REPLAY_TARGET_BACKGROUND_BYPASS` | `ip:port` a background task spawned at start-up without any request's context connects to as `REPLAY_TARGET_BYPASS` does, each time an order asks it to (the order waits until it has) |
+//! | `REPLAY_TARGET_CHILD_CURL` | `ip:port` each order also fetches with a child process, `curl -s -m 5 http://IP:PORT/child`, and waits for |
 //! | `REPLAY_TARGET_INVOICES_TOGETHER` | `N`: each invoice waits, between dating its issue and its due date, until `N` invoices are being answered at once |
 //!
 //! `GET /invoices/{id}` answers an invoice issued today and due in 30
@@ -141,6 +144,12 @@ struct App {
     invoices_together: Option<tokio::sync::Barrier>,
     /// What `POST /items` added, in the order it came.
     items: Mutex<Vec<String>>,
+    /// Where to connect on the blocking pool.
+    blocking_bypass: Option<String>,
+    /// Asks the background task to connect, and says when it has.
+    background: Option<tokio::sync::mpsc::Sender<tokio::sync::oneshot::Sender<()>>>,
+    /// Where the child `curl` goes.
+    child_curl: Option<String>,
 }
 
 #[tokio::main]
@@ -198,6 +207,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
             Err(_) => None,
         },
         items: Mutex::default(),
+        blocking_bypass: std::env::var("REPLAY_TARGET_BLOCKING_BYPASS").ok(),
+        background: std::env::var("REPLAY_TARGET_BACKGROUND_BYPASS")
+            .ok()
+            .map(background_bypass),
+        child_curl: std::env::var("REPLAY_TARGET_CHILD_CURL").ok(),
     });
     let router = Router::new()
         .route("/orders", post(order))
@@ -280,6 +294,25 @@ async fn order(
     if let Some(host) = &app.resolve {
         // Refused in replay unless allowed: the order goes on either way.
         let _ = resolve_bypassing_tracetape(host);
+    }
+    if let Some(addr) = app.blocking_bypass.clone() {
+        // On the blocking pool, with the request's context: the order goes
+        // on whatever comes of it.
+        let _ =
+            tracetape::context::spawn_blocking(move || connect_bypassing_tracetape(&addr)).await;
+    }
+    if let Some(background) = &app.background {
+        let (done, connected) = tokio::sync::oneshot::channel();
+        if background.send(done).await.is_ok() {
+            let _ = connected.await;
+        }
+    }
+    if let Some(addr) = &app.child_curl {
+        // A child process connecting: refused in replay unless allowed.
+        let _ = std::process::Command::new("curl")
+            .args(["-s", "-m", "5", &format!("http://{addr}/child")])
+            .stdout(std::process::Stdio::null())
+            .status();
     }
     if let Some(addr) = &app.udp {
         // Refused in replay unless allowed: the order goes on either way.
@@ -407,6 +440,20 @@ fn date(unix_seconds: i64) -> String {
     };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// Starts the task that connects to `addr` whenever it is asked to: spawned
+/// at start-up with no request's context, as a pool's or a periodic job's
+/// task is, and answering when it has connected.
+fn background_bypass(addr: String) -> tokio::sync::mpsc::Sender<tokio::sync::oneshot::Sender<()>> {
+    let (asks, mut asked) = tokio::sync::mpsc::channel::<tokio::sync::oneshot::Sender<()>>(8);
+    tokio::spawn(async move {
+        while let Some(done) = asked.recv().await {
+            let _ = connect_bypassing_tracetape(&addr);
+            let _ = done.send(());
+        }
+    });
+    asks
 }
 
 /// Connects to `addr` as a dependency without tracetape's instrumentation

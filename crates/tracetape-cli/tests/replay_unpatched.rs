@@ -11,8 +11,15 @@
 //! text, JSON and JUnit; eight requests in flight at once, each finding
 //! told to its own. Destinations and host names given with
 //! `--allow-connect` (or the `allow_connect` key) are let through without a
-//! finding, and a bad entry stops the run before it starts. Only loopback
-//! listeners, `localhost` and IP literals are ever used.
+//! finding, and a bad entry stops the run before it starts. The service's
+//! own OTLP endpoint, set only inside `--command`, is let through without a
+//! finding; a child process's connection is reported with its command
+//! line; a connection made on tokio's blocking pool with the request's
+//! context is told to its request at any concurrency, and one made by a
+//! task without any request's context is told to none, even at
+//! concurrency 1; with `--fail-on-unpatched` the text report says which
+//! findings fail the run. Only loopback listeners, `localhost` and IP
+//! literals are ever used.
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -112,7 +119,11 @@ fn at_any_concurrency_each_connection_is_told_to_the_request_that_made_it() {
     let fixture = Fixture::record(&orders);
     let (_listener, addr) = listener();
     let output = fixture
-        .replay_command(free_port(), "", &["--concurrency", "8", "--format", "json"])
+        .replay_command(
+            free_port(),
+            "",
+            &["--concurrency", "8", "--order", "free", "--format", "json"],
+        )
         .env("REPLAY_TARGET_BYPASS", addr.to_string())
         .output()
         .unwrap();
@@ -627,4 +638,317 @@ fn a_bad_allow_connect_entry_stops_the_run_before_it_starts() {
         "{}",
         both(&output)
     );
+}
+
+/// A loopback HTTP server answering every request `200` with an empty
+/// body, as an OTLP/HTTP collector would; counts the connections it
+/// accepted. Runs until the test ends.
+fn collector() -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = server.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&accepted);
+    std::thread::spawn(move || {
+        for stream in server.incoming() {
+            let Ok(mut stream) = stream else { return };
+            counted.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || {
+                // Head, then as much body as content-length says.
+                let mut head = Vec::new();
+                let mut byte = [0];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match stream.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|line| line.strip_prefix("content-length:"))
+                    .and_then(|value| value.trim().parse().ok())
+                    .unwrap_or(0);
+                let mut body = vec![0; length];
+                let _ = stream.read_exact(&mut body);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n",
+                );
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+#[test]
+fn the_service_s_own_otlp_endpoint_set_inside_the_command_is_allowed_without_a_finding() {
+    // The endpoint is set only in the shell the command runs, so the
+    // replayer's environment does not name it: before, the library refused
+    // the service's exports and reported them as an unpatched connection.
+    let fixture = Fixture::record(&["o-1"]);
+    let (addr, accepted) = collector();
+    let command = format!(
+        "OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf \
+         OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:{} OTEL_BSP_SCHEDULE_DELAY=50 exec '{}'",
+        addr.port(),
+        target_exe().display()
+    );
+    let output = fixture
+        .replay_shell(
+            &command,
+            free_port(),
+            "",
+            &["--fail-on-unpatched", "--format", "json"],
+        )
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["unpatched_detection"], true, "{report}");
+    assert_eq!(report["unpatched"], serde_json::json!([]), "{report}");
+    // The spans were exported: at the latest when the service stopped.
+    assert!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "nothing reached the collector: {}",
+        both(&output)
+    );
+}
+
+#[test]
+fn a_child_process_s_connection_is_reported_with_its_command_line() {
+    // The service runs `curl`: before, its line was another process's of
+    // the group, ignored.
+    let fixture = Fixture::record(&["o-1"]);
+    let (listener, addr) = listener();
+    let addr_text = addr.to_string();
+    let vars = [("REPLAY_TARGET_CHILD_CURL", addr_text.as_str())];
+    let output = replay_with(&fixture, &vars, &["--format", "json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    assert!(!accepted(&listener), "the connection reached the listener");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["unpatched_ignored"], 0, "{report}");
+    let [finding] = report["unpatched"].as_array().unwrap().as_slice() else {
+        panic!("one finding: {report}");
+    };
+    assert_eq!(finding["kind"], "tcp", "{finding}");
+    assert_eq!(finding["port"], addr.port(), "{finding}");
+    assert_eq!(
+        finding["child_command"],
+        format!("curl -s -m 5 http://{addr}/child"),
+        "{finding}"
+    );
+    // Not on a thread of the service: no request is named, the one in
+    // flight is context.
+    assert_eq!(finding["recordings"], serde_json::json!([]), "{finding}");
+    assert_eq!(
+        finding["in_flight"],
+        serde_json::json!([only_id(&report)]),
+        "{finding}"
+    );
+
+    let output = replay_with(&fixture, &vars, &[]);
+    let text = stdout(&output);
+    assert!(
+        text.contains(&format!(
+            " started by the service: curl -s -m 5 http://{addr}/child\n"
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_connection_on_the_blocking_pool_is_told_to_its_request_at_any_concurrency() {
+    // Each order connects from `context::spawn_blocking`, eight at once:
+    // before, such a line was on no handler's thread and all eight
+    // requests in flight were listed.
+    let orders = ["o-1", "o-2", "o-3", "o-4", "o-5", "o-6", "o-7", "o-8"];
+    let fixture = Fixture::record(&orders);
+    let (_listener, addr) = listener();
+    let output = fixture
+        .replay_command(
+            free_port(),
+            "",
+            &["--concurrency", "8", "--order", "free", "--format", "json"],
+        )
+        .env("REPLAY_TARGET_BLOCKING_BYPASS", addr.to_string())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut replayed: Vec<&str> = report["recordings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|recording| recording["id"].as_str().unwrap())
+        .collect();
+    let mut blamed: Vec<&str> = report["unpatched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|finding| {
+            let [one] = finding["recordings"].as_array().unwrap().as_slice() else {
+                panic!("not told to one request: {finding}");
+            };
+            assert!(
+                finding["frames"][0]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("replay_target::connect_bypassing_tracetape"),
+                "{finding}"
+            );
+            one.as_str().unwrap()
+        })
+        .collect();
+    replayed.sort_unstable();
+    blamed.sort_unstable();
+    assert_eq!(replayed.len(), orders.len(), "{report}");
+    assert_eq!(blamed, replayed, "one finding per request, each its own");
+}
+
+#[test]
+fn a_connection_from_a_task_without_a_request_s_context_names_no_request() {
+    // A task spawned at start-up connects while an order waits for it, one
+    // order at a time: before, the only request in flight was named.
+    let fixture = Fixture::record(&["o-1"]);
+    let (_listener, addr) = listener();
+    let addr_text = addr.to_string();
+    let vars = [("REPLAY_TARGET_BACKGROUND_BYPASS", addr_text.as_str())];
+    let output = replay_with(&fixture, &vars, &["--format", "json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let [finding] = report["unpatched"].as_array().unwrap().as_slice() else {
+        panic!("one finding: {report}");
+    };
+    assert_eq!(finding["port"], addr.port(), "{finding}");
+    assert_eq!(finding["recordings"], serde_json::json!([]), "{finding}");
+    assert_eq!(
+        finding["in_flight"],
+        serde_json::json!([only_id(&report)]),
+        "{finding}"
+    );
+
+    let output = replay_with(&fixture, &vars, &[]);
+    let text = stdout(&output);
+    assert!(
+        text.starts_with(&format!(
+            "unpatched connection: tcp {addr} blocked, by no replayed request's work (not on a \
+             thread running one then; in flight: POST /orders ("
+        )),
+        "{text}"
+    );
+
+    // Failing the run, it is a failing test case of its own in JUnit: the
+    // order's own case passed.
+    let output = replay_with(
+        &fixture,
+        &vars,
+        &["--fail-on-unpatched", "--format", "junit"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    let suites = junit_parser::from_reader(output.stdout.as_slice()).unwrap();
+    assert_eq!(suites.failures, 1, "{}", stdout(&output));
+    let cases = &suites.suites[0].cases;
+    assert!(cases[0].status.is_success(), "{cases:?}");
+    let outside = cases
+        .iter()
+        // The parser puts the class name before the name.
+        .find(|case| {
+            case.name
+                .ends_with("connections and resolutions outside the replayed requests' work")
+        })
+        .unwrap_or_else(|| panic!("{}", stdout(&output)));
+    let junit_parser::TestStatus::Failure(failure) = &outside.status else {
+        panic!("a failure: {outside:?}");
+    };
+    assert_eq!(failure.failure_type, "unpatched");
+    assert!(
+        failure
+            .message
+            .ends_with("; fails the run (--fail-on-unpatched)"),
+        "{failure:?}"
+    );
+}
+
+#[test]
+fn with_fail_on_unpatched_the_text_report_says_which_findings_fail_the_run() {
+    // Before, the run failed with every recording passed and nothing in
+    // the text saying why.
+    let fixture = Fixture::record(&["o-1"]);
+    let (_listener, addr) = listener();
+    let output = replay_bypassing(&fixture, addr, &["--fail-on-unpatched"]);
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    let text = stdout(&output);
+    let first = text.lines().next().unwrap();
+    assert!(
+        first.starts_with(&format!(
+            "unpatched connection: tcp {addr} blocked, during "
+        )) && first.ends_with("; fails the run (--fail-on-unpatched)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "\nunpatched: 1 connection, 0 resolutions (1 blocked, 0 allowed); it fails the run \
+             (--fail-on-unpatched)\n"
+        ),
+        "{text}"
+    );
+    // Without the flag, the same finding fails nothing and says nothing of it.
+    let output = replay_bypassing(&fixture, addr, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    assert!(
+        !stdout(&output).contains("fails the run"),
+        "{}",
+        both(&output)
+    );
+}
+
+/// Where a `replay_target` built with `debug = "line-tables-only"` is, for
+/// [`with_line_tables_only_the_first_frame_is_still_the_service_s`].
+const LINE_TABLES_TARGET: &str = "REPLAY_TARGET_LINE_TABLES";
+
+#[test]
+#[ignore = "needs a replay_target built with line tables only, named by REPLAY_TARGET_LINE_TABLES"]
+fn with_line_tables_only_the_first_frame_is_still_the_service_s() {
+    // Build it with
+    //   CARGO_PROFILE_RELEASE_DEBUG=line-tables-only cargo build --release \
+    //     -p tracetape-cli --example replay_target --target-dir /tmp/line-tables
+    // and run with REPLAY_TARGET_LINE_TABLES=/tmp/line-tables/release/examples/replay_target.
+    // Its frames are short names (`{async_fn#0}`, `poll<…>`) told apart by
+    // their files: before, the plain client's first frame was hyper-util's.
+    let exe = std::env::var(LINE_TABLES_TARGET)
+        .unwrap_or_else(|_| panic!("set {LINE_TABLES_TARGET} to the example built so"));
+    let fixture = Fixture::record(&["o-1"]);
+    let (_listener, addr) = listener();
+    let addr_text = addr.to_string();
+    for (var, first) in [
+        ("REPLAY_TARGET_BYPASS", "connect_bypassing_tracetape at "),
+        (
+            "REPLAY_TARGET_BLOCKING_BYPASS",
+            "connect_bypassing_tracetape at ",
+        ),
+        // `call_with_plain_client`, an async fn: `{async_fn#0} at …`.
+        ("REPLAY_TARGET_PLAIN_CLIENT", "{async_fn#0} at "),
+        ("REPLAY_TARGET_RESOLVE", "resolve_bypassing_tracetape at "),
+    ] {
+        let value = if var == "REPLAY_TARGET_RESOLVE" {
+            "localhost"
+        } else {
+            addr_text.as_str()
+        };
+        let output = fixture
+            .replay_shell(&format!("'{exe}'"), free_port(), "", &["--format", "json"])
+            .env(var, value)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let [finding] = report["unpatched"].as_array().unwrap().as_slice() else {
+            panic!("one finding: {report}");
+        };
+        let frame = finding["frames"][0].as_str().unwrap_or_default();
+        assert!(
+            frame.starts_with(first) && frame.contains("examples/replay_target.rs:"),
+            "{var}: {finding}"
+        );
+    }
 }

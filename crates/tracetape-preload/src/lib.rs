@@ -32,9 +32,18 @@
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `TRACETAPE_UNPATCHED_REPORT` | a file; each bypassing call appends one JSON line: a connection or datagram `{"kind":"tcp","address":"1.2.3.4","port":80,"pid":…,"tid":…,"at":…,"blocked":true,"backtrace":["connect at …", …]}` (`"kind":"udp"` for UDP), with `"host":"db.internal"` after `"port"` when the process resolved that name to the address (see below); a resolution `{"kind":"dns","host":"db.internal","pid":…,"tid":…,"at":…,"blocked":true,"backtrace":["getaddrinfo at …", …]}`; a DNS query sent by the process itself `{"kind":"dns","host":"db.internal","address":"10.0.0.2","port":53,"pid":…,…}`. `tid` is the kernel's thread id and `at` the time of the call in nanoseconds since the Unix epoch (real time, never the replay clock's), so that a line can be matched with the request the thread was serving then |
+//! | `TRACETAPE_UNPATCHED_REPORT` | a file; each bypassing call appends one JSON line: a connection or datagram `{"kind":"tcp","address":"1.2.3.4","port":80,"pid":…,"tid":…,"at":…,"blocked":true,"backtrace":["connect at …", …]}` (`"kind":"udp"` for UDP), with `"host":"db.internal"` after `"port"` when the process resolved that name to the address (see below); a resolution `{"kind":"dns","host":"db.internal","pid":…,"tid":…,"at":…,"blocked":true,"backtrace":["getaddrinfo at …", …]}`; a DNS query sent by the process itself `{"kind":"dns","host":"db.internal","address":"10.0.0.2","port":53,"pid":…,…}`. `tid` is the kernel's thread id and `at` the time of the call in nanoseconds since the Unix epoch (real time, never the replay clock's), so that a line can be matched with the request the thread was serving then; each line ends with the process's `"command"` line and its `"parents"` (`[{"pid":PPID,"exe":"/bin/sh"}, its parent, …]`, `exe` when readable), read when the call is made, so that a child of the service is told from the processes around it and named even once it is gone |
 //! | `TRACETAPE_UNPATCHED_MODE` | `allow`: the call goes ahead (still reported); anything else: refused before reaching the network (the default), as in the table above |
-//! | `TRACETAPE_UNPATCHED_ALLOW` | comma-separated `ip:port` destinations (`127.0.0.1:4318,[::1]:8080`) neither reported nor refused, and host names with or without a port (`localhost`, `collector:4318`) whose resolution (or DNS query) is neither reported nor refused (compared case-insensitively): the replayer's own endpoints |
+//! | `TRACETAPE_UNPATCHED_ALLOW` | comma-separated `ip:port` destinations (`127.0.0.1:4318,[::1]:8080`) neither reported nor refused, and host names with or without a port (`localhost`, `collector:4318`) whose resolution (or DNS query) is neither reported nor refused (compared case-insensitively), and, given with a port, connections to that port of the addresses the process resolved the name to: the replayer's own endpoints |
+//!
+//! The process's own OTLP endpoints are allowed as if listed in
+//! `TRACETAPE_UNPATCHED_ALLOW`, read from its own environment
+//! (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`,
+//! `…_METRICS_…`, `…_LOGS_…`), and so are connections to loopback ports
+//! 4317 and 4318 (the SDKs' defaults), and resolving `localhost` when an
+//! `OTEL_TRACES_EXPORTER`, `OTEL_METRICS_EXPORTER` or `OTEL_LOGS_EXPORTER`
+//! names `otlp`: a replayed service keeps exporting its telemetry. An
+//! endpoint set only in code is not known here.
 //!
 //! With neither `TRACETAPE_UNPATCHED_REPORT` nor `TRACETAPE_UNPATCHED_MODE`
 //! set the library is inert: every interposed function calls straight
@@ -148,5 +157,9 @@ mod interpose;
 mod limit;
 #[cfg(target_os = "linux")]
 mod names;
+#[cfg(target_os = "linux")]
+mod otlp;
+#[cfg(target_os = "linux")]
+mod process;
 #[cfg(target_os = "linux")]
 mod report;

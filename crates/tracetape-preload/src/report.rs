@@ -7,6 +7,8 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
 
+use crate::process::Parent;
+
 /// What was reached for around the instrumented clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Target {
@@ -41,6 +43,11 @@ pub(crate) struct Event {
     pub(crate) at: u64,
     pub(crate) blocked: bool,
     pub(crate) backtrace: Vec<String>,
+    /// The process's command line, when it could be read.
+    pub(crate) command: Option<String>,
+    /// The process's parent, its parent's, and so on (see the `process`
+    /// module).
+    pub(crate) parents: Vec<Parent>,
 }
 
 impl Event {
@@ -51,7 +58,9 @@ impl Event {
     /// is known),
     /// `{"kind":"dns","host":…,"pid":…,…}` for a resolution, and
     /// `{"kind":"dns","host":…,"address":…,"port":…,"pid":…,…}` for a DNS
-    /// query sent to a name server.
+    /// query sent to a name server; each ends with the process's
+    /// `"command"` and `"parents"` (its parent first, each
+    /// `{"pid":…,"exe":…}`, the executable when known) when known.
     pub(crate) fn json_line(&self) -> String {
         let mut line = String::with_capacity(256);
         // Writing to a `String` cannot fail.
@@ -85,7 +94,27 @@ impl Event {
             }
             push_json_string(&mut line, frame);
         }
-        line.push_str("]}\n");
+        line.push(']');
+        if let Some(command) = &self.command {
+            line.push_str(r#","command":"#);
+            push_json_string(&mut line, command);
+        }
+        if !self.parents.is_empty() {
+            line.push_str(r#","parents":["#);
+            for (n, parent) in self.parents.iter().enumerate() {
+                if n > 0 {
+                    line.push(',');
+                }
+                let _ = write!(line, r#"{{"pid":{}"#, parent.pid);
+                if let Some(exe) = &parent.exe {
+                    line.push_str(r#","exe":"#);
+                    push_json_string(&mut line, exe);
+                }
+                line.push('}');
+            }
+            line.push(']');
+        }
+        line.push_str("}\n");
         line
     }
 }
@@ -192,6 +221,8 @@ mod tests {
             at: 1_700_000_000_123_456_789,
             blocked: false,
             backtrace: vec!["a\"b\\c".to_owned(), "tab\there\u{1}".to_owned()],
+            command: None,
+            parents: Vec::new(),
         };
         assert_eq!(
             event.json_line(),
@@ -214,6 +245,8 @@ mod tests {
             at: 9,
             blocked: true,
             backtrace: vec!["getaddrinfo".to_owned()],
+            command: None,
+            parents: Vec::new(),
         };
         assert_eq!(
             event.json_line(),
@@ -240,6 +273,8 @@ mod tests {
             at: 3,
             blocked: true,
             backtrace: vec!["sendto".to_owned()],
+            command: None,
+            parents: Vec::new(),
         };
         assert_eq!(
             udp.json_line(),
@@ -261,6 +296,8 @@ mod tests {
             at: 3,
             blocked: false,
             backtrace: Vec::new(),
+            command: None,
+            parents: Vec::new(),
         };
         assert_eq!(
             query.json_line(),
@@ -282,6 +319,8 @@ mod tests {
             at: 3,
             blocked: true,
             backtrace: vec!["connect".to_owned()],
+            command: None,
+            parents: Vec::new(),
         };
         assert_eq!(
             tcp.json_line(),
@@ -316,6 +355,36 @@ mod tests {
                 .starts_with(r#"{"kind":"dns","host":"db.internal","pid":1,"#),
             "{}",
             dns.json_line()
+        );
+    }
+
+    #[test]
+    fn a_line_ends_with_the_process_s_command_line_and_parents() {
+        let event = Event {
+            target: Target::Tcp("127.0.0.1:80".parse().unwrap()),
+            host: None,
+            pid: 9,
+            tid: 9,
+            at: 1,
+            blocked: true,
+            backtrace: vec!["connect".to_owned()],
+            command: Some("curl -s \"http://x\"".to_owned()),
+            parents: vec![
+                Parent {
+                    pid: 8,
+                    exe: Some("/bin/sh".to_owned()),
+                },
+                Parent { pid: 7, exe: None },
+            ],
+        };
+        assert_eq!(
+            event.json_line(),
+            concat!(
+                r#"{"kind":"tcp","address":"127.0.0.1","port":80,"pid":9,"tid":9,"at":1,"#,
+                r#""blocked":true,"backtrace":["connect"],"command":"curl -s \"http://x\"","#,
+                r#""parents":[{"pid":8,"exe":"/bin/sh"},{"pid":7}]}"#,
+                "\n"
+            )
         );
     }
 

@@ -1,8 +1,9 @@
 //! The preloaded library in a real process, for TCP `connect`: a plain
 //! `std::net::TcpStream` (or `UnixStream`) connecting from the child (see
 //! the `common` module) is reported and refused, let through in `allow`
-//! mode or when allow-listed, and ignored when the library is inert or the
-//! socket is not an IP one.
+//! mode or when allow-listed (also as the process's own OTLP endpoint, in
+//! its environment), and ignored when the library is inert or the socket
+//! is not an IP one.
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -106,6 +107,38 @@ fn an_allow_listed_destination_is_neither_reported_nor_refused() {
     let lines = report_lines(&report);
     let [line] = &lines[..] else {
         panic!("expected only the other destination reported, got {lines:?}");
+    };
+    assert_reports(line, other, true);
+}
+
+#[test]
+fn the_process_s_own_otlp_endpoint_in_its_environment_is_neither_reported_nor_refused() {
+    // Only the child's environment names the endpoint, as a variable set
+    // inside the replayed command would; before, it was refused.
+    let (_tmp, report) = report_file();
+    let (collector, endpoint) = listener();
+    let (other_listener, other) = listener();
+    let url = format!("http://{endpoint}/v1/traces");
+    let stdout = run_child(
+        &[endpoint.to_string(), other.to_string()],
+        &[
+            ("TRACETAPE_UNPATCHED_REPORT", report.to_str().unwrap()),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &url),
+        ],
+    );
+    assert!(
+        stdout.contains(&format!("child: {endpoint} connected")),
+        "{stdout}"
+    );
+    assert!(accepted_anything(&collector));
+    assert!(
+        stdout.contains(&format!("child: {other} refused")),
+        "{stdout}"
+    );
+    assert!(!accepted_anything(&other_listener));
+    let lines = report_lines(&report);
+    let [line] = lines.as_slice() else {
+        panic!("only the other connection: {lines:?}");
     };
     assert_reports(line, other, true);
 }

@@ -121,10 +121,22 @@ fn a_datagram_sent_with_send_to_is_refused_and_reported() {
             "tid",
             "at",
             "blocked",
-            "backtrace"
+            "backtrace",
+            "command",
+            "parents"
         ],
         "{line}"
     );
+    // The child's command line (this test binary, asked to run its child
+    // test) and its parents, this process first.
+    let exe = std::env::current_exe().unwrap();
+    let command = line["command"].as_str().unwrap();
+    assert!(
+        command.starts_with(&format!("{} child ", exe.display())),
+        "{line}"
+    );
+    assert_eq!(line["parents"][0]["pid"], std::process::id(), "{line}");
+    assert_eq!(line["parents"][0]["exe"], exe.to_str().unwrap(), "{line}");
     assert_eq!(received(&socket), Vec::<Vec<u8>>::new());
 }
 

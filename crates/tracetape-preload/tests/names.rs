@@ -3,7 +3,8 @@
 //! resolves `localhost` with `getaddrinfo` (by `std::net::ToSocketAddrs`) or
 //! the `gethostbyname` family, a `tcp` or `udp` line to an address the
 //! lookup gave carries `"host":"localhost"`; one to an address no lookup
-//! gave carries no `host`.
+//! gave carries no `host`. An allow-list entry `host:port` lets a
+//! connection to that port of an address the name resolved to through.
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -74,6 +75,25 @@ fn allow_mode_names_the_host_a_connection_s_address_was_resolved_from() {
     assert_event(lookup, false, "getaddrinfo", "child_connects_to_resolved");
     assert_destination(named, "tcp", resolved, Some("localhost"));
     assert_event(named, false, "connect", "child_connects_to_resolved");
+}
+
+#[test]
+fn a_connection_to_an_address_of_an_allowed_host_and_port_goes_through_without_a_line() {
+    // The entry names the host and port only: before, the lookup went
+    // through but the connection to its address was refused.
+    let (_tmp, report) = report_file();
+    let (resolved_listener, resolved) = listener();
+    let port = resolved.port();
+    let run = run_child_with(&[
+        ("TRACETAPE_UNPATCHED_REPORT", report.to_str().unwrap()),
+        ("TRACETAPE_UNPATCHED_ALLOW", &format!("LocalHost:{port}")),
+        (CONNECT_RESOLVED, &format!("localhost:{port}")),
+    ]);
+    run.assert_said(&format!(
+        "child: localhost:{port} connected to 127.0.0.1:{port}\n"
+    ));
+    assert!(accepted_anything(&resolved_listener));
+    assert_eq!(report_lines(&report), Vec::<serde_json::Value>::new());
 }
 
 #[test]

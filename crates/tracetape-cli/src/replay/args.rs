@@ -146,8 +146,8 @@ pub(crate) struct ReplayArgs {
     /// Such as a local test database: IP:PORT or [IPV6]:PORT allows connections
     /// to that address and port; HOST allows looking the host name up, and
     /// HOST:PORT also connections to the addresses it resolves to when the
-    /// replay starts. Repeatable; added to the `allow_connect` key's entries
-    /// [key: allow_connect].
+    /// replay starts or in the service. Repeatable; added to the
+    /// `allow_connect` key's entries [key: allow_connect].
     #[arg(long, value_name = "ADDR")]
     pub(crate) allow_connect: Vec<String>,
     /// Send this header with every replayed request instead of the recorded

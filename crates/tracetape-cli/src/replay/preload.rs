@@ -1,8 +1,10 @@
 //! Starting the service with `libtracetape_preload.so` (see
 //! ARCHITECTURE.md, "Unpatched dependencies" and "Replay clock"): where
 //! the library is, the destinations and host names that are the replay's
-//! own (the service's address and the OTLP endpoints its environment
-//! names) or the user's (`allow_connect`), the clock file that sets each
+//! own (the service's address and the OTLP endpoints the replayer's
+//! environment names; the library adds those of the service's own
+//! environment itself, wherever they were set) or the user's
+//! (`allow_connect`), the clock file that sets each
 //! replayed request's wall clock to its recorded time, and the variables
 //! the service is started with.
 

@@ -47,6 +47,13 @@ pub(crate) fn has_mapped(pid: u32, name: &str) -> Option<bool> {
         .map(|maps| maps.lines().any(|line| line.ends_with(name)))
 }
 
+/// The executable process `pid` runs, when `/proc` tells.
+pub(crate) fn executable(pid: u32) -> Option<String> {
+    std::fs::read_link(format!("/proc/{pid}/exe"))
+        .ok()
+        .map(|path| path.to_string_lossy().into_owned())
+}
+
 /// The process's command name (`comm`), for messages.
 pub(crate) fn command_name(pid: u32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/comm"))

@@ -1,29 +1,35 @@
 //! What the preload library reported (`preload.rs` starts the service with
 //! it): connections and resolutions that bypassed tracetape's clients,
 //! read from its report file as the run goes, kept only when the service
-//! itself made them, and attributed to the replayed requests that made
-//! them.
+//! itself (or a process it started) made them, and attributed to the
+//! replayed requests that made them.
 //!
-//! Only the service's processes count: the command runs under `sh -c` and
-//! may be a wrapper (`cargo run …`), and the library is inherited by every
-//! process of the group. The service's processes are those holding the
-//! socket that listens on its port (`procfs.rs`), found when each start
-//! of it became ready. A line from any other process is ignored (and
-//! counted); when no process could be found, every line counts.
+//! Only the service's processes and their children count: the command
+//! runs under `sh -c` and may be a wrapper (`cargo run …`), and the
+//! library is inherited by every process of the group. The service's
+//! processes are those holding the socket that listens on its port
+//! (`procfs.rs`), found when each start of it became ready; a line whose
+//! process has one of them among its parents (which the library writes
+//! into the line, as it writes the command line, since a child may be
+//! gone by the time the line is read) is a child's, reported with its
+//! command line. A line from any other process is ignored (and counted);
+//! when no process could be found, every line counts.
 //!
-//! Attribution, exact first: each line carries the thread and the time of
-//! the call, and each replayed request's log the threads and times its
-//! handler was polled ([`PollTimes`]); a line made on a thread while that
-//! thread was polling a request's handler is that request's, at any
-//! concurrency. Otherwise (work the handler handed to another thread, such
-//! as a host-name lookup on tokio's blocking pool, a background task, or a
-//! streamed body), by when it was read: the file is read each time a
-//! replayed request completes, and a line read then was made while one of
-//! the requests in flight since the previous read was: the one that just
-//! completed, or one still in flight. With one candidate (always so at
-//! concurrency 1) the finding is that request's; with several, all are
-//! listed. What is read before the first request (start-up) or after the
-//! last (shutdown) has none.
+//! Attribution is exact or none: each line carries the thread and the
+//! time of the call, and each replayed request's log the threads and
+//! times its work ran ([`PollTimes`]): its handler's polls, and the polls
+//! and runs of work carrying its context to other threads (tasks spawned
+//! with `context::spawn`, closures on tokio's blocking pool through
+//! `context::spawn_blocking`, `bind`, threads), up to its response head. A
+//! line made on a thread while it ran a request's work is that
+//! request's, at any concurrency. Any other line (a background task or a
+//! task spawned without the request's context, a lookup on tokio's own
+//! blocking pool, a child process, work after the response head) names no
+//! request: it is not told to one by guessing. Such a line keeps the
+//! requests that were in flight when it was read (the file is read each
+//! time a replayed request completes: the one that just completed and
+//! those still in flight), which the reports show as context, never as
+//! the one that made it.
 
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::PathBuf;
@@ -62,6 +68,21 @@ struct Line {
     blocked: bool,
     #[serde(default)]
     backtrace: Vec<String>,
+    /// The process's command line, when the library could read it.
+    #[serde(default)]
+    command: Option<String>,
+    /// The process's parent, its parent's, and so on.
+    #[serde(default)]
+    parents: Vec<Parent>,
+}
+
+/// One of the parents of a line's process when the call was made.
+#[derive(Debug, Clone, Deserialize)]
+struct Parent {
+    pid: u32,
+    /// The executable it ran then, when the library could read it.
+    #[serde(default)]
+    exe: Option<String>,
 }
 
 impl Line {
@@ -93,15 +114,20 @@ pub(crate) struct Finding {
     /// address was resolved from, when known.
     pub(crate) host: Option<String>,
     pub(crate) pid: u32,
+    /// The command line of the process that made it, when that is not the
+    /// service itself but a process the service started.
+    pub(crate) child: Option<String>,
     /// Refused (else let through).
     pub(crate) blocked: bool,
     /// The first frames of its backtrace that are not the library's, the
     /// standard library's or libc's: where the service made it.
     pub(crate) frames: Vec<String>,
-    /// The replayed requests in flight when it was made: one when it is
-    /// known, several when any of them may have, none outside every
-    /// request.
+    /// The replayed request whose work made it, when that is known (its
+    /// thread was running that request's work at the time); else none.
     pub(crate) during: Vec<Candidate>,
+    /// When no request is known to have made it: the requests in flight
+    /// when it was read, shown as context only.
+    pub(crate) in_flight: Vec<Candidate>,
 }
 
 impl Finding {
@@ -179,9 +205,34 @@ pub(crate) struct Unpatched {
 #[derive(Debug, Default)]
 pub(crate) struct ServicePids {
     known: Vec<u32>,
+    /// The executables of the known processes, where `/proc` told: a
+    /// line's parent of that id is the service only if it ran the same one
+    /// (it may have been a wrapper then, which became the service with
+    /// `exec`).
+    exes: Vec<(u32, String)>,
     /// A start of the service whose process could not be found: every
     /// process counts.
     unknown: bool,
+}
+
+impl ServicePids {
+    /// Whether `line`'s process was started by one of the service's: one
+    /// of its parents is, running the same executable then as the service
+    /// does (when both are known).
+    fn started(&self, line: &Line) -> bool {
+        line.parents.iter().any(|parent| {
+            let exe = self
+                .exes
+                .iter()
+                .find(|(pid, _)| *pid == parent.pid)
+                .map(|(_, exe)| exe);
+            self.known.contains(&parent.pid)
+                && match (exe, &parent.exe) {
+                    (Some(service), Some(then)) => service == then,
+                    _ => true,
+                }
+        })
+    }
 }
 
 /// Shared between the supervisor, which adds, and the [`Watch`].
@@ -230,6 +281,11 @@ pub(crate) fn identify(pgid: u32, port: u16, pids: &SharedPids) -> Identified {
     }
     let mut pids = lock(pids);
     pids.unknown |= found.is_empty();
+    for &pid in &found {
+        if let Some(exe) = procfs::executable(pid) {
+            pids.exes.push((pid, exe));
+        }
+    }
     pids.known.extend(found);
     Identified {
         warnings,
@@ -289,30 +345,53 @@ impl Watch {
     pub(crate) fn finish(mut self) -> Unpatched {
         self.collect(&[]);
         for (line, during) in std::mem::take(&mut self.pending) {
-            if self.is_service(line.pid) {
+            if self.is_service(&line) {
                 self.taken.push((line, during));
             } else {
                 self.found.ignored += 1;
             }
         }
-        for (line, during) in std::mem::take(&mut self.taken) {
-            let during = attribute(line.moment(), during, &self.handled);
-            self.found.findings.push(finding(line, during));
+        for (line, in_flight) in std::mem::take(&mut self.taken) {
+            let child = self.is_child(&line);
+            let during = attribute(line.moment(), &self.handled);
+            let in_flight = if during.is_empty() {
+                in_flight
+            } else {
+                Vec::new()
+            };
+            self.found
+                .findings
+                .push(finding(line, child, during, in_flight));
         }
         self.found
     }
 
     fn take(&mut self, line: Line, during: Vec<Candidate>) {
-        if self.is_service(line.pid) {
+        if self.is_service(&line) {
             self.taken.push((line, during));
         } else {
             self.pending.push((line, during));
         }
     }
 
-    fn is_service(&self, pid: u32) -> bool {
+    /// Whether `line` is the service's: made by one of its processes or
+    /// by a process they started.
+    fn is_service(&self, line: &Line) -> bool {
         let pids = lock(&self.pids);
-        pids.unknown || pids.known.contains(&pid)
+        pids.unknown || pids.known.contains(&line.pid) || pids.started(line)
+    }
+
+    /// The command line of `line`'s process when it is a child of the
+    /// service's (`(unknown command)` when the library could not read it),
+    /// else `None`.
+    fn is_child(&self, line: &Line) -> Option<String> {
+        let pids = lock(&self.pids);
+        let child = !pids.known.contains(&line.pid) && pids.started(line);
+        child.then(|| {
+            line.command
+                .clone()
+                .unwrap_or_else(|| "(unknown command)".to_owned())
+        })
     }
 
     /// The whole lines added to the file since the last read; a line the
@@ -337,29 +416,29 @@ impl Watch {
     }
 }
 
-/// The requests a call made on thread `tid` at time `at` may belong to:
-/// the one whose handler that thread was polling then, else `during` (in
-/// flight when it was read).
-fn attribute(
-    moment: Option<(i64, u64)>,
-    during: Vec<Candidate>,
-    handled: &[(Candidate, PollTimes)],
-) -> Vec<Candidate> {
-    let polled =
-        moment.and_then(|(tid, at)| handled.iter().find(|(_, polls)| polls.contains(tid, at)));
-    match polled {
-        Some((request, _)) => vec![request.clone()],
-        None => during,
-    }
+/// The request a call made on thread `tid` at time `at` belongs to: the
+/// one whose work that thread was running then; none when no request's
+/// was.
+fn attribute(moment: Option<(i64, u64)>, handled: &[(Candidate, PollTimes)]) -> Vec<Candidate> {
+    moment
+        .and_then(|(tid, at)| handled.iter().find(|(_, polls)| polls.contains(tid, at)))
+        .map(|(request, _)| vec![request.clone()])
+        .unwrap_or_default()
 }
 
-fn finding(line: Line, during: Vec<Candidate>) -> Finding {
+fn finding(
+    line: Line,
+    child: Option<String>,
+    during: Vec<Candidate>,
+    in_flight: Vec<Candidate>,
+) -> Finding {
     Finding {
         kind: line.kind,
         address: line.address,
         port: line.port,
         host: line.host,
         pid: line.pid,
+        child,
         blocked: line.blocked,
         frames: line
             .backtrace
@@ -368,6 +447,7 @@ fn finding(line: Line, during: Vec<Candidate>) -> Finding {
             .take(FRAMES)
             .collect(),
         during,
+        in_flight,
     }
 }
 
@@ -420,12 +500,52 @@ fn is_own(frame: &str) -> bool {
         "http_body_util",
         "tracing",
     ];
-    let symbol = frame.split(" at ").next().unwrap_or(frame);
-    let krate = crate_of(symbol);
-    let plumbing = symbol.contains("::") && PLUMBING.contains(&krate);
+    let (symbol, location) = match frame.split_once(" at ") {
+        Some((symbol, location)) => (symbol, Some(location)),
+        None => (frame, None),
+    };
+    // The file tells the crate where the symbol cannot: with `debug =
+    // "line-tables-only"` (or inlined frames of it) a symbol is its short
+    // name (`poll<…>`, `{closure#0}`), without the crate's path.
+    let plumbing = match location.and_then(crate_of_file) {
+        Some(krate) => PLUMBING.contains(&krate.as_str()),
+        None => symbol.contains("::") && PLUMBING.contains(&crate_of(symbol)),
+    };
+    // A short name with no file (an inlined frame the line tables do not
+    // place, or C's `main`) cannot be told to be the service's.
+    let head = symbol.split('<').next().unwrap_or(symbol);
+    let unplaced = location.is_none() && !symbol.starts_with('<') && !head.contains("::");
     !(INTERPOSED.contains(&symbol)
         || NOT_OWN.iter().any(|prefix| symbol.starts_with(prefix))
-        || plumbing)
+        || plumbing
+        || unplaced)
+}
+
+/// The crate a frame's source file belongs to when its path tells: `std`
+/// for the standard library's sources (`/rustc/HASH/library/…`), and a
+/// crate from a registry by its directory (`…/.cargo/registry/src/INDEX/
+/// tokio-1.47.1/src/…` is `tokio`); `None` for any other file (the
+/// service's own, a git or vendored dependency).
+fn crate_of_file(location: &str) -> Option<String> {
+    if location.contains("/rustc/") {
+        return Some("std".to_owned());
+    }
+    let (_, after) = location.split_once("/registry/src/")?;
+    let mut segments = after.split('/');
+    let _index = segments.next()?;
+    let package = segments.next()?;
+    // `NAME-VERSION`: the version starts at the first `-` followed by
+    // digits and a dot (`md-5-0.10.6` is `md-5`).
+    let name = package
+        .match_indices('-')
+        .map(|(at, _)| at)
+        .find(|&at| {
+            let rest = &package[at + 1..];
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            digits > 0 && rest.as_bytes().get(digits) == Some(&b'.')
+        })
+        .map_or(package, |at| &package[..at]);
+    Some(name.replace('-', "_"))
 }
 
 /// The crate a frame's symbol belongs to: its first path segment, and for
@@ -500,8 +620,14 @@ mod tests {
             panic!()
         };
         assert!(startup.during.is_empty() && startup.request().is_none());
-        assert_eq!(one.request(), Some(candidate(1).id));
-        assert_eq!(two.during, [candidate(2), candidate(3)]);
+        assert!(startup.in_flight.is_empty());
+        // Without poll times nothing tells which request's work made
+        // them: none is named, the requests in flight are kept as context.
+        assert_eq!(one.request(), None);
+        assert_eq!(one.in_flight, [candidate(1)]);
+        assert!(two.during.is_empty());
+        assert_eq!(two.in_flight, [candidate(2), candidate(3)]);
+        assert!(one.child.is_none());
         assert_eq!(one.destination(), "127.0.0.1:3");
         assert_eq!(
             one.frames,
@@ -585,13 +711,49 @@ mod tests {
         ] {
             assert!(!is_own(plumbing), "{plumbing}");
         }
+        // Built with `debug = "line-tables-only"`: short names, told by
+        // their files (frames as a service built so reports them).
+        for plumbing in [
+            "connect<&str> at /rustc/29483883eed69d5fb4db01964cdf2af4d86e9cb2/library/std/src/net/tcp.rs:161:9",
+            "poll<tokio::runtime::task::trace::Root<…>> at /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/tokio-1.47.1/src/runtime/task/core.rs:331:24",
+            "{closure#0}<hyper_util::client::legacy::connect::http::HttpConnector> at /home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/hyper-util-0.1.17/src/client/legacy/connect/http.rs:500:9",
+            "call_once<(), …> at /rustc/abc/library/core/src/ops/function.rs:250:5",
+            "poll<hyper_util::client::legacy::client::{impl#1}::connect_to::{closure_env#0}<…>>",
+            "main",
+            "_start",
+        ] {
+            assert!(!is_own(plumbing), "{plumbing}");
+        }
         for own in [
+            "connect_bypassing_tracetape at crates/tracetape-cli/examples/replay_target.rs:440:5",
+            "{async_fn#0} at /w/crates/tracetape-cli/examples/replay_target.rs:474:10",
+            "{closure#0} at ./src/main.rs:12:9",
+            "query<…> at /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/tokio-postgres-0.7.13/src/client.rs:1:1",
             "replay_target::call_with_plain_client::{{closure}} at examples/replay_target.rs:9",
             "tokio_postgres_wrapper::connect",
             "<my_service::Db as my_service::Store>::get",
         ] {
             assert!(is_own(own), "{own}");
         }
+    }
+
+    #[test]
+    fn a_source_file_tells_its_crate_from_the_registry_s_directory() {
+        let registry = "/r/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f";
+        for (package, name) in [
+            ("tokio-1.47.1", "tokio"),
+            ("hyper-util-0.1.17", "hyper_util"),
+            ("md-5-0.10.6", "md_5"),
+            ("tokio-1.0.0-beta.1", "tokio"),
+        ] {
+            let file = format!("{registry}/{package}/src/lib.rs:1:1");
+            assert_eq!(crate_of_file(&file).as_deref(), Some(name), "{file}");
+        }
+        assert_eq!(
+            crate_of_file("/rustc/abc/library/std/src/net/tcp.rs:1").as_deref(),
+            Some("std")
+        );
+        assert_eq!(crate_of_file("./src/main.rs:3:1"), None);
     }
 
     #[test]
@@ -624,16 +786,22 @@ mod tests {
         watch.handled(candidate(2), polls(&[(8, 150, 250)]));
         watch.collect(&[candidate(1), candidate(2), candidate(3)]);
         let found = watch.finish();
-        let during: Vec<Vec<Candidate>> = found.findings.into_iter().map(|f| f.during).collect();
+        let told: Vec<(Vec<Candidate>, Vec<Candidate>)> = found
+            .findings
+            .into_iter()
+            .map(|f| (f.during, f.in_flight))
+            .collect();
+        let all = vec![candidate(1), candidate(2), candidate(3)];
         assert_eq!(
-            during,
+            told,
             [
-                vec![candidate(1)],
-                vec![candidate(2)],
-                // Between two polls of thread 7, and on a thread polling
-                // no handler: what was in flight.
-                vec![candidate(1), candidate(2), candidate(3)],
-                vec![candidate(1), candidate(2), candidate(3)],
+                (vec![candidate(1)], vec![]),
+                (vec![candidate(2)], vec![]),
+                // Between two polls of thread 7 (another task ran), and on
+                // a thread running no request's work: no request, what
+                // was in flight as context only.
+                (vec![], all.clone()),
+                (vec![], all),
             ]
         );
     }
@@ -649,6 +817,59 @@ mod tests {
         lock(&pids).known.push(20);
         let found = watch.finish();
         assert_eq!(found.ignored, 0);
-        assert_eq!(found.findings[0].request(), Some(candidate(1).id));
+        assert_eq!(found.findings[0].in_flight, [candidate(1)]);
+    }
+
+    #[test]
+    fn a_child_of_the_service_counts_with_its_command_line_and_a_wrapper_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("unpatched.jsonl");
+        let line = |pid: u32, parents: &[u32], command: &str| {
+            let parents: Vec<String> = parents
+                .iter()
+                .map(|&parent| {
+                    // The service's process ran the shell before `exec`.
+                    let exe = if pid == 58 { "/bin/sh" } else { "/svc" };
+                    format!(r#"{{"pid":{parent},"exe":"{exe}"}}"#)
+                })
+                .collect();
+            let parents = parents.join(",");
+            format!(
+                r#"{{"kind":"tcp","address":"127.0.0.1","port":{pid},"pid":{pid},"tid":{pid},"at":5,"blocked":true,"backtrace":[],"command":"{command}","parents":[{parents}]}}"#
+            ) + "\n"
+        };
+        std::fs::write(
+            &path,
+            [
+                // The service (60, under the wrapper 59), its child and
+                // grandchild, and the wrapper.
+                line(60, &[59], "svc"),
+                line(61, &[60, 59], "curl -s http://x"),
+                line(62, &[70, 60, 59], "sh -c wget"),
+                line(59, &[1], "sh -c svc"),
+                // Started by the shell that became the service later.
+                line(58, &[60, 59], "before-exec"),
+            ]
+            .concat(),
+        )
+        .unwrap();
+        let pids: SharedPids = Arc::default();
+        lock(&pids).known.push(60);
+        lock(&pids).exes.push((60, "/svc".to_owned()));
+        let found = Watch::new(path, pids).finish();
+        assert_eq!(found.ignored, 2);
+        let children: Vec<(u32, Option<&str>)> = found
+            .findings
+            .iter()
+            .map(|f| (f.pid, f.child.as_deref()))
+            .collect();
+        assert_eq!(
+            children,
+            [
+                (60, None),
+                (61, Some("curl -s http://x")),
+                (62, Some("sh -c wget"))
+            ]
+        );
     }
 }

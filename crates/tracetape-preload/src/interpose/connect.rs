@@ -5,7 +5,7 @@ use libc::{c_int, sockaddr, socklen_t};
 
 use super::address::{destination, socket_type};
 use super::real::{ConnectFn, next, unavailable};
-use super::{refused, report, set_errno};
+use super::{allowed, refused, report, set_errno};
 use crate::config::Config;
 use crate::report::Target;
 
@@ -55,7 +55,7 @@ fn decide_connect(config: &Config, fd: c_int, addr: *const sockaddr, len: sockle
         Some(libc::SOCK_DGRAM) => Target::Udp(dest),
         _ => return false,
     };
-    if config.allows(dest) {
+    if allowed(config, dest) {
         return false;
     }
     report(config, target, at, "connect");

@@ -112,6 +112,17 @@ fn reentrancy_guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
     catch_unwind(AssertUnwindSafe(f)).ok()
 }
 
+/// Whether a connection or datagram to `dest` is allowed: the address is
+/// in the allow list, or the name the process resolved it from is, with
+/// its port.
+fn allowed(config: &Config, dest: std::net::SocketAddr) -> bool {
+    config.allows(dest)
+        || (!config.allow_named.is_empty()
+            && NAMES
+                .name_of(dest.ip())
+                .is_some_and(|host| config.allows_named(&host, dest.port())))
+}
+
 /// Appends the line of a call to `target` made at `at` through the
 /// interposed function `entry`, when there is a report file; a connection
 /// or datagram names the host its address was resolved from, when known.
@@ -129,6 +140,8 @@ fn report(config: &Config, target: Target, at: u64, entry: &str) {
             at,
             blocked: config.block,
             backtrace: report::backtrace(entry),
+            command: crate::process::command_line(),
+            parents: crate::process::parents(),
         };
         report::append(path, &event.json_line());
     }

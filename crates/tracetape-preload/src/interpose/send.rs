@@ -189,7 +189,7 @@ fn decide_send(
     };
     // Before asking the kernel for the socket's type: allowed destinations
     // (the replayer's own, such as an OTLP collector) are the common case.
-    if config.allows(dest) {
+    if super::allowed(config, dest) {
         return false;
     }
     match socket_type(fd) {

@@ -56,6 +56,6 @@ pub use scope::ReplayError;
 pub(crate) use scope::{Begun, ReplayScope, response_parts};
 pub(crate) use status::Late;
 pub use status::{REPLAY_STATUS, REPLAY_STATUS_HEADER, ReplayStatus};
-pub(crate) use task::ReplayTask;
+pub(crate) use task::{ReplayTask, timed};
 pub(crate) use turns::Handling;
 pub use turns::REPLAY_GROUP_HEADER;

@@ -9,13 +9,18 @@
 //! the server layer notes each poll's thread and start and end times,
 //! and the replay log carries them back. Only when the replay asks for
 //! detection (`TRACETAPE_UNPATCHED_REPORT` is set in the service's
-//! environment): otherwise nothing is timed. The same wrapper moves the
-//! polling thread's wall clock to the request's recorded time while the
-//! replay controls the clock (`clock.rs`); poll times stay in real time,
-//! as the library reports.
+//! environment): otherwise nothing is timed. Work that carries the
+//! request's context to another thread is timed as well ([`TaskPolls`],
+//! kept in the request's [`ReplayScope`](super::ReplayScope)): the polls
+//! of tasks spawned with `context::spawn` (`task.rs`), and closures run
+//! with `context::run_in` (`spawn_blocking`, `bind`, threads spawned with
+//! the context), until the response head, when the log is made. The same
+//! wrapper moves the polling thread's wall clock to the request's
+//! recorded time while the replay controls the clock (`clock.rs`); poll
+//! times stay in real time, as the library reports.
 
 use std::cell::Cell;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +32,18 @@ const DETECTION_VARIABLE: &str = "TRACETAPE_UNPATCHED_REPORT";
 
 /// Polls noted per request; later ones are not.
 const MAX_WINDOWS: usize = 64;
+
+/// Runs of work carrying a request's context to other threads noted per
+/// request; later ones are not.
+const MAX_TASK_WINDOWS: usize = 64;
+
+/// Whether the replay detects connections bypassing tracetape (and this
+/// platform tells thread ids): read once.
+pub(crate) fn detecting() -> bool {
+    static DETECTING: OnceLock<bool> = OnceLock::new();
+    *DETECTING
+        .get_or_init(|| std::env::var_os(DETECTION_VARIABLE).is_some() && thread_id().is_some())
+}
 
 /// The polls of one replayed request's handler, up to its response head
 /// (the first 64), as the [`ReplayLog`](super::ReplayLog) carries them.
@@ -85,10 +102,7 @@ impl PollClock {
     /// does not detect connections bypassing tracetape (or this platform
     /// does not tell thread ids).
     pub(crate) fn start(shift: Option<ClockShift>) -> Option<Self> {
-        static DETECTING: OnceLock<bool> = OnceLock::new();
-        let detecting = *DETECTING.get_or_init(|| {
-            std::env::var_os(DETECTION_VARIABLE).is_some() && thread_id().is_some()
-        });
+        let detecting = detecting();
         (detecting || shift.is_some()).then(|| Self {
             times: detecting.then(PollTimes::default),
             shift,
@@ -124,6 +138,52 @@ impl PollClock {
     /// The shift the request's wall clock is moved by, if any.
     pub(crate) fn shift(&self) -> Option<ClockShift> {
         self.shift
+    }
+}
+
+/// When and on which thread work carrying one replayed request's context
+/// ran away from its handler: the polls of its spawned tasks and the runs
+/// of its closures on other threads (the first [`MAX_TASK_WINDOWS`]).
+#[derive(Debug, Default)]
+pub(crate) struct TaskPolls {
+    windows: Mutex<Vec<PollWindow>>,
+}
+
+impl TaskPolls {
+    /// A place to note them, when the replay detects connections
+    /// bypassing tracetape.
+    pub(crate) fn when_detecting() -> Option<Self> {
+        detecting().then(Self::default)
+    }
+
+    /// Runs `work`, noting when and on which thread, when `polls` is
+    /// given.
+    pub(crate) fn time<R>(polls: Option<&Self>, work: impl FnOnce() -> R) -> R {
+        let Some(polls) = polls else {
+            return work();
+        };
+        let from = real_unix_nanos();
+        let result = work();
+        let to = real_unix_nanos();
+        if let Some(tid) = thread_id() {
+            let mut windows = polls.windows.lock().unwrap_or_else(PoisonError::into_inner);
+            if windows.len() < MAX_TASK_WINDOWS {
+                windows.push(PollWindow { tid, from, to });
+            }
+        }
+        result
+    }
+
+    /// The handler's polls `handler` followed by these, or `None` when
+    /// there are neither.
+    pub(crate) fn with_handler(&self, handler: Option<&PollTimes>) -> Option<PollTimes> {
+        let windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        if windows.is_empty() {
+            return handler.cloned();
+        }
+        let mut all = handler.cloned().unwrap_or_default();
+        all.windows.extend(windows.iter().copied());
+        Some(all)
     }
 }
 
@@ -188,6 +248,40 @@ mod tests {
             window,
             "the first are kept"
         );
+    }
+
+    #[test]
+    fn work_on_other_threads_is_noted_after_the_handler_s_polls() {
+        let tasks = TaskPolls::default();
+        let handler = PollTimes {
+            windows: vec![PollWindow {
+                tid: 1,
+                from: 2,
+                to: 3,
+            }],
+        };
+        assert_eq!(tasks.with_handler(None), None);
+        assert_eq!(tasks.with_handler(Some(&handler)), Some(handler.clone()));
+        let (tid, inside) = std::thread::scope(|scope| {
+            scope
+                .spawn(|| TaskPolls::time(Some(&tasks), || (thread_id(), real_unix_nanos())))
+                .join()
+                .unwrap()
+        });
+        let all = tasks.with_handler(Some(&handler)).unwrap();
+        assert_eq!(all.windows[0], handler.windows[0]);
+        assert!(all.contains(tid.unwrap(), inside), "{all:?}");
+        assert!(!all.contains(thread_id().unwrap(), inside));
+        let only_tasks = tasks.with_handler(None).unwrap();
+        assert_eq!(only_tasks.windows.len(), 1);
+        for _ in 0..MAX_TASK_WINDOWS {
+            TaskPolls::time(Some(&tasks), || ());
+        }
+        assert_eq!(
+            tasks.with_handler(None).unwrap().windows.len(),
+            MAX_TASK_WINDOWS
+        );
+        assert_eq!(TaskPolls::time(None, || 7), 7);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use opentelemetry::Context;
 
 use super::matching::{LiveCall, MockSession, NoMatch, Outcome};
+use super::polls::TaskPolls;
 use super::turns::Seat;
 use super::{Late, PollTimes, ReplayLog, Replayer};
 use crate::record::ResponseRecord;
@@ -87,6 +88,10 @@ struct ScopeInner {
     /// Why replay mode could not start, when it could not: every call is
     /// refused.
     refused: Option<Arc<str>>,
+    /// When and where work carrying its context ran on other threads,
+    /// when the replay detects connections bypassing tracetape
+    /// (`polls.rs`).
+    tasks: Option<Arc<TaskPolls>>,
 }
 
 /// The name of the scope that answers calls once replay mode has ended.
@@ -131,6 +136,7 @@ impl ReplayScope {
                 reported: AtomicUsize::new(NOT_SENT),
                 seat: None,
                 refused: None,
+                tasks: TaskPolls::when_detecting().map(Arc::new),
             }),
         }
     }
@@ -147,6 +153,12 @@ impl ReplayScope {
     /// Its place among the requests replayed together with it.
     pub(crate) fn seat(&self) -> Option<&Seat> {
         self.inner.seat.as_ref()
+    }
+
+    /// Where the runs of work carrying its context on other threads are
+    /// noted, when they are.
+    pub(crate) fn task_polls(&self) -> Option<&Arc<TaskPolls>> {
+        self.inner.tasks.as_ref()
     }
 
     /// When the replayed request's recording started, in nanoseconds since
@@ -212,10 +224,15 @@ impl ReplayScope {
     /// What became of the request's calls so far, as the JSON value of the
     /// replay log header: the recording, each call with the recorded call
     /// that answered it and how, the recorded calls left unused, and the
-    /// handler's poll times when they were noted.
+    /// poll times of the handler and of the work carrying its context to
+    /// other threads, when they were noted.
     pub(crate) fn log_header(&self, polls: Option<&PollTimes>) -> Option<HeaderValue> {
         let session = self.inner.session.as_ref().ok().map(|session| &**session);
-        let log = ReplayLog::of(&self.inner.id, session, polls);
+        let polls = match &self.inner.tasks {
+            Some(tasks) => tasks.with_handler(polls),
+            None => polls.cloned(),
+        };
+        let log = ReplayLog::of(&self.inner.id, session, polls.as_ref());
         let calls = session.map_or(0, MockSession::calls);
         let first = self
             .inner

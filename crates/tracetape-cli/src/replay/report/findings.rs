@@ -8,28 +8,41 @@ use crate::format::clean;
 const SHOWN_FRAMES: usize = 3;
 
 /// One connection or resolution: its kind and where to (or which host
-/// name), what became of it, which request made it, and where in the
-/// service: `unpatched connection: tcp 127.0.0.1:5432 blocked, …`,
+/// name), what became of it, which request made it, which process (a
+/// child of the service with its command line), whether it fails the run
+/// (`fails`: with `--fail-on-unpatched`, every finding does), and where in
+/// the service: `unpatched connection: tcp 127.0.0.1:5432 blocked, …`,
 /// `unpatched connection: tcp db.internal (10.0.0.5:5432) blocked, …` when
 /// the host name the address was resolved from is known, `unpatched
 /// connection: udp 10.0.0.7:8125 …`, `unpatched resolution: dns
 /// db.internal via 127.0.0.53:53 …`.
-pub(crate) fn block(finding: &Finding) -> String {
-    let during = match finding.during.as_slice() {
-        [] => "outside the replayed requests (at start-up or shutdown)".to_owned(),
-        [one] => format!("during {} ({})", clean(&one.request, 120), one.id),
-        several => format!(
-            "during one of the {} requests in flight: {}",
-            several.len(),
-            several
-                .iter()
-                .map(|candidate| format!("{} ({})", clean(&candidate.request, 120), candidate.id))
-                .collect::<Vec<_>>()
-                .join(", ")
+pub(crate) fn block(finding: &Finding, fails: bool) -> String {
+    let listed = |requests: &[super::super::unpatched::Candidate]| {
+        requests
+            .iter()
+            .map(|candidate| format!("{} ({})", clean(&candidate.request, 120), candidate.id))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let during = match (finding.during.as_slice(), finding.in_flight.as_slice()) {
+        ([one], _) => format!("during {} ({})", clean(&one.request, 120), one.id),
+        ([], []) => "outside the replayed requests (at start-up or shutdown)".to_owned(),
+        ([], in_flight) => format!(
+            "by no replayed request's work (not on a thread running one then; in flight: {})",
+            listed(in_flight)
         ),
+        (several, _) => format!("during one of {}", listed(several)),
+    };
+    let by = match &finding.child {
+        Some(command) => format!(
+            "by process {} started by the service: {}",
+            finding.pid,
+            clean(command, 200)
+        ),
+        None => format!("by process {}", finding.pid),
     };
     let mut text = format!(
-        "unpatched {}: {} {} {}, {during}, by process {}\n",
+        "unpatched {}: {} {} {}, {during}, {by}{}\n",
         finding.noun(),
         clean(&finding.kind, 20),
         clean(&finding.destination(), 200),
@@ -38,7 +51,11 @@ pub(crate) fn block(finding: &Finding) -> String {
         } else {
             "allowed"
         },
-        finding.pid
+        if fails {
+            "; fails the run (--fail-on-unpatched)"
+        } else {
+            ""
+        }
     );
     for frame in finding.frames.iter().take(SHOWN_FRAMES) {
         text.push_str("  at ");
@@ -53,8 +70,9 @@ pub(crate) fn block(finding: &Finding) -> String {
 
 /// `unpatched: 2 connections, 1 resolution (2 blocked, 1 allowed)`, when
 /// detection was on: connections (`tcp`, `udp`) and resolutions (`dns`)
-/// counted apart, then what became of them all.
-pub(crate) fn summary(unpatched: &Unpatched) -> Option<String> {
+/// counted apart, then what became of them all, and, when there are any
+/// and `fails` (`--fail-on-unpatched`), that they fail the run.
+pub(crate) fn summary(unpatched: &Unpatched, fails: bool) -> Option<String> {
     if !unpatched.active {
         return None;
     }
@@ -72,6 +90,16 @@ pub(crate) fn summary(unpatched: &Unpatched) -> Option<String> {
         line.push_str(&format!(
             "; {} from other processes of the service's group ignored",
             unpatched.ignored
+        ));
+    }
+    if fails && !findings.is_empty() {
+        line.push_str(&format!(
+            "; {} the run (--fail-on-unpatched)",
+            if findings.len() == 1 {
+                "it fails"
+            } else {
+                "they fail"
+            }
         ));
     }
     Some(line)
@@ -96,6 +124,7 @@ mod tests {
             port: Some(5432),
             host: None,
             pid: 7,
+            child: None,
             blocked: true,
             frames: (1..=4)
                 .map(|n| format!("svc::f{n} at src/main.rs:{n}"))
@@ -106,6 +135,7 @@ mod tests {
                     request: "POST /orders".to_owned(),
                 })
                 .collect(),
+            in_flight: Vec::new(),
         }
     }
 
@@ -131,27 +161,60 @@ mod tests {
     }
 
     fn first_line(finding: &Finding) -> String {
-        block(finding).lines().next().unwrap().to_owned()
+        block(finding, false).lines().next().unwrap().to_owned()
     }
 
     #[test]
     fn a_block_names_destination_request_and_frames() {
         assert_eq!(
-            block(&finding(1)),
+            block(&finding(1), false),
             "unpatched connection: tcp [::1]:5432 blocked, during POST /orders \
              (4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7), by process 7\n  \
              at svc::f1 at src/main.rs:1\n  at svc::f2 at src/main.rs:2\n  at svc::f3 at src/main.rs:3\n"
         );
-        assert!(block(&finding(2)).contains(", during one of the 2 requests in flight: POST"));
-        assert!(block(&finding(0)).contains(", outside the replayed requests"));
+        assert!(block(&finding(2), false).contains(", during one of POST /orders ("));
+        let unattributed = Finding {
+            in_flight: finding(1).during,
+            ..finding(0)
+        };
+        assert!(
+            first_line(&unattributed).contains(
+                ", by no replayed request's work (not on a thread running one then; in flight: \
+                 POST /orders (4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7)), by process 7"
+            ),
+            "{}",
+            first_line(&unattributed)
+        );
+        let child = Finding {
+            pid: 9,
+            child: Some("curl -s http://127.0.0.1:9/".to_owned()),
+            ..finding(1)
+        };
+        assert!(
+            first_line(&child)
+                .ends_with(", by process 9 started by the service: curl -s http://127.0.0.1:9/"),
+            "{}",
+            first_line(&child)
+        );
+        assert!(
+            block(&finding(1), true)
+                .lines()
+                .next()
+                .unwrap()
+                .ends_with(", by process 7; fails the run (--fail-on-unpatched)"),
+            "{}",
+            block(&finding(1), true)
+        );
+        assert!(block(&finding(0), false).contains(", outside the replayed requests"));
         let no_frames = Finding {
             frames: Vec::new(),
             ..finding(1)
         };
         assert!(
-            block(&no_frames).ends_with("\n  (no frame of the service's own in its backtrace)\n"),
+            block(&no_frames, false)
+                .ends_with("\n  (no frame of the service's own in its backtrace)\n"),
             "{}",
-            block(&no_frames)
+            block(&no_frames, false)
         );
     }
 
@@ -167,7 +230,7 @@ mod tests {
         assert!(
             first_line(&v4).starts_with("unpatched connection: tcp 127.0.0.1:5432 blocked, during"),
             "{}",
-            block(&v4)
+            block(&v4, false)
         );
     }
 
@@ -200,7 +263,7 @@ mod tests {
             first_line(&statsd)
                 .starts_with("unpatched connection: udp statsd (10.0.0.7:8125) blocked, during"),
             "{}",
-            block(&statsd)
+            block(&statsd, false)
         );
         // A line with a host but no address still names where it went.
         let no_address = Finding {
@@ -222,7 +285,7 @@ mod tests {
             first_line(&statsd)
                 .starts_with("unpatched connection: udp 10.0.0.7:8125 blocked, during"),
             "{}",
-            block(&statsd)
+            block(&statsd, false)
         );
     }
 
@@ -236,7 +299,7 @@ mod tests {
             first_line(&through_libc)
                 .starts_with("unpatched resolution: dns localhost blocked, during POST"),
             "{}",
-            block(&through_libc)
+            block(&through_libc, false)
         );
         // The service's own resolver asked a name server over UDP.
         let own = Finding {
@@ -253,7 +316,7 @@ mod tests {
                 "unpatched resolution: dns db.internal via 127.0.0.53:53 allowed, during POST"
             ),
             "{}",
-            block(&own)
+            block(&own, false)
         );
         // A line without its host still says which name server.
         let unknown = Finding {
@@ -265,13 +328,13 @@ mod tests {
 
     #[test]
     fn the_summary_counts_connections_and_resolutions_apart() {
-        assert_eq!(summary(&Unpatched::default()), None);
+        assert_eq!(summary(&Unpatched::default(), false), None);
         let none = Unpatched {
             active: true,
             ..Unpatched::default()
         };
         assert_eq!(
-            summary(&none).unwrap(),
+            summary(&none, false).unwrap(),
             "unpatched: 0 connections, 0 resolutions (0 blocked, 0 allowed)"
         );
         let mut unpatched = Unpatched {
@@ -281,7 +344,7 @@ mod tests {
         };
         unpatched.findings[0].blocked = false;
         assert_eq!(
-            summary(&unpatched).unwrap(),
+            summary(&unpatched, false).unwrap(),
             "unpatched: 1 connection, 0 resolutions (0 blocked, 1 allowed); 2 from other \
              processes of the service's group ignored"
         );
@@ -299,7 +362,7 @@ mod tests {
             ignored: 0,
         };
         assert_eq!(
-            summary(&unpatched).unwrap(),
+            summary(&unpatched, false).unwrap(),
             "unpatched: 2 connections, 2 resolutions (3 blocked, 1 allowed)"
         );
         let one_resolution = Unpatched {
@@ -308,8 +371,17 @@ mod tests {
             ignored: 0,
         };
         assert_eq!(
-            summary(&one_resolution).unwrap(),
+            summary(&one_resolution, false).unwrap(),
             "unpatched: 0 connections, 1 resolution (1 blocked, 0 allowed)"
+        );
+        assert_eq!(
+            summary(&one_resolution, true).unwrap(),
+            "unpatched: 0 connections, 1 resolution (1 blocked, 0 allowed); it fails the run \
+             (--fail-on-unpatched)"
+        );
+        assert_eq!(
+            summary(&none, true).unwrap(),
+            "unpatched: 0 connections, 0 resolutions (0 blocked, 0 allowed)"
         );
     }
 }

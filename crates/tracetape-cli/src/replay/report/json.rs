@@ -70,9 +70,13 @@ struct JsonUnpatched<'a> {
     port: Option<u16>,
     host: Option<&'a str>,
     pid: u32,
+    /// The command line of a process the service started, which made it.
+    child_command: Option<&'a str>,
     blocked: bool,
     frames: &'a [String],
     recordings: Vec<String>,
+    /// When no request is known to have made it: those in flight then.
+    in_flight: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -226,10 +230,16 @@ pub(super) fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 port: finding.port,
                 host: finding.host.as_deref(),
                 pid: finding.pid,
+                child_command: finding.child.as_deref(),
                 blocked: finding.blocked,
                 frames: &finding.frames,
                 recordings: finding
                     .during
+                    .iter()
+                    .map(|candidate| candidate.id.to_string())
+                    .collect(),
+                in_flight: finding
+                    .in_flight
                     .iter()
                     .map(|candidate| candidate.id.to_string())
                     .collect(),
@@ -392,6 +402,7 @@ mod tests {
             port,
             host: host.map(str::to_owned),
             pid: 7,
+            child: None,
             blocked: kind != "udp",
             frames: vec!["svc::f at src/main.rs:1".to_owned()],
             during: vec![Candidate {
@@ -400,6 +411,7 @@ mod tests {
                     .unwrap(),
                 request: "POST /orders".to_owned(),
             }],
+            in_flight: Vec::new(),
         }
     }
 

@@ -8,7 +8,9 @@
 //! or resolution (`dns`) made by one request is in its test case's
 //! `<system-out>`, or, with
 //! `--fail-on-unpatched`, a `<failure type="unpatched">` of a test case
-//! that would have passed; the others are in the suite's `<system-out>`.
+//! that would have passed; the others are in the suite's `<system-out>`,
+//! or, with `--fail-on-unpatched`, the `<failure type="unpatched">` of a
+//! test case of their own, since they fail the run too.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -44,7 +46,15 @@ pub(super) fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         .as_ref()
         .filter(|background| background.fails())
         .and_then(|_| super::text::background(report));
-    let extra = usize::from(background.is_some());
+    let elsewhere: String = report
+        .unpatched
+        .findings
+        .iter()
+        .filter(|finding| finding.request().is_none())
+        .map(|finding| findings::block(finding, report.fail_on_unpatched))
+        .collect();
+    let elsewhere_fails = report.fail_on_unpatched && !elsewhere.is_empty();
+    let extra = usize::from(background.is_some()) + usize::from(elsewhere_fails);
     let counts = format!(
         r#"tests="{}" failures="{}" errors="{}" skipped="{}" time="{:.3}""#,
         totals.total() + extra + report.skipped.len(),
@@ -89,14 +99,16 @@ pub(super) fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             escape_text(&text)
         );
     }
-    let elsewhere: String = report
-        .unpatched
-        .findings
-        .iter()
-        .filter(|finding| finding.request().is_none())
-        .map(findings::block)
-        .collect();
-    if !elsewhere.is_empty() {
+    if elsewhere_fails {
+        let message = elsewhere.lines().next().unwrap_or_default();
+        let _ = write!(
+            xml,
+            "    <testcase name=\"connections and resolutions outside the replayed requests' work\" classname=\"{}\" time=\"0.000\">\n      <failure type=\"unpatched\" message=\"{}\">{}</failure>\n    </testcase>\n",
+            escape(&report.service),
+            escape(message),
+            escape_text(&elsewhere)
+        );
+    } else if !elsewhere.is_empty() {
         let _ = writeln!(
             xml,
             "    <system-out>{}</system-out>",
@@ -142,7 +154,7 @@ fn testcase(
     );
     let blocks: String = unpatched
         .iter()
-        .map(|finding| findings::block(finding))
+        .map(|finding| findings::block(finding, fail_on_unpatched))
         .collect();
     let element = match result.outcome {
         Outcome::Passed if fail_on_unpatched && !blocks.is_empty() => {

@@ -54,7 +54,11 @@ pub(super) fn write(report: &Report, style: Style, out: &mut dyn Write) -> io::R
         writeln!(out, "{block}")?;
     }
     for finding in &report.unpatched.findings {
-        writeln!(out, "{}", findings::block(finding))?;
+        writeln!(
+            out,
+            "{}",
+            findings::block(finding, report.fail_on_unpatched)
+        )?;
     }
     for skipped in &report.skipped {
         writeln!(
@@ -120,7 +124,7 @@ pub(super) fn write(report: &Report, style: Style, out: &mut dyn Write) -> io::R
         write!(out, "; {} with no recorded call", summary.unmatched)?;
     }
     writeln!(out)?;
-    if let Some(line) = findings::summary(&report.unpatched) {
+    if let Some(line) = findings::summary(&report.unpatched, report.fail_on_unpatched) {
         writeln!(out, "{line}")?;
     }
     if report.restarts > 0 {
@@ -663,12 +667,14 @@ mod tests {
                 port,
                 host: host.map(str::to_owned),
                 pid: 7,
+                child: None,
                 blocked: true,
                 frames: vec!["svc::f at src/main.rs:1".to_owned()],
                 during: vec![Candidate {
                     id: deviated().id,
                     request: "POST /orders".to_owned(),
                 }],
+                in_flight: Vec::new(),
             };
         let report = Report {
             service: "orders".to_owned(),
