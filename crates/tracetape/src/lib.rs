@@ -57,19 +57,26 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod body;
 pub mod client;
 pub mod context;
 mod diag;
 pub mod export;
 mod hook;
 mod http_attrs;
+mod layer_modes;
 mod otlp_span;
 pub mod propagation;
 mod providers;
+#[cfg(feature = "record-replay")]
+#[cfg_attr(docsrs, doc(cfg(feature = "record-replay")))]
 pub mod record;
+#[cfg(feature = "record-replay")]
+#[cfg_attr(docsrs, doc(cfg(feature = "record-replay")))]
 pub mod replay;
 pub mod server;
 pub mod setup;
+#[cfg(feature = "record-replay")]
 mod slot;
 pub mod store;
 #[cfg(test)]

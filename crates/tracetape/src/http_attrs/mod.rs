@@ -10,7 +10,7 @@ mod url;
 pub(crate) use capture::HeaderCapture;
 pub(crate) use exclude::UrlExclusions;
 pub(crate) use method::Method;
-pub(crate) use query::{decoded_pairs, redact_query};
+pub(crate) use query::redact_query;
 pub(crate) use url::redact_url;
 
 /// Bucket boundaries the conventions recommend for request durations.

@@ -10,9 +10,9 @@ use opentelemetry::Context;
 use super::active::ActiveRequests;
 use super::metrics::Instruments;
 use crate::http_attrs::{HeaderCapture, UrlExclusions};
+use crate::layer_modes::LayerModes;
 use crate::propagation::RequestHeaders;
 use crate::providers::Providers;
-use crate::record::Recorder;
 
 pub(crate) type RouteFn = dyn Fn(&Parts) -> Option<String> + Send + Sync;
 pub(crate) type ExcludeFn = dyn Fn(&Parts) -> bool + Send + Sync;
@@ -29,11 +29,8 @@ pub(crate) struct Config {
     pub(crate) excluded_urls: UrlExclusions,
     pub(crate) capture_request: HeaderCapture,
     pub(crate) capture_response: HeaderCapture,
-    /// Record mode: where recorded exchanges go; `None` records nothing.
-    pub(crate) recorder: Option<Recorder>,
-    /// Replay mode: the recordings to answer from, else the process-wide
-    /// ones.
-    pub(crate) replayer: Option<crate::replay::Replayer>,
+    /// The recorder and recordings set in code (record and replay mode).
+    pub(crate) modes: LayerModes,
 }
 
 impl std::fmt::Debug for Config {
@@ -45,8 +42,7 @@ impl std::fmt::Debug for Config {
             .field("excluded_urls", &self.excluded_urls)
             .field("capture_request", &self.capture_request)
             .field("capture_response", &self.capture_response)
-            .field("recorder", &self.recorder)
-            .field("replayer", &self.replayer)
+            .field("modes", &self.modes)
             .finish()
     }
 }
@@ -67,8 +63,7 @@ impl Config {
                 "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE",
                 "http.response.header",
             ),
-            recorder: None,
-            replayer: None,
+            modes: LayerModes::default(),
         }
     }
 

@@ -12,8 +12,8 @@ use super::error::SetupError;
 use super::exporter::{MetricsExporter, OtlpProtocol, TracesExporter};
 use super::guard::TelemetryGuard;
 use super::pipeline::{self, Parts};
+use super::record::RecordSettings;
 use super::settings::Settings;
-use crate::record::RecordSettings;
 use crate::store::LocalStore;
 
 /// Sets telemetry up from the `OTEL_*` environment variables and installs
@@ -425,17 +425,8 @@ impl TelemetryBuilder {
     pub fn build(self) -> TelemetryGuard {
         let (guard, errors) = self.build_reporting();
         for err in errors {
-            let (name, lost) = match err.signal() {
-                "traces" => ("setup.otlp_span_exporter_failed", "spans"),
-                _ => ("setup.otlp_metric_exporter_failed", "metrics"),
-            };
-            crate::diag::warn_once(
-                name,
-                format!(
-                    "{}; {lost} are not exported (nor kept in the local store)",
-                    crate::diag::chain(&err)
-                ),
-            );
+            let (name, consequence) = err.consequence();
+            crate::diag::warn_once(name, format!("{}; {consequence}", crate::diag::chain(&err)));
         }
         guard
     }
