@@ -1,5 +1,6 @@
 //! Recordings for the record module's tests, with every awkward case the
 //! format has to carry.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bytes::Bytes;
 use opentelemetry::trace::{SpanId, TraceId};

@@ -395,11 +395,11 @@ impl TelemetryBuilder {
     /// ```
     /// use std::collections::HashMap;
     ///
-    /// let vars = HashMap::from([("OTEL_SERVICE_NAME", "checkout"), ("OTEL_TRACES_EXPORTER", "none")]);
+    /// let vars = HashMap::from([("OTEL_SERVICE_NAME", "checkout"), ("OTEL_SDK_DISABLED", "true")]);
     /// let telemetry = tracetape::setup::Telemetry::builder()
     ///     .with_env_lookup(move |name| vars.get(name).map(|value| value.to_string()))
     ///     .build();
-    /// assert!(telemetry.recorder().is_none());
+    /// assert!(telemetry.is_disabled());
     /// ```
     #[must_use]
     pub fn with_env_lookup<F>(mut self, lookup: F) -> Self
