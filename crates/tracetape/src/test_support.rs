@@ -1,6 +1,8 @@
 //! What the unit tests of the server and client layers share: SDK
 //! providers with in-memory exporters, and attribute lookups.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// Waiting for spans to end serves the record tests only, for now.
+#![cfg_attr(not(feature = "record-replay"), allow(dead_code))]
 
 use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
@@ -143,78 +145,5 @@ pub(crate) fn attr_i64(span: &SpanData, key: &str) -> Option<i64> {
     match attr(span, key) {
         Some(Value::I64(v)) => Some(*v),
         _ => None,
-    }
-}
-
-/// Recordings handed on by a recorder, kept in memory, with a signal to
-/// wait on instead of sleeping.
-#[derive(Clone)]
-pub(crate) struct Collected {
-    recordings: std::sync::Arc<std::sync::Mutex<Vec<crate::record::Recording>>>,
-    delivered: std::sync::Arc<tokio::sync::watch::Sender<usize>>,
-    service: &'static str,
-}
-
-impl Collected {
-    /// Recordings of a service named `service`.
-    pub(crate) fn new(service: &'static str) -> Self {
-        Self {
-            recordings: std::sync::Arc::default(),
-            delivered: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
-            service,
-        }
-    }
-
-    /// A recorder that hands its recordings here.
-    pub(crate) fn recorder(
-        &self,
-        settings: &crate::record::RecordSettings,
-    ) -> crate::record::Recorder {
-        let collected = self.clone();
-        crate::record::Recorder::with_sink_fn(settings, self.service, move |recording| {
-            collected.recordings.lock().unwrap().push(recording);
-            collected.delivered.send_modify(|count| *count += 1);
-        })
-    }
-
-    /// The recordings so far, leaving none.
-    pub(crate) fn take(&self) -> Vec<crate::record::Recording> {
-        std::mem::take(&mut *self.recordings.lock().unwrap())
-    }
-
-    /// The one recording so far.
-    pub(crate) fn only(&self) -> crate::record::Recording {
-        let mut recordings = self.take();
-        assert_eq!(recordings.len(), 1, "{recordings:#?}");
-        recordings.remove(0)
-    }
-
-    /// Waits (at most five seconds) for a recording, which a real server
-    /// hands on after its client already has the response, and returns
-    /// the only one.
-    pub(crate) async fn wait_for_one(&self) -> crate::record::Recording {
-        let mut delivered = self.delivered.subscribe();
-        tokio::time::timeout(
-            std::time::Duration::from_secs(5),
-            delivered.wait_for(|_| !self.recordings.lock().unwrap().is_empty()),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("no recording within 5s"))
-        .unwrap();
-        self.only()
-    }
-
-    /// Waits (at most five seconds) until `count` recordings have come,
-    /// and returns them all.
-    pub(crate) async fn wait_for(&self, count: usize) -> Vec<crate::record::Recording> {
-        let mut delivered = self.delivered.subscribe();
-        tokio::time::timeout(
-            std::time::Duration::from_secs(5),
-            delivered.wait_for(|_| self.recordings.lock().unwrap().len() >= count),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("fewer than {count} recordings within 5s"))
-        .unwrap();
-        self.take()
     }
 }

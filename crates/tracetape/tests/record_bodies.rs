@@ -13,7 +13,7 @@
 //! the tests wait for the spans to end, then flush the recorder, which
 //! waits until everything handed to it is written.
 
-#![cfg(all(feature = "axum", feature = "reqwest"))]
+#![cfg(all(feature = "record-replay", feature = "axum", feature = "reqwest"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;

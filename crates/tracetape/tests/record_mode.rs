@@ -7,7 +7,7 @@
 //! other: nothing else in this process can see the recorder, and each
 //! scenario's guard removes it again when it drops.
 
-#![cfg(all(feature = "axum", feature = "reqwest"))]
+#![cfg(all(feature = "record-replay", feature = "axum", feature = "reqwest"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

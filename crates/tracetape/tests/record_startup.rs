@@ -7,7 +7,7 @@
 //! Record mode installs that recorder for the whole process, so this is a
 //! test target of its own with a single test.
 
-#![cfg(all(feature = "axum", feature = "reqwest"))]
+#![cfg(all(feature = "record-replay", feature = "axum", feature = "reqwest"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;

@@ -10,7 +10,7 @@
 //! The variable is read once per process, so the test binary runs itself
 //! as a child with it set; the child prints what each thread's slot held.
 
-#![cfg(all(target_os = "linux", feature = "axum"))]
+#![cfg(all(target_os = "linux", feature = "record-replay", feature = "axum"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::os::unix::fs::FileExt as _;

@@ -290,14 +290,8 @@ fn full_url(config: &Config, url: &str) -> String {
     }
 }
 
-/// What a recorded exchange keeps of an error: the span's `error.type`
-/// and the message, as `{error.type}: {message}`.
-pub(crate) fn error_text(error: &(dyn std::error::Error + 'static)) -> String {
-    format!("{}: {}", error_type::classify(error), error_message(error))
-}
-
 /// The error and its sources, joined as `outer: inner`.
-fn error_message(error: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_message(error: &(dyn std::error::Error + 'static)) -> String {
     let mut message = String::new();
     for error in error_type::chain(error) {
         let text = error.to_string();

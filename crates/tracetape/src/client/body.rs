@@ -1,9 +1,9 @@
 //! [`RequestBody`]: the request body as the client wrapped by
 //! [`Trace`](super::Trace) sends it; and [`ResponseBody`], the response
 //! body as the caller reads it. In record mode both copy the bytes that
-//! pass through them aside (see [`TraceLayer::with_recorder`](super::TraceLayer::with_recorder)).
+//! pass through them aside.
 
-use crate::record::RecordedBody;
+use crate::body::LayerBody;
 
 /// The request body as the client service wrapped by
 /// [`Trace`](super::Trace) receives it: `B` itself, passed on unchanged,
@@ -14,10 +14,10 @@ use crate::record::RecordedBody;
 /// it took `B` (`Client<_, RequestBody<B>>`, built with
 /// `build_http::<RequestBody<B>>()` or inferred); a hand-written inner
 /// service takes `Request<RequestBody<B>>`.
-pub type RequestBody<B> = RecordedBody<B>;
+pub type RequestBody<B> = LayerBody<B>;
 
 /// The response body of [`Trace`](super::Trace): the inner client's body
 /// `B`, passed on unchanged, and, when the attempt is recorded, copied
 /// aside up to the recorder's limit as the caller reads it; the exchange
 /// is finished when it ends or is dropped.
-pub type ResponseBody<B> = RecordedBody<B>;
+pub type ResponseBody<B> = LayerBody<B>;

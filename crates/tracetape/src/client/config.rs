@@ -9,8 +9,8 @@ use opentelemetry::trace::SpanRef;
 use super::info::{Outcome, RequestInfo};
 use super::metrics;
 use crate::http_attrs::{HeaderCapture, QueryKeys, UrlExclusions};
+use crate::layer_modes::LayerModes;
 use crate::providers::Providers;
-use crate::record::Recorder;
 
 pub(crate) type ExcludeFn = dyn Fn(&RequestInfo<'_>) -> bool + Send + Sync;
 pub(crate) type UrlFilterFn = dyn Fn(&str) -> String + Send + Sync;
@@ -32,11 +32,9 @@ pub(crate) struct Config {
     pub(crate) query_keys: QueryKeys,
     pub(crate) on_request: Option<Arc<RequestHookFn>>,
     pub(crate) on_response: Option<Arc<ResponseHookFn>>,
-    /// Records calls made outside any recorded request.
-    pub(crate) recorder: Option<Recorder>,
-    /// Replay mode: the recordings to answer from, else the process-wide
-    /// ones.
-    pub(crate) replayer: Option<crate::replay::Replayer>,
+    /// The recorder (for calls made outside any recorded request) and
+    /// recordings set in code (record and replay mode).
+    pub(crate) modes: LayerModes,
 }
 
 impl std::fmt::Debug for Config {
@@ -52,8 +50,7 @@ impl std::fmt::Debug for Config {
             .field("query_keys", &self.query_keys)
             .field("on_request", &set(self.on_request.is_some()))
             .field("on_response", &set(self.on_response.is_some()))
-            .field("recorder", &self.recorder)
-            .field("replayer", &self.replayer)
+            .field("modes", &self.modes)
             .finish()
     }
 }
@@ -83,8 +80,7 @@ impl Config {
             query_keys: QueryKeys::default(),
             on_request: None,
             on_response: None,
-            recorder: None,
-            replayer: None,
+            modes: LayerModes::default(),
         }
     }
 

@@ -12,7 +12,6 @@ use super::Trace;
 use super::config::Config;
 use super::info::{Outcome, RequestInfo};
 use crate::http_attrs::{HeaderCapture, UrlExclusions};
-use crate::record::Recorder;
 
 /// Traces every attempt of an HTTP client with one CLIENT span, injects
 /// the span's context into the request, and records
@@ -225,7 +224,7 @@ impl TraceLayer {
     /// the trace context injected, body) and the response (status,
     /// headers, body), or the error that came instead as
     /// `{error.type}: {message}`; bodies are copied as they stream past,
-    /// up to [`Recorder::max_body_bytes`], and the caller reads them
+    /// up to [`Recorder::max_body_bytes`](crate::record::Recorder::max_body_bytes), and the caller reads them
     /// unchanged. Excluded requests and tracetape's own traffic
     /// (suppressed telemetry) are never recorded. What each integration
     /// can see of a body is described on [`Trace`] and
@@ -234,8 +233,10 @@ impl TraceLayer {
     /// Calls made while serving a request that the server layer did *not*
     /// sample are not recorded at all: the sampling decision of the
     /// request applies to every call made while serving it.
-    pub fn with_recorder(mut self, recorder: Recorder) -> Self {
-        self.config_mut().recorder = Some(recorder);
+    #[cfg(feature = "record-replay")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "record-replay")))]
+    pub fn with_recorder(mut self, recorder: crate::record::Recorder) -> Self {
+        self.config_mut().modes.recorder = Some(recorder);
         self
     }
 
@@ -243,8 +244,10 @@ impl TraceLayer {
     /// background recordings, instead of those `TRACETAPE_MODE=replay`
     /// loads for the whole process. Calls made while serving a replayed
     /// request are always answered from that request's recording.
+    #[cfg(feature = "record-replay")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "record-replay")))]
     pub fn with_replayer(mut self, replayer: crate::replay::Replayer) -> Self {
-        self.config_mut().replayer = Some(replayer);
+        self.config_mut().modes.replayer = Some(replayer);
         self
     }
 

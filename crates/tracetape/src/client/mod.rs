@@ -85,17 +85,24 @@ mod extensions;
 mod info;
 mod layer;
 mod metrics;
+#[cfg(feature = "record-replay")]
 mod recording;
 #[cfg(feature = "reqwest")]
 mod redirect;
+#[cfg(feature = "record-replay")]
 mod replay;
 #[cfg(feature = "reqwest")]
 mod reqwest;
 mod resend;
 mod service;
+#[cfg(not(feature = "record-replay"))]
+mod unbuilt;
 mod url;
 
-#[cfg(test)]
+#[cfg(not(feature = "record-replay"))]
+use unbuilt::{recording, replay};
+
+#[cfg(all(test, feature = "record-replay"))]
 mod record_tests;
 #[cfg(test)]
 mod tests;

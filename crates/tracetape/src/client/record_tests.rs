@@ -29,9 +29,10 @@ use tower::{Layer, ServiceBuilder, ServiceExt};
 use super::tests::{RetryMiddleware, RetryOnce};
 use super::{RequestBody, TraceLayer, TracingMiddleware};
 use crate::propagation::TraceContextPropagator;
+use crate::record::testing::Collected;
 use crate::record::testing::{header, whole};
 use crate::record::{BodyRecord, Exchange, ExchangeKind, HeaderRecord, RecordSettings, Recorder};
-use crate::test_support::{Collected, Harness};
+use crate::test_support::Harness;
 
 /// The two integrations, driven the same way.
 #[derive(Debug, Clone, Copy)]

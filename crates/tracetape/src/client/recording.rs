@@ -24,19 +24,18 @@
 
 use std::time::SystemTime;
 
-use http::Response;
+use http::{Response, request};
 use http_body::Body;
 use opentelemetry::Context;
 use opentelemetry::trace::TraceContextExt;
 
 use super::config::Config;
-use crate::record::assembly::{self, Destination, ResponseSide, Wording, unix_nanos};
+use crate::body::LayerBody;
+use crate::record::assembly::{self, CaptureSink, Destination, ResponseSide, Wording, unix_nanos};
 use crate::record::{
     BodyRecord, Exchange, ExchangeKind, MaybeTee, NotSampled, Part, Recorder, RequestRecord,
-    TraceRecording,
+    TraceRecording, request_record,
 };
-
-pub(crate) use crate::record::assembly::CaptureSink;
 
 /// The error of an exchange whose response body was dropped before its
 /// end.
@@ -68,7 +67,7 @@ pub(crate) fn plan(config: &Config, parent: &Context) -> Option<Plan> {
         return None;
     }
     // The layer's recorder, else the process-wide one.
-    (config.recorder.clone())
+    (config.modes.recorder.clone())
         .or_else(crate::record::global)
         .filter(Recorder::sample)
         .map(Plan::Background)
@@ -127,9 +126,47 @@ impl Pending {
         }
     }
 
+    /// The tower client's request: its head of `parts` (as sent, the
+    /// context injected) recorded, and `body` teed as the inner client
+    /// sends it.
+    pub(crate) fn tee_request<B: Body>(
+        self,
+        parts: &request::Parts,
+        body: B,
+    ) -> (LayerBody<B>, Option<ClientCapture>) {
+        let request = request_record(parts, ExchangeKind::Client, BodyRecord::default());
+        let Begun {
+            capture,
+            request_sink,
+            limit,
+        } = self.begin(request);
+        (
+            LayerBody::recorded(body, limit, request_sink),
+            Some(capture),
+        )
+    }
+
+    /// reqwest's request, recorded whole before it is sent (see
+    /// [`reqwest_body`]).
+    #[cfg(feature = "reqwest")]
+    pub(crate) fn record_reqwest(self, request: &reqwest::Request) -> ClientCapture {
+        let Begun {
+            capture,
+            request_sink,
+            limit,
+        } = self.begin(RequestRecord {
+            method: request.method().as_str().to_owned(),
+            url: request.url().as_str().to_owned(),
+            headers: crate::record::header_records(request.headers()),
+            body: BodyRecord::default(),
+        });
+        request_sink.record(reqwest_body(request, limit));
+        capture
+    }
+
     /// Records the request head (its body is filled in by the sink) and
     /// opens the two captures.
-    pub(crate) fn begin(mut self, request: RequestRecord) -> Begun {
+    fn begin(mut self, request: RequestRecord) -> Begun {
         self.exchange.request = request;
         let (capture, request_sink) =
             assembly::open(self.destination, self.exchange, self.limit, WORDING);
@@ -144,10 +181,10 @@ impl Pending {
 /// What [`Pending::begin`] returns: the response side, the request body's
 /// sink and the body limit.
 #[derive(Debug)]
-pub(crate) struct Begun {
-    pub(crate) capture: ClientCapture,
-    pub(crate) request_sink: CaptureSink,
-    pub(crate) limit: usize,
+struct Begun {
+    capture: ClientCapture,
+    request_sink: CaptureSink,
+    limit: usize,
 }
 
 /// The response side of one recorded attempt: turns the response into a
@@ -157,27 +194,70 @@ pub(crate) struct Begun {
 pub(crate) struct ClientCapture(ResponseSide);
 
 impl ClientCapture {
-    /// Records the head of `response` and tees its body.
-    pub(crate) fn response<B: Body>(
-        self,
-        response: Response<B>,
-    ) -> Response<MaybeTee<B, CaptureSink>> {
-        self.0.response(response)
+    /// Records the head of `response` and tees its body, as the tower
+    /// client hands it on.
+    pub(crate) fn response<B: Body>(self, response: Response<B>) -> Response<LayerBody<B>> {
+        self.0.response(response).map(LayerBody::from_maybe)
     }
 
     /// Records the error that came instead of a response.
     pub(crate) fn fail(self, error: &(dyn std::error::Error + 'static)) {
-        self.0.fail(None, super::attempt::error_text(error));
+        self.0.fail(None, error_text(error));
+    }
+
+    /// reqwest's `response` with its body teed. reqwest's conversion to
+    /// `http::Response` leaves the URL behind, so it is put back as the
+    /// extension reqwest reads it from.
+    #[cfg(feature = "reqwest")]
+    pub(crate) fn reqwest_response(self, response: reqwest::Response) -> reqwest::Response {
+        use reqwest::ResponseBuilderExt as _;
+
+        let url = response.url().clone();
+        let response: Response<MaybeTee<reqwest::Body, CaptureSink>> =
+            self.0.response(Response::<reqwest::Body>::from(response));
+        let (mut parts, body) = response.into_parts();
+        if let Ok(carrier) = Response::builder()
+            .url(url)
+            .body(())
+            .map(|carrier| carrier.into_parts().0)
+        {
+            parts.extensions.extend(carrier.extensions);
+        }
+        reqwest::Response::from(Response::from_parts(parts, reqwest::Body::wrap(body)))
     }
 }
 
-/// The record of a body known whole up front, kept up to `limit` bytes.
+/// What a recorded exchange keeps of an error: the span's `error.type`
+/// and the message, as `{error.type}: {message}`.
+fn error_text(error: &(dyn std::error::Error + 'static)) -> String {
+    format!(
+        "{}: {}",
+        super::error_type::classify(error),
+        super::attempt::error_message(error)
+    )
+}
+
+/// What can be recorded of a reqwest request body before it is sent: its
+/// bytes when reqwest holds them in memory, up to `limit`; for a streamed
+/// body nothing, marked truncated, with the size when it is known.
 #[cfg(feature = "reqwest")]
-pub(crate) fn buffered_body(bytes: &[u8], limit: usize) -> BodyRecord {
-    let kept = bytes.len().min(limit);
-    BodyRecord {
-        bytes: bytes::Bytes::copy_from_slice(&bytes[..kept]),
-        truncated: kept < bytes.len(),
-        size: bytes.len() as u64,
+fn reqwest_body(request: &reqwest::Request, limit: usize) -> BodyRecord {
+    let Some(body) = request.body() else {
+        return BodyRecord::default();
+    };
+    match body.as_bytes() {
+        Some(bytes) => {
+            let kept = bytes.len().min(limit);
+            BodyRecord {
+                bytes: bytes::Bytes::copy_from_slice(&bytes[..kept]),
+                truncated: kept < bytes.len(),
+                size: bytes.len() as u64,
+            }
+        }
+        None => BodyRecord {
+            bytes: bytes::Bytes::new(),
+            truncated: true,
+            size: Body::size_hint(body).exact().unwrap_or(0),
+        },
     }
 }

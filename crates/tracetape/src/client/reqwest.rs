@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use http::Extensions;
 use opentelemetry::context::FutureExt as _;
-use reqwest::{Request, Response, ResponseBuilderExt as _};
+use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
 use super::TraceLayer;
@@ -13,10 +13,8 @@ use super::attempt::{Attempt, Head};
 use super::config::Config;
 use super::extensions::ResendCount;
 use super::info::ResponseInfo;
-use super::recording::{self, Begun};
+use super::replay;
 use super::url::Target;
-use crate::record::{BodyRecord, RequestRecord, header_records};
-use crate::replay::{ReplayError, ReplayScope, ReplayedBody};
 
 /// Traces every attempt a `reqwest-middleware` client makes with one
 /// CLIENT span; the same rules as [`TraceLayer`], which configures it.
@@ -107,16 +105,13 @@ impl Middleware for TracingMiddleware {
             };
             Attempt::start(&self.config, &head)
         };
-        if let Some(scope) = ReplayScope::current(
-            &opentelemetry::Context::current(),
-            self.config.replayer.as_ref(),
-        ) {
+        if let Some(scope) = replay::scope(&self.config) {
             // Replay mode: answered from the recording, never sent.
             let mut attempt = attempt;
             if let Some(attempt) = attempt.as_mut() {
                 attempt.inject(request.headers_mut());
             }
-            let result = replay_call(&scope, &request, extensions).await;
+            let result = replay::reqwest_call(&scope, &request, extensions).await;
             if let Some(attempt) = attempt {
                 let outcome = match &result {
                     Ok(response) => Ok(info(response)),
@@ -130,22 +125,9 @@ impl Middleware for TracingMiddleware {
             return next.run(request, extensions).await;
         };
         attempt.inject(request.headers_mut());
-        let begun = attempt.take_recording().map(|pending| {
-            let begun = pending.begin(RequestRecord {
-                method: request.method().as_str().to_owned(),
-                url: request.url().as_str().to_owned(),
-                headers: header_records(request.headers()),
-                body: BodyRecord::default(),
-            });
-            let body = request_body(&request, begun.limit);
-            let Begun {
-                capture,
-                request_sink,
-                ..
-            } = begun;
-            request_sink.record(body);
-            capture
-        });
+        let capture = attempt
+            .take_recording()
+            .map(|pending| pending.record_reqwest(&request));
         let cx = attempt.context().clone();
         let result = next.run(request, extensions).with_context(cx).await;
         let outcome = match &result {
@@ -160,11 +142,11 @@ impl Middleware for TracingMiddleware {
             _ => "reqwest::Error",
         };
         attempt.finish(outcome, name);
-        let Some(capture) = begun else {
+        let Some(capture) = capture else {
             return result;
         };
         match result {
-            Ok(response) => Ok(tee_response(capture, response)),
+            Ok(response) => Ok(capture.reqwest_response(response)),
             Err(error) => {
                 match &error {
                     reqwest_middleware::Error::Reqwest(source) => capture.fail(source),
@@ -183,68 +165,4 @@ fn info(response: &Response) -> ResponseInfo<'_> {
         headers: response.headers(),
         version: response.version(),
     }
-}
-
-/// What can be recorded of a request body before it is sent: its bytes
-/// when reqwest holds them in memory; for a streamed body nothing, marked
-/// truncated, with the size when it is known.
-fn request_body(request: &Request, limit: usize) -> BodyRecord {
-    let Some(body) = request.body() else {
-        return BodyRecord::default();
-    };
-    match body.as_bytes() {
-        Some(bytes) => recording::buffered_body(bytes, limit),
-        None => BodyRecord {
-            bytes: bytes::Bytes::new(),
-            truncated: true,
-            size: http_body::Body::size_hint(body).exact().unwrap_or(0),
-        },
-    }
-}
-
-/// `response` with its body teed into `capture`. reqwest's conversion to
-/// `http::Response` leaves the URL behind, so it is put back as the
-/// extension reqwest reads it from.
-fn tee_response(capture: recording::ClientCapture, response: Response) -> Response {
-    let url = response.url().clone();
-    let response = capture.response(http::Response::<reqwest::Body>::from(response));
-    let (mut parts, body) = response.into_parts();
-    if let Ok(carrier) = http::Response::builder()
-        .url(url)
-        .body(())
-        .map(|carrier| carrier.into_parts().0)
-    {
-        parts.extensions.extend(carrier.extensions);
-    }
-    Response::from(http::Response::from_parts(parts, reqwest::Body::wrap(body)))
-}
-
-/// The recorded response that answers `request`. A streamed request body
-/// cannot be read without sending it, so it is matched as empty.
-async fn replay_call(
-    scope: &ReplayScope,
-    request: &Request,
-    extensions: &Extensions,
-) -> Result<Response, ReplayError> {
-    let body = request
-        .body()
-        .and_then(reqwest::Body::as_bytes)
-        .map(bytes::Bytes::copy_from_slice)
-        .unwrap_or_default();
-    let (status, headers, body) = super::replay::answer(
-        scope,
-        request.method(),
-        request.url().to_string(),
-        request.headers(),
-        extensions,
-        body,
-    )
-    .await?;
-    let mut response = http::Response::builder()
-        .status(status)
-        .url(request.url().clone())
-        .body(reqwest::Body::wrap(ReplayedBody::new(body)))
-        .unwrap_or_default();
-    *response.headers_mut() = headers;
-    Ok(Response::from(response))
 }

@@ -14,13 +14,9 @@ use super::body::{RequestBody, ResponseBody};
 use super::config::Config;
 use super::info::ResponseInfo;
 use super::recording::ClientCapture;
+use super::replay::{self, Replayed};
 use super::resend;
 use super::url::Target;
-use bytes::Bytes;
-use http_body_util::BodyExt as _;
-
-use crate::record::{BodyRecord, ExchangeKind, MaybeTee, request_record};
-use crate::replay::ReplayScope;
 
 /// A boxed error, as tower middleware returns.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -83,10 +79,7 @@ where
 
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
         let (mut parts, body) = request.into_parts();
-        let replay = ReplayScope::current(
-            &opentelemetry::Context::current(),
-            self.config.replayer.as_ref(),
-        );
+        let replay = replay::scope(&self.config);
         let attempt = {
             let head = Head {
                 method: &parts.method,
@@ -107,7 +100,7 @@ where
             }
             return ResponseFuture {
                 inner: None,
-                replayed: Some(Box::pin(replay_call(scope, parts, body))),
+                replayed: Some(Replayed::new(scope, parts, body)),
                 attempt,
                 capture: None,
             };
@@ -123,12 +116,7 @@ where
         };
         attempt.inject(&mut parts.headers);
         let (body, capture) = match attempt.take_recording() {
-            Some(pending) => {
-                let request = request_record(&parts, ExchangeKind::Client, BodyRecord::default());
-                let begun = pending.begin(request);
-                let body = RequestBody::recorded(body, begun.limit, begun.request_sink);
-                (body, Some(begun.capture))
-            }
+            Some(pending) => pending.tee_request(&parts, body),
             None => (RequestBody::plain(body), None),
         };
         let inner = {
@@ -143,38 +131,6 @@ where
         }
     }
 }
-
-/// A call answered from the recording: the request body read whole (the
-/// matcher compares it), then the recorded response.
-async fn replay_call<B>(
-    scope: ReplayScope,
-    parts: http::request::Parts,
-    body: B,
-) -> Result<Response<Bytes>, BoxError>
-where
-    B: http_body::Body,
-    B::Error: Into<BoxError>,
-{
-    let body = body.collect().await.map_err(Into::into)?.to_bytes();
-    let url = parts.uri.to_string();
-    let (status, headers, body) = super::replay::answer(
-        &scope,
-        &parts.method,
-        url,
-        &parts.headers,
-        &parts.extensions,
-        body,
-    )
-    .await?;
-    let mut response = Response::new(body);
-    *response.status_mut() = status;
-    *response.headers_mut() = headers;
-    Ok(response)
-}
-
-/// A replayed call's future: `Send`, like the futures of the clients it
-/// stands in for.
-type Replayed = Pin<Box<dyn Future<Output = Result<Response<Bytes>, BoxError>> + Send>>;
 
 pin_project! {
     /// The response future of [`Trace`].
@@ -217,10 +173,10 @@ where
             .as_ref()
             .map(|attempt| attempt.context().clone().attach());
         if let Some(replayed) = this.replayed.as_mut() {
-            let result = ready!(replayed.as_mut().poll(cx));
+            let result = ready!(replayed.poll(cx));
             *this.replayed = None;
             finish(this.attempt.take(), &result);
-            return Poll::Ready(result.map(|response| response.map(ResponseBody::replayed)));
+            return Poll::Ready(result);
         }
         let Some(inner) = this.inner.as_pin_mut() else {
             // Polled again after it completed.
@@ -228,17 +184,16 @@ where
         };
         let result = ready!(inner.poll(cx)).map_err(Into::into);
         finish(this.attempt.take(), &result);
-        let result = match (this.capture.take(), result) {
+        Poll::Ready(match (this.capture.take(), result) {
             (Some(capture), Ok(response)) => Ok(capture.response(response)),
-            (None, Ok(response)) => Ok(response.map(MaybeTee::passthrough)),
+            (None, Ok(response)) => Ok(response.map(ResponseBody::plain)),
             (capture, Err(error)) => {
                 if let Some(capture) = capture {
                     capture.fail(&*error);
                 }
                 Err(error)
             }
-        };
-        Poll::Ready(result.map(|response| response.map(ResponseBody::from_maybe)))
+        })
     }
 }
 

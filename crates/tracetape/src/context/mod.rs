@@ -67,6 +67,7 @@ mod closure;
 mod env;
 mod future;
 mod process;
+mod replayed;
 mod task;
 pub mod thread;
 

@@ -48,9 +48,7 @@ where
 {
     // In a replayed request's context, polled on its recorded clock, and
     // counted among its futures.
-    tokio::spawn(crate::replay::ReplayTask::current(
-        future.with_current_context(),
-    ))
+    tokio::spawn(super::replayed::task(future.with_current_context()))
 }
 
 /// [`tokio::task::spawn_blocking`], with the caller's context attached

@@ -12,8 +12,14 @@ mod url;
 pub(crate) use capture::HeaderCapture;
 pub(crate) use exclude::UrlExclusions;
 pub(crate) use method::Method;
-pub(crate) use query::{decoded_pairs, redact_query};
-pub(crate) use query_keys::{QueryKeys, add_process_keys};
+pub(crate) use query::redact_query;
+// Record and replay read query and form components, and add the keys of
+// recording rules, as spans do.
+#[cfg(feature = "record-replay")]
+pub(crate) use query::decode_component;
+pub(crate) use query_keys::QueryKeys;
+#[cfg(feature = "record-replay")]
+pub(crate) use query_keys::add_process_keys;
 pub(crate) use url::redact_url;
 
 /// Bucket boundaries the conventions recommend for request durations.

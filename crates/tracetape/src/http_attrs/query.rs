@@ -36,29 +36,11 @@ fn pair_key(pair: &str) -> &str {
     pair.split_once('=').map_or(pair, |(key, _)| key)
 }
 
-/// The `key=value` pairs of a query or form body in the order written,
-/// each side decoded by [`decode_component`]; a key without `=` has the
-/// empty value, and empty pieces are skipped.
-pub(crate) fn decoded_pairs(
-    text: &str,
-    plus_is_space: bool,
-) -> impl Iterator<Item = (String, String)> + '_ {
-    text.split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(move |pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (
-                decode_component(key, plus_is_space),
-                decode_component(value, plus_is_space),
-            )
-        })
-}
-
 /// A query or form component with its `%XX` escapes decoded (a `%` not
 /// followed by two hex digits kept as written) and, in a form body
 /// (`plus_is_space`), `+` read as a space; read as UTF-8 with invalid
 /// sequences replaced.
-pub(super) fn decode_component(text: &str, plus_is_space: bool) -> String {
+pub(crate) fn decode_component(text: &str, plus_is_space: bool) -> String {
     let escaped = text.contains('%') || (plus_is_space && text.contains('+'));
     if !escaped {
         return text.to_owned();

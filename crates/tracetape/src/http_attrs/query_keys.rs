@@ -57,6 +57,7 @@ impl QueryKeys {
     /// The defaults and the variable's keys, as a recording's defaults
     /// apply them: the keys `rules` name (as written) are left to those
     /// rules, which hash, mask or replace them as configured.
+    #[cfg(feature = "record-replay")]
     pub(crate) fn for_recording<'a>(rules: impl IntoIterator<Item = &'a str>) -> Self {
         Self {
             extra: Arc::default(),
@@ -102,6 +103,7 @@ impl QueryKeys {
 /// every recorder in recordings, for the rest of the process: the keys of
 /// the query rules configured for recordings, so that what is hidden from
 /// recordings is hidden from spans too.
+#[cfg(feature = "record-replay")]
 pub(crate) fn add_process_keys<'a>(keys: impl IntoIterator<Item = &'a str>) {
     let keys = normalise(keys);
     if keys.is_empty() {
@@ -171,7 +173,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_any_case_and_encoded_extras_and_process_keys() {
+    fn defaults_any_case_and_encoded_extras() {
         let keys = QueryKeys::default();
         for key in [
             "api_key",
@@ -195,6 +197,12 @@ mod tests {
             "the original is unchanged"
         );
         assert!(keys.with(["x"]).with(["y"]).is_sensitive("X"));
+    }
+
+    #[cfg(feature = "record-replay")]
+    #[test]
+    fn keys_added_for_the_process_and_left_to_recording_rules() {
+        let keys = QueryKeys::default();
         // Added for the whole process (a name no other test uses).
         assert!(!keys.is_sensitive("query-keys-test-only"));
         add_process_keys(["Query-Keys-Test-Only"]);

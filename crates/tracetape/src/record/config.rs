@@ -313,6 +313,12 @@ impl RecordSettings {
         (settings, warnings)
     }
 
+    /// Recordings forwarded to an https endpoint trust what the spans'
+    /// exporter trusts: its TLS files.
+    pub(crate) fn trust_exporter_tls(&mut self, tls: &TlsFiles) {
+        self.forward_tls = tls.clone();
+    }
+
     /// Takes what `file` sets.
     fn apply(&mut self, file: config_file::FileSettings) {
         self.mode = file.mode.unwrap_or(self.mode);

@@ -15,7 +15,8 @@ use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 
 use crate::client::TracingMiddleware;
 use crate::record::RecordSettings;
-use crate::test_support::{Collected, Harness};
+use crate::record::testing::Collected;
+use crate::test_support::Harness;
 
 /// Markers that stand for payload: in headers, bodies and an inbound
 /// query, both ways.

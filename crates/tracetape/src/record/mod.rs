@@ -45,7 +45,6 @@ mod global;
 mod maybe;
 mod model;
 mod read;
-mod recorded_body;
 mod recorder;
 mod redact;
 mod save;
@@ -76,7 +75,6 @@ pub use model::{
     BodyRecord, Exchange, ExchangeKind, HeaderRecord, Recording, RequestRecord, ResponseRecord,
 };
 pub use read::{LoadedRecordings, MAX_RECORDING_BYTES, RecordingStore, StoredRecording};
-pub use recorded_body::RecordedBody;
 pub use recorder::{FlushRecorderError, LINGER, MAX_LINGERING, Recorder, StartRecorderError};
 pub(crate) use recorder::{NotSampled, Part, TraceRecording};
 pub use redact::{

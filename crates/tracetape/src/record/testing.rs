@@ -1,5 +1,6 @@
 //! Recordings for the record module's tests, with every awkward case the
 //! format has to carry.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bytes::Bytes;
 use opentelemetry::trace::{SpanId, TraceId};
@@ -167,5 +168,75 @@ pub(crate) fn background_recording(trace: u128) -> Recording {
             }),
             error: None,
         }],
+    }
+}
+
+/// Recordings handed on by a recorder, kept in memory, with a signal to
+/// wait on instead of sleeping.
+#[derive(Clone)]
+pub(crate) struct Collected {
+    recordings: std::sync::Arc<std::sync::Mutex<Vec<super::Recording>>>,
+    delivered: std::sync::Arc<tokio::sync::watch::Sender<usize>>,
+    service: &'static str,
+}
+
+impl Collected {
+    /// Recordings of a service named `service`.
+    pub(crate) fn new(service: &'static str) -> Self {
+        Self {
+            recordings: std::sync::Arc::default(),
+            delivered: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
+            service,
+        }
+    }
+
+    /// A recorder that hands its recordings here.
+    pub(crate) fn recorder(&self, settings: &super::RecordSettings) -> super::Recorder {
+        let collected = self.clone();
+        super::Recorder::with_sink_fn(settings, self.service, move |recording| {
+            collected.recordings.lock().unwrap().push(recording);
+            collected.delivered.send_modify(|count| *count += 1);
+        })
+    }
+
+    /// The recordings so far, leaving none.
+    pub(crate) fn take(&self) -> Vec<super::Recording> {
+        std::mem::take(&mut *self.recordings.lock().unwrap())
+    }
+
+    /// The one recording so far.
+    pub(crate) fn only(&self) -> super::Recording {
+        let mut recordings = self.take();
+        assert_eq!(recordings.len(), 1, "{recordings:#?}");
+        recordings.remove(0)
+    }
+
+    /// Waits (at most five seconds) for a recording, which a real server
+    /// hands on after its client already has the response, and returns
+    /// the only one.
+    pub(crate) async fn wait_for_one(&self) -> super::Recording {
+        let mut delivered = self.delivered.subscribe();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            delivered.wait_for(|_| !self.recordings.lock().unwrap().is_empty()),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("no recording within 5s"))
+        .unwrap();
+        self.only()
+    }
+
+    /// Waits (at most five seconds) until `count` recordings have come,
+    /// and returns them all.
+    pub(crate) async fn wait_for(&self, count: usize) -> Vec<super::Recording> {
+        let mut delivered = self.delivered.subscribe();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            delivered.wait_for(|_| self.recordings.lock().unwrap().len() >= count),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("fewer than {count} recordings within 5s"))
+        .unwrap();
+        self.take()
     }
 }

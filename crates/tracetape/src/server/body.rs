@@ -1,7 +1,7 @@
 //! [`ResponseBody`]: the response body, which ends the SERVER span when its
 //! last frame has been sent or it is dropped; and [`RequestBody`], the
 //! request body as the inner service sees it. In record mode both copy the
-//! bytes that pass through them aside (see [`TraceLayer::with_recorder`](super::TraceLayer::with_recorder)).
+//! bytes that pass through them aside.
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -10,9 +10,7 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 use super::inflight::InFlight;
-use super::recording::CaptureSink;
-use crate::record::MaybeTee;
-use crate::replay::ClockShift;
+use crate::body::{LayerBody, ModeResponseBody};
 
 /// The request body as the service wrapped by [`Trace`](super::Trace)
 /// receives it: `B` itself, passed on unchanged, and, when the request is
@@ -22,7 +20,7 @@ use crate::replay::ClockShift;
 /// An axum `Router` accepts any body, so this changes nothing there; a
 /// plain hyper or tower service wrapped by the layer takes
 /// `Request<RequestBody<B>>` (for hyper, `RequestBody<Incoming>`).
-pub type RequestBody<B> = crate::record::RecordedBody<B>;
+pub type RequestBody<B> = LayerBody<B>;
 
 pin_project! {
     /// The response body of [`Trace`](super::Trace).
@@ -30,67 +28,74 @@ pin_project! {
     where
         B: Body,
     {
-        // `None` for the empty body of a 500 answered for a panic.
         #[pin]
-        inner: Option<MaybeTee<B, CaptureSink>>,
+        inner: Inner<B>,
         inflight: Option<InFlight>,
-        // Replay mode with the clock under control: the recorded request's
-        // wall clock, which the body is polled with.
-        clock: Option<ClockShift>,
+    }
+}
+
+pin_project! {
+    /// What the response body sends.
+    #[project = InnerProj]
+    pub(crate) enum Inner<B>
+    where
+        B: Body,
+    {
+        // No body: the 500 answered for a panic, or the layer's own answer.
+        Empty,
+        // The handler's body, as it is.
+        Passed {
+            #[pin]
+            inner: B,
+        },
+        // The handler's body in record or replay mode.
+        Mode {
+            #[pin]
+            inner: ModeResponseBody<B>,
+        },
     }
 }
 
 impl<B: Body> std::fmt::Debug for ResponseBody<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseBody")
-            .field("inflight", &self.inflight)
-            .field(
-                "recorded",
-                &self.inner.as_ref().is_some_and(MaybeTee::is_tee),
-            )
-            .finish_non_exhaustive()
+        let mut debug = f.debug_struct("ResponseBody");
+        debug.field("inflight", &self.inflight);
+        if let Inner::Mode { inner } = &self.inner {
+            debug.field("mode", inner);
+        }
+        debug.finish_non_exhaustive()
     }
 }
 
 impl<B: Body> ResponseBody<B> {
     pub(crate) fn untraced(inner: B) -> Self {
         Self {
-            inner: Some(MaybeTee::passthrough(inner)),
+            inner: Inner::Passed { inner },
             inflight: None,
-            clock: None,
         }
     }
 
-    pub(crate) fn traced(inner: MaybeTee<B, CaptureSink>, inflight: InFlight) -> Self {
+    pub(crate) fn traced(inner: Inner<B>, inflight: InFlight) -> Self {
         Self {
-            inner: Some(inner),
+            inner,
             inflight: Some(inflight),
-            clock: None,
         }
     }
 
     /// No body, and nothing to end: what the layer answers with itself.
+    #[cfg_attr(
+        not(feature = "record-replay"),
+        expect(dead_code, reason = "only replay mode answers by itself")
+    )]
     pub(crate) fn nothing() -> Self {
         Self {
-            inner: None,
+            inner: Inner::Empty,
             inflight: None,
-            clock: None,
         }
-    }
-
-    /// The body of a replayed request, polled with the request's wall
-    /// clock `shift` (when the replay controls the clock).
-    pub(crate) fn with_clock(mut self, shift: Option<ClockShift>) -> Self {
-        self.clock = shift;
-        self
     }
 
     pub(crate) fn empty(inflight: InFlight) -> Self {
-        Self {
-            inner: None,
-            inflight: Some(inflight),
-            clock: None,
-        }
+        Self::traced(Inner::Empty, inflight)
     }
 }
 
@@ -103,17 +108,20 @@ impl<B: Body> Body for ResponseBody<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
-        let Some(mut inner) = this.inner.as_pin_mut() else {
-            end(this.inflight);
-            return Poll::Ready(None);
+        let (frame, at_end) = match this.inner.project() {
+            InnerProj::Empty => (None, true),
+            InnerProj::Passed { mut inner } => {
+                let frame = ready!(inner.as_mut().poll_frame(cx));
+                (frame, inner.is_end_stream())
+            }
+            InnerProj::Mode { mut inner } => {
+                let frame = ready!(inner.as_mut().poll_frame(cx));
+                (frame, inner.is_end_stream())
+            }
         };
-        // The span is ended below, outside the shift: in real time.
-        let frame = ready!(ClockShift::run(*this.clock, || inner
-            .as_mut()
-            .poll_frame(cx)));
         match &frame {
             None => end(this.inflight),
-            Some(Ok(_)) if inner.is_end_stream() => end(this.inflight),
+            Some(Ok(_)) if at_end => end(this.inflight),
             Some(Ok(_)) => {}
             Some(Err(_)) => {
                 if let Some(inflight) = this.inflight.as_mut() {
@@ -126,13 +134,18 @@ impl<B: Body> Body for ResponseBody<B> {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.as_ref().is_none_or(Body::is_end_stream)
+        match &self.inner {
+            Inner::Empty => true,
+            Inner::Passed { inner } => inner.is_end_stream(),
+            Inner::Mode { inner } => inner.is_end_stream(),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
         match &self.inner {
-            Some(inner) => inner.size_hint(),
-            None => SizeHint::with_exact(0),
+            Inner::Empty => SizeHint::with_exact(0),
+            Inner::Passed { inner } => inner.size_hint(),
+            Inner::Mode { inner } => inner.size_hint(),
         }
     }
 }

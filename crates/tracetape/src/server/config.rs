@@ -10,9 +10,9 @@ use opentelemetry::Context;
 use super::active::ActiveRequests;
 use super::metrics::Instruments;
 use crate::http_attrs::{HeaderCapture, QueryKeys, UrlExclusions};
+use crate::layer_modes::LayerModes;
 use crate::propagation::RequestHeaders;
 use crate::providers::Providers;
-use crate::record::Recorder;
 
 pub(crate) type RouteFn = dyn Fn(&Parts) -> Option<String> + Send + Sync;
 pub(crate) type ExcludeFn = dyn Fn(&Parts) -> bool + Send + Sync;
@@ -31,11 +31,8 @@ pub(crate) struct Config {
     pub(crate) capture_response: HeaderCapture,
     /// Query keys whose values `url.query` hides, besides the defaults.
     pub(crate) query_keys: QueryKeys,
-    /// Record mode: where recorded exchanges go; `None` records nothing.
-    pub(crate) recorder: Option<Recorder>,
-    /// Replay mode: the recordings to answer from, else the process-wide
-    /// ones.
-    pub(crate) replayer: Option<crate::replay::Replayer>,
+    /// The recorder and recordings set in code (record and replay mode).
+    pub(crate) modes: LayerModes,
 }
 
 impl std::fmt::Debug for Config {
@@ -48,8 +45,7 @@ impl std::fmt::Debug for Config {
             .field("capture_request", &self.capture_request)
             .field("capture_response", &self.capture_response)
             .field("query_keys", &self.query_keys)
-            .field("recorder", &self.recorder)
-            .field("replayer", &self.replayer)
+            .field("modes", &self.modes)
             .finish()
     }
 }
@@ -71,8 +67,7 @@ impl Config {
                 "http.response.header",
             ),
             query_keys: QueryKeys::default(),
-            recorder: None,
-            replayer: None,
+            modes: LayerModes::default(),
         }
     }
 

@@ -11,7 +11,6 @@ use tower_layer::Layer;
 use super::Trace;
 use super::config::Config;
 use crate::http_attrs::{HeaderCapture, UrlExclusions};
-use crate::record::Recorder;
 
 /// Traces every request of the service it wraps with one SERVER span and
 /// records the HTTP server metrics.
@@ -208,7 +207,7 @@ impl<OnReq, OnResp> TraceLayer<OnReq, OnResp> {
     /// request (method, path and query, headers, body) and the response
     /// (status, headers, body) become the SERVER exchange of the trace's
     /// recording, tied to the SERVER span. Bodies are copied as they
-    /// stream past, up to [`Recorder::max_body_bytes`], and the handler
+    /// stream past, up to [`Recorder::max_body_bytes`](crate::record::Recorder::max_body_bytes), and the handler
     /// and the client see them exactly as without recording.
     ///
     /// Requests that are excluded, or arrive with telemetry suppressed
@@ -242,8 +241,10 @@ impl<OnReq, OnResp> TraceLayer<OnReq, OnResp> {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn with_recorder(mut self, recorder: Recorder) -> Self {
-        self.config_mut().recorder = Some(recorder);
+    #[cfg(feature = "record-replay")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "record-replay")))]
+    pub fn with_recorder(mut self, recorder: crate::record::Recorder) -> Self {
+        self.config_mut().modes.recorder = Some(recorder);
         self
     }
 
@@ -268,8 +269,10 @@ impl<OnReq, OnResp> TraceLayer<OnReq, OnResp> {
     /// # Ok(())
     /// # }
     /// ```
+    #[cfg(feature = "record-replay")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "record-replay")))]
     pub fn with_replayer(mut self, replayer: crate::replay::Replayer) -> Self {
-        self.config_mut().replayer = Some(replayer);
+        self.config_mut().modes.replayer = Some(replayer);
         self
     }
 

@@ -99,15 +99,21 @@ mod future;
 mod inflight;
 mod layer;
 mod metrics;
+mod mode;
 mod on_request;
 mod on_response;
 mod peer;
+#[cfg(feature = "record-replay")]
+mod record_replay;
+#[cfg(feature = "record-replay")]
 mod recording;
+#[cfg(feature = "record-replay")]
+mod replay;
 mod request;
 mod route;
 mod service;
 
-#[cfg(test)]
+#[cfg(all(test, feature = "record-replay"))]
 mod record_tests;
 #[cfg(test)]
 mod tests;

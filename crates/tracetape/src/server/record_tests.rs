@@ -22,11 +22,12 @@ use opentelemetry_sdk::trace::SpanData;
 use tower::{Service, ServiceExt};
 
 use super::{RequestBody, TraceLayer};
+use crate::record::testing::Collected;
 use crate::record::testing::{header, whole};
 use crate::record::{
     BodyRecord, ExchangeKind, RecordSettings, Recorder, Recording, TraceRecording,
 };
-use crate::test_support::{Collected, Harness};
+use crate::test_support::Harness;
 
 fn layer(h: &Harness, recorder: Recorder) -> TraceLayer {
     TraceLayer::new()

@@ -1,6 +1,9 @@
 //! Record mode in the server layer: the SERVER exchange of one recorded
 //! request, assembled from three pieces that arrive in any order.
 //!
+//! Whether a request is recorded is decided once, before its span starts
+//! ([`decide`]); a recorded one holds its [`Held`] until its response.
+//!
 //! - The request head, recorded in [`Trace::call`](super::Trace) before
 //!   the request goes on, and the request body's capture, which its
 //!   [`TeeBody`](crate::record::TeeBody) reports once when the handler has
@@ -21,12 +24,18 @@
 
 use std::time::SystemTime;
 
-use http::request;
-use opentelemetry::Context;
+use http::{Response, StatusCode, request};
+use http_body::Body;
 use opentelemetry::trace::TraceContextExt;
+use opentelemetry::{Context, StringValue};
 
+use super::body::Inner;
+use super::config::Config;
+use super::mode::Mode;
+use super::record_replay::ModeHeld;
+use crate::body::{LayerBody, ModeResponseBody};
 use crate::record::assembly::{self, Destination, Wording, unix_nanos};
-use crate::record::{BodyRecord, Exchange, ExchangeKind, Recorder, request_record};
+use crate::record::{BodyRecord, Exchange, ExchangeKind, Recorder, ResponseRecord, request_record};
 
 pub(crate) use crate::record::assembly::{CaptureSink, ResponseSide as ServerCapture};
 
@@ -41,20 +50,147 @@ const WORDING: Wording = Wording {
     response_cut: CLIENT_WENT_AWAY,
 };
 
+/// Record mode's decision for a request that is neither replayed nor
+/// excluded, with the layer's recorder or else the process-wide one:
+/// recorded, not sampled, or (no recorder, or tracetape's own traffic)
+/// traced only.
+pub(crate) fn decide(config: &Config) -> Mode {
+    let recorder = match &config.modes.recorder {
+        Some(recorder) => Some(recorder.clone()),
+        None => crate::record::global(),
+    };
+    let Some(recorder) = recorder else {
+        return Mode::Traced;
+    };
+    if Context::current().is_telemetry_suppressed() {
+        return Mode::Traced;
+    }
+    if !recorder.sample() {
+        // Calls made while answering a request that was not sampled must
+        // not be mistaken for background calls by the client layers.
+        return Mode::NotSampled;
+    }
+    Mode::Record(Start {
+        recorder,
+        started_at: SystemTime::now(),
+        name: (String::new(), None),
+    })
+}
+
+/// A request record mode is to record, before its span starts.
+#[derive(Debug)]
+pub(crate) struct Start {
+    recorder: Recorder,
+    started_at: SystemTime,
+    /// The span's name and route.
+    name: (String, Option<String>),
+}
+
+impl Start {
+    /// Keeps the span's `name` and `route`.
+    pub(crate) fn named(mut self, name: &str, route: Option<&StringValue>) -> Self {
+        self.name = (
+            name.to_owned(),
+            route.map(|route| route.as_str().to_owned()),
+        );
+        self
+    }
+
+    /// Opens the recording of the trace of `cx` (the SERVER span's
+    /// context) and the SERVER exchange in it, with the request head of
+    /// `parts`.
+    pub(crate) fn begin(self, cx: Context, parent: &Context, parts: &request::Parts) -> ModeHeld {
+        let Begun {
+            cx,
+            capture,
+            request_sink,
+        } = begin(
+            &self.recorder,
+            cx,
+            parent,
+            self.name,
+            parts,
+            self.started_at,
+        );
+        ModeHeld::Recording(Held {
+            cx: Some(cx),
+            capture: Some(capture),
+            request_sink: Some(request_sink),
+        })
+    }
+}
+
+/// What a recorded request holds until its response: the context its
+/// handler runs in, with the trace's recording in it (held only while
+/// the handler runs: after the response, only the contexts the handler
+/// handed on, a spawned task's say, keep the recording open), the
+/// response side, and the request body's sink until the body is teed.
+#[derive(Debug)]
+pub(crate) struct Held {
+    cx: Option<Context>,
+    capture: Option<ServerCapture>,
+    request_sink: Option<(CaptureSink, usize)>,
+}
+
+impl Held {
+    pub(crate) fn request_body<B: Body>(&mut self, body: B) -> LayerBody<B> {
+        match self.request_sink.take() {
+            Some((sink, limit)) => LayerBody::recorded(body, limit, sink),
+            None => LayerBody::plain(body),
+        }
+    }
+
+    pub(crate) fn handler_cx(&self) -> Option<&Context> {
+        self.cx.as_ref()
+    }
+
+    pub(crate) fn answered(&mut self) {
+        self.cx = None;
+    }
+
+    /// Records the response head and tees its body.
+    pub(crate) fn body<B: Body>(&mut self, response: Response<B>) -> Response<Inner<B>> {
+        match self.capture.take() {
+            Some(capture) => capture.response(response).map(|body| Inner::Mode {
+                inner: ModeResponseBody::new(body, None),
+            }),
+            None => response.map(|inner| Inner::Passed { inner }),
+        }
+    }
+
+    pub(crate) fn failed(&mut self, error_type: &str) {
+        if let Some(capture) = self.capture.take() {
+            capture.fail(None, error_type.to_owned());
+        }
+    }
+
+    /// Records the 500 the layer answers for a handler that panicked.
+    pub(crate) fn panicked(&mut self, message: &str) {
+        if let Some(capture) = self.capture.take() {
+            let response = ResponseRecord {
+                status: StatusCode::INTERNAL_SERVER_ERROR.as_u16(),
+                headers: Vec::new(),
+                body: BodyRecord::default(),
+            };
+            capture.fail(Some(response), format!("panic: {message}"));
+        }
+    }
+}
+
 /// What [`begin`] returns: the context to run the handler in, with the
 /// trace's recording in it, the response side, and the request body's
 /// sink.
 #[derive(Debug)]
-pub(crate) struct Begun {
-    pub(crate) cx: Context,
-    pub(crate) capture: ServerCapture,
+struct Begun {
+    cx: Context,
+    capture: ServerCapture,
     /// The sink and the body limit.
-    pub(crate) request_sink: (CaptureSink, usize),
+    request_sink: (CaptureSink, usize),
 }
 
 /// Opens the recording of the trace of `cx` (the SERVER span's context)
 /// and the SERVER exchange in it, with the request head of `parts`.
-pub(crate) fn begin(
+fn begin(
     recorder: &Recorder,
     cx: Context,
     parent: &Context,

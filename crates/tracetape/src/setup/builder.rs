@@ -13,8 +13,8 @@ use super::error::SetupError;
 use super::exporter::{MetricsExporter, OtlpProtocol, TracesExporter};
 use super::guard::TelemetryGuard;
 use super::pipeline::{self, Parts};
+use super::record::RecordSettings;
 use super::settings::Settings;
-use crate::record::RecordSettings;
 use crate::store::LocalStore;
 
 /// Sets telemetry up from the `OTEL_*` environment variables and installs
@@ -442,11 +442,11 @@ impl TelemetryBuilder {
     /// ```
     /// use std::collections::HashMap;
     ///
-    /// let vars = HashMap::from([("OTEL_SERVICE_NAME", "checkout"), ("OTEL_TRACES_EXPORTER", "none")]);
+    /// let vars = HashMap::from([("OTEL_SERVICE_NAME", "checkout"), ("OTEL_SDK_DISABLED", "true")]);
     /// let telemetry = tracetape::setup::Telemetry::builder()
     ///     .with_env_lookup(move |name| vars.get(name).map(|value| value.to_string()))
     ///     .build();
-    /// assert!(telemetry.recorder().is_none());
+    /// assert!(telemetry.is_disabled());
     /// ```
     #[must_use]
     pub fn with_env_lookup<F>(mut self, lookup: F) -> Self
@@ -472,17 +472,8 @@ impl TelemetryBuilder {
     pub fn build(self) -> TelemetryGuard {
         let (guard, errors) = self.build_reporting();
         for err in errors {
-            let (name, lost) = match err.signal() {
-                "traces" => ("setup.otlp_span_exporter_failed", "spans"),
-                _ => ("setup.otlp_metric_exporter_failed", "metrics"),
-            };
-            crate::diag::warn_once(
-                name,
-                format!(
-                    "{}; {lost} are not exported (nor kept in the local store)",
-                    crate::diag::chain(&err)
-                ),
-            );
+            let (name, consequence) = err.consequence();
+            crate::diag::warn_once(name, format!("{}; {consequence}", crate::diag::chain(&err)));
         }
         guard
     }
@@ -542,9 +533,7 @@ impl TelemetryBuilder {
             None => RecordSettings::from_lookup(|name| std::env::var(name).ok()),
         };
         let (config, config_warnings) = Config::resolve(&self.overrides, settings);
-        // Recordings forwarded to an https endpoint trust what the spans'
-        // exporter trusts.
-        record.forward_tls = config.traces_otlp.tls.clone();
+        record.trust_exporter_tls(&config.traces_otlp.tls);
         warnings.extend(config_warnings);
         warnings.extend(record_warnings);
         for warning in &warnings {

@@ -2,6 +2,7 @@
 
 use opentelemetry_sdk::error::OTelSdkError;
 
+#[cfg(feature = "record-replay")]
 use crate::record::FlushRecorderError;
 
 /// The error of [`TelemetryGuard::force_flush`](super::TelemetryGuard::force_flush).
@@ -38,6 +39,8 @@ pub enum FlushError {
     },
     /// Recordings were still waiting to be written when the timeout ran
     /// out (record mode).
+    #[cfg(feature = "record-replay")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "record-replay")))]
     #[error("failed to flush recordings")]
     Recordings {
         /// What the recorder reported.
@@ -80,6 +83,8 @@ pub enum ShutdownError {
     },
     /// Recordings were still waiting to be written when the timeout ran
     /// out (record mode).
+    #[cfg(feature = "record-replay")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "record-replay")))]
     #[error("failed to write the remaining recordings")]
     Recordings {
         /// What the recorder reported.
@@ -90,12 +95,13 @@ pub enum ShutdownError {
 
 /// The error of [`TelemetryBuilder::try_build`](super::TelemetryBuilder::try_build)
 /// and [`try_init`](super::TelemetryBuilder::try_init): an OTLP exporter for
-/// an `https://` endpoint could not be set up.
+/// an `https://` endpoint could not be set up, or the settings ask for
+/// something this build of tracetape leaves out.
 ///
 /// [`build`](super::TelemetryBuilder::build) and [`init`](super::init)
-/// report the same problem on standard error and leave that signal
-/// unexported. Either way, data meant for an https collector never goes to
-/// the local store instead.
+/// report the same problem on standard error and go on without it: that
+/// signal unexported, or tracing only. Either way, data meant for an https
+/// collector never goes to the local store instead.
 ///
 /// ```
 /// use std::collections::HashMap;
@@ -156,15 +162,61 @@ pub enum SetupError {
         /// password.
         endpoint: String,
     },
+    /// `TRACETAPE_MODE` asks for record or replay mode, and tracetape was
+    /// built without its `record-replay` feature.
+    ///
+    /// [`init`](super::init) reports it on standard error and traces only:
+    /// nothing is recorded, and in replay mode outbound calls go to the
+    /// network instead of being answered from recordings.
+    ///
+    /// ```
+    /// use tracetape::setup::{SetupError, Telemetry};
+    ///
+    /// match Telemetry::builder()
+    ///     .with_env_lookup(|name| (name == "TRACETAPE_MODE").then(|| "replay".to_owned()))
+    ///     .disabled(true)
+    ///     .try_build()
+    /// {
+    ///     Ok(_telemetry) => {} // built with `record-replay`
+    ///     Err(SetupError::RecordReplayNotBuilt { mode }) => assert_eq!(mode, "replay"),
+    ///     Err(err) => panic!("{err}"),
+    /// }
+    /// ```
+    #[error(
+        "TRACETAPE_MODE={mode} was asked for, but tracetape was built without its \
+         `record-replay` feature: enable the feature, or unset TRACETAPE_MODE"
+    )]
+    RecordReplayNotBuilt {
+        /// `record` or `replay`.
+        mode: &'static str,
+    },
 }
 
 impl SetupError {
-    /// `traces` or `metrics`.
-    pub(crate) fn signal(&self) -> &'static str {
+    /// The name `build` reports the error under, and what becomes of what
+    /// it stopped.
+    pub(crate) fn consequence(&self) -> (&'static str, &'static str) {
         match self {
             SetupError::Tls { signal, .. }
             | SetupError::Exporter { signal, .. }
-            | SetupError::GrpcNotBuilt { signal, .. } => signal,
+            | SetupError::GrpcNotBuilt { signal, .. } => match *signal {
+                "traces" => (
+                    "setup.otlp_span_exporter_failed",
+                    "spans are not exported (nor kept in the local store)",
+                ),
+                _ => (
+                    "setup.otlp_metric_exporter_failed",
+                    "metrics are not exported (nor kept in the local store)",
+                ),
+            },
+            SetupError::RecordReplayNotBuilt { mode: "replay" } => (
+                "setup.record_replay_not_built",
+                "NOTHING IS REPLAYED: outbound calls go to the network, tracing goes on",
+            ),
+            SetupError::RecordReplayNotBuilt { .. } => (
+                "setup.record_replay_not_built",
+                "nothing is recorded, tracing goes on",
+            ),
         }
     }
 

@@ -10,14 +10,13 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 
 use super::error::{FlushError, ShutdownError};
 use super::propagation::{Propagator, composite};
-use super::record::{FLUSH_TIMEOUT, Started};
+use super::record::Started;
 use super::span_counts::{Counters, SpanCounts};
 use super::startup::Installed;
-use crate::record::{self, Recorder};
 
 /// The tracer and meter providers built by
 /// [`TelemetryBuilder`](super::TelemetryBuilder), the propagators it
-/// chose, and with `TRACETAPE_MODE=record` the [`Recorder`].
+/// chose, and with `TRACETAPE_MODE=record` the recorder.
 ///
 /// Keep it alive for as long as the program records telemetry, typically
 /// as a `_telemetry` variable in `main`. When it drops it shuts both
@@ -140,15 +139,7 @@ impl TelemetryGuard {
         global::set_tracer_provider(self.tracer_provider.clone());
         global::set_meter_provider(self.meter_provider.clone());
         global::set_text_map_propagator(self.propagator());
-        match &self.started {
-            Started::Nothing => crate::replay::forget_ended(),
-            Started::Recording(recorder) => {
-                crate::replay::forget_ended();
-                record::install_global(recorder.clone());
-            }
-            Started::Replaying(replayer) => crate::replay::install_global(replayer.clone()),
-            Started::Refusing(why) => crate::replay::refuse(Arc::clone(why)),
-        }
+        self.started.install();
     }
 
     /// The recorder `TRACETAPE_MODE=record` started: `None` in any other
@@ -166,7 +157,9 @@ impl TelemetryGuard {
     ///     println!("{} recordings dropped", recorder.dropped());
     /// }
     /// ```
-    pub fn recorder(&self) -> Option<&Recorder> {
+    #[cfg(feature = "record-replay")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "record-replay")))]
+    pub fn recorder(&self) -> Option<&crate::record::Recorder> {
         match &self.started {
             Started::Recording(recorder) => Some(recorder),
             _ => None,
@@ -185,6 +178,8 @@ impl TelemetryGuard {
     ///     .build();
     /// assert!(telemetry.replayer().is_none());
     /// ```
+    #[cfg(feature = "record-replay")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "record-replay")))]
     pub fn replayer(&self) -> Option<&crate::replay::Replayer> {
         match &self.started {
             Started::Replaying(replayer) => Some(replayer),
@@ -256,17 +251,10 @@ impl TelemetryGuard {
     pub fn force_flush(&self) -> Result<(), FlushError> {
         let traces = self.tracer_provider.force_flush();
         let metrics = self.meter_provider.force_flush();
-        let recordings = self.flush_recorder();
+        let recordings = self.started.flush();
         traces.map_err(|err| FlushError::Traces { err })?;
         metrics.map_err(|err| FlushError::Metrics { err })?;
-        recordings.map_err(|err| FlushError::Recordings { err })
-    }
-
-    fn flush_recorder(&self) -> Result<(), record::FlushRecorderError> {
-        match self.recorder() {
-            Some(recorder) => recorder.flush(FLUSH_TIMEOUT),
-            None => Ok(()),
-        }
+        recordings
     }
 
     /// Exports what is still queued and shuts both providers down; spans
@@ -288,22 +276,13 @@ impl TelemetryGuard {
         if self.shut_down.swap(true, Ordering::SeqCst) {
             return Err(ShutdownError::AlreadyShutDown);
         }
-        match &self.started {
-            // A refusal stays: replay mode never started, nothing is sent.
-            Started::Nothing | Started::Refusing(_) => {}
-            Started::Recording(recorder) => {
-                record::uninstall_global(recorder);
-            }
-            Started::Replaying(replayer) => {
-                crate::replay::uninstall_global(replayer);
-            }
-        }
+        self.started.uninstall();
         let traces = self.tracer_provider.shutdown();
         let metrics = self.meter_provider.shutdown();
-        let recordings = self.flush_recorder();
+        let recordings = self.started.flush_at_shutdown();
         traces.map_err(|err| ShutdownError::Traces { err })?;
         metrics.map_err(|err| ShutdownError::Metrics { err })?;
-        recordings.map_err(|err| ShutdownError::Recordings { err })
+        recordings
     }
 }
 

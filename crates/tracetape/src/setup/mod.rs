@@ -108,19 +108,28 @@ mod guard;
 mod otlp;
 mod pipeline;
 mod propagation;
+#[cfg(feature = "record-replay")]
 mod record;
 mod settings;
 mod span_counts;
 mod startup;
 mod tls;
+#[cfg(not(feature = "record-replay"))]
+mod unbuilt;
+
+#[cfg(not(feature = "record-replay"))]
+use unbuilt as record;
 
 pub use builder::{Telemetry, TelemetryBuilder, init};
 pub use error::{FlushError, SetupError, ShutdownError};
 pub use exporter::{MetricsExporter, OtlpProtocol, TracesExporter};
 pub use guard::TelemetryGuard;
+#[cfg(feature = "record-replay")]
 pub(crate) use settings::Warning;
 pub use span_counts::SpanCounts;
 pub use tls::TlsError;
-#[cfg(test)]
+#[cfg(all(test, feature = "record-replay"))]
 pub(crate) use tls::file_setting;
-pub(crate) use tls::{TlsFiles, TlsMaterial, is_https};
+#[cfg(feature = "record-replay")]
+pub(crate) use tls::is_https;
+pub(crate) use tls::{TlsFiles, TlsMaterial};

@@ -14,11 +14,10 @@ use super::config::Config;
 use super::error::SetupError;
 use super::exporter::{add_metric_exporter, add_span_exporter};
 use super::guard::TelemetryGuard;
-use super::record::{self, Started};
+use super::record::{self, RecordSettings, Started};
 use super::settings::BatchSettings;
 use super::span_counts::Counters;
 use super::startup;
-use crate::record::RecordSettings;
 use crate::store::LocalStore;
 
 /// Adds something to the tracer provider being built.
@@ -54,12 +53,14 @@ impl fmt::Debug for Parts {
 /// The providers, and the recorder when record mode asks for one (never
 /// when telemetry is disabled: recordings are keyed by trace); with the
 /// errors of OTLP exporters that could not be set up for an https endpoint
-/// (their signal is then not exported).
+/// (their signal is then not exported), and of a record or replay mode
+/// this build cannot run.
 pub(crate) fn build(
     config: Config,
     parts: Parts,
     record: &RecordSettings,
 ) -> (TelemetryGuard, Vec<SetupError>) {
+    let mut errors: Vec<SetupError> = record::refused(record).into_iter().collect();
     if config.disabled {
         let tracer_provider = SdkTracerProvider::builder()
             .with_sampler(Sampler::AlwaysOff)
@@ -73,7 +74,7 @@ pub(crate) fn build(
             Started::Nothing,
             Arc::default(),
         );
-        return (guard, Vec::new());
+        return (guard, errors);
     }
 
     let resource = config.resource();
@@ -101,7 +102,6 @@ pub(crate) fn build(
         .with_resource(resource.clone())
         .with_sampler(config.sampler);
     let counters = Arc::new(Counters::default());
-    let mut errors = Vec::new();
     tracer = match parts.span_exporter {
         Some(add) => add(tracer, batch, Arc::clone(&counters)),
         None => {

@@ -1,15 +1,20 @@
 //! Record and replay mode from the environment: `TRACETAPE_MODE` and
 //! `TRACETAPE_RECORD_*` ([`RecordSettings`]) turned into a running
 //! [`Recorder`] or a loaded [`Replayer`], or into a warning and tracing
-//! only; replay mode that cannot start refuses every outbound call.
+//! only; replay mode that cannot start refuses every outbound call; and
+//! what the guard does with them. A build without the `record-replay`
+//! feature has `unbuilt.rs` in its place, with the same names.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::error::{FlushError, SetupError, ShutdownError};
 use super::settings::Warning;
-use crate::record::{Mode, RecordSettings, Recorder};
+use crate::record::{Mode, Recorder};
 use crate::replay::Replayer;
 use crate::store::files;
+
+pub(crate) use crate::record::RecordSettings;
 
 /// How long the guard waits for queued recordings to be written when it
 /// flushes, shuts down or drops.
@@ -90,6 +95,78 @@ fn refusing(why: &str) -> (Started, Option<Warning>) {
         ),
     );
     (Started::Refusing(why.into()), Some(warning))
+}
+
+/// Nothing to refuse: this build records and replays.
+pub(crate) fn refused(_: &RecordSettings) -> Option<SetupError> {
+    None
+}
+
+impl Started {
+    /// Installs the recorder or the recordings for the whole process
+    /// (`init`), forgetting a replay that ended before.
+    pub(crate) fn install(&self) {
+        match self {
+            Started::Nothing => crate::replay::forget_ended(),
+            Started::Recording(recorder) => {
+                crate::replay::forget_ended();
+                crate::record::install_global(recorder.clone());
+            }
+            Started::Replaying(replayer) => crate::replay::install_global(replayer.clone()),
+            Started::Refusing(why) => crate::replay::refuse(Arc::clone(why)),
+        }
+    }
+
+    /// Stops them being the process-wide ones (shutdown).
+    pub(crate) fn uninstall(&self) {
+        match self {
+            // A refusal stays: replay mode never started, nothing is sent.
+            Started::Nothing | Started::Refusing(_) => {}
+            Started::Recording(recorder) => {
+                crate::record::uninstall_global(recorder);
+            }
+            Started::Replaying(replayer) => {
+                crate::replay::uninstall_global(replayer);
+            }
+        }
+    }
+
+    /// Waits for queued recordings to be written ([`FLUSH_TIMEOUT`] at
+    /// most).
+    pub(crate) fn flush(&self) -> Result<(), FlushError> {
+        match self {
+            Started::Recording(recorder) => recorder
+                .flush(FLUSH_TIMEOUT)
+                .map_err(|err| FlushError::Recordings { err }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The same, at shutdown.
+    pub(crate) fn flush_at_shutdown(&self) -> Result<(), ShutdownError> {
+        match self {
+            Started::Recording(recorder) => recorder
+                .flush(FLUSH_TIMEOUT)
+                .map_err(|err| ShutdownError::Recordings { err }),
+            _ => Ok(()),
+        }
+    }
+
+    /// What becomes of the requests, for the start-up line.
+    pub(crate) fn requests(&self, settings: &RecordSettings) -> String {
+        match self {
+            Started::Nothing => "not recorded (TRACETAPE_MODE unset)".to_owned(),
+            Started::Refusing(_) => {
+                "not replayed: replay mode could not start, so outbound calls are refused"
+                    .to_owned()
+            }
+            Started::Recording(_) => format!("recorded into {}", settings.dir.display()),
+            Started::Replaying(replayer) => format!(
+                "answered from the recordings in {}",
+                replayer.dir().display()
+            ),
+        }
+    }
 }
 
 fn failed(err: &dyn std::error::Error) -> Warning {

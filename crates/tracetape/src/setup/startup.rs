@@ -5,8 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::config::Config;
 use super::exporter::{OtlpProtocol, TracesExporter};
-use super::record::Started;
-use crate::record::RecordSettings;
+use super::record::{RecordSettings, Started};
 use crate::store::LocalStore;
 
 /// A guard dropped sooner than this after `init`, before any span ended,
@@ -46,19 +45,7 @@ pub(crate) fn line(
             }
         }
     };
-    let requests = match started {
-        Started::Nothing => "not recorded (TRACETAPE_MODE unset)".to_owned(),
-        Started::Refusing(_) => {
-            "not replayed: replay mode could not start, so outbound calls are refused".to_owned()
-        }
-        Started::Recording(_) => format!("recorded into {}", record.dir.display()),
-        Started::Replaying(replayer) => {
-            format!(
-                "answered from the recordings in {}",
-                replayer.dir().display()
-            )
-        }
-    };
+    let requests = started.requests(record);
     format!("tracetape: {service}: spans to {spans}; requests {requests}")
 }
 

@@ -349,86 +349,92 @@ async fn server_spans_reach_the_collector_with_their_attributes() {
     ]);
 }
 
-/// A traced server recording with `recorder`, its spans exported to the
-/// collector; sends one POST whose path carries `marker` and returns once
-/// it is answered.
-async fn recorded_request(
-    telemetry: &TelemetryGuard,
-    recorder: tracetape::record::Recorder,
-    marker: &str,
-) {
-    let app = axum::Router::new()
-        .route(
-            "/orders/{id}",
-            axum::routing::post(|body: String| async move { format!("got {body}") }),
-        )
-        .layer(
-            tracetape::server::TraceLayer::new()
-                .with_tracer_provider(telemetry.tracer_provider().clone())
-                .with_recorder(recorder),
-        );
-    let addr = crate::support::serve(app).await;
-    let answer = reqwest::Client::new()
-        .post(format!("http://{addr}/orders/{marker}"))
-        .body("payload-body")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(answer, "got payload-body");
-}
+/// Record mode's recordings, forwarded to the collector when asked for.
+#[cfg(feature = "record-replay")]
+mod recordings {
+    use super::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recordings_reach_the_collector_only_when_forwarding_is_asked_for() {
-    use tracetape::record::{RecordSettings, Recorder};
+    /// A traced server recording with `recorder`, its spans exported to the
+    /// collector; sends one POST whose path carries `marker` and returns once
+    /// it is answered.
+    async fn recorded_request(
+        telemetry: &TelemetryGuard,
+        recorder: tracetape::record::Recorder,
+        marker: &str,
+    ) {
+        let app = axum::Router::new()
+            .route(
+                "/orders/{id}",
+                axum::routing::post(|body: String| async move { format!("got {body}") }),
+            )
+            .layer(
+                tracetape::server::TraceLayer::new()
+                    .with_tracer_provider(telemetry.tracer_provider().clone())
+                    .with_recorder(recorder),
+            );
+        let addr = crate::support::serve(app).await;
+        let answer = reqwest::Client::new()
+            .post(format!("http://{addr}/orders/{marker}"))
+            .body("payload-body")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(answer, "got payload-body");
+    }
 
-    let collector = Collector::start();
-    let tmp = tempfile::tempdir().unwrap();
-    let telemetry = otlp(OtlpProtocol::HttpProtobuf, collector.http_endpoint());
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn recordings_reach_the_collector_only_when_forwarding_is_asked_for() {
+        use tracetape::record::{RecordSettings, Recorder};
 
-    // Recording to files only: the spans reach the collector, the payload
-    // does not.
-    let mut settings = RecordSettings::default();
-    settings.dir = tmp.path().join("files-only");
-    let files_only = Recorder::start(&settings, "tracetape-export-test").unwrap();
-    let quiet = marker("files-only");
-    recorded_request(&telemetry, files_only.clone(), &quiet).await;
-    let flushed = files_only.clone();
-    tokio::task::spawn_blocking(move || flushed.flush(Duration::from_secs(10)).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(files_only.written(), 1);
-    assert_eq!(files_only.forwarded(), 0);
+        let collector = Collector::start();
+        let tmp = tempfile::tempdir().unwrap();
+        let telemetry = otlp(OtlpProtocol::HttpProtobuf, collector.http_endpoint());
 
-    // Forwarding: the same document the file holds is posted as OTLP/JSON.
-    settings.dir = tmp.path().join("forwarded");
-    settings.otlp_endpoint = Some(format!("{}/v1/traces", collector.http_endpoint()));
-    let forwarding = Recorder::start(&settings, "tracetape-export-test").unwrap();
-    let loud = marker("forwarded");
-    recorded_request(&telemetry, forwarding.clone(), &loud).await;
-    let telemetry = tokio::task::spawn_blocking(move || {
-        telemetry.force_flush().unwrap();
-        telemetry
-    })
-    .await
-    .unwrap();
-    collector.assert_logged(&[
-        &format!("/orders/{loud}"),
-        "tracetape.recording.version",
-        "tracetape.http.request.body",
-        "tracetape.http.response.headers",
-    ]);
-    // Both requests were traced; only the forwarded one's payload arrived.
-    collector.assert_logged(&[&format!("/orders/{quiet}")]);
-    let output = collector.output();
-    let payload_lines: Vec<&str> = output
-        .lines()
-        .filter(|line| line.contains("tracetape.http.request.body:"))
-        .collect();
-    assert_eq!(payload_lines.len(), 1, "{output}");
-    tokio::task::spawn_blocking(move || telemetry.shutdown().unwrap())
+        // Recording to files only: the spans reach the collector, the payload
+        // does not.
+        let mut settings = RecordSettings::default();
+        settings.dir = tmp.path().join("files-only");
+        let files_only = Recorder::start(&settings, "tracetape-export-test").unwrap();
+        let quiet = marker("files-only");
+        recorded_request(&telemetry, files_only.clone(), &quiet).await;
+        let flushed = files_only.clone();
+        tokio::task::spawn_blocking(move || flushed.flush(Duration::from_secs(10)).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(files_only.written(), 1);
+        assert_eq!(files_only.forwarded(), 0);
+
+        // Forwarding: the same document the file holds is posted as OTLP/JSON.
+        settings.dir = tmp.path().join("forwarded");
+        settings.otlp_endpoint = Some(format!("{}/v1/traces", collector.http_endpoint()));
+        let forwarding = Recorder::start(&settings, "tracetape-export-test").unwrap();
+        let loud = marker("forwarded");
+        recorded_request(&telemetry, forwarding.clone(), &loud).await;
+        let telemetry = tokio::task::spawn_blocking(move || {
+            telemetry.force_flush().unwrap();
+            telemetry
+        })
         .await
         .unwrap();
+        collector.assert_logged(&[
+            &format!("/orders/{loud}"),
+            "tracetape.recording.version",
+            "tracetape.http.request.body",
+            "tracetape.http.response.headers",
+        ]);
+        // Both requests were traced; only the forwarded one's payload arrived.
+        collector.assert_logged(&[&format!("/orders/{quiet}")]);
+        let output = collector.output();
+        let payload_lines: Vec<&str> = output
+            .lines()
+            .filter(|line| line.contains("tracetape.http.request.body:"))
+            .collect();
+        assert_eq!(payload_lines.len(), 1, "{output}");
+        tokio::task::spawn_blocking(move || telemetry.shutdown().unwrap())
+            .await
+            .unwrap();
+    }
 }

@@ -3,9 +3,11 @@
 
 mod context;
 mod export;
+#[cfg(feature = "record-replay")]
 mod secrets;
 mod server;
 mod support;
 mod tls;
 mod tls_collector;
+#[cfg(feature = "record-replay")]
 mod tls_forward;

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use super::difference::{CallDifference, CallPart};
 use super::dynamic::{alike_str, of_str};
 use super::redacted::looks_redacted;
-use crate::http_attrs::decoded_pairs;
+use crate::replay::values::decoded_pairs;
 
 /// A URL in the form the matcher compares.
 #[derive(Debug, Clone, PartialEq, Eq)]

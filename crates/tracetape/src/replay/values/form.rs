@@ -1,6 +1,6 @@
 //! `application/x-www-form-urlencoded` bodies, field by field.
 
-use crate::http_attrs::decoded_pairs;
+use crate::http_attrs::decode_component;
 
 /// The fields of a form body (`application/x-www-form-urlencoded`), in
 /// the order written: names and values decoded (`+` is a space, `%XX` a
@@ -23,4 +23,22 @@ use crate::http_attrs::decoded_pairs;
 /// ```
 pub fn form_fields(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
     decoded_pairs(text, true)
+}
+
+/// The `key=value` pairs of a query or form body in the order written,
+/// each side decoded by [`decode_component`]; a key without `=` has the
+/// empty value, and empty pieces are skipped.
+pub(crate) fn decoded_pairs(
+    text: &str,
+    plus_is_space: bool,
+) -> impl Iterator<Item = (String, String)> + '_ {
+    text.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(move |pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (
+                decode_component(key, plus_is_space),
+                decode_component(value, plus_is_space),
+            )
+        })
 }

@@ -24,6 +24,7 @@ mod path;
 
 pub use clip::{MAX_VALUE_CHARS, clip};
 pub use dynamic::Dynamic;
+pub(crate) use form::decoded_pairs;
 pub use form::form_fields;
 pub use jwt::Jwt;
 pub use path::push_member;
