@@ -134,6 +134,9 @@ impl TelemetryGuard {
     /// into; nothing when telemetry is disabled.
     pub(crate) fn install_globals(&self) {
         if self.disabled {
+            // Nothing but a refusal: replay mode asked for with telemetry
+            // off must not let calls go to the network.
+            self.started.install();
             return;
         }
         global::set_tracer_provider(self.tracer_provider.clone());

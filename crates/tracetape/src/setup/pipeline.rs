@@ -14,7 +14,7 @@ use super::config::Config;
 use super::error::SetupError;
 use super::exporter::{add_metric_exporter, add_span_exporter};
 use super::guard::TelemetryGuard;
-use super::record::{self, RecordSettings, Started};
+use super::record::{self, RecordSettings};
 use super::settings::BatchSettings;
 use super::span_counts::Counters;
 use super::startup;
@@ -66,12 +66,16 @@ pub(crate) fn build(
             .with_sampler(Sampler::AlwaysOff)
             .build();
         let meter_provider = SdkMeterProvider::builder().build();
+        let (started, warning) = record::when_disabled(record);
+        if let Some(warning) = warning {
+            warning.report();
+        }
         let guard = TelemetryGuard::new(
             tracer_provider,
             meter_provider,
             config.propagators,
             true,
-            Started::Nothing,
+            started,
             Arc::default(),
         );
         return (guard, errors);

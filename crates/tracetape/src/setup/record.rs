@@ -86,6 +86,17 @@ pub(crate) fn start(settings: &RecordSettings, service_name: &str) -> (Started, 
     }
 }
 
+/// What the mode starts when telemetry is disabled (`OTEL_SDK_DISABLED`):
+/// nothing, but replay mode, which cannot run without the layers' tracing
+/// and so refuses every outbound call rather than let it go to the
+/// network.
+pub(crate) fn when_disabled(settings: &RecordSettings) -> (Started, Option<Warning>) {
+    match settings.mode {
+        Mode::Replay => refusing("telemetry is disabled (OTEL_SDK_DISABLED=true)"),
+        Mode::Off | Mode::Record => (Started::Nothing, None),
+    }
+}
+
 /// Replay mode that could not start, for reason `why`, and the warning.
 fn refusing(why: &str) -> (Started, Option<Warning>) {
     let warning = Warning::new(
@@ -224,6 +235,23 @@ mod tests {
 
     /// Regression: recordings that could not be loaded left replay mode
     /// off, so outbound calls went to the network.
+    /// Regression: with OTEL_SDK_DISABLED=true, replay mode started
+    /// nothing and said nothing, so outbound calls went to the network.
+    #[test]
+    fn replay_with_telemetry_disabled_refuses() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (started, warning) = when_disabled(&settings(Mode::Replay, tmp.path().to_owned()));
+        let Started::Refusing(why) = started else {
+            panic!("{started:?}");
+        };
+        assert!(why.contains("OTEL_SDK_DISABLED"), "{why}");
+        assert_eq!(warning.unwrap().name, REPLAY_FAILED);
+        for mode in [Mode::Off, Mode::Record] {
+            let (started, warning) = when_disabled(&settings(mode, tmp.path().to_owned()));
+            assert!(matches!(started, Started::Nothing) && warning.is_none());
+        }
+    }
+
     #[test]
     fn replay_that_cannot_start_refuses_and_says_why() {
         let tmp = tempfile::tempdir().unwrap();

@@ -58,6 +58,12 @@ pub(crate) fn start(_: &RecordSettings, _: &str) -> (Started, Option<Warning>) {
 }
 
 /// The error for a mode this build cannot run.
+/// Nothing starts when telemetry is disabled; a mode asked for is
+/// refused by [`refused`].
+pub(crate) fn when_disabled(_: &RecordSettings) -> (Started, Option<Warning>) {
+    (Started::Nothing, None)
+}
+
 pub(crate) fn refused(settings: &RecordSettings) -> Option<SetupError> {
     settings
         .asked
