@@ -38,7 +38,7 @@ impl<B: Body> LayerBody<B> {
     /// `inner`, its first `limit` bytes reported to `sink`.
     pub(crate) fn recorded(inner: B, limit: usize, sink: CaptureSink) -> Self {
         Self::mode(ModeBody::Teed {
-            inner: TeeBody::new(inner, limit, sink),
+            inner: sink.tee(inner, limit),
         })
     }
 

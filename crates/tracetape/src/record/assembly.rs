@@ -15,9 +15,10 @@ use http::Response;
 use http_body::Body;
 use opentelemetry::trace::TraceId;
 
+use super::budget::Held;
 use super::{
     BodyCapture, BodyEnd, BodyRecord, BodySink, Exchange, MaybeTee, Part, Recorder, ResponseRecord,
-    response_record,
+    TeeBody, response_record,
 };
 
 /// The error of an exchange whose response never came because whatever
@@ -39,12 +40,22 @@ pub(crate) enum Destination {
 }
 
 impl Destination {
-    fn finish(self, exchange: Exchange) {
+    /// `held` goes with the exchange until its recording is handed on.
+    fn finish(self, exchange: Exchange, held: Option<Arc<Held>>) {
         match self {
-            Self::Trace(part) => part.finish(exchange),
+            Self::Trace(part) => part.finish_holding(exchange, held),
             Self::Background { recorder, trace_id } => {
                 recorder.record_background(trace_id, exchange);
+                drop(held);
             }
+        }
+    }
+
+    /// A share of the recorder's body budget for the exchange's bodies.
+    fn held(&self) -> Option<Arc<Held>> {
+        match self {
+            Self::Trace(part) => part.held(),
+            Self::Background { recorder, .. } => Some(recorder.held()),
         }
     }
 }
@@ -66,6 +77,7 @@ pub(crate) fn open(
     limit: usize,
     wording: Wording,
 ) -> (ResponseSide, CaptureSink) {
+    let held = destination.held();
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             destination: Some(destination),
@@ -73,6 +85,7 @@ pub(crate) fn open(
             outstanding: 2,
         }),
         wording,
+        held,
     });
     let response = ResponseSide {
         shared: Some(Arc::clone(&shared)),
@@ -112,7 +125,13 @@ impl ResponseSide {
             shared,
             side: Side::Response,
         };
-        Response::from_parts(parts, MaybeTee::tee(body, self.limit, sink))
+        let limit = self.limit;
+        Response::from_parts(
+            parts,
+            MaybeTee::Tee {
+                inner: sink.tee(body, limit),
+            },
+        )
     }
 
     /// Records that no response body will come: `response` is what was
@@ -145,6 +164,15 @@ pub(crate) struct CaptureSink {
 }
 
 impl CaptureSink {
+    /// `body`, its first `limit` bytes captured for this sink, as far as
+    /// the recorder's body budget allows.
+    pub(crate) fn tee<B: Body>(self, body: B, limit: usize) -> TeeBody<B, Self> {
+        match self.shared.held.clone() {
+            Some(held) => TeeBody::budgeted(body, limit, held, self),
+            None => TeeBody::new(body, limit, self),
+        }
+    }
+
     /// Records a body that was known whole before it was sent (the
     /// reqwest middleware's).
     #[cfg(feature = "reqwest")]
@@ -200,6 +228,8 @@ enum Side {
 struct Shared {
     state: Mutex<State>,
     wording: Wording,
+    /// The exchange's share of the body budget (`None` for an inert part).
+    held: Option<Arc<Held>>,
 }
 
 #[derive(Debug)]
@@ -235,7 +265,7 @@ impl Shared {
         // Outside the lock: handing the recording on may run its sink.
         if let Some((destination, mut exchange)) = finished {
             exchange.end_unix_nanos = unix_nanos(SystemTime::now());
-            destination.finish(exchange);
+            destination.finish(exchange, self.held.clone());
         }
     }
 }

@@ -9,6 +9,7 @@
 
 use std::io::IoSlice;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::{Buf, Bytes};
@@ -16,6 +17,7 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 use super::BodyRecord;
+use super::budget::Held;
 
 /// The first allocation for a body whose size is not known in advance,
 /// unless the limit is smaller. Later growth doubles, up to the limit.
@@ -171,7 +173,17 @@ where
     pub fn new(inner: B, limit: usize, sink: S) -> Self {
         Self {
             inner,
-            capture: Capture::new(limit),
+            capture: Capture::new(limit, None),
+            sink: Some(sink),
+        }
+    }
+
+    /// As [`new`](Self::new), buffering only what `held` can take from
+    /// its recorder's budget.
+    pub(crate) fn budgeted(inner: B, limit: usize, held: Arc<Held>, sink: S) -> Self {
+        Self {
+            inner,
+            capture: Capture::new(limit, Some(held)),
             sink: Some(sink),
         }
     }
@@ -266,14 +278,18 @@ struct Capture {
     /// early (see [`Capture::data`]).
     limit: usize,
     size: u64,
+    /// Where the buffer's bytes are taken from, in record mode (see
+    /// `budget.rs`).
+    held: Option<Arc<Held>>,
 }
 
 impl Capture {
-    fn new(limit: usize) -> Self {
+    fn new(limit: usize, held: Option<Arc<Held>>) -> Self {
         Self {
             kept: Vec::new(),
             limit,
             size: 0,
+            held,
         }
     }
 
@@ -290,7 +306,10 @@ impl Capture {
         if wanted == 0 {
             return;
         }
-        self.reserve(wanted, remaining, last);
+        let wanted = self.reserve(wanted, remaining, last);
+        if wanted == 0 {
+            return;
+        }
 
         let chunk = data.chunk();
         if chunk.len() >= wanted {
@@ -318,11 +337,13 @@ impl Capture {
 
     /// Makes room for `wanted` more bytes, never beyond the limit: exactly
     /// the body's size when the hint knows it, otherwise a small first
-    /// buffer that doubles.
-    fn reserve(&mut self, wanted: usize, remaining: SizeHint, last: bool) {
+    /// buffer that doubles. Returns how many of them fit: fewer when the
+    /// recorder's budget is spent, and then copying stops there for good,
+    /// so that what is kept stays a prefix.
+    fn reserve(&mut self, wanted: usize, remaining: SizeHint, last: bool) -> usize {
         let needed = self.kept.len().saturating_add(wanted);
         if needed <= self.kept.capacity() {
-            return;
+            return wanted;
         }
         let target = if last {
             needed
@@ -337,8 +358,19 @@ impl Capture {
             needed.saturating_add(lower).max(floor)
         };
         // `needed` is within the limit, so this never shrinks the request.
-        let target = target.min(self.limit).max(needed);
-        self.kept.reserve_exact(target - self.kept.len());
+        let mut target = target.min(self.limit).max(needed);
+        if let Some(held) = &self.held {
+            let capacity = self.kept.capacity();
+            target = capacity + held.take(target - capacity);
+            if target < needed {
+                held.note_cut();
+                self.limit = target;
+            }
+        }
+        if target > self.kept.len() {
+            self.kept.reserve_exact(target - self.kept.len());
+        }
+        wanted.min(target.saturating_sub(self.kept.len()))
     }
 
     fn into_record(self) -> BodyRecord {

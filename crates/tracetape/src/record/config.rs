@@ -38,6 +38,8 @@ const DIR: &str = "TRACETAPE_RECORD_DIR";
 const QUEUE: &str = "TRACETAPE_RECORD_QUEUE";
 /// `TRACETAPE_RECORD_MAX_DIR_BYTES`
 const MAX_DIR_BYTES: &str = "TRACETAPE_RECORD_MAX_DIR_BYTES";
+/// `TRACETAPE_RECORD_MAX_HELD_BYTES`
+const MAX_HELD_BYTES: &str = "TRACETAPE_RECORD_MAX_HELD_BYTES";
 
 /// Bodies are kept up to this many bytes unless configured.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -45,6 +47,9 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_QUEUE: usize = 1024;
 /// The recordings directory's size cap unless configured: 1 GiB.
 pub const DEFAULT_MAX_DIR_BYTES: u64 = 1024 * 1024 * 1024;
+/// The bytes of bodies record mode holds across all requests unless
+/// configured: 64 MiB.
+pub const DEFAULT_MAX_HELD_BYTES: u64 = 64 * 1024 * 1024;
 /// Where recordings go unless configured, relative to the working
 /// directory.
 pub const DEFAULT_DIR: &str = ".tracetape/recordings";
@@ -99,6 +104,12 @@ pub struct RecordSettings {
     /// `*.json` files take at most this many bytes together (default 1
     /// GiB); past it, the oldest recordings are removed, with a warning.
     pub max_dir_bytes: u64,
+    /// `TRACETAPE_RECORD_MAX_HELD_BYTES`: the bytes of bodies record mode
+    /// holds in memory across all requests until their recordings are
+    /// handed to the writer (default 64 MiB); past it, bodies are kept
+    /// only in part and marked truncated, with a warning, and counted
+    /// ([`Recorder::cut_by_budget`](super::Recorder::cut_by_budget)).
+    pub max_held_bytes: u64,
     /// `[[record.redact]]` and `TRACETAPE_RECORD_REDACT_*`: the redaction
     /// rules applied, after the defaults, before anything is written.
     pub redact: Vec<RedactRule>,
@@ -130,6 +141,7 @@ impl Default for RecordSettings {
             dir: PathBuf::from(DEFAULT_DIR),
             queue: DEFAULT_QUEUE,
             max_dir_bytes: DEFAULT_MAX_DIR_BYTES,
+            max_held_bytes: DEFAULT_MAX_HELD_BYTES,
             redact: Vec::new(),
             otlp_endpoint: None,
             forward_tls: TlsFiles::default(),
@@ -278,6 +290,17 @@ impl RecordSettings {
                 )),
             }
         }
+        if let Some(value) = get(MAX_HELD_BYTES) {
+            match value.parse::<u64>() {
+                Ok(bytes) => settings.max_held_bytes = bytes,
+                Err(_) => warnings.push(Warning::invalid_env(
+                    MAX_HELD_BYTES,
+                    &value,
+                    "expected a number of bytes",
+                    "67108864",
+                )),
+            }
+        }
         for (name, rule) in [
             (
                 REDACT_HEADERS,
@@ -327,6 +350,7 @@ impl RecordSettings {
         self.dir = file.dir.unwrap_or_else(|| self.dir.clone());
         self.queue = file.queue.unwrap_or(self.queue);
         self.max_dir_bytes = file.max_dir_bytes.unwrap_or(self.max_dir_bytes);
+        self.max_held_bytes = file.max_held_bytes.unwrap_or(self.max_held_bytes);
         self.redact = file.redact;
         self.otlp_endpoint = file.otlp_endpoint;
     }
@@ -377,6 +401,7 @@ mod tests {
             (DIR, "/tmp/rec"),
             (QUEUE, "16"),
             (MAX_DIR_BYTES, "4096"),
+            (MAX_HELD_BYTES, "2048"),
             (OTLP_ENDPOINT, "http://127.0.0.1:4318/v1/traces"),
         ]);
         assert!(warnings.is_empty(), "{warnings:?}");
@@ -389,6 +414,7 @@ mod tests {
                 dir: PathBuf::from("/tmp/rec"),
                 queue: 16,
                 max_dir_bytes: 4096,
+                max_held_bytes: 2048,
                 redact: Vec::new(),
                 otlp_endpoint: Some("http://127.0.0.1:4318/v1/traces".to_owned()),
                 forward_tls: TlsFiles::default(),

@@ -26,6 +26,7 @@ pub(crate) struct FileSettings {
     pub(crate) dir: Option<PathBuf>,
     pub(crate) queue: Option<usize>,
     pub(crate) max_dir_bytes: Option<u64>,
+    pub(crate) max_held_bytes: Option<u64>,
     pub(crate) redact: Vec<RedactRule>,
     pub(crate) otlp_endpoint: Option<String>,
 }
@@ -63,6 +64,7 @@ struct RawRecord {
     dir: Option<PathBuf>,
     queue: Option<usize>,
     max_dir_bytes: Option<u64>,
+    max_held_bytes: Option<u64>,
     otlp_endpoint: Option<String>,
     #[serde(default)]
     redact: Vec<RawRule>,
@@ -208,6 +210,7 @@ pub(crate) fn parse(text: &str) -> Result<FileSettings, String> {
         dir: record.dir,
         queue: record.queue,
         max_dir_bytes: record.max_dir_bytes,
+        max_held_bytes: record.max_held_bytes,
         redact,
         otlp_endpoint,
     })
@@ -298,6 +301,7 @@ mod tests {
             dir = "recs"
             queue = 16
             max_dir_bytes = 65536
+            max_held_bytes = 32768
             otlp_endpoint = "http://collector:4318/v1/traces"
 
             [[record.redact]]
@@ -337,6 +341,7 @@ mod tests {
                 dir: Some(PathBuf::from("recs")),
                 queue: Some(16),
                 max_dir_bytes: Some(65536),
+                max_held_bytes: Some(32768),
                 otlp_endpoint: Some("http://collector:4318/v1/traces".to_owned()),
                 redact: vec![
                     RedactRule::header("x-session"),

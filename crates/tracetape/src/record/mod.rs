@@ -33,6 +33,7 @@
 
 pub(crate) mod assembly;
 mod body;
+mod budget;
 mod capture;
 mod config;
 mod config_file;
@@ -60,7 +61,8 @@ mod tests;
 pub use body::{BodyCapture, BodyEnd, BodySink, TeeBody};
 pub(crate) use capture::{header_records, request_record, response_record};
 pub use config::{
-    DEFAULT_DIR, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DIR_BYTES, DEFAULT_QUEUE, Mode, RecordSettings,
+    DEFAULT_DIR, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DIR_BYTES, DEFAULT_MAX_HELD_BYTES,
+    DEFAULT_QUEUE, Mode, RecordSettings,
 };
 pub use config_file::{CONFIG_FILE, ConfigError, check_config};
 pub use encoding::{DecodeBodyError, MAX_DECODED_BODY_BYTES};

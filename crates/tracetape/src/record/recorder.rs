@@ -29,6 +29,7 @@
 //! oldest first). A part asked for after that is inert: its call is not
 //! recorded, and counted ([`Recorder::late_calls_dropped`]).
 
+use super::budget::{BodyBudget, Held};
 use std::cell::Cell;
 use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -150,6 +151,8 @@ struct Inner {
     late_calls_dropped: AtomicU64,
     /// Recordings done but for a context that still holds them.
     lingering: Lingering,
+    /// The bytes of bodies held across requests (`budget.rs`).
+    budget: Arc<BodyBudget>,
     sink: Sink,
 }
 
@@ -247,9 +250,28 @@ impl Recorder {
                 dropped_by_rules: AtomicU64::new(0),
                 late_calls_dropped: AtomicU64::new(0),
                 lingering: Lingering::new(LINGER),
+                budget: BodyBudget::new(settings.max_held_bytes),
                 sink,
             }),
         }
+    }
+
+    /// Bytes of bodies held now, against the budget.
+    #[cfg(test)]
+    pub(crate) fn held_bytes(&self) -> u64 {
+        self.inner.budget.held()
+    }
+
+    /// A share of the body budget for one exchange's bodies.
+    pub(crate) fn held(&self) -> Arc<Held> {
+        Held::new(&self.inner.budget)
+    }
+
+    /// Bodies cut short (kept in part, marked truncated) because the
+    /// bodies already held for recordings took all of
+    /// [`RecordSettings::max_held_bytes`].
+    pub fn cut_by_budget(&self) -> u64 {
+        self.inner.budget.cut()
     }
 
     /// How many recordings a drop rule ([`RedactAction::Drop`](super::RedactAction::Drop))
@@ -388,6 +410,7 @@ impl Recorder {
                 due: false,
                 // The server's own exchange and, typically, a few calls.
                 exchanges: Vec::with_capacity(4),
+                held: Vec::new(),
                 delivered: false,
             }),
         });
@@ -514,10 +537,23 @@ pub(crate) struct Part {
 
 impl Part {
     /// Adds `exchange` to the recording.
-    pub(crate) fn finish(mut self, exchange: Exchange) {
+    #[cfg(test)]
+    pub(crate) fn finish(self, exchange: Exchange) {
+        self.finish_holding(exchange, None);
+    }
+
+    /// Adds `exchange` to the recording, with the budget its bodies hold
+    /// until the recording is handed on.
+    pub(crate) fn finish_holding(mut self, exchange: Exchange, held: Option<Arc<Held>>) {
         if let Some(assembly) = self.assembly.take() {
-            assembly.close_part(Some(exchange));
+            assembly.close_part(Some((exchange, held)));
         }
+    }
+
+    /// A share of the recorder's body budget for one more exchange; `None`
+    /// for an inert part.
+    pub(crate) fn held(&self) -> Option<Arc<Held>> {
+        (self.assembly.as_ref()).map(|assembly| assembly.recorder.held())
     }
 }
 
@@ -550,6 +586,8 @@ struct State {
     /// handle or not.
     due: bool,
     exchanges: Vec<Exchange>,
+    /// The body budget the exchanges hold, given back when handed on.
+    held: Vec<Arc<Held>>,
     /// Set when handed on; no part is handed out after.
     delivered: bool,
 }
@@ -564,6 +602,8 @@ impl State {
     /// Marks the recording handed on and takes its exchanges.
     fn take(&mut self) -> Vec<Exchange> {
         self.delivered = true;
+        // The bodies move on to the writer, whose queue bounds them.
+        self.held.clear();
         std::mem::take(&mut self.exchanges)
     }
 }
@@ -577,11 +617,12 @@ impl Assembly {
     /// recording on when it is then complete, or puts it on the
     /// lingering list when only a context holds it. The lock makes "last"
     /// true for exactly one caller.
-    fn close_part(self: Arc<Self>, exchange: Option<Exchange>) {
+    fn close_part(self: Arc<Self>, exchange: Option<(Exchange, Option<Arc<Held>>)>) {
         let (finished, linger) = {
             let mut state = self.lock();
-            if let Some(exchange) = exchange {
+            if let Some((exchange, held)) = exchange {
                 state.exchanges.push(exchange);
+                state.held.extend(held);
             }
             state.open_parts = state.open_parts.saturating_sub(1);
             if state.complete() {

@@ -238,6 +238,39 @@ async fn a_streamed_response_is_recorded_whole() {
     assert_eq!(exchange.error, None);
 }
 
+/// Bodies held across requests share one budget: past it a body is kept
+/// in part (marked truncated) and counted, and the bytes come back once
+/// the recording is handed on, so the next request is kept as the first.
+#[tokio::test]
+async fn bodies_past_the_held_budget_are_cut_and_the_budget_comes_back() {
+    let h = Harness::new();
+    let collected = Collected::new("orders");
+    let settings = RecordSettings {
+        max_held_bytes: 150,
+        ..RecordSettings::default()
+    };
+    let recorder = collected.recorder(&settings);
+    let app = app(&h, recorder.clone());
+    let big: Vec<u8> = (0..100_u8).collect();
+    for round in 1..=2_u64 {
+        let request = Request::post("/echo")
+            .body(Body::from(big.clone()))
+            .unwrap();
+        let (_, body) = send(&app, request).await;
+        assert_eq!(body, big, "the client still receives the whole body");
+        let exchange = collected.wait_for_one().await.exchanges.remove(0);
+        assert_eq!(exchange.request.body, whole(&big), "round {round}");
+        let response = exchange.response.unwrap().body;
+        assert_eq!(
+            (&response.bytes[..], response.truncated, response.size),
+            (&big[..50], true, 100),
+            "round {round}: what was left of the budget"
+        );
+        assert_eq!(recorder.cut_by_budget(), round);
+        assert_eq!(recorder.held_bytes(), 0, "given back once handed on");
+    }
+}
+
 #[tokio::test]
 async fn oversized_bodies_are_truncated_but_sent_whole() {
     let h = Harness::new();

@@ -242,7 +242,7 @@ async fn limit_zero_copies_nothing() {
     assert_eq!(body.collect().await.unwrap().to_bytes(), "secret");
     assert_eq!(captures.only().body, record(b"", true, 6));
 
-    let mut capture = Capture::new(0);
+    let mut capture = Capture::new(0, None);
     capture.data(&Bytes::from_static(b"secret"), SizeHint::default(), false);
     assert_eq!(capture.kept.capacity(), 0, "nothing allocated");
 }
@@ -343,12 +343,12 @@ async fn size_hint_and_is_end_stream_are_forwarded() {
 #[test]
 fn known_size_is_allocated_once_exactly() {
     // One frame, the whole body.
-    let mut capture = Capture::new(DEFAULT_MAX_BODY_BYTES);
+    let mut capture = Capture::new(DEFAULT_MAX_BODY_BYTES, None);
     capture.data(&Bytes::from(pattern(100)), SizeHint::with_exact(0), true);
     assert_eq!(capture.kept.capacity(), 100);
 
     // Several frames with the rest announced (a `Content-Length` body).
-    let mut capture = Capture::new(DEFAULT_MAX_BODY_BYTES);
+    let mut capture = Capture::new(DEFAULT_MAX_BODY_BYTES, None);
     let bytes = pattern(300);
     let mut pointer = None;
     for (i, chunk) in bytes.chunks(100).enumerate() {
@@ -368,7 +368,7 @@ fn known_size_is_allocated_once_exactly() {
     assert_eq!(record.bytes, bytes);
 
     // Larger than the limit: the limit, not the size.
-    let mut capture = Capture::new(50);
+    let mut capture = Capture::new(50, None);
     capture.data(
         &Bytes::from(pattern(10)),
         SizeHint::with_exact(1_000_000),
@@ -379,12 +379,12 @@ fn known_size_is_allocated_once_exactly() {
 
 #[test]
 fn unknown_size_starts_small_and_never_grows_past_the_limit() {
-    let mut capture = Capture::new(DEFAULT_MAX_BODY_BYTES);
+    let mut capture = Capture::new(DEFAULT_MAX_BODY_BYTES, None);
     capture.data(&Bytes::from_static(b"tiny"), SizeHint::default(), false);
     assert_eq!(capture.kept.capacity(), INITIAL_CAPACITY);
 
     const LIMIT: usize = 10_000;
-    let mut capture = Capture::new(LIMIT);
+    let mut capture = Capture::new(LIMIT, None);
     let chunk = Bytes::from(pattern(4096));
     for _ in 0..20 {
         capture.data(&chunk, SizeHint::default(), false);
