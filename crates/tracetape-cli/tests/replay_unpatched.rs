@@ -110,11 +110,10 @@ fn a_bypassing_connection_is_blocked_and_reported_with_the_handler_frame() {
     assert!(!stderr(&output).contains("detection"), "{}", both(&output));
 }
 
-#[test]
-fn at_any_concurrency_each_connection_is_told_to_the_request_that_made_it() {
-    // Every order connects around tracetape from its handler; eight are in
-    // flight at once, so only the thread and time of each connection (and
-    // the poll times in each replay log) tell them apart.
+/// Eight orders in flight at once, each connecting around tracetape in the
+/// way `variable` tells the replay target: each finding names exactly one
+/// request, its own (`check` looks at each finding too).
+fn each_connection_is_told_to_its_own_request(variable: &str, check: impl Fn(&Value)) {
     let orders = ["o-1", "o-2", "o-3", "o-4", "o-5", "o-6", "o-7", "o-8"];
     let fixture = Fixture::record(&orders);
     let (_listener, addr) = listener();
@@ -124,7 +123,7 @@ fn at_any_concurrency_each_connection_is_told_to_the_request_that_made_it() {
             "",
             &["--concurrency", "8", "--order", "free", "--format", "json"],
         )
-        .env("REPLAY_TARGET_BYPASS", addr.to_string())
+        .env(variable, addr.to_string())
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", both(&output));
@@ -143,6 +142,7 @@ fn at_any_concurrency_each_connection_is_told_to_the_request_that_made_it() {
             let [one] = finding["recordings"].as_array().unwrap().as_slice() else {
                 panic!("not told to one request: {finding}");
             };
+            check(finding);
             one.as_str().unwrap()
         })
         .collect();
@@ -150,6 +150,14 @@ fn at_any_concurrency_each_connection_is_told_to_the_request_that_made_it() {
     blamed.sort_unstable();
     assert_eq!(replayed.len(), orders.len(), "{report}");
     assert_eq!(blamed, replayed, "one finding per request, each its own");
+}
+
+#[test]
+fn at_any_concurrency_each_connection_is_told_to_the_request_that_made_it() {
+    // Every order connects around tracetape from its handler; eight are in
+    // flight at once, so only the thread and time of each connection (and
+    // the poll times in each replay log) tell them apart.
+    each_connection_is_told_to_its_own_request("REPLAY_TARGET_BYPASS", |_| {});
 }
 
 #[test]
@@ -761,48 +769,15 @@ fn a_connection_on_the_blocking_pool_is_told_to_its_request_at_any_concurrency()
     // Each order connects from `context::spawn_blocking`, eight at once:
     // before, such a line was on no handler's thread and all eight
     // requests in flight were listed.
-    let orders = ["o-1", "o-2", "o-3", "o-4", "o-5", "o-6", "o-7", "o-8"];
-    let fixture = Fixture::record(&orders);
-    let (_listener, addr) = listener();
-    let output = fixture
-        .replay_command(
-            free_port(),
-            "",
-            &["--concurrency", "8", "--order", "free", "--format", "json"],
-        )
-        .env("REPLAY_TARGET_BLOCKING_BYPASS", addr.to_string())
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let mut replayed: Vec<&str> = report["recordings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|recording| recording["id"].as_str().unwrap())
-        .collect();
-    let mut blamed: Vec<&str> = report["unpatched"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|finding| {
-            let [one] = finding["recordings"].as_array().unwrap().as_slice() else {
-                panic!("not told to one request: {finding}");
-            };
-            assert!(
-                finding["frames"][0]
-                    .as_str()
-                    .unwrap()
-                    .starts_with("replay_target::connect_bypassing_tracetape"),
-                "{finding}"
-            );
-            one.as_str().unwrap()
-        })
-        .collect();
-    replayed.sort_unstable();
-    blamed.sort_unstable();
-    assert_eq!(replayed.len(), orders.len(), "{report}");
-    assert_eq!(blamed, replayed, "one finding per request, each its own");
+    each_connection_is_told_to_its_own_request("REPLAY_TARGET_BLOCKING_BYPASS", |finding| {
+        assert!(
+            finding["frames"][0]
+                .as_str()
+                .unwrap()
+                .starts_with("replay_target::connect_bypassing_tracetape"),
+            "{finding}"
+        );
+    });
 }
 
 #[test]

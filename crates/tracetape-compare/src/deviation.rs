@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 pub use tracetape::replay::values::MAX_VALUE_CHARS;
-use tracetape::replay::values::clip;
+use tracetape::replay::values::{clip, clip_after};
 
 /// Deviations a [`Comparison`] lists at most; the others are counted in
 /// [`Comparison::omitted`], so that a body that differs everywhere makes
@@ -148,10 +148,7 @@ impl Deviation {
 
     /// Sets the path, cut to [`MAX_PATH_CHARS`].
     pub(super) fn with_path(mut self, path: String) -> Self {
-        self.path = Some(match path.char_indices().nth(MAX_PATH_CHARS) {
-            Some((end, _)) => format!("{}…", &path[..end]),
-            None => path,
-        });
+        self.path = Some(clip_after(&path, MAX_PATH_CHARS));
         self
     }
 

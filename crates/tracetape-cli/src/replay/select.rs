@@ -108,14 +108,7 @@ pub(crate) fn select(settings: &Settings, notes: &mut dyn Write) -> anyhow::Resu
     }
     let loaded = store.load().context("failed to read the recordings")?;
     let unread = unreadable(&loaded.errors, settings.skip_unreadable)?;
-    for skip in &unread {
-        writeln!(
-            notes,
-            "note: skipped {}: {}",
-            skip.path.display(),
-            skip.reason
-        )?;
-    }
+    note(&unread, notes)?;
     same_ids(&loaded.recordings)?;
     let mut services: BTreeMap<String, usize> = BTreeMap::new();
     for stored in &loaded.recordings {
@@ -233,14 +226,7 @@ pub(crate) fn select(settings: &Settings, notes: &mut dyn Write) -> anyhow::Resu
             also_filtered(settings)
         );
     }
-    for skip in &skipped {
-        writeln!(
-            notes,
-            "note: skipped {}: {}",
-            skip.path.display(),
-            skip.reason
-        )?;
-    }
+    note(&skipped, notes)?;
     // Listed in the report with the others (noted above already).
     skipped.extend(unread);
     if recordings.is_empty() {
@@ -270,6 +256,19 @@ pub(crate) fn select(settings: &Settings, notes: &mut dyn Write) -> anyhow::Resu
 
 /// The files of `errors` as skipped, when `skip` allows it; else the
 /// error that stops the run, naming each.
+/// One `note: skipped FILE: why` line per recording left out.
+fn note(skipped: &[Skipped], notes: &mut dyn Write) -> std::io::Result<()> {
+    for skip in skipped {
+        writeln!(
+            notes,
+            "note: skipped {}: {}",
+            skip.path.display(),
+            skip.reason
+        )?;
+    }
+    Ok(())
+}
+
 fn unreadable(errors: &[ReadRecordingError], skip: bool) -> anyhow::Result<Vec<Skipped>> {
     let skipped: Vec<Skipped> = errors
         .iter()

@@ -166,7 +166,6 @@ pub(crate) struct RecordingWriter {
     sender: Option<Sender<Queued>>,
     thread: Option<JoinHandle<()>>,
     dir: PathBuf,
-    capacity: usize,
     drop_timeout: Duration,
     forwarded: Option<Arc<ForwardCounts>>,
 }
@@ -333,7 +332,6 @@ impl RecordingWriter {
             sender: Some(sender),
             thread: Some(thread),
             dir: config.dir,
-            capacity: config.capacity,
             drop_timeout: config.drop_timeout,
             forwarded,
         })
@@ -385,7 +383,7 @@ impl RecordingWriter {
                 format_args!(
                     "the recording queue is full ({} recordings or {} bytes); \
                      recordings are dropped and counted until it drains",
-                    self.capacity, self.shared.max_queued_bytes
+                    self.shared.capacity, self.shared.max_queued_bytes
                 ),
             );
         }

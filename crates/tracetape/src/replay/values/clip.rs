@@ -16,7 +16,21 @@ pub const MAX_VALUE_CHARS: usize = 200;
 /// ```
 #[must_use]
 pub fn clip(text: &str) -> String {
-    match text.char_indices().nth(MAX_VALUE_CHARS) {
+    clip_after(text, MAX_VALUE_CHARS)
+}
+
+/// `text` cut after `max` characters, `…` marking the cut: [`clip`] for
+/// what a report bounds otherwise (a JSON path, say).
+///
+/// ```
+/// use tracetape::replay::values::clip_after;
+///
+/// assert_eq!(clip_after("$.abcdef", 4), "$.ab…");
+/// assert_eq!(clip_after("$.a", 4), "$.a");
+/// ```
+#[must_use]
+pub fn clip_after(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
         Some((end, _)) => format!("{}…", &text[..end]),
         None => text.to_owned(),
     }

@@ -13,7 +13,7 @@
 //! - [`push_member`]: a member of a JSON path, written as ignore rules
 //!   and [`CallDifference`](super::matching::CallDifference) paths write
 //!   it;
-//! - [`clip`]: a value cut for a report, after [`MAX_VALUE_CHARS`]
+//! - [`clip`] (and [`clip_after`]): a value cut for a report, after [`MAX_VALUE_CHARS`]
 //!   characters.
 
 mod clip;
@@ -22,7 +22,7 @@ mod form;
 mod jwt;
 mod path;
 
-pub use clip::{MAX_VALUE_CHARS, clip};
+pub use clip::{MAX_VALUE_CHARS, clip, clip_after};
 pub use dynamic::Dynamic;
 pub(crate) use form::decoded_pairs;
 pub use form::form_fields;
