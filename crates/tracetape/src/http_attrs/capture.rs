@@ -12,8 +12,10 @@ const SANITIZE_VAR: &str = "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_F
 /// Credential headers whose values may be captured as they are.
 pub(crate) const SAFE_VAR: &str = "TRACETAPE_CAPTURE_HEADERS_SAFE";
 
-/// Headers whose captured values are `[REDACTED]` unless listed as safe:
-/// those that carry credentials. Listed in `docs/security.md`.
+/// The headers that carry credentials, in lower case: their captured
+/// values are `[REDACTED]` unless listed as safe, and recordings keep only
+/// their keyed hash (`record::DEFAULT_HEADERS`). Listed in
+/// `docs/security.md`.
 pub(crate) const SANITIZED_HEADERS: [&str; 10] = [
     "authorization",
     "proxy-authorization",

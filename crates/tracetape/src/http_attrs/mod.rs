@@ -9,7 +9,7 @@ mod query;
 mod query_keys;
 mod url;
 
-pub(crate) use capture::HeaderCapture;
+pub(crate) use capture::{HeaderCapture, SANITIZED_HEADERS};
 pub(crate) use exclude::UrlExclusions;
 pub(crate) use method::Method;
 pub(crate) use query::redact_query;

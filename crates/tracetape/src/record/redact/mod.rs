@@ -36,14 +36,14 @@ use super::{Exchange, ExchangeKind, Recording};
 use crate::http_attrs::{QueryKeys, redact_url};
 use json_body::Found;
 
-/// Headers whose values are always redacted, in lower case.
-pub const DEFAULT_HEADERS: [&str; 5] = [
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "set-cookie",
-    "x-api-key",
-];
+/// Headers whose values are always redacted, in lower case: those that
+/// carry credentials, the same list whose values spans never capture
+/// unless told they are safe.
+///
+/// ```
+/// assert!(tracetape::record::DEFAULT_HEADERS.contains(&"x-csrf-token"));
+/// ```
+pub const DEFAULT_HEADERS: [&str; 10] = crate::http_attrs::SANITIZED_HEADERS;
 
 impl super::RecordSettings {
     /// Redacts `exchange` in place as a recorder with these settings

@@ -34,6 +34,8 @@ fn exchange(kind: ExchangeKind, method: &str, url: &str, request_body: &str) -> 
                 header("accept", "application/json"),
                 header("content-type", "application/json"),
                 header("x-session", "sess-9"),
+                header("x-csrf-token", "csrf-t0k"),
+                header("x-goog-api-key", "g00g-k3y"),
             ],
             body: body(request_body),
         },
@@ -94,6 +96,9 @@ fn defaults_hash_credentials_and_redact_url_secrets() {
         "session=def",
         "pa55",
         "Signature=xyz",
+        // Every credential header spans hide is hidden in recordings too.
+        "csrf-t0k",
+        "g00g-k3y",
     ] {
         assert!(!written.contains(secret), "{secret} was kept");
     }
