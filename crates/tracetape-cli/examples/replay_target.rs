@@ -26,7 +26,7 @@
 //! | `REPLAY_TARGET_BYPASS` | `ip:port` each order also connects to with a plain `std::net::TcpStream`, around tracetape's clients (what an unpatched dependency does); whether it connects changes nothing in the answer |
 //! | `REPLAY_TARGET_PLAIN_CLIENT` | `ip:port` each order also calls (`GET /plain`) with a plain `reqwest::Client`, without tracetape's middleware; whether the call succeeds changes nothing in the answer |
 //! | `REPLAY_TARGET_RESOLVE` | a host name each order also looks up with `std::net::ToSocketAddrs` (`getaddrinfo`), around tracetape's clients; whether it resolves changes nothing in the answer |
-//! | `REPLAY_TARGET_TOKEN` | each order must carry `Authorization: Bearer <token>`, else it is answered 401 |
+//! | `REPLAY_TARGET_TOKEN` | each order must carry `Authorization: Bearer <token>` or the query `?api_key=<token>`, else it is answered 401 |
 //! | `REPLAY_TARGET_UDP` | `ip:port` each order also sends a datagram to with a plain `std::net::UdpSocket` (as a metrics client would); whether it is sent changes nothing in the answer |
 //! | `REPLAY_TARGET_BLOCKING_BYPASS` | `ip:port` each order also connects to as `REPLAY_TARGET_BYPASS` does, on tokio's blocking pool through `tracetape::context::spawn_blocking` |
 //! | `REPLAY_TARGET_BACKGROUND_BYPASS` | `ip:port` a background task spawned at start-up without any request's context connects to as `REPLAY_TARGET_BYPASS` does, each time an order asks it to (the order waits until it has) |
@@ -67,7 +67,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::Router;
 use axum::extract::{Json, Path, State};
 use axum::http::header::AUTHORIZATION;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::routing::{get, post};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use serde_json::{Value, json};
@@ -262,12 +262,19 @@ async fn list_items(State(app): State<Arc<App>>) -> Json<Value> {
 
 async fn order(
     State(app): State<Arc<App>>,
+    uri: Uri,
     headers: HeaderMap,
     Json(order): Json<Value>,
 ) -> Result<Json<Value>, Failure> {
     if let Some(token) = &app.token {
-        let expected = format!("Bearer {token}");
-        if headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+        let bearer = format!("Bearer {token}");
+        let by_header =
+            headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some(bearer.as_str());
+        let key = format!("api_key={token}");
+        let by_query = uri
+            .query()
+            .is_some_and(|query| query.split('&').any(|pair| pair == key));
+        if !by_header && !by_query {
             return Err((StatusCode::UNAUTHORIZED, "unauthorized".to_owned()));
         }
     }

@@ -11,8 +11,8 @@
 //! (`replay/watchdog.rs`, `tracetape` [`watchdog::SUBCOMMAND`]), and the
 //! connections it reports are read, filtered and attributed in
 //! `replay/unpatched.rs` (`replay/procfs.rs` tells the service's processes).
-//! Headers given for the replay (`replay/headers.rs`) replace the recorded
-//! ones. `--learn` (`replay/learn.rs`) replays twice and proposes ignore
+//! Headers and query values given for the replay (`replay/headers.rs`,
+//! `replay/query.rs`) replace the recorded ones. `--learn` (`replay/learn.rs`) replays twice and proposes ignore
 //! rules; `--accept` hands over to `tracetape accept` (`crate::accept`).
 //! The arguments are in `replay/args.rs`. `tracetape demo` replays through the same driver: [`Settings`],
 //! [`replay`], [`write`].
@@ -28,6 +28,7 @@ mod preload;
 mod process;
 mod procfs;
 mod progress;
+mod query;
 mod report;
 mod run;
 mod select;

@@ -607,6 +607,57 @@ authorization = \"Bearer ${ORDERS_TOKEN}\"\n",
 }
 
 #[test]
+fn a_query_credential_redaction_replaced_is_given_back_with_query() {
+    // The example checks the key every order carried in its query; the
+    // recordings hold it redacted.
+    let token = [("REPLAY_TARGET_TOKEN", TOKEN)];
+    let fixture = Fixture::record_with_query_key(&["o-1"], &token);
+    for file in walk(&fixture.recordings()) {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+        assert!(!text.contains(TOKEN), "{} holds the key", file.display());
+    }
+    let run = |args: &[&str], vars: &[(&str, &str)]| {
+        let mut command = fixture.replay_command(free_port(), "", args);
+        command.envs(token).envs(vars.iter().copied());
+        command.output().unwrap()
+    };
+
+    // Sent as recorded, `api_key=REDACTED` is refused.
+    let output = run(&["--format", "json"], &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["recordings"][0]["status"], 401, "{report}");
+
+    // Given back with --query, it passes, and the value is never printed.
+    let output = run(&["--query", &format!("api_key={TOKEN}")], &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    assert!(!both(&output).contains(TOKEN), "{}", both(&output));
+
+    // Or from the configuration file, the secret in the environment.
+    std::fs::write(
+        fixture.dir.path().join("tracetape.toml"),
+        "[replay.query]\napi_key = \"${ORDERS_KEY}\"\n",
+    )
+    .unwrap();
+    let output = run(&[], &[("ORDERS_KEY", TOKEN)]);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+}
+
+/// Every file under `dir`, at any depth.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
 fn a_bad_configuration_or_no_recordings_cannot_run() {
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {

@@ -159,6 +159,16 @@ pub(crate) struct ReplayArgs {
     /// ${ENV_VAR}].
     #[arg(long = "header", value_name = "NAME: VALUE")]
     pub(crate) headers: Vec<String>,
+    /// Send this value for a query key of every replayed request instead of
+    /// the recorded one.
+    ///
+    /// Such as a credential that redaction replaced in the recordings
+    /// (`?api_key=REDACTED`). Only requests whose recorded query has the key
+    /// (compared as redaction compares keys: decoded, in any case) get it;
+    /// none is added. Repeatable; replaces the `replay.query` entry of the
+    /// same key [key: query, a table whose values may hold ${ENV_VAR}].
+    #[arg(long = "query", value_name = "KEY=VALUE")]
+    pub(crate) query: Vec<String>,
     /// Exit with 1 when the service connected around tracetape's clients.
     ///
     /// When it opened (or tried to open) any connection that bypasses them

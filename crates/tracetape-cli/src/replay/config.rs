@@ -81,6 +81,10 @@ pub(crate) struct Settings {
     /// Headers sent with every replayed request instead of the recorded
     /// ones (`[replay.headers]`, then `--header`).
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    /// Query values sent with every replayed request instead of the
+    /// recorded ones, for the keys its query has (`[replay.query]`, then
+    /// `--query`).
+    pub(crate) query: Vec<(String, String)>,
     /// Whether a call answered by a recorded call that is not the same
     /// call fails its recording.
     pub(crate) call_deviations: CallDeviations,
@@ -132,6 +136,7 @@ struct RawReplay {
     fail_on_unpatched: Option<bool>,
     allow_connect: Option<Vec<String>>,
     headers: Option<BTreeMap<String, String>>,
+    query: Option<BTreeMap<String, String>>,
     call_deviations: Option<CallDeviations>,
     origins: Option<BTreeMap<String, String>>,
     match_headers: Option<Vec<String>>,
@@ -305,6 +310,9 @@ impl Settings {
             fail_on_unpatched: args.fail_on_unpatched || replay.fail_on_unpatched.unwrap_or(false),
             allow_connect,
             headers: super::headers::resolve(replay.headers.as_ref(), &args.headers, |name| {
+                std::env::var(name).ok()
+            })?,
+            query: super::query::resolve(replay.query.as_ref(), &args.query, |name| {
                 std::env::var(name).ok()
             })?,
             call_deviations: args

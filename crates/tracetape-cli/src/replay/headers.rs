@@ -51,7 +51,7 @@ fn checked(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), String>
 
 /// `text` with each `${NAME}` replaced by that environment variable; an
 /// unset one, or a `${` left open, is an error naming it.
-fn expand(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+pub(super) fn expand(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${") {

@@ -126,7 +126,8 @@ pub(crate) async fn replay_selection(
         settings.insecure,
     )
     .map_err(Failure::Usage)?
-    .with_headers(&settings.headers);
+    .with_headers(&settings.headers)
+    .with_query(&settings.query);
     let detection = Detection::prepare(settings, |name| std::env::var(name).ok())
         .context("failed to create the unpatched-dependency report's directory")
         .map_err(Failure::Usage)?;

@@ -377,6 +377,7 @@ mod tests {
             fail_on_unpatched: false,
             allow_connect: Vec::new(),
             headers: Vec::new(),
+            query: Vec::new(),
             call_deviations: Default::default(),
             origins: Vec::new(),
             match_headers: Vec::new(),

@@ -55,6 +55,8 @@ pub(crate) struct Sender {
     timeout: Duration,
     /// Sent instead of the recorded headers of the same name.
     headers: Arc<[(HeaderName, HeaderValue)]>,
+    /// Sent instead of the recorded values of the same query keys.
+    query: Arc<[(String, String)]>,
 }
 
 /// What the service answered.
@@ -122,6 +124,7 @@ impl Sender {
             base,
             timeout,
             headers: Arc::new([]),
+            query: Arc::new([]),
         })
     }
 
@@ -129,6 +132,13 @@ impl Sender {
     /// of the same names.
     pub(crate) fn with_headers(mut self, headers: &[(HeaderName, HeaderValue)]) -> Self {
         self.headers = headers.into();
+        self
+    }
+
+    /// Sends `query`'s values for the keys of each request's query instead
+    /// of the recorded ones.
+    pub(crate) fn with_query(mut self, query: &[(String, String)]) -> Self {
+        self.query = query.into();
         self
     }
 
@@ -204,7 +214,13 @@ impl Sender {
         let recorded = &inbound.request;
         let method = Method::from_bytes(recorded.method.as_bytes())
             .map_err(|_| format!("the recorded method {:?} is not valid", recorded.method))?;
-        let url = self.url(&recorded.url)?;
+        let mut url = self.url(&recorded.url)?;
+        if let Some(query) = url
+            .query()
+            .and_then(|query| super::query::replace(query, &self.query))
+        {
+            url.set_query(Some(&query));
+        }
         if recorded.body.truncated {
             return Err(format!(
                 "the recording kept {} of the {} bytes of the request body \
@@ -488,6 +504,24 @@ mod tests {
         assert_eq!(all("authorization"), ["Bearer s3cret"]);
         assert_eq!(all("x-api-key"), ["k-1"]);
         assert_eq!(all("x-request-id"), ["r-1"]);
+    }
+
+    #[test]
+    fn query_values_given_for_the_replay_replace_the_recorded_ones() {
+        let mut replayable = super::super::outcome::tests::replayable("{}");
+        replayable.recording.exchanges[0].request.url =
+            "/orders?api_key=REDACTED&q=a%20b".to_owned();
+        let given = [("API_KEY".to_owned(), "s3cret".to_owned())];
+        let sender = sender("http://127.0.0.1:9").with_query(&given);
+        let request = sender.request(&replayable).unwrap();
+        assert_eq!(
+            request.url().as_str(),
+            "http://127.0.0.1:9/orders?api_key=s3cret&q=a%20b"
+        );
+        // A query without the key is sent as recorded.
+        replayable.recording.exchanges[0].request.url = "/orders?q=1".to_owned();
+        let request = sender.request(&replayable).unwrap();
+        assert_eq!(request.url().as_str(), "http://127.0.0.1:9/orders?q=1");
     }
 
     #[test]

@@ -181,16 +181,32 @@ impl Fixture {
     /// As [`record`](Self::record), with `vars` in the example's
     /// environment.
     pub fn record_with(orders: &[&str], vars: &[(&str, &str)]) -> Self {
+        // Redacted in the recordings; `REPLAY_TARGET_TOKEN` makes the
+        // example check it.
+        Self::record_orders(orders, vars, "", &format!("Bearer {TOKEN}"))
+    }
+
+    /// As [`record_with`](Self::record_with), the token sent as the query
+    /// `?api_key=` instead of a header.
+    pub fn record_with_query_key(orders: &[&str], vars: &[(&str, &str)]) -> Self {
+        Self::record_orders(orders, vars, &format!("?api_key={TOKEN}"), "")
+    }
+
+    /// Records `orders` sent to `/orders{query}` with `authorization`.
+    fn record_orders(
+        orders: &[&str],
+        vars: &[(&str, &str)],
+        query: &str,
+        authorization: &str,
+    ) -> Self {
         let (fixture, mut target, url) = Self::start_recording(orders, vars);
         let client = reqwest::Client::new();
         for id in orders {
             let response = fixture.runtime.block_on(
                 client
-                    .post(format!("{url}/orders"))
+                    .post(format!("{url}/orders{query}"))
                     .header("x-request-id", format!("req-{id}"))
-                    // Redacted in the recordings; `REPLAY_TARGET_TOKEN`
-                    // makes the example check it.
-                    .header("authorization", format!("Bearer {TOKEN}"))
+                    .header("authorization", authorization)
                     .header(
                         "traceparent",
                         "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
