@@ -70,7 +70,9 @@ pub(crate) struct RecordedCall {
 #[derive(Debug)]
 pub(crate) struct Replayed {
     pub(crate) id: ReplayId,
+    /// The file holding the recording, and its line there.
     pub(crate) file: PathBuf,
+    pub(crate) line: u64,
     pub(crate) method: String,
     /// The route template, else the path.
     pub(crate) route: String,
@@ -161,6 +163,7 @@ pub(crate) fn judge(
     let mut replayed = Replayed {
         id: replayable.id,
         file: replayable.path.clone(),
+        line: replayable.line,
         method,
         route,
         target: replayable
@@ -289,6 +292,7 @@ pub(crate) mod tests {
         Replayable {
             id: ReplayId::of(&recording).unwrap(),
             path: PathBuf::from("/recordings/r.json"),
+            line: 1,
             recording,
         }
     }

@@ -26,6 +26,7 @@ use opentelemetry_proto::tonic::trace::v1::{
 
 use super::error::{DecodeError, EncodeError, ExchangeError};
 use super::format::{FormatVersion, SCOPE_NAME, header, resource, span as key};
+use super::segment;
 use super::{
     BodyRecord, Exchange, ExchangeKind, HeaderRecord, Recording, RequestRecord, ResponseRecord,
 };
@@ -55,9 +56,16 @@ impl Recording {
     /// # }
     /// ```
     pub fn to_otlp_json(&self) -> Result<Vec<u8>, EncodeError> {
-        let mut out = serde_json::to_vec(&encode(self)).map_err(EncodeError::new)?;
-        out.push(b'\n');
+        let mut out = Vec::new();
+        self.write_otlp_json(&mut out)?;
         Ok(out)
+    }
+
+    /// [`to_otlp_json`](Self::to_otlp_json), appended to `out`.
+    pub(crate) fn write_otlp_json(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        serde_json::to_writer(&mut *out, &encode(self)).map_err(EncodeError::new)?;
+        out.push(b'\n');
+        Ok(())
     }
 
     /// Decodes a recording from an OTLP/JSON `TracesData` document written
@@ -277,6 +285,124 @@ fn boolean(key: &str, value: bool) -> KeyValue {
 
 // ---------------------------------------------------------------------------
 // Decoding
+
+/// What one line of a recordings file holds.
+#[derive(Debug)]
+pub(crate) enum Line {
+    /// A segment's header, of a layout version this build reads.
+    Header,
+    /// The recordings of the line's document, one per trace, in the order
+    /// their first spans come: one, as tracetape writes them, or several
+    /// when a collector merged documents.
+    Recordings(Vec<Recording>),
+}
+
+/// Decodes one line of a recordings file (see [`Line`]). A document with
+/// no recording in it is [`DecodeError::NotARecording`].
+pub(crate) fn decode_line(json: &[u8]) -> Result<Line, DecodeError> {
+    let document: TracesData = serde_json::from_slice(json).map_err(DecodeError::json)?;
+    for resource_spans in &document.resource_spans {
+        let attributes = resource_spans
+            .resource
+            .as_ref()
+            .map_or(&[][..], |resource| &resource.attributes[..]);
+        if let Some(version) = Attributes(attributes).get(segment::VERSION_KEY) {
+            let found = match version {
+                Value::StringValue(text) => FormatVersion::parse(text),
+                _ => None,
+            }
+            .ok_or_else(|| DecodeError::InvalidVersion {
+                found: format!("{version:?}"),
+            })?;
+            return if found.major == segment::VERSION.major {
+                Ok(Line::Header)
+            } else {
+                Err(DecodeError::LayoutNotRead {
+                    found,
+                    supported: segment::VERSION,
+                })
+            };
+        }
+    }
+    let mut by_trace: Vec<(Vec<u8>, String, Vec<&Span>)> = Vec::new();
+    let mut first_service = None;
+    for (service_name, spans) in recording_resources(&document)? {
+        first_service.get_or_insert(service_name);
+        for span in spans {
+            match by_trace.iter_mut().find(|(trace, ..)| *trace == span.trace_id) {
+                Some((_, _, group)) => group.push(span),
+                None => by_trace.push((span.trace_id.clone(), service_name.to_owned(), vec![span])),
+            }
+        }
+    }
+    let Some(first_service) = first_service else {
+        return Err(DecodeError::NotARecording);
+    };
+    if by_trace.is_empty() {
+        // A recording without exchanges, as `decode` reads it.
+        return Ok(Line::Recordings(vec![Recording {
+            trace_id: TraceId::INVALID,
+            service_name: first_service.to_owned(),
+            background: false,
+            exchanges: Vec::new(),
+        }]));
+    }
+    by_trace
+        .into_iter()
+        .map(|(_, service_name, spans)| {
+            let recording = Recording {
+                trace_id: TraceId::INVALID,
+                service_name,
+                background: false,
+                exchanges: Vec::with_capacity(spans.len()),
+            };
+            fill(recording, &spans)
+        })
+        .collect::<Result<_, _>>()
+        .map(Line::Recordings)
+}
+
+/// The resources of `document` that are recordings (their version
+/// checked), each with its service name and its recording spans.
+fn recording_resources(
+    document: &TracesData,
+) -> Result<Vec<(&str, Vec<&Span>)>, DecodeError> {
+    let mut found = Vec::new();
+    for resource_spans in &document.resource_spans {
+        let attributes = resource_spans
+            .resource
+            .as_ref()
+            .map_or(&[][..], |resource| &resource.attributes[..]);
+        let attributes = Attributes(attributes);
+        let Some(version) = attributes.get(resource::VERSION) else {
+            continue;
+        };
+        check_version(version)?;
+        let service_name = match attributes.get(resource::SERVICE_NAME) {
+            Some(Value::StringValue(name)) => name.as_str(),
+            _ => "",
+        };
+        let spans = resource_spans
+            .scope_spans
+            .iter()
+            .filter(|scope_spans| {
+                scope_spans
+                    .scope
+                    .as_ref()
+                    .is_some_and(|scope| scope.name == SCOPE_NAME)
+            })
+            .flat_map(|scope_spans| &scope_spans.spans)
+            .filter(|span| {
+                matches!(
+                    SpanKind::try_from(span.kind),
+                    Ok(SpanKind::Server | SpanKind::Client)
+                )
+            })
+            .collect();
+        found.push((service_name, spans));
+    }
+    Ok(found)
+}
 
 fn decode(document: &TracesData) -> Result<Recording, DecodeError> {
     let mut is_recording = false;

@@ -49,6 +49,7 @@ mod read;
 mod recorder;
 mod redact;
 mod save;
+mod segment;
 mod writer;
 
 #[cfg(all(test, feature = "axum", feature = "reqwest"))]
@@ -76,7 +77,9 @@ pub use maybe::MaybeTee;
 pub use model::{
     BodyRecord, Exchange, ExchangeKind, HeaderRecord, Recording, RequestRecord, ResponseRecord,
 };
-pub use read::{LoadedRecordings, MAX_RECORDING_BYTES, RecordingStore, StoredRecording};
+pub use read::{
+    FileRecordings, LoadedRecordings, MAX_RECORDING_BYTES, RecordingStore, StoredRecording,
+};
 pub use recorder::{FlushRecorderError, LINGER, MAX_LINGERING, Recorder, StartRecorderError};
 pub(crate) use recorder::{NotSampled, Part, TraceRecording};
 pub use redact::{

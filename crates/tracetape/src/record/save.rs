@@ -1,10 +1,13 @@
-//! One recording written to a file of its own choosing, atomically: what
-//! `tracetape accept` uses to rewrite a recording in place.
+//! One recording written to a file of its own choosing, or put in place of
+//! one line of a segment, atomically: what `tracetape accept` uses to
+//! rewrite a recording in place.
 
+use std::fs;
 use std::path::Path;
 
 use super::Recording;
 use super::error::WriteRecordingFileError;
+use super::file::{Line, decode_line};
 use crate::store::files;
 
 impl Recording {
@@ -59,6 +62,112 @@ impl Recording {
                 source,
             })?;
         files::write_atomic(dir, name, &contents).map_err(|source| {
+            WriteRecordingFileError::Store {
+                path: path.to_owned(),
+                source: Box::new(source),
+            }
+        })?;
+        Ok(())
+    }
+}
+
+impl Recording {
+    /// Puts this recording in place of the one on line `line` of the file
+    /// at `path`, which must be a recording of the same trace alone on
+    /// its line: the way to rewrite one recording of a segment. The file
+    /// is written again atomically (to `.{name}.tmp` in the same
+    /// directory, then renamed over it), every other line byte for byte as
+    /// it was (a torn last line too). A file of the one-file-per-recording
+    /// layout (`*.json`, line 1) is simply written again, as
+    /// [`write_to`](Self::write_to) does.
+    ///
+    /// ```
+    /// use tracetape::opentelemetry::trace::TraceId;
+    /// use tracetape::record::{Recording, RecordingStore};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let recording = |n: u128, service: &str| Recording {
+    ///     trace_id: TraceId::from(n),
+    ///     service_name: service.into(),
+    ///     background: false,
+    ///     exchanges: Vec::new(),
+    /// };
+    /// let path = dir.path().join("1.jsonl");
+    /// let mut lines = recording(1, "a").to_otlp_json()?;
+    /// lines.extend(recording(2, "a").to_otlp_json()?);
+    /// std::fs::write(&path, lines)?;
+    ///
+    /// recording(2, "b").replace_line(&path, 2)?;
+    /// let file = RecordingStore::read_file(&path);
+    /// assert_eq!(file.recordings[0].recording.service_name, "a");
+    /// assert_eq!(file.recordings[1].recording.service_name, "b");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn replace_line(
+        &self,
+        path: impl AsRef<Path>,
+        line: u64,
+    ) -> Result<(), WriteRecordingFileError> {
+        let path = path.as_ref();
+        if !super::read::is_segment(path) && line <= 1 {
+            return self.write_to(path);
+        }
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
+        else {
+            return Err(WriteRecordingFileError::NotAFile {
+                path: path.to_owned(),
+            });
+        };
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        let store = |source: std::io::Error| WriteRecordingFileError::Store {
+            path: path.to_owned(),
+            source: Box::new(source),
+        };
+        let document = self
+            .to_otlp_json()
+            .map_err(|source| WriteRecordingFileError::Encode {
+                path: path.to_owned(),
+                source,
+            })?;
+        let original = fs::read(path).map_err(store)?;
+        let mut replaced = Vec::with_capacity(original.len() + document.len());
+        let mut found = false;
+        for (number, piece) in (1..).zip(original.split_inclusive(|&b| b == b'\n')) {
+            if number != line {
+                replaced.extend_from_slice(piece);
+                continue;
+            }
+            let whole = piece.strip_suffix(b"\n");
+            let same = whole.is_some_and(|text| match decode_line(text) {
+                Ok(Line::Recordings(recordings)) => {
+                    matches!(recordings.as_slice(), [one] if one.trace_id == self.trace_id)
+                }
+                _ => false,
+            });
+            if !same {
+                return Err(WriteRecordingFileError::NotOnLine {
+                    path: path.to_owned(),
+                    line,
+                    trace_id: self.trace_id.to_string(),
+                });
+            }
+            replaced.extend_from_slice(&document);
+            found = true;
+        }
+        if !found {
+            return Err(WriteRecordingFileError::NotOnLine {
+                path: path.to_owned(),
+                line,
+                trace_id: self.trace_id.to_string(),
+            });
+        }
+        files::write_atomic(dir, name, &replaced).map_err(|source| {
             WriteRecordingFileError::Store {
                 path: path.to_owned(),
                 source: Box::new(source),
