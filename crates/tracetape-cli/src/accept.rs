@@ -110,7 +110,7 @@ async fn accept(args: &ReplayArgs, selectors: &[Selector], style: Style) -> Resu
         None
     };
     for replayed in chosen {
-        let named = format!("{} ({})", replayed.request(), replayed.file.display());
+        let named = format!("{} ({})", replayed.request(), replayed.location());
         let why_not = match replayed.outcome {
             Outcome::Passed => {
                 passed += 1;

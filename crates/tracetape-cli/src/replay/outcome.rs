@@ -123,6 +123,16 @@ pub(crate) struct Replayed {
 }
 
 impl Replayed {
+    /// Where its recording is: the file, with `:line` when it is a
+    /// segment.
+    pub(crate) fn location(&self) -> String {
+        if self.file.extension().is_some_and(|e| e == "jsonl") {
+            format!("{}:{}", self.file.display(), self.line)
+        } else {
+            self.file.display().to_string()
+        }
+    }
+
     /// `POST /orders/{id}`.
     pub(crate) fn request(&self) -> String {
         format!("{} {}", self.method, self.route)

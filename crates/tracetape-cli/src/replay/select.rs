@@ -331,6 +331,7 @@ fn same_ids(recordings: &[StoredRecording]) -> anyhow::Result<()> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use std::path::Path;
     use std::time::Duration;
 
     use tracetape::record::ExchangeKind;
