@@ -5,6 +5,8 @@
 use std::fs;
 use std::path::Path;
 
+use opentelemetry::trace::TraceId;
+
 use super::Recording;
 use super::error::WriteRecordingFileError;
 use super::file::{Line, decode_line};
@@ -74,7 +76,7 @@ impl Recording {
 impl Recording {
     /// Puts this recording in place of the one on line `line` of the file
     /// at `path`, which must be a recording of the same trace alone on
-    /// its line: the way to rewrite one recording of a segment. The file
+    /// its line (or one without exchanges, which has no trace id on disk): the way to rewrite one recording of a segment. The file
     /// is written again atomically (to `.{name}.tmp` in the same
     /// directory, then renamed over it), every other line byte for byte as
     /// it was (a torn last line too). A file of the one-file-per-recording
@@ -146,7 +148,10 @@ impl Recording {
             let whole = piece.strip_suffix(b"\n");
             let same = whole.is_some_and(|text| match decode_line(text) {
                 Ok(Line::Recordings(recordings)) => {
-                    matches!(recordings.as_slice(), [one] if one.trace_id == self.trace_id)
+                    // A recording without exchanges has no trace id on
+                    // disk (it travels on the spans).
+                    matches!(recordings.as_slice(), [one]
+                        if one.trace_id == self.trace_id || one.trace_id == TraceId::INVALID)
                 }
                 _ => false,
             });
@@ -219,5 +224,52 @@ mod tests {
             rich_recording().write_to("/").unwrap_err(),
             WriteRecordingFileError::NotAFile { .. }
         ));
+    }
+
+    /// Accept on a segment: one line replaced, every other byte kept (the
+    /// header, the other recordings, a torn tail); a line holding another
+    /// trace, or none, is refused and the file left as it was.
+    #[test]
+    fn a_line_of_a_segment_is_replaced_and_nothing_else() {
+        use crate::record::RecordingStore;
+        use crate::record::testing::background_recording;
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("1.jsonl");
+        let mut text = crate::record::segment::header();
+        for trace in 1..=3_u128 {
+            text.extend(background_recording(trace).to_otlp_json().unwrap());
+        }
+        text.extend(b"{\"resourceSp");
+        fs::write(&path, &text).unwrap();
+
+        let mut changed = background_recording(2);
+        changed.service_name = "changed".into();
+        changed.replace_line(&path, 3).unwrap();
+        let after = fs::read(&path).unwrap();
+        let before_lines: Vec<&[u8]> = text.split_inclusive(|&b| b == b'\n').collect();
+        let after_lines: Vec<&[u8]> = after.split_inclusive(|&b| b == b'\n').collect();
+        assert_eq!(before_lines.len(), after_lines.len());
+        for (number, (old, new)) in (1..).zip(before_lines.iter().zip(&after_lines)) {
+            if number == 3 {
+                assert_eq!(*new, changed.to_otlp_json().unwrap());
+            } else {
+                assert_eq!(old, new, "line {number}");
+            }
+        }
+        let file = RecordingStore::read_file(&path);
+        assert_eq!(file.recordings[1].recording, changed);
+        assert_eq!(file.torn_tail, 12);
+
+        for (line, recording) in [(2, background_recording(2)), (9, background_recording(2)), (5, background_recording(2))] {
+            let err = recording.replace_line(&path, line).unwrap_err();
+            assert!(matches!(err, WriteRecordingFileError::NotOnLine { .. }), "{err:?}");
+        }
+        assert_eq!(fs::read(&path).unwrap(), after, "left as it was");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["1.jsonl"], "no temporary file left");
     }
 }
