@@ -15,11 +15,6 @@ pub struct EncodeError {
     source: serde_json::Error,
 }
 
-impl EncodeError {
-    pub(crate) fn new(source: serde_json::Error) -> Self {
-        Self { source }
-    }
-}
 
 /// Why a document is not a recording this build can read.
 #[derive(Debug, thiserror::Error)]
