@@ -102,7 +102,9 @@ pub(crate) fn inspect(dir: &Path) -> anyhow::Result<RecordedFiles> {
         Some(newest) => {
             let mut file = RecordingStore::read_file(newest);
             if let Some(err) = file.errors.pop() {
-                return Err(anyhow::Error::new(err).context(format!("reading {}", newest.display())));
+                return Err(
+                    anyhow::Error::new(err).context(format!("reading {}", newest.display()))
+                );
             }
             file.recordings
                 .pop()

@@ -19,7 +19,10 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .unwrap()
         .map(|entry| entry.unwrap().path())
         .filter(|path| {
-            path.is_file() && path.extension().is_some_and(|e| e == "json" || e == "jsonl")
+            path.is_file()
+                && path
+                    .extension()
+                    .is_some_and(|e| e == "json" || e == "jsonl")
         })
         .map(|path| {
             let name = path.file_name().unwrap().to_str().unwrap().to_owned();
@@ -150,7 +153,10 @@ fn a_route_or_all_accepts_every_recording_it_names() {
     let [(name, original)] = before.into_iter().collect::<Vec<_>>().try_into().unwrap();
     let kept = fixture.recordings().join(".accepted").join(&name);
     assert_eq!(std::fs::read(&kept).unwrap(), original);
-    assert_ne!(std::fs::read(fixture.recordings().join(&name)).unwrap(), original);
+    assert_ne!(
+        std::fs::read(fixture.recordings().join(&name)).unwrap(),
+        original
+    );
     let output = fixture.replay("total", &[]);
     assert_eq!(output.status.code(), Some(0), "{}", both(&output));
 

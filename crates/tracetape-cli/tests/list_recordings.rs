@@ -295,7 +295,11 @@ fn write_segment(dir: &std::path::Path, seq: u64, recordings: &[Recording], torn
         let next = checkout(TRACE_B, T0 + 9 * MS).to_otlp_json().unwrap();
         text.extend(&next[..next.len() / 2]);
     }
-    fs::write(dir.join(format!("{:020}-4242-{seq:06}.jsonl", T0 + seq)), text).unwrap();
+    fs::write(
+        dir.join(format!("{:020}-4242-{seq:06}.jsonl", T0 + seq)),
+        text,
+    )
+    .unwrap();
 }
 
 /// Recordings in a segment (its torn tail skipped) and in a file of the
@@ -354,7 +358,12 @@ fn list_and_show_read_segments_and_the_earlier_layout_together() {
     );
 
     // A recording in a segment is shown with its line.
-    let output = tracetape(&["show", &format!("{TRACE_B:032x}"), "--recordings", arg(&dir)]);
+    let output = tracetape(&[
+        "show",
+        &format!("{TRACE_B:032x}"),
+        "--recordings",
+        arg(&dir),
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
         stdout(&output).contains(&format!("{:020}-4242-{:06}.jsonl:3", T0 + 2, 2)),

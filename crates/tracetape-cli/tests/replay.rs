@@ -244,7 +244,10 @@ fn the_json_report_follows_its_schema() {
     let id = deviated["id"].as_str().unwrap();
     assert!(id.starts_with(deviated["trace_id"].as_str().unwrap()));
     assert!(deviated["file"].as_str().unwrap().ends_with(".jsonl"));
-    assert!(deviated["line"].as_u64().unwrap() > 1, "after the segment's header");
+    assert!(
+        deviated["line"].as_u64().unwrap() > 1,
+        "after the segment's header"
+    );
 }
 
 #[test]

@@ -5,9 +5,7 @@ use std::io::Write;
 
 use anyhow::anyhow;
 use serde::Serialize;
-use tracetape::record::{
-    Exchange, ReadRecordingError, Recording, RecordingStore, StoredRecording,
-};
+use tracetape::record::{Exchange, ReadRecordingError, Recording, RecordingStore, StoredRecording};
 use tracetape::replay::ReplayId;
 
 use super::{ListArgs, note_limit};

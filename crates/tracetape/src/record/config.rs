@@ -43,8 +43,11 @@ const MAX_HELD_BYTES: &str = "TRACETAPE_RECORD_MAX_HELD_BYTES";
 
 /// Bodies are kept up to this many bytes unless configured.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
-/// Recordings waiting to be written, at most, unless configured.
-pub const DEFAULT_QUEUE: usize = 1024;
+/// Recordings waiting to be written, at most, unless configured: 16,384.
+/// The queue is also bounded by bytes (16 MiB waiting), which is the bound
+/// that holds for all but the smallest recordings: this many lets a burst
+/// of small ones wait while the disk stalls the writer for a moment.
+pub const DEFAULT_QUEUE: usize = 16 * 1024;
 /// The recordings directory's size cap unless configured: 1 GiB.
 pub const DEFAULT_MAX_DIR_BYTES: u64 = 1024 * 1024 * 1024;
 /// The bytes of bodies record mode holds across all requests unless

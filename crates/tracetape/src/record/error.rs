@@ -15,7 +15,6 @@ pub struct EncodeError {
     source: serde_json::Error,
 }
 
-
 /// Why a document is not a recording this build can read.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -287,9 +286,7 @@ pub enum WriteRecordingFileError {
     },
     /// The line to replace does not hold the recording of the trace
     /// (alone on its line), so the file was left as it was.
-    #[error(
-        "line {line} of {path} does not hold the recording of trace {trace_id}; not replaced"
-    )]
+    #[error("line {line} of {path} does not hold the recording of trace {trace_id}; not replaced")]
     NotOnLine {
         /// The file.
         path: PathBuf,

@@ -159,7 +159,10 @@ pub(crate) fn decode_line(json: &[u8]) -> Result<Line, DecodeError> {
     for (service_name, spans) in recording_resources(&document)? {
         first_service.get_or_insert(service_name);
         for span in spans {
-            match by_trace.iter_mut().find(|(trace, ..)| *trace == span.trace_id) {
+            match by_trace
+                .iter_mut()
+                .find(|(trace, ..)| *trace == span.trace_id)
+            {
                 Some((_, _, group)) => group.push(span),
                 None => by_trace.push((span.trace_id.clone(), service_name.to_owned(), vec![span])),
             }
@@ -194,9 +197,7 @@ pub(crate) fn decode_line(json: &[u8]) -> Result<Line, DecodeError> {
 
 /// The resources of `document` that are recordings (their version
 /// checked), each with its service name and its recording spans.
-fn recording_resources(
-    document: &TracesData,
-) -> Result<Vec<(&str, Vec<&Span>)>, DecodeError> {
+fn recording_resources(document: &TracesData) -> Result<Vec<(&str, Vec<&Span>)>, DecodeError> {
     let mut found = Vec::new();
     for resource_spans in &document.resource_spans {
         let attributes = resource_spans

@@ -294,12 +294,13 @@ fn read_lines(
     let mut buf = Vec::new();
     let mut number = 0_u64;
     loop {
-        let line = segment::read_line(&mut reader, MAX_RECORDING_BYTES, &mut buf).map_err(
-            |source| ReadRecordingError::Io {
-                path: path.to_owned(),
-                source,
-            },
-        )?;
+        let line =
+            segment::read_line(&mut reader, MAX_RECORDING_BYTES, &mut buf).map_err(|source| {
+                ReadRecordingError::Io {
+                    path: path.to_owned(),
+                    source,
+                }
+            })?;
         number += 1;
         match line {
             Line::End => return Ok(()),

@@ -261,9 +261,16 @@ mod tests {
         assert_eq!(file.recordings[1].recording, changed);
         assert_eq!(file.torn_tail, 12);
 
-        for (line, recording) in [(2, background_recording(2)), (9, background_recording(2)), (5, background_recording(2))] {
+        for (line, recording) in [
+            (2, background_recording(2)),
+            (9, background_recording(2)),
+            (5, background_recording(2)),
+        ] {
             let err = recording.replace_line(&path, line).unwrap_err();
-            assert!(matches!(err, WriteRecordingFileError::NotOnLine { .. }), "{err:?}");
+            assert!(
+                matches!(err, WriteRecordingFileError::NotOnLine { .. }),
+                "{err:?}"
+            );
         }
         assert_eq!(fs::read(&path).unwrap(), after, "left as it was");
         let names: Vec<_> = fs::read_dir(dir.path())

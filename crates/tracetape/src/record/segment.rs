@@ -121,8 +121,7 @@ pub(crate) fn read_line(
 /// Whether a line holds nothing but white space or NUL bytes (what a file
 /// system may leave where a write was lost): skipped, not an error.
 pub(crate) fn is_blank(line: &[u8]) -> bool {
-    line.iter()
-        .all(|&b| b == 0 || b.is_ascii_whitespace())
+    line.iter().all(|&b| b == 0 || b.is_ascii_whitespace())
 }
 
 #[cfg(test)]

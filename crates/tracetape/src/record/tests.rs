@@ -169,12 +169,12 @@ fn a_collectors_output_reads_recording_by_recording() {
         .extend(two.resource_spans.iter().cloned());
     // Two recordings under one resource and scope, as a batch merges them.
     let mut same_scope = one.clone();
-    same_scope.resource_spans[0].scope_spans[0]
-        .spans
-        .extend(background_recording(3).to_otlp_json().ok().map(|json| {
+    same_scope.resource_spans[0].scope_spans[0].spans.extend(
+        background_recording(3).to_otlp_json().ok().map(|json| {
             let doc: TracesData = serde_json::from_slice(&json).unwrap();
             doc.resource_spans[0].scope_spans[0].spans[0].clone()
-        }));
+        }),
+    );
     let other = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"web"}}]},"scopeSpans":[]}]}"#;
     let text = format!(
         "{}\n{other}\n{}\n",

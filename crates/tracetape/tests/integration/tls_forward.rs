@@ -49,7 +49,9 @@ async fn record_one(telemetry: &TelemetryGuard, dir: &Path) {
     let dir = dir.to_owned();
     tokio::task::spawn_blocking(move || {
         recorder.flush(std::time::Duration::from_secs(10)).unwrap();
-        let recordings = tracetape::record::RecordingStore::new(&dir).count().unwrap();
+        let recordings = tracetape::record::RecordingStore::new(&dir)
+            .count()
+            .unwrap();
         assert_eq!(recordings, 1, "one recording written");
     })
     .await

@@ -178,4 +178,3 @@ pub(super) fn int(key: &str, value: i64) -> KeyValue {
 pub(super) fn boolean(key: &str, value: bool) -> KeyValue {
     kv(key, Value::BoolValue(value))
 }
-

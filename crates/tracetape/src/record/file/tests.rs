@@ -652,7 +652,6 @@ fn deeply_nested_json_is_an_error_not_a_stack_overflow() {
     ));
 }
 
-
 /// The document written straight into the buffer is, byte for byte, what
 /// serializing opentelemetry-proto's messages gives: for the usual
 /// recordings and for every kind of value that JSON escapes or base64 pads.
@@ -667,8 +666,14 @@ fn the_direct_writer_writes_what_the_messages_serialize_to() {
             1 => "*".to_owned(),
             _ => format!("http://h/{index}?x=\"y\""),
         };
-        exchange.request.headers.push(header("x-odd\"", "v\r\n\u{8}"));
-        exchange.request.headers.push(header("x-bin", [0xff_u8, 0xfe, 0]));
+        exchange
+            .request
+            .headers
+            .push(header("x-odd\"", "v\r\n\u{8}"));
+        exchange
+            .request
+            .headers
+            .push(header("x-bin", [0xff_u8, 0xfe, 0]));
         exchange.request.body = crate::record::testing::whole(vec![7_u8; index]);
         exchange.start_unix_nanos = u64::MAX - index as u64;
         exchange.end_unix_nanos = 0;
@@ -691,7 +696,13 @@ fn the_direct_writer_writes_what_the_messages_serialize_to() {
         exchange.route = None;
         methods.exchanges.push(exchange);
     }
-    for recording in [rich_recording(), background_recording(5), odd, empty, methods] {
+    for recording in [
+        rich_recording(),
+        background_recording(5),
+        odd,
+        empty,
+        methods,
+    ] {
         let mut expected = serde_json::to_vec(&encode(&recording)).unwrap();
         expected.push(b'\n');
         let written = recording.to_otlp_json().unwrap();

@@ -17,7 +17,9 @@ pub(super) fn document(recording: &Recording, out: &mut Vec<u8>) {
     string_kv(out, resource::SERVICE_NAME, &recording.service_name);
     out.push(b',');
     string_kv(out, resource::VERSION, &FormatVersion::CURRENT.to_string());
-    out.extend_from_slice(br#"],"droppedAttributesCount":0,"entityRefs":[]},"scopeSpans":[{"scope":{"name":"#);
+    out.extend_from_slice(
+        br#"],"droppedAttributesCount":0,"entityRefs":[]},"scopeSpans":[{"scope":{"name":"#,
+    );
     string(out, SCOPE_NAME);
     out.extend_from_slice(br#","version":"#);
     string(out, env!("CARGO_PKG_VERSION"));
@@ -207,9 +209,7 @@ fn base64(out: &mut Vec<u8>, bytes: &[u8]) {
     let start = out.len();
     let len = bytes.len().div_ceil(3) * 4;
     out.resize(start + len, 0);
-    let written = STANDARD
-        .encode_slice(bytes, &mut out[start..])
-        .unwrap_or(0);
+    let written = STANDARD.encode_slice(bytes, &mut out[start..]).unwrap_or(0);
     out.truncate(start + written);
 }
 

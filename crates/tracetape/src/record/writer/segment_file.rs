@@ -42,7 +42,11 @@ impl SegmentFile {
     /// the directory (removed while the service runs). Returns the
     /// segment's path and the bytes the write added to the directory
     /// (the header included when it opened one).
-    pub(super) fn append(&mut self, dir: &Path, lines: &[u8]) -> Result<(PathBuf, u64), WriteError> {
+    pub(super) fn append(
+        &mut self,
+        dir: &Path,
+        lines: &[u8],
+    ) -> Result<(PathBuf, u64), WriteError> {
         if self.open.as_ref().is_some_and(|open| !open.path.exists()) {
             // Its directory entry is gone: what is written to it now would
             // be lost, so a new one is opened (its old bytes are gone too).

@@ -14,9 +14,7 @@ use bytes::Bytes;
 #[cfg(test)]
 use super::Gate;
 use super::segment_file::SegmentFile;
-use super::{
-    EVICTING, EVICTION_FAILED, Queued, Shared, WRITE_FAILED, WriteRecordingError,
-};
+use super::{EVICTING, EVICTION_FAILED, Queued, Shared, WRITE_FAILED, WriteRecordingError};
 use crate::diag;
 use crate::record::forward::Forwarder;
 use crate::store::cap::SizeCap;
