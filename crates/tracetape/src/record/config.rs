@@ -101,11 +101,13 @@ pub struct RecordSettings {
     /// `.tracetape/recordings`).
     pub dir: PathBuf,
     /// `TRACETAPE_RECORD_QUEUE`: recordings waiting to be written, at most
-    /// (default 1024); past it, new ones are dropped and counted.
+    /// (default 16,384; 16 MiB waiting bounds them too); past it, new ones
+    /// are dropped and counted.
     pub queue: usize,
     /// `TRACETAPE_RECORD_MAX_DIR_BYTES`: the recordings directory's
-    /// `*.json` files take at most this many bytes together (default 1
-    /// GiB); past it, the oldest recordings are removed, with a warning.
+    /// segments (and `*.json` files of the earlier layout) take at most
+    /// this many bytes together (default 1 GiB); past it, the oldest are
+    /// removed whole, with a warning.
     pub max_dir_bytes: u64,
     /// `TRACETAPE_RECORD_MAX_HELD_BYTES`: the bytes of bodies record mode
     /// holds in memory across all requests until their recordings are

@@ -547,5 +547,15 @@ mod write;
 mod reference;
 #[cfg(test)]
 use reference::{encode, headers, kv};
+
+/// The document as the previous version wrote it, through
+/// opentelemetry-proto's messages: for tests of files in the
+/// one-file-per-recording layout.
+#[cfg(test)]
+pub(super) fn previous_version_document(recording: &Recording) -> Vec<u8> {
+    let mut out = serde_json::to_vec(&encode(recording)).unwrap_or_default();
+    out.push(b'\n');
+    out
+}
 #[cfg(test)]
 mod tests;

@@ -110,10 +110,11 @@ fn a_line_damaged_on_disk_is_reported_and_the_others_read() {
 fn a_directory_of_both_layouts_reads_as_one() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    // As the previous version named and wrote them.
+    // As the previous version named and wrote them: one document per file,
+    // encoded through opentelemetry-proto's messages.
     fs::write(
         dir.join("00000000000000000001-4242-000000-00000000000000000000000000000007.json"),
-        background_recording(7).to_otlp_json().unwrap(),
+        super::file::previous_version_document(&background_recording(7)),
     )
     .unwrap();
     let writer = RecordingWriter::start(WriterConfig::new(dir)).unwrap();

@@ -126,8 +126,8 @@ impl WriterConfig {
         self
     }
 
-    /// Keeps the directory's `*.json` files under `max_bytes` together,
-    /// removing the oldest.
+    /// Keeps the directory's segments (and `*.json` files of the earlier
+    /// layout) under `max_bytes` together, removing the oldest whole.
     #[must_use]
     pub(crate) fn with_max_dir_bytes(mut self, max_bytes: u64) -> Self {
         self.max_dir_bytes = max_bytes;

@@ -1,8 +1,9 @@
 //! A directory's size cap (the span store's, and the recordings'),
 //! enforced without listing the directory after every file: the writer
-//! keeps the `*.json` files it knows of, oldest first, with their sizes and
-//! a running total, adds each file it writes and drops each file it
-//! removes. Other processes may add or remove files too (another service
+//! keeps the `*.json` files (and the recordings' `*.jsonl` segments) it
+//! knows of, oldest first, with their sizes and a running total, adds each
+//! file it writes (or the bytes it appends to the newest) and drops each
+//! file it removes. Other processes may add or remove files too (another service
 //! writing to the same directory, `rm`), so it lists the directory again
 //! now and then, and after any failure.
 
