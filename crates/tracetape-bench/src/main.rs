@@ -48,7 +48,7 @@
 //! - `json-1k-record`: the same with `TRACETAPE_MODE=record`,
 //!   `TRACETAPE_RECORD_SAMPLE_RATE=1` and `TRACETAPE_RECORD_DIR` in the
 //!   run's temporary directory, so every request is recorded (defaults for
-//!   the body limit, 1 MiB, and the queue, 1024 recordings);
+//!   the body limit, 1 MiB, and the queue, 16,384 recordings or 16 MiB);
 //! - `json-1m-baseline`, `json-1m-traced`, `json-1m-record`: the same with
 //!   ~1,000,000-byte bodies (under the 1 MiB body limit, so recorded whole)
 //!   and 8 connections instead of 32 (`--connections` overrides both).

@@ -67,9 +67,9 @@ impl fmt::Display for RecorderCounts {
 /// The recordings directory after a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct RecordedFiles {
-    /// Recording files.
+    /// Recordings on disk (lines of segments, counted without decoding).
     pub(crate) files: u64,
-    /// Their total size.
+    /// The total size of the files holding them.
     pub(crate) bytes: u64,
     /// The newest one's inbound request and response body sizes, and
     /// whether either was truncated.
@@ -84,9 +84,10 @@ pub(crate) struct BodySizes {
     pub(crate) truncated: bool,
 }
 
-/// Counts the recording files in `dir` and reads the newest back.
+/// Counts the recordings in `dir` and reads the newest back.
 pub(crate) fn inspect(dir: &Path) -> anyhow::Result<RecordedFiles> {
-    let paths = RecordingStore::new(dir)
+    let store = RecordingStore::new(dir);
+    let paths = store
         .paths()
         .with_context(|| format!("listing {}", dir.display()))?;
     let bytes = paths
@@ -94,26 +95,40 @@ pub(crate) fn inspect(dir: &Path) -> anyhow::Result<RecordedFiles> {
         .filter_map(|path| path.metadata().ok())
         .map(|meta| meta.len())
         .sum();
+    let recordings = store
+        .count()
+        .with_context(|| format!("counting {}", dir.display()))?;
     let sample = match paths.first() {
         Some(newest) => {
-            let recording = Recording::from_file(newest)
-                .with_context(|| format!("reading {}", newest.display()))?;
-            recording.inbound().map(|exchange| {
-                let response = exchange.response.as_ref().map(|r| &r.body);
-                BodySizes {
-                    request: exchange.request.body.size,
-                    response: response.map_or(0, |body| body.size),
-                    truncated: exchange.request.body.truncated
-                        || response.is_some_and(|body| body.truncated),
-                }
-            })
+            let mut file = RecordingStore::read_file(newest);
+            if let Some(err) = file.errors.pop() {
+                return Err(
+                    anyhow::Error::new(err).context(format!("reading {}", newest.display()))
+                );
+            }
+            file.recordings
+                .pop()
+                .and_then(|stored| sizes(&stored.recording))
         }
         None => None,
     };
     Ok(RecordedFiles {
-        files: paths.len() as u64,
+        files: recordings,
         bytes,
         sample,
+    })
+}
+
+/// The inbound exchange's body sizes.
+fn sizes(recording: &Recording) -> Option<BodySizes> {
+    recording.inbound().map(|exchange| {
+        let response = exchange.response.as_ref().map(|r| &r.body);
+        BodySizes {
+            request: exchange.request.body.size,
+            response: response.map_or(0, |body| body.size),
+            truncated: exchange.request.body.truncated
+                || response.is_some_and(|body| body.truncated),
+        }
     })
 }
 

@@ -229,7 +229,7 @@ fn recordings_note(mode: Mode, runs: &[Sample], served: u64) -> String {
         let _ = writeln!(
             out,
             "warning: {mode}: the server did not report its recorder's counters \
-             (record mode did not start?); recording files: {}",
+             (record mode did not start?); recordings on disk: {}",
             files.map_or("-".to_owned(), |f| f.to_string())
         );
         return out;
@@ -237,7 +237,7 @@ fn recordings_note(mode: Mode, runs: &[Sample], served: u64) -> String {
     let share = |n: u64| 100.0 * n as f64 / served.max(1) as f64;
     let _ = writeln!(
         out,
-        "{mode}: {} recordings written ({} files, {:.1} MB) for {served} responses counted \
+        "{mode}: {} recordings written ({} on disk, {:.1} MB) for {served} responses counted \
          by the load generator ({:.1}%, warm-up included); dropped by the full queue: {} \
          ({:.1}%), failed: {}",
         counts.written,
@@ -577,7 +577,7 @@ mod tests {
             "memory json-1k-record: peak RSS 30.0 MB, +10.0 MB over json-1k-baseline (20.0 MB), \
              +6.0 MB over json-1k-traced (24.0 MB) (target: record mode adds <= 10 MB)",
             "memory json-1k-traced: peak RSS 24.0 MB, +4.0 MB over json-1k-baseline (20.0 MB)",
-            "json-1k-record: 720 recordings written (720 files, 0.7 MB) for 720 responses",
+            "json-1k-record: 720 recordings written (720 on disk, 0.7 MB) for 720 responses",
             "dropped by the full queue: 0 (0.0%), failed: 0",
             "a 998-byte request body and a 1010-byte response body, both whole",
             "json-1k-record: per-round ratios to the json-1k-traced of the same round: 0.800",

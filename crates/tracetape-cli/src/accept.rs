@@ -14,7 +14,8 @@ use std::collections::HashSet;
 use std::io::{self, Write as _};
 
 use anyhow::{Context as _, anyhow};
-use tracetape::record::{RecordSettings, Recording, RedactionKey};
+use tracetape::record::{RecordSettings, RecordingStore, RedactionKey};
+use tracetape::replay::ReplayId;
 
 use crate::exit::{FAILURE, Failure};
 use crate::replay::{self, Outcome, ReplayArgs, Replayed, Responses, Style};
@@ -109,7 +110,7 @@ async fn accept(args: &ReplayArgs, selectors: &[Selector], style: Style) -> Resu
         None
     };
     for replayed in chosen {
-        let named = format!("{} ({})", replayed.request(), replayed.file.display());
+        let named = format!("{} ({})", replayed.request(), replayed.location());
         let why_not = match replayed.outcome {
             Outcome::Passed => {
                 passed += 1;
@@ -155,18 +156,34 @@ async fn accept(args: &ReplayArgs, selectors: &[Selector], style: Style) -> Resu
     }
 }
 
-/// Rewrites the file of `replayed` to expect what the new build did,
-/// keeping the original; says what changed besides the response.
+/// Rewrites the recording of `replayed` (its line of a segment, or its
+/// file of the earlier layout) to expect what the new build did, keeping
+/// the original file; says what changed besides the response.
 fn accept_one(
     replayed: &Replayed,
     record: &RecordSettings,
     key: &RedactionKey,
     originals: &mut Originals,
 ) -> anyhow::Result<String> {
-    let original = Recording::from_file(&replayed.file)?;
+    let original = RecordingStore::read_file(&replayed.file)
+        .recordings
+        .into_iter()
+        .find(|stored| stored.line == replayed.line)
+        .map(|stored| stored.recording)
+        .filter(|recording| ReplayId::of(recording) == Some(replayed.id))
+        .with_context(|| {
+            format!(
+                "line {} of {} no longer holds the recording {}",
+                replayed.line,
+                replayed.file.display(),
+                replayed.id
+            )
+        })?;
     let rewritten = rewrite::accepted(original, replayed, record, key)?;
     originals.keep(&replayed.file)?;
-    rewritten.recording.write_to(&replayed.file)?;
+    rewritten
+        .recording
+        .replace_line(&replayed.file, replayed.line)?;
     let mut said = String::new();
     if rewritten.removed_calls > 0 {
         said.push_str(&format!(

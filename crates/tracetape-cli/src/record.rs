@@ -62,7 +62,7 @@ pub(crate) async fn run(args: RecordArgs) -> Result<(), Failure> {
     let written = count(&store).saturating_sub(before);
     writeln!(
         io::stderr(),
-        "tracetape record: the service {}; {written} new recording file(s) in {} \
+        "tracetape record: the service {}; {written} new recording(s) in {} \
          (`tracetape list --recordings {}`)",
         describe(status),
         dir.display(),
@@ -90,9 +90,10 @@ fn recordings_dir(args: &RecordArgs) -> Result<PathBuf, Failure> {
         .map_err(Failure::Failed)
 }
 
-/// Recording files in `store` (none when it cannot be listed).
-fn count(store: &RecordingStore) -> usize {
-    store.paths().map_or(0, |paths| paths.len())
+/// Recordings in `store`, counted without decoding them (none when it
+/// cannot be listed).
+fn count(store: &RecordingStore) -> u64 {
+    store.count().unwrap_or(0)
 }
 
 /// SIGINT and SIGTERM, listened for.

@@ -12,12 +12,18 @@ use std::path::{Path, PathBuf};
 use replay_support::{Fixture, both, stderr, stdout};
 use serde_json::Value;
 
-/// Every recording file, by name, with its bytes.
+/// Every file of recordings (segments, and files of the earlier layout),
+/// by name, with its bytes.
 fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(dir)
         .unwrap()
         .map(|entry| entry.unwrap().path())
-        .filter(|path| path.is_file() && path.extension().is_some_and(|e| e == "json"))
+        .filter(|path| {
+            path.is_file()
+                && path
+                    .extension()
+                    .is_some_and(|e| e == "json" || e == "jsonl")
+        })
         .map(|path| {
             let name = path.file_name().unwrap().to_str().unwrap().to_owned();
             (name, std::fs::read(&path).unwrap())
@@ -25,9 +31,14 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// The lines of a file, each with its newline.
+fn lines(bytes: &[u8]) -> Vec<&[u8]> {
+    bytes.split_inclusive(|&b| b == b'\n').collect()
+}
+
 /// The recording of order `order` in the JSON report of a replay with
-/// `change`: its id and its file.
-fn recording_of(fixture: &Fixture, change: &str, order: &str) -> (String, PathBuf) {
+/// `change`: its id, its file and its line there.
+fn recording_of(fixture: &Fixture, change: &str, order: &str) -> (String, PathBuf, usize) {
     let output = fixture.replay(change, &["--format", "json"]);
     let report: Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
     let recordings = report["recordings"].as_array().unwrap();
@@ -37,6 +48,7 @@ fn recording_of(fixture: &Fixture, change: &str, order: &str) -> (String, PathBu
     (
         found["id"].as_str().unwrap().to_owned(),
         PathBuf::from(found["file"].as_str().unwrap()),
+        usize::try_from(found["line"].as_u64().unwrap()).unwrap(),
     )
 }
 
@@ -44,14 +56,18 @@ fn recording_of(fixture: &Fixture, change: &str, order: &str) -> (String, PathBu
 fn accepting_one_recording_makes_the_next_replay_pass_and_keeps_its_original() {
     let fixture = Fixture::record(&["o-1", "o-2"]);
     let before = files(&fixture.recordings());
-    let (id, file) = recording_of(&fixture, "total-on=o-1", "o-1");
+    let (id, file, line) = recording_of(&fixture, "total-on=o-1", "o-1");
     let name = file.file_name().unwrap().to_str().unwrap().to_owned();
+    assert!(name.ends_with(".jsonl"), "recorded into a segment: {name}");
 
     let output = fixture.run("accept", "total-on=o-1", &[&id]);
     assert_eq!(output.status.code(), Some(0), "{}", both(&output));
     let notes = stderr(&output);
     assert!(
-        notes.contains(&format!("accepted: POST /orders ({})", file.display())),
+        notes.contains(&format!(
+            "accepted: POST /orders ({}:{line})",
+            file.display()
+        )),
         "{notes}"
     );
     assert!(
@@ -59,12 +75,22 @@ fn accepting_one_recording_makes_the_next_replay_pass_and_keeps_its_original() {
         "{notes}"
     );
 
+    // The segment was written again with that one line replaced, every
+    // other line (the header, the other order) byte for byte as it was.
     let after = files(&fixture.recordings());
-    assert_eq!(after.len(), 2);
-    assert_ne!(
-        after[&name], before[&name],
-        "the accepted file was rewritten"
+    assert_eq!(
+        after.keys().collect::<Vec<_>>(),
+        before.keys().collect::<Vec<_>>()
     );
+    let (old_lines, new_lines) = (lines(&before[&name]), lines(&after[&name]));
+    assert_eq!(old_lines.len(), new_lines.len());
+    for (number, (old, new)) in (1..).zip(old_lines.iter().zip(&new_lines)) {
+        if number == line {
+            assert_ne!(old, new, "the accepted recording was rewritten");
+        } else {
+            assert_eq!(old, new, "line {number} was touched");
+        }
+    }
     for (other, bytes) in &before {
         if *other != name {
             assert_eq!(&after[other], bytes, "{other} was touched");
@@ -114,12 +140,22 @@ fn a_recording_with_a_missing_mock_cannot_be_accepted() {
 fn a_route_or_all_accepts_every_recording_it_names() {
     let fixture = Fixture::record(&["o-1", "o-2"]);
     // `replay --accept` with a route: both orders.
+    let before = files(&fixture.recordings());
     let output = fixture.run("replay", "total", &["--accept", "POST /orders"]);
     assert_eq!(output.status.code(), Some(0), "{}", both(&output));
     assert!(
         stderr(&output).contains("2 recording(s) accepted"),
         "{}",
         both(&output)
+    );
+    // Both live in one segment: it is kept once, as it was before the
+    // accept changed either.
+    let [(name, original)] = before.into_iter().collect::<Vec<_>>().try_into().unwrap();
+    let kept = fixture.recordings().join(".accepted").join(&name);
+    assert_eq!(std::fs::read(&kept).unwrap(), original);
+    assert_ne!(
+        std::fs::read(fixture.recordings().join(&name)).unwrap(),
+        original
     );
     let output = fixture.replay("total", &[]);
     assert_eq!(output.status.code(), Some(0), "{}", both(&output));

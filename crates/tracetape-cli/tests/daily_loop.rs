@@ -127,7 +127,7 @@ fn record_runs_the_service_in_record_mode_and_says_where_recordings_went() {
         "{said}"
     );
     assert!(
-        said.contains("the service exited with 0; 1 new recording file(s) in "),
+        said.contains("the service exited with 0; 1 new recording(s) in "),
         "{said}"
     );
     let loaded = RecordingStore::new(&dir).load().unwrap();
@@ -161,7 +161,7 @@ fn record_exits_with_the_service_s_status() {
         .unwrap();
     assert_eq!(output.status.code(), Some(3), "{}", both(&output));
     assert!(
-        stderr(&output).contains("the service exited with 3; 0 new recording file(s)"),
+        stderr(&output).contains("the service exited with 3; 0 new recording(s)"),
         "{}",
         both(&output)
     );

@@ -281,3 +281,93 @@ fn a_directory_that_cannot_be_listed_is_an_error() {
         &format!("failed to list recordings in {}", file.display()),
     );
 }
+
+/// A segment as the recorder writes it: its header, then one recording per
+/// line; `torn` adds a last line cut short, as a crash leaves it.
+fn write_segment(dir: &std::path::Path, seq: u64, recordings: &[Recording], torn: bool) {
+    fs::create_dir_all(dir).unwrap();
+    let mut text = br#"{"resourceSpans":[{"resource":{"attributes":[{"key":"tracetape.segment.version","value":{"stringValue":"1.0"}}]},"scopeSpans":[]}]}"#.to_vec();
+    text.push(b'\n');
+    for recording in recordings {
+        text.extend(recording.to_otlp_json().unwrap());
+    }
+    if torn {
+        let next = checkout(TRACE_B, T0 + 9 * MS).to_otlp_json().unwrap();
+        text.extend(&next[..next.len() / 2]);
+    }
+    fs::write(
+        dir.join(format!("{:020}-4242-{seq:06}.jsonl", T0 + seq)),
+        text,
+    )
+    .unwrap();
+}
+
+/// Recordings in a segment (its torn tail skipped) and in a file of the
+/// earlier one-file-per-recording layout, listed and shown together.
+#[test]
+fn list_and_show_read_segments_and_the_earlier_layout_together() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("recordings");
+    let old = write_recording(&dir, 1, &checkout(TRACE_A, T0));
+    write_segment(
+        &dir,
+        2,
+        &[checkout(3, T0 + MS), checkout(TRACE_B, T0 + 2 * MS)],
+        true,
+    );
+
+    let output = tracetape(&["list", "--recordings", arg(&dir), "--format", "json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).is_empty(), "{}", stderr(&output));
+    let list: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(list["total"], 3);
+    let found: Vec<(String, String, u64)> = list["recordings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let file = r["file"].as_str().unwrap();
+            let name = std::path::Path::new(file).file_name().unwrap();
+            (
+                r["trace_id"].as_str().unwrap().to_owned(),
+                name.to_str().unwrap().to_owned(),
+                r["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let segment = format!("{:020}-4242-{:06}.jsonl", T0 + 2, 2);
+    assert_eq!(
+        found,
+        [
+            (format!("{TRACE_B:032x}"), segment.clone(), 3),
+            (format!("{:032x}", 3), segment, 2),
+            (
+                format!("{TRACE_A:032x}"),
+                old.file_name().unwrap().to_str().unwrap().to_owned(),
+                1
+            ),
+        ]
+    );
+    // --limit reads the newest and counts the rest.
+    let output = tracetape(&["list", "--recordings", arg(&dir), "--limit", "1"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("showing the newest 1 of 3 recordings"),
+        "{}",
+        stderr(&output)
+    );
+
+    // A recording in a segment is shown with its line.
+    let output = tracetape(&[
+        "show",
+        &format!("{TRACE_B:032x}"),
+        "--recordings",
+        arg(&dir),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains(&format!("{:020}-4242-{:06}.jsonl:3", T0 + 2, 2)),
+        "{}",
+        stdout(&output)
+    );
+}

@@ -243,7 +243,11 @@ fn the_json_report_follows_its_schema() {
     // The id is what the file's recording answers to.
     let id = deviated["id"].as_str().unwrap();
     assert!(id.starts_with(deviated["trace_id"].as_str().unwrap()));
-    assert!(deviated["file"].as_str().unwrap().ends_with(".json"));
+    assert!(deviated["file"].as_str().unwrap().ends_with(".jsonl"));
+    assert!(
+        deviated["line"].as_u64().unwrap() > 1,
+        "after the segment's header"
+    );
 }
 
 #[test]
@@ -288,7 +292,7 @@ fn the_junit_report_reads_back_as_junit() {
             "{}",
             case.original_name
         );
-        assert!(case.file.as_deref().unwrap().ends_with(".json"));
+        assert!(case.file.as_deref().unwrap().ends_with(".jsonl"));
     }
     assert!(cases[0].status.is_success());
     let junit_parser::TestStatus::Error(error) = &cases[1].status else {

@@ -15,7 +15,6 @@
 mod replay_support;
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::process::Output;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -78,20 +77,25 @@ fn record_invoices() -> Fixture {
     for entry in std::fs::read_dir(fixture.recordings()).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_str().unwrap();
-        if name.ends_with(".json") && !name.starts_with('.') {
-            move_to_its_day(&path);
-            moved += 1;
+        if name.ends_with(".jsonl") && !name.starts_with('.') {
+            // A segment: its header, then one recording per line.
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+            for line in &mut lines[1..] {
+                *line = move_to_its_day(line);
+                moved += 1;
+            }
+            std::fs::write(&path, lines.join("\n") + "\n").unwrap();
         }
     }
     assert_eq!(moved, INVOICES.len(), "one recording per invoice");
     fixture
 }
 
-/// Moves the recording at `path` to its invoice's day: the inbound
+/// Moves the recording `line` to its invoice's day: the inbound
 /// request's start, and the response body as it was dated then.
-fn move_to_its_day(path: &Path) {
-    let mut document: Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+fn move_to_its_day(line: &str) -> String {
+    let mut document: Value = serde_json::from_str(line).unwrap();
     let spans = document["resourceSpans"][0]["scopeSpans"][0]["spans"]
         .as_array_mut()
         .unwrap();
@@ -129,7 +133,7 @@ fn move_to_its_day(path: &Path) {
             _ => {}
         }
     }
-    std::fs::write(path, serde_json::to_vec(&document).unwrap()).unwrap();
+    serde_json::to_string(&document).unwrap()
 }
 
 /// Standard base64 with padding, as OTLP/JSON writes bytes.

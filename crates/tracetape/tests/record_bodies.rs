@@ -579,8 +579,8 @@ async fn real_traffic_is_written_and_read_back_field_by_field() {
         TEXT
     );
 
-    // The file itself is one line of OTLP/JSON TracesData, readable by any
-    // OpenTelemetry tool, and says the same.
+    // The segment holds it as one line of OTLP/JSON TracesData, after its
+    // header, readable by any OpenTelemetry tool, and saying the same.
     let [path] = RecordingStore::new(&dir)
         .paths()
         .unwrap()
@@ -588,8 +588,11 @@ async fn real_traffic_is_written_and_read_back_field_by_field() {
         .unwrap();
     let file = std::fs::read(&path).unwrap();
     assert!(file.ends_with(b"\n"));
-    assert!(!file[..file.len() - 1].contains(&b'\n'));
-    assert_traces_data_says(&file, &recording);
+    let lines: Vec<&[u8]> = file[..file.len() - 1].split(|&b| b == b'\n').collect();
+    let [_header, line] = lines.as_slice() else {
+        panic!("a header and one recording: {} lines", lines.len());
+    };
+    assert_traces_data_says(line, &recording);
 }
 
 /// Parses `file` with opentelemetry-proto's own types and checks it holds
@@ -1264,7 +1267,7 @@ fn an_unwritable_store_warns_once_and_the_service_still_answers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_file_cut_short_on_disk_is_reported_and_the_others_still_load() {
+async fn a_line_damaged_on_disk_is_reported_and_the_others_still_load() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("recordings");
     let recorder = recorder(&dir, "front", |_| {});
@@ -1293,23 +1296,29 @@ async fn a_file_cut_short_on_disk_is_reported_and_the_others_still_load() {
         .collect();
     assert_eq!(urls, ["/orders/1", "/orders/2", "/orders/3"]);
 
-    // The second file loses its last third, as a copy interrupted halfway.
+    // The segment's second recording loses its last third, as if
+    // something had overwritten its end.
     let store = RecordingStore::new(&dir);
-    let mut paths = store.paths().unwrap();
-    paths.reverse();
-    let cut = paths[1].clone();
-    let bytes = std::fs::read(&cut).unwrap();
-    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let [segment] = store.paths().unwrap().try_into().unwrap();
+    let text = std::fs::read(&segment).unwrap();
+    let mut lines: Vec<&[u8]> = text.split_inclusive(|&b| b == b'\n').collect();
+    let second = lines[2];
+    let damaged = [&second[..second.len() * 2 / 3], b"\n"].concat();
+    lines[2] = &damaged;
+    std::fs::write(&segment, lines.concat()).unwrap();
 
     let loaded = store.load().unwrap();
     let [err] = &loaded.errors[..] else {
         panic!("expected one error, got {:?}", loaded.errors);
     };
-    assert_eq!(err.path(), cut);
-    assert!(matches!(err, ReadRecordingError::Decode { .. }), "{err:?}");
+    assert_eq!((err.path(), err.line()), (segment.as_path(), Some(3)));
+    assert!(matches!(err, ReadRecordingError::Line { .. }), "{err:?}");
     assert_eq!(
         err.to_string(),
-        format!("failed to read recording {}", cut.display())
+        format!(
+            "failed to read the recording on line 3 of {}",
+            segment.display()
+        )
     );
     let read: Vec<&Recording> = loaded.recordings.iter().map(|s| &s.recording).collect();
     // Newest first, the two others exactly as before.

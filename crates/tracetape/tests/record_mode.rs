@@ -103,18 +103,9 @@ fn wait_for_recordings(telemetry: &TelemetryGuard, dir: &Path, n: usize) -> Load
 }
 
 /// Recording files in `dir` (the redaction key beside them is hidden).
-fn json_files(dir: &Path) -> usize {
-    match std::fs::read_dir(dir) {
-        Ok(entries) => entries
-            .filter_map(Result::ok)
-            .filter(|entry| {
-                let name = entry.file_name();
-                let name = name.to_string_lossy();
-                name.ends_with(".json") && !name.starts_with('.')
-            })
-            .count(),
-        Err(_) => 0,
-    }
+/// The recordings in `dir` (none when it does not exist).
+fn json_files(dir: &Path) -> u64 {
+    RecordingStore::new(dir).count().unwrap_or(0)
 }
 
 async fn record_mode_records_both_sides_into_one_recording(tmp: &Path) {

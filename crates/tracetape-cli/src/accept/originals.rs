@@ -1,7 +1,11 @@
 //! The recordings an accept replaced, kept in `.accepted/` under the
 //! recordings directory until the next accept replaces them: one
-//! generation. The store's reader lists only the files directly in the
-//! directory whose names do not start with `.`, so it never reads them.
+//! generation. A recording in a segment is kept as the whole segment as
+//! it was before this accept's first change to it. The store's reader
+//! lists only the files directly in the directory whose names do not
+//! start with `.`, so it never reads them.
+
+use std::collections::HashSet;
 
 use std::fs;
 use std::io;
@@ -18,6 +22,8 @@ pub(crate) struct Originals {
     dir: PathBuf,
     /// The previous generation has been cleared.
     cleared: bool,
+    /// The files kept so far by this accept.
+    kept: HashSet<PathBuf>,
 }
 
 impl Originals {
@@ -27,6 +33,7 @@ impl Originals {
         Self {
             dir: recordings.join(DIR),
             cleared: false,
+            kept: HashSet::new(),
         }
     }
 
@@ -39,7 +46,9 @@ impl Originals {
     /// its own name, as a second link to the same file: made at once,
     /// with the original's permissions, and left as it is when the
     /// original's name is given a new file. The first of this accept
-    /// removes those of the previous one.
+    /// removes those of the previous one. A file this accept kept already
+    /// (a segment holding another recording it accepted) is kept as it
+    /// was then, not again.
     pub(crate) fn keep(&mut self, original: &Path) -> anyhow::Result<PathBuf> {
         if !self.cleared {
             self.clear()
@@ -50,6 +59,9 @@ impl Originals {
             .file_name()
             .with_context(|| format!("{} is not a file", original.display()))?;
         let kept = self.dir.join(name);
+        if !self.kept.insert(original.to_owned()) {
+            return Ok(kept);
+        }
         let linked = match fs::remove_file(&kept) {
             Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
             _ => fs::hard_link(original, &kept),

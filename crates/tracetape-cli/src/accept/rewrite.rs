@@ -289,6 +289,7 @@ mod tests {
         let replayable = Replayable {
             id: ReplayId::of(&recorded()).unwrap(),
             path: "/recordings/r.json".into(),
+            line: 1,
             recording: recorded(),
         };
         let log = serde_json::json!({"recording": "r", "found": true, "calls": calls,

@@ -1,12 +1,11 @@
-//! `tracetape list`: a table of the recordings, one row per file, newest
-//! first.
+//! `tracetape list`: a table of the recordings, one row per recording
+//! (a line of a segment, or a file of the earlier layout), newest first.
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use anyhow::anyhow;
 use serde::Serialize;
-use tracetape::record::{Exchange, ReadRecordingError, Recording, RecordingStore};
+use tracetape::record::{Exchange, ReadRecordingError, Recording, RecordingStore, StoredRecording};
 use tracetape::replay::ReplayId;
 
 use super::{ListArgs, note_limit};
@@ -67,7 +66,7 @@ pub(crate) fn render(
         return Ok(());
     }
     let rows: Vec<_> = (loaded.recordings.iter())
-        .map(|(_, recording)| row(recording))
+        .map(|stored| row(&stored.recording))
         .collect();
     table::write(&COLUMNS, &rows, out)?;
     note_limit(notes, loaded.recordings.len(), loaded.total(), "recordings")?;
@@ -76,21 +75,20 @@ pub(crate) fn render(
 
 /// The newest `limit` recordings of `store` (all when 0), read newest
 /// first until that many could be read: the files past them are counted,
-/// never opened, so `list` costs what it shows.
+/// never decoded, so `list` costs what it shows.
 struct Newest {
-    /// Each with its file.
-    recordings: Vec<(PathBuf, Recording)>,
-    /// The files read that could not be.
+    /// Each with where it is.
+    recordings: Vec<StoredRecording>,
+    /// The files or lines read that could not be.
     errors: Vec<ReadRecordingError>,
-    /// Recording files in the directory.
-    files: usize,
+    /// Recordings in the directory, as far as known: those read, and
+    /// those counted in the files not read.
+    total: usize,
 }
 
 impl Newest {
-    /// The recordings there are, as far as known: the files but those
-    /// that could not be read.
     fn total(&self) -> usize {
-        self.files - self.errors.len()
+        self.total
     }
 }
 
@@ -99,21 +97,22 @@ fn read_newest(store: &RecordingStore, limit: usize) -> Result<Newest, Failure> 
     let mut newest = Newest {
         recordings: Vec::new(),
         errors: Vec::new(),
-        files: paths.len(),
+        total: 0,
     };
     for path in paths {
-        if limit != 0 && newest.recordings.len() == limit {
-            break;
+        if limit != 0 && newest.recordings.len() >= limit {
+            let counted = RecordingStore::count_in_file(&path).unwrap_or(0);
+            newest.total += usize::try_from(counted).unwrap_or(usize::MAX);
+            continue;
         }
-        match Recording::from_file(&path) {
-            Ok(recording) => newest.recordings.push((path, recording)),
-            // Removed since listed.
-            Err(ReadRecordingError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
-                newest.files -= 1;
+        let file = RecordingStore::read_file(&path);
+        newest.total += file.recordings.len();
+        newest.errors.extend(file.errors);
+        for stored in file.recordings.into_iter().rev() {
+            if limit != 0 && newest.recordings.len() == limit {
+                break;
             }
-            Err(err) => newest.errors.push(err),
+            newest.recordings.push(stored);
         }
     }
     Ok(newest)
@@ -149,6 +148,9 @@ struct JsonRecording<'a> {
     status: Option<u16>,
     calls: usize,
     file: String,
+    /// The line of `file` holding it (1 in a file of the
+    /// one-file-per-recording layout).
+    line: u64,
 }
 
 /// A file that could not be read.
@@ -194,7 +196,8 @@ fn render_json(
     Ok(())
 }
 
-fn json_recording((path, recording): &(PathBuf, Recording)) -> JsonRecording<'_> {
+fn json_recording(stored: &StoredRecording) -> JsonRecording<'_> {
+    let (path, recording) = (&stored.path, &stored.recording);
     let described = described(recording);
     let start = start_unix_nanos(recording);
     JsonRecording {
@@ -212,6 +215,7 @@ fn json_recording((path, recording): &(PathBuf, Recording)) -> JsonRecording<'_>
             .map(|response| response.status),
         calls: recording.outbound().count(),
         file: path.display().to_string(),
+        line: stored.line,
     }
 }
 

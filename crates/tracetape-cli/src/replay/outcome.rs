@@ -70,7 +70,9 @@ pub(crate) struct RecordedCall {
 #[derive(Debug)]
 pub(crate) struct Replayed {
     pub(crate) id: ReplayId,
+    /// The file holding the recording, and its line there.
     pub(crate) file: PathBuf,
+    pub(crate) line: u64,
     pub(crate) method: String,
     /// The route template, else the path.
     pub(crate) route: String,
@@ -121,6 +123,16 @@ pub(crate) struct Replayed {
 }
 
 impl Replayed {
+    /// Where its recording is: the file, with `:line` when it is a
+    /// segment.
+    pub(crate) fn location(&self) -> String {
+        if self.file.extension().is_some_and(|e| e == "jsonl") {
+            format!("{}:{}", self.file.display(), self.line)
+        } else {
+            self.file.display().to_string()
+        }
+    }
+
     /// `POST /orders/{id}`.
     pub(crate) fn request(&self) -> String {
         format!("{} {}", self.method, self.route)
@@ -161,6 +173,7 @@ pub(crate) fn judge(
     let mut replayed = Replayed {
         id: replayable.id,
         file: replayable.path.clone(),
+        line: replayable.line,
         method,
         route,
         target: replayable
@@ -289,6 +302,7 @@ pub(crate) mod tests {
         Replayable {
             id: ReplayId::of(&recording).unwrap(),
             path: PathBuf::from("/recordings/r.json"),
+            line: 1,
             recording,
         }
     }

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::error::Error as _;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use tracetape::record::{
@@ -23,7 +23,9 @@ use crate::format::chain;
 #[derive(Debug)]
 pub(crate) struct Replayable {
     pub(crate) id: ReplayId,
+    /// The file holding it, and its line there.
     pub(crate) path: PathBuf,
+    pub(crate) line: u64,
     pub(crate) recording: Recording,
 }
 
@@ -199,6 +201,7 @@ pub(crate) fn select(settings: &Settings, notes: &mut dyn Write) -> anyhow::Resu
             _ => recordings.push(Replayable {
                 id,
                 path: stored.path,
+                line: stored.line,
                 recording,
             }),
         }
@@ -245,7 +248,10 @@ pub(crate) fn select(settings: &Settings, notes: &mut dyn Write) -> anyhow::Resu
                 )
             })
         };
-        when(a).cmp(&when(b)).then_with(|| a.path.cmp(&b.path))
+        when(a)
+            .cmp(&when(b))
+            .then_with(|| a.path.cmp(&b.path))
+            .then_with(|| a.line.cmp(&b.line))
     });
     Ok(Selection {
         service,
@@ -275,7 +281,10 @@ fn unreadable(errors: &[ReadRecordingError], skip: bool) -> anyhow::Result<Vec<S
         .map(|err| Skipped {
             path: err.path().to_owned(),
             reason: format!(
-                "cannot be read: {}",
+                "cannot be read: {}{}",
+                err.line()
+                    .map(|line| format!("line {line}: "))
+                    .unwrap_or_default(),
                 err.source().map_or_else(|| err.to_string(), chain)
             ),
             unreadable: true,
@@ -298,20 +307,21 @@ fn unreadable(errors: &[ReadRecordingError], skip: bool) -> anyhow::Result<Vec<S
     )
 }
 
-/// An error naming both files when two recordings have the same replay
-/// id: the service would answer a replayed request from either.
+/// An error naming where both are when two recordings have the same
+/// replay id (two files, or two lines of segments): the service would
+/// answer a replayed request from either.
 fn same_ids(recordings: &[StoredRecording]) -> anyhow::Result<()> {
-    let mut seen: HashMap<ReplayId, &Path> = HashMap::new();
+    let mut seen: HashMap<ReplayId, &StoredRecording> = HashMap::new();
     for stored in recordings {
         let Some(id) = ReplayId::of(&stored.recording) else {
             continue;
         };
-        if let Some(first) = seen.insert(id, &stored.path) {
+        if let Some(first) = seen.insert(id, stored) {
             bail!(
                 "the recordings {} and {} have the same id {id}: the service could answer the \
                  replayed request from either; remove one (a copy of the other?)",
-                first.display(),
-                stored.path.display()
+                first.location(),
+                stored.location()
             );
         }
     }
@@ -321,6 +331,7 @@ fn same_ids(recordings: &[StoredRecording]) -> anyhow::Result<()> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use std::path::Path;
     use std::time::Duration;
 
     use tracetape::record::ExchangeKind;

@@ -29,6 +29,8 @@ struct JsonRecorded<'a> {
 struct JsonRecording<'a> {
     id: Option<String>,
     file: String,
+    /// The line of `file` holding it.
+    line: u64,
     service: &'a str,
     background: bool,
     start: Option<String>,
@@ -131,7 +133,13 @@ pub(super) fn recorded(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let mut in_time_order: Vec<&StoredRecording> = recordings.iter().collect();
-    in_time_order.sort_by_key(|stored| (start_unix_nanos(&stored.recording), &stored.path));
+    in_time_order.sort_by_key(|stored| {
+        (
+            start_unix_nanos(&stored.recording),
+            &stored.path,
+            stored.line,
+        )
+    });
     let json = JsonRecorded {
         version: JSON_VERSION,
         source: "recordings",
@@ -146,6 +154,7 @@ fn recording(stored: &StoredRecording) -> JsonRecording<'_> {
     JsonRecording {
         id: ReplayId::of(recording).map(|id| id.to_string()),
         file: stored.path.display().to_string(),
+        line: stored.line,
         service: &recording.service_name,
         background: recording.background,
         start: start_unix_nanos(recording).map(rfc3339),

@@ -70,7 +70,13 @@ pub(super) fn render(
         if count == 1 { "" } else { "s" }
     )?;
     let mut in_time_order: Vec<&StoredRecording> = recordings.iter().collect();
-    in_time_order.sort_by_key(|stored| (start_unix_nanos(&stored.recording), &stored.path));
+    in_time_order.sort_by_key(|stored| {
+        (
+            start_unix_nanos(&stored.recording),
+            &stored.path,
+            stored.line,
+        )
+    });
     let mut printer = Printer { out, layout };
     for stored in in_time_order {
         writeln!(printer.out)?;
@@ -97,7 +103,7 @@ impl Printer<'_> {
         if recording.background {
             heading.push("calls made outside any request".to_owned());
         }
-        heading.push(clean(&stored.path.display().to_string(), usize::MAX).into_owned());
+        heading.push(clean(&stored.location(), usize::MAX).into_owned());
         writeln!(self.out, "{}", heading.join("  "))?;
 
         let nodes = walk(recording);

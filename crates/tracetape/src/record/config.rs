@@ -43,8 +43,11 @@ const MAX_HELD_BYTES: &str = "TRACETAPE_RECORD_MAX_HELD_BYTES";
 
 /// Bodies are kept up to this many bytes unless configured.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
-/// Recordings waiting to be written, at most, unless configured.
-pub const DEFAULT_QUEUE: usize = 1024;
+/// Recordings waiting to be written, at most, unless configured: 16,384.
+/// The queue is also bounded by bytes (16 MiB waiting), which is the bound
+/// that holds for all but the smallest recordings: this many lets a burst
+/// of small ones wait while the disk stalls the writer for a moment.
+pub const DEFAULT_QUEUE: usize = 16 * 1024;
 /// The recordings directory's size cap unless configured: 1 GiB.
 pub const DEFAULT_MAX_DIR_BYTES: u64 = 1024 * 1024 * 1024;
 /// The bytes of bodies record mode holds across all requests unless
@@ -98,11 +101,13 @@ pub struct RecordSettings {
     /// `.tracetape/recordings`).
     pub dir: PathBuf,
     /// `TRACETAPE_RECORD_QUEUE`: recordings waiting to be written, at most
-    /// (default 1024); past it, new ones are dropped and counted.
+    /// (default 16,384; 16 MiB waiting bounds them too); past it, new ones
+    /// are dropped and counted.
     pub queue: usize,
     /// `TRACETAPE_RECORD_MAX_DIR_BYTES`: the recordings directory's
-    /// `*.json` files take at most this many bytes together (default 1
-    /// GiB); past it, the oldest recordings are removed, with a warning.
+    /// segments (and `*.json` files of the earlier layout) take at most
+    /// this many bytes together (default 1 GiB); past it, the oldest are
+    /// removed whole, with a warning.
     pub max_dir_bytes: u64,
     /// `TRACETAPE_RECORD_MAX_HELD_BYTES`: the bytes of bodies record mode
     /// holds in memory across all requests until their recordings are

@@ -15,12 +15,6 @@ pub struct EncodeError {
     source: serde_json::Error,
 }
 
-impl EncodeError {
-    pub(crate) fn new(source: serde_json::Error) -> Self {
-        Self { source }
-    }
-}
-
 /// Why a document is not a recording this build can read.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -64,6 +58,18 @@ pub enum DecodeError {
         /// The format of the file.
         found: FormatVersion,
         /// The format this build writes.
+        supported: FormatVersion,
+    },
+    /// A segment file's header names a layout version of another major
+    /// version than this build reads.
+    #[error(
+        "the file is a segment in layout {found}, which this build of tracetape does not read \
+         (layout {supported}); use a tracetape that reads it"
+    )]
+    LayoutNotRead {
+        /// The layout version of the segment.
+        found: FormatVersion,
+        /// The layout version this build reads.
         supported: FormatVersion,
     },
     /// The exchanges do not all belong to one trace.
@@ -180,13 +186,56 @@ pub enum ReadRecordingError {
         /// The limit.
         limit: u64,
     },
+    /// One line of a file holding several (a segment, or a collector's
+    /// output) is not a recording this build can read; the file's other
+    /// lines are still read.
+    #[error("failed to read the recording on line {line} of {path}")]
+    Line {
+        /// The file.
+        path: PathBuf,
+        /// The line, counted from 1.
+        line: u64,
+        /// Why it could not be decoded.
+        #[source]
+        source: DecodeError,
+    },
+    /// One line of a file is longer than any recording tracetape writes
+    /// ([`MAX_RECORDING_BYTES`](super::MAX_RECORDING_BYTES)), so it was
+    /// skipped unread; the file's other lines are still read.
+    #[error(
+        "line {line} of {path} is {size} bytes, more than the {limit} a recording may have; not read"
+    )]
+    LineTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The line, counted from 1.
+        line: u64,
+        /// Its length.
+        size: u64,
+        /// The largest recording.
+        limit: u64,
+    },
 }
 
 impl ReadRecordingError {
-    /// The file that could not be read.
+    /// The file that could not be read, or that holds the line that could
+    /// not be.
     pub fn path(&self) -> &Path {
         match self {
-            Self::Io { path, .. } | Self::Decode { path, .. } | Self::TooLarge { path, .. } => path,
+            Self::Io { path, .. }
+            | Self::Decode { path, .. }
+            | Self::TooLarge { path, .. }
+            | Self::Line { path, .. }
+            | Self::LineTooLarge { path, .. } => path,
+        }
+    }
+
+    /// The line that could not be read, counted from 1, when the error is
+    /// about one line of a file rather than the whole file.
+    pub fn line(&self) -> Option<u64> {
+        match self {
+            Self::Line { line, .. } | Self::LineTooLarge { line, .. } => Some(*line),
+            Self::Io { .. } | Self::Decode { .. } | Self::TooLarge { .. } => None,
         }
     }
 
@@ -196,6 +245,9 @@ impl ReadRecordingError {
         matches!(
             self,
             Self::Decode {
+                source: DecodeError::TooNew { .. } | DecodeError::LayoutNotRead { .. },
+                ..
+            } | Self::Line {
                 source: DecodeError::TooNew { .. },
                 ..
             }
@@ -232,6 +284,17 @@ pub enum WriteRecordingFileError {
         #[source]
         source: EncodeError,
     },
+    /// The line to replace does not hold the recording of the trace
+    /// (alone on its line), so the file was left as it was.
+    #[error("line {line} of {path} does not hold the recording of trace {trace_id}; not replaced")]
+    NotOnLine {
+        /// The file.
+        path: PathBuf,
+        /// The line, counted from 1.
+        line: u64,
+        /// The trace of the recording that was to replace it.
+        trace_id: String,
+    },
     /// The path names no file in a directory.
     #[error("cannot write a recording to {path}: not a file name in a directory")]
     NotAFile {
@@ -254,7 +317,10 @@ impl WriteRecordingFileError {
     /// The file that was to be written.
     pub fn path(&self) -> &Path {
         match self {
-            Self::Encode { path, .. } | Self::NotAFile { path } | Self::Store { path, .. } => path,
+            Self::Encode { path, .. }
+            | Self::NotAFile { path }
+            | Self::NotOnLine { path, .. }
+            | Self::Store { path, .. } => path,
         }
     }
 }

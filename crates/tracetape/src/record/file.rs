@@ -16,16 +16,12 @@
 
 use bytes::Bytes;
 use opentelemetry::trace::{SpanId, TraceId};
-use opentelemetry_proto::tonic::common::v1::{
-    AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList, any_value::Value,
-};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{
-    ResourceSpans, ScopeSpans, Span, Status, TracesData, span::SpanKind, status::StatusCode,
-};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
+use opentelemetry_proto::tonic::trace::v1::{Span, TracesData, span::SpanKind};
 
 use super::error::{DecodeError, EncodeError, ExchangeError};
 use super::format::{FormatVersion, SCOPE_NAME, header, resource, span as key};
+use super::segment;
 use super::{
     BodyRecord, Exchange, ExchangeKind, HeaderRecord, Recording, RequestRecord, ResponseRecord,
 };
@@ -55,9 +51,19 @@ impl Recording {
     /// # }
     /// ```
     pub fn to_otlp_json(&self) -> Result<Vec<u8>, EncodeError> {
-        let mut out = serde_json::to_vec(&encode(self)).map_err(EncodeError::new)?;
-        out.push(b'\n');
+        let mut out = Vec::new();
+        self.write_otlp_json(&mut out)?;
         Ok(out)
+    }
+
+    /// [`to_otlp_json`](Self::to_otlp_json), appended to `out`.
+    ///
+    /// Written straight into `out` (`file/write.rs`), bodies base64-encoded
+    /// from where they are held: the same bytes as serializing
+    /// opentelemetry-proto's messages, without building them.
+    pub(crate) fn write_otlp_json(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        write::document(self, out);
+        Ok(())
     }
 
     /// Decodes a recording from an OTLP/JSON `TracesData` document written
@@ -99,109 +105,6 @@ impl Recording {
     }
 }
 
-// ---------------------------------------------------------------------------
-// Encoding
-
-fn encode(recording: &Recording) -> TracesData {
-    let spans = recording
-        .exchanges
-        .iter()
-        .map(|exchange| encode_exchange(recording, exchange))
-        .collect();
-    TracesData {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![
-                    string(resource::SERVICE_NAME, &recording.service_name),
-                    string(resource::VERSION, &FormatVersion::CURRENT.to_string()),
-                ],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                scope: Some(InstrumentationScope {
-                    name: SCOPE_NAME.to_owned(),
-                    version: env!("CARGO_PKG_VERSION").to_owned(),
-                    ..Default::default()
-                }),
-                spans,
-                schema_url: String::new(),
-            }],
-            schema_url: String::new(),
-        }],
-    }
-}
-
-fn encode_exchange(recording: &Recording, exchange: &Exchange) -> Span {
-    let request = &exchange.request;
-    let mut attributes = Vec::with_capacity(16);
-    attributes.push(boolean(key::BACKGROUND, recording.background));
-
-    let method = http::Method::from_bytes(request.method.as_bytes())
-        .map_or(Method::Other, |method| Method::of(&method));
-    attributes.push(string(key::METHOD, method.attribute()));
-    if method == Method::Other {
-        attributes.push(string(key::METHOD_ORIGINAL, &request.method));
-    }
-    encode_url(exchange.kind, &request.url, &mut attributes);
-    if let Some(route) = &exchange.route {
-        attributes.push(string(route_key(exchange.kind), route));
-    }
-    attributes.push(headers(key::REQUEST_HEADERS, &request.headers));
-    encode_body(
-        &request.body,
-        [
-            key::REQUEST_BODY,
-            key::REQUEST_BODY_SIZE,
-            key::REQUEST_BODY_TRUNCATED,
-        ],
-        &mut attributes,
-    );
-
-    if let Some(response) = &exchange.response {
-        attributes.push(int(key::STATUS_CODE, i64::from(response.status)));
-        attributes.push(headers(key::RESPONSE_HEADERS, &response.headers));
-        encode_body(
-            &response.body,
-            [
-                key::RESPONSE_BODY,
-                key::RESPONSE_BODY_SIZE,
-                key::RESPONSE_BODY_TRUNCATED,
-            ],
-            &mut attributes,
-        );
-    }
-    let status = match &exchange.error {
-        Some(error) => {
-            attributes.push(string(key::ERROR, error));
-            Status {
-                message: error.clone(),
-                code: StatusCode::Error as i32,
-            }
-        }
-        None => Status::default(),
-    };
-
-    Span {
-        trace_id: recording.trace_id.to_bytes().to_vec(),
-        span_id: exchange.span_id.to_bytes().to_vec(),
-        parent_span_id: if exchange.parent_span_id == SpanId::INVALID {
-            Vec::new()
-        } else {
-            exchange.parent_span_id.to_bytes().to_vec()
-        },
-        name: exchange.name.clone(),
-        kind: match exchange.kind {
-            ExchangeKind::Server => SpanKind::Server,
-            ExchangeKind::Client => SpanKind::Client,
-        } as i32,
-        start_time_unix_nano: exchange.start_unix_nanos,
-        end_time_unix_nano: exchange.end_unix_nanos,
-        attributes,
-        status: Some(status),
-        ..Default::default()
-    }
-}
-
 /// Where the route is kept: `http.route` inbound, `url.template` outbound.
 fn route_key(kind: ExchangeKind) -> &'static str {
     match kind {
@@ -210,73 +113,127 @@ fn route_key(kind: ExchangeKind) -> &'static str {
     }
 }
 
-/// An origin-form target (`/path?query`) as `url.path` and `url.query`,
-/// anything else (absolute URLs, `*`, authority form) as `url.full`.
-fn encode_url(kind: ExchangeKind, url: &str, attributes: &mut Vec<KeyValue>) {
-    if kind == ExchangeKind::Server && url.starts_with('/') {
-        match url.split_once('?') {
-            Some((path, query)) => {
-                attributes.push(string(key::URL_PATH, path));
-                attributes.push(string(key::URL_QUERY, query));
-            }
-            None => attributes.push(string(key::URL_PATH, url)),
-        }
-    } else {
-        attributes.push(string(key::URL_FULL, url));
-    }
-}
-
-fn encode_body(body: &BodyRecord, keys: [&'static str; 3], attributes: &mut Vec<KeyValue>) {
-    let [bytes_key, size_key, truncated_key] = keys;
-    attributes.push(kv(bytes_key, Value::BytesValue(body.bytes.to_vec())));
-    attributes.push(int(size_key, i64::try_from(body.size).unwrap_or(i64::MAX)));
-    attributes.push(boolean(truncated_key, body.truncated));
-}
-
-/// Headers as an array of `{name, value}` kvlists: order and repeats kept,
-/// each kvlist's keys unique as OTLP requires.
-fn headers(key: &str, headers: &[HeaderRecord]) -> KeyValue {
-    let values = headers
-        .iter()
-        .map(|header| {
-            let value = match std::str::from_utf8(&header.value) {
-                Ok(text) => Value::StringValue(text.to_owned()),
-                Err(_) => Value::BytesValue(header.value.to_vec()),
-            };
-            any(Value::KvlistValue(KeyValueList {
-                values: vec![string(header::NAME, &header.name), kv(header::VALUE, value)],
-            }))
-        })
-        .collect();
-    kv(key, Value::ArrayValue(ArrayValue { values }))
-}
-
-fn any(value: Value) -> AnyValue {
-    AnyValue { value: Some(value) }
-}
-
-fn kv(key: &str, value: Value) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(any(value)),
-        ..Default::default()
-    }
-}
-
-fn string(key: &str, value: &str) -> KeyValue {
-    kv(key, Value::StringValue(value.to_owned()))
-}
-
-fn int(key: &str, value: i64) -> KeyValue {
-    kv(key, Value::IntValue(value))
-}
-
-fn boolean(key: &str, value: bool) -> KeyValue {
-    kv(key, Value::BoolValue(value))
-}
-
 // ---------------------------------------------------------------------------
 // Decoding
+
+/// What one line of a recordings file holds.
+#[derive(Debug)]
+pub(crate) enum Line {
+    /// A segment's header, of a layout version this build reads.
+    Header,
+    /// The recordings of the line's document, one per trace, in the order
+    /// their first spans come: one, as tracetape writes them, or several
+    /// when a collector merged documents.
+    Recordings(Vec<Recording>),
+}
+
+/// Decodes one line of a recordings file (see [`Line`]). A document with
+/// no recording in it is [`DecodeError::NotARecording`].
+pub(crate) fn decode_line(json: &[u8]) -> Result<Line, DecodeError> {
+    let document: TracesData = serde_json::from_slice(json).map_err(DecodeError::json)?;
+    for resource_spans in &document.resource_spans {
+        let attributes = resource_spans
+            .resource
+            .as_ref()
+            .map_or(&[][..], |resource| &resource.attributes[..]);
+        if let Some(version) = Attributes(attributes).get(segment::VERSION_KEY) {
+            let found = match version {
+                Value::StringValue(text) => FormatVersion::parse(text),
+                _ => None,
+            }
+            .ok_or_else(|| DecodeError::InvalidVersion {
+                found: format!("{version:?}"),
+            })?;
+            return if found.major == segment::VERSION.major {
+                Ok(Line::Header)
+            } else {
+                Err(DecodeError::LayoutNotRead {
+                    found,
+                    supported: segment::VERSION,
+                })
+            };
+        }
+    }
+    let mut by_trace: Vec<(Vec<u8>, String, Vec<&Span>)> = Vec::new();
+    let mut first_service = None;
+    for (service_name, spans) in recording_resources(&document)? {
+        first_service.get_or_insert(service_name);
+        for span in spans {
+            match by_trace
+                .iter_mut()
+                .find(|(trace, ..)| *trace == span.trace_id)
+            {
+                Some((_, _, group)) => group.push(span),
+                None => by_trace.push((span.trace_id.clone(), service_name.to_owned(), vec![span])),
+            }
+        }
+    }
+    let Some(first_service) = first_service else {
+        return Err(DecodeError::NotARecording);
+    };
+    if by_trace.is_empty() {
+        // A recording without exchanges, as `decode` reads it.
+        return Ok(Line::Recordings(vec![Recording {
+            trace_id: TraceId::INVALID,
+            service_name: first_service.to_owned(),
+            background: false,
+            exchanges: Vec::new(),
+        }]));
+    }
+    by_trace
+        .into_iter()
+        .map(|(_, service_name, spans)| {
+            let recording = Recording {
+                trace_id: TraceId::INVALID,
+                service_name,
+                background: false,
+                exchanges: Vec::with_capacity(spans.len()),
+            };
+            fill(recording, &spans)
+        })
+        .collect::<Result<_, _>>()
+        .map(Line::Recordings)
+}
+
+/// The resources of `document` that are recordings (their version
+/// checked), each with its service name and its recording spans.
+fn recording_resources(document: &TracesData) -> Result<Vec<(&str, Vec<&Span>)>, DecodeError> {
+    let mut found = Vec::new();
+    for resource_spans in &document.resource_spans {
+        let attributes = resource_spans
+            .resource
+            .as_ref()
+            .map_or(&[][..], |resource| &resource.attributes[..]);
+        let attributes = Attributes(attributes);
+        let Some(version) = attributes.get(resource::VERSION) else {
+            continue;
+        };
+        check_version(version)?;
+        let service_name = match attributes.get(resource::SERVICE_NAME) {
+            Some(Value::StringValue(name)) => name.as_str(),
+            _ => "",
+        };
+        let spans = resource_spans
+            .scope_spans
+            .iter()
+            .filter(|scope_spans| {
+                scope_spans
+                    .scope
+                    .as_ref()
+                    .is_some_and(|scope| scope.name == SCOPE_NAME)
+            })
+            .flat_map(|scope_spans| &scope_spans.spans)
+            .filter(|span| {
+                matches!(
+                    SpanKind::try_from(span.kind),
+                    Ok(SpanKind::Server | SpanKind::Client)
+                )
+            })
+            .collect();
+        found.push((service_name, spans));
+    }
+    Ok(found)
+}
 
 fn decode(document: &TracesData) -> Result<Recording, DecodeError> {
     let mut is_recording = false;
@@ -584,5 +541,21 @@ fn header_entry(entry: &AnyValue) -> Option<HeaderRecord> {
     })
 }
 
+mod write;
+
+#[cfg(test)]
+mod reference;
+#[cfg(test)]
+use reference::{encode, headers, kv};
+
+/// The document as the previous version wrote it, through
+/// opentelemetry-proto's messages: for tests of files in the
+/// one-file-per-recording layout.
+#[cfg(test)]
+pub(super) fn previous_version_document(recording: &Recording) -> Vec<u8> {
+    let mut out = serde_json::to_vec(&encode(recording)).unwrap_or_default();
+    out.push(b'\n');
+    out
+}
 #[cfg(test)]
 mod tests;

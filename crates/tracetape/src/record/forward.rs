@@ -1,5 +1,5 @@
 //! Recordings sent on to an OpenTelemetry Collector, when asked for
-//! (`TRACETAPE_RECORD_OTLP_ENDPOINT`): each file's OTLP/JSON document is
+//! (`TRACETAPE_RECORD_OTLP_ENDPOINT`): each recording's OTLP/JSON document is
 //! also posted, as it is, to an OTLP/HTTP traces endpoint. This is the one
 //! way payloads leave the process other than the files, and only ever by
 //! the user's choice; the tracing exporter never sees them.

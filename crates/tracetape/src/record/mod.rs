@@ -21,13 +21,19 @@
 //! it again. Bodies are teed with [`TeeBody`] (or [`MaybeTee`], when only
 //! some are recorded).
 //!
-//! Each recording is stored as one file, written atomically into a
-//! [`RecordingStore`] (by default `.tracetape/recordings`, directory 0700,
-//! files 0600), off the request path. A file is one OTLP/JSON `TracesData`
-//! document ([`Recording::to_otlp_json`], [`Recording::from_otlp_json`]), so
-//! recordings can travel through an OpenTelemetry Collector; its format is
-//! versioned ([`FormatVersion`]) and documented, attribute by attribute, in
-//! the [recordings guide].
+//! Each recording is appended, off the request path, as one line to the
+//! open segment of a [`RecordingStore`] (by default
+//! `.tracetape/recordings`, directory 0700, files 0600): rotating
+//! `*.jsonl` files written by one thread in large sequential writes,
+//! synced to disk when they are closed, so a crash loses at most the end
+//! of the open one, which readers skip. A line is one OTLP/JSON
+//! `TracesData` document ([`Recording::to_otlp_json`],
+//! [`Recording::from_otlp_json`]), so recordings can travel through an
+//! OpenTelemetry Collector and its file output reads back; the format is
+//! versioned ([`FormatVersion`], and the segment layout in each segment's
+//! header line) and documented, attribute by attribute, in the
+//! [recordings guide]. The files of earlier versions, one recording each,
+//! are still read.
 //!
 //! [recordings guide]: https://github.com/tracetape/tracetape/blob/main/docs/recordings.md
 
@@ -49,6 +55,7 @@ mod read;
 mod recorder;
 mod redact;
 mod save;
+mod segment;
 mod writer;
 
 #[cfg(all(test, feature = "axum", feature = "reqwest"))]
@@ -76,7 +83,9 @@ pub use maybe::MaybeTee;
 pub use model::{
     BodyRecord, Exchange, ExchangeKind, HeaderRecord, Recording, RequestRecord, ResponseRecord,
 };
-pub use read::{LoadedRecordings, MAX_RECORDING_BYTES, RecordingStore, StoredRecording};
+pub use read::{
+    FileRecordings, LoadedRecordings, MAX_RECORDING_BYTES, RecordingStore, StoredRecording,
+};
 pub use recorder::{FlushRecorderError, LINGER, MAX_LINGERING, Recorder, StartRecorderError};
 pub(crate) use recorder::{NotSampled, Part, TraceRecording};
 pub use redact::{

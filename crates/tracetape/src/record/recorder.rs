@@ -348,8 +348,10 @@ impl Recorder {
         }
     }
 
-    /// Recordings removed from the directory, oldest first, to keep it
-    /// under [`RecordSettings::max_dir_bytes`].
+    /// Files of recordings removed from the directory, oldest first, to
+    /// keep it under [`RecordSettings::max_dir_bytes`]: whole segments, or
+    /// files of the one-file-per-recording layout that earlier versions
+    /// wrote.
     pub fn evicted(&self) -> u64 {
         match &self.inner.sink {
             Sink::Writer(writer) => writer.evicted(),

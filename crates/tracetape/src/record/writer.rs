@@ -1,26 +1,32 @@
 //! The background writer: recordings leave the request path through a
-//! bounded queue and are written, one file each, by a dedicated thread.
+//! bounded queue and are appended, one line each, to rotating segment
+//! files by a dedicated thread (`writer/worker.rs`, `writer/segment_file.rs`;
+//! the layout is in `segment.rs`).
 //!
 //! [`RecordingWriter::try_record`] never waits: when the queue is full (in
 //! recordings, or in bytes held), the recording is dropped and counted.
 //! The queue's bound is counted, not allocated, so a large configured
-//! queue costs nothing until used. A failing disk is reported once and
-//! counted; the service never notices. The directory is kept under its
-//! size cap by removing the oldest recordings, and created again if it is
-//! removed while the service runs. Dropping the writer waits, up to a
-//! timeout, for the queue to drain, and says how many recordings were lost
-//! and why.
+//! queue costs nothing until used. The thread takes every recording
+//! waiting, encodes them into one buffer and appends it with one write; a
+//! segment is synced to disk and closed once it holds `segment_bytes` or
+//! has been open `segment_age`, and when the writer stops. A failing disk
+//! is reported once and counted; the service never notices. The directory
+//! is kept under its size cap by removing the oldest segments whole, and
+//! created again if it is removed while the service runs. Dropping the
+//! writer waits, up to a timeout, for the queue to drain, and says how
+//! many recordings were lost and why.
+
+mod segment_file;
+mod worker;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use opentelemetry::trace::TraceId;
-
-use bytes::Bytes;
 
 use super::error::EncodeError;
 use super::forward::{ForwardCounts, Forwarder};
@@ -28,7 +34,9 @@ use super::{Recording, RecordingStore};
 use crate::diag;
 use crate::setup::TlsFiles;
 use crate::store::cap::SizeCap;
-use crate::store::files::{self, WriteError};
+use crate::store::files::WriteError;
+use segment_file::SegmentFile;
+use worker::Worker;
 
 /// The stable names of the writer's warnings.
 const WRITE_FAILED: &str = "RecordingWriter.WriteFailed";
@@ -47,8 +55,14 @@ pub(crate) struct WriterConfig {
     drop_timeout: Duration,
     /// The directory's size cap.
     max_dir_bytes: u64,
-    /// The largest recording file written.
+    /// The largest recording written.
     max_recording_bytes: u64,
+    /// A segment's size, past which the next recording opens a new one;
+    /// `None`: an eighth of the directory's cap, at most
+    /// [`MAX_SEGMENT_BYTES`](Self::MAX_SEGMENT_BYTES).
+    segment_bytes: Option<u64>,
+    /// How long a segment stays open at most.
+    segment_age: Duration,
     /// Where each document is also posted, if anywhere, and the TLS files
     /// for an https endpoint.
     forward_to: Option<(String, TlsFiles)>,
@@ -72,6 +86,20 @@ impl WriterConfig {
     /// How long dropping the writer waits for the queue to drain, unless
     /// [`with_drop_timeout`](Self::with_drop_timeout).
     pub(crate) const DEFAULT_DROP_TIMEOUT: Duration = Duration::from_secs(5);
+    /// The largest a segment grows before the next recording opens a new
+    /// one: 64 MiB (less when the directory's cap is small).
+    pub(crate) const MAX_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+    /// How long a segment stays open before it is synced and closed: one
+    /// minute.
+    pub(crate) const SEGMENT_AGE: Duration = Duration::from_secs(60);
+
+    /// The size at which a segment is closed: as set, else an eighth of
+    /// the directory's cap (so the cap removes an eighth at a time at
+    /// most), at most [`MAX_SEGMENT_BYTES`](Self::MAX_SEGMENT_BYTES).
+    fn segment_bytes(&self) -> u64 {
+        self.segment_bytes
+            .unwrap_or_else(|| (self.max_dir_bytes / 8).clamp(1, Self::MAX_SEGMENT_BYTES))
+    }
 
     /// Writes into `dir`, created (mode 0700) on the first write.
     pub(crate) fn new(dir: impl Into<PathBuf>) -> Self {
@@ -82,6 +110,8 @@ impl WriterConfig {
             drop_timeout: Self::DEFAULT_DROP_TIMEOUT,
             max_dir_bytes: super::DEFAULT_MAX_DIR_BYTES,
             max_recording_bytes: super::MAX_RECORDING_BYTES,
+            segment_bytes: None,
+            segment_age: Self::SEGMENT_AGE,
             forward_to: None,
             #[cfg(test)]
             gate: None,
@@ -96,8 +126,8 @@ impl WriterConfig {
         self
     }
 
-    /// Keeps the directory's `*.json` files under `max_bytes` together,
-    /// removing the oldest.
+    /// Keeps the directory's segments (and `*.json` files of the earlier
+    /// layout) under `max_bytes` together, removing the oldest whole.
     #[must_use]
     pub(crate) fn with_max_dir_bytes(mut self, max_bytes: u64) -> Self {
         self.max_dir_bytes = max_bytes;
@@ -146,6 +176,18 @@ impl WriterConfig {
     #[cfg(test)]
     fn with_max_recording_bytes(mut self, max: u64) -> Self {
         self.max_recording_bytes = max;
+        self
+    }
+
+    #[cfg(test)]
+    fn with_segment_bytes(mut self, bytes: u64) -> Self {
+        self.segment_bytes = Some(bytes);
+        self
+    }
+
+    #[cfg(test)]
+    fn with_segment_age(mut self, age: Duration) -> Self {
+        self.segment_age = age;
         self
     }
 
@@ -277,9 +319,8 @@ pub(crate) enum WriteRecordingError {
         size: u64,
         limit: u64,
     },
-    #[error("failed to write the recording of trace {trace_id}")]
+    #[error("failed to write recordings")]
     Store {
-        trace_id: TraceId,
         #[source]
         source: WriteError,
     },
@@ -319,7 +360,12 @@ impl RecordingWriter {
             cap: SizeCap::default(),
             max_dir_bytes: config.max_dir_bytes,
             max_recording_bytes: config.max_recording_bytes,
+            segment_bytes: config.segment_bytes(),
+            segment_age: config.segment_age,
             forwarder,
+            segment: SegmentFile::default(),
+            buf: Vec::new(),
+            pending: 0,
             #[cfg(test)]
             gate: config.gate.clone(),
         };
@@ -515,123 +561,6 @@ impl Drop for RecordingWriter {
     }
 }
 
-/// The writer thread's side.
-struct Worker {
-    shared: Arc<Shared>,
-    dir: PathBuf,
-    /// Whether `dir` was created (or found) since the last failure.
-    dir_ready: bool,
-    /// The directory's size cap.
-    cap: SizeCap,
-    max_dir_bytes: u64,
-    max_recording_bytes: u64,
-    forwarder: Option<Forwarder>,
-    #[cfg(test)]
-    gate: Option<Arc<Gate>>,
-}
-
-impl Worker {
-    fn run(mut self, receiver: Receiver<Queued>) {
-        while let Ok(Queued { recording, bytes }) = receiver.recv() {
-            self.shared.taken();
-            #[cfg(test)]
-            if let Some(gate) = &self.gate {
-                gate.pass();
-            }
-            let result = self.write(&recording);
-            drop(recording);
-            self.shared.release(bytes);
-            match result {
-                Ok(written) => {
-                    self.shared.written.fetch_add(1, Ordering::Relaxed);
-                    self.enforce_cap(written);
-                }
-                Err(err) => {
-                    self.shared.failed.fetch_add(1, Ordering::Relaxed);
-                    *self
-                        .shared
-                        .last_failure
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner) = Some(diag::chain(&err));
-                    diag::warn_once(
-                        WRITE_FAILED,
-                        format_args!(
-                            "{}; recordings are being lost (later failures are counted, not reported)",
-                            crate::diag::chain(&err)
-                        ),
-                    );
-                }
-            }
-            self.shared.finish_one();
-        }
-    }
-
-    /// Writes one recording: where, and how many bytes.
-    fn write(&mut self, recording: &Recording) -> Result<(PathBuf, u64), WriteRecordingError> {
-        let trace_id = recording.trace_id;
-        let contents = Bytes::from(
-            recording
-                .to_otlp_json()
-                .map_err(|source| WriteRecordingError::Encode { trace_id, source })?,
-        );
-        if contents.len() as u64 > self.max_recording_bytes {
-            return Err(WriteRecordingError::TooLarge {
-                trace_id,
-                size: contents.len() as u64,
-                limit: self.max_recording_bytes,
-            });
-        }
-        if let Some(forwarder) = &self.forwarder {
-            forwarder.forward(contents.clone());
-        }
-        let store = |source| WriteRecordingError::Store { trace_id, source };
-        if !self.dir_ready {
-            files::create_dir(&self.dir).map_err(store)?;
-            self.dir_ready = true;
-        }
-        let name = files::next_file_name_with(&trace_id.to_string());
-        let written = match files::write_atomic(&self.dir, &name, &contents) {
-            Ok(path) => path,
-            // Removed while the service runs (`rm -rf .tracetape`): made
-            // again, and this recording written into it.
-            Err(_) if !self.dir.is_dir() => {
-                files::create_dir(&self.dir).map_err(store)?;
-                files::write_atomic(&self.dir, &name, &contents).map_err(store)?
-            }
-            Err(err) => {
-                self.dir_ready = false;
-                return Err(store(err));
-            }
-        };
-        Ok((written, contents.len() as u64))
-    }
-
-    /// Removes the oldest recordings while the directory is over its cap,
-    /// saying so once.
-    fn enforce_cap(&mut self, written: (PathBuf, u64)) {
-        match self.cap.after_write(&self.dir, written, self.max_dir_bytes) {
-            Ok(0) => {}
-            Ok(removed) => {
-                self.shared
-                    .evicted
-                    .fetch_add(removed as u64, Ordering::Relaxed);
-                diag::warn_once(
-                    EVICTING,
-                    format_args!(
-                        "record mode: {} holds more than its cap of {} bytes; the oldest recordings are removed (TRACETAPE_RECORD_MAX_DIR_BYTES)",
-                        self.dir.display(),
-                        self.max_dir_bytes
-                    ),
-                );
-            }
-            // The recording is safely written; the next one tries again.
-            Err(err) => {
-                diag::warn_once(EVICTION_FAILED, diag::chain(&err));
-            }
-        }
-    }
-}
-
 /// About how much memory a queued recording holds: its bodies, headers,
 /// URLs and names, plus a little for the structure.
 fn approximate_size(recording: &Recording) -> u64 {
@@ -723,6 +652,7 @@ mod tests {
 
     use super::*;
     use crate::record::testing::{background_recording, rich_recording};
+    use crate::store::files;
 
     fn temp_dir() -> (tempfile::TempDir, PathBuf) {
         let tmp = tempfile::tempdir().unwrap();
@@ -732,6 +662,23 @@ mod tests {
 
     fn json_files(dir: &Path) -> Vec<PathBuf> {
         files::batch_files(dir).unwrap()
+    }
+
+    /// The trace ids of the recordings in `dir`, oldest first.
+    fn traces_in(dir: &Path) -> Vec<TraceId> {
+        let loaded = RecordingStore::new(dir).load().unwrap();
+        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+        let mut traces: Vec<TraceId> = loaded
+            .recordings
+            .iter()
+            .map(|stored| stored.recording.trace_id)
+            .collect();
+        traces.reverse();
+        traces
+    }
+
+    fn traces(range: std::ops::RangeInclusive<u128>) -> Vec<TraceId> {
+        range.map(TraceId::from).collect()
     }
 
     /// Runs `f` on another thread and fails the test, instead of hanging
@@ -749,7 +696,7 @@ mod tests {
     }
 
     #[test]
-    fn each_recording_is_one_file_named_by_time_and_trace() {
+    fn recordings_are_lines_of_one_segment_after_its_header() {
         let (_tmp, dir) = temp_dir();
         let writer = RecordingWriter::start(WriterConfig::new(&dir)).unwrap();
         assert_eq!(writer.dir(), dir);
@@ -762,25 +709,97 @@ mod tests {
             (3, 0, 0)
         );
 
-        let files = json_files(&dir);
-        let traces: Vec<String> = files
+        let [segment] = json_files(&dir).try_into().unwrap();
+        let name = segment.file_name().unwrap().to_str().unwrap();
+        assert!(name.ends_with(".jsonl"), "{name}");
+        let text = fs::read(&segment).unwrap();
+        let lines: Vec<&[u8]> = text.split_inclusive(|&b| b == b'\n').collect();
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[0], super::super::segment::header());
+        for (line, trace) in lines[1..].iter().zip(1..=3_u128) {
+            assert_eq!(
+                *line,
+                background_recording(trace).to_otlp_json().unwrap(),
+                "each line is the recording's document, byte for byte"
+            );
+        }
+        // In the order they were queued, and nothing else: no temporary
+        // files.
+        assert_eq!(traces_in(&dir), traces(1..=3));
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_full_segment_is_closed_and_the_next_recording_opens_another() {
+        let (_tmp, dir) = temp_dir();
+        let one = background_recording(1).to_otlp_json().unwrap().len() as u64;
+        let header = super::super::segment::header().len() as u64;
+        // Room for the header and two recordings, not three.
+        let writer = RecordingWriter::start(
+            WriterConfig::new(&dir).with_segment_bytes(header + 2 * one + one / 2),
+        )
+        .unwrap();
+        for trace in 1..=5_u128 {
+            assert!(writer.try_record(background_recording(trace)));
+            writer.flush(Duration::from_secs(10)).unwrap();
+        }
+        let counts: Vec<u64> = json_files(&dir)
             .iter()
-            .map(|path| {
-                let recording = Recording::from_otlp_json(&fs::read(path).unwrap()).unwrap();
-                let name = path.file_name().unwrap().to_str().unwrap();
-                assert!(name.ends_with(&format!("-{}.json", recording.trace_id)));
-                recording.trace_id.to_string()
-            })
+            .map(|path| RecordingStore::count_in_file(path).unwrap())
             .collect();
-        // Oldest first by name is the order they were queued in.
-        assert_eq!(
-            traces,
-            (1..=3_u128)
-                .map(|t| TraceId::from(t).to_string())
-                .collect::<Vec<_>>()
-        );
-        // Nothing else, no temporary files left behind.
-        assert_eq!(fs::read_dir(&dir).unwrap().count(), 3);
+        assert_eq!(counts, [2, 2, 1]);
+        assert_eq!(traces_in(&dir), traces(1..=5));
+
+        // A recording larger than a segment gets one of its own.
+        let (_tmp, dir) = temp_dir();
+        let writer =
+            RecordingWriter::start(WriterConfig::new(&dir).with_segment_bytes(one / 2)).unwrap();
+        for trace in 1..=3_u128 {
+            assert!(writer.try_record(background_recording(trace)));
+        }
+        writer.flush(Duration::from_secs(10)).unwrap();
+        assert_eq!(json_files(&dir).len(), 3);
+        assert_eq!(traces_in(&dir), traces(1..=3));
+    }
+
+    #[test]
+    fn an_old_segment_is_closed_even_when_idle() {
+        let (_tmp, dir) = temp_dir();
+        // Every segment is past its age as soon as it is written: whether
+        // the thread closes it while idle or finds it so at the next
+        // write, the next recording goes to a new segment.
+        let writer =
+            RecordingWriter::start(WriterConfig::new(&dir).with_segment_age(Duration::ZERO))
+                .unwrap();
+        for trace in 1..=3_u128 {
+            assert!(writer.try_record(background_recording(trace)));
+            writer.flush(Duration::from_secs(10)).unwrap();
+        }
+        assert_eq!(json_files(&dir).len(), 3);
+        assert_eq!(traces_in(&dir), traces(1..=3));
+    }
+
+    /// A crash while a line was being written leaves it cut short at the
+    /// end of the segment: readers skip it and read every line before it.
+    #[test]
+    fn a_segment_cut_short_by_a_crash_keeps_its_whole_lines() {
+        let (_tmp, dir) = temp_dir();
+        let writer = RecordingWriter::start(WriterConfig::new(&dir)).unwrap();
+        for trace in 1..=3_u128 {
+            assert!(writer.try_record(background_recording(trace)));
+        }
+        drop(writer);
+        let [segment] = json_files(&dir).try_into().unwrap();
+        let full = fs::read(&segment).unwrap();
+        let last = background_recording(3).to_otlp_json().unwrap().len();
+        for cut in [1, last / 2, last - 1] {
+            fs::write(&segment, &full[..full.len() - cut]).unwrap();
+            let loaded = RecordingStore::new(&dir).load().unwrap();
+            assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+            assert_eq!(loaded.torn_tails, [(segment.clone(), (last - cut) as u64)]);
+            assert_eq!(traces_in(&dir), traces(1..=2), "cut {cut}");
+            assert_eq!(RecordingStore::new(&dir).count().unwrap(), 2);
+        }
     }
 
     #[cfg(unix)]
@@ -840,7 +859,7 @@ mod tests {
         gate.open();
         writer.flush(Duration::from_secs(10)).unwrap();
         assert_eq!((writer.written(), writer.dropped()), (3, 4));
-        assert_eq!(json_files(&dir).len(), 3);
+        assert_eq!(traces_in(&dir), traces(1..=3));
         // Room again once drained.
         assert!(writer.take_room());
         assert!(writer.try_record(background_recording(7)));
@@ -893,7 +912,7 @@ mod tests {
         assert!(writer.try_record(background_recording(4)));
         writer.flush(Duration::from_secs(10)).unwrap();
         assert_eq!((writer.written(), writer.failed()), (1, 3));
-        assert_eq!(json_files(&dir).len(), 1);
+        assert_eq!(traces_in(&dir), traces(4..=4));
     }
 
     #[test]
@@ -907,41 +926,46 @@ mod tests {
         writer.try_record(background_recording(3));
         writer.flush(Duration::from_secs(10)).unwrap();
         // Nothing lost: the write that finds the directory gone makes it
-        // again.
+        // again, and a new segment in it.
         assert_eq!((writer.written(), writer.failed()), (3, 0));
-        assert_eq!(json_files(&dir).len(), 2);
+        assert_eq!(traces_in(&dir), traces(2..=3));
     }
 
     #[test]
-    fn the_directory_stays_under_its_cap_oldest_first() {
+    fn the_directory_stays_under_its_cap_whole_segments_oldest_first() {
         let (_tmp, dir) = temp_dir();
-        let one = {
-            let (_tmp, dir) = temp_dir();
-            let writer = RecordingWriter::start(WriterConfig::new(&dir)).unwrap();
-            writer.try_record(background_recording(1));
-            writer.flush(Duration::from_secs(10)).unwrap();
-            fs::metadata(&json_files(&dir)[0]).unwrap().len()
-        };
-        // Room for three recordings of about that size, not four.
-        let writer =
-            RecordingWriter::start(WriterConfig::new(&dir).with_max_dir_bytes(one * 3 + one / 2))
-                .unwrap();
-        for trace in 1..=5_u128 {
+        let one = background_recording(1).to_otlp_json().unwrap().len() as u64;
+        let header = super::super::segment::header().len() as u64;
+        let segment = header + 2 * one;
+        // Segments of two recordings; room for two such segments and a
+        // half, not three.
+        let writer = RecordingWriter::start(
+            WriterConfig::new(&dir)
+                .with_segment_bytes(segment)
+                .with_max_dir_bytes(2 * segment + segment / 2),
+        )
+        .unwrap();
+        // An earlier version's file, oldest of all, is evicted first.
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(
+            dir.join("00000000000000000001-1-000000-old.json"),
+            background_recording(99).to_otlp_json().unwrap(),
+        )
+        .unwrap();
+        for trace in 1..=8_u128 {
             assert!(writer.try_record(background_recording(trace)));
+            writer.flush(Duration::from_secs(10)).unwrap();
         }
-        writer.flush(Duration::from_secs(10)).unwrap();
-        assert_eq!((writer.written(), writer.evicted()), (5, 2));
-        let kept: Vec<String> = json_files(&dir)
+        assert_eq!(writer.written(), 8);
+        // The old file and two whole segments (1, 2 and 3, 4) are gone,
+        // never a part of one.
+        assert_eq!(writer.evicted(), 3);
+        assert_eq!(traces_in(&dir), traces(5..=8));
+        let total: u64 = json_files(&dir)
             .iter()
-            .map(|path| {
-                Recording::from_otlp_json(&fs::read(path).unwrap())
-                    .unwrap()
-                    .trace_id
-                    .to_string()
-            })
-            .collect();
-        let newest: Vec<String> = (3..=5_u128).map(|t| TraceId::from(t).to_string()).collect();
-        assert_eq!(kept, newest);
+            .map(|path| fs::metadata(path).unwrap().len())
+            .sum();
+        assert!(total <= 2 * segment + segment / 2, "{total}");
         assert!(!diag::warn_once(EVICTING, "probe"), "said once");
     }
 
@@ -1013,7 +1037,7 @@ mod tests {
         });
         drop(writer);
         opener.join().unwrap();
-        assert_eq!(json_files(&dir).len(), 5);
+        assert_eq!(traces_in(&dir), traces(1..=5));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! A directory's size cap (the span store's, and the recordings'),
 //! enforced without listing the directory after every file: the writer
-//! keeps the `*.json` files it knows of, oldest first, with their sizes and
-//! a running total, adds each file it writes and drops each file it
-//! removes. Other processes may add or remove files too (another service
+//! keeps the `*.json` files (and the recordings' `*.jsonl` segments) it
+//! knows of, oldest first, with their sizes and a running total, adds each
+//! file it writes (or the bytes it appends to the newest) and drops each
+//! file it removes. Other processes may add or remove files too (another service
 //! writing to the same directory, `rm`), so it lists the directory again
 //! now and then, and after any failure.
 
@@ -45,9 +46,10 @@ impl SizeCap {
         self
     }
 
-    /// Counts the file just written into `dir` (`len` bytes at `written`)
-    /// and removes the oldest files while the directory holds more than
-    /// `max_bytes`; how many were removed.
+    /// Counts the file just written into `dir` (`len` bytes at `written`,
+    /// or `len` bytes appended to `written` when it is the newest file
+    /// counted) and removes the oldest files while the directory holds
+    /// more than `max_bytes`, never `written`; how many were removed.
     pub(crate) fn after_write(
         &mut self,
         dir: &Path,
@@ -109,10 +111,16 @@ impl Usage {
         })
     }
 
-    /// Counts a file just written; it is the newest.
+    /// Counts a file just written, or `len` bytes appended to the newest
+    /// file (a segment of recordings); it is the newest.
     fn add(&mut self, path: PathBuf, len: u64) {
         self.total = self.total.saturating_add(len);
-        self.files.push_back((path, len));
+        match self.files.back_mut() {
+            Some((newest, newest_len)) if *newest == path => {
+                *newest_len = newest_len.saturating_add(len);
+            }
+            _ => self.files.push_back((path, len)),
+        }
         self.added_since_scan = self.added_since_scan.saturating_add(1);
     }
 

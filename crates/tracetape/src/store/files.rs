@@ -1,6 +1,7 @@
 //! The files of a store: listing and atomic writes.
 //!
-//! A finished batch is a `*.json` file whose name sorts by creation time.
+//! A finished batch is a `*.json` file (for recordings, also a `*.jsonl`
+//! segment) whose name sorts by creation time.
 //! Files being written are named `.<final name>.tmp` and renamed into place
 //! once complete, so a reader never sees half a file; anything starting with
 //! `.` is ignored by readers and by the size cap.
@@ -24,6 +25,12 @@ pub(crate) fn next_file_name() -> String {
 /// `suffix` is empty), to say what the file holds; names still sort by
 /// creation time and never collide.
 pub(crate) fn next_file_name_with(suffix: &str) -> String {
+    next_name(suffix, "json")
+}
+
+/// [`next_file_name_with`] with the extension `extension` instead of
+/// `json`.
+pub(crate) fn next_name(suffix: &str, extension: &str) -> String {
     static SEQUENCE: AtomicU64 = AtomicU64::new(0);
     let seq = SEQUENCE.fetch_add(1, Ordering::Relaxed);
     let nanos = SystemTime::now()
@@ -31,16 +38,17 @@ pub(crate) fn next_file_name_with(suffix: &str) -> String {
         .map_or(0, |elapsed| elapsed.as_nanos());
     let pid = std::process::id();
     if suffix.is_empty() {
-        format!("{nanos:020}-{pid}-{seq:06}.json")
+        format!("{nanos:020}-{pid}-{seq:06}.{extension}")
     } else {
-        format!("{nanos:020}-{pid}-{seq:06}-{suffix}.json")
+        format!("{nanos:020}-{pid}-{seq:06}-{suffix}.{extension}")
     }
 }
 
-/// Whether `name` is a finished batch file (`*.json`, not hidden).
+/// Whether `name` is a finished batch file (`*.json`, or `*.jsonl`, the
+/// recordings' segments; not hidden).
 fn is_batch_file(name: &std::ffi::OsStr) -> bool {
     let bytes = name.as_encoded_bytes();
-    !bytes.starts_with(b".") && bytes.ends_with(b".json")
+    !bytes.starts_with(b".") && (bytes.ends_with(b".json") || bytes.ends_with(b".jsonl"))
 }
 
 /// The finished batch files of `dir`, oldest first (by name).

@@ -49,15 +49,10 @@ async fn record_one(telemetry: &TelemetryGuard, dir: &Path) {
     let dir = dir.to_owned();
     tokio::task::spawn_blocking(move || {
         recorder.flush(std::time::Duration::from_secs(10)).unwrap();
-        let recordings = std::fs::read_dir(&dir)
-            .unwrap()
-            .filter(|entry| {
-                let path = entry.as_ref().unwrap().path();
-                path.extension()
-                    .is_some_and(|extension| extension == "json")
-            })
-            .count();
-        assert_eq!(recordings, 1, "one recording file");
+        let recordings = tracetape::record::RecordingStore::new(&dir)
+            .count()
+            .unwrap();
+        assert_eq!(recordings, 1, "one recording written");
     })
     .await
     .unwrap();

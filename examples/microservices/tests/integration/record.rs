@@ -251,8 +251,9 @@ async fn a_checkout_in_record_mode_is_recorded_by_each_service() {
 
     // The secrets are in no file of the store, and in no header or body
     // read back (bodies are base64 in the files).
+    // (the recordings share segments, so fewer files than recordings)
     let files = every_file(&dir);
-    assert!(files.len() >= 5, "{files:?}");
+    assert!(!files.is_empty() && recordings.len() >= 5, "{files:?}");
     for file in &files {
         let bytes = std::fs::read(file).unwrap();
         for secret in [TOKEN, COOKIE_SECRET] {

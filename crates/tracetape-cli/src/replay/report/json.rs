@@ -111,6 +111,8 @@ struct JsonRecording<'a> {
     id: String,
     trace_id: String,
     file: String,
+    /// The line of `file` holding the recording.
+    line: u64,
     method: &'a str,
     route: &'a str,
     target: &'a str,
@@ -257,6 +259,7 @@ fn recording(result: &Replayed) -> JsonRecording<'_> {
         id: result.id.to_string(),
         trace_id: result.id.trace_id.to_string(),
         file: result.file.display().to_string(),
+        line: result.line,
         method: &result.method,
         route: &result.route,
         target: &result.target,

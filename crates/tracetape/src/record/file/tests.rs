@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use opentelemetry_proto::tonic::trace::v1::{Span, TracesData};
 use serde_json::json;
 
@@ -649,4 +650,70 @@ fn deeply_nested_json_is_an_error_not_a_stack_overflow() {
         Recording::from_otlp_json(&nested),
         Err(DecodeError::Json { .. })
     ));
+}
+
+/// The document written straight into the buffer is, byte for byte, what
+/// serializing opentelemetry-proto's messages gives: for the usual
+/// recordings and for every kind of value that JSON escapes or base64 pads.
+#[test]
+fn the_direct_writer_writes_what_the_messages_serialize_to() {
+    let mut odd = rich_recording();
+    odd.service_name = "quote \" back \\ nl \n tab \t nul \u{0} del \u{7f} \u{1f600} é".to_owned();
+    for (index, exchange) in odd.exchanges.iter_mut().enumerate() {
+        exchange.name = format!("{}\u{1}\u{1f}</script>", exchange.name);
+        exchange.request.url = match index {
+            0 => "/p\"a?q=\\&r=\u{2028}".to_owned(),
+            1 => "*".to_owned(),
+            _ => format!("http://h/{index}?x=\"y\""),
+        };
+        exchange
+            .request
+            .headers
+            .push(header("x-odd\"", "v\r\n\u{8}"));
+        exchange
+            .request
+            .headers
+            .push(header("x-bin", [0xff_u8, 0xfe, 0]));
+        exchange.request.body = crate::record::testing::whole(vec![7_u8; index]);
+        exchange.start_unix_nanos = u64::MAX - index as u64;
+        exchange.end_unix_nanos = 0;
+        exchange.error = (index == 1).then(|| "bad \"thing\"\n".to_owned());
+        if let Some(response) = &mut exchange.response {
+            response.status = [0, u16::MAX, 200, 404][index % 4];
+            response.body.size = u64::MAX;
+            response.body.bytes = (0..=255_u8).cycle().take(100_003 + index).collect();
+        }
+    }
+    odd.exchanges[0].parent_span_id = SpanId::INVALID;
+    let mut empty = background_recording(9);
+    empty.exchanges.clear();
+    empty.trace_id = TraceId::INVALID;
+    let mut methods = background_recording(3);
+    for method in ["GET", "PATCH", "M-SEARCH", "get", ""] {
+        let mut exchange = methods.exchanges[0].clone();
+        exchange.request.method = method.to_owned();
+        exchange.kind = ExchangeKind::Server;
+        exchange.route = None;
+        methods.exchanges.push(exchange);
+    }
+    for recording in [
+        rich_recording(),
+        background_recording(5),
+        odd,
+        empty,
+        methods,
+    ] {
+        let mut expected = serde_json::to_vec(&encode(&recording)).unwrap();
+        expected.push(b'\n');
+        let written = recording.to_otlp_json().unwrap();
+        assert_eq!(
+            String::from_utf8(written).unwrap(),
+            String::from_utf8(expected.clone()).unwrap()
+        );
+        // Appended after what the buffer holds, not in place of it.
+        let mut buffer = b"before\n".to_vec();
+        recording.write_otlp_json(&mut buffer).unwrap();
+        assert_eq!(&buffer[..7], b"before\n");
+        assert_eq!(&buffer[7..], expected);
+    }
 }
