@@ -25,7 +25,7 @@ use super::info::{Outcome, RequestInfo};
 use super::recording::{self, Pending};
 use super::url::Target;
 use crate::hook;
-use crate::http_attrs::{Method, protocol_version, redact_url};
+use crate::http_attrs::{Method, interned, protocol_version, redact_url};
 use crate::propagation::{self, RequestHeadersMut};
 
 /// `url.template` (still "development" in the conventions, so the constant
@@ -107,7 +107,7 @@ impl Attempt {
         let method = Method::of(head.method);
         let template = head.template();
         let name: Cow<'static, str> = match template {
-            Some(template) => format!("{} {}", method.span_name(), template.0).into(),
+            Some(template) => interned::span_name(method, &template.0),
             None => method.span_name().into(),
         };
         let record_name = plan
@@ -123,7 +123,7 @@ impl Attempt {
             ));
         }
         if let Some(host) = head.target.host {
-            labels.push(KeyValue::new(SERVER_ADDRESS, host.to_owned()));
+            labels.push(KeyValue::new(SERVER_ADDRESS, interned::value(host)));
         }
         if let Some(port) = head.target.port {
             labels.push(KeyValue::new(SERVER_PORT, i64::from(port)));
@@ -142,10 +142,10 @@ impl Attempt {
         };
         attributes.push(KeyValue::new(URL_FULL, shown));
         if let Some(template) = template {
-            attributes.push(KeyValue::new(URL_TEMPLATE, template.0.to_string()));
+            attributes.push(KeyValue::new(URL_TEMPLATE, interned::value(&template.0)));
         }
         if let Some(agent) = head.headers.get(USER_AGENT) {
-            let agent = String::from_utf8_lossy(agent.as_bytes()).into_owned();
+            let agent = interned::value(&String::from_utf8_lossy(agent.as_bytes()));
             attributes.push(KeyValue::new(USER_AGENT_ORIGINAL, agent));
         }
         if head.resends > 0 {
@@ -274,19 +274,23 @@ fn scheme_value(scheme: &str) -> StringValue {
     match scheme {
         "http" => StringValue::from("http"),
         "https" => StringValue::from("https"),
-        other => StringValue::from(other.to_owned()),
+        other => interned::value(other),
     }
 }
 
-/// `url.full`: the caller's filter applied, then secrets redacted.
-fn full_url(config: &Config, url: &str) -> String {
+/// `url.full`: the caller's filter applied, then secrets redacted; a URL
+/// left as it was is shared with the requests that had it before.
+fn full_url(config: &Config, url: &str) -> StringValue {
     let filtered = config
         .url_filter
         .as_ref()
         .and_then(|filter| hook::guarded("client.url_filter", || filter(url)));
     match filtered {
-        Some(filtered) => redact_url(&filtered, &config.query_keys).into_owned(),
-        None => redact_url(url, &config.query_keys).into_owned(),
+        Some(filtered) => StringValue::from(redact_url(&filtered, &config.query_keys).into_owned()),
+        None => match redact_url(url, &config.query_keys) {
+            Cow::Borrowed(url) => interned::value(url),
+            Cow::Owned(redacted) => StringValue::from(redacted),
+        },
     }
 }
 

@@ -1,9 +1,11 @@
 //! HTTP semantic-convention helpers shared by the server and client sides:
 //! method normalisation, query redaction (which keys, `query_keys.rs`),
-//! header capture with its sanitising, and URL exclusions.
+//! header capture with its sanitising, URL exclusions, and the values that
+//! repeat across requests shared instead of made again (`interned.rs`).
 
 mod capture;
 mod exclude;
+pub(crate) mod interned;
 mod method;
 mod query;
 mod query_keys;

@@ -101,7 +101,9 @@ impl InFlight {
             attributes.push(attribute);
         }
         span.end();
-        self.instruments.duration.record(elapsed, &attributes);
+        self.instruments
+            .duration
+            .record(elapsed, attributes.as_slice());
         self.instruments.active.end(&self.counted);
     }
 }

@@ -54,8 +54,8 @@ impl Labels {
     /// The attributes of the duration measurement, always in the same
     /// order (the SDK finds the attribute set fastest that way), with room
     /// for the status code and error type that only the end knows.
-    pub(crate) fn into_attributes(self) -> Vec<KeyValue> {
-        let mut attributes = Vec::with_capacity(DURATION_ATTRIBUTES);
+    pub(crate) fn into_attributes(self) -> DurationAttributes {
+        let mut attributes = DurationAttributes::new();
         attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, self.method.attribute()));
         attributes.push(KeyValue::new(URL_SCHEME, self.scheme));
         if let Some(route) = self.route {
@@ -65,5 +65,36 @@ impl Labels {
             attributes.push(KeyValue::new(NETWORK_PROTOCOL_VERSION, version));
         }
         attributes
+    }
+}
+
+/// The attributes of one duration measurement, held on the stack: the
+/// histogram reads them as a slice, so they need no allocation.
+pub(crate) struct DurationAttributes {
+    items: [KeyValue; DURATION_ATTRIBUTES],
+    len: usize,
+}
+
+impl DurationAttributes {
+    fn new() -> Self {
+        Self {
+            // Static keys and values: no allocation.
+            items: std::array::from_fn(|_| KeyValue::new("", "")),
+            len: 0,
+        }
+    }
+
+    /// Adds `attribute`; one past the room there is for is left out (the
+    /// labels and the end add at most [`DURATION_ATTRIBUTES`]).
+    pub(crate) fn push(&mut self, attribute: KeyValue) {
+        if let Some(slot) = self.items.get_mut(self.len) {
+            *slot = attribute;
+            self.len += 1;
+        }
+    }
+
+    /// The attributes pushed, in order.
+    pub(crate) fn as_slice(&self) -> &[KeyValue] {
+        &self.items[..self.len]
     }
 }

@@ -2,7 +2,8 @@
 //! attributes, computed before the span exists so samplers see them.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::io::Write as _;
+use std::net::IpAddr;
 
 use http::request::Parts;
 use opentelemetry::{KeyValue, StringValue};
@@ -15,7 +16,7 @@ use opentelemetry_semantic_conventions::attribute::{
 use super::config::Config;
 use super::metrics::Labels;
 use super::{forwarded, peer, route};
-use crate::http_attrs::{Method, protocol_version, redact_query};
+use crate::http_attrs::{Method, interned, protocol_version, redact_query};
 
 /// Room for every start attribute, plus the status and error set at the end.
 const ATTRIBUTES: usize = 16;
@@ -37,7 +38,7 @@ pub(crate) fn start(config: &Config, parts: &Parts) -> Start {
     let scheme = match forwarded::scheme(headers, &parts.uri, &fwd) {
         "http" => StringValue::from("http"),
         "https" => StringValue::from("https"),
-        other => StringValue::from(Arc::<str>::from(other)),
+        other => interned::value(other),
     };
     let version = protocol_version(parts.version);
 
@@ -50,7 +51,7 @@ pub(crate) fn start(config: &Config, parts: &Parts) -> Start {
         ));
     }
     attributes.push(KeyValue::new(URL_SCHEME, scheme.clone()));
-    attributes.push(KeyValue::new(URL_PATH, parts.uri.path().to_owned()));
+    attributes.push(KeyValue::new(URL_PATH, interned::value(parts.uri.path())));
     if let Some(query) = parts.uri.query().filter(|q| !q.is_empty()) {
         attributes.push(KeyValue::new(
             URL_QUERY,
@@ -64,16 +65,16 @@ pub(crate) fn start(config: &Config, parts: &Parts) -> Start {
         attributes.push(KeyValue::new(NETWORK_PROTOCOL_VERSION, version));
     }
     if let Some((host, port)) = forwarded::server_authority(headers, &parts.uri, &fwd) {
-        attributes.push(KeyValue::new(SERVER_ADDRESS, host.to_owned()));
+        attributes.push(KeyValue::new(SERVER_ADDRESS, interned::value(host)));
         if let Some(port) = port {
             attributes.push(KeyValue::new(SERVER_PORT, i64::from(port)));
         }
     }
     let peer = peer::peer_addr(&parts.extensions);
     // Formatted once: it is also `client.address` when no header names one.
-    let peer_ip = peer.map(|peer| StringValue::from(Arc::<str>::from(peer.ip().to_string())));
+    let peer_ip = peer.map(|peer| peer_ip(peer.ip()));
     match forwarded::client_address(headers, &fwd) {
-        Some(client) => attributes.push(KeyValue::new(CLIENT_ADDRESS, client.to_owned())),
+        Some(client) => attributes.push(KeyValue::new(CLIENT_ADDRESS, interned::value(client))),
         None => {
             if let Some(ip) = &peer_ip {
                 attributes.push(KeyValue::new(CLIENT_ADDRESS, ip.clone()));
@@ -85,7 +86,7 @@ pub(crate) fn start(config: &Config, parts: &Parts) -> Start {
         attributes.push(KeyValue::new(NETWORK_PEER_PORT, i64::from(peer.port())));
     }
     if let Some(agent) = headers.get(http::header::USER_AGENT) {
-        let agent = String::from_utf8_lossy(agent.as_bytes()).into_owned();
+        let agent = interned::value(&String::from_utf8_lossy(agent.as_bytes()));
         attributes.push(KeyValue::new(USER_AGENT_ORIGINAL, agent));
     }
     config.capture_request.capture(headers, &mut attributes);
@@ -103,16 +104,23 @@ pub(crate) fn start(config: &Config, parts: &Parts) -> Start {
 
 /// `{method} {route}`, or the method alone (borrowed) when no route matched.
 fn span_name(method: Method, route: Option<&StringValue>) -> Cow<'static, str> {
-    let method = method.span_name();
     match route {
-        Some(route) => {
-            let route = route.as_str();
-            let mut name = String::with_capacity(method.len() + 1 + route.len());
-            name.push_str(method);
-            name.push(' ');
-            name.push_str(route);
-            Cow::Owned(name)
-        }
-        None => Cow::Borrowed(method),
+        Some(route) => interned::span_name(method, route.as_str()),
+        None => Cow::Borrowed(method.span_name()),
+    }
+}
+
+/// The text of `ip`, written on the stack and shared once seen.
+fn peer_ip(ip: IpAddr) -> StringValue {
+    // The longest IPv6 text is 45 bytes (an IPv4-mapped address in full).
+    let mut buffer = [0_u8; 48];
+    let mut cursor = std::io::Cursor::new(&mut buffer[..]);
+    if write!(cursor, "{ip}").is_err() {
+        return StringValue::from(ip.to_string());
+    }
+    let written = usize::try_from(cursor.position()).unwrap_or(0);
+    match std::str::from_utf8(&buffer[..written]) {
+        Ok(text) => interned::value(text),
+        Err(_) => StringValue::from(ip.to_string()),
     }
 }
