@@ -8,7 +8,7 @@
 //! that lands on a taken slot replaces it. A service with many distinct
 //! values (paths with ids in them) pays one hash and one comparison per
 //! value over what it paid before, and keeps at most [`SLOTS`] strings per
-//! thread.
+//! thread, none longer than [`MAX_KEPT`] bytes.
 //!
 //! Span names must be `'static` or owned, so the names of routes are kept
 //! for the life of the process instead: at most [`MAX_NAMES`] of them in
@@ -28,6 +28,9 @@ use super::Method;
 
 /// The slots of each thread's table of values.
 pub(crate) const SLOTS: usize = 256;
+/// The longest value kept in the table, in bytes; longer ones are made
+/// for each request, so a table holds at most `SLOTS * MAX_KEPT` bytes.
+pub(crate) const MAX_KEPT: usize = 256;
 /// The span names kept for the life of the process, across threads.
 pub(crate) const MAX_NAMES: usize = 4096;
 
@@ -59,6 +62,9 @@ pub(crate) fn value(text: &str) -> StringValue {
 /// `text` as a shared string, made once per thread while it stays in the
 /// table.
 pub(crate) fn shared(text: &str) -> Arc<str> {
+    if text.len() > MAX_KEPT {
+        return Arc::from(text);
+    }
     TABLE.with(|table| {
         let Ok(mut table) = table.try_borrow_mut() else {
             return Arc::from(text);
@@ -120,6 +126,9 @@ mod tests {
         let again = shared(&String::from("127.0.0.1"));
         assert!(Arc::ptr_eq(&first, &again));
         assert_eq!(&*shared("10.0.0.1"), "10.0.0.1");
+        // A long value is not kept.
+        let long = "x".repeat(MAX_KEPT + 1);
+        assert!(!Arc::ptr_eq(&shared(&long), &shared(&long)));
     }
 
     #[test]
