@@ -18,7 +18,7 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -39,17 +39,37 @@ static NAMES_KEPT: AtomicUsize = AtomicUsize::new(0);
 
 /// One thread's table.
 struct Table {
-    hasher: RandomState,
     slots: Vec<Option<Arc<str>>>,
     /// `{method} {route}` by route, then method.
-    names: HashMap<Box<str>, Vec<(Method, &'static str)>>,
+    names: HashMap<Box<str>, Vec<(Method, &'static str)>, BuildHasherDefault<Fnv>>,
+}
+
+/// FNV-1a: a few instructions per byte for the short strings kept here,
+/// where SipHash's resistance to chosen collisions buys nothing. A
+/// collision in the slots only replaces a value, and the names are a
+/// router's templates, at most [`MAX_NAMES`] of them.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for byte in bytes {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 thread_local! {
     static TABLE: RefCell<Table> = RefCell::new(Table {
-        hasher: RandomState::new(),
         slots: vec![None; SLOTS],
-        names: HashMap::new(),
+        names: HashMap::default(),
     });
 }
 
@@ -69,7 +89,9 @@ pub(crate) fn shared(text: &str) -> Arc<str> {
         let Ok(mut table) = table.try_borrow_mut() else {
             return Arc::from(text);
         };
-        let index = (table.hasher.hash_one(text) as usize) % SLOTS;
+        let mut hasher = Fnv::default();
+        hasher.write(text.as_bytes());
+        let index = (hasher.finish() % SLOTS as u64) as usize;
         match &mut table.slots[index] {
             Some(kept) if **kept == *text => Arc::clone(kept),
             slot => Arc::clone(slot.insert(Arc::from(text))),
