@@ -326,6 +326,7 @@
 //! both cores). That is also why the end-to-end rate is about a third of
 //! the figure.
 
+mod alloc_count;
 mod child;
 mod cli;
 mod collector;
@@ -337,6 +338,8 @@ mod load;
 mod memory;
 mod mode;
 mod orders;
+mod peers;
+mod per_request;
 mod recordings;
 mod replay;
 mod report;
@@ -362,6 +365,12 @@ fn main() -> ExitCode {
                 fidelity::service::serve(&args).map(|()| ExitCode::SUCCESS)
             }
             Command::Load(args) => load::generate(&args).map(|()| ExitCode::SUCCESS),
+            Command::Allocs(args) => {
+                per_request::run(per_request::Counter::Allocs, &args).map(|()| ExitCode::SUCCESS)
+            }
+            Command::Callgrind(args) => {
+                per_request::run(per_request::Counter::Callgrind, &args).map(|()| ExitCode::SUCCESS)
+            }
             Command::Watch(command) => child::watch(&command),
             Command::Help => {
                 println!("{}", cli::USAGE);
