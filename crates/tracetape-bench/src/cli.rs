@@ -703,6 +703,50 @@ mod tests {
     }
 
     #[test]
+    fn peer_and_limit_modes_need_their_baseline() -> anyhow::Result<()> {
+        let Command::Run(run) = parse_str("--modes baseline,peer-otel-tower,peer-tower-http")?
+        else {
+            bail!("expected run");
+        };
+        assert_eq!(
+            run.modes,
+            vec![Mode::Baseline, Mode::PeerOtelTower, Mode::PeerTowerHttp]
+        );
+        assert!(parse_str("--modes peer-tower-http").is_err());
+        assert!(parse_str("--modes json-1m-budget").is_err());
+        assert!(parse_str("--modes json-1m-baseline,json-1m-budget,json-1m-over-limit").is_ok());
+        Ok(())
+    }
+
+    #[test]
+    fn allocs_and_callgrind_have_defaults_and_options() -> anyhow::Result<()> {
+        let Command::Allocs(args) = parse_str("allocs")? else {
+            bail!("expected allocs");
+        };
+        assert_eq!(
+            args.modes,
+            vec![
+                Mode::Baseline,
+                Mode::Traced,
+                Mode::PeerOtelTower,
+                Mode::PeerTowerHttp
+            ]
+        );
+        assert_eq!(
+            (args.requests, args.warmup, args.connections),
+            (20_000, 2_000, 4)
+        );
+        let Command::Callgrind(args) =
+            parse_str("callgrind --modes baseline,traced --requests 500 --connections 2")?
+        else {
+            bail!("expected callgrind");
+        };
+        assert_eq!(args.modes, vec![Mode::Baseline, Mode::Traced]);
+        assert_eq!((args.requests, args.connections), (500, 2));
+        Ok(())
+    }
+
+    #[test]
     fn pair_modes_parse_with_their_own_baseline() -> anyhow::Result<()> {
         let Command::Run(run) = parse_str("--modes pair-baseline,pair-traced")? else {
             bail!("expected run");

@@ -337,6 +337,22 @@ mod tests {
     }
 
     #[test]
+    fn peers_and_limit_modes_compare_with_their_baselines() {
+        assert_eq!(Mode::PeerOtelTower.baseline(), Some(Mode::Baseline));
+        assert_eq!(Mode::PeerTowerHttp.peer(), Some(Peer::TowerHttp));
+        assert!(Mode::PeerOtelTower.exports() && !Mode::PeerOtelTower.uses_tracetape());
+        assert_eq!(Mode::PeerOtelTower.spans_per_request(), 1);
+        assert!(Mode::Traced.uses_tracetape() && !Mode::Baseline.uses_tracetape());
+        assert!(!Mode::Local.exports());
+        for mode in [Mode::Json1mBudget, Mode::Json1mOverLimit] {
+            assert!(mode.records(), "{mode}");
+            assert_eq!(mode.baseline(), Some(Mode::Json1mBaseline));
+            assert_eq!(mode.tracing_only(), Some(Mode::Json1mTraced));
+            assert_eq!(mode.target_ratio(), 0.60);
+        }
+    }
+
+    #[test]
     fn targets_and_connections_follow_the_brief() {
         assert_eq!(Mode::Json1kRecord.target_ratio(), 0.80);
         assert_eq!(Mode::Json1mRecord.target_ratio(), 0.60);

@@ -131,7 +131,7 @@ pub(crate) fn run(counter: Counter, args: &PerRequestArgs) -> anyhow::Result<()>
     for &mode in &args.modes {
         let count = measure(counter, mode, args, dir.path(), collector.as_mut())
             .with_context(|| format!("mode {mode}"))?;
-        eprintln!("  {mode:<16} {} events", count.events);
+        eprintln!("  {:<16} {} events", mode.name(), count.events);
         counts.push((mode, count));
     }
     drop(collector);

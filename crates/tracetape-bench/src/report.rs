@@ -513,6 +513,32 @@ mod tests {
         );
     }
 
+    // A peer that wins one round must make "ahead in every round" false,
+    // even when tracetape's median ratio is the higher one.
+    #[test]
+    fn traced_is_compared_with_each_peer_round_by_round() {
+        let runs = |rps: [f64; 3]| rps.iter().map(|&r| sample(r, Some(1))).collect::<Vec<_>>();
+        let samples = vec![
+            (Mode::Baseline, runs([100.0, 100.0, 100.0])),
+            (Mode::Traced, runs([90.0, 91.0, 92.0])),
+            (Mode::PeerOtelTower, runs([80.0, 95.0, 70.0])),
+            (Mode::PeerTowerHttp, runs([50.0, 50.0, 50.0])),
+        ];
+        let text = report(3, Duration::from_secs(15), &samples);
+        assert!(
+            text.contains(
+                "traced vs peer-otel-tower, per round (each to the baseline of its round): \
+                 0.900 vs 0.800, 0.910 vs 0.950, 0.920 vs 0.700; traced ahead in every round: NO"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("traced vs peer-tower-http, per round")
+                && text.contains("0.920 vs 0.500; traced ahead in every round: yes"),
+            "{text}"
+        );
+    }
+
     // The pair's ratio must be to pair-baseline: against the single-app
     // baseline it would mostly measure the extra hop, not tracetape.
     #[test]
@@ -583,6 +609,7 @@ mod tests {
                 written,
                 dropped,
                 failed: 0,
+                cut_by_budget: 0,
                 flushed: true,
             }),
             recorded: Some(RecordedFiles {
