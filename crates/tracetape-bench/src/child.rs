@@ -58,6 +58,21 @@ impl ChildGuard {
         Ok(())
     }
 
+    /// Writes a newline to the child's standard input (a mark: `serve`
+    /// answers with its allocation counts, see [`stdin_closed`]).
+    pub(crate) fn send_line(&mut self) -> anyhow::Result<()> {
+        use std::io::Write as _;
+        let stdin = self
+            .child
+            .stdin
+            .as_mut()
+            .with_context(|| format!("{}'s standard input is closed", self.name))?;
+        stdin
+            .write_all(b"\n")
+            .and_then(|()| stdin.flush())
+            .with_context(|| format!("writing to {}", self.name))
+    }
+
     /// Waits up to `timeout` for the child to exit by itself.
     pub(crate) fn wait_timeout(&mut self, timeout: Duration) -> anyhow::Result<Option<ExitStatus>> {
         let deadline = Instant::now() + timeout;
@@ -202,8 +217,34 @@ pub(crate) fn start_served(
     env: Vec<(&'static str, OsString)>,
     timeout: Duration,
 ) -> anyhow::Result<(ChildGuard, u16)> {
+    start_served_with(name, None, args, files, env, timeout)
+}
+
+/// A program this executable is run under (`valgrind --tool=callgrind`).
+#[derive(Debug, Clone)]
+pub(crate) struct Wrapper {
+    pub(crate) program: PathBuf,
+    pub(crate) args: Vec<String>,
+}
+
+/// [`start_served`], under `wrapper` when there is one.
+pub(crate) fn start_served_with(
+    name: String,
+    wrapper: Option<&Wrapper>,
+    args: &[&str],
+    files: &ServedFiles,
+    env: Vec<(&'static str, OsString)>,
+    timeout: Duration,
+) -> anyhow::Result<(ChildGuard, u16)> {
     let exe = std::env::current_exe().context("locating this executable")?;
-    let mut command = Command::new(exe);
+    let mut command = match wrapper {
+        Some(wrapper) => {
+            let mut command = Command::new(&wrapper.program);
+            command.args(&wrapper.args).arg(exe);
+            command
+        }
+        None => Command::new(exe),
+    };
     command
         .args(args)
         .arg("--port-file")
@@ -290,7 +331,9 @@ pub(crate) fn watch(command: &[String]) -> anyhow::Result<ExitCode> {
 }
 
 /// A oneshot receiver that completes when standard input reaches end of
-/// file or fails: the parent closed it or died.
+/// file or fails: the parent closed it or died. Each newline read before
+/// that is a mark: a build with the counting allocator prints its counts
+/// then ([`crate::alloc_count::counts_line`]).
 pub(crate) fn stdin_closed() -> tokio::sync::oneshot::Receiver<()> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     thread::spawn(move || {
@@ -299,7 +342,17 @@ pub(crate) fn stdin_closed() -> tokio::sync::oneshot::Receiver<()> {
         loop {
             match stdin.read(&mut buf) {
                 Ok(0) | Err(_) => break,
-                Ok(_) => {}
+                Ok(n) => {
+                    // A mark: with the counting allocator, its counts.
+                    for _ in buf[..n].iter().filter(|&&b| b == b'\n') {
+                        if let Some(line) = crate::alloc_count::counts_line() {
+                            use std::io::Write as _;
+                            let mut out = io::stdout().lock();
+                            let _ = writeln!(out, "{line}");
+                            let _ = out.flush();
+                        }
+                    }
+                }
             }
         }
         let _ = tx.send(());

@@ -166,6 +166,10 @@ pub(crate) enum Command {
     Fidelity(crate::fidelity::FidelityArgs),
     ServeFidelity(crate::fidelity::service::ServeArgs),
     Load(LoadArgs),
+    /// Allocations per request; arguments parsed with clap, beside it.
+    Allocs(crate::per_request::PerRequestArgs),
+    /// Instructions per request under callgrind; likewise.
+    Callgrind(crate::per_request::PerRequestArgs),
     /// Internal: run a program, kill it when standard input closes.
     Watch(Vec<String>),
     Help,
@@ -182,6 +186,9 @@ usage:
   tracetape-bench fidelity [--requests N] [--concurrency N,N,...] [--replays N]
                            [--changes NAME,...] [--tracetape PATH] [--keep]
                            (tracetape-bench fidelity --help for more)
+  tracetape-bench allocs [--modes MODE,...] [--requests N] [--warmup N] [--connections N]
+                         (a build with --features count-allocs)
+  tracetape-bench callgrind [--modes MODE,...] [--requests N] [--warmup N] [--connections N]
   tracetape-bench serve --mode MODE --port-file PATH
   tracetape-bench serve-orders --port-file PATH --dependency URL
   tracetape-bench load --port PORT [--connections N] [--seconds N] [--body-file PATH]
@@ -208,7 +215,19 @@ modes:
   json-1m-baseline, json-1m-traced, json-1m-record
                     the same with ~1,000,000-byte bodies (under the default
                     1 MiB TRACETAPE_RECORD_MAX_BODY_BYTES: recorded whole)
-Each traced mode needs its baseline in --modes (pair-traced: pair-baseline;
+  json-1m-budget    json-1m-record with the body budget (max_held_bytes) set in
+                    the app's code to 4 MiB, under the ~16 MB of bodies its 8
+                    connections carry: the memory at that limit, and the
+                    bodies it cut (the recorder's cut_by_budget)
+  json-1m-over-limit
+                    json-1m-record with max_body_bytes set in the app's code
+                    to 990,000, just under the bodies: every body truncated
+  peer-otel-tower   GET /hello with opentelemetry-instrumentation-tower 0.19's
+                    layer, the SDK's batch processor, OTLP/HTTP to rotel
+  peer-tower-http   GET /hello with tower-http's TraceLayer::new_for_http() and
+                    tracing-opentelemetry 0.34, the SDK's batch processor,
+                    OTLP/HTTP to rotel
+Each traced or peer mode needs its baseline in --modes (pair-traced: pair-baseline;
 json-1k-traced and json-1k-record: json-1k-baseline; likewise json-1m-*),
 and its ratio is to that baseline. A record mode is also compared with its
 traced twin (json-1k-record with json-1k-traced) when that runs too. The
@@ -224,6 +243,21 @@ generator), and prints the median requests/s per mode and the ratios to
 the baselines. Defaults: --seconds 10 --warmup 1 --rounds 3
 --modes baseline,traced,local --load auto; --connections 32, 8 for the
 json-1m modes (given, it applies to every mode).
+
+With traced and a peer mode in --modes, the report adds, for each peer, the
+per-round ratios of traced and of the peer (each to the baseline of its
+round) and whether traced was ahead in every round. The peers build their
+own SDK pipeline from the same OTEL_* variables, and their spans are
+counted at the collector like tracetape's.
+
+allocs (build with --features count-allocs) and callgrind count what one
+GET /hello costs the server process: each mode's server (default modes:
+baseline,traced,peer-otel-tower,peer-tower-http) gets --warmup requests
+(default 2000), a mark, exactly --requests (default 20000) over
+--connections (default 4) keep-alive connections, and a second mark; allocs
+divides the allocations the counting allocator saw between the marks (every
+thread), callgrind the instructions valgrind --tool=callgrind counted
+(callgrind_control -z, then -d), and each prints the difference to baseline.
 
 replay measures replay speed: it records N requests (--recordings, default
 2000) of a service whose POST /orders makes 3 outbound calls through
@@ -259,6 +293,8 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Co
     let mut args: Vec<String> = args.into_iter().collect();
     match args.first().map(String::as_str) {
         Some("fidelity") => return Ok(Command::Fidelity(parse_with_clap(args)?)),
+        Some("allocs") => return Ok(Command::Allocs(parse_with_clap(args)?)),
+        Some("callgrind") => return Ok(Command::Callgrind(parse_with_clap(args)?)),
         Some("serve-fidelity") => return Ok(Command::ServeFidelity(parse_with_clap(args)?)),
         _ => {}
     }
@@ -663,6 +699,50 @@ mod tests {
         };
         assert_eq!(rest, ["wrk", "-t1", "--latency", "http://x"]);
         assert!(parse_str("watch --").is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn peer_and_limit_modes_need_their_baseline() -> anyhow::Result<()> {
+        let Command::Run(run) = parse_str("--modes baseline,peer-otel-tower,peer-tower-http")?
+        else {
+            bail!("expected run");
+        };
+        assert_eq!(
+            run.modes,
+            vec![Mode::Baseline, Mode::PeerOtelTower, Mode::PeerTowerHttp]
+        );
+        assert!(parse_str("--modes peer-tower-http").is_err());
+        assert!(parse_str("--modes json-1m-budget").is_err());
+        assert!(parse_str("--modes json-1m-baseline,json-1m-budget,json-1m-over-limit").is_ok());
+        Ok(())
+    }
+
+    #[test]
+    fn allocs_and_callgrind_have_defaults_and_options() -> anyhow::Result<()> {
+        let Command::Allocs(args) = parse_str("allocs")? else {
+            bail!("expected allocs");
+        };
+        assert_eq!(
+            args.modes,
+            vec![
+                Mode::Baseline,
+                Mode::Traced,
+                Mode::PeerOtelTower,
+                Mode::PeerTowerHttp
+            ]
+        );
+        assert_eq!(
+            (args.requests, args.warmup, args.connections),
+            (20_000, 2_000, 4)
+        );
+        let Command::Callgrind(args) =
+            parse_str("callgrind --modes baseline,traced --requests 500 --connections 2")?
+        else {
+            bail!("expected callgrind");
+        };
+        assert_eq!(args.modes, vec![Mode::Baseline, Mode::Traced]);
+        assert_eq!((args.requests, args.connections), (500, 2));
         Ok(())
     }
 

@@ -9,7 +9,7 @@
 //!
 //! Measures requests/s of an axum `GET /hello` ("Hello, world!") on a
 //! two-worker Tokio runtime, 32 keep-alive connections, load generator on the
-//! same machine, in up to six modes:
+//! same machine, in up to eight modes:
 //!
 //! - `baseline`: the bare app;
 //! - `traced`: the same app with `tracetape::server::TraceLayer::new()` and
@@ -33,7 +33,18 @@
 //!   `reqwest_middleware::ClientBuilder::new(client).with(TracingMiddleware::new())`,
 //!   and one `tracetape::init()` exporting as in `traced` (same variables,
 //!   OTLP/HTTP to the collector), so each request makes three spans: the
-//!   front's SERVER span, its CLIENT span, the back's SERVER span.
+//!   front's SERVER span, its CLIENT span, the back's SERVER span;
+//! - `peer-otel-tower`, `peer-tower-http` (not in the default set): the
+//!   same hello world with a peer instead of tracetape
+//!   ([`peers`]): opentelemetry-instrumentation-tower 0.19's layer, or
+//!   tower-http's `TraceLayer::new_for_http()` with tracing-opentelemetry
+//!   0.34; each builds the SDK's own pipeline (batch span processor,
+//!   opentelemetry-otlp over OTLP/HTTP protobuf to the same collector, a
+//!   periodic metric reader) from the same `OTEL_*` variables, and its
+//!   spans are counted at the collector like tracetape's. Both build
+//!   against the workspace's opentelemetry 0.33, so no second SDK is
+//!   linked. With `traced` in the run, the report gives, per peer, both
+//!   ratios round by round and whether `traced` was ahead in every round.
 //!
 //! and, for record mode, of a JSON endpoint in two families of three modes
 //! (none in the default set):
@@ -51,7 +62,16 @@
 //!   the body limit, 1 MiB, and the queue, 16,384 recordings or 16 MiB);
 //! - `json-1m-baseline`, `json-1m-traced`, `json-1m-record`: the same with
 //!   ~1,000,000-byte bodies (under the 1 MiB body limit, so recorded whole)
-//!   and 8 connections instead of 32 (`--connections` overrides both).
+//!   and 8 connections instead of 32 (`--connections` overrides both);
+//! - `json-1m-budget`: `json-1m-record` with the body budget
+//!   (`max_held_bytes`) set in the app's code to 4 MiB (through
+//!   `Telemetry::builder().with_env_lookup`, since the benchmark strips
+//!   `TRACETAPE_*` from its children), under the ~16 MB of bodies its 8
+//!   connections carry at once: the memory added at that limit, and the
+//!   bodies the budget cut (the recorder's `cut_by_budget`, printed with
+//!   its other counters);
+//! - `json-1m-over-limit`: `json-1m-record` with `max_body_bytes` set in
+//!   code to 990,000, just under the bodies, so every body is truncated.
 //!
 //! The brief's targets are record/off >= 0.80 with 1 KB bodies, >= 0.60 with
 //! 1 MB, and at most 10 MB of memory added. "Off" may mean no tracetape or
@@ -89,6 +109,15 @@
 //! listens on 127.0.0.1 only; every child is killed when the run ends or
 //! fails, and `serve`/`load` children also exit when their parent goes away
 //! (their standard input closes).
+//!
+//! # Allocations and instructions per request
+//!
+//! `tracetape-bench allocs` (a build with `--features count-allocs`, which
+//! installs a counting global allocator) and `tracetape-bench callgrind`
+//! (the server under `valgrind --tool=callgrind`) send each hello-world
+//! mode's server a warm-up, a mark, exactly `--requests` requests, and a
+//! second mark, and print what happened between the marks per request,
+//! with the difference to `baseline` ([`per_request`]).
 //!
 //! # Replay speed
 //!
@@ -184,6 +213,12 @@
 //! cargo run --release -p tracetape-bench -- --seconds 5 --rounds 3 \
 //!     --modes json-1m-baseline,json-1m-traced,json-1m-record
 //! cargo run --release -p tracetape-bench -- --load builtin   # without wrk
+//! cargo run --release -p tracetape-bench -- --seconds 5 --rounds 3 \
+//!     --modes baseline,traced,peer-otel-tower,peer-tower-http
+//! cargo run --release -p tracetape-bench -- --seconds 5 --rounds 3 \
+//!     --modes json-1m-baseline,json-1m-record,json-1m-budget,json-1m-over-limit
+//! cargo run --release -p tracetape-bench --features count-allocs -- allocs
+//! cargo run --release -p tracetape-bench -- callgrind          # needs valgrind
 //! cargo build --release -p tracetape-cli && \
 //!     cargo run --release -p tracetape-bench -- replay       # 2000 recordings, 3 rounds
 //! cargo run --release -p tracetape-bench -- replay --recordings 10000 --rounds 5
@@ -326,6 +361,7 @@
 //! both cores). That is also why the end-to-end rate is about a third of
 //! the figure.
 
+mod alloc_count;
 mod child;
 mod cli;
 mod collector;
@@ -337,6 +373,8 @@ mod load;
 mod memory;
 mod mode;
 mod orders;
+mod peers;
+mod per_request;
 mod recordings;
 mod replay;
 mod report;
@@ -362,6 +400,12 @@ fn main() -> ExitCode {
                 fidelity::service::serve(&args).map(|()| ExitCode::SUCCESS)
             }
             Command::Load(args) => load::generate(&args).map(|()| ExitCode::SUCCESS),
+            Command::Allocs(args) => {
+                per_request::run(per_request::Counter::Allocs, &args).map(|()| ExitCode::SUCCESS)
+            }
+            Command::Callgrind(args) => {
+                per_request::run(per_request::Counter::Callgrind, &args).map(|()| ExitCode::SUCCESS)
+            }
             Command::Watch(command) => child::watch(&command),
             Command::Help => {
                 println!("{}", cli::USAGE);

@@ -7,6 +7,8 @@ use std::str::FromStr;
 
 use anyhow::bail;
 
+use crate::peers::Peer;
+
 /// How the served app is set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
@@ -39,6 +41,19 @@ pub(crate) enum Mode {
     Json1mTraced,
     /// As [`Mode::Json1kRecord`], ~1 MB bodies.
     Json1mRecord,
+    /// As [`Mode::Json1mRecord`], with a body budget the app sets in code
+    /// ([`BUDGET_HELD_BYTES`]) far under what its connections hold.
+    Json1mBudget,
+    /// As [`Mode::Json1mRecord`], with a body limit the app sets in code
+    /// ([`OVER_LIMIT_MAX_BODY_BYTES`]) just under the bodies' size.
+    Json1mOverLimit,
+    /// The hello-world app with opentelemetry-instrumentation-tower's
+    /// layer and the SDK's batch processor, OTLP/HTTP to the collector.
+    PeerOtelTower,
+    /// The hello-world app with tower-http's `TraceLayer` and
+    /// tracing-opentelemetry, the SDK's batch processor, OTLP/HTTP to the
+    /// collector.
+    PeerTowerHttp,
 }
 
 /// What the served app does, and what the load sends it.
@@ -66,6 +81,14 @@ pub(crate) enum Setup {
     Local,
     /// Spans over OTLP/HTTP to the collector, and every request recorded.
     Record,
+    /// As [`Setup::Record`], `max_held_bytes` set in code to
+    /// [`BUDGET_HELD_BYTES`].
+    RecordBudget,
+    /// As [`Setup::Record`], `max_body_bytes` set in code to
+    /// [`OVER_LIMIT_MAX_BODY_BYTES`].
+    RecordOverLimit,
+    /// A peer instrumentation (not tracetape), OTLP/HTTP to the collector.
+    Peer(Peer),
 }
 
 /// The body size of the `json-1k-*` modes, in bytes.
@@ -74,12 +97,20 @@ pub(crate) const JSON_1K: usize = 1_000;
 /// `TRACETAPE_RECORD_MAX_BODY_BYTES` (1 MiB), so bodies are recorded whole.
 pub(crate) const JSON_1M: usize = 1_000_000;
 
+/// The body budget (`RecordSettings::max_held_bytes`) the app of
+/// `json-1m-budget` sets in code: 4 MiB, while its 8 connections carry
+/// about 16 MB of bodies at once.
+pub(crate) const BUDGET_HELD_BYTES: u64 = 4 * 1024 * 1024;
+/// The body limit (`RecordSettings::max_body_bytes`) the app of
+/// `json-1m-over-limit` sets in code: just under the ~1,000,000-byte bodies.
+pub(crate) const OVER_LIMIT_MAX_BODY_BYTES: u64 = 990_000;
+
 /// The throughput ratio the brief holds tracing to.
 const TRACED_TARGET: f64 = 0.90;
 
 impl Mode {
     /// Every mode, in the order the usage text lists them.
-    pub(crate) const ALL: [Mode; 12] = [
+    pub(crate) const ALL: [Mode; 16] = [
         Mode::Baseline,
         Mode::Traced,
         Mode::TracedGrpc,
@@ -92,6 +123,10 @@ impl Mode {
         Mode::Json1mBaseline,
         Mode::Json1mTraced,
         Mode::Json1mRecord,
+        Mode::Json1mBudget,
+        Mode::Json1mOverLimit,
+        Mode::PeerOtelTower,
+        Mode::PeerTowerHttp,
     ];
 
     /// The mode's name, workload and setup: the one table the other
@@ -110,6 +145,26 @@ impl Mode {
             Mode::Json1mBaseline => ("json-1m-baseline", Workload::Json(JSON_1M), Setup::Bare),
             Mode::Json1mTraced => ("json-1m-traced", Workload::Json(JSON_1M), Setup::OtlpHttp),
             Mode::Json1mRecord => ("json-1m-record", Workload::Json(JSON_1M), Setup::Record),
+            Mode::Json1mBudget => (
+                "json-1m-budget",
+                Workload::Json(JSON_1M),
+                Setup::RecordBudget,
+            ),
+            Mode::Json1mOverLimit => (
+                "json-1m-over-limit",
+                Workload::Json(JSON_1M),
+                Setup::RecordOverLimit,
+            ),
+            Mode::PeerOtelTower => (
+                "peer-otel-tower",
+                Workload::Hello,
+                Setup::Peer(Peer::OtelTower),
+            ),
+            Mode::PeerTowerHttp => (
+                "peer-tower-http",
+                Workload::Hello,
+                Setup::Peer(Peer::TowerHttp),
+            ),
         }
     }
 
@@ -134,10 +189,20 @@ impl Mode {
 
     /// Whether spans go to the collector.
     pub(crate) fn exports(self) -> bool {
-        matches!(
-            self.setup(),
-            Setup::OtlpHttp | Setup::OtlpGrpc | Setup::Record
-        )
+        self.setup() != Setup::Bare && self.setup() != Setup::Local
+    }
+
+    /// The peer instrumentation of a peer mode.
+    pub(crate) fn peer(self) -> Option<Peer> {
+        match self.setup() {
+            Setup::Peer(peer) => Some(peer),
+            _ => None,
+        }
+    }
+
+    /// Whether tracetape (its layer and `tracetape::init()`) is in the app.
+    pub(crate) fn uses_tracetape(self) -> bool {
+        self.is_traced() && self.peer().is_none()
     }
 
     /// Whether the served app is the front + back pair.
@@ -145,14 +210,17 @@ impl Mode {
         self.workload() == Workload::Pair
     }
 
-    /// Whether tracetape is in the served app at all.
+    /// Whether the served app is instrumented at all (tracetape or a peer).
     pub(crate) fn is_traced(self) -> bool {
         self.setup() != Setup::Bare
     }
 
     /// Whether the app records (`TRACETAPE_MODE=record`).
     pub(crate) fn records(self) -> bool {
-        self.setup() == Setup::Record
+        matches!(
+            self.setup(),
+            Setup::Record | Setup::RecordBudget | Setup::RecordOverLimit
+        )
     }
 
     /// The uninstrumented mode this one is compared with; `None` for the
@@ -179,9 +247,9 @@ impl Mode {
     /// 0.80 for recording 1 KB bodies, 0.60 for 1 MB bodies, 0.90 for
     /// tracing alone.
     pub(crate) fn target_ratio(self) -> f64 {
-        match (self.workload(), self.setup()) {
-            (Workload::Json(JSON_1K), Setup::Record) => 0.80,
-            (Workload::Json(_), Setup::Record) => 0.60,
+        match self.workload() {
+            Workload::Json(JSON_1K) if self.records() => 0.80,
+            Workload::Json(_) if self.records() => 0.60,
             _ => TRACED_TARGET,
         }
     }
@@ -266,6 +334,22 @@ mod tests {
         assert_eq!(Mode::PairTraced.baseline(), Some(Mode::PairBaseline));
         assert!(Mode::Json1mRecord.exports());
         assert!(!Mode::Json1mBaseline.exports());
+    }
+
+    #[test]
+    fn peers_and_limit_modes_compare_with_their_baselines() {
+        assert_eq!(Mode::PeerOtelTower.baseline(), Some(Mode::Baseline));
+        assert_eq!(Mode::PeerTowerHttp.peer(), Some(Peer::TowerHttp));
+        assert!(Mode::PeerOtelTower.exports() && !Mode::PeerOtelTower.uses_tracetape());
+        assert_eq!(Mode::PeerOtelTower.spans_per_request(), 1);
+        assert!(Mode::Traced.uses_tracetape() && !Mode::Baseline.uses_tracetape());
+        assert!(!Mode::Local.exports());
+        for mode in [Mode::Json1mBudget, Mode::Json1mOverLimit] {
+            assert!(mode.records(), "{mode}");
+            assert_eq!(mode.baseline(), Some(Mode::Json1mBaseline));
+            assert_eq!(mode.tracing_only(), Some(Mode::Json1mTraced));
+            assert_eq!(mode.target_ratio(), 0.60);
+        }
     }
 
     #[test]

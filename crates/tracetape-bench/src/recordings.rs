@@ -18,6 +18,9 @@ pub(crate) struct RecorderCounts {
     pub(crate) dropped: u64,
     /// Recordings that could not be written.
     pub(crate) failed: u64,
+    /// Bodies cut short because the body budget (`max_held_bytes`) was
+    /// taken.
+    pub(crate) cut_by_budget: u64,
     /// Whether every queued recording was written before the counts were
     /// taken.
     pub(crate) flushed: bool,
@@ -32,6 +35,7 @@ impl RecorderCounts {
             written: recorder.written(),
             dropped: recorder.dropped(),
             failed: recorder.failed(),
+            cut_by_budget: recorder.cut_by_budget(),
             flushed,
         }
     }
@@ -46,6 +50,7 @@ impl RecorderCounts {
                 "written" => counts.written = value.parse().ok()?,
                 "dropped" => counts.dropped = value.parse().ok()?,
                 "failed" => counts.failed = value.parse().ok()?,
+                "cut_by_budget" => counts.cut_by_budget = value.parse().ok()?,
                 "flushed" => counts.flushed = value.parse().ok()?,
                 _ => {}
             }
@@ -58,8 +63,8 @@ impl fmt::Display for RecorderCounts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{PREFIX} written={} dropped={} failed={} flushed={}",
-            self.written, self.dropped, self.failed, self.flushed
+            "{PREFIX} written={} dropped={} failed={} cut_by_budget={} flushed={}",
+            self.written, self.dropped, self.failed, self.cut_by_budget, self.flushed
         )
     }
 }
@@ -142,6 +147,7 @@ mod tests {
             written: 10,
             dropped: 2,
             failed: 1,
+            cut_by_budget: 3,
             flushed: true,
         };
         let text = format!("other output\n{counts}\n");

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::memory::megabytes;
-use crate::mode::Mode;
+use crate::mode::{Mode, Setup};
 use crate::recordings::RecorderCounts;
 use crate::sample::{
     Exit, Sample, Samples, median_of, median_peak, median_ratio, median_rps, runs_of,
@@ -33,6 +33,47 @@ pub(crate) fn report(rounds: u32, stop_timeout: Duration, samples: &Samples) -> 
     }
     let _ = writeln!(out);
     out.push_str(&ratio_lines(samples));
+    out.push_str(&peer_lines(samples));
+    out
+}
+
+/// tracetape (`traced`) against each peer run alongside it: each one's
+/// ratio to `baseline`, round by round, and whether `traced` was ahead of
+/// it in every round (the brief asks for it against the best peer).
+fn peer_lines(samples: &Samples) -> String {
+    let mut out = String::new();
+    let (Some(traced), Some(baseline)) = (
+        runs_of(samples, Mode::Traced),
+        runs_of(samples, Mode::Baseline),
+    ) else {
+        return out;
+    };
+    let ratios = |runs: &[Sample]| -> Vec<f64> {
+        runs.iter()
+            .zip(baseline)
+            .map(|(s, b)| s.load.rps / b.load.rps)
+            .collect()
+    };
+    let ours = ratios(traced);
+    for (mode, runs) in samples {
+        if mode.peer().is_none() {
+            continue;
+        }
+        let theirs = ratios(runs);
+        let rounds: Vec<String> = ours
+            .iter()
+            .zip(&theirs)
+            .map(|(o, t)| format!("{o:.3} vs {t:.3}"))
+            .collect();
+        let ahead = ours.iter().zip(&theirs).all(|(o, t)| o > t);
+        let _ = writeln!(
+            out,
+            "traced vs {mode}, per round (each to the baseline of its round): {}; \
+             traced ahead in every round: {}",
+            rounds.join(", "),
+            if ahead { "yes" } else { "NO" }
+        );
+    }
     out
 }
 
@@ -212,6 +253,7 @@ fn recorder_totals(runs: &[Sample]) -> Option<RecorderCounts> {
                 written: total.written + counts.written,
                 dropped: total.dropped + counts.dropped,
                 failed: total.failed + counts.failed,
+                cut_by_budget: total.cut_by_budget + counts.cut_by_budget,
                 flushed: total.flushed && counts.flushed,
             })
         },
@@ -248,6 +290,14 @@ fn recordings_note(mode: Mode, runs: &[Sample], served: u64) -> String {
         share(counts.dropped),
         counts.failed,
     );
+    if counts.cut_by_budget > 0 || mode.setup() == Setup::RecordBudget {
+        let _ = writeln!(
+            out,
+            "{mode}: bodies cut short by the body budget (max_held_bytes): {} ({:.2} a response)",
+            counts.cut_by_budget,
+            counts.cut_by_budget as f64 / served.max(1) as f64
+        );
+    }
     if let Some(sample) = runs.iter().rev().find_map(|s| s.recorded?.sample) {
         let _ = writeln!(
             out,
@@ -255,7 +305,9 @@ fn recordings_note(mode: Mode, runs: &[Sample], served: u64) -> String {
              body{}",
             sample.request,
             sample.response,
-            if sample.truncated {
+            if sample.truncated && mode.setup() != Setup::Record {
+                ", truncated (the limits this mode sets)"
+            } else if sample.truncated {
                 ", TRUNCATED (raise TRACETAPE_RECORD_MAX_BODY_BYTES)"
             } else {
                 ", both whole"
@@ -461,6 +513,32 @@ mod tests {
         );
     }
 
+    // A peer that wins one round must make "ahead in every round" false,
+    // even when tracetape's median ratio is the higher one.
+    #[test]
+    fn traced_is_compared_with_each_peer_round_by_round() {
+        let runs = |rps: [f64; 3]| rps.iter().map(|&r| sample(r, Some(1))).collect::<Vec<_>>();
+        let samples = vec![
+            (Mode::Baseline, runs([100.0, 100.0, 100.0])),
+            (Mode::Traced, runs([90.0, 91.0, 92.0])),
+            (Mode::PeerOtelTower, runs([80.0, 95.0, 70.0])),
+            (Mode::PeerTowerHttp, runs([50.0, 50.0, 50.0])),
+        ];
+        let text = report(3, Duration::from_secs(15), &samples);
+        assert!(
+            text.contains(
+                "traced vs peer-otel-tower, per round (each to the baseline of its round): \
+                 0.900 vs 0.800, 0.910 vs 0.950, 0.920 vs 0.700; traced ahead in every round: NO"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("traced vs peer-tower-http, per round")
+                && text.contains("0.920 vs 0.500; traced ahead in every round: yes"),
+            "{text}"
+        );
+    }
+
     // The pair's ratio must be to pair-baseline: against the single-app
     // baseline it would mostly measure the extra hop, not tracetape.
     #[test]
@@ -531,6 +609,7 @@ mod tests {
                 written,
                 dropped,
                 failed: 0,
+                cut_by_budget: 0,
                 flushed: true,
             }),
             recorded: Some(RecordedFiles {

@@ -53,7 +53,8 @@ use tracetape::server::TraceLayer;
 use crate::child::{stdin_closed, write_port_file};
 use crate::cli::ServeArgs;
 use crate::json;
-use crate::mode::{Mode, Workload};
+use crate::mode::{BUDGET_HELD_BYTES, Mode, OVER_LIMIT_MAX_BODY_BYTES, Setup, Workload};
+use crate::peers::{self, PeerTelemetry};
 use crate::recordings::RecorderCounts;
 
 /// Tokio worker threads of the served app (both apps, in the pair modes).
@@ -78,16 +79,56 @@ async fn echo(Json(order): Json<serde_json::Value>) -> Result<Json<serde_json::V
 }
 
 /// The app of a single-app mode: `GET /hello` (also the back app in the
-/// pair modes), or `POST /echo` for the `json-*` modes.
-fn app(mode: Mode) -> Router {
+/// pair modes), or `POST /echo` for the `json-*` modes; with tracetape's
+/// layer, a peer's, or none.
+fn app(mode: Mode) -> anyhow::Result<Router> {
     let app = match mode.workload() {
         Workload::Json(_) => Router::new().route("/echo", post(echo)),
         Workload::Hello | Workload::Pair => Router::new().route("/hello", get(hello)),
     };
-    if mode.is_traced() {
-        app.layer(TraceLayer::new())
-    } else {
-        app
+    Ok(match mode.peer() {
+        Some(peer) => peers::layered(app, peer)?,
+        None if mode.uses_tracetape() => app.layer(TraceLayer::new()),
+        None => app,
+    })
+}
+
+/// Telemetry of the served app: tracetape's guard, or a peer's providers.
+#[derive(Debug)]
+enum AppTelemetry {
+    Tracetape(TelemetryGuard),
+    Peer(PeerTelemetry),
+}
+
+/// `tracetape::init()`, except in the modes that set record limits in
+/// code: there the app reads the environment through
+/// `with_env_lookup`, with `TRACETAPE_RECORD_MAX_HELD_BYTES` or
+/// `TRACETAPE_RECORD_MAX_BODY_BYTES` answered by the app itself (the
+/// benchmark strips `TRACETAPE_*` from its children's environment, and a
+/// service that keeps its settings in code does the same).
+fn init_tracetape(mode: Mode) -> TelemetryGuard {
+    let set_in_code = match mode.setup() {
+        Setup::RecordBudget => Some((
+            "TRACETAPE_RECORD_MAX_HELD_BYTES",
+            BUDGET_HELD_BYTES.to_string(),
+        )),
+        Setup::RecordOverLimit => Some((
+            "TRACETAPE_RECORD_MAX_BODY_BYTES",
+            OVER_LIMIT_MAX_BODY_BYTES.to_string(),
+        )),
+        _ => None,
+    };
+    match set_in_code {
+        None => tracetape::init(),
+        Some((name, value)) => tracetape::setup::Telemetry::builder()
+            .with_env_lookup(move |wanted| {
+                if wanted == name {
+                    Some(value.clone())
+                } else {
+                    std::env::var(wanted).ok()
+                }
+            })
+            .init(),
     }
 }
 
@@ -139,7 +180,7 @@ fn front_app(mode: Mode, back_port: u16) -> anyhow::Result<Router> {
         .tcp_nodelay(true)
         .build()
         .context("building the front app's reqwest client")?;
-    let client = if mode.is_traced() {
+    let client = if mode.uses_tracetape() {
         BackClient::Traced(
             reqwest_middleware::ClientBuilder::new(client)
                 .with(TracingMiddleware::new())
@@ -153,7 +194,7 @@ fn front_app(mode: Mode, back_port: u16) -> anyhow::Result<Router> {
     let app = Router::new()
         .route("/hello", get(front_hello))
         .with_state(Arc::new(Front { client, back_url }));
-    Ok(if mode.is_traced() {
+    Ok(if mode.uses_tracetape() {
         app.layer(TraceLayer::new())
     } else {
         app
@@ -192,7 +233,13 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<()> {
 
 async fn serve_until_stopped(args: &ServeArgs) -> anyhow::Result<()> {
     let stop = stdin_closed();
-    let telemetry = args.mode.is_traced().then(tracetape::init);
+    let telemetry = match args.mode.peer() {
+        Some(peer) => Some(AppTelemetry::Peer(PeerTelemetry::init(peer)?)),
+        None if args.mode.uses_tracetape() => {
+            Some(AppTelemetry::Tracetape(init_tracetape(args.mode)))
+        }
+        None => None,
+    };
     let until_stopped = async {
         let _ = stop.await;
     };
@@ -201,7 +248,7 @@ async fn serve_until_stopped(args: &ServeArgs) -> anyhow::Result<()> {
         let (back_listener, back_port) = listen().await?;
         let (stop_back, back_stopped) = tokio::sync::oneshot::channel::<()>();
         let back = tokio::spawn(
-            axum::serve(back_listener, app(args.mode))
+            axum::serve(back_listener, app(args.mode)?)
                 .with_graceful_shutdown(async {
                     let _ = back_stopped.await;
                 })
@@ -220,11 +267,17 @@ async fn serve_until_stopped(args: &ServeArgs) -> anyhow::Result<()> {
             .context("serving the back app")?;
         served?;
     } else {
-        serve_app(app(args.mode), &args.port_file, until_stopped).await?;
+        serve_app(app(args.mode)?, &args.port_file, until_stopped).await?;
     }
 
-    if let Some(telemetry) = telemetry {
-        shut_down(telemetry).await?;
+    match telemetry {
+        Some(AppTelemetry::Tracetape(telemetry)) => shut_down(telemetry).await?,
+        Some(AppTelemetry::Peer(telemetry)) => tokio::task::spawn_blocking(move || {
+            telemetry.shutdown();
+        })
+        .await
+        .context("shutting the peer's telemetry down")?,
+        None => {}
     }
     Ok(())
 }
@@ -297,7 +350,7 @@ pub(crate) mod tests {
             .build()?;
         runtime.block_on(async {
             for mode in [Mode::PairBaseline, Mode::PairTraced] {
-                let back_port = spawn_app(app(mode)).await?;
+                let back_port = spawn_app(app(mode)?).await?;
                 let port = spawn_app(front_app(mode, back_port)?).await?;
                 let client = reqwest::Client::builder().no_proxy().build()?;
                 let response = client
@@ -321,7 +374,7 @@ pub(crate) mod tests {
             .build()?;
         runtime.block_on(async {
             for mode in [Mode::Json1kBaseline, Mode::Json1kRecord] {
-                let port = spawn_app(app(mode)).await?;
+                let port = spawn_app(app(mode)?).await?;
                 let client = reqwest::Client::builder().no_proxy().build()?;
                 let url = format!("http://127.0.0.1:{port}/echo");
                 let response = client
