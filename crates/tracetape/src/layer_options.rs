@@ -34,6 +34,10 @@ pub(crate) struct Options {
     /// (client) hides, besides the defaults.
     pub(crate) query_keys: QueryKeys,
     /// The recorder and recordings set in code (record and replay mode).
+    #[cfg_attr(
+        not(feature = "record-replay"),
+        expect(dead_code, reason = "empty without record and replay mode")
+    )]
     pub(crate) modes: LayerModes,
 }
 
