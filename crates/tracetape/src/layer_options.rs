@@ -5,7 +5,7 @@
 //!
 //! Each side's `Config` holds one `Options` next to what only that side
 //! has (routes, the exclusion predicate, URL filter, hooks, instruments)
-//! and reads its fields through `Deref`.
+//! and reads its fields through `Deref` ([`deref_to_options!`]).
 
 use crate::http_attrs::{HeaderCapture, QueryKeys, UrlExclusions};
 use crate::layer_modes::LayerModes;
@@ -268,3 +268,25 @@ macro_rules! shared_options {
 }
 
 pub(crate) use shared_options;
+
+/// `Deref` and `DerefMut` from a side's `Config` to its `options` field,
+/// so that what both sides have reads as the config's own.
+macro_rules! deref_to_options {
+    ($config:ty) => {
+        impl std::ops::Deref for $config {
+            type Target = $crate::layer_options::Options;
+
+            fn deref(&self) -> &Self::Target {
+                &self.options
+            }
+        }
+
+        impl std::ops::DerefMut for $config {
+            fn deref_mut(&mut self) -> &mut Self::Target {
+                &mut self.options
+            }
+        }
+    };
+}
+
+pub(crate) use deref_to_options;

@@ -1,7 +1,6 @@
 //! What a client [`TraceLayer`](super::TraceLayer) shares with every service
 //! and middleware built from it.
 
-use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, OnceLock};
 
 use opentelemetry::metrics::{Histogram, MeterProvider};
@@ -37,19 +36,7 @@ pub(crate) struct Config {
     pub(crate) on_response: Option<Arc<ResponseHookFn>>,
 }
 
-impl Deref for Config {
-    type Target = Options;
-
-    fn deref(&self) -> &Options {
-        &self.options
-    }
-}
-
-impl DerefMut for Config {
-    fn deref_mut(&mut self) -> &mut Options {
-        &mut self.options
-    }
-}
+crate::layer_options::deref_to_options!(Config);
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -2,7 +2,6 @@
 //! builds: the [`Options`] both layers have (providers, exclusions, header
 //! capture, …), and routes, the exclusion predicate and the instruments.
 
-use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, OnceLock};
 
 use http::request::Parts;
@@ -35,19 +34,7 @@ pub(crate) struct Config {
     pub(crate) exclude: Option<Arc<ExcludeFn>>,
 }
 
-impl Deref for Config {
-    type Target = Options;
-
-    fn deref(&self) -> &Options {
-        &self.options
-    }
-}
-
-impl DerefMut for Config {
-    fn deref_mut(&mut self) -> &mut Options {
-        &mut self.options
-    }
-}
+crate::layer_options::deref_to_options!(Config);
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
