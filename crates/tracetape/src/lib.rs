@@ -69,6 +69,7 @@ pub mod export;
 mod hook;
 mod http_attrs;
 mod layer_modes;
+mod layer_options;
 mod otlp_span;
 pub mod propagation;
 mod providers;

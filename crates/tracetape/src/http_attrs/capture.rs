@@ -41,12 +41,8 @@ pub(crate) struct HeaderCapture {
 }
 
 impl HeaderCapture {
-    /// Reads the list from `var` and the sanitise list.
-    pub(crate) fn from_env(var: &str, prefix: &'static str) -> Self {
-        Self::from_lookup(var, prefix, |name| std::env::var(name).ok())
-    }
-
-    /// [`from_env`](Self::from_env) with the variables read by `lookup`.
+    /// Reads the list from `var`, the sanitise list and the safe list,
+    /// each with `lookup`.
     pub(crate) fn from_lookup(
         var: &str,
         prefix: &'static str,

@@ -14,12 +14,8 @@ pub(crate) struct UrlExclusions {
 }
 
 impl UrlExclusions {
-    /// Reads `side_var`, falling back to `TRACETAPE_EXCLUDED_URLS`.
-    pub(crate) fn from_env(side_var: &str) -> Self {
-        Self::from_lookup(side_var, |name| std::env::var(name).ok())
-    }
-
-    /// [`from_env`](Self::from_env) with the variables read by `lookup`.
+    /// Reads `side_var`, falling back to `TRACETAPE_EXCLUDED_URLS`, with
+    /// `lookup`.
     pub(crate) fn from_lookup(side_var: &str, lookup: impl Fn(&str) -> Option<String>) -> Self {
         let value = lookup(side_var)
             .filter(|v| !v.trim().is_empty())

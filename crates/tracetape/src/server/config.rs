@@ -1,51 +1,47 @@
 //! What a [`TraceLayer`](super::TraceLayer) shares with every service it
-//! builds: where tracers, meters and the propagator come from, routes,
-//! exclusions and header capture.
+//! builds: the [`Options`] both layers have (providers, exclusions, header
+//! capture, …), and routes, the exclusion predicate and the instruments.
 
 use std::sync::{Arc, OnceLock};
 
 use http::request::Parts;
 use opentelemetry::Context;
+use opentelemetry::metrics::MeterProvider;
 
 use super::active::ActiveRequests;
 use super::metrics::Instruments;
-use crate::http_attrs::{HeaderCapture, QueryKeys, UrlExclusions};
-use crate::layer_modes::LayerModes;
+use crate::layer_options::{EnvNames, Options};
 use crate::propagation::RequestHeaders;
-use crate::providers::Providers;
 
 pub(crate) type RouteFn = dyn Fn(&Parts) -> Option<String> + Send + Sync;
 pub(crate) type ExcludeFn = dyn Fn(&Parts) -> bool + Send + Sync;
 
+/// The server side's environment variables.
+const ENV: EnvNames = EnvNames {
+    excluded_urls: "TRACETAPE_SERVER_EXCLUDED_URLS",
+    capture_request: "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST",
+    capture_response: "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE",
+};
+
 #[derive(Clone)]
 pub(crate) struct Config {
-    /// Tracer, meter and propagator; the global ones unless set in code.
-    pub(crate) providers: Providers,
+    /// What the client layer has too; read through `Deref`.
+    pub(crate) options: Options,
     /// Created at the first traced request, then shared by every service
     /// of the layer (and so are their active-request counters).
     pub(crate) instruments: Arc<OnceLock<Arc<Instruments>>>,
     pub(crate) route: Option<Arc<RouteFn>>,
     pub(crate) exclude: Option<Arc<ExcludeFn>>,
-    pub(crate) excluded_urls: UrlExclusions,
-    pub(crate) capture_request: HeaderCapture,
-    pub(crate) capture_response: HeaderCapture,
-    /// Query keys whose values `url.query` hides, besides the defaults.
-    pub(crate) query_keys: QueryKeys,
-    /// The recorder and recordings set in code (record and replay mode).
-    pub(crate) modes: LayerModes,
 }
+
+crate::layer_options::deref_to_options!(Config);
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
-            .field("providers", &self.providers)
+            .field("options", &self.options)
             .field("route", &self.route.as_ref().map(|_| "fn"))
             .field("exclude", &self.exclude.as_ref().map(|_| "fn"))
-            .field("excluded_urls", &self.excluded_urls)
-            .field("capture_request", &self.capture_request)
-            .field("capture_response", &self.capture_response)
-            .field("query_keys", &self.query_keys)
-            .field("modes", &self.modes)
             .finish()
     }
 }
@@ -53,22 +49,18 @@ impl std::fmt::Debug for Config {
 impl Config {
     pub(crate) fn from_env() -> Self {
         Self {
-            providers: Providers::default(),
+            options: Options::from_env(ENV),
             instruments: Arc::new(OnceLock::new()),
             route: None,
             exclude: None,
-            excluded_urls: UrlExclusions::from_env("TRACETAPE_SERVER_EXCLUDED_URLS"),
-            capture_request: HeaderCapture::from_env(
-                "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST",
-                "http.request.header",
-            ),
-            capture_response: HeaderCapture::from_env(
-                "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE",
-                "http.response.header",
-            ),
-            query_keys: QueryKeys::default(),
-            modes: LayerModes::default(),
         }
+    }
+
+    /// Records metrics with `provider`; the instruments of the previous
+    /// meter go.
+    pub(crate) fn set_meter_provider(&mut self, provider: &impl MeterProvider) {
+        self.options.providers.set_meter_provider(provider);
+        self.instruments = Arc::default();
     }
 
     pub(crate) fn is_excluded(&self, parts: &Parts) -> bool {

@@ -3,14 +3,10 @@
 use std::sync::Arc;
 
 use http::request::Parts;
-use opentelemetry::metrics::MeterProvider;
-use opentelemetry::propagation::TextMapPropagator;
-use opentelemetry::trace::TracerProvider;
 use tower_layer::Layer;
 
 use super::Trace;
 use super::config::Config;
-use crate::http_attrs::{HeaderCapture, UrlExclusions};
 
 /// Traces every request of the service it wraps with one SERVER span and
 /// records the HTTP server metrics.
@@ -60,41 +56,6 @@ impl<OnReq, OnResp> TraceLayer<OnReq, OnResp> {
         Arc::make_mut(&mut self.config)
     }
 
-    /// Starts spans with this provider instead of the global one.
-    pub fn with_tracer_provider<P>(mut self, provider: P) -> Self
-    where
-        P: TracerProvider,
-        P::Tracer: Send + Sync + 'static,
-        <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
-    {
-        self.config_mut().providers.set_tracer_provider(provider);
-        self
-    }
-
-    /// Disables spans (metrics are still recorded).
-    pub fn without_spans(mut self) -> Self {
-        self.config_mut().providers.disable_spans();
-        self
-    }
-
-    /// Records metrics with this provider instead of the global one.
-    pub fn with_meter_provider(mut self, provider: &impl MeterProvider) -> Self {
-        let config = self.config_mut();
-        config.providers.set_meter_provider(provider);
-        config.instruments = Arc::default();
-        self
-    }
-
-    /// Extracts the incoming context with this propagator instead of the
-    /// global one.
-    pub fn with_propagator(
-        mut self,
-        propagator: impl TextMapPropagator + Send + Sync + 'static,
-    ) -> Self {
-        self.config_mut().providers.set_propagator(propagator);
-        self
-    }
-
     /// Names the route template of a request (`/users/{id}`), for servers
     /// without axum's `MatchedPath`. Return `None` when no route matched.
     pub fn with_route(
@@ -115,165 +76,74 @@ impl<OnReq, OnResp> TraceLayer<OnReq, OnResp> {
         self
     }
 
-    /// Replaces the exclusion regexes read from the environment; a request
-    /// whose path matches any of them is not traced.
-    pub fn with_excluded_urls<'a>(mut self, patterns: impl IntoIterator<Item = &'a str>) -> Self {
-        self.config_mut().excluded_urls =
-            UrlExclusions::from_patterns(patterns, "with_excluded_urls");
-        self
-    }
-
-    /// Hides the values of these query keys in `url.query` too (compared
-    /// in any case), besides the default list of credential keys
-    /// (`api_key`, `token`, `password`, `signature`, … listed in
-    /// `docs/security.md`), the keys of `TRACETAPE_REDACT_QUERY_KEYS`, and
-    /// the keys of the query rules configured for recordings. Each value
-    /// becomes `REDACTED`.
-    ///
-    /// ```
-    /// use tracetape::server::TraceLayer;
-    ///
-    /// let layer = TraceLayer::new().with_redacted_query_keys(["tenant_secret", "otp"]);
-    /// ```
-    pub fn with_redacted_query_keys<'a>(mut self, keys: impl IntoIterator<Item = &'a str>) -> Self {
-        let config = self.config_mut();
-        config.query_keys = config.query_keys.with(keys);
-        self
-    }
-
-    /// Captures the values of these credential headers as they are,
-    /// when they are captured at all: by default `authorization`,
-    /// `cookie` and the other headers listed in `docs/security.md` are
-    /// recorded as `[REDACTED]` even when the capture list names them.
-    /// Replaces `TRACETAPE_CAPTURE_HEADERS_SAFE`; a header the sanitise
-    /// list names stays hidden.
-    ///
-    /// ```
-    /// use tracetape::server::TraceLayer;
-    ///
-    /// // This service's x-api-key is a public client id, not a secret.
-    /// let layer = TraceLayer::new()
-    ///     .with_request_headers(["x-api-key", "x-tenant"], [])
-    ///     .with_safe_headers(["x-api-key"]);
-    /// ```
-    pub fn with_safe_headers<'a>(mut self, names: impl IntoIterator<Item = &'a str>) -> Self {
-        let names: Vec<&str> = names.into_iter().collect();
-        let config = self.config_mut();
-        config.capture_request = config
-            .capture_request
-            .clone()
-            .with_safe(names.iter().copied());
-        config.capture_response = config.capture_response.clone().with_safe(names);
-        self
-    }
-
-    /// Records these request headers as `http.request.header.<name>`,
-    /// replacing the environment's list; values of headers named in
-    /// `sanitize`, and of the headers that carry credentials
-    /// (`authorization`, `proxy-authorization`, `cookie`, `set-cookie`,
-    /// `x-api-key`, … listed in `docs/security.md`) unless
-    /// [`with_safe_headers`](Self::with_safe_headers) names them, become
-    /// `[REDACTED]`.
-    pub fn with_request_headers<'a>(
-        mut self,
-        names: impl IntoIterator<Item = &'a str>,
-        sanitize: impl IntoIterator<Item = &'a str>,
-    ) -> Self {
-        let config = self.config_mut();
-        config.capture_request = HeaderCapture::new(names, sanitize, "http.request.header")
-            .with_safe_of(&config.capture_request);
-        self
-    }
-
-    /// Records these response headers as `http.response.header.<name>`,
-    /// replacing the environment's list; values of headers named in
-    /// `sanitize`, and of the headers that carry credentials
-    /// (`authorization`, `proxy-authorization`, `cookie`, `set-cookie`,
-    /// `x-api-key`, … listed in `docs/security.md`) unless
-    /// [`with_safe_headers`](Self::with_safe_headers) names them, become
-    /// `[REDACTED]`.
-    pub fn with_response_headers<'a>(
-        mut self,
-        names: impl IntoIterator<Item = &'a str>,
-        sanitize: impl IntoIterator<Item = &'a str>,
-    ) -> Self {
-        let config = self.config_mut();
-        config.capture_response = HeaderCapture::new(names, sanitize, "http.response.header")
-            .with_safe_of(&config.capture_response);
-        self
-    }
-
-    /// Records the traced requests that `recorder` samples: for each, the
-    /// request (method, path and query, headers, body) and the response
-    /// (status, headers, body) become the SERVER exchange of the trace's
-    /// recording, tied to the SERVER span. Bodies are copied as they
-    /// stream past, up to [`Recorder::max_body_bytes`](crate::record::Recorder::max_body_bytes), and the handler
-    /// and the client see them exactly as without recording.
-    ///
-    /// Requests that are excluded, or arrive with telemetry suppressed
-    /// (tracetape's own traffic), are never recorded. The exchange is
-    /// finished once both the request body (read to its end by the
-    /// handler, failed or dropped) and the response body (sent, failed or
-    /// dropped) are done. A handler that panics is recorded with its 500
-    /// and the error `panic: {message}`; a response body cut short with
-    /// the error `client went away`; a request whose response never came
-    /// (the client went away before it) with no response and the error
-    /// `abandoned`. A request body the handler did not read is recorded
-    /// as far as it was read.
-    ///
-    /// While a recorded request is handled, the trace's recording is in
-    /// the current OpenTelemetry context, for the client layers.
-    ///
-    /// ```
-    /// use axum::{Router, routing::post};
-    /// use tracetape::record::{RecordSettings, Recorder};
-    /// use tracetape::server::TraceLayer;
-    ///
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let settings = RecordSettings::from_env();
-    /// # let tmp = tempfile::tempdir()?;
-    /// # let mut settings = settings;
-    /// # settings.dir = tmp.path().join("recordings");
-    /// let recorder = Recorder::start(&settings, "checkout")?;
-    /// let app: Router = Router::new()
-    ///     .route("/orders", post(|body: String| async move { body }))
-    ///     .layer(TraceLayer::new().with_recorder(recorder));
-    /// # Ok(())
-    /// # }
-    /// ```
-    #[cfg(feature = "record-replay")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "record-replay")))]
-    pub fn with_recorder(mut self, recorder: crate::record::Recorder) -> Self {
-        self.config_mut().modes.recorder = Some(recorder);
-        self
-    }
-
-    /// Replays requests from `replayer` instead of the recordings
-    /// `TRACETAPE_MODE=replay` loads for the whole process: a request
-    /// carrying [`REPLAY_HEADER`](crate::replay::REPLAY_HEADER) has the
-    /// header removed, and every outbound call made while serving it is
-    /// answered from its recording by the client layers.
-    ///
-    /// ```
-    /// use tracetape::record::RecordSettings;
-    /// use tracetape::replay::Replayer;
-    /// use tracetape::server::TraceLayer;
-    ///
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let dir = tempfile::tempdir()?;
-    /// let mut settings = RecordSettings::default();
-    /// settings.dir = dir.path().join("recordings");
-    /// let replayer = Replayer::load(&settings, "checkout")?;
-    /// let app: axum::Router = axum::Router::new()
-    ///     .layer(TraceLayer::new().with_replayer(replayer));
-    /// # Ok(())
-    /// # }
-    /// ```
-    #[cfg(feature = "record-replay")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "record-replay")))]
-    pub fn with_replayer(mut self, replayer: crate::replay::Replayer) -> Self {
-        self.config_mut().modes.replayer = Some(replayer);
-        self
+    crate::layer_options::shared_options! {
+        layer: "tracetape::server::TraceLayer",
+        without_spans: "metrics are still recorded",
+        propagator: "Extracts the incoming context",
+        excluded_urls: "a request whose path matches any of them is not traced",
+        excluded_urls_source: "with_excluded_urls",
+        query_attribute: "url.query",
+        /// Records the traced requests that `recorder` samples: for each, the
+        /// request (method, path and query, headers, body) and the response
+        /// (status, headers, body) become the SERVER exchange of the trace's
+        /// recording, tied to the SERVER span. Bodies are copied as they
+        /// stream past, up to [`Recorder::max_body_bytes`](crate::record::Recorder::max_body_bytes), and the handler
+        /// and the client see them exactly as without recording.
+        ///
+        /// Requests that are excluded, or arrive with telemetry suppressed
+        /// (tracetape's own traffic), are never recorded. The exchange is
+        /// finished once both the request body (read to its end by the
+        /// handler, failed or dropped) and the response body (sent, failed or
+        /// dropped) are done. A handler that panics is recorded with its 500
+        /// and the error `panic: {message}`; a response body cut short with
+        /// the error `client went away`; a request whose response never came
+        /// (the client went away before it) with no response and the error
+        /// `abandoned`. A request body the handler did not read is recorded
+        /// as far as it was read.
+        ///
+        /// While a recorded request is handled, the trace's recording is in
+        /// the current OpenTelemetry context, for the client layers.
+        ///
+        /// ```
+        /// use axum::{Router, routing::post};
+        /// use tracetape::record::{RecordSettings, Recorder};
+        /// use tracetape::server::TraceLayer;
+        ///
+        /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+        /// let settings = RecordSettings::from_env();
+        /// # let tmp = tempfile::tempdir()?;
+        /// # let mut settings = settings;
+        /// # settings.dir = tmp.path().join("recordings");
+        /// let recorder = Recorder::start(&settings, "checkout")?;
+        /// let app: Router = Router::new()
+        ///     .route("/orders", post(|body: String| async move { body }))
+        ///     .layer(TraceLayer::new().with_recorder(recorder));
+        /// # Ok(())
+        /// # }
+        /// ```
+        recorder;
+        /// Replays requests from `replayer` instead of the recordings
+        /// `TRACETAPE_MODE=replay` loads for the whole process: a request
+        /// carrying [`REPLAY_HEADER`](crate::replay::REPLAY_HEADER) has the
+        /// header removed, and every outbound call made while serving it is
+        /// answered from its recording by the client layers.
+        ///
+        /// ```
+        /// use tracetape::record::RecordSettings;
+        /// use tracetape::replay::Replayer;
+        /// use tracetape::server::TraceLayer;
+        ///
+        /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+        /// # let dir = tempfile::tempdir()?;
+        /// let mut settings = RecordSettings::default();
+        /// settings.dir = dir.path().join("recordings");
+        /// let replayer = Replayer::load(&settings, "checkout")?;
+        /// let app: axum::Router = axum::Router::new()
+        ///     .layer(TraceLayer::new().with_replayer(replayer));
+        /// # Ok(())
+        /// # }
+        /// ```
+        replayer;
     }
 
     /// Calls `hook` for each traced request; see [`OnRequest`](super::OnRequest).

@@ -96,6 +96,7 @@ mod body;
 mod config;
 mod forwarded;
 mod future;
+mod inbound;
 mod inflight;
 mod layer;
 mod metrics;
