@@ -1,4 +1,6 @@
-//! Span export over OTLP without the generic conversion.
+//! Span export over OTLP without the generic conversion: over HTTP
+//! ([`OtlpHttpExporter`]) and, with the `grpc` feature, over gRPC
+//! (`OtlpGrpcExporter`), both sending the same encoded request.
 //!
 //! The SDK's OTLP exporters turn every finished span into generated
 //! protobuf structs (copying each name, key and value) and encode those.
@@ -9,9 +11,13 @@
 //! compare it field by field with the SDK's own conversion.
 
 mod encode;
+#[cfg(feature = "grpc")]
+mod grpc;
 mod http;
 mod protobuf;
 
+#[cfg(feature = "grpc")]
+pub use grpc::{GrpcExporterError, OtlpGrpcExporter};
 pub use http::OtlpHttpExporter;
 
 #[cfg(test)]

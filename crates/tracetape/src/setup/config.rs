@@ -62,6 +62,9 @@ pub(crate) struct OtlpConfig {
     pub(crate) protocol: OtlpProtocol,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) timeout: Duration,
+    /// `OTEL_EXPORTER_OTLP_COMPRESSION=gzip`: used by the gRPC span
+    /// exporter (http/protobuf sends uncompressed).
+    pub(crate) gzip: bool,
     /// The TLS files, used when the endpoint is `https://`.
     pub(crate) tls: TlsFiles,
 }
@@ -97,6 +100,7 @@ impl Config {
                 .otlp_timeout
                 .or(env.timeout)
                 .unwrap_or(OTLP_TIMEOUT_DEFAULT),
+            gzip: env.gzip.unwrap_or(false),
             tls: code_tls(code, env.tls),
         };
         let traces_otlp = otlp(env.traces_otlp);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::config::OtlpConfig;
 use super::error::SetupError;
 use super::otlp;
-use super::span_counts::{Counters, CountingExporter, CountingProcessor};
+use super::span_counts::{Counters, CountingExporter, CountingProcessor, queue_size};
 use super::tls::is_https;
 use crate::store::{LocalSpanExporter, LocalStore};
 
@@ -152,12 +152,16 @@ where
     E: SpanExporter + 'static,
 {
     let exporter = CountingExporter::new(exporter, Arc::clone(&counters));
-    builder.with_span_processor(CountingProcessor::new(
-        BatchSpanProcessor::builder(exporter)
-            .with_batch_config(batch)
-            .build(),
-        counters,
-    ))
+    let queue_size = queue_size(&batch);
+    builder.with_span_processor(
+        CountingProcessor::new(
+            BatchSpanProcessor::builder(exporter)
+                .with_batch_config(batch)
+                .build(),
+            counters,
+        )
+        .with_queue_size(queue_size),
+    )
 }
 
 /// The exporter for `TracesExporter::Local`: the given store, or the one in

@@ -64,6 +64,7 @@
 //! | `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, `_METRICS_HEADERS` | as above, replacing the generic list | the generic headers |
 //! | `OTEL_EXPORTER_OTLP_TIMEOUT` | milliseconds, positive | `10000` |
 //! | `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, `_METRICS_TIMEOUT` | as above | the generic timeout |
+//! | `OTEL_EXPORTER_OTLP_COMPRESSION`, `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION` | `gzip` or `none`: gzip compresses the spans sent over gRPC (http/protobuf sends them uncompressed) | `none` |
 //! | `OTEL_EXPORTER_OTLP_CERTIFICATE` | path of a PEM file: the CA certificates trusted for an `https://` endpoint, instead of the platform's roots | the platform's roots |
 //! | `OTEL_EXPORTER_OTLP_CLIENT_KEY`, `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` | paths of PEM files: the private key and certificate chain of the client, for mutual TLS; both or neither | none |
 //! | `OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE`, `_TRACES_CLIENT_KEY`, `_TRACES_CLIENT_CERTIFICATE`, and the same for `METRICS` | as above, for one signal, each winning over its generic variable | the generic file |
@@ -71,7 +72,7 @@
 //! | `OTEL_TRACES_SAMPLER_ARG` | ratio in `[0, 1]`, for the ratio samplers | `1.0` |
 //! | `OTEL_BSP_SCHEDULE_DELAY` | milliseconds, positive | `5000` |
 //! | `OTEL_BSP_EXPORT_TIMEOUT` | milliseconds, positive; validated, but the SDK's batch processor has no export timeout (the OTLP timeout bounds each export) | `30000` |
-//! | `OTEL_BSP_MAX_QUEUE_SIZE` | spans, positive | `2048` |
+//! | `OTEL_BSP_MAX_QUEUE_SIZE` | spans, positive: at most this many wait or are being exported; past it spans are dropped, counted ([`SpanCounts::queue_full`]) and warned about once (`setup.span_queue_full`) | `2048` |
 //! | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | spans, positive, at most the queue size | `512` |
 //! | `OTEL_PROPAGATORS` | a list of `tracecontext` (W3C Trace Context), `baggage` (W3C Baggage), `b3` (B3 single header), `b3multi` (B3 multiple headers), or `none` alone; `jaeger`, `xray`, `ottrace` are not implemented and are skipped (see [`propagation`](crate::propagation)) | `tracecontext,baggage` |
 //! | `TRACETAPE_MODE` | `off`, `record` (start a [`Recorder`](crate::record::Recorder) for `service.name`; [`init`] installs it for the whole process), `replay` (load a [`Replayer`](crate::replay::Replayer) from `TRACETAPE_RECORD_DIR`; replayed requests' outbound calls are answered from their recordings) | `off` |
@@ -82,10 +83,10 @@
 //!
 //! A per-signal variable wins over the generic one, and a builder setting
 //! wins over both. Headers merge: a header set in code replaces the one of
-//! the same name from the environment. opentelemetry-otlp still reads
-//! `OTEL_EXPORTER_OTLP_COMPRESSION`, `OTEL_EXPORTER_OTLP_INSECURE` and
-//! their per-signal variants itself, the SDK reads `OTEL_SPAN_*_LIMIT` and
-//! `OTEL_METRIC_EXPORT_INTERVAL`.
+//! the same name from the environment. For metrics over gRPC,
+//! opentelemetry-otlp still reads `OTEL_EXPORTER_OTLP_COMPRESSION`,
+//! `OTEL_EXPORTER_OTLP_INSECURE` and their per-signal variants itself; the
+//! SDK reads `OTEL_SPAN_*_LIMIT` and `OTEL_METRIC_EXPORT_INTERVAL`.
 //!
 //! Record mode (`TRACETAPE_*`, see [`RecordSettings`](crate::record::RecordSettings))
 //! is off when telemetry is disabled. The [`TelemetryGuard`] flushes the
@@ -94,11 +95,13 @@
 //!
 //! # Runtime
 //!
-//! The gRPC exporter needs a Tokio runtime when it is built: call [`init`]
-//! inside one (a multi-thread runtime, or flush and shut down from
-//! `spawn_blocking` on a current-thread one). Outside a runtime, gRPC is
-//! reported and replaced by http/protobuf. The http/protobuf, console and
-//! local exporters work anywhere.
+//! Span exporters work anywhere: over gRPC the exporter runs its calls on
+//! a one-thread Tokio runtime of its own, so that a busy service does not
+//! slow its exports down. The gRPC metric exporter (opentelemetry-otlp's)
+//! needs a Tokio runtime when it is built: call [`init`] inside one (a
+//! multi-thread runtime, or flush and shut down from `spawn_blocking` on a
+//! current-thread one). Outside a runtime, metrics over gRPC are reported
+//! and sent over http/protobuf instead.
 
 mod builder;
 mod config;

@@ -8,6 +8,9 @@
 //! interceptor, or a wrapper around the HTTP client), and the resolved
 //! headers (code over environment) win.
 //!
+//! Spans go through tracetape's own exporters (`crate::export`), over
+//! either protocol; metrics through opentelemetry-otlp's.
+//!
 //! For an `https://` endpoint the TLS files are read and checked here
 //! (`tls.rs`); a problem with them is an error, never a reason to send
 //! elsewhere.
@@ -18,18 +21,20 @@ use std::time::Duration;
 
 use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
 #[cfg(feature = "grpc")]
+use opentelemetry_otlp::WithTonicConfig;
+#[cfg(feature = "grpc")]
 use opentelemetry_otlp::tonic_types::metadata::MetadataMap;
 use opentelemetry_otlp::{
     ExporterBuildError, MetricExporter, Protocol, WithExportConfig, WithHttpConfig,
 };
-#[cfg(feature = "grpc")]
-use opentelemetry_otlp::{SpanExporter, WithTonicConfig};
 #[cfg(feature = "grpc")]
 use tonic::metadata::KeyAndValueRef;
 
 use super::config::OtlpConfig;
 use super::exporter::OtlpProtocol;
 use super::tls::{TlsError, TlsMaterial, is_https};
+#[cfg(feature = "grpc")]
+use crate::export::OtlpGrpcExporter;
 use crate::export::OtlpHttpExporter;
 
 const GRPC_DEFAULT_ENDPOINT: &str = "http://localhost:4317";
@@ -43,13 +48,25 @@ struct Target {
     protocol: OtlpProtocol,
     headers: http::HeaderMap,
     timeout: Duration,
+    /// Used by the gRPC span exporter only.
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    gzip: bool,
     /// Set for an `https://` URL.
     tls: Option<TlsMaterial>,
 }
 
+/// Whether an exporter needs the caller's Tokio runtime to be built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Runtime {
+    /// tracetape's span exporters: gRPC runs on a runtime of its own.
+    Own,
+    /// opentelemetry-otlp's gRPC metric exporter runs on the caller's.
+    Callers,
+}
+
 impl Target {
-    fn new(config: &OtlpConfig, signal_path: &str) -> Result<Target, BuildError> {
-        let protocol = usable_protocol(config.protocol)?;
+    fn new(config: &OtlpConfig, signal_path: &str, runtime: Runtime) -> Result<Target, BuildError> {
+        let protocol = usable_protocol(config.protocol, runtime)?;
         let url = signal_url(config, protocol, signal_path);
         let tls = if is_https(&url) {
             Some(config.tls.load().map_err(BuildError::Tls)?)
@@ -70,6 +87,7 @@ impl Target {
             protocol,
             headers: header_map(&config.headers),
             timeout: config.timeout,
+            gzip: config.gzip,
             tls,
         })
     }
@@ -106,18 +124,23 @@ fn signal_url(config: &OtlpConfig, protocol: OtlpProtocol, signal_path: &str) ->
     }
 }
 
-/// gRPC needs a Tokio runtime when the exporter is built; without one, use
-/// http/protobuf rather than panic. Without the `grpc` feature, asking for
-/// gRPC is an error: the endpoint is a gRPC one.
-fn usable_protocol(protocol: OtlpProtocol) -> Result<OtlpProtocol, BuildError> {
+/// opentelemetry-otlp's gRPC metric exporter needs a Tokio runtime when it
+/// is built; without one, use http/protobuf rather than panic (the span
+/// exporter brings its own). Without the `grpc` feature, asking for gRPC is
+/// an error: the endpoint is a gRPC one.
+fn usable_protocol(protocol: OtlpProtocol, runtime: Runtime) -> Result<OtlpProtocol, BuildError> {
     if cfg!(not(feature = "grpc")) && protocol == OtlpProtocol::Grpc {
         return Err(BuildError::GrpcNotBuilt);
     }
-    if protocol == OtlpProtocol::Grpc && tokio::runtime::Handle::try_current().is_err() {
+    if protocol == OtlpProtocol::Grpc
+        && runtime == Runtime::Callers
+        && tokio::runtime::Handle::try_current().is_err()
+    {
         crate::diag::warn_once(
             "setup.grpc_without_runtime",
-            "the OTLP gRPC exporter needs a Tokio runtime, and telemetry was set up outside \
-             one; using http/protobuf instead (call tracetape::init() inside the runtime)",
+            "the OTLP gRPC metric exporter needs a Tokio runtime, and telemetry was set up \
+             outside one; metrics use http/protobuf instead (call tracetape::init() inside the \
+             runtime)",
         );
         return Ok(OtlpProtocol::HttpProtobuf);
     }
@@ -139,20 +162,22 @@ fn header_map(headers: &[(String, String)]) -> http::HeaderMap {
 /// The OTLP span exporter for one protocol.
 #[derive(Debug)]
 pub(crate) enum OtlpSpanExporter {
-    /// opentelemetry-otlp's tonic exporter.
+    /// tracetape's own over gRPC, with the same encoding.
     #[cfg(feature = "grpc")]
-    Grpc(SpanExporter),
+    Grpc(OtlpGrpcExporter),
     /// tracetape's own, which encodes the protobuf directly.
     Http(OtlpHttpExporter),
 }
 
 pub(crate) fn span_exporter(config: &OtlpConfig) -> Result<OtlpSpanExporter, BuildError> {
-    let target = Target::new(config, "/v1/traces")?;
+    let target = Target::new(config, "/v1/traces", Runtime::Own)?;
     Ok(match target.protocol {
         #[cfg(feature = "grpc")]
-        OtlpProtocol::Grpc => grpc(SpanExporter::builder().with_tonic(), target)
-            .build()
-            .map(OtlpSpanExporter::Grpc)?,
+        OtlpProtocol::Grpc => OtlpSpanExporter::Grpc(
+            OtlpGrpcExporter::build(target.url, target.timeout, target.tls, target.gzip)
+                .map_err(|err| ExporterBuildError::InternalFailure(crate::diag::chain(&err)))?
+                .with_headers(target.headers),
+        ),
         #[cfg(not(feature = "grpc"))]
         OtlpProtocol::Grpc => return Err(BuildError::GrpcNotBuilt),
         OtlpProtocol::HttpProtobuf => OtlpSpanExporter::Http(
@@ -164,7 +189,7 @@ pub(crate) fn span_exporter(config: &OtlpConfig) -> Result<OtlpSpanExporter, Bui
 }
 
 pub(crate) fn metric_exporter(config: &OtlpConfig) -> Result<MetricExporter, BuildError> {
-    let target = Target::new(config, "/v1/metrics")?;
+    let target = Target::new(config, "/v1/metrics", Runtime::Callers)?;
     Ok(match target.protocol {
         #[cfg(feature = "grpc")]
         OtlpProtocol::Grpc => grpc(MetricExporter::builder().with_tonic(), target).build()?,
@@ -304,13 +329,19 @@ mod tests {
             protocol,
             headers: vec![("x-api-key".into(), "code".into())],
             timeout: Duration::from_secs(3),
+            gzip: false,
             tls: Default::default(),
         }
     }
 
     #[test]
     fn default_endpoints_follow_the_protocol() {
-        let target = Target::new(&config(OtlpProtocol::HttpProtobuf, None), "/v1/traces").unwrap();
+        let target = Target::new(
+            &config(OtlpProtocol::HttpProtobuf, None),
+            "/v1/traces",
+            Runtime::Own,
+        )
+        .unwrap();
         assert_eq!(target.url, "http://localhost:4318/v1/traces");
         assert_eq!(target.headers["x-api-key"], "code");
     }
@@ -318,18 +349,43 @@ mod tests {
     #[cfg(feature = "grpc")]
     #[tokio::test]
     async fn grpc_inside_a_runtime_keeps_grpc() {
-        let target = Target::new(&config(OtlpProtocol::Grpc, None), "/v1/traces").unwrap();
+        let target = Target::new(
+            &config(OtlpProtocol::Grpc, None),
+            "/v1/metrics",
+            Runtime::Callers,
+        )
+        .unwrap();
         assert_eq!(target.protocol, OtlpProtocol::Grpc);
         assert_eq!(target.url, "http://localhost:4317");
     }
 
     #[cfg(feature = "grpc")]
     #[test]
-    fn grpc_without_a_runtime_falls_back_to_http() {
+    fn grpc_metrics_without_a_runtime_fall_back_to_http() {
         let base = Some(Endpoint::Base("http://collector:4318".into()));
-        let target = Target::new(&config(OtlpProtocol::Grpc, base), "/v1/traces").unwrap();
+        let target = Target::new(
+            &config(OtlpProtocol::Grpc, base),
+            "/v1/metrics",
+            Runtime::Callers,
+        )
+        .unwrap();
         assert_eq!(target.protocol, OtlpProtocol::HttpProtobuf);
-        assert_eq!(target.url, "http://collector:4318/v1/traces");
+        assert_eq!(target.url, "http://collector:4318/v1/metrics");
+    }
+
+    /// The span exporter brings its own runtime: gRPC stays gRPC outside
+    /// one.
+    #[cfg(feature = "grpc")]
+    #[test]
+    fn grpc_spans_without_a_runtime_keep_grpc() {
+        let base = Some(Endpoint::Base("http://collector:4317".into()));
+        let config = config(OtlpProtocol::Grpc, base);
+        let target = Target::new(&config, "/v1/traces", Runtime::Own).unwrap();
+        assert_eq!(target.protocol, OtlpProtocol::Grpc);
+        assert!(matches!(
+            span_exporter(&config),
+            Ok(OtlpSpanExporter::Grpc(_))
+        ));
     }
 
     #[test]
@@ -397,6 +453,7 @@ mod tests {
                 ("x-api-key".into(), "code".into()),
             ],
             timeout: Duration::from_secs(5),
+            gzip: false,
             tls: Default::default(),
         };
         let Ok(OtlpSpanExporter::Http(exporter)) = span_exporter(&config) else {

@@ -56,6 +56,8 @@ pub(crate) struct OtlpSettings {
     pub(crate) protocol: Option<OtlpProtocol>,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) timeout: Option<Duration>,
+    /// `OTEL_EXPORTER_OTLP_COMPRESSION`: `Some(true)` for `gzip`.
+    pub(crate) gzip: Option<bool>,
     /// `OTEL_EXPORTER_OTLP_CERTIFICATE`, `_CLIENT_KEY`, `_CLIENT_CERTIFICATE`.
     pub(crate) tls: TlsFiles,
 }
@@ -332,6 +334,12 @@ impl Env<'_> {
                 "OTEL_EXPORTER_OTLP_TIMEOUT or 10000 ms",
             )
             .or_else(|| self.millis(&generic("TIMEOUT"), "10000 ms"));
+        let gzip = self
+            .compression(
+                &specific("COMPRESSION"),
+                "OTEL_EXPORTER_OTLP_COMPRESSION or none",
+            )
+            .or_else(|| self.compression(&generic("COMPRESSION"), "none"));
         let tls = TlsFiles {
             certificate: self.file(&specific("CERTIFICATE"), &generic("CERTIFICATE")),
             client_key: self.file(&specific("CLIENT_KEY"), &generic("CLIENT_KEY")),
@@ -345,6 +353,7 @@ impl Env<'_> {
             protocol,
             headers,
             timeout,
+            gzip,
             tls,
         }
     }
@@ -379,6 +388,19 @@ impl Env<'_> {
             }
             _ => {
                 self.invalid(var, &value, "expected grpc or http/protobuf", fallback);
+                None
+            }
+        }
+    }
+
+    /// `gzip` or `none`: whether to compress.
+    fn compression(&mut self, var: &str, fallback: &str) -> Option<bool> {
+        let value = self.get(var)?;
+        match value.to_ascii_lowercase().as_str() {
+            "gzip" => Some(true),
+            "none" => Some(false),
+            _ => {
+                self.invalid(var, &value, "expected gzip or none", fallback);
                 None
             }
         }

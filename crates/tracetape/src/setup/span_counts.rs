@@ -5,15 +5,21 @@
 //! exporter around the real one counts what it delivers and what fails
 //! (warning once), and [`TelemetryGuard::span_counts`](super::TelemetryGuard::span_counts)
 //! tells them.
+//!
+//! The queue is bounded in front of the batch processor, where a drop can
+//! be seen: at most `OTEL_BSP_MAX_QUEUE_SIZE` spans are waiting or being
+//! exported, so the processor's own queue (of that size) never overflows,
+//! and each span past the bound is dropped here, counted, and warned
+//! about once, from the exporting thread, with the number dropped so far.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use opentelemetry::Context;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
+use opentelemetry_sdk::trace::{BatchConfig, Span, SpanData, SpanExporter, SpanProcessor};
 
 use crate::diag;
 
@@ -42,6 +48,10 @@ pub struct SpanCounts {
     /// Spans in batches the exporter failed to deliver (collector down,
     /// refused, timed out): lost.
     pub failed: u64,
+    /// Spans dropped because the batch queue was full: `OTEL_BSP_MAX_QUEUE_SIZE`
+    /// spans were already waiting or being exported. Part of
+    /// [`dropped`](Self::dropped).
+    pub queue_full: u64,
 }
 
 impl SpanCounts {
@@ -60,6 +70,11 @@ pub(crate) struct Counters {
     ended: AtomicU64,
     exported: AtomicU64,
     failed: AtomicU64,
+    queue_full: AtomicU64,
+    /// Spans handed to the batch processor and not yet exported or failed.
+    in_flight: AtomicU64,
+    /// The bound on `in_flight`, when known: the batch queue's size.
+    queue_size: OnceLock<u64>,
 }
 
 impl Counters {
@@ -68,8 +83,61 @@ impl Counters {
             ended: self.ended.load(Ordering::Relaxed),
             exported: self.exported.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
+            queue_full: self.queue_full.load(Ordering::Relaxed),
         }
     }
+
+    /// Takes one span in, unless the queue is full: then it is counted as
+    /// dropped and `false` returned.
+    fn admit(&self) -> bool {
+        let in_flight = self.in_flight.fetch_add(1, Ordering::AcqRel);
+        match self.queue_size.get() {
+            Some(&size) if in_flight >= size => {
+                self.in_flight.fetch_sub(1, Ordering::AcqRel);
+                self.queue_full.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+            _ => true,
+        }
+    }
+
+    /// `spans` left the queue (exported or failed).
+    fn done(&self, spans: u64) {
+        self.in_flight.fetch_sub(spans, Ordering::AcqRel);
+        self.warn_if_dropping();
+    }
+
+    /// Says once that the full queue drops spans, with how many so far.
+    fn warn_if_dropping(&self) {
+        let dropped = self.queue_full.load(Ordering::Relaxed);
+        if dropped == 0 {
+            return;
+        }
+        let size = self.queue_size.get().copied().unwrap_or_default();
+        diag::warn_once(
+            QUEUE_FULL,
+            format_args!(
+                "the span queue is full ({size} spans waiting or being exported): {dropped} \
+                 span(s) dropped so far, and more while it stays full (counted: \
+                 TelemetryGuard::span_counts); raise OTEL_BSP_MAX_QUEUE_SIZE, or check that \
+                 the collector keeps up"
+            ),
+        );
+    }
+}
+
+/// The stable name of the warning about spans the full queue drops.
+pub(crate) const QUEUE_FULL: &str = "setup.span_queue_full";
+
+/// The queue size of `config`, which the SDK keeps private: read from its
+/// `Debug` form; `None` when that no longer says it (the bound is then
+/// left to the batch processor, whose drops show only as
+/// [`SpanCounts::dropped`]).
+pub(crate) fn queue_size(config: &BatchConfig) -> Option<u64> {
+    let text = format!("{config:?}");
+    let (_, rest) = text.split_once("max_queue_size: ")?;
+    let digits: &str = rest.split(|c: char| !c.is_ascii_digit()).next()?;
+    digits.parse().ok().filter(|size| *size > 0)
 }
 
 /// A span processor that counts the spans ending, then hands them on.
@@ -83,6 +151,15 @@ impl<P> CountingProcessor<P> {
     pub(crate) fn new(inner: P, counters: Arc<Counters>) -> Self {
         Self { inner, counters }
     }
+
+    /// Holds at most `size` spans waiting or being exported (the batch
+    /// processor's queue size), dropping and counting the others.
+    pub(crate) fn with_queue_size(self, size: Option<u64>) -> Self {
+        if let Some(size) = size {
+            let _ = self.counters.queue_size.set(size);
+        }
+        self
+    }
 }
 
 impl<P: SpanProcessor> SpanProcessor for CountingProcessor<P> {
@@ -92,15 +169,21 @@ impl<P: SpanProcessor> SpanProcessor for CountingProcessor<P> {
 
     fn on_end(&self, span: SpanData) {
         self.counters.ended.fetch_add(1, Ordering::Relaxed);
-        self.inner.on_end(span);
+        if self.counters.admit() {
+            self.inner.on_end(span);
+        }
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
+        let result = self.inner.force_flush();
+        self.counters.warn_if_dropping();
+        result
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
+        let result = self.inner.shutdown_with_timeout(timeout);
+        self.counters.warn_if_dropping();
+        result
     }
 
     fn set_resource(&mut self, resource: &Resource) {
@@ -139,6 +222,7 @@ impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
                 self.counters.failed.fetch_add(spans, Ordering::Relaxed)
             }
         };
+        self.counters.done(spans);
         result
     }
 
@@ -176,16 +260,18 @@ mod tests {
         queue: usize,
     ) -> (SdkTracerProvider, Arc<Counters>) {
         let counters = Arc::new(Counters::default());
+        let config = BatchConfigBuilder::default()
+            .with_max_queue_size(queue)
+            .with_max_export_batch_size(1)
+            .build();
+        let size = queue_size(&config);
         let batch = BatchSpanProcessor::builder(CountingExporter::new(exporter, counters.clone()))
-            .with_batch_config(
-                BatchConfigBuilder::default()
-                    .with_max_queue_size(queue)
-                    .with_max_export_batch_size(1)
-                    .build(),
-            )
+            .with_batch_config(config)
             .build();
         let provider = SdkTracerProvider::builder()
-            .with_span_processor(CountingProcessor::new(batch, counters.clone()))
+            .with_span_processor(
+                CountingProcessor::new(batch, counters.clone()).with_queue_size(size),
+            )
             .build();
         (provider, counters)
     }
@@ -257,21 +343,41 @@ mod tests {
     }
 
     #[test]
-    fn spans_the_full_queue_drops_are_what_is_left() {
+    fn spans_past_the_full_queue_are_dropped_counted_and_said() {
         let (release, held) = mpsc::channel();
         let (provider, counters) = provider(Held(Mutex::new(held)), 2);
-        // The exporter holds the first batch; two more fit in the queue,
-        // the others are dropped.
+        // The exporter holds the first span; one more fits in the queue of
+        // two, the other eight are dropped in front of the batch processor.
         end_spans(&provider, 10);
+        let counts = counters.snapshot();
+        assert_eq!((counts.ended, counts.queue_full), (10, 8), "{counts:?}");
         for _ in 0..10 {
             release.send(()).unwrap();
         }
         drop(release);
         provider.force_flush().unwrap();
         let counts = counters.snapshot();
-        assert_eq!(counts.ended, 10);
-        assert_eq!(counts.failed, 0);
-        assert!(counts.exported >= 1 && counts.exported <= 3, "{counts:?}");
-        assert_eq!(counts.dropped(), 10 - counts.exported);
+        assert_eq!(
+            (
+                counts.ended,
+                counts.exported,
+                counts.failed,
+                counts.queue_full,
+                counts.dropped()
+            ),
+            (10, 2, 0, 8, 8)
+        );
+        // Said once already: the name is taken.
+        assert!(!diag::warn_once(QUEUE_FULL, "again"));
+    }
+
+    #[test]
+    fn the_queue_size_is_read_from_the_batch_config() {
+        let config = BatchConfigBuilder::default()
+            .with_max_queue_size(4321)
+            .with_max_export_batch_size(17)
+            .build();
+        assert_eq!(queue_size(&config), Some(4321));
+        assert_eq!(queue_size(&BatchConfig::default()), Some(2048));
     }
 }

@@ -213,13 +213,52 @@ async fn spans_reach_the_collector_over_grpc() {
     record_span(&telemetry, "grpc-export-span", &marker);
 
     // Flushing blocks until the export is done, so off the runtime's workers.
-    tokio::task::spawn_blocking(move || {
+    let counts = tokio::task::spawn_blocking(move || {
         telemetry.force_flush().unwrap();
+        let counts = telemetry.span_counts();
         telemetry.shutdown().unwrap();
+        counts
     })
     .await
     .unwrap();
     collector.assert_logged(&["grpc-export-span", &marker, "tracetape-export-test"]);
+    assert_eq!(
+        (
+            counts.ended,
+            counts.exported,
+            counts.failed,
+            counts.dropped()
+        ),
+        (1, 1, 0, 0)
+    );
+}
+
+/// `OTEL_EXPORTER_OTLP_COMPRESSION=gzip` compresses the gRPC message, and
+/// the headers are sent as metadata; the collector decodes the span.
+#[test]
+fn grpc_export_with_gzip_and_headers_reaches_the_collector() {
+    let collector = Collector::start();
+    let env = std::collections::HashMap::from([
+        ("OTEL_SERVICE_NAME", "tracetape-export-test".to_owned()),
+        ("OTEL_METRICS_EXPORTER", "none".to_owned()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.grpc_endpoint()),
+        ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip".to_owned()),
+        (
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "x-tracetape-test=1".to_owned(),
+        ),
+    ]);
+    let telemetry = Telemetry::builder()
+        .with_env_lookup(move |name| env.get(name).cloned())
+        .try_build()
+        .unwrap();
+    let marker = marker("gzip");
+    record_span(&telemetry, "gzip-export-span", &marker);
+    telemetry.force_flush().unwrap();
+    collector.assert_logged(&["gzip-export-span", &marker]);
+    assert_eq!(telemetry.span_counts().exported, 1);
+    telemetry.shutdown().unwrap();
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 mod context;
 mod export;
+mod grpc_status;
 #[cfg(feature = "record-replay")]
 mod secrets;
 mod server;

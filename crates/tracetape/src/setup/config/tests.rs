@@ -37,6 +37,7 @@ fn with_nothing_set_spans_go_to_the_local_store_and_metrics_nowhere() {
             protocol: OtlpProtocol::HttpProtobuf,
             headers: Vec::new(),
             timeout: Duration::from_secs(10),
+            gzip: false,
             tls: Default::default(),
         }
     );
