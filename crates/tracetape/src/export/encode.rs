@@ -5,6 +5,8 @@
 //! copying each string, then encodes and frees them; writing the wire format
 //! from `SpanData` does the same work with no allocation per field.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use opentelemetry::trace::{SpanId, Status};
 use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
 use opentelemetry_sdk::Resource;
@@ -13,6 +15,31 @@ use opentelemetry_sdk::trace::SpanData;
 use crate::otlp_span::{by_scope, flags, kind, nanos};
 
 use super::protobuf::Writer;
+
+/// What an exporter keeps from batch to batch: the encoded resource, and
+/// the size of the last request, which the next one's buffer starts at.
+#[derive(Debug, Default)]
+pub(crate) struct BatchEncoder {
+    resource: EncodedResource,
+    last_len: AtomicUsize,
+}
+
+impl BatchEncoder {
+    /// The resource every request carries from now on.
+    pub(crate) fn set_resource(&mut self, resource: &Resource) {
+        self.resource = EncodedResource::new(resource);
+    }
+
+    /// `batch` as one `ExportTraceServiceRequest`, the span data dropped
+    /// as soon as it is written.
+    pub(crate) fn request(&self, batch: Vec<SpanData>) -> Vec<u8> {
+        let mut body = Vec::with_capacity(self.last_len.load(Ordering::Relaxed));
+        encode(&batch, &self.resource, &mut body);
+        drop(batch);
+        self.last_len.store(body.len(), Ordering::Relaxed);
+        body
+    }
+}
 
 /// The resource part of every request, encoded once.
 #[derive(Debug, Default, Clone)]

@@ -15,7 +15,7 @@
 //! one or four connections and gzip all did no better or worse); see the
 //! issue for the figures.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::{BufMut as _, Bytes};
@@ -28,7 +28,7 @@ use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, En
 use tonic::metadata::MetadataMap;
 use tonic::transport::{Channel, Endpoint};
 
-use super::encode::{EncodedResource, encode};
+use super::encode::BatchEncoder;
 use crate::setup::TlsMaterial;
 
 /// The method every export calls.
@@ -64,9 +64,8 @@ pub struct OtlpGrpcExporter {
     /// Where the calls run.
     handle: tokio::runtime::Handle,
     _runtime: Runtime,
-    resource: EncodedResource,
-    /// The size of the last request, to size the next buffer.
-    last_len: AtomicUsize,
+    /// The resource, and the size of the last request.
+    encoder: BatchEncoder,
     shut_down: AtomicBool,
 }
 
@@ -131,8 +130,7 @@ impl OtlpGrpcExporter {
             channel,
             handle,
             _runtime: runtime,
-            resource: EncodedResource::default(),
-            last_len: AtomicUsize::new(0),
+            encoder: BatchEncoder::default(),
             shut_down: AtomicBool::new(false),
         })
     }
@@ -245,10 +243,7 @@ impl SpanExporter for OtlpGrpcExporter {
         if batch.is_empty() {
             return Ok(());
         }
-        let mut body = Vec::with_capacity(self.last_len.load(Ordering::Relaxed));
-        encode(&batch, &self.resource, &mut body);
-        drop(batch);
-        self.last_len.store(body.len(), Ordering::Relaxed);
+        let body = self.encoder.request(batch);
         self.send(body).await
     }
 
@@ -260,7 +255,7 @@ impl SpanExporter for OtlpGrpcExporter {
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        self.resource = EncodedResource::new(resource);
+        self.encoder.set_resource(resource);
     }
 }
 

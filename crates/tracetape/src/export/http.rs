@@ -8,7 +8,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
-use super::encode::{EncodedResource, encode};
+use super::encode::BatchEncoder;
 use crate::setup::TlsMaterial;
 
 /// Exports spans over OTLP/HTTP (`application/x-protobuf`), writing the
@@ -41,9 +41,8 @@ pub struct OtlpHttpExporter {
     /// Made on the first export, on the exporting thread: reqwest's
     /// blocking client must not be built on an async runtime's thread.
     client: OnceLock<Result<reqwest::blocking::Client, String>>,
-    resource: EncodedResource,
-    /// The size of the last request, to size the next buffer.
-    last_len: std::sync::atomic::AtomicUsize,
+    /// The resource, and the size of the last request.
+    encoder: BatchEncoder,
     shut_down: AtomicBool,
 }
 
@@ -57,8 +56,7 @@ impl OtlpHttpExporter {
             timeout,
             tls: None,
             client: OnceLock::new(),
-            resource: EncodedResource::default(),
-            last_len: Default::default(),
+            encoder: BatchEncoder::default(),
             shut_down: AtomicBool::new(false),
         }
     }
@@ -134,10 +132,7 @@ impl SpanExporter for OtlpHttpExporter {
         if batch.is_empty() {
             return Ok(());
         }
-        let mut body = Vec::with_capacity(self.last_len.load(Ordering::Relaxed));
-        encode(&batch, &self.resource, &mut body);
-        drop(batch);
-        self.last_len.store(body.len(), Ordering::Relaxed);
+        let body = self.encoder.request(batch);
         self.send(body)
     }
 
@@ -149,6 +144,6 @@ impl SpanExporter for OtlpHttpExporter {
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        self.resource = EncodedResource::new(resource);
+        self.encoder.set_resource(resource);
     }
 }

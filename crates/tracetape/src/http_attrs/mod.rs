@@ -11,7 +11,9 @@ mod query;
 mod query_keys;
 mod url;
 
-pub(crate) use capture::{HeaderCapture, SANITIZED_HEADERS};
+pub(crate) use capture::HeaderCapture;
+#[cfg(feature = "record-replay")]
+pub(crate) use capture::SANITIZED_HEADERS;
 pub(crate) use exclude::UrlExclusions;
 pub(crate) use method::Method;
 pub(crate) use query::redact_query;

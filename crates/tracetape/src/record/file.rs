@@ -236,45 +236,24 @@ fn recording_resources(document: &TracesData) -> Result<Vec<(&str, Vec<&Span>)>,
 }
 
 fn decode(document: &TracesData) -> Result<Recording, DecodeError> {
-    let mut is_recording = false;
-    let mut service_name = None;
-    let mut recording_spans = Vec::new();
-    for resource_spans in &document.resource_spans {
-        let attributes = resource_spans
-            .resource
-            .as_ref()
-            .map_or(&[][..], |resource| &resource.attributes[..]);
-        let attributes = Attributes(attributes);
-        // Resources that are not recordings (a collector may have merged
-        // other telemetry in) are skipped.
-        let Some(version) = attributes.get(resource::VERSION) else {
-            continue;
-        };
-        check_version(version)?;
-        is_recording = true;
-        if service_name.is_none()
-            && let Some(Value::StringValue(name)) = attributes.get(resource::SERVICE_NAME)
-        {
-            service_name = Some(name.clone());
-        }
-        let spans = resource_spans
-            .scope_spans
-            .iter()
-            .filter(|scope_spans| {
-                scope_spans
-                    .scope
-                    .as_ref()
-                    .is_some_and(|scope| scope.name == SCOPE_NAME)
-            })
-            .flat_map(|scope_spans| &scope_spans.spans);
-        recording_spans.extend(spans);
-    }
-    if !is_recording {
+    // Resources that are not recordings (a collector may have merged
+    // other telemetry in) are skipped.
+    let resources = recording_resources(document)?;
+    if resources.is_empty() {
         return Err(DecodeError::NotARecording);
     }
+    let service_name = resources
+        .iter()
+        .map(|(name, _)| *name)
+        .find(|name| !name.is_empty())
+        .unwrap_or_default();
+    let recording_spans: Vec<&Span> = resources
+        .iter()
+        .flat_map(|(_, spans)| spans.iter().copied())
+        .collect();
     let recording = Recording {
         trace_id: TraceId::INVALID,
-        service_name: service_name.unwrap_or_default(),
+        service_name: service_name.to_owned(),
         background: false,
         exchanges: Vec::with_capacity(recording_spans.len()),
     };
