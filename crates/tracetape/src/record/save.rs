@@ -46,17 +46,7 @@ impl Recording {
     /// ```
     pub fn write_to(&self, path: impl AsRef<Path>) -> Result<(), WriteRecordingFileError> {
         let path = path.as_ref();
-        let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
-        else {
-            return Err(WriteRecordingFileError::NotAFile {
-                path: path.to_owned(),
-            });
-        };
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
+        let (dir, name) = dir_and_name(path)?;
         let contents = self
             .to_otlp_json()
             .map_err(|source| WriteRecordingFileError::Encode {
@@ -116,17 +106,7 @@ impl Recording {
         if !super::read::is_segment(path) && line <= 1 {
             return self.write_to(path);
         }
-        let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
-        else {
-            return Err(WriteRecordingFileError::NotAFile {
-                path: path.to_owned(),
-            });
-        };
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
+        let (dir, name) = dir_and_name(path)?;
         let store = |source: std::io::Error| WriteRecordingFileError::Store {
             path: path.to_owned(),
             source: Box::new(source),
@@ -180,6 +160,22 @@ impl Recording {
         })?;
         Ok(())
     }
+}
+
+/// The directory `path` is in (`.` for a bare name) and its file name, or
+/// the error for a path that names no file.
+fn dir_and_name(path: &Path) -> Result<(&Path, &str), WriteRecordingFileError> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return Err(WriteRecordingFileError::NotAFile {
+            path: path.to_owned(),
+        });
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    Ok((dir, name))
 }
 
 #[cfg(test)]
