@@ -771,6 +771,47 @@ fn requests_recorded_one_after_the_other_are_replayed_in_recorded_order() {
     assert_eq!(report["totals"]["recordings"], 5, "{report}");
 }
 
+/// Regression: at `--concurrency 1` requests that overlapped when
+/// recorded were replayed alone, one after the other, in the order their
+/// responses ended, which is not always the order they changed the
+/// service's state in. Recorded here: `a` added first (count 1) but
+/// answered after `b` (count 2), which started while `a` ran.
+#[test]
+fn overlapping_requests_keep_their_recorded_effects_at_concurrency_one() {
+    let add = |name: &str| ("POST", "/items", Some(serde_json::json!({ "name": name })));
+    let fixture = Fixture::record_requests(&[add("a"), add("b")]);
+    let loaded = tracetape::record::RecordingStore::new(fixture.recordings())
+        .load()
+        .unwrap();
+    let mut requests: Vec<_> = loaded
+        .recordings
+        .into_iter()
+        .filter(|stored| !stored.recording.background)
+        .collect();
+    requests.sort_by_key(|stored| stored.recording.exchanges[0].start_unix_nanos);
+    assert_eq!(requests.len(), 2);
+    let from = requests[0].recording.exchanges[0].start_unix_nanos;
+    // a: [0, 100 ms]; b: [10 ms, 90 ms], so b's response ended first.
+    for (stored, (start, end)) in requests.iter_mut().zip([(0, 100), (10, 90)]) {
+        let inbound = &mut stored.recording.exchanges[0];
+        inbound.start_unix_nanos = from + start * 1_000_000;
+        inbound.end_unix_nanos = from + end * 1_000_000;
+        stored
+            .recording
+            .replace_line(&stored.path, stored.line)
+            .unwrap();
+    }
+    for concurrency in ["1", "16"] {
+        let output = fixture.replay("", &["--concurrency", concurrency, "--format", "json"]);
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(
+            report["totals"]["passed"], 2,
+            "--concurrency {concurrency}: {report}"
+        );
+        assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    }
+}
+
 // `--url https://user:password@host` was printed as given: in the summary
 // line, the reports' base URL and every error that quoted the URL.
 #[test]

@@ -65,8 +65,9 @@ pub(crate) struct ReplayArgs {
     /// How many requests are in flight at once.
     ///
     /// In recorded order, requests that overlapped when recorded are sent
-    /// together, this many at most, and take turns in the service as recorded
-    /// (a larger group is cut) [key: concurrency; default: 16].
+    /// together however low this is (up to 256, or this many when higher) and
+    /// take turns in the service as recorded, one running at a time; only a
+    /// longer chain of them is cut [key: concurrency; default: 16].
     #[arg(long, value_name = "N")]
     pub(crate) concurrency: Option<usize>,
     /// Which requests may run at the same time: recorded or free.

@@ -12,17 +12,28 @@
 //! steps (each request's start, each answer to one of its calls) run one
 //! at a time in the order they were recorded in, so each request sees the
 //! state it saw when recorded (see the `turns` module of the library).
-//! A group larger than `--concurrency` is cut into groups replayed one
-//! after the other. Requests are taken in the order their recorded
-//! responses ended (`select.rs`): for the groups cut, the best sign of
-//! the order their effects took place in. [`Order::Free`] sends them as
-//! fast as `--concurrency` allows, with no turns.
+//! `--concurrency` does not cut a group below [`GROUP_CAP`]: the service
+//! took those requests together when recorded, and taking turns it runs
+//! only one of them at a time, while requests replayed alone in place of
+//! a group would update its state in an order nobody recorded. Only a
+//! longer chain of overlapping requests (steady traffic, overlapping end
+//! to end) is cut into groups replayed one after the other. Requests are
+//! taken in the order their recorded responses ended (`select.rs`): for
+//! the groups cut, the best sign of the order their effects took place
+//! in. [`Order::Free`] sends them as fast as `--concurrency` allows, with
+//! no turns.
 
 use std::fmt;
 
 use clap::ValueEnum;
 use serde::Deserialize;
 use tracetape::record::Exchange;
+
+/// The most requests of one group, unless `--concurrency` is higher: more
+/// than a service plausibly had in flight at once when recorded, few
+/// enough that a chain of overlapping requests is cut into groups whose
+/// memory in the driver and the service stays small.
+pub(crate) const GROUP_CAP: usize = 256;
 
 /// Which requests may run at the same time.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Deserialize)]
@@ -58,6 +69,8 @@ impl fmt::Display for Group {
 #[derive(Debug)]
 pub(crate) struct Schedule {
     order: Order,
+    /// The most requests in flight at once.
+    cap: usize,
     /// Each request's group: the index of its first request, and its size.
     groups: Vec<(usize, usize)>,
     /// What group keys count from: different in each replay, so that a
@@ -67,14 +80,19 @@ pub(crate) struct Schedule {
 
 impl Schedule {
     /// The schedule of requests whose inbound exchanges are `inbound`,
-    /// sorted by recorded end, `cap` at most at once. A request without
-    /// one (or without an end) counts as taking no time: it overlaps
-    /// nothing after it.
+    /// sorted by recorded end, `concurrency` at most at once (in recorded
+    /// order, a group's requests at once however low it is, up to
+    /// [`GROUP_CAP`]). A request without one (or without an end) counts as
+    /// taking no time: it overlaps nothing after it.
     pub(crate) fn new<'a>(
         order: Order,
         inbound: impl IntoIterator<Item = Option<&'a Exchange>>,
-        cap: usize,
+        concurrency: usize,
     ) -> Self {
+        let cap = match order {
+            Order::Recorded => concurrency.max(GROUP_CAP),
+            Order::Free => concurrency,
+        };
         let mut groups: Vec<(usize, usize)> = Vec::new();
         let mut last_end = None;
         for (index, exchange) in inbound.into_iter().enumerate() {
@@ -103,15 +121,24 @@ impl Schedule {
             .map_or(0, |since| since.as_nanos() as u64);
         Self {
             order,
+            cap,
             groups,
             base,
         }
     }
 
     /// Whether request `next` may start while the requests `running`
-    /// (earlier ones: requests start in order) have not completed. In
-    /// recorded order: when every one of them is of its group.
-    pub(crate) fn may_start(&self, next: usize, mut running: impl Iterator<Item = usize>) -> bool {
+    /// (earlier ones: requests start in order) have not completed: when
+    /// fewer than the cap are, and in recorded order every one of them is
+    /// of its group.
+    pub(crate) fn may_start(
+        &self,
+        next: usize,
+        mut running: impl ExactSizeIterator<Item = usize>,
+    ) -> bool {
+        if running.len() >= self.cap {
+            return false;
+        }
         match self.order {
             Order::Free => true,
             Order::Recorded => {
@@ -140,10 +167,10 @@ mod tests {
     use crate::testing::exchange;
 
     fn schedule(order: Order, intervals: &[(u64, u64)]) -> Schedule {
-        capped(order, intervals, usize::MAX)
+        capped(order, intervals, 8)
     }
 
-    fn capped(order: Order, intervals: &[(u64, u64)], cap: usize) -> Schedule {
+    fn capped(order: Order, intervals: &[(u64, u64)], concurrency: usize) -> Schedule {
         let exchanges: Vec<Exchange> = intervals
             .iter()
             .map(|&(start, end)| {
@@ -152,21 +179,17 @@ mod tests {
                 inbound
             })
             .collect();
-        Schedule::new(order, exchanges.iter().map(Some), cap)
+        Schedule::new(order, exchanges.iter().map(Some), concurrency)
     }
 
-    /// Runs the schedule as the replay does, `cap` at most at once, each
-    /// request completing in turn (the earliest started first); returns
-    /// the groups of requests that ran together, by the time each
-    /// completed.
-    fn run(schedule: &Schedule, cap: usize) -> Vec<Vec<usize>> {
+    /// Runs the schedule as the replay does, each request completing in
+    /// turn (the earliest started first); returns the groups of requests
+    /// that ran together, by the time each completed.
+    fn run(schedule: &Schedule) -> Vec<Vec<usize>> {
         let total = schedule.groups.len();
         let (mut next, mut running, mut together) = (0, Vec::new(), Vec::new());
         while next < total || !running.is_empty() {
-            while next < total
-                && running.len() < cap
-                && schedule.may_start(next, running.iter().copied())
-            {
+            while next < total && schedule.may_start(next, running.iter().copied()) {
                 running.push(next);
                 next += 1;
             }
@@ -179,27 +202,47 @@ mod tests {
     #[test]
     fn requests_recorded_one_after_the_other_run_one_at_a_time() {
         let sequential = schedule(Order::Recorded, &[(0, 10), (11, 20), (21, 30), (31, 40)]);
-        assert_eq!(run(&sequential, 8), [vec![0], vec![1], vec![2], vec![3]]);
+        assert_eq!(run(&sequential), [vec![0], vec![1], vec![2], vec![3]]);
     }
 
     #[test]
-    fn requests_that_overlapped_run_together_as_one_group_up_to_the_cap() {
+    fn requests_that_overlapped_run_together_as_one_group_whatever_the_concurrency() {
         // 0, 1 and 2 overlapped; 3 started after all of them ended.
         let intervals = [(0, 10), (5, 15), (8, 30), (31, 40)];
-        let overlapping = schedule(Order::Recorded, &intervals);
-        assert_eq!(
-            run(&overlapping, 8),
-            [vec![0, 1, 2], vec![1, 2], vec![2], vec![3]]
+        for concurrency in [1, 2, 8] {
+            let overlapping = capped(Order::Recorded, &intervals, concurrency);
+            assert_eq!(
+                run(&overlapping),
+                [vec![0, 1, 2], vec![1, 2], vec![2], vec![3]],
+                "--concurrency {concurrency}"
+            );
+            let group = overlapping.group(0).unwrap();
+            assert_eq!(overlapping.group(2), Some(group));
+            assert!(group.to_string().ends_with("/3"), "{group}");
+            assert_eq!(overlapping.group(3), None);
+        }
+    }
+
+    #[test]
+    fn a_chain_of_overlapping_requests_longer_than_the_cap_is_cut() {
+        // Each overlaps the next: one chain of GROUP_CAP + 2.
+        let chain: Vec<(u64, u64)> = (0..GROUP_CAP as u64 + 2)
+            .map(|i| (i * 10, i * 10 + 15))
+            .collect();
+        let cut = capped(Order::Recorded, &chain, 1);
+        assert!(
+            cut.group(0)
+                .unwrap()
+                .to_string()
+                .ends_with(&format!("/{GROUP_CAP}"))
         );
-        let group = overlapping.group(0).unwrap();
-        assert_eq!(overlapping.group(2), Some(group));
-        assert!(group.to_string().ends_with("/3"), "{group}");
-        assert_eq!(overlapping.group(3), None);
-        // Cut at the cap: two groups, one after the other.
-        let cut = capped(Order::Recorded, &intervals, 2);
-        assert_eq!(run(&cut, 2), [vec![0, 1], vec![1], vec![2], vec![3]]);
-        assert!(cut.group(0).unwrap().to_string().ends_with("/2"));
-        assert_eq!(cut.group(2), None);
+        assert_eq!(cut.group(GROUP_CAP - 1), cut.group(0));
+        let rest = cut.group(GROUP_CAP).unwrap();
+        assert!(rest.to_string().ends_with("/2"), "{rest}");
+        assert!(!cut.may_start(GROUP_CAP, [GROUP_CAP - 1].into_iter()));
+        // A higher --concurrency is a higher cap.
+        let whole = capped(Order::Recorded, &chain, GROUP_CAP + 2);
+        assert_eq!(whole.group(GROUP_CAP + 1), whole.group(0));
     }
 
     #[test]
@@ -208,7 +251,7 @@ mod tests {
         // the service lets 2 start only once 0 has answered.
         let s = schedule(Order::Recorded, &[(0, 10), (5, 30), (20, 40)]);
         assert!(s.may_start(2, [0, 1].into_iter()));
-        assert_eq!(run(&s, 8), [vec![0, 1, 2], vec![1, 2], vec![2]]);
+        assert_eq!(run(&s), [vec![0, 1, 2], vec![1, 2], vec![2]]);
         // Groups differ from one schedule to the next.
         let again = schedule(Order::Recorded, &[(0, 10), (5, 30), (20, 40)]);
         assert_ne!(s.group(0), again.group(0));
@@ -225,10 +268,12 @@ mod tests {
     }
 
     #[test]
-    fn free_order_runs_as_many_as_the_cap_allows() {
-        let sequential = schedule(Order::Free, &[(0, 10), (11, 20), (21, 30)]);
-        assert_eq!(run(&sequential, 8), [vec![0, 1, 2], vec![1, 2], vec![2]]);
-        assert_eq!(run(&sequential, 1), [vec![0], vec![1], vec![2]]);
+    fn free_order_runs_as_many_as_the_concurrency_allows() {
+        let intervals = [(0, 10), (11, 20), (21, 30)];
+        let sequential = capped(Order::Free, &intervals, 8);
+        assert_eq!(run(&sequential), [vec![0, 1, 2], vec![1, 2], vec![2]]);
+        let one = capped(Order::Free, &intervals, 1);
+        assert_eq!(run(&one), [vec![0], vec![1], vec![2]]);
         assert_eq!(sequential.group(0), None);
     }
 }

@@ -332,8 +332,8 @@ struct Replays {
     not_replaying: Option<String>,
 }
 
-/// Replays `recordings` (sorted by recorded start), at most `concurrency`
-/// at a time and in the order `settings.order` asks for (`order.rs`),
+/// Replays `recordings` (sorted by recorded end), as many at a time and
+/// in the order `settings.order` and `settings.concurrency` allow (`order.rs`),
 /// until all are done or `interrupt` comes (then what was in flight is
 /// dropped).
 async fn replay_all(
@@ -364,10 +364,7 @@ async fn replay_all(
     let mut interrupted = false;
     let mut not_replaying = None;
     loop {
-        while next < total
-            && tasks.len() < settings.concurrency
-            && schedule.may_start(next, by_task.values().copied())
-        {
+        while next < total && schedule.may_start(next, by_task.values().copied()) {
             let task = replay_one(
                 Arc::clone(&recordings[next]),
                 schedule.group(next),

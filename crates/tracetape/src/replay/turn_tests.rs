@@ -282,3 +282,16 @@ async fn a_group_header_that_cannot_be_read_is_no_group() {
         assert!(answers[0].starts_with("a:"), "{header}: {answers:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_group_header_naming_a_huge_group_reserves_nothing_for_it() {
+    // The size is read from the header: a request of a group said to have
+    // usize::MAX members is served (once the watch gives up on the
+    // others), not a capacity overflow.
+    let tmp = tempfile::tempdir().unwrap();
+    let [a, ..] = overlapping();
+    let addr = depot(tmp.path(), &[&a]).await;
+    let header = format!("11/{}", usize::MAX);
+    let answers = replay_together(addr, &[&a], Some(&header)).await;
+    assert!(answers[0].starts_with("a:"), "{answers:?}");
+}

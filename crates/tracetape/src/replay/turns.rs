@@ -276,7 +276,9 @@ impl Group {
         let group = Arc::new(Self {
             state: Mutex::new(State {
                 size,
-                members: Vec::with_capacity(size),
+                // The size comes from a header: room for the members
+                // that come, not for the number it names.
+                members: Vec::new(),
                 steps: Vec::new(),
                 moved_at: Instant::now(),
             }),
