@@ -15,6 +15,8 @@ mod encode;
 mod grpc;
 mod http;
 mod protobuf;
+#[cfg(feature = "grpc")]
+mod quick_ack;
 
 #[cfg(feature = "grpc")]
 pub use grpc::{GrpcExporterError, OtlpGrpcExporter};
