@@ -97,12 +97,58 @@ impl Writer {
             self.buf[at] = len as u8;
             return;
         }
-        let mut prefix = Writer::default();
-        prefix.varint(len as u64);
-        let extra = prefix.buf.len() - 1;
+        let (prefix, prefix_len) = varint_bytes(len as u64);
+        let extra = prefix_len - 1;
         let end = self.buf.len();
         self.buf.resize(end + extra, 0);
         self.buf.copy_within(at + 1..end, at + 1 + extra);
-        self.buf[at..at + prefix.buf.len()].copy_from_slice(&prefix.buf);
+        self.buf[at..at + prefix_len].copy_from_slice(&prefix[..prefix_len]);
+    }
+}
+
+/// `value` as a varint on the stack (at most ten bytes), and its length.
+fn varint_bytes(mut value: u64) -> ([u8; 10], usize) {
+    let mut bytes = [0; 10];
+    let mut len = 0;
+    while value >= 0x80 {
+        bytes[len] = (value as u8) | 0x80;
+        value >>= 7;
+        len += 1;
+    }
+    bytes[len] = value as u8;
+    (bytes, len + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_varint_on_the_stack_is_the_varint_in_the_buffer() {
+        for value in [
+            0,
+            1,
+            127,
+            128,
+            300,
+            16_383,
+            16_384,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            let mut writer = Writer::default();
+            writer.varint(value);
+            let (bytes, len) = varint_bytes(value);
+            assert_eq!(&bytes[..len], writer.buf.as_slice(), "{value}");
+        }
+    }
+
+    #[test]
+    fn a_long_nested_message_gets_its_length_in_front() {
+        let mut writer = Writer::default();
+        writer.message(1, |w| w.bytes(2, &[7; 300]));
+        // Field 1, LEN; length 303 (0xaf 0x02); field 2, LEN; 300 (0xac 0x02).
+        assert_eq!(&writer.buf[..6], &[0x0a, 0xaf, 0x02, 0x12, 0xac, 0x02]);
+        assert_eq!(writer.buf.len(), 3 + 303);
     }
 }
