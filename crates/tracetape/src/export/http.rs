@@ -1,7 +1,7 @@
 //! [`OtlpHttpExporter`]: OTLP/HTTP with binary protobuf, encoded directly.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use opentelemetry_sdk::Resource;
@@ -38,9 +38,10 @@ pub struct OtlpHttpExporter {
     /// `OTEL_EXPORTER_OTLP_*CERTIFICATE` files); `None`: the platform's
     /// roots.
     tls: Option<TlsMaterial>,
-    /// Made on the first export, on the exporting thread: reqwest's
-    /// blocking client must not be built on an async runtime's thread.
-    client: OnceLock<Result<reqwest::blocking::Client, String>>,
+    /// Made on the first export, on the exporting thread (reqwest's
+    /// blocking client must not be built on an async runtime's thread),
+    /// or ahead of it on a thread of its own ([`warmed`](Self::warmed)).
+    client: Arc<OnceLock<Result<reqwest::blocking::Client, String>>>,
     /// The resource, and the size of the last request.
     encoder: BatchEncoder,
     shut_down: AtomicBool,
@@ -55,7 +56,7 @@ impl OtlpHttpExporter {
             headers: http::HeaderMap::new(),
             timeout,
             tls: None,
-            client: OnceLock::new(),
+            client: Arc::new(OnceLock::new()),
             encoder: BatchEncoder::default(),
             shut_down: AtomicBool::new(false),
         }
@@ -74,21 +75,24 @@ impl OtlpHttpExporter {
         self
     }
 
+    /// Starts making the HTTP client now, on a thread of its own, so that
+    /// the first export does not wait for it: at full load, the 20 ms that
+    /// takes filled the span queue and dropped the first spans. When that
+    /// thread cannot start, the first export makes it.
+    pub(crate) fn warmed(self) -> Self {
+        let client = Arc::clone(&self.client);
+        let (timeout, tls) = (self.timeout, self.tls.clone());
+        let _ = std::thread::Builder::new()
+            .name("tracetape-otlp-http-client".to_owned())
+            .spawn(move || {
+                client.get_or_init(|| build_client(timeout, tls.as_ref()));
+            });
+        self
+    }
+
     fn client(&self) -> Result<&reqwest::blocking::Client, OTelSdkError> {
-        let timeout = self.timeout;
         self.client
-            .get_or_init(|| {
-                let builder = reqwest::blocking::Client::builder()
-                    .timeout(timeout)
-                    .user_agent(concat!("tracetape/", env!("CARGO_PKG_VERSION")));
-                let builder = match &self.tls {
-                    Some(tls) => tls.apply_to(builder),
-                    None => Ok(builder),
-                };
-                builder
-                    .and_then(|builder| builder.build())
-                    .map_err(|err| format!("failed to build the OTLP HTTP client: {err}"))
-            })
+            .get_or_init(|| build_client(self.timeout, self.tls.as_ref()))
             .as_ref()
             .map_err(|err| OTelSdkError::InternalFailure(err.clone()))
     }
@@ -124,6 +128,23 @@ impl OtlpHttpExporter {
     }
 }
 
+/// The blocking client every export sends with.
+fn build_client(
+    timeout: Duration,
+    tls: Option<&TlsMaterial>,
+) -> Result<reqwest::blocking::Client, String> {
+    let builder = reqwest::blocking::Client::builder()
+        .timeout(timeout)
+        .user_agent(concat!("tracetape/", env!("CARGO_PKG_VERSION")));
+    let builder = match tls {
+        Some(tls) => tls.apply_to(builder),
+        None => Ok(builder),
+    };
+    builder
+        .and_then(|builder| builder.build())
+        .map_err(|err| format!("failed to build the OTLP HTTP client: {err}"))
+}
+
 impl SpanExporter for OtlpHttpExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         if self.shut_down.load(Ordering::Relaxed) {
@@ -145,5 +166,25 @@ impl SpanExporter for OtlpHttpExporter {
 
     fn set_resource(&mut self, resource: &Resource) {
         self.encoder.set_resource(resource);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::mpsc;
+
+    use super::*;
+
+    #[test]
+    fn a_warmed_exporter_has_its_client_before_the_first_export() {
+        let exporter =
+            OtlpHttpExporter::new("http://127.0.0.1:9/v1/traces", Duration::from_secs(1)).warmed();
+        let client = Arc::clone(&exporter.client);
+        let (done, made) = mpsc::channel();
+        // OnceLock::wait returns once the warming thread has made it; no
+        // export ever asks for it here.
+        std::thread::spawn(move || done.send(client.wait().is_ok()).unwrap());
+        assert_eq!(made.recv_timeout(Duration::from_secs(30)), Ok(true));
     }
 }

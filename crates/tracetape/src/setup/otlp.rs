@@ -183,7 +183,8 @@ pub(crate) fn span_exporter(config: &OtlpConfig) -> Result<OtlpSpanExporter, Bui
         OtlpProtocol::HttpProtobuf => OtlpSpanExporter::Http(
             OtlpHttpExporter::new(target.url, target.timeout)
                 .with_headers(target.headers)
-                .with_tls(target.tls),
+                .with_tls(target.tls)
+                .warmed(),
         ),
     })
 }
