@@ -105,10 +105,12 @@ impl Providers {
     /// Runs `f` with the tracer to start a span with.
     ///
     /// The global provider is asked for a tracer at every request. That
-    /// costs a lock read, two reference counts and a small allocation, but
-    /// the provider offers no identity or version to tell whether a cached
-    /// tracer is still the current one, and a cached one would keep
-    /// sending spans to a provider replaced by `set_tracer_provider`.
+    /// costs a lock read, two reference counts and the box of the tracer,
+    /// but the provider offers no identity or version to tell whether a
+    /// cached tracer is still the current one, and a cached one would keep
+    /// sending spans to a provider replaced by `set_tracer_provider`. The
+    /// provider `init()` installs hands out a tracer it made once
+    /// (`setup/installed.rs`), so the SDK builds none per request.
     pub(crate) fn with_tracer<R>(&self, f: impl FnOnce(&BoxedTracer) -> R) -> R {
         match &self.tracer {
             Some(tracer) => f(tracer),

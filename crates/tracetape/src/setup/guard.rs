@@ -139,7 +139,9 @@ impl TelemetryGuard {
             self.started.install();
             return;
         }
-        global::set_tracer_provider(self.tracer_provider.clone());
+        global::set_tracer_provider(super::installed::InstalledProvider::new(
+            self.tracer_provider.clone(),
+        ));
         global::set_meter_provider(self.meter_provider.clone());
         global::set_text_map_propagator(self.propagator());
         self.started.install();

@@ -108,6 +108,7 @@ mod config;
 mod error;
 mod exporter;
 mod guard;
+mod installed;
 mod otlp;
 mod pipeline;
 mod propagation;
