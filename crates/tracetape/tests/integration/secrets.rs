@@ -77,7 +77,7 @@ async fn secrets_stay_out_of_spans_the_store_recordings_and_the_collector() {
                     // Asked for, with no sanitise list.
                     .with_request_headers(["authorization", "x-api-key", "x-tenant"], []),
             );
-        let service = crate::support::serve(app).await;
+        let (service, server) = crate::support::serve_stoppable(app).await;
         let answer = reqwest::Client::new()
             .get(format!(
                 "http://{service}/search?q=tea&api_key={QUERY_KEY}&voucher={VOUCHER}"
@@ -92,6 +92,9 @@ async fn secrets_stay_out_of_spans_the_store_recordings_and_the_collector() {
             .await
             .unwrap();
         assert_eq!(answer, "found");
+        // The client has the whole answer before the server has seen its
+        // body end, which is when the recording is handed on.
+        server.stop().await;
     }
     let flushed = recorder.clone();
     let telemetry = tokio::task::spawn_blocking(move || {

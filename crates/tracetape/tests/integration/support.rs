@@ -1,5 +1,6 @@
 //! Test support: a span exporter that hands finished spans to the test as a
-//! signal, and a real axum server on an ephemeral loopback port.
+//! signal, and a real axum server on an ephemeral loopback port (one that
+//! can be stopped, as a signal that every response it began has ended).
 
 use std::net::SocketAddr;
 use std::sync::mpsc;
@@ -55,4 +56,39 @@ pub(crate) async fn serve(app: Router) -> SocketAddr {
         .unwrap();
     });
     addr
+}
+
+/// A server from [`serve_stoppable`].
+pub(crate) struct Stoppable {
+    stop: tokio::sync::oneshot::Sender<()>,
+    served: tokio::task::JoinHandle<()>,
+}
+
+impl Stoppable {
+    /// Stops accepting, and returns once every connection has closed: each
+    /// response the server began has ended and its body was dropped (so
+    /// what the layers do at a response's end has been done).
+    pub(crate) async fn stop(self) {
+        let _ = self.stop.send(());
+        self.served.await.unwrap();
+    }
+}
+
+/// As [`serve`], with a handle that stops the server gracefully.
+pub(crate) async fn serve_stoppable(app: Router) -> (SocketAddr, Stoppable) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    (addr, Stoppable { stop, served })
 }
