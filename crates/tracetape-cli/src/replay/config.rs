@@ -24,11 +24,10 @@ use super::outcome::CallDeviations;
 const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long one replayed request may take, unless configured.
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Requests in flight at once, unless configured. In recorded order,
-/// requests that overlapped when recorded are sent together, this many
-/// at most, and take turns in the service as recorded (`order.rs`), so
-/// more is both faster and closer to the recording; a larger group is cut
-/// into groups replayed one after the other.
+/// Requests in flight at once, unless configured: with `--order free`.
+/// In recorded order, requests that overlapped when recorded are sent
+/// together and take turns in the service as recorded however low this is
+/// (`order.rs`, up to its `GROUP_CAP` or this when higher).
 const DEFAULT_CONCURRENCY: usize = 16;
 
 /// Everything a replay needs to know, resolved.
