@@ -59,11 +59,13 @@ pub(crate) async fn serve(app: Router) -> SocketAddr {
 }
 
 /// A server from [`serve_stoppable`].
+#[cfg(feature = "record-replay")]
 pub(crate) struct Stoppable {
     stop: tokio::sync::oneshot::Sender<()>,
     served: tokio::task::JoinHandle<()>,
 }
 
+#[cfg(feature = "record-replay")]
 impl Stoppable {
     /// Stops accepting, and returns once every connection has closed: each
     /// response the server began has ended and its body was dropped (so
@@ -74,7 +76,9 @@ impl Stoppable {
     }
 }
 
-/// As [`serve`], with a handle that stops the server gracefully.
+/// As [`serve`], with a handle that stops the server gracefully (for the
+/// tests that flush a recorder).
+#[cfg(feature = "record-replay")]
 pub(crate) async fn serve_stoppable(app: Router) -> (SocketAddr, Stoppable) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
