@@ -222,7 +222,6 @@ enum Step {
 #[derive(Debug)]
 struct Group {
     state: Mutex<State>,
-    moved: Notify,
 }
 
 #[derive(Debug)]
@@ -237,6 +236,10 @@ struct State {
 
 #[derive(Debug, Default)]
 struct Member {
+    /// Wakes its steps that wait, when one of them may have its turn.
+    moved: Arc<Notify>,
+    /// How many of its steps wait now.
+    waiting: usize,
     /// Took a step, and none of its futures has finished a poll since.
     released: bool,
     /// How many of its futures (its handler's, the tasks spawned in its
@@ -282,7 +285,6 @@ impl Group {
                 steps: Vec::new(),
                 moved_at: Instant::now(),
             }),
-            moved: Notify::new(),
         });
         let watched = Arc::downgrade(&group);
         std::thread::Builder::new()
@@ -332,7 +334,7 @@ impl Group {
             .sort_by_key(|planned| (planned.at, planned.member));
         state.moved_at = Instant::now();
         drop(state);
-        self.moved.notify_waiters();
+        self.wake();
         member
     }
 
@@ -351,40 +353,47 @@ impl Group {
             before && !state.holds_back(member)
         });
         if stopped {
-            self.moved.notify_waiters();
+            self.wake();
         }
     }
 
-    /// Changes the state, and wakes whoever waits.
+    /// Changes the state, and wakes whoever may go now.
     fn update(&self, change: impl FnOnce(&mut State)) {
         if let Some(mut state) = self.lock() {
             change(&mut state);
             state.moved_at = Instant::now();
         }
-        self.moved.notify_waiters();
+        self.wake();
+    }
+
+    /// Wakes the members with a step that may go now (see
+    /// [`State::to_wake`]): one, usually, rather than the whole group, so
+    /// that a step costs the same in a group of 200 as in a group of 2.
+    fn wake(&self) {
+        let to_wake = self.lock().map(|state| state.to_wake()).unwrap_or_default();
+        for moved in to_wake {
+            moved.notify_waiters();
+        }
     }
 
     /// Waits until `step` of `member` has its turn; at once for a step
     /// that is not planned (a call not recorded, or answered twice).
     async fn wait(&self, member: usize, step: Step) {
-        if !self
-            .lock()
-            .is_some_and(|mut state| state.arrive(member, step))
-        {
+        let Some(moved) = self.lock().and_then(|mut state| state.arrive(member, step)) else {
             return;
         };
-        self.moved.notify_waiters();
+        self.wake();
         loop {
-            let moved = self.moved.notified();
-            tokio::pin!(moved);
-            moved.as_mut().enable();
+            let notified = moved.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
             let gone = self.lock().is_none_or(|mut state| state.go(member, step));
             if gone {
                 break;
             }
-            moved.await;
+            notified.await;
         }
-        self.update(|_| {});
+        self.update(|state| state.left(member));
     }
 
     /// Lets the first waiting step go when the group has stood still for
@@ -408,7 +417,7 @@ impl Group {
             state.moved_at = Instant::now();
         }
         drop(state);
-        self.moved.notify_waiters();
+        self.wake();
         true
     }
 }
@@ -422,22 +431,69 @@ impl State {
             .position(|p| p.member == member && p.step == step && !p.taken)
     }
 
-    /// `member` has come to `step` and waits there; false when the step is
-    /// not planned (a call not recorded, or answered twice), which goes at
-    /// once.
-    fn arrive(&mut self, member: usize, step: Step) -> bool {
-        let Some(planned) = self.position(member, step) else {
-            return false;
-        };
+    /// `member` has come to `step` and waits there: what wakes it; `None`
+    /// when the step is not planned (a call not recorded, or answered
+    /// twice), which goes at once.
+    fn arrive(&mut self, member: usize, step: Step) -> Option<Arc<Notify>> {
+        let planned = self.position(member, step)?;
         if let Some(waiting) = self.steps.get_mut(planned) {
             waiting.waited = true;
         }
+        let waiter = self.members.get_mut(member)?;
         // A request whose futures are not all counted (a task spawned
         // without its context) stops running when it waits.
+        waiter.released = false;
+        waiter.waiting += 1;
+        Some(Arc::clone(&waiter.moved))
+    }
+
+    /// A step of `member` that waited has gone.
+    fn left(&mut self, member: usize) {
         if let Some(waiter) = self.members.get_mut(member) {
-            waiter.released = false;
+            waiter.waiting = waiter.waiting.saturating_sub(1);
         }
-        true
+    }
+
+    /// What wakes the members whose waiting steps may go now, as
+    /// [`go`](Self::go) decides: a step whose turn it is, one let go out
+    /// of turn, and the steps of a member whose steps were dropped (it has
+    /// answered). Computed in one pass over the steps and one over the
+    /// members.
+    fn to_wake(&self) -> Vec<Arc<Notify>> {
+        let mut waits = vec![false; self.members.len()];
+        let mut wake = vec![false; self.members.len()];
+        for planned in self.steps.iter().filter(|p| p.waited && !p.taken) {
+            if let Some(waits) = waits.get_mut(planned.member) {
+                *waits = true;
+            }
+            if planned.forced
+                && let Some(wake) = wake.get_mut(planned.member)
+            {
+                *wake = true;
+            }
+        }
+        let first = (self.members.len() == self.size)
+            .then(|| self.steps.iter().find(|p| !p.taken && !self.blocked(p)))
+            .flatten();
+        if let Some(first) = first.filter(|p| p.waited) {
+            let holds_back = |other: usize| {
+                self.members.get(other).is_some_and(Member::runs)
+                    && !waits.get(other).copied().unwrap_or(false)
+            };
+            if (0..self.members.len()).all(|other| other == first.member || !holds_back(other))
+                && let Some(wake) = wake.get_mut(first.member)
+            {
+                *wake = true;
+            }
+        }
+        (self.members.iter().enumerate())
+            .filter(|(index, member)| {
+                member.waiting > 0
+                    && (wake.get(*index).copied().unwrap_or(false)
+                        || !waits.get(*index).copied().unwrap_or(false))
+            })
+            .map(|(_, member)| Arc::clone(&member.moved))
+            .collect()
     }
 
     /// `member`'s handler has answered: its steps will not come.
@@ -558,15 +614,15 @@ mod tests {
                 (4, 1, Answer(0)),
             ],
         );
-        assert!(state.arrive(1, Start) && state.arrive(0, Start));
+        assert!(state.arrive(1, Start).is_some() && state.arrive(0, Start).is_some());
         assert!(!state.go(1, Start), "0 started first");
         assert!(state.go(0, Start));
         assert!(!state.go(1, Start), "0 runs");
         // 0 calls out and waits for its answer: 1 may start.
-        assert!(state.arrive(0, Answer(0)));
+        assert!(state.arrive(0, Answer(0)).is_some());
         assert!(!state.go(0, Answer(0)), "1 started before 0 was answered");
         assert!(state.go(1, Start));
-        assert!(state.arrive(1, Answer(0)));
+        assert!(state.arrive(1, Answer(0)).is_some());
         assert!(!state.go(1, Answer(0)));
         assert!(state.go(0, Answer(0)));
         // 0 runs on after its answer, until its futures all wait.
@@ -580,7 +636,7 @@ mod tests {
     fn nothing_goes_before_every_request_has_come_unless_given_up_on() {
         use Step::Start;
         let mut state = group(3, 2, &[(1, 0, Start), (2, 1, Start)]);
-        assert!(state.arrive(0, Start));
+        assert!(state.arrive(0, Start).is_some());
         assert!(!state.go(0, Start), "one request is still to come");
         state.size = 2;
         assert!(state.go(0, Start));
@@ -590,13 +646,13 @@ mod tests {
     fn steps_of_a_request_that_has_answered_or_is_not_planned_hold_nobody_back() {
         use Step::{Answer, Start};
         let mut state = group(2, 2, &[(1, 0, Start), (2, 0, Answer(0)), (3, 1, Start)]);
-        assert!(state.arrive(0, Start) && state.go(0, Start));
+        assert!(state.arrive(0, Start).is_some() && state.go(0, Start));
         // 0 answered without making its call.
         state.answered(0);
-        assert!(state.arrive(1, Start) && state.go(1, Start));
+        assert!(state.arrive(1, Start).is_some() && state.go(1, Start));
         // A call that was not recorded (or is answered a second time)
         // does not wait.
-        assert!(!state.arrive(1, Answer(7)));
+        assert!(state.arrive(1, Answer(7)).is_none());
         assert!(state.go(1, Answer(7)));
     }
 
@@ -613,29 +669,62 @@ mod tests {
                 (4, 1, Start),
             ],
         );
-        assert!(state.arrive(0, Start) && state.go(0, Start));
+        assert!(state.arrive(0, Start).is_some() && state.go(0, Start));
         // 0 calls 0 first, recorded as answered after 1, which 0 makes
         // only once 0 is answered.
-        assert!(state.arrive(0, Answer(0)));
+        assert!(state.arrive(0, Answer(0)).is_some());
         state.members[0].polling = 1;
         assert!(!state.go(0, Answer(0)), "0 is still being polled");
         idle(&mut state, 0);
         assert!(state.go(0, Answer(0)));
-        assert!(state.arrive(1, Start));
+        assert!(state.arrive(1, Start).is_some());
         assert!(!state.go(1, Start), "0 runs");
-        assert!(state.arrive(0, Answer(1)) && state.go(0, Answer(1)));
+        assert!(state.arrive(0, Answer(1)).is_some() && state.go(0, Answer(1)));
     }
 
     #[test]
     fn the_watch_lets_the_first_waiting_step_go() {
         use Step::{Answer, Start};
         let mut state = group(2, 2, &[(1, 0, Start), (2, 0, Answer(0)), (3, 1, Start)]);
-        assert!(state.arrive(0, Start) && state.go(0, Start));
+        assert!(state.arrive(0, Start).is_some() && state.go(0, Start));
         // 0 waits for something that is not a step (a channel fed by 1).
         state.members[0].released = true;
-        assert!(state.arrive(1, Start));
+        assert!(state.arrive(1, Start).is_some());
         assert!(!state.go(1, Start));
         state.force_first_waiting();
         assert!(state.go(1, Start));
+    }
+
+    #[test]
+    fn only_the_member_whose_step_may_go_is_woken() {
+        use Step::Start;
+        let mut state = group(3, 3, &[(1, 0, Start), (2, 1, Start), (3, 2, Start)]);
+        let woken = |state: &State| -> Vec<usize> {
+            let wake = state.to_wake();
+            (0..state.members.len())
+                .filter(|&m| wake.iter().any(|n| Arc::ptr_eq(n, &state.members[m].moved)))
+                .collect()
+        };
+        // All three wait at their starts, recorded 0, 1, 2: only 0 may go.
+        for member in [2, 1, 0] {
+            assert!(state.arrive(member, Start).is_some());
+        }
+        assert_eq!(woken(&state), [0]);
+        assert!(state.go(0, Start));
+        state.left(0);
+        // 0 runs: nobody may go.
+        assert_eq!(woken(&state), Vec::<usize>::new());
+        idle(&mut state, 0);
+        assert_eq!(woken(&state), [1]);
+        // 2's handler answered while its start waited: its step is
+        // dropped, and it is woken to find that out.
+        state.answered(2);
+        assert_eq!(woken(&state), [1, 2]);
+        // A step let go out of turn wakes its member.
+        let mut forced = group(2, 2, &[(1, 0, Start), (2, 1, Start)]);
+        assert!(forced.arrive(1, Start).is_some());
+        assert_eq!(woken(&forced), Vec::<usize>::new());
+        forced.force_first_waiting();
+        assert_eq!(woken(&forced), [1]);
     }
 }
