@@ -455,45 +455,61 @@ impl State {
     }
 
     /// What wakes the members whose waiting steps may go now, as
-    /// [`go`](Self::go) decides: a step whose turn it is, one let go out
-    /// of turn, and the steps of a member whose steps were dropped (it has
-    /// answered). Computed in one pass over the steps and one over the
-    /// members.
+    /// [`go`](Self::go) decides: the step whose [`turn`](Self::turn) it
+    /// is, one let go out of turn, and the steps of a member whose steps
+    /// were dropped (it has answered).
     fn to_wake(&self) -> Vec<Arc<Notify>> {
-        let mut waits = vec![false; self.members.len()];
+        let waiting = self.waiting_members();
         let mut wake = vec![false; self.members.len()];
+        let forced = self
+            .steps
+            .iter()
+            .filter(|p| p.waited && !p.taken && p.forced);
+        let turn = self.turn(&waiting).and_then(|index| self.steps.get(index));
+        for planned in forced.chain(turn.filter(|p| p.waited)) {
+            if let Some(wake) = wake.get_mut(planned.member) {
+                *wake = true;
+            }
+        }
+        (self.members.iter().zip(wake.iter().zip(&waiting)))
+            .filter(|(member, (wake, waits))| member.waiting > 0 && (**wake || !**waits))
+            .map(|(member, _)| Arc::clone(&member.moved))
+            .collect()
+    }
+
+    /// Which members [`wait`](Self::waits) at one of their steps, in one
+    /// pass over the steps.
+    fn waiting_members(&self) -> Vec<bool> {
+        let mut waiting = vec![false; self.members.len()];
         for planned in self.steps.iter().filter(|p| p.waited && !p.taken) {
-            if let Some(waits) = waits.get_mut(planned.member) {
+            if let Some(waits) = waiting.get_mut(planned.member) {
                 *waits = true;
             }
-            if planned.forced
-                && let Some(wake) = wake.get_mut(planned.member)
-            {
-                *wake = true;
-            }
         }
-        let first = (self.members.len() == self.size)
-            .then(|| self.steps.iter().find(|p| !p.taken && !self.blocked(p)))
-            .flatten();
-        if let Some(first) = first.filter(|p| p.waited) {
-            let holds_back = |other: usize| {
-                self.members.get(other).is_some_and(Member::runs)
-                    && !waits.get(other).copied().unwrap_or(false)
-            };
-            if (0..self.members.len()).all(|other| other == first.member || !holds_back(other))
-                && let Some(wake) = wake.get_mut(first.member)
-            {
-                *wake = true;
-            }
+        waiting
+    }
+
+    /// The step whose turn it is, by its position: the first step not
+    /// taken that nothing [blocks](Self::blocked), once every request of
+    /// the group has come, when no other member [holds it
+    /// back](Self::holds_back). `waiting` is
+    /// [`waiting_members`](Self::waiting_members).
+    fn turn(&self, waiting: &[bool]) -> Option<usize> {
+        if self.members.len() != self.size {
+            return None;
         }
-        (self.members.iter().enumerate())
-            .filter(|(index, member)| {
-                member.waiting > 0
-                    && (wake.get(*index).copied().unwrap_or(false)
-                        || !waits.get(*index).copied().unwrap_or(false))
-            })
-            .map(|(_, member)| Arc::clone(&member.moved))
-            .collect()
+        let index = self
+            .steps
+            .iter()
+            .position(|p| !p.taken && !self.blocked(p))?;
+        let member = self.steps.get(index)?.member;
+        let holds_back = |other: usize| {
+            self.members.get(other).is_some_and(Member::runs)
+                && !waiting.get(other).copied().unwrap_or(false)
+        };
+        (0..self.members.len())
+            .all(|other| other == member || !holds_back(other))
+            .then_some(index)
     }
 
     /// `member`'s handler has answered: its steps will not come.
@@ -544,10 +560,7 @@ impl State {
         let Some(planned) = self.steps.get(index) else {
             return true;
         };
-        let turn = planned.forced
-            || (self.members.len() == self.size
-                && self.steps.iter().position(|p| !p.taken && !self.blocked(p)) == Some(index)
-                && (0..self.members.len()).all(|other| other == member || !self.holds_back(other)));
+        let turn = planned.forced || self.turn(&self.waiting_members()) == Some(index);
         if !turn {
             return false;
         }
