@@ -572,17 +572,10 @@ fn a_credential_redaction_replaced_is_given_back_with_header() {
     // recordings hold it redacted.
     let token = [("REPLAY_TARGET_TOKEN", TOKEN)];
     let fixture = Fixture::record_with(&["o-1"], &token);
-    let run = |args: &[&str], vars: &[(&str, &str)]| {
-        let mut command = fixture.replay_command(free_port(), "", args);
-        command.envs(token).envs(vars.iter().copied());
-        command.output().unwrap()
-    };
+    let run = |args: &[&str], vars: &[(&str, &str)]| replay_checking_token(&fixture, args, vars);
 
     // Sent as recorded, the redacted value is refused.
-    let output = run(&["--format", "json"], &[]);
-    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(report["recordings"][0]["status"], 401, "{report}");
+    refused_as_recorded(&fixture);
 
     // Given back with --header, it passes.
     let bearer = format!("Authorization: Bearer {TOKEN}");
@@ -620,17 +613,10 @@ fn a_query_credential_redaction_replaced_is_given_back_with_query() {
         let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
         assert!(!text.contains(TOKEN), "{} holds the key", file.display());
     }
-    let run = |args: &[&str], vars: &[(&str, &str)]| {
-        let mut command = fixture.replay_command(free_port(), "", args);
-        command.envs(token).envs(vars.iter().copied());
-        command.output().unwrap()
-    };
+    let run = |args: &[&str], vars: &[(&str, &str)]| replay_checking_token(&fixture, args, vars);
 
     // Sent as recorded, `api_key=REDACTED` is refused.
-    let output = run(&["--format", "json"], &[]);
-    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(report["recordings"][0]["status"], 401, "{report}");
+    refused_as_recorded(&fixture);
 
     // Given back with --query, it passes, and the value is never printed.
     let output = run(&["--query", &format!("api_key={TOKEN}")], &[]);
@@ -645,6 +631,30 @@ fn a_query_credential_redaction_replaced_is_given_back_with_query() {
     .unwrap();
     let output = run(&[], &[("ORDERS_KEY", TOKEN)]);
     assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+}
+
+/// Replays `fixture` with the example checking that each order carries
+/// [`TOKEN`] (`REPLAY_TARGET_TOKEN`), with `args`, and `vars` in the
+/// environment.
+fn replay_checking_token(
+    fixture: &Fixture,
+    args: &[&str],
+    vars: &[(&str, &str)],
+) -> std::process::Output {
+    let mut command = fixture.replay_command(free_port(), "", args);
+    command
+        .env("REPLAY_TARGET_TOKEN", TOKEN)
+        .envs(vars.iter().copied());
+    command.output().unwrap()
+}
+
+/// The recorded order, replayed with its credential as recorded
+/// (redacted), is refused by the example: a 401 and exit status 1.
+fn refused_as_recorded(fixture: &Fixture) {
+    let output = replay_checking_token(fixture, &["--format", "json"], &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["recordings"][0]["status"], 401, "{report}");
 }
 
 /// Every file under `dir`, at any depth.

@@ -9,7 +9,7 @@ use opentelemetry_proto::tonic::trace::v1::TracesData;
 
 use super::testing::{background_recording, rich_recording};
 use super::writer::{RecordingWriter, WriterConfig};
-use super::{Recording, RecordingStore};
+use super::{Recording, RecordingStore, StoredRecording};
 
 #[test]
 fn written_recordings_read_back_field_by_field() {
@@ -133,11 +133,7 @@ fn a_directory_of_both_layouts_reads_as_one() {
     let store = RecordingStore::new(dir);
     let loaded = store.load().unwrap();
     assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
-    let read: Vec<_> = loaded
-        .recordings
-        .iter()
-        .map(|stored| (stored.recording.clone(), stored.line))
-        .collect();
+    let read = with_lines(&loaded.recordings);
     assert_eq!(
         read,
         [
@@ -186,11 +182,7 @@ fn a_collectors_output_reads_recording_by_recording() {
     fs::write(&path, text).unwrap();
     let file = RecordingStore::read_file(&path);
     assert!(file.errors.is_empty(), "{:?}", file.errors);
-    let read: Vec<_> = file
-        .recordings
-        .iter()
-        .map(|stored| (stored.recording.clone(), stored.line))
-        .collect();
+    let read = with_lines(&file.recordings);
     assert_eq!(
         read,
         [
@@ -200,4 +192,11 @@ fn a_collectors_output_reads_recording_by_recording() {
             (background_recording(3), 3),
         ]
     );
+}
+
+/// Each recording read, with the line it was read from.
+fn with_lines(read: &[StoredRecording]) -> Vec<(Recording, u64)> {
+    read.iter()
+        .map(|stored| (stored.recording.clone(), stored.line))
+        .collect()
 }
