@@ -465,7 +465,7 @@ impl State {
             .steps
             .iter()
             .filter(|p| p.waited && !p.taken && p.forced);
-        let turn = self.turn(&waiting).and_then(|index| self.steps.get(index));
+        let turn = self.turn().and_then(|index| self.steps.get(index));
         for planned in forced.chain(turn.filter(|p| p.waited)) {
             if let Some(wake) = wake.get_mut(planned.member) {
                 *wake = true;
@@ -492,9 +492,8 @@ impl State {
     /// The step whose turn it is, by its position: the first step not
     /// taken that nothing [blocks](Self::blocked), once every request of
     /// the group has come, when no other member [holds it
-    /// back](Self::holds_back). `waiting` is
-    /// [`waiting_members`](Self::waiting_members).
-    fn turn(&self, waiting: &[bool]) -> Option<usize> {
+    /// back](Self::holds_back).
+    fn turn(&self) -> Option<usize> {
         if self.members.len() != self.size {
             return None;
         }
@@ -503,6 +502,7 @@ impl State {
             .iter()
             .position(|p| !p.taken && !self.blocked(p))?;
         let member = self.steps.get(index)?.member;
+        let waiting = self.waiting_members();
         let holds_back = |other: usize| {
             self.members.get(other).is_some_and(Member::runs)
                 && !waiting.get(other).copied().unwrap_or(false)
@@ -560,7 +560,7 @@ impl State {
         let Some(planned) = self.steps.get(index) else {
             return true;
         };
-        let turn = planned.forced || self.turn(&self.waiting_members()) == Some(index);
+        let turn = planned.forced || self.turn() == Some(index);
         if !turn {
             return false;
         }
