@@ -68,13 +68,16 @@
 //!
 //! The SDK builds a root span with default trace flags, so it never sets
 //! `random-trace-id` itself. tracetape's setup uses the SDK's random id
-//! generator, whose trace ids are random in all 16 bytes: the server layer
-//! marks the context of a SERVER span that starts a new trace (no valid
-//! parent was extracted), and [`TraceContextPropagator`] sets the flag when
+//! generator, whose trace ids are random in all 16 bytes. When a SERVER or
+//! CLIENT span of the layers starts a new trace (no valid parent), a
+//! sampled one carries the flag in its own span context, which the SDK
+//! copies to the sampled spans started under it; for one the sampler
+//! dropped (whose children the SDK gives default flags) the layer marks
+//! the context instead, and [`TraceContextPropagator`] sets the flag when
 //! it injects a span of that trace under that context. A continued trace
 //! keeps the caller's flag: the SDK copies the parent's flags to a sampled
-//! child, and for a child the sampler dropped (which the SDK gives default
-//! flags) extraction leaves the same kind of mark. A tracer provider given
+//! child, and for a child the sampler dropped extraction leaves the same
+//! kind of mark. A tracer provider given
 //! with `with_tracer_provider` should therefore also generate random trace
 //! ids.
 //!
@@ -113,6 +116,7 @@ mod b3;
 mod baggage;
 mod headers;
 mod ids;
+mod random_root;
 mod trace_context;
 mod trace_state;
 

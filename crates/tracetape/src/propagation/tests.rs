@@ -281,3 +281,29 @@ fn the_mark_is_for_one_trace() {
     let empty = super::trace_context::mark_random_root(Context::new());
     assert!(injected(&propagator, &empty).is_empty());
 }
+
+#[test]
+fn spans_under_a_new_root_keep_the_random_flag_sampled_or_dropped() {
+    use opentelemetry::trace::{Tracer, TracerProvider};
+
+    let propagator = TraceContextPropagator::new();
+    for (sampler, expected) in [(Sampler::AlwaysOn, "03"), (Sampler::AlwaysOff, "02")] {
+        let provider = SdkTracerProvider::builder()
+            .with_sampler(Sampler::ParentBased(Box::new(sampler)))
+            .build();
+        let tracer = provider.tracer("test");
+        let root = super::with_span(&Context::new(), tracer.start("root"));
+        assert_eq!(
+            flags(&injected(&propagator, &root)["traceparent"]),
+            expected
+        );
+        // A span the handler starts itself, with the SDK, under the root.
+        let child = root.with_span(tracer.start_with_context("child", &root));
+        let traceparent = &injected(&propagator, &child)["traceparent"];
+        assert_eq!(flags(traceparent), expected, "{traceparent}");
+        assert_eq!(
+            child.span().span_context().trace_id(),
+            root.span().span_context().trace_id()
+        );
+    }
+}

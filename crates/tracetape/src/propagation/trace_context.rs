@@ -9,6 +9,7 @@ use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId};
 
 use super::ids::{self, trim_ows};
+use super::random_root::RandomRoot;
 use super::trace_state;
 
 const TRACEPARENT: &str = "traceparent";
@@ -21,7 +22,7 @@ static FIELDS: LazyLock<[String; 2]> =
 const SAMPLED: u8 = 0x01;
 /// The Level 2 `random-trace-id` flag: at least the rightmost 7 bytes of
 /// the trace id are random.
-const RANDOM_TRACE_ID: u8 = 0x02;
+pub(super) const RANDOM_TRACE_ID: u8 = 0x02;
 /// The flags this version of the specification defines; the others are
 /// reserved and sent as zero.
 const KNOWN_FLAGS: u8 = SAMPLED | RANDOM_TRACE_ID;
@@ -192,18 +193,22 @@ pub(crate) fn mark_random_root(cx: Context) -> Context {
     cx.with_value(RandomTraceId(trace_id))
 }
 
-/// `parent` with `span` as its current span; when `parent` had no valid
-/// span, `span` started a new trace here, which is marked as
-/// [`mark_random_root`] says.
+/// `parent` with `span` as its current span. When `parent` had no valid
+/// span, `span` started a new trace here, whose id the SDK's generator
+/// made random: a sampled `span` carries the `random-trace-id` flag itself
+/// ([`RandomRoot`]), costing nothing more; the context of one the sampler
+/// dropped is marked as [`mark_random_root`] says, because the SDK gives
+/// its children default flags.
 pub(crate) fn with_span<T>(parent: &Context, span: T) -> Context
 where
     T: opentelemetry::trace::Span + Send + Sync + 'static,
 {
-    let cx = parent.with_span(span);
     if parent.span().span_context().is_valid() {
-        cx
+        parent.with_span(span)
+    } else if span.span_context().is_sampled() {
+        parent.with_span(RandomRoot::new(span))
     } else {
-        mark_random_root(cx)
+        mark_random_root(parent.with_span(span))
     }
 }
 
