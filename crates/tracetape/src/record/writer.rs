@@ -6,8 +6,10 @@
 //! [`RecordingWriter::try_record`] never waits: when the queue is full (in
 //! recordings, or in bytes held), the recording is dropped and counted.
 //! The queue's bound is counted, not allocated, so a large configured
-//! queue costs nothing until used. The thread takes every recording
-//! waiting, encodes them into one buffer and appends it with one write; a
+//! queue costs nothing until used. Queuing rarely wakes the thread
+//! (`writer/queue.rs`): once woken, it gathers for a few milliseconds,
+//! then takes every recording waiting, encodes them into one buffer and
+//! appends it with one write; a
 //! segment is synced to disk and closed once it holds `segment_bytes` or
 //! has been open `segment_age`, and when the writer stops. A failing disk
 //! is reported once and counted; the service never notices. The directory
@@ -16,12 +18,12 @@
 //! writer waits, up to a timeout, for the queue to drain, and says how
 //! many recordings were lost and why.
 
+mod queue;
 mod segment_file;
 mod worker;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -35,6 +37,7 @@ use crate::diag;
 use crate::setup::TlsFiles;
 use crate::store::cap::SizeCap;
 use crate::store::files::WriteError;
+use queue::Queue;
 use segment_file::SegmentFile;
 use worker::Worker;
 
@@ -204,8 +207,6 @@ impl WriterConfig {
 #[derive(Debug)]
 pub(crate) struct RecordingWriter {
     shared: Arc<Shared>,
-    /// `None` once closed, in `drop`.
-    sender: Option<Sender<Queued>>,
     thread: Option<JoinHandle<()>>,
     dir: PathBuf,
     drop_timeout: Duration,
@@ -214,6 +215,7 @@ pub(crate) struct RecordingWriter {
 
 /// A recording waiting to be written, and what it counts against the byte
 /// budget.
+#[derive(Debug)]
 struct Queued {
     recording: Recording,
     bytes: u64,
@@ -222,6 +224,10 @@ struct Queued {
 /// What the request path and the writer thread share.
 #[derive(Debug)]
 struct Shared {
+    /// The recordings handed to the thread (unbounded itself: the bound
+    /// is `queued`, so no room is allocated for recordings that never
+    /// come).
+    queue: Queue,
     capacity: u64,
     max_queued_bytes: u64,
     /// Recordings in the queue, not yet taken by the thread.
@@ -277,10 +283,15 @@ impl Shared {
         self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
     }
 
-    fn finish_one(&self) {
-        self.done.fetch_add(1, Ordering::AcqRel);
+    /// Counts `count` recordings as written or failed, waking flushes
+    /// once for all of them.
+    fn finish(&self, count: u64) {
+        if count == 0 {
+            return;
+        }
+        self.done.fetch_add(count, Ordering::AcqRel);
         let mut finished = self.finished.lock().unwrap_or_else(PoisonError::into_inner);
-        *finished += 1;
+        *finished += count;
         self.finished_changed.notify_all();
     }
 }
@@ -329,10 +340,8 @@ pub(crate) enum WriteRecordingError {
 impl RecordingWriter {
     /// Starts the writer thread.
     pub(crate) fn start(config: WriterConfig) -> Result<Self, StartWriterError> {
-        // Unbounded as a channel: the bound is `Shared::queued`, so no room
-        // is allocated for recordings that never come.
-        let (sender, receiver) = mpsc::channel();
         let shared = Arc::new(Shared {
+            queue: Queue::default(),
             capacity: config.capacity as u64,
             max_queued_bytes: config.max_queued_bytes,
             queued: AtomicU64::new(0),
@@ -371,11 +380,10 @@ impl RecordingWriter {
         };
         let thread = thread::Builder::new()
             .name("tracetape-recordings".to_owned())
-            .spawn(move || worker.run(receiver))
+            .spawn(move || worker.run())
             .map_err(|source| StartWriterError::Spawn { source })?;
         Ok(Self {
             shared,
-            sender: Some(sender),
             thread: Some(thread),
             dir: config.dir,
             drop_timeout: config.drop_timeout,
@@ -387,20 +395,17 @@ impl RecordingWriter {
     /// `false` when it was dropped (and counted) because the queue is full.
     pub(crate) fn try_record(&self, recording: Recording) -> bool {
         let bytes = approximate_size(&recording);
-        let Some(sender) = &self.sender else {
-            self.drop_one();
-            return false;
-        };
         if !self.shared.reserve(bytes) {
             self.drop_one();
             return false;
         }
-        match sender.send(Queued { recording, bytes }) {
+        match self.shared.queue.push(Queued { recording, bytes }) {
             Ok(()) => {
                 self.shared.accepted.fetch_add(1, Ordering::AcqRel);
                 true
             }
-            // The thread is gone: the recording is lost.
+            // The writer is going, or its thread is gone: the recording
+            // is lost.
             Err(_) => {
                 self.shared.taken();
                 self.shared.release(bytes);
@@ -439,6 +444,9 @@ impl RecordingWriter {
     /// failed), for at most `timeout`.
     pub(crate) fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
         let target = self.shared.accepted.load(Ordering::Acquire);
+        if self.shared.done.load(Ordering::Acquire) < target {
+            self.shared.queue.hurry();
+        }
         let deadline = Instant::now().checked_add(timeout);
         let mut finished = self
             .shared
@@ -542,7 +550,7 @@ impl Drop for RecordingWriter {
             diag::warn_once(LOST, losses);
         }
         // Closing the queue ends the thread once it is empty.
-        self.sender = None;
+        self.shared.queue.close();
         match flushed {
             Ok(()) => {
                 if let Some(thread) = self.thread.take() {
@@ -684,7 +692,7 @@ mod tests {
     /// Runs `f` on another thread and fails the test, instead of hanging
     /// it, if `f` takes more than a few seconds.
     fn promptly<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-        let (send, recv) = mpsc::channel();
+        let (send, recv) = std::sync::mpsc::channel();
         thread::spawn(move || {
             let _ = send.send(f());
         });

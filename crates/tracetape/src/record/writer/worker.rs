@@ -5,7 +5,6 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -13,6 +12,7 @@ use bytes::Bytes;
 
 #[cfg(test)]
 use super::Gate;
+use super::queue::Taken;
 use super::segment_file::SegmentFile;
 use super::{EVICTING, EVICTION_FAILED, Queued, Shared, WRITE_FAILED, WriteRecordingError};
 use crate::diag;
@@ -20,8 +20,8 @@ use crate::record::forward::Forwarder;
 use crate::store::cap::SizeCap;
 use crate::store::files;
 
-/// A batch is written once it holds this many bytes, even while more
-/// recordings wait.
+/// A batch is written once it holds this many bytes, even while more of
+/// the recordings taken wait to be encoded.
 const WRITE_AT: usize = 1024 * 1024;
 
 /// The buffer's capacity is given back above this, after a batch of large
@@ -54,29 +54,26 @@ pub(super) struct Worker {
 }
 
 impl Worker {
-    pub(super) fn run(mut self, receiver: Receiver<Queued>) {
+    pub(super) fn run(mut self) {
+        let shared = Arc::clone(&self.shared);
+        // Closed when the thread ends, panicking or not, so that nothing is
+        // queued for a thread that is gone.
+        let _closing = CloseOnExit(&shared);
+        let mut batch = Vec::new();
         loop {
-            let first = match self.segment.due(self.segment_age) {
-                None => match receiver.recv() {
-                    Ok(queued) => queued,
-                    Err(_) => break,
-                },
-                Some(due) => {
-                    match receiver.recv_timeout(due.saturating_duration_since(Instant::now())) {
-                        Ok(queued) => queued,
-                        Err(RecvTimeoutError::Timeout) => {
-                            self.close_segment();
-                            continue;
-                        }
-                        Err(RecvTimeoutError::Disconnected) => break,
-                    }
+            let due = self.segment.due(self.segment_age);
+            match shared.queue.take(due, &mut batch) {
+                Taken::Batch => {}
+                Taken::TimedOut => {
+                    self.close_segment();
+                    continue;
                 }
-            };
-            self.take(first);
-            while self.buf.len() < WRITE_AT {
-                match receiver.try_recv() {
-                    Ok(queued) => self.take(queued),
-                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                Taken::Closed => break,
+            }
+            for queued in batch.drain(..) {
+                self.take(queued);
+                if self.buf.len() >= WRITE_AT {
+                    self.write_out(self.buf.len());
                 }
             }
             self.write_out(self.buf.len());
@@ -148,9 +145,7 @@ impl Worker {
         match result {
             Ok(written) => {
                 self.shared.written.fetch_add(count, Ordering::Relaxed);
-                for _ in 0..count {
-                    self.shared.finish_one();
-                }
+                self.shared.finish(count);
                 self.enforce_cap(written);
             }
             Err(err) => self.fail(count, &err),
@@ -210,9 +205,7 @@ impl Worker {
                 diag::chain(err)
             ),
         );
-        for _ in 0..count {
-            self.shared.finish_one();
-        }
+        self.shared.finish(count);
     }
 
     /// Removes the oldest segments (and files of the earlier layout) while
@@ -238,5 +231,14 @@ impl Worker {
                 diag::warn_once(EVICTION_FAILED, diag::chain(&err));
             }
         }
+    }
+}
+
+/// Closes the queue when the writer thread ends.
+struct CloseOnExit<'a>(&'a Shared);
+
+impl Drop for CloseOnExit<'_> {
+    fn drop(&mut self) {
+        self.0.queue.close();
     }
 }
