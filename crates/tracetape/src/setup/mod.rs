@@ -72,7 +72,7 @@
 //! | `OTEL_TRACES_SAMPLER_ARG` | ratio in `[0, 1]`, for the ratio samplers | `1.0` |
 //! | `OTEL_BSP_SCHEDULE_DELAY` | milliseconds, positive | `5000` |
 //! | `OTEL_BSP_EXPORT_TIMEOUT` | milliseconds, positive; validated, but the SDK's batch processor has no export timeout (the OTLP timeout bounds each export) | `30000` |
-//! | `OTEL_BSP_MAX_QUEUE_SIZE` | spans, positive: at most this many wait or are being exported; past it spans are dropped, counted ([`SpanCounts::queue_full`]) and warned about once (`setup.span_queue_full`) | `2048` |
+//! | `OTEL_BSP_MAX_QUEUE_SIZE` | spans, positive: at most this many wait, besides the batch being exported (as the SDK counts its queue); past it spans are dropped, counted ([`SpanCounts::queue_full`]) and warned about once (`setup.span_queue_full`) | `2048` |
 //! | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | spans, positive, at most the queue size | `512` |
 //! | `OTEL_PROPAGATORS` | a list of `tracecontext` (W3C Trace Context), `baggage` (W3C Baggage), `b3` (B3 single header), `b3multi` (B3 multiple headers), or `none` alone; `jaeger`, `xray`, `ottrace` are not implemented and are skipped (see [`propagation`](crate::propagation)) | `tracecontext,baggage` |
 //! | `TRACETAPE_MODE` | `off`, `record` (start a [`Recorder`](crate::record::Recorder) for `service.name`; [`init`] installs it for the whole process), `replay` (load a [`Replayer`](crate::replay::Replayer) from `TRACETAPE_RECORD_DIR`; replayed requests' outbound calls are answered from their recordings) | `off` |

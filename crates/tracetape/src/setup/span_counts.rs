@@ -7,10 +7,11 @@
 //! tells them.
 //!
 //! The queue is bounded in front of the batch processor, where a drop can
-//! be seen: at most `OTEL_BSP_MAX_QUEUE_SIZE` spans are waiting or being
-//! exported, so the processor's own queue (of that size) never overflows,
-//! and each span past the bound is dropped here, counted, and warned
-//! about once, from the exporting thread, with the number dropped so far.
+//! be seen: at most `OTEL_BSP_MAX_QUEUE_SIZE` spans wait, besides the
+//! batch being exported (as the SDK's processor counts its queue), so the
+//! processor's own queue (of that size) never overflows, and each span
+//! past the bound is dropped here, counted, and warned about once, from
+//! the exporting thread, with the number dropped so far.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -49,7 +50,7 @@ pub struct SpanCounts {
     /// refused, timed out): lost.
     pub failed: u64,
     /// Spans dropped because the batch queue was full: `OTEL_BSP_MAX_QUEUE_SIZE`
-    /// spans were already waiting or being exported. Part of
+    /// spans were already waiting to be exported. Part of
     /// [`dropped`](Self::dropped).
     pub queue_full: u64,
 }
@@ -71,7 +72,9 @@ pub(crate) struct Counters {
     exported: AtomicU64,
     failed: AtomicU64,
     queue_full: AtomicU64,
-    /// Spans handed to the batch processor and not yet exported or failed.
+    /// Spans handed to the batch processor and not yet handed to the
+    /// exporter: those in its queue (and, for a moment, those it has
+    /// just taken out).
     in_flight: AtomicU64,
     /// The bound on `in_flight`, when known: the batch queue's size.
     queue_size: OnceLock<u64>,
@@ -101,8 +104,8 @@ impl Counters {
         }
     }
 
-    /// `spans` left the queue (exported or failed).
-    fn done(&self, spans: u64) {
+    /// `spans` left the queue for the exporter.
+    fn taken(&self, spans: u64) {
         self.in_flight.fetch_sub(spans, Ordering::AcqRel);
         self.warn_if_dropping();
     }
@@ -117,7 +120,7 @@ impl Counters {
         diag::warn_once(
             QUEUE_FULL,
             format_args!(
-                "the span queue is full ({size} spans waiting or being exported): {dropped} \
+                "the span queue is full ({size} spans waiting to be exported): {dropped} \
                  span(s) dropped so far, and more while it stays full (counted: \
                  TelemetryGuard::span_counts); raise OTEL_BSP_MAX_QUEUE_SIZE, or check that \
                  the collector keeps up"
@@ -152,7 +155,7 @@ impl<P> CountingProcessor<P> {
         Self { inner, counters }
     }
 
-    /// Holds at most `size` spans waiting or being exported (the batch
+    /// Holds at most `size` spans waiting to be exported (the batch
     /// processor's queue size), dropping and counting the others.
     pub(crate) fn with_queue_size(self, size: Option<u64>) -> Self {
         if let Some(size) = size {
@@ -208,6 +211,8 @@ impl<E> CountingExporter<E> {
 impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let spans = batch.len() as u64;
+        // Out of the processor's queue, which has room for more again.
+        self.counters.taken(spans);
         let result = self.inner.export(batch).await;
         match &result {
             Ok(()) => self.counters.exported.fetch_add(spans, Ordering::Relaxed),
@@ -222,7 +227,6 @@ impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
                 self.counters.failed.fetch_add(spans, Ordering::Relaxed)
             }
         };
-        self.counters.done(spans);
         result
     }
 
@@ -331,13 +335,18 @@ mod tests {
         );
     }
 
-    /// An exporter that delivers each batch only when the test says so.
+    /// An exporter that says when a batch reaches it, and delivers it only
+    /// when the test says so.
     #[derive(Debug)]
-    struct Held(Mutex<Receiver<()>>);
+    struct Held {
+        reached: Mutex<mpsc::Sender<()>>,
+        release: Mutex<Receiver<()>>,
+    }
 
     impl SpanExporter for Held {
         async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
-            let _ = self.0.lock().unwrap().recv();
+            let _ = self.reached.lock().unwrap().send(());
+            let _ = self.release.lock().unwrap().recv();
             Ok(())
         }
     }
@@ -345,12 +354,21 @@ mod tests {
     #[test]
     fn spans_past_the_full_queue_are_dropped_counted_and_said() {
         let (release, held) = mpsc::channel();
-        let (provider, counters) = provider(Held(Mutex::new(held)), 2);
-        // The exporter holds the first span; one more fits in the queue of
-        // two, the other eight are dropped in front of the batch processor.
-        end_spans(&provider, 10);
+        let (reached, reaching) = mpsc::channel();
+        let exporter = Held {
+            reached: Mutex::new(reached),
+            release: Mutex::new(held),
+        };
+        let (provider, counters) = provider(exporter, 2);
+        // Once the exporter holds the first span, two more fit in the queue
+        // of two (as in the SDK's processor, the batch being exported is
+        // not in it); the other seven are dropped in front of the batch
+        // processor.
+        end_spans(&provider, 1);
+        reaching.recv().unwrap();
+        end_spans(&provider, 9);
         let counts = counters.snapshot();
-        assert_eq!((counts.ended, counts.queue_full), (10, 8), "{counts:?}");
+        assert_eq!((counts.ended, counts.queue_full), (10, 7), "{counts:?}");
         for _ in 0..10 {
             release.send(()).unwrap();
         }
@@ -365,7 +383,7 @@ mod tests {
                 counts.queue_full,
                 counts.dropped()
             ),
-            (10, 2, 0, 8, 8)
+            (10, 3, 0, 7, 7)
         );
         // Said once already: the name is taken.
         assert!(!diag::warn_once(QUEUE_FULL, "again"));
