@@ -99,6 +99,14 @@ impl Collector {
         }
     }
 
+    /// rotel's own process id: the child of the `watch` process this
+    /// holds (Linux); `None` where `/proc` does not say.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        let watch = self.process.id();
+        let children = fs::read_to_string(format!("/proc/{watch}/task/{watch}/children")).ok()?;
+        children.split_whitespace().next()?.parse().ok()
+    }
+
     /// The gRPC and OTLP/HTTP ports, to start it again on.
     pub(crate) fn ports(&self) -> (u16, u16) {
         (self.grpc_port, self.http_port)

@@ -367,6 +367,7 @@ mod cli;
 mod collector;
 mod collector_down;
 mod cpu;
+mod cpu_share;
 mod fidelity;
 mod json;
 mod load;

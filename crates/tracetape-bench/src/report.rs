@@ -31,6 +31,11 @@ pub(crate) fn report(rounds: u32, stop_timeout: Duration, samples: &Samples) -> 
         let _ = writeln!(out);
         out.push_str(&memory);
     }
+    let cpu = crate::cpu_share::lines(samples);
+    if !cpu.is_empty() {
+        let _ = writeln!(out);
+        out.push_str(&cpu);
+    }
     let _ = writeln!(out);
     out.push_str(&ratio_lines(samples));
     out.push_str(&peer_lines(samples));

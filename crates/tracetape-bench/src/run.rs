@@ -13,6 +13,8 @@ use anyhow::{Context, bail};
 use crate::child::{ServedFiles, start_served};
 use crate::cli::RunArgs;
 use crate::collector::Collector;
+use crate::cpu::ProcCpu;
+use crate::cpu_share::CpuMark;
 use crate::json;
 use crate::load::{self, Generator, Target, run_load};
 use crate::memory::peak_rss_bytes;
@@ -219,6 +221,11 @@ fn measure(
         0
     };
     server.ensure_running()?;
+    let collector_pid = collector
+        .as_deref()
+        .filter(|_| mode.exports())
+        .and_then(Collector::pid);
+    let mark = CpuMark::take(ProcCpu::new(), server.id(), collector_pid);
     let load = run_load(
         generator,
         port,
@@ -226,6 +233,7 @@ fn measure(
         drive.connections,
         args.seconds,
     )?;
+    let cpu = mark.and_then(CpuMark::since);
     server.ensure_running()?;
     let peak_rss = peak_rss_bytes(server.id());
     let exit = match server.stop(SERVE_STOP_TIMEOUT)? {
@@ -263,6 +271,7 @@ fn measure(
         spans_received,
         store_bytes,
         peak_rss,
+        cpu,
         recorder,
         recorded,
         exit,

@@ -1,6 +1,7 @@
 //! What one server run measured, and the medians and ratios taken over
 //! the rounds.
 
+use crate::cpu_share::RunCpu;
 use crate::load::LoadResult;
 use crate::mode::Mode;
 use crate::recordings::{RecordedFiles, RecorderCounts};
@@ -20,6 +21,9 @@ pub(crate) struct Sample {
     /// The server's peak resident set, in bytes, read just before it was
     /// stopped (where `/proc` says).
     pub(crate) peak_rss: Option<u64>,
+    /// CPU used by the server, the load generator and the collector during
+    /// the measured run (where `/proc` says).
+    pub(crate) cpu: Option<RunCpu>,
     /// The recorder's counters, as the server printed them (record modes).
     pub(crate) recorder: Option<RecorderCounts>,
     /// The recordings directory after the run (record modes).
