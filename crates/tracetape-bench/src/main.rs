@@ -368,6 +368,7 @@ mod collector;
 mod collector_down;
 mod cpu;
 mod cpu_share;
+mod exported;
 mod fidelity;
 mod json;
 mod load;

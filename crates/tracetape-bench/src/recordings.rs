@@ -42,10 +42,8 @@ impl RecorderCounts {
 
     /// Finds the line [`Display`](fmt::Display) writes in `text`.
     pub(crate) fn parse(text: &str) -> Option<Self> {
-        let line = text.lines().rev().find_map(|l| l.strip_prefix(PREFIX))?;
         let mut counts = RecorderCounts::default();
-        for pair in line.split_whitespace() {
-            let (key, value) = pair.split_once('=')?;
+        for (key, value) in counter_line(text, PREFIX)? {
             match key {
                 "written" => counts.written = value.parse().ok()?,
                 "dropped" => counts.dropped = value.parse().ok()?,
@@ -67,6 +65,15 @@ impl fmt::Display for RecorderCounts {
             self.written, self.dropped, self.failed, self.cut_by_budget, self.flushed
         )
     }
+}
+
+/// The `key=value` pairs of the last line of `text` that starts with
+/// `prefix`; `None` when there is none, or a pair has no `=`.
+pub(crate) fn counter_line<'a>(text: &'a str, prefix: &str) -> Option<Vec<(&'a str, &'a str)>> {
+    let line = text.lines().rev().find_map(|l| l.strip_prefix(prefix))?;
+    line.split_whitespace()
+        .map(|pair| pair.split_once('='))
+        .collect()
 }
 
 /// The recordings directory after a run.

@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::exported::ExportCounts;
 use crate::memory::megabytes;
 use crate::mode::{Mode, Setup};
 use crate::recordings::RecorderCounts;
@@ -167,6 +168,15 @@ fn notes(mode: Mode, runs: &[Sample], stop_timeout: Duration) -> String {
     let spans: Option<u64> = runs.iter().map(|s| s.spans_received).sum();
     if let Some(spans) = spans {
         out.push_str(&spans_note(mode, spans, served));
+    }
+    if runs.iter().any(|run| run.exported.is_some()) {
+        let counts = ExportCounts::total(runs.iter().filter_map(|run| run.exported));
+        let _ = writeln!(
+            out,
+            "{mode}: tracetape's counters: {} spans ended, {} acknowledged by the collector, \
+             {} lost to failed exports, {} dropped by the full queue",
+            counts.ended, counts.exported, counts.failed, counts.queue_full
+        );
     }
     let bytes: Option<u64> = runs.iter().map(|s| s.store_bytes).sum();
     if let Some(bytes) = bytes {
@@ -514,6 +524,28 @@ mod tests {
         );
         assert!(
             text.contains("received 2600 spans for 2600 responses"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn tracetapes_own_counters_are_added_up_over_the_rounds() {
+        let counted = |exported| Sample {
+            exported: Some(ExportCounts {
+                ended: 1000,
+                exported,
+                failed: 1000 - exported,
+                queue_full: 0,
+            }),
+            ..sample(100.0, Some(exported))
+        };
+        let samples = vec![(Mode::Traced, vec![counted(1000), counted(900)])];
+        let text = report(2, Duration::from_secs(15), &samples);
+        assert!(
+            text.contains(
+                "traced: tracetape's counters: 2000 spans ended, 1900 acknowledged by the \
+                 collector, 100 lost to failed exports, 0 dropped by the full queue"
+            ),
             "{text}"
         );
     }

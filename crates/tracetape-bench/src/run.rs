@@ -15,6 +15,7 @@ use crate::cli::RunArgs;
 use crate::collector::Collector;
 use crate::cpu::ProcCpu;
 use crate::cpu_share::CpuMark;
+use crate::exported::ExportCounts;
 use crate::json;
 use crate::load::{self, Generator, Target, run_load};
 use crate::memory::peak_rss_bytes;
@@ -250,8 +251,9 @@ fn measure(
         _ => None,
     };
     let store_bytes = (mode.setup() == Setup::Local).then(|| dir_size(&files.work_dir));
+    let stdout = fs::read_to_string(&files.stdout).unwrap_or_default();
+    let exported = ExportCounts::parse(&stdout);
     let (recorder, recorded) = if mode.records() {
-        let stdout = fs::read_to_string(&files.stdout).unwrap_or_default();
         let recorded = recordings::inspect(&record_dir)?;
         // Recordings of 1 MB bodies add up to gigabytes a run.
         fs::remove_dir_all(&record_dir)
@@ -269,6 +271,7 @@ fn measure(
         requests_served: warmup_requests + load.requests,
         load,
         spans_received,
+        exported,
         store_bytes,
         peak_rss,
         cpu,

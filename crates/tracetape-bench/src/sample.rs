@@ -2,6 +2,7 @@
 //! the rounds.
 
 use crate::cpu_share::RunCpu;
+use crate::exported::ExportCounts;
 use crate::load::LoadResult;
 use crate::mode::Mode;
 use crate::recordings::{RecordedFiles, RecorderCounts};
@@ -14,8 +15,12 @@ pub(crate) struct Sample {
     /// server should have produced, give or take those in flight at the
     /// end).
     pub(crate) requests_served: u64,
-    /// Spans the collector received for this run (modes that export).
+    /// Spans the collector received for this run (modes that export), as
+    /// its log counts them.
     pub(crate) spans_received: Option<u64>,
+    /// tracetape's own span counters, as the server printed them (modes
+    /// that use tracetape).
+    pub(crate) exported: Option<ExportCounts>,
     /// Bytes the local store wrote (local mode).
     pub(crate) store_bytes: Option<u64>,
     /// The server's peak resident set, in bytes, read just before it was

@@ -52,6 +52,7 @@ use tracetape::server::TraceLayer;
 
 use crate::child::{stdin_closed, write_port_file};
 use crate::cli::ServeArgs;
+use crate::exported::ExportCounts;
 use crate::json;
 use crate::mode::{BUDGET_HELD_BYTES, Mode, OVER_LIMIT_MAX_BODY_BYTES, Setup, Workload};
 use crate::peers::{self, PeerTelemetry};
@@ -299,8 +300,9 @@ pub(crate) async fn serve_app(
 }
 
 /// Flushes the recorder, if record mode started one, printing its
-/// counters ([`RecorderCounts`]), then shuts telemetry down; says on
-/// standard error how many spans were lost, if any were.
+/// counters ([`RecorderCounts`]), then shuts telemetry down, printing the
+/// span counters ([`ExportCounts`]); says on standard error how many spans
+/// were lost, if any were.
 pub(crate) async fn shut_down(telemetry: TelemetryGuard) -> anyhow::Result<()> {
     // Flushing and dropping the guard may block on export and disk: keep
     // that off the runtime's workers.
@@ -312,6 +314,7 @@ pub(crate) async fn shut_down(telemetry: TelemetryGuard) -> anyhow::Result<()> {
         // Shut down first, so that nothing is still queued when counted.
         let _ = telemetry.shutdown();
         let spans = telemetry.span_counts();
+        println!("{}", ExportCounts::of(&spans));
         if spans.failed > 0 || spans.dropped() > 0 {
             eprintln!(
                 "spans (tracetape's counts): {} ended, {} exported, {} lost to failed exports, \
