@@ -256,6 +256,12 @@ impl Member {
     fn runs(&self) -> bool {
         !self.answered && (self.released || self.polling > 0)
     }
+
+    /// Whether it holds back the steps of the others: it runs and does not
+    /// wait at a step (`waits`).
+    fn holds_back(&self, waits: bool) -> bool {
+        self.runs() && !waits
+    }
 }
 
 #[derive(Debug)]
@@ -465,7 +471,7 @@ impl State {
             .steps
             .iter()
             .filter(|p| p.waited && !p.taken && p.forced);
-        let turn = self.turn().and_then(|index| self.steps.get(index));
+        let turn = self.turn(&waiting).and_then(|index| self.steps.get(index));
         for planned in forced.chain(turn.filter(|p| p.waited)) {
             if let Some(wake) = wake.get_mut(planned.member) {
                 *wake = true;
@@ -492,23 +498,20 @@ impl State {
     /// The step whose turn it is, by its position: the first step not
     /// taken that nothing [blocks](Self::blocked), once every request of
     /// the group has come, when no other member [holds it
-    /// back](Self::holds_back).
-    fn turn(&self) -> Option<usize> {
+    /// back](Member::holds_back). `waiting` is
+    /// [`waiting_members`](Self::waiting_members).
+    fn turn(&self, waiting: &[bool]) -> Option<usize> {
         if self.members.len() != self.size {
             return None;
         }
+        let waits = |member: usize| waiting.get(member).copied().unwrap_or(false);
         let index = self
             .steps
             .iter()
-            .position(|p| !p.taken && !self.blocked(p))?;
+            .position(|p| !p.taken && !self.blocked(p, waits(p.member)))?;
         let member = self.steps.get(index)?.member;
-        let waiting = self.waiting_members();
-        let holds_back = |other: usize| {
-            self.members.get(other).is_some_and(Member::runs)
-                && !waiting.get(other).copied().unwrap_or(false)
-        };
-        (0..self.members.len())
-            .all(|other| other == member || !holds_back(other))
+        (self.members.iter().enumerate())
+            .all(|(other, m)| other == member || !m.holds_back(waits(other)))
             .then_some(index)
     }
 
@@ -534,19 +537,19 @@ impl State {
     }
 
     /// Whether `planned` cannot come before its member's other steps: the
-    /// member waits at another one and none of its futures is being
-    /// polled (a build that makes its calls in another order than
+    /// member waits at another one (`waits`) and none of its futures is
+    /// being polled (a build that makes its calls in another order than
     /// recorded). It does not hold back the steps after it.
-    fn blocked(&self, planned: &Planned) -> bool {
+    fn blocked(&self, planned: &Planned, waits: bool) -> bool {
         !planned.waited
-            && self.waits(planned.member)
+            && waits
             && (self.members.get(planned.member)).is_some_and(|m| !m.released && m.polling == 0)
     }
 
-    /// Whether `member` holds back the steps of the others: it runs and
-    /// does not wait at a step.
+    /// Whether `member` holds back the steps of the others
+    /// ([`Member::holds_back`]).
     fn holds_back(&self, member: usize) -> bool {
-        self.members.get(member).is_some_and(Member::runs) && !self.waits(member)
+        (self.members.get(member)).is_some_and(|m| m.holds_back(self.waits(member)))
     }
 
     /// Whether `step` of `member` goes now: it was dropped, let
@@ -560,7 +563,7 @@ impl State {
         let Some(planned) = self.steps.get(index) else {
             return true;
         };
-        let turn = planned.forced || self.turn() == Some(index);
+        let turn = planned.forced || self.turn(&self.waiting_members()) == Some(index);
         if !turn {
             return false;
         }
