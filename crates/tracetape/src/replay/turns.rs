@@ -323,21 +323,7 @@ impl Group {
         let Some(mut state) = self.lock() else {
             return 0;
         };
-        let member = state.members.len();
-        state.members.push(Member::default());
-        state
-            .steps
-            .extend(steps.into_iter().map(|(at, step)| Planned {
-                at,
-                member,
-                step,
-                taken: false,
-                waited: false,
-                forced: false,
-            }));
-        state
-            .steps
-            .sort_by_key(|planned| (planned.at, planned.member));
+        let member = state.add(steps);
         state.moved_at = Instant::now();
         drop(state);
         self.wake();
@@ -410,12 +396,21 @@ impl Group {
         let Some(mut state) = self.lock() else {
             return false;
         };
-        if state.members.len() == state.size && state.members.iter().all(|m| m.answered) {
+        if state.complete() && state.members.iter().all(|m| m.answered) {
             return false;
         }
         if state.moved_at.elapsed() >= PATIENCE {
-            if state.members.len() < state.size {
+            if !state.complete() {
                 // The requests that have not come by now are given up on.
+                crate::diag::warn_once(
+                    "replay.turns.late_requests",
+                    format_args!(
+                        "{} of a group of {} overlapping requests had not come after {PATIENCE:?}; \
+                         the others went on, and those that come later take turns with them",
+                        state.size - state.members.len(),
+                        state.size
+                    ),
+                );
                 state.size = state.members.len();
             } else {
                 state.force_first_waiting();
@@ -429,6 +424,32 @@ impl Group {
 }
 
 impl State {
+    /// Adds a member with its recorded steps; its number. One that comes
+    /// after the group gave up on it takes turns with the others all
+    /// the same.
+    fn add(&mut self, steps: Vec<(u64, Step)>) -> usize {
+        let member = self.members.len();
+        self.members.push(Member::default());
+        self.steps
+            .extend(steps.into_iter().map(|(at, step)| Planned {
+                at,
+                member,
+                step,
+                taken: false,
+                waited: false,
+                forced: false,
+            }));
+        self.steps
+            .sort_by_key(|planned| (planned.at, planned.member));
+        member
+    }
+
+    /// Whether every request the group waits for has come (more may come
+    /// after it gave up on them).
+    fn complete(&self) -> bool {
+        self.members.len() >= self.size
+    }
+
     /// Where `step` of `member` is planned, if it is and has not been
     /// taken (positions change as members come).
     fn position(&self, member: usize, step: Step) -> Option<usize> {
@@ -501,7 +522,7 @@ impl State {
     /// back](Member::holds_back). `waiting` is
     /// [`waiting_members`](Self::waiting_members).
     fn turn(&self, waiting: &[bool]) -> Option<usize> {
-        if self.members.len() != self.size {
+        if !self.complete() {
             return None;
         }
         let waits = |member: usize| waiting.get(member).copied().unwrap_or(false);
@@ -656,6 +677,30 @@ mod tests {
         assert!(!state.go(0, Start), "one request is still to come");
         state.size = 2;
         assert!(state.go(0, Start));
+    }
+
+    #[test]
+    fn a_request_that_comes_after_the_group_gave_up_on_it_takes_turns() {
+        use Step::{Answer, Start};
+        let mut state = group(3, 2, &[(1, 0, Start), (4, 0, Answer(0)), (3, 1, Start)]);
+        assert!(state.arrive(0, Start).is_some() && state.arrive(1, Start).is_some());
+        // The watch gave up on the third request: the two that came go.
+        state.size = 2;
+        assert!(state.go(0, Start));
+        assert!(state.arrive(0, Answer(0)).is_some());
+        idle(&mut state, 0);
+        // The third comes late (a connection retried): it was recorded
+        // starting before 1, so it goes first, then 1, then 0's answer,
+        // each in its turn rather than one per nudge of the watch.
+        let late = state.add(vec![(2, Start)]);
+        assert_eq!(late, 2);
+        assert!(state.arrive(late, Start).is_some());
+        assert!(!state.go(1, Start), "the late request started first");
+        assert!(state.go(late, Start));
+        state.answered(late);
+        assert!(state.go(1, Start));
+        state.answered(1);
+        assert!(state.go(0, Answer(0)));
     }
 
     #[test]
