@@ -114,10 +114,12 @@
 //!
 //! `tracetape-bench allocs` (a build with `--features count-allocs`, which
 //! installs a counting global allocator) and `tracetape-bench callgrind`
-//! (the server under `valgrind --tool=callgrind`) send each hello-world
-//! mode's server a warm-up, a mark, exactly `--requests` requests, and a
-//! second mark, and print what happened between the marks per request,
-//! with the difference to `baseline` ([`per_request`]).
+//! (the server under `valgrind --tool=callgrind`) send each mode's server
+//! (the hello world's, or the JSON app's `json-*` modes) a warm-up, a mark,
+//! exactly `--requests` requests, and a second mark, and print what
+//! happened between the marks per request, with the difference to the
+//! mode's baseline ([`per_request`]). `callgrind --keep-dumps DIR` keeps
+//! each mode's dump for `callgrind_annotate`.
 //!
 //! # Replay speed
 //!
@@ -219,6 +221,8 @@
 //!     --modes json-1m-baseline,json-1m-record,json-1m-budget,json-1m-over-limit
 //! cargo run --release -p tracetape-bench --features count-allocs -- allocs
 //! cargo run --release -p tracetape-bench -- callgrind          # needs valgrind
+//! cargo run --release -p tracetape-bench -- callgrind --requests 2000 \
+//!     --modes json-1k-baseline,json-1k-traced,json-1k-record --keep-dumps /tmp/cg
 //! cargo build --release -p tracetape-cli && \
 //!     cargo run --release -p tracetape-bench -- replay       # 2000 recordings, 3 rounds
 //! cargo run --release -p tracetape-bench -- replay --recordings 10000 --rounds 5

@@ -1,11 +1,13 @@
-//! `allocs` and `callgrind`: what one request of the hello world costs the
-//! server process, counted rather than timed.
+//! `allocs` and `callgrind`: what one request of the hello world (or of the
+//! JSON app, traced or recording) costs the server process, counted rather
+//! than timed.
 //!
 //! Both start `serve` in each mode (a fresh process per mode, spans
 //! exported to the collector as in `run`), send it a warm-up of
 //! `--warmup` requests, mark, send exactly `--requests` requests
-//! (`GET /hello`, `--connections` keep-alive connections from this process,
-//! each response read whole and checked), mark again, and divide what
+//! (`GET /hello`, or `POST /echo` with the JSON order of a `json-*` mode,
+//! `--connections` keep-alive connections from this process, each
+//! response read whole and checked), mark again, and divide what
 //! happened between the marks by the requests:
 //!
 //! - `allocs`: allocations (and bytes) of the server process, from the
@@ -22,7 +24,9 @@
 //!   between the two.
 //!
 //! The table gives each mode's figure per request and its difference to
-//! `baseline`'s, which is what the instrumentation costs.
+//! its baseline's (`baseline`, `json-1k-baseline`, ...) when that ran too,
+//! which is what the instrumentation costs. In a record mode that includes
+//! the writer thread encoding and writing each recording.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -33,9 +37,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::Request;
-use hyper::header::HOST;
+use hyper::header::{CONTENT_TYPE, HOST};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
@@ -55,8 +59,8 @@ const ALLOCS_PUBLISHED_PEER: f64 = 23.0;
     about = "Allocations (allocs) or instructions (callgrind) per request of the hello world"
 )]
 pub(crate) struct PerRequestArgs {
-    /// The modes, each with `GET /hello` (baseline first: the others are
-    /// compared with it).
+    /// The modes: `GET /hello` or `json-*` ones (each compared with its
+    /// baseline when that is listed too).
     #[arg(
         long,
         value_delimiter = ',',
@@ -72,6 +76,10 @@ pub(crate) struct PerRequestArgs {
     /// Keep-alive connections the requests are spread over.
     #[arg(long, default_value_t = 4)]
     pub(crate) connections: u64,
+    /// callgrind: copy each mode's dump to `DIR/callgrind.MODE.out`, for
+    /// `callgrind_annotate`.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) keep_dumps: Option<PathBuf>,
 }
 
 /// What is counted.
@@ -99,8 +107,8 @@ pub(crate) fn run(counter: Counter, args: &PerRequestArgs) -> anyhow::Result<()>
         );
     }
     for mode in &args.modes {
-        if mode.workload() != Workload::Hello {
-            bail!("{mode}: allocs and callgrind measure the GET /hello modes only");
+        if mode.workload() == Workload::Pair {
+            bail!("{mode}: allocs and callgrind measure one app, not the pair");
         }
     }
     if args.requests == 0 || args.connections == 0 || args.connections > args.requests {
@@ -118,7 +126,7 @@ pub(crate) fn run(counter: Counter, args: &PerRequestArgs) -> anyhow::Result<()>
         None
     };
     println!(
-        "tracetape-bench {}: GET /hello, {} requests measured after {} warm-up, {} connections",
+        "tracetape-bench {}: {} requests measured after {} warm-up, {} connections",
         match counter {
             Counter::Allocs => "allocs (counting global allocator, every thread of the server)",
             Counter::Callgrind => "callgrind (valgrind --tool=callgrind, every thread)",
@@ -184,13 +192,14 @@ fn measure(
         .enable_all()
         .build()
         .context("building the client runtime")?;
-    runtime.block_on(send(
+    let load = Load::of(mode.workload());
+    runtime.block_on(load.send(
         port,
         args.warmup.max(1),
         args.connections.min(args.warmup.max(1)),
     ))?;
     let first = mark(counter, &mut server, &files.stdout, 1)?;
-    runtime.block_on(send(port, args.requests, args.connections))?;
+    runtime.block_on(load.send(port, args.requests, args.connections))?;
     server.ensure_running()?;
     let count = match counter {
         Counter::Allocs => {
@@ -206,6 +215,13 @@ fn measure(
         Counter::Callgrind => {
             callgrind_control(&["-d"], server.id())?;
             let dump = newest_dump(&files.work_dir, &out_file)?;
+            if let Some(keep) = &args.keep_dumps {
+                let kept = keep.join(format!("callgrind.{mode}.out"));
+                fs::create_dir_all(keep)
+                    .and_then(|()| fs::copy(&dump, &kept))
+                    .with_context(|| format!("keeping the dump as {}", kept.display()))?;
+                eprintln!("  {mode}: dump kept as {}", kept.display());
+            }
             Count {
                 events: callgrind_summary(
                     &fs::read_to_string(&dump)
@@ -343,48 +359,80 @@ fn callgrind_summary(text: &str) -> anyhow::Result<u64> {
         .context("the summary's instruction count")
 }
 
-/// Sends exactly `requests` `GET /hello` requests to `port`, spread over
-/// `connections` keep-alive connections; fails on any error or non-2xx.
-async fn send(port: u16, requests: u64, connections: u64) -> anyhow::Result<()> {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..connections {
-        let share = requests / connections + u64::from(i < requests % connections);
-        tasks.spawn(async move {
-            let tcp = TcpStream::connect(addr).await?;
-            tcp.set_nodelay(true)?;
-            let (mut sender, conn) =
-                hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(tcp)).await?;
-            tokio::spawn(conn);
-            for _ in 0..share {
-                sender.ready().await?;
-                let request = Request::get("/hello")
-                    .header(HOST, addr.to_string())
-                    .body(Empty::new())?;
-                let response = sender.send_request(request).await?;
-                let status = response.status();
-                response.into_body().collect().await?;
-                if !status.is_success() {
-                    bail!("GET /hello answered {status}");
+/// The requests a mode is sent: its method, path and body.
+#[derive(Debug, Clone)]
+struct Load {
+    post: Option<Bytes>,
+}
+
+impl Load {
+    fn of(workload: Workload) -> Self {
+        Self {
+            post: match workload {
+                Workload::Json(bytes) => Some(Bytes::from(crate::json::order(bytes))),
+                Workload::Hello | Workload::Pair => None,
+            },
+        }
+    }
+
+    /// Sends exactly `requests` requests to `port`, spread over
+    /// `connections` keep-alive connections; fails on any error or non-2xx.
+    async fn send(&self, port: u16, requests: u64, connections: u64) -> anyhow::Result<()> {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..connections {
+            let share = requests / connections + u64::from(i < requests % connections);
+            let load = self.clone();
+            tasks.spawn(async move {
+                let tcp = TcpStream::connect(addr).await?;
+                tcp.set_nodelay(true)?;
+                let (mut sender, conn) =
+                    hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(tcp))
+                        .await?;
+                tokio::spawn(conn);
+                for _ in 0..share {
+                    sender.ready().await?;
+                    let request = load.request(addr)?;
+                    let response = sender.send_request(request).await?;
+                    let status = response.status();
+                    response.into_body().collect().await?;
+                    if !status.is_success() {
+                        bail!("the server answered {status}");
+                    }
                 }
-            }
-            anyhow::Ok(())
-        });
+                anyhow::Ok(())
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            joined.context("a client connection's task")??;
+        }
+        Ok(())
     }
-    while let Some(joined) = tasks.join_next().await {
-        joined.context("a client connection's task")??;
+
+    fn request(&self, addr: SocketAddr) -> anyhow::Result<Request<Full<Bytes>>> {
+        let request = match &self.post {
+            None => Request::get("/hello")
+                .header(HOST, addr.to_string())
+                .body(Full::default())?,
+            Some(body) => Request::post("/echo")
+                .header(HOST, addr.to_string())
+                .header(CONTENT_TYPE, "application/json")
+                .body(Full::new(body.clone()))?,
+        };
+        Ok(request)
     }
-    Ok(())
 }
 
 /// Per request, and the difference to `baseline`'s.
 fn table(counter: Counter, requests: u64, counts: &[(Mode, Count)]) -> String {
     let mut out = String::new();
     let per = |c: &Count| c.events as f64 / requests as f64;
-    let base = counts
-        .iter()
-        .find(|(m, _)| *m == Mode::Baseline)
-        .map(|(_, c)| per(c));
+    let base_of = |mode: Mode| {
+        let baseline = mode.baseline()?;
+        let (_, count) = counts.iter().find(|(m, _)| *m == baseline)?;
+        Some(per(count))
+    };
+    let base = base_of(Mode::Traced);
     let (unit, decimals) = match counter {
         Counter::Allocs => ("allocations", 2),
         Counter::Callgrind => ("instructions", 0),
@@ -409,7 +457,7 @@ fn table(counter: Counter, requests: u64, counts: &[(Mode, Count)]) -> String {
             "{:<16} {:>16.decimals$} {:>16} {:>16}",
             mode.name(),
             own,
-            base.map_or("-".to_owned(), |b| format!("{:+.decimals$}", own - b)),
+            base_of(*mode).map_or("-".to_owned(), |b| format!("{:+.decimals$}", own - b)),
             count.bytes.map_or(String::new(), |b| format!(
                 "{:.0}",
                 b as f64 / requests as f64

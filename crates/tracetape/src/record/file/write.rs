@@ -197,10 +197,24 @@ fn bool_kv(out: &mut Vec<u8>, key: &str, value: bool) {
     });
 }
 
-/// A JSON string, escaped exactly as serde_json escapes it.
+/// A JSON string, escaped exactly as serde_json escapes it. Most strings
+/// (attribute keys, header names and values, paths) need no escape: they
+/// are copied whole rather than looked at byte by byte.
 fn string(out: &mut Vec<u8>, text: &str) {
-    // Writing into a Vec cannot fail, nor can serializing a string.
-    let _ = serde_json::to_writer(&mut *out, text);
+    // Looks at every byte without stopping early, which the compiler
+    // turns into a few wide comparisons.
+    let escaped = (text.bytes()).fold(false, |escaped, byte| {
+        escaped | (byte < 0x20) | (byte == b'"') | (byte == b'\\')
+    });
+    if !escaped {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        // Writing into a Vec cannot fail, nor can serializing a string.
+        let _ = serde_json::to_writer(&mut *out, text);
+    }
 }
 
 /// Base64 (standard, padded) of `bytes`, appended: the one pass over a
