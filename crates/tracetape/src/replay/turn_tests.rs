@@ -295,3 +295,23 @@ async fn a_group_header_naming_a_huge_group_reserves_nothing_for_it() {
     let answers = replay_together(addr, &[&a], Some(&header)).await;
     assert!(answers[0].starts_with("a:"), "{answers:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_request_that_comes_after_its_group_went_on_is_served() {
+    // The group is said to have four requests; three come and, once the
+    // watch gives up on the fourth, are served in recorded order. Then
+    // the fourth comes after all (a connection that took long to open):
+    // it is served too, at once, not held for turns that never come.
+    let tmp = tempfile::tempdir().unwrap();
+    let [a, b, c, list] = overlapping();
+    let addr = depot(tmp.path(), &[&a, &b, &c, &list]).await;
+    let answers = replay_together(addr, &[&b, &c, &a], Some("13/4")).await;
+    assert_eq!(answers, ["b:3", "c:1", "a:2"]);
+    let late = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        replay_together(addr, &[&list], Some("13/4")),
+    )
+    .await
+    .expect("the late request was held back");
+    assert_eq!(late, ["c:1,a:2,b:3"]);
+}
