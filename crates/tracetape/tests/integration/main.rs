@@ -4,6 +4,7 @@
 mod context;
 mod export;
 mod grpc_status;
+mod postgres;
 #[cfg(feature = "record-replay")]
 mod secrets;
 mod server;

@@ -1,0 +1,246 @@
+//! A real PostgreSQL server for the tests, started by the test itself:
+//! Debian's `postgresql` package (`initdb` and `postgres` from `pg_config
+//! --bindir`), a cluster initialised into a temporary directory, listening
+//! on 127.0.0.1 at a free port and on a Unix socket in that directory,
+//! run as the unprivileged `postgres` user when the tests run as root (the
+//! server refuses root). It is stopped, and its directory removed, when
+//! the handle is dropped.
+//!
+//! A machine without the package fails these tests with a message saying
+//! so (`.ci/run` installs it): a test that skipped itself would assert
+//! nothing.
+
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long the server may take to accept connections.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The line the server logs once it accepts connections.
+const READY: &str = "database system is ready to accept connections";
+
+/// The superuser the cluster is initialised with (trust authentication
+/// on loopback and the socket: no password).
+pub(crate) const USER: &str = "tracetape";
+
+/// A running server; stopped on drop.
+pub(crate) struct Postgres {
+    child: Child,
+    port: u16,
+    /// Holds the cluster and the socket; removed after the server stops.
+    _dir: tempfile::TempDir,
+}
+
+impl Postgres {
+    /// Initialises a cluster and starts its server; panics, saying what
+    /// is missing or what the server said, when it cannot.
+    pub(crate) fn start() -> Self {
+        let bin = bindir();
+        let dir = tempfile::Builder::new()
+            .prefix("tracetape-postgres-")
+            .tempdir()
+            .expect("a temporary directory for the cluster");
+        let data = dir.path().join("data");
+        let as_root = running_as_root();
+        if as_root {
+            // The server runs as `postgres`: the directory is its own.
+            run(Command::new("chown").args(["postgres:", &dir.path().to_string_lossy()]));
+        }
+        run(as_user(as_root, &bin.join("initdb")).args([
+            "--pgdata",
+            &data.to_string_lossy(),
+            "--username",
+            USER,
+            "--auth",
+            "trust",
+            "--encoding",
+            "UTF8",
+            "--no-sync",
+            "--no-instructions",
+        ]));
+        let port = free_port();
+        let mut child = as_user(as_root, &bin.join("postgres"))
+            .args(["-D", &data.to_string_lossy()])
+            .args(["-p", &port.to_string()])
+            .args(["-k", &dir.path().to_string_lossy()])
+            .args(["-c", "listen_addresses=127.0.0.1"])
+            .args(["-c", "fsync=off"])
+            .args(["-c", "log_min_messages=notice"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting postgres");
+        let log = child.stderr.take().expect("the server's log");
+        let (ready, wait) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut said = Vec::new();
+            for line in BufReader::new(log).lines().map_while(Result::ok) {
+                if line.contains(READY) {
+                    let _ = ready.send(Ok(()));
+                }
+                said.push(line);
+            }
+            // The log ended (the server stopped): what it said, for a
+            // start that failed.
+            let _ = ready.send(Err(said.join("\n")));
+        });
+        match wait.recv_timeout(START_TIMEOUT) {
+            Ok(Ok(())) => {}
+            Ok(Err(said)) => panic!("postgres stopped while starting:\n{said}"),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("postgres did not accept connections within {START_TIMEOUT:?}");
+            }
+        }
+        Self {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    /// The port it listens on, on 127.0.0.1.
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A connection string for the `postgres` database as the superuser.
+    pub(crate) fn url(&self) -> String {
+        format!("postgres://{USER}@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        // Fast shutdown: the server ends its sessions and stops.
+        let stopped = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|status| status.success());
+        if !stopped {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// Where Debian's package keeps `initdb` and `postgres`: `pg_config
+/// --bindir`, else the newest `/usr/lib/postgresql/<version>/bin`.
+fn bindir() -> PathBuf {
+    let has_server = |bin: &Path| bin.join("postgres").exists() && bin.join("initdb").exists();
+    let configured = Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()));
+    let newest = || {
+        let versions = std::fs::read_dir("/usr/lib/postgresql").ok()?;
+        versions
+            .filter_map(|entry| {
+                let entry = entry.ok()?;
+                let version: u32 = entry.file_name().to_str()?.parse().ok()?;
+                Some((version, entry.path().join("bin")))
+            })
+            .filter(|(_, bin)| has_server(bin))
+            .max_by_key(|(version, _)| *version)
+            .map(|(_, bin)| bin)
+    };
+    match configured.filter(|bin| has_server(bin)).or_else(newest) {
+        Some(bin) => bin,
+        None => panic!(
+            "PostgreSQL's server is not installed (no initdb and postgres under pg_config \
+             --bindir or /usr/lib/postgresql): apt-get install postgresql, as .ci/run does"
+        ),
+    }
+}
+
+/// `program`, run as `postgres` when the tests run as root (`setpriv`
+/// execs it: the child is the server itself, which a signal then reaches).
+fn as_user(as_root: bool, program: &Path) -> Command {
+    if as_root {
+        let mut command = Command::new("setpriv");
+        command
+            .args([
+                "--reuid=postgres",
+                "--regid=postgres",
+                "--init-groups",
+                "--",
+            ])
+            .arg(program);
+        command
+    } else {
+        Command::new(program)
+    }
+}
+
+/// Runs `command` to its end; panics with what it said when it fails.
+fn run(command: &mut Command) {
+    let output = command
+        .output()
+        .unwrap_or_else(|err| panic!("running {command:?}: {err}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed ({}):\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Whether this process runs as root (its effective user id is 0).
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().nth(1))
+            == Some("0")
+    })
+}
+
+/// A port nothing listens on now, on 127.0.0.1.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("a free port");
+    listener.local_addr().expect("its address").port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_test_server_answers_queries_over_loopback() {
+    let server = Postgres::start();
+    let (client, connection) = tokio_postgres::connect(&server.url(), tokio_postgres::NoTls)
+        .await
+        .expect("connecting to the test server");
+    let driving = tokio::spawn(connection);
+    client
+        .batch_execute("CREATE TABLE depot (id serial PRIMARY KEY, name text NOT NULL)")
+        .await
+        .unwrap();
+    let inserted = client
+        .execute(
+            "INSERT INTO depot (name) VALUES ($1), ($2)",
+            &[&"north", &"south"],
+        )
+        .await
+        .unwrap();
+    assert_eq!(inserted, 2);
+    let names: Vec<String> = client
+        .query("SELECT name FROM depot ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(names, ["north", "south"]);
+    drop(client);
+    driving.await.unwrap().unwrap();
+    let port = server.port();
+    drop(server);
+    // Stopped: nothing listens on its port any more.
+    assert!(std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err());
+}
