@@ -612,24 +612,19 @@ mod tests {
     /// A group of `size` whose first `came` requests have come, with the
     /// steps `(at, member, step)`.
     fn group(size: usize, came: usize, steps: &[(u64, usize, Step)]) -> State {
-        let mut steps: Vec<Planned> = steps
-            .iter()
-            .map(|&(at, member, step)| Planned {
-                at,
-                member,
-                step,
-                taken: false,
-                waited: false,
-                forced: false,
-            })
-            .collect();
-        steps.sort_by_key(|planned| (planned.at, planned.member));
-        State {
+        let mut state = State {
             size,
-            members: (0..came).map(|_| Member::default()).collect(),
-            steps,
+            members: Vec::new(),
+            steps: Vec::new(),
             moved_at: Instant::now(),
+        };
+        for member in 0..came {
+            let own = (steps.iter())
+                .filter(|&&(_, of, _)| of == member)
+                .map(|&(at, _, step)| (at, step));
+            assert_eq!(state.add(own.collect()), member);
         }
+        state
     }
 
     /// Member `member`'s futures have all stopped being polled.
