@@ -7,14 +7,15 @@
 //! Posting happens on a thread of its own behind a small bounded queue, so
 //! a slow or absent collector never holds up the files: when the queue is
 //! full a recording is not forwarded (and counted), and a failing
-//! collector is reported once. Forwarding is best effort: what is still
-//! queued when the process exits is not sent.
+//! collector is reported once. A flush of the recorder waits, within its
+//! timeout, until what was queued before it is posted (or failed); what is
+//! still queued when the process exits without one is not sent.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -28,12 +29,50 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 const FAILED: &str = "record.forward_failed";
 const DROPPING: &str = "record.forward_dropping";
 
-/// What the forwarder has done, for tests and diagnostics.
+/// What the forwarder has done, for tests and diagnostics, and what a
+/// flush waits on.
 #[derive(Debug, Default)]
 pub(crate) struct ForwardCounts {
     pub(crate) sent: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) dropped: AtomicU64,
+    /// Documents queued for the posting thread.
+    queued: AtomicU64,
+    /// Documents the thread has posted or failed to post, under a lock
+    /// for a flush to wait on.
+    handled: Mutex<u64>,
+    handled_changed: Condvar,
+}
+
+impl ForwardCounts {
+    fn handle_one(&self) {
+        let mut handled = self.handled.lock().unwrap_or_else(PoisonError::into_inner);
+        *handled += 1;
+        self.handled_changed.notify_all();
+    }
+
+    /// Waits until every document queued before the call has been posted
+    /// or has failed, until `deadline` at most (`None`: no limit); how many
+    /// are still waiting when it passes.
+    pub(crate) fn wait_handled(&self, deadline: Option<Instant>) -> Result<(), u64> {
+        let target = self.queued.load(Ordering::Acquire);
+        let mut handled = self.handled.lock().unwrap_or_else(PoisonError::into_inner);
+        while *handled < target {
+            let remaining = match deadline {
+                None => Duration::MAX,
+                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+            };
+            if remaining.is_zero() {
+                return Err(target - *handled);
+            }
+            handled = self
+                .handled_changed
+                .wait_timeout(handled, remaining)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        Ok(())
+    }
 }
 
 /// The sending side, held by the writer thread.
@@ -79,7 +118,11 @@ impl Forwarder {
 
     /// Queues one OTLP/JSON document without waiting.
     pub(crate) fn forward(&self, document: Bytes) {
+        // Counted before it is sent, so that the thread never handles
+        // more than a flush can have seen queued.
+        self.counts.queued.fetch_add(1, Ordering::AcqRel);
         if self.sender.try_send(document).is_err() {
+            self.counts.queued.fetch_sub(1, Ordering::AcqRel);
             self.counts.dropped.fetch_add(1, Ordering::Relaxed);
             diag::warn_once(
                 DROPPING,
@@ -144,6 +187,7 @@ fn run(
                 counts.failed.fetch_add(1, Ordering::Relaxed)
             }
         };
+        counts.handle_one();
     }
 }
 

@@ -96,12 +96,25 @@ pub enum FlushRecorderError {
         /// The timeout the flush was given.
         timeout: Duration,
     },
+    /// Every recording was written, but some were still waiting to be
+    /// posted to the collector recordings are forwarded to
+    /// ([`RecordSettings::otlp_endpoint`]) when the timeout ran out.
+    #[error("wrote every recording, but failed to forward {pending} of them within {timeout:?}")]
+    NotForwarded {
+        /// Recordings written and not yet posted (or failed).
+        pending: u64,
+        /// The timeout the flush was given.
+        timeout: Duration,
+    },
 }
 
 impl From<FlushError> for FlushRecorderError {
     fn from(err: FlushError) -> Self {
         match err {
             FlushError::Timeout { pending, timeout } => Self::Timeout { pending, timeout },
+            FlushError::NotForwarded { pending, timeout } => {
+                Self::NotForwarded { pending, timeout }
+            }
         }
     }
 }
@@ -381,7 +394,10 @@ impl Recorder {
     /// Hands on the recordings that linger (every exchange finished, but
     /// a context that outlived its request still holds them; see
     /// [`LINGER`]), then waits, for at most `timeout`, until every
-    /// recording handed on before the call is written (or has failed).
+    /// recording handed on before the call is written (or has failed) and,
+    /// when recordings are forwarded
+    /// ([`RecordSettings::otlp_endpoint`]), posted to the collector (or
+    /// failed).
     ///
     /// A lingering recording with a call still in flight is handed on as
     /// soon as that call ends.

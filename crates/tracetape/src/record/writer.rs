@@ -311,6 +311,8 @@ pub(crate) enum StartWriterError {
 pub(crate) enum FlushError {
     #[error("{pending} recordings still unwritten after {timeout:?}")]
     Timeout { pending: u64, timeout: Duration },
+    #[error("{pending} recordings written but still not forwarded after {timeout:?}")]
+    NotForwarded { pending: u64, timeout: Duration },
 }
 
 /// Why one recording could not be written.
@@ -441,7 +443,8 @@ impl RecordingWriter {
     }
 
     /// Waits until every recording queued before the call is written (or
-    /// failed), for at most `timeout`.
+    /// failed) and, when forwarding, posted to the collector (or failed),
+    /// for at most `timeout` in all.
     pub(crate) fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
         let target = self.shared.accepted.load(Ordering::Acquire);
         if self.shared.done.load(Ordering::Acquire) < target {
@@ -471,7 +474,15 @@ impl RecordingWriter {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
-        Ok(())
+        drop(finished);
+        // Each of them was queued for forwarding (or not, and counted)
+        // when it was written: those queued are waited for too.
+        match &self.forwarded {
+            Some(forwarded) => forwarded
+                .wait_handled(deadline)
+                .map_err(|pending| FlushError::NotForwarded { pending, timeout }),
+            None => Ok(()),
+        }
     }
 
     /// The directory the files go to.
@@ -656,6 +667,7 @@ impl Gate {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use std::fs;
+    use std::net::SocketAddr;
     use std::sync::mpsc::RecvTimeoutError;
 
     use super::*;
@@ -1063,6 +1075,57 @@ mod tests {
         promptly(move || drop(writer));
         // The detached thread finishes once it may.
         gate.open();
+    }
+
+    /// A collector on loopback that answers each post once the test sends
+    /// on the returned channel; its address.
+    fn held_collector() -> (
+        std::sync::mpsc::Sender<()>,
+        SocketAddr,
+        tokio::runtime::Runtime,
+    ) {
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let held = Arc::new(Mutex::new(held));
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let addr = runtime.block_on(async {
+            let answer = move || {
+                let held = Arc::clone(&held);
+                async move {
+                    let _ = tokio::task::spawn_blocking(move || held.lock().unwrap().recv()).await;
+                }
+            };
+            let app = axum::Router::new().route("/v1/traces", axum::routing::post(answer));
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            addr
+        });
+        (release, addr, runtime)
+    }
+
+    #[test]
+    fn flush_waits_for_forwarding_within_its_timeout() {
+        let (_tmp, dir) = temp_dir();
+        let (release, addr, _runtime) = held_collector();
+        let writer = RecordingWriter::start(WriterConfig::new(&dir).with_forwarding(
+            Some(format!("http://{addr}/v1/traces")),
+            &TlsFiles::default(),
+        ))
+        .unwrap();
+        assert!(writer.try_record(background_recording(1)));
+        // Written, but the collector has not answered the post.
+        let timeout = Duration::from_secs(2);
+        assert_eq!(
+            writer.flush(timeout),
+            Err(FlushError::NotForwarded {
+                pending: 1,
+                timeout
+            })
+        );
+        assert_eq!((writer.written(), writer.forwarded()), (1, 0));
+        release.send(()).unwrap();
+        writer.flush(Duration::from_secs(30)).unwrap();
+        assert_eq!(writer.forwarded(), 1);
     }
 
     #[test]
