@@ -55,9 +55,7 @@ const ALLOCS_PUBLISHED_PEER: f64 = 23.0;
 
 /// Options of `allocs` and `callgrind`.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(
-    about = "Allocations (allocs) or instructions (callgrind) per request of the hello world"
-)]
+#[command(about = "Allocations (allocs) or instructions (callgrind) per request of one served app")]
 pub(crate) struct PerRequestArgs {
     /// The modes: `GET /hello` or `json-*` ones (each compared with its
     /// baseline when that is listed too).
