@@ -153,9 +153,16 @@ pub(crate) fn replay(
     })?;
     let verdicts =
         Verdicts::parse(&json).with_context(|| format!("reading {}", report.display()))?;
-    verdicts
-        .check(recorded.count, CALLS_PER_ORDER)
-        .with_context(|| format!("the report: {}", report.display()))?;
+    if let Err(err) = verdicts.check(recorded.count, CALLS_PER_ORDER) {
+        // What the service said (a group of requests given up on, say)
+        // goes with the verdicts, once it has stopped.
+        let _ = service.stop_cleanly(SERVE_STOP_TIMEOUT, &files.stderr);
+        let service_said = fs::read_to_string(&files.stderr).unwrap_or_default();
+        return Err(err.context(format!(
+            "the report: {}; the service's stderr:\n{service_said}",
+            report.display()
+        )));
+    }
     if !status.success() {
         bail!(
             "tracetape replay exited with {status} though its report says all passed; its \
