@@ -11,14 +11,15 @@
 //! timeout, until what was queued before it is posted (or failed); what is
 //! still queued when the process exits without one is not sent.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::tally::Tally;
 use crate::diag;
 use crate::setup::{TlsFiles, TlsMaterial, is_https};
 
@@ -38,40 +39,17 @@ pub(crate) struct ForwardCounts {
     pub(crate) dropped: AtomicU64,
     /// Documents queued for the posting thread.
     queued: AtomicU64,
-    /// Documents the thread has posted or failed to post, under a lock
-    /// for a flush to wait on.
-    handled: Mutex<u64>,
-    handled_changed: Condvar,
+    /// Documents the thread has posted or failed to post.
+    handled: Tally,
 }
 
 impl ForwardCounts {
-    fn handle_one(&self) {
-        let mut handled = self.handled.lock().unwrap_or_else(PoisonError::into_inner);
-        *handled += 1;
-        self.handled_changed.notify_all();
-    }
-
     /// Waits until every document queued before the call has been posted
     /// or has failed, until `deadline` at most (`None`: no limit); how many
     /// are still waiting when it passes.
     pub(crate) fn wait_handled(&self, deadline: Option<Instant>) -> Result<(), u64> {
-        let target = self.queued.load(Ordering::Acquire);
-        let mut handled = self.handled.lock().unwrap_or_else(PoisonError::into_inner);
-        while *handled < target {
-            let remaining = match deadline {
-                None => Duration::MAX,
-                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
-            };
-            if remaining.is_zero() {
-                return Err(target - *handled);
-            }
-            handled = self
-                .handled_changed
-                .wait_timeout(handled, remaining)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        Ok(())
+        self.handled
+            .wait_for(self.queued.load(Ordering::Acquire), deadline)
     }
 }
 
@@ -187,7 +165,7 @@ fn run(
                 counts.failed.fetch_add(1, Ordering::Relaxed)
             }
         };
-        counts.handle_one();
+        counts.handled.add(1);
     }
 }
 

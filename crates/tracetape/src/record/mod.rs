@@ -56,6 +56,7 @@ mod recorder;
 mod redact;
 mod save;
 mod segment;
+mod tally;
 mod writer;
 
 #[cfg(all(test, feature = "axum", feature = "reqwest"))]

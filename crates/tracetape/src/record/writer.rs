@@ -24,7 +24,7 @@ mod worker;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,7 @@ use opentelemetry::trace::TraceId;
 
 use super::error::EncodeError;
 use super::forward::{ForwardCounts, Forwarder};
+use super::tally::Tally;
 use super::{Recording, RecordingStore};
 use crate::diag;
 use crate::setup::TlsFiles;
@@ -241,11 +242,8 @@ struct Shared {
     evicted: AtomicU64,
     /// Why the last recording that failed was not written.
     last_failure: Mutex<Option<String>>,
-    /// Recordings written or failed, without the lock.
-    done: AtomicU64,
-    /// Recordings written or failed, under a lock for `flush` to wait on.
-    finished: Mutex<u64>,
-    finished_changed: Condvar,
+    /// Recordings written or failed, which `flush` waits on.
+    finished: Tally,
 }
 
 impl Shared {
@@ -286,13 +284,7 @@ impl Shared {
     /// Counts `count` recordings as written or failed, waking flushes
     /// once for all of them.
     fn finish(&self, count: u64) {
-        if count == 0 {
-            return;
-        }
-        self.done.fetch_add(count, Ordering::AcqRel);
-        let mut finished = self.finished.lock().unwrap_or_else(PoisonError::into_inner);
-        *finished += count;
-        self.finished_changed.notify_all();
+        self.finished.add(count);
     }
 }
 
@@ -354,9 +346,7 @@ impl RecordingWriter {
             failed: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
             last_failure: Mutex::new(None),
-            done: AtomicU64::new(0),
-            finished: Mutex::new(0),
-            finished_changed: Condvar::new(),
+            finished: Tally::default(),
         });
         let forwarder = match &config.forward_to {
             Some((endpoint, tls)) => Forwarder::start(endpoint.clone(), tls)
@@ -447,34 +437,12 @@ impl RecordingWriter {
     /// for at most `timeout` in all.
     pub(crate) fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
         let target = self.shared.accepted.load(Ordering::Acquire);
-        if self.shared.done.load(Ordering::Acquire) < target {
+        if self.shared.finished.get() < target {
             self.shared.queue.hurry();
         }
         let deadline = Instant::now().checked_add(timeout);
-        let mut finished = self
-            .shared
-            .finished
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        while *finished < target {
-            let remaining = match deadline {
-                None => Duration::MAX,
-                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
-            };
-            if remaining.is_zero() {
-                return Err(FlushError::Timeout {
-                    pending: target - *finished,
-                    timeout,
-                });
-            }
-            finished = self
-                .shared
-                .finished_changed
-                .wait_timeout(finished, remaining)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        drop(finished);
+        (self.shared.finished.wait_for(target, deadline))
+            .map_err(|pending| FlushError::Timeout { pending, timeout })?;
         // Each of them was queued for forwarding (or not, and counted)
         // when it was written: those queued are waited for too.
         match &self.forwarded {
@@ -615,7 +583,7 @@ fn approximate_size(recording: &Recording) -> u64 {
 #[derive(Debug, Default)]
 pub(crate) struct Gate {
     state: Mutex<GateState>,
-    changed: Condvar,
+    changed: std::sync::Condvar,
 }
 
 #[cfg(test)]
