@@ -71,6 +71,9 @@ mod http_attrs;
 mod layer_modes;
 mod layer_options;
 mod otlp_span;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres;
 pub mod propagation;
 mod providers;
 #[cfg(feature = "record-replay")]

@@ -5,6 +5,8 @@ mod context;
 mod export;
 mod grpc_status;
 mod postgres;
+#[cfg(feature = "postgres")]
+mod postgres_spans;
 #[cfg(feature = "record-replay")]
 mod secrets;
 mod server;

@@ -1,0 +1,192 @@
+//! The server a `postgres://` URL names, and the same URL pointed at the
+//! proxy instead.
+
+use url::Url;
+
+use super::ProxyError;
+
+/// PostgreSQL's port when the URL names none.
+const DEFAULT_PORT: u16 = 5432;
+
+/// Where the real server listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Server {
+    /// A host name or address, and a port.
+    Tcp { host: String, port: u16 },
+    /// A Unix socket: `{directory}/.s.PGSQL.{port}`.
+    Unix { directory: String, port: u16 },
+}
+
+impl Server {
+    /// `server.address` and `server.port` of the spans.
+    pub(crate) fn address_and_port(&self) -> (String, u16) {
+        match self {
+            Self::Tcp { host, port } => (host.clone(), *port),
+            Self::Unix { directory, port } => (directory.clone(), *port),
+        }
+    }
+}
+
+/// A database URL read: the server it names, and the URL to give the
+/// driver instead, which names the proxy at `proxy_port` on loopback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Target {
+    pub(crate) server: Server,
+    url: Url,
+}
+
+impl Target {
+    /// Reads `database_url`: `postgres://` or `postgresql://`, host and
+    /// port in the authority or in `host` / `port` query parameters (a
+    /// `host` that starts with `/` is a Unix socket directory).
+    pub(crate) fn parse(database_url: &str) -> Result<Self, ProxyError> {
+        let url = match Url::parse(database_url) {
+            // `postgres://user@/db?host=/run/postgresql`: libpq takes a
+            // user with no host, the URL standard does not; the host is in
+            // the query, so any stands in for it.
+            Err(url::ParseError::EmptyHost) if database_url.contains("@/") => {
+                Url::parse(&database_url.replacen("@/", "@localhost/", 1))
+            }
+            parsed => parsed,
+        }
+        .map_err(|error| ProxyError::Url {
+            reason: format!("{error} (tracetape reads the URL form, postgres://user@host:port/db)"),
+        })?;
+        if !matches!(url.scheme(), "postgres" | "postgresql") {
+            return Err(ProxyError::Url {
+                reason: format!(
+                    "the scheme is {:?}, not postgres or postgresql",
+                    url.scheme()
+                ),
+            });
+        }
+        let query = |key: &str| {
+            url.query_pairs()
+                .find(|(k, _)| k == key)
+                .map(|(_, value)| value.into_owned())
+        };
+        if let Some(mode) = query("sslmode")
+            && matches!(mode.as_str(), "require" | "verify-ca" | "verify-full")
+        {
+            return Err(ProxyError::TlsRequired { sslmode: mode });
+        }
+        let port = match query("port") {
+            Some(port) => port.parse().map_err(|_| ProxyError::Url {
+                reason: format!("the port {port:?} is not a number"),
+            })?,
+            None => url.port().unwrap_or(DEFAULT_PORT),
+        };
+        let host = query("host").or_else(|| url.host_str().map(str::to_owned));
+        // Several hosts (`host=a,b`): the first, as drivers try it first.
+        let host = host.and_then(|h| h.split(',').next().map(str::to_owned));
+        let server = match host {
+            Some(host) if host.starts_with('/') => Server::Unix {
+                directory: host,
+                port,
+            },
+            Some(host) if !host.is_empty() => Server::Tcp {
+                host: host.trim_matches(['[', ']']).to_owned(),
+                port,
+            },
+            _ => Server::Tcp {
+                host: "localhost".to_owned(),
+                port,
+            },
+        };
+        Ok(Self { server, url })
+    }
+
+    /// The URL the driver connects to: the same user, password, database
+    /// and options, with the proxy's loopback address, and no TLS (on
+    /// loopback, to the proxy).
+    pub(crate) fn proxied_url(&self, proxy_port: u16) -> String {
+        let mut url = self.url.clone();
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(key, _)| !matches!(key.as_ref(), "host" | "hostaddr" | "port" | "sslmode"))
+            .map(|(key, value)| (key.into_owned(), value.into_owned()))
+            .collect();
+        {
+            let mut pairs = url.query_pairs_mut();
+            pairs.clear();
+            for (key, value) in &kept {
+                pairs.append_pair(key, value);
+            }
+            pairs.append_pair("sslmode", "disable");
+        }
+        // Both succeed on a URL with an authority, which `parse` saw.
+        let _ = url.set_host(Some("127.0.0.1"));
+        let _ = url.set_port(Some(proxy_port));
+        url.to_string()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_server_comes_from_the_authority_or_the_query() {
+        let target = Target::parse("postgres://app:secret@db.internal:6432/shop").expect("url");
+        assert_eq!(
+            target.server,
+            Server::Tcp {
+                host: "db.internal".into(),
+                port: 6432
+            }
+        );
+        let target = Target::parse("postgresql://app@/shop?host=/run/postgresql").expect("url");
+        assert_eq!(
+            target.server,
+            Server::Unix {
+                directory: "/run/postgresql".into(),
+                port: 5432
+            }
+        );
+        let target = Target::parse("postgres://[::1]/shop?port=7000").expect("url");
+        assert_eq!(
+            target.server,
+            Server::Tcp {
+                host: "::1".into(),
+                port: 7000
+            }
+        );
+        let target = Target::parse("postgres:///shop").expect("url");
+        assert_eq!(
+            target.server,
+            Server::Tcp {
+                host: "localhost".into(),
+                port: 5432
+            }
+        );
+    }
+
+    #[test]
+    fn the_driver_gets_the_proxy_with_everything_else_kept() {
+        let target = Target::parse(
+            "postgres://app:s%40cret@db:6432/shop?application_name=api&sslmode=prefer",
+        )
+        .expect("url");
+        assert_eq!(
+            target.proxied_url(40000),
+            "postgres://app:s%40cret@127.0.0.1:40000/shop?application_name=api&sslmode=disable"
+        );
+    }
+
+    #[test]
+    fn what_cannot_be_proxied_is_said() {
+        for (url, says) in [
+            ("host=db user=app", "URL form"),
+            ("mysql://db/shop", "not postgres"),
+            ("postgres://db:5432/shop?port=x", "not a number"),
+        ] {
+            let error = Target::parse(url).expect_err(url).to_string();
+            assert!(error.contains(says), "{url}: {error}");
+        }
+        assert!(matches!(
+            Target::parse("postgres://db/shop?sslmode=verify-full"),
+            Err(ProxyError::TlsRequired { .. })
+        ));
+    }
+}

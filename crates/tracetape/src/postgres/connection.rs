@@ -1,0 +1,209 @@
+//! One driver connection through the proxy: its start-up answered or
+//! passed on, then every message forwarded as it came, both ways, while
+//! the [`Conversation`] reads operations out of them.
+
+use std::io;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::BytesMut;
+use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::response::{
+    EmptyQueryResponse, ErrorResponse, ReadyForQuery, TransactionStatus,
+};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpStream, UnixStream};
+
+use super::address::Server;
+use super::conversation::{Conversation, Route};
+use super::frames::{Frame, Frames};
+use super::span::Telemetry;
+use super::wire::{self, Opening};
+
+/// Serves one accepted connection until either side closes it.
+pub(crate) async fn serve(client: TcpStream, server: Arc<Server>, telemetry: Arc<Telemetry>) {
+    let _ = client.set_nodelay(true);
+    let (mut client_read, mut client_write) = client.into_split();
+    let mut from_client = Frames::client();
+    let mut conversation = Conversation::new();
+    // The start-up: encryption refused (the proxy is on loopback), then
+    // the StartupMessage or a CancelRequest, passed on as it came.
+    let first = loop {
+        let frame = match read_frame(&mut client_read, &mut from_client).await {
+            Ok(Some(frame)) => frame,
+            _ => return,
+        };
+        match wire::opening(&frame) {
+            Ok(Opening::Encryption) => {
+                if client_write.write_all(b"N").await.is_err() {
+                    return;
+                }
+            }
+            Ok(Opening::Cancel) => break frame,
+            Ok(Opening::Startup { database, user }) => {
+                conversation.sent(super::conversation::Sent::Startup {
+                    database: database.as_deref(),
+                    user: user.as_deref(),
+                });
+                from_client.set_untyped(false);
+                break frame;
+            }
+            Err(_) => return,
+        }
+    };
+    let upstream = match connect(&server).await {
+        Ok(upstream) => upstream,
+        Err(error) => {
+            let message = format!("tracetape's proxy could not reach {server:?}: {error}");
+            let _ = client_write.write_all(&fatal("08001", &message)).await;
+            return;
+        }
+    };
+    let (mut server_read, mut server_write) = tokio::io::split(upstream);
+    if server_write.write_all(&first.bytes).await.is_err() {
+        return;
+    }
+    let conversation = Mutex::new(conversation);
+    let client_write = tokio::sync::Mutex::new(client_write);
+    let from_client = async {
+        let mut out = BytesMut::new();
+        loop {
+            match client_read.read_buf(from_client.buffer()).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            loop {
+                let frame = match from_client.next_frame() {
+                    Ok(Some(frame)) => frame,
+                    Ok(None) => break,
+                    Err(_) => return,
+                };
+                let route = {
+                    let mut conversation =
+                        conversation.lock().unwrap_or_else(PoisonError::into_inner);
+                    wire::client_sent(&mut conversation, &frame).unwrap_or(Route::Forward)
+                };
+                match route {
+                    Route::Forward => out.extend_from_slice(&frame.bytes),
+                    Route::AnswerMarker(status) => {
+                        let answer = marker_answer(status);
+                        if client_write.lock().await.write_all(&answer).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+            if !out.is_empty() {
+                if server_write.write_all(&out).await.is_err() {
+                    return;
+                }
+                out.clear();
+            }
+        }
+        let _ = server_write.shutdown().await;
+    };
+    let from_server = async {
+        let mut frames = Frames::server();
+        let mut out = BytesMut::new();
+        loop {
+            match server_read.read_buf(frames.buffer()).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            loop {
+                let frame = match frames.next_frame() {
+                    Ok(Some(frame)) => frame,
+                    Ok(None) => break,
+                    Err(_) => return,
+                };
+                let ended = {
+                    let mut conversation =
+                        conversation.lock().unwrap_or_else(PoisonError::into_inner);
+                    let ended = wire::server_answered(&mut conversation, &frame);
+                    ended
+                        .ok()
+                        .flatten()
+                        .map(|operation| (operation, conversation.database.clone()))
+                };
+                out.extend_from_slice(&frame.bytes);
+                if let Some((operation, database)) = ended {
+                    telemetry.finished(&operation, database.as_deref());
+                }
+            }
+            if client_write.lock().await.write_all(&out).await.is_err() {
+                return;
+            }
+            out.clear();
+        }
+        let _ = client_write.lock().await.shutdown().await;
+    };
+    tokio::join!(from_client, from_server);
+}
+
+/// Reads until `frames` holds a whole message; `None` at the end of the
+/// stream.
+async fn read_frame(
+    read: &mut (impl AsyncRead + Unpin),
+    frames: &mut Frames,
+) -> io::Result<Option<Frame>> {
+    loop {
+        if let Some(frame) = frames.next_frame().map_err(io::Error::other)? {
+            return Ok(Some(frame));
+        }
+        if read.read_buf(frames.buffer()).await? == 0 {
+            return Ok(None);
+        }
+    }
+}
+
+/// A connection to the real server.
+trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
+
+async fn connect(server: &Server) -> io::Result<Box<dyn Stream>> {
+    match server {
+        Server::Tcp { host, port } => {
+            let stream = TcpStream::connect((host.as_str(), *port)).await?;
+            let _ = stream.set_nodelay(true);
+            Ok(Box::new(stream))
+        }
+        Server::Unix { directory, port } => Ok(Box::new(
+            UnixStream::connect(format!("{directory}/.s.PGSQL.{port}")).await?,
+        )),
+    }
+}
+
+/// EmptyQueryResponse and ReadyForQuery: a marker's answer.
+fn marker_answer(status: u8) -> BytesMut {
+    let status = TransactionStatus::try_from(status).unwrap_or(TransactionStatus::Idle);
+    encode([
+        PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()),
+        PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(status)),
+    ])
+}
+
+/// A FATAL ErrorResponse with `code` and `message`.
+fn fatal(code: &str, message: &str) -> BytesMut {
+    let fields = [
+        (b'S', "FATAL"),
+        (b'V', "FATAL"),
+        (b'C', code),
+        (b'M', message),
+    ];
+    let fields = fields
+        .map(|(field, value)| (field, value.to_owned()))
+        .to_vec();
+    encode([PgWireBackendMessage::ErrorResponse(ErrorResponse::new(
+        fields,
+    ))])
+}
+
+/// Messages the proxy writes itself, encoded. Encoding into memory fails
+/// only for a message too long for its length field, which these are
+/// not.
+fn encode<const N: usize>(messages: [PgWireBackendMessage; N]) -> BytesMut {
+    let mut out = BytesMut::new();
+    for message in messages {
+        let _ = message.encode(&mut out);
+    }
+    out
+}

@@ -1,0 +1,185 @@
+//! PostgreSQL queries as CLIENT spans, through an in-process proxy that
+//! speaks the wire protocol.
+//!
+//! [`proxy`] starts a proxy on a loopback port for a database URL and
+//! returns the URL to give the driver instead: the same user, password,
+//! database and options, with the proxy's address. Every driver that
+//! speaks the protocol (sqlx, tokio-postgres, and what is built on them:
+//! deadpool-postgres, bb8, sea-orm, diesel-async) goes through it without
+//! knowing. The proxy forwards every message as it came, and reads
+//! operations out of them: each simple query, and each execution of the
+//! extended protocol (parse, bind, execute; prepared statements reused
+//! across requests; `COPY` as one operation), becomes a CLIENT span that
+//! follows the stable database semantic conventions:
+//!
+//! - named `{db.query.summary}` (`SELECT users`), else the database;
+//! - `db.system.name` `postgresql`, `db.namespace` (the database),
+//!   `db.operation.name`, `db.collection.name` when the statement plainly
+//!   works on one table, `db.query.summary`, `db.operation.batch.size`
+//!   for several statements in one query;
+//! - `db.query.text` with every string and number replaced by `?`:
+//!   neither literals nor parameter values reach a span;
+//! - on failure `db.response.status_code` and `error.type`, the SQLSTATE
+//!   (`23505`), and an error status with the server's message;
+//! - `server.address` and `server.port` of the real server;
+//! - and the `db.client.operation.duration` histogram.
+//!
+//! # Which request a query belongs to
+//!
+//! A pool's connections outlive requests, so the proxy cannot tell from a
+//! connection alone which request is using it. Give the pool a check-out
+//! hook that sends [`marker`]: the pool runs the hook in the task that
+//! takes the connection, so the marker carries that task's context, and
+//! the queries that follow on the connection are children of the span
+//! current there. The proxy answers the marker itself. Without a marker,
+//! a connection's queries are spans of their own traces.
+//!
+//! With sqlx:
+//!
+//! ```ignore
+//! use sqlx::postgres::PgPoolOptions;
+//! use sqlx::Executor;
+//!
+//! let url = tracetape::postgres::proxy(&database_url).await?;
+//! let pool = PgPoolOptions::new()
+//!     .after_connect(|conn, _| Box::pin(async move {
+//!         conn.execute(tracetape::postgres::marker().as_str()).await.map(drop)
+//!     }))
+//!     .before_acquire(|conn, _| Box::pin(async move {
+//!         conn.execute(tracetape::postgres::marker().as_str()).await.map(|_| true)
+//!     }))
+//!     .connect(&url)
+//!     .await?;
+//! ```
+//!
+//! # Not covered
+//!
+//! - TLS between the proxy and the server: a URL that requires it
+//!   (`sslmode=require`, `verify-ca`, `verify-full`) is refused
+//!   ([`ProxyError::TlsRequired`]) rather than silently sent in clear.
+//! - One connection shared by concurrent requests (a single
+//!   `tokio_postgres::Client` cloned into handlers): its queries follow
+//!   the last marker sent on it.
+//! - Key-value connection strings (`host=… user=…`): give the URL form.
+//! - Drivers that do not speak the wire protocol over a socket the proxy
+//!   can stand in for (an embedded database, libpq through FFI with a
+//!   hard-coded socket).
+
+mod address;
+mod connection;
+mod conversation;
+mod frames;
+mod marker;
+mod proxy;
+mod span;
+mod sql;
+mod wire;
+
+pub use marker::marker;
+
+use crate::providers::Providers;
+
+/// A database URL the proxy cannot stand in for, or a proxy that could
+/// not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProxyError {
+    /// The URL is not a `postgres://` URL tracetape can read.
+    #[error("the database URL cannot be read: {reason}")]
+    Url {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The URL asks for TLS to the server, which the proxy does not
+    /// speak yet; it never sends such a connection in clear.
+    #[error(
+        "the database URL asks for TLS (sslmode={sslmode}), which tracetape's proxy does not speak to the server yet"
+    )]
+    TlsRequired {
+        /// The URL's `sslmode`.
+        sslmode: String,
+    },
+    /// No loopback port could be listened on.
+    #[error("tracetape's PostgreSQL proxy could not listen on loopback: {0}")]
+    Listen(#[source] std::io::Error),
+}
+
+/// Starts a proxy in front of the server `database_url` names, with the
+/// global tracer and meter providers: [`Proxy::new`]`(database_url)`
+/// [`.start()`](Proxy::start).
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let url = tracetape::postgres::proxy("postgres://app@127.0.0.1:5432/shop").await?;
+/// assert!(url.starts_with("postgres://app@127.0.0.1:"));
+/// # Ok(())
+/// # }
+/// ```
+pub async fn proxy(database_url: &str) -> Result<String, ProxyError> {
+    Proxy::new(database_url).start().await
+}
+
+/// A proxy to start in front of one PostgreSQL server.
+#[derive(Debug)]
+pub struct Proxy {
+    database_url: String,
+    providers: Providers,
+}
+
+impl Proxy {
+    /// A proxy for the server `database_url` names (`postgres://` or
+    /// `postgresql://`; host and port in the authority or in `host` and
+    /// `port` parameters, a `host` starting with `/` being a Unix socket
+    /// directory).
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            providers: Providers::default(),
+        }
+    }
+
+    /// Starts spans with this provider instead of the global one.
+    pub fn with_tracer_provider<P>(mut self, provider: P) -> Self
+    where
+        P: opentelemetry::trace::TracerProvider,
+        P::Tracer: Send + Sync + 'static,
+        <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
+    {
+        self.providers.set_tracer_provider(provider);
+        self
+    }
+
+    /// Records `db.client.operation.duration` with this provider instead
+    /// of the global one.
+    pub fn with_meter_provider(
+        mut self,
+        provider: &impl opentelemetry::metrics::MeterProvider,
+    ) -> Self {
+        self.providers.set_meter_provider(provider);
+        self
+    }
+
+    /// Starts the proxy on the current tokio runtime and returns the URL
+    /// that reaches the server through it: connect your pool or client
+    /// to that URL instead. The proxy listens on a free loopback port and
+    /// lives as long as the runtime. Each connection to it opens one to
+    /// the server; a server that cannot be reached is the driver's
+    /// connection error (SQLSTATE `08001`, naming the server).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tracetape::postgres::Proxy;
+    ///
+    /// let provider = opentelemetry_sdk::trace::SdkTracerProvider::default();
+    /// let url = Proxy::new("postgres://app@db:5432/shop")
+    ///     .with_tracer_provider(provider)
+    ///     .start()
+    ///     .await?;
+    /// # let _ = url;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn start(self) -> Result<String, ProxyError> {
+        proxy::start(&self.database_url, self.providers).await
+    }
+}

@@ -1,0 +1,583 @@
+//! What a span may say about a query's text: the text with its literals
+//! replaced (`db.query.text`), the operation (`db.operation.name`), the one
+//! table it works on when there is only one (`db.collection.name`), and the
+//! two together (`db.query.summary`, the span's name).
+//!
+//! A small lexer of PostgreSQL's SQL is enough for all of it: string
+//! literals (`'…'`, `E'…'`, `$tag$…$tag$`), numbers, quoted and plain
+//! identifiers, `$n` parameters, comments and punctuation. Nothing here
+//! parses a statement; where the text is not plain, less is said.
+
+/// One token of a query's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Token<'a> {
+    /// A keyword or plain identifier.
+    Word(&'a str),
+    /// A double-quoted identifier, quotes included.
+    Quoted(&'a str),
+    /// A string or number.
+    Literal,
+    /// `$1`, `$2`, …
+    Parameter(&'a str),
+    /// Any other character (`(`, `,`, `;`, `.`, operators).
+    Punct(char),
+}
+
+/// The tokens of `text`, comments and white space skipped. A string left
+/// open runs to the end.
+fn tokens(text: &str) -> Vec<Token<'_>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let byte = bytes[at];
+        let rest = &text[at..];
+        if byte.is_ascii_whitespace() {
+            at += 1;
+        } else if rest.starts_with("--") {
+            at += rest.find('\n').unwrap_or(rest.len());
+        } else if rest.starts_with("/*") {
+            at += block_comment_len(rest);
+        } else if byte == b'\'' {
+            at += quoted_len(rest, b'\'');
+            out.push(Token::Literal);
+        } else if byte == b'"' {
+            let len = quoted_len(rest, b'"');
+            out.push(Token::Quoted(&rest[..len]));
+            at += len;
+        } else if byte == b'$' {
+            let digits = rest[1..].bytes().take_while(u8::is_ascii_digit).count();
+            if digits > 0 {
+                out.push(Token::Parameter(&rest[..1 + digits]));
+                at += 1 + digits;
+            } else if let Some(len) = dollar_quoted_len(rest) {
+                out.push(Token::Literal);
+                at += len;
+            } else {
+                out.push(Token::Punct('$'));
+                at += 1;
+            }
+        } else if byte.is_ascii_digit() || (byte == b'.' && next_is_digit(bytes, at)) {
+            at += number_len(rest);
+            out.push(Token::Literal);
+        } else if is_word_start(byte) {
+            let len = rest.bytes().take_while(|b| is_word_byte(*b)).count();
+            let word = &rest[..len];
+            // E'…', B'…', X'…', N'…' and U&'…' are strings.
+            let prefix = matches!(word.to_ascii_uppercase().as_str(), "E" | "B" | "X" | "N");
+            if prefix && rest[len..].starts_with('\'') {
+                at += len + quoted_len(&rest[len..], b'\'');
+                out.push(Token::Literal);
+            } else if word.eq_ignore_ascii_case("U") && rest[len..].starts_with("&'") {
+                at += len + 1 + quoted_len(&rest[len + 1..], b'\'');
+                out.push(Token::Literal);
+            } else {
+                out.push(Token::Word(word));
+                at += len;
+            }
+        } else {
+            let c = rest.chars().next().unwrap_or(' ');
+            out.push(Token::Punct(c));
+            at += c.len_utf8();
+        }
+    }
+    out
+}
+
+fn is_word_start(byte: u8) -> bool {
+    byte.is_ascii_alphabetic() || byte == b'_' || byte >= 0x80
+}
+
+fn is_word_byte(byte: u8) -> bool {
+    is_word_start(byte) || byte.is_ascii_digit() || byte == b'$'
+}
+
+fn next_is_digit(bytes: &[u8], at: usize) -> bool {
+    bytes.get(at + 1).is_some_and(u8::is_ascii_digit)
+}
+
+/// Length of a quoted run starting at `text[0] == quote`, a doubled quote
+/// standing for one (and a backslash escaping in `E'…'`, harmlessly
+/// treated the same way everywhere).
+fn quoted_len(text: &str, quote: u8) -> usize {
+    let bytes = text.as_bytes();
+    let mut at = 1;
+    while at < bytes.len() {
+        match bytes[at] {
+            b if b == quote && bytes.get(at + 1) == Some(&quote) => at += 2,
+            b if b == quote => return at + 1,
+            b'\\' if quote == b'\'' => at += 2,
+            _ => at += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// Length of `$tag$…$tag$` at the start of `text`, `None` when `text` does
+/// not open one.
+fn dollar_quoted_len(text: &str) -> Option<usize> {
+    let tag_len = text[1..].find('$')? + 2;
+    let tag = &text[..tag_len];
+    if !tag[1..tag_len - 1]
+        .bytes()
+        .all(|b| is_word_byte(b) && b != b'$')
+    {
+        return None;
+    }
+    Some(match text[tag_len..].find(tag) {
+        Some(end) => tag_len + end + tag_len,
+        None => text.len(),
+    })
+}
+
+/// Length of a nested `/* … */` comment at the start of `text`.
+fn block_comment_len(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let (mut depth, mut at) = (0usize, 0);
+    while at < bytes.len() {
+        if bytes[at..].starts_with(b"/*") {
+            depth += 1;
+            at += 2;
+        } else if bytes[at..].starts_with(b"*/") {
+            depth -= 1;
+            at += 2;
+            if depth == 0 {
+                return at;
+            }
+        } else {
+            at += 1;
+        }
+    }
+    bytes.len()
+}
+
+fn number_len(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        let byte = bytes[at];
+        let exponent_sign =
+            matches!(byte, b'+' | b'-') && at > 0 && matches!(bytes[at - 1], b'e' | b'E');
+        if byte.is_ascii_alphanumeric() || byte == b'.' || byte == b'_' || exponent_sign {
+            at += 1;
+        } else {
+            break;
+        }
+    }
+    at
+}
+
+/// `text` with every string and number replaced by `?`, comments removed
+/// and white space runs made one space: what `db.query.text` says, so that
+/// no value the application wrote into its SQL reaches a span.
+///
+/// Parameters (`$1`) stay: their values travel apart from the text.
+pub(crate) fn without_literals(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last: Option<Token<'_>> = None;
+    for token in tokens(text) {
+        let piece: &str = match token {
+            Token::Word(word) | Token::Quoted(word) | Token::Parameter(word) => word,
+            Token::Literal => "?",
+            Token::Punct(_) => "",
+        };
+        if let Some(previous) = last
+            && needs_space(previous, token)
+        {
+            out.push(' ');
+        }
+        match token {
+            Token::Punct(c) => out.push(c),
+            _ => out.push_str(piece),
+        }
+        last = Some(token);
+    }
+    out
+}
+
+/// Whether a space goes between two tokens when the text is written again:
+/// none inside `a.b`, `f(x)`, `x::int` or before `,` `;` `)`.
+fn needs_space(previous: Token<'_>, next: Token<'_>) -> bool {
+    !matches!(
+        (previous, next),
+        (Token::Punct('(' | '.' | ':'), _)
+            | (_, Token::Punct(')' | ',' | ';' | '.' | ':'))
+            | (Token::Word(_) | Token::Quoted(_), Token::Punct('('))
+    )
+}
+
+/// What a span says of a query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Described {
+    /// `SELECT`, `INSERT`, …; `BATCH` or `BATCH {op}` for several
+    /// statements.
+    pub(crate) operation: Option<String>,
+    /// The one table the statement works on, when it plainly has one.
+    pub(crate) collection: Option<String>,
+    /// Statements in the text, when more than one.
+    pub(crate) batch_size: Option<usize>,
+}
+
+impl Described {
+    /// `{operation} {collection}`, `{operation}`, or `None`: the span's
+    /// name and `db.query.summary`.
+    pub(crate) fn summary(&self) -> Option<String> {
+        match (&self.operation, &self.collection) {
+            (Some(operation), Some(collection)) => Some(format!("{operation} {collection}")),
+            (Some(operation), None) => Some(operation.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// The operation and table of `text`.
+pub(crate) fn describe(text: &str) -> Described {
+    let tokens = tokens(text);
+    let statements: Vec<&[Token<'_>]> = split_statements(&tokens);
+    match statements.as_slice() {
+        [] => Described {
+            operation: None,
+            collection: None,
+            batch_size: None,
+        },
+        [one] => Described {
+            operation: operation(one),
+            collection: collection(one),
+            batch_size: None,
+        },
+        many => {
+            let operations: Vec<Option<String>> = many.iter().map(|s| operation(s)).collect();
+            let same = operations.windows(2).all(|pair| pair[0] == pair[1]);
+            let operation = match (&operations[0], same) {
+                (Some(op), true) => format!("BATCH {op}"),
+                _ => "BATCH".to_owned(),
+            };
+            Described {
+                operation: Some(operation),
+                collection: None,
+                batch_size: Some(many.len()),
+            }
+        }
+    }
+}
+
+/// The statements of a text: split at `;` outside parentheses, empty ones
+/// left out.
+fn split_statements<'t, 'a>(tokens: &'t [Token<'a>]) -> Vec<&'t [Token<'a>]> {
+    let mut statements = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, token) in tokens.iter().enumerate() {
+        match token {
+            Token::Punct('(') => depth += 1,
+            Token::Punct(')') => depth -= 1,
+            Token::Punct(';') if depth <= 0 => {
+                if i > start {
+                    statements.push(&tokens[start..i]);
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if tokens.len() > start {
+        statements.push(&tokens[start..]);
+    }
+    statements
+}
+
+/// Statements whose first word is itself the operation's name.
+const OPERATIONS: &[&str] = &[
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "MERGE",
+    "COPY",
+    "BEGIN",
+    "START",
+    "COMMIT",
+    "END",
+    "ROLLBACK",
+    "SAVEPOINT",
+    "RELEASE",
+    "CREATE",
+    "ALTER",
+    "DROP",
+    "TRUNCATE",
+    "SET",
+    "SHOW",
+    "RESET",
+    "LISTEN",
+    "NOTIFY",
+    "UNLISTEN",
+    "LOCK",
+    "VACUUM",
+    "ANALYZE",
+    "EXPLAIN",
+    "CALL",
+    "DO",
+    "GRANT",
+    "REVOKE",
+    "PREPARE",
+    "EXECUTE",
+    "DEALLOCATE",
+    "DISCARD",
+    "VALUES",
+    "TABLE",
+    "FETCH",
+    "DECLARE",
+    "CLOSE",
+    "MOVE",
+    "REFRESH",
+    "REINDEX",
+    "CLUSTER",
+    "COMMENT",
+    "ABORT",
+];
+
+/// The statement's operation: its first word when it is one of
+/// [`OPERATIONS`], or for `WITH …` the statement the common table
+/// expressions lead to.
+fn operation(statement: &[Token<'_>]) -> Option<String> {
+    let first = statement.iter().find(|t| !matches!(t, Token::Punct('(')))?;
+    let Token::Word(word) = first else {
+        return None;
+    };
+    let upper = word.to_ascii_uppercase();
+    if upper == "WITH" {
+        let mut depth = 0i32;
+        for token in statement {
+            match token {
+                Token::Punct('(') => depth += 1,
+                Token::Punct(')') => depth -= 1,
+                Token::Word(w) if depth == 0 => {
+                    let w = w.to_ascii_uppercase();
+                    if matches!(
+                        w.as_str(),
+                        "SELECT" | "INSERT" | "UPDATE" | "DELETE" | "MERGE"
+                    ) {
+                        return Some(w);
+                    }
+                }
+                _ => {}
+            }
+        }
+        return None;
+    }
+    OPERATIONS.contains(&upper.as_str()).then_some(upper)
+}
+
+/// The one table a statement plainly works on: `INSERT INTO t`,
+/// `UPDATE t`, `DELETE FROM t`, `COPY t`, `TRUNCATE t`, and a `SELECT`
+/// whose `FROM` names one table, with no join, no second table and no
+/// subquery. The name is written as the statement writes it
+/// (schema-qualified, quoted).
+fn collection(statement: &[Token<'_>]) -> Option<String> {
+    let first = match statement.first()? {
+        Token::Word(word) => word.to_ascii_uppercase(),
+        _ => return None,
+    };
+    let nested_select = statement[1..]
+        .iter()
+        .any(|t| matches!(t, Token::Word(w) if w.eq_ignore_ascii_case("select")));
+    if nested_select {
+        return None;
+    }
+    let after = |keyword: &str| {
+        let at = statement
+            .iter()
+            .position(|t| matches!(t, Token::Word(w) if w.eq_ignore_ascii_case(keyword)))?;
+        Some(at + 1)
+    };
+    let start = match first.as_str() {
+        "INSERT" => after("into")?,
+        "UPDATE" | "COPY" => 1,
+        "TRUNCATE" => {
+            let skip =
+                matches!(statement.get(1), Some(Token::Word(w)) if w.eq_ignore_ascii_case("table"));
+            1 + usize::from(skip)
+        }
+        "DELETE" | "SELECT" => after("from")?,
+        _ => return None,
+    };
+    let (name, end) = qualified_name(statement, start)?;
+    if matches!(first.as_str(), "SELECT" | "DELETE" | "UPDATE") {
+        let rest = &statement[end..];
+        let word = |t: &Token<'_>, keywords: &[&str]| matches!(t, Token::Word(w) if keywords.iter().any(|k| w.eq_ignore_ascii_case(k)));
+        // A join, `DELETE … USING other`, `UPDATE … FROM other`.
+        let joined = rest.iter().any(|t| word(t, &["join", "using"]))
+            || (first == "UPDATE" && rest.iter().any(|t| word(t, &["from"])));
+        // `FROM a, b`; a comma in a later clause (`ORDER BY a, b`,
+        // `SET a = 1, b = 2`) names no table.
+        let second = rest
+            .iter()
+            .take_while(|t| !word(t, CLAUSES))
+            .any(|t| *t == Token::Punct(','));
+        if joined || second {
+            return None;
+        }
+    }
+    Some(name)
+}
+
+/// Words that start the clauses after a `FROM` or an `UPDATE`'s table.
+const CLAUSES: &[&str] = &[
+    "where",
+    "order",
+    "group",
+    "limit",
+    "having",
+    "offset",
+    "for",
+    "returning",
+    "set",
+    "window",
+    "fetch",
+    "on",
+];
+
+/// `schema.table`, `"Quoted"`, or `table` at `at`, and where it ends.
+fn qualified_name(statement: &[Token<'_>], mut at: usize) -> Option<(String, usize)> {
+    if matches!(statement.get(at), Some(Token::Word(w)) if w.eq_ignore_ascii_case("only")) {
+        at += 1;
+    }
+    let mut name = String::new();
+    loop {
+        match statement.get(at)? {
+            Token::Word(part) | Token::Quoted(part) => name.push_str(part),
+            _ => return None,
+        }
+        at += 1;
+        if statement.get(at) == Some(&Token::Punct('.')) {
+            name.push('.');
+            at += 1;
+        } else {
+            return Some((name, at));
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_become_question_marks_and_parameters_stay() {
+        assert_eq!(
+            without_literals("SELECT * FROM users WHERE name = 'o''brien' AND id = 42"),
+            "SELECT * FROM users WHERE name = ? AND id = ?"
+        );
+        assert_eq!(
+            without_literals("insert into t (a, b) values ($1, E'x\\'y', 1.5e-3, $$a 'b'$$)"),
+            "insert into t(a, b) values($1, ?, ?, ?)"
+        );
+        assert_eq!(
+            without_literals("select $tag$secret$tag$ -- note 'x'\n"),
+            "select ?"
+        );
+        assert_eq!(
+            without_literals("SELECT /* a /* b */ 'c' */ 1::int"),
+            "SELECT ?::int"
+        );
+        assert_eq!(
+            without_literals("SELECT x'ff', U&'d\\0061t'"),
+            "SELECT ?, ?"
+        );
+        assert_eq!(
+            without_literals("SELECT col2, t1.\"Col\" FROM t1"),
+            "SELECT col2, t1.\"Col\" FROM t1"
+        );
+    }
+
+    #[test]
+    fn text_left_open_ends_without_its_value() {
+        assert_eq!(without_literals("SELECT 'never closed"), "SELECT ?");
+        assert_eq!(without_literals("SELECT $a$ never closed"), "SELECT ?");
+        assert_eq!(without_literals("/* never closed 'x'"), "");
+    }
+
+    #[test]
+    fn the_operation_and_its_one_table() {
+        let cases = [
+            (
+                "SELECT id, name FROM users WHERE id = $1",
+                Some("SELECT"),
+                Some("users"),
+            ),
+            (
+                "select * from public.orders o order by a, b",
+                Some("SELECT"),
+                Some("public.orders"),
+            ),
+            (
+                "INSERT INTO \"Items\" (a) VALUES ($1) RETURNING id",
+                Some("INSERT"),
+                Some("\"Items\""),
+            ),
+            (
+                "UPDATE stock SET n = n - 1 WHERE sku = $1",
+                Some("UPDATE"),
+                Some("stock"),
+            ),
+            (
+                "DELETE FROM carts WHERE id = $1",
+                Some("DELETE"),
+                Some("carts"),
+            ),
+            (
+                "SELECT * FROM a JOIN b ON a.id = b.id",
+                Some("SELECT"),
+                None,
+            ),
+            ("SELECT * FROM a, b", Some("SELECT"), None),
+            (
+                "SELECT * FROM a WHERE id IN (SELECT id FROM b)",
+                Some("SELECT"),
+                None,
+            ),
+            ("SELECT 1", Some("SELECT"), None),
+            (
+                "WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x",
+                Some("INSERT"),
+                None,
+            ),
+            ("COPY items FROM STDIN", Some("COPY"), Some("items")),
+            ("TRUNCATE TABLE events", Some("TRUNCATE"), Some("events")),
+            ("BEGIN", Some("BEGIN"), None),
+            ("frobnicate the table", None, None),
+            ("", None, None),
+        ];
+        for (text, operation, collection) in cases {
+            let described = describe(text);
+            assert_eq!(described.operation.as_deref(), operation, "{text}");
+            assert_eq!(described.collection.as_deref(), collection, "{text}");
+            assert_eq!(described.batch_size, None, "{text}");
+        }
+    }
+
+    #[test]
+    fn several_statements_are_a_batch() {
+        let same = describe("INSERT INTO a VALUES (1); INSERT INTO b VALUES (2);");
+        assert_eq!(same.operation.as_deref(), Some("BATCH INSERT"));
+        assert_eq!((same.collection, same.batch_size), (None, Some(2)));
+        let mixed = describe("BEGIN; UPDATE a SET x = 1; COMMIT");
+        assert_eq!(mixed.operation.as_deref(), Some("BATCH"));
+        assert_eq!(mixed.batch_size, Some(3));
+        // A semicolon in a string or in parentheses splits nothing.
+        assert_eq!(describe("SELECT ';' FROM t").batch_size, None);
+    }
+
+    #[test]
+    fn the_summary_is_operation_and_table() {
+        assert_eq!(
+            describe("SELECT * FROM users").summary().as_deref(),
+            Some("SELECT users")
+        );
+        assert_eq!(
+            describe("SELECT now()").summary().as_deref(),
+            Some("SELECT")
+        );
+        assert_eq!(describe("").summary(), None);
+    }
+}

@@ -1,0 +1,146 @@
+//! Whole messages read with pgwire's codec and told to a
+//! [`Conversation`]. Only the messages that open or close an operation
+//! are decoded; rows and copy data are passed on by their type byte.
+
+use bytes::BytesMut;
+use pgwire::error::PgWireError;
+use pgwire::messages::response::ErrorResponse;
+use pgwire::messages::startup::Startup;
+use pgwire::messages::{DecodeContext, Message, PgWireFrontendMessage, ProtocolVersion};
+
+use super::conversation::{Answered, Conversation, Operation, Route, Sent};
+use super::frames::Frame;
+
+/// The code of an SSLRequest, in place of a protocol version.
+const SSL_REQUEST: i32 = 80_877_103;
+/// The code of a GSSENCRequest.
+const GSSENC_REQUEST: i32 = 80_877_104;
+/// The code of a CancelRequest.
+const CANCEL_REQUEST: i32 = 80_877_102;
+
+/// What a client's untyped first message asks.
+#[derive(Debug)]
+pub(crate) enum Opening {
+    /// TLS, or GSSAPI encryption: answered `N`, and the client goes on
+    /// without.
+    Encryption,
+    /// Cancel a query running on another connection.
+    Cancel,
+    /// The start-up message, with its `database` and `user`.
+    Startup {
+        database: Option<String>,
+        user: Option<String>,
+    },
+}
+
+/// What an untyped first message is.
+pub(crate) fn opening(frame: &Frame) -> Result<Opening, PgWireError> {
+    let code = frame
+        .body()
+        .get(..4)
+        .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+    match code {
+        Some(SSL_REQUEST | GSSENC_REQUEST) => Ok(Opening::Encryption),
+        Some(CANCEL_REQUEST) => Ok(Opening::Cancel),
+        _ => {
+            let mut buffer = BytesMut::from(frame.bytes.as_ref());
+            let startup = Startup::decode(&mut buffer, &typed())?
+                .ok_or(PgWireError::InvalidStartupMessage)?;
+            let get = |key: &str| startup.parameters.get(key).cloned();
+            Ok(Opening::Startup {
+                database: get("database"),
+                user: get("user"),
+            })
+        }
+    }
+}
+
+/// A statement or portal name, `""` for the unnamed one.
+fn name(name: &Option<String>) -> &str {
+    name.as_deref().unwrap_or("")
+}
+
+/// A context for typed messages, after start-up.
+fn typed() -> DecodeContext {
+    let mut context = DecodeContext::new(ProtocolVersion::PROTOCOL3_0);
+    context.awaiting_frontend_ssl = false;
+    context.awaiting_frontend_startup = false;
+    context
+}
+
+/// Tells `conversation` what the client sent in `frame` (typed).
+pub(crate) fn client_sent(
+    conversation: &mut Conversation,
+    frame: &Frame,
+) -> Result<Route, PgWireError> {
+    // Only these open or close an operation.
+    if !matches!(
+        frame.tag,
+        Some(b'Q' | b'P' | b'B' | b'D' | b'E' | b'C' | b'S')
+    ) {
+        return Ok(conversation.sent(Sent::Other));
+    }
+    let mut buffer = BytesMut::from(frame.bytes.as_ref());
+    let Some(message) = PgWireFrontendMessage::decode(&mut buffer, &typed())? else {
+        return Ok(conversation.sent(Sent::Other));
+    };
+    let sent = match &message {
+        PgWireFrontendMessage::Query(query) => Sent::Query(&query.query),
+        PgWireFrontendMessage::Parse(parse) => Sent::Parse {
+            statement: name(&parse.name),
+            sql: &parse.query,
+        },
+        PgWireFrontendMessage::Bind(bind) => Sent::Bind {
+            portal: name(&bind.portal_name),
+            statement: name(&bind.statement_name),
+        },
+        PgWireFrontendMessage::Describe(_) => Sent::Describe,
+        PgWireFrontendMessage::Execute(execute) => Sent::Execute {
+            portal: name(&execute.name),
+        },
+        PgWireFrontendMessage::Close(close) => Sent::Close {
+            kind: close.target_type,
+            name: name(&close.name),
+        },
+        PgWireFrontendMessage::Sync(_) => Sent::Sync,
+        _ => Sent::Other,
+    };
+    Ok(conversation.sent(sent))
+}
+
+/// Tells `conversation` what the server answered in `frame`; the
+/// operation it ended, if any.
+pub(crate) fn server_answered(
+    conversation: &mut Conversation,
+    frame: &Frame,
+) -> Result<Option<Operation>, PgWireError> {
+    let body = frame.body();
+    let answered = match frame.tag {
+        Some(b'1') => Answered::ParseComplete,
+        Some(b'2') => Answered::BindComplete,
+        Some(b'3') => Answered::CloseComplete,
+        Some(b'T' | b'n') => Answered::Described,
+        Some(b'I') => Answered::EmptyQuery,
+        Some(b's') => Answered::PortalSuspended,
+        Some(b'Z') => Answered::Ready(body.first().copied().unwrap_or(b'I')),
+        Some(b'C') => Answered::CommandComplete,
+        Some(b'E') => {
+            let mut buffer = BytesMut::from(frame.bytes.as_ref());
+            let error = ErrorResponse::decode(&mut buffer, &typed())?
+                .ok_or(PgWireError::InvalidMessageType(b'E'))?;
+            let field = |code: u8| {
+                error
+                    .fields
+                    .iter()
+                    .find(|(c, _)| *c == code)
+                    .map_or("", |(_, v)| v.as_str())
+            };
+            return Ok(conversation.answered(Answered::Error {
+                code: field(b'C'),
+                message: field(b'M'),
+            }));
+        }
+        _ => Answered::Other,
+    };
+    Ok(conversation.answered(answered))
+}

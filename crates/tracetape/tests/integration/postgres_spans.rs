@@ -1,0 +1,307 @@
+//! PostgreSQL queries through tracetape's proxy, against a real server
+//! the test starts: CLIENT spans with the database conventions, through
+//! tokio-postgres and through a sqlx pool whose connections serve many
+//! requests.
+
+use std::collections::HashMap;
+
+use opentelemetry::trace::{
+    FutureExt, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId,
+    TraceState,
+};
+use opentelemetry::{Context, Value};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use sqlx::postgres::{PgPoolOptions, PgQueryResult};
+use tracetape::postgres::Proxy;
+
+use crate::postgres::Postgres;
+
+/// A proxy for `server` whose spans the returned exporter holds.
+async fn proxied(server: &Postgres) -> (String, InMemorySpanExporter, SdkTracerProvider) {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let url = Proxy::new(server.url())
+        .with_tracer_provider(provider.clone())
+        .start()
+        .await
+        .expect("the proxy starts");
+    (url, exporter, provider)
+}
+
+fn attributes(span: &SpanData) -> HashMap<String, Value> {
+    span.attributes
+        .iter()
+        .map(|kv| (kv.key.to_string(), kv.value.clone()))
+        .collect()
+}
+
+fn text(span: &SpanData, key: &str) -> Option<String> {
+    attributes(span).get(key).map(Value::to_string)
+}
+
+/// A context whose span is a remote parent made up by the test.
+fn parent(n: u64) -> Context {
+    Context::new().with_remote_span_context(SpanContext::new(
+        TraceId::from(u128::from(n) + 1000),
+        SpanId::from(n + 1000),
+        TraceFlags::SAMPLED,
+        true,
+        TraceState::default(),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_are_client_spans_with_the_database_conventions() {
+    let server = Postgres::start();
+    let (url, exporter, _provider) = proxied(&server).await;
+    assert!(url.starts_with("postgres://tracetape@127.0.0.1:"), "{url}");
+    assert!(!url.contains(&server.port().to_string()), "{url}");
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connecting through the proxy");
+    let driving = tokio::spawn(connection);
+
+    client
+        .batch_execute(
+            "CREATE TABLE depot (id serial PRIMARY KEY, name text UNIQUE NOT NULL); \
+             CREATE INDEX depot_name ON depot (name)",
+        )
+        .await
+        .unwrap();
+    client
+        .execute("INSERT INTO depot (name) VALUES ($1)", &[&"north"])
+        .await
+        .unwrap();
+    let statement = client
+        .prepare("SELECT id, name FROM depot WHERE name = $1")
+        .await
+        .unwrap();
+    for name in ["north", "south"] {
+        client.query(&statement, &[&name]).await.unwrap();
+    }
+    client
+        .simple_query("SELECT 'secret literal', 42 FROM depot")
+        .await
+        .unwrap();
+    let duplicate = client
+        .execute("INSERT INTO depot (name) VALUES ($1)", &[&"north"])
+        .await;
+    let error = duplicate.expect_err("a unique violation");
+    assert_eq!(
+        error.code(),
+        Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
+    );
+    let syntax = client.simple_query("SELEC nothing").await;
+    assert!(syntax.is_err());
+    // Nothing is said after an error until the next query: still usable.
+    let rows = client
+        .query("SELECT count(*) FROM depot", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows[0].get::<_, i64>(0), 1);
+    drop(client);
+    driving.await.unwrap().unwrap();
+
+    let spans = exporter.get_finished_spans().unwrap();
+    let names: Vec<&str> = spans.iter().map(|span| span.name.as_ref()).collect();
+    assert_eq!(
+        names,
+        [
+            "BATCH CREATE",
+            "INSERT depot",
+            "SELECT depot",
+            "SELECT depot",
+            "SELECT depot",
+            "INSERT depot",
+            "postgres",
+            "SELECT depot",
+        ],
+        "one span per operation, the prepared statement's two executions included \
+         (its Parse alone is none)"
+    );
+    for span in &spans {
+        assert_eq!(span.span_kind, SpanKind::Client);
+        assert_eq!(text(span, "db.system.name").as_deref(), Some("postgresql"));
+        assert_eq!(text(span, "db.namespace").as_deref(), Some("postgres"));
+        assert_eq!(text(span, "server.address").as_deref(), Some("127.0.0.1"));
+        assert_eq!(text(span, "server.port"), Some(server.port().to_string()));
+        assert!(span.start_time <= span.end_time);
+    }
+    let batch = &spans[0];
+    assert_eq!(text(batch, "db.operation.batch.size").as_deref(), Some("2"));
+    assert_eq!(
+        text(batch, "db.operation.name").as_deref(),
+        Some("BATCH CREATE")
+    );
+    let insert = &spans[1];
+    assert_eq!(
+        text(insert, "db.query.text").as_deref(),
+        Some("INSERT INTO depot(name) VALUES($1)")
+    );
+    assert_eq!(text(insert, "db.operation.name").as_deref(), Some("INSERT"));
+    assert_eq!(text(insert, "db.collection.name").as_deref(), Some("depot"));
+    assert_eq!(
+        text(insert, "db.query.summary").as_deref(),
+        Some("INSERT depot")
+    );
+    assert_eq!(insert.status, Status::Unset);
+    assert_eq!(
+        text(&spans[2], "db.query.text").as_deref(),
+        Some("SELECT id, name FROM depot WHERE name = $1")
+    );
+    assert_eq!(
+        text(&spans[4], "db.query.text").as_deref(),
+        Some("SELECT ?, ? FROM depot"),
+        "literals never reach a span"
+    );
+    let violation = &spans[5];
+    assert_eq!(
+        text(violation, "db.response.status_code").as_deref(),
+        Some("23505")
+    );
+    assert_eq!(text(violation, "error.type").as_deref(), Some("23505"));
+    assert!(
+        matches!(&violation.status, Status::Error { description } if description.contains("depot_name_key")),
+        "{:?}",
+        violation.status
+    );
+    let syntax = &spans[6];
+    assert_eq!(
+        text(syntax, "db.response.status_code").as_deref(),
+        Some("42601")
+    );
+    assert_eq!(text(syntax, "db.operation.name"), None);
+    assert_eq!(
+        text(&spans[7], "db.collection.name").as_deref(),
+        Some("depot")
+    );
+    assert_eq!(
+        spans[7].status,
+        Status::Unset,
+        "the connection's next query is not an error"
+    );
+}
+
+/// Sends the marker of the current context on `conn` (sqlx's pool runs
+/// its hooks in the task that takes the connection).
+async fn mark(conn: &mut sqlx::PgConnection) -> Result<PgQueryResult, sqlx::Error> {
+    let marker = sqlx::AssertSqlSafe(tracetape::postgres::marker());
+    sqlx::raw_sql(marker).execute(conn).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pooled_connection_s_queries_belong_to_the_request_that_took_it() {
+    let server = Postgres::start();
+    let (url, exporter, _provider) = proxied(&server).await;
+    // Two connections for twelve requests: each connection serves many,
+    // and its prepared statement is reused across them.
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .after_connect(|conn, _| Box::pin(async move { mark(conn).await.map(drop) }))
+        .before_acquire(|conn, _| Box::pin(async move { mark(conn).await.map(|_| true) }))
+        .connect(&url)
+        .await
+        .expect("a pool through the proxy");
+    let requests = (0..12u64).map(|n| {
+        let pool = pool.clone();
+        tokio::spawn(
+            async move {
+                let mut transaction = pool.begin().await.unwrap();
+                let got: i64 = sqlx::query_scalar("SELECT $1::int8 + 1")
+                    .bind(n as i64)
+                    .fetch_one(&mut *transaction)
+                    .await
+                    .unwrap();
+                assert_eq!(got, n as i64 + 1);
+                tokio::task::yield_now().await;
+                transaction.commit().await.unwrap();
+            }
+            .with_context(parent(n)),
+        )
+    });
+    for request in requests.collect::<Vec<_>>() {
+        request.await.unwrap();
+    }
+    pool.close().await;
+
+    let spans = exporter.get_finished_spans().unwrap();
+    assert!(
+        spans.iter().all(|span| !text(span, "db.query.text")
+            .unwrap_or_default()
+            .contains("tracetape")),
+        "markers make no spans"
+    );
+    let mut per_trace: HashMap<TraceId, Vec<&SpanData>> = HashMap::new();
+    for span in &spans {
+        per_trace
+            .entry(span.span_context.trace_id())
+            .or_default()
+            .push(span);
+    }
+    for n in 0..12u64 {
+        let expected = parent(n);
+        let expected = expected.span().span_context().clone();
+        let mine = per_trace.remove(&expected.trace_id()).unwrap_or_default();
+        let texts: Vec<String> = mine
+            .iter()
+            .map(|span| text(span, "db.query.text").unwrap_or_default())
+            .collect();
+        assert_eq!(
+            texts,
+            ["BEGIN", "SELECT $1::int8 + ?", "COMMIT"],
+            "request {n}"
+        );
+        for span in mine {
+            assert_eq!(
+                span.parent_span_id,
+                expected.span_id(),
+                "request {n}: {}",
+                span.name
+            );
+        }
+    }
+    assert!(
+        per_trace.is_empty(),
+        "spans outside the requests: {:?}",
+        per_trace
+            .values()
+            .flatten()
+            .map(|span| &span.name)
+            .collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_cannot_be_reached_is_the_driver_s_connection_error() {
+    let server = Postgres::start();
+    let port = server.port();
+    drop(server);
+    let url = Proxy::new(format!("postgres://app@127.0.0.1:{port}/shop"))
+        .start()
+        .await
+        .expect("the proxy starts without the server");
+    let error = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .err()
+        .expect("no server to reach");
+    let error = error
+        .as_db_error()
+        .expect("an error the proxy sends as the server would");
+    assert_eq!(error.code().code(), "08001");
+    assert!(
+        error.message().contains(&port.to_string()),
+        "{}",
+        error.message()
+    );
+}
+
+#[tokio::test]
+async fn a_url_that_asks_for_tls_is_refused_rather_than_sent_in_clear() {
+    let error = Proxy::new("postgres://app@127.0.0.1:5432/shop?sslmode=require")
+        .start()
+        .await
+        .expect_err("no TLS to the server yet");
+    assert!(error.to_string().contains("sslmode=require"), "{error}");
+}
