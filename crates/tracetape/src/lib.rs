@@ -54,6 +54,8 @@
 //! | `reqwest` | yes | [`client::TracingMiddleware`] and [`client::FollowRedirects`] for `reqwest-middleware` clients |
 //! | `grpc` | yes | OTLP export over gRPC (`OTEL_EXPORTER_OTLP_PROTOCOL=grpc`), with TLS and gzip: tonic and its transport (spans through [`export::OtlpGrpcExporter`], metrics through opentelemetry-otlp's exporter). Without it spans and metrics go over http/protobuf only, and asking for gRPC is an error at start ([`setup::SetupError::GrpcNotBuilt`]) |
 //! | `record-replay` | yes | record and replay mode (`TRACETAPE_MODE=record` / `replay`): the [`record`] and [`replay`] modules, the layers' `with_recorder` and `with_replayer`, [`TelemetryGuard::recorder`] and [`TelemetryGuard::replayer`], and the crates only they need (flate2, toml, blake3, getrandom, base64, serde, http-body-util). Without it the layers trace only, and asking for record or replay mode is an error at start ([`setup::SetupError::RecordReplayNotBuilt`]; [`init`] says so on standard error) |
+//! | `postgres` | yes | [`postgres`]: PostgreSQL queries as CLIENT spans through an in-process proxy of the wire protocol (pgwire's codec) |
+//! | `sqlx`, `deadpool-postgres`, `tokio-postgres` | no | the check-out hooks that tell the proxy which request took a pooled connection: `postgres::sqlx_traced` (sqlx 0.9, which needs Rust 1.94), `postgres::deadpool_traced`, `postgres::tokio_postgres_mark` |
 //! | `tracing` | no | the `tracing` module: log lines of the `tracing` crate that carry the current span's trace and span id (`WithTraceIds`, `current_ids`), and events outside `tracing` spans recorded on the current span (`SpanEvents`) |
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -27,29 +27,34 @@
 //! # Which request a query belongs to
 //!
 //! A pool's connections outlive requests, so the proxy cannot tell from a
-//! connection alone which request is using it. Give the pool a check-out
-//! hook that sends [`marker`]: the pool runs the hook in the task that
-//! takes the connection, so the marker carries that task's context, and
-//! the queries that follow on the connection are children of the span
-//! current there. The proxy answers the marker itself. Without a marker,
-//! a connection's queries are spans of their own traces.
+//! connection alone which request is using it. The pool is told to send
+//! a [`marker`] each time a task takes a connection: pools run their
+//! check-out hooks in the task that takes the connection, so the marker
+//! carries that task's context, and the queries that follow on the
+//! connection are children of the span current there. The proxy answers
+//! the marker itself (a marker that reaches a real server is an empty
+//! query). One line per pool adds the hooks:
 //!
-//! With sqlx:
+//! | driver | the line | cargo feature |
+//! |---|---|---|
+//! | sqlx | [`sqlx_traced`]`(PgPoolOptions::new())` | `sqlx` |
+//! | deadpool-postgres | [`deadpool_traced`]`(Pool::builder(manager))` | `deadpool-postgres` |
+//! | tokio-postgres, a connection per request | [`tokio_postgres_mark`]`(&client).await?` after connecting | `tokio-postgres` |
+//! | any other pool | its check-out hook sends [`marker`]`()` as a simple query | |
 //!
-//! ```ignore
+//! Without a marker, a connection's queries are spans of their own traces.
+//!
+//! ```no_run
+//! # #[cfg(feature = "sqlx")]
+//! # async fn run(database_url: &str) -> Result<(), Box<dyn std::error::Error>> {
 //! use sqlx::postgres::PgPoolOptions;
-//! use sqlx::Executor;
 //!
-//! let url = tracetape::postgres::proxy(&database_url).await?;
-//! let pool = PgPoolOptions::new()
-//!     .after_connect(|conn, _| Box::pin(async move {
-//!         conn.execute(tracetape::postgres::marker().as_str()).await.map(drop)
-//!     }))
-//!     .before_acquire(|conn, _| Box::pin(async move {
-//!         conn.execute(tracetape::postgres::marker().as_str()).await.map(|_| true)
-//!     }))
-//!     .connect(&url)
-//!     .await?;
+//! let url = tracetape::postgres::proxy(database_url).await?;
+//! let pool = tracetape::postgres::sqlx_traced(PgPoolOptions::new()).connect(&url).await?;
+//! // In a handler traced by the server layer: a child of its SERVER span.
+//! sqlx::query("SELECT 1").execute(&pool).await?;
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! # Not covered
@@ -58,24 +63,43 @@
 //!   (`sslmode=require`, `verify-ca`, `verify-full`) is refused
 //!   ([`ProxyError::TlsRequired`]) rather than silently sent in clear.
 //! - One connection shared by concurrent requests (a single
-//!   `tokio_postgres::Client` cloned into handlers): its queries follow
-//!   the last marker sent on it.
+//!   `tokio_postgres::Client` in an `Arc`, used by every handler): its
+//!   queries follow the last marker sent on it.
+//! - LISTEN/NOTIFY: `LISTEN` is an operation like any other; the
+//!   notifications the server sends later belong to no operation and
+//!   make no span.
+//! - Logical replication (`replication=database` connections) and the
+//!   streaming replication protocol pass through unread.
 //! - Key-value connection strings (`host=… user=…`): give the URL form.
 //! - Drivers that do not speak the wire protocol over a socket the proxy
 //!   can stand in for (an embedded database, libpq through FFI with a
 //!   hard-coded socket).
+
+// The pools' hooks are each behind a feature of their own; built without
+// one (docs.rs builds every feature), its link has nowhere to go.
+#![cfg_attr(
+    not(all(feature = "sqlx", feature = "deadpool-postgres")),
+    allow(rustdoc::broken_intra_doc_links)
+)]
 
 mod address;
 mod connection;
 mod conversation;
 mod frames;
 mod marker;
+mod pools;
 mod proxy;
 mod span;
 mod sql;
 mod wire;
 
 pub use marker::marker;
+#[cfg(feature = "deadpool-postgres")]
+pub use pools::deadpool_traced;
+#[cfg(feature = "tokio-postgres")]
+pub use pools::tokio_postgres_mark;
+#[cfg(feature = "sqlx")]
+pub use pools::{sqlx_mark, sqlx_traced};
 
 use crate::providers::Providers;
 

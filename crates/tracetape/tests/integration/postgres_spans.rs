@@ -11,7 +11,7 @@ use opentelemetry::trace::{
 };
 use opentelemetry::{Context, Value};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
-use sqlx::postgres::{PgPoolOptions, PgQueryResult};
+use sqlx::postgres::PgPoolOptions;
 use tracetape::postgres::Proxy;
 
 use crate::postgres::Postgres;
@@ -184,23 +184,13 @@ async fn queries_are_client_spans_with_the_database_conventions() {
     );
 }
 
-/// Sends the marker of the current context on `conn` (sqlx's pool runs
-/// its hooks in the task that takes the connection).
-async fn mark(conn: &mut sqlx::PgConnection) -> Result<PgQueryResult, sqlx::Error> {
-    let marker = sqlx::AssertSqlSafe(tracetape::postgres::marker());
-    sqlx::raw_sql(marker).execute(conn).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pooled_connection_s_queries_belong_to_the_request_that_took_it() {
     let server = Postgres::start();
     let (url, exporter, _provider) = proxied(&server).await;
     // Two connections for twelve requests: each connection serves many,
     // and its prepared statement is reused across them.
-    let pool = PgPoolOptions::new()
-        .max_connections(2)
-        .after_connect(|conn, _| Box::pin(async move { mark(conn).await.map(drop) }))
-        .before_acquire(|conn, _| Box::pin(async move { mark(conn).await.map(|_| true) }))
+    let pool = tracetape::postgres::sqlx_traced(PgPoolOptions::new().max_connections(2))
         .connect(&url)
         .await
         .expect("a pool through the proxy");
@@ -226,13 +216,14 @@ async fn a_pooled_connection_s_queries_belong_to_the_request_that_took_it() {
     }
     pool.close().await;
 
+    each_request_has_its_own(&exporter, 12, &["BEGIN", "SELECT $1::int8 + ?", "COMMIT"]);
+}
+
+/// Every request `0..requests` (a context from [`parent`]) has spans
+/// with exactly `texts`, children of its own span, and no span is
+/// outside them.
+fn each_request_has_its_own(exporter: &InMemorySpanExporter, requests: u64, texts: &[&str]) {
     let spans = exporter.get_finished_spans().unwrap();
-    assert!(
-        spans.iter().all(|span| !text(span, "db.query.text")
-            .unwrap_or_default()
-            .contains("tracetape")),
-        "markers make no spans"
-    );
     let mut per_trace: HashMap<TraceId, Vec<&SpanData>> = HashMap::new();
     for span in &spans {
         per_trace
@@ -240,19 +231,15 @@ async fn a_pooled_connection_s_queries_belong_to_the_request_that_took_it() {
             .or_default()
             .push(span);
     }
-    for n in 0..12u64 {
+    for n in 0..requests {
         let expected = parent(n);
         let expected = expected.span().span_context().clone();
         let mine = per_trace.remove(&expected.trace_id()).unwrap_or_default();
-        let texts: Vec<String> = mine
+        let got: Vec<String> = mine
             .iter()
             .map(|span| text(span, "db.query.text").unwrap_or_default())
             .collect();
-        assert_eq!(
-            texts,
-            ["BEGIN", "SELECT $1::int8 + ?", "COMMIT"],
-            "request {n}"
-        );
+        assert_eq!(got, texts, "request {n}");
         for span in mine {
             assert_eq!(
                 span.parent_span_id,
@@ -262,15 +249,47 @@ async fn a_pooled_connection_s_queries_belong_to_the_request_that_took_it() {
             );
         }
     }
+    // Markers make no spans, and nothing was left without its request.
     assert!(
         per_trace.is_empty(),
         "spans outside the requests: {:?}",
         per_trace
             .values()
             .flatten()
-            .map(|span| &span.name)
+            .map(|span| (&span.name, text(span, "db.query.text")))
             .collect::<Vec<_>>()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadpool_connection_s_cached_statement_serves_each_request_it_is_taken_for() {
+    use deadpool_postgres::{Manager, Pool};
+
+    let server = Postgres::start();
+    let (url, exporter, _provider) = proxied(&server).await;
+    let manager = Manager::new(url.parse().unwrap(), tokio_postgres::NoTls);
+    let pool = tracetape::postgres::deadpool_traced(Pool::builder(manager).max_size(2))
+        .build()
+        .unwrap();
+    let requests = (0..10u64).map(|n| {
+        let pool = pool.clone();
+        tokio::spawn(
+            async move {
+                let client = pool.get().await.unwrap();
+                // Prepared once per connection, executed by every request
+                // that takes the connection.
+                let statement = client.prepare_cached("SELECT $1::int8 * 2").await.unwrap();
+                let row = client.query_one(&statement, &[&(n as i64)]).await.unwrap();
+                assert_eq!(row.get::<_, i64>(0), n as i64 * 2);
+            }
+            .with_context(parent(n)),
+        )
+    });
+    for request in requests.collect::<Vec<_>>() {
+        request.await.unwrap();
+    }
+    pool.close();
+    each_request_has_its_own(&exporter, 10, &["SELECT $1::int8 * ?"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

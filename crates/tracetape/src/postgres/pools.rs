@@ -1,0 +1,94 @@
+//! Check-out hooks for the pools of the two drivers, each sending the
+//! [`marker`] of the task that takes a connection (cargo features `sqlx`,
+//! `tokio-postgres` and `deadpool-postgres`).
+
+use super::marker;
+
+/// Adds tracetape's hooks to a sqlx pool's options: each connection,
+/// when it is made and when it is taken again from the pool, says which
+/// task took it, so its queries are children of that task's span.
+///
+/// The hooks take sqlx's `after_connect` and `before_acquire`; a pool
+/// with hooks of its own calls [`sqlx_mark`] in them instead.
+///
+/// ```no_run
+/// # async fn run(database_url: &str) -> Result<(), Box<dyn std::error::Error>> {
+/// use sqlx::postgres::PgPoolOptions;
+///
+/// let url = tracetape::postgres::proxy(database_url).await?;
+/// let pool = tracetape::postgres::sqlx_traced(PgPoolOptions::new()).connect(&url).await?;
+/// # let _ = pool;
+/// # Ok(())
+/// # }
+/// ```
+#[cfg(feature = "sqlx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlx")))]
+pub fn sqlx_traced(options: sqlx::postgres::PgPoolOptions) -> sqlx::postgres::PgPoolOptions {
+    options
+        .after_connect(|conn, _| Box::pin(sqlx_mark(conn)))
+        .before_acquire(|conn, _| Box::pin(async move { sqlx_mark(conn).await.map(|()| true) }))
+}
+
+/// Sends the current task's marker on a sqlx connection: what
+/// [`sqlx_traced`]'s hooks do, for a pool with hooks of its own.
+#[cfg(feature = "sqlx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlx")))]
+pub async fn sqlx_mark(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    use sqlx::Executor;
+
+    let marker = sqlx::raw_sql(sqlx::AssertSqlSafe(marker()));
+    conn.execute(marker).await.map(drop)
+}
+
+/// Sends the current task's marker on a tokio-postgres client: its
+/// queries from now on are children of the span current here. For a
+/// connection made inside a request, call it once after connecting.
+///
+/// ```no_run
+/// # async fn run(database_url: &str) -> Result<(), Box<dyn std::error::Error>> {
+/// let url = tracetape::postgres::proxy(database_url).await?;
+/// let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+/// tokio::spawn(connection);
+/// tracetape::postgres::tokio_postgres_mark(&client).await?;
+/// # Ok(())
+/// # }
+/// ```
+#[cfg(feature = "tokio-postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio-postgres")))]
+pub async fn tokio_postgres_mark(
+    client: &tokio_postgres::Client,
+) -> Result<(), tokio_postgres::Error> {
+    client.simple_query(&marker()).await.map(drop)
+}
+
+/// Adds tracetape's hooks to a deadpool-postgres pool: each connection,
+/// when it is made and each time it is recycled for a task, says which
+/// task took it (deadpool runs both in the task that asked for it).
+///
+/// ```no_run
+/// # async fn run(database_url: &str) -> Result<(), Box<dyn std::error::Error>> {
+/// use deadpool_postgres::{Manager, Pool};
+///
+/// let url = tracetape::postgres::proxy(database_url).await?;
+/// let manager = Manager::new(url.parse()?, tokio_postgres::NoTls);
+/// let pool = tracetape::postgres::deadpool_traced(Pool::builder(manager)).build()?;
+/// # let _ = pool;
+/// # Ok(())
+/// # }
+/// ```
+#[cfg(feature = "deadpool-postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "deadpool-postgres")))]
+pub fn deadpool_traced(builder: deadpool_postgres::PoolBuilder) -> deadpool_postgres::PoolBuilder {
+    use deadpool_postgres::{Hook, HookError};
+
+    let hook = || {
+        Hook::async_fn(|client, _| {
+            Box::pin(async move {
+                tokio_postgres_mark(client)
+                    .await
+                    .map_err(HookError::Backend)
+            })
+        })
+    };
+    builder.post_create(hook()).post_recycle(hook())
+}
