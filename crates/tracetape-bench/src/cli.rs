@@ -164,6 +164,7 @@ pub(crate) enum Command {
     ServeOrders(ServeOrdersArgs),
     /// Its arguments are parsed with clap, beside the command.
     Fidelity(crate::fidelity::FidelityArgs),
+    Postgres(crate::postgres::PostgresArgs),
     ServeFidelity(crate::fidelity::service::ServeArgs),
     Load(LoadArgs),
     /// Allocations per request; arguments parsed with clap, beside it.
@@ -186,6 +187,8 @@ usage:
   tracetape-bench fidelity [--requests N] [--concurrency N,N,...] [--replays N]
                            [--changes NAME,...] [--tracetape PATH] [--keep]
                            (tracetape-bench fidelity --help for more)
+  tracetape-bench postgres [--seconds N] [--warmup N] [--rounds N] [--tasks N] [--pool N]
+                           (query throughput untraced vs. through tracetape's proxy)
   tracetape-bench allocs [--modes MODE,...] [--requests N] [--warmup N] [--connections N]
                          (a build with --features count-allocs)
   tracetape-bench callgrind [--modes MODE,...] [--requests N] [--warmup N] [--connections N]
@@ -293,6 +296,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Co
     let mut args: Vec<String> = args.into_iter().collect();
     match args.first().map(String::as_str) {
         Some("fidelity") => return Ok(Command::Fidelity(parse_with_clap(args)?)),
+        Some("postgres") => return Ok(Command::Postgres(parse_with_clap(args)?)),
         Some("allocs") => return Ok(Command::Allocs(parse_with_clap(args)?)),
         Some("callgrind") => return Ok(Command::Callgrind(parse_with_clap(args)?)),
         Some("serve-fidelity") => return Ok(Command::ServeFidelity(parse_with_clap(args)?)),

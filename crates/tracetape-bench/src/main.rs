@@ -381,6 +381,7 @@ mod mode;
 mod orders;
 mod peers;
 mod per_request;
+mod postgres;
 mod recordings;
 mod replay;
 mod report;
@@ -405,6 +406,7 @@ fn main() -> ExitCode {
             Command::ServeFidelity(args) => {
                 fidelity::service::serve(&args).map(|()| ExitCode::SUCCESS)
             }
+            Command::Postgres(args) => postgres::run(&args).map(|()| ExitCode::SUCCESS),
             Command::Load(args) => load::generate(&args).map(|()| ExitCode::SUCCESS),
             Command::Allocs(args) => {
                 per_request::run(per_request::Counter::Allocs, &args).map(|()| ExitCode::SUCCESS)

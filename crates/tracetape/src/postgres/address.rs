@@ -1,7 +1,15 @@
 //! The server a `postgres://` URL names, and the same URL pointed at the
 //! proxy instead.
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use url::Url;
+
+/// What a host of a URL may hold unencoded: letters, digits, `-._~`.
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 use super::ProxyError;
 
@@ -25,6 +33,18 @@ impl Server {
             Self::Unix { directory, port } => (directory.clone(), *port),
         }
     }
+}
+
+/// Where the proxy listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ProxyAddress {
+    /// A loopback TCP port.
+    Tcp { port: u16 },
+    /// A Unix socket, `{directory}/.s.PGSQL.{port}`.
+    Unix {
+        directory: std::path::PathBuf,
+        port: u16,
+    },
 }
 
 /// A database URL read: the server it names, and the URL to give the
@@ -97,9 +117,10 @@ impl Target {
     }
 
     /// The URL the driver connects to: the same user, password, database
-    /// and options, with the proxy's loopback address, and no TLS (on
-    /// loopback, to the proxy).
-    pub(crate) fn proxied_url(&self, proxy_port: u16) -> String {
+    /// and options, with the proxy's address, and no TLS (to the proxy,
+    /// on this machine). A Unix socket's directory is the host,
+    /// percent-encoded, as drivers read it.
+    pub(crate) fn proxied_url(&self, proxy: &ProxyAddress) -> String {
         let mut url = self.url.clone();
         let kept: Vec<(String, String)> = url
             .query_pairs()
@@ -114,9 +135,19 @@ impl Target {
             }
             pairs.append_pair("sslmode", "disable");
         }
+        let (host, port) = match proxy {
+            ProxyAddress::Tcp { port } => ("127.0.0.1".to_owned(), *port),
+            ProxyAddress::Unix { directory, port } => {
+                let directory = directory.to_string_lossy();
+                (
+                    utf8_percent_encode(&directory, NOT_UNRESERVED).to_string(),
+                    *port,
+                )
+            }
+        };
         // Both succeed on a URL with an authority, which `parse` saw.
-        let _ = url.set_host(Some("127.0.0.1"));
-        let _ = url.set_port(Some(proxy_port));
+        let _ = url.set_host(Some(&host));
+        let _ = url.set_port(Some(port));
         url.to_string()
     }
 }
@@ -169,8 +200,16 @@ mod tests {
         )
         .expect("url");
         assert_eq!(
-            target.proxied_url(40000),
+            target.proxied_url(&ProxyAddress::Tcp { port: 40000 }),
             "postgres://app:s%40cret@127.0.0.1:40000/shop?application_name=api&sslmode=disable"
+        );
+        let socket = ProxyAddress::Unix {
+            directory: "/tmp/tracetape-pg-1-0".into(),
+            port: 5432,
+        };
+        assert_eq!(
+            target.proxied_url(&socket),
+            "postgres://app:s%40cret@%2Ftmp%2Ftracetape-pg-1-0:5432/shop?application_name=api&sslmode=disable"
         );
     }
 

@@ -20,9 +20,11 @@ use super::span::Telemetry;
 use super::wire::{self, Opening};
 
 /// Serves one accepted connection until either side closes it.
-pub(crate) async fn serve(client: TcpStream, server: Arc<Server>, telemetry: Arc<Telemetry>) {
-    let _ = client.set_nodelay(true);
-    let (mut client_read, mut client_write) = client.into_split();
+pub(crate) async fn serve<S>(client: S, server: Arc<Server>, telemetry: Arc<Telemetry>)
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin,
+{
+    let (mut client_read, mut client_write) = tokio::io::split(client);
     let mut from_client = Frames::client();
     let mut conversation = Conversation::new();
     // The start-up: encryption refused (the proxy is on loopback), then
@@ -126,7 +128,7 @@ pub(crate) async fn serve(client: TcpStream, server: Arc<Server>, telemetry: Arc
                 };
                 out.extend_from_slice(&frame.bytes);
                 if let Some((operation, database)) = ended {
-                    telemetry.finished(&operation, database.as_deref());
+                    telemetry.finished(&operation, database.as_ref());
                 }
             }
             if client_write.lock().await.write_all(&out).await.is_err() {

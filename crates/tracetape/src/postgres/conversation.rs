@@ -22,6 +22,7 @@ use std::time::{Instant, SystemTime};
 use opentelemetry::Context;
 
 use super::marker::{self, Seen};
+use super::sql::Statement;
 
 /// What the client sent, as far as operations are concerned.
 #[derive(Debug)]
@@ -84,8 +85,9 @@ pub(crate) enum Answered<'a> {
 pub(crate) enum Route {
     /// Send it on to the server.
     Forward,
-    /// A marker with nothing waiting for an answer: answer it here with
-    /// EmptyQueryResponse and ReadyForQuery with this status byte.
+    /// A marker (not a ping) with nothing waiting for an answer: answer
+    /// it here with EmptyQueryResponse and ReadyForQuery with this status
+    /// byte.
     AnswerMarker(u8),
 }
 
@@ -99,8 +101,8 @@ pub(crate) struct DbError {
 /// An operation that has ended.
 #[derive(Debug)]
 pub(crate) struct Operation {
-    /// The SQL as the client sent it.
-    pub(crate) sql: Arc<str>,
+    /// The statement run.
+    pub(crate) statement: Arc<Statement>,
     /// The context of the task that took the connection last.
     pub(crate) context: Context,
     pub(crate) started: SystemTime,
@@ -112,7 +114,7 @@ pub(crate) struct Operation {
 /// An operation under way.
 #[derive(Debug)]
 struct Running {
-    sql: Arc<str>,
+    statement: Arc<Statement>,
     context: Context,
     started: SystemTime,
     started_at: Instant,
@@ -120,9 +122,9 @@ struct Running {
 }
 
 impl Running {
-    fn new(sql: Arc<str>, context: &Context) -> Self {
+    fn new(statement: Arc<Statement>, context: &Context) -> Self {
         Self {
-            sql,
+            statement,
             context: context.clone(),
             started: SystemTime::now(),
             started_at: Instant::now(),
@@ -132,7 +134,7 @@ impl Running {
 
     fn end(self) -> Operation {
         Operation {
-            sql: self.sql,
+            statement: self.statement,
             context: self.context,
             started: self.started,
             started_at: self.started_at,
@@ -153,7 +155,8 @@ enum Waiting {
     Sync,
     Execute(Running),
     Query(Running),
-    /// A marker sent on to the server (something else was waiting).
+    /// A marker sent on to the server (a ping, or something else was
+    /// waiting).
     Marker,
 }
 
@@ -161,10 +164,10 @@ enum Waiting {
 #[derive(Debug, Default)]
 pub(crate) struct Conversation {
     /// The database named at start-up (`db.namespace`).
-    pub(crate) database: Option<String>,
+    pub(crate) database: Option<Arc<str>>,
     context: Context,
-    statements: HashMap<String, Arc<str>>,
-    portals: HashMap<String, Arc<str>>,
+    statements: HashMap<String, Arc<Statement>>,
+    portals: HashMap<String, Arc<Statement>>,
     waiting: VecDeque<Waiting>,
     /// The last transaction status the server said.
     status: u8,
@@ -183,41 +186,44 @@ impl Conversation {
         match message {
             Sent::Startup { database, user } => {
                 // PostgreSQL's default database is the user's name.
-                self.database = database.or(user).map(str::to_owned);
+                self.database = database.or(user).map(Arc::from);
             }
-            Sent::Query(text) => {
-                if let Seen::Marker(context) = marker::take(text) {
+            Sent::Query(text) => match marker::take(text) {
+                Seen::Marker { context, ping } => {
                     self.context = context;
-                    if self.waiting.is_empty() {
+                    if !ping && self.waiting.is_empty() {
                         return Route::AnswerMarker(self.status);
                     }
                     self.waiting.push_back(Waiting::Marker);
-                } else {
-                    self.waiting
-                        .push_back(Waiting::Query(Running::new(text.into(), &self.context)));
                 }
-            }
+                Seen::Query => {
+                    let running = Running::new(Statement::new(text), &self.context);
+                    self.waiting.push_back(Waiting::Query(running));
+                }
+            },
             Sent::Parse { statement, sql } => {
-                let sql: Arc<str> = sql.into();
-                self.statements.insert(statement.to_owned(), sql.clone());
+                let parsed = Statement::new(sql);
+                self.statements.insert(statement.to_owned(), parsed.clone());
                 self.waiting
-                    .push_back(Waiting::Parse(Running::new(sql, &self.context)));
+                    .push_back(Waiting::Parse(Running::new(parsed, &self.context)));
             }
             Sent::Bind { portal, statement } => {
-                if let Some(sql) = self.statements.get(statement) {
-                    self.portals.insert(portal.to_owned(), sql.clone());
+                if let Some(parsed) = self.statements.get(statement) {
+                    self.portals.insert(portal.to_owned(), parsed.clone());
                 }
                 self.waiting.push_back(Waiting::Bind);
             }
             Sent::Describe => self.waiting.push_back(Waiting::Describe),
             Sent::Execute { portal } => {
-                let sql = self
+                // A portal never bound here (bound before the proxy was in
+                // the way: cannot happen; a driver's bug): no text.
+                let statement = self
                     .portals
                     .get(portal)
                     .cloned()
-                    .unwrap_or_else(|| "".into());
+                    .unwrap_or_else(|| Statement::new(""));
                 self.waiting
-                    .push_back(Waiting::Execute(Running::new(sql, &self.context)));
+                    .push_back(Waiting::Execute(Running::new(statement, &self.context)));
             }
             Sent::Close { kind, name } => {
                 match kind {
@@ -333,7 +339,10 @@ mod tests {
 
     fn sql(operation: Option<Operation>) -> (String, Option<String>) {
         let operation = operation.expect("an operation ended");
-        (operation.sql.to_string(), operation.error.map(|e| e.code))
+        (
+            operation.statement.sql.to_string(),
+            operation.error.map(|e| e.code),
+        )
     }
 
     #[test]
@@ -355,7 +364,10 @@ mod tests {
         ] {
             ended.extend(conversation.answered(answer));
         }
-        let ended: Vec<_> = ended.into_iter().map(|op| op.sql.to_string()).collect();
+        let ended: Vec<_> = ended
+            .into_iter()
+            .map(|op| op.statement.sql.to_string())
+            .collect();
         assert_eq!(ended, ["SELECT 1", "SELECT 1"]);
         assert!(conversation.waiting.is_empty());
     }
@@ -460,6 +472,12 @@ mod tests {
         assert!(conversation.answered(Answered::Ready(b'T')).is_some());
         assert!(conversation.answered(Answered::EmptyQuery).is_none());
         assert!(conversation.answered(Answered::Ready(b'T')).is_none());
+        assert!(conversation.waiting.is_empty());
+        // A ping is the server's to answer, even with nothing waiting.
+        let ping = crate::postgres::ping_marker();
+        assert_eq!(conversation.sent(Sent::Query(&ping)), Route::Forward);
+        assert!(conversation.answered(Answered::EmptyQuery).is_none());
+        assert!(conversation.answered(Answered::Ready(b'I')).is_none());
         assert!(conversation.waiting.is_empty());
     }
 }

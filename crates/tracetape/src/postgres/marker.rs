@@ -10,7 +10,9 @@
 //! when the query reaches it ([`take`]), answers it itself, and gives the
 //! queries that follow on that connection, until the next marker, that
 //! context as their parent. A marker that reaches a real server is an
-//! empty query: harmless.
+//! empty query: harmless. A [`ping_marker`] is sent on to the server,
+//! which answers it: it also checks that the connection still works, in
+//! place of the pool's own check.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -25,6 +27,8 @@ const KEPT: usize = 4096;
 
 const PREFIX: &str = "/*tracetape:";
 const SUFFIX: &str = "*/";
+/// After the number: the server answers this marker.
+const PING: &str = ":ping";
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
 static WAITING: Mutex<VecDeque<(u64, Context)>> = Mutex::new(VecDeque::new());
@@ -41,6 +45,25 @@ static WAITING: Mutex<VecDeque<(u64, Context)>> = Mutex::new(VecDeque::new());
 /// assert!(query.starts_with("/*tracetape:") && query.ends_with("*/"));
 /// ```
 pub fn marker() -> String {
+    format!("{PREFIX}{}{SUFFIX}", keep(Context::current()))
+}
+
+/// A marker for the current context that the proxy sends on to the
+/// server: the connection's check-out then also checks that it still
+/// works, in the one round trip a pool's health check would take
+/// ([`sqlx_traced`](super::sqlx_traced) uses it in place of sqlx's
+/// `test_before_acquire` ping).
+///
+/// ```
+/// let query = tracetape::postgres::ping_marker();
+/// assert!(query.starts_with("/*tracetape:") && query.ends_with(":ping*/"));
+/// ```
+pub fn ping_marker() -> String {
+    format!("{PREFIX}{}{PING}{SUFFIX}", keep(Context::current()))
+}
+
+/// Keeps `context` under a new number until a proxy takes it.
+fn keep(context: Context) -> u64 {
     let id = NEXT.fetch_add(1, Ordering::Relaxed);
     let mut waiting = WAITING
         .lock()
@@ -48,8 +71,8 @@ pub fn marker() -> String {
     if waiting.len() >= KEPT {
         waiting.pop_front();
     }
-    waiting.push_back((id, Context::current()));
-    format!("{PREFIX}{id}{SUFFIX}")
+    waiting.push_back((id, context));
+    id
 }
 
 /// What a simple query's text is to the proxy.
@@ -57,29 +80,40 @@ pub fn marker() -> String {
 pub(crate) enum Seen {
     /// Not a marker: a query of the application's.
     Query,
-    /// A marker, and the context it was made in; an empty context when
-    /// its entry is gone (made in another process, or pushed out).
-    Marker(Context),
+    /// A marker, and the context it was made in (an empty context when
+    /// its entry is gone: made in another process, or pushed out).
+    Marker {
+        context: Context,
+        /// The server is to answer it.
+        ping: bool,
+    },
 }
 
 /// Whether `text` is a marker, taking its context out of the waiting
 /// ones.
 pub(crate) fn take(text: &str) -> Seen {
-    let Some(id) = text
+    let Some(inner) = text
         .strip_prefix(PREFIX)
         .and_then(|rest| rest.strip_suffix(SUFFIX))
-        .and_then(|id| id.parse::<u64>().ok())
     else {
+        return Seen::Query;
+    };
+    let (number, ping) = match inner.strip_suffix(PING) {
+        Some(number) => (number, true),
+        None => (inner, false),
+    };
+    let Ok(id) = number.parse::<u64>() else {
         return Seen::Query;
     };
     let mut waiting = WAITING
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     // Markers are mostly taken in the order they were made.
-    match waiting.iter().position(|(waiting_id, _)| *waiting_id == id) {
-        Some(at) => Seen::Marker(waiting.remove(at).map(|(_, cx)| cx).unwrap_or_default()),
-        None => Seen::Marker(Context::new()),
-    }
+    let context = match waiting.iter().position(|(waiting_id, _)| *waiting_id == id) {
+        Some(at) => waiting.remove(at).map(|(_, cx)| cx).unwrap_or_default(),
+        None => Context::new(),
+    };
+    Seen::Marker { context, ping }
 }
 
 #[cfg(test)]
@@ -105,15 +139,33 @@ mod tests {
                 .attach();
             marker()
         };
-        let Seen::Marker(cx) = take(&query) else {
-            panic!("{query} is a marker")
+        let Seen::Marker {
+            context,
+            ping: false,
+        } = take(&query)
+        else {
+            panic!("{query} is a marker the proxy answers")
         };
-        assert_eq!(cx.span().span_context(), &span);
+        assert_eq!(context.span().span_context(), &span);
         // Taken once: a second sight of it has no context.
-        let Seen::Marker(again) = take(&query) else {
+        let Seen::Marker { context, .. } = take(&query) else {
             panic!("still a marker")
         };
-        assert!(!again.span().span_context().is_valid());
+        assert!(!context.span().span_context().is_valid());
+        let ping = {
+            let _current = Context::new()
+                .with_remote_span_context(span.clone())
+                .attach();
+            ping_marker()
+        };
+        let Seen::Marker {
+            context,
+            ping: true,
+        } = take(&ping)
+        else {
+            panic!("{ping} is a marker the server answers")
+        };
+        assert_eq!(context.span().span_context(), &span);
     }
 
     #[test]
@@ -122,6 +174,7 @@ mod tests {
             "SELECT 1",
             "/*tracetape:x*/",
             "/*tracetape:1*/ SELECT 1",
+            "/*tracetape:ping*/",
             "",
         ] {
             assert!(matches!(take(text), Seen::Query), "{text}");

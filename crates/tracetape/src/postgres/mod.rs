@@ -93,7 +93,7 @@ mod span;
 mod sql;
 mod wire;
 
-pub use marker::marker;
+pub use marker::{marker, ping_marker};
 #[cfg(feature = "deadpool-postgres")]
 pub use pools::deadpool_traced;
 #[cfg(feature = "tokio-postgres")]
@@ -135,7 +135,9 @@ pub enum ProxyError {
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let url = tracetape::postgres::proxy("postgres://app@127.0.0.1:5432/shop").await?;
-/// assert!(url.starts_with("postgres://app@127.0.0.1:"));
+/// // A Unix socket of the proxy's own (a loopback port where there is
+/// // none), the rest of the URL as it was.
+/// assert!(url.starts_with("postgres://app@%2F") && url.contains("/shop?"));
 /// # Ok(())
 /// # }
 /// ```
@@ -185,8 +187,10 @@ impl Proxy {
 
     /// Starts the proxy on the current tokio runtime and returns the URL
     /// that reaches the server through it: connect your pool or client
-    /// to that URL instead. The proxy listens on a free loopback port and
-    /// lives as long as the runtime. Each connection to it opens one to
+    /// to that URL instead. The proxy listens on a Unix socket in a
+    /// directory of its own under the temporary directory (mode 0700; a
+    /// free loopback TCP port where there is no Unix socket) and lives as
+    /// long as the runtime. Each connection to it opens one to
     /// the server; a server that cannot be reached is the driver's
     /// connection error (SQLSTATE `08001`, naming the server).
     ///

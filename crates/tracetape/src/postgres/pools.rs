@@ -2,14 +2,16 @@
 //! [`marker`] of the task that takes a connection (cargo features `sqlx`,
 //! `tokio-postgres` and `deadpool-postgres`).
 
-use super::marker;
-
 /// Adds tracetape's hooks to a sqlx pool's options: each connection,
 /// when it is made and when it is taken again from the pool, says which
 /// task took it, so its queries are children of that task's span.
 ///
 /// The hooks take sqlx's `after_connect` and `before_acquire`; a pool
-/// with hooks of its own calls [`sqlx_mark`] in them instead.
+/// with hooks of its own calls [`sqlx_mark`] in them instead. When the
+/// options test connections before handing them out (sqlx's default,
+/// `test_before_acquire`), the marker is a [`ping_marker`](super::ping_marker)
+/// that the server answers and sqlx's own test is turned off: one round
+/// trip per check-out, as before.
 ///
 /// ```no_run
 /// # async fn run(database_url: &str) -> Result<(), Box<dyn std::error::Error>> {
@@ -24,9 +26,20 @@ use super::marker;
 #[cfg(feature = "sqlx")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlx")))]
 pub fn sqlx_traced(options: sqlx::postgres::PgPoolOptions) -> sqlx::postgres::PgPoolOptions {
+    let ping = options.get_test_before_acquire();
     options
+        .test_before_acquire(false)
         .after_connect(|conn, _| Box::pin(sqlx_mark(conn)))
-        .before_acquire(|conn, _| Box::pin(async move { sqlx_mark(conn).await.map(|()| true) }))
+        .before_acquire(move |conn, _| {
+            Box::pin(async move {
+                let marker = if ping {
+                    super::ping_marker()
+                } else {
+                    super::marker()
+                };
+                sqlx_send(conn, marker).await.map(|()| true)
+            })
+        })
 }
 
 /// Sends the current task's marker on a sqlx connection: what
@@ -34,10 +47,17 @@ pub fn sqlx_traced(options: sqlx::postgres::PgPoolOptions) -> sqlx::postgres::Pg
 #[cfg(feature = "sqlx")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlx")))]
 pub async fn sqlx_mark(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    sqlx_send(conn, super::marker()).await
+}
+
+/// Sends `marker` as a simple query.
+#[cfg(feature = "sqlx")]
+async fn sqlx_send(conn: &mut sqlx::PgConnection, marker: String) -> Result<(), sqlx::Error> {
     use sqlx::Executor;
 
-    let marker = sqlx::raw_sql(sqlx::AssertSqlSafe(marker()));
-    conn.execute(marker).await.map(drop)
+    conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(marker)))
+        .await
+        .map(drop)
 }
 
 /// Sends the current task's marker on a tokio-postgres client: its
@@ -58,7 +78,7 @@ pub async fn sqlx_mark(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error>
 pub async fn tokio_postgres_mark(
     client: &tokio_postgres::Client,
 ) -> Result<(), tokio_postgres::Error> {
-    client.simple_query(&marker()).await.map(drop)
+    client.simple_query(&super::marker()).await.map(drop)
 }
 
 /// Adds tracetape's hooks to a deadpool-postgres pool: each connection,

@@ -3,6 +3,9 @@
 //! database semantic conventions.
 
 use opentelemetry::KeyValue;
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use opentelemetry::metrics::Histogram;
 use opentelemetry::trace::{Span, SpanKind, Status, Tracer};
 use opentelemetry_semantic_conventions::attribute::{
@@ -13,7 +16,6 @@ use opentelemetry_semantic_conventions::attribute::{
 use opentelemetry_semantic_conventions::metric::DB_CLIENT_OPERATION_DURATION;
 
 use super::conversation::Operation;
-use super::sql;
 use crate::providers::Providers;
 
 /// `db.system.name` for PostgreSQL.
@@ -30,7 +32,7 @@ pub(crate) struct Telemetry {
     providers: Providers,
     duration: Histogram<f64>,
     /// The server the application meant (not the proxy).
-    address: String,
+    address: Arc<str>,
     port: u16,
 }
 
@@ -46,24 +48,23 @@ impl Telemetry {
         Self {
             providers,
             duration,
-            address,
+            address: address.into(),
             port,
         }
     }
 
     /// The span and measurement of `operation`, on `database`.
-    pub(crate) fn finished(&self, operation: &Operation, database: Option<&str>) {
-        let described = sql::describe(&operation.sql);
-        let summary = described.summary();
+    pub(crate) fn finished(&self, operation: &Operation, database: Option<&Arc<str>>) {
+        let statement = &operation.statement;
         let mut common = Vec::with_capacity(8);
         common.push(KeyValue::new(DB_SYSTEM_NAME, SYSTEM));
         if let Some(database) = database {
-            common.push(KeyValue::new(DB_NAMESPACE, database.to_owned()));
+            common.push(KeyValue::new(DB_NAMESPACE, database.clone()));
         }
-        if let Some(operation) = &described.operation {
+        if let Some(operation) = &statement.operation {
             common.push(KeyValue::new(DB_OPERATION_NAME, operation.clone()));
         }
-        if let Some(collection) = &described.collection {
+        if let Some(collection) = &statement.collection {
             common.push(KeyValue::new(DB_COLLECTION_NAME, collection.clone()));
         }
         common.push(KeyValue::new(SERVER_ADDRESS, self.address.clone()));
@@ -72,27 +73,22 @@ impl Telemetry {
             common.push(KeyValue::new(DB_RESPONSE_STATUS_CODE, error.code.clone()));
             common.push(KeyValue::new(ERROR_TYPE, error.code.clone()));
         }
-        let seconds = operation
-            .ended_at
-            .duration_since(operation.started_at)
-            .as_secs_f64();
-        self.duration.record(seconds, &common);
+        let elapsed = operation.ended_at.duration_since(operation.started_at);
+        self.duration.record(elapsed.as_secs_f64(), &common);
 
         let mut attributes = common;
-        attributes.push(KeyValue::new(
-            DB_QUERY_TEXT,
-            sql::without_literals(&operation.sql),
-        ));
-        if let Some(summary) = &summary {
+        attributes.push(KeyValue::new(DB_QUERY_TEXT, statement.text.clone()));
+        if let Some(summary) = &statement.summary {
             attributes.push(KeyValue::new(DB_QUERY_SUMMARY, summary.clone()));
         }
-        if let Some(size) = described.batch_size {
+        if let Some(size) = statement.batch_size {
             attributes.push(KeyValue::new(DB_OPERATION_BATCH_SIZE, size as i64));
         }
-        let name = summary
-            .or_else(|| database.map(str::to_owned))
-            .unwrap_or_else(|| SYSTEM.to_owned());
-        let ended = operation.started + operation.ended_at.duration_since(operation.started_at);
+        let name = match (&statement.summary, database) {
+            (Some(summary), _) => Cow::Owned(summary.to_string()),
+            (None, Some(database)) => Cow::Owned(database.to_string()),
+            (None, None) => Cow::Borrowed(SYSTEM),
+        };
         self.providers.with_tracer(|tracer| {
             let mut span = tracer
                 .span_builder(name)
@@ -103,7 +99,7 @@ impl Telemetry {
             if let Some(error) = &operation.error {
                 span.set_status(Status::error(error.message.clone()));
             }
-            span.end_with_timestamp(ended);
+            span.end_with_timestamp(operation.started + elapsed);
         });
     }
 }

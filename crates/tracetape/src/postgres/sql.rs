@@ -3,10 +3,46 @@
 //! table it works on when there is only one (`db.collection.name`), and the
 //! two together (`db.query.summary`, the span's name).
 //!
+//! A [`Statement`] holds all of it, worked out once per prepared
+//! statement (a driver prepares a statement once per connection and
+//! executes it many times) and once per simple query.
+//!
 //! A small lexer of PostgreSQL's SQL is enough for all of it: string
 //! literals (`'…'`, `E'…'`, `$tag$…$tag$`), numbers, quoted and plain
 //! identifiers, `$n` parameters, comments and punctuation. Nothing here
 //! parses a statement; where the text is not plain, less is said.
+
+use std::sync::Arc;
+
+/// A statement's text and what spans say of it.
+#[derive(Debug)]
+pub(crate) struct Statement {
+    /// The SQL as the client sent it (read by the tests until record
+    /// mode keeps it).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) sql: Arc<str>,
+    /// `db.query.text`: the SQL without its literals.
+    pub(crate) text: Arc<str>,
+    pub(crate) operation: Option<Arc<str>>,
+    pub(crate) collection: Option<Arc<str>>,
+    /// `db.query.summary`, also the span's name.
+    pub(crate) summary: Option<Arc<str>>,
+    pub(crate) batch_size: Option<usize>,
+}
+
+impl Statement {
+    pub(crate) fn new(sql: &str) -> Arc<Self> {
+        let described = describe(sql);
+        Arc::new(Self {
+            sql: sql.into(),
+            text: without_literals(sql).into(),
+            summary: described.summary().map(Arc::from),
+            operation: described.operation.map(Arc::from),
+            collection: described.collection.map(Arc::from),
+            batch_size: described.batch_size,
+        })
+    }
+}
 
 /// One token of a query's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,7 +208,7 @@ fn number_len(text: &str) -> usize {
 /// no value the application wrote into its SQL reaches a span.
 ///
 /// Parameters (`$1`) stay: their values travel apart from the text.
-pub(crate) fn without_literals(text: &str) -> String {
+fn without_literals(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut last: Option<Token<'_>> = None;
     for token in tokens(text) {
@@ -208,20 +244,20 @@ fn needs_space(previous: Token<'_>, next: Token<'_>) -> bool {
 
 /// What a span says of a query.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Described {
+struct Described {
     /// `SELECT`, `INSERT`, …; `BATCH` or `BATCH {op}` for several
     /// statements.
-    pub(crate) operation: Option<String>,
+    operation: Option<String>,
     /// The one table the statement works on, when it plainly has one.
-    pub(crate) collection: Option<String>,
+    collection: Option<String>,
     /// Statements in the text, when more than one.
-    pub(crate) batch_size: Option<usize>,
+    batch_size: Option<usize>,
 }
 
 impl Described {
     /// `{operation} {collection}`, `{operation}`, or `None`: the span's
     /// name and `db.query.summary`.
-    pub(crate) fn summary(&self) -> Option<String> {
+    fn summary(&self) -> Option<String> {
         match (&self.operation, &self.collection) {
             (Some(operation), Some(collection)) => Some(format!("{operation} {collection}")),
             (Some(operation), None) => Some(operation.clone()),
@@ -231,7 +267,7 @@ impl Described {
 }
 
 /// The operation and table of `text`.
-pub(crate) fn describe(text: &str) -> Described {
+fn describe(text: &str) -> Described {
     let tokens = tokens(text);
     let statements: Vec<&[Token<'_>]> = split_statements(&tokens);
     match statements.as_slice() {

@@ -8,7 +8,8 @@
 //!
 //! A machine without the package fails these tests with a message saying
 //! so (`.ci/run` installs it): a test that skipped itself would assert
-//! nothing.
+//! nothing. `tracetape-bench postgres` starts its server with this file
+//! too.
 
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, TcpListener};
@@ -208,39 +209,4 @@ fn running_as_root() -> bool {
 fn free_port() -> u16 {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("a free port");
     listener.local_addr().expect("its address").port()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_test_server_answers_queries_over_loopback() {
-    let server = Postgres::start();
-    let (client, connection) = tokio_postgres::connect(&server.url(), tokio_postgres::NoTls)
-        .await
-        .expect("connecting to the test server");
-    let driving = tokio::spawn(connection);
-    client
-        .batch_execute("CREATE TABLE depot (id serial PRIMARY KEY, name text NOT NULL)")
-        .await
-        .unwrap();
-    let inserted = client
-        .execute(
-            "INSERT INTO depot (name) VALUES ($1), ($2)",
-            &[&"north", &"south"],
-        )
-        .await
-        .unwrap();
-    assert_eq!(inserted, 2);
-    let names: Vec<String> = client
-        .query("SELECT name FROM depot ORDER BY id", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
-    assert_eq!(names, ["north", "south"]);
-    drop(client);
-    driving.await.unwrap().unwrap();
-    let port = server.port();
-    drop(server);
-    // Stopped: nothing listens on its port any more.
-    assert!(std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err());
 }

@@ -1,0 +1,228 @@
+//! `postgres`: query throughput with and without tracetape's PostgreSQL
+//! proxy, in the same run.
+//!
+//! A real PostgreSQL server (started as the library's tests start theirs:
+//! Debian's package, a cluster in a temporary directory) holds a table of
+//! 1,000 items. In this process, `--tasks` tasks each take a connection
+//! from a sqlx pool of `--pool` connections and run one point lookup by
+//! primary key, again and again, for `--seconds`:
+//!
+//! - `untraced`: the pool connects to the server;
+//! - `proxied`: through a proxy that makes no spans (a no-op tracer
+//!   provider), and a pool without tracetape's hooks: the cost of the hop
+//!   alone;
+//! - `traced`: through `tracetape::postgres::proxy`, with `sqlx_traced`'s
+//!   check-out hooks (a marker per check-out, which the server answers in
+//!   place of sqlx's own health check), every query's span exported over
+//!   OTLP/HTTP to a real collector (rotel), as a service's would be.
+//!
+//! Modes alternate within each round, so all see the same machine. The
+//! report gives queries per second per round, the median, and each
+//! median over the untraced one (target for traced: >= 0.90), with the
+//! spans ended and exported.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use opentelemetry::trace::noop::NoopTracerProvider;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use tracetape::postgres::Proxy;
+use tracetape::setup::{MetricsExporter, OtlpProtocol, Telemetry, TracesExporter};
+
+use crate::collector::Collector;
+
+#[path = "../../tracetape/tests/integration/postgres.rs"]
+#[allow(dead_code, clippy::expect_used, clippy::panic)]
+mod server;
+
+/// `tracetape-bench postgres`.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "tracetape-bench postgres")]
+pub(crate) struct PostgresArgs {
+    /// Seconds each mode is measured, per round.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub(crate) seconds: u64,
+    /// Seconds each mode runs before it is measured, per round.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=60))]
+    pub(crate) warmup: u64,
+    /// Rounds; each runs every mode once.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub(crate) rounds: u32,
+    /// Tasks running queries at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub(crate) tasks: u32,
+    /// Connections in each pool.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub(crate) pool: u32,
+    /// The modes to run, untraced always among them (the ratios are
+    /// against it).
+    #[arg(long, value_delimiter = ',', default_value = "untraced,proxied,traced")]
+    pub(crate) modes: Vec<Mode>,
+}
+
+/// How the load reaches the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Mode {
+    Untraced,
+    Proxied,
+    Traced,
+}
+
+/// Rows in the table queried.
+const ITEMS: i64 = 1_000;
+
+/// Runs the benchmark and prints its report.
+pub(crate) fn run(args: &PostgresArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.modes.contains(&Mode::Untraced),
+        "--modes must include untraced: the ratios are against it"
+    );
+    let dir = tempfile::Builder::new()
+        .prefix("tracetape-bench-postgres-")
+        .tempdir()
+        .context("creating a temporary directory")?;
+    let collector = Collector::start(dir.path())?;
+    let database = server::Postgres::start();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(measure(args, &database.url(), &collector))
+}
+
+async fn measure(args: &PostgresArgs, url: &str, collector: &Collector) -> anyhow::Result<()> {
+    let telemetry = Telemetry::builder()
+        .with_service_name("bench-postgres")
+        .with_traces_exporter(TracesExporter::Otlp)
+        .with_otlp_protocol(OtlpProtocol::HttpProtobuf)
+        .with_otlp_endpoint(collector.http_endpoint())
+        .with_metrics_exporter(MetricsExporter::None)
+        .try_init()
+        .context("setting up telemetry")?;
+    let untraced = PgPoolOptions::new()
+        .max_connections(args.pool)
+        .connect(url)
+        .await
+        .context("connecting to the server")?;
+    sqlx::raw_sql(
+        "CREATE TABLE items (id int8 PRIMARY KEY, name text NOT NULL, qty int4 NOT NULL); \
+         INSERT INTO items SELECT n, 'item ' || n, n % 97 FROM generate_series(1, 1000) n",
+    )
+    .execute(&untraced)
+    .await
+    .context("creating the table")?;
+    let mut pools = Vec::new();
+    for mode in &args.modes {
+        let options = PgPoolOptions::new().max_connections(args.pool);
+        let pool = match mode {
+            Mode::Untraced => untraced.clone(),
+            Mode::Proxied => {
+                let proxied = Proxy::new(url)
+                    .with_tracer_provider(NoopTracerProvider::new())
+                    .start()
+                    .await
+                    .context("starting the proxy")?;
+                options
+                    .connect(&proxied)
+                    .await
+                    .context("connecting through the proxy")?
+            }
+            Mode::Traced => {
+                let proxied = tracetape::postgres::proxy(url)
+                    .await
+                    .context("starting the proxy")?;
+                tracetape::postgres::sqlx_traced(options)
+                    .connect(&proxied)
+                    .await
+                    .context("connecting through the proxy")?
+            }
+        };
+        pools.push((*mode, pool));
+    }
+
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); pools.len()];
+    for round in 1..=args.rounds {
+        for (index, (mode, pool)) in pools.iter().enumerate() {
+            load(pool, args.tasks, Duration::from_secs(args.warmup)).await?;
+            let (queries, elapsed) =
+                load(pool, args.tasks, Duration::from_secs(args.seconds)).await?;
+            let rate = queries as f64 / elapsed.as_secs_f64();
+            let name = format!("{mode:?}").to_lowercase();
+            println!("round {round} {name:>9}: {queries} queries in {elapsed:.2?}, {rate:.0}/s");
+            rates[index].push(rate);
+        }
+    }
+    for (_, pool) in &pools {
+        pool.close().await;
+    }
+    let flushed = telemetry.tracer_provider().force_flush();
+    let counts = telemetry.span_counts();
+
+    println!();
+    println!("mode        median q/s   vs untraced   rounds");
+    let medians: Vec<f64> = rates.iter().map(|r| median(r)).collect();
+    let baseline = pools.iter().position(|(mode, _)| *mode == Mode::Untraced);
+    let baseline = baseline.map_or(f64::NAN, |at| medians[at]);
+    for (i, (mode, _)) in pools.iter().enumerate() {
+        let each: Vec<String> = rates[i].iter().map(|r| format!("{r:.0}")).collect();
+        let name = format!("{mode:?}").to_lowercase();
+        println!(
+            "{name:<10} {:>11.0}   {:>11.3}   {}",
+            medians[i],
+            medians[i] / baseline,
+            each.join(" ")
+        );
+    }
+    println!(
+        "spans: {} ended, {} exported, {} failed, {} dropped by the full queue{}",
+        counts.ended,
+        counts.exported,
+        counts.failed,
+        counts.queue_full,
+        if flushed.is_ok() {
+            ""
+        } else {
+            " (the last flush failed)"
+        }
+    );
+    println!("target: traced >= 0.90 of untraced");
+    Ok(())
+}
+
+/// `tasks` tasks querying `pool` until `length` has passed: the queries
+/// completed, and the time they took.
+async fn load(pool: &PgPool, tasks: u32, length: Duration) -> anyhow::Result<(u64, Duration)> {
+    let started = Instant::now();
+    let until = started + length;
+    let workers: Vec<_> = (0..tasks)
+        .map(|task| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let mut done = 0u64;
+                let mut id = i64::from(task) % ITEMS + 1;
+                while Instant::now() < until {
+                    let row: (i64, String, i32) =
+                        sqlx::query_as("SELECT id, name, qty FROM items WHERE id = $1")
+                            .bind(id)
+                            .fetch_one(&pool)
+                            .await?;
+                    anyhow::ensure!(row.0 == id, "asked for item {id}, got {}", row.0);
+                    id = id % ITEMS + 1;
+                    done += 1;
+                }
+                Ok(done)
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for worker in workers {
+        total += worker.await.context("a load task panicked")??;
+    }
+    Ok((total, started.elapsed()))
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
+}
