@@ -91,6 +91,8 @@ mod pools;
 mod proxy;
 mod span;
 mod sql;
+#[cfg(feature = "record-replay")]
+mod values;
 mod wire;
 
 pub use marker::{marker, ping_marker};
