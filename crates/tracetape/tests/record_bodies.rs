@@ -630,7 +630,7 @@ fn assert_traces_data_says(file: &[u8], recording: &Recording) {
         }
         let kind = match exchange.kind {
             ExchangeKind::Server => 2,
-            ExchangeKind::Client => 3,
+            ExchangeKind::Client | ExchangeKind::Database => 3,
         };
         assert_eq!(span.kind, kind);
         assert_eq!(span.name, exchange.name);

@@ -168,6 +168,7 @@ fn exchange(exchange: &Exchange) -> JsonExchange<'_> {
         kind: match exchange.kind {
             ExchangeKind::Server => "inbound",
             ExchangeKind::Client => "outbound",
+            ExchangeKind::Database => "database",
         },
         span_id: exchange.span_id.to_string(),
         parent_span_id: exchange.parent_span_id.to_string(),

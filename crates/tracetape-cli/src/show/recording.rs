@@ -121,11 +121,14 @@ impl Printer<'_> {
         Ok(())
     }
 
-    /// `outbound  GET http://inventory/stock/tea  200  3.1 ms`
+    /// `outbound  GET http://inventory/stock/tea  200  3.1 ms`, or
+    /// `database  SELECT postgresql://db:5432/shop  2.0 ms` (its results
+    /// and any error are in its response body).
     fn exchange_line(&self, exchange: &Exchange) -> String {
         let kind = match exchange.kind {
             ExchangeKind::Server => "inbound",
             ExchangeKind::Client => "outbound",
+            ExchangeKind::Database => "database",
         };
         let request = &exchange.request;
         let mut parts = vec![
@@ -136,7 +139,9 @@ impl Printer<'_> {
                 self.layout.cut(&request.url, MAX_URL)
             ),
         ];
-        if let Some(response) = &exchange.response {
+        if let Some(response) = &exchange.response
+            && exchange.kind != ExchangeKind::Database
+        {
             parts.push(response.status.to_string());
         }
         match &exchange.error {

@@ -14,8 +14,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 
 use super::address::Server;
-use super::conversation::{Conversation, Route};
+use super::conversation::{Conversation, Operation, Route};
 use super::frames::{Frame, Frames};
+use super::record;
 use super::span::Telemetry;
 use super::wire::{self, Opening};
 
@@ -128,7 +129,7 @@ where
                 };
                 out.extend_from_slice(&frame.bytes);
                 if let Some((operation, database)) = ended {
-                    telemetry.finished(&operation, database.as_ref());
+                    end(&telemetry, operation, database.as_ref());
                 }
             }
             if client_write.lock().await.write_all(&out).await.is_err() {
@@ -139,6 +140,22 @@ where
         let _ = client_write.lock().await.shutdown().await;
     };
     tokio::join!(from_client, from_server);
+}
+
+/// The span of an operation that ended, and its exchange when it is
+/// recorded.
+fn end(telemetry: &Telemetry, mut operation: Operation, database: Option<&Arc<str>>) {
+    let (trace_id, span_id, name) = telemetry.finished(&operation, database);
+    if let Some(pending) = operation.recording.take() {
+        let url = telemetry.url(database);
+        let server = record::Server {
+            url: &url,
+            trace_id,
+            span_id,
+            name: &name,
+        };
+        record::finish(pending, &operation, &server);
+    }
 }
 
 /// Reads until `frames` holds a whole message; `None` at the end of the

@@ -14,14 +14,22 @@
 //! to the batch's `Execute` (or to its `Parse` when nothing was to be
 //! executed, as when a statement is only prepared), and what was skipped
 //! made no operation. A `COPY` is one operation, its data in between.
+//!
+//! An operation that record mode records also keeps its parameters (with
+//! the types the server described for its statement), its columns (the
+//! statement's, in the formats the client bound) and rows, command tags
+//! and error ([`Captured`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use bytes::Bytes;
 use opentelemetry::Context;
 
+use super::capture::{self, Captured, Column, Parameter};
 use super::marker::{self, Seen};
+use super::record::{self, Pending};
 use super::sql::Statement;
 
 /// What the client sent, as far as operations are concerned.
@@ -34,12 +42,24 @@ pub(crate) enum Sent<'a> {
     },
     /// A simple query.
     Query(&'a str),
-    /// A statement prepared under a name (`""` the unnamed one).
-    Parse { statement: &'a str, sql: &'a str },
-    /// A portal made from a statement.
-    Bind { portal: &'a str, statement: &'a str },
-    /// A statement or portal described.
-    Describe,
+    /// A statement prepared under a name (`""` the unnamed one), with
+    /// the parameter types the client gave (`0`: the server's choice).
+    Parse {
+        statement: &'a str,
+        sql: &'a str,
+        types: &'a [u32],
+    },
+    /// A portal made from a statement, with the parameters' formats and
+    /// values and the results' formats.
+    Bind {
+        portal: &'a str,
+        statement: &'a str,
+        formats: &'a [i16],
+        values: &'a [Option<Bytes>],
+        result_formats: &'a [i16],
+    },
+    /// A statement (`Some(name)`) or a portal (`None`) described.
+    Describe { statement: Option<&'a str> },
     /// A portal run.
     Execute { portal: &'a str },
     /// A statement (`S`) or portal (`P`) closed.
@@ -57,26 +77,28 @@ pub(crate) enum Answered<'a> {
     ParseComplete,
     BindComplete,
     CloseComplete,
-    /// RowDescription or NoData: the end of a Describe's answer (a
-    /// statement's ParameterDescription comes before it and closes
-    /// nothing).
-    Described,
-    /// A statement done.
-    CommandComplete,
+    /// A statement's parameter types (the start of a statement Describe's
+    /// answer).
+    ParameterDescription(Vec<u32>),
+    /// The columns of a statement, portal or simple query's statement
+    /// (the end of a Describe's answer).
+    RowDescription(Vec<Column>),
+    /// No columns (the end of a Describe's answer).
+    NoData,
+    /// A row: the DataRow's body.
+    DataRow(&'a Bytes),
+    /// A statement done, with its command tag.
+    CommandComplete(&'a str),
     /// An empty query done.
     EmptyQuery,
     /// An Execute's row limit reached.
     PortalSuspended,
-    /// An error, with its SQLSTATE and message.
-    Error {
-        code: &'a str,
-        message: &'a str,
-    },
+    /// An error: its fields by code byte.
+    Error(&'a [(u8, String)]),
     /// Ready for the next query, with the transaction status byte.
     Ready(u8),
-    /// Anything that closes nothing (rows, ParameterStatus,
-    /// NoticeResponse, NotificationResponse, authentication, copy
-    /// responses).
+    /// Anything that closes nothing (ParameterStatus, NoticeResponse,
+    /// NotificationResponse, authentication, copy responses).
     Other,
 }
 
@@ -109,6 +131,8 @@ pub(crate) struct Operation {
     pub(crate) started_at: Instant,
     pub(crate) ended_at: Instant,
     pub(crate) error: Option<DbError>,
+    /// Where it is recorded, and what it kept; `None` when it is not.
+    pub(crate) recording: Option<Pending>,
 }
 
 /// An operation under way.
@@ -119,6 +143,7 @@ struct Running {
     started: SystemTime,
     started_at: Instant,
     error: Option<DbError>,
+    recording: Option<Pending>,
 }
 
 impl Running {
@@ -129,7 +154,13 @@ impl Running {
             started: SystemTime::now(),
             started_at: Instant::now(),
             error: None,
+            recording: None,
         }
+    }
+
+    /// What it keeps for record mode, when it is recorded.
+    fn captured(&mut self) -> Option<&mut Captured> {
+        self.recording.as_mut().map(|pending| &mut pending.captured)
     }
 
     fn end(self) -> Operation {
@@ -140,8 +171,30 @@ impl Running {
             started_at: self.started_at,
             ended_at: Instant::now(),
             error: self.error,
+            recording: self.recording,
         }
     }
+}
+
+/// A prepared statement, and what the server said of it.
+#[derive(Debug)]
+struct Prepared {
+    statement: Arc<Statement>,
+    /// Parse's types, then the server's (ParameterDescription).
+    parameter_types: Vec<u32>,
+    /// The server's RowDescription, in text format; `None` before a
+    /// Describe, or for a statement without rows.
+    columns: Option<Vec<Column>>,
+}
+
+/// A portal: a statement bound to its parameters.
+#[derive(Debug)]
+struct Bound {
+    statement: Arc<Statement>,
+    /// Kept only when the portal is bound for a recorded operation.
+    parameters: Vec<Parameter>,
+    /// The statement's columns in the bound formats.
+    columns: Option<Vec<Column>>,
 }
 
 /// A message that waits for the answer that closes it.
@@ -150,7 +203,8 @@ enum Waiting {
     /// A Parse, with what would fail if it did.
     Parse(Running),
     Bind,
-    Describe,
+    /// A Describe of this statement, or of a portal (`None`).
+    Describe(Option<String>),
     Close,
     Sync,
     Execute(Running),
@@ -166,8 +220,8 @@ pub(crate) struct Conversation {
     /// The database named at start-up (`db.namespace`).
     pub(crate) database: Option<Arc<str>>,
     context: Context,
-    statements: HashMap<String, Arc<Statement>>,
-    portals: HashMap<String, Arc<Statement>>,
+    statements: HashMap<String, Prepared>,
+    portals: HashMap<String, Bound>,
     waiting: VecDeque<Waiting>,
     /// The last transaction status the server said.
     status: u8,
@@ -197,38 +251,67 @@ impl Conversation {
                     self.waiting.push_back(Waiting::Marker);
                 }
                 Seen::Query => {
-                    let running = Running::new(Statement::new(text), &self.context);
+                    let mut running = Running::new(Statement::new(text), &self.context);
+                    running.recording = record::begin(&self.context);
                     self.waiting.push_back(Waiting::Query(running));
                 }
             },
-            Sent::Parse { statement, sql } => {
+            Sent::Parse {
+                statement,
+                sql,
+                types,
+            } => {
                 let parsed = Statement::new(sql);
-                self.statements.insert(statement.to_owned(), parsed.clone());
+                let prepared = Prepared {
+                    statement: parsed.clone(),
+                    parameter_types: types.to_vec(),
+                    columns: None,
+                };
+                self.statements.insert(statement.to_owned(), prepared);
                 self.waiting
                     .push_back(Waiting::Parse(Running::new(parsed, &self.context)));
             }
-            Sent::Bind { portal, statement } => {
-                if let Some(parsed) = self.statements.get(statement) {
-                    self.portals.insert(portal.to_owned(), parsed.clone());
+            Sent::Bind {
+                portal,
+                statement,
+                formats,
+                values,
+                result_formats,
+            } => {
+                if let Some(prepared) = self.statements.get(statement) {
+                    let recorded = record::wanted(&self.context);
+                    let bound = bind(prepared, recorded, formats, values, result_formats);
+                    self.portals.insert(portal.to_owned(), bound);
                 }
                 self.waiting.push_back(Waiting::Bind);
             }
-            Sent::Describe => self.waiting.push_back(Waiting::Describe),
-            Sent::Execute { portal } => {
-                // A portal never bound here (bound before the proxy was in
-                // the way: cannot happen; a driver's bug): no text.
-                let statement = self
-                    .portals
-                    .get(portal)
-                    .cloned()
-                    .unwrap_or_else(|| Statement::new(""));
+            Sent::Describe { statement } => {
                 self.waiting
-                    .push_back(Waiting::Execute(Running::new(statement, &self.context)));
+                    .push_back(Waiting::Describe(statement.map(str::to_owned)));
+            }
+            Sent::Execute { portal } => {
+                let running = match self.portals.get(portal) {
+                    Some(bound) => {
+                        let mut running = Running::new(bound.statement.clone(), &self.context);
+                        running.recording = record::begin(&self.context).map(|mut pending| {
+                            pending.captured.parameters = bound.parameters.clone();
+                            pending.captured.results = vec![capture::ResultSet {
+                                columns: bound.columns.clone(),
+                                ..Default::default()
+                            }];
+                            pending
+                        });
+                        running
+                    }
+                    // A portal never bound here (a driver's bug): no text.
+                    None => Running::new(Statement::new(""), &self.context),
+                };
+                self.waiting.push_back(Waiting::Execute(running));
             }
             Sent::Close { kind, name } => {
                 match kind {
-                    b'S' => self.statements.remove(name),
-                    _ => self.portals.remove(name),
+                    b'S' => self.statements.remove(name).map(drop),
+                    _ => self.portals.remove(name).map(drop),
                 };
                 self.waiting.push_back(Waiting::Close);
             }
@@ -245,18 +328,38 @@ impl Conversation {
             Answered::ParseComplete => self.pop_if(|w| matches!(w, Waiting::Parse(_))),
             Answered::BindComplete => self.pop_if(|w| matches!(w, Waiting::Bind)),
             Answered::CloseComplete => self.pop_if(|w| matches!(w, Waiting::Close)),
-            Answered::Described => self.pop_if(|w| matches!(w, Waiting::Describe)),
-            // A simple query ends at its ReadyForQuery, an Execute here.
-            Answered::CommandComplete | Answered::EmptyQuery | Answered::PortalSuspended => {
-                match self.waiting.front() {
-                    Some(Waiting::Execute(_)) => self.end_front(),
-                    _ => None,
+            Answered::ParameterDescription(types) => {
+                if let Some(Waiting::Describe(Some(name))) = self.waiting.front()
+                    && let Some(prepared) = self.statements.get_mut(name)
+                {
+                    prepared.parameter_types = types;
                 }
+                None
             }
-            Answered::Error { code, message } => self.failed(DbError {
-                code: code.to_owned(),
-                message: message.to_owned(),
-            }),
+            Answered::RowDescription(columns) => self.described(Some(columns)),
+            Answered::NoData => self.described(None),
+            Answered::DataRow(body) => {
+                if let Some(Waiting::Query(running) | Waiting::Execute(running)) =
+                    self.waiting.front_mut()
+                    && let Some(captured) = running.captured()
+                {
+                    let cells = capture::cells(body).unwrap_or_default();
+                    captured.current().rows.push(cells);
+                }
+                None
+            }
+            Answered::CommandComplete(tag) => {
+                if let Some(Waiting::Query(running) | Waiting::Execute(running)) =
+                    self.waiting.front_mut()
+                    && let Some(captured) = running.captured()
+                {
+                    captured.current().tag = Some(tag.to_owned());
+                }
+                self.end_execute()
+            }
+            // A simple query ends at its ReadyForQuery, an Execute here.
+            Answered::EmptyQuery | Answered::PortalSuspended => self.end_execute(),
+            Answered::Error(fields) => self.failed(fields),
             Answered::Ready(status) => {
                 self.status = status;
                 if status == b'I' {
@@ -281,8 +384,33 @@ impl Conversation {
         None
     }
 
-    /// The Execute at the front ended.
-    fn end_front(&mut self) -> Option<Operation> {
+    /// A RowDescription or NoData: a Describe's end, or the columns of a
+    /// simple query's next statement.
+    fn described(&mut self, columns: Option<Vec<Column>>) -> Option<Operation> {
+        match self.waiting.front_mut() {
+            Some(Waiting::Describe(name)) => {
+                if let Some(name) = name
+                    && let Some(prepared) = self.statements.get_mut(name.as_str())
+                {
+                    prepared.columns = columns;
+                }
+                self.waiting.pop_front();
+            }
+            Some(Waiting::Query(running)) => {
+                if let Some(captured) = running.captured() {
+                    captured.current().columns = columns;
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// The Execute at the front ended, when there is one.
+    fn end_execute(&mut self) -> Option<Operation> {
+        if !matches!(self.waiting.front(), Some(Waiting::Execute(_))) {
+            return None;
+        }
         let Some(Waiting::Execute(running)) = self.waiting.pop_front() else {
             return None;
         };
@@ -290,11 +418,24 @@ impl Conversation {
     }
 
     /// An error: the simple query's, or the batch's up to its Sync.
-    fn failed(&mut self, error: DbError) -> Option<Operation> {
+    fn failed(&mut self, fields: &[(u8, String)]) -> Option<Operation> {
+        let field = |code: u8| {
+            fields
+                .iter()
+                .find(|(c, _)| *c == code)
+                .map_or("", |(_, value)| value.as_str())
+        };
+        let error = DbError {
+            code: field(b'C').to_owned(),
+            message: field(b'M').to_owned(),
+        };
         match self.waiting.front_mut() {
             // It ends at its ReadyForQuery.
             Some(Waiting::Query(running)) => {
                 running.error = Some(error);
+                if let Some(captured) = running.captured() {
+                    captured.error = Some(fields.to_vec());
+                }
                 return None;
             }
             // Nothing of the client's (a server shutting down).
@@ -316,7 +457,47 @@ impl Conversation {
         }
         let mut running = failed.or(parse)?;
         running.error = Some(error);
+        if let Some(captured) = running.captured() {
+            captured.error = Some(fields.to_vec());
+        }
         Some(running.end())
+    }
+}
+
+/// A portal from `prepared`; its parameters kept only when `recorded`.
+fn bind(
+    prepared: &Prepared,
+    recorded: bool,
+    formats: &[i16],
+    values: &[Option<Bytes>],
+    result_formats: &[i16],
+) -> Bound {
+    let parameters = if recorded {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, value)| Parameter {
+                type_oid: prepared.parameter_types.get(i).copied().unwrap_or(0),
+                format: capture::format_at(formats, i),
+                value: value.clone(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let columns = prepared.columns.as_ref().map(|columns| {
+        let formats = columns.iter().enumerate();
+        formats
+            .map(|(i, column)| Column {
+                format: capture::format_at(result_formats, i),
+                ..column.clone()
+            })
+            .collect()
+    });
+    Bound {
+        statement: prepared.statement.clone(),
+        parameters,
+        columns,
     }
 }
 
@@ -327,11 +508,18 @@ mod tests {
 
     fn execute(conversation: &mut Conversation, statement: &str, sql: Option<&str>) {
         if let Some(sql) = sql {
-            conversation.sent(Sent::Parse { statement, sql });
+            conversation.sent(Sent::Parse {
+                statement,
+                sql,
+                types: &[],
+            });
         }
         conversation.sent(Sent::Bind {
             portal: "",
             statement,
+            formats: &[],
+            values: &[],
+            result_formats: &[],
         });
         conversation.sent(Sent::Execute { portal: "" });
         conversation.sent(Sent::Sync);
@@ -345,6 +533,14 @@ mod tests {
         )
     }
 
+    fn error(code: &str) -> Vec<(u8, String)> {
+        vec![
+            (b'S', "ERROR".into()),
+            (b'C', code.into()),
+            (b'M', "failed".into()),
+        ]
+    }
+
     #[test]
     fn pipelined_executions_end_in_order_with_their_statements() {
         let mut conversation = Conversation::new();
@@ -356,10 +552,10 @@ mod tests {
             Answered::ParseComplete,
             Answered::BindComplete,
             Answered::Other,
-            Answered::CommandComplete,
+            Answered::CommandComplete("SELECT 1"),
             Answered::Ready(b'I'),
             Answered::BindComplete,
-            Answered::CommandComplete,
+            Answered::CommandComplete("SELECT 1"),
             Answered::Ready(b'I'),
         ] {
             ended.extend(conversation.answered(answer));
@@ -377,18 +573,9 @@ mod tests {
         let mut conversation = Conversation::new();
         execute(&mut conversation, "", Some("INSERT INTO t VALUES ($1)"));
         execute(&mut conversation, "", Some("SELECT 2"));
-        assert_eq!(
-            conversation.answered(Answered::ParseComplete).map(|_| ()),
-            None
-        );
-        assert_eq!(
-            conversation.answered(Answered::BindComplete).map(|_| ()),
-            None
-        );
-        let failed = conversation.answered(Answered::Error {
-            code: "23505",
-            message: "dup",
-        });
+        assert!(conversation.answered(Answered::ParseComplete).is_none());
+        assert!(conversation.answered(Answered::BindComplete).is_none());
+        let failed = conversation.answered(Answered::Error(&error("23505")));
         assert_eq!(
             sql(failed),
             ("INSERT INTO t VALUES ($1)".into(), Some("23505".into()))
@@ -398,10 +585,8 @@ mod tests {
         for answer in [Answered::ParseComplete, Answered::BindComplete] {
             assert!(conversation.answered(answer).is_none());
         }
-        assert_eq!(
-            sql(conversation.answered(Answered::CommandComplete)),
-            ("SELECT 2".into(), None)
-        );
+        let ended = conversation.answered(Answered::CommandComplete("SELECT 1"));
+        assert_eq!(sql(ended), ("SELECT 2".into(), None));
     }
 
     #[test]
@@ -410,13 +595,13 @@ mod tests {
         conversation.sent(Sent::Parse {
             statement: "s",
             sql: "SELEC 1",
+            types: &[],
         });
-        conversation.sent(Sent::Describe);
+        conversation.sent(Sent::Describe {
+            statement: Some("s"),
+        });
         conversation.sent(Sent::Sync);
-        let failed = conversation.answered(Answered::Error {
-            code: "42601",
-            message: "syntax",
-        });
+        let failed = conversation.answered(Answered::Error(&error("42601")));
         assert_eq!(sql(failed), ("SELEC 1".into(), Some("42601".into())));
         assert!(conversation.answered(Answered::Ready(b'I')).is_none());
         assert!(conversation.waiting.is_empty());
@@ -427,24 +612,77 @@ mod tests {
         let mut conversation = Conversation::new();
         conversation.sent(Sent::Query("SELECT 1; SELECT x"));
         for answer in [
-            Answered::Described,
+            Answered::RowDescription(Vec::new()),
             Answered::Other,
-            Answered::CommandComplete,
+            Answered::CommandComplete("SELECT 1"),
         ] {
             assert!(conversation.answered(answer).is_none());
         }
         assert!(
             conversation
-                .answered(Answered::Error {
-                    code: "42703",
-                    message: "x"
-                })
+                .answered(Answered::Error(&error("42703")))
                 .is_none()
         );
         let ended = conversation.answered(Answered::Ready(b'I'));
         assert_eq!(
             sql(ended),
             ("SELECT 1; SELECT x".into(), Some("42703".into()))
+        );
+    }
+
+    #[test]
+    fn a_described_statement_gives_its_portals_their_columns_and_parameter_types() {
+        let mut conversation = Conversation::new();
+        conversation.sent(Sent::Parse {
+            statement: "s",
+            sql: "SELECT $1::int4",
+            types: &[0],
+        });
+        conversation.sent(Sent::Describe {
+            statement: Some("s"),
+        });
+        conversation.sent(Sent::Sync);
+        let column = Column {
+            name: "int4".into(),
+            table_id: 0,
+            column_id: 0,
+            type_oid: 23,
+            type_size: 4,
+            type_modifier: -1,
+            format: 0,
+        };
+        for answer in [
+            Answered::ParseComplete,
+            Answered::ParameterDescription(vec![23]),
+            Answered::RowDescription(vec![column.clone()]),
+            Answered::Ready(b'I'),
+        ] {
+            assert!(conversation.answered(answer).is_none());
+        }
+        let prepared = &conversation.statements["s"];
+        assert_eq!(prepared.parameter_types, [23]);
+        let bound = bind(
+            prepared,
+            true,
+            &[1],
+            &[Some(Bytes::from_static(&[0, 0, 0, 7]))],
+            &[1],
+        );
+        assert_eq!(bound.parameters[0].type_oid, 23);
+        assert_eq!(bound.parameters[0].format, 1);
+        let columns = bound.columns.expect("described");
+        assert_eq!(
+            columns,
+            [Column {
+                format: 1,
+                ..column
+            }]
+        );
+        // Not recorded: no parameters kept.
+        assert!(
+            bind(prepared, false, &[1], &[None], &[])
+                .parameters
+                .is_empty()
         );
     }
 
@@ -457,7 +695,11 @@ mod tests {
             Route::AnswerMarker(b'I')
         );
         conversation.sent(Sent::Query("BEGIN"));
-        assert!(conversation.answered(Answered::CommandComplete).is_none());
+        assert!(
+            conversation
+                .answered(Answered::CommandComplete("BEGIN"))
+                .is_none()
+        );
         assert!(conversation.answered(Answered::Ready(b'T')).is_some());
         // Inside the transaction the status said is the server's.
         let marker = crate::postgres::marker();

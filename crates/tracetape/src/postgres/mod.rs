@@ -83,14 +83,21 @@
 )]
 
 mod address;
+mod capture;
 mod connection;
 mod conversation;
 mod frames;
 mod marker;
 mod pools;
 mod proxy;
+#[cfg(feature = "record-replay")]
+mod record;
 mod span;
 mod sql;
+#[cfg(not(feature = "record-replay"))]
+mod unrecorded;
+#[cfg(not(feature = "record-replay"))]
+use unrecorded as record;
 #[cfg(feature = "record-replay")]
 mod values;
 mod wire;

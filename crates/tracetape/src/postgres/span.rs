@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use opentelemetry::metrics::Histogram;
-use opentelemetry::trace::{Span, SpanKind, Status, Tracer};
+use opentelemetry::trace::{Span, SpanId, SpanKind, Status, TraceId, Tracer};
 use opentelemetry_semantic_conventions::attribute::{
     DB_COLLECTION_NAME, DB_NAMESPACE, DB_OPERATION_BATCH_SIZE, DB_OPERATION_NAME, DB_QUERY_SUMMARY,
     DB_QUERY_TEXT, DB_RESPONSE_STATUS_CODE, DB_SYSTEM_NAME, ERROR_TYPE, SERVER_ADDRESS,
@@ -53,8 +53,13 @@ impl Telemetry {
         }
     }
 
-    /// The span and measurement of `operation`, on `database`.
-    pub(crate) fn finished(&self, operation: &Operation, database: Option<&Arc<str>>) {
+    /// The span and measurement of `operation`, on `database`; and the
+    /// span's trace and id, and its name.
+    pub(crate) fn finished(
+        &self,
+        operation: &Operation,
+        database: Option<&Arc<str>>,
+    ) -> (TraceId, SpanId, Cow<'static, str>) {
         let statement = &operation.statement;
         let mut common = Vec::with_capacity(8);
         common.push(KeyValue::new(DB_SYSTEM_NAME, SYSTEM));
@@ -91,7 +96,7 @@ impl Telemetry {
         };
         self.providers.with_tracer(|tracer| {
             let mut span = tracer
-                .span_builder(name)
+                .span_builder(name.clone())
                 .with_kind(SpanKind::Client)
                 .with_start_time(operation.started)
                 .with_attributes(attributes)
@@ -99,7 +104,17 @@ impl Telemetry {
             if let Some(error) = &operation.error {
                 span.set_status(Status::error(error.message.clone()));
             }
+            let context = span.span_context();
+            let ids = (context.trace_id(), context.span_id(), name);
             span.end_with_timestamp(operation.started + elapsed);
-        });
+            ids
+        })
+    }
+
+    /// `postgresql://{server.address}:{server.port}/{database}`: where a
+    /// recorded operation ran.
+    pub(crate) fn url(&self, database: Option<&Arc<str>>) -> String {
+        let database = database.map_or("", |database| database.as_ref());
+        format!("{SYSTEM}://{}:{}/{database}", self.address, self.port)
     }
 }

@@ -1,13 +1,16 @@
 //! Whole messages read with pgwire's codec and told to a
-//! [`Conversation`]. Only the messages that open or close an operation
-//! are decoded; rows and copy data are passed on by their type byte.
+//! [`Conversation`]. Only the messages that open or close an operation,
+//! or describe one, are decoded; a row is handed on as its bytes (read
+//! only for an operation being recorded), copy data by its type byte.
 
 use bytes::BytesMut;
 use pgwire::error::PgWireError;
+use pgwire::messages::data::{ParameterDescription, RowDescription};
 use pgwire::messages::response::ErrorResponse;
 use pgwire::messages::startup::Startup;
 use pgwire::messages::{DecodeContext, Message, PgWireFrontendMessage, ProtocolVersion};
 
+use super::capture::Column;
 use super::conversation::{Answered, Conversation, Operation, Route, Sent};
 use super::frames::Frame;
 
@@ -89,12 +92,18 @@ pub(crate) fn client_sent(
         PgWireFrontendMessage::Parse(parse) => Sent::Parse {
             statement: name(&parse.name),
             sql: &parse.query,
+            types: &parse.type_oids,
         },
         PgWireFrontendMessage::Bind(bind) => Sent::Bind {
             portal: name(&bind.portal_name),
             statement: name(&bind.statement_name),
+            formats: &bind.parameter_format_codes,
+            values: &bind.parameters,
+            result_formats: &bind.result_column_format_codes,
         },
-        PgWireFrontendMessage::Describe(_) => Sent::Describe,
+        PgWireFrontendMessage::Describe(describe) => Sent::Describe {
+            statement: (describe.target_type == b'S').then(|| name(&describe.name)),
+        },
         PgWireFrontendMessage::Execute(execute) => Sent::Execute {
             portal: name(&execute.name),
         },
@@ -119,26 +128,42 @@ pub(crate) fn server_answered(
         Some(b'1') => Answered::ParseComplete,
         Some(b'2') => Answered::BindComplete,
         Some(b'3') => Answered::CloseComplete,
-        Some(b'T' | b'n') => Answered::Described,
+        Some(b'n') => Answered::NoData,
         Some(b'I') => Answered::EmptyQuery,
         Some(b's') => Answered::PortalSuspended,
         Some(b'Z') => Answered::Ready(body.first().copied().unwrap_or(b'I')),
-        Some(b'C') => Answered::CommandComplete,
+        Some(b'D') => return Ok(conversation.answered(Answered::DataRow(&frame.bytes.slice(5..)))),
+        Some(b'C') => {
+            let tag = body.split(|b| *b == 0).next().unwrap_or_default();
+            let tag = String::from_utf8_lossy(tag);
+            return Ok(conversation.answered(Answered::CommandComplete(&tag)));
+        }
+        Some(b't') => {
+            let mut buffer = BytesMut::from(frame.bytes.as_ref());
+            let described = ParameterDescription::decode(&mut buffer, &typed())?
+                .ok_or(PgWireError::InvalidMessageType(b't'))?;
+            Answered::ParameterDescription(described.types)
+        }
+        Some(b'T') => {
+            let mut buffer = BytesMut::from(frame.bytes.as_ref());
+            let described = RowDescription::decode(&mut buffer, &typed())?
+                .ok_or(PgWireError::InvalidMessageType(b'T'))?;
+            let columns = described.fields.into_iter().map(|field| Column {
+                name: field.name,
+                table_id: field.table_id,
+                column_id: field.column_id,
+                type_oid: field.type_id,
+                type_size: field.type_size,
+                type_modifier: field.type_modifier,
+                format: field.format_code,
+            });
+            Answered::RowDescription(columns.collect())
+        }
         Some(b'E') => {
             let mut buffer = BytesMut::from(frame.bytes.as_ref());
             let error = ErrorResponse::decode(&mut buffer, &typed())?
                 .ok_or(PgWireError::InvalidMessageType(b'E'))?;
-            let field = |code: u8| {
-                error
-                    .fields
-                    .iter()
-                    .find(|(c, _)| *c == code)
-                    .map_or("", |(_, v)| v.as_str())
-            };
-            return Ok(conversation.answered(Answered::Error {
-                code: field(b'C'),
-                message: field(b'M'),
-            }));
+            return Ok(conversation.answered(Answered::Error(&error.fields)));
         }
         _ => Answered::Other,
     };

@@ -37,7 +37,7 @@ pub(crate) fn request_record(
             .uri
             .path_and_query()
             .map_or_else(|| "/".to_owned(), |path| path.as_str().to_owned()),
-        ExchangeKind::Client => parts.uri.to_string(),
+        ExchangeKind::Client | ExchangeKind::Database => parts.uri.to_string(),
     };
     RequestRecord {
         method: parts.method.as_str().to_owned(),

@@ -109,7 +109,7 @@ impl Recording {
 fn route_key(kind: ExchangeKind) -> &'static str {
     match kind {
         ExchangeKind::Server => key::ROUTE,
-        ExchangeKind::Client => key::URL_TEMPLATE,
+        ExchangeKind::Client | ExchangeKind::Database => key::URL_TEMPLATE,
     }
 }
 
@@ -288,6 +288,12 @@ fn fill(mut recording: Recording, spans: &[&Span]) -> Result<Recording, DecodeEr
             Some(_) => {}
         }
         let attributes = Attributes(&span.attributes);
+        let kind = match kind {
+            ExchangeKind::Client if attributes.get(key::DB_SYSTEM).is_some() => {
+                ExchangeKind::Database
+            }
+            kind => kind,
+        };
         if attributes.bool(key::BACKGROUND).map_err(wrap)? == Some(true) {
             recording.background = true;
         }

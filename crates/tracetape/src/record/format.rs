@@ -17,7 +17,7 @@ use std::fmt;
 /// assert!(newer_minor.is_readable());
 /// let next_major = FormatVersion::new(FormatVersion::CURRENT.major + 1, 0);
 /// assert!(!next_major.is_readable());
-/// assert_eq!(FormatVersion::CURRENT.to_string(), "1.0");
+/// assert_eq!(FormatVersion::CURRENT.to_string(), "1.1");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FormatVersion {
@@ -29,7 +29,7 @@ pub struct FormatVersion {
 
 impl FormatVersion {
     /// The version this build writes: `1.0`.
-    pub const CURRENT: FormatVersion = FormatVersion::new(1, 0);
+    pub const CURRENT: FormatVersion = FormatVersion::new(1, 1);
 
     /// The version `major.minor`.
     pub const fn new(major: u32, minor: u32) -> Self {
@@ -114,6 +114,9 @@ pub(crate) mod span {
     pub(crate) const RESPONSE_BODY_SIZE: &str = "http.response.body.size";
     /// Why no response came (string).
     pub(crate) const ERROR: &str = "tracetape.error";
+    /// `db.system.name` of a database exchange (a CLIENT span); its
+    /// presence tells one from an HTTP call. Since format 1.1.
+    pub(crate) const DB_SYSTEM: &str = "db.system.name";
 }
 
 /// The keys of one header entry's kvlist.

@@ -59,6 +59,13 @@ pub enum ExchangeKind {
     Server,
     /// An outbound call the service made.
     Client,
+    /// A database operation the service ran (through
+    /// `tracetape::postgres`): the request's method is the operation
+    /// (`SELECT`, or `QUERY`), its URL the server and database
+    /// (`postgresql://host:port/db`), its body the SQL and parameters as
+    /// JSON; the response's status is 0 and its body the results (and the
+    /// error) as JSON. `docs/recordings.md` has the shape.
+    Database,
 }
 
 /// One request and its outcome, tied to the span that traced it.

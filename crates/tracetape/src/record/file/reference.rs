@@ -47,6 +47,9 @@ fn encode_exchange(recording: &Recording, exchange: &Exchange) -> Span {
     let request = &exchange.request;
     let mut attributes = Vec::with_capacity(16);
     attributes.push(boolean(key::BACKGROUND, recording.background));
+    if exchange.kind == ExchangeKind::Database {
+        attributes.push(string(key::DB_SYSTEM, "postgresql"));
+    }
 
     let method = http::Method::from_bytes(request.method.as_bytes())
         .map_or(Method::Other, |method| Method::of(&method));
@@ -104,7 +107,7 @@ fn encode_exchange(recording: &Recording, exchange: &Exchange) -> Span {
         name: exchange.name.clone(),
         kind: match exchange.kind {
             ExchangeKind::Server => SpanKind::Server,
-            ExchangeKind::Client => SpanKind::Client,
+            ExchangeKind::Client | ExchangeKind::Database => SpanKind::Client,
         } as i32,
         start_time_unix_nano: exchange.start_unix_nanos,
         end_time_unix_nano: exchange.end_unix_nanos,

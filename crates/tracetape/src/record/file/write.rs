@@ -47,7 +47,7 @@ fn span(out: &mut Vec<u8>, recording: &Recording, exchange: &Exchange) {
     string(out, &exchange.name);
     out.extend_from_slice(match exchange.kind {
         ExchangeKind::Server => br#","kind":2,"startTimeUnixNano":""#,
-        ExchangeKind::Client => br#","kind":3,"startTimeUnixNano":""#,
+        ExchangeKind::Client | ExchangeKind::Database => br#","kind":3,"startTimeUnixNano":""#,
     });
     number(out, exchange.start_unix_nanos);
     out.extend_from_slice(br#"","endTimeUnixNano":""#);
@@ -70,6 +70,10 @@ fn span(out: &mut Vec<u8>, recording: &Recording, exchange: &Exchange) {
 fn attributes(out: &mut Vec<u8>, recording: &Recording, exchange: &Exchange) {
     let request = &exchange.request;
     bool_kv(out, key::BACKGROUND, recording.background);
+    if exchange.kind == ExchangeKind::Database {
+        out.push(b',');
+        string_kv(out, key::DB_SYSTEM, "postgresql");
+    }
     let method = http::Method::from_bytes(request.method.as_bytes())
         .map_or(Method::Other, |method| Method::of(&method));
     out.push(b',');

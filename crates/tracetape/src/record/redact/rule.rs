@@ -269,7 +269,7 @@ impl RedactRule {
     pub(crate) fn applies_to(&self, exchange: &Exchange) -> bool {
         let direction = match exchange.kind {
             ExchangeKind::Server => Direction::Inbound,
-            ExchangeKind::Client => Direction::Outbound,
+            ExchangeKind::Client | ExchangeKind::Database => Direction::Outbound,
         };
         let request = &exchange.request;
         self.direction.is_none_or(|wanted| wanted == direction)
@@ -315,7 +315,7 @@ fn host(exchange: &Exchange) -> Option<String> {
             .map(|authority| authority.host().to_owned())
     };
     let host = match exchange.kind {
-        ExchangeKind::Client => from_url,
+        ExchangeKind::Client | ExchangeKind::Database => from_url,
         ExchangeKind::Server => from_url.or_else(from_header),
     };
     host.map(|host| host.to_ascii_lowercase())
