@@ -36,7 +36,8 @@ use tracetape::record::{Exchange, ExchangeKind, Recording, RecordingStore};
 use tracetape::server::TraceLayer;
 
 /// A depot: `POST /items/{name}` inserts (a duplicate is a 409),
-/// `GET /items/{name}` reads one back.
+/// `GET /items/{name}` reads one back; `POST /users/{name}` signs a user
+/// up with a password and a token, and reads them back.
 fn depot(pool: PgPool) -> Router {
     Router::new()
         .route(
@@ -69,6 +70,30 @@ fn depot(pool: PgPool) -> Router {
                             .await
                             .unwrap();
                     transaction.commit().await.unwrap();
+                    format!("{} {} {}", row.0, row.1, row.2)
+                },
+            ),
+        )
+        .route(
+            "/users/{name}",
+            post(
+                |State(pool): State<PgPool>, UrlPath(name): UrlPath<String>| async move {
+                    sqlx::query(
+                        "INSERT INTO users (name, password, api_token) VALUES ($1, $2, $3)",
+                    )
+                    .bind(&name)
+                    .bind("s3cret-pass")
+                    .bind("t0ken")
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                    let row: (String, String, String) = sqlx::query_as(
+                        "SELECT name, password, api_token FROM users WHERE name = $1",
+                    )
+                    .bind(&name)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
                     format!("{} {} {}", row.0, row.1, row.2)
                 },
             ),
@@ -140,7 +165,8 @@ async fn each_request_s_queries_join_its_recording_with_parameters_rows_and_erro
     // At start-up, outside any request: a background recording.
     sqlx::raw_sql(
         "CREATE TABLE items (id int8 GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
-         name text UNIQUE NOT NULL, qty int4 NOT NULL)",
+         name text UNIQUE NOT NULL, qty int4 NOT NULL); \
+         CREATE TABLE users (name text PRIMARY KEY, password text NOT NULL, api_token text)",
     )
     .execute(&pool)
     .await
@@ -168,7 +194,7 @@ async fn each_request_s_queries_join_its_recording_with_parameters_rows_and_erro
 
     let recorded = tokio::task::block_in_place(|| recordings(&telemetry, &dir, 4));
     let background: Vec<&Recording> = recorded.iter().filter(|r| r.background).collect();
-    assert_eq!(background.len(), 1, "the CREATE TABLE");
+    assert_eq!(background.len(), 1, "the CREATE TABLEs");
     let create = database(background[0]);
     assert_eq!(create.len(), 1);
     assert!(
@@ -177,7 +203,9 @@ async fn each_request_s_queries_join_its_recording_with_parameters_rows_and_erro
             .unwrap()
             .starts_with("CREATE TABLE items")
     );
-    assert_eq!(response(create[0])["results"][0]["tag"], "CREATE TABLE");
+    let created = response(create[0]);
+    assert_eq!(created["results"][0]["tag"], "CREATE TABLE");
+    assert_eq!(created["results"][1]["tag"], "CREATE TABLE");
 
     let by_request = |method: &str| -> Vec<&Recording> {
         recorded

@@ -10,6 +10,16 @@
 //! so a recording shows what the database held, redaction rules reach
 //! it as they reach HTTP bodies, and replay can give the driver back the
 //! same bytes.
+//!
+//! Values of columns that hold secrets are hashed as every redaction is
+//! (`REDACTED:` and a keyed hash, so equal secrets stay equal): the cells
+//! of such columns in results, and the parameters the SQL binds to them
+//! (`password = $1`, an `INSERT`'s column list). A column holds secrets
+//! when its name is one of the credential query keys (`password`,
+//! `secret`, `token`, `api_key`, … in `docs/security.md`, with those
+//! `TRACETAPE_REDACT_QUERY_KEYS` and the recording rules add) or ends in
+//! `_password`, `_secret`, `_token` or `_key`. Anything else is reached by
+//! the recording's JSON-path rules, as HTTP bodies are.
 
 use bytes::Bytes;
 use opentelemetry::Context;
@@ -18,11 +28,13 @@ use serde_json::{Map, Value, json};
 
 use super::capture::{Captured, Column, ResultSet};
 use super::conversation::Operation;
+use super::sql::Statement;
 use super::values;
+use crate::http_attrs::QueryKeys;
 use crate::record::assembly::unix_nanos;
 use crate::record::{
-    BodyRecord, Exchange, ExchangeKind, NotSampled, Part, Recorder, RequestRecord, ResponseRecord,
-    TraceRecording,
+    BodyRecord, Exchange, ExchangeKind, HeaderRecord, NotSampled, Part, Recorder, RedactionKey,
+    RequestRecord, ResponseRecord, TraceRecording,
 };
 
 /// An operation being recorded: where its exchange goes, and what it
@@ -30,6 +42,8 @@ use crate::record::{
 #[derive(Debug)]
 pub(crate) struct Pending {
     destination: Destination,
+    /// The recorder's redaction key.
+    key: RedactionKey,
     pub(crate) captured: Captured,
 }
 
@@ -45,15 +59,23 @@ enum Destination {
 /// Where an operation starting in `context` is recorded, if anywhere: one
 /// context lookup, and one atomic load when record mode is off.
 pub(crate) fn begin(context: &Context) -> Option<Pending> {
-    let destination = if let Some(trace) = context.get::<TraceRecording>() {
-        Destination::Trace(trace.part(), trace.recorder().max_body_bytes())
+    let (destination, key) = if let Some(trace) = context.get::<TraceRecording>() {
+        let recorder = trace.recorder();
+        let key = recorder.redaction_key().clone();
+        (
+            Destination::Trace(trace.part(), recorder.max_body_bytes()),
+            key,
+        )
     } else if context.get::<NotSampled>().is_some() {
         return None;
     } else {
-        Destination::Background(crate::record::global().filter(Recorder::sample)?)
+        let recorder = crate::record::global().filter(Recorder::sample)?;
+        let key = recorder.redaction_key().clone();
+        (Destination::Background(recorder), key)
     };
     Some(Pending {
         destination,
+        key,
         captured: Captured::default(),
     })
 }
@@ -101,13 +123,13 @@ pub(crate) fn finish(pending: Pending, operation: &Operation, server: &Server<'_
             // `BATCH INSERT` has no space in a method.
             method: method.replace(' ', "_"),
             url: server.url.to_owned(),
-            headers: Vec::new(),
-            body: body(&request_json(&statement.sql, captured), limit),
+            headers: json_headers(),
+            body: body(&request_json(statement, captured, &pending.key), limit),
         },
         response: Some(ResponseRecord {
             status: 0,
-            headers: Vec::new(),
-            body: body(&response_json(captured), limit),
+            headers: json_headers(),
+            body: body(&response_json(captured, &pending.key), limit),
         }),
         error: None,
     };
@@ -117,15 +139,44 @@ pub(crate) fn finish(pending: Pending, operation: &Operation, server: &Server<'_
     }
 }
 
+/// Whether a column of this name holds secrets (see the module's
+/// documentation).
+fn secret_column(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    QueryKeys::default().is_sensitive(&lower)
+        || ["_password", "_secret", "_token", "_key"]
+            .iter()
+            .any(|end| lower.ends_with(end))
+}
+
+/// A value as JSON, or its hash when it is a secret.
+fn value(
+    type_oid: u32,
+    format: i16,
+    bytes: Option<&[u8]>,
+    secret: bool,
+    key: &RedactionKey,
+) -> Value {
+    match bytes {
+        Some(bytes) if secret => Value::String(key.redact(bytes)),
+        _ => values::decode(type_oid, format, bytes),
+    }
+}
+
 /// `{"sql": …, "parameters": [values], "types": [oids], "formats": […]}`.
-fn request_json(sql: &str, captured: &Captured) -> Value {
+fn request_json(statement: &Statement, captured: &Captured, key: &RedactionKey) -> Value {
     let parameters = &captured.parameters;
+    let secret = |index: usize| {
+        (statement.parameter_columns.iter())
+            .any(|(number, column)| *number == index + 1 && secret_column(column))
+    };
     let values: Vec<Value> = parameters
         .iter()
-        .map(|p| values::decode(p.type_oid, p.format, p.value.as_deref()))
+        .enumerate()
+        .map(|(i, p)| value(p.type_oid, p.format, p.value.as_deref(), secret(i), key))
         .collect();
     let mut object = Map::new();
-    object.insert("sql".into(), Value::from(sql));
+    object.insert("sql".into(), Value::from(&*statement.sql));
     if !parameters.is_empty() {
         object.insert("parameters".into(), Value::from(values));
         object.insert(
@@ -141,12 +192,13 @@ fn request_json(sql: &str, captured: &Captured) -> Value {
 }
 
 /// `{"results": [{"columns": […], "rows": [[…]], "tag": …}], "error": {…}}`.
-fn response_json(captured: &Captured) -> Value {
+fn response_json(captured: &Captured, key: &RedactionKey) -> Value {
     let mut object = Map::new();
-    object.insert(
-        "results".into(),
-        captured.results.iter().map(result_json).collect(),
-    );
+    let results = captured
+        .results
+        .iter()
+        .map(|result| result_json(result, key));
+    object.insert("results".into(), results.collect());
     if let Some(fields) = &captured.error {
         let error: Map<String, Value> = fields
             .iter()
@@ -157,10 +209,11 @@ fn response_json(captured: &Captured) -> Value {
     Value::Object(object)
 }
 
-fn result_json(result: &ResultSet) -> Value {
+fn result_json(result: &ResultSet, key: &RedactionKey) -> Value {
     let mut object = Map::new();
     if let Some(columns) = &result.columns {
         object.insert("columns".into(), columns.iter().map(column_json).collect());
+        let secret: Vec<bool> = columns.iter().map(|c| secret_column(&c.name)).collect();
         let rows: Vec<Value> = result
             .rows
             .iter()
@@ -168,7 +221,8 @@ fn result_json(result: &ResultSet) -> Value {
                 let cells = row.iter().enumerate().map(|(i, cell)| {
                     let (type_oid, format) =
                         columns.get(i).map_or((0, 1), |c| (c.type_oid, c.format));
-                    values::decode(type_oid, format, cell.as_deref())
+                    let secret = secret.get(i).copied().unwrap_or(false);
+                    value(type_oid, format, cell.as_deref(), secret, key)
                 });
                 Value::Array(cells.collect())
             })
@@ -219,6 +273,15 @@ fn field_name(code: u8) -> String {
         other => return char::from(other).to_string(),
     };
     name.to_owned()
+}
+
+/// `content-type: application/json`: the bodies are JSON, for the tools
+/// and rules that read bodies by their type.
+fn json_headers() -> Vec<HeaderRecord> {
+    vec![HeaderRecord {
+        name: "content-type".to_owned(),
+        value: Bytes::from_static(b"application/json"),
+    }]
 }
 
 /// `value` as a body: its JSON, cut at `limit` bytes.

@@ -28,6 +28,11 @@ pub(crate) struct Statement {
     /// `db.query.summary`, also the span's name.
     pub(crate) summary: Option<Arc<str>>,
     pub(crate) batch_size: Option<usize>,
+    /// The columns its parameters are bound to, where the text says
+    /// ([`parameter_columns`]): record mode hashes those bound to columns
+    /// that hold secrets.
+    #[cfg_attr(not(feature = "record-replay"), allow(dead_code))]
+    pub(crate) parameter_columns: Vec<(usize, String)>,
 }
 
 impl Statement {
@@ -40,6 +45,7 @@ impl Statement {
             operation: described.operation.map(Arc::from),
             collection: described.collection.map(Arc::from),
             batch_size: described.batch_size,
+            parameter_columns: parameter_columns(sql),
         })
     }
 }
@@ -456,6 +462,86 @@ fn collection(statement: &[Token<'_>]) -> Option<String> {
     Some(name)
 }
 
+/// The columns parameters are bound to, where the text plainly says:
+/// `column = $n` (and `<>`, `<`, `>`, `LIKE`, … any operator between a
+/// column and a parameter), and an `INSERT`'s column list against its
+/// `VALUES` tuples. Parameter numbers are 1-based, as in the text; a
+/// column is its last name part, unquoted as written.
+pub(crate) fn parameter_columns(text: &str) -> Vec<(usize, String)> {
+    let tokens = tokens(text);
+    let mut found = Vec::new();
+    let number = |token: &Token<'_>| match token {
+        Token::Parameter(p) => p[1..].parse::<usize>().ok(),
+        _ => None,
+    };
+    let name = |token: &Token<'_>| match token {
+        Token::Word(w) => Some(w.to_string()),
+        Token::Quoted(q) => Some(q.trim_matches('"').to_owned()),
+        _ => None,
+    };
+    // column <op> $n, with an operator of punctuation or LIKE / ILIKE.
+    for (at, token) in tokens.iter().enumerate() {
+        let Some(n) = number(token) else { continue };
+        let mut before = at;
+        while before > 0 {
+            match tokens[before - 1] {
+                Token::Punct('=' | '<' | '>' | '!' | '~') => before -= 1,
+                Token::Word(w)
+                    if w.eq_ignore_ascii_case("like") || w.eq_ignore_ascii_case("ilike") =>
+                {
+                    before -= 1
+                }
+                _ => break,
+            }
+        }
+        if before < at
+            && before > 0
+            && let Some(column) = name(&tokens[before - 1])
+        {
+            found.push((n, column));
+        }
+    }
+    // INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)
+    let word = |t: &Token<'_>, k: &str| matches!(t, Token::Word(w) if w.eq_ignore_ascii_case(k));
+    if tokens.first().is_some_and(|t| word(t, "insert"))
+        && let Some(open) = tokens.iter().position(|t| *t == Token::Punct('('))
+        && let Some(values) = tokens.iter().position(|t| word(t, "values"))
+        && open < values
+    {
+        let close = tokens[open..]
+            .iter()
+            .position(|t| *t == Token::Punct(')'))
+            .map(|c| open + c);
+        let columns: Vec<String> = tokens[open + 1..close.unwrap_or(open)]
+            .iter()
+            .filter_map(|t| name(t))
+            .collect();
+        let (mut depth, mut position) = (0usize, 0usize);
+        for token in &tokens[values + 1..] {
+            match token {
+                Token::Punct('(') => {
+                    depth += 1;
+                    if depth == 1 {
+                        position = 0;
+                    }
+                }
+                Token::Punct(')') => depth = depth.saturating_sub(1),
+                Token::Punct(',') if depth == 1 => position += 1,
+                // Between tuples.
+                Token::Punct(',') if depth == 0 => {}
+                Token::Parameter(_) if depth == 1 => {
+                    if let (Some(n), Some(column)) = (number(token), columns.get(position)) {
+                        found.push((n, column.clone()));
+                    }
+                }
+                _ if depth == 0 => break,
+                _ => {}
+            }
+        }
+    }
+    found
+}
+
 /// Words that start the clauses after a `FROM` or an `UPDATE`'s table.
 const CLAUSES: &[&str] = &[
     "where",
@@ -602,6 +688,25 @@ mod tests {
         assert_eq!(mixed.batch_size, Some(3));
         // A semicolon in a string or in parentheses splits nothing.
         assert_eq!(describe("SELECT ';' FROM t").batch_size, None);
+    }
+
+    #[test]
+    fn parameters_bound_to_columns_where_the_text_says() {
+        let found = parameter_columns(
+            "UPDATE users SET password = $1, \"Email\" = $2 WHERE u.id=$3 AND name ILIKE $4",
+        );
+        let expected = [(1, "password"), (2, "Email"), (3, "id"), (4, "name")];
+        let expected: Vec<(usize, String)> = expected
+            .iter()
+            .map(|(n, c)| (*n, (*c).to_owned()))
+            .collect();
+        assert_eq!(found, expected);
+        let found = parameter_columns(
+            "INSERT INTO users (name, password) VALUES ($1, $2), ($3, lower($4)) RETURNING id",
+        );
+        let found: Vec<(usize, &str)> = found.iter().map(|(n, c)| (*n, c.as_str())).collect();
+        assert_eq!(found, [(1, "name"), (2, "password"), (3, "name")]);
+        assert!(parameter_columns("SELECT $1::int + 1").is_empty());
     }
 
     #[test]

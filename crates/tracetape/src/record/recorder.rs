@@ -323,6 +323,13 @@ impl Recorder {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 
+    /// The key this recorder's redactions hash with, for what is
+    /// redacted before it reaches an exchange (database values).
+    #[cfg(feature = "postgres")]
+    pub(crate) fn redaction_key(&self) -> &super::RedactionKey {
+        self.inner.redactor.key()
+    }
+
     /// How many bytes of each body are kept.
     pub fn max_body_bytes(&self) -> usize {
         self.inner.max_body_bytes

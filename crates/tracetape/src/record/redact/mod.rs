@@ -125,6 +125,12 @@ impl Redactor {
         Self { rules, key }
     }
 
+    /// The key redactions hash with.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn key(&self) -> &RedactionKey {
+        &self.key
+    }
+
     /// `recording` with every rule applied; `None` when a rule dropped its
     /// inbound exchange, or every exchange it had.
     pub(crate) fn apply(&self, mut recording: Recording) -> Option<Recording> {
