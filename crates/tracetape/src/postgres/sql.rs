@@ -514,7 +514,7 @@ pub(crate) fn parameter_columns(text: &str) -> Vec<(usize, String)> {
             .map(|c| open + c);
         let columns: Vec<String> = tokens[open + 1..close.unwrap_or(open)]
             .iter()
-            .filter_map(|t| name(t))
+            .filter_map(name)
             .collect();
         let (mut depth, mut position) = (0usize, 0usize);
         for token in &tokens[values + 1..] {
