@@ -80,12 +80,13 @@ pub(crate) fn accepted(
     }
     original.exchanges[inbound].response = exchange.response;
 
-    // The outbound calls, by their position among them, as the log counts.
+    // The outbound calls (and database operations), by their position
+    // among them, as the log counts.
     let outbound: Vec<usize> = original
         .exchanges
         .iter()
         .enumerate()
-        .filter(|(_, exchange)| exchange.kind == ExchangeKind::Client)
+        .filter(|(_, exchange)| exchange.kind != ExchangeKind::Server)
         .map(|(at, _)| at)
         .collect();
     let mut users: HashMap<usize, usize> = HashMap::new();

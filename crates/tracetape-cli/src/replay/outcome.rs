@@ -189,7 +189,7 @@ pub(crate) fn judge(
         calls: Vec::new(),
         recorded_calls: replayable
             .recording
-            .outbound()
+            .calls()
             .map(|exchange| RecordedCall {
                 method: exchange.request.method.clone(),
                 url: exchange.request.url.clone(),

@@ -63,6 +63,30 @@ impl Captured {
     }
 }
 
+/// The fields of an ErrorResponse by their code byte, with the names
+/// PostgreSQL's documentation gives them (recordings use the names).
+#[cfg(feature = "record-replay")]
+pub(crate) const ERROR_FIELDS: [(u8, &str); 18] = [
+    (b'S', "severity"),
+    (b'V', "severity_nonlocalized"),
+    (b'C', "code"),
+    (b'M', "message"),
+    (b'D', "detail"),
+    (b'H', "hint"),
+    (b'P', "position"),
+    (b'p', "internal_position"),
+    (b'q', "internal_query"),
+    (b'W', "where"),
+    (b's', "schema"),
+    (b't', "table"),
+    (b'c', "column"),
+    (b'd', "data_type"),
+    (b'n', "constraint"),
+    (b'F', "file"),
+    (b'L', "line"),
+    (b'R', "routine"),
+];
+
 /// The format of the value at `index`, as Bind's format codes give it:
 /// none means all text, one means all that one, else one each.
 pub(crate) fn format_at(formats: &[i16], index: usize) -> i16 {

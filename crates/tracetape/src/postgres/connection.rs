@@ -30,7 +30,7 @@ where
     let mut conversation = Conversation::new();
     // The start-up: encryption refused (the proxy is on loopback), then
     // the StartupMessage or a CancelRequest, passed on as it came.
-    let first = loop {
+    let (first, cancel) = loop {
         let frame = match read_frame(&mut client_read, &mut from_client).await {
             Ok(Some(frame)) => frame,
             _ => return,
@@ -41,18 +41,33 @@ where
                     return;
                 }
             }
-            Ok(Opening::Cancel) => break frame,
+            Ok(Opening::Cancel) => break (frame, true),
             Ok(Opening::Startup { database, user }) => {
                 conversation.sent(super::conversation::Sent::Startup {
                     database: database.as_deref(),
                     user: user.as_deref(),
                 });
                 from_client.set_untyped(false);
-                break frame;
+                break (frame, false);
             }
             Err(_) => return,
         }
     };
+    // Replay mode: no database is reached; the proxy answers.
+    #[cfg(feature = "record-replay")]
+    if super::replay::replaying() {
+        if cancel {
+            // Nothing runs that could be cancelled.
+            return;
+        }
+        let server = super::replay::Server::new(telemetry, conversation.database.clone());
+        server.serve(client_read, client_write, from_client).await;
+        return;
+    }
+    // A cancel request goes on to the server as it came, as a start-up
+    // does.
+    #[cfg(not(feature = "record-replay"))]
+    let _ = cancel;
     let upstream = match connect(&server).await {
         Ok(upstream) => upstream,
         Err(error) => {

@@ -92,6 +92,8 @@ mod pools;
 mod proxy;
 #[cfg(feature = "record-replay")]
 mod record;
+#[cfg(feature = "record-replay")]
+mod replay;
 mod span;
 mod sql;
 #[cfg(not(feature = "record-replay"))]

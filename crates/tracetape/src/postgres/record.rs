@@ -26,7 +26,7 @@ use opentelemetry::Context;
 use opentelemetry::trace::{SpanId, TraceContextExt, TraceId};
 use serde_json::{Map, Value, json};
 
-use super::capture::{Captured, Column, ResultSet};
+use super::capture::{self, Captured, Column, Parameter, ResultSet};
 use super::conversation::Operation;
 use super::sql::Statement;
 use super::values;
@@ -124,7 +124,10 @@ pub(crate) fn finish(pending: Pending, operation: &Operation, server: &Server<'_
             method: method.replace(' ', "_"),
             url: server.url.to_owned(),
             headers: json_headers(),
-            body: body(&request_json(statement, captured, &pending.key), limit),
+            body: body(
+                &request_json(statement, &captured.parameters, &pending.key),
+                limit,
+            ),
         },
         response: Some(ResponseRecord {
             status: 0,
@@ -163,9 +166,14 @@ fn value(
     }
 }
 
-/// `{"sql": …, "parameters": [values], "types": [oids], "formats": […]}`.
-fn request_json(statement: &Statement, captured: &Captured, key: &RedactionKey) -> Value {
-    let parameters = &captured.parameters;
+/// `{"sql": …, "parameters": [values], "types": [oids], "formats": […]}`,
+/// the SQL [`normalized`](super::sql::normalized): the request body of a
+/// recorded operation, and of a live one in replay.
+pub(crate) fn request_json(
+    statement: &Statement,
+    parameters: &[Parameter],
+    key: &RedactionKey,
+) -> Value {
     let secret = |index: usize| {
         (statement.parameter_columns.iter())
             .any(|(number, column)| *number == index + 1 && secret_column(column))
@@ -176,7 +184,10 @@ fn request_json(statement: &Statement, captured: &Captured, key: &RedactionKey) 
         .map(|(i, p)| value(p.type_oid, p.format, p.value.as_deref(), secret(i), key))
         .collect();
     let mut object = Map::new();
-    object.insert("sql".into(), Value::from(&*statement.sql));
+    object.insert(
+        "sql".into(),
+        Value::from(super::sql::normalized(&statement.sql)),
+    );
     if !parameters.is_empty() {
         object.insert("parameters".into(), Value::from(values));
         object.insert(
@@ -248,31 +259,13 @@ fn column_json(column: &Column) -> Value {
     })
 }
 
-/// The name of an ErrorResponse field (PostgreSQL's documentation's
-/// names), or its code letter for one it does not name.
+/// The name of an ErrorResponse field, or its code letter for one
+/// PostgreSQL's documentation does not name.
 fn field_name(code: u8) -> String {
-    let name = match code {
-        b'S' => "severity",
-        b'V' => "severity_nonlocalized",
-        b'C' => "code",
-        b'M' => "message",
-        b'D' => "detail",
-        b'H' => "hint",
-        b'P' => "position",
-        b'p' => "internal_position",
-        b'q' => "internal_query",
-        b'W' => "where",
-        b's' => "schema",
-        b't' => "table",
-        b'c' => "column",
-        b'd' => "data_type",
-        b'n' => "constraint",
-        b'F' => "file",
-        b'L' => "line",
-        b'R' => "routine",
-        other => return char::from(other).to_string(),
-    };
-    name.to_owned()
+    match capture::ERROR_FIELDS.iter().find(|(c, _)| *c == code) {
+        Some((_, name)) => (*name).to_owned(),
+        None => char::from(code).to_string(),
+    }
 }
 
 /// `content-type: application/json`: the bodies are JSON, for the tools

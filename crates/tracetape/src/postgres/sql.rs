@@ -57,8 +57,8 @@ enum Token<'a> {
     Word(&'a str),
     /// A double-quoted identifier, quotes included.
     Quoted(&'a str),
-    /// A string or number.
-    Literal,
+    /// A string or number, as written.
+    Literal(&'a str),
     /// `$1`, `$2`, …
     Parameter(&'a str),
     /// Any other character (`(`, `,`, `;`, `.`, operators).
@@ -81,8 +81,9 @@ fn tokens(text: &str) -> Vec<Token<'_>> {
         } else if rest.starts_with("/*") {
             at += block_comment_len(rest);
         } else if byte == b'\'' {
-            at += quoted_len(rest, b'\'');
-            out.push(Token::Literal);
+            let len = quoted_len(rest, b'\'');
+            out.push(Token::Literal(&rest[..len]));
+            at += len;
         } else if byte == b'"' {
             let len = quoted_len(rest, b'"');
             out.push(Token::Quoted(&rest[..len]));
@@ -93,26 +94,29 @@ fn tokens(text: &str) -> Vec<Token<'_>> {
                 out.push(Token::Parameter(&rest[..1 + digits]));
                 at += 1 + digits;
             } else if let Some(len) = dollar_quoted_len(rest) {
-                out.push(Token::Literal);
+                out.push(Token::Literal(&rest[..len]));
                 at += len;
             } else {
                 out.push(Token::Punct('$'));
                 at += 1;
             }
         } else if byte.is_ascii_digit() || (byte == b'.' && next_is_digit(bytes, at)) {
-            at += number_len(rest);
-            out.push(Token::Literal);
+            let len = number_len(rest);
+            out.push(Token::Literal(&rest[..len]));
+            at += len;
         } else if is_word_start(byte) {
             let len = rest.bytes().take_while(|b| is_word_byte(*b)).count();
             let word = &rest[..len];
             // E'…', B'…', X'…', N'…' and U&'…' are strings.
             let prefix = matches!(word.to_ascii_uppercase().as_str(), "E" | "B" | "X" | "N");
             if prefix && rest[len..].starts_with('\'') {
-                at += len + quoted_len(&rest[len..], b'\'');
-                out.push(Token::Literal);
+                let len = len + quoted_len(&rest[len..], b'\'');
+                out.push(Token::Literal(&rest[..len]));
+                at += len;
             } else if word.eq_ignore_ascii_case("U") && rest[len..].starts_with("&'") {
-                at += len + 1 + quoted_len(&rest[len + 1..], b'\'');
-                out.push(Token::Literal);
+                let len = len + 1 + quoted_len(&rest[len + 1..], b'\'');
+                out.push(Token::Literal(&rest[..len]));
+                at += len;
             } else {
                 out.push(Token::Word(word));
                 at += len;
@@ -215,22 +219,35 @@ fn number_len(text: &str) -> usize {
 ///
 /// Parameters (`$1`) stay: their values travel apart from the text.
 fn without_literals(text: &str) -> String {
+    written(text, |_| "?")
+}
+
+/// `text` with comments removed and white space runs made one space,
+/// literals kept: the SQL recordings keep and replay matches, so that a
+/// comment (a `traceparent` a tool wrote into it) or a line break changes
+/// nothing.
+#[cfg_attr(not(feature = "record-replay"), allow(dead_code))]
+pub(crate) fn normalized(text: &str) -> String {
+    written(text, |literal| literal)
+}
+
+/// The tokens of `text` written again, one space apart where one is
+/// needed, each literal as `literal` gives it.
+fn written<'a>(text: &'a str, literal: impl Fn(&'a str) -> &'a str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut last: Option<Token<'_>> = None;
     for token in tokens(text) {
-        let piece: &str = match token {
-            Token::Word(word) | Token::Quoted(word) | Token::Parameter(word) => word,
-            Token::Literal => "?",
-            Token::Punct(_) => "",
-        };
         if let Some(previous) = last
             && needs_space(previous, token)
         {
             out.push(' ');
         }
         match token {
+            Token::Word(piece) | Token::Quoted(piece) | Token::Parameter(piece) => {
+                out.push_str(piece);
+            }
+            Token::Literal(text) => out.push_str(literal(text)),
             Token::Punct(c) => out.push(c),
-            _ => out.push_str(piece),
         }
         last = Some(token);
     }
@@ -609,6 +626,18 @@ mod tests {
         assert_eq!(
             without_literals("SELECT col2, t1.\"Col\" FROM t1"),
             "SELECT col2, t1.\"Col\" FROM t1"
+        );
+    }
+
+    #[test]
+    fn normalized_text_keeps_literals_and_drops_comments() {
+        assert_eq!(
+            normalized("SELECT  *\n FROM t /* traceparent='00-…' */ WHERE a = 'x  y' -- note\n"),
+            "SELECT * FROM t WHERE a = 'x  y'"
+        );
+        assert_eq!(
+            normalized("insert into t(a) values ($1, 2.5)"),
+            "insert into t(a) values($1, 2.5)"
         );
     }
 

@@ -119,7 +119,16 @@ impl Recording {
             .find(|exchange| exchange.kind == ExchangeKind::Server)
     }
 
-    /// The outbound calls, in the order they started.
+    /// The outbound calls and database operations, in the order they
+    /// started: what replay answers from, and the order its log counts
+    /// them in.
+    pub fn calls(&self) -> impl Iterator<Item = &Exchange> {
+        self.exchanges
+            .iter()
+            .filter(|exchange| exchange.kind != ExchangeKind::Server)
+    }
+
+    /// The outbound HTTP calls, in the order they started.
     pub fn outbound(&self) -> impl Iterator<Item = &Exchange> {
         self.exchanges
             .iter()

@@ -192,6 +192,23 @@ impl ReplayScope {
         ))
     }
 
+    /// The session that answers, when there is one (not for a recording
+    /// the store lacks, nor once replay has ended or was refused).
+    #[cfg(feature = "postgres")]
+    pub(crate) fn session(&self) -> Option<&Arc<MockSession>> {
+        self.inner.session.as_ref().ok()
+    }
+
+    /// The key the recordings' redactions hashed with: live calls are
+    /// redacted with it before they are compared.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn redaction_key(&self) -> crate::record::RedactionKey {
+        match self.session() {
+            Some(session) => session.redaction_key().clone(),
+            None => crate::record::RedactionKey::fixed(),
+        }
+    }
+
     /// The recorded response that answers `call`, once its turn has come
     /// when the request takes turns with others.
     pub(crate) async fn answer(&self, call: &LiveCall) -> Result<ResponseRecord, ReplayError> {

@@ -125,7 +125,8 @@ impl Matcher {
     }
 
     /// The session for replaying `recording`'s inbound request: its
-    /// outbound calls, in recorded order.
+    /// outbound calls and database operations
+    /// ([`Recording::calls`]), in recorded order.
     pub fn session(&self, recording: &Recording) -> MockSession {
         let scope = match recording.inbound() {
             Some(inbound) => format!(
@@ -134,7 +135,7 @@ impl Matcher {
             ),
             None => format!("recording {}", recording.trace_id),
         };
-        self.session_over(scope, recording.outbound().cloned().collect())
+        self.session_over(scope, recording.calls().cloned().collect())
     }
 
     /// The session for calls made outside any replayed request (at
@@ -150,7 +151,7 @@ impl Matcher {
         let mut exchanges: Vec<Exchange> = recordings
             .into_iter()
             .filter(|recording| recording.background)
-            .flat_map(|recording| recording.outbound().cloned())
+            .flat_map(|recording| recording.calls().cloned())
             .collect();
         exchanges.sort_by_key(|exchange| exchange.start_unix_nanos);
         let scope = "the background recordings".to_owned();
@@ -163,7 +164,7 @@ impl Matcher {
     fn session_over(&self, scope: String, exchanges: Vec<Exchange>) -> MockSession {
         let mocks: Vec<Mock> = exchanges
             .into_iter()
-            .filter(|exchange| exchange.kind == ExchangeKind::Client)
+            .filter(|exchange| exchange.kind != ExchangeKind::Server)
             .map(|exchange| Mock {
                 request: NormalRequest::recorded(&exchange.request, &self.headers),
                 call: CallSummary::of(&exchange.request),
@@ -556,6 +557,12 @@ impl MockSession {
                 })
             })
             .collect()
+    }
+
+    /// The key redactions hash with.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn redaction_key(&self) -> &crate::record::RedactionKey {
+        self.redactor.key()
     }
 
     /// The recorded call at `index`, as recorded.
