@@ -1,7 +1,7 @@
-//! PostgreSQL queries as CLIENT spans, through an in-process proxy that
-//! speaks the wire protocol.
+//! PostgreSQL queries as CLIENT spans, recorded and replayed, through an
+//! in-process proxy that speaks the wire protocol.
 //!
-//! [`proxy`] starts a proxy on a loopback port for a database URL and
+//! [`proxy`] starts a proxy on a Unix socket of its own for a database URL and
 //! returns the URL to give the driver instead: the same user, password,
 //! database and options, with the proxy's address. Every driver that
 //! speaks the protocol (sqlx, tokio-postgres, and what is built on them:
@@ -57,6 +57,33 @@
 //! # }
 //! ```
 //!
+//! # Record and replay
+//!
+//! In record mode (`TRACETAPE_MODE=record`), each operation of a recorded
+//! request joins that request's recording: its SQL (comments and white
+//! space normalised), parameters, columns, rows, command tags and error,
+//! as JSON (`docs/recordings.md` has the shape; values of columns that
+//! hold secrets are hashed, `docs/security.md`). Operations outside any
+//! request (start-up, migrations, background jobs) make background
+//! recordings.
+//!
+//! In replay mode (`TRACETAPE_MODE=replay`) the proxy reaches no database:
+//! it is the server. Connecting succeeds (TLS refused, authentication
+//! `Ok`), and each operation is answered from the recording of the
+//! replayed request that runs it, matched as outbound HTTP calls are (the
+//! operation and server, then the SQL and parameters, dynamic values
+//! forgiven): a changed query or parameter is a call deviation at
+//! `$.sql` or `$.parameters[n]`, a query nothing recorded answers gets an
+//! error (SQLSTATE `XX000`) and is reported with the closest recorded
+//! ones, a recorded query never run is unused. The recorded rows come
+//! back in the formats the driver asks for, a recorded error (a unique
+//! violation) as the same error, and transactions keep their status. The
+//! connection to the database is not made, so it is not an unpatched
+//! dependency.
+//!
+//! The proxy decides per connection: set up telemetry (`tracetape::init`)
+//! before the pool connects.
+//!
 //! # Not covered
 //!
 //! - TLS between the proxy and the server: a URL that requires it
@@ -74,6 +101,10 @@
 //! - Drivers that do not speak the wire protocol over a socket the proxy
 //!   can stand in for (an embedded database, libpq through FFI with a
 //!   hard-coded socket).
+//! - In replay: `COPY` (its data is not recorded), notifications, and a
+//!   column asked for in another format than recorded (a different driver
+//!   or driver setting) get an error instead of an answer; a server
+//!   version other than `16.0` is not reported to the driver.
 
 // The pools' hooks are each behind a feature of their own; built without
 // one (docs.rs builds every feature), its link has nowhere to go.
