@@ -19,6 +19,10 @@
 //!   request here) a background recording of its own, with its parameters
 //!   and rows, written to a directory of the run's.
 //!
+//! Then replay speed (`--replay-seconds`): one lookup of each item is
+//! recorded, and the same load runs in replay mode, every query answered
+//! by the proxy from those recordings, no database reached.
+//!
 //! Modes alternate within each round, so all see the same machine; each
 //! run sets telemetry up for its mode and shuts it down after. The report
 //! gives queries per second per round, the median, and each median over
@@ -60,6 +64,9 @@ pub(crate) struct PostgresArgs {
     /// Connections in each pool.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub(crate) pool: u32,
+    /// Seconds of replayed queries after the rounds (0: none).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=600))]
+    pub(crate) replay_seconds: u64,
     /// The modes to run, untraced always among them (the ratios are
     /// against it).
     #[arg(
@@ -99,7 +106,69 @@ pub(crate) fn run(args: &PostgresArgs) -> anyhow::Result<()> {
         .build()
         .context("starting the runtime")?;
     let recordings = dir.path().join("recordings");
-    runtime.block_on(measure(args, &database.url(), &collector, &recordings))
+    runtime.block_on(async {
+        measure(args, &database.url(), &collector, &recordings).await?;
+        if args.replay_seconds > 0 {
+            let replayed = dir.path().join("replayed");
+            replay(args, &database.url(), &collector, &replayed).await?;
+        }
+        Ok(())
+    })
+}
+
+/// Replay speed: one lookup of each item recorded (each a background
+/// recording), then the same load as the other modes in replay mode, the
+/// proxy answering every query from those recordings.
+async fn replay(
+    args: &PostgresArgs,
+    url: &str,
+    collector: &Collector,
+    recordings: &Path,
+) -> anyhow::Result<()> {
+    let options = || PgPoolOptions::new().max_connections(args.pool);
+    let telemetry = telemetry_in(Some("record"), collector, recordings)?;
+    let proxied = tracetape::postgres::proxy(url)
+        .await
+        .context("starting the proxy")?;
+    let pool = tracetape::postgres::sqlx_traced(options())
+        .connect(&proxied)
+        .await?;
+    for id in 1..=ITEMS {
+        let _: (i64, String, i32) = sqlx::query_as("SELECT id, name, qty FROM items WHERE id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .context("recording a lookup")?;
+    }
+    pool.close().await;
+    let written = match telemetry.recorder() {
+        Some(recorder) => {
+            let _ = recorder.flush(Duration::from_secs(30));
+            recorder.written()
+        }
+        None => 0,
+    };
+    drop(telemetry);
+
+    let telemetry = telemetry_in(Some("replay"), collector, recordings)?;
+    anyhow::ensure!(telemetry.replayer().is_some(), "replay mode did not start");
+    let proxied = tracetape::postgres::proxy(url)
+        .await
+        .context("starting the proxy")?;
+    let pool = tracetape::postgres::sqlx_traced(options())
+        .connect(&proxied)
+        .await?;
+    load(&pool, args.tasks, Duration::from_secs(args.warmup)).await?;
+    let (queries, elapsed) =
+        load(&pool, args.tasks, Duration::from_secs(args.replay_seconds)).await?;
+    pool.close().await;
+    println!();
+    println!(
+        "replayed: {queries} queries in {elapsed:.2?}, {:.0}/s, answered from {written} \
+         recorded lookups with no database reached",
+        queries as f64 / elapsed.as_secs_f64()
+    );
+    Ok(())
 }
 
 /// Telemetry for one run of `mode`: spans to the collector, and for
@@ -109,7 +178,17 @@ fn telemetry(
     collector: &Collector,
     recordings: &Path,
 ) -> anyhow::Result<TelemetryGuard> {
-    let record = mode == Mode::Recorded;
+    let tracetape_mode = (mode == Mode::Recorded).then_some("record");
+    telemetry_in(tracetape_mode, collector, recordings)
+}
+
+/// Telemetry with spans to the collector, in `TRACETAPE_MODE` `mode`
+/// (none: off) over `recordings`.
+fn telemetry_in(
+    mode: Option<&'static str>,
+    collector: &Collector,
+    recordings: &Path,
+) -> anyhow::Result<TelemetryGuard> {
     let recordings = recordings.to_string_lossy().into_owned();
     Telemetry::builder()
         .with_service_name("bench-postgres")
@@ -118,7 +197,7 @@ fn telemetry(
         .with_otlp_endpoint(collector.http_endpoint())
         .with_metrics_exporter(MetricsExporter::None)
         .with_env_lookup(move |name| match name {
-            "TRACETAPE_MODE" if record => Some("record".to_owned()),
+            "TRACETAPE_MODE" => mode.map(str::to_owned),
             "TRACETAPE_RECORD_DIR" => Some(recordings.clone()),
             _ => std::env::var(name).ok(),
         })

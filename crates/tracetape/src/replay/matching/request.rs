@@ -70,6 +70,18 @@ impl NormalRequest {
 
     /// The first level at which this recorded request answers `live`, if
     /// any: the same method and origin always, then the levels in order.
+    /// Whether `live` matches this recorded request at the
+    /// [`Exact`](Level::Exact) level: what [`fit`](Self::fit) decides
+    /// first, without working out anything else.
+    pub(super) fn exactly(&self, live: &Self) -> bool {
+        self.method == live.method
+            && self.url.origin == live.url.origin
+            && self.url.path == live.url.path
+            && self.headers == live.headers
+            && self.url.query == live.url.query
+            && self.body.exact(&live.body)
+    }
+
     pub(super) fn fit(&self, live: &Self) -> Option<Fit> {
         if self.method != live.method || self.url.origin != live.url.origin {
             return None;

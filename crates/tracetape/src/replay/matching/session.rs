@@ -447,6 +447,17 @@ impl MockSession {
     /// The recorded calls that match `live` at the first level any does,
     /// most alike first (recorded order among equals).
     fn candidates(&self, live: &NormalRequest) -> Vec<(usize, Fit)> {
+        // When some recorded call matches exactly, only those can be
+        // chosen: found cheaply before working out how alike every other
+        // is, which a long session (the background one) makes slow.
+        let exact = (self.mocks.iter().enumerate())
+            .filter(|(_, mock)| mock.request.exactly(live))
+            .filter_map(|(index, mock)| mock.request.fit(live).map(|fit| (index, fit)));
+        let mut candidates: Vec<(usize, Fit)> = exact.collect();
+        if !candidates.is_empty() {
+            candidates.sort_by_key(|(_, fit)| std::cmp::Reverse(fit.similarity));
+            return candidates;
+        }
         let mut candidates: Vec<(usize, Fit)> = self
             .mocks
             .iter()
