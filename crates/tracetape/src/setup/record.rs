@@ -58,7 +58,7 @@ pub(crate) fn start(settings: &RecordSettings, service_name: &str) -> (Started, 
             refusing(settings.refused.as_deref().unwrap_or_default())
         }
         Mode::Replay => match Replayer::load(settings, service_name) {
-            Ok(replayer) if replayer.is_empty() && replayer.background().len() == 0 => {
+            Ok(replayer) if replayer.is_empty() && replayer.background().is_empty() => {
                 let warning = Warning::new(
                     REPLAY_EMPTY,
                     format!(
