@@ -233,6 +233,21 @@ mod tests {
         assert!(!dir.exists());
     }
 
+    /// A service whose recordings are all background ones (start-up
+    /// queries, a periodic job) has something to replay: no warning.
+    #[test]
+    fn replay_of_background_recordings_only_says_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let recording = crate::record::testing::background_recording(7);
+        recording.write_to(tmp.path().join("1.json")).unwrap();
+        let (started, warning) = start(&settings(Mode::Replay, tmp.path().to_owned()), "checkout");
+        let Started::Replaying(replayer) = started else {
+            panic!("{started:?}");
+        };
+        assert!(replayer.is_empty() && !replayer.background().is_empty());
+        assert!(warning.is_none(), "{warning:?}");
+    }
+
     /// Regression: recordings that could not be loaded left replay mode
     /// off, so outbound calls went to the network.
     /// Regression: with OTEL_SDK_DISABLED=true, replay mode started
