@@ -32,6 +32,7 @@
 //! | `REPLAY_TARGET_BACKGROUND_BYPASS` | `ip:port` a background task spawned at start-up without any request's context connects to as `REPLAY_TARGET_BYPASS` does, each time an order asks it to (the order waits until it has) |
 //! | `REPLAY_TARGET_CHILD_CURL` | `ip:port` each order also fetches with a child process, `curl -s -m 5 http://IP:PORT/child`, and waits for |
 //! | `REPLAY_TARGET_INVOICES_TOGETHER` | `N`: each invoice waits, between dating its issue and its due date, until `N` invoices are being answered at once |
+//! | `REPLAY_TARGET_DATABASE_URL` | a PostgreSQL URL: at start-up the service creates its `notes` table there (through `tracetape::postgres::proxy` and a sqlx pool with tracetape's hooks), and `POST /notes` `{"text": …}` inserts a note and answers `{"id": …, "notes": <how many>}` |
 //!
 //! `GET /invoices/{id}` answers an invoice issued today and due in 30
 //! days, `{"id":…,"issued":"2021-03-04","due":"2021-04-03","issued_in_task":…,"issued_blocking":…}`,
@@ -57,6 +58,7 @@
 //! | `startup-call` | calls `GET /stock/warm-up` once at start-up, before listening |
 //! | `noise` | answers with a `session` word and two `parts[*].tag` words drawn at random once per process (not UUIDs, timestamps or numbers: nothing forgives them) |
 //! | `due-days=N` | invoices are due in `N` days instead of 30 |
+//! | `note-upper` | stores a note's text in upper case |
 //!
 //! SIGTERM stops it gracefully, which writes the recordings still queued.
 
@@ -94,6 +96,7 @@ struct Changes {
     startup_call: bool,
     noise: bool,
     due_days: Option<i64>,
+    note_upper: bool,
 }
 
 impl Changes {
@@ -119,6 +122,7 @@ impl Changes {
                     "audit-after" => changes.audit_after = true,
                     "startup-call" => changes.startup_call = true,
                     "noise" => changes.noise = true,
+                    "note-upper" => changes.note_upper = true,
                     other => return Err(format!("unknown REPLAY_TARGET_CHANGE {other:?}")),
                 },
             }
@@ -148,6 +152,8 @@ struct App {
     blocking_bypass: Option<String>,
     /// Asks the background task to connect, and says when it has.
     background: Option<tokio::sync::mpsc::Sender<tokio::sync::oneshot::Sender<()>>>,
+    /// The notes' database, through tracetape's proxy.
+    notes: Option<sqlx::PgPool>,
     /// Where the child `curl` goes.
     child_curl: Option<String>,
 }
@@ -189,7 +195,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
         // in replay. The service starts either way.
         let _ = call(client.get(format!("{dependency}/stock/warm-up"))).await;
     }
+    let notes = match std::env::var("REPLAY_TARGET_DATABASE_URL") {
+        Ok(url) => Some(notes(&url).await?),
+        Err(_) => None,
+    };
     let app = Arc::new(App {
+        notes,
         client,
         dependency,
         changes,
@@ -218,6 +229,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .route("/health", get(health))
         .route("/invoices/{id}", get(invoice))
         .route("/items", post(add_item).get(list_items))
+        .route("/notes", post(add_note))
         .with_state(app)
         .layer(TraceLayer::new());
     let mut terminate = signal(SignalKind::terminate())?;
@@ -252,6 +264,46 @@ async fn add_item(State(app): State<Arc<App>>, Json(item): Json<Value>) -> Json<
     let mut items = app.items.lock().unwrap_or_else(PoisonError::into_inner);
     items.push(name);
     Json(json!({"count": items.len()}))
+}
+
+/// The notes' pool, through tracetape's proxy for `url`, its table made
+/// (at start-up: a background recording, answered from it in replay).
+async fn notes(url: &str) -> Result<sqlx::PgPool, Box<dyn Error>> {
+    let proxied = tracetape::postgres::proxy(url).await?;
+    let pool = tracetape::postgres::sqlx_traced(sqlx::postgres::PgPoolOptions::new())
+        .connect(&proxied)
+        .await?;
+    sqlx::raw_sql("CREATE TABLE IF NOT EXISTS notes (id serial PRIMARY KEY, text text NOT NULL)")
+        .execute(&pool)
+        .await?;
+    Ok(pool)
+}
+
+/// Stores the note; answers its id and how many notes there are.
+async fn add_note(
+    State(app): State<Arc<App>>,
+    Json(note): Json<Value>,
+) -> Result<Json<Value>, Failure> {
+    let Some(pool) = &app.notes else {
+        return Err((
+            StatusCode::NOT_FOUND,
+            "set REPLAY_TARGET_DATABASE_URL".to_owned(),
+        ));
+    };
+    let mut text = note["text"].as_str().unwrap_or_default().to_owned();
+    if app.changes.note_upper {
+        text = text.to_uppercase();
+    }
+    let id: i32 = sqlx::query_scalar("INSERT INTO notes (text) VALUES ($1) RETURNING id")
+        .bind(&text)
+        .fetch_one(pool)
+        .await
+        .map_err(failed)?;
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM notes")
+        .fetch_one(pool)
+        .await
+        .map_err(failed)?;
+    Ok(Json(json!({"id": id, "notes": count})))
 }
 
 /// Every item added so far, in the order added.

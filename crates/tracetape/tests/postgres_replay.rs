@@ -38,7 +38,9 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tracetape::TelemetryGuard;
 use tracetape::record::{Recording, RecordingStore};
-use tracetape::replay::{REPLAY_HEADER, REPLAY_LOG_HEADER, ReplayId};
+use tracetape::replay::{
+    REPLAY_HEADER, REPLAY_LOG_HEADER, REPLAY_STATUS, REPLAY_STATUS_HEADER, ReplayId, ReplayStatus,
+};
 use tracetape::server::TraceLayer;
 
 /// What the service does differently from the build that was recorded.
@@ -217,6 +219,19 @@ async fn send(
     )
 }
 
+/// How many replayed requests' work is still held, as the service's
+/// replay status says.
+async fn pending(service: SocketAddr) -> usize {
+    let response = reqwest::Client::new()
+        .get(format!("http://{service}/"))
+        .header(REPLAY_HEADER, REPLAY_STATUS)
+        .send()
+        .await
+        .unwrap();
+    let status = response.headers()[REPLAY_STATUS_HEADER].as_bytes().to_vec();
+    ReplayStatus::from_json(&status).unwrap().pending
+}
+
 fn recordings(telemetry: &TelemetryGuard, dir: &Path, n: usize) -> Vec<Recording> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -311,6 +326,10 @@ async fn recorded_queries_answer_the_replay_with_the_database_stopped() {
         );
         assert!(unused.is_empty(), "{method} {path}: {log}");
     }
+    // Once the responses are gone, nothing holds a replayed request's
+    // scope: an idle pooled connection keeps no request's context.
+    let pending = pending(service).await;
+    assert_eq!(pending, 0, "replayed requests still held");
     let first_get = ReplayId::of(requests[2]).unwrap().to_string();
     let first_post = ReplayId::of(requests[0]).unwrap().to_string();
 

@@ -251,7 +251,7 @@ impl Fixture {
 
     /// Stops the example, which writes the recordings, and checks that
     /// there is one per request (`requests`), besides the background ones.
-    fn stop_recording(&self, target: &mut Child, requests: usize) {
+    pub fn stop_recording(&self, target: &mut Child, requests: usize) {
         stop(target);
         let loaded = tracetape::record::RecordingStore::new(self.recordings())
             .load()

@@ -40,7 +40,7 @@
 //! | sqlx | [`sqlx_traced`]`(PgPoolOptions::new())` | `sqlx` |
 //! | deadpool-postgres | [`deadpool_traced`]`(Pool::builder(manager))` | `deadpool-postgres` |
 //! | tokio-postgres, a connection per request | [`tokio_postgres_mark`]`(&client).await?` after connecting | `tokio-postgres` |
-//! | any other pool | its check-out hook sends [`marker`]`()` as a simple query | |
+//! | any other pool | its check-out hook sends [`marker`]`()` as a simple query, its release hook [`release_marker`]`()` | |
 //!
 //! Without a marker, a connection's queries are spans of their own traces.
 //!
@@ -89,6 +89,11 @@
 //! - TLS between the proxy and the server: a URL that requires it
 //!   (`sslmode=require`, `verify-ca`, `verify-full`) is refused
 //!   ([`ProxyError::TlsRequired`]) rather than silently sent in clear.
+//! - A pool without a release hook (deadpool-postgres) keeps the last
+//!   request's context on an idle connection until it is next taken: in
+//!   record mode that request's recording is handed on then (or at the
+//!   30 s linger, or at shutdown), and in replay `tracetape replay` waits
+//!   for it up to its request timeout before it stops the service.
 //! - One connection shared by concurrent requests (a single
 //!   `tokio_postgres::Client` in an `Arc`, used by every handler): its
 //!   queries follow the last marker sent on it.
@@ -135,7 +140,7 @@ use unrecorded as record;
 mod values;
 mod wire;
 
-pub use marker::{marker, ping_marker};
+pub use marker::{marker, ping_marker, release_marker};
 #[cfg(feature = "deadpool-postgres")]
 pub use pools::deadpool_traced;
 #[cfg(feature = "tokio-postgres")]

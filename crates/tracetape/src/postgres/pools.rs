@@ -11,7 +11,9 @@
 /// options test connections before handing them out (sqlx's default,
 /// `test_before_acquire`), the marker is a [`ping_marker`](super::ping_marker)
 /// that the server answers and sqlx's own test is turned off: one round
-/// trip per check-out, as before.
+/// trip per check-out, as before. The hooks also take `after_release`: a
+/// [`release_marker`](super::release_marker), which the proxy answers, so
+/// that an idle connection holds nothing of the request that used it.
 ///
 /// ```no_run
 /// # async fn run(database_url: &str) -> Result<(), Box<dyn std::error::Error>> {
@@ -37,6 +39,12 @@ pub fn sqlx_traced(options: sqlx::postgres::PgPoolOptions) -> sqlx::postgres::Pg
                 } else {
                     super::marker()
                 };
+                sqlx_send(conn, marker).await.map(|()| true)
+            })
+        })
+        .after_release(|conn, _| {
+            Box::pin(async move {
+                let marker = super::release_marker();
                 sqlx_send(conn, marker).await.map(|()| true)
             })
         })
