@@ -19,15 +19,20 @@ use super::frames::{Frame, Frames};
 use super::record;
 use super::span::Telemetry;
 use super::wire::{self, Opening};
+use crate::layer_modes::LayerModes;
 
 /// Serves one accepted connection until either side closes it.
-pub(crate) async fn serve<S>(client: S, server: Arc<Server>, telemetry: Arc<Telemetry>)
-where
+pub(crate) async fn serve<S>(
+    client: S,
+    server: Arc<Server>,
+    telemetry: Arc<Telemetry>,
+    modes: LayerModes,
+) where
     S: AsyncRead + AsyncWrite + Send + Unpin,
 {
     let (mut client_read, mut client_write) = tokio::io::split(client);
     let mut from_client = Frames::client();
-    let mut conversation = Conversation::new();
+    let mut conversation = Conversation::with_modes(modes.clone());
     // The start-up: encryption refused (the proxy is on loopback), then
     // the StartupMessage or a CancelRequest, passed on as it came.
     let (first, cancel) = loop {
@@ -55,12 +60,13 @@ where
     };
     // Replay mode: no database is reached; the proxy answers.
     #[cfg(feature = "record-replay")]
-    if super::replay::replaying() {
+    if super::replay::replaying(modes.replayer.as_ref()) {
         if cancel {
             // Nothing runs that could be cancelled.
             return;
         }
-        let server = super::replay::Server::new(telemetry, conversation.database.clone());
+        let database = conversation.database.clone();
+        let server = super::replay::Server::new(telemetry, modes.replayer, database);
         server.serve(client_read, client_write, from_client).await;
         return;
     }

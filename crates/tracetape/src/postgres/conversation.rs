@@ -31,6 +31,7 @@ use super::capture::{self, Captured, Column, Parameter};
 use super::marker::{self, Seen};
 use super::record::{self, Pending};
 use super::sql::Statement;
+use crate::layer_modes::LayerModes;
 
 /// What the client sent, as far as operations are concerned.
 #[derive(Debug)]
@@ -225,12 +226,22 @@ pub(crate) struct Conversation {
     waiting: VecDeque<Waiting>,
     /// The last transaction status the server said.
     status: u8,
+    /// The recorder the proxy was given in code, if any.
+    modes: LayerModes,
 }
 
 impl Conversation {
+    #[cfg(test)]
     pub(crate) fn new() -> Self {
+        Self::with_modes(LayerModes::default())
+    }
+
+    /// A conversation recording with the recorder of `modes` (else the
+    /// process-wide one).
+    pub(crate) fn with_modes(modes: LayerModes) -> Self {
         Self {
             status: b'I',
+            modes,
             ..Self::default()
         }
     }
@@ -252,7 +263,7 @@ impl Conversation {
                 }
                 Seen::Query => {
                     let mut running = Running::new(Statement::new(text), &self.context);
-                    running.recording = record::begin(&self.context);
+                    running.recording = record::begin(&self.context, &self.modes);
                     self.waiting.push_back(Waiting::Query(running));
                 }
             },
@@ -279,7 +290,7 @@ impl Conversation {
                 result_formats,
             } => {
                 if let Some(prepared) = self.statements.get(statement) {
-                    let recorded = record::wanted(&self.context);
+                    let recorded = record::wanted(&self.context, &self.modes);
                     let bound = bind(prepared, recorded, formats, values, result_formats);
                     self.portals.insert(portal.to_owned(), bound);
                 }
@@ -293,14 +304,15 @@ impl Conversation {
                 let running = match self.portals.get(portal) {
                     Some(bound) => {
                         let mut running = Running::new(bound.statement.clone(), &self.context);
-                        running.recording = record::begin(&self.context).map(|mut pending| {
-                            pending.captured.parameters = bound.parameters.clone();
-                            pending.captured.results = vec![capture::ResultSet {
-                                columns: bound.columns.clone(),
-                                ..Default::default()
-                            }];
-                            pending
-                        });
+                        running.recording =
+                            record::begin(&self.context, &self.modes).map(|mut pending| {
+                                pending.captured.parameters = bound.parameters.clone();
+                                pending.captured.results = vec![capture::ResultSet {
+                                    columns: bound.columns.clone(),
+                                    ..Default::default()
+                                }];
+                                pending
+                            });
                         running
                     }
                     // A portal never bound here (a driver's bug): no text.

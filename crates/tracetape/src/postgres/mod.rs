@@ -148,6 +148,7 @@ pub use pools::tokio_postgres_mark;
 #[cfg(feature = "sqlx")]
 pub use pools::{sqlx_mark, sqlx_traced};
 
+use crate::layer_modes::LayerModes;
 use crate::providers::Providers;
 
 /// A database URL the proxy cannot stand in for, or a proxy that could
@@ -197,6 +198,7 @@ pub async fn proxy(database_url: &str) -> Result<String, ProxyError> {
 pub struct Proxy {
     database_url: String,
     providers: Providers,
+    modes: LayerModes,
 }
 
 impl Proxy {
@@ -208,6 +210,7 @@ impl Proxy {
         Self {
             database_url: database_url.into(),
             providers: Providers::default(),
+            modes: LayerModes::default(),
         }
     }
 
@@ -229,6 +232,27 @@ impl Proxy {
         provider: &impl opentelemetry::metrics::MeterProvider,
     ) -> Self {
         self.providers.set_meter_provider(provider);
+        self
+    }
+
+    /// Records operations outside any request (start-up, background
+    /// jobs) with this recorder instead of the process-wide one, as the
+    /// layers' `with_recorder` does; an operation of a recorded request
+    /// joins that request's recording either way.
+    #[cfg(feature = "record-replay")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "record-replay")))]
+    pub fn with_recorder(mut self, recorder: crate::record::Recorder) -> Self {
+        self.modes.recorder = Some(recorder);
+        self
+    }
+
+    /// Replay mode with these recordings instead of the process-wide ones,
+    /// as the layers' `with_replayer` does: the proxy reaches no database
+    /// and answers every operation from them.
+    #[cfg(feature = "record-replay")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "record-replay")))]
+    pub fn with_replayer(mut self, replayer: crate::replay::Replayer) -> Self {
+        self.modes.replayer = Some(replayer);
         self
     }
 
@@ -255,6 +279,6 @@ impl Proxy {
     /// # }
     /// ```
     pub async fn start(self) -> Result<String, ProxyError> {
-        proxy::start(&self.database_url, self.providers).await
+        proxy::start(&self.database_url, self.providers, self.modes).await
     }
 }

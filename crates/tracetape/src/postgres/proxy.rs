@@ -19,6 +19,7 @@ use super::ProxyError;
 use super::address::{ProxyAddress, Target};
 use super::connection;
 use super::span::Telemetry;
+use crate::layer_modes::LayerModes;
 use crate::providers::Providers;
 
 /// How long the listener waits after a failed accept.
@@ -30,7 +31,11 @@ const SOCKET_PORT: u16 = 5432;
 
 /// Starts a proxy for `database_url` and returns the URL that reaches the
 /// server through it.
-pub(crate) async fn start(database_url: &str, providers: Providers) -> Result<String, ProxyError> {
+pub(crate) async fn start(
+    database_url: &str,
+    providers: Providers,
+    modes: LayerModes,
+) -> Result<String, ProxyError> {
     let target = Target::parse(database_url)?;
     let (address, server_port) = target.server.address_and_port();
     let telemetry = Arc::new(Telemetry::new(providers, address, server_port));
@@ -47,7 +52,13 @@ pub(crate) async fn start(database_url: &str, providers: Providers) -> Result<St
             loop {
                 match listener.accept().await {
                     Ok((client, _)) => {
-                        tokio::spawn(connection::serve(client, server.clone(), telemetry.clone()));
+                        let connection = connection::serve(
+                            client,
+                            server.clone(),
+                            telemetry.clone(),
+                            modes.clone(),
+                        );
+                        tokio::spawn(connection);
                     }
                     Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
                 }
@@ -64,7 +75,9 @@ pub(crate) async fn start(database_url: &str, providers: Providers) -> Result<St
             match listener.accept().await {
                 Ok((client, _)) => {
                     let _ = client.set_nodelay(true);
-                    tokio::spawn(connection::serve(client, server.clone(), telemetry.clone()));
+                    let connection =
+                        connection::serve(client, server.clone(), telemetry.clone(), modes.clone());
+                    tokio::spawn(connection);
                 }
                 // Too many open files, say: connections already served go
                 // on, and accepting is tried again a little later.

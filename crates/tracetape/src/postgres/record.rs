@@ -31,6 +31,7 @@ use super::conversation::Operation;
 use super::sql::Statement;
 use super::values;
 use crate::http_attrs::QueryKeys;
+use crate::layer_modes::LayerModes;
 use crate::record::assembly::unix_nanos;
 use crate::record::{
     BodyRecord, Exchange, ExchangeKind, HeaderRecord, NotSampled, Part, Recorder, RedactionKey,
@@ -56,9 +57,15 @@ enum Destination {
     Background(Recorder),
 }
 
+/// The recorder of operations outside any request: the one the proxy was
+/// given, else the process-wide one.
+fn background(modes: &LayerModes) -> Option<Recorder> {
+    modes.recorder.clone().or_else(crate::record::global)
+}
+
 /// Where an operation starting in `context` is recorded, if anywhere: one
 /// context lookup, and one atomic load when record mode is off.
-pub(crate) fn begin(context: &Context) -> Option<Pending> {
+pub(crate) fn begin(context: &Context, modes: &LayerModes) -> Option<Pending> {
     let (destination, key) = if let Some(trace) = context.get::<TraceRecording>() {
         let recorder = trace.recorder();
         let key = recorder.redaction_key().clone();
@@ -69,7 +76,7 @@ pub(crate) fn begin(context: &Context) -> Option<Pending> {
     } else if context.get::<NotSampled>().is_some() {
         return None;
     } else {
-        let recorder = crate::record::global().filter(Recorder::sample)?;
+        let recorder = background(modes).filter(Recorder::sample)?;
         let key = recorder.redaction_key().clone();
         (Destination::Background(recorder), key)
     };
@@ -82,9 +89,9 @@ pub(crate) fn begin(context: &Context) -> Option<Pending> {
 
 /// Whether an operation starting in `context` would be recorded, without
 /// opening anything.
-pub(crate) fn wanted(context: &Context) -> bool {
+pub(crate) fn wanted(context: &Context, modes: &LayerModes) -> bool {
     context.get::<TraceRecording>().is_some()
-        || (context.get::<NotSampled>().is_none() && crate::record::global().is_some())
+        || (context.get::<NotSampled>().is_none() && background(modes).is_some())
 }
 
 /// What the exchange says of where the operation ran.

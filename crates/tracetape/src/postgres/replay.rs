@@ -53,8 +53,8 @@ use super::span::Telemetry;
 use super::sql::Statement;
 use super::values;
 use crate::record::{ExchangeKind, ResponseRecord};
-use crate::replay::ReplayScope;
 use crate::replay::matching::LiveCall;
+use crate::replay::{ReplayScope, Replayer};
 
 /// The parameters a server reports at start-up that drivers read.
 const PARAMETERS: [(&str, &str); 8] = [
@@ -72,10 +72,10 @@ const PARAMETERS: [(&str, &str); 8] = [
 /// error: the service's own error handling sees a database error).
 const NOT_ANSWERED: &str = "XX000";
 
-/// Whether replay mode is on, or was asked for: then no operation may
-/// reach a database.
-pub(crate) fn replaying() -> bool {
-    ReplayScope::current(&Context::new(), None).is_some()
+/// Whether replay mode is on (with `replayer`, or process-wide), or was
+/// asked for: then no operation may reach a database.
+pub(crate) fn replaying(replayer: Option<&Replayer>) -> bool {
+    ReplayScope::current(&Context::new(), replayer).is_some()
 }
 
 /// A prepared statement: its SQL and the parameter types the client gave.
@@ -96,6 +96,9 @@ struct Portal {
 /// One connection answered from recordings.
 pub(crate) struct Server {
     telemetry: Arc<Telemetry>,
+    /// The recordings the proxy was given in code, else the process-wide
+    /// ones.
+    replayer: Option<Replayer>,
     database: Option<Arc<str>>,
     context: Context,
     statements: HashMap<String, Prepared>,
@@ -109,9 +112,14 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    pub(crate) fn new(telemetry: Arc<Telemetry>, database: Option<Arc<str>>) -> Self {
+    pub(crate) fn new(
+        telemetry: Arc<Telemetry>,
+        replayer: Option<Replayer>,
+        database: Option<Arc<str>>,
+    ) -> Self {
         Self {
             telemetry,
+            replayer,
             database,
             context: Context::new(),
             statements: HashMap::new(),
@@ -328,7 +336,7 @@ impl Server {
         statement: &Statement,
         parameters: &[Parameter],
     ) -> Result<Value, String> {
-        let Some(scope) = ReplayScope::current(&self.context, None) else {
+        let Some(scope) = ReplayScope::current(&self.context, self.replayer.as_ref()) else {
             return Err("tracetape replay: replay mode has ended".to_owned());
         };
         let key = scope.redaction_key();
@@ -474,8 +482,9 @@ impl Server {
     /// same SQL: the replayed request's, else the background recordings'.
     fn described(&self, statement: &Statement) -> Option<(Vec<u32>, Option<Vec<Value>>)> {
         let sql = super::sql::normalized(&statement.sql);
-        let scope = ReplayScope::current(&self.context, None);
-        let background = crate::replay::global().map(|replayer| replayer.background());
+        let scope = ReplayScope::current(&self.context, self.replayer.as_ref());
+        let replayer = self.replayer.clone().or_else(crate::replay::global);
+        let background = replayer.map(|replayer| replayer.background());
         let sessions = scope
             .as_ref()
             .and_then(ReplayScope::session)

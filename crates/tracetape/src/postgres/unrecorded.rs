@@ -6,6 +6,7 @@ use opentelemetry::trace::{SpanId, TraceId};
 
 use super::capture::Captured;
 use super::conversation::Operation;
+use crate::layer_modes::LayerModes;
 
 /// An operation being recorded: never, in this build.
 #[derive(Debug)]
@@ -15,12 +16,12 @@ pub(crate) struct Pending {
 }
 
 /// Never recorded.
-pub(crate) fn begin(_context: &Context) -> Option<Pending> {
+pub(crate) fn begin(_context: &Context, _modes: &LayerModes) -> Option<Pending> {
     None
 }
 
 /// Never recorded.
-pub(crate) fn wanted(_context: &Context) -> bool {
+pub(crate) fn wanted(_context: &Context, _modes: &LayerModes) -> bool {
     false
 }
 

@@ -361,3 +361,118 @@ async fn a_url_that_asks_for_tls_is_refused_rather_than_sent_in_clear() {
         .expect_err("no TLS to the server yet");
     assert!(error.to_string().contains("sslmode=require"), "{error}");
 }
+
+/// Record and replay set in code, as the layers' `with_recorder` and
+/// `with_replayer` are (several services in one process, each its own):
+/// nothing process-wide. The start-up's query, outside any request, goes
+/// to the proxy's own recorder and is answered from its recordings.
+#[cfg(feature = "record-replay")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_records_and_replays_with_what_it_was_given_in_code() {
+    use axum::extract::State;
+    use axum::routing::get;
+    use tracetape::record::{RecordSettings, Recorder, RecordingStore};
+    use tracetape::replay::{REPLAY_HEADER, REPLAY_LOG_HEADER, ReplayId, Replayer};
+    use tracetape::server::TraceLayer;
+
+    async fn start(proxy: Proxy, layer: TraceLayer) -> (std::net::SocketAddr, sqlx::PgPool) {
+        let proxied = proxy.start().await.unwrap();
+        let pool = tracetape::postgres::sqlx_traced(PgPoolOptions::new().max_connections(1))
+            .connect(&proxied)
+            .await
+            .unwrap();
+        sqlx::raw_sql("SELECT 1").execute(&pool).await.unwrap();
+        let app = axum::Router::new()
+            .route(
+                "/answer",
+                get(|State(pool): State<sqlx::PgPool>| async move {
+                    let answer: i32 = sqlx::query_scalar("SELECT 6 * $1::int4")
+                        .bind(7)
+                        .fetch_one(&pool)
+                        .await
+                        .unwrap();
+                    answer.to_string()
+                }),
+            )
+            .with_state(pool.clone())
+            .layer(layer);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (address, pool)
+    }
+
+    let server = Postgres::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut settings = RecordSettings::default();
+    settings.dir = tmp.path().to_owned();
+    let recorder = Recorder::start(&settings, "answers").unwrap();
+    // Spans of their own (the global provider makes none, so no trace
+    // ids), as a service set up in code has.
+    let provider = SdkTracerProvider::builder().build();
+    let (service, pool) = start(
+        Proxy::new(server.url())
+            .with_tracer_provider(provider.clone())
+            .with_recorder(recorder.clone()),
+        TraceLayer::new()
+            .with_tracer_provider(provider.clone())
+            .with_recorder(recorder.clone()),
+    )
+    .await;
+    let answer = reqwest::get(format!("http://{service}/answer"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(answer, "42");
+    pool.close().await;
+    let url = server.url();
+    drop(server);
+    let recordings = tokio::task::block_in_place(|| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            recorder.flush(std::time::Duration::from_secs(5)).unwrap();
+            let loaded = RecordingStore::new(tmp.path()).load().unwrap().recordings;
+            if loaded.len() >= 2 || std::time::Instant::now() > deadline {
+                return loaded;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    });
+    assert_eq!(
+        recordings.iter().filter(|r| r.recording.background).count(),
+        1,
+        "SELECT 1"
+    );
+    let request = recordings.iter().find(|r| !r.recording.background).unwrap();
+    let id = ReplayId::of(&request.recording).unwrap().to_string();
+
+    let replayer = Replayer::load(&settings, "answers").unwrap();
+    let (service, pool) = start(
+        Proxy::new(url.clone())
+            .with_tracer_provider(provider.clone())
+            .with_replayer(replayer.clone()),
+        TraceLayer::new()
+            .with_tracer_provider(provider)
+            .with_replayer(replayer),
+    )
+    .await;
+    let response = reqwest::Client::new()
+        .get(format!("http://{service}/answer"))
+        .header(REPLAY_HEADER, id)
+        .send()
+        .await
+        .unwrap();
+    let log: serde_json::Value =
+        serde_json::from_slice(response.headers()[REPLAY_LOG_HEADER].as_bytes()).unwrap();
+    assert_eq!(
+        response.text().await.unwrap(),
+        "42",
+        "answered with no server"
+    );
+    assert_eq!(log["calls"][0]["method"], "SELECT", "{log}");
+    assert_eq!(log["calls"][0]["level"], "exact", "{log}");
+    assert_eq!(log["unused"], serde_json::json!([]), "{log}");
+    pool.close().await;
+}
