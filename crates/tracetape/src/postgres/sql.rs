@@ -63,17 +63,32 @@ enum Token<'a> {
     Parameter(&'a str),
     /// Any other character (`(`, `,`, `;`, `.`, operators).
     Punct(char),
+    /// White space or comments between two tokens (only from
+    /// [`tokens_and_gaps`]).
+    Gap,
 }
 
 /// The tokens of `text`, comments and white space skipped. A string left
 /// open runs to the end.
 fn tokens(text: &str) -> Vec<Token<'_>> {
+    let mut tokens = tokens_and_gaps(text);
+    tokens.retain(|token| *token != Token::Gap);
+    tokens
+}
+
+/// The tokens of `text`, with one [`Token::Gap`] for each run of white
+/// space and comments between two of them.
+fn tokens_and_gaps(text: &str) -> Vec<Token<'_>> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut at = 0;
     while at < bytes.len() {
         let byte = bytes[at];
         let rest = &text[at..];
+        let gap = byte.is_ascii_whitespace() || rest.starts_with("--") || rest.starts_with("/*");
+        if gap && out.last().is_some_and(|last| *last != Token::Gap) {
+            out.push(Token::Gap);
+        }
         if byte.is_ascii_whitespace() {
             at += 1;
         } else if rest.starts_with("--") {
@@ -219,25 +234,32 @@ fn number_len(text: &str) -> usize {
 ///
 /// Parameters (`$1`) stay: their values travel apart from the text.
 fn without_literals(text: &str) -> String {
-    written(text, |_| "?")
+    written(tokens(text), |_| "?")
 }
 
-/// `text` with comments removed and white space runs made one space,
-/// literals kept: the SQL recordings keep and replay matches, so that a
-/// comment (a `traceparent` a tool wrote into it) or a line break changes
-/// nothing.
+/// `text` with comments removed and each run of white space (or
+/// comments) made one space, literals kept: the SQL recordings keep and
+/// replay matches, so that a comment (a `traceparent` a tool wrote into
+/// it) or a line break changes nothing, and the text reads as written.
 #[cfg_attr(not(feature = "record-replay"), allow(dead_code))]
 pub(crate) fn normalized(text: &str) -> String {
-    written(text, |literal| literal)
+    let mut tokens = tokens_and_gaps(text);
+    if tokens.last() == Some(&Token::Gap) {
+        tokens.pop();
+    }
+    written(tokens, |literal| literal)
 }
 
-/// The tokens of `text` written again, one space apart where one is
-/// needed, each literal as `literal` gives it.
-fn written<'a>(text: &'a str, literal: impl Fn(&'a str) -> &'a str) -> String {
-    let mut out = String::with_capacity(text.len());
+/// `tokens` written again, each literal as `literal` gives it: a gap as
+/// one space when there are gaps (the tokens of [`tokens_and_gaps`]),
+/// else one space apart where one is needed.
+fn written<'a>(tokens: Vec<Token<'a>>, literal: impl Fn(&'a str) -> &'a str) -> String {
+    let with_gaps = tokens.contains(&Token::Gap);
+    let mut out = String::new();
     let mut last: Option<Token<'_>> = None;
-    for token in tokens(text) {
-        if let Some(previous) = last
+    for token in tokens {
+        if !with_gaps
+            && let Some(previous) = last
             && needs_space(previous, token)
         {
             out.push(' ');
@@ -248,6 +270,7 @@ fn written<'a>(text: &'a str, literal: impl Fn(&'a str) -> &'a str) -> String {
             }
             Token::Literal(text) => out.push_str(literal(text)),
             Token::Punct(c) => out.push(c),
+            Token::Gap => out.push(' '),
         }
         last = Some(token);
     }
@@ -635,10 +658,12 @@ mod tests {
             normalized("SELECT  *\n FROM t /* traceparent='00-…' */ WHERE a = 'x  y' -- note\n"),
             "SELECT * FROM t WHERE a = 'x  y'"
         );
+        // Spaces where the text had white space, none where it had none.
         assert_eq!(
-            normalized("insert into t(a) values ($1, 2.5)"),
-            "insert into t(a) values($1, 2.5)"
+            normalized("insert into t(a)\n   values ($1,2.5)"),
+            "insert into t(a) values ($1,2.5)"
         );
+        assert_eq!(normalized("SELECT(1)"), "SELECT(1)");
     }
 
     #[test]
