@@ -23,7 +23,8 @@ use serde_json::json;
 use tracetape::client::{TracingMiddleware, UrlTemplate};
 
 use crate::{
-    Instrumentation, Item, Order, Promotion, Quote, Receipt, Reserved, Stock, note_tenant,
+    Instrumentation, Item, Order, Orders, OrdersError, Promotion, Quote, Receipt, Reserved, Stock,
+    note_tenant,
 };
 
 /// Where checkout finds the services it calls: base URLs such as
@@ -120,6 +121,18 @@ pub fn checkout_with(
     behaviour: Behaviour,
     instrumentation: &Instrumentation,
 ) -> Router {
+    checkout_with_orders(upstreams, behaviour, None, instrumentation)
+}
+
+/// The checkout service of [`checkout_with`], keeping each priced order in
+/// `orders` when given ([`Orders::connect`]): one more operation per order,
+/// a CLIENT span under its SERVER span, recorded and replayed with it.
+pub fn checkout_with_orders(
+    upstreams: Upstreams,
+    behaviour: Behaviour,
+    orders: Option<Orders>,
+    instrumentation: &Instrumentation,
+) -> Router {
     let retry = ExponentialBackoff::builder()
         .retry_bounds(Duration::from_millis(1), Duration::from_millis(20))
         .build_with_max_retries(1);
@@ -132,6 +145,7 @@ pub fn checkout_with(
         client,
         upstreams,
         behaviour,
+        orders,
         tracer: instrumentation.tracer(),
     });
     Router::new()
@@ -145,6 +159,7 @@ struct Checkout {
     client: ClientWithMiddleware,
     upstreams: Upstreams,
     behaviour: Behaviour,
+    orders: Option<Orders>,
     tracer: BoxedTracer,
 }
 
@@ -203,6 +218,12 @@ async fn checkout_order(
     span.end();
 
     let priced = result?;
+    if let Some(orders) = &checkout.orders {
+        orders
+            .save(&order.order_id, priced.total_cents(), tenant.as_deref())
+            .await
+            .map_err(CheckoutError::Orders)?;
+    }
     Ok(Json(Receipt {
         order_id: order.order_id,
         total_cents: priced.total_cents(),
@@ -379,6 +400,8 @@ enum CheckoutError {
     },
     #[error("the upstream URL {url} cannot have a path")]
     BadUpstream { url: String },
+    #[error("failed to keep the order")]
+    Orders(#[source] OrdersError),
 }
 
 impl CheckoutError {
@@ -389,7 +412,8 @@ impl CheckoutError {
             CheckoutError::OutOfStock { .. } => StatusCode::CONFLICT,
             CheckoutError::Unreachable { .. }
             | CheckoutError::Refused { .. }
-            | CheckoutError::BadAnswer { .. } => StatusCode::BAD_GATEWAY,
+            | CheckoutError::BadAnswer { .. }
+            | CheckoutError::Orders(_) => StatusCode::BAD_GATEWAY,
             CheckoutError::BadUpstream { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -26,6 +26,12 @@
 //!       └─ POST /reserve     server  [inventory]
 //! ```
 //!
+//! Given an [`Orders`] database ([`checkout_with_orders`]; `-- checkout
+//! --database-url postgres://…`), checkout also keeps each priced order in
+//! PostgreSQL through tracetape's proxy: one more CLIENT span under its
+//! SERVER span (`INSERT orders`), recorded with the order and answered
+//! from the recording in replay, with no database running.
+//!
 //! The `tenant` baggage entry of the incoming request travels with the
 //! calls: each service records it on its SERVER span as `app.tenant`, and
 //! inventory and pricing echo it in their answers.
@@ -75,13 +81,15 @@ mod checkout;
 mod instrumentation;
 mod inventory;
 mod model;
+mod orders;
 mod pricing;
 mod serve;
 
-pub use checkout::{Behaviour, Upstreams, checkout, checkout_with};
+pub use checkout::{Behaviour, Upstreams, checkout, checkout_with, checkout_with_orders};
 pub use instrumentation::Instrumentation;
 pub use inventory::{STOCK_PER_SKU, inventory};
 pub use model::{Item, Order, Promotion, Quote, Receipt, Reserved, Stock};
+pub use orders::{Orders, OrdersError};
 pub use pricing::{pricing, unit_price_cents};
 pub use serve::{PerService, Service, bind_all, serve, serve_all, serve_all_with};
 

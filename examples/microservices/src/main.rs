@@ -28,10 +28,15 @@
 //! every total; `CHECKOUT_PROMOTIONS=true` (`--promotions`) makes one more
 //! call, `GET /promotions` on pricing; `CHECKOUT_SKIP_RESERVATION=true`
 //! (`--skip-reservation`) leaves `POST /reserve` out.
+//!
+//! `... -- checkout --database-url postgres://…` (`CHECKOUT_DATABASE_URL`)
+//! keeps each priced order in that PostgreSQL database, through
+//! tracetape's proxy: its queries are spans of the order's trace, and are
+//! recorded and replayed with it.
 
 use clap::builder::BoolishValueParser;
 use clap::{Parser, ValueEnum};
-use microservices::{Behaviour, Instrumentation, PerService, Service, Upstreams};
+use microservices::{Behaviour, Instrumentation, Orders, PerService, Service, Upstreams};
 use reqwest::Url;
 use tracetape::{Telemetry, TelemetryGuard};
 
@@ -72,6 +77,10 @@ struct Args {
     /// A change on purpose: checkout does not reserve orders.
     #[arg(long, env = "CHECKOUT_SKIP_RESERVATION", value_parser = BoolishValueParser::new())]
     skip_reservation: bool,
+    /// A PostgreSQL database where checkout (run alone) keeps the orders
+    /// it priced.
+    #[arg(long, env = "CHECKOUT_DATABASE_URL")]
+    database_url: Option<String>,
 }
 
 impl Args {
@@ -120,7 +129,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 inventory: args.inventory_url.clone(),
                 pricing: args.pricing_url.clone(),
             };
-            microservices::checkout_with(upstreams, args.behaviour(), &instrumentation)
+            let orders = match &args.database_url {
+                Some(url) => Some(Orders::connect(url, &instrumentation).await?),
+                None => None,
+            };
+            microservices::checkout_with_orders(
+                upstreams,
+                args.behaviour(),
+                orders,
+                &instrumentation,
+            )
         }
         Service::Inventory => microservices::inventory(&instrumentation),
         Service::Pricing => microservices::pricing(&instrumentation),

@@ -5,6 +5,7 @@
 
 mod concurrency;
 mod end_to_end;
+mod orders;
 mod record;
 mod replay;
 mod support;

@@ -1,0 +1,80 @@
+//! [`Orders`]: where checkout keeps the orders it has priced, in
+//! PostgreSQL, through tracetape's proxy and a deadpool-postgres pool with
+//! tracetape's hooks. Optional: checkout keeps nothing without it.
+
+use deadpool_postgres::{Manager, Pool};
+
+use crate::Instrumentation;
+
+/// Checkout's order table, in a PostgreSQL database.
+#[derive(Clone)]
+pub struct Orders {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for Orders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Orders").finish_non_exhaustive()
+    }
+}
+
+/// The orders database could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum OrdersError {
+    /// tracetape's proxy could not stand in for the URL.
+    #[error("the orders database URL cannot be proxied")]
+    Proxy(#[from] tracetape::postgres::ProxyError),
+    /// The URL the proxy gave is not one tokio-postgres reads.
+    #[error("the orders database URL cannot be read")]
+    Url(#[from] tokio_postgres::Error),
+    /// The pool could not be built.
+    #[error("the orders database pool cannot be built")]
+    Pool(#[from] deadpool_postgres::BuildError),
+    /// A query failed.
+    #[error("the orders database failed")]
+    Query(#[from] deadpool_postgres::PoolError),
+}
+
+impl Orders {
+    /// Connects to the database `database_url` names, through a proxy with
+    /// `instrumentation`'s providers (and recorder or recordings), and
+    /// makes the table if it is missing.
+    pub async fn connect(
+        database_url: &str,
+        instrumentation: &Instrumentation,
+    ) -> Result<Self, OrdersError> {
+        let url = instrumentation.postgres_proxy(database_url).start().await?;
+        let manager = Manager::new(url.parse()?, tokio_postgres::NoTls);
+        let pool =
+            tracetape::postgres::deadpool_traced(Pool::builder(manager).max_size(4)).build()?;
+        let client = pool.get().await?;
+        client
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS orders \
+                 (order_id text PRIMARY KEY, total_cents int8 NOT NULL, tenant text)",
+            )
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// Keeps an order's total (again, for an order id seen before).
+    pub(crate) async fn save(
+        &self,
+        order_id: &str,
+        total_cents: u64,
+        tenant: Option<&str>,
+    ) -> Result<(), OrdersError> {
+        let client = self.pool.get().await?;
+        let statement = client
+            .prepare_cached(
+                "INSERT INTO orders (order_id, total_cents, tenant) VALUES ($1, $2, $3) \
+                 ON CONFLICT (order_id) DO UPDATE SET total_cents = EXCLUDED.total_cents",
+            )
+            .await?;
+        let total = i64::try_from(total_cents).unwrap_or(i64::MAX);
+        client
+            .execute(&statement, &[&order_id, &total, &tenant])
+            .await?;
+        Ok(())
+    }
+}
