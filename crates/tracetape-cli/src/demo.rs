@@ -4,17 +4,22 @@
 //!
 //! 1. `demo/record.rs`: the three services in record mode are sent a few
 //!    orders and stopped; their traces (the list, and one as a tree) and
-//!    their recordings (the list) are shown.
+//!    their recordings (the list) are shown. When the machine has
+//!    PostgreSQL installed, checkout keeps its orders in a server the demo
+//!    starts (`demo/postgres.rs`), through tracetape's proxy, and that
+//!    server is stopped before the replays; without it, the demo says so
+//!    and checkout keeps no orders.
 //! 2. `demo/replay.rs`: checkout alone in replay mode, inventory's and
-//!    pricing's ports held with nothing serving them, replayed by the
-//!    `tracetape replay` driver against the running service: every
-//!    recording passes.
+//!    pricing's ports held with nothing serving them (and its database's
+//!    server stopped), replayed by the `tracetape replay` driver against
+//!    the running service: every recording passes.
 //! 3. The same with checkout's discount changed on purpose: the deviation
 //!    at `$.total_cents` is reported (and the demo still succeeds).
 //!
 //! Then the commands that do the same for one's own service.
 
 mod args;
+mod postgres;
 mod record;
 mod replay;
 

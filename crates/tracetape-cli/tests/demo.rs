@@ -87,11 +87,19 @@ fn demo_records_three_services_then_replays_checkout_without_them() {
     );
     assert!(dir.join("tracetape.toml").is_file());
 
+    // With PostgreSQL installed (as `.ci/run` installs it), checkout keeps
+    // its orders in a server the demo starts: one query per order with a
+    // total, in its trace and its recording, answered in the replays.
+    let database = out.contains("Checkout keeps its orders in PostgreSQL: a server started");
+    assert!(
+        database || out.contains("PostgreSQL is not installed"),
+        "the demo says whether it has a database: {out}"
+    );
     let record = section(&out, "1. Record", Some("2. Replay"));
     let replay = section(&out, "2. Replay", Some("3. Replay a changed checkout"));
     let changed = section(&out, "3. Replay a changed checkout", Some("What next"));
     let next = section(&out, "What next", None);
-    assert_recorded(record, &dir, &store);
+    assert_recorded(record, &dir, &store, database);
     let inventory = served_port(record, "inventory");
     let pricing = served_port(record, "pricing");
     let upstreams = format!(
@@ -113,10 +121,12 @@ fn demo_records_three_services_then_replays_checkout_without_them() {
     // Two stock checks, two quotes and two reservation attempts for the
     // first order, one less of the first two for the second, a stock check
     // and a quote for the refused one.
+    let exact = if database { 14 } else { 12 };
     assert!(
-        replay.contains(
-            "outbound calls answered from the recordings: 0 dynamic, 12 exact, 0 redacted, 0 similar\n"
-        ),
+        replay.contains(&format!(
+            "outbound calls answered from the recordings: 0 dynamic, {exact} exact, 0 redacted, \
+             0 similar\n"
+        )),
         "{replay}"
     );
     assert!(!replay.contains("deviated  "), "{replay}");
@@ -146,11 +156,24 @@ fn demo_records_three_services_then_replays_checkout_without_them() {
         assert_eq!(after, before - before / 10, "{changed}");
         assert_eq!(lines[i + 1], format!("    expected: {before}"));
         assert_eq!(lines[i + 2], format!("    actual:   {after}"));
+        // With the database, the order's INSERT deviates first (at its
+        // total), and the suggestion says to look at it.
+        let suggestion = if database {
+            "a call of this request was answered by a recorded call that is not the same call"
+        } else {
+            "record this request again"
+        };
         assert!(
-            lines[i + 3].starts_with("    suggestion: ")
-                && lines[i + 3].contains("record this request again"),
+            lines[i + 3].starts_with("    suggestion: ") && lines[i + 3].contains(suggestion),
             "{changed}"
         );
+        if database {
+            assert_eq!(
+                lines[i - 1],
+                format!("    body $.parameters[1]: expected {before}, actual {after}"),
+                "{changed}"
+            );
+        }
         expected.push(before);
     }
     expected.sort_unstable();
@@ -178,7 +201,7 @@ fn demo_records_three_services_then_replays_checkout_without_them() {
 /// The record half: the services, the orders, their traces in `store`
 /// (the list, and one as a tree across the three services) and their
 /// recordings in `dir`.
-fn assert_recorded(record: &str, dir: &Path, store: &Path) {
+fn assert_recorded(record: &str, dir: &Path, store: &Path, database: bool) {
     for service in ["checkout", "inventory", "pricing"] {
         served_port(record, service);
     }
@@ -186,17 +209,26 @@ fn assert_recorded(record: &str, dir: &Path, store: &Path) {
     assert!(record.contains("POST /checkout demo-2  -> 200"), "{record}");
     assert!(record.contains("POST /checkout demo-3  -> 409"), "{record}");
 
-    // Three orders, three traces, each rooted in checkout, in --store.
+    // Three orders, three traces, each rooted in checkout, in --store;
+    // with the database, one more: checkout's start-up, making its table.
     let listed = tracetape(&["list", "--traces", "--store", arg(store)]);
     let traces = stdout(&listed);
-    assert_eq!(traces.lines().count(), 1 + 3, "{traces}");
-    assert!(
-        traces
-            .lines()
-            .skip(1)
-            .all(|l| l.contains("POST /checkout  checkout")),
+    assert_eq!(
+        traces.lines().count(),
+        1 + 3 + usize::from(database),
         "{traces}"
     );
+    let orders = traces
+        .lines()
+        .skip(1)
+        .filter(|l| l.contains("POST /checkout  checkout"));
+    assert_eq!(orders.count(), 3, "{traces}");
+    if database {
+        assert!(
+            traces.contains("  CREATE          checkout      1 "),
+            "{traces}"
+        );
+    }
     assert_eq!(
         table_after(record, "Traces stored in ").join("\n"),
         traces.trim_end(),
@@ -213,11 +245,15 @@ fn assert_recorded(record: &str, dir: &Path, store: &Path) {
         .skip_while(|l| !l.starts_with("trace "))
         .take_while(|l| !l.is_empty())
         .collect();
-    assert!(lines[0].contains("  14 spans  "), "{tree}");
+    let spans_in_tree = if database { 15 } else { 14 };
+    assert!(
+        lines[0].contains(&format!("  {spans_in_tree} spans  ")),
+        "{tree}"
+    );
     let trace_id = lines[0].split_whitespace().nth(1).unwrap();
     assert!(traces.contains(trace_id), "{traces}");
     let spans = &lines[1..];
-    assert_eq!(spans.len(), 14, "{tree}");
+    assert_eq!(spans.len(), spans_in_tree, "{tree}");
     assert!(
         spans[0].starts_with("POST /checkout  server  ") && spans[0].contains("[checkout]"),
         "{tree}"
@@ -228,8 +264,10 @@ fn assert_recorded(record: &str, dir: &Path, store: &Path) {
             .iter()
             .all(|l| l.starts_with(['├', '└', '│', ' ']))
     );
+    // With the database, the order's INSERT comes after it, last.
+    let branch = if database { "├─" } else { "└─" };
     assert!(
-        spans[1].starts_with("└─ reserve-and-price  internal"),
+        spans[1].starts_with(&format!("{branch} reserve-and-price  internal")),
         "{tree}"
     );
     let count = |needle: &str| spans.iter().filter(|l| l.contains(needle)).count();
@@ -242,6 +280,12 @@ fn assert_recorded(record: &str, dir: &Path, store: &Path) {
     assert_eq!(count("[inventory]"), 4, "{tree}");
     assert_eq!(count("[pricing]"), 2, "{tree}");
     assert_eq!(count("http.request.resend_count=1"), 1, "{tree}");
+    // The order kept: a child of checkout's SERVER span.
+    assert_eq!(
+        count("INSERT orders  client"),
+        usize::from(database),
+        "{tree}"
+    );
     // The baggage reached every service.
     assert_eq!(count("app.tenant=acme"), 7, "{tree}");
 
@@ -269,7 +313,8 @@ fn assert_recorded(record: &str, dir: &Path, store: &Path) {
     assert_eq!(rows("inventory", "GET /stock/{sku}"), 4, "{record}");
     assert_eq!(rows("inventory", "POST /reserve"), 4, "{record}");
     assert_eq!(rows("pricing", "POST /quote"), 4, "{record}");
-    assert_eq!(shown.len(), 1 + 15, "{record}");
+    // With the database, checkout's start-up is a background recording.
+    assert_eq!(shown.len(), 1 + 15 + usize::from(database), "{record}");
 }
 
 #[test]

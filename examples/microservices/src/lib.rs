@@ -91,7 +91,9 @@ pub use inventory::{STOCK_PER_SKU, inventory};
 pub use model::{Item, Order, Promotion, Quote, Receipt, Reserved, Stock};
 pub use orders::{Orders, OrdersError};
 pub use pricing::{pricing, unit_price_cents};
-pub use serve::{PerService, Service, bind_all, serve, serve_all, serve_all_with};
+pub use serve::{
+    PerService, Service, bind_all, serve, serve_all, serve_all_with, serve_all_with_orders,
+};
 
 use opentelemetry::baggage::BaggageExt as _;
 use opentelemetry::trace::TraceContextExt as _;

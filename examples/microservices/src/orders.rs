@@ -24,15 +24,16 @@ pub enum OrdersError {
     /// tracetape's proxy could not stand in for the URL.
     #[error("the orders database URL cannot be proxied")]
     Proxy(#[from] tracetape::postgres::ProxyError),
-    /// The URL the proxy gave is not one tokio-postgres reads.
-    #[error("the orders database URL cannot be read")]
-    Url(#[from] tokio_postgres::Error),
+    /// The URL the proxy gave is not one tokio-postgres reads, or a query
+    /// failed.
+    #[error("the orders database failed")]
+    Postgres(#[from] tokio_postgres::Error),
     /// The pool could not be built.
     #[error("the orders database pool cannot be built")]
-    Pool(#[from] deadpool_postgres::BuildError),
-    /// A query failed.
-    #[error("the orders database failed")]
-    Query(#[from] deadpool_postgres::PoolError),
+    Build(#[from] deadpool_postgres::BuildError),
+    /// No connection could be had.
+    #[error("the orders database cannot be reached")]
+    Pool(#[from] deadpool_postgres::PoolError),
 }
 
 impl Orders {
@@ -74,6 +75,12 @@ impl Orders {
         let total = i64::try_from(total_cents).unwrap_or(i64::MAX);
         client
             .execute(&statement, &[&order_id, &total, &tenant])
+            .await?;
+        // deadpool has no hook for a connection going back to the pool:
+        // say so, so that while idle it holds nothing of this request
+        // (its recording, or in replay its work).
+        client
+            .simple_query(&tracetape::postgres::release_marker())
             .await?;
         Ok(())
     }

@@ -10,7 +10,9 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::{Behaviour, Instrumentation, Upstreams, checkout_with, inventory, pricing};
+use crate::{
+    Behaviour, Instrumentation, Orders, Upstreams, checkout_with_orders, inventory, pricing,
+};
 
 /// One of the three services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -123,6 +125,18 @@ pub async fn serve_all_with(
     behaviour: Behaviour,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    serve_all_with_orders(listeners, instrumentation, behaviour, None, shutdown).await
+}
+
+/// [`serve_all_with`], checkout keeping its orders in `orders` when given
+/// ([`checkout_with_orders`]).
+pub async fn serve_all_with_orders(
+    listeners: PerService<TcpListener>,
+    instrumentation: &PerService<Instrumentation>,
+    behaviour: Behaviour,
+    orders: Option<Orders>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
     let upstreams = Upstreams::listening_at(
         listeners.inventory.local_addr()?,
         listeners.pricing.local_addr()?,
@@ -135,7 +149,7 @@ pub async fn serve_all_with(
     tokio::try_join!(
         serve(
             listeners.checkout,
-            checkout_with(upstreams, behaviour, &instrumentation.checkout),
+            checkout_with_orders(upstreams, behaviour, orders, &instrumentation.checkout),
             signal(stopped.clone()),
         ),
         serve(

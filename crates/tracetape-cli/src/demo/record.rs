@@ -8,13 +8,14 @@ use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
-use microservices::{Instrumentation, Order, PerService, Service, Upstreams};
+use microservices::{Behaviour, Instrumentation, Order, Orders, PerService, Service, Upstreams};
 use tokio::net::TcpListener;
 use tracetape::TelemetryGuard;
 use tracetape::record::RecordingStore;
 use tracetape::setup::TracesExporter;
 use tracetape::store::LocalStore;
 
+use super::postgres::Postgres;
 use super::{Background, Paths};
 use crate::exit::Failure;
 use crate::{list, show, span_store};
@@ -58,6 +59,9 @@ pub(super) struct Recorded {
     started: u64,
     /// Where checkout called inventory and pricing.
     pub(super) upstreams: Upstreams,
+    /// Where checkout kept its orders, when the machine has PostgreSQL:
+    /// the replays name the same database, whose server is stopped.
+    pub(super) database_url: Option<String>,
     /// Inventory's and pricing's listening sockets, held after the
     /// services stopped: their ports stay bound, with nothing serving
     /// them.
@@ -108,6 +112,29 @@ pub(super) async fn record(paths: &Paths, out: &mut dyn Write) -> anyhow::Result
     }
     let instrumentation =
         PerService::from_fn(|service| Instrumentation::from_guard(guards.get(service)));
+    let database = Postgres::start().context("failed to start the demo's PostgreSQL server")?;
+    let orders = match &database {
+        Some(database) => {
+            writeln!(
+                out,
+                "Checkout keeps its orders in PostgreSQL: a server started for the demo from {}, \
+                 reached through tracetape's proxy (tracetape::postgres)",
+                database.bin.display()
+            )?;
+            let orders = Orders::connect(&database.url(), &instrumentation.checkout)
+                .await
+                .context("failed to connect checkout to the demo's database")?;
+            Some((orders, database.url()))
+        }
+        None => {
+            writeln!(
+                out,
+                "PostgreSQL is not installed (no initdb and postgres found): checkout keeps no \
+                 orders in this demo"
+            )?;
+            None
+        }
+    };
 
     let listeners = microservices::bind_all(PerService::default())
         .await
@@ -126,11 +153,21 @@ pub(super) async fn record(paths: &Paths, out: &mut dyn Write) -> anyhow::Result
         inventory,
         pricing,
     };
+    let (orders, database_url) = orders.unzip();
     let services = Background::spawn(move |stop| async move {
-        microservices::serve_all(listeners, &instrumentation, stop).await
+        let behaviour = Behaviour::default();
+        microservices::serve_all_with_orders(listeners, &instrumentation, behaviour, orders, stop)
+            .await
     });
     place_orders(checkout, out).await?;
     services.stop("the example services").await?;
+    if let Some(database) = database {
+        database.stop();
+        writeln!(
+            out,
+            "\nStopped the demo's PostgreSQL server: the replays run without it."
+        )?;
+    }
 
     for service in Service::ALL {
         let guard = guards.get(service);
@@ -155,6 +192,7 @@ pub(super) async fn record(paths: &Paths, out: &mut dyn Write) -> anyhow::Result
     let recorded = Recorded {
         started,
         upstreams,
+        database_url,
         held: [held_inventory, held_pricing],
     };
     // Checkout's client may have raced a fresh connection against a pooled

@@ -7,7 +7,7 @@
 use std::io::Write;
 
 use anyhow::{Context as _, anyhow};
-use microservices::{Behaviour, Instrumentation, Service};
+use microservices::{Behaviour, Instrumentation, Orders, Service};
 use tokio::net::TcpListener;
 use tracetape::setup::TracesExporter;
 use tracetape_compare::Deviation;
@@ -42,6 +42,13 @@ pub(super) async fn unchanged(
          connection reached their ports.",
         totals.passed
     )?;
+    if recorded.database_url.is_some() {
+        writeln!(
+            out,
+            "Its queries were answered from the recordings too, with the database's server \
+             stopped."
+        )?;
+    }
     Ok(())
 }
 
@@ -122,8 +129,19 @@ async fn replay_checkout(
          recorded: their ports are held, with nothing serving them.",
         upstreams.inventory, upstreams.pricing
     )?;
-    let app =
-        microservices::checkout_with(upstreams, behaviour, &Instrumentation::from_guard(&guard));
+    let instrumentation = Instrumentation::from_guard(&guard);
+    // The database's server is stopped: the proxy answers from the
+    // recordings.
+    let orders = match &recorded.database_url {
+        Some(url) => Some(
+            Orders::connect(url, &instrumentation)
+                .await
+                .context("failed to connect checkout to the (replayed) database")
+                .map_err(Failure::Failed)?,
+        ),
+        None => None,
+    };
+    let app = microservices::checkout_with_orders(upstreams, behaviour, orders, &instrumentation);
     let listener = TcpListener::bind(("127.0.0.1", 0))
         .await
         .context("failed to bind a loopback port for checkout")
