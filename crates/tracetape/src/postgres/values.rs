@@ -71,13 +71,7 @@ fn binary(type_oid: u32, bytes: &[u8]) -> Option<Value> {
         oid::OID => Value::from(u32::from_be_bytes(bytes.try_into().ok()?)),
         oid::FLOAT4 => float(f64::from(f32::from_be_bytes(bytes.try_into().ok()?)))?,
         oid::FLOAT8 => float(f64::from_be_bytes(bytes.try_into().ok()?))?,
-        oid::TEXT
-        | oid::VARCHAR
-        | oid::BPCHAR
-        | oid::NAME
-        | oid::CHAR
-        | oid::UNKNOWN
-        | oid::JSON => Value::String(std::str::from_utf8(bytes).ok()?.to_owned()),
+        _ if is_text(type_oid) => Value::String(std::str::from_utf8(bytes).ok()?.to_owned()),
         oid::JSONB => match bytes.split_first() {
             Some((1, text)) => Value::String(std::str::from_utf8(text).ok()?.to_owned()),
             _ => return None,
@@ -94,6 +88,14 @@ fn binary(type_oid: u32, bytes: &[u8]) -> Option<Value> {
         _ => return None,
     };
     Some(value)
+}
+
+/// Types whose binary form is their UTF-8 text.
+fn is_text(type_oid: u32) -> bool {
+    matches!(
+        type_oid,
+        oid::TEXT | oid::VARCHAR | oid::BPCHAR | oid::NAME | oid::CHAR | oid::UNKNOWN | oid::JSON
+    )
 }
 
 /// A finite float as a JSON number; NaN and the infinities stay bytes.
@@ -141,16 +143,7 @@ fn plain(type_oid: u32, value: &Value) -> Option<Vec<u8>> {
         }
         (oid::FLOAT4, Value::Number(n)) => Some((n.as_f64()? as f32).to_be_bytes().to_vec()),
         (oid::FLOAT8, Value::Number(n)) => Some(n.as_f64()?.to_be_bytes().to_vec()),
-        (
-            oid::TEXT
-            | oid::VARCHAR
-            | oid::BPCHAR
-            | oid::NAME
-            | oid::CHAR
-            | oid::UNKNOWN
-            | oid::JSON,
-            Value::String(text),
-        ) => Some(text.as_bytes().to_vec()),
+        (_, Value::String(text)) if is_text(type_oid) => Some(text.as_bytes().to_vec()),
         (oid::JSONB, Value::String(text)) => Some([&[1u8][..], text.as_bytes()].concat()),
         (oid::UUID, Value::String(text)) => parse_uuid(text).map(|bytes| bytes.to_vec()),
         (oid::DATE, Value::String(text)) => {
