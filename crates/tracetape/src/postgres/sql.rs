@@ -666,6 +666,38 @@ mod tests {
         assert_eq!(normalized("SELECT(1)"), "SELECT(1)");
     }
 
+    /// Any text at all is read without a panic (a slice inside a
+    /// character would be one), whatever it holds.
+    #[test]
+    fn any_text_is_read() {
+        let nasty = [
+            "SELECT 'é",
+            "/* é */ SELECT 1",
+            "E'\\",
+            "E'é\\",
+            "$$é",
+            "$é$ x $é$",
+            "$1é",
+            "U&'é",
+            "-- é",
+            "SELECT \"é",
+            "é.é",
+            "1.2.3e+",
+            ".5é",
+            "$",
+            "$a",
+            "'",
+            "\"",
+            "/*",
+            "*/",
+        ];
+        for text in nasty {
+            let _ = (without_literals(text), normalized(text), describe(text));
+            let _ = parameter_columns(text);
+            let _ = Statement::new(text);
+        }
+    }
+
     #[test]
     fn text_left_open_ends_without_its_value() {
         assert_eq!(without_literals("SELECT 'never closed"), "SELECT ?");
