@@ -18,14 +18,14 @@ const DEFAULT_PORT: u16 = 5432;
 
 /// Where the real server listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Server {
+pub(crate) enum Upstream {
     /// A host name or address, and a port.
     Tcp { host: String, port: u16 },
     /// A Unix socket: `{directory}/.s.PGSQL.{port}`.
     Unix { directory: String, port: u16 },
 }
 
-impl Server {
+impl Upstream {
     /// `server.address` and `server.port` of the spans.
     pub(crate) fn address_and_port(&self) -> (String, u16) {
         match self {
@@ -51,7 +51,7 @@ pub(crate) enum ProxyAddress {
 /// driver instead, which names the proxy at `proxy_port` on loopback.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Target {
-    pub(crate) server: Server,
+    pub(crate) server: Upstream,
     url: Url,
 }
 
@@ -100,15 +100,15 @@ impl Target {
         // Several hosts (`host=a,b`): the first, as drivers try it first.
         let host = host.and_then(|h| h.split(',').next().map(str::to_owned));
         let server = match host {
-            Some(host) if host.starts_with('/') => Server::Unix {
+            Some(host) if host.starts_with('/') => Upstream::Unix {
                 directory: host,
                 port,
             },
-            Some(host) if !host.is_empty() => Server::Tcp {
+            Some(host) if !host.is_empty() => Upstream::Tcp {
                 host: host.trim_matches(['[', ']']).to_owned(),
                 port,
             },
-            _ => Server::Tcp {
+            _ => Upstream::Tcp {
                 host: "localhost".to_owned(),
                 port,
             },
@@ -162,7 +162,7 @@ mod tests {
         let target = Target::parse("postgres://app:secret@db.internal:6432/shop").expect("url");
         assert_eq!(
             target.server,
-            Server::Tcp {
+            Upstream::Tcp {
                 host: "db.internal".into(),
                 port: 6432
             }
@@ -170,7 +170,7 @@ mod tests {
         let target = Target::parse("postgresql://app@/shop?host=/run/postgresql").expect("url");
         assert_eq!(
             target.server,
-            Server::Unix {
+            Upstream::Unix {
                 directory: "/run/postgresql".into(),
                 port: 5432
             }
@@ -178,7 +178,7 @@ mod tests {
         let target = Target::parse("postgres://[::1]/shop?port=7000").expect("url");
         assert_eq!(
             target.server,
-            Server::Tcp {
+            Upstream::Tcp {
                 host: "::1".into(),
                 port: 7000
             }
@@ -186,7 +186,7 @@ mod tests {
         let target = Target::parse("postgres:///shop").expect("url");
         assert_eq!(
             target.server,
-            Server::Tcp {
+            Upstream::Tcp {
                 host: "localhost".into(),
                 port: 5432
             }

@@ -13,7 +13,7 @@ use pgwire::messages::response::{
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 
-use super::address::Server;
+use super::address::Upstream;
 use super::conversation::{Conversation, Operation, Route};
 use super::frames::{Frame, Frames};
 use super::record;
@@ -24,7 +24,7 @@ use crate::layer_modes::LayerModes;
 /// Serves one accepted connection until either side closes it.
 pub(crate) async fn serve<S>(
     client: S,
-    server: Arc<Server>,
+    server: Arc<Upstream>,
     telemetry: Arc<Telemetry>,
     modes: LayerModes,
 ) where
@@ -33,7 +33,7 @@ pub(crate) async fn serve<S>(
     let (mut client_read, mut client_write) = tokio::io::split(client);
     let mut from_client = Frames::client();
     let mut conversation = Conversation::with_modes(modes.clone());
-    // The start-up: encryption refused (the proxy is on loopback), then
+    // The start-up: encryption refused (the proxy is on this machine), then
     // the StartupMessage or a CancelRequest, passed on as it came.
     let (first, cancel) = loop {
         let frame = match read_frame(&mut client_read, &mut from_client).await {
@@ -199,14 +199,14 @@ async fn read_frame(
 trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
 
-async fn connect(server: &Server) -> io::Result<Box<dyn Stream>> {
+async fn connect(server: &Upstream) -> io::Result<Box<dyn Stream>> {
     match server {
-        Server::Tcp { host, port } => {
+        Upstream::Tcp { host, port } => {
             let stream = TcpStream::connect((host.as_str(), *port)).await?;
             let _ = stream.set_nodelay(true);
             Ok(Box::new(stream))
         }
-        Server::Unix { directory, port } => Ok(Box::new(
+        Upstream::Unix { directory, port } => Ok(Box::new(
             UnixStream::connect(format!("{directory}/.s.PGSQL.{port}")).await?,
         )),
     }
