@@ -48,7 +48,7 @@ pub(crate) enum ProxyAddress {
 }
 
 /// A database URL read: the server it names, and the URL to give the
-/// driver instead, which names the proxy at `proxy_port` on loopback.
+/// driver instead, which names the proxy's socket or port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Target {
     pub(crate) server: Upstream,

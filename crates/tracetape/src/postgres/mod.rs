@@ -171,7 +171,7 @@ pub enum ProxyError {
         /// The URL's `sslmode`.
         sslmode: String,
     },
-    /// No loopback port could be listened on.
+    /// Neither a Unix socket nor a loopback port could be listened on.
     #[error("tracetape's PostgreSQL proxy could not listen on loopback: {0}")]
     Listen(#[source] std::io::Error),
 }
