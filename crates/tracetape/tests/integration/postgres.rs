@@ -40,6 +40,16 @@ impl Postgres {
     /// Initialises a cluster and starts its server; panics, saying what
     /// is missing or what the server said, when it cannot.
     pub(crate) fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// As [`start`](Self::start), with connections over TCP asking for
+    /// `password` (SCRAM-SHA-256); the Unix socket still trusts.
+    pub(crate) fn start_with_password(password: &str) -> Self {
+        Self::start_with(Some(password))
+    }
+
+    fn start_with(password: Option<&str>) -> Self {
         let bin = bindir();
         let dir = tempfile::Builder::new()
             .prefix("tracetape-postgres-")
@@ -51,18 +61,31 @@ impl Postgres {
             // The server runs as `postgres`: the directory is its own.
             run(Command::new("chown").args(["postgres:", &dir.path().to_string_lossy()]));
         }
-        run(as_user(as_root, &bin.join("initdb")).args([
+        let mut initdb = as_user(as_root, &bin.join("initdb"));
+        initdb.args([
             "--pgdata",
             &data.to_string_lossy(),
             "--username",
             USER,
-            "--auth",
-            "trust",
             "--encoding",
             "UTF8",
             "--no-sync",
             "--no-instructions",
-        ]));
+        ]);
+        match password {
+            None => initdb.args(["--auth", "trust"]),
+            Some(password) => {
+                let file = dir.path().join("password");
+                std::fs::write(&file, password).expect("the password file");
+                if as_root {
+                    run(Command::new("chown").arg("postgres:").arg(&file));
+                }
+                initdb
+                    .args(["--auth-local", "trust", "--auth-host", "scram-sha-256"])
+                    .arg(format!("--pwfile={}", file.display()))
+            }
+        };
+        run(&mut initdb);
         let port = free_port();
         let mut child = as_user(as_root, &bin.join("postgres"))
             .args(["-D", &data.to_string_lossy()])

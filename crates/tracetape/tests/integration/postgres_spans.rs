@@ -353,6 +353,38 @@ async fn a_server_that_cannot_be_reached_is_the_driver_s_connection_error() {
     );
 }
 
+/// The server's authentication (SCRAM-SHA-256 here) is between the
+/// driver and the server: the proxy passes it on untouched, and a wrong
+/// password is the server's own error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_the_server_asks_for_passes_through_the_proxy() {
+    let server = Postgres::start_with_password("s3cret");
+    let with = |password: &str| {
+        format!(
+            "postgres://tracetape:{password}@127.0.0.1:{}/postgres",
+            server.port()
+        )
+    };
+    let url = Proxy::new(with("s3cret")).start().await.unwrap();
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("authenticated through the proxy");
+    tokio::spawn(connection);
+    let rows = client
+        .query("SELECT current_user::text", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows[0].get::<_, String>(0), "tracetape");
+
+    let url = Proxy::new(with("wrong")).start().await.unwrap();
+    let error = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .err()
+        .expect("a wrong password is refused");
+    let error = error.as_db_error().expect("the server's error");
+    assert_eq!(error.code().code(), "28P01", "{}", error.message());
+}
+
 #[tokio::test]
 async fn a_url_that_asks_for_tls_is_refused_rather_than_sent_in_clear() {
     let error = Proxy::new("postgres://app@127.0.0.1:5432/shop?sslmode=require")
