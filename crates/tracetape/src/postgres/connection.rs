@@ -7,9 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::BytesMut;
 use pgwire::messages::PgWireBackendMessage;
-use pgwire::messages::response::{
-    EmptyQueryResponse, ErrorResponse, ReadyForQuery, TransactionStatus,
-};
+use pgwire::messages::response::{EmptyQueryResponse, ReadyForQuery, TransactionStatus};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 
@@ -78,7 +76,9 @@ pub(crate) async fn serve<S>(
         Ok(upstream) => upstream,
         Err(error) => {
             let message = format!("tracetape's proxy could not reach {server:?}: {error}");
-            let _ = client_write.write_all(&fatal("08001", &message)).await;
+            let _ = client_write
+                .write_all(&encode([wire::error("FATAL", "08001", &message)]))
+                .await;
             return;
         }
     };
@@ -219,22 +219,6 @@ fn marker_answer(status: u8) -> BytesMut {
         PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()),
         PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(status)),
     ])
-}
-
-/// A FATAL ErrorResponse with `code` and `message`.
-fn fatal(code: &str, message: &str) -> BytesMut {
-    let fields = [
-        (b'S', "FATAL"),
-        (b'V', "FATAL"),
-        (b'C', code),
-        (b'M', message),
-    ];
-    let fields = fields
-        .map(|(field, value)| (field, value.to_owned()))
-        .to_vec();
-    encode([PgWireBackendMessage::ErrorResponse(ErrorResponse::new(
-        fields,
-    ))])
 }
 
 /// Messages the proxy writes itself, encoded. Encoding into memory fails

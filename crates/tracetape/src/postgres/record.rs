@@ -117,7 +117,6 @@ pub(crate) fn finish(pending: Pending, operation: &Operation, server: &Server<'_
     };
     let captured = &pending.captured;
     let statement = &operation.statement;
-    let method = statement.operation.as_deref().unwrap_or("QUERY");
     let exchange = Exchange {
         kind: ExchangeKind::Database,
         span_id: server.span_id,
@@ -127,8 +126,7 @@ pub(crate) fn finish(pending: Pending, operation: &Operation, server: &Server<'_
         start_unix_nanos: started,
         end_unix_nanos: ended,
         request: RequestRecord {
-            // `BATCH INSERT` has no space in a method.
-            method: method.replace(' ', "_"),
+            method: statement.method(),
             url: server.url.to_owned(),
             headers: json_headers(),
             body: body(

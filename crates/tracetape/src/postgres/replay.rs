@@ -38,9 +38,7 @@ use pgwire::messages::response::{
     CommandComplete, EmptyQueryResponse, ErrorResponse, ReadyForQuery, TransactionStatus,
 };
 use pgwire::messages::startup::{Authentication, BackendKeyData, ParameterStatus, SecretKey};
-use pgwire::messages::{
-    DecodeContext, PgWireBackendMessage, PgWireFrontendMessage, ProtocolVersion,
-};
+use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -52,6 +50,7 @@ use super::record::request_json;
 use super::span::Telemetry;
 use super::sql::Statement;
 use super::values;
+use super::wire;
 use crate::record::{ExchangeKind, ResponseRecord};
 use crate::replay::matching::LiveCall;
 use crate::replay::{ReplayScope, Replayer};
@@ -150,7 +149,7 @@ impl Server {
                     Err(_) => return,
                 };
                 let mut buffer = BytesMut::from(frame.bytes.as_ref());
-                let message = match PgWireFrontendMessage::decode(&mut buffer, &typed()) {
+                let message = match PgWireFrontendMessage::decode(&mut buffer, &wire::typed()) {
                     Ok(Some(message)) => message,
                     Ok(None) | Err(_) => return,
                 };
@@ -341,13 +340,11 @@ impl Server {
         };
         let key = scope.redaction_key();
         let body = request_json(statement, parameters, &key).to_string();
-        let method = statement
-            .operation
-            .as_deref()
-            .unwrap_or("QUERY")
-            .replace(' ', "_");
-        let call = LiveCall::new(method, self.telemetry.url(self.database.as_ref()))
-            .with_body(Bytes::from(body));
+        let call = LiveCall::new(
+            statement.method(),
+            self.telemetry.url(self.database.as_ref()),
+        )
+        .with_body(Bytes::from(body));
         let response: ResponseRecord = scope
             .answer(&call)
             .await
@@ -469,7 +466,7 @@ impl Server {
         let count = recorded
             .len()
             .max(prepared.types.len())
-            .max(parameter_count(&prepared.statement));
+            .max(super::sql::parameter_count(&prepared.statement.sql));
         (0..count)
             .map(|i| match prepared.types.get(i) {
                 Some(&given) if given != 0 => given,
@@ -563,18 +560,7 @@ impl Server {
 
     /// An ErrorResponse of the proxy's own.
     fn fail(&mut self, code: &str, message: &str) {
-        let fields = [
-            (b'S', "ERROR"),
-            (b'V', "ERROR"),
-            (b'C', code),
-            (b'M', message),
-        ];
-        let fields = fields
-            .map(|(field, value)| (field, value.to_owned()))
-            .to_vec();
-        self.send(PgWireBackendMessage::ErrorResponse(ErrorResponse::new(
-            fields,
-        )));
+        self.send(wire::error("ERROR", code, message));
         self.errored();
     }
 
@@ -589,39 +575,6 @@ impl Server {
     fn send(&mut self, message: PgWireBackendMessage) {
         let _ = message.encode(&mut self.out);
     }
-}
-
-/// A context for typed messages, after start-up.
-fn typed() -> DecodeContext {
-    let mut context = DecodeContext::new(ProtocolVersion::PROTOCOL3_0);
-    context.awaiting_frontend_ssl = false;
-    context.awaiting_frontend_startup = false;
-    context
-}
-
-/// The highest `$n` in a statement's text.
-fn parameter_count(statement: &Statement) -> usize {
-    let sql = statement.sql.as_bytes();
-    let mut highest = 0;
-    let mut at = 0;
-    while at < sql.len() {
-        if sql[at] == b'$' {
-            let digits = sql[at + 1..]
-                .iter()
-                .take_while(|b| b.is_ascii_digit())
-                .count();
-            if let Ok(n) = std::str::from_utf8(&sql[at + 1..at + 1 + digits])
-                .unwrap_or("")
-                .parse::<usize>()
-            {
-                highest = highest.max(n);
-            }
-            at += 1 + digits;
-        } else {
-            at += 1;
-        }
-    }
-    highest
 }
 
 /// A recorded column as a RowDescription field in `format`.

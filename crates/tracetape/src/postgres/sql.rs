@@ -17,9 +17,8 @@ use std::sync::Arc;
 /// A statement's text and what spans say of it.
 #[derive(Debug)]
 pub(crate) struct Statement {
-    /// The SQL as the client sent it (read by the tests until record
-    /// mode keeps it).
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// The SQL as the client sent it (what record and replay mode read).
+    #[cfg_attr(not(any(test, feature = "record-replay")), allow(dead_code))]
     pub(crate) sql: Arc<str>,
     /// `db.query.text`: the SQL without its literals.
     pub(crate) text: Arc<str>,
@@ -36,6 +35,18 @@ pub(crate) struct Statement {
 }
 
 impl Statement {
+    /// The method of its exchange in a recording, and of its live call in
+    /// replay (the two must match): the operation, `BATCH_INSERT` for
+    /// `BATCH INSERT` (a method has no space), `QUERY` when it cannot be
+    /// told.
+    #[cfg(feature = "record-replay")]
+    pub(crate) fn method(&self) -> String {
+        self.operation
+            .as_deref()
+            .unwrap_or("QUERY")
+            .replace(' ', "_")
+    }
+
     pub(crate) fn new(sql: &str) -> Arc<Self> {
         let described = describe(sql);
         Arc::new(Self {
@@ -502,6 +513,17 @@ fn collection(statement: &[Token<'_>]) -> Option<String> {
     Some(name)
 }
 
+/// The highest `$n` of `text` (parameters in strings and comments are
+/// not parameters).
+#[cfg(feature = "record-replay")]
+pub(crate) fn parameter_count(text: &str) -> usize {
+    let numbers = tokens(text).into_iter().filter_map(|token| match token {
+        Token::Parameter(p) => p[1..].parse::<usize>().ok(),
+        _ => None,
+    });
+    numbers.max().unwrap_or(0)
+}
+
 /// The columns parameters are bound to, where the text plainly says:
 /// `column = $n` (and `<>`, `<`, `>`, `LIKE`, … any operator between a
 /// column and a parameter), and an `INSERT`'s column list against its
@@ -774,6 +796,12 @@ mod tests {
         assert_eq!(mixed.batch_size, Some(3));
         // A semicolon in a string or in parentheses splits nothing.
         assert_eq!(describe("SELECT ';' FROM t").batch_size, None);
+    }
+
+    #[test]
+    fn the_highest_parameter_counts_them() {
+        assert_eq!(parameter_count("SELECT $2, $10 FROM t WHERE a = $1"), 10);
+        assert_eq!(parameter_count("SELECT '$3' /* $4 */"), 0);
     }
 
     #[test]

@@ -8,7 +8,9 @@ use pgwire::error::PgWireError;
 use pgwire::messages::data::{ParameterDescription, RowDescription};
 use pgwire::messages::response::ErrorResponse;
 use pgwire::messages::startup::Startup;
-use pgwire::messages::{DecodeContext, Message, PgWireFrontendMessage, ProtocolVersion};
+use pgwire::messages::{
+    DecodeContext, Message, PgWireBackendMessage, PgWireFrontendMessage, ProtocolVersion,
+};
 
 use super::capture::Column;
 use super::conversation::{Answered, Conversation, Operation, Route, Sent};
@@ -64,11 +66,26 @@ fn name(name: &Option<String>) -> &str {
 }
 
 /// A context for typed messages, after start-up.
-fn typed() -> DecodeContext {
+pub(crate) fn typed() -> DecodeContext {
     let mut context = DecodeContext::new(ProtocolVersion::PROTOCOL3_0);
     context.awaiting_frontend_ssl = false;
     context.awaiting_frontend_startup = false;
     context
+}
+
+/// An ErrorResponse of the proxy's own: `severity` (`ERROR`, `FATAL`),
+/// SQLSTATE `code` and `message`.
+pub(crate) fn error(severity: &str, code: &str, message: &str) -> PgWireBackendMessage {
+    let fields = [
+        (b'S', severity),
+        (b'V', severity),
+        (b'C', code),
+        (b'M', message),
+    ];
+    let fields = fields
+        .map(|(field, value)| (field, value.to_owned()))
+        .to_vec();
+    PgWireBackendMessage::ErrorResponse(ErrorResponse::new(fields))
 }
 
 /// Tells `conversation` what the client sent in `frame` (typed).

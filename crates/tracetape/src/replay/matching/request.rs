@@ -90,8 +90,7 @@ impl NormalRequest {
         let headers = pairs::pair(&self.headers, &live.headers);
         let query = pairs::pair(&self.url.query, &live.url.query);
         let same_path = self.url.path == live.url.path && self.headers == live.headers;
-        let level = if same_path && self.url.query == live.url.query && self.body.exact(&live.body)
-        {
+        let level = if self.exactly(live) {
             Some(Level::Exact)
         } else if same_path
             && self.url.query_matches_redacted(&live.url)
