@@ -48,15 +48,17 @@ impl Statement {
     }
 
     pub(crate) fn new(sql: &str) -> Arc<Self> {
-        let described = describe(sql);
+        // Lexed once for all that is said of it.
+        let tokens = tokens(sql);
+        let described = described(&tokens);
         Arc::new(Self {
             sql: sql.into(),
-            text: without_literals(sql).into(),
+            text: written(&tokens, |_| "?").into(),
             summary: described.summary().map(Arc::from),
             operation: described.operation.map(Arc::from),
             collection: described.collection.map(Arc::from),
             batch_size: described.batch_size,
-            parameter_columns: parameter_columns(sql),
+            parameter_columns: bound_columns(&tokens),
         })
     }
 }
@@ -244,8 +246,9 @@ fn number_len(text: &str) -> usize {
 /// no value the application wrote into its SQL reaches a span.
 ///
 /// Parameters (`$1`) stay: their values travel apart from the text.
+#[cfg(test)]
 fn without_literals(text: &str) -> String {
-    written(tokens(text), |_| "?")
+    written(&tokens(text), |_| "?")
 }
 
 /// `text` with comments removed and each run of white space (or
@@ -258,17 +261,17 @@ pub(crate) fn normalized(text: &str) -> String {
     if tokens.last() == Some(&Token::Gap) {
         tokens.pop();
     }
-    written(tokens, |literal| literal)
+    written(&tokens, |literal| literal)
 }
 
 /// `tokens` written again, each literal as `literal` gives it: a gap as
 /// one space when there are gaps (the tokens of [`tokens_and_gaps`]),
 /// else one space apart where one is needed.
-fn written<'a>(tokens: Vec<Token<'a>>, literal: impl Fn(&'a str) -> &'a str) -> String {
+fn written<'a>(tokens: &[Token<'a>], literal: impl Fn(&'a str) -> &'a str) -> String {
     let with_gaps = tokens.contains(&Token::Gap);
     let mut out = String::new();
     let mut last: Option<Token<'_>> = None;
-    for token in tokens {
+    for &token in tokens {
         if !with_gaps
             && let Some(previous) = last
             && needs_space(previous, token)
@@ -324,9 +327,14 @@ impl Described {
 }
 
 /// The operation and table of `text`.
+#[cfg(test)]
 fn describe(text: &str) -> Described {
-    let tokens = tokens(text);
-    let statements: Vec<&[Token<'_>]> = split_statements(&tokens);
+    described(&tokens(text))
+}
+
+/// The operation and table of a text's `tokens`.
+fn described(tokens: &[Token<'_>]) -> Described {
+    let statements: Vec<&[Token<'_>]> = split_statements(tokens);
     match statements.as_slice() {
         [] => Described {
             operation: None,
@@ -529,8 +537,13 @@ pub(crate) fn parameter_count(text: &str) -> usize {
 /// column and a parameter), and an `INSERT`'s column list against its
 /// `VALUES` tuples. Parameter numbers are 1-based, as in the text; a
 /// column is its last name part, unquoted as written.
-pub(crate) fn parameter_columns(text: &str) -> Vec<(usize, String)> {
-    let tokens = tokens(text);
+#[cfg(test)]
+fn parameter_columns(text: &str) -> Vec<(usize, String)> {
+    bound_columns(&tokens(text))
+}
+
+/// [`parameter_columns`] of a text's `tokens`.
+fn bound_columns(tokens: &[Token<'_>]) -> Vec<(usize, String)> {
     let mut found = Vec::new();
     let number = |token: &Token<'_>| match token {
         Token::Parameter(p) => p[1..].parse::<usize>().ok(),
