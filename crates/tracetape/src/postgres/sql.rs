@@ -811,6 +811,7 @@ mod tests {
         assert_eq!(describe("SELECT ';' FROM t").batch_size, None);
     }
 
+    #[cfg(feature = "record-replay")]
     #[test]
     fn the_highest_parameter_counts_them() {
         assert_eq!(parameter_count("SELECT $2, $10 FROM t WHERE a = $1"), 10);
