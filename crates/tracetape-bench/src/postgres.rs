@@ -1,27 +1,31 @@
 //! `postgres`: query throughput with and without tracetape's PostgreSQL
-//! proxy, in the same run.
+//! instrumentation, in the same run.
 //!
 //! A real PostgreSQL server (started as the library's tests start theirs:
 //! Debian's package, a cluster in a temporary directory) holds a table of
 //! 1,000 items. In this process, `--tasks` tasks each take a connection
-//! from a sqlx pool of `--pool` connections and run one point lookup by
-//! primary key, again and again, for `--seconds`:
+//! from a pool of `--pool` connections and run one point lookup by
+//! primary key (a prepared statement), again and again, for `--seconds`.
+//! The pool is `--driver`'s: a sqlx pool, whose connections go through
+//! tracetape's proxy, or a deadpool-postgres pool of tokio-postgres
+//! connections that tracetape reads in place (`Connector` as the pool's
+//! way to connect). The modes:
 //!
 //! - `untraced`: the pool connects to the server;
-//! - `proxied`: through a proxy that makes no spans (a no-op tracer
-//!   provider), and a pool without tracetape's hooks: the cost of the hop
-//!   alone;
-//! - `traced`: through `tracetape::postgres::proxy`, with `sqlx_traced`'s
-//!   check-out hooks (a marker per check-out, which the server answers in
-//!   place of sqlx's own health check), every query's span exported over
-//!   OTLP/HTTP to a real collector (rotel), as a service's would be;
+//! - `bare`: tracetape in the path (the proxy's hop, or the stream read in
+//!   place) with a no-op tracer provider and no pool hooks: the cost of
+//!   the path alone;
+//! - `traced`: as a service would have it (`proxy` and `sqlx_traced`'s
+//!   hooks, or `Connector` and `deadpool_traced`'s: a marker per
+//!   check-out), every query's span exported over OTLP/HTTP to a real
+//!   collector (rotel);
 //! - `recorded`: the same in record mode: every query (outside any
 //!   request here) a background recording of its own, with its parameters
 //!   and rows, written to a directory of the run's.
 //!
 //! Then replay speed (`--replay-seconds`): one lookup of each item is
 //! recorded, and the same load runs in replay mode, every query answered
-//! by the proxy from those recordings, no database reached.
+//! by tracetape from those recordings, no database reached.
 //!
 //! Modes alternate within each round, so all see the same machine; each
 //! run sets telemetry up for its mode and shuts it down after. The report
@@ -36,7 +40,7 @@ use anyhow::Context;
 use opentelemetry::trace::noop::NoopTracerProvider;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use tracetape::TelemetryGuard;
-use tracetape::postgres::Proxy;
+use tracetape::postgres::Connector;
 use tracetape::setup::{MetricsExporter, OtlpProtocol, SpanCounts, Telemetry, TracesExporter};
 
 use crate::collector::Collector;
@@ -72,18 +76,131 @@ pub(crate) struct PostgresArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "untraced,proxied,traced,recorded"
+        default_value = "untraced,bare,traced,recorded"
     )]
     pub(crate) modes: Vec<Mode>,
+    /// The driver and pool the load runs on.
+    #[arg(long, value_enum, default_value_t = Driver::TokioPostgres)]
+    pub(crate) driver: Driver,
 }
 
 /// How the load reaches the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Mode {
     Untraced,
-    Proxied,
+    Bare,
     Traced,
     Recorded,
+}
+
+/// The driver and pool the load runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Driver {
+    /// A sqlx pool, through tracetape's proxy.
+    Sqlx,
+    /// A deadpool-postgres pool of tokio-postgres connections, read in
+    /// place.
+    TokioPostgres,
+}
+
+/// The lookup every task runs.
+const LOOKUP: &str = "SELECT id, name, qty FROM items WHERE id = $1";
+
+/// A pool of `--driver`'s.
+#[derive(Clone)]
+enum Pool {
+    Sqlx(PgPool),
+    Deadpool(deadpool_postgres::Pool),
+}
+
+impl Pool {
+    /// A pool of `args.pool` connections to `url`, in `mode`.
+    async fn open(args: &PostgresArgs, mode: Mode, url: &str) -> anyhow::Result<Self> {
+        let size = args.pool;
+        match args.driver {
+            Driver::Sqlx => {
+                let options = PgPoolOptions::new().max_connections(size);
+                let pool = match mode {
+                    Mode::Untraced => options.connect(url).await,
+                    Mode::Bare => {
+                        let proxied = Connector::new()
+                            .with_tracer_provider(NoopTracerProvider::new())
+                            .proxy(url)
+                            .await
+                            .context("starting the proxy")?;
+                        options.connect(&proxied).await
+                    }
+                    Mode::Traced | Mode::Recorded => {
+                        let proxied = tracetape::postgres::proxy(url)
+                            .await
+                            .context("starting the proxy")?;
+                        tracetape::postgres::sqlx_traced(options)
+                            .connect(&proxied)
+                            .await
+                    }
+                };
+                Ok(Self::Sqlx(pool.context("connecting the pool")?))
+            }
+            Driver::TokioPostgres => {
+                use deadpool_postgres::{Manager, ManagerConfig};
+
+                let config: tokio_postgres::Config = url.parse().context("reading the URL")?;
+                let builder = match mode {
+                    Mode::Untraced => deadpool_postgres::Pool::builder(Manager::new(
+                        config,
+                        tokio_postgres::NoTls,
+                    )),
+                    Mode::Bare => {
+                        let connector =
+                            Connector::new().with_tracer_provider(NoopTracerProvider::new());
+                        let manager =
+                            Manager::from_connect(config, connector, ManagerConfig::default());
+                        deadpool_postgres::Pool::builder(manager)
+                    }
+                    Mode::Traced | Mode::Recorded => {
+                        let manager = Manager::from_connect(
+                            config,
+                            Connector::new(),
+                            ManagerConfig::default(),
+                        );
+                        tracetape::postgres::deadpool_traced(deadpool_postgres::Pool::builder(
+                            manager,
+                        ))
+                    }
+                };
+                let pool = builder
+                    .max_size(size as usize)
+                    .build()
+                    .context("building the pool")?;
+                Ok(Self::Deadpool(pool))
+            }
+        }
+    }
+
+    /// The item `id`'s id, looked up.
+    async fn lookup(&self, id: i64) -> anyhow::Result<i64> {
+        match self {
+            Self::Sqlx(pool) => {
+                let row: (i64, String, i32) =
+                    sqlx::query_as(LOOKUP).bind(id).fetch_one(pool).await?;
+                Ok(row.0)
+            }
+            Self::Deadpool(pool) => {
+                let client = pool.get().await?;
+                let statement = client.prepare_cached(LOOKUP).await?;
+                let row = client.query_one(&statement, &[&id]).await?;
+                let _: (String, i32) = (row.try_get(1)?, row.try_get(2)?);
+                Ok(row.try_get(0)?)
+            }
+        }
+    }
+
+    async fn close(&self) {
+        match self {
+            Self::Sqlx(pool) => pool.close().await,
+            Self::Deadpool(pool) => pool.close(),
+        }
+    }
 }
 
 /// Rows in the table queried.
@@ -125,20 +242,10 @@ async fn replay(
     collector: &Collector,
     recordings: &Path,
 ) -> anyhow::Result<()> {
-    let options = || PgPoolOptions::new().max_connections(args.pool);
     let telemetry = telemetry_in(Some("record"), collector, recordings)?;
-    let proxied = tracetape::postgres::proxy(url)
-        .await
-        .context("starting the proxy")?;
-    let pool = tracetape::postgres::sqlx_traced(options())
-        .connect(&proxied)
-        .await?;
+    let pool = Pool::open(args, Mode::Traced, url).await?;
     for id in 1..=ITEMS {
-        let _: (i64, String, i32) = sqlx::query_as("SELECT id, name, qty FROM items WHERE id = $1")
-            .bind(id)
-            .fetch_one(&pool)
-            .await
-            .context("recording a lookup")?;
+        pool.lookup(id).await.context("recording a lookup")?;
     }
     pool.close().await;
     let written = match telemetry.recorder() {
@@ -152,12 +259,7 @@ async fn replay(
 
     let telemetry = telemetry_in(Some("replay"), collector, recordings)?;
     anyhow::ensure!(telemetry.replayer().is_some(), "replay mode did not start");
-    let proxied = tracetape::postgres::proxy(url)
-        .await
-        .context("starting the proxy")?;
-    let pool = tracetape::postgres::sqlx_traced(options())
-        .connect(&proxied)
-        .await?;
+    let pool = Pool::open(args, Mode::Traced, url).await?;
     load(&pool, args.tasks, Duration::from_secs(args.warmup)).await?;
     let (queries, elapsed) =
         load(&pool, args.tasks, Duration::from_secs(args.replay_seconds)).await?;
@@ -211,8 +313,8 @@ async fn measure(
     collector: &Collector,
     recordings: &Path,
 ) -> anyhow::Result<()> {
-    let untraced = PgPoolOptions::new()
-        .max_connections(args.pool)
+    let setup = PgPoolOptions::new()
+        .max_connections(1)
         .connect(url)
         .await
         .context("connecting to the server")?;
@@ -220,37 +322,15 @@ async fn measure(
         "CREATE TABLE items (id int8 PRIMARY KEY, name text NOT NULL, qty int4 NOT NULL); \
          INSERT INTO items SELECT n, 'item ' || n, n % 97 FROM generate_series(1, 1000) n",
     )
-    .execute(&untraced)
+    .execute(&setup)
     .await
     .context("creating the table")?;
+    setup.close().await;
     let mut pools = Vec::new();
     for mode in &args.modes {
-        let options = PgPoolOptions::new().max_connections(args.pool);
-        let pool = match mode {
-            Mode::Untraced => untraced.clone(),
-            Mode::Proxied => {
-                let proxied = Proxy::new(url)
-                    .with_tracer_provider(NoopTracerProvider::new())
-                    .start()
-                    .await
-                    .context("starting the proxy")?;
-                options
-                    .connect(&proxied)
-                    .await
-                    .context("connecting through the proxy")?
-            }
-            Mode::Traced | Mode::Recorded => {
-                let proxied = tracetape::postgres::proxy(url)
-                    .await
-                    .context("starting the proxy")?;
-                tracetape::postgres::sqlx_traced(options)
-                    .connect(&proxied)
-                    .await
-                    .context("connecting through the proxy")?
-            }
-        };
-        pools.push((*mode, pool));
+        pools.push((*mode, Pool::open(args, *mode, url).await?));
     }
+    println!("driver: {:?}", args.driver);
 
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); pools.len()];
     let mut spans = SpanCounts::default();
@@ -310,7 +390,7 @@ async fn measure(
 
 /// `tasks` tasks querying `pool` until `length` has passed: the queries
 /// completed, and the time they took.
-async fn load(pool: &PgPool, tasks: u32, length: Duration) -> anyhow::Result<(u64, Duration)> {
+async fn load(pool: &Pool, tasks: u32, length: Duration) -> anyhow::Result<(u64, Duration)> {
     let started = Instant::now();
     let until = started + length;
     let workers: Vec<_> = (0..tasks)
@@ -320,12 +400,8 @@ async fn load(pool: &PgPool, tasks: u32, length: Duration) -> anyhow::Result<(u6
                 let mut done = 0u64;
                 let mut id = i64::from(task) % ITEMS + 1;
                 while Instant::now() < until {
-                    let row: (i64, String, i32) =
-                        sqlx::query_as("SELECT id, name, qty FROM items WHERE id = $1")
-                            .bind(id)
-                            .fetch_one(&pool)
-                            .await?;
-                    anyhow::ensure!(row.0 == id, "asked for item {id}, got {}", row.0);
+                    let got = pool.lookup(id).await?;
+                    anyhow::ensure!(got == id, "asked for item {id}, got {got}");
                     id = id % ITEMS + 1;
                     done += 1;
                 }

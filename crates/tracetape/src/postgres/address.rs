@@ -33,7 +33,65 @@ impl Upstream {
             Self::Unix { directory, port } => (directory.clone(), *port),
         }
     }
+
+    /// Opens a connection to the server.
+    pub(crate) async fn connect(&self) -> std::io::Result<Box<dyn Stream>> {
+        match self {
+            Self::Tcp { host, port } => {
+                let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
+                let _ = stream.set_nodelay(true);
+                Ok(Box::new(stream))
+            }
+            #[cfg(unix)]
+            Self::Unix { directory, port } => Ok(Box::new(
+                tokio::net::UnixStream::connect(format!("{directory}/.s.PGSQL.{port}")).await?,
+            )),
+            #[cfg(not(unix))]
+            Self::Unix { .. } => Err(std::io::ErrorKind::Unsupported.into()),
+        }
+    }
+
+    /// The servers a tokio-postgres configuration names, in the order it
+    /// names them: each host with its port (one port for all, or 5432
+    /// when none is given), a `hostaddr` in place of its host's name.
+    #[cfg(feature = "tokio-postgres")]
+    pub(crate) fn all_in(config: &tokio_postgres::Config) -> Vec<Self> {
+        use tokio_postgres::config::Host;
+
+        let ports = config.get_ports();
+        let addresses = config.get_hostaddrs();
+        let port = |at: usize| match ports {
+            [] => DEFAULT_PORT,
+            [one] => *one,
+            many => many.get(at).copied().unwrap_or(DEFAULT_PORT),
+        };
+        config
+            .get_hosts()
+            .iter()
+            .enumerate()
+            .map(|(at, host)| match host {
+                Host::Tcp(name) => Self::Tcp {
+                    host: addresses
+                        .get(at)
+                        .map_or_else(|| name.clone(), ToString::to_string),
+                    port: port(at),
+                },
+                #[cfg(unix)]
+                Host::Unix(directory) => Self::Unix {
+                    directory: directory.to_string_lossy().into_owned(),
+                    port: port(at),
+                },
+            })
+            .collect()
+    }
 }
+
+/// A connection to the real server, or a stream that stands for one.
+pub(crate) trait Stream:
+    tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin
+{
+}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Stream for T {}
 
 /// Where the proxy listens.
 #[derive(Debug, Clone, PartialEq, Eq)]

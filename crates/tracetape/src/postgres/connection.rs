@@ -9,10 +9,9 @@ use bytes::BytesMut;
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::response::{EmptyQueryResponse, ReadyForQuery, TransactionStatus};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpStream, UnixStream};
 
 use super::address::Upstream;
-use super::conversation::{Conversation, Operation, Route};
+use super::conversation::{Conversation, Operation, Route, Sent};
 use super::frames::{Frame, Frames};
 use super::record;
 use super::span::Telemetry;
@@ -31,30 +30,15 @@ pub(crate) async fn serve<S>(
     let (mut client_read, mut client_write) = tokio::io::split(client);
     let mut from_client = Frames::client();
     let mut conversation = Conversation::with_modes(modes.clone());
-    // The start-up: encryption refused (the proxy is on this machine), then
-    // the StartupMessage or a CancelRequest, passed on as it came.
-    let (first, cancel) = loop {
-        let frame = match read_frame(&mut client_read, &mut from_client).await {
-            Ok(Some(frame)) => frame,
-            _ => return,
-        };
-        match wire::opening(&frame) {
-            Ok(Opening::Encryption) => {
-                if client_write.write_all(b"N").await.is_err() {
-                    return;
-                }
-            }
-            Ok(Opening::Cancel) => break (frame, true),
-            Ok(Opening::Startup { database, user }) => {
-                conversation.sent(super::conversation::Sent::Startup {
-                    database: database.as_deref(),
-                    user: user.as_deref(),
-                });
-                from_client.set_untyped(false);
-                break (frame, false);
-            }
-            Err(_) => return,
-        }
+    let Some((first, cancel)) = startup(
+        &mut client_read,
+        &mut client_write,
+        &mut from_client,
+        &mut conversation,
+    )
+    .await
+    else {
+        return;
     };
     // Replay mode: no database is reached; the proxy answers.
     #[cfg(feature = "record-replay")]
@@ -72,13 +56,11 @@ pub(crate) async fn serve<S>(
     // does.
     #[cfg(not(feature = "record-replay"))]
     let _ = cancel;
-    let upstream = match connect(&server).await {
+    let upstream = match server.connect().await {
         Ok(upstream) => upstream,
         Err(error) => {
             let message = format!("tracetape's proxy could not reach {server:?}: {error}");
-            let _ = client_write
-                .write_all(&encode([wire::error("FATAL", "08001", &message)]))
-                .await;
+            let _ = client_write.write_all(&unreachable(&message)).await;
             return;
         }
     };
@@ -165,7 +147,7 @@ pub(crate) async fn serve<S>(
 
 /// The span of an operation that ended, and its exchange when it is
 /// recorded.
-fn end(telemetry: &Telemetry, mut operation: Operation, database: Option<&Arc<str>>) {
+pub(crate) fn end(telemetry: &Telemetry, mut operation: Operation, database: Option<&Arc<str>>) {
     let (trace_id, span_id, name) = telemetry.finished(&operation, database);
     if let Some(pending) = operation.recording.take() {
         let url = telemetry.url(database);
@@ -195,25 +177,62 @@ async fn read_frame(
     }
 }
 
-/// A connection to the real server.
-trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
-
-async fn connect(server: &Upstream) -> io::Result<Box<dyn Stream>> {
-    match server {
-        Upstream::Tcp { host, port } => {
-            let stream = TcpStream::connect((host.as_str(), *port)).await?;
-            let _ = stream.set_nodelay(true);
-            Ok(Box::new(stream))
+/// The start-up: encryption refused (the proxy is on this machine), then
+/// the StartupMessage or a CancelRequest (`true`), to be passed on as it
+/// came; `None` when the client went away or sent something else.
+async fn startup<R, W>(
+    read: &mut R,
+    write: &mut W,
+    frames: &mut Frames,
+    conversation: &mut Conversation,
+) -> Option<(Frame, bool)>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    loop {
+        let frame = read_frame(read, frames).await.ok()??;
+        match wire::opening(&frame).ok()? {
+            Opening::Encryption => write.write_all(b"N").await.ok()?,
+            Opening::Cancel => return Some((frame, true)),
+            Opening::Startup { database, user } => {
+                conversation.sent(Sent::Startup {
+                    database: database.as_deref(),
+                    user: user.as_deref(),
+                });
+                frames.set_untyped(false);
+                return Some((frame, false));
+            }
         }
-        Upstream::Unix { directory, port } => Ok(Box::new(
-            UnixStream::connect(format!("{directory}/.s.PGSQL.{port}")).await?,
-        )),
     }
 }
 
+/// Answers a client's start-up with `message` as a FATAL error, SQLSTATE
+/// `08001` (the server could not be reached), and ends.
+#[cfg(feature = "tokio-postgres")]
+pub(crate) async fn refuse<S>(client: S, message: String)
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin,
+{
+    let (mut read, mut write) = tokio::io::split(client);
+    let mut frames = Frames::client();
+    let mut conversation = Conversation::with_modes(LayerModes::default());
+    if startup(&mut read, &mut write, &mut frames, &mut conversation)
+        .await
+        .is_some()
+    {
+        let _ = write.write_all(&unreachable(&message)).await;
+        let _ = write.shutdown().await;
+    }
+}
+
+/// The FATAL ErrorResponse that says the server could not be reached.
+fn unreachable(message: &str) -> BytesMut {
+    encode([wire::error("FATAL", "08001", message)])
+}
+
 /// EmptyQueryResponse and ReadyForQuery: a marker's answer.
-fn marker_answer(status: u8) -> BytesMut {
+pub(crate) fn marker_answer(status: u8) -> BytesMut {
     let status = TransactionStatus::try_from(status).unwrap_or(TransactionStatus::Idle);
     encode([
         PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()),

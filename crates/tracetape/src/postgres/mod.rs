@@ -121,6 +121,7 @@
 mod address;
 mod capture;
 mod connection;
+mod connector;
 mod conversation;
 mod frames;
 mod marker;
@@ -132,6 +133,10 @@ mod record;
 mod replay;
 mod span;
 mod sql;
+#[cfg(feature = "tokio-postgres")]
+mod tap;
+#[cfg(feature = "tokio-postgres")]
+mod tapped;
 #[cfg(not(feature = "record-replay"))]
 mod unrecorded;
 #[cfg(not(feature = "record-replay"))]
@@ -140,6 +145,7 @@ use unrecorded as record;
 mod values;
 mod wire;
 
+pub use connector::Connector;
 pub use marker::{marker, ping_marker, release_marker};
 #[cfg(feature = "deadpool-postgres")]
 pub use pools::deadpool_traced;
@@ -147,9 +153,8 @@ pub use pools::deadpool_traced;
 pub use pools::tokio_postgres_mark;
 #[cfg(feature = "sqlx")]
 pub use pools::{sqlx_mark, sqlx_traced};
-
-use crate::layer_modes::LayerModes;
-use crate::providers::Providers;
+#[cfg(feature = "tokio-postgres")]
+pub use tapped::TapStream;
 
 /// A database URL the proxy cannot stand in for, or a proxy that could
 /// not start.
@@ -177,8 +182,8 @@ pub enum ProxyError {
 }
 
 /// Starts a proxy in front of the server `database_url` names, with the
-/// global tracer and meter providers: [`Proxy::new`]`(database_url)`
-/// [`.start()`](Proxy::start).
+/// global tracer and meter providers: [`Connector::new`]`()`
+/// [`.proxy(database_url)`](Connector::proxy).
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -190,95 +195,32 @@ pub enum ProxyError {
 /// # }
 /// ```
 pub async fn proxy(database_url: &str) -> Result<String, ProxyError> {
-    Proxy::new(database_url).start().await
+    Connector::new().proxy(database_url).await
 }
 
-/// A proxy to start in front of one PostgreSQL server.
-#[derive(Debug)]
-pub struct Proxy {
-    database_url: String,
-    providers: Providers,
-    modes: LayerModes,
-}
-
-impl Proxy {
-    /// A proxy for the server `database_url` names (`postgres://` or
-    /// `postgresql://`; host and port in the authority or in `host` and
-    /// `port` parameters, a `host` starting with `/` being a Unix socket
-    /// directory).
-    pub fn new(database_url: impl Into<String>) -> Self {
-        Self {
-            database_url: database_url.into(),
-            providers: Providers::default(),
-            modes: LayerModes::default(),
-        }
-    }
-
-    /// Starts spans with this provider instead of the global one.
-    pub fn with_tracer_provider<P>(mut self, provider: P) -> Self
-    where
-        P: opentelemetry::trace::TracerProvider,
-        P::Tracer: Send + Sync + 'static,
-        <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
-    {
-        self.providers.set_tracer_provider(provider);
-        self
-    }
-
-    /// Records `db.client.operation.duration` with this provider instead
-    /// of the global one.
-    pub fn with_meter_provider(
-        mut self,
-        provider: &impl opentelemetry::metrics::MeterProvider,
-    ) -> Self {
-        self.providers.set_meter_provider(provider);
-        self
-    }
-
-    /// Records operations outside any request (start-up, background
-    /// jobs) with this recorder instead of the process-wide one, as the
-    /// layers' `with_recorder` does; an operation of a recorded request
-    /// joins that request's recording either way.
-    #[cfg(feature = "record-replay")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "record-replay")))]
-    pub fn with_recorder(mut self, recorder: crate::record::Recorder) -> Self {
-        self.modes.recorder = Some(recorder);
-        self
-    }
-
-    /// Replay mode with these recordings instead of the process-wide ones,
-    /// as the layers' `with_replayer` does: the proxy reaches no database
-    /// and answers every operation from them.
-    #[cfg(feature = "record-replay")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "record-replay")))]
-    pub fn with_replayer(mut self, replayer: crate::replay::Replayer) -> Self {
-        self.modes.replayer = Some(replayer);
-        self
-    }
-
-    /// Starts the proxy on the current tokio runtime and returns the URL
-    /// that reaches the server through it: connect your pool or client
-    /// to that URL instead. The proxy listens on a Unix socket in a
-    /// directory of its own under the temporary directory (mode 0700; a
-    /// free loopback TCP port where there is no Unix socket) and lives as
-    /// long as the runtime. Each connection to it opens one to
-    /// the server; a server that cannot be reached is the driver's
-    /// connection error (SQLSTATE `08001`, naming the server).
-    ///
-    /// ```no_run
-    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    /// use tracetape::postgres::Proxy;
-    ///
-    /// let provider = opentelemetry_sdk::trace::SdkTracerProvider::default();
-    /// let url = Proxy::new("postgres://app@db:5432/shop")
-    ///     .with_tracer_provider(provider)
-    ///     .start()
-    ///     .await?;
-    /// # let _ = url;
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn start(self) -> Result<String, ProxyError> {
-        proxy::start(&self.database_url, self.providers, self.modes).await
-    }
+/// Connects tokio-postgres to the server `config` names, with the
+/// global tracer and meter providers, its operations read in place:
+/// [`Connector::new`]`()`[`.connect(config)`](Connector::connect).
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let config: tokio_postgres::Config = "postgres://app@127.0.0.1:5432/shop".parse()?;
+/// let (client, connection) = tracetape::postgres::connect(&config).await?;
+/// tokio::spawn(connection);
+/// # let _ = client;
+/// # Ok(())
+/// # }
+/// ```
+#[cfg(feature = "tokio-postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio-postgres")))]
+pub async fn connect(
+    config: &tokio_postgres::Config,
+) -> Result<
+    (
+        tokio_postgres::Client,
+        tokio_postgres::Connection<TapStream, tokio_postgres::tls::NoTlsStream>,
+    ),
+    tokio_postgres::Error,
+> {
+    Connector::new().connect(config).await
 }
