@@ -6,9 +6,9 @@
 //!    orders and stopped; their traces (the list, and one as a tree) and
 //!    their recordings (the list) are shown. When the machine has
 //!    PostgreSQL installed, checkout keeps its orders in a server the demo
-//!    starts (`demo/postgres.rs`), through tracetape's proxy, and that
-//!    server is stopped before the replays; without it, the demo says so
-//!    and checkout keeps no orders.
+//!    starts (`demo/postgres.rs`), its connections read by tracetape in
+//!    place, and that server is stopped before the replays; without it,
+//!    the demo says so and checkout keeps no orders.
 //! 2. `demo/replay.rs`: checkout alone in replay mode, inventory's and
 //!    pricing's ports held with nothing serving them (and its database's
 //!    server stopped), replayed by the `tracetape replay` driver against

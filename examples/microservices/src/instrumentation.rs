@@ -147,23 +147,23 @@ impl Instrumentation {
         layer
     }
 
-    /// A PostgreSQL proxy for `database_url` with this service's
-    /// providers, recorder and recordings.
-    pub(crate) fn postgres_proxy(&self, database_url: &str) -> tracetape::postgres::Proxy {
-        let mut proxy = tracetape::postgres::Proxy::new(database_url);
+    /// tracetape's PostgreSQL connector with this service's providers,
+    /// recorder and recordings.
+    pub(crate) fn postgres_connector(&self) -> tracetape::postgres::Connector {
+        let mut connector = tracetape::postgres::Connector::new();
         if let Some(provider) = &self.tracer_provider {
-            proxy = proxy.with_tracer_provider(provider.clone());
+            connector = connector.with_tracer_provider(provider.clone());
         }
         if let Some(provider) = &self.meter_provider {
-            proxy = proxy.with_meter_provider(provider);
+            connector = connector.with_meter_provider(provider);
         }
         if let Some(recorder) = &self.recorder {
-            proxy = proxy.with_recorder(recorder.clone());
+            connector = connector.with_recorder(recorder.clone());
         }
         if let Some(replayer) = &self.replayer {
-            proxy = proxy.with_replayer(replayer.clone());
+            connector = connector.with_replayer(replayer.clone());
         }
-        proxy
+        connector
     }
 
     /// The tracer for the spans a service makes itself.

@@ -28,7 +28,8 @@
 //!
 //! Given an [`Orders`] database ([`checkout_with_orders`]; `-- checkout
 //! --database-url postgres://…`), checkout also keeps each priced order in
-//! PostgreSQL through tracetape's proxy: one more CLIENT span under its
+//! PostgreSQL (a deadpool pool whose connections tracetape reads in
+//! place, `tracetape::postgres::Connector`): one more CLIENT span under its
 //! SERVER span (`INSERT orders`), recorded with the order and answered
 //! from the recording in replay, with no database running.
 //!

@@ -30,9 +30,9 @@
 //! (`--skip-reservation`) leaves `POST /reserve` out.
 //!
 //! `... -- checkout --database-url postgres://…` (`CHECKOUT_DATABASE_URL`)
-//! keeps each priced order in that PostgreSQL database, through
-//! tracetape's proxy: its queries are spans of the order's trace, and are
-//! recorded and replayed with it.
+//! keeps each priced order in that PostgreSQL database, its connections
+//! read by tracetape in place: its queries are spans of the order's
+//! trace, and are recorded and replayed with it.
 
 use clap::builder::BoolishValueParser;
 use clap::{Parser, ValueEnum};

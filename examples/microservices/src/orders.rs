@@ -1,8 +1,9 @@
 //! [`Orders`]: where checkout keeps the orders it has priced, in
-//! PostgreSQL, through tracetape's proxy and a deadpool-postgres pool with
-//! tracetape's hooks. Optional: checkout keeps nothing without it.
+//! PostgreSQL, through a deadpool-postgres pool whose connections
+//! tracetape makes and reads in place, with tracetape's hooks. Optional:
+//! checkout keeps nothing without it.
 
-use deadpool_postgres::{Manager, Pool};
+use deadpool_postgres::{Manager, ManagerConfig, Pool};
 
 use crate::Instrumentation;
 
@@ -21,11 +22,7 @@ impl std::fmt::Debug for Orders {
 /// The orders database could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum OrdersError {
-    /// tracetape's proxy could not stand in for the URL.
-    #[error("the orders database URL cannot be proxied")]
-    Proxy(#[from] tracetape::postgres::ProxyError),
-    /// The URL the proxy gave is not one tokio-postgres reads, or a query
-    /// failed.
+    /// The URL is not one tokio-postgres reads, or a query failed.
     #[error("the orders database failed")]
     Postgres(#[from] tokio_postgres::Error),
     /// The pool could not be built.
@@ -37,15 +34,16 @@ pub enum OrdersError {
 }
 
 impl Orders {
-    /// Connects to the database `database_url` names, through a proxy with
+    /// Connects to the database `database_url` names, with
     /// `instrumentation`'s providers (and recorder or recordings), and
     /// makes the table if it is missing.
     pub async fn connect(
         database_url: &str,
         instrumentation: &Instrumentation,
     ) -> Result<Self, OrdersError> {
-        let url = instrumentation.postgres_proxy(database_url).start().await?;
-        let manager = Manager::new(url.parse()?, tokio_postgres::NoTls);
+        let connector = instrumentation.postgres_connector();
+        let manager =
+            Manager::from_connect(database_url.parse()?, connector, ManagerConfig::default());
         let pool =
             tracetape::postgres::deadpool_traced(Pool::builder(manager).max_size(4)).build()?;
         let client = pool.get().await?;

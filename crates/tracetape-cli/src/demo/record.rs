@@ -118,7 +118,7 @@ pub(super) async fn record(paths: &Paths, out: &mut dyn Write) -> anyhow::Result
             writeln!(
                 out,
                 "Checkout keeps its orders in PostgreSQL: a server started for the demo from {}, \
-                 reached through tracetape's proxy (tracetape::postgres)",
+                 its connections read by tracetape in place (tracetape::postgres::Connector)",
                 database.bin.display()
             )?;
             let orders = Orders::connect(&database.url(), &instrumentation.checkout)

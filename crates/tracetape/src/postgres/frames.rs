@@ -12,6 +12,11 @@ use bytes::{Buf, Bytes, BytesMut};
 /// (1 GB); a length past it is a broken or foreign stream.
 const MAX_MESSAGE: usize = 1 << 30;
 
+/// Room made for each read: messages are cut out of the buffer as they
+/// come whole, which leaves it no room, and a read into a full buffer
+/// takes 64 bytes at a time.
+const READ_ROOM: usize = 8 * 1024;
+
 /// A stream's messages could not be told apart.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub(crate) enum FrameError {
@@ -53,7 +58,7 @@ impl Frames {
     /// Messages from a client: untyped until its StartupMessage.
     pub(crate) fn client() -> Self {
         Self {
-            buffer: BytesMut::with_capacity(8 * 1024),
+            buffer: BytesMut::with_capacity(READ_ROOM),
             untyped: true,
         }
     }
@@ -61,13 +66,18 @@ impl Frames {
     /// Messages from a server.
     pub(crate) fn server() -> Self {
         Self {
-            buffer: BytesMut::with_capacity(8 * 1024),
+            buffer: BytesMut::with_capacity(READ_ROOM),
             untyped: false,
         }
     }
 
-    /// Where to read more bytes into.
+    /// Where to read more bytes into, with room for a read of a few
+    /// kilobytes (the memory of messages already handed on and dropped
+    /// is used again).
     pub(crate) fn buffer(&mut self) -> &mut BytesMut {
+        if self.buffer.capacity() - self.buffer.len() < READ_ROOM / 2 {
+            self.buffer.reserve(READ_ROOM);
+        }
         &mut self.buffer
     }
 

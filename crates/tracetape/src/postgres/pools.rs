@@ -72,6 +72,11 @@ async fn sqlx_send(conn: &mut sqlx::PgConnection, marker: String) -> Result<(), 
 /// queries from now on are children of the span current here. For a
 /// connection made inside a request, call it once after connecting.
 ///
+/// The marker is sent and not waited for: the queries that follow go
+/// out right behind it, and its answer (tracetape's own) is dropped, so
+/// marking costs no round trip. The error is tokio-postgres's when the
+/// connection is closed.
+///
 /// ```no_run
 /// # async fn run(database_url: &str) -> Result<(), Box<dyn std::error::Error>> {
 /// let url = tracetape::postgres::proxy(database_url).await?;
@@ -86,7 +91,9 @@ async fn sqlx_send(conn: &mut sqlx::PgConnection, marker: String) -> Result<(), 
 pub async fn tokio_postgres_mark(
     client: &tokio_postgres::Client,
 ) -> Result<(), tokio_postgres::Error> {
-    client.simple_query(&super::marker()).await.map(drop)
+    // The raw form returns once the query is queued on the connection;
+    // dropping its stream of answers leaves the connection to skip them.
+    client.simple_query_raw(&super::marker()).await.map(drop)
 }
 
 /// Adds tracetape's hooks to a deadpool-postgres pool: each connection,

@@ -74,7 +74,9 @@ enum Token<'a> {
     Literal(&'a str),
     /// `$1`, `$2`, …
     Parameter(&'a str),
-    /// Any other character (`(`, `,`, `;`, `.`, operators).
+    /// An operator: `=`, `||`, `<=`, `->>`, `@>`, …
+    Operator(&'a str),
+    /// Any other character (`(`, `,`, `;`, `.`, `:`).
     Punct(char),
     /// White space or comments between two tokens (only from
     /// [`tokens_and_gaps`]).
@@ -149,6 +151,10 @@ fn tokens_and_gaps(text: &str) -> Vec<Token<'_>> {
                 out.push(Token::Word(word));
                 at += len;
             }
+        } else if is_operator_byte(byte) {
+            let len = operator_len(rest);
+            out.push(Token::Operator(&rest[..len]));
+            at += len;
         } else {
             let c = rest.chars().next().unwrap_or(' ');
             out.push(Token::Punct(c));
@@ -156,6 +162,31 @@ fn tokens_and_gaps(text: &str) -> Vec<Token<'_>> {
         }
     }
     out
+}
+
+/// The characters PostgreSQL builds operators of.
+fn is_operator_byte(byte: u8) -> bool {
+    b"+-*/<>=~!@#%^&|`?".contains(&byte)
+}
+
+/// The length of the operator `rest` starts with, as PostgreSQL reads
+/// one: its characters up to a comment's start, and a `+` or `-` at
+/// the end left for what follows (`=-1` is `=` then `-1`) unless the
+/// operator holds one of `~!@#%^&|`?`.
+fn operator_len(rest: &str) -> usize {
+    let bytes = rest.as_bytes();
+    let mut len = 0;
+    while len < bytes.len()
+        && is_operator_byte(bytes[len])
+        && (len == 0 || !(rest[len..].starts_with("--") || rest[len..].starts_with("/*")))
+    {
+        len += 1;
+    }
+    let keeps_sign = bytes[..len].iter().any(|b| b"~!@#%^&|`?".contains(b));
+    while len > 1 && !keeps_sign && matches!(bytes[len - 1], b'+' | b'-') {
+        len -= 1;
+    }
+    len
 }
 
 fn is_word_start(byte: u8) -> bool {
@@ -279,7 +310,10 @@ fn written<'a>(tokens: &[Token<'a>], literal: impl Fn(&'a str) -> &'a str) -> St
             out.push(' ');
         }
         match token {
-            Token::Word(piece) | Token::Quoted(piece) | Token::Parameter(piece) => {
+            Token::Word(piece)
+            | Token::Quoted(piece)
+            | Token::Parameter(piece)
+            | Token::Operator(piece) => {
                 out.push_str(piece);
             }
             Token::Literal(text) => out.push_str(literal(text)),
@@ -560,7 +594,7 @@ fn bound_columns(tokens: &[Token<'_>]) -> Vec<(usize, String)> {
         let mut before = at;
         while before > 0 {
             match tokens[before - 1] {
-                Token::Punct('=' | '<' | '>' | '!' | '~') => before -= 1,
+                Token::Operator(op) if op.bytes().all(|b| b"=<>!~".contains(&b)) => before -= 1,
                 Token::Word(w)
                     if w.eq_ignore_ascii_case("like") || w.eq_ignore_ascii_case("ilike") =>
                 {
@@ -699,6 +733,24 @@ mod tests {
             "insert into t(a) values ($1,2.5)"
         );
         assert_eq!(normalized("SELECT(1)"), "SELECT(1)");
+    }
+
+    #[test]
+    fn operators_of_several_characters_stay_whole() {
+        assert_eq!(
+            without_literals("SELECT a||'x', b->>'k', c<=1, d<>2 FROM t WHERE e@>$1"),
+            "SELECT a || ?, b ->> ?, c <= ?, d <> ? FROM t WHERE e @> $1"
+        );
+        // A sign at an operator's end is the number's (`=-1`), a comment
+        // starts where `--` does.
+        assert_eq!(
+            without_literals("SELECT 1 WHERE a=-1 AND b<--c\n"),
+            "SELECT ? WHERE a = - ? AND b <"
+        );
+        assert_eq!(
+            parameter_columns("SELECT 1 WHERE a>=$1 AND b!=$2"),
+            [(1, "a".to_owned()), (2, "b".to_owned())]
+        );
     }
 
     /// Any text at all is read without a panic (a slice inside a

@@ -29,20 +29,18 @@ pub(crate) async fn open(
     config: &tokio_postgres::Config,
 ) -> TapStream {
     let servers = Upstream::all_in(config);
-    if servers.is_empty() {
+    // Spans and recordings name the first server, whichever answers: a
+    // replay, which reaches none, must name the same one as the record
+    // did.
+    let Some(first) = servers.first() else {
         let message = "the tokio-postgres configuration names no host".to_owned();
         return local(|stream| connection::refuse(stream, message));
-    }
-    let telemetry = |server: &Upstream| {
-        let (address, port) = server.address_and_port();
-        Arc::new(Telemetry::new(providers.clone(), address, port))
     };
+    let (address, port) = first.address_and_port();
+    let telemetry = Arc::new(Telemetry::new(providers.clone(), address, port));
     #[cfg(feature = "record-replay")]
-    if let Some(first) = servers
-        .first()
-        .filter(|_| super::replay::replaying(modes.replayer.as_ref()))
-    {
-        let (server, telemetry) = (Arc::new(first.clone()), telemetry(first));
+    if super::replay::replaying(modes.replayer.as_ref()) {
+        let server = Arc::new(first.clone());
         let modes = modes.clone();
         return local(|stream| connection::serve(stream, server, telemetry, modes));
     }
@@ -56,7 +54,7 @@ pub(crate) async fn open(
         };
         match connected {
             Ok(stream) => {
-                let tap = Tap::new(stream, telemetry(server), modes.clone());
+                let tap = Tap::new(stream, telemetry, modes.clone());
                 return TapStream(Box::new(tap));
             }
             Err(error) => failures.push(format!("{server:?}: {error}")),

@@ -13,7 +13,7 @@ use opentelemetry::trace::{
 use opentelemetry::{Context, Value};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use sqlx::postgres::PgPoolOptions;
-use tracetape::postgres::Proxy;
+use tracetape::postgres::Connector;
 
 use crate::postgres::Postgres;
 
@@ -52,18 +52,68 @@ async fn the_test_server_answers_queries_over_loopback() {
     assert!(std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err());
 }
 
-/// A proxy for `server` whose spans the returned exporter holds.
-async fn proxied(server: &Postgres) -> (String, InMemorySpanExporter, SdkTracerProvider) {
+/// How the driver reaches the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    /// Through a proxy, at the URL it gives.
+    Proxy,
+    /// A tokio-postgres connection read in place (`Connector::connect`).
+    InPlace,
+}
+
+/// A connector whose spans the returned exporter holds.
+fn traced() -> (Connector, InMemorySpanExporter, SdkTracerProvider) {
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())
         .build();
-    let url = Proxy::new(server.url())
-        .with_tracer_provider(provider.clone())
-        .start()
+    let connector = Connector::new().with_tracer_provider(provider.clone());
+    (connector, exporter, provider)
+}
+
+/// A proxy for `server` whose spans the returned exporter holds.
+async fn proxied(server: &Postgres) -> (String, InMemorySpanExporter, SdkTracerProvider) {
+    let (connector, exporter, provider) = traced();
+    let url = connector
+        .proxy(&server.url())
         .await
         .expect("the proxy starts");
     (url, exporter, provider)
+}
+
+/// A tokio-postgres client of `server` the `way` given, its connection
+/// driven on a task of its own, and where its spans go.
+async fn client(
+    server: &Postgres,
+    way: Way,
+) -> (
+    tokio_postgres::Client,
+    tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>,
+    InMemorySpanExporter,
+    SdkTracerProvider,
+) {
+    match way {
+        Way::Proxy => {
+            let (url, exporter, provider) = proxied(server).await;
+            // The proxy's own Unix socket directory, percent-encoded as the
+            // host.
+            assert!(url.starts_with("postgres://tracetape@%2F"), "{url}");
+            assert!(!url.contains(&server.port().to_string()), "{url}");
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .expect("connecting through the proxy");
+            (client, tokio::spawn(connection), exporter, provider)
+        }
+        Way::InPlace => {
+            let (connector, exporter, provider) = traced();
+            let config = server.url().parse().unwrap();
+            let (client, connection) = connector
+                .connect(&config)
+                .await
+                .expect("connecting in place");
+            (client, tokio::spawn(connection), exporter, provider)
+        }
+    }
 }
 
 fn attributes(span: &SpanData) -> HashMap<String, Value> {
@@ -89,16 +139,18 @@ fn parent(n: u64) -> Context {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn queries_are_client_spans_with_the_database_conventions() {
+async fn queries_through_the_proxy_are_client_spans_with_the_database_conventions() {
+    database_conventions(Way::Proxy).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_read_in_place_are_client_spans_with_the_database_conventions() {
+    database_conventions(Way::InPlace).await;
+}
+
+async fn database_conventions(way: Way) {
     let server = Postgres::start();
-    let (url, exporter, _provider) = proxied(&server).await;
-    // The proxy's own Unix socket directory, percent-encoded as the host.
-    assert!(url.starts_with("postgres://tracetape@%2F"), "{url}");
-    assert!(!url.contains(&server.port().to_string()), "{url}");
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .expect("connecting through the proxy");
-    let driving = tokio::spawn(connection);
+    let (client, driving, exporter, _provider) = client(&server, way).await;
 
     client
         .batch_execute(
@@ -300,11 +352,34 @@ fn each_request_has_its_own(exporter: &InMemorySpanExporter, requests: u64, text
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deadpool_connection_s_cached_statement_serves_each_request_it_is_taken_for() {
-    use deadpool_postgres::{Manager, Pool};
+    deadpool_requests(Way::Proxy).await;
+}
+
+/// The same with the pool's connections made by the connector and read
+/// in place: the markers it sends at each check-out are answered without
+/// reaching the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadpool_pool_connected_in_place_serves_each_request_it_is_taken_for() {
+    deadpool_requests(Way::InPlace).await;
+}
+
+async fn deadpool_requests(way: Way) {
+    use deadpool_postgres::{Manager, ManagerConfig, Pool};
 
     let server = Postgres::start();
-    let (url, exporter, _provider) = proxied(&server).await;
-    let manager = Manager::new(url.parse().unwrap(), tokio_postgres::NoTls);
+    let (manager, exporter, _provider) = match way {
+        Way::Proxy => {
+            let (url, exporter, provider) = proxied(&server).await;
+            let manager = Manager::new(url.parse().unwrap(), tokio_postgres::NoTls);
+            (manager, exporter, provider)
+        }
+        Way::InPlace => {
+            let (connector, exporter, provider) = traced();
+            let config = server.url().parse().unwrap();
+            let manager = Manager::from_connect(config, connector, ManagerConfig::default());
+            (manager, exporter, provider)
+        }
+    };
     let pool = tracetape::postgres::deadpool_traced(Pool::builder(manager).max_size(2))
         .build()
         .unwrap();
@@ -334,8 +409,8 @@ async fn a_server_that_cannot_be_reached_is_the_driver_s_connection_error() {
     let server = Postgres::start();
     let port = server.port();
     drop(server);
-    let url = Proxy::new(format!("postgres://app@127.0.0.1:{port}/shop"))
-        .start()
+    let url = Connector::new()
+        .proxy(&format!("postgres://app@127.0.0.1:{port}/shop"))
         .await
         .expect("the proxy starts without the server");
     let error = tokio_postgres::connect(&url, tokio_postgres::NoTls)
@@ -353,6 +428,68 @@ async fn a_server_that_cannot_be_reached_is_the_driver_s_connection_error() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_cannot_be_reached_in_place_is_the_driver_s_connection_error() {
+    let server = Postgres::start();
+    let port = server.port();
+    drop(server);
+    let config = format!("postgres://app@127.0.0.1:{port}/shop")
+        .parse()
+        .unwrap();
+    let error = tracetape::postgres::connect(&config)
+        .await
+        .err()
+        .expect("no server to reach");
+    let error = error
+        .as_db_error()
+        .expect("an error tracetape sends as the server would");
+    assert_eq!(error.code().code(), "08001");
+    assert!(
+        error.message().contains(&port.to_string()),
+        "{}",
+        error.message()
+    );
+}
+
+/// Queries sent on one connection before any answer came (tokio-postgres
+/// pipelines concurrent queries on a client) each get their own span,
+/// with their own text and outcome.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_queries_read_in_place_each_get_their_span() {
+    let server = Postgres::start();
+    let (client, driving, exporter, _provider) = client(&server, Way::InPlace).await;
+    let (one, two, broken, three) = tokio::join!(
+        client.query_one("SELECT 1::int4 + $1", &[&1i32]),
+        client.query_one("SELECT 'two'::text || $1", &[&"!"]),
+        client.query("SELECT * FROM nowhere", &[]),
+        client.query_one("SELECT 3::int8 * $1", &[&3i64]),
+    );
+    assert_eq!(one.unwrap().get::<_, i32>(0), 2);
+    assert_eq!(two.unwrap().get::<_, String>(0), "two!");
+    assert!(broken.is_err());
+    assert_eq!(three.unwrap().get::<_, i64>(0), 9);
+    drop(client);
+    driving.await.unwrap().unwrap();
+    let spans = exporter.get_finished_spans().unwrap();
+    let mut seen: Vec<(String, Option<String>)> = spans
+        .iter()
+        .map(|span| {
+            let query = text(span, "db.query.text").unwrap_or_default();
+            (query, text(span, "db.response.status_code"))
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("SELECT * FROM nowhere".to_owned(), Some("42P01".to_owned())),
+            ("SELECT ?::int4 + $1".to_owned(), None),
+            ("SELECT ?::int8 * $1".to_owned(), None),
+            ("SELECT ?::text || $1".to_owned(), None),
+        ]
+    );
+}
+
 /// The server's authentication (SCRAM-SHA-256 here) is between the
 /// driver and the server: the proxy passes it on untouched, and a wrong
 /// password is the server's own error.
@@ -365,7 +502,7 @@ async fn a_password_the_server_asks_for_passes_through_the_proxy() {
             server.port()
         )
     };
-    let url = Proxy::new(with("s3cret")).start().await.unwrap();
+    let url = tracetape::postgres::proxy(&with("s3cret")).await.unwrap();
     let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
         .await
         .expect("authenticated through the proxy");
@@ -376,7 +513,7 @@ async fn a_password_the_server_asks_for_passes_through_the_proxy() {
         .unwrap();
     assert_eq!(rows[0].get::<_, String>(0), "tracetape");
 
-    let url = Proxy::new(with("wrong")).start().await.unwrap();
+    let url = tracetape::postgres::proxy(&with("wrong")).await.unwrap();
     let error = tokio_postgres::connect(&url, tokio_postgres::NoTls)
         .await
         .err()
@@ -387,8 +524,7 @@ async fn a_password_the_server_asks_for_passes_through_the_proxy() {
 
 #[tokio::test]
 async fn a_url_that_asks_for_tls_is_refused_rather_than_sent_in_clear() {
-    let error = Proxy::new("postgres://app@127.0.0.1:5432/shop?sslmode=require")
-        .start()
+    let error = tracetape::postgres::proxy("postgres://app@127.0.0.1:5432/shop?sslmode=require")
         .await
         .expect_err("no TLS to the server yet");
     assert!(error.to_string().contains("sslmode=require"), "{error}");
@@ -401,30 +537,110 @@ async fn a_url_that_asks_for_tls_is_refused_rather_than_sent_in_clear() {
 #[cfg(feature = "record-replay")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proxy_records_and_replays_with_what_it_was_given_in_code() {
+    records_and_replays_in_code(Way::Proxy).await;
+}
+
+/// The same through a deadpool pool whose connections are read in place:
+/// recorded as they are read, and in replay answered with no server.
+#[cfg(feature = "record-replay")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_read_in_place_records_and_replays_with_what_it_was_given_in_code() {
+    records_and_replays_in_code(Way::InPlace).await;
+}
+
+/// A pool of one connection to the server, the `way` given.
+#[cfg(feature = "record-replay")]
+#[derive(Clone)]
+enum Pool {
+    Sqlx(sqlx::PgPool),
+    Deadpool(deadpool_postgres::Pool),
+}
+
+#[cfg(feature = "record-replay")]
+impl Pool {
+    async fn open(connector: Connector, url: &str, way: Way) -> Self {
+        use deadpool_postgres::{Manager, ManagerConfig};
+
+        match way {
+            Way::Proxy => {
+                let proxied = connector.proxy(url).await.unwrap();
+                let options = PgPoolOptions::new().max_connections(1);
+                let pool = tracetape::postgres::sqlx_traced(options)
+                    .connect(&proxied)
+                    .await
+                    .unwrap();
+                Self::Sqlx(pool)
+            }
+            Way::InPlace => {
+                let config = url.parse().unwrap();
+                let manager = Manager::from_connect(config, connector, ManagerConfig::default());
+                let builder = deadpool_postgres::Pool::builder(manager).max_size(1);
+                Self::Deadpool(
+                    tracetape::postgres::deadpool_traced(builder)
+                        .build()
+                        .unwrap(),
+                )
+            }
+        }
+    }
+
+    async fn start_up(&self) {
+        match self {
+            Self::Sqlx(pool) => drop(sqlx::raw_sql("SELECT 1").execute(pool).await.unwrap()),
+            Self::Deadpool(pool) => pool
+                .get()
+                .await
+                .unwrap()
+                .batch_execute("SELECT 1")
+                .await
+                .unwrap(),
+        }
+    }
+
+    async fn answer(&self) -> i32 {
+        const SQL: &str = "SELECT 6 * $1::int4";
+        match self {
+            Self::Sqlx(pool) => sqlx::query_scalar(SQL)
+                .bind(7)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+            Self::Deadpool(pool) => {
+                let client = pool.get().await.unwrap();
+                let statement = client.prepare_cached(SQL).await.unwrap();
+                client.query_one(&statement, &[&7i32]).await.unwrap().get(0)
+            }
+        }
+    }
+
+    async fn close(&self) {
+        match self {
+            Self::Sqlx(pool) => pool.close().await,
+            Self::Deadpool(pool) => pool.close(),
+        }
+    }
+}
+
+#[cfg(feature = "record-replay")]
+async fn records_and_replays_in_code(way: Way) {
     use axum::extract::State;
     use axum::routing::get;
     use tracetape::record::{RecordSettings, Recorder, RecordingStore};
     use tracetape::replay::{REPLAY_HEADER, REPLAY_LOG_HEADER, ReplayId, Replayer};
     use tracetape::server::TraceLayer;
 
-    async fn start(proxy: Proxy, layer: TraceLayer) -> (std::net::SocketAddr, sqlx::PgPool) {
-        let proxied = proxy.start().await.unwrap();
-        let pool = tracetape::postgres::sqlx_traced(PgPoolOptions::new().max_connections(1))
-            .connect(&proxied)
-            .await
-            .unwrap();
-        sqlx::raw_sql("SELECT 1").execute(&pool).await.unwrap();
+    async fn start(
+        connector: Connector,
+        url: &str,
+        way: Way,
+        layer: TraceLayer,
+    ) -> (std::net::SocketAddr, Pool) {
+        let pool = Pool::open(connector, url, way).await;
+        pool.start_up().await;
         let app = axum::Router::new()
             .route(
                 "/answer",
-                get(|State(pool): State<sqlx::PgPool>| async move {
-                    let answer: i32 = sqlx::query_scalar("SELECT 6 * $1::int4")
-                        .bind(7)
-                        .fetch_one(&pool)
-                        .await
-                        .unwrap();
-                    answer.to_string()
-                }),
+                get(|State(pool): State<Pool>| async move { pool.answer().await.to_string() }),
             )
             .with_state(pool.clone())
             .layer(layer);
@@ -443,9 +659,11 @@ async fn a_proxy_records_and_replays_with_what_it_was_given_in_code() {
     // ids), as a service set up in code has.
     let provider = SdkTracerProvider::builder().build();
     let (service, pool) = start(
-        Proxy::new(server.url())
+        Connector::new()
             .with_tracer_provider(provider.clone())
             .with_recorder(recorder.clone()),
+        &server.url(),
+        way,
         TraceLayer::new()
             .with_tracer_provider(provider.clone())
             .with_recorder(recorder.clone()),
@@ -482,9 +700,11 @@ async fn a_proxy_records_and_replays_with_what_it_was_given_in_code() {
 
     let replayer = Replayer::load(&settings, "answers").unwrap();
     let (service, pool) = start(
-        Proxy::new(url.clone())
+        Connector::new()
             .with_tracer_provider(provider.clone())
             .with_replayer(replayer.clone()),
+        &url,
+        way,
         TraceLayer::new()
             .with_tracer_provider(provider)
             .with_replayer(replayer),
