@@ -1,15 +1,25 @@
-//! PostgreSQL queries as CLIENT spans, recorded and replayed, through an
-//! in-process proxy that speaks the wire protocol.
+//! PostgreSQL queries as CLIENT spans, recorded and replayed, read out of
+//! the wire protocol between the driver and the server.
 //!
-//! [`proxy`] starts a proxy on a Unix socket of its own for a database URL and
-//! returns the URL to give the driver instead: the same user, password,
-//! database and options, with the proxy's address. Every driver that
-//! speaks the protocol (sqlx, tokio-postgres, and what is built on them:
-//! deadpool-postgres, bb8, sea-orm, diesel-async) goes through it without
-//! knowing. The proxy forwards every message as it came, and reads
-//! operations out of them: each simple query, and each execution of the
-//! extended protocol (parse, bind, execute; prepared statements reused
-//! across requests; `COPY` as one operation), becomes a CLIENT span that
+//! Two ways in, the same reading of the protocol behind both:
+//!
+//! - **In place**, for tokio-postgres and the pools built on it:
+//!   [`connect`] (or [`Connector::connect`]) makes the connection itself
+//!   and gives the driver the server's socket with tracetape reading the
+//!   bytes as they pass, no hop between; a [`Connector`] is also
+//!   deadpool-postgres's way to connect (`Manager::from_connect`). This is
+//!   the cheaper way (`tracetape-bench postgres`).
+//! - **Through a proxy**, for every driver that speaks the protocol
+//!   (sqlx, and what is built on it: sea-orm; bb8; diesel-async):
+//!   [`proxy`] starts one on a Unix socket of its own for a database URL
+//!   and returns the URL to give the driver instead: the same user,
+//!   password, database and options, with the proxy's address. The
+//!   driver goes through it without knowing; each query costs a hop.
+//!
+//! Every message is passed on as it came, and operations are read out
+//! of them: each simple query, and each execution of the extended
+//! protocol (parse, bind, execute; prepared statements reused across
+//! requests; `COPY` as one operation), becomes a CLIENT span that
 //! follows the stable database semantic conventions:
 //!
 //! - named `{db.query.summary}` (`SELECT users`), else the database;
@@ -26,21 +36,21 @@
 //!
 //! # Which request a query belongs to
 //!
-//! A pool's connections outlive requests, so the proxy cannot tell from a
+//! A pool's connections outlive requests, so tracetape cannot tell from a
 //! connection alone which request is using it. The pool is told to send
 //! a [`marker`] each time a task takes a connection: pools run their
 //! check-out hooks in the task that takes the connection, so the marker
 //! carries that task's context, and the queries that follow on the
-//! connection are children of the span current there. The proxy answers
+//! connection are children of the span current there. tracetape answers
 //! the marker itself (a marker that reaches a real server is an empty
-//! query). One line per pool adds the hooks:
+//! query). A line per pool makes its connections and adds the hooks:
 //!
-//! | driver | the line | cargo feature |
+//! | driver | the lines | cargo feature |
 //! |---|---|---|
-//! | sqlx | [`sqlx_traced`]`(PgPoolOptions::new())` | `sqlx` |
-//! | deadpool-postgres | [`deadpool_traced`]`(Pool::builder(manager))` | `deadpool-postgres` |
-//! | tokio-postgres, a connection per request | [`tokio_postgres_mark`]`(&client).await?` after connecting | `tokio-postgres` |
-//! | any other pool | its check-out hook sends [`marker`]`()` as a simple query, its release hook [`release_marker`]`()` | |
+//! | deadpool-postgres | `Manager::from_connect(config, `[`Connector::new()`]`, manager_config)`, then [`deadpool_traced`]`(Pool::builder(manager))` | `deadpool-postgres` |
+//! | tokio-postgres, a connection per request | [`connect`]`(&config).await?` and [`tokio_postgres_mark`]`(&client).await?` after connecting | `tokio-postgres` |
+//! | sqlx | [`proxy`]`(url).await?` and [`sqlx_traced`]`(PgPoolOptions::new())` | `sqlx` |
+//! | any other pool | [`proxy`]`(url).await?`; its check-out hook sends [`marker`]`()` as a simple query, its release hook [`release_marker`]`()` | |
 //!
 //! Without a marker, a connection's queries are spans of their own traces.
 //!
@@ -67,8 +77,9 @@
 //! request (start-up, migrations, background jobs) make background
 //! recordings.
 //!
-//! In replay mode (`TRACETAPE_MODE=replay`) the proxy reaches no database:
-//! it is the server. Connecting succeeds (TLS refused, authentication
+//! In replay mode (`TRACETAPE_MODE=replay`) no database is reached:
+//! tracetape is the server (an in-memory stream stands for an in-place
+//! connection's socket). Connecting succeeds (TLS refused, authentication
 //! `Ok`), and each operation is answered from the recording of the
 //! replayed request that runs it, matched as outbound HTTP calls are (the
 //! operation and server, then the SQL and parameters, dynamic values
@@ -81,14 +92,15 @@
 //! connection to the database is not made, so it is not an unpatched
 //! dependency.
 //!
-//! The proxy decides per connection: set up telemetry (`tracetape::init`)
-//! before the pool connects.
+//! The mode is decided per connection: set up telemetry
+//! (`tracetape::init`) before the pool connects.
 //!
 //! # Not covered
 //!
-//! - TLS between the proxy and the server: a URL that requires it
-//!   (`sslmode=require`, `verify-ca`, `verify-full`) is refused
-//!   ([`ProxyError::TlsRequired`]) rather than silently sent in clear.
+//! - TLS to the server: a URL that requires it (`sslmode=require`,
+//!   `verify-ca`, `verify-full`) is refused by the proxy
+//!   ([`ProxyError::TlsRequired`]) and by tokio-postgres in place (its
+//!   error) rather than silently sent in clear.
 //! - A pool without a release hook (deadpool-postgres) keeps the last
 //!   request's context on an idle connection until it is next taken: in
 //!   record mode that request's recording is handed on then (or at the

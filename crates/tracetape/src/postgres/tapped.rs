@@ -1,6 +1,6 @@
-//! tokio-postgres connections read in place ([`Connector::connect`]):
+//! tokio-postgres connections read in place ([`Connector::connect`](super::Connector::connect)):
 //! the stream the driver gets, how it is opened, and a
-//! [`Connector`] as deadpool-postgres's way to connect.
+//! [`Connector`](super::Connector) as deadpool-postgres's way to connect.
 
 use std::io;
 use std::pin::Pin;
@@ -75,7 +75,7 @@ where
     TapStream(Box::new(driver))
 }
 
-/// The stream of a connection made by [`Connector::connect`]: the
+/// The stream of a connection made by [`Connector::connect`](super::Connector::connect): the
 /// server's socket with tracetape reading the protocol in place, or, in
 /// replay mode, an in-memory stream that tracetape answers.
 pub struct TapStream(Box<dyn Stream>);
@@ -115,7 +115,7 @@ impl AsyncWrite for TapStream {
 }
 
 /// A deadpool-postgres pool whose connections are made by
-/// [`Connector::connect`]: give it to `Manager::from_connect` in place of
+/// [`Connector::connect`](super::Connector::connect): give it to `Manager::from_connect` in place of
 /// the TLS connector, and its hooks with
 /// [`deadpool_traced`](super::deadpool_traced).
 ///
