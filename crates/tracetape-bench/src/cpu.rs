@@ -61,6 +61,26 @@ impl ProcCpu {
         self.fields(&stat, 14, 15)
     }
 
+    /// The CPU time all of the machine's cores have been busy so far
+    /// (`/proc/stat`: everything but idle and I/O wait), every process
+    /// counted.
+    pub(crate) fn machine_busy(self) -> Option<Duration> {
+        let stat = fs::read_to_string("/proc/stat").ok()?;
+        let ticks: Vec<u64> = stat
+            .lines()
+            .next()?
+            .strip_prefix("cpu ")?
+            .split_whitespace()
+            .map(|field| field.parse().ok())
+            .collect::<Option<_>>()?;
+        // user nice system idle iowait irq softirq steal (guest time is
+        // already in user).
+        let busy: u64 = ticks.iter().take(8).sum::<u64>() - ticks.get(3)? - ticks.get(4)?;
+        Some(Duration::from_secs_f64(
+            busy as f64 / self.ticks_per_second as f64,
+        ))
+    }
+
     /// The CPU time of this process's children that have exited and been
     /// waited for (`cutime` and `cstime`).
     pub(crate) fn reaped_children(self) -> Option<CpuTime> {

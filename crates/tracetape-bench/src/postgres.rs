@@ -44,6 +44,7 @@ use tracetape::postgres::Connector;
 use tracetape::setup::{MetricsExporter, OtlpProtocol, SpanCounts, Telemetry, TracesExporter};
 
 use crate::collector::Collector;
+use crate::cpu::{CpuTime, ProcCpu};
 
 #[path = "../../tracetape/tests/integration/postgres.rs"]
 #[allow(dead_code, clippy::expect_used, clippy::panic)]
@@ -333,14 +334,20 @@ async fn measure(
     println!("driver: {:?}", args.driver);
 
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); pools.len()];
+    let mut cpu: Vec<Vec<QueryCpu>> = vec![Vec::new(); pools.len()];
+    let proc_cpu = ProcCpu::new();
     let mut spans = SpanCounts::default();
     let (mut written, mut dropped) = (0, 0);
     for round in 1..=args.rounds {
         for (index, (mode, pool)) in pools.iter().enumerate() {
             let telemetry = telemetry(*mode, collector, recordings)?;
             load(pool, args.tasks, Duration::from_secs(args.warmup)).await?;
+            let mark = CpuMark::take(proc_cpu, collector.pid());
             let (queries, elapsed) =
                 load(pool, args.tasks, Duration::from_secs(args.seconds)).await?;
+            if let Some(used) = mark.and_then(|mark| mark.per_query(queries)) {
+                cpu[index].push(used);
+            }
             let rate = queries as f64 / elapsed.as_secs_f64();
             let name = format!("{mode:?}").to_lowercase();
             println!("round {round} {name:>9}: {queries} queries in {elapsed:.2?}, {rate:.0}/s");
@@ -376,6 +383,38 @@ async fn measure(
             medians[i] / baseline,
             each.join(" ")
         );
+    }
+    println!();
+    println!("CPU per query (µs, medians): this process, the collector, the rest (PostgreSQL)");
+    let per_mode: Vec<Option<QueryCpu>> = cpu.iter().map(|runs| QueryCpu::median(runs)).collect();
+    for (i, (mode, _)) in pools.iter().enumerate() {
+        let name = format!("{mode:?}").to_lowercase();
+        match per_mode[i] {
+            Some(used) => println!(
+                "{name:<10} {:>8.1} {:>8.1} {:>8.1}",
+                used.process, used.collector, used.rest
+            ),
+            None => println!("{name:<10} (not measured: /proc did not say)"),
+        }
+    }
+    let untraced = pools
+        .iter()
+        .position(|(mode, _)| *mode == Mode::Untraced)
+        .and_then(|at| per_mode[at]);
+    for (i, (mode, _)) in pools.iter().enumerate() {
+        if let (Some(base), Some(used), Mode::Traced | Mode::Recorded) =
+            (untraced, per_mode[i], mode)
+        {
+            // With every core busy, a query costs the machine the sum; the
+            // collector's part is what it would be even if tracetape cost
+            // nothing.
+            let machine = base.process + base.rest;
+            let name = format!("{mode:?}").to_lowercase();
+            println!(
+                "{name}: the collector on this machine alone caps the ratio at {:.3}",
+                machine / (machine + used.collector)
+            );
+        }
     }
     println!(
         "spans: {} ended, {} exported, {} failed, {} dropped by the full queue",
@@ -414,6 +453,76 @@ async fn load(pool: &Pool, tasks: u32, length: Duration) -> anyhow::Result<(u64,
         total += worker.await.context("a load task panicked")??;
     }
     Ok((total, started.elapsed()))
+}
+
+/// CPU used per query in one measured run, in microseconds.
+#[derive(Debug, Clone, Copy)]
+struct QueryCpu {
+    /// This process: the load, the driver, tracetape, the exporter.
+    process: f64,
+    /// The collector receiving the spans.
+    collector: f64,
+    /// Every other process on the machine: the PostgreSQL server, mostly.
+    rest: f64,
+}
+
+impl QueryCpu {
+    /// Each figure's median over `runs`.
+    fn median(runs: &[QueryCpu]) -> Option<QueryCpu> {
+        if runs.is_empty() {
+            return None;
+        }
+        let of = |f: fn(&QueryCpu) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
+        Some(QueryCpu {
+            process: of(|run| run.process),
+            collector: of(|run| run.collector),
+            rest: of(|run| run.rest),
+        })
+    }
+}
+
+/// CPU times at the start of a measured run.
+struct CpuMark {
+    cpu: ProcCpu,
+    process: CpuTime,
+    collector: Option<(u32, CpuTime)>,
+    machine: Duration,
+}
+
+impl CpuMark {
+    fn take(cpu: ProcCpu, collector: Option<u32>) -> Option<Self> {
+        let collector = match collector {
+            Some(pid) => Some((pid, cpu.process(pid)?)),
+            None => None,
+        };
+        Some(Self {
+            cpu,
+            process: cpu.process(std::process::id())?,
+            collector,
+            machine: cpu.machine_busy()?,
+        })
+    }
+
+    /// What each used since the mark, per query of `queries`.
+    fn per_query(self, queries: u64) -> Option<QueryCpu> {
+        let process = self
+            .cpu
+            .process(std::process::id())?
+            .since(self.process)
+            .total();
+        let collector = match self.collector {
+            Some((pid, then)) => self.cpu.process(pid)?.since(then).total(),
+            None => Duration::ZERO,
+        };
+        let machine = self.cpu.machine_busy()?.saturating_sub(self.machine);
+        let rest = machine.saturating_sub(process + collector);
+        let micros = |time: Duration| time.as_secs_f64() * 1e6 / queries.max(1) as f64;
+        Some(QueryCpu {
+            process: micros(process),
+            collector: micros(collector),
+            rest: micros(rest),
+        })
+    }
 }
 
 fn median(values: &[f64]) -> f64 {

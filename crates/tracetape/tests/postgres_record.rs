@@ -79,22 +79,24 @@ fn depot(pool: PgPool) -> Router {
             post(
                 |State(pool): State<PgPool>, UrlPath(name): UrlPath<String>| async move {
                     sqlx::query(
-                        "INSERT INTO users (name, password, api_token) VALUES ($1, $2, $3)",
+                        "INSERT INTO users (name, password, api_token, email) \
+                         VALUES ($1, $2, $3, $4)",
                     )
                     .bind(&name)
                     .bind("s3cret-pass")
                     .bind("t0ken")
+                    .bind("ann@shop.test")
                     .execute(&pool)
                     .await
                     .unwrap();
-                    let row: (String, String, String) = sqlx::query_as(
-                        "SELECT name, password, api_token FROM users WHERE name = $1",
+                    let row: (String, String, String, String) = sqlx::query_as(
+                        "SELECT name, password, api_token, email FROM users WHERE name = $1",
                     )
                     .bind(&name)
                     .fetch_one(&pool)
                     .await
                     .unwrap();
-                    format!("{} {} {}", row.0, row.1, row.2)
+                    format!("{} {} {} {}", row.0, row.1, row.2, row.3)
                 },
             ),
         )
@@ -156,6 +158,8 @@ async fn each_request_s_queries_join_its_recording_with_parameters_rows_and_erro
     let telemetry = init(&[
         ("TRACETAPE_MODE", "record"),
         ("TRACETAPE_RECORD_DIR", dir.to_str().unwrap()),
+        // A column rule, by a name in another case than the table's.
+        ("TRACETAPE_RECORD_REDACT_COLUMNS", "EMAIL"),
     ]);
     let url = tracetape::postgres::proxy(&server.url()).await.unwrap();
     let pool = tracetape::postgres::sqlx_traced(PgPoolOptions::new().max_connections(2))
@@ -166,7 +170,8 @@ async fn each_request_s_queries_join_its_recording_with_parameters_rows_and_erro
     sqlx::raw_sql(
         "CREATE TABLE items (id int8 GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
          name text UNIQUE NOT NULL, qty int4 NOT NULL); \
-         CREATE TABLE users (name text PRIMARY KEY, password text NOT NULL, api_token text)",
+         CREATE TABLE users (name text PRIMARY KEY, password text NOT NULL, api_token text, \
+         email text)",
     )
     .execute(&pool)
     .await
@@ -191,8 +196,18 @@ async fn each_request_s_queries_join_its_recording_with_parameters_rows_and_erro
         .await
         .unwrap();
     assert_eq!(read.text().await.unwrap(), "1 tea 3");
+    let signed_up = client
+        .post(format!("http://{service}/users/ann"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        signed_up.text().await.unwrap(),
+        "ann s3cret-pass t0ken ann@shop.test",
+        "the service sees its real data"
+    );
 
-    let recorded = tokio::task::block_in_place(|| recordings(&telemetry, &dir, 4));
+    let recorded = tokio::task::block_in_place(|| recordings(&telemetry, &dir, 5));
     let background: Vec<&Recording> = recorded.iter().filter(|r| r.background).collect();
     assert_eq!(background.len(), 1, "the CREATE TABLEs");
     let create = database(background[0]);
@@ -216,7 +231,9 @@ async fn each_request_s_queries_join_its_recording_with_parameters_rows_and_erro
             })
             .collect()
     };
-    let posts = by_request("POST");
+    let (users, posts): (Vec<&Recording>, Vec<&Recording>) = by_request("POST")
+        .into_iter()
+        .partition(|r| r.inbound().unwrap().request.url.starts_with("/users/"));
     assert_eq!(posts.len(), 2);
     for post in &posts {
         let inbound = post.inbound().unwrap();
@@ -283,6 +300,26 @@ async fn each_request_s_queries_join_its_recording_with_parameters_rows_and_erro
     // Every exchange started after the one before it.
     for pair in queries.windows(2) {
         assert!(pair[0].start_unix_nanos <= pair[1].start_unix_nanos);
+    }
+
+    // Secrets: the columns named like credentials by default, `email` by
+    // the rule; hashed alike in the INSERT's parameters and in the row read
+    // back, and nothing else touched.
+    assert_eq!(users.len(), 1);
+    let queries = database(users[0]);
+    let (insert, select) = (request(queries[0]), response(queries[1]));
+    let inserted = insert["parameters"].as_array().unwrap().clone();
+    let read = select["results"][0]["rows"][0].as_array().unwrap().clone();
+    assert_eq!(inserted[0], "ann");
+    assert_eq!(read[0], "ann");
+    assert_eq!(request(queries[1])["parameters"], json!(["ann"]));
+    for (at, real) in [(1, "s3cret-pass"), (2, "t0ken"), (3, "ann@shop.test")] {
+        let hashed = inserted[at].as_str().unwrap();
+        assert!(hashed.starts_with("REDACTED:"), "{at}: {hashed}");
+        assert_eq!(read[at], hashed, "{at}: equal secrets hash alike");
+        for body in [insert.to_string(), select.to_string()] {
+            assert!(!body.contains(real), "{real} in {body}");
+        }
     }
     pool.close().await;
 }

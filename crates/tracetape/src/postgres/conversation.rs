@@ -194,7 +194,7 @@ struct Bound {
     statement: Arc<Statement>,
     /// Kept only when the portal is bound for a recorded operation.
     parameters: Vec<Parameter>,
-    /// The statement's columns in the bound formats.
+    /// The statement's columns in the bound formats, likewise.
     columns: Option<Vec<Column>>,
 }
 
@@ -497,15 +497,19 @@ fn bind(
     } else {
         Vec::new()
     };
-    let columns = prepared.columns.as_ref().map(|columns| {
-        let formats = columns.iter().enumerate();
-        formats
-            .map(|(i, column)| Column {
-                format: capture::format_at(result_formats, i),
-                ..column.clone()
-            })
-            .collect()
-    });
+    let columns = prepared
+        .columns
+        .as_ref()
+        .filter(|_| recorded)
+        .map(|columns| {
+            let formats = columns.iter().enumerate();
+            formats
+                .map(|(i, column)| Column {
+                    format: capture::format_at(result_formats, i),
+                    ..column.clone()
+                })
+                .collect()
+        });
     Bound {
         statement: prepared.statement.clone(),
         parameters,

@@ -73,7 +73,8 @@
 //! request joins that request's recording: its SQL (comments and white
 //! space normalised), parameters, columns, rows, command tags and error,
 //! as JSON (`docs/recordings.md` has the shape; values of columns that
-//! hold secrets are hashed, `docs/security.md`). Operations outside any
+//! hold secrets are hashed, and `column` redaction rules reach any other,
+//! `docs/security.md`). Operations outside any
 //! request (start-up, migrations, background jobs) make background
 //! recordings.
 //!
@@ -165,6 +166,8 @@ pub use pools::deadpool_traced;
 pub use pools::tokio_postgres_mark;
 #[cfg(feature = "sqlx")]
 pub use pools::{sqlx_mark, sqlx_traced};
+#[cfg(feature = "record-replay")]
+pub(crate) use sql::parameter_columns;
 #[cfg(feature = "tokio-postgres")]
 pub use tapped::TapStream;
 

@@ -19,7 +19,8 @@
 //! `secret`, `token`, `api_key`, … in `docs/security.md`, with those
 //! `TRACETAPE_REDACT_QUERY_KEYS` and the recording rules add) or ends in
 //! `_password`, `_secret`, `_token` or `_key`. Anything else is reached by
-//! the recording's JSON-path rules, as HTTP bodies are.
+//! the recording's rules when the recorder redacts the exchange: column
+//! rules (`column = "email"`), and JSON-path rules as for HTTP bodies.
 
 use bytes::Bytes;
 use opentelemetry::Context;

@@ -23,6 +23,8 @@ const REDACT_HEADERS: &str = "TRACETAPE_RECORD_REDACT_HEADERS";
 const REDACT_QUERY: &str = "TRACETAPE_RECORD_REDACT_QUERY";
 /// `TRACETAPE_RECORD_REDACT_JSON`
 const REDACT_JSON: &str = "TRACETAPE_RECORD_REDACT_JSON";
+/// `TRACETAPE_RECORD_REDACT_COLUMNS`
+const REDACT_COLUMNS: &str = "TRACETAPE_RECORD_REDACT_COLUMNS";
 /// The warning name for a configuration that turns recording off.
 const CONFIG_INVALID: &str = "record.config_invalid";
 
@@ -74,7 +76,7 @@ pub enum Mode {
 /// `TRACETAPE_RECORD_SAMPLE_RATE`, `TRACETAPE_RECORD_MAX_BODY_BYTES`,
 /// `TRACETAPE_RECORD_DIR` and `TRACETAPE_RECORD_QUEUE`, with the
 /// redaction rules of the file and of `TRACETAPE_RECORD_REDACT_HEADERS`,
-/// `_QUERY` and `_JSON`. Every key and variable is described in
+/// `_QUERY`, `_JSON` and `_COLUMNS`. Every key and variable is described in
 /// `docs/configuration.md`.
 ///
 /// ```
@@ -312,6 +314,7 @@ impl RecordSettings {
                 RedactRule::header as fn(String) -> RedactRule,
             ),
             (REDACT_QUERY, RedactRule::query),
+            (REDACT_COLUMNS, RedactRule::column),
         ] {
             for rule in get(name).iter().flat_map(|value| list(value)).map(rule) {
                 if let Err(err) = rule.check() {

@@ -84,6 +84,7 @@ struct RawRule {
     header: Option<String>,
     query: Option<String>,
     json: Option<String>,
+    column: Option<String>,
     direction: Option<RawDirection>,
     #[serde(default)]
     methods: Vec<String>,
@@ -228,22 +229,23 @@ pub(crate) fn http_url(text: &str) -> Result<String, String> {
 impl RawRule {
     fn into_rule(self) -> Result<RedactRule, String> {
         let action = self.action.unwrap_or(RawAction::Redact);
-        let targets = [&self.header, &self.query, &self.json]
+        let targets = [&self.header, &self.query, &self.json, &self.column]
             .iter()
             .filter(|target| target.is_some())
             .count();
-        let mut rule = match (self.header, self.query, self.json) {
+        let mut rule = match (self.header, self.query, self.json, self.column) {
             _ if targets > 1 => {
-                return Err("give one of header, query and json, not several".to_owned());
+                return Err("give one of header, query, json and column, not several".to_owned());
             }
-            (Some(name), _, _) => RedactRule::header(name),
-            (_, Some(key), _) => RedactRule::query(key),
-            (_, _, Some(path)) => {
+            (Some(name), ..) => RedactRule::header(name),
+            (_, Some(key), ..) => RedactRule::query(key),
+            (_, _, Some(path), _) => {
                 RedactRule::json(path.parse::<JsonPath>().map_err(|err| err.to_string())?)
             }
-            (None, None, None) if action == RawAction::Drop => RedactRule::exchanges(),
-            (None, None, None) => {
-                return Err("give header, query or json (only action = \"drop\" may leave them out, to drop every matching exchange)".to_owned());
+            (.., Some(name)) => RedactRule::column(name),
+            (None, None, None, None) if action == RawAction::Drop => RedactRule::exchanges(),
+            (None, None, None, None) => {
+                return Err("give header, query, json or column (only action = \"drop\" may leave them out, to drop every matching exchange)".to_owned());
             }
         };
         if self.keep.is_some() && action != RawAction::Mask {
@@ -326,6 +328,12 @@ mod tests {
             direction = "inbound"
 
             [[record.redact]]
+            column = "email"
+            action = "mask"
+            keep = 4
+            hosts = ["db.*"]
+
+            [[record.redact]]
             action = "drop"
             routes = ["/health"]
             "#,
@@ -355,11 +363,12 @@ mod tests {
                     RedactRule::json("$..password".parse().unwrap())
                         .replace("***")
                         .inbound(),
+                    RedactRule::column("email").mask(4).hosts([pattern("db.*")]),
                     RedactRule::exchanges().routes([pattern("/health")]),
                 ],
             }
         );
-        assert_eq!(settings.redact[4].target(), &RedactTarget::Exchange);
+        assert_eq!(settings.redact[5].target(), &RedactTarget::Exchange);
         assert_eq!(parse("").unwrap(), FileSettings::default());
         // The replay command's table is its own business.
         assert_eq!(
@@ -388,8 +397,13 @@ mod tests {
             ),
             (
                 "[[record.redact]]\nmethods = [\"GET\"]",
-                "record.redact[0]: give header, query or json",
+                "record.redact[0]: give header, query, json or column",
             ),
+            (
+                "[[record.redact]]\ncolumn = \"a\"\njson = \"$.b\"",
+                "record.redact[0]: give one of",
+            ),
+            ("[[record.redact]]\ncolumn = \" \"", "names no column"),
             (
                 "[[record.redact]]\njson = \"card\"",
                 "invalid JSON path \"card\"",

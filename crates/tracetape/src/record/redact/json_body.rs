@@ -59,38 +59,51 @@ pub(crate) fn apply(
     };
     let mut rewritten = false;
     let count = path.for_each_mut(&mut document, &mut |value| {
-        let text = match &*value {
-            Value::String(text) => Cow::Borrowed(text.as_bytes()),
-            other => Cow::Owned(other.to_string().into_bytes()),
-        };
-        if let Some(replacement) = action.rewrite(&text, key) {
-            *value = Value::String(replacement);
-            rewritten = true;
-        }
+        rewritten |= rewrite(value, action, key);
     });
     if count == 0 {
         return Found::Nothing;
     }
     if rewritten {
-        match serde_json::to_vec(&document) {
-            Ok(json) => {
-                let json = Bytes::from(json);
-                // The new body is plain JSON of a new length.
-                headers.retain(|header| header.name != "content-encoding");
-                for header in headers
-                    .iter_mut()
-                    .filter(|header| header.name == "content-length")
-                {
-                    header.value = Bytes::from(json.len().to_string());
-                }
-                body.size = json.len() as u64;
-                body.truncated = false;
-                body.bytes = json;
-            }
-            Err(_) => withhold(body),
-        }
+        store(&document, headers, body);
     }
     Found::Values
+}
+
+/// Rewrites one value found (a string by its text, anything else by its
+/// JSON); whether it changed.
+pub(super) fn rewrite(value: &mut Value, action: &RedactAction, key: &RedactionKey) -> bool {
+    let text = match &*value {
+        Value::String(text) => Cow::Borrowed(text.as_bytes()),
+        other => Cow::Owned(other.to_string().into_bytes()),
+    };
+    match action.rewrite(&text, key) {
+        Some(replacement) => {
+            *value = Value::String(replacement);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Makes `document` the body: plain JSON of a new length.
+pub(super) fn store(document: &Value, headers: &mut Vec<HeaderRecord>, body: &mut BodyRecord) {
+    match serde_json::to_vec(document) {
+        Ok(json) => {
+            let json = Bytes::from(json);
+            headers.retain(|header| header.name != "content-encoding");
+            for header in headers
+                .iter_mut()
+                .filter(|header| header.name == "content-length")
+            {
+                header.value = Bytes::from(json.len().to_string());
+            }
+            body.size = json.len() as u64;
+            body.truncated = false;
+            body.bytes = json;
+        }
+        Err(_) => withhold(body),
+    }
 }
 
 /// Declared as JSON, or starting like a JSON object or array.
@@ -108,7 +121,7 @@ fn declared_json(headers: &[HeaderRecord]) -> bool {
 }
 
 /// Keeps none of the body's bytes, marking it cut.
-fn withhold(body: &mut BodyRecord) {
+pub(super) fn withhold(body: &mut BodyRecord) {
     body.bytes = Bytes::new();
     body.truncated = true;
 }

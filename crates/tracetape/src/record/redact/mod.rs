@@ -16,6 +16,7 @@
 //!    `tracetape.toml`, `TRACETAPE_RECORD_REDACT_*`), in the order given.
 
 mod action;
+mod column;
 mod json_body;
 mod json_path;
 mod key;
@@ -203,6 +204,7 @@ impl Redactor {
                     query::apply(&mut exchange.request.url, name, action, &self.key)
                 }
                 RedactTarget::Json(path) => self.bodies(exchange, path, action),
+                RedactTarget::Column(name) => self.columns(exchange, name, action),
                 RedactTarget::Exchange => true,
             };
             if found && *action == RedactAction::Drop {
@@ -284,6 +286,36 @@ impl Redactor {
             );
         }
         found != Found::Nothing
+    }
+
+    /// Applies a column rule to a database operation's bodies: the
+    /// column's cells in the results, the parameters bound to it; returns
+    /// whether there were any (or could not tell, for a body cut at the
+    /// body limit, which is withheld).
+    fn columns(&self, exchange: &mut Exchange, name: &str, action: &RedactAction) -> bool {
+        if exchange.kind != ExchangeKind::Database {
+            return false;
+        }
+        let request = &mut exchange.request;
+        let mut found = column::apply(
+            column::Side::Request,
+            name,
+            action,
+            &self.key,
+            &mut request.headers,
+            &mut request.body,
+        ) != Found::Nothing;
+        if let Some(response) = exchange.response.as_mut() {
+            found |= column::apply(
+                column::Side::Response,
+                name,
+                action,
+                &self.key,
+                &mut response.headers,
+                &mut response.body,
+            ) != Found::Nothing;
+        }
+        found
     }
 }
 

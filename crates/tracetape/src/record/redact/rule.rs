@@ -1,5 +1,5 @@
 //! Redaction rules: what to look for (a header, a query key, a JSON path
-//! in a body, or the whole exchange), which exchanges to look in
+//! in a body, a database column, or the whole exchange), which exchanges to look in
 //! (direction, method, host, route), and what to do with what is found.
 
 use std::fmt;
@@ -29,6 +29,7 @@ use crate::record::{Exchange, ExchangeKind};
 ///     RedactRule::query("api_key").outbound(),
 ///     RedactRule::json("$.card.number".parse()?).mask(4).methods(["POST"]),
 ///     RedactRule::json("$..password".parse()?).replace("********"),
+///     RedactRule::column("email").mask(6),
 ///     RedactRule::exchanges().routes(["/internal/*".parse()?]).drop_exchange(),
 /// ];
 /// assert_eq!(rules[1].direction(), Some(Direction::Outbound));
@@ -56,6 +57,11 @@ pub enum RedactTarget {
     Query(String),
     /// Every value a JSON path names in a JSON request or response body.
     Json(JsonPath),
+    /// Every value of a database column (name compared
+    /// case-insensitively), in database operations' exchanges: the
+    /// column's cells in the results, and the parameters the SQL binds to
+    /// a column of that name (`email = $1`, an `INSERT`'s column list).
+    Column(String),
     /// The exchange itself, whatever it holds: only dropping makes sense.
     Exchange,
 }
@@ -116,6 +122,12 @@ impl RedactRule {
     /// A rule for every value `path` names in JSON bodies.
     pub fn json(path: JsonPath) -> Self {
         Self::new(RedactTarget::Json(path))
+    }
+
+    /// A rule for every value of the database column `name`: its cells
+    /// in query results and the parameters bound to it.
+    pub fn column(name: impl Into<String>) -> Self {
+        Self::new(RedactTarget::Column(name.into()))
     }
 
     /// A rule for whole exchanges, to be dropped
@@ -234,6 +246,11 @@ impl RedactRule {
                 return invalid(format!(
                     "header {name:?} is not a header name, so the rule could never match"
                 ));
+            }
+            RedactTarget::Column(name) if name.trim().is_empty() => {
+                return invalid(
+                    "column \"\" names no column, so the rule could never match".to_owned(),
+                );
             }
             RedactTarget::Query(key) if key.is_empty() || key.contains(['&', '=', '#']) => {
                 return invalid(format!(

@@ -361,3 +361,70 @@ fn compressed_json_is_decoded_redacted_and_written_plain() {
     let response = out.exchanges[0].response.as_ref().unwrap();
     assert!(response.body.bytes.is_empty() && response.body.truncated);
 }
+
+/// A database operation's exchange: the SQL and parameters, the results.
+fn query(sql: &str, parameters: &str, results: &str) -> Exchange {
+    let request = format!(
+        r#"{{"sql":{},"parameters":{parameters}}}"#,
+        serde_json::json!(sql)
+    );
+    let mut exchange = exchange(
+        ExchangeKind::Database,
+        "SELECT",
+        "postgresql://db.test:5432/shop",
+        &request,
+    );
+    exchange.response.as_mut().unwrap().body = body(results);
+    exchange
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn a_column_rule_finds_the_column_s_cells_and_the_parameters_bound_to_it() {
+    let results = r#"{"results":[{"columns":[{"name":"id"},{"name":"Email"}],"rows":[[1,"ann@shop.test"],[2,null]],"tag":"SELECT 2"}]}"#;
+    let select = query(
+        "SELECT id, email FROM users WHERE email = $1 AND id > $2",
+        r#"["ann@shop.test",0]"#,
+        results,
+    );
+    let redactor = redactor(vec![RedactRule::column("email").mask(4)]);
+    let out = redactor.apply(recording(vec![select.clone()])).unwrap();
+    let exchange = &out.exchanges[0];
+    let request: serde_json::Value = serde_json::from_slice(&exchange.request.body.bytes).unwrap();
+    assert_eq!(
+        request["parameters"],
+        serde_json::json!(["*********test", 0])
+    );
+    let response = &exchange.response.as_ref().unwrap().body.bytes;
+    let response: serde_json::Value = serde_json::from_slice(response).unwrap();
+    assert_eq!(
+        response["results"][0]["rows"],
+        serde_json::json!([[1, "*********test"], [2, null]]),
+        "every cell of the column (any case), no other"
+    );
+
+    // Only database operations: the same JSON in an HTTP call is left
+    // alone, as is an operation without the column.
+    let mut call = select.clone();
+    call.kind = ExchangeKind::Client;
+    let out = redactor.apply(recording(vec![call.clone()])).unwrap();
+    assert_eq!(out.exchanges[0].request.body, call.request.body);
+    let other = query(
+        "SELECT 1",
+        "[]",
+        r#"{"results":[{"columns":[{"name":"n"}],"rows":[[1]]}]}"#,
+    );
+    let out = redactor.apply(recording(vec![other.clone()])).unwrap();
+    let body = |exchange: &Exchange| exchange.response.as_ref().unwrap().body.clone();
+    assert_eq!(body(&out.exchanges[0]), body(&other));
+
+    // Results cut at the body limit cannot be searched: withheld.
+    let mut cut = select;
+    let response = cut.response.as_mut().unwrap();
+    response.body.bytes =
+        Bytes::from_static(br#"{"results":[{"columns":[{"name":"email"}],"rows":[["ann@"#);
+    response.body.truncated = true;
+    let out = redactor.apply(recording(vec![cut])).unwrap();
+    let response = out.exchanges[0].response.as_ref().unwrap();
+    assert!(response.body.bytes.is_empty() && response.body.truncated);
+}
