@@ -12,6 +12,7 @@ const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 use super::ProxyError;
+use super::dial::Encryption;
 
 /// PostgreSQL's port when the URL names none.
 const DEFAULT_PORT: u16 = 5432;
@@ -110,6 +111,8 @@ pub(crate) enum ProxyAddress {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Target {
     pub(crate) server: Upstream,
+    /// What the URL's `sslmode` asks of the connection to the server.
+    pub(crate) encryption: Encryption,
     url: Url,
 }
 
@@ -143,11 +146,12 @@ impl Target {
                 .find(|(k, _)| k == key)
                 .map(|(_, value)| value.into_owned())
         };
-        if let Some(mode) = query("sslmode")
-            && matches!(mode.as_str(), "require" | "verify-ca" | "verify-full")
-        {
-            return Err(ProxyError::TlsRequired { sslmode: mode });
-        }
+        let encryption = match query("sslmode") {
+            Some(mode) => Encryption::from_sslmode(&mode).ok_or_else(|| ProxyError::Url {
+                reason: format!("sslmode={mode} is not one libpq knows"),
+            })?,
+            None => Encryption::default(),
+        };
         let port = match query("port") {
             Some(port) => port.parse().map_err(|_| ProxyError::Url {
                 reason: format!("the port {port:?} is not a number"),
@@ -171,7 +175,19 @@ impl Target {
                 port,
             },
         };
-        Ok(Self { server, url })
+        Ok(Self {
+            server,
+            encryption,
+            url,
+        })
+    }
+
+    /// The URL's `sslmode`, as written.
+    pub(crate) fn sslmode(&self) -> Option<String> {
+        self.url
+            .query_pairs()
+            .find(|(key, _)| key == "sslmode")
+            .map(|(_, value)| value.into_owned())
     }
 
     /// The URL the driver connects to: the same user, password, database
@@ -281,9 +297,21 @@ mod tests {
             let error = Target::parse(url).expect_err(url).to_string();
             assert!(error.contains(says), "{url}: {error}");
         }
-        assert!(matches!(
-            Target::parse("postgres://db/shop?sslmode=verify-full"),
-            Err(ProxyError::TlsRequired { .. })
-        ));
+        assert!(
+            Target::parse("postgres://db/shop?sslmode=always")
+                .expect_err("no such mode")
+                .to_string()
+                .contains("sslmode=always")
+        );
+        let encryption = |url: &str| Target::parse(url).expect(url).encryption;
+        assert_eq!(encryption("postgres://db/shop"), Encryption::Prefer);
+        assert_eq!(
+            encryption("postgres://db/shop?sslmode=verify-full"),
+            Encryption::Require
+        );
+        assert_eq!(
+            encryption("postgres://db/shop?sslmode=disable"),
+            Encryption::Disable
+        );
     }
 }

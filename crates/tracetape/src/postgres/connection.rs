@@ -10,8 +10,8 @@ use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::response::{EmptyQueryResponse, ReadyForQuery, TransactionStatus};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::address::Upstream;
 use super::conversation::{Conversation, Operation, Route, Sent};
+use super::dial::Dial;
 use super::frames::{Frame, Frames};
 use super::record;
 use super::span::Telemetry;
@@ -21,7 +21,7 @@ use crate::layer_modes::LayerModes;
 /// Serves one accepted connection until either side closes it.
 pub(crate) async fn serve<S>(
     client: S,
-    server: Arc<Upstream>,
+    server: Arc<Dial>,
     telemetry: Arc<Telemetry>,
     modes: LayerModes,
 ) where
@@ -56,10 +56,13 @@ pub(crate) async fn serve<S>(
     // does.
     #[cfg(not(feature = "record-replay"))]
     let _ = cancel;
-    let upstream = match server.connect().await {
+    let upstream = match server.open().await {
         Ok(upstream) => upstream,
         Err(error) => {
-            let message = format!("tracetape's proxy could not reach {server:?}: {error}");
+            let message = format!(
+                "tracetape's proxy could not reach {:?}: {error}",
+                server.upstream
+            );
             let _ = client_write.write_all(&unreachable(&message)).await;
             return;
         }

@@ -2,6 +2,10 @@
 //! they are recorded into or replayed from, and the two ways in: a proxy
 //! for any driver, or a tokio-postgres connection read in place.
 
+use std::sync::Arc;
+
+use tokio_rustls::rustls::ClientConfig;
+
 use super::ProxyError;
 use super::proxy;
 #[cfg(feature = "tokio-postgres")]
@@ -31,6 +35,7 @@ use crate::providers::Providers;
 pub struct Connector {
     providers: Providers,
     modes: LayerModes,
+    tls: Option<Arc<ClientConfig>>,
 }
 
 impl Connector {
@@ -81,6 +86,38 @@ impl Connector {
         self
     }
 
+    /// Speaks TLS to the server with this rustls configuration when the
+    /// database URL or configuration asks for it (`sslmode=prefer`, the
+    /// default, when the server takes it; `require`, `verify-ca` and
+    /// `verify-full` always, the certificate checked as `config` checks
+    /// it, which rustls does fully, as `verify-full`). Without it, a
+    /// connection that requires TLS is refused rather than made in
+    /// clear, and `prefer` connects in clear.
+    ///
+    /// tracetape reads the protocol inside the TLS session: the driver
+    /// speaks to tracetape in clear (the proxy's own socket, or the
+    /// in-place stream in memory).
+    ///
+    /// ```no_run
+    /// # async fn run(roots: tokio_rustls::rustls::RootCertStore) -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use tokio_rustls::rustls::ClientConfig;
+    /// use tracetape::postgres::Connector;
+    ///
+    /// let tls = ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    /// let url = Connector::new()
+    ///     .with_tls(Arc::new(tls))
+    ///     .proxy("postgres://app@db.example:5432/shop?sslmode=verify-full")
+    ///     .await?;
+    /// # let _ = url;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_tls(mut self, config: Arc<ClientConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
     /// Starts a proxy in front of the server `database_url` names, on
     /// the current tokio runtime, and returns the URL that reaches the
     /// server through it: connect your pool or client to that URL
@@ -96,7 +133,7 @@ impl Connector {
     /// reached is the driver's connection error (SQLSTATE `08001`, naming
     /// the server).
     pub async fn proxy(self, database_url: &str) -> Result<String, ProxyError> {
-        proxy::start(database_url, self.providers, self.modes).await
+        proxy::start(database_url, self.providers, self.modes, self.tls).await
     }
 
     /// Connects tokio-postgres to the server `config` names, its
@@ -137,7 +174,10 @@ impl Connector {
         ),
         tokio_postgres::Error,
     > {
-        let stream = tapped::open(&self.providers, &self.modes, config).await;
-        config.connect_raw(stream, tokio_postgres::NoTls).await
+        let stream = tapped::open(&self.providers, &self.modes, self.tls.as_ref(), config).await;
+        // TLS, when there is any, is below the stream.
+        let mut in_clear = config.clone();
+        in_clear.ssl_mode(tokio_postgres::config::SslMode::Disable);
+        in_clear.connect_raw(stream, tokio_postgres::NoTls).await
     }
 }

@@ -96,12 +96,25 @@
 //! The mode is decided per connection: set up telemetry
 //! (`tracetape::init`) before the pool connects.
 //!
+//! # TLS
+//!
+//! tracetape speaks TLS to the server itself, with the rustls
+//! configuration given to [`Connector::with_tls`], when the URL's (or
+//! configuration's) `sslmode` asks: always for `require`, `verify-ca` and
+//! `verify-full`, when the server takes it for `prefer`. It reads the
+//! protocol inside the session; the driver speaks to it in clear (the
+//! proxy's own socket, or the in-place stream). Without a configuration
+//! a connection that requires TLS is refused ([`ProxyError::TlsRequired`]
+//! from the proxy, an `08001` error from the in-place connection) rather
+//! than made in clear, and `prefer` connects in clear. A client
+//! certificate goes in the rustls configuration.
+//!
 //! # Not covered
 //!
-//! - TLS to the server: a URL that requires it (`sslmode=require`,
-//!   `verify-ca`, `verify-full`) is refused by the proxy
-//!   ([`ProxyError::TlsRequired`]) and by tokio-postgres in place (its
-//!   error) rather than silently sent in clear.
+//! - Channel binding (`SCRAM-SHA-256-PLUS`) needs the TLS session at the
+//!   driver: the password exchange is `SCRAM-SHA-256`, and a driver told
+//!   to require channel binding (`channel_binding=require`) cannot
+//!   connect.
 //! - A pool without a release hook (deadpool-postgres) keeps the last
 //!   request's context on an idle connection until it is next taken: in
 //!   record mode that request's recording is handed on then (or at the
@@ -136,6 +149,7 @@ mod capture;
 mod connection;
 mod connector;
 mod conversation;
+mod dial;
 mod frames;
 mod marker;
 mod pools;
@@ -182,10 +196,11 @@ pub enum ProxyError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The URL asks for TLS to the server, which the proxy does not
-    /// speak yet; it never sends such a connection in clear.
+    /// The URL requires TLS to the server and the connector was given
+    /// no TLS configuration ([`Connector::with_tls`]); such a connection
+    /// is never made in clear.
     #[error(
-        "the database URL asks for TLS (sslmode={sslmode}), which tracetape's proxy does not speak to the server yet"
+        "the database URL requires TLS (sslmode={sslmode}): give tracetape's Connector a rustls configuration (Connector::with_tls)"
     )]
     TlsRequired {
         /// The URL's `sslmode`.

@@ -14,10 +14,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio_rustls::rustls::ClientConfig;
 
 use super::ProxyError;
 use super::address::{ProxyAddress, Target};
 use super::connection;
+use super::dial::Dial;
 use super::span::Telemetry;
 use crate::layer_modes::LayerModes;
 use crate::providers::Providers;
@@ -35,11 +37,17 @@ pub(crate) async fn start(
     database_url: &str,
     providers: Providers,
     modes: LayerModes,
+    tls: Option<Arc<ClientConfig>>,
 ) -> Result<String, ProxyError> {
     let target = Target::parse(database_url)?;
+    let server = Dial::new(target.server.clone(), target.encryption, tls);
+    if server.lacks_tls() {
+        let sslmode = target.sslmode().unwrap_or_default();
+        return Err(ProxyError::TlsRequired { sslmode });
+    }
     let (address, server_port) = target.server.address_and_port();
     let telemetry = Arc::new(Telemetry::new(providers, address, server_port));
-    let server = Arc::new(target.server.clone());
+    let server = Arc::new(server);
     #[cfg(unix)]
     if let Some((listener, directory)) = unix_listener() {
         let url = target.proxied_url(&ProxyAddress::Unix {

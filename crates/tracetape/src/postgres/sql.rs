@@ -571,6 +571,7 @@ pub(crate) fn parameter_count(text: &str) -> usize {
 /// column and a parameter), and an `INSERT`'s column list against its
 /// `VALUES` tuples. Parameter numbers are 1-based, as in the text; a
 /// column is its last name part, unquoted as written.
+#[cfg(any(test, feature = "record-replay"))]
 pub(crate) fn parameter_columns(text: &str) -> Vec<(usize, String)> {
     bound_columns(&tokens(text))
 }

@@ -8,9 +8,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_postgres::config::SslMode;
+use tokio_rustls::rustls::ClientConfig;
 
 use super::address::{Stream, Upstream};
 use super::connection;
+use super::dial::{Dial, Encryption};
 use super::span::Telemetry;
 use super::tap::Tap;
 use crate::layer_modes::LayerModes;
@@ -20,15 +23,25 @@ use crate::providers::Providers;
 const LOCAL_BUFFER: usize = 64 * 1024;
 
 /// The stream a tokio-postgres connection to `config`'s server goes
-/// over: the server's socket read in place; in replay mode, or when
-/// no server answers, an in-memory stream to a task that answers as
-/// the proxy would.
+/// over: the server's socket (in TLS when `config`'s `sslmode` asks and
+/// `tls` is given) read in place; in replay mode, or when no server
+/// answers, an in-memory stream to a task that answers as the proxy
+/// would. The driver is to connect over it in clear.
 pub(crate) async fn open(
     providers: &Providers,
     modes: &LayerModes,
+    tls: Option<&Arc<ClientConfig>>,
     config: &tokio_postgres::Config,
 ) -> TapStream {
-    let servers = Upstream::all_in(config);
+    let encryption = match config.get_ssl_mode() {
+        SslMode::Disable => Encryption::Disable,
+        SslMode::Require => Encryption::Require,
+        _ => Encryption::Prefer,
+    };
+    let servers: Vec<Dial> = Upstream::all_in(config)
+        .into_iter()
+        .map(|upstream| Dial::new(upstream, encryption, tls.cloned()))
+        .collect();
     // Spans and recordings name the first server, whichever answers: a
     // replay, which reaches none, must name the same one as the record
     // did.
@@ -36,28 +49,34 @@ pub(crate) async fn open(
         let message = "the tokio-postgres configuration names no host".to_owned();
         return local(|stream| connection::refuse(stream, message));
     };
-    let (address, port) = first.address_and_port();
+    let (address, port) = first.upstream.address_and_port();
     let telemetry = Arc::new(Telemetry::new(providers.clone(), address, port));
     #[cfg(feature = "record-replay")]
     if super::replay::replaying(modes.replayer.as_ref()) {
-        let server = Arc::new(first.clone());
+        let server = Arc::new(Dial::new(first.upstream.clone(), Encryption::Disable, None));
         let modes = modes.clone();
         return local(|stream| connection::serve(stream, server, telemetry, modes));
+    }
+    if first.lacks_tls() {
+        let message = "the configuration requires TLS (sslmode=require): give tracetape's \
+                       Connector a rustls configuration (Connector::with_tls)"
+            .to_owned();
+        return local(|stream| connection::refuse(stream, message));
     }
     let mut failures = Vec::new();
     for server in &servers {
         let connected = match config.get_connect_timeout() {
-            Some(timeout) => tokio::time::timeout(*timeout, server.connect())
+            Some(timeout) => tokio::time::timeout(*timeout, server.open())
                 .await
                 .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into())),
-            None => server.connect().await,
+            None => server.open().await,
         };
         match connected {
             Ok(stream) => {
                 let tap = Tap::new(stream, telemetry, modes.clone());
                 return TapStream(Box::new(tap));
             }
-            Err(error) => failures.push(format!("{server:?}: {error}")),
+            Err(error) => failures.push(format!("{:?}: {error}", server.upstream)),
         }
     }
     let message = format!("tracetape could not reach {}", failures.join("; "));

@@ -17,7 +17,7 @@ use super::conversation::{Answered, Conversation, Operation, Route, Sent};
 use super::frames::Frame;
 
 /// The code of an SSLRequest, in place of a protocol version.
-const SSL_REQUEST: i32 = 80_877_103;
+pub(crate) const SSL_REQUEST: i32 = 80_877_103;
 /// The code of a GSSENCRequest.
 const GSSENC_REQUEST: i32 = 80_877_104;
 /// The code of a CancelRequest.

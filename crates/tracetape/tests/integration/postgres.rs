@@ -49,7 +49,17 @@ impl Postgres {
         Self::start_with(Some(password))
     }
 
+    /// As [`start`](Self::start), taking TLS over TCP with this
+    /// certificate chain and key (PEM).
+    pub(crate) fn start_with_tls(certificate: &str, key: &str) -> Self {
+        Self::start_configured(None, Some((certificate, key)))
+    }
+
     fn start_with(password: Option<&str>) -> Self {
+        Self::start_configured(password, None)
+    }
+
+    fn start_configured(password: Option<&str>, tls: Option<(&str, &str)>) -> Self {
         let bin = bindir();
         let dir = tempfile::Builder::new()
             .prefix("tracetape-postgres-")
@@ -86,8 +96,31 @@ impl Postgres {
             }
         };
         run(&mut initdb);
+        let mut settings = Vec::new();
+        if let Some((certificate, key)) = tls {
+            for (name, text) in [("server.crt", certificate), ("server.key", key)] {
+                let file = dir.path().join(name);
+                std::fs::write(&file, text).expect("the server's TLS files");
+                // The server refuses a key others may read.
+                run(Command::new("chmod").arg("0600").arg(&file));
+                if as_root {
+                    run(Command::new("chown").arg("postgres:").arg(&file));
+                }
+                let setting = if name == "server.crt" {
+                    "ssl_cert_file"
+                } else {
+                    "ssl_key_file"
+                };
+                settings.push(format!("{setting}={}", file.display()));
+            }
+            settings.push("ssl=on".to_owned());
+        }
         let port = free_port();
-        let mut child = as_user(as_root, &bin.join("postgres"))
+        let mut server = as_user(as_root, &bin.join("postgres"));
+        for setting in &settings {
+            server.args(["-c", setting]);
+        }
+        let mut child = server
             .args(["-D", &data.to_string_lossy()])
             .args(["-p", &port.to_string()])
             .args(["-k", &dir.path().to_string_lossy()])

@@ -728,3 +728,86 @@ async fn records_and_replays_in_code(way: Way) {
     assert_eq!(log["unused"], serde_json::json!([]), "{log}");
     pool.close().await;
 }
+
+/// TLS to the server, spoken by tracetape with the rustls configuration
+/// it was given, both ways in: the server sees an encrypted session, the
+/// queries are still read (spans with their text), and without a
+/// configuration, or with one that does not trust the server, nothing is
+/// sent in clear.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_to_the_server_is_spoken_by_tracetape_in_place_and_through_the_proxy() {
+    use std::sync::Arc;
+
+    let pki = crate::tls_collector::Pki::new();
+    let server = Postgres::start_with_tls(&pki.server_certificate_pem, &pki.server_key_pem);
+    let url = format!("{}?sslmode=require", server.url());
+    let tls = Arc::new(pki.client_config());
+    const ENCRYPTED: &str = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+
+    for way in [Way::InPlace, Way::Proxy] {
+        let (connector, exporter, _provider) = traced();
+        let connector = connector.with_tls(tls.clone());
+        let client = match way {
+            Way::InPlace => {
+                let config = url.parse().unwrap();
+                let (client, connection) = connector.connect(&config).await.unwrap();
+                tokio::spawn(connection);
+                client
+            }
+            Way::Proxy => {
+                let proxied = connector.proxy(&url).await.unwrap();
+                assert!(proxied.contains("sslmode=disable"), "{proxied}");
+                let (client, connection) = tokio_postgres::connect(&proxied, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(connection);
+                client
+            }
+        };
+        let row = client.query_one(ENCRYPTED, &[]).await.unwrap();
+        assert!(
+            row.get::<_, bool>(0),
+            "{way:?}: the server's session is in TLS"
+        );
+        drop(client);
+        let spans = exporter.get_finished_spans().unwrap();
+        let texts: Vec<Option<String>> = spans.iter().map(|s| text(s, "db.query.text")).collect();
+        assert_eq!(texts, [Some(ENCRYPTED.to_owned())], "{way:?}");
+    }
+
+    // Required, and no configuration: refused, never in clear.
+    let config: tokio_postgres::Config = url.parse().unwrap();
+    let error = tracetape::postgres::connect(&config).await.err().unwrap();
+    let error = error.as_db_error().expect("tracetape's refusal");
+    assert_eq!(error.code().code(), "08001");
+    assert!(error.message().contains("with_tls"), "{}", error.message());
+    let refused = tracetape::postgres::proxy(&url).await.unwrap_err();
+    assert!(refused.to_string().contains("with_tls"), "{refused}");
+
+    // A configuration that does not trust the server's certificate: the
+    // handshake fails, and so does the connection.
+    let strangers = tokio_rustls::rustls::ClientConfig::builder()
+        .with_root_certificates(tokio_rustls::rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    let error = Connector::new()
+        .with_tls(Arc::new(strangers))
+        .connect(&config)
+        .await
+        .err()
+        .unwrap();
+    let error = error.as_db_error().expect("tracetape's refusal");
+    assert_eq!(error.code().code(), "08001");
+    assert!(
+        error.message().to_lowercase().contains("certificate"),
+        "{}",
+        error.message()
+    );
+
+    // `prefer` without a configuration: in clear, as tokio-postgres
+    // without TLS connects.
+    let config: tokio_postgres::Config = server.url().parse().unwrap();
+    let (client, connection) = tracetape::postgres::connect(&config).await.unwrap();
+    tokio::spawn(connection);
+    let row = client.query_one(ENCRYPTED, &[]).await.unwrap();
+    assert!(!row.get::<_, bool>(0));
+}

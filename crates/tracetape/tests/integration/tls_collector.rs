@@ -31,6 +31,9 @@ pub(crate) struct Pki {
     ca_der: CertificateDer<'static>,
     server_chain: Vec<CertificateDer<'static>>,
     server_key: Vec<u8>,
+    /// The server's certificate and key, PEM.
+    pub(crate) server_certificate_pem: String,
+    pub(crate) server_key_pem: String,
     dir: tempfile::TempDir,
 }
 
@@ -69,8 +72,19 @@ impl Pki {
             ca_der: ca.der().clone(),
             server_chain: vec![server.der().clone()],
             server_key: server_key.serialize_der(),
+            server_certificate_pem: server.pem(),
+            server_key_pem: server_key.serialize_pem(),
             dir,
         }
+    }
+
+    /// A client configuration that trusts the CA (and nothing else).
+    pub(crate) fn client_config(&self) -> tokio_rustls::rustls::ClientConfig {
+        let mut roots = RootCertStore::empty();
+        roots.add(self.ca_der.clone()).unwrap();
+        tokio_rustls::rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth()
     }
 
     /// A path in the PKI's directory where nothing is.
