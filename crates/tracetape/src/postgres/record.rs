@@ -25,7 +25,10 @@
 use bytes::Bytes;
 use opentelemetry::Context;
 use opentelemetry::trace::{SpanId, TraceContextExt, TraceId};
-use serde_json::{Map, Value, json};
+use std::borrow::Cow;
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value};
 
 use super::capture::{self, Captured, Column, Parameter, ResultSet};
 use super::conversation::Operation;
@@ -138,7 +141,13 @@ pub(crate) fn finish(pending: Pending, operation: &Operation, server: &Server<'_
         response: Some(ResponseRecord {
             status: 0,
             headers: json_headers(),
-            body: body(&response_json(captured, &pending.key), limit),
+            body: body(
+                &ResponseJson {
+                    captured,
+                    key: &pending.key,
+                },
+                limit,
+            ),
         }),
         error: None,
     };
@@ -190,10 +199,7 @@ pub(crate) fn request_json(
         .map(|(i, p)| value(p.type_oid, p.format, p.value.as_deref(), secret(i), key))
         .collect();
     let mut object = Map::new();
-    object.insert(
-        "sql".into(),
-        Value::from(super::sql::normalized(&statement.sql)),
-    );
+    object.insert("sql".into(), Value::from(statement.normalized()));
     if !parameters.is_empty() {
         object.insert("parameters".into(), Value::from(values));
         object.insert(
@@ -208,69 +214,139 @@ pub(crate) fn request_json(
     Value::Object(object)
 }
 
-/// `{"results": [{"columns": […], "rows": [[…]], "tag": …}], "error": {…}}`.
-fn response_json(captured: &Captured, key: &RedactionKey) -> Value {
-    let mut object = Map::new();
-    let results = captured
-        .results
-        .iter()
-        .map(|result| result_json(result, key));
-    object.insert("results".into(), results.collect());
-    if let Some(fields) = &captured.error {
-        let error: Map<String, Value> = fields
-            .iter()
-            .map(|(code, value)| (field_name(*code), Value::from(value.as_str())))
-            .collect();
-        object.insert("error".into(), Value::Object(error));
-    }
-    Value::Object(object)
+/// `{"results": [{"columns": […], "rows": [[…]], "tag": …}], "error": {…}}`,
+/// written as it is serialized: the rows of a result can be many, and no
+/// tree of JSON values is built for them on the connection's way.
+struct ResponseJson<'a> {
+    captured: &'a Captured,
+    key: &'a RedactionKey,
 }
 
-fn result_json(result: &ResultSet, key: &RedactionKey) -> Value {
-    let mut object = Map::new();
-    if let Some(columns) = &result.columns {
-        object.insert("columns".into(), columns.iter().map(column_json).collect());
-        let secret: Vec<bool> = columns.iter().map(|c| secret_column(&c.name)).collect();
-        let rows: Vec<Value> = result
-            .rows
-            .iter()
-            .map(|row| {
-                let cells = row.iter().enumerate().map(|(i, cell)| {
-                    let (type_oid, format) =
-                        columns.get(i).map_or((0, 1), |c| (c.type_oid, c.format));
-                    let secret = secret.get(i).copied().unwrap_or(false);
-                    value(type_oid, format, cell.as_deref(), secret, key)
-                });
-                Value::Array(cells.collect())
-            })
-            .collect();
-        object.insert("rows".into(), Value::Array(rows));
+impl Serialize for ResponseJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut object = serializer.serialize_map(None)?;
+        let results = self.captured.results.iter();
+        object.serialize_entry(
+            "results",
+            &Each(|| {
+                results.clone().map(|result| ResultJson {
+                    result,
+                    key: self.key,
+                })
+            }),
+        )?;
+        if let Some(fields) = &self.captured.error {
+            let fields = fields.iter();
+            let named = || {
+                fields
+                    .clone()
+                    .map(|(code, value)| (field_name(*code), value))
+            };
+            object.serialize_entry("error", &Named(named))?;
+        }
+        object.end()
     }
-    object.insert(
-        "tag".into(),
-        result.tag.as_deref().map_or(Value::Null, Value::from),
-    );
-    Value::Object(object)
 }
 
-fn column_json(column: &Column) -> Value {
-    json!({
-        "name": column.name,
-        "type": column.type_oid,
-        "format": column.format,
-        "table": column.table_id,
-        "column": column.column_id,
-        "size": column.type_size,
-        "modifier": column.type_modifier,
-    })
+struct ResultJson<'a> {
+    result: &'a ResultSet,
+    key: &'a RedactionKey,
+}
+
+impl<'a> Serialize for ResultJson<'a> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut object = serializer.serialize_map(None)?;
+        if let Some(columns) = &self.result.columns {
+            object.serialize_entry("columns", &Each(|| columns.iter().map(ColumnJson)))?;
+            let secret: Vec<bool> = columns.iter().map(|c| secret_column(&c.name)).collect();
+            let row = |row: &'a [Option<Bytes>]| RowJson {
+                row,
+                columns,
+                secret: &secret,
+                key: self.key,
+            };
+            let rows = self.result.rows.iter();
+            object.serialize_entry("rows", &Each(|| rows.clone().map(|r| row(r))))?;
+        }
+        object.serialize_entry("tag", &self.result.tag)?;
+        object.end()
+    }
+}
+
+/// One row's cells, each read by its column's type and format (a secret
+/// column's hashed).
+struct RowJson<'a> {
+    row: &'a [Option<Bytes>],
+    columns: &'a [Column],
+    secret: &'a [bool],
+    key: &'a RedactionKey,
+}
+
+impl Serialize for RowJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.row.iter().enumerate().map(|(i, cell)| {
+            let (type_oid, format) = self
+                .columns
+                .get(i)
+                .map_or((0, 1), |c| (c.type_oid, c.format));
+            let secret = self.secret.get(i).copied().unwrap_or(false);
+            value(type_oid, format, cell.as_deref(), secret, self.key)
+        }))
+    }
+}
+
+struct ColumnJson<'a>(&'a Column);
+
+impl Serialize for ColumnJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let column = self.0;
+        let mut object = serializer.serialize_map(Some(7))?;
+        object.serialize_entry("name", &column.name)?;
+        object.serialize_entry("type", &column.type_oid)?;
+        object.serialize_entry("format", &column.format)?;
+        object.serialize_entry("table", &column.table_id)?;
+        object.serialize_entry("column", &column.column_id)?;
+        object.serialize_entry("size", &column.type_size)?;
+        object.serialize_entry("modifier", &column.type_modifier)?;
+        object.end()
+    }
+}
+
+/// The items a function gives, as a JSON array.
+struct Each<F>(F);
+
+impl<F, I> Serialize for Each<F>
+where
+    F: Fn() -> I,
+    I: Iterator,
+    I::Item: Serialize,
+{
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq((self.0)())
+    }
+}
+
+/// The pairs a function gives, as a JSON object.
+struct Named<F>(F);
+
+impl<F, I, K, V> Serialize for Named<F>
+where
+    F: Fn() -> I,
+    I: Iterator<Item = (K, V)>,
+    K: Serialize,
+    V: Serialize,
+{
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map((self.0)())
+    }
 }
 
 /// The name of an ErrorResponse field, or its code letter for one
 /// PostgreSQL's documentation does not name.
-fn field_name(code: u8) -> String {
+fn field_name(code: u8) -> Cow<'static, str> {
     match capture::ERROR_FIELDS.iter().find(|(c, _)| *c == code) {
-        Some((_, name)) => (*name).to_owned(),
-        None => char::from(code).to_string(),
+        Some((_, name)) => Cow::Borrowed(name),
+        None => Cow::Owned(char::from(code).to_string()),
     }
 }
 
@@ -284,8 +360,10 @@ fn json_headers() -> Vec<HeaderRecord> {
 }
 
 /// `value` as a body: its JSON, cut at `limit` bytes.
-fn body(value: &Value, limit: usize) -> BodyRecord {
-    let text = value.to_string();
+fn body(value: &impl Serialize, limit: usize) -> BodyRecord {
+    // Serializing JSON into memory fails only for a map with keys that
+    // are not strings, which these do not have.
+    let text = serde_json::to_vec(value).unwrap_or_default();
     let size = text.len() as u64;
     let mut bytes = Bytes::from(text);
     let truncated = bytes.len() > limit;

@@ -478,7 +478,7 @@ impl Server {
     /// The parameter types and columns of a recorded operation with the
     /// same SQL: the replayed request's, else the background recordings'.
     fn described(&self, statement: &Statement) -> Option<(Vec<u32>, Option<Vec<Value>>)> {
-        let sql = super::sql::normalized(&statement.sql);
+        let sql = statement.normalized();
         let scope = ReplayScope::current(&self.context, self.replayer.as_ref());
         let replayer = self.replayer.clone().or_else(crate::replay::global);
         let background = replayer.map(|replayer| replayer.background());
@@ -499,7 +499,7 @@ impl Server {
                 else {
                     continue;
                 };
-                if request["sql"].as_str() != Some(sql.as_str()) {
+                if request["sql"].as_str() != Some(sql) {
                     continue;
                 }
                 let types = (request["types"]

@@ -32,6 +32,10 @@ pub(crate) struct Statement {
     /// that hold secrets.
     #[cfg_attr(not(feature = "record-replay"), allow(dead_code))]
     pub(crate) parameter_columns: Vec<(usize, String)>,
+    /// [`normalized`] of the SQL, once asked for (record and replay ask
+    /// at each execution).
+    #[cfg_attr(not(feature = "record-replay"), allow(dead_code))]
+    normalized: std::sync::OnceLock<String>,
 }
 
 impl Statement {
@@ -47,6 +51,12 @@ impl Statement {
             .replace(' ', "_")
     }
 
+    /// The SQL [`normalized`], worked out at the first call.
+    #[cfg(feature = "record-replay")]
+    pub(crate) fn normalized(&self) -> &str {
+        self.normalized.get_or_init(|| normalized(&self.sql))
+    }
+
     pub(crate) fn new(sql: &str) -> Arc<Self> {
         // Lexed once for all that is said of it.
         let tokens = tokens(sql);
@@ -59,6 +69,7 @@ impl Statement {
             collection: described.collection.map(Arc::from),
             batch_size: described.batch_size,
             parameter_columns: bound_columns(&tokens),
+            normalized: std::sync::OnceLock::new(),
         })
     }
 }
