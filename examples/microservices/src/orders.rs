@@ -74,12 +74,6 @@ impl Orders {
         client
             .execute(&statement, &[&order_id, &total, &tenant])
             .await?;
-        // deadpool has no hook for a connection going back to the pool:
-        // say so, so that while idle it holds nothing of this request
-        // (its recording, or in replay its work).
-        client
-            .simple_query(&tracetape::postgres::release_marker())
-            .await?;
         Ok(())
     }
 }

@@ -28,6 +28,7 @@ use bytes::Bytes;
 use opentelemetry::Context;
 
 use super::capture::{self, Captured, Column, Parameter};
+use super::idle;
 use super::marker::{self, Seen};
 use super::record::{self, Pending};
 use super::sql::Statement;
@@ -220,6 +221,9 @@ enum Waiting {
 pub(crate) struct Conversation {
     /// The database named at start-up (`db.namespace`).
     pub(crate) database: Option<Arc<str>>,
+    /// The context of the task that took the connection last, with its
+    /// request's recording and replay scope asleep
+    /// ([`idle`](super::idle)).
     context: Context,
     statements: HashMap<String, Prepared>,
     portals: HashMap<String, Bound>,
@@ -255,7 +259,7 @@ impl Conversation {
             }
             Sent::Query(text) => match marker::take(text) {
                 Seen::Marker { context, ping } => {
-                    self.context = context;
+                    self.context = idle::asleep(&context);
                     if !ping && self.waiting.is_empty() {
                         return Route::AnswerMarker(self.status);
                     }

@@ -62,20 +62,6 @@ pub fn ping_marker() -> String {
     format!("{PREFIX}{}{PING}{SUFFIX}", keep(Context::current()))
 }
 
-/// A marker for no context at all: sent when a connection goes back to
-/// its pool, so that while idle it holds nothing of the request that had
-/// it (the request's recording, in record mode, is handed on when the
-/// request is done, not when the connection is next taken; in replay, the
-/// request's work is over).
-///
-/// ```
-/// let query = tracetape::postgres::release_marker();
-/// assert!(query.starts_with("/*tracetape:") && query.ends_with("*/"));
-/// ```
-pub fn release_marker() -> String {
-    format!("{PREFIX}{}{SUFFIX}", keep(Context::new()))
-}
-
 /// Keeps `context` under a new number until a proxy takes it.
 fn keep(context: Context) -> u64 {
     let id = NEXT.fetch_add(1, Ordering::Relaxed);

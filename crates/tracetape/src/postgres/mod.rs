@@ -50,7 +50,7 @@
 //! | deadpool-postgres | `Manager::from_connect(config, `[`Connector::new()`]`, manager_config)`, then [`deadpool_traced`]`(Pool::builder(manager))` | `deadpool-postgres` |
 //! | tokio-postgres, a connection per request | [`connect`]`(&config).await?` and [`tokio_postgres_mark`]`(&client).await?` after connecting | `tokio-postgres` |
 //! | sqlx | [`proxy`]`(url).await?` and [`sqlx_traced`]`(PgPoolOptions::new())` | `sqlx` |
-//! | any other pool | [`proxy`]`(url).await?`; its check-out hook sends [`marker`]`()` as a simple query, its release hook [`release_marker`]`()` | |
+//! | any other pool | [`proxy`]`(url).await?`; its check-out hook sends [`marker`]`()` as a simple query | |
 //!
 //! Without a marker, a connection's queries are spans of their own traces.
 //!
@@ -115,11 +115,6 @@
 //!   driver: the password exchange is `SCRAM-SHA-256`, and a driver told
 //!   to require channel binding (`channel_binding=require`) cannot
 //!   connect.
-//! - A pool without a release hook (deadpool-postgres) keeps the last
-//!   request's context on an idle connection until it is next taken: in
-//!   record mode that request's recording is handed on then (or at the
-//!   30 s linger, or at shutdown), and in replay `tracetape replay` waits
-//!   for it up to its request timeout before it stops the service.
 //! - One connection shared by concurrent requests (a single
 //!   `tokio_postgres::Client` in an `Arc`, used by every handler): its
 //!   queries follow the last marker sent on it.
@@ -151,6 +146,7 @@ mod connector;
 mod conversation;
 mod dial;
 mod frames;
+mod idle;
 mod marker;
 mod pools;
 mod proxy;
@@ -173,7 +169,7 @@ mod values;
 mod wire;
 
 pub use connector::Connector;
-pub use marker::{marker, ping_marker, release_marker};
+pub use marker::{marker, ping_marker};
 #[cfg(feature = "deadpool-postgres")]
 pub use pools::deadpool_traced;
 #[cfg(feature = "tokio-postgres")]

@@ -11,9 +11,7 @@
 /// options test connections before handing them out (sqlx's default,
 /// `test_before_acquire`), the marker is a [`ping_marker`](super::ping_marker)
 /// that the server answers and sqlx's own test is turned off: one round
-/// trip per check-out, as before. The hooks also take `after_release`: a
-/// [`release_marker`](super::release_marker), which the proxy answers, so
-/// that an idle connection holds nothing of the request that used it.
+/// trip per check-out, as before.
 ///
 /// ```no_run
 /// # async fn run(database_url: &str) -> Result<(), Box<dyn std::error::Error>> {
@@ -39,12 +37,6 @@ pub fn sqlx_traced(options: sqlx::postgres::PgPoolOptions) -> sqlx::postgres::Pg
                 } else {
                     super::marker()
                 };
-                sqlx_send(conn, marker).await.map(|()| true)
-            })
-        })
-        .after_release(|conn, _| {
-            Box::pin(async move {
-                let marker = super::release_marker();
                 sqlx_send(conn, marker).await.map(|()| true)
             })
         })

@@ -70,7 +70,12 @@ fn background(modes: &LayerModes) -> Option<Recorder> {
 /// Where an operation starting in `context` is recorded, if anywhere: one
 /// context lookup, and one atomic load when record mode is off.
 pub(crate) fn begin(context: &Context, modes: &LayerModes) -> Option<Pending> {
-    let (destination, key) = if let Some(trace) = context.get::<TraceRecording>() {
+    // A connection's context holds its request's recording asleep: awake
+    // while the request lasts, and after it the operation is background.
+    let request = context
+        .get::<TraceRecording>()
+        .and_then(TraceRecording::awake);
+    let (destination, key) = if let Some(trace) = request {
         let recorder = trace.recorder();
         let key = recorder.redaction_key().clone();
         (
@@ -94,8 +99,10 @@ pub(crate) fn begin(context: &Context, modes: &LayerModes) -> Option<Pending> {
 /// Whether an operation starting in `context` would be recorded, without
 /// opening anything.
 pub(crate) fn wanted(context: &Context, modes: &LayerModes) -> bool {
-    context.get::<TraceRecording>().is_some()
-        || (context.get::<NotSampled>().is_none() && background(modes).is_some())
+    let request = context
+        .get::<TraceRecording>()
+        .and_then(TraceRecording::awake);
+    request.is_some() || (context.get::<NotSampled>().is_none() && background(modes).is_some())
 }
 
 /// What the exchange says of where the operation ran.

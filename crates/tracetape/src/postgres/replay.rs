@@ -279,7 +279,7 @@ impl Server {
     /// A simple query: a marker, or an operation answered in full.
     async fn query(&mut self, text: &str) {
         if let Seen::Marker { context, .. } = marker::take(text) {
-            self.context = context;
+            self.context = super::idle::asleep(&context);
             self.send(PgWireBackendMessage::EmptyQueryResponse(
                 EmptyQueryResponse::new(),
             ));

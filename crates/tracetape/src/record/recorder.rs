@@ -34,7 +34,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use opentelemetry::trace::TraceId;
@@ -445,7 +445,7 @@ impl Recorder {
         let handle = Handle { assembly };
         (
             TraceRecording {
-                handle: Arc::new(handle),
+                handle: Holder::Awake(Arc::new(handle)),
             },
             part,
         )
@@ -507,18 +507,65 @@ impl Recorder {
 
 /// The recording of one trace while it is being assembled; see the module
 /// docs. Stored in the request's OpenTelemetry context; clones share the
-/// recording, and keep it open until the last one is dropped.
+/// recording, and keep it open until the last one is dropped, but for
+/// [`asleep`](Self::asleep) ones.
 #[derive(Debug, Clone)]
 pub(crate) struct TraceRecording {
-    handle: Arc<Handle>,
+    handle: Holder,
+}
+
+/// How a [`TraceRecording`] holds its recording.
+#[derive(Debug, Clone)]
+enum Holder {
+    /// Open while this is held.
+    Awake(Arc<Handle>),
+    /// Not held open: reached while another handle holds it.
+    Asleep(Weak<Handle>, Recorder),
 }
 
 impl TraceRecording {
+    /// A handle to the same recording that does not hold it open: what a
+    /// database connection keeps between two operations of the request
+    /// that took it, so that the request's recording is handed on when
+    /// the request ends, though the idle connection stays in its pool.
+    pub(crate) fn asleep(&self) -> Self {
+        let handle = match &self.handle {
+            Holder::Awake(handle) => {
+                Holder::Asleep(Arc::downgrade(handle), handle.assembly.recorder.clone())
+            }
+            asleep @ Holder::Asleep(..) => asleep.clone(),
+        };
+        Self { handle }
+    }
+
+    /// A handle that holds the recording open again; `None` when no other
+    /// handle held it meanwhile (the request ended, and its recording was
+    /// handed on or is about to be).
+    pub(crate) fn awake(&self) -> Option<Self> {
+        let handle = match &self.handle {
+            Holder::Awake(handle) => Arc::clone(handle),
+            Holder::Asleep(handle, _) => handle.upgrade()?,
+        };
+        Some(Self {
+            handle: Holder::Awake(handle),
+        })
+    }
+
     /// A part for one more exchange of the trace. Inert (its exchange is
     /// not recorded, and counted) when the recording was already handed
-    /// on.
+    /// on, or this handle is asleep and nothing holds it any more.
     pub(crate) fn part(&self) -> Part {
-        let assembly = &self.handle.assembly;
+        let handle = match &self.handle {
+            Holder::Awake(handle) => Arc::clone(handle),
+            Holder::Asleep(handle, recorder) => match handle.upgrade() {
+                Some(handle) => handle,
+                None => {
+                    recorder.late_call_dropped();
+                    return Part { assembly: None };
+                }
+            },
+        };
+        let assembly = &handle.assembly;
         let mut state = assembly.lock();
         if state.delivered {
             drop(state);
@@ -533,7 +580,10 @@ impl TraceRecording {
 
     /// The recorder the recording goes to.
     pub(crate) fn recorder(&self) -> &Recorder {
-        &self.handle.assembly.recorder
+        match &self.handle {
+            Holder::Awake(handle) => &handle.assembly.recorder,
+            Holder::Asleep(_, recorder) => recorder,
+        }
     }
 }
 

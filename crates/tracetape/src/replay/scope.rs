@@ -3,8 +3,8 @@
 //! by the server layer and read there by the client layers.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -92,6 +92,9 @@ struct ScopeInner {
     /// when the replay detects connections bypassing tracetape
     /// (`polls.rs`).
     tasks: Option<Arc<TaskPolls>>,
+    /// Set on an [`asleep`](ReplayScope::asleep) scope, which stands for
+    /// this one without holding it.
+    asleep: Option<Weak<ScopeInner>>,
 }
 
 /// The name of the scope that answers calls once replay mode has ended.
@@ -137,7 +140,40 @@ impl ReplayScope {
                 seat: None,
                 refused: None,
                 tasks: TaskPolls::when_detecting().map(Arc::new),
+                asleep: None,
             }),
+        }
+    }
+
+    /// A scope that stands for this one without holding it: what a
+    /// database connection keeps between two operations of the request
+    /// that took it, so that the request's work is done when the request
+    /// ends, though the idle connection stays in its pool.
+    pub(crate) fn asleep(&self) -> Self {
+        if self.inner.asleep.is_some() {
+            return self.clone();
+        }
+        Self {
+            inner: Arc::new(ScopeInner {
+                id: String::new(),
+                session: Err(PathBuf::new()),
+                recorded_start: None,
+                late: None,
+                reported: AtomicUsize::new(NOT_SENT),
+                seat: None,
+                refused: None,
+                tasks: None,
+                asleep: Some(Arc::downgrade(&self.inner)),
+            }),
+        }
+    }
+
+    /// The scope itself again, holding it; `None` when nothing else held
+    /// it meanwhile (the request ended).
+    pub(crate) fn awake(&self) -> Option<Self> {
+        match &self.inner.asleep {
+            None => Some(self.clone()),
+            Some(scope) => scope.upgrade().map(|inner| Self { inner }),
         }
     }
 
@@ -172,8 +208,10 @@ impl ReplayScope {
     /// else (when replay mode is on: `replayer`, or the process-wide one)
     /// the background one.
     pub(crate) fn current(cx: &Context, replayer: Option<&Replayer>) -> Option<Self> {
-        if let Some(scope) = cx.get::<Self>() {
-            return Some(scope.clone());
+        // An asleep scope whose request ended stands for nothing: what
+        // comes after is the background's.
+        if let Some(scope) = cx.get::<Self>().and_then(Self::awake) {
+            return Some(scope);
         }
         let Some(replayer) = replayer.cloned().or_else(super::global) else {
             if let Some(why) = super::global::refused() {
