@@ -1,10 +1,12 @@
 //! Record, then replay with the database stopped: a traced axum service
-//! whose handlers query PostgreSQL through tracetape's proxy and a sqlx
-//! pool of one connection (so prepared statements are reused across
-//! requests). Recorded against a real server the test starts; replayed
-//! with that server gone, every query answered from the recordings, and
-//! each change to the service (a changed query, a changed parameter, an
-//! extra query, a skipped one) reported in the replay log.
+//! whose handlers query PostgreSQL through a pool of one connection (so
+//! prepared statements are reused across requests), once for each way
+//! in: a sqlx pool through tracetape's proxy, and a deadpool-postgres pool
+//! of tokio-postgres connections read in place. Recorded against a real
+//! server the test starts; replayed with that server gone, every query
+//! answered from the recordings, and each change to the service (a
+//! changed query, a changed parameter, an extra query, a skipped one)
+//! reported in the replay log.
 //!
 //! Record and replay mode are process-wide, so this is a test target of
 //! its own, one test running the phases in turn.
@@ -13,7 +15,8 @@
     feature = "record-replay",
     feature = "axum",
     feature = "postgres",
-    feature = "sqlx"
+    feature = "sqlx",
+    feature = "deadpool-postgres"
 ))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -58,9 +61,178 @@ enum Change {
     Skipped = 4,
 }
 
+/// How the service reaches its database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Driver {
+    /// A sqlx pool through tracetape's proxy.
+    Sqlx,
+    /// A deadpool-postgres pool whose connections tracetape makes and
+    /// reads in place.
+    Deadpool,
+}
+
+/// A pool of one connection, of either driver.
+#[derive(Clone)]
+enum Pool {
+    Sqlx(PgPool),
+    Deadpool(deadpool_postgres::Pool),
+}
+
+/// A failed query: its SQLSTATE when the database said one.
+type Failed = (Option<String>, String);
+
+impl Pool {
+    async fn open(driver: Driver, url: &str) -> Self {
+        match driver {
+            Driver::Sqlx => {
+                let proxied = tracetape::postgres::proxy(url).await.unwrap();
+                let options = PgPoolOptions::new().max_connections(1);
+                let pool = tracetape::postgres::sqlx_traced(options)
+                    .connect(&proxied)
+                    .await
+                    .unwrap();
+                Self::Sqlx(pool)
+            }
+            Driver::Deadpool => {
+                use deadpool_postgres::{Manager, ManagerConfig};
+
+                let config = url.parse().unwrap();
+                let connector = tracetape::postgres::Connector::new();
+                let manager = Manager::from_connect(config, connector, ManagerConfig::default());
+                let builder = deadpool_postgres::Pool::builder(manager).max_size(1);
+                Self::Deadpool(
+                    tracetape::postgres::deadpool_traced(builder)
+                        .build()
+                        .unwrap(),
+                )
+            }
+        }
+    }
+
+    async fn batch(&self, sql: &'static str) {
+        match self {
+            Self::Sqlx(pool) => drop(sqlx::raw_sql(sql).execute(pool).await.unwrap()),
+            Self::Deadpool(pool) => pool.get().await.unwrap().batch_execute(sql).await.unwrap(),
+        }
+    }
+
+    /// Inserts an item: its id.
+    async fn insert(&self, name: &str, qty: i32) -> Result<i64, Failed> {
+        const SQL: &str = "INSERT INTO items (name, qty) VALUES ($1, $2) RETURNING id";
+        match self {
+            Self::Sqlx(pool) => sqlx::query_scalar::<_, i64>(SQL)
+                .bind(name)
+                .bind(qty)
+                .fetch_one(pool)
+                .await
+                .map_err(|error| match &error {
+                    sqlx::Error::Database(db) => {
+                        (db.code().map(|c| c.into_owned()), error.to_string())
+                    }
+                    _ => (None, error.to_string()),
+                }),
+            Self::Deadpool(pool) => {
+                let client = pool.get().await.unwrap();
+                let statement = client.prepare_cached(SQL).await.unwrap();
+                let failed = |error: tokio_postgres::Error| {
+                    (error.code().map(|c| c.code().to_owned()), error.to_string())
+                };
+                let row = client
+                    .query_one(&statement, &[&name, &qty])
+                    .await
+                    .map_err(failed)?;
+                Ok(row.get(0))
+            }
+        }
+    }
+
+    /// Reads an item with `sql`, in a transaction or not.
+    async fn read(
+        &self,
+        sql: &'static str,
+        name: &str,
+        transaction: bool,
+    ) -> Result<(i64, String, i32), Failed> {
+        match self {
+            Self::Sqlx(pool) => {
+                let failed = |error: sqlx::Error| (None, error.to_string());
+                if transaction {
+                    let mut transaction = pool.begin().await.unwrap();
+                    let row = sqlx::query_as(sql)
+                        .bind(name)
+                        .fetch_one(&mut *transaction)
+                        .await;
+                    transaction.commit().await.unwrap();
+                    row.map_err(failed)
+                } else {
+                    sqlx::query_as(sql)
+                        .bind(name)
+                        .fetch_one(pool)
+                        .await
+                        .map_err(failed)
+                }
+            }
+            Self::Deadpool(pool) => {
+                let failed = |error: tokio_postgres::Error| (None, error.to_string());
+                let mut client = pool.get().await.unwrap();
+                let row = if transaction {
+                    let transaction = client.transaction().await.unwrap();
+                    let statement = transaction.prepare_cached(sql).await.unwrap();
+                    let row = transaction.query_one(&statement, &[&name]).await;
+                    transaction.commit().await.unwrap();
+                    row
+                } else {
+                    let statement = client.prepare_cached(sql).await.unwrap();
+                    client.query_one(&statement, &[&name]).await
+                };
+                row.map(|row| (row.get(0), row.get(1), row.get(2)))
+                    .map_err(failed)
+            }
+        }
+    }
+
+    /// Counts the items (an answer is not needed).
+    async fn count(&self) {
+        const SQL: &str = "SELECT count(*) FROM items";
+        match self {
+            Self::Sqlx(pool) => drop(sqlx::query_scalar::<_, i64>(SQL).fetch_one(pool).await),
+            Self::Deadpool(pool) => drop(pool.get().await.unwrap().query_one(SQL, &[]).await),
+        }
+    }
+
+    /// Inserts an item in a transaction rolled back.
+    async fn discard(&self, name: &str) {
+        const SQL: &str = "INSERT INTO items (name, qty) VALUES ($1, 1)";
+        match self {
+            Self::Sqlx(pool) => {
+                let mut transaction = pool.begin().await.unwrap();
+                sqlx::query(SQL)
+                    .bind(name)
+                    .execute(&mut *transaction)
+                    .await
+                    .unwrap();
+                transaction.rollback().await.unwrap();
+            }
+            Self::Deadpool(pool) => {
+                let mut client = pool.get().await.unwrap();
+                let transaction = client.transaction().await.unwrap();
+                transaction.execute(SQL, &[&name]).await.unwrap();
+                transaction.rollback().await.unwrap();
+            }
+        }
+    }
+
+    async fn close(&self) {
+        match self {
+            Self::Sqlx(pool) => pool.close().await,
+            Self::Deadpool(pool) => pool.close(),
+        }
+    }
+}
+
 #[derive(Clone)]
 struct Depot {
-    pool: PgPool,
+    pool: Pool,
     change: Arc<AtomicU8>,
 }
 
@@ -83,20 +255,10 @@ fn depot(depot: Depot) -> Router {
                     } else {
                         3
                     };
-                    let inserted = sqlx::query_scalar::<_, i64>(
-                        "INSERT INTO items (name, qty) VALUES ($1, $2) RETURNING id",
-                    )
-                    .bind(&name)
-                    .bind(qty)
-                    .fetch_one(&depot.pool)
-                    .await;
-                    match inserted {
+                    match depot.pool.insert(&name, qty).await {
                         Ok(id) => (StatusCode::CREATED, id.to_string()),
-                        Err(sqlx::Error::Database(error)) => (
-                            StatusCode::CONFLICT,
-                            error.code().unwrap_or_default().into_owned(),
-                        ),
-                        Err(other) => (StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+                        Err((Some(code), _)) => (StatusCode::CONFLICT, code),
+                        Err((None, other)) => (StatusCode::INTERNAL_SERVER_ERROR, other),
                     }
                 },
             ),
@@ -111,32 +273,15 @@ fn depot(depot: Depot) -> Router {
                     } else {
                         "SELECT id, name, qty FROM items WHERE name = $1"
                     };
-                    let mut connection = if change == Change::Skipped as u8 {
-                        None
-                    } else {
-                        Some(depot.pool.begin().await.unwrap())
-                    };
-                    let row: Result<(i64, String, i32), _> = match connection.as_mut() {
-                        Some(transaction) => {
-                            sqlx::query_as(sql)
-                                .bind(&name)
-                                .fetch_one(&mut **transaction)
-                                .await
-                        }
-                        None => sqlx::query_as(sql).bind(&name).fetch_one(&depot.pool).await,
-                    };
-                    if let Some(transaction) = connection {
-                        transaction.commit().await.unwrap();
-                    }
+                    let transaction = change != Change::Skipped as u8;
+                    let row = depot.pool.read(sql, &name, transaction).await;
                     // After the commit: the pool's one connection is free again.
                     if change == Change::Extra as u8 {
-                        let _: Result<i64, _> = sqlx::query_scalar("SELECT count(*) FROM items")
-                            .fetch_one(&depot.pool)
-                            .await;
+                        depot.pool.count().await;
                     }
                     match row {
                         Ok((id, name, qty)) => (StatusCode::OK, format!("{id} {name} {qty}")),
-                        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
+                        Err((_, error)) => (StatusCode::INTERNAL_SERVER_ERROR, error),
                     }
                 },
             ),
@@ -145,13 +290,7 @@ fn depot(depot: Depot) -> Router {
             "/items/{name}/discard",
             post(
                 |State(depot): State<Depot>, UrlPath(name): UrlPath<String>| async move {
-                    let mut transaction = depot.pool.begin().await.unwrap();
-                    sqlx::query("INSERT INTO items (name, qty) VALUES ($1, 1)")
-                        .bind(&name)
-                        .execute(&mut *transaction)
-                        .await
-                        .unwrap();
-                    transaction.rollback().await.unwrap();
+                    depot.pool.discard(&name).await;
                     "discarded"
                 },
             ),
@@ -160,21 +299,15 @@ fn depot(depot: Depot) -> Router {
         .layer(TraceLayer::new())
 }
 
-/// The service, its pool through a proxy for `url`.
-async fn start(url: &str, change: Arc<AtomicU8>) -> (SocketAddr, PgPool) {
-    let proxied = tracetape::postgres::proxy(url).await.unwrap();
-    let pool = tracetape::postgres::sqlx_traced(PgPoolOptions::new().max_connections(1))
-        .connect(&proxied)
-        .await
-        .unwrap();
+/// The service, its pool of `driver`'s to the server at `url`.
+async fn start(driver: Driver, url: &str, change: Arc<AtomicU8>) -> (SocketAddr, Pool) {
+    let pool = Pool::open(driver, url).await;
     // At start-up: a background recording, answered from it in replay.
-    sqlx::raw_sql(
+    pool.batch(
         "CREATE TABLE IF NOT EXISTS items (id int8 GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
          name text UNIQUE NOT NULL, qty int4 NOT NULL)",
     )
-    .execute(&pool)
-    .await
-    .unwrap();
+    .await;
     let address = serve(depot(Depot {
         pool: pool.clone(),
         change,
@@ -270,6 +403,12 @@ fn calls(log: &Value) -> (Vec<(String, String)>, Vec<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recorded_queries_answer_the_replay_with_the_database_stopped() {
+    for driver in [Driver::Sqlx, Driver::Deadpool] {
+        record_then_replay(driver).await;
+    }
+}
+
+async fn record_then_replay(driver: Driver) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("recordings");
     let vars = |mode| {
@@ -284,13 +423,13 @@ async fn recorded_queries_answer_the_replay_with_the_database_stopped() {
     let url = server.url();
     let telemetry = init(&vars("record"));
     let change = Arc::new(AtomicU8::new(Change::None as u8));
-    let (service, pool) = start(&url, change.clone()).await;
+    let (service, pool) = start(driver, &url, change.clone()).await;
     for (method, path, status, body) in TRAFFIC {
         let (got, text, _) = send(service, method, path, None).await;
         assert_eq!(
             (got, text.as_str()),
             (status, body),
-            "{method} {path} recorded"
+            "{driver:?}: {method} {path} recorded"
         );
     }
     let recorded = tokio::task::block_in_place(|| recordings(&telemetry, &dir, TRAFFIC.len() + 1));
@@ -308,7 +447,7 @@ async fn recorded_queries_answer_the_replay_with_the_database_stopped() {
     // Replay the same build: every request as recorded, every query
     // answered exactly, none left unused.
     let telemetry = init(&vars("replay"));
-    let (service, pool) = start(&url, change.clone()).await;
+    let (service, pool) = start(driver, &url, change.clone()).await;
     for (recording, (method, path, status, body)) in requests.iter().zip(TRAFFIC) {
         let id = ReplayId::of(recording).unwrap().to_string();
         let (got, text, log) = send(service, method, path, Some(&id)).await;
@@ -316,20 +455,20 @@ async fn recorded_queries_answer_the_replay_with_the_database_stopped() {
         assert_eq!(
             (got, text.as_str()),
             (status, body),
-            "{method} {path} replayed: {log}"
+            "{driver:?}: {method} {path} replayed: {log}"
         );
         let (calls, unused) = calls(&log);
         assert!(!calls.is_empty(), "{log}");
         assert!(
             calls.iter().all(|(_, level)| level == "exact"),
-            "{method} {path}: {log}"
+            "{driver:?}: {method} {path}: {log}"
         );
-        assert!(unused.is_empty(), "{method} {path}: {log}");
+        assert!(unused.is_empty(), "{driver:?}: {method} {path}: {log}");
     }
     // Once the responses are gone, nothing holds a replayed request's
     // scope: an idle pooled connection keeps no request's context.
     let pending = pending(service).await;
-    assert_eq!(pending, 0, "replayed requests still held");
+    assert_eq!(pending, 0, "{driver:?}: replayed requests still held");
     let first_get = ReplayId::of(requests[2]).unwrap().to_string();
     let first_post = ReplayId::of(requests[0]).unwrap().to_string();
 
@@ -371,7 +510,9 @@ async fn recorded_queries_answer_the_replay_with_the_database_stopped() {
     let (status, _, log) = send(service, "GET", "/items/tea", Some(&first_get)).await;
     assert_eq!(status, 200);
     let (_, unused) = calls(&log.unwrap());
-    assert_eq!(unused, ["BEGIN", "COMMIT"]);
+    // tokio-postgres opens its transactions with `START TRANSACTION`.
+    let begin = if driver == Driver::Sqlx { "BEGIN" } else { "START" };
+    assert_eq!(unused, [begin, "COMMIT"], "{driver:?}");
     pool.close().await;
-    drop(telemetry);
+    tokio::task::block_in_place(|| telemetry.shutdown()).unwrap();
 }

@@ -145,10 +145,9 @@ impl Connector {
     /// The hosts are tried in turn (a `hostaddr` in place of its host's
     /// name, the `connect_timeout` for each); the first that answers is
     /// used. In replay mode none is: the connection is answered from the
-    /// recordings. Not covered: TLS (with `sslmode=require`
-    /// tokio-postgres refuses to connect), `target_session_attrs`, TCP
-    /// keepalives, and cancelling a query through the client's cancel
-    /// token.
+    /// recordings. TLS is as [`with_tls`](Self::with_tls) says. Not
+    /// covered: `target_session_attrs`, TCP keepalives, and cancelling a
+    /// query through the client's cancel token.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {

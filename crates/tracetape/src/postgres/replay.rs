@@ -67,6 +67,10 @@ const PARAMETERS: [(&str, &str); 8] = [
     ("standard_conforming_strings", "on"),
 ];
 
+/// The parameter type replay says when nothing recorded says one:
+/// `text`.
+const UNKNOWN_TYPE: u32 = 25;
+
 /// SQLSTATE of an operation replay cannot answer (`XX000`, internal
 /// error: the service's own error handling sees a database error).
 const NOT_ANSWERED: &str = "XX000";
@@ -467,18 +471,31 @@ impl Server {
             .len()
             .max(prepared.types.len())
             .max(super::sql::parameter_count(&prepared.statement.sql));
+        // A type nobody knows is said to be `text`, never `0`, which no
+        // server says: tokio-postgres would look a `0` up with a query
+        // whose own parameter replay could not type either, and so on.
         (0..count)
             .map(|i| match prepared.types.get(i) {
                 Some(&given) if given != 0 => given,
-                _ => recorded.get(i).copied().unwrap_or(0),
+                _ => recorded
+                    .get(i)
+                    .copied()
+                    .filter(|&recorded| recorded != 0)
+                    .unwrap_or(UNKNOWN_TYPE),
             })
             .collect()
     }
 
     /// The parameter types and columns of a recorded operation with the
     /// same SQL: the replayed request's, else the background recordings'.
+    /// Without one, those of the first recorded operation of the same
+    /// kind (`SELECT`) and parameter count, which replay would answer the
+    /// changed statement from (as a call deviation at `$.sql`).
     fn described(&self, statement: &Statement) -> Option<(Vec<u32>, Option<Vec<Value>>)> {
         let sql = statement.normalized();
+        let method = statement.method();
+        let parameters = super::sql::parameter_count(&statement.sql);
+        let mut similar = None;
         let scope = ReplayScope::current(&self.context, self.replayer.as_ref());
         let replayer = self.replayer.clone().or_else(crate::replay::global);
         let background = replayer.map(|replayer| replayer.background());
@@ -499,16 +516,18 @@ impl Server {
                 else {
                     continue;
                 };
-                if request["sql"].as_str() != Some(sql) {
-                    continue;
-                }
-                let types = (request["types"]
+                let types: Vec<u32> = (request["types"]
                     .as_array()
                     .map(Vec::as_slice)
                     .unwrap_or_default())
                 .iter()
                 .map(|t| t.as_u64().unwrap_or(0) as u32)
                 .collect();
+                let same = request["sql"].as_str() == Some(sql);
+                let alike = exchange.request.method == method && types.len() == parameters;
+                if !same && (!alike || similar.is_some()) {
+                    continue;
+                }
                 let response = exchange
                     .response
                     .as_ref()
@@ -519,10 +538,13 @@ impl Server {
                         .and_then(Value::as_array)
                         .cloned()
                 });
-                return Some((types, columns));
+                if same {
+                    return Some((types, columns));
+                }
+                similar = Some((types, columns));
             }
         }
-        None
+        similar
     }
 
     /// RowDescription (in `formats`) or NoData.

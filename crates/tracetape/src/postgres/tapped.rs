@@ -1,6 +1,7 @@
-//! tokio-postgres connections read in place ([`Connector::connect`](super::Connector::connect)):
-//! the stream the driver gets, how it is opened, and a
-//! [`Connector`](super::Connector) as deadpool-postgres's way to connect.
+//! tokio-postgres connections read in place
+//! ([`Connector::connect`](super::Connector::connect)): the stream the
+//! driver gets, how it is opened, and a [`Connector`](super::Connector)
+//! as deadpool-postgres's way to connect.
 
 use std::io;
 use std::pin::Pin;
@@ -94,9 +95,10 @@ where
     TapStream(Box::new(driver))
 }
 
-/// The stream of a connection made by [`Connector::connect`](super::Connector::connect): the
-/// server's socket with tracetape reading the protocol in place, or, in
-/// replay mode, an in-memory stream that tracetape answers.
+/// The stream of a connection made by
+/// [`Connector::connect`](super::Connector::connect): the server's socket
+/// with tracetape reading the protocol in place, or, in replay mode, an
+/// in-memory stream that tracetape answers.
 pub struct TapStream(Box<dyn Stream>);
 
 impl std::fmt::Debug for TapStream {
@@ -134,9 +136,9 @@ impl AsyncWrite for TapStream {
 }
 
 /// A deadpool-postgres pool whose connections are made by
-/// [`Connector::connect`](super::Connector::connect): give it to `Manager::from_connect` in place of
-/// the TLS connector, and its hooks with
-/// [`deadpool_traced`](super::deadpool_traced).
+/// [`Connector::connect`](super::Connector::connect): give it to
+/// `Manager::from_connect` in place of the TLS connector, and its hooks
+/// with [`deadpool_traced`](super::deadpool_traced).
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {

@@ -525,9 +525,9 @@ enum Holder {
 
 impl TraceRecording {
     /// A handle to the same recording that does not hold it open: what a
-    /// database connection keeps between two operations of the request
-    /// that took it, so that the request's recording is handed on when
-    /// the request ends, though the idle connection stays in its pool.
+    /// database connection keeps of the request that took it, so that the
+    /// request's recording is handed on when the request ends, though the
+    /// connection stays idle in its pool.
     pub(crate) fn asleep(&self) -> Self {
         let handle = match &self.handle {
             Holder::Awake(handle) => {

@@ -146,9 +146,10 @@ impl ReplayScope {
     }
 
     /// A scope that stands for this one without holding it: what a
-    /// database connection keeps between two operations of the request
-    /// that took it, so that the request's work is done when the request
-    /// ends, though the idle connection stays in its pool.
+    /// database connection keeps of the request that took it, so that the
+    /// request's work is done when the request ends, though the
+    /// connection stays idle in its pool. Only [`current`](Self::current)
+    /// reads it: its own session is none.
     pub(crate) fn asleep(&self) -> Self {
         if self.inner.asleep.is_some() {
             return self.clone();
