@@ -511,7 +511,11 @@ async fn record_then_replay(driver: Driver) {
     assert_eq!(status, 200);
     let (_, unused) = calls(&log.unwrap());
     // tokio-postgres opens its transactions with `START TRANSACTION`.
-    let begin = if driver == Driver::Sqlx { "BEGIN" } else { "START" };
+    let begin = if driver == Driver::Sqlx {
+        "BEGIN"
+    } else {
+        "START"
+    };
     assert_eq!(unused, [begin, "COMMIT"], "{driver:?}");
     pool.close().await;
     tokio::task::block_in_place(|| telemetry.shutdown()).unwrap();

@@ -266,8 +266,9 @@ impl Conversation {
                     self.waiting.push_back(Waiting::Marker);
                 }
                 Seen::Query => {
-                    let mut running = Running::new(Statement::new(text), &self.context);
-                    running.recording = record::begin(&self.context, &self.modes);
+                    let statement = Statement::new(text);
+                    let mut running = Running::new(statement.clone(), &self.context);
+                    running.recording = record::begin(&self.context, &self.modes, &statement);
                     self.waiting.push_back(Waiting::Query(running));
                 }
             },
@@ -294,7 +295,7 @@ impl Conversation {
                 result_formats,
             } => {
                 if let Some(prepared) = self.statements.get(statement) {
-                    let recorded = record::wanted(&self.context, &self.modes);
+                    let recorded = record::wanted(&self.context, &self.modes, &prepared.statement);
                     let bound = bind(prepared, recorded, formats, values, result_formats);
                     self.portals.insert(portal.to_owned(), bound);
                 }
@@ -309,14 +310,16 @@ impl Conversation {
                     Some(bound) => {
                         let mut running = Running::new(bound.statement.clone(), &self.context);
                         running.recording =
-                            record::begin(&self.context, &self.modes).map(|mut pending| {
-                                pending.captured.parameters = bound.parameters.clone();
-                                pending.captured.results = vec![capture::ResultSet {
-                                    columns: bound.columns.clone(),
-                                    ..Default::default()
-                                }];
-                                pending
-                            });
+                            record::begin(&self.context, &self.modes, &bound.statement).map(
+                                |mut pending| {
+                                    pending.captured.parameters = bound.parameters.clone();
+                                    pending.captured.results = vec![capture::ResultSet {
+                                        columns: bound.columns.clone(),
+                                        ..Default::default()
+                                    }];
+                                    pending
+                                },
+                            );
                         running
                     }
                     // A portal never bound here (a driver's bug): no text.

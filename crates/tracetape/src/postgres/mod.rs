@@ -93,6 +93,13 @@
 //! connection to the database is not made, so it is not an unpatched
 //! dependency.
 //!
+//! A `SELECT` on the system catalogs (`pg_catalog`, `pg_type`, …) is a
+//! driver learning a type it does not know (tokio-postgres and sqlx look
+//! a custom type up once per connection, in whichever request meets it
+//! first): record and replay take it as the background's, so that where
+//! a connection learns a type does not make a request deviate. A
+//! service's own queries on the catalogs are taken the same way.
+//!
 //! The mode is decided per connection: set up telemetry
 //! (`tracetape::init`) before the pool connects.
 //!
@@ -123,7 +130,11 @@
 //!   make no span.
 //! - Logical replication (`replication=database` connections) and the
 //!   streaming replication protocol pass through unread.
-//! - Key-value connection strings (`host=… user=…`): give the URL form.
+//! - Key-value connection strings (`host=… user=…`) to the proxy: give
+//!   the URL form (a tokio-postgres `Config` connected in place may come
+//!   from either).
+//! - A `hostaddr` with TLS: the certificate is checked against the
+//!   address, not the host name.
 //! - Drivers that do not speak the wire protocol over a socket the proxy
 //!   can stand in for (an embedded database, libpq through FFI with a
 //!   hard-coded socket).

@@ -67,22 +67,22 @@ fn background(modes: &LayerModes) -> Option<Recorder> {
     modes.recorder.clone().or_else(crate::record::global)
 }
 
-/// Where an operation starting in `context` is recorded, if anywhere: one
-/// context lookup, and one atomic load when record mode is off.
-pub(crate) fn begin(context: &Context, modes: &LayerModes) -> Option<Pending> {
-    // A connection's context holds its request's recording asleep: awake
-    // while the request lasts, and after it the operation is background.
-    let request = context
-        .get::<TraceRecording>()
-        .and_then(TraceRecording::awake);
-    let (destination, key) = if let Some(trace) = request {
+/// Where an operation of `statement` starting in `context` is recorded,
+/// if anywhere: one context lookup, and one atomic load when record mode
+/// is off.
+pub(crate) fn begin(
+    context: &Context,
+    modes: &LayerModes,
+    statement: &Statement,
+) -> Option<Pending> {
+    let (destination, key) = if let Some(trace) = request(context, statement) {
         let recorder = trace.recorder();
         let key = recorder.redaction_key().clone();
         (
             Destination::Trace(trace.part(), recorder.max_body_bytes()),
             key,
         )
-    } else if context.get::<NotSampled>().is_some() {
+    } else if !statement.catalog && context.get::<NotSampled>().is_some() {
         return None;
     } else {
         let recorder = background(modes).filter(Recorder::sample)?;
@@ -96,13 +96,26 @@ pub(crate) fn begin(context: &Context, modes: &LayerModes) -> Option<Pending> {
     })
 }
 
-/// Whether an operation starting in `context` would be recorded, without
-/// opening anything.
-pub(crate) fn wanted(context: &Context, modes: &LayerModes) -> bool {
-    let request = context
+/// Whether an operation of `statement` starting in `context` would be
+/// recorded, without opening anything.
+pub(crate) fn wanted(context: &Context, modes: &LayerModes, statement: &Statement) -> bool {
+    request(context, statement).is_some()
+        || ((statement.catalog || context.get::<NotSampled>().is_none())
+            && background(modes).is_some())
+}
+
+/// The recording of the request an operation of `statement` in `context`
+/// belongs to: none for a catalog lookup, which the driver makes once per
+/// connection in whichever request meets a type first, and so is the
+/// background's; none after the request ended (a connection's context
+/// holds its request's recording asleep, awake while the request lasts).
+fn request(context: &Context, statement: &Statement) -> Option<TraceRecording> {
+    if statement.catalog {
+        return None;
+    }
+    context
         .get::<TraceRecording>()
-        .and_then(TraceRecording::awake);
-    request.is_some() || (context.get::<NotSampled>().is_none() && background(modes).is_some())
+        .and_then(TraceRecording::awake)
 }
 
 /// What the exchange says of where the operation ran.

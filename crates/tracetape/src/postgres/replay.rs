@@ -339,7 +339,15 @@ impl Server {
         statement: &Statement,
         parameters: &[Parameter],
     ) -> Result<Value, String> {
-        let Some(scope) = ReplayScope::current(&self.context, self.replayer.as_ref()) else {
+        // A catalog lookup is the background's, as record mode keeps it:
+        // the driver makes it in whichever request meets a type first on
+        // its connection.
+        let context = if statement.catalog {
+            Context::new()
+        } else {
+            self.context.clone()
+        };
+        let Some(scope) = ReplayScope::current(&context, self.replayer.as_ref()) else {
             return Err("tracetape replay: replay mode has ended".to_owned());
         };
         let key = scope.redaction_key();

@@ -32,6 +32,12 @@ pub(crate) struct Statement {
     /// that hold secrets.
     #[cfg_attr(not(feature = "record-replay"), allow(dead_code))]
     pub(crate) parameter_columns: Vec<(usize, String)>,
+    /// A lookup in the system catalogs (`pg_catalog`, `pg_type`, …), as
+    /// drivers make to learn a type they do not know: record and replay
+    /// take it as the background's, not the request's that met the type
+    /// first on its connection.
+    #[cfg_attr(not(feature = "record-replay"), allow(dead_code))]
+    pub(crate) catalog: bool,
     /// [`normalized`] of the SQL, once asked for (record and replay ask
     /// at each execution).
     #[cfg_attr(not(feature = "record-replay"), allow(dead_code))]
@@ -69,6 +75,7 @@ impl Statement {
             collection: described.collection.map(Arc::from),
             batch_size: described.batch_size,
             parameter_columns: bound_columns(&tokens),
+            catalog: reads_catalog(&tokens),
             normalized: std::sync::OnceLock::new(),
         })
     }
@@ -173,6 +180,28 @@ fn tokens_and_gaps(text: &str) -> Vec<Token<'_>> {
         }
     }
     out
+}
+
+/// Whether the statement is a `SELECT` that names a system catalog: the
+/// `pg_catalog` schema, or one of the catalog tables drivers read to
+/// learn a type.
+fn reads_catalog(tokens: &[Token<'_>]) -> bool {
+    if !matches!(tokens.first(), Some(Token::Word(first)) if first.eq_ignore_ascii_case("select")) {
+        return false;
+    }
+    const CATALOGS: [&str; 7] = [
+        "pg_catalog",
+        "pg_type",
+        "pg_enum",
+        "pg_attribute",
+        "pg_range",
+        "pg_namespace",
+        "pg_class",
+    ];
+    tokens.iter().any(|token| match token {
+        Token::Word(word) => CATALOGS.iter().any(|name| word.eq_ignore_ascii_case(name)),
+        _ => false,
+    })
 }
 
 /// The characters PostgreSQL builds operators of.
@@ -744,6 +773,26 @@ mod tests {
             "insert into t(a) values ($1,2.5)"
         );
         assert_eq!(normalized("SELECT(1)"), "SELECT(1)");
+    }
+
+    #[test]
+    fn drivers_type_lookups_read_the_catalogs() {
+        let lookups = [
+            "SELECT t.typname, t.typtype FROM pg_catalog.pg_type t WHERE t.oid = $1",
+            "SELECT enumlabel FROM pg_catalog.pg_enum WHERE enumtypid = $1 ORDER BY enumsortorder",
+            "select typname from PG_TYPE where oid = $1",
+        ];
+        for sql in lookups {
+            assert!(Statement::new(sql).catalog, "{sql}");
+        }
+        for sql in [
+            "SELECT * FROM types WHERE pg_type_name = $1",
+            "DELETE FROM pg_catalog_copy",
+            "INSERT INTO pg_type_log VALUES ($1)",
+            "UPDATE pg_catalog.pg_class SET relname = $1",
+        ] {
+            assert!(!Statement::new(sql).catalog, "{sql}");
+        }
     }
 
     #[test]

@@ -16,12 +16,20 @@ pub(crate) struct Pending {
 }
 
 /// Never recorded.
-pub(crate) fn begin(_context: &Context, _modes: &LayerModes) -> Option<Pending> {
+pub(crate) fn begin(
+    _context: &Context,
+    _modes: &LayerModes,
+    _statement: &super::sql::Statement,
+) -> Option<Pending> {
     None
 }
 
 /// Never recorded.
-pub(crate) fn wanted(_context: &Context, _modes: &LayerModes) -> bool {
+pub(crate) fn wanted(
+    _context: &Context,
+    _modes: &LayerModes,
+    _statement: &super::sql::Statement,
+) -> bool {
     false
 }
 

@@ -834,3 +834,140 @@ async fn tls_to_the_server_is_spoken_by_tracetape_in_place_and_through_the_proxy
     let row = client.query_one(ENCRYPTED, &[]).await.unwrap();
     assert!(!row.get::<_, bool>(0));
 }
+
+/// A driver looks a type it does not know up in the catalogs once per
+/// connection, in whichever request meets the type first. Those lookups
+/// are the background's, in record and in replay: a request replayed on a
+/// connection that already knows the type (here the same request twice)
+/// leaves nothing unused, and one that meets the type first is answered.
+#[cfg(feature = "record-replay")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_driver_s_type_lookups_are_the_background_s_in_record_and_replay() {
+    use axum::extract::State;
+    use axum::routing::get;
+    use deadpool_postgres::{Manager, ManagerConfig};
+    use tokio_postgres::types::{FromSql, Kind, Type};
+    use tracetape::record::{RecordSettings, Recorder, RecordingStore};
+    use tracetape::replay::{REPLAY_HEADER, REPLAY_LOG_HEADER, ReplayId, Replayer};
+    use tracetape::server::TraceLayer;
+
+    /// A value of an enum type, which tokio-postgres must look up.
+    struct Mood(String);
+
+    impl<'a> FromSql<'a> for Mood {
+        fn from_sql(
+            _: &Type,
+            raw: &'a [u8],
+        ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+            Ok(Self(String::from_utf8(raw.to_vec())?))
+        }
+
+        fn accepts(ty: &Type) -> bool {
+            matches!(ty.kind(), Kind::Enum(_))
+        }
+    }
+
+    async fn start(connector: Connector, url: &str, layer: TraceLayer) -> std::net::SocketAddr {
+        let manager =
+            Manager::from_connect(url.parse().unwrap(), connector, ManagerConfig::default());
+        let builder = deadpool_postgres::Pool::builder(manager).max_size(1);
+        let pool = tracetape::postgres::deadpool_traced(builder)
+            .build()
+            .unwrap();
+        let app = axum::Router::new()
+            .route(
+                "/mood",
+                get(|State(pool): State<deadpool_postgres::Pool>| async move {
+                    let client = pool.get().await.unwrap();
+                    let sql = "SELECT mood FROM people WHERE name = $1";
+                    let row = client.query_one(sql, &[&"ann"]).await.unwrap();
+                    row.get::<_, Mood>(0).0
+                }),
+            )
+            .with_state(pool)
+            .layer(layer);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        address
+    }
+
+    let server = Postgres::start();
+    let (client, connection) = tokio_postgres::connect(&server.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute(
+            "CREATE TYPE mood AS ENUM ('happy', 'sad'); \
+             CREATE TABLE people (name text PRIMARY KEY, mood mood NOT NULL); \
+             INSERT INTO people VALUES ('ann', 'happy')",
+        )
+        .await
+        .unwrap();
+    drop(client);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let mut settings = RecordSettings::default();
+    settings.dir = tmp.path().to_owned();
+    let recorder = Recorder::start(&settings, "moods").unwrap();
+    let provider = SdkTracerProvider::builder().build();
+    let service = start(
+        Connector::new()
+            .with_tracer_provider(provider.clone())
+            .with_recorder(recorder.clone()),
+        &server.url(),
+        TraceLayer::new()
+            .with_tracer_provider(provider.clone())
+            .with_recorder(recorder.clone()),
+    )
+    .await;
+    let mood = reqwest::get(format!("http://{service}/mood"))
+        .await
+        .unwrap();
+    assert_eq!(mood.text().await.unwrap(), "happy");
+    let url = server.url();
+    drop(server);
+    let recordings = tokio::task::block_in_place(|| {
+        recorder.flush(std::time::Duration::from_secs(5)).unwrap();
+        RecordingStore::new(tmp.path()).load().unwrap().recordings
+    });
+    let request = recordings.iter().find(|r| !r.recording.background).unwrap();
+    let methods: Vec<&str> = (request.recording.exchanges.iter())
+        .filter(|e| e.kind == tracetape::record::ExchangeKind::Database)
+        .map(|e| e.request.method.as_str())
+        .collect();
+    assert_eq!(methods, ["SELECT"], "the request's own query only");
+    let lookups = recordings.iter().filter(|r| r.recording.background).count();
+    assert!(lookups >= 2, "the type's lookups: {lookups}");
+    let id = ReplayId::of(&request.recording).unwrap().to_string();
+
+    let replayer = Replayer::load(&settings, "moods").unwrap();
+    let service = start(
+        Connector::new()
+            .with_tracer_provider(provider.clone())
+            .with_replayer(replayer.clone()),
+        &url,
+        TraceLayer::new()
+            .with_tracer_provider(provider)
+            .with_replayer(replayer),
+    )
+    .await;
+    // The first replay meets the type on a new connection, the second on
+    // one that knows it.
+    for time in ["first", "second"] {
+        let response = reqwest::Client::new()
+            .get(format!("http://{service}/mood"))
+            .header(REPLAY_HEADER, &id)
+            .send()
+            .await
+            .unwrap();
+        let log: serde_json::Value =
+            serde_json::from_slice(response.headers()[REPLAY_LOG_HEADER].as_bytes()).unwrap();
+        assert_eq!(response.text().await.unwrap(), "happy", "{time}: {log}");
+        let calls: Vec<_> = log["calls"].as_array().unwrap().iter().collect();
+        assert_eq!(calls.len(), 1, "{time}: {log}");
+        assert_eq!(calls[0]["level"], "exact", "{time}: {log}");
+        assert_eq!(log["unused"], serde_json::json!([]), "{time}: {log}");
+    }
+}
