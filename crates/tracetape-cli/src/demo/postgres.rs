@@ -95,10 +95,21 @@ impl Postgres {
         }
     }
 
-    /// The URL of its `postgres` database, through its socket.
+    /// The URL of its `postgres` database, through its socket: the
+    /// socket's directory as the host, percent-encoded, as libpq, sqlx and
+    /// tokio-postgres read it.
     pub(super) fn url(&self) -> String {
         let dir = self.dir.path().to_string_lossy();
-        format!("postgres://demo@localhost:{PORT}/postgres?host={dir}")
+        let host: String = dir
+            .bytes()
+            .map(|byte| match byte {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    char::from(byte).to_string()
+                }
+                other => format!("%{other:02X}"),
+            })
+            .collect();
+        format!("postgres://demo@{host}:{PORT}/postgres")
     }
 
     /// Stops it (fast shutdown: sessions end, the server exits).
