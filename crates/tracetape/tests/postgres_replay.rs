@@ -24,6 +24,8 @@ mod common;
 #[path = "integration/postgres.rs"]
 #[allow(dead_code)]
 mod postgres;
+#[path = "integration/postgres_pools.rs"]
+mod postgres_pools;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -38,7 +40,6 @@ use axum::routing::{get, post};
 use common::{init, serve};
 use serde_json::Value;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use tracetape::TelemetryGuard;
 use tracetape::record::{Recording, RecordingStore};
 use tracetape::replay::{
@@ -83,29 +84,10 @@ type Failed = (Option<String>, String);
 
 impl Pool {
     async fn open(driver: Driver, url: &str) -> Self {
+        let connector = tracetape::postgres::Connector::new();
         match driver {
-            Driver::Sqlx => {
-                let proxied = tracetape::postgres::proxy(url).await.unwrap();
-                let options = PgPoolOptions::new().max_connections(1);
-                let pool = tracetape::postgres::sqlx_traced(options)
-                    .connect(&proxied)
-                    .await
-                    .unwrap();
-                Self::Sqlx(pool)
-            }
-            Driver::Deadpool => {
-                use deadpool_postgres::{Manager, ManagerConfig};
-
-                let config = url.parse().unwrap();
-                let connector = tracetape::postgres::Connector::new();
-                let manager = Manager::from_connect(config, connector, ManagerConfig::default());
-                let builder = deadpool_postgres::Pool::builder(manager).max_size(1);
-                Self::Deadpool(
-                    tracetape::postgres::deadpool_traced(builder)
-                        .build()
-                        .unwrap(),
-                )
-            }
+            Driver::Sqlx => Self::Sqlx(postgres_pools::sqlx(connector, url).await),
+            Driver::Deadpool => Self::Deadpool(postgres_pools::deadpool(connector, url)),
         }
     }
 

@@ -9,7 +9,7 @@ use tokio_rustls::rustls::ClientConfig;
 use super::ProxyError;
 use super::proxy;
 #[cfg(feature = "tokio-postgres")]
-use super::tapped::{self, TapStream};
+use super::tapped::{self, TapConnection};
 use crate::layer_modes::LayerModes;
 use crate::providers::Providers;
 
@@ -166,13 +166,7 @@ impl Connector {
     pub async fn connect(
         &self,
         config: &tokio_postgres::Config,
-    ) -> Result<
-        (
-            tokio_postgres::Client,
-            tokio_postgres::Connection<TapStream, tokio_postgres::tls::NoTlsStream>,
-        ),
-        tokio_postgres::Error,
-    > {
+    ) -> Result<(tokio_postgres::Client, TapConnection), tokio_postgres::Error> {
         let stream = tapped::open(&self.providers, &self.modes, self.tls.as_ref(), config).await;
         // TLS, when there is any, is below the stream.
         let mut in_clear = config.clone();

@@ -190,7 +190,7 @@ pub use pools::{sqlx_mark, sqlx_traced};
 #[cfg(feature = "record-replay")]
 pub(crate) use sql::parameter_columns;
 #[cfg(feature = "tokio-postgres")]
-pub use tapped::TapStream;
+pub use tapped::{TapConnection, TapStream};
 
 /// A database URL the proxy cannot stand in for, or a proxy that could
 /// not start.
@@ -252,12 +252,6 @@ pub async fn proxy(database_url: &str) -> Result<String, ProxyError> {
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio-postgres")))]
 pub async fn connect(
     config: &tokio_postgres::Config,
-) -> Result<
-    (
-        tokio_postgres::Client,
-        tokio_postgres::Connection<TapStream, tokio_postgres::tls::NoTlsStream>,
-    ),
-    tokio_postgres::Error,
-> {
+) -> Result<(tokio_postgres::Client, TapConnection), tokio_postgres::Error> {
     Connector::new().connect(config).await
 }

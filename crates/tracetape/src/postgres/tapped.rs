@@ -95,6 +95,10 @@ where
     TapStream(Box::new(driver))
 }
 
+/// The connection half of what [`Connector::connect`](super::Connector::connect)
+/// returns: spawn it, as tokio-postgres's own `connect` asks.
+pub type TapConnection = tokio_postgres::Connection<TapStream, tokio_postgres::tls::NoTlsStream>;
+
 /// The stream of a connection made by
 /// [`Connector::connect`](super::Connector::connect): the server's socket
 /// with tracetape reading the protocol in place, or, in replay mode, an

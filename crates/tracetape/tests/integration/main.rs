@@ -5,6 +5,7 @@ mod context;
 mod export;
 mod grpc_status;
 mod postgres;
+mod postgres_pools;
 #[cfg(feature = "postgres")]
 mod postgres_spans;
 #[cfg(feature = "record-replay")]

@@ -409,46 +409,34 @@ async fn a_server_that_cannot_be_reached_is_the_driver_s_connection_error() {
     let server = Postgres::start();
     let port = server.port();
     drop(server);
-    let url = Connector::new()
-        .proxy(&format!("postgres://app@127.0.0.1:{port}/shop"))
-        .await
-        .expect("the proxy starts without the server");
-    let error = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .err()
-        .expect("no server to reach");
-    let error = error
-        .as_db_error()
-        .expect("an error the proxy sends as the server would");
-    assert_eq!(error.code().code(), "08001");
-    assert!(
-        error.message().contains(&port.to_string()),
-        "{}",
-        error.message()
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_that_cannot_be_reached_in_place_is_the_driver_s_connection_error() {
-    let server = Postgres::start();
-    let port = server.port();
-    drop(server);
-    let config = format!("postgres://app@127.0.0.1:{port}/shop")
-        .parse()
-        .unwrap();
-    let error = tracetape::postgres::connect(&config)
-        .await
-        .err()
-        .expect("no server to reach");
-    let error = error
-        .as_db_error()
-        .expect("an error tracetape sends as the server would");
-    assert_eq!(error.code().code(), "08001");
-    assert!(
-        error.message().contains(&port.to_string()),
-        "{}",
-        error.message()
-    );
+    let url = format!("postgres://app@127.0.0.1:{port}/shop");
+    for way in [Way::Proxy, Way::InPlace] {
+        let connected = match way {
+            Way::Proxy => {
+                let proxied = Connector::new()
+                    .proxy(&url)
+                    .await
+                    .expect("the proxy starts without the server");
+                tokio_postgres::connect(&proxied, tokio_postgres::NoTls)
+                    .await
+                    .map(drop)
+            }
+            Way::InPlace => {
+                let config = url.parse().unwrap();
+                tracetape::postgres::connect(&config).await.map(drop)
+            }
+        };
+        let error = connected.err().expect("no server to reach");
+        let error = error
+            .as_db_error()
+            .expect("an error tracetape sends as the server would");
+        assert_eq!(error.code().code(), "08001", "{way:?}");
+        assert!(
+            error.message().contains(&port.to_string()),
+            "{way:?}: {}",
+            error.message()
+        );
+    }
 }
 
 /// Queries sent on one connection before any answer came (tokio-postgres
@@ -559,28 +547,9 @@ enum Pool {
 #[cfg(feature = "record-replay")]
 impl Pool {
     async fn open(connector: Connector, url: &str, way: Way) -> Self {
-        use deadpool_postgres::{Manager, ManagerConfig};
-
         match way {
-            Way::Proxy => {
-                let proxied = connector.proxy(url).await.unwrap();
-                let options = PgPoolOptions::new().max_connections(1);
-                let pool = tracetape::postgres::sqlx_traced(options)
-                    .connect(&proxied)
-                    .await
-                    .unwrap();
-                Self::Sqlx(pool)
-            }
-            Way::InPlace => {
-                let config = url.parse().unwrap();
-                let manager = Manager::from_connect(config, connector, ManagerConfig::default());
-                let builder = deadpool_postgres::Pool::builder(manager).max_size(1);
-                Self::Deadpool(
-                    tracetape::postgres::deadpool_traced(builder)
-                        .build()
-                        .unwrap(),
-                )
-            }
+            Way::Proxy => Self::Sqlx(crate::postgres_pools::sqlx(connector, url).await),
+            Way::InPlace => Self::Deadpool(crate::postgres_pools::deadpool(connector, url)),
         }
     }
 

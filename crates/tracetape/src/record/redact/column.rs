@@ -1,66 +1,22 @@
-//! Column rules applied to a database operation's bodies. The response
-//! body's `results` name their columns, so a cell is found by its
-//! column's name; a parameter is found by the column the SQL binds it
-//! to (`email = $1`, an `INSERT`'s column list), read with the same lexer
-//! record mode uses to hash secret columns. A NULL is left NULL: it holds
-//! nothing to hide, and replay gives it back as NULL.
+//! Column rules in a database operation's bodies: where the values of a
+//! column are. The response body's `results` name their columns, so a
+//! cell is found by its column's name; a parameter is found by the column
+//! the SQL binds it to (`email = $1`, an `INSERT`'s column list), read
+//! with the same lexer record mode uses to hash secret columns. A NULL
+//! is not visited: it holds nothing to hide, and replay gives it back as
+//! NULL.
 
 use serde_json::Value;
 
-use super::json_body::{self, Found};
-use super::{RedactAction, RedactionKey};
-use crate::record::{BodyRecord, HeaderRecord};
-
-/// Which body of the exchange.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Side {
-    /// `{"sql": …, "parameters": […]}`.
-    Request,
-    /// `{"results": [{"columns": [{"name": …}], "rows": [[…]]}]}`.
-    Response,
-}
-
-/// Applies `action` to the values of the column `column` in one body of
-/// a database operation's exchange.
-pub(crate) fn apply(
-    side: Side,
+/// Visits every non-NULL cell of the columns named `column` in a response
+/// body (`{"results": [{"columns": [{"name": …}], "rows": [[…]]}]}`);
+/// how many it visited.
+pub(crate) fn in_results(
+    document: &mut Value,
     column: &str,
-    action: &RedactAction,
-    key: &RedactionKey,
-    headers: &mut Vec<HeaderRecord>,
-    body: &mut BodyRecord,
-) -> Found {
-    if body.bytes.is_empty() {
-        return Found::Nothing;
-    }
-    let Ok(mut document) = serde_json::from_slice::<Value>(&body.bytes) else {
-        // Cut at the body limit: where the column's values are cannot be
-        // told, and they may be in it.
-        if *action != RedactAction::Drop {
-            json_body::withhold(body);
-        }
-        return Found::Unreadable;
-    };
-    let mut found = false;
-    let mut rewritten = false;
-    let mut each = |value: &mut Value| {
-        if !value.is_null() {
-            found = true;
-            rewritten |= json_body::rewrite(value, action, key);
-        }
-    };
-    match side {
-        Side::Request => in_parameters(&mut document, column, &mut each),
-        Side::Response => in_results(&mut document, column, &mut each),
-    }
-    if rewritten {
-        json_body::store(&document, headers, body);
-    }
-    if found { Found::Values } else { Found::Nothing }
-}
-
-/// Calls `each` with every cell of the columns named `column`.
-fn in_results(document: &mut Value, column: &str, each: &mut impl FnMut(&mut Value)) {
+    visit: &mut dyn FnMut(&mut Value),
+) -> usize {
+    let mut visited = 0;
     let results = document.get_mut("results").and_then(Value::as_array_mut);
     for result in results.into_iter().flatten() {
         let named: Vec<usize> = (result.get("columns").and_then(Value::as_array))
@@ -76,31 +32,41 @@ fn in_results(document: &mut Value, column: &str, each: &mut impl FnMut(&mut Val
         let rows = result.get_mut("rows").and_then(Value::as_array_mut);
         for row in rows.into_iter().flatten().filter_map(Value::as_array_mut) {
             for at in &named {
-                if let Some(cell) = row.get_mut(*at) {
-                    each(cell);
+                if let Some(cell) = row.get_mut(*at).filter(|cell| !cell.is_null()) {
+                    visit(cell);
+                    visited += 1;
                 }
             }
         }
     }
+    visited
 }
 
-/// Calls `each` with every parameter the SQL binds to a column named
-/// `column`.
-fn in_parameters(document: &mut Value, column: &str, each: &mut impl FnMut(&mut Value)) {
+/// Visits every non-NULL parameter the SQL binds to a column named
+/// `column` in a request body (`{"sql": …, "parameters": […]}`); how many
+/// it visited.
+pub(crate) fn in_parameters(
+    document: &mut Value,
+    column: &str,
+    visit: &mut dyn FnMut(&mut Value),
+) -> usize {
     let sql = document.get("sql").and_then(Value::as_str).unwrap_or("");
     let numbers: Vec<usize> = bound(sql)
         .into_iter()
         .filter(|(_, bound)| bound.eq_ignore_ascii_case(column))
         .filter_map(|(number, _)| number.checked_sub(1))
         .collect();
+    let mut visited = 0;
     let parameters = document.get_mut("parameters").and_then(Value::as_array_mut);
     if let Some(parameters) = parameters {
         for at in numbers {
-            if let Some(parameter) = parameters.get_mut(at) {
-                each(parameter);
+            if let Some(parameter) = parameters.get_mut(at).filter(|p| !p.is_null()) {
+                visit(parameter);
+                visited += 1;
             }
         }
     }
+    visited
 }
 
 /// The parameter numbers (`$1` is 1) the SQL binds to columns, by column.

@@ -32,6 +32,21 @@ pub(crate) fn apply(
     headers: &mut Vec<HeaderRecord>,
     body: &mut BodyRecord,
 ) -> Found {
+    let found = |document: &mut Value, visit: &mut dyn FnMut(&mut Value)| {
+        path.for_each_mut(document, visit)
+    };
+    apply_where(found, (action, key), headers, body)
+}
+
+/// Applies `action` (hashing with `key`) to the values `find` visits in
+/// one JSON body (it returns how many it visited), and to the headers
+/// that describe the body.
+pub(super) fn apply_where(
+    find: impl FnOnce(&mut Value, &mut dyn FnMut(&mut Value)) -> usize,
+    (action, key): (&RedactAction, &RedactionKey),
+    headers: &mut Vec<HeaderRecord>,
+    body: &mut BodyRecord,
+) -> Found {
     if body.bytes.is_empty() {
         return Found::Nothing;
     }
@@ -58,7 +73,7 @@ pub(crate) fn apply(
         return Found::Nothing;
     };
     let mut rewritten = false;
-    let count = path.for_each_mut(&mut document, &mut |value| {
+    let count = find(&mut document, &mut |value| {
         rewritten |= rewrite(value, action, key);
     });
     if count == 0 {
@@ -72,7 +87,7 @@ pub(crate) fn apply(
 
 /// Rewrites one value found (a string by its text, anything else by its
 /// JSON); whether it changed.
-pub(super) fn rewrite(value: &mut Value, action: &RedactAction, key: &RedactionKey) -> bool {
+fn rewrite(value: &mut Value, action: &RedactAction, key: &RedactionKey) -> bool {
     let text = match &*value {
         Value::String(text) => Cow::Borrowed(text.as_bytes()),
         other => Cow::Owned(other.to_string().into_bytes()),
@@ -87,7 +102,7 @@ pub(super) fn rewrite(value: &mut Value, action: &RedactAction, key: &RedactionK
 }
 
 /// Makes `document` the body: plain JSON of a new length.
-pub(super) fn store(document: &Value, headers: &mut Vec<HeaderRecord>, body: &mut BodyRecord) {
+fn store(document: &Value, headers: &mut Vec<HeaderRecord>, body: &mut BodyRecord) {
     match serde_json::to_vec(document) {
         Ok(json) => {
             let json = Bytes::from(json);
@@ -121,7 +136,7 @@ fn declared_json(headers: &[HeaderRecord]) -> bool {
 }
 
 /// Keeps none of the body's bytes, marking it cut.
-pub(super) fn withhold(body: &mut BodyRecord) {
+fn withhold(body: &mut BodyRecord) {
     body.bytes = Bytes::new();
     body.truncated = true;
 }

@@ -296,24 +296,19 @@ impl Redactor {
         if exchange.kind != ExchangeKind::Database {
             return false;
         }
+        let rule = (action, &self.key);
         let request = &mut exchange.request;
-        let mut found = column::apply(
-            column::Side::Request,
-            name,
-            action,
-            &self.key,
-            &mut request.headers,
-            &mut request.body,
-        ) != Found::Nothing;
+        let parameters = |document: &mut _, visit: &mut dyn FnMut(&mut _)| {
+            column::in_parameters(document, name, visit)
+        };
+        let (headers, body) = (&mut request.headers, &mut request.body);
+        let mut found = json_body::apply_where(parameters, rule, headers, body) != Found::Nothing;
         if let Some(response) = exchange.response.as_mut() {
-            found |= column::apply(
-                column::Side::Response,
-                name,
-                action,
-                &self.key,
-                &mut response.headers,
-                &mut response.body,
-            ) != Found::Nothing;
+            let cells = |document: &mut _, visit: &mut dyn FnMut(&mut _)| {
+                column::in_results(document, name, visit)
+            };
+            let (headers, body) = (&mut response.headers, &mut response.body);
+            found |= json_body::apply_where(cells, rule, headers, body) != Found::Nothing;
         }
         found
     }
