@@ -426,7 +426,7 @@ async fn a_server_that_cannot_be_reached_is_the_driver_s_connection_error() {
                 tracetape::postgres::connect(&config).await.map(drop)
             }
         };
-        let error = connected.err().expect("no server to reach");
+        let error = connected.expect_err("no server to reach");
         let error = error
             .as_db_error()
             .expect("an error tracetape sends as the server would");
