@@ -5,6 +5,7 @@ mod context;
 mod export;
 mod grpc_status;
 mod postgres;
+#[cfg(all(feature = "postgres", feature = "record-replay"))]
 mod postgres_pools;
 #[cfg(feature = "postgres")]
 mod postgres_spans;
