@@ -22,11 +22,11 @@
 //! the recording's rules when the recorder redacts the exchange: column
 //! rules (`column = "email"`), and JSON-path rules as for HTTP bodies.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use opentelemetry::Context;
 use opentelemetry::trace::{SpanId, TraceContextExt, TraceId};
-use std::borrow::Cow;
-
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
