@@ -35,11 +35,18 @@ impl Upstream {
         }
     }
 
-    /// Opens a connection to the server.
-    pub(crate) async fn connect(&self) -> std::io::Result<Box<dyn Stream>> {
+    /// Opens a connection to the server, at `address` instead of the
+    /// host's name when given (a `hostaddr`).
+    pub(crate) async fn connect(
+        &self,
+        address: Option<std::net::IpAddr>,
+    ) -> std::io::Result<Box<dyn Stream>> {
         match self {
             Self::Tcp { host, port } => {
-                let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
+                let stream = match address {
+                    Some(address) => tokio::net::TcpStream::connect((address, *port)).await?,
+                    None => tokio::net::TcpStream::connect((host.as_str(), *port)).await?,
+                };
                 let _ = stream.set_nodelay(true);
                 Ok(Box::new(stream))
             }
@@ -54,9 +61,11 @@ impl Upstream {
 
     /// The servers a tokio-postgres configuration names, in the order it
     /// names them: each host with its port (one port for all, or 5432
-    /// when none is given), a `hostaddr` in place of its host's name.
+    /// when none is given), and the `hostaddr` to connect to instead of
+    /// looking the host's name up, when given (the name still names the
+    /// server in spans and in its certificate).
     #[cfg(feature = "tokio-postgres")]
-    pub(crate) fn all_in(config: &tokio_postgres::Config) -> Vec<Self> {
+    pub(crate) fn all_in(config: &tokio_postgres::Config) -> Vec<(Self, Option<std::net::IpAddr>)> {
         use tokio_postgres::config::Host;
 
         let ports = config.get_ports();
@@ -71,17 +80,21 @@ impl Upstream {
             .iter()
             .enumerate()
             .map(|(at, host)| match host {
-                Host::Tcp(name) => Self::Tcp {
-                    host: addresses
-                        .get(at)
-                        .map_or_else(|| name.clone(), ToString::to_string),
-                    port: port(at),
-                },
+                Host::Tcp(name) => {
+                    let server = Self::Tcp {
+                        host: name.clone(),
+                        port: port(at),
+                    };
+                    (server, addresses.get(at).copied())
+                }
                 #[cfg(unix)]
-                Host::Unix(directory) => Self::Unix {
-                    directory: directory.to_string_lossy().into_owned(),
-                    port: port(at),
-                },
+                Host::Unix(directory) => {
+                    let server = Self::Unix {
+                        directory: directory.to_string_lossy().into_owned(),
+                        port: port(at),
+                    };
+                    (server, None)
+                }
             })
             .collect()
     }

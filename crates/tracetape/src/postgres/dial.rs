@@ -9,6 +9,7 @@
 //! the proxy's socket is this user's, the in-place stream is in memory.
 
 use std::io;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -51,6 +52,8 @@ impl Encryption {
 #[derive(Debug)]
 pub(crate) struct Dial {
     pub(crate) upstream: Upstream,
+    /// Where to connect instead of looking the host's name up.
+    address: Option<IpAddr>,
     encryption: Encryption,
     tls: Option<Arc<ClientConfig>>,
 }
@@ -63,9 +66,18 @@ impl Dial {
     ) -> Self {
         Self {
             upstream,
+            address: None,
             encryption,
             tls,
         }
+    }
+
+    /// Connects to `address` instead of looking the host's name up (a
+    /// `hostaddr`); the name is still the one the certificate must hold.
+    #[cfg(feature = "tokio-postgres")]
+    pub(crate) fn at(mut self, address: Option<IpAddr>) -> Self {
+        self.address = address;
+        self
     }
 
     /// Whether the connection must be in TLS and tracetape has no
@@ -76,7 +88,7 @@ impl Dial {
 
     /// Connects, and secures the connection as asked.
     pub(crate) async fn open(&self) -> io::Result<Box<dyn Stream>> {
-        let stream = self.upstream.connect().await?;
+        let stream = self.upstream.connect(self.address).await?;
         match (&self.tls, self.encryption) {
             (_, Encryption::Disable) | (None, Encryption::Prefer) => Ok(stream),
             (None, Encryption::Require) => Err(io::Error::other(

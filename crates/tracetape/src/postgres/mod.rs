@@ -133,8 +133,6 @@
 //! - Key-value connection strings (`host=… user=…`) to the proxy: give
 //!   the URL form (a tokio-postgres `Config` connected in place may come
 //!   from either).
-//! - A `hostaddr` with TLS: the certificate is checked against the
-//!   address, not the host name.
 //! - Drivers that do not speak the wire protocol over a socket the proxy
 //!   can stand in for (an embedded database, libpq through FFI with a
 //!   hard-coded socket).

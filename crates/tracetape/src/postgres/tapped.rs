@@ -41,7 +41,7 @@ pub(crate) async fn open(
     };
     let servers: Vec<Dial> = Upstream::all_in(config)
         .into_iter()
-        .map(|upstream| Dial::new(upstream, encryption, tls.cloned()))
+        .map(|(upstream, address)| Dial::new(upstream, encryption, tls.cloned()).at(address))
         .collect();
     // Spans and recordings name the first server, whichever answers: a
     // replay, which reaches none, must name the same one as the record

@@ -940,3 +940,31 @@ async fn a_driver_s_type_lookups_are_the_background_s_in_record_and_replay() {
         assert_eq!(log["unused"], serde_json::json!([]), "{time}: {log}");
     }
 }
+
+/// A `hostaddr` is where an in-place connection goes; the host's name is
+/// still what spans say the server is (and what its certificate must
+/// hold): the name here resolves nowhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostaddr_is_connected_to_and_the_host_s_name_still_names_the_server() {
+    let server = Postgres::start();
+    let (connector, exporter, _provider) = traced();
+    let url = format!(
+        "postgres://tracetape@db.invalid:{}/postgres?hostaddr=127.0.0.1",
+        server.port()
+    );
+    let config = url.parse().unwrap();
+    let (client, connection) = connector.connect(&config).await.unwrap();
+    tokio::spawn(connection);
+    client.query_one("SELECT 1", &[]).await.unwrap();
+    drop(client);
+    let spans = exporter.get_finished_spans().unwrap();
+    assert_eq!(spans.len(), 1);
+    assert_eq!(
+        text(&spans[0], "server.address").as_deref(),
+        Some("db.invalid")
+    );
+    assert_eq!(
+        text(&spans[0], "server.port"),
+        Some(server.port().to_string())
+    );
+}
