@@ -28,6 +28,19 @@ pub(crate) struct ResultSet {
     /// `INSERT 0 1`, `SELECT 3`; `None` until the statement completes
     /// (and for an empty query).
     pub(crate) tag: Option<String>,
+    /// What a `COPY … TO STDOUT` sent, in place of rows.
+    pub(crate) copy_out: Option<CopyOut>,
+}
+
+/// The data of a `COPY … TO STDOUT`, as the server sent it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct CopyOut {
+    /// `0` text, `1` binary.
+    pub(crate) format: i8,
+    /// Each column's format.
+    pub(crate) column_formats: Vec<i16>,
+    /// The CopyData messages' bodies, in order.
+    pub(crate) data: Vec<Bytes>,
 }
 
 /// One bound parameter.

@@ -89,6 +89,13 @@ pub(crate) enum Answered<'a> {
     NoData,
     /// A row: the DataRow's body.
     DataRow(&'a Bytes),
+    /// A `COPY … TO STDOUT` begins: its format and its columns' formats.
+    CopyOut {
+        format: i8,
+        column_formats: Vec<i16>,
+    },
+    /// Data of a `COPY … TO STDOUT`: the CopyData's body.
+    CopyData(&'a Bytes),
     /// A statement done, with its command tag.
     CommandComplete(&'a str),
     /// An empty query done.
@@ -367,6 +374,26 @@ impl Conversation {
                 }
                 None
             }
+            Answered::CopyOut {
+                format,
+                column_formats,
+            } => {
+                if let Some(captured) = self.front_captured() {
+                    captured.current().copy_out = Some(capture::CopyOut {
+                        format,
+                        column_formats,
+                        data: Vec::new(),
+                    });
+                }
+                None
+            }
+            Answered::CopyData(data) => {
+                let copy = self.front_captured().map(Captured::current);
+                if let Some(copy) = copy.and_then(|result| result.copy_out.as_mut()) {
+                    copy.data.push(data.clone());
+                }
+                None
+            }
             Answered::CommandComplete(tag) => {
                 if let Some(Waiting::Query(running) | Waiting::Execute(running)) =
                     self.waiting.front_mut()
@@ -392,6 +419,14 @@ impl Conversation {
                 }
             }
             Answered::Other => None,
+        }
+    }
+
+    /// What the operation at the front keeps, when it is recorded.
+    fn front_captured(&mut self) -> Option<&mut Captured> {
+        match self.waiting.front_mut() {
+            Some(Waiting::Query(running) | Waiting::Execute(running)) => running.captured(),
+            _ => None,
         }
     }
 

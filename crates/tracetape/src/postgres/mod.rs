@@ -136,7 +136,8 @@
 //! - Drivers that do not speak the wire protocol over a socket the proxy
 //!   can stand in for (an embedded database, libpq through FFI with a
 //!   hard-coded socket).
-//! - In replay: `COPY` (its data is not recorded), notifications, and a
+//! - In replay: `COPY … FROM STDIN` (the data the client sends is not
+//!   recorded; `COPY … TO STDOUT` is, and replayed), notifications, and a
 //!   column asked for in another format than recorded (a different driver
 //!   or driver setting) get an error instead of an answer; a server
 //!   version other than `16.0` is not reported to the driver.

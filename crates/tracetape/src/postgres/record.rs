@@ -24,6 +24,8 @@
 
 use std::borrow::Cow;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use opentelemetry::Context;
 use opentelemetry::trace::{SpanId, TraceContextExt, TraceId};
@@ -288,6 +290,9 @@ impl<'a> Serialize for ResultJson<'a> {
             let rows = self.result.rows.iter();
             object.serialize_entry("rows", &Each(|| rows.clone().map(|r| row(r))))?;
         }
+        if let Some(copy) = &self.result.copy_out {
+            object.serialize_entry("copy", &CopyJson(copy))?;
+        }
         object.serialize_entry("tag", &self.result.tag)?;
         object.end()
     }
@@ -312,6 +317,27 @@ impl Serialize for RowJson<'_> {
             let secret = self.secret.get(i).copied().unwrap_or(false);
             value(type_oid, format, cell.as_deref(), secret, self.key)
         }))
+    }
+}
+
+/// `{"format": 0, "columns": [formats], "data": [chunks]}`: each chunk as
+/// text when the COPY is in text and the chunk is UTF-8, else
+/// `{"base64": …}`.
+struct CopyJson<'a>(&'a capture::CopyOut);
+
+impl Serialize for CopyJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let copy = self.0;
+        let mut object = serializer.serialize_map(Some(3))?;
+        object.serialize_entry("format", &copy.format)?;
+        object.serialize_entry("columns", &copy.column_formats)?;
+        let chunks = copy.data.iter();
+        let chunk = |data: &Bytes| match (copy.format, std::str::from_utf8(data)) {
+            (0, Ok(text)) => Value::from(text),
+            _ => serde_json::json!({ "base64": STANDARD.encode(data) }),
+        };
+        object.serialize_entry("data", &Each(|| chunks.clone().map(chunk)))?;
+        object.end()
     }
 }
 

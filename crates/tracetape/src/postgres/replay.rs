@@ -28,8 +28,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Instant, SystemTime};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use bytes::{BufMut, Bytes, BytesMut};
 use opentelemetry::Context;
+use pgwire::messages::copy::{CopyData, CopyDone, CopyOutResponse};
 use pgwire::messages::data::{
     DataRow, FieldDescription, NoData, ParameterDescription, RowDescription,
 };
@@ -381,6 +384,9 @@ impl Server {
                     described,
                 )));
             }
+            if let Some(copy) = result.get("copy") {
+                self.copy_out(copy);
+            }
             for row in result["rows"]
                 .as_array()
                 .map(Vec::as_slice)
@@ -568,6 +574,45 @@ impl Server {
             }
             None => self.send(PgWireBackendMessage::NoData(NoData::new())),
         }
+    }
+
+    /// A recorded `COPY … TO STDOUT`: its start, its data as recorded, its
+    /// end (the command tag follows).
+    fn copy_out(&mut self, copy: &Value) {
+        let formats: Vec<i16> = (copy["columns"].as_array().map(Vec::as_slice))
+            .unwrap_or_default()
+            .iter()
+            .map(|format| {
+                format
+                    .as_i64()
+                    .and_then(|f| i16::try_from(f).ok())
+                    .unwrap_or(0)
+            })
+            .collect();
+        let format = copy["format"]
+            .as_i64()
+            .and_then(|f| i8::try_from(f).ok())
+            .unwrap_or(0);
+        let columns = i16::try_from(formats.len()).unwrap_or(i16::MAX);
+        self.send(PgWireBackendMessage::CopyOutResponse(CopyOutResponse::new(
+            format, columns, formats,
+        )));
+        for chunk in copy["data"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            let data = match chunk {
+                Value::String(text) => Bytes::copy_from_slice(text.as_bytes()),
+                other => other["base64"]
+                    .as_str()
+                    .and_then(|text| STANDARD.decode(text).ok())
+                    .map(Bytes::from)
+                    .unwrap_or_default(),
+            };
+            self.send(PgWireBackendMessage::CopyData(CopyData::new(data)));
+        }
+        self.send(PgWireBackendMessage::CopyDone(CopyDone::new()));
     }
 
     /// The transaction status after a command with `tag`.

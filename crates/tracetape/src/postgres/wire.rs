@@ -5,6 +5,7 @@
 
 use bytes::BytesMut;
 use pgwire::error::PgWireError;
+use pgwire::messages::copy::CopyOutResponse;
 use pgwire::messages::data::{ParameterDescription, RowDescription};
 use pgwire::messages::response::ErrorResponse;
 use pgwire::messages::startup::Startup;
@@ -150,6 +151,16 @@ pub(crate) fn server_answered(
         Some(b's') => Answered::PortalSuspended,
         Some(b'Z') => Answered::Ready(body.first().copied().unwrap_or(b'I')),
         Some(b'D') => return Ok(conversation.answered(Answered::DataRow(&frame.bytes.slice(5..)))),
+        Some(b'd') => return Ok(conversation.answered(Answered::CopyData(&frame.bytes.slice(5..)))),
+        Some(b'H') => {
+            let mut buffer = BytesMut::from(frame.bytes.as_ref());
+            let response = CopyOutResponse::decode(&mut buffer, &typed())?
+                .ok_or(PgWireError::InvalidMessageType(b'H'))?;
+            Answered::CopyOut {
+                format: response.format,
+                column_formats: response.column_formats,
+            }
+        }
         Some(b'C') => {
             let tag = body.split(|b| *b == 0).next().unwrap_or_default();
             let tag = String::from_utf8_lossy(tag);

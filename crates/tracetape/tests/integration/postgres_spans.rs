@@ -809,9 +809,10 @@ async fn tls_to_the_server_is_spoken_by_tracetape_in_place_and_through_the_proxy
 /// are the background's, in record and in replay: a request replayed on a
 /// connection that already knows the type (here the same request twice)
 /// leaves nothing unused, and one that meets the type first is answered.
+/// And a `COPY … TO STDOUT` is recorded with its data and replayed.
 #[cfg(feature = "record-replay")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_driver_s_type_lookups_are_the_background_s_in_record_and_replay() {
+async fn type_lookups_are_the_background_s_and_a_copy_to_stdout_replays_its_data() {
     use axum::extract::State;
     use axum::routing::get;
     use deadpool_postgres::{Manager, ManagerConfig};
@@ -853,6 +854,17 @@ async fn a_driver_s_type_lookups_are_the_background_s_in_record_and_replay() {
                     row.get::<_, Mood>(0).0
                 }),
             )
+            .route(
+                "/export",
+                get(|State(pool): State<deadpool_postgres::Pool>| async move {
+                    use futures_util::TryStreamExt;
+
+                    let client = pool.get().await.unwrap();
+                    let copy = client.copy_out("COPY people TO STDOUT").await.unwrap();
+                    let chunks: Vec<bytes::Bytes> = copy.try_collect().await.unwrap();
+                    String::from_utf8(chunks.concat()).unwrap()
+                }),
+            )
             .with_state(pool)
             .layer(layer);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -891,25 +903,34 @@ async fn a_driver_s_type_lookups_are_the_background_s_in_record_and_replay() {
             .with_recorder(recorder.clone()),
     )
     .await;
-    let mood = reqwest::get(format!("http://{service}/mood"))
-        .await
-        .unwrap();
-    assert_eq!(mood.text().await.unwrap(), "happy");
+    for (path, body) in [("/mood", "happy"), ("/export", "ann\thappy\n")] {
+        let response = reqwest::get(format!("http://{service}{path}"))
+            .await
+            .unwrap();
+        assert_eq!(response.text().await.unwrap(), body);
+    }
     let url = server.url();
     drop(server);
     let recordings = tokio::task::block_in_place(|| {
         recorder.flush(std::time::Duration::from_secs(5)).unwrap();
         RecordingStore::new(tmp.path()).load().unwrap().recordings
     });
-    let request = recordings.iter().find(|r| !r.recording.background).unwrap();
-    let methods: Vec<&str> = (request.recording.exchanges.iter())
+    let recorded = |path: &str| {
+        let request = recordings
+            .iter()
+            .find(|r| (r.recording.inbound()).is_some_and(|inbound| inbound.request.url == path));
+        request.unwrap().recording.clone()
+    };
+    let requested = |path: &str| ReplayId::of(&recorded(path)).unwrap().to_string();
+    let request = recorded("/mood");
+    let methods: Vec<&str> = (request.exchanges.iter())
         .filter(|e| e.kind == tracetape::record::ExchangeKind::Database)
         .map(|e| e.request.method.as_str())
         .collect();
     assert_eq!(methods, ["SELECT"], "the request's own query only");
     let lookups = recordings.iter().filter(|r| r.recording.background).count();
     assert!(lookups >= 2, "the type's lookups: {lookups}");
-    let id = ReplayId::of(&request.recording).unwrap().to_string();
+    let id = requested("/mood");
 
     let replayer = Replayer::load(&settings, "moods").unwrap();
     let service = start(
@@ -939,6 +960,19 @@ async fn a_driver_s_type_lookups_are_the_background_s_in_record_and_replay() {
         assert_eq!(calls[0]["level"], "exact", "{time}: {log}");
         assert_eq!(log["unused"], serde_json::json!([]), "{time}: {log}");
     }
+    // The COPY's data comes back as it was sent, with no server.
+    let response = reqwest::Client::new()
+        .get(format!("http://{service}/export"))
+        .header(REPLAY_HEADER, requested("/export"))
+        .send()
+        .await
+        .unwrap();
+    let log: serde_json::Value =
+        serde_json::from_slice(response.headers()[REPLAY_LOG_HEADER].as_bytes()).unwrap();
+    assert_eq!(response.text().await.unwrap(), "ann\thappy\n", "{log}");
+    assert_eq!(log["calls"][0]["method"], "COPY", "{log}");
+    assert_eq!(log["calls"][0]["level"], "exact", "{log}");
+    assert_eq!(log["unused"], serde_json::json!([]), "{log}");
 }
 
 /// A `hostaddr` is where an in-place connection goes; the host's name is
