@@ -365,10 +365,7 @@ impl Conversation {
             Answered::RowDescription(columns) => self.described(Some(columns)),
             Answered::NoData => self.described(None),
             Answered::DataRow(body) => {
-                if let Some(Waiting::Query(running) | Waiting::Execute(running)) =
-                    self.waiting.front_mut()
-                    && let Some(captured) = running.captured()
-                {
+                if let Some(captured) = self.front_captured() {
                     let cells = capture::cells(body).unwrap_or_default();
                     captured.current().rows.push(cells);
                 }
@@ -395,10 +392,7 @@ impl Conversation {
                 None
             }
             Answered::CommandComplete(tag) => {
-                if let Some(Waiting::Query(running) | Waiting::Execute(running)) =
-                    self.waiting.front_mut()
-                    && let Some(captured) = running.captured()
-                {
+                if let Some(captured) = self.front_captured() {
                     captured.current().tag = Some(tag.to_owned());
                 }
                 self.end_execute()

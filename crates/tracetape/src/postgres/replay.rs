@@ -19,9 +19,11 @@
 //! the recorded command tags.
 //!
 //! A statement described before it runs is described from a recorded
-//! operation with the same SQL (its parameter types and columns); one
-//! never recorded has untyped parameters and no columns, and running it is
-//! an operation nothing matches.
+//! operation with the same SQL (its parameter types and columns), else
+//! from one of the same kind and parameter count (the one a changed
+//! statement is answered from); a parameter nothing types is `text`,
+//! never `0`. A catalog lookup is answered by the background recordings,
+//! where record mode keeps it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -89,7 +91,14 @@ pub(crate) fn replaying(replayer: Option<&Replayer>) -> bool {
 struct Prepared {
     statement: Arc<Statement>,
     types: Vec<u32>,
+    /// What recorded operations say of it ([`Server::described`]), looked
+    /// up at its first Describe or Bind: every Bind of it needs its types,
+    /// and they must be the ones its Describe gave the driver.
+    recorded: Option<Described>,
 }
+
+/// A statement's parameter types and columns, as recorded.
+type Described = (Vec<u32>, Option<Vec<Value>>);
 
 /// A portal: a statement with its parameters and the result formats.
 #[derive(Debug)]
@@ -202,6 +211,7 @@ impl Server {
                 let prepared = Prepared {
                     statement: Statement::new(&parse.query),
                     types: parse.type_oids,
+                    recorded: None,
                 };
                 self.statements
                     .insert(parse.name.unwrap_or_default(), prepared);
@@ -209,11 +219,11 @@ impl Server {
             }
             PgWireFrontendMessage::Bind(bind) => {
                 let statement = bind.statement_name.unwrap_or_default();
-                let Some(prepared) = self.statements.get(&statement) else {
+                let Some((prepared, _)) = self.prepared(&statement) else {
                     let message = format!("prepared statement \"{statement}\" does not exist");
                     return self.fail("26000", &message);
                 };
-                let types = self.parameter_types(prepared);
+                let types = parameter_types(prepared);
                 let parameters = (bind.parameters.iter().enumerate())
                     .map(|(i, value)| Parameter {
                         type_oid: types.get(i).copied().unwrap_or(0),
@@ -233,12 +243,11 @@ impl Server {
             PgWireFrontendMessage::Describe(describe) => {
                 let name = describe.name.unwrap_or_default();
                 if describe.target_type == b'S' {
-                    let Some(prepared) = self.statements.get(&name) else {
+                    let Some((prepared, columns)) = self.prepared(&name) else {
                         let message = format!("prepared statement \"{name}\" does not exist");
                         return self.fail("26000", &message);
                     };
-                    let types = self.parameter_types(prepared);
-                    let columns = self.described(&prepared.statement).and_then(|d| d.1);
+                    let types = parameter_types(prepared);
                     self.send(PgWireBackendMessage::ParameterDescription(
                         ParameterDescription::new(types),
                     ));
@@ -474,30 +483,20 @@ impl Server {
         Ok(())
     }
 
-    /// A statement's parameter types: the client's, or where it left one
-    /// to the server, the recorded ones.
-    fn parameter_types(&self, prepared: &Prepared) -> Vec<u32> {
-        let recorded = self
-            .described(&prepared.statement)
-            .map(|d| d.0)
-            .unwrap_or_default();
-        let count = recorded
-            .len()
-            .max(prepared.types.len())
-            .max(super::sql::parameter_count(&prepared.statement.sql));
-        // A type nobody knows is said to be `text`, never `0`, which no
-        // server says: tokio-postgres would look a `0` up with a query
-        // whose own parameter replay could not type either, and so on.
-        (0..count)
-            .map(|i| match prepared.types.get(i) {
-                Some(&given) if given != 0 => given,
-                _ => recorded
-                    .get(i)
-                    .copied()
-                    .filter(|&recorded| recorded != 0)
-                    .unwrap_or(UNKNOWN_TYPE),
-            })
-            .collect()
+    /// The prepared statement `name`, with what recordings say of it
+    /// looked up the first time, and its recorded columns.
+    fn prepared(&mut self, name: &str) -> Option<(&Prepared, Option<Vec<Value>>)> {
+        let unknown = self.statements.get(name)?.recorded.is_none();
+        if unknown {
+            let statement = self.statements.get(name)?.statement.clone();
+            let recorded = self.described(&statement).unwrap_or_default();
+            if let Some(prepared) = self.statements.get_mut(name) {
+                prepared.recorded = Some(recorded);
+            }
+        }
+        let prepared = self.statements.get(name)?;
+        let columns = prepared.recorded.as_ref().and_then(|d| d.1.clone());
+        Some((prepared, columns))
     }
 
     /// The parameter types and columns of a recorded operation with the
@@ -505,10 +504,10 @@ impl Server {
     /// Without one, those of the first recorded operation of the same
     /// kind (`SELECT`) and parameter count, which replay would answer the
     /// changed statement from (as a call deviation at `$.sql`).
-    fn described(&self, statement: &Statement) -> Option<(Vec<u32>, Option<Vec<Value>>)> {
+    fn described(&self, statement: &Statement) -> Option<Described> {
         let sql = statement.normalized();
         let method = statement.method();
-        let parameters = super::sql::parameter_count(&statement.sql);
+        let parameters = statement.parameters;
         let mut similar = None;
         let scope = ReplayScope::current(&self.context, self.replayer.as_ref());
         let replayer = self.replayer.clone().or_else(crate::replay::global);
@@ -650,6 +649,32 @@ impl Server {
     fn send(&mut self, message: PgWireBackendMessage) {
         let _ = message.encode(&mut self.out);
     }
+}
+
+/// A statement's parameter types: the client's, or where it left one to
+/// the server, the recorded ones.
+fn parameter_types(prepared: &Prepared) -> Vec<u32> {
+    let recorded = prepared
+        .recorded
+        .as_ref()
+        .map_or(&[][..], |d| d.0.as_slice());
+    let count = recorded
+        .len()
+        .max(prepared.types.len())
+        .max(prepared.statement.parameters);
+    // A type nobody knows is said to be `text`, never `0`, which no
+    // server says: tokio-postgres would look a `0` up with a query whose
+    // own parameter replay could not type either, and so on.
+    (0..count)
+        .map(|i| match prepared.types.get(i) {
+            Some(&given) if given != 0 => given,
+            _ => recorded
+                .get(i)
+                .copied()
+                .filter(|&recorded| recorded != 0)
+                .unwrap_or(UNKNOWN_TYPE),
+        })
+        .collect()
 }
 
 /// A recorded column as a RowDescription field in `format`.

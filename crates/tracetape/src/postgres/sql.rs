@@ -32,6 +32,9 @@ pub(crate) struct Statement {
     /// that hold secrets.
     #[cfg_attr(not(feature = "record-replay"), allow(dead_code))]
     pub(crate) parameter_columns: Vec<(usize, String)>,
+    /// How many parameters it takes: its highest `$n`.
+    #[cfg_attr(not(feature = "record-replay"), allow(dead_code))]
+    pub(crate) parameters: usize,
     /// A lookup in the system catalogs (`pg_catalog`, `pg_type`, …), as
     /// drivers make to learn a type they do not know: record and replay
     /// take it as the background's, not the request's that met the type
@@ -75,6 +78,7 @@ impl Statement {
             collection: described.collection.map(Arc::from),
             batch_size: described.batch_size,
             parameter_columns: bound_columns(&tokens),
+            parameters: highest_parameter(&tokens),
             catalog: reads_catalog(&tokens),
             normalized: std::sync::OnceLock::new(),
         })
@@ -595,11 +599,10 @@ fn collection(statement: &[Token<'_>]) -> Option<String> {
     Some(name)
 }
 
-/// The highest `$n` of `text` (parameters in strings and comments are
-/// not parameters).
-#[cfg(feature = "record-replay")]
-pub(crate) fn parameter_count(text: &str) -> usize {
-    let numbers = tokens(text).into_iter().filter_map(|token| match token {
+/// The highest `$n` among `tokens`: how many parameters the statement
+/// takes (parameters in strings and comments are not parameters).
+fn highest_parameter(tokens: &[Token<'_>]) -> usize {
+    let numbers = tokens.iter().filter_map(|token| match token {
         Token::Parameter(p) => p[1..].parse::<usize>().ok(),
         _ => None,
     });
@@ -926,8 +929,9 @@ mod tests {
     #[cfg(feature = "record-replay")]
     #[test]
     fn the_highest_parameter_counts_them() {
-        assert_eq!(parameter_count("SELECT $2, $10 FROM t WHERE a = $1"), 10);
-        assert_eq!(parameter_count("SELECT '$3' /* $4 */"), 0);
+        let count = |text: &str| Statement::new(text).parameters;
+        assert_eq!(count("SELECT $2, $10 FROM t WHERE a = $1"), 10);
+        assert_eq!(count("SELECT '$3' /* $4 */"), 0);
     }
 
     #[test]
