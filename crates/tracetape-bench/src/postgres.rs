@@ -44,7 +44,8 @@ use tracetape::postgres::Connector;
 use tracetape::setup::{MetricsExporter, OtlpProtocol, SpanCounts, Telemetry, TracesExporter};
 
 use crate::collector::Collector;
-use crate::cpu::{CpuTime, ProcCpu};
+use crate::cpu::ProcCpu;
+use crate::cpu_share;
 
 #[path = "../../tracetape/tests/integration/postgres.rs"]
 #[allow(dead_code, clippy::expect_used, clippy::panic)]
@@ -481,44 +482,33 @@ impl QueryCpu {
     }
 }
 
-/// CPU times at the start of a measured run.
+/// CPU times at the start of a measured run: this process (as the served
+/// app of the other benchmarks) and the collector, and the whole
+/// machine's busy time.
 struct CpuMark {
     cpu: ProcCpu,
-    process: CpuTime,
-    collector: Option<(u32, CpuTime)>,
+    run: cpu_share::CpuMark,
     machine: Duration,
 }
 
 impl CpuMark {
     fn take(cpu: ProcCpu, collector: Option<u32>) -> Option<Self> {
-        let collector = match collector {
-            Some(pid) => Some((pid, cpu.process(pid)?)),
-            None => None,
-        };
         Some(Self {
             cpu,
-            process: cpu.process(std::process::id())?,
-            collector,
+            run: cpu_share::CpuMark::take(cpu, std::process::id(), collector)?,
             machine: cpu.machine_busy()?,
         })
     }
 
     /// What each used since the mark, per query of `queries`.
     fn per_query(self, queries: u64) -> Option<QueryCpu> {
-        let process = self
-            .cpu
-            .process(std::process::id())?
-            .since(self.process)
-            .total();
-        let collector = match self.collector {
-            Some((pid, then)) => self.cpu.process(pid)?.since(then).total(),
-            None => Duration::ZERO,
-        };
+        let run = self.run.since()?;
+        let collector = run.collector.unwrap_or_default();
         let machine = self.cpu.machine_busy()?.saturating_sub(self.machine);
-        let rest = machine.saturating_sub(process + collector);
+        let rest = machine.saturating_sub(run.server + collector);
         let micros = |time: Duration| time.as_secs_f64() * 1e6 / queries.max(1) as f64;
         Some(QueryCpu {
-            process: micros(process),
+            process: micros(run.server),
             collector: micros(collector),
             rest: micros(rest),
         })
