@@ -68,8 +68,6 @@ impl NormalRequest {
         }
     }
 
-    /// The first level at which this recorded request answers `live`, if
-    /// any: the same method and origin always, then the levels in order.
     /// Whether `live` matches this recorded request at the
     /// [`Exact`](Level::Exact) level: what [`fit`](Self::fit) decides
     /// first, without working out anything else.
@@ -82,6 +80,8 @@ impl NormalRequest {
             && self.body.exact(&live.body)
     }
 
+    /// The first level at which this recorded request answers `live`, if
+    /// any: the same method and origin always, then the levels in order.
     pub(super) fn fit(&self, live: &Self) -> Option<Fit> {
         if self.method != live.method || self.url.origin != live.url.origin {
             return None;

@@ -10,9 +10,7 @@ use super::no_match::{self, NoMatch};
 use super::request::{Fit, NormalRequest};
 use super::varying::Varying;
 use super::{CallDifference, CallSummary, Level, LiveCall, Similarity};
-use crate::record::{
-    Exchange, ExchangeKind, Recording, RedactRule, RedactionKey, Redactor, ResponseRecord,
-};
+use crate::record::{Exchange, Recording, RedactRule, RedactionKey, Redactor, ResponseRecord};
 
 /// What every session of one replay shares: the redaction the recordings
 /// were written with, applied to each live call before it is compared, so
@@ -161,10 +159,10 @@ impl Matcher {
         session
     }
 
+    /// A session over `exchanges`, the calls of [`Recording::calls`].
     fn session_over(&self, scope: String, exchanges: Vec<Exchange>) -> MockSession {
         let mocks: Vec<Mock> = exchanges
             .into_iter()
-            .filter(|exchange| exchange.kind != ExchangeKind::Server)
             .map(|exchange| Mock {
                 request: NormalRequest::recorded(&exchange.request, &self.headers),
                 call: CallSummary::of(&exchange.request),
