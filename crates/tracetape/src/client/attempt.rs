@@ -24,6 +24,7 @@ use super::extensions::UrlTemplate;
 use super::info::{Outcome, RequestInfo};
 use super::recording::{self, Pending};
 use super::url::Target;
+use crate::grpc;
 use crate::hook;
 use crate::http_attrs::{Method, interned, protocol_version, redact_url};
 use crate::propagation::{self, RequestHeadersMut};
@@ -76,6 +77,10 @@ pub(crate) struct Attempt {
     /// Record mode: the attempt's exchange, until the integration takes
     /// it with the request head.
     recording: Option<Pending>,
+    /// A gRPC call's status, once its response's trailers (or headers)
+    /// said it; `Some(None)` for a gRPC call whose status is not known
+    /// yet, `None` for a plain HTTP request.
+    grpc: Option<Option<grpc::Code>>,
 }
 
 impl std::fmt::Debug for Attempt {
@@ -104,47 +109,64 @@ impl Attempt {
         }
         let plan = recording::plan(config, &parent);
         let started_at = plan.as_ref().map(|_| SystemTime::now());
+        let rpc = grpc::Call::of(head.headers, head.target.path);
         let method = Method::of(head.method);
         let template = head.template();
-        let name: Cow<'static, str> = match template {
-            Some(template) => interned::span_name(method, &template.0),
-            None => method.span_name().into(),
+        let name: Cow<'static, str> = match (&rpc, template) {
+            (Some(call), _) => call.name.clone(),
+            (None, Some(template)) => interned::span_name(method, &template.0),
+            (None, None) => method.span_name().into(),
         };
         let record_name = plan
             .as_ref()
             .map(|_| (name.to_string(), template.map(|t| t.0.to_string())));
         let mut attributes = Vec::with_capacity(ATTRIBUTES + config.capture_request.len());
         let mut labels = Vec::with_capacity(7);
-        labels.push(KeyValue::new(HTTP_REQUEST_METHOD, method.attribute()));
-        if method == Method::Other {
+        match &rpc {
+            Some(call) => labels.extend(call.attributes()),
+            None => labels.push(KeyValue::new(HTTP_REQUEST_METHOD, method.attribute())),
+        }
+        if method == Method::Other && rpc.is_none() {
             attributes.push(KeyValue::new(
                 HTTP_REQUEST_METHOD_ORIGINAL,
                 head.method.as_str().to_owned(),
             ));
         }
-        if let Some(host) = head.target.host {
+        // A request that names no server (a tonic channel's) went to the
+        // layer's origin.
+        let origin = config
+            .origin
+            .as_ref()
+            .filter(|_| head.target.host.is_none());
+        let host = head.target.host.or(origin.map(|o| o.host.as_str()));
+        if let Some(host) = host {
             labels.push(KeyValue::new(SERVER_ADDRESS, interned::value(host)));
         }
-        if let Some(port) = head.target.port {
+        if let Some(port) = head.target.port.or(origin.and_then(|o| o.port)) {
             labels.push(KeyValue::new(SERVER_PORT, i64::from(port)));
         }
-        if let Some(scheme) = head.target.scheme {
+        let scheme = head
+            .target
+            .scheme
+            .or(origin.and_then(|o| o.scheme.as_deref()));
+        if let Some(scheme) = scheme.filter(|_| rpc.is_none()) {
             labels.push(KeyValue::new(URL_SCHEME, scheme_value(scheme)));
         }
-        if let Some(version) = protocol_version(head.version) {
+        if let Some(version) = protocol_version(head.version).filter(|_| rpc.is_none()) {
             labels.push(KeyValue::new(NETWORK_PROTOCOL_VERSION, version));
         }
         attributes.extend(labels.iter().cloned());
-        let shown = full_url(config, &head.target.full);
         let url_shown = match redact_url(&head.target.full, &config.query_keys) {
             Cow::Owned(redacted) => Some((head.target.full.to_string(), redacted)),
             Cow::Borrowed(_) => None,
         };
-        attributes.push(KeyValue::new(URL_FULL, shown));
+        if rpc.is_none() {
+            attributes.push(KeyValue::new(URL_FULL, full_url(config, &head.target.full)));
+        }
         if let Some(template) = template {
             attributes.push(KeyValue::new(URL_TEMPLATE, interned::value(&template.0)));
         }
-        if let Some(agent) = head.headers.get(USER_AGENT) {
+        if let Some(agent) = head.headers.get(USER_AGENT).filter(|_| rpc.is_none()) {
             let agent = interned::value(&String::from_utf8_lossy(agent.as_bytes()));
             attributes.push(KeyValue::new(USER_AGENT_ORIGINAL, agent));
         }
@@ -179,6 +201,7 @@ impl Attempt {
             url_shown,
             labels: Some(labels),
             recording,
+            grpc: rpc.map(|_| None),
         })
     }
 
@@ -205,11 +228,34 @@ impl Attempt {
     }
 
     /// Ends the attempt with its outcome: a response of any status, or the
-    /// error that prevented one.
-    pub(crate) fn finish(mut self, outcome: Outcome<'_>, error_name: &str) {
+    /// error that prevented one. A gRPC call whose response head says no
+    /// status yet goes on: it is handed back, to end with its response
+    /// body ([`end_call`](Self::end_call)).
+    pub(crate) fn finish(mut self, outcome: Outcome<'_>, error_name: &str) -> Option<Self> {
         let span = self.cx.span();
         let mut end = Vec::with_capacity(2);
         match outcome {
+            Ok(response) if self.grpc.is_some() => {
+                let code = match grpc::status(response.headers) {
+                    Some(code) => code,
+                    None if response.status == http::StatusCode::OK => {
+                        if let Some(hook) = &self.config.on_response {
+                            hook::guarded("client.on_response", || hook(&span, outcome));
+                        }
+                        return Some(self);
+                    }
+                    // Not answered as gRPC: the status gRPC makes of it.
+                    None => grpc::Code::from_http(response.status),
+                };
+                self.grpc = Some(Some(code));
+                if !self.config.capture_response.is_empty() {
+                    let mut captured = Vec::new();
+                    self.config
+                        .capture_response
+                        .capture(response.headers, &mut captured);
+                    span.set_attributes(captured);
+                }
+            }
             Ok(response) => {
                 let code = response.status.as_u16();
                 end.push(KeyValue::new(HTTP_RESPONSE_STATUS_CODE, i64::from(code)));
@@ -226,6 +272,11 @@ impl Attempt {
                 }
             }
             Err(error) => {
+                // No answer: what gRPC's clients report a transport's
+                // failure as.
+                if let Some(status) = self.grpc.as_mut() {
+                    *status = Some(grpc::Code::Unavailable);
+                }
                 end.push(KeyValue::new(ERROR_TYPE, error_type::classify(error)));
                 let mut message = error_message(error);
                 if let Some((sent, shown)) = &self.url_shown {
@@ -248,23 +299,73 @@ impl Attempt {
             span.set_attribute(attribute.clone());
         }
         self.end(end);
+        None
     }
 
-    /// Ends the span and records the duration; later calls do nothing.
-    fn end(&mut self, extra: Vec<KeyValue>) {
+    /// Reads a gRPC call's status from its response's trailers.
+    pub(crate) fn trailers(&mut self, trailers: &HeaderMap) {
+        if let (Some(status), Some(code)) = (self.grpc.as_mut(), grpc::status(trailers)) {
+            *status = Some(code);
+        }
+    }
+
+    /// Ends a gRPC call at the end of its response body, with the status
+    /// its trailers said, or with the body's error type when reading it
+    /// failed.
+    pub(crate) fn end_call(mut self, failed: Option<&'static str>) {
+        if let Some(kind) = failed {
+            if let Some(status @ None) = self.grpc.as_mut() {
+                *status = Some(grpc::Code::Unknown);
+            }
+            self.cx.span().set_status(Status::error(""));
+            self.end(vec![KeyValue::new(ERROR_TYPE, kind)]);
+            return;
+        }
+        // A body that ended without a status: gRPC's clients call that
+        // an internal error.
+        if let Some(status @ None) = self.grpc.as_mut() {
+            *status = Some(grpc::Code::Internal);
+        }
+        self.end(Vec::new());
+    }
+
+    /// Ends the span and records the duration; later calls do nothing. A
+    /// gRPC call also gets its status (`CANCELLED` when the caller went
+    /// away before one came, which is not an error), and an error type
+    /// and span status for a status the client counts as failed.
+    fn end(&mut self, mut extra: Vec<KeyValue>) {
         let Some(mut labels) = self.labels.take() else {
             return;
         };
         let elapsed = self.start.elapsed().as_secs_f64();
-        self.cx.span().end();
+        let span = self.cx.span();
+        if let Some(status) = self.grpc {
+            let code = status.unwrap_or(grpc::Code::Cancelled);
+            extra.push(KeyValue::new(grpc::RPC_GRPC_STATUS_CODE, code.number()));
+            let failed = status.is_some_and(|code| code.is_error(grpc::Side::Client));
+            let errored = extra.iter().any(|kv| kv.key.as_str() == ERROR_TYPE);
+            if failed && !errored {
+                extra.push(KeyValue::new(ERROR_TYPE, code.name()));
+                span.set_status(Status::error(""));
+            }
+            for attribute in &extra {
+                span.set_attribute(attribute.clone());
+            }
+        }
+        span.end();
         labels.extend(extra);
-        self.config.duration().record(elapsed, &labels);
+        let duration = if self.grpc.is_some() {
+            self.config.rpc_duration()
+        } else {
+            self.config.duration()
+        };
+        duration.record(elapsed, &labels);
     }
 }
 
 impl Drop for Attempt {
     /// A caller that drops the request is not an error: the span ends with
-    /// no status.
+    /// no status (a gRPC call's is `CANCELLED`).
     fn drop(&mut self) {
         self.end(Vec::new());
     }

@@ -30,6 +30,11 @@ pub(crate) struct Config {
     /// Created at the first traced request, then shared by every service
     /// of the layer.
     pub(crate) duration: Arc<OnceLock<Histogram<f64>>>,
+    /// `rpc.client.call.duration`, made at the first gRPC call.
+    pub(crate) rpc_duration: Arc<OnceLock<Histogram<f64>>>,
+    /// Where requests that name no server go (a tonic channel's carry
+    /// only their path): scheme, host and port.
+    pub(crate) origin: Option<Origin>,
     pub(crate) exclude: Option<Arc<ExcludeFn>>,
     pub(crate) url_filter: Option<Arc<UrlFilterFn>>,
     pub(crate) on_request: Option<Arc<RequestHookFn>>,
@@ -60,6 +65,8 @@ impl Config {
         Self {
             options: Options::from_lookup(ENV, lookup),
             duration: Arc::default(),
+            rpc_duration: Arc::default(),
+            origin: None,
             exclude: None,
             url_filter: None,
             on_request: None,
@@ -72,6 +79,7 @@ impl Config {
     pub(crate) fn set_meter_provider(&mut self, provider: &impl MeterProvider) {
         self.options.providers.set_meter_provider(provider);
         self.duration = Arc::default();
+        self.rpc_duration = Arc::default();
     }
 
     /// Whether `request` is left alone: no span, no metric, no header.
@@ -85,5 +93,35 @@ impl Config {
     pub(crate) fn duration(&self) -> &Histogram<f64> {
         self.duration
             .get_or_init(|| metrics::duration(&self.providers.meter()))
+    }
+
+    pub(crate) fn rpc_duration(&self) -> &Histogram<f64> {
+        self.rpc_duration
+            .get_or_init(|| metrics::rpc_duration(&self.providers.meter()))
+    }
+}
+
+/// The server requests without one of their own go to.
+#[derive(Debug, Clone)]
+pub(crate) struct Origin {
+    pub(crate) scheme: Option<String>,
+    pub(crate) host: String,
+    pub(crate) port: Option<u16>,
+}
+
+impl Origin {
+    /// The origin `uri` names; `None` when it names no host.
+    pub(crate) fn of(uri: &http::Uri) -> Option<Self> {
+        let host = uri.host()?;
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        let scheme = uri.scheme_str();
+        Some(Self {
+            scheme: scheme.map(str::to_owned),
+            host: host.to_owned(),
+            port: uri.port_u16().or_else(|| super::url::default_port(scheme?)),
+        })
     }
 }

@@ -7,7 +7,7 @@ use opentelemetry::trace::SpanRef;
 use tower_layer::Layer;
 
 use super::Trace;
-use super::config::Config;
+use super::config::{Config, Origin};
 use super::info::{Outcome, RequestInfo};
 
 /// Traces every attempt of an HTTP client with one CLIENT span, injects
@@ -80,6 +80,43 @@ impl TraceLayer {
     ) -> Self {
         self.config_mut().url_filter = Some(Arc::new(filter));
         self
+    }
+
+    /// Where requests that name no server go: their spans say this
+    /// server (`server.address`, `server.port`). A tonic channel's
+    /// requests carry only their path (the channel adds its endpoint's
+    /// origin below the layer), so give the layer the endpoint's URI;
+    /// [`grpc`](Self::grpc) shows it.
+    pub fn with_origin(mut self, origin: &http::Uri) -> Self {
+        self.config_mut().origin = Origin::of(origin);
+        self
+    }
+
+    /// The layer for a gRPC client service that takes tonic's request
+    /// body, such as a tonic `Channel`, as it is (cargo feature `grpc`).
+    /// Calls get the RPC conventions' spans (`{service}/{method}`,
+    /// `rpc.grpc.status_code` from the trailers, the span ending with the
+    /// response stream) and `rpc.client.call.duration`.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tonic::transport::Endpoint;
+    /// use tracetape::client::TraceLayer;
+    ///
+    /// let endpoint = Endpoint::from_static("http://127.0.0.1:50051");
+    /// let channel = endpoint.connect().await?;
+    /// let channel = tower::ServiceBuilder::new()
+    ///     .layer(TraceLayer::new().with_origin(endpoint.uri()).grpc())
+    ///     .service(channel);
+    /// // Any generated client takes it: `GreeterClient::new(channel)`.
+    /// let _client = tonic::client::Grpc::new(channel);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "grpc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+    pub fn grpc(self) -> super::GrpcTraceLayer {
+        super::GrpcTraceLayer { layer: self }
     }
 
     crate::layer_options::shared_options! {

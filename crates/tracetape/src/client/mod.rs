@@ -82,6 +82,8 @@ mod body;
 mod config;
 mod error_type;
 mod extensions;
+#[cfg(feature = "grpc")]
+mod grpc;
 mod info;
 mod layer;
 mod metrics;
@@ -109,6 +111,8 @@ mod tests;
 
 pub use body::{RequestBody, ResponseBody};
 pub use extensions::{ResendCount, UrlTemplate};
+#[cfg(feature = "grpc")]
+pub use grpc::{GrpcChannel, GrpcTraceLayer};
 pub use info::{Outcome, RequestInfo, ResponseInfo};
 pub use layer::TraceLayer;
 #[cfg(feature = "reqwest")]

@@ -117,7 +117,8 @@ impl Middleware for TracingMiddleware {
                     Ok(response) => Ok(info(response)),
                     Err(error) => Err(error as &(dyn std::error::Error + 'static)),
                 };
-                attempt.finish(outcome, "tracetape::replay::ReplayError");
+                // reqwest reads no trailers: a call goes no further.
+                drop(attempt.finish(outcome, "tracetape::replay::ReplayError"));
             }
             return result.map_err(|error| reqwest_middleware::Error::Middleware(error.into()));
         }
@@ -141,7 +142,7 @@ impl Middleware for TracingMiddleware {
             Err(reqwest_middleware::Error::Middleware(_)) => "reqwest_middleware::Error",
             _ => "reqwest::Error",
         };
-        attempt.finish(outcome, name);
+        drop(attempt.finish(outcome, name));
         let Some(capture) = capture else {
             return result;
         };

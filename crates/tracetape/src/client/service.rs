@@ -17,6 +17,7 @@ use super::recording::ClientCapture;
 use super::replay::{self, Replayed};
 use super::resend;
 use super::url::Target;
+use crate::body::LayerBody;
 
 /// A boxed error, as tower middleware returns.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -175,18 +176,24 @@ where
         if let Some(replayed) = this.replayed.as_mut() {
             let result = ready!(replayed.poll(cx));
             *this.replayed = None;
-            finish(this.attempt.take(), &result);
-            return Poll::Ready(result);
+            let call = finish(this.attempt.take(), &result);
+            return Poll::Ready(
+                result.map(|response| response.map(|b| ResponseBody::new(b, call))),
+            );
         }
         let Some(inner) = this.inner.as_pin_mut() else {
             // Polled again after it completed.
             return Poll::Pending;
         };
         let result = ready!(inner.poll(cx)).map_err(Into::into);
-        finish(this.attempt.take(), &result);
+        let call = finish(this.attempt.take(), &result);
         Poll::Ready(match (this.capture.take(), result) {
-            (Some(capture), Ok(response)) => Ok(capture.response(response)),
-            (None, Ok(response)) => Ok(response.map(ResponseBody::plain)),
+            (Some(capture), Ok(response)) => Ok(capture
+                .response(response)
+                .map(|b| ResponseBody::new(b, call))),
+            (None, Ok(response)) => {
+                Ok(response.map(|b| ResponseBody::new(LayerBody::plain(b), call)))
+            }
             (capture, Err(error)) => {
                 if let Some(capture) = capture {
                     capture.fail(&*error);
@@ -197,11 +204,10 @@ where
     }
 }
 
-/// Ends the attempt's span with the outcome of the call.
-fn finish<B>(attempt: Option<Attempt>, result: &Result<Response<B>, BoxError>) {
-    let Some(attempt) = attempt else {
-        return;
-    };
+/// Ends the attempt's span with the outcome of the call; a gRPC call
+/// whose status comes with the body's end is handed back.
+fn finish<B>(attempt: Option<Attempt>, result: &Result<Response<B>, BoxError>) -> Option<Attempt> {
+    let attempt = attempt?;
     let outcome = match result {
         Ok(response) => Ok(ResponseInfo {
             status: response.status(),
@@ -210,5 +216,5 @@ fn finish<B>(attempt: Option<Attempt>, result: &Result<Response<B>, BoxError>) {
         }),
         Err(error) => Err(&**error as &(dyn std::error::Error + 'static)),
     };
-    attempt.finish(outcome, "tower::BoxError");
+    attempt.finish(outcome, "tower::BoxError")
 }

@@ -13,6 +13,8 @@ pub(crate) struct Target<'a> {
     pub(crate) host: Option<&'a str>,
     /// The explicit port, else the scheme's default.
     pub(crate) port: Option<u16>,
+    /// The path (a gRPC call's `/{service}/{method}`).
+    pub(crate) path: &'a str,
 }
 
 impl<'a> Target<'a> {
@@ -23,6 +25,7 @@ impl<'a> Target<'a> {
             scheme,
             host: uri.host().map(unbracket),
             port: uri.port_u16().or_else(|| default_port(scheme?)),
+            path: uri.path(),
         }
     }
 
@@ -33,6 +36,7 @@ impl<'a> Target<'a> {
             scheme: Some(url.scheme()),
             host: url.host_str().map(unbracket),
             port: url.port_or_known_default(),
+            path: url.path(),
         }
     }
 }
@@ -43,7 +47,8 @@ fn unbracket(host: &str) -> &str {
         .unwrap_or(host)
 }
 
-fn default_port(scheme: &str) -> Option<u16> {
+/// The port `scheme` uses when none is given.
+pub(crate) fn default_port(scheme: &str) -> Option<u16> {
     match scheme {
         "http" | "ws" => Some(80),
         "https" | "wss" => Some(443),

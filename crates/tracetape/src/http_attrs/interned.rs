@@ -37,11 +37,15 @@ pub(crate) const MAX_NAMES: usize = 4096;
 /// Span names kept so far, across threads.
 static NAMES_KEPT: AtomicUsize = AtomicUsize::new(0);
 
+/// Span names by route (or call path), then method (`None` for a call).
+type Names = HashMap<Box<str>, Vec<(Option<Method>, &'static str)>, BuildHasherDefault<Fnv>>;
+
 /// One thread's table.
 struct Table {
     slots: Vec<Option<Arc<str>>>,
-    /// `{method} {route}` by route, then method.
-    names: HashMap<Box<str>, Vec<(Method, &'static str)>, BuildHasherDefault<Fnv>>,
+    /// `{method} {route}` by route, then method; a gRPC call's name,
+    /// its path, under no method.
+    names: Names,
 }
 
 /// FNV-1a: a few instructions per byte for the short strings kept here,
@@ -104,23 +108,33 @@ pub(crate) fn shared(text: &str) -> Arc<str> {
 }
 
 /// The span name `{method} {route}`, kept for the process once built
-/// (up to [`MAX_NAMES`]), else built for this request.
+/// (while fewer than [`MAX_NAMES`] are).
 pub(crate) fn span_name(method: Method, route: &str) -> Cow<'static, str> {
-    let built = || {
+    kept_name(Some(method), route, || {
         let method = method.span_name();
         let mut name = String::with_capacity(method.len() + 1 + route.len());
         name.push_str(method);
         name.push(' ');
         name.push_str(route);
         name
-    };
+    })
+}
+
+/// The span name of a gRPC call, `package.Service/Method` (its path
+/// without the leading `/`), kept like a route's.
+pub(crate) fn rpc_name(path: &str) -> Cow<'static, str> {
+    kept_name(None, path, || path.to_owned())
+}
+
+/// The name `built` makes for `method` and `key`, kept for the process.
+fn kept_name(method: Option<Method>, key: &str, built: impl Fn() -> String) -> Cow<'static, str> {
     TABLE.with(|table| {
         let Ok(mut table) = table.try_borrow_mut() else {
             return Cow::Owned(built());
         };
         if let Some(name) = table
             .names
-            .get(route)
+            .get(key)
             .and_then(|names| names.iter().find(|(m, _)| *m == method))
         {
             return Cow::Borrowed(name.1);
@@ -134,7 +148,7 @@ pub(crate) fn span_name(method: Method, route: &str) -> Cow<'static, str> {
         let name: &'static str = Box::leak(built().into_boxed_str());
         table
             .names
-            .entry(Box::from(route))
+            .entry(Box::from(key))
             .or_default()
             .push((method, name));
         Cow::Borrowed(name)

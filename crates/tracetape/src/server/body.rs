@@ -119,6 +119,11 @@ impl<B: Body> Body for ResponseBody<B> {
                 (frame, inner.is_end_stream())
             }
         };
+        if let (Some(Ok(frame)), Some(inflight)) = (&frame, this.inflight.as_mut())
+            && let Some(trailers) = frame.trailers_ref()
+        {
+            inflight.trailers(trailers);
+        }
         match &frame {
             None => end(this.inflight),
             Some(Ok(_)) if at_end => end(this.inflight),

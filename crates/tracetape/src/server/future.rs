@@ -166,7 +166,7 @@ where
                 if let Some(hook) = this.on_response.as_ref() {
                     hook::guarded("server.on_response", || hook.on_response(&response, &span));
                 }
-                inflight.set_status(response.status());
+                inflight.set_status(response.status(), response.headers());
                 let response = this.held.body(response);
                 Poll::Ready(Ok(response.map(|body| ResponseBody::traced(body, inflight))))
             }
@@ -181,7 +181,7 @@ where
                 let message = hook::panic_message(&*panic);
                 inflight.record_panic(message);
                 this.held.panicked(message);
-                inflight.set_status(StatusCode::INTERNAL_SERVER_ERROR);
+                inflight.set_status(StatusCode::INTERNAL_SERVER_ERROR, &http::HeaderMap::new());
                 let mut response = Response::new(ResponseBody::empty(inflight));
                 *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
                 this.held.head(response.headers_mut());

@@ -14,6 +14,7 @@ use opentelemetry_semantic_conventions::attribute::{
 
 use super::active::Counted;
 use super::metrics::{Instruments, Labels};
+use crate::grpc;
 
 pub(crate) struct InFlight {
     pub(crate) cx: Context,
@@ -24,6 +25,9 @@ pub(crate) struct InFlight {
     counted: Counted,
     status: Option<u16>,
     error: Option<Cow<'static, str>>,
+    /// A gRPC call's status, once the response's headers or trailers
+    /// said it.
+    grpc_status: Option<grpc::Code>,
 }
 
 impl std::fmt::Debug for InFlight {
@@ -53,15 +57,43 @@ impl InFlight {
             counted,
             status: None,
             error: None,
+            grpc_status: None,
         }
     }
 
-    /// Records the response status; 5xx makes the span an error.
-    pub(crate) fn set_status(&mut self, status: http::StatusCode) {
+    /// Whether the request is a gRPC call.
+    fn is_rpc(&self) -> bool {
+        self.labels
+            .as_ref()
+            .is_some_and(|labels| labels.rpc.is_some())
+    }
+
+    /// Records the response status; 5xx makes the span an error. A gRPC
+    /// call's outcome is its `grpc-status` instead: read here from a
+    /// trailers-only response's `headers`, else from the trailers
+    /// ([`trailers`](Self::trailers)); an HTTP status other than 200
+    /// means it was not answered as gRPC at all, an error.
+    pub(crate) fn set_status(&mut self, status: http::StatusCode, headers: &http::HeaderMap) {
         let code = status.as_u16();
+        if self.is_rpc() {
+            self.grpc_status = grpc::status(headers);
+            if status != http::StatusCode::OK {
+                self.error = Some(Cow::Owned(code.to_string()));
+            }
+            return;
+        }
         self.status = Some(code);
         if status.is_server_error() {
             self.error = Some(Cow::Owned(code.to_string()));
+        }
+    }
+
+    /// Reads a gRPC call's status from the response's trailers.
+    pub(crate) fn trailers(&mut self, trailers: &http::HeaderMap) {
+        if self.is_rpc()
+            && let Some(code) = grpc::status(trailers)
+        {
+            self.grpc_status = Some(code);
         }
     }
 
@@ -87,8 +119,24 @@ impl InFlight {
             return;
         };
         let elapsed = self.start.elapsed().as_secs_f64();
+        let rpc = labels.rpc.is_some();
         let mut attributes = labels.into_attributes();
         let span = self.cx.span();
+        if rpc {
+            // No status by the end: the handler failed (which `error`
+            // already says), else the client went away first.
+            let code = match (self.grpc_status.take(), &self.error) {
+                (Some(code), _) => code,
+                (None, Some(_)) => grpc::Code::Unknown,
+                (None, None) => grpc::Code::Cancelled,
+            };
+            let attribute = KeyValue::new(grpc::RPC_GRPC_STATUS_CODE, code.number());
+            span.set_attribute(attribute.clone());
+            attributes.push(attribute);
+            if self.error.is_none() && code.is_error(grpc::Side::Server) {
+                self.error = Some(Cow::Borrowed(code.name()));
+            }
+        }
         if let Some(code) = self.status {
             let attribute = KeyValue::new(HTTP_RESPONSE_STATUS_CODE, i64::from(code));
             span.set_attribute(attribute.clone());
@@ -101,9 +149,12 @@ impl InFlight {
             attributes.push(attribute);
         }
         span.end();
-        self.instruments
-            .duration
-            .record(elapsed, attributes.as_slice());
+        let duration = if rpc {
+            &self.instruments.rpc_duration
+        } else {
+            &self.instruments.duration
+        };
+        duration.record(elapsed, attributes.as_slice());
         self.instruments.active.end(&self.counted);
     }
 }

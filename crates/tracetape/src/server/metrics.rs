@@ -10,16 +10,19 @@ use opentelemetry_semantic_conventions::attribute::{
 use opentelemetry_semantic_conventions::metric::HTTP_SERVER_REQUEST_DURATION;
 
 use super::active::ActiveRequests;
+use crate::grpc;
 use crate::http_attrs::{DURATION_BOUNDARIES, Method};
 
-/// The most attributes a duration measurement carries: the four labels,
-/// the status code and the error type.
+/// The most attributes a duration measurement carries: the four labels
+/// (or a call's three), the status code and the error type.
 const DURATION_ATTRIBUTES: usize = 6;
 
 /// The instruments one server layer records into.
 #[derive(Debug)]
 pub(crate) struct Instruments {
     pub(crate) duration: Histogram<f64>,
+    /// `rpc.server.call.duration`.
+    pub(crate) rpc_duration: Histogram<f64>,
     pub(crate) active: Arc<ActiveRequests>,
 }
 
@@ -35,6 +38,12 @@ impl Instruments {
                 .with_description("Duration of HTTP server requests.")
                 .with_boundaries(DURATION_BOUNDARIES.to_vec())
                 .build(),
+            rpc_duration: meter
+                .f64_histogram(grpc::RPC_SERVER_CALL_DURATION)
+                .with_unit("s")
+                .with_description("Duration of gRPC calls served.")
+                .with_boundaries(DURATION_BOUNDARIES.to_vec())
+                .build(),
             active,
         }
     }
@@ -48,6 +57,9 @@ pub(crate) struct Labels {
     pub(crate) scheme: StringValue,
     pub(crate) route: Option<StringValue>,
     pub(crate) version: Option<&'static str>,
+    /// The gRPC call the request is, if it is one: measured as a call
+    /// (`rpc.server.call.duration`), not as an HTTP request.
+    pub(crate) rpc: Option<grpc::Call>,
 }
 
 impl Labels {
@@ -56,6 +68,12 @@ impl Labels {
     /// for the status code and error type that only the end knows.
     pub(crate) fn into_attributes(self) -> DurationAttributes {
         let mut attributes = DurationAttributes::new();
+        if let Some(call) = self.rpc {
+            for attribute in call.attributes() {
+                attributes.push(attribute);
+            }
+            return attributes;
+        }
         attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, self.method.attribute()));
         attributes.push(KeyValue::new(URL_SCHEME, self.scheme));
         if let Some(route) = self.route {

@@ -16,6 +16,7 @@ use opentelemetry_semantic_conventions::attribute::{
 use super::config::Config;
 use super::metrics::Labels;
 use super::{forwarded, peer, route};
+use crate::grpc;
 use crate::http_attrs::{Method, interned, protocol_version, redact_query};
 
 /// Room for every start attribute, plus the status and error set at the end.
@@ -29,11 +30,15 @@ pub(crate) struct Start {
 }
 
 pub(crate) fn start(config: &Config, parts: &Parts) -> Start {
+    let headers = &parts.headers;
+    let rpc = grpc::Call::of(headers, parts.uri.path());
     let method = Method::of(&parts.method);
     let route = route::route(config, parts);
-    let name = span_name(method, route.as_ref());
+    let name = match &rpc {
+        Some(call) => call.name.clone(),
+        None => span_name(method, route.as_ref()),
+    };
 
-    let headers = &parts.headers;
     let fwd = forwarded::forwarded(headers);
     let scheme = match forwarded::scheme(headers, &parts.uri, &fwd) {
         "http" => StringValue::from("http"),
@@ -43,23 +48,18 @@ pub(crate) fn start(config: &Config, parts: &Parts) -> Start {
     let version = protocol_version(parts.version);
 
     let mut attributes = Vec::with_capacity(ATTRIBUTES + config.capture_request.len());
-    attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, method.attribute()));
-    if method == Method::Other {
-        attributes.push(KeyValue::new(
-            HTTP_REQUEST_METHOD_ORIGINAL,
-            parts.method.as_str().to_owned(),
-        ));
-    }
-    attributes.push(KeyValue::new(URL_SCHEME, scheme.clone()));
-    attributes.push(KeyValue::new(URL_PATH, interned::value(parts.uri.path())));
-    if let Some(query) = parts.uri.query().filter(|q| !q.is_empty()) {
-        attributes.push(KeyValue::new(
-            URL_QUERY,
-            redact_query(query, &config.query_keys).into_owned(),
-        ));
-    }
-    if let Some(route) = &route {
-        attributes.push(KeyValue::new(HTTP_ROUTE, route.clone()));
+    match &rpc {
+        // A gRPC call is described as one: what the HTTP request under it
+        // says (POST, the path) is in the RPC attributes already.
+        Some(call) => attributes.extend(call.attributes()),
+        None => http_attributes(
+            config,
+            parts,
+            method,
+            &scheme,
+            route.as_ref(),
+            &mut attributes,
+        ),
     }
     if let Some(version) = version {
         attributes.push(KeyValue::new(NETWORK_PROTOCOL_VERSION, version));
@@ -98,7 +98,38 @@ pub(crate) fn start(config: &Config, parts: &Parts) -> Start {
             scheme,
             route,
             version,
+            rpc,
         },
+    }
+}
+
+/// The attributes of a plain HTTP request: method, scheme, path, query
+/// and route.
+fn http_attributes(
+    config: &Config,
+    parts: &Parts,
+    method: Method,
+    scheme: &StringValue,
+    route: Option<&StringValue>,
+    attributes: &mut Vec<KeyValue>,
+) {
+    attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, method.attribute()));
+    if method == Method::Other {
+        attributes.push(KeyValue::new(
+            HTTP_REQUEST_METHOD_ORIGINAL,
+            parts.method.as_str().to_owned(),
+        ));
+    }
+    attributes.push(KeyValue::new(URL_SCHEME, scheme.clone()));
+    attributes.push(KeyValue::new(URL_PATH, interned::value(parts.uri.path())));
+    if let Some(query) = parts.uri.query().filter(|q| !q.is_empty()) {
+        attributes.push(KeyValue::new(
+            URL_QUERY,
+            redact_query(query, &config.query_keys).into_owned(),
+        ));
+    }
+    if let Some(route) = route {
+        attributes.push(KeyValue::new(HTTP_ROUTE, route.clone()));
     }
 }
 

@@ -1,0 +1,102 @@
+//! gRPC calls told apart from other HTTP requests, for both layers: a
+//! request whose `content-type` is `application/grpc` (or
+//! `application/grpc+proto`, `+json`, …) is a call of the method its path
+//! names, `/{package.Service}/{Method}`, and its outcome is the
+//! `grpc-status` of the response's trailers (or of its headers, for a
+//! trailers-only answer), not the HTTP status.
+//!
+//! Spans and metrics of a call follow the RPC semantic conventions as
+//! OpenTelemetry's gRPC instrumentations emit them (semantic conventions
+//! 1.37): span name `{rpc.service}/{rpc.method}`, `rpc.system` `grpc`,
+//! `rpc.service`, `rpc.method`, `rpc.grpc.status_code` (an integer), and
+//! `rpc.server.call.duration` / `rpc.client.call.duration` in seconds.
+
+mod status;
+
+pub(crate) use status::{Code, Side};
+
+use std::borrow::Cow;
+
+use http::HeaderMap;
+use opentelemetry::{KeyValue, StringValue};
+
+use crate::http_attrs::interned;
+
+/// `rpc.system`.
+pub(crate) const RPC_SYSTEM: &str = "rpc.system";
+/// `rpc.service`: the service's full name, package included.
+pub(crate) const RPC_SERVICE: &str = "rpc.service";
+/// `rpc.method`: the method's name within its service.
+pub(crate) const RPC_METHOD: &str = "rpc.method";
+/// `rpc.grpc.status_code`: the numeric status.
+pub(crate) const RPC_GRPC_STATUS_CODE: &str = "rpc.grpc.status_code";
+/// The server's call duration, in seconds.
+pub(crate) const RPC_SERVER_CALL_DURATION: &str = "rpc.server.call.duration";
+/// The client's call duration, in seconds.
+pub(crate) const RPC_CLIENT_CALL_DURATION: &str = "rpc.client.call.duration";
+
+/// `rpc.system` of every call here.
+const GRPC: &str = "grpc";
+
+/// Which method a gRPC request calls.
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    /// `package.Service`.
+    pub(crate) service: StringValue,
+    /// `Method`.
+    pub(crate) method: StringValue,
+    /// `package.Service/Method`: the span's name.
+    pub(crate) name: Cow<'static, str>,
+}
+
+impl Call {
+    /// The call `headers` and `path` make, when the content type is
+    /// gRPC's. A path without a `/` between service and method is kept
+    /// whole as the service, with an empty method.
+    pub(crate) fn of(headers: &HeaderMap, path: &str) -> Option<Self> {
+        if !is_grpc(headers) {
+            return None;
+        }
+        let name = path.strip_prefix('/').unwrap_or(path);
+        let (service, method) = name.split_once('/').unwrap_or((name, ""));
+        Some(Self {
+            service: interned::value(service),
+            method: interned::value(method),
+            name: interned::rpc_name(name),
+        })
+    }
+
+    /// The attributes every span and measurement of the call carries:
+    /// `rpc.system`, `rpc.service`, `rpc.method`.
+    pub(crate) fn attributes(&self) -> [KeyValue; 3] {
+        [
+            KeyValue::new(RPC_SYSTEM, GRPC),
+            KeyValue::new(RPC_SERVICE, self.service.clone()),
+            KeyValue::new(RPC_METHOD, self.method.clone()),
+        ]
+    }
+}
+
+/// Whether `headers` say the body is gRPC's: `application/grpc`, alone
+/// or followed by `+` or `;` and more.
+pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
+    const GRPC_TYPE: &[u8] = b"application/grpc";
+    let Some(value) = headers.get(http::header::CONTENT_TYPE) else {
+        return false;
+    };
+    let value = value.as_bytes();
+    value
+        .get(..GRPC_TYPE.len())
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case(GRPC_TYPE))
+        && matches!(value.get(GRPC_TYPE.len()), None | Some(b'+' | b';'))
+}
+
+/// The `grpc-status` in `headers` (a response's trailers, or a
+/// trailers-only response's headers), when there is one to read.
+pub(crate) fn status(headers: &HeaderMap) -> Option<Code> {
+    let value = headers.get("grpc-status")?.to_str().ok()?;
+    value.trim().parse::<u16>().ok().map(Code::from_number)
+}
+
+#[cfg(all(test, feature = "grpc"))]
+mod tests;
