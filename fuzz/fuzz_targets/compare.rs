@@ -55,6 +55,7 @@ fuzz_target!(|data: &[u8]| {
                 truncated: false,
                 size: body.len() as u64,
             },
+            trailers: Vec::new(),
         }
     };
     let (expected, actual) = (response(first), response(second));

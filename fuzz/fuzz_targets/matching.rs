@@ -72,6 +72,7 @@ fn recording(method: &str, url: &str, body: &[u8]) -> Recording {
             status: 200,
             headers: Vec::new(),
             body: BodyRecord::default(),
+            trailers: Vec::new(),
         }),
         error: None,
     };

@@ -73,6 +73,7 @@ pub(crate) fn json_response(status: u16, body: &str) -> ResponseRecord {
             truncated: false,
             size: body.len() as u64,
         },
+        trailers: Vec::new(),
     }
 }
 

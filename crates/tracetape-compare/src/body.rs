@@ -213,6 +213,7 @@ mod tests {
             status: 200,
             headers: headers.iter().map(|(n, v)| header(n, v)).collect(),
             body,
+            trailers: Vec::new(),
         }
     }
 

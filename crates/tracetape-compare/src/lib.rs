@@ -123,6 +123,7 @@
 //!             truncated: false,
 //!             size: body.len() as u64,
 //!         },
+//!         trailers: Vec::new(),
 //!     }
 //! }
 //!

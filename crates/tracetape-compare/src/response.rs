@@ -24,6 +24,7 @@ use tracetape::record::ResponseRecord;
 ///             truncated: false,
 ///             size: json.len() as u64,
 ///         },
+///         trailers: Vec::new(),
 ///     }
 /// }
 ///
@@ -83,6 +84,7 @@ mod tests {
             status,
             headers: vec![header("content-type", content_type)],
             body: whole(body),
+            trailers: Vec::new(),
         }
     }
 

@@ -126,6 +126,7 @@ fn recording() -> Recording {
                 status: 200,
                 headers: Vec::new(),
                 body: BodyRecord::default(),
+                trailers: Vec::new(),
             }),
             error: None,
         }],

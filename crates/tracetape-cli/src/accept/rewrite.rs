@@ -236,6 +236,7 @@ fn expected(
         status: replayed.status,
         headers,
         body,
+        trailers: Vec::new(),
     }
 }
 

@@ -197,6 +197,7 @@ impl Sender {
                     status,
                     headers,
                     body,
+                    trailers: Vec::new(),
                 },
                 log,
             })

@@ -169,6 +169,7 @@ mod tests {
                 truncated: size > bytes.len() as u64,
                 size,
             },
+            trailers: Vec::new(),
         };
         show(
             &response.body,

@@ -175,6 +175,7 @@ pub fn exchange(
             status,
             headers: Vec::new(),
             body: BodyRecord::default(),
+            trailers: Vec::new(),
         }),
         error: None,
     }

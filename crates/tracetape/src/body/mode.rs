@@ -50,11 +50,9 @@ impl<B: Body> LayerBody<B> {
         }
     }
 
-    /// Recorded bytes served again, in chunks (replay mode).
-    pub(crate) fn replayed(bytes: Bytes) -> Self {
-        Self::mode(ModeBody::Replayed {
-            body: ReplayedBody::new(bytes),
-        })
+    /// A recorded body served again (replay mode).
+    pub(crate) fn replayed(body: ReplayedBody) -> Self {
+        Self::mode(ModeBody::Replayed { body })
     }
 }
 

@@ -132,24 +132,13 @@ impl Attempt {
                 head.method.as_str().to_owned(),
             ));
         }
-        // A request that names no server (a tonic channel's) went to the
-        // layer's origin.
-        let origin = config
-            .origin
-            .as_ref()
-            .filter(|_| head.target.host.is_none());
-        let host = head.target.host.or(origin.map(|o| o.host.as_str()));
-        if let Some(host) = host {
+        if let Some(host) = head.target.host {
             labels.push(KeyValue::new(SERVER_ADDRESS, interned::value(host)));
         }
-        if let Some(port) = head.target.port.or(origin.and_then(|o| o.port)) {
+        if let Some(port) = head.target.port {
             labels.push(KeyValue::new(SERVER_PORT, i64::from(port)));
         }
-        let scheme = head
-            .target
-            .scheme
-            .or(origin.and_then(|o| o.scheme.as_deref()));
-        if let Some(scheme) = scheme.filter(|_| rpc.is_none()) {
+        if let Some(scheme) = head.target.scheme.filter(|_| rpc.is_none()) {
             labels.push(KeyValue::new(URL_SCHEME, scheme_value(scheme)));
         }
         if let Some(version) = protocol_version(head.version).filter(|_| rpc.is_none()) {

@@ -101,27 +101,35 @@ impl Config {
     }
 }
 
-/// The server requests without one of their own go to.
+/// The server requests that name none go to: a scheme and authority.
 #[derive(Debug, Clone)]
 pub(crate) struct Origin {
-    pub(crate) scheme: Option<String>,
-    pub(crate) host: String,
-    pub(crate) port: Option<u16>,
+    scheme: http::uri::Scheme,
+    authority: http::uri::Authority,
 }
 
 impl Origin {
-    /// The origin `uri` names; `None` when it names no host.
+    /// The origin `uri` names (`http` when it names no scheme); `None`
+    /// when it names no host.
     pub(crate) fn of(uri: &http::Uri) -> Option<Self> {
-        let host = uri.host()?;
-        let host = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host);
-        let scheme = uri.scheme_str();
         Some(Self {
-            scheme: scheme.map(str::to_owned),
-            host: host.to_owned(),
-            port: uri.port_u16().or_else(|| super::url::default_port(scheme?)),
+            scheme: uri.scheme().cloned().unwrap_or(http::uri::Scheme::HTTP),
+            authority: uri.authority()?.clone(),
         })
+    }
+
+    /// `uri` with this origin when it has none of its own.
+    pub(crate) fn complete(&self, uri: &http::Uri) -> Option<http::Uri> {
+        if uri.authority().is_some() {
+            return None;
+        }
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(self.scheme.clone());
+        parts.authority = Some(self.authority.clone());
+        parts.path_and_query = uri
+            .path_and_query()
+            .cloned()
+            .or_else(|| Some(http::uri::PathAndQuery::from_static("/")));
+        http::Uri::from_parts(parts).ok()
     }
 }

@@ -82,11 +82,12 @@ impl TraceLayer {
         self
     }
 
-    /// Where requests that name no server go: their spans say this
-    /// server (`server.address`, `server.port`). A tonic channel's
-    /// requests carry only their path (the channel adds its endpoint's
-    /// origin below the layer), so give the layer the endpoint's URI;
-    /// [`grpc`](Self::grpc) shows it.
+    /// Where requests that name no server go: the layer gives such a
+    /// request this scheme and authority before anything else, so its
+    /// span (`server.address`, `server.port`) and its recording say
+    /// where it went. A tonic channel's requests carry only their path
+    /// (the channel adds its endpoint's origin below the layer), so give
+    /// the layer the endpoint's URI; [`grpc`](Self::grpc) shows it.
     pub fn with_origin(mut self, origin: &http::Uri) -> Self {
         self.config_mut().origin = Origin::of(origin);
         self

@@ -15,7 +15,7 @@ use super::service::BoxError;
 use crate::body::LayerBody;
 use crate::record::header_records;
 use crate::replay::matching::LiveCall;
-use crate::replay::{ReplayError, response_parts};
+use crate::replay::{ReplayError, ReplayedBody, response_parts};
 
 pub(crate) use crate::replay::ReplayScope;
 
@@ -40,7 +40,7 @@ async fn answer(
     headers: &HeaderMap,
     extensions: &Extensions,
     body: Bytes,
-) -> Result<(StatusCode, HeaderMap, Bytes), ReplayError> {
+) -> Result<(StatusCode, HeaderMap, ReplayedBody), ReplayError> {
     let mut call = LiveCall::new(method.as_str(), url)
         .with_headers(header_records(headers))
         .with_body(body);
@@ -52,7 +52,9 @@ async fn answer(
 
 /// A call of the tower client answered from the recording: `Send`, like
 /// the futures of the clients it stands in for.
-pub(crate) struct Replayed(Pin<Box<dyn Future<Output = Result<Response<Bytes>, BoxError>> + Send>>);
+pub(crate) struct Replayed(
+    Pin<Box<dyn Future<Output = Result<Response<ReplayedBody>, BoxError>> + Send>>,
+);
 
 impl std::fmt::Debug for Replayed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -126,7 +128,7 @@ pub(crate) async fn reqwest_call(
     let mut response = Response::builder()
         .status(status)
         .url(request.url().clone())
-        .body(reqwest::Body::wrap(crate::replay::ReplayedBody::new(body)))
+        .body(reqwest::Body::wrap(body))
         .unwrap_or_default();
     *response.headers_mut() = headers;
     Ok(reqwest::Response::from(response))

@@ -80,6 +80,16 @@ where
 
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
         let (mut parts, body) = request.into_parts();
+        // A request that names no server (a tonic channel's) goes to the
+        // layer's origin, and says so in its span and recording.
+        if let Some(uri) = self
+            .config
+            .origin
+            .as_ref()
+            .and_then(|o| o.complete(&parts.uri))
+        {
+            parts.uri = uri;
+        }
         let replay = replay::scope(&self.config);
         let attempt = {
             let head = Head {

@@ -100,6 +100,15 @@ fn async_stream(asked: i32, release: Arc<Notify>) -> NoteStream {
 
 /// Serves `test.Notes` behind the server layer over HTTP/2 on loopback.
 async fn serve(harness: &Harness, release: Arc<Notify>) -> SocketAddr {
+    serve_with(harness, release, || {}).await
+}
+
+/// As [`serve`], running `each` as each call comes in.
+async fn serve_with(
+    harness: &Harness,
+    release: Arc<Notify>,
+    each: impl Fn() + Clone + Send + Sync + 'static,
+) -> SocketAddr {
     let layer = TraceLayer::new()
         .with_tracer_provider(harness.tracer_provider.clone())
         .with_meter_provider(&harness.meter_provider)
@@ -109,9 +118,13 @@ async fn serve(harness: &Harness, release: Arc<Notify>) -> SocketAddr {
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             let release = release.clone();
+            let each = each.clone();
             let service = tower::ServiceBuilder::new()
                 .layer(layer.clone())
-                .service_fn(move |request| notes(request, release.clone()));
+                .service_fn(move |request| {
+                    each();
+                    notes(request, release.clone())
+                });
             tokio::spawn(async move {
                 let service = hyper_util::service::TowerToHyperService::new(service);
                 let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
@@ -464,4 +477,178 @@ async fn a_client_span_of_a_stream_ends_with_the_stream_or_its_cancellation() {
             .iter()
             .all(|span| span.status == SpanStatus::Unset)
     );
+}
+
+/// Record, then replay with the dependency never reached: gRPC calls made
+/// by a request's handler are recorded with their trailers, and tonic
+/// takes the replayed answers (a status it reads from the trailers, a
+/// status sent trailers-only, a stream) as it took the real ones.
+#[cfg(feature = "record-replay")]
+mod record_replay {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::Router;
+    use axum::extract::State;
+    use axum::routing::get;
+
+    use super::*;
+    use crate::record::testing::Collected;
+    use crate::record::{ExchangeKind, RecordSettings, Recorder};
+    use crate::replay::{REPLAY_HEADER, ReplayId, Replayer};
+
+    /// What `/run` hands its gRPC client: the channel's layer.
+    #[derive(Clone)]
+    struct Front {
+        backend: SocketAddr,
+        layer: client::GrpcTraceLayer,
+    }
+
+    /// `/run`: a unary call answered, one failing with NOT_FOUND, and a
+    /// stream of two notes, through the client layer.
+    async fn run(State(front): State<Front>) -> String {
+        let endpoint =
+            tonic::transport::Endpoint::from_shared(format!("http://{}", front.backend)).unwrap();
+        // Lazy: in replay nothing below the layer is ever called.
+        let channel = endpoint.connect_lazy();
+        let layer = front.layer.clone();
+        let mut grpc =
+            tonic::client::Grpc::new(tower::ServiceBuilder::new().layer(layer).service(channel));
+        let said = say(&mut grpc, 0).await.map(|note| note.text);
+        let missing = say(&mut grpc, GrpcCode::NotFound as i32)
+            .await
+            .map(|note| note.text);
+        let mut stream = count(&mut grpc, 2).await;
+        let mut counted = Vec::new();
+        while let Some(note) = stream.message().await.unwrap() {
+            counted.push(note.code);
+        }
+        format!(
+            "{said:?} {:?} {counted:?}",
+            missing.map_err(|status| status.code())
+        )
+    }
+
+    async fn serve_front(front: Front, server: TraceLayer) -> SocketAddr {
+        let app = Router::new()
+            .route("/run", get(run))
+            .with_state(front)
+            .layer(server);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        addr
+    }
+
+    /// The backend, counting the calls it gets.
+    async fn counted_backend(harness: &Harness) -> (SocketAddr, Arc<AtomicUsize>) {
+        let release = Arc::new(Notify::new());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = calls.clone();
+        let addr = serve_with(harness, release.clone(), move || {
+            seen.fetch_add(1, Ordering::SeqCst);
+            // Every stream may end at once.
+            release.notify_one();
+        })
+        .await;
+        (addr, calls)
+    }
+
+    #[tokio::test]
+    async fn grpc_calls_recorded_with_their_trailers_replay_without_the_dependency() {
+        let harness = Harness::new();
+        let (backend, calls) = counted_backend(&harness).await;
+        let collected = Collected::new("front");
+        let recorder: Recorder = collected.recorder(&RecordSettings::default());
+        let front = Front {
+            backend,
+            layer: client::TraceLayer::new()
+                .with_tracer_provider(harness.tracer_provider.clone())
+                .with_origin(&format!("http://{backend}").parse().unwrap())
+                .grpc(),
+        };
+        let server = TraceLayer::new().with_tracer_provider(harness.tracer_provider.clone());
+        let addr = serve_front(front.clone(), server.clone().with_recorder(recorder)).await;
+        let recorded = reqwest::get(format!("http://{addr}/run"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(recorded, r#"Ok("hello") Err(NotFound) [1, 2]"#);
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+
+        let recording = collected.wait_for_one().await;
+        let grpc_calls: Vec<_> = recording
+            .exchanges
+            .iter()
+            .filter(|exchange| exchange.kind == ExchangeKind::Client)
+            .collect();
+        assert_eq!(grpc_calls.len(), 3, "{recording:#?}");
+        // Where the channel went, though its requests named no server.
+        assert_eq!(
+            grpc_calls[0].request.url,
+            format!("http://{backend}/test.Notes/Say")
+        );
+        let status = |exchange: &crate::record::Exchange| {
+            let response = exchange.response.as_ref().unwrap();
+            response
+                .trailers
+                .iter()
+                .chain(&response.headers)
+                .find(|header| header.name == "grpc-status")
+                .map(|header| String::from_utf8_lossy(&header.value).into_owned())
+        };
+        assert_eq!(status(grpc_calls[0]).as_deref(), Some("0"));
+        assert!(
+            grpc_calls[0]
+                .response
+                .as_ref()
+                .unwrap()
+                .trailers
+                .iter()
+                .any(|h| h.name == "grpc-status"),
+            "a unary answer's status is in its trailers: {:#?}",
+            grpc_calls[0]
+        );
+        assert_eq!(status(grpc_calls[1]).as_deref(), Some("5"));
+        assert_eq!(status(grpc_calls[2]).as_deref(), Some("0"));
+
+        // Replay, from the file the recording is written to.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("run.json"),
+            recording.to_otlp_json().unwrap(),
+        )
+        .unwrap();
+        let settings = RecordSettings {
+            dir: dir.path().to_owned(),
+            ..RecordSettings::default()
+        };
+        let replayer = Replayer::load(&settings, "front").unwrap();
+        let id = ReplayId::of(&recording).unwrap();
+        let replaying = Front {
+            backend,
+            layer: client::TraceLayer::new()
+                .with_tracer_provider(harness.tracer_provider.clone())
+                .with_origin(&format!("http://{backend}").parse().unwrap())
+                .with_replayer(replayer.clone())
+                .grpc(),
+        };
+        let addr = serve_front(replaying, server.with_replayer(replayer)).await;
+        let replayed = reqwest::Client::new()
+            .get(format!("http://{addr}/run"))
+            .header(REPLAY_HEADER, id.to_string())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(replayed, recorded);
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            3,
+            "the backend was called in replay"
+        );
+    }
 }

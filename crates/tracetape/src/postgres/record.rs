@@ -170,6 +170,7 @@ pub(crate) fn finish(pending: Pending, operation: &Operation, server: &Server<'_
                 },
                 limit,
             ),
+            trailers: Vec::new(),
         }),
         error: None,
     };

@@ -180,6 +180,7 @@ impl CaptureSink {
         self.finish(BodyCapture {
             body,
             end: BodyEnd::Complete,
+            trailers: Vec::new(),
         });
     }
 }
@@ -208,6 +209,7 @@ impl BodySink for CaptureSink {
                 Side::Response => {
                     if let Some(response) = exchange.response.as_mut() {
                         response.body = capture.body;
+                        response.trailers = capture.trailers;
                     }
                 }
             }

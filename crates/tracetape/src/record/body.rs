@@ -16,8 +16,8 @@ use bytes::{Buf, Bytes};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use super::BodyRecord;
 use super::budget::Held;
+use super::{BodyRecord, HeaderRecord};
 
 /// The first allocation for a body whose size is not known in advance,
 /// unless the limit is smaller. Later growth doubles, up to the limit.
@@ -63,6 +63,9 @@ pub struct BodyCapture {
     pub body: BodyRecord,
     /// How the body ended.
     pub end: BodyEnd,
+    /// The trailers that followed the data, in order; empty when there
+    /// were none.
+    pub trailers: Vec<HeaderRecord>,
 }
 
 /// Receives the capture of a [`TeeBody`], exactly once, when the body ends,
@@ -227,6 +230,9 @@ where
                 if let Some(data) = frame.data_ref() {
                     this.capture.data(data, this.inner.size_hint(), last);
                 }
+                if let Some(trailers) = frame.trailers_ref() {
+                    this.capture.trailers = super::capture::header_records(trailers);
+                }
                 if last {
                     deliver(this.sink, this.capture, BodyEnd::Complete);
                 }
@@ -254,9 +260,12 @@ where
 /// Hands the capture to the sink, unless that has happened already.
 fn deliver<S: BodySink>(sink: &mut Option<S>, capture: &mut Capture, end: BodyEnd) {
     if let Some(sink) = sink.take() {
+        let mut capture = std::mem::take(capture);
+        let trailers = std::mem::take(&mut capture.trailers);
         let capture = BodyCapture {
-            body: std::mem::take(capture).into_record(),
+            body: capture.into_record(),
             end,
+            trailers,
         };
         // Nothing to do about a panicking sink but to report it: the body
         // itself must go on (or finish dropping) regardless.
@@ -281,6 +290,8 @@ struct Capture {
     /// Where the buffer's bytes are taken from, in record mode (see
     /// `budget.rs`).
     held: Option<Arc<Held>>,
+    /// The body's trailers, once its trailers frame has passed.
+    trailers: Vec<HeaderRecord>,
 }
 
 impl Capture {
@@ -290,6 +301,7 @@ impl Capture {
             limit,
             size: 0,
             held,
+            trailers: Vec::new(),
         }
     }
 

@@ -53,6 +53,7 @@ pub(crate) fn response_record(parts: &response::Parts, body: BodyRecord) -> Resp
         status: parts.status.as_u16(),
         headers: header_records(&parts.headers),
         body,
+        trailers: Vec::new(),
     }
 }
 
@@ -153,6 +154,7 @@ mod tests {
                 status: 201,
                 headers: vec![header("set-cookie", b"a=1"), header("set-cookie", b"b=2")],
                 body: truncated,
+                trailers: Vec::new(),
             }
         );
     }

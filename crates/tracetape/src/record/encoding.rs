@@ -41,6 +41,7 @@ pub const MAX_DECODED_BODY_BYTES: usize = 64 * 1024 * 1024;
 ///         truncated: false,
 ///         size: 6,
 ///     },
+///     trailers: Vec::new(),
 /// };
 /// match response.decoded_body() {
 ///     Err(DecodeBodyError::Unsupported { encoding }) => assert_eq!(encoding, "br"),
@@ -130,6 +131,7 @@ impl ResponseRecord {
     ///     status: 200,
     ///     headers: Vec::new(),
     ///     body: BodyRecord { bytes: Bytes::from_static(b"ok"), truncated: false, size: 2 },
+    ///     trailers: Vec::new(),
     /// };
     /// let body = response.decoded_body()?;
     /// assert!(matches!(body, std::borrow::Cow::Borrowed(b"ok")));
@@ -318,6 +320,7 @@ mod tests {
             status: 200,
             headers,
             body,
+            trailers: Vec::new(),
         }
     }
 

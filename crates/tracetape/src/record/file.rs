@@ -387,6 +387,7 @@ fn decode_exchange(
                 key::RESPONSE_BODY_SIZE,
                 key::RESPONSE_BODY_TRUNCATED,
             ])?,
+            trailers: attributes.headers(key::RESPONSE_TRAILERS)?,
         }),
     };
 

@@ -17,7 +17,7 @@ use std::fmt;
 /// assert!(newer_minor.is_readable());
 /// let next_major = FormatVersion::new(FormatVersion::CURRENT.major + 1, 0);
 /// assert!(!next_major.is_readable());
-/// assert_eq!(FormatVersion::CURRENT.to_string(), "1.1");
+/// assert_eq!(FormatVersion::CURRENT.to_string(), "1.2");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FormatVersion {
@@ -28,8 +28,8 @@ pub struct FormatVersion {
 }
 
 impl FormatVersion {
-    /// The version this build writes: `1.0`.
-    pub const CURRENT: FormatVersion = FormatVersion::new(1, 1);
+    /// The version this build writes: `1.2`.
+    pub const CURRENT: FormatVersion = FormatVersion::new(1, 2);
 
     /// The version `major.minor`.
     pub const fn new(major: u32, minor: u32) -> Self {
@@ -106,6 +106,9 @@ pub(crate) mod span {
     pub(crate) const STATUS_CODE: &str = "http.response.status_code";
     /// The response headers (array of `{name, value}` kvlists).
     pub(crate) const RESPONSE_HEADERS: &str = "tracetape.http.response.headers";
+    /// The response trailers, when it had any (array of `{name, value}`
+    /// kvlists). Since format 1.2.
+    pub(crate) const RESPONSE_TRAILERS: &str = "tracetape.http.response.trailers";
     /// The response body bytes kept (bytes).
     pub(crate) const RESPONSE_BODY: &str = "tracetape.http.response.body";
     /// More response body bytes crossed the wire than were kept (bool).

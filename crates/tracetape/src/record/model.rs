@@ -50,6 +50,9 @@ pub struct ResponseRecord {
     pub headers: Vec<HeaderRecord>,
     /// The body.
     pub body: BodyRecord,
+    /// The trailers that followed the body, in order (a gRPC call's
+    /// `grpc-status` and `grpc-message`); empty when there were none.
+    pub trailers: Vec<HeaderRecord>,
 }
 
 /// Which side of the wire an exchange was seen from.

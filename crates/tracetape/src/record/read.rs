@@ -537,7 +537,7 @@ mod tests {
         let store = RecordingStore::new(tmp.path());
         put(tmp.path(), "1.json", &rich_recording());
         let json = String::from_utf8(rich_recording().to_otlp_json().unwrap()).unwrap();
-        let newer = json.replace(r#"{"stringValue":"1.1"}"#, r#"{"stringValue":"3.1"}"#);
+        let newer = json.replace(r#"{"stringValue":"1.2"}"#, r#"{"stringValue":"3.1"}"#);
         assert_ne!(json, newer);
         let path = tmp.path().join("2.json");
         fs::write(&path, newer).unwrap();
@@ -552,7 +552,7 @@ mod tests {
             chain(err),
             format!(
                 "failed to read recording {}: the recording is in format 3.1, newer than this \
-                 build of tracetape reads (format 1.1); upgrade tracetape to read it",
+                 build of tracetape reads (format 1.2); upgrade tracetape to read it",
                 path.display()
             )
         );

@@ -67,6 +67,7 @@ pub(crate) fn rich_recording() -> Recording {
                 header("set-cookie", b"b=2"),
             ],
             body: whole(br#"{"ok":true}"#),
+            trailers: Vec::new(),
         }),
         error: None,
     };
@@ -92,6 +93,7 @@ pub(crate) fn rich_recording() -> Recording {
                 truncated: true,
                 size: 5 * 1024 * 1024,
             },
+            trailers: Vec::new(),
         }),
         error: None,
     };
@@ -130,6 +132,7 @@ pub(crate) fn rich_recording() -> Recording {
             status: 204,
             headers: Vec::new(),
             body: BodyRecord::default(),
+            trailers: Vec::new(),
         }),
         error: None,
     };
@@ -165,6 +168,7 @@ pub(crate) fn background_recording(trace: u128) -> Recording {
                 status: 200,
                 headers: Vec::new(),
                 body: whole(b"{}"),
+                trailers: Vec::new(),
             }),
             error: None,
         }],

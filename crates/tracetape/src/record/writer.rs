@@ -563,7 +563,7 @@ fn approximate_size(recording: &Recording) -> u64 {
         .map(|exchange| {
             let request = &exchange.request;
             let response = exchange.response.as_ref().map_or(0, |response| {
-                headers(&response.headers) + response.body.bytes.len()
+                headers(&response.headers) + headers(&response.trailers) + response.body.bytes.len()
             });
             256 + exchange.name.len()
                 + request.method.len()

@@ -1,5 +1,5 @@
 //! [`ReplayedBody`]: a recorded body served again, in chunks, as a
-//! streamed body would arrive.
+//! streamed body would arrive, then its recorded trailers.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -7,15 +7,18 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 
 /// A replayed body is served in pieces of this size at most.
 const CHUNK: usize = 16 * 1024;
 
-/// Recorded bytes served as a body, in chunks of at most 16 KiB.
+/// Recorded bytes served as a body, in chunks of at most 16 KiB, then
+/// the recorded trailers, if there were any.
 #[derive(Debug, Default)]
 pub(crate) struct ReplayedBody {
     chunks: VecDeque<Bytes>,
+    trailers: Option<HeaderMap>,
 }
 
 impl ReplayedBody {
@@ -24,7 +27,16 @@ impl ReplayedBody {
         while !bytes.is_empty() {
             chunks.push_back(bytes.split_to(bytes.len().min(CHUNK)));
         }
-        Self { chunks }
+        Self {
+            chunks,
+            trailers: None,
+        }
+    }
+
+    /// The body followed by `trailers` (none when empty).
+    pub(crate) fn with_trailers(mut self, trailers: HeaderMap) -> Self {
+        self.trailers = (!trailers.is_empty()).then_some(trailers);
+        self
     }
 }
 
@@ -36,11 +48,18 @@ impl Body for ReplayedBody {
         mut self: Pin<&mut Self>,
         _: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        Poll::Ready(self.chunks.pop_front().map(|chunk| Ok(Frame::data(chunk))))
+        let frame = match self.chunks.pop_front() {
+            Some(chunk) => Frame::data(chunk),
+            None => match self.trailers.take() {
+                Some(trailers) => Frame::trailers(trailers),
+                None => return Poll::Ready(None),
+            },
+        };
+        Poll::Ready(Some(Ok(frame)))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.chunks.is_empty()
+        self.chunks.is_empty() && self.trailers.is_none()
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -72,5 +91,17 @@ mod tests {
         assert_eq!(all, bytes);
         assert!(body.is_end_stream());
         assert!(ReplayedBody::new(Bytes::new()).is_end_stream());
+    }
+
+    #[tokio::test]
+    async fn trailers_follow_the_last_chunk() {
+        let mut trailers = HeaderMap::new();
+        trailers.insert("grpc-status", http::HeaderValue::from_static("5"));
+        let body =
+            ReplayedBody::new(Bytes::from_static(b"message")).with_trailers(trailers.clone());
+        assert!(!body.is_end_stream());
+        let collected = body.collect().await.unwrap();
+        assert_eq!(collected.trailers(), Some(&trailers));
+        assert_eq!(collected.to_bytes(), "message");
     }
 }

@@ -61,6 +61,7 @@ fn exchange(
                 truncated: false,
                 size: body.len() as u64,
             },
+            trailers: Vec::new(),
         }),
         error: None,
     }

@@ -6,15 +6,14 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
-use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use opentelemetry::Context;
 
 use super::matching::{LiveCall, MockSession, NoMatch, Outcome};
 use super::polls::TaskPolls;
 use super::turns::Seat;
-use super::{Late, PollTimes, ReplayLog, Replayer};
-use crate::record::ResponseRecord;
+use super::{Late, PollTimes, ReplayLog, ReplayedBody, Replayer};
+use crate::record::{HeaderRecord, ResponseRecord};
 
 /// Why a replayed call got no recorded response.
 #[derive(Debug, thiserror::Error)]
@@ -320,14 +319,22 @@ impl Drop for ScopeInner {
 }
 
 /// The status, headers and body a recorded response is served with. The
-/// body is served as recorded (still encoded as its headers say); its
-/// length is the body's own, so recorded `content-length` and
-/// `transfer-encoding` headers are left out, and so are headers that
-/// cannot be sent again.
-pub(crate) fn response_parts(record: &ResponseRecord) -> (StatusCode, HeaderMap, Bytes) {
+/// body is served as recorded (still encoded as its headers say), then
+/// its trailers (a gRPC call's status); its length is the body's own, so
+/// recorded `content-length` and `transfer-encoding` headers are left
+/// out, and so are headers that cannot be sent again.
+pub(crate) fn response_parts(record: &ResponseRecord) -> (StatusCode, HeaderMap, ReplayedBody) {
     let status = StatusCode::from_u16(record.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut headers = HeaderMap::with_capacity(record.headers.len());
-    for header in &record.headers {
+    let headers = header_map(&record.headers);
+    let body =
+        ReplayedBody::new(record.body.bytes.clone()).with_trailers(header_map(&record.trailers));
+    (status, headers, body)
+}
+
+/// Recorded headers as sent again, but for the framing ones.
+fn header_map(records: &[HeaderRecord]) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(records.len());
+    for header in records {
         if header.name == "content-length" || header.name == "transfer-encoding" {
             continue;
         }
@@ -338,5 +345,5 @@ pub(crate) fn response_parts(record: &ResponseRecord) -> (StatusCode, HeaderMap,
             headers.append(name, value);
         }
     }
-    (status, headers, record.body.bytes.clone())
+    headers
 }

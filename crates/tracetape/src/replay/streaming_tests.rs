@@ -92,6 +92,7 @@ async fn relay(front: SocketAddr, replay: Option<&ReplayId>) -> ResponseRecord {
             bytes,
             truncated: false,
         },
+        trailers: Vec::new(),
     }
 }
 

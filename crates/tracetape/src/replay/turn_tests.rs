@@ -96,6 +96,7 @@ fn exchange(
                 truncated: false,
                 size: body.len() as u64,
             },
+            trailers: Vec::new(),
         }),
         error: None,
     }

@@ -171,6 +171,7 @@ impl Held {
                 status: StatusCode::INTERNAL_SERVER_ERROR.as_u16(),
                 headers: Vec::new(),
                 body: BodyRecord::default(),
+                trailers: Vec::new(),
             };
             capture.fail(Some(response), format!("panic: {message}"));
         }

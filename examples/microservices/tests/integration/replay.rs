@@ -284,6 +284,7 @@ impl Replaying {
                 bytes: body,
                 truncated: false,
             },
+            trailers: Vec::new(),
         };
         Replayed { response, log }
     }

@@ -84,6 +84,9 @@ fn encode_exchange(recording: &Recording, exchange: &Exchange) -> Span {
             ],
             &mut attributes,
         );
+        if !response.trailers.is_empty() {
+            attributes.push(headers(key::RESPONSE_TRAILERS, &response.trailers));
+        }
     }
     let status = match &exchange.error {
         Some(error) => {

@@ -138,7 +138,7 @@ fn document_is_otlp_json_traces_data() {
     );
     assert_eq!(
         resource.get("tracetape.recording.version"),
-        Some(&Value::StringValue("1.1".into()))
+        Some(&Value::StringValue("1.2".into()))
     );
     let [scope_spans] = resource_spans.scope_spans.as_slice() else {
         panic!("expected one scope");
@@ -324,7 +324,7 @@ fn newer_major_version_asks_for_an_upgrade() {
     assert_eq!(
         err.to_string(),
         "the recording is in format 2.0, newer than this build of tracetape reads \
-         (format 1.1); upgrade tracetape to read it"
+         (format 1.2); upgrade tracetape to read it"
     );
 }
 

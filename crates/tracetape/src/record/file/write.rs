@@ -124,6 +124,10 @@ fn attributes(out: &mut Vec<u8>, recording: &Recording, exchange: &Exchange) {
                 key::RESPONSE_BODY_TRUNCATED,
             ],
         );
+        if !response.trailers.is_empty() {
+            out.push(b',');
+            headers(out, key::RESPONSE_TRAILERS, &response.trailers);
+        }
     }
     if let Some(error) = &exchange.error {
         out.push(b',');

@@ -87,6 +87,7 @@ impl super::RecordSettings {
     ///             value: "session=s3cret".into(),
     ///         }],
     ///         body: BodyRecord::default(),
+    ///         trailers: Vec::new(),
     ///     }),
     ///     error: None,
     /// };
@@ -227,14 +228,15 @@ impl Redactor {
         }
     }
 
-    /// Rewrites every value of the header `name`, request and response;
-    /// returns whether there was one.
+    /// Rewrites every value of the header `name`, request and response
+    /// (trailers too); returns whether there was one.
     fn headers(&self, exchange: &mut Exchange, name: &str, action: &RedactAction) -> bool {
         let response = exchange
             .response
             .as_mut()
-            .map(|response| &mut response.headers);
-        let lists = std::iter::once(&mut exchange.request.headers).chain(response);
+            .map(|response| [&mut response.headers, &mut response.trailers]);
+        let lists =
+            std::iter::once(&mut exchange.request.headers).chain(response.into_iter().flatten());
         let mut found = false;
         for header in lists.flat_map(|headers| headers.iter_mut()) {
             if header.name == name {

@@ -48,6 +48,7 @@ fn exchange(kind: ExchangeKind, method: &str, url: &str, request_body: &str) -> 
                 header("content-length", "25"),
             ],
             body: body(r#"{"token":"resp-t0k3n-xyz"}"#),
+            trailers: Vec::new(),
         }),
         error: None,
     }

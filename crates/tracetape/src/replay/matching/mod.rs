@@ -53,7 +53,7 @@
 //! #         kind: ExchangeKind::Client, span_id: SpanId::from(2), parent_span_id: SpanId::from(1),
 //! #         name: "POST".into(), route: None, start_unix_nanos: 1, end_unix_nanos: 2,
 //! #         request: RequestRecord { method: "POST".into(), url: "http://pricing/quote".into(), headers: vec![], body: body(r#"{"sku":"tea","qty":2}"#) },
-//! #         response: Some(ResponseRecord { status: 200, headers: vec![], body: body(r#"{"price":7}"#) }),
+//! #         response: Some(ResponseRecord { status: 200, headers: vec![], body: body(r#"{"price":7}"#), trailers: Vec::new() }),
 //! #         error: None,
 //! #     }],
 //! # };

@@ -28,7 +28,7 @@ const CLOSEST: usize = 3;
 /// #     kind: ExchangeKind::Client, span_id: SpanId::from(2), parent_span_id: SpanId::from(1),
 /// #     name: "GET".into(), route: None, start_unix_nanos: 1, end_unix_nanos: 2,
 /// #     request: RequestRecord { method: "GET".into(), url: "http://inventory/v1/items?sku=tea".into(), headers: vec![], body: BodyRecord::default() },
-/// #     response: Some(ResponseRecord { status: 200, headers: vec![], body: BodyRecord::default() }),
+/// #     response: Some(ResponseRecord { status: 200, headers: vec![], body: BodyRecord::default(), trailers: Vec::new() }),
 /// #     error: None,
 /// # };
 /// # let recording = Recording { trace_id: TraceId::from(7), service_name: "checkout".into(), background: false, exchanges: vec![exchange] };

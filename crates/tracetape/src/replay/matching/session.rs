@@ -104,7 +104,7 @@ impl Matcher {
     /// #         kind: ExchangeKind::Client, span_id: SpanId::from(2), parent_span_id: SpanId::from(1),
     /// #         name: "GET".into(), route: None, start_unix_nanos: 1, end_unix_nanos: 2,
     /// #         request: RequestRecord { method: "GET".into(), url: "http://127.0.0.1:8082/price".into(), headers: vec![], body: BodyRecord::default() },
-    /// #         response: Some(ResponseRecord { status: 200, headers: vec![], body: BodyRecord::default() }),
+    /// #         response: Some(ResponseRecord { status: 200, headers: vec![], body: BodyRecord::default(), trailers: Vec::new() }),
     /// #         error: None,
     /// #     }],
     /// # };
@@ -217,7 +217,7 @@ impl Matcher {
 /// #         kind: ExchangeKind::Client, span_id: SpanId::from(2), parent_span_id: SpanId::from(1),
 /// #         name: "GET".into(), route: None, start_unix_nanos: 1, end_unix_nanos: 2,
 /// #         request: RequestRecord { method: "GET".into(), url: url.into(), headers: vec![], body: BodyRecord::default() },
-/// #         response: Some(ResponseRecord { status: 200, headers: vec![], body: BodyRecord { bytes: Bytes::from_static(answer), truncated: false, size: answer.len() as u64 } }),
+/// #         response: Some(ResponseRecord { status: 200, headers: vec![], body: BodyRecord { bytes: Bytes::from_static(answer), truncated: false, size: answer.len() as u64 }, trailers: Vec::new() }),
 /// #         error: None,
 /// #     }
 /// # }

@@ -41,6 +41,7 @@ fn call(method: &str, url: &str, body: &str, answer: &str) -> Exchange {
             status: 200,
             headers: vec![header("content-type", "application/json")],
             body: whole(answer),
+            trailers: Vec::new(),
         }),
         error: None,
     }
