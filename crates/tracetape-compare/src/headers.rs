@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use super::dynamic::{self, Dynamic, Hidden, Verdict};
 use super::{Change, CompareOptions, Deviation, DeviationKind, jwt, suggest};
-use tracetape::record::HeaderRecord;
+use tracetape::record::{HeaderRecord, ResponseRecord};
 
 /// The deviations of the headers `options` names, in its order.
 pub(super) fn compare(
@@ -27,6 +27,39 @@ pub(super) fn compare(
             )
         })
         .collect()
+}
+
+/// The deviations of a gRPC call's outcome: `grpc-status` and
+/// `grpc-message`, read from the trailers, else from the headers (a
+/// trailers-only answer), unless `options` compares them as headers
+/// already.
+pub(super) fn compare_grpc(
+    expected: &ResponseRecord,
+    actual: &ResponseRecord,
+    options: &CompareOptions,
+) -> Vec<Deviation> {
+    ["grpc-status", "grpc-message"]
+        .into_iter()
+        .filter(|name| !options.header_names().iter().any(|chosen| chosen == name))
+        .filter_map(|name| {
+            compare_one(
+                name,
+                &grpc_outcome(expected, name),
+                &grpc_outcome(actual, name),
+                options,
+            )
+        })
+        .collect()
+}
+
+/// The values of `name` in `response`'s trailers, else its headers.
+fn grpc_outcome<'r>(response: &'r ResponseRecord, name: &str) -> Vec<Cow<'r, str>> {
+    let trailers = values(&response.trailers, name);
+    if trailers.is_empty() {
+        values(&response.headers, name)
+    } else {
+        trailers
+    }
 }
 
 fn compare_one(

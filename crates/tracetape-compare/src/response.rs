@@ -1,11 +1,13 @@
-//! One response against another: status, the chosen headers, the body.
+//! One response against another: status, a gRPC call's status and
+//! message (from its trailers), the chosen headers, the body.
 
 use super::{Change, CompareOptions, Comparison, Deviation, DeviationKind, body, headers, suggest};
 use tracetape::record::ResponseRecord;
 
 /// Compares the response a new build gave (`actual`) with the recorded
-/// one (`expected`): the status, the headers `options` names, and the
-/// body, with the rules described in the [module docs](super).
+/// one (`expected`): the status, a gRPC call's `grpc-status` and
+/// `grpc-message` (trailers, else headers), the headers `options` names,
+/// and the body, with the rules described in the [module docs](super).
 ///
 /// ```
 /// use bytes::Bytes;
@@ -62,6 +64,7 @@ pub fn compare(
             .with_suggestion(suggest::status(expected.status, actual.status)),
         );
     }
+    deviations.extend(headers::compare_grpc(expected, actual, options));
     deviations.extend(headers::compare(
         &expected.headers,
         &actual.headers,
@@ -86,6 +89,31 @@ mod tests {
             body: whole(body),
             trailers: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_grpc_status_in_trailers_or_headers_is_compared() {
+        let grpc = |status: &str, in_trailers: bool| {
+            let mut response = response(200, "application/grpc", "");
+            let outcome = vec![header("grpc-status", status)];
+            if in_trailers {
+                response.trailers = outcome;
+            } else {
+                response.headers.extend(outcome);
+            }
+            response
+        };
+        let options = CompareOptions::default();
+        assert!(compare(&grpc("0", true), &grpc("0", true), &options).is_match());
+        let changed = compare(&grpc("0", true), &grpc("5", false), &options);
+        let lines: Vec<String> = changed.deviations.iter().map(ToString::to_string).collect();
+        assert_eq!(lines, ["header grpc-status: expected 0, actual 5"]);
+        let missing = compare(
+            &grpc("0", true),
+            &response(200, "application/grpc", ""),
+            &options,
+        );
+        assert_eq!(missing.deviations.len(), 1, "{missing:?}");
     }
 
     #[test]

@@ -68,7 +68,7 @@ pub mod client;
 pub mod context;
 mod diag;
 pub mod export;
-mod grpc;
+pub mod grpc;
 mod hook;
 mod http_attrs;
 mod layer_modes;

@@ -51,6 +51,10 @@ pub(crate) const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub(crate) struct Sender {
     client: reqwest::Client,
+    /// HTTP/2 from the first byte (prior knowledge), for gRPC recordings
+    /// and services that speak nothing else (tonic's, by default) over
+    /// cleartext; over TLS, `client` agrees on HTTP/2 itself.
+    h2c: reqwest::Client,
     base: Url,
     timeout: Duration,
     /// Sent instead of the recorded headers of the same name.
@@ -109,18 +113,26 @@ impl Sender {
     /// certificate is verified against the platform's roots, unless
     /// `insecure`.
     pub(crate) fn new(base: Url, timeout: Duration, insecure: bool) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
-            .tls_danger_accept_invalid_certs(insecure)
-            .redirect(redirect::Policy::none())
-            .no_proxy()
-            .no_gzip()
-            .no_brotli()
-            .no_deflate()
-            .no_zstd()
+        let builder = || {
+            reqwest::Client::builder()
+                .tls_danger_accept_invalid_certs(insecure)
+                .redirect(redirect::Policy::none())
+                .no_proxy()
+                .no_gzip()
+                .no_brotli()
+                .no_deflate()
+                .no_zstd()
+        };
+        let client = builder()
             .build()
             .context("failed to set up the HTTP client")?;
+        let h2c = builder()
+            .http2_prior_knowledge()
+            .build()
+            .context("failed to set up the HTTP/2 client")?;
         Ok(Self {
             client,
+            h2c,
             base,
             timeout,
             headers: Arc::new([]),
@@ -174,8 +186,14 @@ impl Sender {
         if let Some(group) = group.and_then(|group| HeaderValue::try_from(group.to_string()).ok()) {
             request.headers_mut().insert(REPLAY_GROUP_HEADER, group);
         }
+        let client = if tracetape::grpc::is_grpc(request.headers()) && self.base.scheme() == "http"
+        {
+            &self.h2c
+        } else {
+            &self.client
+        };
         let exchange = async {
-            let response = self.client.execute(request).await.map_err(transport)?;
+            let response = client.execute(request).await.map_err(transport)?;
             let status = response.status().as_u16();
             let mut log = None;
             let mut headers = Vec::with_capacity(response.headers().len());
@@ -191,13 +209,13 @@ impl Sender {
                     });
                 }
             }
-            let body = read_body(response, MAX_RESPONSE_BYTES).await?;
+            let (body, trailers) = read_body(response, MAX_RESPONSE_BYTES).await?;
             Ok(Reply {
                 response: ResponseRecord {
                     status,
                     headers,
                     body,
-                    trailers: Vec::new(),
+                    trailers,
                 },
                 log,
             })
@@ -268,11 +286,7 @@ impl Sender {
     pub(crate) async fn status(&self) -> Result<ReplayStatus, String> {
         let url = self.url("/")?;
         let response = self
-            .client
-            .get(url)
-            .header(REPLAY_HEADER, REPLAY_STATUS)
-            .timeout(PROBE_TIMEOUT)
-            .send()
+            .get(url, |request| request.header(REPLAY_HEADER, REPLAY_STATUS))
             .await
             .map_err(|err| shown::scrub(&chain(&err)).into_owned())?;
         let header = response
@@ -283,41 +297,68 @@ impl Sender {
             .map_err(|err| format!("its {REPLAY_STATUS_HEADER} header cannot be read: {err}"))
     }
 
+    /// A GET of `url`, as `build` finishes it, within the probe timeout:
+    /// over HTTP/1.1, then, when that fails on a cleartext service, over
+    /// HTTP/2 from the first byte (a tonic server speaks nothing else).
+    async fn get(
+        &self,
+        url: Url,
+        build: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> reqwest::Result<reqwest::Response> {
+        let send =
+            |client: &reqwest::Client| build(client.get(url.clone()).timeout(PROBE_TIMEOUT)).send();
+        match send(&self.client).await {
+            Err(error) if url.scheme() == "http" => send(&self.h2c).await.map_err(|_| error),
+            answered => answered,
+        }
+    }
+
     /// The status a GET of `path` answers with.
     pub(crate) async fn probe(&self, path: &str) -> Result<StatusCode, ProbeError> {
         let url = self.url(path).map_err(ProbeError::Failed)?;
-        let response = self
-            .client
-            .get(url)
-            .timeout(PROBE_TIMEOUT)
-            .send()
-            .await
-            .map_err(|err| {
-                let text = explain(&err);
-                if refused_certificate(&text) {
-                    ProbeError::Certificate(text)
-                } else {
-                    ProbeError::Failed(text)
-                }
-            })?;
+        let response = self.get(url, |request| request).await.map_err(|err| {
+            let text = explain(&err);
+            if refused_certificate(&text) {
+                ProbeError::Certificate(text)
+            } else {
+                ProbeError::Failed(text)
+            }
+        })?;
         Ok(response.status())
     }
 }
 
-/// The body of `response`: its first `limit` bytes, and its whole size.
-async fn read_body(mut response: reqwest::Response, limit: usize) -> Result<BodyRecord, SendError> {
+/// The body of `response`: its first `limit` bytes, and its whole size;
+/// and the trailers that followed it (a gRPC call's status).
+async fn read_body(
+    response: reqwest::Response,
+    limit: usize,
+) -> Result<(BodyRecord, Vec<HeaderRecord>), SendError> {
+    use http_body_util::BodyExt as _;
+
+    let mut body = reqwest::Body::from(response);
     let mut kept = Vec::new();
     let mut size: u64 = 0;
-    while let Some(chunk) = response.chunk().await.map_err(transport)? {
-        size += chunk.len() as u64;
-        let room = limit.saturating_sub(kept.len());
-        kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    let mut trailers = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(transport)?;
+        if let Some(chunk) = frame.data_ref() {
+            size += chunk.len() as u64;
+            let room = limit.saturating_sub(kept.len());
+            kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        } else if let Some(fields) = frame.trailers_ref() {
+            trailers.extend(fields.iter().map(|(name, value)| HeaderRecord {
+                name: name.as_str().to_owned(),
+                value: value.as_bytes().to_vec().into(),
+            }));
+        }
     }
-    Ok(BodyRecord {
+    let body = BodyRecord {
         truncated: size > kept.len() as u64,
         bytes: kept.into(),
         size,
-    })
+    };
+    Ok((body, trailers))
 }
 
 /// Why a readiness probe got no answer.
@@ -385,14 +426,15 @@ mod tests {
         let client = reqwest::Client::new();
         let get = |path: &str| client.get(format!("http://{addr}{path}")).send();
 
-        let big = read_body(get("/big").await.unwrap(), 1000).await.unwrap();
+        let (big, trailers) = read_body(get("/big").await.unwrap(), 1000).await.unwrap();
+        assert!(trailers.is_empty());
         assert_eq!(
             (big.bytes.len(), big.size, big.truncated),
             (1000, 10_000, true)
         );
         assert!(big.bytes.iter().all(|&b| b == b'b'));
 
-        let small = read_body(get("/small").await.unwrap(), 1000).await.unwrap();
+        let (small, _) = read_body(get("/small").await.unwrap(), 1000).await.unwrap();
         assert_eq!(
             (&small.bytes[..], small.size, small.truncated),
             (&b"small"[..], 5, false)

@@ -1,4 +1,5 @@
-//! gRPC calls told apart from other HTTP requests, for both layers: a
+//! gRPC calls told apart from other HTTP requests ([`is_grpc`]), for both
+//! layers and for the replay driver: a
 //! request whose `content-type` is `application/grpc` (or
 //! `application/grpc+proto`, `+json`, …) is a call of the method its path
 //! names, `/{package.Service}/{Method}`, and its outcome is the
@@ -79,7 +80,17 @@ impl Call {
 
 /// Whether `headers` say the body is gRPC's: `application/grpc`, alone
 /// or followed by `+` or `;` and more.
-pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
+///
+/// ```
+/// use http::{HeaderMap, HeaderValue, header::CONTENT_TYPE};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc+proto"));
+/// assert!(tracetape::grpc::is_grpc(&headers));
+/// headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc-web"));
+/// assert!(!tracetape::grpc::is_grpc(&headers));
+/// ```
+pub fn is_grpc(headers: &HeaderMap) -> bool {
     const GRPC_TYPE: &[u8] = b"application/grpc";
     let Some(value) = headers.get(http::header::CONTENT_TYPE) else {
         return false;
