@@ -1,0 +1,323 @@
+//! `tracetape replay` of a gRPC service: the `grpc-service` example's
+//! shop (tonic's `Server`, HTTP/2 only) records four calls made with
+//! tonic's client (two orders, one for an item stock does not have, and
+//! a stream of steps), each order calling stock over gRPC and pricing over
+//! HTTP; then the real `tracetape` binary replays the shop alone, its
+//! dependencies stopped, and it must pass. The shop changed on purpose
+//! must deviate where it changed: a total in the response message, a
+//! status in the trailers. Only loopback addresses are used.
+#![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use grpc_service::messages::{Order, Receipt, Step, TrackRequest};
+use grpc_service::{PLACE, TRACK};
+use serde_json::Value;
+use tonic::codegen::http::uri::PathAndQuery;
+use tonic_prost::ProstCodec;
+
+/// How long a process may take to do what the test waits for.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// The example's binary, which `cargo test --workspace` builds beside
+/// `tracetape`.
+fn example_exe() -> PathBuf {
+    let exe = Path::new(env!("CARGO_BIN_EXE_tracetape")).with_file_name("grpc-service");
+    assert!(
+        exe.exists(),
+        "{} is missing: `cargo test --workspace` builds it (with `-p tracetape-cli`, build it \
+         first: `cargo build -p grpc-service`)",
+        exe.display()
+    );
+    exe
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Every process the test starts works in `dir`, with nothing of the
+/// caller's OpenTelemetry or tracetape settings.
+fn hermetic<'c>(command: &'c mut Command, dir: &Path) -> &'c mut Command {
+    for (name, _) in std::env::vars_os() {
+        let upper = name.to_string_lossy().to_ascii_uppercase();
+        if upper.starts_with("OTEL_")
+            || upper.starts_with("TRACETAPE_")
+            || upper.starts_with("SHOP_")
+            || upper.ends_with("_PROXY")
+            || upper == "LD_PRELOAD"
+        {
+            command.env_remove(&name);
+        }
+    }
+    command.current_dir(dir).env("TMPDIR", dir)
+}
+
+/// A child process killed (and reaped) if the test ends before it does.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl Running {
+    /// Starts `grpc-service role` in `dir` with `env`, its output in
+    /// `dir/{role}.log`, and waits until `addr` accepts connections.
+    fn start(dir: &Path, role: &str, env: &[(&str, String)], addr: SocketAddr) -> Self {
+        let log = std::fs::File::create(dir.join(format!("{role}.log"))).unwrap();
+        let mut command = Command::new(example_exe());
+        hermetic(&mut command, dir)
+            .arg(role)
+            .envs(env.iter().map(|(name, value)| (*name, value)))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        let mut running = Self(command.spawn().unwrap());
+        let deadline = Instant::now() + PATIENCE;
+        while TcpStream::connect(addr).is_err() {
+            if let Some(status) = running.0.try_wait().unwrap() {
+                panic!(
+                    "grpc-service {role} exited with {status}: {}",
+                    read(dir, role)
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "grpc-service {role} never listened"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        running
+    }
+
+    /// SIGINT (the example's Ctrl-C: it stops serving and writes what it
+    /// recorded), then waits for a successful exit.
+    fn interrupt(mut self, dir: &Path, role: &str) {
+        let status = Command::new("kill")
+            .args(["-s", "INT", &self.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + PATIENCE;
+        let status = loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "grpc-service {role} did not exit"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.success(), "{status}: {}", read(dir, role));
+    }
+}
+
+fn read(dir: &Path, role: &str) -> String {
+    std::fs::read_to_string(dir.join(format!("{role}.log"))).unwrap_or_default()
+}
+
+fn both(output: &Output) -> String {
+    format!(
+        "--- stdout\n{}--- stderr\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The four calls, made with tonic's client: what each answered.
+async fn calls(shop: SocketAddr) -> Vec<String> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{shop}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    let mut answers = Vec::new();
+    for (item, quantity) in [("tea", 2), ("milk", 1), ("coffee", 7)] {
+        grpc.ready().await.unwrap();
+        let order = Order {
+            item: item.to_owned(),
+            quantity,
+        };
+        let placed = grpc
+            .unary::<Order, Receipt, _>(
+                tonic::Request::new(order),
+                PathAndQuery::from_static(PLACE),
+                ProstCodec::default(),
+            )
+            .await;
+        answers.push(match placed {
+            Ok(receipt) => format!("{:?}", receipt.into_inner()),
+            Err(status) => format!("{:?}", status.code()),
+        });
+    }
+    grpc.ready().await.unwrap();
+    let track = TrackRequest {
+        reservation_id: "r-tea-2".to_owned(),
+    };
+    let mut steps = grpc
+        .server_streaming::<TrackRequest, Step, _>(
+            tonic::Request::new(track),
+            PathAndQuery::from_static(TRACK),
+            ProstCodec::default(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    let mut stages = Vec::new();
+    while let Some(step) = steps.message().await.unwrap() {
+        stages.push(step.stage);
+    }
+    answers.push(stages.join(","));
+    answers
+}
+
+/// `tracetape replay` of the shop alone, changed by `change` (`""`:
+/// unchanged): its JSON report and the command's output.
+fn replay(dir: &Path, recordings: &Path, deps: &[(&str, String)], change: &str) -> (Value, Output) {
+    let port = free_port();
+    let report = dir.join(format!("report-{change}.json"));
+    let service = format!("'{}' shop", example_exe().to_str().unwrap());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tracetape"));
+    hermetic(&mut command, dir)
+        .args(["replay", "--command", &service])
+        .args(["--port", &port.to_string()])
+        .arg("--recordings")
+        .arg(recordings)
+        .args(["--format", "json"])
+        .arg("--output")
+        .arg(&report)
+        .env("SHOP_PORT", port.to_string())
+        .env("SHOP_CHANGE", change)
+        .envs(deps.iter().map(|(name, value)| (*name, value)))
+        .stdin(Stdio::null());
+    let output = command.output().unwrap();
+    let text = std::fs::read_to_string(&report)
+        .unwrap_or_else(|err| panic!("no report ({err}): {}", both(&output)));
+    (serde_json::from_str(&text).unwrap(), output)
+}
+
+/// Each replayed recording's verdict and its deviations, each as
+/// `{header or kind}: {message}`.
+fn verdicts(report: &Value) -> Vec<(String, Vec<String>)> {
+    report["recordings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|recording| {
+            let deviations = recording["deviations"]
+                .as_array()
+                .map(|all| {
+                    all.iter()
+                        .map(|deviation| {
+                            let place = deviation["header"]
+                                .as_str()
+                                .or(deviation["kind"].as_str())
+                                .unwrap_or("");
+                            let message = deviation["message"].as_str().unwrap_or("");
+                            format!("{place}: {message}")
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            (
+                recording["verdict"].as_str().unwrap_or("").to_owned(),
+                deviations,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tonic_service_is_replayed_over_http2_and_its_changes_are_caught() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let recordings = dir.join("recordings");
+    let (stock, pricing, shop) = (free_port(), free_port(), free_port());
+    let deps = [
+        ("STOCK_URL", format!("http://127.0.0.1:{stock}")),
+        ("PRICING_URL", format!("http://127.0.0.1:{pricing}")),
+    ];
+    let ports = [
+        ("STOCK_PORT", stock.to_string()),
+        ("PRICING_PORT", pricing.to_string()),
+    ];
+    let deps_running = Running::start(
+        dir,
+        "deps",
+        &ports,
+        SocketAddr::from(([127, 0, 0, 1], pricing)),
+    );
+    let mut shop_env = deps.to_vec();
+    shop_env.push(("SHOP_PORT", shop.to_string()));
+    shop_env.push(("TRACETAPE_MODE", "record".to_owned()));
+    shop_env.push(("TRACETAPE_RECORD_DIR", recordings.display().to_string()));
+    let shop_addr = SocketAddr::from(([127, 0, 0, 1], shop));
+    let recording = Running::start(dir, "shop", &shop_env, shop_addr);
+    let answers = calls(shop_addr).await;
+    assert_eq!(
+        answers,
+        [
+            r#"Receipt { reservation_id: "r-tea-2", total_cents: 500 }"#,
+            "NotFound",
+            r#"Receipt { reservation_id: "r-coffee-7", total_cents: 2800 }"#,
+            "packed,shipped,delivered",
+        ]
+    );
+    recording.interrupt(dir, "shop");
+    // Replay with the dependencies gone: nothing may answer but the
+    // recordings.
+    deps_running.interrupt(dir, "deps");
+
+    let (report, output) = replay(dir, &recordings, &deps, "");
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
+    assert_eq!(report["totals"]["recordings"], 4, "{report}");
+    assert_eq!(report["totals"]["passed"], 4, "{report}");
+
+    // One cent more on every total: the two answered orders deviate in
+    // their message, the rest pass.
+    let (report, output) = replay(dir, &recordings, &deps, "total");
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    assert_eq!(report["totals"]["deviated"], 2, "{report}");
+    assert_eq!(report["totals"]["passed"], 2, "{report}");
+    let deviated: Vec<_> = verdicts(&report)
+        .into_iter()
+        .filter(|(verdict, _)| verdict == "deviated")
+        .collect();
+    assert!(
+        deviated
+            .iter()
+            .all(|(_, lines)| lines.iter().any(|line| line.starts_with("body: "))),
+        "{deviated:?}"
+    );
+
+    // At most five at a time: the order of seven is refused, a status
+    // the trailers carry (the HTTP status stays 200).
+    let (report, output) = replay(dir, &recordings, &deps, "limit");
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    assert_eq!(report["totals"]["deviated"], 1, "{report}");
+    let lines: Vec<String> = verdicts(&report)
+        .into_iter()
+        .flat_map(|(_, lines)| lines)
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|line| line == "grpc-status: expected 0, actual 9"),
+        "{lines:?}"
+    );
+}
