@@ -36,6 +36,16 @@
 //!   its own time. Time spent waiting for a pooled connection is inside
 //!   the span.
 //!
+//! A gRPC call (`content-type: application/grpc…`) is described as one
+//! instead: named `{rpc.service}/{rpc.method}`, with `rpc.system`,
+//! `rpc.service`, `rpc.method` and `rpc.grpc.status_code` (from the
+//! trailers, or a trailers-only response's headers), an error for every
+//! code but `OK` (`error.type` the code's name), `CANCELLED` and no error
+//! when the caller drops the call first; its span ends with the response
+//! stream (the tower layer's [`ResponseBody`]) and it is measured by
+//! `rpc.client.call.duration`. A tonic channel takes the layer as
+//! [`TraceLayer::grpc`] makes it.
+//!
 //! Requests matching an exclusion ([`TraceLayer::with_exclude`],
 //! `TRACETAPE_CLIENT_EXCLUDED_URLS` or `TRACETAPE_EXCLUDED_URLS`,
 //! comma-separated regexes on the full URL) get no span, no metric and no

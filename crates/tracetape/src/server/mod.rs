@@ -25,6 +25,16 @@
 //!   is not an error;
 //! - records `http.server.request.duration` and `http.server.active_requests`.
 //!
+//! A gRPC call (`content-type: application/grpc…`, a tonic service) is
+//! described as one instead of as an HTTP request: named
+//! `{rpc.service}/{rpc.method}`, with `rpc.system`, `rpc.service`,
+//! `rpc.method` and `rpc.grpc.status_code` (from the trailers, or the
+//! headers of a trailers-only answer); an error for `UNKNOWN`,
+//! `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`, `INTERNAL`, `UNAVAILABLE` and
+//! `DATA_LOSS` only; `CANCELLED` and no error when the client goes away
+//! first; measured by `rpc.server.call.duration`. On tonic's server:
+//! `Server::builder().layer(TraceLayer::new())`.
+//!
 //! Requests matching an exclusion ([`TraceLayer::with_exclude`],
 //! `TRACETAPE_SERVER_EXCLUDED_URLS` or `TRACETAPE_EXCLUDED_URLS`,
 //! comma-separated regexes on the path) get no span and no metric. Headers
