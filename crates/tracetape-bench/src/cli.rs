@@ -165,6 +165,7 @@ pub(crate) enum Command {
     /// Its arguments are parsed with clap, beside the command.
     Fidelity(crate::fidelity::FidelityArgs),
     Postgres(crate::postgres::PostgresArgs),
+    Grpc(crate::grpc::GrpcArgs),
     ServeFidelity(crate::fidelity::service::ServeArgs),
     Load(LoadArgs),
     /// Allocations per request; arguments parsed with clap, beside it.
@@ -189,6 +190,8 @@ usage:
                            (tracetape-bench fidelity --help for more)
   tracetape-bench postgres [--seconds N] [--warmup N] [--rounds N] [--tasks N] [--pool N]
                            (query throughput untraced vs. through tracetape's proxy)
+  tracetape-bench grpc [--seconds N] [--warmup N] [--rounds N] [--tasks N]
+                       (unary tonic calls untraced vs. through both layers)
   tracetape-bench allocs [--modes MODE,...] [--requests N] [--warmup N] [--connections N]
                          (a build with --features count-allocs)
   tracetape-bench callgrind [--modes MODE,...] [--requests N] [--warmup N] [--connections N]
@@ -297,6 +300,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Co
     match args.first().map(String::as_str) {
         Some("fidelity") => return Ok(Command::Fidelity(parse_with_clap(args)?)),
         Some("postgres") => return Ok(Command::Postgres(parse_with_clap(args)?)),
+        Some("grpc") => return Ok(Command::Grpc(parse_with_clap(args)?)),
         Some("allocs") => return Ok(Command::Allocs(parse_with_clap(args)?)),
         Some("callgrind") => return Ok(Command::Callgrind(parse_with_clap(args)?)),
         Some("serve-fidelity") => return Ok(Command::ServeFidelity(parse_with_clap(args)?)),

@@ -5,7 +5,9 @@
 //! `collector-down`, what a collector outage under load does to latency,
 //! memory and spans (see [Collector down](#collector-down)); with
 //! `fidelity`, whether replay tells an unchanged build from a changed one
-//! (see [Replay fidelity](#replay-fidelity)).
+//! (see [Replay fidelity](#replay-fidelity)); with `postgres` and `grpc`,
+//! query and unary-call throughput with tracetape against without (their
+//! modules say how).
 //!
 //! Measures requests/s of an axum `GET /hello` ("Hello, world!") on a
 //! two-worker Tokio runtime, 32 keep-alive connections, load generator on the
@@ -374,6 +376,7 @@ mod cpu;
 mod cpu_share;
 mod exported;
 mod fidelity;
+mod grpc;
 mod json;
 mod load;
 mod memory;
@@ -407,6 +410,7 @@ fn main() -> ExitCode {
                 fidelity::service::serve(&args).map(|()| ExitCode::SUCCESS)
             }
             Command::Postgres(args) => postgres::run(&args).map(|()| ExitCode::SUCCESS),
+            Command::Grpc(args) => grpc::run(&args).map(|()| ExitCode::SUCCESS),
             Command::Load(args) => load::generate(&args).map(|()| ExitCode::SUCCESS),
             Command::Allocs(args) => {
                 per_request::run(per_request::Counter::Allocs, &args).map(|()| ExitCode::SUCCESS)

@@ -5,6 +5,7 @@
 mod args;
 mod body;
 mod document;
+mod grpc;
 mod json;
 mod recording;
 pub(crate) mod trace;

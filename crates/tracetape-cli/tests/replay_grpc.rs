@@ -242,6 +242,51 @@ fn verdicts(report: &Value) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
+/// `tracetape show` of the orders: messages field by field, the call to
+/// stock with its status trailer, a trailers-only status.
+fn shown_readably(dir: &Path, recordings: &Path) {
+    let tracetape = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tracetape"));
+        hermetic(&mut command, dir)
+            .args(args)
+            .arg("--recordings")
+            .arg(recordings);
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{}", both(&output));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let list: Value = serde_json::from_str(&tracetape(&["list", "--format", "json"])).unwrap();
+    let shown: Vec<String> = list["recordings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|recording| recording.to_string().contains(PLACE))
+        .map(|recording| tracetape(&["show", recording["trace_id"].as_str().unwrap()]))
+        .collect();
+    assert_eq!(shown.len(), 3);
+    let coffee = shown
+        .iter()
+        .find(|text| text.contains(r#"1: "coffee""#))
+        .expect("the coffee order");
+    for expected in [
+        "inbound  POST /shop.Shop/Place",
+        "/stock.Stock/Reserve",
+        "message 1 (10 bytes)",
+        "2: 7",
+        r#"1: "r-coffee-7""#,
+        "2: 2800",
+        "trailers",
+        "grpc-status: 0",
+    ] {
+        assert!(coffee.contains(expected), "{expected:?} not in:\n{coffee}");
+    }
+    // Stock's NOT_FOUND came trailers-only: its status is a header.
+    assert!(
+        shown.iter().any(|text| text.contains("grpc-status: 5")),
+        "{shown:#?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tonic_service_is_replayed_over_http2_and_its_changes_are_caught() {
     let tmp = tempfile::tempdir().unwrap();
@@ -279,6 +324,7 @@ async fn a_tonic_service_is_replayed_over_http2_and_its_changes_are_caught() {
         ]
     );
     recording.interrupt(dir, "shop");
+    shown_readably(dir, &recordings);
     // Replay with the dependencies gone: nothing may answer but the
     // recordings.
     deps_running.interrupt(dir, "deps");

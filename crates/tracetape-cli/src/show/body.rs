@@ -1,6 +1,7 @@
-//! A recorded body as `show` prints it: JSON pretty-printed, other text as
-//! it is, anything else as its size and first bytes; a heading says what
-//! was not kept and what is still encoded.
+//! A recorded body as `show` prints it: JSON pretty-printed, gRPC
+//! messages field by field (`grpc.rs`), other text as it is, anything
+//! else as its size and first bytes; a heading says what was not kept and
+//! what is still encoded.
 
 use std::borrow::Cow;
 
@@ -44,13 +45,17 @@ pub(super) fn show(
             body.size
         ));
     }
-    let (inline, mut lines) = match (content_encoding(headers), decoded) {
-        (None, Ok(bytes)) => content(&bytes, body.truncated),
-        (Some(encoding), Ok(bytes)) => {
+    let grpc_lines = is_grpc(headers)
+        .then(|| super::grpc::lines(&body.bytes, body.truncated))
+        .flatten();
+    let shown = match (grpc_lines, content_encoding(headers), decoded) {
+        (Some(grpc), _, _) => (None, grpc),
+        (None, None, Ok(bytes)) => content(&bytes, body.truncated),
+        (None, Some(encoding), Ok(bytes)) => {
             notes.push(format!("{encoding}, {} bytes on the wire", body.size));
             content(&bytes, body.truncated)
         }
-        (encoding, Err(err)) => {
+        (None, encoding, Err(err)) => {
             notes.push(format!("not decoded: {}", chain(&err)));
             let encoding = encoding.unwrap_or_else(|| "content".to_owned());
             (
@@ -59,6 +64,7 @@ pub(super) fn show(
             )
         }
     };
+    let (inline, mut lines) = shown;
     if let Some(max) = max_lines
         && lines.len() > max
     {
@@ -117,6 +123,22 @@ fn binary(bytes: &[u8]) -> String {
         ""
     };
     format!("<{} bytes, binary> {}{more}", bytes.len(), hex.join(" "))
+}
+
+/// Whether the `content-type` is gRPC's.
+fn is_grpc(headers: &[HeaderRecord]) -> bool {
+    use tracetape::http::{HeaderMap, HeaderValue, header::CONTENT_TYPE};
+
+    let mut map = HeaderMap::new();
+    for header in headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("content-type"))
+    {
+        if let Ok(value) = HeaderValue::from_bytes(&header.value) {
+            map.append(CONTENT_TYPE, value);
+        }
+    }
+    tracetape::grpc::is_grpc(&map)
 }
 
 /// The codings the `content-encoding` headers name, `identity` left out:

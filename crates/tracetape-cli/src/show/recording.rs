@@ -174,6 +174,13 @@ impl Printer<'_> {
                 self.layout.body_lines,
             );
             self.side(prefix, "response", &response.headers, body)?;
+            if !response.trailers.is_empty() {
+                self.line(prefix, 0, "trailers")?;
+                for trailer in &response.trailers {
+                    let value = String::from_utf8_lossy(&trailer.value);
+                    self.line(prefix, 2, &format!("{}: {value}", trailer.name))?;
+                }
+            }
         }
         Ok(())
     }
