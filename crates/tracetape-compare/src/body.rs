@@ -11,7 +11,8 @@ use super::format::Format;
 use super::text::LineDiff;
 use super::tokens::{self, Line};
 use super::{
-    Change, CompareOptions, Deviation, DeviationKind, form, json, ndjson, sse, suggest, text,
+    Change, CompareOptions, Deviation, DeviationKind, form, json, ndjson, protobuf, sse, suggest,
+    text,
 };
 use tracetape::record::{DecodeBodyError, ResponseRecord};
 
@@ -59,6 +60,18 @@ pub(super) fn compare(
         (Format::Events, (Some(recorded), Some(new))) => {
             let (recorded, new) = (sse::records(recorded), sse::records(new));
             return json::compare_records(recorded, new, options, ignore);
+        }
+        (Format::Grpc, _) => {
+            if let (Some(recorded), Some(new)) = (
+                protobuf::grpc_messages(&recorded, false),
+                protobuf::grpc_messages(&new, false),
+            ) {
+                let (recorded, new) = (
+                    protobuf::messages_json(&recorded),
+                    protobuf::messages_json(&new),
+                );
+                return json::compare_values(recorded, new, options, ignore);
+            }
         }
         (Format::Form, (Some(recorded), Some(new))) => {
             let (recorded, new) = (form::fields(recorded), form::fields(new));

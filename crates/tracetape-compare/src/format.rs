@@ -4,6 +4,7 @@
 use serde::de::IgnoredAny;
 
 use super::ndjson;
+use super::protobuf::grpc_messages;
 use tracetape::record::HeaderRecord;
 
 /// How a body is compared.
@@ -17,6 +18,9 @@ pub(super) enum Format {
     Events,
     /// `application/x-www-form-urlencoded`, field by field.
     Form,
+    /// `application/grpc…`: the length-prefixed messages, field by field
+    /// (`protobuf.rs`).
+    Grpc,
     /// Text line by line, or bytes.
     Text,
 }
@@ -29,12 +33,14 @@ impl Format {
             Self::Lines => Some("NDJSON"),
             Self::Events => Some("an event stream"),
             Self::Form => Some("a form"),
+            Self::Grpc => Some("gRPC messages"),
             Self::Text => None,
         }
     }
 
     /// The format a body is read in:
     ///
+    /// - declared as gRPC and framed as gRPC: that;
     /// - declared as an event stream, a form or NDJSON (and UTF-8): that;
     /// - JSON when it parses and is declared as JSON (`application/json`,
     ///   `...+json`) or starts with `{` or `[` (a bare `1.0` in a text
@@ -45,6 +51,9 @@ impl Format {
     /// - else text.
     pub(super) fn of(headers: &[HeaderRecord], body: &[u8]) -> Self {
         let declared = declared(headers);
+        if declared == Some(Self::Grpc) && grpc_messages(body, false).is_some() {
+            return Self::Grpc;
+        }
         let text = std::str::from_utf8(body).ok();
         match (declared, text) {
             (Some(Self::Events), Some(_)) => return Self::Events,
@@ -101,6 +110,9 @@ fn declared(headers: &[HeaderRecord]) -> Option<Format> {
         "text/event-stream" => Some(Format::Events),
         "application/x-www-form-urlencoded" => Some(Format::Form),
         "application/json" => Some(Format::Json),
+        grpc if grpc == "application/grpc" || grpc.starts_with("application/grpc+") => {
+            Some(Format::Grpc)
+        }
         json if json.ends_with("+json") => Some(Format::Json),
         _ => None,
     }

@@ -163,6 +163,7 @@ mod json;
 mod jwt;
 mod ndjson;
 mod options;
+pub mod protobuf;
 mod records;
 mod response;
 mod sse;

@@ -116,6 +116,49 @@ mod tests {
         assert_eq!(missing.deviations.len(), 1, "{missing:?}");
     }
 
+    /// A gRPC response body: one message `{1: id, 2: total}`.
+    fn grpc_receipt(id: &str, total: u8) -> ResponseRecord {
+        let mut message = vec![0x0a, id.len() as u8];
+        message.extend_from_slice(id.as_bytes());
+        message.extend_from_slice(&[0x10, total]);
+        let mut body = vec![0];
+        body.extend_from_slice(&(message.len() as u32).to_be_bytes());
+        body.extend_from_slice(&message);
+        ResponseRecord {
+            status: 200,
+            headers: vec![header("content-type", "application/grpc")],
+            body: tracetape::record::BodyRecord {
+                size: body.len() as u64,
+                bytes: body.into(),
+                truncated: false,
+            },
+            trailers: vec![header("grpc-status", "0")],
+        }
+    }
+
+    #[test]
+    fn grpc_messages_are_compared_field_by_field_with_dynamic_values_forgiven() {
+        let options = CompareOptions::default();
+        let recorded = grpc_receipt("6f1c2e9a-3b4d-4c5e-8f70-112233445566", 100);
+        // Another UUID in the same field: dynamic alike, no deviation.
+        let same = grpc_receipt("01890a5d-ac96-774b-bcce-b302099a8057", 100);
+        assert!(compare(&recorded, &same, &options).is_match());
+        let changed = compare(
+            &recorded,
+            &grpc_receipt("01890a5d-ac96-774b-bcce-b302099a8057", 101),
+            &options,
+        );
+        let lines: Vec<String> = changed.deviations.iter().map(ToString::to_string).collect();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains("expected 100, actual 101"), "{lines:?}");
+        assert!(
+            changed.deviations[0]
+                .path
+                .as_deref()
+                .is_some_and(|path| path.contains('2'))
+        );
+    }
+
     #[test]
     fn a_matching_response_has_no_deviations() {
         let recorded = response(
