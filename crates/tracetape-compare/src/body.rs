@@ -11,9 +11,9 @@ use super::format::Format;
 use super::text::LineDiff;
 use super::tokens::{self, Line};
 use super::{
-    Change, CompareOptions, Deviation, DeviationKind, form, json, ndjson, protobuf, sse, suggest,
-    text,
+    Change, CompareOptions, Deviation, DeviationKind, form, json, ndjson, sse, suggest, text,
 };
+use tracetape::grpc::wire;
 use tracetape::record::{DecodeBodyError, ResponseRecord};
 
 /// The deviations between two response bodies.
@@ -63,13 +63,10 @@ pub(super) fn compare(
         }
         (Format::Grpc, _) => {
             if let (Some(recorded), Some(new)) = (
-                protobuf::grpc_messages(&recorded, false),
-                protobuf::grpc_messages(&new, false),
+                wire::grpc_messages(&recorded, false),
+                wire::grpc_messages(&new, false),
             ) {
-                let (recorded, new) = (
-                    protobuf::messages_json(&recorded),
-                    protobuf::messages_json(&new),
-                );
+                let (recorded, new) = (wire::messages_json(&recorded), wire::messages_json(&new));
                 return json::compare_values(recorded, new, options, ignore);
             }
         }

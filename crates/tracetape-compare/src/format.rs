@@ -4,7 +4,7 @@
 use serde::de::IgnoredAny;
 
 use super::ndjson;
-use super::protobuf::grpc_messages;
+use tracetape::grpc::wire::grpc_messages;
 use tracetape::record::HeaderRecord;
 
 /// How a body is compared.
@@ -19,7 +19,7 @@ pub(super) enum Format {
     /// `application/x-www-form-urlencoded`, field by field.
     Form,
     /// `application/grpc…`: the length-prefixed messages, field by field
-    /// (`protobuf.rs`).
+    /// (`tracetape::grpc::wire`).
     Grpc,
     /// Text line by line, or bytes.
     Text,
@@ -110,9 +110,7 @@ fn declared(headers: &[HeaderRecord]) -> Option<Format> {
         "text/event-stream" => Some(Format::Events),
         "application/x-www-form-urlencoded" => Some(Format::Form),
         "application/json" => Some(Format::Json),
-        grpc if grpc == "application/grpc" || grpc.starts_with("application/grpc+") => {
-            Some(Format::Grpc)
-        }
+        grpc if tracetape::grpc::is_grpc_content_type(grpc.as_bytes()) => Some(Format::Grpc),
         json if json.ends_with("+json") => Some(Format::Json),
         _ => None,
     }

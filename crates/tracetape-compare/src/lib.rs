@@ -163,7 +163,6 @@ mod json;
 mod jwt;
 mod ndjson;
 mod options;
-pub mod protobuf;
 mod records;
 mod response;
 mod sse;

@@ -127,18 +127,10 @@ fn binary(bytes: &[u8]) -> String {
 
 /// Whether the `content-type` is gRPC's.
 fn is_grpc(headers: &[HeaderRecord]) -> bool {
-    use tracetape::http::{HeaderMap, HeaderValue, header::CONTENT_TYPE};
-
-    let mut map = HeaderMap::new();
-    for header in headers
-        .iter()
-        .filter(|h| h.name.eq_ignore_ascii_case("content-type"))
-    {
-        if let Ok(value) = HeaderValue::from_bytes(&header.value) {
-            map.append(CONTENT_TYPE, value);
-        }
-    }
-    tracetape::grpc::is_grpc(&map)
+    headers.iter().any(|header| {
+        header.name.eq_ignore_ascii_case("content-type")
+            && tracetape::grpc::is_grpc_content_type(&header.value)
+    })
 }
 
 /// The codings the `content-encoding` headers name, `identity` left out:

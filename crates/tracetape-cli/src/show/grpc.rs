@@ -1,9 +1,9 @@
 //! A gRPC body as `show` prints it: each length-prefixed message on its
-//! own, its protobuf fields as `tracetape_compare::protobuf` reads them
+//! own, its protobuf fields as `tracetape::grpc::wire` reads them
 //! without the service's descriptors (field numbers and values, a
 //! length-delimited field as text, a nested message or bytes).
 
-use tracetape_compare::protobuf::{Field, grpc_messages, hex};
+use tracetape::grpc::wire::{Field, grpc_messages, hex};
 
 /// Bytes of a bytes field shown in hex.
 const HEX_PREVIEW: usize = 32;

@@ -13,6 +13,7 @@
 //! `rpc.server.call.duration` / `rpc.client.call.duration` in seconds.
 
 mod status;
+pub mod wire;
 
 pub(crate) use status::{Code, Side};
 
@@ -78,8 +79,8 @@ impl Call {
     }
 }
 
-/// Whether `headers` say the body is gRPC's: `application/grpc`, alone
-/// or followed by `+` or `;` and more.
+/// Whether `headers` say the body is gRPC's: a `content-type` of
+/// `application/grpc`, alone or followed by `+` or `;` and more.
 ///
 /// ```
 /// use http::{HeaderMap, HeaderValue, header::CONTENT_TYPE};
@@ -91,11 +92,20 @@ impl Call {
 /// assert!(!tracetape::grpc::is_grpc(&headers));
 /// ```
 pub fn is_grpc(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|value| is_grpc_content_type(value.as_bytes()))
+}
+
+/// Whether a `content-type` value is gRPC's (see [`is_grpc`]).
+///
+/// ```
+/// assert!(tracetape::grpc::is_grpc_content_type(b"application/grpc"));
+/// assert!(tracetape::grpc::is_grpc_content_type(b"Application/GRPC; charset=utf-8"));
+/// assert!(!tracetape::grpc::is_grpc_content_type(b"application/json"));
+/// ```
+pub fn is_grpc_content_type(value: &[u8]) -> bool {
     const GRPC_TYPE: &[u8] = b"application/grpc";
-    let Some(value) = headers.get(http::header::CONTENT_TYPE) else {
-        return false;
-    };
-    let value = value.as_bytes();
     value
         .get(..GRPC_TYPE.len())
         .is_some_and(|prefix| prefix.eq_ignore_ascii_case(GRPC_TYPE))

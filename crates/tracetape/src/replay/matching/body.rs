@@ -1,7 +1,7 @@
 //! Request bodies as the matcher compares them: decoded from their
-//! `content-encoding`, read as JSON when they parse, and aware of how the
-//! recording kept them (whole, cut at the size limit, or withheld by
-//! redaction).
+//! `content-encoding`, read as JSON when they parse (a gRPC call's
+//! messages as the JSON of their fields), and aware of how the recording
+//! kept them (whole, cut at the size limit, or withheld by redaction).
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -61,6 +61,11 @@ impl NormalBody {
             Ok(std::borrow::Cow::Borrowed(_)) | Err(_) => request.body.bytes.clone(),
         };
         let json = match kept {
+            // A gRPC call's messages, field by field (`grpc::wire`).
+            Kept::Whole if declares_grpc(request) => {
+                crate::grpc::wire::grpc_messages(&bytes, false)
+                    .map(|messages| crate::grpc::wire::messages_json(&messages))
+            }
             Kept::Whole => serde_json::from_slice(&bytes).ok(),
             Kept::Cut | Kept::Withheld => None,
         };
@@ -217,6 +222,14 @@ fn shown(bytes: &[u8]) -> String {
 }
 
 /// Whether the request declares a form body.
+/// Whether `request` says its body is gRPC's.
+fn declares_grpc(request: &RequestRecord) -> bool {
+    request.headers.iter().any(|header| {
+        header.name.eq_ignore_ascii_case("content-type")
+            && crate::grpc::is_grpc_content_type(&header.value)
+    })
+}
+
 fn declares_form(request: &RequestRecord) -> bool {
     request.headers.iter().any(|header| {
         header.name.eq_ignore_ascii_case("content-type")

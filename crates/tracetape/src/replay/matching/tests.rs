@@ -1164,3 +1164,35 @@ fn a_background_call_made_once_and_not_again_is_told_apart_from_a_periodic_one()
         .collect();
     assert_eq!(once, ["http://config/flags"]);
 }
+
+/// One gRPC message `{1: item, 2: quantity}`, framed.
+fn grpc_order(item: &str, quantity: u8) -> Vec<u8> {
+    let mut message = vec![0x0a, item.len() as u8];
+    message.extend_from_slice(item.as_bytes());
+    message.extend_from_slice(&[0x10, quantity]);
+    let mut body = vec![0];
+    body.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    body.extend_from_slice(&message);
+    body
+}
+
+#[test]
+fn a_grpc_call_is_matched_field_by_field_and_a_changed_field_named_by_its_path() {
+    let mut recorded = call("POST", "http://stock/stock.Stock/Reserve", "", "ok");
+    recorded.request.headers = vec![header("content-type", "application/grpc")];
+    recorded.request.body = whole(grpc_order("tea", 2));
+    let live = |quantity| {
+        LiveCall::new("POST", "http://stock/stock.Stock/Reserve")
+            .with_headers(vec![header("content-type", "application/grpc")])
+            .with_body(grpc_order("tea", quantity))
+    };
+    let session = self::session(vec![recorded.clone()]);
+    assert_eq!(took(&session, &live(2)).1, Level::Exact);
+    let fresh = self::session(vec![recorded]);
+    let answer = fresh.answer(&live(3)).unwrap();
+    assert_eq!(answer.matched.level, Level::Similar);
+    assert_eq!(
+        answer.differences[0].to_string(),
+        "body $[0].2: expected 2, actual 3"
+    );
+}

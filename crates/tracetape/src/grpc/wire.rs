@@ -1,9 +1,10 @@
 //! gRPC bodies read without the service's descriptors: the
 //! length-prefixed messages of the gRPC framing, each message's protobuf
 //! fields by number and wire type (as `protoc --decode_raw` reads them).
-//! Replay compares a gRPC response as the JSON these make, field by
-//! field, so the dynamic-value rules reach inside messages;
-//! `tracetape show` prints them.
+//! Replay matches a gRPC call's request, and compares a gRPC response,
+//! as the JSON these make ([`messages_json`]), field by field, so the
+//! dynamic-value rules reach inside messages; `tracetape show` prints
+//! them.
 
 use serde_json::{Map, Value};
 
@@ -49,7 +50,7 @@ pub struct GrpcMessage {
 /// says the body was cut short).
 ///
 /// ```
-/// use tracetape_compare::protobuf::{Field, grpc_messages};
+/// use tracetape::grpc::wire::{Field, grpc_messages};
 ///
 /// // One message: {1: "tea", 2: 2}.
 /// let body = [0, 0, 0, 0, 7, 0x0a, 3, b't', b'e', b'a', 0x10, 2];
@@ -88,7 +89,7 @@ pub fn grpc_messages(body: &[u8], truncated: bool) -> Option<Vec<GrpcMessage>> {
 
 /// The fields of a protobuf message, in order; `None` when the bytes are
 /// not one.
-pub fn fields(mut bytes: &[u8], depth: usize) -> Option<Vec<(u64, Field)>> {
+fn fields(mut bytes: &[u8], depth: usize) -> Option<Vec<(u64, Field)>> {
     let mut fields = Vec::new();
     while !bytes.is_empty() {
         let key = varint(&mut bytes)?;
@@ -150,11 +151,19 @@ fn varint(bytes: &mut &[u8]) -> Option<u64> {
     None
 }
 
-/// A gRPC body's messages as JSON, for comparison: an array with one
-/// object per message, its members the field numbers (a number seen
-/// more than once an array of its values); a message whose fields cannot
-/// be read is its bytes in hex.
-pub(crate) fn messages_json(messages: &[GrpcMessage]) -> Value {
+/// A gRPC body's messages as JSON, for matching and comparison: an array
+/// with one object per message, its members the field numbers (a number
+/// seen more than once an array of its values); a message whose fields
+/// cannot be read is its bytes in hex.
+///
+/// ```
+/// use tracetape::grpc::wire::{grpc_messages, messages_json};
+///
+/// let body = [0, 0, 0, 0, 7, 0x0a, 3, b't', b'e', b'a', 0x10, 2];
+/// let messages = grpc_messages(&body, false).unwrap();
+/// assert_eq!(messages_json(&messages), serde_json::json!([{"1": "tea", "2": 2}]));
+/// ```
+pub fn messages_json(messages: &[GrpcMessage]) -> Value {
     Value::Array(
         messages
             .iter()
@@ -188,6 +197,10 @@ fn object(fields: &[(u64, Field)]) -> Value {
 }
 
 /// Bytes as lower-case hex.
+///
+/// ```
+/// assert_eq!(tracetape::grpc::wire::hex(&[0x0a, 0xff]), "0aff");
+/// ```
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
