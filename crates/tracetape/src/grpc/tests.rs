@@ -42,7 +42,8 @@ type NoteStream = Pin<Box<dyn Stream<Item = Result<Note, Status>> + Send>>;
 /// `test.Notes`: `Say` answers a note with itself or fails with the code
 /// it asks for; `Count` sends `code` notes, the last one only once
 /// `release` is notified (so a test can look at the spans before the
-/// stream ends), or, with code -1, one note and then nothing, forever.
+/// stream ends), or, with code -1, one note and then nothing, forever;
+/// `Echo` (both ways streaming) sends back each note as it comes.
 async fn notes(
     request: http::Request<RequestBody<hyper::body::Incoming>>,
     release: Arc<Notify>,
@@ -69,6 +70,13 @@ async fn notes(
                 }
             });
             grpc.server_streaming(count, request).await
+        }
+        "/test.Notes/Echo" => {
+            let echo = tower::service_fn(|request: tonic::Request<tonic::Streaming<Note>>| async {
+                let echoed: NoteStream = Box::pin(request.into_inner());
+                Ok::<_, Status>(tonic::Response::new(echoed))
+            });
+            grpc.streaming(echo, request).await
         }
         _ => Status::unimplemented("no such method").into_http(),
     };
@@ -650,5 +658,41 @@ mod record_replay {
             3,
             "the backend was called in replay"
         );
+    }
+}
+
+#[tokio::test]
+async fn a_call_streaming_both_ways_ends_its_spans_when_both_streams_end() {
+    let harness = Harness::new();
+    let addr = serve(&harness, Arc::new(Notify::new())).await;
+    let mut grpc = traced_client(addr, &harness).await;
+
+    let (notes, received) = tokio::sync::mpsc::channel::<Note>(4);
+    let outgoing = futures_util::stream::unfold(received, |mut received| async move {
+        received.recv().await.map(|note| (note, received))
+    });
+    let ready: Result<(), crate::client::BoxError> = grpc.ready().await.map_err(Into::into);
+    ready.unwrap();
+    let path = PathAndQuery::from_static("/test.Notes/Echo");
+    let call = grpc.streaming(tonic::Request::new(outgoing), path, ProstCodec::default());
+    let send = |code| Note {
+        text: "echo".into(),
+        code,
+    };
+    notes.send(send(1)).await.unwrap();
+    let mut echoed: tonic::Streaming<Note> = call.await.unwrap().into_inner();
+    assert_eq!(echoed.message().await.unwrap().unwrap().code, 1);
+    notes.send(send(2)).await.unwrap();
+    assert_eq!(echoed.message().await.unwrap().unwrap().code, 2);
+    // Both streams still open: neither end of the call is over.
+    assert!(harness.spans().is_empty(), "{:#?}", harness.spans());
+    drop(notes);
+    assert!(echoed.message().await.unwrap().is_none());
+    let spans = harness.wait_for_spans(2).await;
+    for kind in [SpanKind::Client, SpanKind::Server] {
+        let span = of_kind(&spans, kind);
+        assert_eq!(span.name, "test.Notes/Echo");
+        assert_eq!(attr_i64(span, "rpc.grpc.status_code"), Some(0));
+        assert_eq!(span.status, SpanStatus::Unset);
     }
 }
