@@ -671,8 +671,7 @@ async fn a_call_streaming_both_ways_ends_its_spans_when_both_streams_end() {
     let outgoing = futures_util::stream::unfold(received, |mut received| async move {
         received.recv().await.map(|note| (note, received))
     });
-    let ready: Result<(), crate::client::BoxError> = grpc.ready().await.map_err(Into::into);
-    ready.unwrap();
+    grpc.ready().await.unwrap();
     let path = PathAndQuery::from_static("/test.Notes/Echo");
     let call = grpc.streaming(tonic::Request::new(outgoing), path, ProstCodec::default());
     let send = |code| Note {
