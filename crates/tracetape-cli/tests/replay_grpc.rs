@@ -381,4 +381,31 @@ async fn a_tonic_service_is_replayed_over_http2_and_its_changes_are_caught() {
             .any(|line| line == "grpc-status: expected 0, actual 9"),
         "{lines:?}"
     );
+
+    // Pricing skipped (the same prices from a table): each order's
+    // recorded call to pricing is reported unused.
+    let (report, _) = replay(dir, &recordings, &deps, "cached");
+    let unused: Vec<String> = report["recordings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|recording| {
+            recording["unused_calls"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|call| call["url"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(unused.len(), 2, "{report}");
+    assert!(
+        unused.iter().all(|url| url.contains("/price/")),
+        "{unused:?}"
+    );
+
+    // One more call to stock, never recorded: reported as mock missing.
+    let (report, output) = replay(dir, &recordings, &deps, "hold");
+    assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    assert_eq!(report["totals"]["mock_missing"], 3, "{report}");
+    assert!(report.to_string().contains("stock.Stock/Hold"), "{report}");
 }

@@ -82,6 +82,8 @@ pub const PLACE: &str = "/shop.Shop/Place";
 pub const TRACK: &str = "/shop.Shop/Track";
 /// `/stock.Stock/Reserve`.
 const RESERVE: &str = "/stock.Stock/Reserve";
+/// `/stock.Stock/Hold`, which only `SHOP_CHANGE=hold` calls.
+const HOLD: &str = "/stock.Stock/Hold";
 
 /// A change made to the shop on purpose, to show what replay catches
 /// (`SHOP_CHANGE`).
@@ -95,6 +97,12 @@ pub enum Change {
     /// Orders of more than five refused with `FAILED_PRECONDITION`
     /// (`SHOP_CHANGE=limit`).
     Limit,
+    /// Prices from a table of the shop's own, the same as pricing's:
+    /// pricing is not called (`SHOP_CHANGE=cached`).
+    Cached,
+    /// Stock also asked to hold the order first, its answer ignored: one
+    /// more call (`SHOP_CHANGE=hold`).
+    Hold,
 }
 
 impl Change {
@@ -104,7 +112,11 @@ impl Change {
             "" => Ok(Self::None),
             "total" => Ok(Self::Total),
             "limit" => Ok(Self::Limit),
-            other => Err(format!("SHOP_CHANGE={other}: expected total or limit")),
+            "cached" => Ok(Self::Cached),
+            "hold" => Ok(Self::Hold),
+            other => Err(format!(
+                "SHOP_CHANGE={other}: expected total, limit, cached or hold"
+            )),
         }
     }
 }
@@ -161,6 +173,21 @@ impl Shop {
         if self.change == Change::Limit && order.quantity > 5 {
             return Err(Status::failed_precondition("at most five at a time"));
         }
+        if self.change == Change::Hold {
+            self.stock
+                .ready()
+                .await
+                .map_err(|error| Status::unavailable(format!("stock: {error}")))?;
+            let held = self
+                .stock
+                .unary::<Order, Reserved, _>(
+                    Request::new(order.clone()),
+                    PathAndQuery::from_static(HOLD),
+                    ProstCodec::default(),
+                )
+                .await;
+            drop(held);
+        }
         self.stock
             .ready()
             .await
@@ -174,17 +201,22 @@ impl Shop {
             )
             .await?
             .into_inner();
-        let url = format!("{}/price/{}", self.pricing_url, order.item);
-        let price: serde_json::Value = self
-            .pricing
-            .get(url)
-            .send()
-            .await
-            .map_err(|error| Status::unavailable(format!("pricing: {error}")))?
-            .json()
-            .await
-            .map_err(|error| Status::internal(format!("pricing: {error}")))?;
-        let cents = price["cents"].as_i64().unwrap_or(0);
+        let cents = match self.change {
+            Change::Cached => price_cents(&order.item),
+            _ => {
+                let url = format!("{}/price/{}", self.pricing_url, order.item);
+                let price: serde_json::Value = self
+                    .pricing
+                    .get(url)
+                    .send()
+                    .await
+                    .map_err(|error| Status::unavailable(format!("pricing: {error}")))?
+                    .json()
+                    .await
+                    .map_err(|error| Status::internal(format!("pricing: {error}")))?;
+                price["cents"].as_i64().unwrap_or(0)
+            }
+        };
         let mut total_cents = cents * i64::from(order.quantity);
         if self.change == Change::Total {
             total_cents += 1;
@@ -291,6 +323,11 @@ impl tower::Service<http::Request<Body>> for Stock {
     }
 }
 
+/// What an item costs, in cents.
+fn price_cents(item: &str) -> i64 {
+    if item == "coffee" { 400 } else { 250 }
+}
+
 /// The pricing service: `GET /price/{item}` answers `{"cents": …}`.
 pub fn pricing() -> axum::Router {
     use axum::extract::Path;
@@ -300,8 +337,7 @@ pub fn pricing() -> axum::Router {
         .route(
             "/price/{item}",
             get(|Path(item): Path<String>| async move {
-                let cents = if item == "coffee" { 400 } else { 250 };
-                axum::Json(serde_json::json!({ "cents": cents }))
+                axum::Json(serde_json::json!({ "cents": price_cents(&item) }))
             }),
         )
         .layer(tracetape::server::TraceLayer::new())

@@ -11,8 +11,10 @@
 //! others through `STOCK_URL` and `PRICING_URL`. `TRACETAPE_MODE=record`
 //! records into `.tracetape/recordings`; `tracetape replay --command
 //! 'grpc-service shop' --url http://127.0.0.1:50051` replays the shop
-//! alone, its calls answered from the recordings. `SHOP_CHANGE=total` or
-//! `SHOP_CHANGE=limit` changes the shop on purpose.
+//! alone, its calls answered from the recordings. `SHOP_CHANGE` changes
+//! the shop on purpose: `total` (one cent more), `limit` (orders of more
+//! than five refused), `cached` (pricing not called), `hold` (one more
+//! call to stock).
 
 use std::process::ExitCode;
 
