@@ -189,8 +189,19 @@ async fn calls(shop: SocketAddr) -> Vec<String> {
 /// `tracetape replay` of the shop alone, changed by `change` (`""`:
 /// unchanged): its JSON report and the command's output.
 fn replay(dir: &Path, recordings: &Path, deps: &[(&str, String)], change: &str) -> (Value, Output) {
+    replay_with(dir, recordings, deps, change, &[])
+}
+
+/// [`replay`] with more arguments for `tracetape replay`.
+fn replay_with(
+    dir: &Path,
+    recordings: &Path,
+    deps: &[(&str, String)],
+    change: &str,
+    more: &[&str],
+) -> (Value, Output) {
     let port = free_port();
-    let report = dir.join(format!("report-{change}.json"));
+    let report = dir.join(format!("report-{change}-{}.json", more.len()));
     let service = format!("'{}' shop", example_exe().to_str().unwrap());
     let mut command = Command::new(env!("CARGO_BIN_EXE_tracetape"));
     hermetic(&mut command, dir)
@@ -201,6 +212,7 @@ fn replay(dir: &Path, recordings: &Path, deps: &[(&str, String)], change: &str) 
         .args(["--format", "json"])
         .arg("--output")
         .arg(&report)
+        .args(more)
         .env("SHOP_PORT", port.to_string())
         .env("SHOP_CHANGE", change)
         .envs(deps.iter().map(|(name, value)| (*name, value)))
@@ -365,6 +377,25 @@ async fn a_tonic_service_is_replayed_over_http2_and_its_changes_are_caught() {
         .filter_map(|deviation| deviation["path"].as_str().map(str::to_owned))
         .collect();
     assert_eq!(paths, ["$[0].2", "$[0].2"], "{report}");
+
+    // With the services' descriptor set, by field name.
+    let descriptors = dir.join("shop.bin");
+    std::fs::write(&descriptors, grpc_service::descriptor_set()).unwrap();
+    let setting = format!("grpc_descriptors={:?}", descriptors.display().to_string());
+    let (report, _) = replay_with(dir, &recordings, &deps, "total", &["--compare", &setting]);
+    let named: Vec<String> = report["recordings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|recording| {
+            recording["deviations"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|deviation| deviation["path"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(named, ["$[0].total_cents", "$[0].total_cents"], "{report}");
 
     // At most five at a time: the order of seven is refused, a status
     // the trailers carry (the HTTP status stays 200).

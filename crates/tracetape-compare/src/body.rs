@@ -16,8 +16,10 @@ use super::{
 use tracetape::grpc::wire;
 use tracetape::record::{DecodeBodyError, ResponseRecord};
 
-/// The deviations between two response bodies.
+/// The deviations between two response bodies, answering the request
+/// for `path` when it is known.
 pub(super) fn compare(
+    path: Option<&str>,
     expected: &ResponseRecord,
     actual: &ResponseRecord,
     options: &CompareOptions,
@@ -66,7 +68,16 @@ pub(super) fn compare(
                 wire::grpc_messages(&recorded, false),
                 wire::grpc_messages(&new, false),
             ) {
-                let (recorded, new) = (wire::messages_json(&recorded), wire::messages_json(&new));
+                // By field name when the descriptors declare the method,
+                // else by number.
+                let named = |messages: &[wire::GrpcMessage]| {
+                    let descriptors = options.grpc_descriptors.as_ref()?;
+                    descriptors.response_json(path?, messages)
+                };
+                let (recorded, new) = match (named(&recorded), named(&new)) {
+                    (Some(recorded), Some(new)) => (recorded, new),
+                    _ => (wire::messages_json(&recorded), wire::messages_json(&new)),
+                };
                 return json::compare_values(recorded, new, options, ignore);
             }
         }
@@ -242,7 +253,7 @@ mod tests {
     }
 
     fn check(expected: &ResponseRecord, actual: &ResponseRecord) -> Vec<Deviation> {
-        compare(expected, actual, &CompareOptions::default())
+        compare(None, expected, actual, &CompareOptions::default())
     }
 
     #[test]
@@ -401,7 +412,7 @@ mod tests {
     }
 
     fn with(options: &CompareOptions, e: &ResponseRecord, a: &ResponseRecord) -> Vec<Deviation> {
-        compare(e, a, options)
+        compare(None, e, a, options)
     }
 
     /// Each deviation as `path change`.

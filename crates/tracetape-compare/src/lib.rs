@@ -154,6 +154,7 @@
 #![forbid(unsafe_code)]
 
 mod body;
+mod descriptors;
 mod deviation;
 mod dynamic;
 mod form;
@@ -172,8 +173,9 @@ mod testing;
 mod text;
 mod tokens;
 
+pub use descriptors::{DescriptorsError, GrpcDescriptors};
 pub use deviation::{
     Change, Comparison, Deviation, DeviationKind, MAX_DEVIATIONS, MAX_PATH_CHARS, MAX_VALUE_CHARS,
 };
 pub use options::{CompareOptions, DEFAULT_TIME_WINDOW};
-pub use response::compare;
+pub use response::{compare, compare_answer};

@@ -8,6 +8,8 @@ use serde::{Deserialize, Deserializer};
 
 use tracetape::record::JsonPath;
 
+use super::GrpcDescriptors;
+
 /// The default [`CompareOptions::time_window`]: a minute.
 pub const DEFAULT_TIME_WINDOW: Duration = Duration::from_secs(60);
 
@@ -107,6 +109,13 @@ pub struct CompareOptions {
     /// `None`.
     #[serde(deserialize_with = "time_window")]
     pub time_window: Option<Duration>,
+    /// A gRPC service's descriptor set (a `FileDescriptorSet` file): its
+    /// responses' messages are compared by field name, typed as declared
+    /// (`$[0].total_cents`), instead of by field number. In TOML, the
+    /// file's path (`grpc_descriptors = "shop.bin"`), read when the
+    /// options are.
+    #[serde(deserialize_with = "grpc_descriptors")]
+    pub grpc_descriptors: Option<GrpcDescriptors>,
 }
 
 impl Default for CompareOptions {
@@ -122,6 +131,7 @@ impl Default for CompareOptions {
             redacted: true,
             numbers_by_value: false,
             time_window: Some(DEFAULT_TIME_WINDOW),
+            grpc_descriptors: None,
         }
     }
 }
@@ -161,6 +171,16 @@ impl CompareOptions {
         }
         names
     }
+}
+
+/// `grpc_descriptors`: a path, read at once.
+fn grpc_descriptors<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<GrpcDescriptors>, D::Error> {
+    let path = std::path::PathBuf::deserialize(deserializer)?;
+    GrpcDescriptors::from_file(&path)
+        .map(Some)
+        .map_err(de::Error::custom)
 }
 
 fn json_paths<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<JsonPath>, D::Error> {

@@ -2,7 +2,7 @@
 //! message (from its trailers), the chosen headers, the body.
 
 use super::{Change, CompareOptions, Comparison, Deviation, DeviationKind, body, headers, suggest};
-use tracetape::record::ResponseRecord;
+use tracetape::record::{RequestRecord, ResponseRecord};
 
 /// Compares the response a new build gave (`actual`) with the recorded
 /// one (`expected`): the status, a gRPC call's `grpc-status` and
@@ -51,6 +51,34 @@ pub fn compare(
     actual: &ResponseRecord,
     options: &CompareOptions,
 ) -> Comparison {
+    compare_responses(None, expected, actual, options)
+}
+
+/// [`compare`], for the responses to `request`: a gRPC method's response
+/// messages are compared by field name when
+/// [`grpc_descriptors`](CompareOptions::grpc_descriptors) declare the
+/// method `request`'s path names.
+pub fn compare_answer(
+    request: &RequestRecord,
+    expected: &ResponseRecord,
+    actual: &ResponseRecord,
+    options: &CompareOptions,
+) -> Comparison {
+    let path = request.url.split(['?', '#']).next().unwrap_or_default();
+    // An absolute-form target keeps only its path.
+    let path = match path.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |slash| &rest[slash..]),
+        None => path,
+    };
+    compare_responses(Some(path), expected, actual, options)
+}
+
+fn compare_responses(
+    path: Option<&str>,
+    expected: &ResponseRecord,
+    actual: &ResponseRecord,
+    options: &CompareOptions,
+) -> Comparison {
     let mut deviations = Vec::new();
     if expected.status != actual.status {
         let (recorded, new) = (expected.status.to_string(), actual.status.to_string());
@@ -70,7 +98,7 @@ pub fn compare(
         &actual.headers,
         options,
     ));
-    deviations.extend(body::compare(expected, actual, options));
+    deviations.extend(body::compare(path, expected, actual, options));
     Comparison::of(deviations)
 }
 

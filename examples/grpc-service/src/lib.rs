@@ -365,3 +365,100 @@ where
         .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener), stop)
         .await
 }
+
+/// The descriptor set of both services (`shop.proto`), encoded, as
+/// `protoc --descriptor_set_out` would write it: give it to `tracetape
+/// replay` (`--compare grpc_descriptors="shop.bin"`, or
+/// `grpc_descriptors` in `[replay.compare]`) and the messages are
+/// compared by field name. `grpc-service descriptors shop.bin` writes it.
+pub fn descriptor_set() -> Vec<u8> {
+    use prost::Message as _;
+    use prost_types::field_descriptor_proto::{Label, Type};
+    use prost_types::{
+        DescriptorProto, FieldDescriptorProto, FileDescriptorProto, FileDescriptorSet,
+        MethodDescriptorProto, ServiceDescriptorProto,
+    };
+
+    let field = |name: &str, number, kind: Type| FieldDescriptorProto {
+        name: Some(name.into()),
+        number: Some(number),
+        r#type: Some(kind as i32),
+        label: Some(Label::Optional as i32),
+        ..Default::default()
+    };
+    let message = |name: &str, fields| DescriptorProto {
+        name: Some(name.into()),
+        field: fields,
+        ..Default::default()
+    };
+    let method = |name: &str, input: &str, output: &str, streams: bool| MethodDescriptorProto {
+        name: Some(name.into()),
+        input_type: Some(format!(".{input}")),
+        output_type: Some(format!(".{output}")),
+        server_streaming: Some(streams),
+        ..Default::default()
+    };
+    let service = |name: &str, methods| ServiceDescriptorProto {
+        name: Some(name.into()),
+        method: methods,
+        ..Default::default()
+    };
+    let file = |name: &str, package: &str, messages, services| FileDescriptorProto {
+        name: Some(name.into()),
+        package: Some(package.into()),
+        syntax: Some("proto3".into()),
+        message_type: messages,
+        service: services,
+        ..Default::default()
+    };
+    let shop = file(
+        "shop.proto",
+        "shop",
+        vec![
+            message(
+                "Order",
+                vec![
+                    field("item", 1, Type::String),
+                    field("quantity", 2, Type::Uint32),
+                ],
+            ),
+            message(
+                "Receipt",
+                vec![
+                    field("reservation_id", 1, Type::String),
+                    field("total_cents", 2, Type::Int64),
+                ],
+            ),
+            message(
+                "TrackRequest",
+                vec![field("reservation_id", 1, Type::String)],
+            ),
+            message("Step", vec![field("stage", 1, Type::String)]),
+            message("Reserved", vec![field("reservation_id", 1, Type::String)]),
+        ],
+        vec![service(
+            "Shop",
+            vec![
+                method("Place", "shop.Order", "shop.Receipt", false),
+                method("Track", "shop.TrackRequest", "shop.Step", true),
+            ],
+        )],
+    );
+    let mut stock = file(
+        "stock.proto",
+        "stock",
+        Vec::new(),
+        vec![service(
+            "Stock",
+            vec![
+                method("Reserve", "shop.Order", "shop.Reserved", false),
+                method("Hold", "shop.Order", "shop.Reserved", false),
+            ],
+        )],
+    );
+    stock.dependency = vec!["shop.proto".into()];
+    FileDescriptorSet {
+        file: vec![shop, stock],
+    }
+    .encode_to_vec()
+}

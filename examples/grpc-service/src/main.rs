@@ -14,7 +14,9 @@
 //! alone, its calls answered from the recordings. `SHOP_CHANGE` changes
 //! the shop on purpose: `total` (one cent more), `limit` (orders of more
 //! than five refused), `cached` (pricing not called), `hold` (one more
-//! call to stock).
+//! call to stock). `grpc-service descriptors shop.bin` writes the
+//! services' descriptor set, for `tracetape replay --compare
+//! grpc_descriptors="shop.bin"` (messages compared by field name).
 
 use std::process::ExitCode;
 
@@ -44,6 +46,13 @@ async fn interrupted() {
 }
 
 async fn run(role: &str) -> Result<(), String> {
+    if role == "descriptors" {
+        let path = std::env::args()
+            .nth(2)
+            .ok_or("descriptors: give the file to write, `grpc-service descriptors shop.bin`")?;
+        return std::fs::write(&path, grpc_service::descriptor_set())
+            .map_err(|error| format!("cannot write {path}: {error}"));
+    }
     let (shop_port, stock_port, pricing_port) = (
         port("SHOP_PORT", 50051)?,
         port("STOCK_PORT", 50052)?,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use tracetape::record::ResponseRecord;
 use tracetape::replay::{LoggedCall, LoggedUnused, PollTimes, REPLAY_LOG_HEADER, ReplayId};
-use tracetape_compare::{CompareOptions, Deviation, compare};
+use tracetape_compare::{CompareOptions, Deviation, compare, compare_answer};
 
 use super::select::Replayable;
 use super::send::Reply;
@@ -233,7 +233,17 @@ pub(crate) fn judge(
         }
     };
     if let Some(expected) = expected {
-        let comparison = compare(expected, &reply.response, &judging.compare);
+        let comparison = match replayable.inbound() {
+            // A gRPC method's messages by field name, when the
+            // descriptors declare it.
+            Some(inbound) => compare_answer(
+                &inbound.request,
+                expected,
+                &reply.response,
+                &judging.compare,
+            ),
+            None => compare(expected, &reply.response, &judging.compare),
+        };
         replayed.deviations = comparison.deviations;
         replayed.omitted_deviations = comparison.omitted;
     }
