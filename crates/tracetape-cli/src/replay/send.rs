@@ -267,6 +267,12 @@ impl Sender {
             };
             headers.append(name, value);
         }
+        // gRPC servers may require `te: trailers`, the one value HTTP/2
+        // allows (the recorded one is left out with the other
+        // per-connection headers).
+        if tracetape::grpc::is_grpc(&headers) {
+            headers.insert(reqwest::header::TE, HeaderValue::from_static("trailers"));
+        }
         let id = HeaderValue::from_str(&replayable.id.to_string())
             .map_err(|_| "the replay id is not a header value".to_owned())?;
         headers.insert(REPLAY_HEADER, id);
@@ -505,6 +511,24 @@ mod tests {
         );
         let body = request.body().and_then(reqwest::Body::as_bytes);
         assert_eq!(body, Some(&b"{\"id\":1}"[..]));
+    }
+
+    #[test]
+    fn a_grpc_request_is_sent_with_te_trailers() {
+        let mut replayable = super::super::outcome::tests::replayable("{}");
+        let inbound = &mut replayable.recording.exchanges[0].request;
+        for (name, value) in [("content-type", "application/grpc"), ("te", "trailers")] {
+            inbound.headers.push(HeaderRecord {
+                name: name.to_owned(),
+                value: value.as_bytes().to_vec().into(),
+            });
+        }
+        let request = sender("http://127.0.0.1:9").request(&replayable).unwrap();
+        assert_eq!(request.headers()["te"], "trailers");
+        // Not for anything else.
+        let plain = super::super::outcome::tests::replayable("{}");
+        let request = sender("http://127.0.0.1:9").request(&plain).unwrap();
+        assert!(request.headers().get("te").is_none());
     }
 
     #[test]
