@@ -330,7 +330,7 @@ impl Attempt {
         let span = self.cx.span();
         if let Some(status) = self.grpc {
             let code = status.unwrap_or(grpc::Code::Cancelled);
-            extra.push(KeyValue::new(grpc::RPC_GRPC_STATUS_CODE, code.number()));
+            extra.extend(grpc::status_attributes(code));
             let failed = status.is_some_and(|code| code.is_error(grpc::Side::Client));
             let errored = extra.iter().any(|kv| kv.key.as_str() == ERROR_TYPE);
             if failed && !errored {

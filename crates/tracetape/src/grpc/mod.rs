@@ -11,9 +11,19 @@
 //! 1.37): span name `{rpc.service}/{rpc.method}`, `rpc.system` `grpc`,
 //! `rpc.service`, `rpc.method`, `rpc.grpc.status_code` (an integer), and
 //! `rpc.server.call.duration` / `rpc.client.call.duration` in seconds.
+//! `OTEL_SEMCONV_STABILITY_OPT_IN=rpc` switches to the stable RPC
+//! conventions (`rpc.system.name`, `rpc.method` as
+//! `package.Service/Method`, `rpc.response.status_code` as the code's
+//! name), `rpc/dup` emits both (`rpc.method` then the stable value), as
+//! the conventions' migration plan asks of instrumentations
+//! (`conventions.rs`).
 
+mod conventions;
 mod status;
 pub mod wire;
+
+use conventions::Conventions;
+pub(crate) use conventions::status_attributes;
 
 pub(crate) use status::{Code, Side};
 
@@ -32,6 +42,10 @@ pub(crate) const RPC_SERVICE: &str = "rpc.service";
 pub(crate) const RPC_METHOD: &str = "rpc.method";
 /// `rpc.grpc.status_code`: the numeric status.
 pub(crate) const RPC_GRPC_STATUS_CODE: &str = "rpc.grpc.status_code";
+/// `rpc.system.name` (stable conventions).
+const RPC_SYSTEM_NAME: &str = "rpc.system.name";
+/// `rpc.response.status_code` (stable conventions): the code's name.
+const RPC_RESPONSE_STATUS_CODE: &str = "rpc.response.status_code";
 /// The server's call duration, in seconds.
 pub(crate) const RPC_SERVER_CALL_DURATION: &str = "rpc.server.call.duration";
 /// The client's call duration, in seconds.
@@ -69,13 +83,29 @@ impl Call {
     }
 
     /// The attributes every span and measurement of the call carries:
-    /// `rpc.system`, `rpc.service`, `rpc.method`.
-    pub(crate) fn attributes(&self) -> [KeyValue; 3] {
-        [
-            KeyValue::new(RPC_SYSTEM, GRPC),
-            KeyValue::new(RPC_SERVICE, self.service.clone()),
-            KeyValue::new(RPC_METHOD, self.method.clone()),
-        ]
+    /// `rpc.system`, `rpc.service`, `rpc.method`, or the stable
+    /// conventions' (see the module docs).
+    pub(crate) fn attributes(&self) -> Vec<KeyValue> {
+        self.attributes_in(Conventions::current())
+    }
+
+    fn attributes_in(&self, conventions: Conventions) -> Vec<KeyValue> {
+        let mut attributes = Vec::with_capacity(4);
+        if conventions.old() {
+            attributes.push(KeyValue::new(RPC_SYSTEM, GRPC));
+            attributes.push(KeyValue::new(RPC_SERVICE, self.service.clone()));
+        }
+        if conventions.stable() {
+            attributes.push(KeyValue::new(RPC_SYSTEM_NAME, GRPC));
+            let full = match &self.name {
+                Cow::Borrowed(name) => StringValue::from(*name),
+                Cow::Owned(name) => StringValue::from(name.clone()),
+            };
+            attributes.push(KeyValue::new(RPC_METHOD, full));
+        } else {
+            attributes.push(KeyValue::new(RPC_METHOD, self.method.clone()));
+        }
+        attributes
     }
 }
 

@@ -130,9 +130,10 @@ impl InFlight {
                 (None, Some(_)) => grpc::Code::Unknown,
                 (None, None) => grpc::Code::Cancelled,
             };
-            let attribute = KeyValue::new(grpc::RPC_GRPC_STATUS_CODE, code.number());
-            span.set_attribute(attribute.clone());
-            attributes.push(attribute);
+            for attribute in grpc::status_attributes(code) {
+                span.set_attribute(attribute.clone());
+                attributes.push(attribute);
+            }
             if self.error.is_none() && code.is_error(grpc::Side::Server) {
                 self.error = Some(Cow::Borrowed(code.name()));
             }

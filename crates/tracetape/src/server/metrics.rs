@@ -14,8 +14,9 @@ use crate::grpc;
 use crate::http_attrs::{DURATION_BOUNDARIES, Method};
 
 /// The most attributes a duration measurement carries: the four labels
-/// (or a call's three), the status code and the error type.
-const DURATION_ATTRIBUTES: usize = 6;
+/// and the status code, or a call's attributes and status (both
+/// conventions: four and two), and the error type.
+const DURATION_ATTRIBUTES: usize = 7;
 
 /// The instruments one server layer records into.
 #[derive(Debug)]
