@@ -299,6 +299,22 @@ fn shown_readably(dir: &Path, recordings: &Path) {
     );
 }
 
+/// The paths of every deviation in `report`, in order.
+fn paths(report: &Value) -> Vec<String> {
+    report["recordings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|recording| {
+            recording["deviations"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|deviation| deviation["path"].as_str().map(str::to_owned))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tonic_service_is_replayed_over_http2_and_its_changes_are_caught() {
     let tmp = tempfile::tempdir().unwrap();
@@ -364,38 +380,18 @@ async fn a_tonic_service_is_replayed_over_http2_and_its_changes_are_caught() {
             && lines.contains(&&"body: expected 2800, actual 2801".to_owned()),
         "{deviated:?}"
     );
-    let paths: Vec<String> = report["recordings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|recording| {
-            recording["deviations"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
-        .filter_map(|deviation| deviation["path"].as_str().map(str::to_owned))
-        .collect();
-    assert_eq!(paths, ["$[0].2", "$[0].2"], "{report}");
+    assert_eq!(paths(&report), ["$[0].2", "$[0].2"], "{report}");
 
     // With the services' descriptor set, by field name.
     let descriptors = dir.join("shop.bin");
     std::fs::write(&descriptors, grpc_service::descriptor_set()).unwrap();
     let setting = format!("grpc_descriptors={:?}", descriptors.display().to_string());
     let (report, _) = replay_with(dir, &recordings, &deps, "total", &["--compare", &setting]);
-    let named: Vec<String> = report["recordings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|recording| {
-            recording["deviations"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
-        .filter_map(|deviation| deviation["path"].as_str().map(str::to_owned))
-        .collect();
-    assert_eq!(named, ["$[0].total_cents", "$[0].total_cents"], "{report}");
+    assert_eq!(
+        paths(&report),
+        ["$[0].total_cents", "$[0].total_cents"],
+        "{report}"
+    );
 
     // At most five at a time: the order of seven is refused, a status
     // the trailers carry (the HTTP status stays 200).

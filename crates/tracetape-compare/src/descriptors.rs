@@ -106,9 +106,9 @@ mod tests {
     };
 
     use super::*;
-    use crate::testing::header;
+    use crate::testing::{grpc_receipt as receipt, header};
     use crate::{CompareOptions, compare, compare_answer};
-    use tracetape::record::{BodyRecord, RequestRecord, ResponseRecord};
+    use tracetape::record::{BodyRecord, RequestRecord};
 
     /// `shop.Shop/Place(Order) returns (Receipt)`, with `Receipt`'s
     /// `reservation_id = 1` and `total_cents = 2` (int64).
@@ -152,26 +152,6 @@ mod tests {
             ..Default::default()
         };
         FileDescriptorSet { file: vec![file] }.encode_to_vec()
-    }
-
-    /// A gRPC response with one `Receipt`.
-    fn receipt(id: &str, total: u8) -> ResponseRecord {
-        let mut message = vec![0x0a, id.len() as u8];
-        message.extend_from_slice(id.as_bytes());
-        message.extend_from_slice(&[0x10, total]);
-        let mut body = vec![0];
-        body.extend_from_slice(&(message.len() as u32).to_be_bytes());
-        body.extend_from_slice(&message);
-        ResponseRecord {
-            status: 200,
-            headers: vec![header("content-type", "application/grpc")],
-            body: BodyRecord {
-                size: body.len() as u64,
-                bytes: body.into(),
-                truncated: false,
-            },
-            trailers: vec![header("grpc-status", "0")],
-        }
     }
 
     #[test]

@@ -107,7 +107,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::testing::{header, whole};
+    use crate::testing::{grpc_receipt, header, whole};
     use crate::{MAX_DEVIATIONS, MAX_PATH_CHARS};
 
     fn response(status: u16, content_type: &str, body: &str) -> ResponseRecord {
@@ -142,26 +142,6 @@ mod tests {
             &options,
         );
         assert_eq!(missing.deviations.len(), 1, "{missing:?}");
-    }
-
-    /// A gRPC response body: one message `{1: id, 2: total}`.
-    fn grpc_receipt(id: &str, total: u8) -> ResponseRecord {
-        let mut message = vec![0x0a, id.len() as u8];
-        message.extend_from_slice(id.as_bytes());
-        message.extend_from_slice(&[0x10, total]);
-        let mut body = vec![0];
-        body.extend_from_slice(&(message.len() as u32).to_be_bytes());
-        body.extend_from_slice(&message);
-        ResponseRecord {
-            status: 200,
-            headers: vec![header("content-type", "application/grpc")],
-            body: tracetape::record::BodyRecord {
-                size: body.len() as u64,
-                bytes: body.into(),
-                truncated: false,
-            },
-            trailers: vec![header("grpc-status", "0")],
-        }
     }
 
     #[test]
