@@ -225,6 +225,13 @@ impl Attempt {
         let mut end = Vec::with_capacity(2);
         match outcome {
             Ok(response) if self.grpc.is_some() => {
+                if !self.config.capture_response.is_empty() {
+                    let mut captured = Vec::new();
+                    self.config
+                        .capture_response
+                        .capture(response.headers, &mut captured);
+                    span.set_attributes(captured);
+                }
                 let code = match grpc::status(response.headers) {
                     Some(code) => code,
                     None if response.status == http::StatusCode::OK => {
@@ -237,13 +244,6 @@ impl Attempt {
                     None => grpc::Code::from_http(response.status),
                 };
                 self.grpc = Some(Some(code));
-                if !self.config.capture_response.is_empty() {
-                    let mut captured = Vec::new();
-                    self.config
-                        .capture_response
-                        .capture(response.headers, &mut captured);
-                    span.set_attributes(captured);
-                }
             }
             Ok(response) => {
                 let code = response.status.as_u16();
