@@ -29,6 +29,7 @@ mod process;
 mod procfs;
 mod progress;
 mod query;
+mod reflection;
 mod report;
 mod run;
 mod select;

@@ -392,6 +392,20 @@ async fn a_tonic_service_is_replayed_over_http2_and_its_changes_are_caught() {
         ["$[0].total_cents", "$[0].total_cents"],
         "{report}"
     );
+    // Or with the descriptors the shop gives over server reflection.
+    let (report, output) = replay_with(
+        dir,
+        &recordings,
+        &deps,
+        "total",
+        &["--compare", "grpc_reflection=true"],
+    );
+    assert_eq!(
+        paths(&report),
+        ["$[0].total_cents", "$[0].total_cents"],
+        "{report} {}",
+        both(&output)
+    );
 
     // At most five at a time: the order of seven is refused, a status
     // the trailers carry (the HTTP status stays 200).

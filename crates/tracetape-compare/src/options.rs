@@ -116,6 +116,11 @@ pub struct CompareOptions {
     /// options are.
     #[serde(deserialize_with = "grpc_descriptors")]
     pub grpc_descriptors: Option<GrpcDescriptors>,
+    /// Ask the gRPC service for its descriptors over gRPC server
+    /// reflection once it is ready, when no
+    /// [`grpc_descriptors`](Self::grpc_descriptors) are given (what asks
+    /// is `tracetape replay`; the comparison only reads the result).
+    pub grpc_reflection: bool,
 }
 
 impl Default for CompareOptions {
@@ -132,6 +137,7 @@ impl Default for CompareOptions {
             numbers_by_value: false,
             time_window: Some(DEFAULT_TIME_WINDOW),
             grpc_descriptors: None,
+            grpc_reflection: false,
         }
     }
 }

@@ -344,7 +344,8 @@ pub fn pricing() -> axum::Router {
 }
 
 /// Serves `service` with tonic's `Server`, behind tracetape's server
-/// layer, on `listener` until `stop` resolves.
+/// layer, on `listener` until `stop` resolves; with gRPC server
+/// reflection (`grpc.reflection.v1`) answering with [`descriptor_set`].
 pub async fn serve_grpc<S>(
     service: S,
     listener: tokio::net::TcpListener,
@@ -359,9 +360,17 @@ where
         + 'static,
     S::Future: Send + 'static,
 {
-    tonic::transport::Server::builder()
-        .layer(tracetape::server::TraceLayer::new())
-        .add_service(service)
+    let descriptors = descriptor_set();
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(descriptors.as_slice())
+        .build_v1();
+    let mut server =
+        tonic::transport::Server::builder().layer(tracetape::server::TraceLayer::new());
+    let mut router = server.add_service(service);
+    if let Ok(reflection) = reflection {
+        router = router.add_service(reflection);
+    }
+    router
         .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener), stop)
         .await
 }

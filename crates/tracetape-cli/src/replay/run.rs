@@ -353,7 +353,7 @@ async fn replay_all(
     );
     let recordings: Vec<Arc<Replayable>> = recordings.into_iter().map(Arc::new).collect();
     let compare = Arc::new(Judging {
-        compare: compare_options(settings, service),
+        compare: compare_options(settings, service, sender).await?,
         call_deviations: settings.call_deviations,
     });
     let mut progress = Progress::new(total);
@@ -451,8 +451,15 @@ async fn replay_all(
 /// How the run's responses are compared: the settings' options, made
 /// strict about times when the service runs on the replay clock (each
 /// request sees its recorded time, so values derived from "now" come out
-/// as recorded). Called once the service is ready, when that is known.
-fn compare_options(settings: &Settings, service: &Service) -> CompareOptions {
+/// as recorded), and with the gRPC service's descriptors asked of it
+/// over reflection when `grpc_reflection` says so (a service that does
+/// not answer is noted, and compared by field number). Called once the
+/// service is ready, when both are known.
+async fn compare_options(
+    settings: &Settings,
+    service: &Service,
+    sender: &Sender,
+) -> Result<CompareOptions, Failure> {
     let mut options = settings.compare.clone();
     if !service.clock_controlled() {
         // Values derived from "now" come out as today's: timestamps and
@@ -460,7 +467,16 @@ fn compare_options(settings: &Settings, service: &Service) -> CompareOptions {
         // their values (said at start).
         options.time_window = None;
     }
-    options
+    if options.grpc_reflection && options.grpc_descriptors.is_none() {
+        match super::reflection::descriptors(sender.base().as_str()).await {
+            Ok(descriptors) => options.grpc_descriptors = Some(descriptors),
+            Err(why) => writeln!(
+                io::stderr(),
+                "note: grpc_reflection: {why}; gRPC messages are compared by field number"
+            )?,
+        }
+    }
+    Ok(options)
 }
 
 /// `replayable` as a request an unpatched connection may belong to.
