@@ -223,6 +223,39 @@ fn replay_with(
     (serde_json::from_str(&text).unwrap(), output)
 }
 
+/// `tracetape replay` of the unchanged shop serving TLS (a self-signed
+/// certificate for 127.0.0.1, hence `--insecure`) at an `https://` URL.
+fn replay_over_tls(dir: &Path, recordings: &Path, deps: &[(&str, String)]) -> (Value, Output) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let certificate = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let (cert, key_file) = (dir.join("shop.crt"), dir.join("shop.key"));
+    std::fs::write(&cert, certificate.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let port = free_port();
+    let report = dir.join("report-tls.json");
+    let service = format!("'{}' shop", example_exe().to_str().unwrap());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tracetape"));
+    hermetic(&mut command, dir)
+        .args(["replay", "--command", &service])
+        .args(["--url", &format!("https://127.0.0.1:{port}"), "--insecure"])
+        .arg("--recordings")
+        .arg(recordings)
+        .args(["--format", "json", "--output"])
+        .arg(&report)
+        .env("SHOP_PORT", port.to_string())
+        .env("SHOP_TLS_CERT", &cert)
+        .env("SHOP_TLS_KEY", &key_file)
+        .envs(deps.iter().map(|(name, value)| (*name, value)))
+        .stdin(Stdio::null());
+    let output = command.output().unwrap();
+    let text = std::fs::read_to_string(&report)
+        .unwrap_or_else(|err| panic!("no report ({err}): {}", both(&output)));
+    (serde_json::from_str(&text).unwrap(), output)
+}
+
 /// Each replayed recording's verdict and its deviations, each as
 /// `{header or kind}: {message}`.
 fn verdicts(report: &Value) -> Vec<(String, Vec<String>)> {
@@ -360,6 +393,11 @@ async fn a_tonic_service_is_replayed_over_http2_and_its_changes_are_caught() {
     let (report, output) = replay(dir, &recordings, &deps, "");
     assert_eq!(output.status.code(), Some(0), "{}", both(&output));
     assert_eq!(report["totals"]["recordings"], 4, "{report}");
+    assert_eq!(report["totals"]["passed"], 4, "{report}");
+
+    // The same build serving TLS: replayed over HTTP/2 agreed by ALPN.
+    let (report, output) = replay_over_tls(dir, &recordings, &deps);
+    assert_eq!(output.status.code(), Some(0), "{}", both(&output));
     assert_eq!(report["totals"]["passed"], 4, "{report}");
 
     // One cent more on every total: the two answered orders deviate in

@@ -344,11 +344,13 @@ pub fn pricing() -> axum::Router {
 }
 
 /// Serves `service` with tonic's `Server`, behind tracetape's server
-/// layer, on `listener` until `stop` resolves; with gRPC server
-/// reflection (`grpc.reflection.v1`) answering with [`descriptor_set`].
+/// layer, on `listener` until `stop` resolves, in TLS with `tls` when
+/// given; with gRPC server reflection (`grpc.reflection.v1`) answering
+/// with [`descriptor_set`].
 pub async fn serve_grpc<S>(
     service: S,
     listener: tokio::net::TcpListener,
+    tls: Option<tonic::transport::Identity>,
     stop: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error>
 where
@@ -364,8 +366,11 @@ where
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(descriptors.as_slice())
         .build_v1();
-    let mut server =
-        tonic::transport::Server::builder().layer(tracetape::server::TraceLayer::new());
+    let mut server = tonic::transport::Server::builder();
+    if let Some(identity) = tls {
+        server = server.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
+    }
+    let mut server = server.layer(tracetape::server::TraceLayer::new());
     let mut router = server.add_service(service);
     if let Ok(reflection) = reflection {
         router = router.add_service(reflection);

@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Ports: `SHOP_PORT`, `STOCK_PORT`, `PRICING_PORT`; the shop finds the
-//! others through `STOCK_URL` and `PRICING_URL`. `TRACETAPE_MODE=record`
+//! others through `STOCK_URL` and `PRICING_URL`, and serves TLS with
+//! `SHOP_TLS_CERT` and `SHOP_TLS_KEY` (PEM files). `TRACETAPE_MODE=record`
 //! records into `.tracetape/recordings`; `tracetape replay --command
 //! 'grpc-service shop' --url http://127.0.0.1:50051` replays the shop
 //! alone, its calls answered from the recordings. `SHOP_CHANGE` changes
@@ -40,6 +41,22 @@ async fn listen(name: &str, port: u16) -> Result<TcpListener, String> {
     Ok(listener)
 }
 
+/// The shop's TLS identity, when `SHOP_TLS_CERT` and `SHOP_TLS_KEY` name
+/// its PEM certificate chain and key.
+fn tls_identity() -> Result<Option<tonic::transport::Identity>, String> {
+    let (Ok(cert), Ok(key)) = (
+        std::env::var("SHOP_TLS_CERT"),
+        std::env::var("SHOP_TLS_KEY"),
+    ) else {
+        return Ok(None);
+    };
+    let read = |path: &str| std::fs::read(path).map_err(|error| format!("{path}: {error}"));
+    Ok(Some(tonic::transport::Identity::from_pem(
+        read(&cert)?,
+        read(&key)?,
+    )))
+}
+
 /// Resolves at Ctrl-C (or SIGINT).
 async fn interrupted() {
     let _ = tokio::signal::ctrl_c().await;
@@ -66,7 +83,7 @@ async fn run(role: &str) -> Result<(), String> {
     if matches!(role, "all" | "deps" | "stock") {
         let listener = listen("stock", stock_port).await?;
         running.spawn(async move {
-            serve_grpc(Stock, listener, interrupted())
+            serve_grpc(Stock, listener, None, interrupted())
                 .await
                 .map_err(|error| format!("stock: {error}"))
         });
@@ -82,9 +99,10 @@ async fn run(role: &str) -> Result<(), String> {
     }
     if matches!(role, "all" | "shop") {
         let shop = Shop::new(&stock_url, &pricing_url, Change::from_env()?)?;
+        let tls = tls_identity()?;
         let listener = listen("shop", shop_port).await?;
         running.spawn(async move {
-            serve_grpc(shop, listener, interrupted())
+            serve_grpc(shop, listener, tls, interrupted())
                 .await
                 .map_err(|error| format!("shop: {error}"))
         });
