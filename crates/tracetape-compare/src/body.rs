@@ -64,10 +64,11 @@ pub(super) fn compare(
             return json::compare_records(recorded, new, options, ignore);
         }
         (Format::Grpc, _) => {
-            if let (Some(recorded), Some(new)) = (
-                wire::grpc_messages(&recorded, false),
-                wire::grpc_messages(&new, false),
-            ) {
+            let read = |response: &ResponseRecord, bytes: &[u8]| {
+                let encoding = wire::grpc_encoding(&response.headers);
+                wire::grpc_messages_encoded(bytes, false, encoding.as_deref())
+            };
+            if let (Some(recorded), Some(new)) = (read(expected, &recorded), read(actual, &new)) {
                 // By field name when the descriptors declare the method,
                 // else by number.
                 let named = |messages: &[wire::GrpcMessage]| {

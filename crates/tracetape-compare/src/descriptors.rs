@@ -83,7 +83,8 @@ impl GrpcDescriptors {
         let values = messages.iter().map(|message| {
             DynamicMessage::decode(output.clone(), message.bytes.as_slice())
                 .ok()
-                .filter(|_| !message.compressed && !message.cut)
+                // Decoded only when its bytes are the message's own.
+                .filter(|_| message.fields.is_some() && !message.cut)
                 .and_then(|decoded| {
                     decoded
                         .serialize_with_options(serde_json::value::Serializer, &options)

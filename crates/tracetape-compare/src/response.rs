@@ -167,6 +167,39 @@ mod tests {
         );
     }
 
+    /// `grpc_receipt` with its message gzip-compressed, as
+    /// `grpc-encoding: gzip` says.
+    fn gzipped_receipt(id: &str, total: u8) -> ResponseRecord {
+        use std::io::Write as _;
+
+        let mut response = grpc_receipt(id, total);
+        let framed = &response.body.bytes;
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gzip.write_all(&framed[5..]).unwrap();
+        let message = gzip.finish().unwrap();
+        let mut body = vec![1];
+        body.extend_from_slice(&(message.len() as u32).to_be_bytes());
+        body.extend_from_slice(&message);
+        response.body = whole(body);
+        response.headers.push(header("grpc-encoding", "gzip"));
+        response
+    }
+
+    #[test]
+    fn compressed_grpc_messages_are_decompressed_and_compared_by_field() {
+        let options = CompareOptions::default();
+        let recorded = gzipped_receipt("6f1c2e9a-3b4d-4c5e-8f70-112233445566", 100);
+        let same = gzipped_receipt("01890a5d-ac96-774b-bcce-b302099a8057", 100);
+        assert!(compare(&recorded, &same, &options).is_match());
+        let changed = compare(
+            &recorded,
+            &gzipped_receipt("01890a5d-ac96-774b-bcce-b302099a8057", 101),
+            &options,
+        );
+        assert_eq!(changed.deviations.len(), 1, "{changed:?}");
+        assert_eq!(changed.deviations[0].path.as_deref(), Some("$[0].2"));
+    }
+
     #[test]
     fn a_matching_response_has_no_deviations() {
         let recorded = response(

@@ -46,7 +46,10 @@ pub(super) fn show(
         ));
     }
     let grpc_lines = is_grpc(headers)
-        .then(|| super::grpc::lines(&body.bytes, body.truncated))
+        .then(|| {
+            let encoding = tracetape::grpc::wire::grpc_encoding(headers);
+            super::grpc::lines(&body.bytes, body.truncated, encoding.as_deref())
+        })
         .flatten();
     let shown = match (grpc_lines, content_encoding(headers), decoded) {
         (Some(grpc), _, _) => (None, grpc),

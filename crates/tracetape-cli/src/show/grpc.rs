@@ -3,7 +3,7 @@
 //! without the service's descriptors (field numbers and values, a
 //! length-delimited field as text, a nested message or bytes).
 
-use tracetape::grpc::wire::{Field, grpc_messages, hex};
+use tracetape::grpc::wire::{Field, grpc_messages_encoded, hex};
 
 /// Bytes of a bytes field shown in hex.
 const HEX_PREVIEW: usize = 32;
@@ -11,19 +11,28 @@ const HEX_PREVIEW: usize = 32;
 /// The lines of `bytes`, a gRPC body; `None` when it is not one (the
 /// messages' lengths do not add up to the body, unless it was cut
 /// short).
-pub(super) fn lines(bytes: &[u8], truncated: bool) -> Option<Vec<String>> {
+pub(super) fn lines(bytes: &[u8], truncated: bool, encoding: Option<&str>) -> Option<Vec<String>> {
     let mut lines = Vec::new();
-    for (index, message) in grpc_messages(bytes, truncated)?.iter().enumerate() {
+    for (index, message) in grpc_messages_encoded(bytes, truncated, encoding)?
+        .iter()
+        .enumerate()
+    {
         let (number, length) = (index + 1, message.length);
         if message.cut {
             lines.push(format!("message {number} ({length} bytes, cut short)"));
             continue;
         }
-        if message.compressed {
-            lines.push(format!("message {number} ({length} bytes, compressed)"));
-            continue;
+        match (message.compressed, &message.fields) {
+            (true, None) => {
+                lines.push(format!("message {number} ({length} bytes, compressed)"));
+                continue;
+            }
+            (true, Some(_)) => lines.push(format!(
+                "message {number} ({length} bytes, compressed, {} decompressed)",
+                message.bytes.len()
+            )),
+            (false, _) => lines.push(format!("message {number} ({length} bytes)")),
         }
-        lines.push(format!("message {number} ({length} bytes)"));
         match &message.fields {
             Some(fields) => fields_lines(fields, "  ", &mut lines),
             None => lines.push(format!("  {}", preview(&message.bytes))),
@@ -83,7 +92,7 @@ mod tests {
         let mut body = framed(&message);
         body.extend(framed(&[]));
         assert_eq!(
-            lines(&body, false).unwrap(),
+            lines(&body, false, None).unwrap(),
             [
                 "message 1 (12 bytes)",
                 "  1: \"tea\"",
@@ -99,21 +108,21 @@ mod tests {
     #[test]
     fn what_is_not_grpc_framing_or_protobuf_says_so() {
         // A length past the body: not gRPC framing.
-        assert_eq!(lines(&[0, 0, 0, 0, 9, 1], false), None);
+        assert_eq!(lines(&[0, 0, 0, 0, 9, 1], false, None), None);
         // Cut short: said so.
         assert_eq!(
-            lines(&[0, 0, 0, 0, 9, 1], true).unwrap(),
+            lines(&[0, 0, 0, 0, 9, 1], true, None).unwrap(),
             ["message 1 (9 bytes, cut short)"]
         );
         // Field number 0 is no protobuf: the bytes in hex.
         assert_eq!(
-            lines(&framed(&[0x00, 1]), false).unwrap(),
+            lines(&framed(&[0x00, 1]), false, None).unwrap(),
             ["message 1 (2 bytes)", "  <2 bytes> 0001"]
         );
         let mut compressed = framed(&[1, 2, 3]);
         compressed[0] = 1;
         assert_eq!(
-            lines(&compressed, false).unwrap(),
+            lines(&compressed, false, None).unwrap(),
             ["message 1 (3 bytes, compressed)"]
         );
     }

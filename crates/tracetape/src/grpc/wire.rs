@@ -34,7 +34,8 @@ pub enum Field {
 pub struct GrpcMessage {
     /// Its length as framed.
     pub length: usize,
-    /// Compressed (flag 1): its fields are not read.
+    /// Compressed (flag 1): its fields are read only when it could be
+    /// decompressed ([`grpc_messages_encoded`]).
     pub compressed: bool,
     /// Its fields, in order; `None` when compressed, cut short or not
     /// protobuf.
@@ -85,6 +86,55 @@ pub fn grpc_messages(body: &[u8], truncated: bool) -> Option<Vec<GrpcMessage>> {
         });
     }
     Some(messages)
+}
+
+/// [`grpc_messages`], its compressed messages decompressed with
+/// `encoding` (the body's `grpc-encoding` header: `gzip` or `deflate`)
+/// and read: such a message stays `compressed`, with its fields, and its
+/// `bytes` are the decompressed ones. One that does not decompress is
+/// left as it was.
+///
+/// ```
+/// use std::io::Write as _;
+/// use tracetape::grpc::wire::{Field, grpc_messages_encoded};
+///
+/// let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+/// gzip.write_all(&[0x10, 2]).unwrap();
+/// let message = gzip.finish().unwrap();
+/// let mut body = vec![1];
+/// body.extend_from_slice(&(message.len() as u32).to_be_bytes());
+/// body.extend_from_slice(&message);
+/// let messages = grpc_messages_encoded(&body, false, Some("gzip")).unwrap();
+/// assert_eq!(messages[0].fields, Some(vec![(2, Field::Varint(2))]));
+/// ```
+#[cfg(feature = "record-replay")]
+pub fn grpc_messages_encoded(
+    body: &[u8],
+    truncated: bool,
+    encoding: Option<&str>,
+) -> Option<Vec<GrpcMessage>> {
+    let mut messages = grpc_messages(body, truncated)?;
+    let Some(encoding) = encoding else {
+        return Some(messages);
+    };
+    for message in messages.iter_mut().filter(|m| m.compressed && !m.cut) {
+        let limit = crate::record::MAX_DECODED_BODY_BYTES;
+        if let Some(plain) = crate::record::decompress_message(encoding, &message.bytes, limit) {
+            message.fields = fields(&plain, 0);
+            message.bytes = plain;
+        }
+    }
+    Some(messages)
+}
+
+/// The `grpc-encoding` a body's `headers` name, `identity` left out.
+#[cfg(feature = "record-replay")]
+pub fn grpc_encoding(headers: &[crate::record::HeaderRecord]) -> Option<String> {
+    headers
+        .iter()
+        .find(|header| header.name.eq_ignore_ascii_case("grpc-encoding"))
+        .map(|header| String::from_utf8_lossy(&header.value).trim().to_owned())
+        .filter(|encoding| !encoding.eq_ignore_ascii_case("identity"))
 }
 
 /// The fields of a protobuf message, in order; `None` when the bytes are

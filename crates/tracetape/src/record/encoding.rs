@@ -201,6 +201,18 @@ pub(crate) fn decode<'a>(
     Ok(bytes)
 }
 
+/// `bytes` compressed with the gRPC message encoding `encoding` (the
+/// `grpc-encoding` header: `gzip` or `deflate`), decompressed, at most
+/// `limit` bytes; `None` for another encoding or bytes that do not
+/// decompress.
+pub(crate) fn decompress_message(encoding: &str, bytes: &[u8], limit: usize) -> Option<Vec<u8>> {
+    match encoding.trim().to_ascii_lowercase().as_str() {
+        "gzip" => inflate(MultiGzDecoder::new(bytes), limit, false).ok(),
+        "deflate" => deflate(bytes, limit, false).ok(),
+        _ => None,
+    }
+}
+
 /// How one decoding step failed, before it is given its coding's name.
 #[derive(Debug)]
 enum Failure {

@@ -73,6 +73,7 @@ pub use config::{
     DEFAULT_QUEUE, Mode, RecordSettings,
 };
 pub use config_file::{CONFIG_FILE, ConfigError, check_config};
+pub(crate) use encoding::decompress_message;
 pub use encoding::{DecodeBodyError, MAX_DECODED_BODY_BYTES};
 pub use error::{
     DecodeError, EncodeError, ExchangeError, ListRecordingsError, ReadRecordingError,

@@ -63,7 +63,8 @@ impl NormalBody {
         let json = match kept {
             // A gRPC call's messages, field by field (`grpc::wire`).
             Kept::Whole if declares_grpc(request) => {
-                crate::grpc::wire::grpc_messages(&bytes, false)
+                let encoding = crate::grpc::wire::grpc_encoding(&request.headers);
+                crate::grpc::wire::grpc_messages_encoded(&bytes, false, encoding.as_deref())
                     .map(|messages| crate::grpc::wire::messages_json(&messages))
             }
             Kept::Whole => serde_json::from_slice(&bytes).ok(),
