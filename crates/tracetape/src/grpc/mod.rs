@@ -22,26 +22,26 @@ mod conventions;
 mod status;
 pub mod wire;
 
-use conventions::Conventions;
-pub(crate) use conventions::status_attributes;
-
-pub(crate) use status::{Code, Side};
-
 use std::borrow::Cow;
 
 use http::HeaderMap;
 use opentelemetry::{KeyValue, StringValue};
 
 use crate::http_attrs::interned;
+use conventions::Conventions;
+
+pub(crate) use conventions::status_attributes;
+pub(crate) use status::{Code, Side};
 
 /// `rpc.system`.
-pub(crate) const RPC_SYSTEM: &str = "rpc.system";
+const RPC_SYSTEM: &str = "rpc.system";
 /// `rpc.service`: the service's full name, package included.
-pub(crate) const RPC_SERVICE: &str = "rpc.service";
-/// `rpc.method`: the method's name within its service.
-pub(crate) const RPC_METHOD: &str = "rpc.method";
+const RPC_SERVICE: &str = "rpc.service";
+/// `rpc.method`: the method's name within its service (in the stable
+/// conventions, `package.Service/Method`).
+const RPC_METHOD: &str = "rpc.method";
 /// `rpc.grpc.status_code`: the numeric status.
-pub(crate) const RPC_GRPC_STATUS_CODE: &str = "rpc.grpc.status_code";
+const RPC_GRPC_STATUS_CODE: &str = "rpc.grpc.status_code";
 /// `rpc.system.name` (stable conventions).
 const RPC_SYSTEM_NAME: &str = "rpc.system.name";
 /// `rpc.response.status_code` (stable conventions): the code's name.
