@@ -102,38 +102,25 @@ impl Recorded {
 async fn record(orders: &[Order]) -> Recorded {
     let tmp = TempDir::new();
     let dir = tmp.path().join("recordings");
-    let stack = RecordingStack::start(&dir).await;
-    let client = reqwest::Client::new();
-    let url = format!("http://{}/checkout", stack.addrs.checkout);
-    let mut sent = JoinSet::new();
-    for order in orders {
-        let (client, url, order) = (client.clone(), url.clone(), order.clone());
-        sent.spawn(async move {
-            let response = client
-                .post(url)
-                .header("baggage", BAGGAGE)
-                .header("authorization", "Bearer tok-recorded")
-                .json(&order)
-                .send()
-                .await
+    // The recording runs on a runtime of its own, shut down before the
+    // ports are watched: checkout's client starts spare connections in
+    // the background (hyper's pool races a fresh connection against a
+    // pooled one), and one still under way when the services stop would
+    // otherwise reach a port after the replay has started counting.
+    let (upstreams, sockets, server_spans) = {
+        let (dir, orders) = (dir.clone(), orders.to_vec());
+        tokio::task::spawn_blocking(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
                 .unwrap();
-            assert_eq!(response.status(), 200, "{}", order.order_id);
-            // Reading the body to its end is what ends the SERVER span.
-            response.bytes().await.unwrap();
-        });
-    }
-    while let Some(done) = sent.join_next().await {
-        done.unwrap();
-    }
-    // Per checkout: checkout's own; inventory's stock per item and two
-    // reservation attempts; pricing's quote per item.
-    let server_spans = orders.iter().map(|o| 3 + 2 * o.items.len()).sum();
-    stack.flush(server_spans).await;
-    let upstreams = Upstreams {
-        inventory: base_url(stack.addrs.inventory),
-        pricing: base_url(stack.addrs.pricing),
+            let recorded = runtime.block_on(serve_and_check_out(&dir, &orders));
+            runtime.shutdown_timeout(Duration::from_secs(10));
+            recorded
+        })
+        .await
+        .unwrap()
     };
-    let sockets = stack.stop().await;
 
     let loaded = RecordingStore::new(&dir).load().unwrap();
     assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
@@ -170,6 +157,52 @@ async fn record(orders: &[Order]) -> Recorded {
     recorded.inventory.settle().await;
     recorded.pricing.settle().await;
     recorded
+}
+
+/// What `record` does on its own runtime: the three services in record
+/// mode, `orders` checked out concurrently, every recording written; the
+/// upstreams checkout called, the services' sockets (still bound) and the
+/// SERVER spans ended.
+async fn serve_and_check_out(
+    dir: &std::path::Path,
+    orders: &[Order],
+) -> (
+    Upstreams,
+    microservices::PerService<std::net::TcpListener>,
+    usize,
+) {
+    let stack = RecordingStack::start(dir).await;
+    let client = reqwest::Client::new();
+    let url = format!("http://{}/checkout", stack.addrs.checkout);
+    let mut sent = JoinSet::new();
+    for order in orders {
+        let (client, url, order) = (client.clone(), url.clone(), order.clone());
+        sent.spawn(async move {
+            let response = client
+                .post(url)
+                .header("baggage", BAGGAGE)
+                .header("authorization", "Bearer tok-recorded")
+                .json(&order)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{}", order.order_id);
+            // Reading the body to its end is what ends the SERVER span.
+            response.bytes().await.unwrap();
+        });
+    }
+    while let Some(done) = sent.join_next().await {
+        done.unwrap();
+    }
+    // Per checkout: checkout's own; inventory's stock per item and two
+    // reservation attempts; pricing's quote per item.
+    let server_spans = orders.iter().map(|o| 3 + 2 * o.items.len()).sum();
+    stack.flush(server_spans).await;
+    let upstreams = Upstreams {
+        inventory: base_url(stack.addrs.inventory),
+        pricing: base_url(stack.addrs.pricing),
+    };
+    (upstreams, stack.stop().await, server_spans)
 }
 
 /// Checkout alone, in replay mode over a recorded store.
