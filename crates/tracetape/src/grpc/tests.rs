@@ -71,6 +71,7 @@ async fn notes(
             });
             grpc.server_streaming(count, request).await
         }
+        "/test.Notes/Explode" => panic!("the handler exploded"),
         "/test.Notes/Echo" => {
             let echo = tower::service_fn(|request: tonic::Request<tonic::Streaming<Note>>| async {
                 let echoed: NoteStream = Box::pin(request.into_inner());
@@ -694,4 +695,29 @@ async fn a_call_streaming_both_ways_ends_its_spans_when_both_streams_end() {
         assert_eq!(attr_i64(span, "rpc.grpc.status_code"), Some(0));
         assert_eq!(span.status, SpanStatus::Unset);
     }
+}
+
+#[tokio::test]
+async fn a_panicking_handler_answers_a_grpc_client_internal() {
+    let harness = Harness::new();
+    let addr = serve(&harness, Arc::new(Notify::new())).await;
+    let mut grpc = client(addr).await;
+
+    grpc.ready().await.unwrap();
+    let path = PathAndQuery::from_static("/test.Notes/Explode");
+    let status = grpc
+        .unary::<Note, Note, _>(
+            tonic::Request::new(Note::default()),
+            path,
+            ProstCodec::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), GrpcCode::Internal, "{status:?}");
+    let span = harness.wait_for_spans(1).await.remove(0);
+    assert_eq!(attr_i64(&span, "rpc.grpc.status_code"), Some(13));
+    assert_eq!(attr_str(&span, "error.type").as_deref(), Some("INTERNAL"));
+    assert!(span.events.iter().any(|event| event.name == "exception"));
+    // The service goes on answering.
+    assert_eq!(say(&mut grpc, 0).await.unwrap().text, "hello");
 }

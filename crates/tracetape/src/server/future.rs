@@ -181,12 +181,36 @@ where
                 let message = hook::panic_message(&*panic);
                 inflight.record_panic(message);
                 this.held.panicked(message);
-                inflight.set_status(StatusCode::INTERNAL_SERVER_ERROR, &http::HeaderMap::new());
+                // A gRPC client reads a call's outcome from grpc-status:
+                // a trailers-only INTERNAL, as gRPC servers answer a
+                // handler's failure; anyone else gets a 500.
+                let (status, headers) = if inflight.is_rpc() {
+                    (StatusCode::OK, grpc_internal())
+                } else {
+                    (StatusCode::INTERNAL_SERVER_ERROR, http::HeaderMap::new())
+                };
+                inflight.set_status(status, &headers);
                 let mut response = Response::new(ResponseBody::empty(inflight));
-                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                *response.status_mut() = status;
+                *response.headers_mut() = headers;
                 this.held.head(response.headers_mut());
                 Poll::Ready(Ok(response))
             }
         }
     }
+}
+
+/// The headers of a trailers-only gRPC answer with status INTERNAL.
+fn grpc_internal() -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/grpc"),
+    );
+    headers.insert("grpc-status", http::HeaderValue::from_static("13"));
+    headers.insert(
+        "grpc-message",
+        http::HeaderValue::from_static("the%20handler%20panicked"),
+    );
+    headers
 }

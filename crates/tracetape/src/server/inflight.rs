@@ -62,7 +62,7 @@ impl InFlight {
     }
 
     /// Whether the request is a gRPC call.
-    fn is_rpc(&self) -> bool {
+    pub(crate) fn is_rpc(&self) -> bool {
         self.labels
             .as_ref()
             .is_some_and(|labels| labels.rpc.is_some())

@@ -32,7 +32,9 @@
 //! headers of a trailers-only answer); an error for `UNKNOWN`,
 //! `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`, `INTERNAL`, `UNAVAILABLE` and
 //! `DATA_LOSS` only; `CANCELLED` and no error when the client goes away
-//! first; measured by `rpc.server.call.duration`. On tonic's server:
+//! first; measured by `rpc.server.call.duration`. A handler that panics
+//! answers a gRPC client a trailers-only `INTERNAL` (anyone else a 500).
+//! On tonic's server:
 //! `Server::builder().layer(TraceLayer::new())`.
 //!
 //! Requests matching an exclusion ([`TraceLayer::with_exclude`],
