@@ -122,6 +122,15 @@ async fn serve_with(
         .with_tracer_provider(harness.tracer_provider.clone())
         .with_meter_provider(&harness.meter_provider)
         .with_propagator(TraceContextPropagator::new());
+    serve_behind(layer, release, each).await
+}
+
+/// Serves `test.Notes` behind `layer` over HTTP/2 on loopback.
+async fn serve_behind(
+    layer: TraceLayer,
+    release: Arc<Notify>,
+    each: impl Fn() + Clone + Send + Sync + 'static,
+) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -560,6 +569,38 @@ mod record_replay {
         })
         .await;
         (addr, calls)
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_recorded_as_the_internal_it_answered() {
+        let harness = Harness::new();
+        let collected = Collected::new("notes");
+        let layer = TraceLayer::new()
+            .with_tracer_provider(harness.tracer_provider.clone())
+            .with_recorder(collected.recorder(&RecordSettings::default()));
+        let addr = serve_behind(layer, Arc::new(Notify::new()), || {}).await;
+        let mut grpc = client(addr).await;
+        grpc.ready().await.unwrap();
+        let path = PathAndQuery::from_static("/test.Notes/Explode");
+        let answered = grpc
+            .unary::<Note, Note, _>(
+                tonic::Request::new(Note::default()),
+                path,
+                ProstCodec::default(),
+            )
+            .await;
+        assert_eq!(answered.unwrap_err().code(), GrpcCode::Internal);
+        let recording = collected.wait_for_one().await;
+        let response = recording.exchanges[0].response.as_ref().unwrap();
+        // What the client got, so that a replay of the same panic passes.
+        assert_eq!(response.status, 200);
+        assert!(
+            response
+                .headers
+                .iter()
+                .any(|h| h.name == "grpc-status" && h.value.as_ref() == b"13"),
+            "{response:?}"
+        );
     }
 
     #[tokio::test]

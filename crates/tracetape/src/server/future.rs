@@ -180,7 +180,6 @@ where
             Err(panic) => {
                 let message = hook::panic_message(&*panic);
                 inflight.record_panic(message);
-                this.held.panicked(message);
                 // A gRPC client reads a call's outcome from grpc-status:
                 // a trailers-only INTERNAL, as gRPC servers answer a
                 // handler's failure; anyone else gets a 500.
@@ -189,6 +188,7 @@ where
                 } else {
                     (StatusCode::INTERNAL_SERVER_ERROR, http::HeaderMap::new())
                 };
+                this.held.panicked(message, status, &headers);
                 inflight.set_status(status, &headers);
                 let mut response = Response::new(ResponseBody::empty(inflight));
                 *response.status_mut() = status;

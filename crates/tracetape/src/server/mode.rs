@@ -240,12 +240,18 @@ impl Held {
         }
     }
 
-    /// The handler panicked with `message`; the layer answers 500.
-    pub(crate) fn panicked(&mut self, message: &str) {
+    /// The handler panicked with `message`; the layer answers `status`
+    /// with `headers` and no body.
+    pub(crate) fn panicked(
+        &mut self,
+        message: &str,
+        status: http::StatusCode,
+        headers: &http::HeaderMap,
+    ) {
         match self {
             Self::Nothing => {}
             #[cfg(feature = "record-replay")]
-            Self::Mode(held) => held.panicked(message),
+            Self::Mode(held) => held.panicked(message, status, headers),
         }
     }
 }

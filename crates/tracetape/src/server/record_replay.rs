@@ -99,9 +99,14 @@ impl ModeHeld {
         }
     }
 
-    pub(crate) fn panicked(&mut self, message: &str) {
+    pub(crate) fn panicked(
+        &mut self,
+        message: &str,
+        status: http::StatusCode,
+        headers: &http::HeaderMap,
+    ) {
         if let Self::Recording(held) = self {
-            held.panicked(message);
+            held.panicked(message, status, headers);
         }
     }
 }

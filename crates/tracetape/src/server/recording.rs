@@ -24,7 +24,7 @@
 
 use std::time::SystemTime;
 
-use http::{Response, StatusCode, request};
+use http::{HeaderMap, Response, StatusCode, request};
 use http_body::Body;
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry::{Context, StringValue};
@@ -164,12 +164,13 @@ impl Held {
         }
     }
 
-    /// Records the 500 the layer answers for a handler that panicked.
-    pub(crate) fn panicked(&mut self, message: &str) {
+    /// Records what the layer answers for a handler that panicked: a
+    /// 500, or a gRPC call's trailers-only INTERNAL, with no body.
+    pub(crate) fn panicked(&mut self, message: &str, status: StatusCode, headers: &HeaderMap) {
         if let Some(capture) = self.capture.take() {
             let response = ResponseRecord {
-                status: StatusCode::INTERNAL_SERVER_ERROR.as_u16(),
-                headers: Vec::new(),
+                status: status.as_u16(),
+                headers: crate::record::header_records(headers),
                 body: BodyRecord::default(),
                 trailers: Vec::new(),
             };
