@@ -9,13 +9,16 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+mod replay_support;
+
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use grpc_service::messages::{Order, Receipt, Step, TrackRequest};
 use grpc_service::{PLACE, TRACK};
+use replay_support::{Running, both, free_port, hermetic, quoted, read};
 use serde_json::Value;
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic_prost::ProstCodec;
@@ -36,106 +39,31 @@ fn example_exe() -> PathBuf {
     exe
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Every process the test starts works in `dir`, with nothing of the
-/// caller's OpenTelemetry or tracetape settings.
-fn hermetic<'c>(command: &'c mut Command, dir: &Path) -> &'c mut Command {
-    for (name, _) in std::env::vars_os() {
-        let upper = name.to_string_lossy().to_ascii_uppercase();
-        if upper.starts_with("OTEL_")
-            || upper.starts_with("TRACETAPE_")
-            || upper.starts_with("SHOP_")
-            || upper.ends_with("_PROXY")
-            || upper == "LD_PRELOAD"
-        {
-            command.env_remove(&name);
+/// Starts `grpc-service role` in `dir` with `env`, its output in
+/// `dir/{role}.log`, and waits until `addr` accepts connections.
+fn start(dir: &Path, role: &str, env: &[(&str, String)], addr: SocketAddr) -> Running {
+    let log = dir.join(format!("{role}.log"));
+    let file = std::fs::File::create(&log).unwrap();
+    let mut command = Command::new(example_exe());
+    hermetic(&mut command, dir)
+        .arg(role)
+        .envs(env.iter().map(|(name, value)| (*name, value)))
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().unwrap())
+        .stderr(file);
+    let mut running = Running(command.spawn().unwrap());
+    let deadline = Instant::now() + PATIENCE;
+    while TcpStream::connect(addr).is_err() {
+        if let Some(status) = running.0.try_wait().unwrap() {
+            panic!("grpc-service {role} exited with {status}: {}", read(&log));
         }
+        assert!(
+            Instant::now() < deadline,
+            "grpc-service {role} never listened"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
-    command.current_dir(dir).env("TMPDIR", dir)
-}
-
-/// A child process killed (and reaped) if the test ends before it does.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-impl Running {
-    /// Starts `grpc-service role` in `dir` with `env`, its output in
-    /// `dir/{role}.log`, and waits until `addr` accepts connections.
-    fn start(dir: &Path, role: &str, env: &[(&str, String)], addr: SocketAddr) -> Self {
-        let log = std::fs::File::create(dir.join(format!("{role}.log"))).unwrap();
-        let mut command = Command::new(example_exe());
-        hermetic(&mut command, dir)
-            .arg(role)
-            .envs(env.iter().map(|(name, value)| (*name, value)))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
-        let mut running = Self(command.spawn().unwrap());
-        let deadline = Instant::now() + PATIENCE;
-        while TcpStream::connect(addr).is_err() {
-            if let Some(status) = running.0.try_wait().unwrap() {
-                panic!(
-                    "grpc-service {role} exited with {status}: {}",
-                    read(dir, role)
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "grpc-service {role} never listened"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        running
-    }
-
-    /// SIGINT (the example's Ctrl-C: it stops serving and writes what it
-    /// recorded), then waits for a successful exit.
-    fn interrupt(mut self, dir: &Path, role: &str) {
-        let status = Command::new("kill")
-            .args(["-s", "INT", &self.0.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let deadline = Instant::now() + PATIENCE;
-        let status = loop {
-            if let Some(status) = self.0.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "grpc-service {role} did not exit"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        assert!(status.success(), "{status}: {}", read(dir, role));
-    }
-}
-
-fn read(dir: &Path, role: &str) -> String {
-    std::fs::read_to_string(dir.join(format!("{role}.log"))).unwrap_or_default()
-}
-
-fn both(output: &Output) -> String {
-    format!(
-        "--- stdout\n{}--- stderr\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    running
 }
 
 /// The four calls, made with tonic's client: what each answered.
@@ -202,7 +130,7 @@ fn replay_with(
 ) -> (Value, Output) {
     let port = free_port();
     let report = dir.join(format!("report-{change}-{}.json", more.len()));
-    let service = format!("'{}' shop", example_exe().to_str().unwrap());
+    let service = format!("{} shop", quoted(&example_exe()));
     let mut command = Command::new(env!("CARGO_BIN_EXE_tracetape"));
     hermetic(&mut command, dir)
         .args(["replay", "--command", &service])
@@ -236,7 +164,7 @@ fn replay_over_tls(dir: &Path, recordings: &Path, deps: &[(&str, String)]) -> (V
     std::fs::write(&key_file, key.serialize_pem()).unwrap();
     let port = free_port();
     let report = dir.join("report-tls.json");
-    let service = format!("'{}' shop", example_exe().to_str().unwrap());
+    let service = format!("{} shop", quoted(&example_exe()));
     let mut command = Command::new(env!("CARGO_BIN_EXE_tracetape"));
     hermetic(&mut command, dir)
         .args(["replay", "--command", &service])
@@ -362,7 +290,7 @@ async fn a_tonic_service_is_replayed_over_http2_and_its_changes_are_caught() {
         ("STOCK_PORT", stock.to_string()),
         ("PRICING_PORT", pricing.to_string()),
     ];
-    let deps_running = Running::start(
+    let deps_running = start(
         dir,
         "deps",
         &ports,
@@ -373,7 +301,7 @@ async fn a_tonic_service_is_replayed_over_http2_and_its_changes_are_caught() {
     shop_env.push(("TRACETAPE_MODE", "record".to_owned()));
     shop_env.push(("TRACETAPE_RECORD_DIR", recordings.display().to_string()));
     let shop_addr = SocketAddr::from(([127, 0, 0, 1], shop));
-    let recording = Running::start(dir, "shop", &shop_env, shop_addr);
+    let recording = start(dir, "shop", &shop_env, shop_addr);
     let answers = calls(shop_addr).await;
     assert_eq!(
         answers,
@@ -384,11 +312,11 @@ async fn a_tonic_service_is_replayed_over_http2_and_its_changes_are_caught() {
             "packed,shipped,delivered",
         ]
     );
-    recording.interrupt(dir, "shop");
+    recording.interrupt(&dir.join("shop.log"));
     shown_readably(dir, &recordings);
     // Replay with the dependencies gone: nothing may answer but the
     // recordings.
-    deps_running.interrupt(dir, "deps");
+    deps_running.interrupt(&dir.join("deps.log"));
 
     let (report, output) = replay(dir, &recordings, &deps, "");
     assert_eq!(output.status.code(), Some(0), "{}", both(&output));

@@ -14,20 +14,19 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[allow(dead_code, unreachable_pub)]
-#[path = "replay_support/schema.rs"]
-mod schema;
+mod replay_support;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufRead as _, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use microservices::Order;
+use replay_support::{Running, both, free_port, hermetic, quoted, read, schema};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 use tracetape::record::RecordingStore;
@@ -48,81 +47,6 @@ fn microservices_exe() -> PathBuf {
         exe.display()
     );
     exe
-}
-
-/// A loopback port nothing listens on (at least when this returns).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The environment of every process the test starts: working in `dir`,
-/// with nothing of the caller's OpenTelemetry, tracetape or proxy settings
-/// (spans go to the local store under `dir/.tracetape`, calls straight to
-/// loopback).
-fn hermetic<'c>(command: &'c mut Command, dir: &Path) -> &'c mut Command {
-    for (name, _) in std::env::vars_os() {
-        let text = name.to_string_lossy();
-        let upper = text.to_ascii_uppercase();
-        if upper.starts_with("OTEL_")
-            || upper.starts_with("TRACETAPE_")
-            || upper.ends_with("_PROXY")
-            || upper == "NO_COLOR"
-            || upper == "LD_PRELOAD"
-        {
-            command.env_remove(&name);
-        }
-    }
-    command.current_dir(dir).env("TMPDIR", dir)
-}
-
-/// A child process killed (and reaped) if the test ends before it does.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-impl Running {
-    /// Sends the process SIGINT (the example's Ctrl-C: it stops serving,
-    /// finishes the requests in flight and writes what it recorded) and
-    /// waits for it to exit successfully.
-    fn interrupt(mut self, log: &Path) {
-        let status = Command::new("kill")
-            .args(["-s", "INT", &self.0.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -s INT failed");
-        let deadline = Instant::now() + PATIENCE;
-        let status = loop {
-            if let Some(status) = self.0.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the example did not exit within {PATIENCE:?} of SIGINT; its log:\n{}",
-                read(log)
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        assert!(
-            status.success(),
-            "the example exited with {status}; its log:\n{}",
-            read(log)
-        );
-    }
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|err| format!("({}: {err})", path.display()))
 }
 
 /// The three services of `microservices all` in record mode, on ports
@@ -298,21 +222,6 @@ fn connections(listener: &TcpListener) -> io::Result<usize> {
             Err(err) => return Err(err),
         }
     }
-}
-
-fn both(output: &Output) -> String {
-    format!(
-        "--- stdout\n{}--- stderr\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-/// Single-quoted for `sh -c`.
-fn quoted(path: &Path) -> String {
-    let text = path.to_str().unwrap();
-    assert!(!text.contains('\''), "{text}");
-    format!("'{text}'")
 }
 
 #[test]

@@ -400,6 +400,76 @@ pub fn running(pid: u32) -> bool {
     })
 }
 
+/// The environment of every process a test starts: working in `dir`,
+/// with nothing of the caller's OpenTelemetry, tracetape, example or
+/// proxy settings (spans go to the local store under `dir/.tracetape`,
+/// calls straight to loopback).
+pub fn hermetic<'c>(command: &'c mut Command, dir: &Path) -> &'c mut Command {
+    for (name, _) in std::env::vars_os() {
+        let upper = name.to_string_lossy().to_ascii_uppercase();
+        if upper.starts_with("OTEL_")
+            || upper.starts_with("TRACETAPE_")
+            || upper.starts_with("SHOP_")
+            || upper.ends_with("_PROXY")
+            || upper == "NO_COLOR"
+            || upper == "LD_PRELOAD"
+        {
+            command.env_remove(&name);
+        }
+    }
+    command.current_dir(dir).env("TMPDIR", dir)
+}
+
+/// A child process killed (and reaped) if the test ends before it does.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl Running {
+    /// Sends the process SIGINT (an example's Ctrl-C: it stops serving,
+    /// finishes the requests in flight and writes what it recorded) and
+    /// waits for it to exit successfully; `log` is shown if it does not.
+    pub fn interrupt(mut self, log: &Path) {
+        signal(self.0.id(), "INT");
+        let deadline = std::time::Instant::now() + PATIENCE;
+        let status = loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the example did not exit within {PATIENCE:?} of SIGINT; its log:\n{}",
+                read(log)
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(
+            status.success(),
+            "the example exited with {status}; its log:\n{}",
+            read(log)
+        );
+    }
+}
+
+/// The file at `path`, or what kept it from being read.
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|err| format!("({}: {err})", path.display()))
+}
+
+/// `path` single-quoted for `sh -c`.
+pub fn quoted(path: &Path) -> String {
+    let text = path.to_str().unwrap();
+    assert!(!text.contains('\''), "{text}");
+    format!("'{text}'")
+}
+
 /// `stdout` and `stderr` of a run, for assertion messages.
 pub fn both(output: &Output) -> String {
     format!(
