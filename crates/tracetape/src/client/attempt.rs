@@ -223,15 +223,17 @@ impl Attempt {
     pub(crate) fn finish(mut self, outcome: Outcome<'_>, error_name: &str) -> Option<Self> {
         let span = self.cx.span();
         let mut end = Vec::with_capacity(2);
+        if let Ok(response) = outcome
+            && !self.config.capture_response.is_empty()
+        {
+            let mut captured = Vec::new();
+            self.config
+                .capture_response
+                .capture(response.headers, &mut captured);
+            span.set_attributes(captured);
+        }
         match outcome {
             Ok(response) if self.grpc.is_some() => {
-                if !self.config.capture_response.is_empty() {
-                    let mut captured = Vec::new();
-                    self.config
-                        .capture_response
-                        .capture(response.headers, &mut captured);
-                    span.set_attributes(captured);
-                }
                 let code = match grpc::status(response.headers) {
                     Some(code) => code,
                     None if response.status == http::StatusCode::OK => {
@@ -251,13 +253,6 @@ impl Attempt {
                 if response.status.is_client_error() || response.status.is_server_error() {
                     end.push(KeyValue::new(ERROR_TYPE, code.to_string()));
                     span.set_status(Status::error(""));
-                }
-                if !self.config.capture_response.is_empty() {
-                    let mut captured = Vec::new();
-                    self.config
-                        .capture_response
-                        .capture(response.headers, &mut captured);
-                    span.set_attributes(captured);
                 }
             }
             Err(error) => {
