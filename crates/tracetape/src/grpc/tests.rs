@@ -179,7 +179,28 @@ async fn traced_client(addr: SocketAddr, harness: &Harness) -> tonic::client::Gr
 
 type Traced = client::Trace<client::GrpcChannel<tonic::transport::Channel>>;
 
+/// `test.Notes/Say` with a note asking for `code`.
 async fn say<T>(grpc: &mut tonic::client::Grpc<T>, code: i32) -> Result<Note, Status>
+where
+    T: tonic::client::GrpcService<tonic::body::Body>,
+    T::Error: Into<crate::client::BoxError>,
+    T::ResponseBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    <T::ResponseBody as http_body::Body>::Error: Into<crate::client::BoxError> + Send,
+{
+    let note = Note {
+        text: "hello".into(),
+        code,
+    };
+    unary(grpc, "/test.Notes/Say", note).await
+}
+
+/// A unary call of the method at `path` with `note`, once the channel is
+/// ready.
+async fn unary<T>(
+    grpc: &mut tonic::client::Grpc<T>,
+    path: &'static str,
+    note: Note,
+) -> Result<Note, Status>
 where
     T: tonic::client::GrpcService<tonic::body::Body>,
     T::Error: Into<crate::client::BoxError>,
@@ -188,11 +209,7 @@ where
 {
     let ready: Result<(), crate::client::BoxError> = grpc.ready().await.map_err(Into::into);
     ready.unwrap();
-    let note = Note {
-        text: "hello".into(),
-        code,
-    };
-    let path = PathAndQuery::from_static("/test.Notes/Say");
+    let path = PathAndQuery::from_static(path);
     grpc.unary(tonic::Request::new(note), path, ProstCodec::default())
         .await
         .map(tonic::Response::into_inner)
@@ -305,14 +322,7 @@ async fn an_unknown_method_answered_trailers_only_is_unimplemented_and_an_error(
     let addr = serve(&harness, Arc::new(Notify::new())).await;
     let mut grpc = client(addr).await;
 
-    grpc.ready().await.unwrap();
-    let path = PathAndQuery::from_static("/test.Notes/Shout");
-    let answer = grpc
-        .unary::<Note, Note, _>(
-            tonic::Request::new(Note::default()),
-            path,
-            ProstCodec::default(),
-        )
+    let answer = unary(&mut grpc, "/test.Notes/Shout", Note::default())
         .await
         .unwrap_err();
     assert_eq!(answer.code(), GrpcCode::Unimplemented);
@@ -580,15 +590,7 @@ mod record_replay {
             .with_recorder(collected.recorder(&RecordSettings::default()));
         let addr = serve_behind(layer, Arc::new(Notify::new()), || {}).await;
         let mut grpc = client(addr).await;
-        grpc.ready().await.unwrap();
-        let path = PathAndQuery::from_static("/test.Notes/Explode");
-        let answered = grpc
-            .unary::<Note, Note, _>(
-                tonic::Request::new(Note::default()),
-                path,
-                ProstCodec::default(),
-            )
-            .await;
+        let answered = unary(&mut grpc, "/test.Notes/Explode", Note::default()).await;
         assert_eq!(answered.unwrap_err().code(), GrpcCode::Internal);
         let recording = collected.wait_for_one().await;
         let response = recording.exchanges[0].response.as_ref().unwrap();
@@ -744,14 +746,7 @@ async fn a_panicking_handler_answers_a_grpc_client_internal() {
     let addr = serve(&harness, Arc::new(Notify::new())).await;
     let mut grpc = client(addr).await;
 
-    grpc.ready().await.unwrap();
-    let path = PathAndQuery::from_static("/test.Notes/Explode");
-    let status = grpc
-        .unary::<Note, Note, _>(
-            tonic::Request::new(Note::default()),
-            path,
-            ProstCodec::default(),
-        )
+    let status = unary(&mut grpc, "/test.Notes/Explode", Note::default())
         .await
         .unwrap_err();
     assert_eq!(status.code(), GrpcCode::Internal, "{status:?}");
