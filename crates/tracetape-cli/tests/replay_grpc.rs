@@ -128,27 +128,7 @@ fn replay_with(
     change: &str,
     more: &[&str],
 ) -> (Value, Output) {
-    let port = free_port();
-    let report = dir.join(format!("report-{change}-{}.json", more.len()));
-    let service = format!("{} shop", quoted(&example_exe()));
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tracetape"));
-    hermetic(&mut command, dir)
-        .args(["replay", "--command", &service])
-        .args(["--port", &port.to_string()])
-        .arg("--recordings")
-        .arg(recordings)
-        .args(["--format", "json"])
-        .arg("--output")
-        .arg(&report)
-        .args(more)
-        .env("SHOP_PORT", port.to_string())
-        .env("SHOP_CHANGE", change)
-        .envs(deps.iter().map(|(name, value)| (*name, value)))
-        .stdin(Stdio::null());
-    let output = command.output().unwrap();
-    let text = std::fs::read_to_string(&report)
-        .unwrap_or_else(|err| panic!("no report ({err}): {}", both(&output)));
-    (serde_json::from_str(&text).unwrap(), output)
+    replay_serving(dir, recordings, deps, change, more, None)
 }
 
 /// `tracetape replay` of the unchanged shop serving TLS (a self-signed
@@ -162,22 +142,43 @@ fn replay_over_tls(dir: &Path, recordings: &Path, deps: &[(&str, String)]) -> (V
     let (cert, key_file) = (dir.join("shop.crt"), dir.join("shop.key"));
     std::fs::write(&cert, certificate.pem()).unwrap();
     std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    replay_serving(dir, recordings, deps, "", &[], Some((&cert, &key_file)))
+}
+
+/// `tracetape replay` of the shop alone, changed by `change`, with `more`
+/// arguments; serving TLS with `tls` (certificate, key) when given, at
+/// an `https://` URL.
+fn replay_serving(
+    dir: &Path,
+    recordings: &Path,
+    deps: &[(&str, String)],
+    change: &str,
+    more: &[&str],
+    tls: Option<(&Path, &Path)>,
+) -> (Value, Output) {
     let port = free_port();
-    let report = dir.join("report-tls.json");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let report = dir.join(format!("report-{scheme}-{change}-{}.json", more.len()));
     let service = format!("{} shop", quoted(&example_exe()));
     let mut command = Command::new(env!("CARGO_BIN_EXE_tracetape"));
     hermetic(&mut command, dir)
         .args(["replay", "--command", &service])
-        .args(["--url", &format!("https://127.0.0.1:{port}"), "--insecure"])
         .arg("--recordings")
         .arg(recordings)
         .args(["--format", "json", "--output"])
         .arg(&report)
+        .args(more)
         .env("SHOP_PORT", port.to_string())
-        .env("SHOP_TLS_CERT", &cert)
-        .env("SHOP_TLS_KEY", &key_file)
+        .env("SHOP_CHANGE", change)
         .envs(deps.iter().map(|(name, value)| (*name, value)))
         .stdin(Stdio::null());
+    match tls {
+        Some((cert, key)) => command
+            .args(["--url", &format!("https://127.0.0.1:{port}"), "--insecure"])
+            .env("SHOP_TLS_CERT", cert)
+            .env("SHOP_TLS_KEY", key),
+        None => command.args(["--port", &port.to_string()]),
+    };
     let output = command.output().unwrap();
     let text = std::fs::read_to_string(&report)
         .unwrap_or_else(|err| panic!("no report ({err}): {}", both(&output)));
