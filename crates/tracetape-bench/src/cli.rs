@@ -166,6 +166,7 @@ pub(crate) enum Command {
     Fidelity(crate::fidelity::FidelityArgs),
     Postgres(crate::postgres::PostgresArgs),
     Grpc(crate::grpc::GrpcArgs),
+    View(crate::view::ViewArgs),
     ServeFidelity(crate::fidelity::service::ServeArgs),
     Load(LoadArgs),
     /// Allocations per request; arguments parsed with clap, beside it.
@@ -192,6 +193,9 @@ usage:
                            (query throughput untraced vs. through tracetape's proxy)
   tracetape-bench grpc [--seconds N] [--warmup N] [--rounds N] [--tasks N]
                        (unary tonic calls untraced vs. through both layers)
+  tracetape-bench view [--spans N] [--spans-per-trace N] [--batch N] [--senders N]
+                       [--lookups N] [--runs N] [--tracetape PATH] [--keep]
+                       (tracetape view: OTLP ingest rate, lookup and search latency)
   tracetape-bench allocs [--modes MODE,...] [--requests N] [--warmup N] [--connections N]
                          (a build with --features count-allocs)
   tracetape-bench callgrind [--modes MODE,...] [--requests N] [--warmup N] [--connections N]
@@ -301,6 +305,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Co
         Some("fidelity") => return Ok(Command::Fidelity(parse_with_clap(args)?)),
         Some("postgres") => return Ok(Command::Postgres(parse_with_clap(args)?)),
         Some("grpc") => return Ok(Command::Grpc(parse_with_clap(args)?)),
+        Some("view") => return Ok(Command::View(parse_with_clap(args)?)),
         Some("allocs") => return Ok(Command::Allocs(parse_with_clap(args)?)),
         Some("callgrind") => return Ok(Command::Callgrind(parse_with_clap(args)?)),
         Some("serve-fidelity") => return Ok(Command::ServeFidelity(parse_with_clap(args)?)),

@@ -6,8 +6,9 @@
 //! memory and spans (see [Collector down](#collector-down)); with
 //! `fidelity`, whether replay tells an unchanged build from a changed one
 //! (see [Replay fidelity](#replay-fidelity)); with `postgres` and `grpc`,
-//! query and unary-call throughput with tracetape against without (their
-//! modules say how).
+//! query and unary-call throughput with tracetape against without; with
+//! `view`, how fast `tracetape view` ingests spans over OTLP and looks up
+//! and searches a million of them (their modules say how).
 //!
 //! Measures requests/s of an axum `GET /hello` ("Hello, world!") on a
 //! two-worker Tokio runtime, 32 keep-alive connections, load generator on the
@@ -232,6 +233,9 @@
 //! cargo build --release -p tracetape-cli -p tracetape-preload && \
 //!     cargo run --release -p tracetape-bench -- fidelity     # 300 recorded, 1,200 + 29 x 300 replayed
 //! cargo run --release -p tracetape-bench -- fidelity --changes date-arithmetic,extra-call --keep
+//! cargo build --release -p tracetape-cli && \
+//!     cargo run --release -p tracetape-bench -- view         # 1,000,000 spans
+//! cargo run --release -p tracetape-bench -- view --spans 200000 --keep
 //! cargo run --release -p tracetape-bench -- --help
 //! ```
 //!
@@ -391,6 +395,7 @@ mod report;
 mod run;
 mod sample;
 mod server;
+mod view;
 
 use std::process::ExitCode;
 
@@ -411,6 +416,7 @@ fn main() -> ExitCode {
             }
             Command::Postgres(args) => postgres::run(&args).map(|()| ExitCode::SUCCESS),
             Command::Grpc(args) => grpc::run(&args).map(|()| ExitCode::SUCCESS),
+            Command::View(args) => view::run(&args).map(|()| ExitCode::SUCCESS),
             Command::Load(args) => load::generate(&args).map(|()| ExitCode::SUCCESS),
             Command::Allocs(args) => {
                 per_request::run(per_request::Counter::Allocs, &args).map(|()| ExitCode::SUCCESS)

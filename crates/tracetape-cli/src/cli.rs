@@ -16,7 +16,8 @@ use crate::list::ListArgs;
 use crate::record::RecordArgs;
 use crate::replay::{ReplayArgs, Style};
 use crate::show::ShowArgs;
-use crate::{accept, completions, demo, init, list, record, replay, show};
+use crate::view::ViewArgs;
+use crate::{accept, completions, demo, init, list, record, replay, show, view};
 
 /// Record HTTP traffic with tracetape, read it, and replay it against a new
 /// build.
@@ -113,6 +114,17 @@ pub(crate) enum Command {
     /// mode, replayed as it was (every recording passes) and with a
     /// discount added (the deviation reported).
     Demo(DemoArgs),
+    /// Show traces, recordings and replay reports in a browser.
+    ///
+    /// Starts a web UI on 127.0.0.1:4320 (opens nothing; the address is
+    /// printed) and receives OTLP on 4317 (gRPC) and 4318 (HTTP), so any
+    /// service in any language can send it spans. Traces are listed
+    /// newest first with search, each one drawn as a waterfall; replay
+    /// reports (--report, or .tracetape/replays/*.json) show each
+    /// deviation and the calls of each replayed recording beside the
+    /// recorded ones. Spans are kept in one file (--db), within --max-size
+    /// and --max-age, and include the trace store's (--store).
+    View(ViewArgs),
     /// Write the completion script for a shell.
     ///
     /// For bash: `tracetape completions bash >
@@ -135,6 +147,7 @@ pub(crate) fn run(cli: Cli) -> Result<(), Failure> {
         Command::Demo(args) => runtime()?.block_on(demo::run(args, style)),
         Command::Init(args) => with_stdout(|out, _| init::run(&args, out)),
         Command::Record(args) => runtime()?.block_on(record::run(args)),
+        Command::View(args) => runtime()?.block_on(view::run(args)),
         Command::Completions(args) => {
             with_stdout(|out, _| completions::run(&args, Cli::command(), out))
         }

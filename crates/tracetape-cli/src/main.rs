@@ -23,6 +23,8 @@ mod table;
 #[cfg(test)]
 mod testing;
 mod tree;
+mod units;
+mod view;
 
 fn main() -> std::process::ExitCode {
     if let Some(watched) = cli::watchdog() {

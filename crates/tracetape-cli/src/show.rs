@@ -45,6 +45,20 @@ pub(crate) fn run(
     trace::run(args, out, notes)
 }
 
+/// The recordings of trace `trace_id` as `tracetape show` prints them,
+/// whole (every line, none cut): for `tracetape view`.
+pub(crate) fn recorded_text(trace_id: &str, recordings: &[StoredRecording]) -> String {
+    let mut text = Vec::new();
+    // Writing to memory cannot fail.
+    let _ = recording::render(
+        trace_id,
+        recordings,
+        recording::Layout::new(0, true),
+        &mut text,
+    );
+    String::from_utf8_lossy(&text).into_owned()
+}
+
 /// The recording files of the one trace whose id starts with the id given,
 /// with that trace id; `None` when no recording has such a trace id (or the
 /// id is not one: the span store says what is wrong with it).

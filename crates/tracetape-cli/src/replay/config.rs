@@ -16,6 +16,8 @@ use serde::Deserialize;
 use tracetape::record::{CONFIG_FILE, DEFAULT_DIR, JsonPath, Pattern};
 use tracetape_compare::CompareOptions;
 
+use crate::units;
+
 use super::args::ReplayArgs;
 use super::order::Order;
 use super::outcome::CallDeviations;
@@ -461,9 +463,9 @@ fn timeout(
     key_name: &str,
 ) -> anyhow::Result<Option<Duration>> {
     let (duration, named) = match (flag, key) {
-        (Some(text), _) => (parse_duration(text), format!("{flag_name} {text}")),
+        (Some(text), _) => (units::duration(text), format!("{flag_name} {text}")),
         (None, Some(toml::Value::String(text))) => {
-            (parse_duration(&text), format!("{key_name} = {text:?}"))
+            (units::duration(&text), format!("{key_name} = {text:?}"))
         }
         (None, Some(toml::Value::Integer(secs))) => (
             u64::try_from(secs)
@@ -488,25 +490,6 @@ fn timeout(
             bail!("{named}: expected seconds (30) or a number with a unit (500ms, 90s, 2m): {why}")
         }
     }
-}
-
-/// `30`, `1.5`, `500ms`, `90s`, `2m`.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("{number:?} is not a number"))?;
-    let secs = match unit.trim() {
-        "" | "s" => number,
-        "ms" => number / 1000.0,
-        "m" | "min" => number * 60.0,
-        other => return Err(format!("unknown unit {other:?}")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|err| err.to_string())
 }
 
 /// A method to replay, upper-cased: an HTTP token (`POST`, `PURGE`).
@@ -1075,15 +1058,5 @@ mod tests {
             "{err}"
         );
         assert!(read_file(None).is_ok());
-    }
-
-    #[test]
-    fn durations_take_units() {
-        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert!(parse_duration("2h").is_err());
-        assert!(parse_duration("").is_err());
     }
 }

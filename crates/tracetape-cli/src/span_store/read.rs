@@ -175,9 +175,21 @@ fn scan(
     Ok(skipped)
 }
 
-enum Unreadable {
+/// Why a batch file gave no spans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unreadable {
+    /// It was evicted (or moved) after it was listed.
     Gone,
+    /// It could not be read, or is not OTLP/JSON.
     Bad,
+}
+
+/// Every `ResourceSpans` of a batch file, whole or nothing.
+pub(crate) fn documents(path: &Path) -> Result<Vec<ResourceSpans>, Unreadable> {
+    Ok(load(path)?
+        .into_iter()
+        .flat_map(|document| document.resource_spans)
+        .collect())
 }
 
 /// Reads a file of one or more concatenated `TracesData` documents. A file
@@ -196,7 +208,8 @@ fn load(path: &Path) -> Result<Vec<Document>, Unreadable> {
     }
 }
 
-fn service_name(resource: Option<&Resource>) -> Option<String> {
+/// The `service.name` attribute of a resource.
+pub(crate) fn service_name(resource: Option<&Resource>) -> Option<String> {
     let attribute = resource?
         .attributes
         .iter()
