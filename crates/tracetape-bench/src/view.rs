@@ -218,7 +218,11 @@ fn print_table(rows: &[Row]) {
     );
     let ms = |time: Duration| time.as_secs_f64() * 1e3;
     for row in rows {
-        let met = if row.stats.p95 < row.target { "yes" } else { "NO" };
+        let met = if row.stats.p95 < row.target {
+            "yes"
+        } else {
+            "NO"
+        };
         println!(
             "{:<width$}  {:<16} {:>5} {:>10.1} {:>8.1} {:>8.1}  {:<8} {met}",
             row.what,

@@ -77,6 +77,17 @@ pub(crate) enum Command {
     /// headers and bodies; a trace that was not recorded, as its spans in
     /// a tree. --format json gives one JSON document with everything whole.
     Show(ShowArgs),
+    /// Show traces, recordings and replay reports in a browser.
+    ///
+    /// Starts a web UI on 127.0.0.1:4320 (opens nothing; the address is
+    /// printed) and receives OTLP on 4317 (gRPC) and 4318 (HTTP), so any
+    /// service in any language can send it spans. Traces are listed
+    /// newest first with search, each one drawn as a waterfall; replay
+    /// reports (--report, or .tracetape/replays/*.json) show each
+    /// deviation and the calls of each replayed recording beside the
+    /// recorded ones. Spans are kept in one file (--db), within --max-size
+    /// and --max-age, and include the trace store's (--store).
+    View(ViewArgs),
     /// Replay the recordings against the service and report what changed.
     ///
     /// Starts the service in replay mode, sends it every recorded request
@@ -114,17 +125,6 @@ pub(crate) enum Command {
     /// mode, replayed as it was (every recording passes) and with a
     /// discount added (the deviation reported).
     Demo(DemoArgs),
-    /// Show traces, recordings and replay reports in a browser.
-    ///
-    /// Starts a web UI on 127.0.0.1:4320 (opens nothing; the address is
-    /// printed) and receives OTLP on 4317 (gRPC) and 4318 (HTTP), so any
-    /// service in any language can send it spans. Traces are listed
-    /// newest first with search, each one drawn as a waterfall; replay
-    /// reports (--report, or .tracetape/replays/*.json) show each
-    /// deviation and the calls of each replayed recording beside the
-    /// recorded ones. Spans are kept in one file (--db), within --max-size
-    /// and --max-age, and include the trace store's (--store).
-    View(ViewArgs),
     /// Write the completion script for a shell.
     ///
     /// For bash: `tracetape completions bash >

@@ -84,7 +84,8 @@ pub(crate) async fn run(args: ViewArgs) -> Result<(), Failure> {
         reports: Reports::new(args.reports.clone(), args.reports_dir.clone()),
     });
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(serve(ui, web::router(view)));
+    let loopback = args.listen.ip().is_loopback();
+    tasks.spawn(serve(ui, web::router(view, loopback)));
     if let Some((grpc, http)) = otlp {
         tasks.spawn(serve(http, otlp::http(Arc::clone(&store))));
         let service = otlp::grpc(Arc::clone(&store));

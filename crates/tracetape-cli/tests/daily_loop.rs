@@ -264,6 +264,7 @@ fn the_overview_has_one_line_per_command_and_each_help_the_details() {
             "record",
             "list",
             "show",
+            "view",
             "replay",
             "accept",
             "demo",

@@ -68,17 +68,25 @@ fn screenshots() -> PathBuf {
 }
 
 /// Runs the example as service `service`, its spans exported over OTLP
-/// with `protocol` to `endpoint`, and sends it one order per id; the
-/// example flushes its spans before it exits.
+/// with `protocol` to `endpoint` (and its requests recorded into
+/// `record`, if given), and sends it one order per id; the example
+/// flushes its spans and recordings before it exits.
 fn send_orders(
     runtime: &Runtime,
     dir: &Path,
-    service: &str,
+    (service, record): (&str, Option<&Path>),
     dependency: &str,
     (protocol, endpoint): (&str, &str),
     orders: &[&str],
 ) {
-    let mut target = Command::new(target_exe())
+    let mut command = Command::new(target_exe());
+    match record {
+        Some(recordings) => command
+            .env("TRACETAPE_MODE", "record")
+            .env("TRACETAPE_RECORD_DIR", recordings),
+        None => command.env_remove("TRACETAPE_MODE"),
+    };
+    let mut target = command
         .current_dir(dir)
         .env("PORT", "0")
         .env("DEPENDENCY_URL", dependency)
@@ -87,7 +95,6 @@ fn send_orders(
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
         .env("OTEL_METRICS_EXPORTER", "none")
-        .env_remove("TRACETAPE_MODE")
         .env_remove("REPLAY_TARGET_CHANGE")
         .stdout(Stdio::piped())
         .spawn()
@@ -119,30 +126,36 @@ fn get_json(runtime: &Runtime, url: &str) -> Value {
 #[test]
 fn traces_sent_over_otlp_are_listed_searched_and_drawn() {
     let dir = tempfile::tempdir().unwrap();
-    let view = View::start(dir.path(), &["--db", "view.sqlite", "--store", "traces"]);
+    let view = View::start(
+        dir.path(),
+        &[
+            "--db",
+            "view.sqlite",
+            "--store",
+            "traces",
+            "--recordings",
+            "recordings",
+        ],
+    );
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let dependency = Dependency::start(&runtime);
-    // Two orders over OTLP/gRPC; one over OTLP/HTTP with the dependency
-    // down, so that its call fails.
+    // Two orders over OTLP/gRPC, recorded; one over OTLP/HTTP with the
+    // dependency down, so that its call fails.
     let grpc = ("grpc", view.otlp_grpc.as_str());
+    let recordings = dir.path().join("recordings");
+    let recorded = ("orders", Some(recordings.as_path()));
     send_orders(
         &runtime,
         dir.path(),
-        "orders",
+        recorded,
         &dependency.url,
         grpc,
         &["o-1", "o-2"],
     );
     let nowhere = format!("http://127.0.0.1:{}", free_port());
     let http = ("http/protobuf", view.otlp_http.as_str());
-    send_orders(
-        &runtime,
-        dir.path(),
-        "orders-degraded",
-        &nowhere,
-        http,
-        &["o-3"],
-    );
+    let unrecorded = ("orders-degraded", None);
+    send_orders(&runtime, dir.path(), unrecorded, &nowhere, http, &["o-3"]);
 
     let listed = get_json(&runtime, &format!("{}api/traces", view.ui));
     let traces = listed["traces"].as_array().unwrap();
@@ -237,6 +250,29 @@ fn traces_sent_over_otlp_are_listed_searched_and_drawn() {
         assert!(attributes.as_str().unwrap().contains("http.route\t/orders"), "{attributes}");
         let resource = browser.eval("document.querySelector('#details table.resource').innerText").await.unwrap();
         assert!(resource.as_str().unwrap().contains("service.name\torders-degraded"), "{resource}");
+        // A recorded trace shows its recording as `tracetape show` prints it.
+        let recorded = traces.iter().find(|t| t["root_service"] == "orders").unwrap();
+        browser
+            .goto(&format!("{}#/trace/{}", view.ui, recorded["trace_id"].as_str().unwrap()))
+            .await
+            .unwrap();
+        let recording = browser
+            .wait_for("document.querySelector('#recording pre')?.innerText", "the recording")
+            .await
+            .unwrap();
+        let recording = recording.as_str().unwrap();
+        assert!(recording.contains("inbound  POST /orders  200"), "{recording}");
+        assert!(recording.contains("\"sku\": \"tea\""), "{recording}");
+        // The failed trace was not recorded: no recording section.
+        browser.goto(&format!("{}#/trace/{failed_id}", view.ui)).await.unwrap();
+        browser
+            .wait_for(
+                &format!("document.querySelector('h1 code')?.textContent === '{failed_id}'"),
+                "the failed trace",
+            )
+            .await
+            .unwrap();
+        assert_eq!(browser.eval("document.querySelector('#recording') === null").await.unwrap(), json!(true));
         // The download link names the OTLP/JSON document.
         let href = browser.eval("document.querySelector('#download').getAttribute('href')").await.unwrap();
         assert_eq!(href, json!(format!("/api/traces/{failed_id}/otlp")));

@@ -19,6 +19,9 @@ pub(super) struct Stats {
 impl Stats {
     /// Of `times` (nearest-rank percentiles); `None` when empty.
     pub(super) fn of(mut times: Vec<Duration>) -> Option<Self> {
+        if times.is_empty() {
+            return None;
+        }
         times.sort();
         let rank = |q: f64| {
             let at = ((q * times.len() as f64).ceil() as usize).clamp(1, times.len());

@@ -28,7 +28,9 @@ enum Expect {
 #[derive(Debug, Clone)]
 struct Search {
     what: String,
+    /// The query as sent, and as shown (not percent-encoded).
     query: String,
+    shown: String,
     expect: Expect,
     /// Also time its second page (`after` = the first page's `next`).
     page2: bool,
@@ -36,9 +38,14 @@ struct Search {
 
 impl Search {
     fn new(what: &str, pairs: &[(&str, &str)], expect: Expect) -> Self {
+        let shown: Vec<String> = pairs
+            .iter()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect();
         Search {
             what: what.to_owned(),
             query: query(pairs),
+            shown: shown.join("&"),
             expect,
             page2: false,
         }
@@ -84,22 +91,25 @@ pub(super) async fn searches(
     for search in list(generated)? {
         let (stats, page) = api.search(&search.query, runs).await?;
         check(&search, &page)?;
-        rows.push(row(&search.what, &search.query, &page, stats));
+        rows.push(row(&search.what, &search.shown, &page, stats));
         if let (true, Some(next)) = (search.page2, &page.next) {
-            let second = format!("{}&{}", search.query, query(&[("after", next)]));
-            let (stats, page) = api.search(&second, runs).await?;
-            rows.push(row(&format!("{}, page 2", search.what), &second, &page, stats));
+            let second = [search.query.as_str(), &query(&[("after", next)])].join("&");
+            let (stats, page) = api.search(second.trim_start_matches('&'), runs).await?;
+            let shown = [search.shown.as_str(), "after=<page 1's next>"].join("&");
+            let what = format!("{}, page 2", search.what);
+            rows.push(row(&what, shown.trim_start_matches('&'), &page, stats));
         }
     }
     Ok(rows)
 }
 
 /// The table row of a search.
-fn row(what: &str, query: &str, page: &Page, stats: Stats) -> Row {
+fn row(what: &str, shown: &str, page: &Page, stats: Stats) -> Row {
     let more = if page.next.is_some() { ", more" } else { "" };
+    let plural = if page.ids.len() == 1 { "" } else { "s" };
     Row {
-        what: format!("{what} ({query})"),
-        answer: format!("{} traces{more}", page.ids.len()),
+        what: format!("{what}: ?{shown}"),
+        answer: format!("{} trace{plural}{more}", page.ids.len()),
         stats,
         target: SEARCH_TARGET,
     }
@@ -156,7 +166,15 @@ fn list(generated: &Generated) -> anyhow::Result<Vec<Search>> {
             &[("attr", "nope=nothing"), ("name", "zzz-none")],
             Expect::Nothing,
         ),
-        Search::new("no match, attr", &[("attr", "nope=nothing")], Expect::Nothing),
-        Search::new("no match, name (full scan)", &[("name", "zzz-none")], Expect::Nothing),
+        Search::new(
+            "no match, attr",
+            &[("attr", "nope=nothing")],
+            Expect::Nothing,
+        ),
+        Search::new(
+            "no match, name (full scan)",
+            &[("name", "zzz-none")],
+            Expect::Nothing,
+        ),
     ])
 }

@@ -12,14 +12,17 @@ use opentelemetry_proto::tonic::common::v1::{
     AnyValue, InstrumentationScope, KeyValue, any_value::Value,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span, status};
+use opentelemetry_proto::tonic::trace::v1::{
+    ResourceSpans, ScopeSpans, Span, Status, span, status,
+};
 
 /// The services the spans come from, one resource each.
-pub(super) const SERVICES: [&str; 5] = ["frontend", "checkout", "payments", "inventory", "shipping"];
+pub(super) const SERVICES: [&str; 5] =
+    ["frontend", "checkout", "payments", "inventory", "shipping"];
 /// Distinct `user.id` values, spread over the traces.
-pub(super) const USERS: u64 = 10_000;
+const USERS: u64 = 10_000;
 /// Distinct `sku` values.
-pub(super) const SKUS: u64 = 1_000;
+const SKUS: u64 = 1_000;
 /// One trace in this many has an error span.
 const ERROR_ONE_IN: u64 = 100;
 /// How far back the traces start, in nanoseconds (an hour).
@@ -217,6 +220,7 @@ fn resource(index: usize) -> Resource {
     }
 }
 
+/// A string attribute.
 fn text(key: &str, value: &str) -> KeyValue {
     KeyValue {
         key: key.to_owned(),
@@ -227,6 +231,7 @@ fn text(key: &str, value: &str) -> KeyValue {
     }
 }
 
+/// An integer attribute.
 fn int(key: &str, value: i64) -> KeyValue {
     KeyValue {
         key: key.to_owned(),
@@ -310,7 +315,7 @@ fn make_span(
     service: usize,
     (start, length): (u64, u64),
 ) -> Span {
-    let (method, route) = ROUTES[rng.below(ROUTES.len() as u64) as usize];
+    let call = ROUTES[rng.below(ROUTES.len() as u64) as usize];
     let kind = match (n, n % 2) {
         (0, _) => span::SpanKind::Server,
         (_, 1) => span::SpanKind::Client,
@@ -318,13 +323,9 @@ fn make_span(
     };
     let name = match kind {
         span::SpanKind::Internal => INTERNAL[rng.below(INTERNAL.len() as u64) as usize].to_owned(),
-        _ => format!("{method} {route}"),
+        _ => format!("{} {}", call.0, call.1),
     };
     let error = ctx.error_at == Some(n);
-    let path = route
-        .replace("{order_id}", &ctx.order)
-        .replace("{sku}", &ctx.sku);
-    let name_of_service = SERVICES.get(service).copied().unwrap_or("unknown");
     Span {
         trace_id: ctx.id.to_vec(),
         span_id: rng.id::<8>().to_vec(),
@@ -333,22 +334,37 @@ fn make_span(
         kind: kind as i32,
         start_time_unix_nano: start,
         end_time_unix_nano: start + length.max(1),
-        attributes: vec![
-            text("http.request.method", method),
-            text("http.route", route),
-            text("url.path", &path),
-            int("http.response.status_code", if error { 500 } else { 200 }),
-            text("server.address", &format!("{name_of_service}.internal")),
-            text("user.id", &ctx.user),
-            text("order.id", &ctx.order),
-            text("sku", &ctx.sku),
-        ],
+        attributes: attributes(ctx, call, service, error),
         status: error.then(|| Status {
             message: "upstream answered 503".to_owned(),
             code: status::StatusCode::Error as i32,
         }),
         ..Span::default()
     }
+}
+
+/// A span's eight attributes: the HTTP call `(method, route)` it made or
+/// served in `service`, and the trace's user, order and item.
+fn attributes(
+    ctx: &TraceCtx,
+    (method, route): (&str, &str),
+    service: usize,
+    error: bool,
+) -> Vec<KeyValue> {
+    let path = route
+        .replace("{order_id}", &ctx.order)
+        .replace("{sku}", &ctx.sku);
+    let host = SERVICES.get(service).copied().unwrap_or("unknown");
+    vec![
+        text("http.request.method", method),
+        text("http.route", route),
+        text("url.path", &path),
+        int("http.response.status_code", if error { 500 } else { 200 }),
+        text("server.address", &format!("{host}.internal")),
+        text("user.id", &ctx.user),
+        text("order.id", &ctx.order),
+        text("sku", &ctx.sku),
+    ]
 }
 
 #[cfg(test)]

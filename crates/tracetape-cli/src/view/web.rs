@@ -42,8 +42,11 @@ const STYLE: &str = include_str!("web/style.css");
 const PAGE: usize = 50;
 const MAX_PAGE: usize = 500;
 
-pub(crate) fn router(view: Arc<View>) -> Router {
-    Router::new()
+/// The routes. On a loopback address only requests naming a loopback
+/// host are answered: a web page elsewhere cannot read recordings
+/// through a DNS name it points at 127.0.0.1 (DNS rebinding).
+pub(crate) fn router(view: Arc<View>, loopback: bool) -> Router {
+    let router = Router::new()
         .route(
             "/",
             get(|| async { asset("text/html; charset=utf-8", INDEX) }),
@@ -63,7 +66,44 @@ pub(crate) fn router(view: Arc<View>) -> Router {
         .route("/api/traces/{id}/recording", get(recording))
         .route("/api/replays", get(replays))
         .route("/api/replays/report", get(report))
-        .with_state(view)
+        .with_state(view);
+    if loopback {
+        router.layer(axum::middleware::from_fn(loopback_hosts_only))
+    } else {
+        router
+    }
+}
+
+async fn loopback_hosts_only(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    if is_loopback_host(host) {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::MISDIRECTED_REQUEST,
+            "tracetape view answers requests for localhost, 127.0.0.1 or [::1] only",
+        )
+            .into_response()
+    }
+}
+
+/// `localhost`, an IPv4 loopback address or `[::1]`, with or without a port.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -249,5 +289,56 @@ async fn report(State(view): State<Arc<View>>, RawQuery(raw): RawQuery) -> Answe
     match opened {
         Some(opened) => json(&opened),
         None => Err((StatusCode::NOT_FOUND, format!("no report {file} is listed"))),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_hosts_are_answered_on_loopback() {
+        for host in [
+            "localhost:4320",
+            "127.0.0.1:4320",
+            "127.0.0.1",
+            "[::1]:4320",
+            "LOCALHOST",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "evil.example:4320",
+            "",
+            "10.0.0.1:4320",
+            "localhost.evil.example",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn the_search_form_becomes_a_query() {
+        let query = parse_query("service=checkout&errors=1&min_duration=10ms&attr=sku%3Dtea&attr=a%3Db%3Dc&from=1000&limit=9999")
+            .unwrap();
+        assert_eq!(query.service.as_deref(), Some("checkout"));
+        assert!(query.errors);
+        assert_eq!(
+            query.min_duration,
+            Some(std::time::Duration::from_millis(10))
+        );
+        assert_eq!(
+            query.attributes,
+            [
+                ("sku".to_owned(), "tea".to_owned()),
+                ("a".to_owned(), "b=c".to_owned())
+            ]
+        );
+        assert_eq!(query.from, Some(1_000_000_000));
+        assert_eq!(query.limit, MAX_PAGE);
+        assert!(parse_query("attr=novalue").is_err());
+        assert!(parse_query("min_duration=soon").is_err());
+        assert!(parse_query("from=yesterday").is_err());
     }
 }

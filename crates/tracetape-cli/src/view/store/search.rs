@@ -77,9 +77,6 @@ pub(crate) struct TraceRow {
     pub(crate) root_name: String,
 }
 
-/// Spans read per query while a page fills.
-const CHUNK: i64 = 4_096;
-
 impl Store {
     /// A page of the traces that `query` finds, newest first.
     pub(crate) fn search(&self, query: &Query) -> anyhow::Result<Page> {
@@ -160,42 +157,36 @@ fn by_start(conn: &Connection, query: &Query) -> anyhow::Result<Page> {
 }
 
 /// The list with span conditions: spans newest first, their traces.
+/// Rows are read one at a time and the scan stops as soon as the page is
+/// full, so a selective condition costs the spans up to its matches, not
+/// the whole table.
 fn by_spans(conn: &Connection, query: &Query) -> anyhow::Result<Page> {
     let limit = query.limit.max(1);
-    let mut cursor = match &query.after {
+    let cursor = match &query.after {
         Some(after) => span_cursor(after)?,
         None => i64::MAX,
     };
     let (sql, values) = span_sql(query);
     let mut statement = conn.prepare(&sql)?;
+    let mut bound = vec![Value::Integer(cursor)];
+    bound.extend(values);
+    let mut rows = statement.query(params_from_iter(bound))?;
     let mut seen: HashSet<Vec<u8>> = HashSet::new();
     let mut found: Vec<Vec<u8>> = Vec::new();
     let mut next = None;
-    'scan: loop {
-        let mut bound = vec![Value::Integer(cursor)];
-        bound.extend(values.iter().cloned());
-        bound.push(Value::Integer(CHUNK));
-        let rows: Vec<(i64, Vec<u8>)> = statement
-            .query_map(params_from_iter(bound), |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })?
-            .collect::<Result<_, _>>()?;
-        let exhausted = rows.len() < CHUNK as usize;
-        for (id, trace_id) in rows {
-            cursor = id;
-            if seen.insert(trace_id.clone()) {
-                if found.len() == limit {
-                    // One more trace exists: the next page starts at it.
-                    next = Some(format!("s{}", id + 1));
-                    break 'scan;
-                }
-                found.push(trace_id);
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        let trace_id: Vec<u8> = row.get(1)?;
+        if seen.insert(trace_id.clone()) {
+            if found.len() == limit {
+                // One more trace exists: the next page starts at it.
+                next = Some(format!("s{}", id + 1));
+                break;
             }
-        }
-        if exhausted {
-            break;
+            found.push(trace_id);
         }
     }
+    drop(rows);
     let mut traces = Vec::with_capacity(found.len());
     let mut lookup = conn.prepare_cached(&format!(
         "SELECT {TRACE_COLUMNS} FROM traces WHERE trace_id = ?1"
@@ -208,8 +199,8 @@ fn by_spans(conn: &Connection, query: &Query) -> anyhow::Result<Page> {
     Ok(Page { traces, next })
 }
 
-/// The span scan's SQL (its first parameter the cursor, its last the
-/// chunk's size) and the values between.
+/// The span scan's SQL (its first parameter the cursor) and the values
+/// after it.
 fn span_sql(query: &Query) -> (String, Vec<Value>) {
     let mut values = Vec::new();
     let mut hashes = query
@@ -252,7 +243,7 @@ fn span_sql(query: &Query) -> (String, Vec<Value>) {
     } else {
         "a.span"
     };
-    let _ = write!(sql, " ORDER BY {order} DESC LIMIT ?");
+    let _ = write!(sql, " ORDER BY {order} DESC");
     (sql, values)
 }
 
