@@ -16,6 +16,6 @@ mod trace;
 
 pub(crate) use error::FindTraceError;
 pub(crate) use read::{TraceList, TraceSummary, trace, traces};
-pub(crate) use read::{Unreadable, documents, service_name};
+pub(crate) use read::{Unreadable, documents, files, service_name};
 pub(crate) use span::{SpanEvent, SpanStatus, StoredSpan, hex, render_value};
 pub(crate) use trace::Trace;

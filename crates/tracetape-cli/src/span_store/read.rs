@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::resource::v1::Resource;
@@ -137,20 +137,14 @@ fn scan(
     store: &LocalStore,
     mut visit: impl FnMut(&Span, Option<&str>),
 ) -> Result<usize, ReadError> {
-    let paths = match store.files() {
-        Ok(paths) => paths,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(0),
-        Err(source) => {
-            return Err(ReadError::Store {
-                path: store.dir().to_owned(),
-                source,
-            });
-        }
-    };
+    let paths = files(store).map_err(|source| ReadError::Store {
+        path: store.dir().to_owned(),
+        source,
+    })?;
     let mut skipped = 0;
     for path in paths {
-        let documents = match load(&path) {
-            Ok(documents) => documents,
+        let batches = match documents(&path) {
+            Ok(batches) => batches,
             // Evicted while we were reading: not a bad file, just gone.
             Err(Unreadable::Gone) => continue,
             Err(Unreadable::Bad) => {
@@ -158,7 +152,7 @@ fn scan(
                 continue;
             }
         };
-        for resource_spans in documents.iter().flat_map(|doc| &doc.resource_spans) {
+        for resource_spans in &batches {
             let service = service_name(resource_spans.resource.as_ref());
             let spans = resource_spans
                 .scope_spans
@@ -173,6 +167,15 @@ fn scan(
         }
     }
     Ok(skipped)
+}
+
+/// The store's batch files ([`LocalStore::files`]); a store not written
+/// to yet has none.
+pub(crate) fn files(store: &LocalStore) -> io::Result<Vec<PathBuf>> {
+    match store.files() {
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        listed => listed,
+    }
 }
 
 /// Why a batch file gave no spans.

@@ -4,14 +4,13 @@
 //! the local store while `tracetape view` runs show up too.
 
 use std::collections::HashSet;
-use std::io;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use tracetape::store::LocalStore;
 
 use super::Store;
-use crate::span_store::{Unreadable, documents};
+use crate::span_store::{Unreadable, documents, files};
 
 /// What one pass over the local store did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,14 +27,8 @@ impl Store {
     /// Reads the files of `local` not read before. A store that does not
     /// exist yet has nothing to read.
     pub(crate) fn import(&self, local: &LocalStore) -> anyhow::Result<Imported> {
-        let files = match local.files() {
-            Ok(files) => files,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Imported::default()),
-            Err(err) => {
-                return Err(err)
-                    .with_context(|| format!("failed to list {}", local.dir().display()));
-            }
-        };
+        let files =
+            files(local).with_context(|| format!("failed to list {}", local.dir().display()))?;
         let known: HashSet<String> = self.read(|conn| {
             let mut statement = conn.prepare_cached("SELECT file FROM imported")?;
             let names = statement
