@@ -146,7 +146,9 @@ async fn import(store: &Arc<Store>, local: &LocalStore) -> anyhow::Result<usize>
 /// minute, for as long as the view runs. A failure is said once per kind
 /// and tried again.
 async fn keep_up(store: Arc<Store>, local: LocalStore) -> anyhow::Result<()> {
-    let mut import_tick = tokio::time::interval(IMPORT_EVERY);
+    // `run` has just read the store: the first read is a period away.
+    let mut import_tick =
+        tokio::time::interval_at(tokio::time::Instant::now() + IMPORT_EVERY, IMPORT_EVERY);
     let mut retention_tick = tokio::time::interval(RETENTION_EVERY);
     let (mut import_failed, mut retention_failed) = (false, false);
     loop {

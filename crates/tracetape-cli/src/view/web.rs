@@ -19,7 +19,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
-use tracetape::record::RecordingStore;
+use tracetape::record::{RecordingStore, StoredRecording};
 
 use super::otlp_json::traces_data;
 use super::replays::Reports;
@@ -220,7 +220,7 @@ async fn stored(view: &Arc<View>, id: &str) -> Result<(String, StoredTrace), (St
 
 async fn trace(State(view): State<Arc<View>>, Path(id): Path<String>) -> Answer {
     let (id, trace) = stored(&view, &id).await?;
-    let recorded = recorded(&view, &id).await.is_some();
+    let recorded = !recordings_of(&view, &id).await.is_empty();
     json(&Waterfall::new(&id, &trace, recorded))
 }
 
@@ -240,31 +240,31 @@ async fn download(State(view): State<Arc<View>>, Path(id): Path<String>) -> Answ
         .into_response())
 }
 
-/// The recording of trace `id` as `tracetape show` prints it, if any.
-async fn recorded(view: &Arc<View>, id: &str) -> Option<String> {
+/// The recordings of trace `id` (none when the directory cannot be read).
+async fn recordings_of(view: &Arc<View>, id: &str) -> Vec<StoredRecording> {
     let recordings = view.recordings.clone();
     let id = id.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let loaded = recordings.load().ok()?;
-        let mine: Vec<_> = loaded
+    let mine = tokio::task::spawn_blocking(move || {
+        let Ok(loaded) = recordings.load() else {
+            return Vec::new();
+        };
+        loaded
             .recordings
             .into_iter()
             .filter(|stored| stored.recording.trace_id.to_string() == id)
-            .collect();
-        (!mine.is_empty()).then(|| crate::show::recorded_text(&id, &mine))
-    })
-    .await
-    .ok()
-    .flatten()
+            .collect()
+    });
+    mine.await.unwrap_or_default()
 }
 
 async fn recording(State(view): State<Arc<View>>, Path(id): Path<String>) -> Answer {
-    match recorded(&view, &id.to_ascii_lowercase()).await {
-        Some(text) => {
-            Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
-        }
-        None => Err((StatusCode::NOT_FOUND, format!("no recording of trace {id}"))),
+    let id = id.to_ascii_lowercase();
+    let mine = recordings_of(&view, &id).await;
+    if mine.is_empty() {
+        return Err((StatusCode::NOT_FOUND, format!("no recording of trace {id}")));
     }
+    let text = crate::show::recorded_text(&id, &mine);
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
 
 async fn replays(State(view): State<Arc<View>>) -> Answer {
