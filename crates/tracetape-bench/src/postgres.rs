@@ -93,6 +93,11 @@ pub(crate) enum Mode {
     Bare,
     Traced,
     Recorded,
+    /// Diagnostic: the pool's hooks (a marker per check-out) with a no-op
+    /// tracer provider.
+    Marked,
+    /// Diagnostic: traced, spans made and ended but exported nowhere.
+    Unexported,
 }
 
 /// The driver and pool the load runs on.
@@ -132,7 +137,17 @@ impl Pool {
                             .context("starting the proxy")?;
                         options.connect(&proxied).await
                     }
-                    Mode::Traced | Mode::Recorded => {
+                    Mode::Marked => {
+                        let proxied = Connector::new()
+                            .with_tracer_provider(NoopTracerProvider::new())
+                            .proxy(url)
+                            .await
+                            .context("starting the proxy")?;
+                        tracetape::postgres::sqlx_traced(options)
+                            .connect(&proxied)
+                            .await
+                    }
+                    Mode::Traced | Mode::Recorded | Mode::Unexported => {
                         let proxied = tracetape::postgres::proxy(url)
                             .await
                             .context("starting the proxy")?;
@@ -159,7 +174,16 @@ impl Pool {
                             Manager::from_connect(config, connector, ManagerConfig::default());
                         deadpool_postgres::Pool::builder(manager)
                     }
-                    Mode::Traced | Mode::Recorded => {
+                    Mode::Marked => {
+                        let connector =
+                            Connector::new().with_tracer_provider(NoopTracerProvider::new());
+                        let manager =
+                            Manager::from_connect(config, connector, ManagerConfig::default());
+                        tracetape::postgres::deadpool_traced(deadpool_postgres::Pool::builder(
+                            manager,
+                        ))
+                    }
+                    Mode::Traced | Mode::Recorded | Mode::Unexported => {
                         let manager = Manager::from_connect(
                             config,
                             Connector::new(),
@@ -283,7 +307,12 @@ fn telemetry(
     recordings: &Path,
 ) -> anyhow::Result<TelemetryGuard> {
     let tracetape_mode = (mode == Mode::Recorded).then_some("record");
-    telemetry_in(tracetape_mode, collector, recordings)
+    let exporter = if mode == Mode::Unexported {
+        TracesExporter::None
+    } else {
+        TracesExporter::Otlp
+    };
+    telemetry_with(tracetape_mode, exporter, collector, recordings)
 }
 
 /// Telemetry with spans to the collector, in `TRACETAPE_MODE` `mode`
@@ -293,10 +322,21 @@ fn telemetry_in(
     collector: &Collector,
     recordings: &Path,
 ) -> anyhow::Result<TelemetryGuard> {
+    telemetry_with(mode, TracesExporter::Otlp, collector, recordings)
+}
+
+/// Telemetry with spans to `exporter` (the collector's when OTLP), in
+/// `TRACETAPE_MODE` `mode` (none: off) over `recordings`.
+fn telemetry_with(
+    mode: Option<&'static str>,
+    exporter: TracesExporter,
+    collector: &Collector,
+    recordings: &Path,
+) -> anyhow::Result<TelemetryGuard> {
     let recordings = recordings.to_string_lossy().into_owned();
     Telemetry::builder()
         .with_service_name("bench-postgres")
-        .with_traces_exporter(TracesExporter::Otlp)
+        .with_traces_exporter(exporter)
         .with_otlp_protocol(OtlpProtocol::HttpProtobuf)
         .with_otlp_endpoint(collector.http_endpoint())
         .with_metrics_exporter(MetricsExporter::None)

@@ -5,9 +5,8 @@
 use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use pgwire::messages::PgWireBackendMessage;
-use pgwire::messages::response::{EmptyQueryResponse, ReadyForQuery, TransactionStatus};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::conversation::{Conversation, Operation, Route, Sent};
@@ -234,13 +233,20 @@ fn unreachable(message: &str) -> BytesMut {
     encode([wire::error("FATAL", "08001", message)])
 }
 
-/// EmptyQueryResponse and ReadyForQuery: a marker's answer.
-pub(crate) fn marker_answer(status: u8) -> BytesMut {
-    let status = TransactionStatus::try_from(status).unwrap_or(TransactionStatus::Idle);
-    encode([
-        PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()),
-        PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(status)),
-    ])
+/// EmptyQueryResponse and ReadyForQuery with `status`: a marker's
+/// answer, made once per status (one is sent at every check-out).
+pub(crate) fn marker_answer(status: u8) -> Bytes {
+    const fn answer(status: u8) -> [u8; 11] {
+        [b'I', 0, 0, 0, 4, b'Z', 0, 0, 0, 5, status]
+    }
+    static IDLE: [u8; 11] = answer(b'I');
+    static IN_TRANSACTION: [u8; 11] = answer(b'T');
+    static FAILED: [u8; 11] = answer(b'E');
+    Bytes::from_static(match status {
+        b'T' => &IN_TRANSACTION,
+        b'E' => &FAILED,
+        _ => &IDLE,
+    })
 }
 
 /// Messages the proxy writes itself, encoded. Encoding into memory fails
@@ -252,4 +258,28 @@ fn encode<const N: usize>(messages: [PgWireBackendMessage; N]) -> BytesMut {
         let _ = message.encode(&mut out);
     }
     out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use pgwire::messages::response::{EmptyQueryResponse, ReadyForQuery, TransactionStatus};
+
+    use super::*;
+
+    #[test]
+    fn a_marker_s_answer_is_what_pgwire_encodes() {
+        for status in [
+            TransactionStatus::Idle,
+            TransactionStatus::Transaction,
+            TransactionStatus::Error,
+        ] {
+            let expected = encode([
+                PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()),
+                PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(status)),
+            ]);
+            let byte = *expected.last().unwrap();
+            assert_eq!(marker_answer(byte).as_ref(), expected.as_ref());
+        }
+    }
 }

@@ -30,6 +30,7 @@ use opentelemetry::Context;
 use super::capture::{self, Captured, Column, Parameter};
 use super::idle;
 use super::marker::{self, Seen};
+use super::reader::{BindParameters, BindValues};
 use super::record::{self, Pending};
 use super::sql::Statement;
 use crate::layer_modes::LayerModes;
@@ -52,13 +53,11 @@ pub(crate) enum Sent<'a> {
         types: &'a [u32],
     },
     /// A portal made from a statement, with the parameters' formats and
-    /// values and the results' formats.
+    /// values and the results' formats (read only when recorded).
     Bind {
         portal: &'a str,
         statement: &'a str,
-        formats: &'a [i16],
-        values: &'a [Option<Bytes>],
-        result_formats: &'a [i16],
+        parameters: BindParameters<'a>,
     },
     /// A statement (`Some(name)`) or a portal (`None`) described.
     Describe { statement: Option<&'a str> },
@@ -297,14 +296,24 @@ impl Conversation {
             Sent::Bind {
                 portal,
                 statement,
-                formats,
-                values,
-                result_formats,
+                parameters,
             } => {
                 if let Some(prepared) = self.statements.get(statement) {
-                    let recorded = record::wanted(&self.context, &self.modes, &prepared.statement);
-                    let bound = bind(prepared, recorded, formats, values, result_formats);
-                    self.portals.insert(portal.to_owned(), bound);
+                    let bound =
+                        if record::wanted(&self.context, &self.modes, &prepared.statement) {
+                            // A Bind the server takes but this cannot read
+                            // is recorded without its parameters.
+                            let read = parameters.read().unwrap_or_default();
+                            bind(prepared, true, &read)
+                        } else {
+                            bind(prepared, false, &BindValues::default())
+                        };
+                    match self.portals.get_mut(portal) {
+                        Some(slot) => *slot = bound,
+                        None => {
+                            self.portals.insert(portal.to_owned(), bound);
+                        }
+                    }
                 }
                 self.waiting.push_back(Waiting::Bind);
             }
@@ -513,13 +522,12 @@ impl Conversation {
 }
 
 /// A portal from `prepared`; its parameters kept only when `recorded`.
-fn bind(
-    prepared: &Prepared,
-    recorded: bool,
-    formats: &[i16],
-    values: &[Option<Bytes>],
-    result_formats: &[i16],
-) -> Bound {
+fn bind(prepared: &Prepared, recorded: bool, read: &BindValues) -> Bound {
+    let BindValues {
+        formats,
+        values,
+        result_formats,
+    } = read;
     let parameters = if recorded {
         values
             .iter()
@@ -569,9 +577,7 @@ mod tests {
         conversation.sent(Sent::Bind {
             portal: "",
             statement,
-            formats: &[],
-            values: &[],
-            result_formats: &[],
+            parameters: BindParameters::none(),
         });
         conversation.sent(Sent::Execute { portal: "" });
         conversation.sent(Sent::Sync);
@@ -713,13 +719,12 @@ mod tests {
         }
         let prepared = &conversation.statements["s"];
         assert_eq!(prepared.parameter_types, [23]);
-        let bound = bind(
-            prepared,
-            true,
-            &[1],
-            &[Some(Bytes::from_static(&[0, 0, 0, 7]))],
-            &[1],
-        );
+        let read = BindValues {
+            formats: vec![1],
+            values: vec![Some(Bytes::from_static(&[0, 0, 0, 7]))],
+            result_formats: vec![1],
+        };
+        let bound = bind(prepared, true, &read);
         assert_eq!(bound.parameters[0].type_oid, 23);
         assert_eq!(bound.parameters[0].format, 1);
         let columns = bound.columns.expect("described");
@@ -732,7 +737,7 @@ mod tests {
         );
         // Not recorded: no parameters kept.
         assert!(
-            bind(prepared, false, &[1], &[None], &[])
+            bind(prepared, false, &read)
                 .parameters
                 .is_empty()
         );

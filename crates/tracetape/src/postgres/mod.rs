@@ -160,6 +160,7 @@ mod idle;
 mod marker;
 mod pools;
 mod proxy;
+mod reader;
 #[cfg(feature = "record-replay")]
 mod record;
 #[cfg(feature = "record-replay")]

@@ -90,7 +90,7 @@ impl<S> Tap<S> {
         }
         match wire::client_sent(&mut self.conversation, &frame).unwrap_or(Route::Forward) {
             Route::Forward => self.to_server.extend_from_slice(&frame.bytes),
-            Route::AnswerMarker(status) => self.answer(marker_answer(status).freeze()),
+            Route::AnswerMarker(status) => self.answer(marker_answer(status)),
         }
         Ok(())
     }
@@ -138,12 +138,18 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         loop {
-            if let Some(front) = this.to_driver.front_mut() {
-                let n = front.len().min(buf.remaining());
-                buf.put_slice(&front[..n]);
-                front.advance(n);
-                if front.is_empty() {
-                    this.to_driver.pop_front();
+            if !this.to_driver.is_empty() {
+                // As many messages as fit: the driver decodes them all
+                // before it reads again.
+                while buf.remaining() > 0
+                    && let Some(front) = this.to_driver.front_mut()
+                {
+                    let n = front.len().min(buf.remaining());
+                    buf.put_slice(&front[..n]);
+                    front.advance(n);
+                    if front.is_empty() {
+                        this.to_driver.pop_front();
+                    }
                 }
                 return Poll::Ready(Ok(()));
             }

@@ -1,7 +1,8 @@
-//! Whole messages read with pgwire's codec and told to a
-//! [`Conversation`]. Only the messages that open or close an operation,
-//! or describe one, are decoded; a row is handed on as its bytes (read
-//! only for an operation being recorded), copy data by its type byte.
+//! Whole messages told to a [`Conversation`]. Only the messages that
+//! open or close an operation, or describe one, are read: the client's
+//! in place ([`Reader`]), the server's descriptions and errors with
+//! pgwire's codec; a row is handed on as its bytes (read only for an
+//! operation being recorded), copy data by its type byte.
 
 use bytes::BytesMut;
 use pgwire::error::PgWireError;
@@ -10,12 +11,13 @@ use pgwire::messages::data::{ParameterDescription, RowDescription};
 use pgwire::messages::response::ErrorResponse;
 use pgwire::messages::startup::Startup;
 use pgwire::messages::{
-    DecodeContext, Message, PgWireBackendMessage, PgWireFrontendMessage, ProtocolVersion,
+    DecodeContext, Message, PgWireBackendMessage, ProtocolVersion,
 };
 
 use super::capture::Column;
 use super::conversation::{Answered, Conversation, Operation, Route, Sent};
 use super::frames::Frame;
+use super::reader::{BindParameters, Malformed, Reader};
 
 /// The code of an SSLRequest, in place of a protocol version.
 pub(crate) const SSL_REQUEST: i32 = 80_877_103;
@@ -61,11 +63,6 @@ pub(crate) fn opening(frame: &Frame) -> Result<Opening, PgWireError> {
     }
 }
 
-/// A statement or portal name, `""` for the unnamed one.
-fn name(name: &Option<String>) -> &str {
-    name.as_deref().unwrap_or("")
-}
-
 /// A context for typed messages, after start-up.
 pub(crate) fn typed() -> DecodeContext {
     let mut context = DecodeContext::new(ProtocolVersion::PROTOCOL3_0);
@@ -89,47 +86,50 @@ pub(crate) fn error(severity: &str, code: &str, message: &str) -> PgWireBackendM
     PgWireBackendMessage::ErrorResponse(ErrorResponse::new(fields))
 }
 
-/// Tells `conversation` what the client sent in `frame` (typed).
+/// Tells `conversation` what the client sent in `frame` (typed). The
+/// message is read in place ([`Reader`]): a name borrowed, nothing
+/// copied, a Bind's values left for record mode to read.
 pub(crate) fn client_sent(
     conversation: &mut Conversation,
     frame: &Frame,
-) -> Result<Route, PgWireError> {
-    // Only these open or close an operation.
-    if !matches!(
-        frame.tag,
-        Some(b'Q' | b'P' | b'B' | b'D' | b'E' | b'C' | b'S')
-    ) {
-        return Ok(conversation.sent(Sent::Other));
-    }
-    let mut buffer = BytesMut::from(frame.bytes.as_ref());
-    let Some(message) = PgWireFrontendMessage::decode(&mut buffer, &typed())? else {
-        return Ok(conversation.sent(Sent::Other));
-    };
-    let sent = match &message {
-        PgWireFrontendMessage::Query(query) => Sent::Query(&query.query),
-        PgWireFrontendMessage::Parse(parse) => Sent::Parse {
-            statement: name(&parse.name),
-            sql: &parse.query,
-            types: &parse.type_oids,
+) -> Result<Route, Malformed> {
+    let mut body = Reader::new(frame);
+    let sent = match frame.tag {
+        Some(b'Q') => Sent::Query(body.cstr()?),
+        Some(b'P') => {
+            let statement = body.cstr()?;
+            let sql = body.cstr()?;
+            let count = body.count()?;
+            let types = (0..count)
+                .map(|_| body.u32())
+                .collect::<Result<Vec<_>, _>>()?;
+            return Ok(conversation.sent(Sent::Parse {
+                statement,
+                sql,
+                types: &types,
+            }));
+        }
+        Some(b'B') => Sent::Bind {
+            portal: body.cstr()?,
+            statement: body.cstr()?,
+            parameters: BindParameters::at(body),
         },
-        PgWireFrontendMessage::Bind(bind) => Sent::Bind {
-            portal: name(&bind.portal_name),
-            statement: name(&bind.statement_name),
-            formats: &bind.parameter_format_codes,
-            values: &bind.parameters,
-            result_formats: &bind.result_column_format_codes,
+        Some(b'D') => {
+            let kind = body.byte()?;
+            let name = body.cstr()?;
+            Sent::Describe {
+                statement: (kind == b'S').then_some(name),
+            }
+        }
+        Some(b'E') => Sent::Execute {
+            portal: body.cstr()?,
         },
-        PgWireFrontendMessage::Describe(describe) => Sent::Describe {
-            statement: (describe.target_type == b'S').then(|| name(&describe.name)),
+        Some(b'C') => Sent::Close {
+            kind: body.byte()?,
+            name: body.cstr()?,
         },
-        PgWireFrontendMessage::Execute(execute) => Sent::Execute {
-            portal: name(&execute.name),
-        },
-        PgWireFrontendMessage::Close(close) => Sent::Close {
-            kind: close.target_type,
-            name: name(&close.name),
-        },
-        PgWireFrontendMessage::Sync(_) => Sent::Sync,
+        Some(b'S') => Sent::Sync,
+        // Nothing else opens or closes an operation.
         _ => Sent::Other,
     };
     Ok(conversation.sent(sent))
