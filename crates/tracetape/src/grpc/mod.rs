@@ -78,7 +78,7 @@ impl Call {
         Some(Self {
             service: interned::value(service),
             method: interned::value(method),
-            name: interned::rpc_name(name),
+            name: interned::kept(name),
         })
     }
 

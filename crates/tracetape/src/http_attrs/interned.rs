@@ -37,14 +37,15 @@ pub(crate) const MAX_NAMES: usize = 4096;
 /// Span names kept so far, across threads.
 static NAMES_KEPT: AtomicUsize = AtomicUsize::new(0);
 
-/// Span names by route (or call path), then method (`None` for a call).
+/// Span names by route (or call path, or summary), then method (`None`
+/// for a name that is its key).
 type Names = HashMap<Box<str>, Vec<(Option<Method>, &'static str)>, BuildHasherDefault<Fnv>>;
 
 /// One thread's table.
 struct Table {
     slots: Vec<Option<Arc<str>>>,
-    /// `{method} {route}` by route, then method; a gRPC call's name,
-    /// its path, under no method.
+    /// `{method} {route}` by route, then method; a gRPC call's name (its
+    /// path) or a database operation's (its summary), under no method.
     names: Names,
 }
 
@@ -120,10 +121,11 @@ pub(crate) fn span_name(method: Method, route: &str) -> Cow<'static, str> {
     })
 }
 
-/// The span name of a gRPC call, `package.Service/Method` (its path
-/// without the leading `/`), kept like a route's.
-pub(crate) fn rpc_name(path: &str) -> Cow<'static, str> {
-    kept_name(None, path, || path.to_owned())
+/// A span name that is `name` itself, kept like a route's: a gRPC
+/// call's, `package.Service/Method` (its path without the leading `/`),
+/// or a database operation's summary.
+pub(crate) fn kept(name: &str) -> Cow<'static, str> {
+    kept_name(None, name, || name.to_owned())
 }
 
 /// The name `built` makes for `method` and `key`, kept for the process.

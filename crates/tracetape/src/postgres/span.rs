@@ -16,6 +16,7 @@ use opentelemetry_semantic_conventions::attribute::{
 use opentelemetry_semantic_conventions::metric::DB_CLIENT_OPERATION_DURATION;
 
 use super::conversation::Operation;
+use crate::http_attrs::interned;
 use crate::providers::Providers;
 
 /// `db.system.name` for PostgreSQL.
@@ -61,7 +62,8 @@ impl Telemetry {
         database: Option<&Arc<str>>,
     ) -> (TraceId, SpanId, Cow<'static, str>) {
         let statement = &operation.statement;
-        let mut common = Vec::with_capacity(8);
+        // Room for the span's attributes too, which follow these.
+        let mut common = Vec::with_capacity(11);
         common.push(KeyValue::new(DB_SYSTEM_NAME, SYSTEM));
         if let Some(database) = database {
             common.push(KeyValue::new(DB_NAMESPACE, database.clone()));
@@ -89,9 +91,11 @@ impl Telemetry {
         if let Some(size) = statement.batch_size {
             attributes.push(KeyValue::new(DB_OPERATION_BATCH_SIZE, size as i64));
         }
+        // Kept for the process (a statement's summary repeats at every
+        // execution), so naming a span allocates nothing.
         let name = match (&statement.summary, database) {
-            (Some(summary), _) => Cow::Owned(summary.to_string()),
-            (None, Some(database)) => Cow::Owned(database.to_string()),
+            (Some(summary), _) => interned::kept(summary),
+            (None, Some(database)) => interned::kept(database),
             (None, None) => Cow::Borrowed(SYSTEM),
         };
         self.providers.with_tracer(|tracer| {
