@@ -3,7 +3,10 @@
 //! them. Only operations that are recorded keep anything; the others
 //! pass with their rows uncounted.
 
+use std::sync::{Arc, OnceLock};
+
 use bytes::Bytes;
+use serde_json::value::RawValue;
 
 /// A column of a result, as RowDescription described it, with the
 /// format the client asked for.
@@ -19,11 +22,40 @@ pub(crate) struct Column {
     pub(crate) format: i16,
 }
 
+/// A result's columns in the formats bound: one list shared by the
+/// executions of a statement bound alike, what a recording writes of it
+/// made once.
+#[derive(Debug, Default)]
+pub(crate) struct Columns {
+    pub(crate) list: Vec<Column>,
+    /// Their JSON in a recording, made at the first recorded execution
+    /// (`None`: it could not be, and each recording writes it again).
+    #[cfg_attr(not(feature = "record-replay"), allow(dead_code))]
+    pub(crate) json: OnceLock<Option<Box<RawValue>>>,
+}
+
+impl Columns {
+    pub(crate) fn new(list: Vec<Column>) -> Arc<Self> {
+        Arc::new(Self {
+            list,
+            json: OnceLock::new(),
+        })
+    }
+}
+
+impl PartialEq for Columns {
+    fn eq(&self, other: &Self) -> bool {
+        self.list == other.list
+    }
+}
+
+impl Eq for Columns {}
+
 /// The rows of one statement, and its command tag.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct ResultSet {
     /// `None` for a statement that returns no rows (NoData).
-    pub(crate) columns: Option<Vec<Column>>,
+    pub(crate) columns: Option<Arc<Columns>>,
     pub(crate) rows: Vec<Vec<Option<Bytes>>>,
     /// `INSERT 0 1`, `SELECT 3`; `None` until the statement completes
     /// (and for an empty query).

@@ -27,7 +27,7 @@ use std::time::{Instant, SystemTime};
 use bytes::Bytes;
 use opentelemetry::Context;
 
-use super::capture::{self, Captured, Column, Parameter};
+use super::capture::{self, Captured, Column, Columns, Parameter};
 use super::idle;
 use super::marker::{self, Seen};
 use super::reader::{BindParameters, BindValues};
@@ -193,6 +193,33 @@ struct Prepared {
     /// The server's RowDescription, in text format; `None` before a
     /// Describe, or for a statement without rows.
     columns: Option<Vec<Column>>,
+    /// Its columns in the formats of the last Bind of a recorded
+    /// operation, for the next one bound alike.
+    bound: Option<Arc<Columns>>,
+}
+
+impl Prepared {
+    /// Its columns in the result `formats` of a Bind: the last Bind's
+    /// list when its formats were the same.
+    fn columns_in(&mut self, formats: &[i16]) -> Option<Arc<Columns>> {
+        let described = self.columns.as_ref()?;
+        let alike = |list: &[Column]| {
+            (list.iter().enumerate())
+                .all(|(i, column)| column.format == capture::format_at(formats, i))
+        };
+        if let Some(last) = &self.bound
+            && alike(&last.list)
+        {
+            return Some(last.clone());
+        }
+        let list = described.iter().enumerate().map(|(i, column)| Column {
+            format: capture::format_at(formats, i),
+            ..column.clone()
+        });
+        let columns = Columns::new(list.collect());
+        self.bound = Some(columns.clone());
+        Some(columns)
+    }
 }
 
 /// A portal: a statement bound to its parameters.
@@ -202,7 +229,7 @@ struct Bound {
     /// Kept only when the portal is bound for a recorded operation.
     parameters: Vec<Parameter>,
     /// The statement's columns in the bound formats, likewise.
-    columns: Option<Vec<Column>>,
+    columns: Option<Arc<Columns>>,
 }
 
 /// A message that waits for the answer that closes it.
@@ -288,6 +315,7 @@ impl Conversation {
                     statement: parsed.clone(),
                     parameter_types: types.to_vec(),
                     columns: None,
+                    bound: None,
                 };
                 self.statements.insert(statement.to_owned(), prepared);
                 self.waiting
@@ -298,16 +326,15 @@ impl Conversation {
                 statement,
                 parameters,
             } => {
-                if let Some(prepared) = self.statements.get(statement) {
-                    let bound =
-                        if record::wanted(&self.context, &self.modes, &prepared.statement) {
-                            // A Bind the server takes but this cannot read
-                            // is recorded without its parameters.
-                            let read = parameters.read().unwrap_or_default();
-                            bind(prepared, true, &read)
-                        } else {
-                            bind(prepared, false, &BindValues::default())
-                        };
+                if let Some(prepared) = self.statements.get_mut(statement) {
+                    let bound = if record::wanted(&self.context, &self.modes, &prepared.statement) {
+                        // A Bind the server takes but this cannot read
+                        // is recorded without its parameters.
+                        let read = parameters.read().unwrap_or_default();
+                        bind(prepared, true, &read)
+                    } else {
+                        bind(prepared, false, &BindValues::default())
+                    };
                     match self.portals.get_mut(portal) {
                         Some(slot) => *slot = bound,
                         None => {
@@ -450,12 +477,13 @@ impl Conversation {
                     && let Some(prepared) = self.statements.get_mut(name.as_str())
                 {
                     prepared.columns = columns;
+                    prepared.bound = None;
                 }
                 self.waiting.pop_front();
             }
             Some(Waiting::Query(running)) => {
                 if let Some(captured) = running.captured() {
-                    captured.current().columns = columns;
+                    captured.current().columns = columns.map(Columns::new);
                 }
             }
             _ => {}
@@ -521,43 +549,34 @@ impl Conversation {
     }
 }
 
-/// A portal from `prepared`; its parameters kept only when `recorded`.
-fn bind(prepared: &Prepared, recorded: bool, read: &BindValues) -> Bound {
+/// A portal from `prepared`; its parameters and columns kept only when
+/// `recorded`.
+fn bind(prepared: &mut Prepared, recorded: bool, read: &BindValues) -> Bound {
     let BindValues {
         formats,
         values,
         result_formats,
     } = read;
-    let parameters = if recorded {
-        values
-            .iter()
-            .enumerate()
-            .map(|(i, value)| Parameter {
-                type_oid: prepared.parameter_types.get(i).copied().unwrap_or(0),
-                format: capture::format_at(formats, i),
-                value: value.clone(),
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let columns = prepared
-        .columns
-        .as_ref()
-        .filter(|_| recorded)
-        .map(|columns| {
-            let formats = columns.iter().enumerate();
-            formats
-                .map(|(i, column)| Column {
-                    format: capture::format_at(result_formats, i),
-                    ..column.clone()
-                })
-                .collect()
-        });
+    if !recorded {
+        return Bound {
+            statement: prepared.statement.clone(),
+            parameters: Vec::new(),
+            columns: None,
+        };
+    }
+    let parameters = values
+        .iter()
+        .enumerate()
+        .map(|(i, value)| Parameter {
+            type_oid: prepared.parameter_types.get(i).copied().unwrap_or(0),
+            format: capture::format_at(formats, i),
+            value: value.clone(),
+        })
+        .collect();
     Bound {
         statement: prepared.statement.clone(),
         parameters,
-        columns,
+        columns: prepared.columns_in(result_formats),
     }
 }
 
@@ -717,7 +736,7 @@ mod tests {
         ] {
             assert!(conversation.answered(answer).is_none());
         }
-        let prepared = &conversation.statements["s"];
+        let prepared = conversation.statements.get_mut("s").expect("prepared");
         assert_eq!(prepared.parameter_types, [23]);
         let read = BindValues {
             formats: vec![1],
@@ -729,18 +748,24 @@ mod tests {
         assert_eq!(bound.parameters[0].format, 1);
         let columns = bound.columns.expect("described");
         assert_eq!(
-            columns,
+            columns.list,
             [Column {
                 format: 1,
-                ..column
+                ..column.clone()
             }]
         );
-        // Not recorded: no parameters kept.
-        assert!(
-            bind(prepared, false, &read)
-                .parameters
-                .is_empty()
-        );
+        // Bound alike again: the same list; in other formats, its own.
+        let again = bind(prepared, true, &read).columns.expect("described");
+        assert!(Arc::ptr_eq(&columns, &again));
+        let text = BindValues {
+            result_formats: vec![],
+            ..read
+        };
+        let in_text = bind(prepared, true, &text).columns.expect("described");
+        assert_eq!(in_text.list, [column]);
+        // Not recorded: no parameters or columns kept.
+        let unrecorded = bind(prepared, false, &text);
+        assert!(unrecorded.parameters.is_empty() && unrecorded.columns.is_none());
     }
 
     #[test]

@@ -23,6 +23,7 @@
 //! rules (`column = "email"`), and JSON-path rules as for HTTP bodies.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -30,7 +31,7 @@ use bytes::Bytes;
 use opentelemetry::Context;
 use opentelemetry::trace::{SpanId, TraceContextExt, TraceId};
 use serde::ser::{Serialize, SerializeMap, Serializer};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::capture::{self, Captured, Column, Parameter, ResultSet};
 use super::conversation::Operation;
@@ -156,7 +157,11 @@ pub(crate) fn finish(pending: Pending, operation: &Operation, server: &Server<'_
             url: server.url.to_owned(),
             headers: json_headers(),
             body: body(
-                &request_json(statement, &captured.parameters, &pending.key),
+                &RequestJson {
+                    statement,
+                    parameters: &captured.parameters,
+                    key: &pending.key,
+                },
                 limit,
             ),
         },
@@ -183,11 +188,16 @@ pub(crate) fn finish(pending: Pending, operation: &Operation, server: &Server<'_
 /// Whether a column of this name holds secrets (see the module's
 /// documentation).
 fn secret_column(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    QueryKeys::default().is_sensitive(&lower)
+    static KEYS: LazyLock<QueryKeys> = LazyLock::new(QueryKeys::default);
+    // Both compare ASCII case-insensitively: no lower-case copy.
+    KEYS.is_sensitive(name)
         || ["_password", "_secret", "_token", "_key"]
             .iter()
-            .any(|end| lower.ends_with(end))
+            .any(|end| {
+                let name = name.as_bytes();
+                name.len() >= end.len()
+                    && name[name.len() - end.len()..].eq_ignore_ascii_case(end.as_bytes())
+            })
 }
 
 /// A value as JSON, or its hash when it is a secret.
@@ -206,35 +216,43 @@ fn value(
 
 /// `{"sql": …, "parameters": [values], "types": [oids], "formats": […]}`,
 /// the SQL [`normalized`](super::sql::normalized): the request body of a
-/// recorded operation, and of a live one in replay.
-pub(crate) fn request_json(
-    statement: &Statement,
-    parameters: &[Parameter],
-    key: &RedactionKey,
-) -> Value {
-    let secret = |index: usize| {
-        (statement.parameter_columns.iter())
-            .any(|(number, column)| *number == index + 1 && secret_column(column))
-    };
-    let values: Vec<Value> = parameters
-        .iter()
-        .enumerate()
-        .map(|(i, p)| value(p.type_oid, p.format, p.value.as_deref(), secret(i), key))
-        .collect();
-    let mut object = Map::new();
-    object.insert("sql".into(), Value::from(statement.normalized()));
-    if !parameters.is_empty() {
-        object.insert("parameters".into(), Value::from(values));
-        object.insert(
-            "types".into(),
-            parameters.iter().map(|p| p.type_oid).collect(),
-        );
-        object.insert(
-            "formats".into(),
-            parameters.iter().map(|p| p.format).collect(),
-        );
+/// recorded operation, and of a live one in replay; written as it is
+/// serialized, as the response is.
+pub(crate) struct RequestJson<'a> {
+    pub(crate) statement: &'a Statement,
+    pub(crate) parameters: &'a [Parameter],
+    pub(crate) key: &'a RedactionKey,
+}
+
+impl Serialize for RequestJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let parameters = self.parameters;
+        let mut object = serializer.serialize_map(None)?;
+        object.serialize_entry("sql", self.statement.normalized())?;
+        if !parameters.is_empty() {
+            let secret = |index: usize| {
+                (self.statement.parameter_columns.iter())
+                    .any(|(number, column)| *number == index + 1 && secret_column(column))
+            };
+            let values = || {
+                parameters.iter().enumerate().map(|(i, p)| {
+                    value(
+                        p.type_oid,
+                        p.format,
+                        p.value.as_deref(),
+                        secret(i),
+                        self.key,
+                    )
+                })
+            };
+            object.serialize_entry("parameters", &Each(values))?;
+            let types = || parameters.iter().map(|p| p.type_oid);
+            object.serialize_entry("types", &Each(types))?;
+            let formats = || parameters.iter().map(|p| p.format);
+            object.serialize_entry("formats", &Each(formats))?;
+        }
+        object.end()
     }
-    Value::Object(object)
 }
 
 /// `{"results": [{"columns": […], "rows": [[…]], "tag": …}], "error": {…}}`,
@@ -280,7 +298,16 @@ impl<'a> Serialize for ResultJson<'a> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut object = serializer.serialize_map(None)?;
         if let Some(columns) = &self.result.columns {
-            object.serialize_entry("columns", &Each(|| columns.iter().map(ColumnJson)))?;
+            let each = Each(|| columns.list.iter().map(ColumnJson));
+            // Written once per statement bound alike, then copied.
+            let json = columns
+                .json
+                .get_or_init(|| serde_json::value::to_raw_value(&each).ok());
+            match json {
+                Some(json) => object.serialize_entry("columns", json)?,
+                None => object.serialize_entry("columns", &each)?,
+            }
+            let columns = &columns.list;
             let secret: Vec<bool> = columns.iter().map(|c| secret_column(&c.name)).collect();
             let row = |row: &'a [Option<Bytes>]| RowJson {
                 row,

@@ -51,7 +51,7 @@ use super::capture::{self, Parameter};
 use super::conversation::{DbError, Operation};
 use super::frames::Frames;
 use super::marker::{self, Seen};
-use super::record::request_json;
+use super::record::RequestJson;
 use super::span::Telemetry;
 use super::sql::Statement;
 use super::values;
@@ -363,7 +363,13 @@ impl Server {
             return Err("tracetape replay: replay mode has ended".to_owned());
         };
         let key = scope.redaction_key();
-        let body = request_json(statement, parameters, &key).to_string();
+        let request = RequestJson {
+            statement,
+            parameters,
+            key: &key,
+        };
+        // Into memory, of keys that are strings: it cannot fail.
+        let body = serde_json::to_vec(&request).unwrap_or_default();
         let call = LiveCall::new(
             statement.method(),
             self.telemetry.url(self.database.as_ref()),

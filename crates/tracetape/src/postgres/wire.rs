@@ -10,9 +10,7 @@ use pgwire::messages::copy::CopyOutResponse;
 use pgwire::messages::data::{ParameterDescription, RowDescription};
 use pgwire::messages::response::ErrorResponse;
 use pgwire::messages::startup::Startup;
-use pgwire::messages::{
-    DecodeContext, Message, PgWireBackendMessage, ProtocolVersion,
-};
+use pgwire::messages::{DecodeContext, Message, PgWireBackendMessage, ProtocolVersion};
 
 use super::capture::Column;
 use super::conversation::{Answered, Conversation, Operation, Route, Sent};

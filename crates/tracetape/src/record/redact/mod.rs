@@ -33,7 +33,7 @@ pub use rule::{
     Direction, InvalidRuleError, Pattern, PatternError, RedactAction, RedactRule, RedactTarget,
 };
 
-use super::{Exchange, ExchangeKind, Recording};
+use super::{Exchange, ExchangeKind, HeaderRecord, Recording};
 use crate::http_attrs::{QueryKeys, redact_url};
 use json_body::Found;
 
@@ -218,8 +218,13 @@ impl Redactor {
     /// The default headers, and the URL's user information and sensitive
     /// query values but those of `keys`' rules.
     fn defaults(&self, exchange: &mut Exchange, keys: &QueryKeys) {
-        for name in DEFAULT_HEADERS {
-            self.headers(exchange, name, &RedactAction::Redact);
+        // One pass over the headers, each looked up in the list.
+        for header in all_headers(exchange) {
+            if DEFAULT_HEADERS.contains(&header.name.as_str())
+                && let Some(text) = RedactAction::Redact.rewrite(&header.value, &self.key)
+            {
+                header.value = Bytes::from(text);
+            }
         }
         // Inbound URLs are a path and query, without user information,
         // and are redacted the same way.
@@ -231,14 +236,8 @@ impl Redactor {
     /// Rewrites every value of the header `name`, request and response
     /// (trailers too); returns whether there was one.
     fn headers(&self, exchange: &mut Exchange, name: &str, action: &RedactAction) -> bool {
-        let response = exchange
-            .response
-            .as_mut()
-            .map(|response| [&mut response.headers, &mut response.trailers]);
-        let lists =
-            std::iter::once(&mut exchange.request.headers).chain(response.into_iter().flatten());
         let mut found = false;
-        for header in lists.flat_map(|headers| headers.iter_mut()) {
+        for header in all_headers(exchange) {
             if header.name == name {
                 found = true;
                 if let Some(text) = action.rewrite(&header.value, &self.key) {
@@ -323,6 +322,18 @@ pub(crate) fn share_query_keys(rules: &[RedactRule]) {
         RedactTarget::Query(name) => Some(name.as_str()),
         _ => None,
     }));
+}
+
+/// Every header of `exchange`: the request's, the response's and its
+/// trailers.
+fn all_headers(exchange: &mut Exchange) -> impl Iterator<Item = &mut HeaderRecord> {
+    let response = exchange
+        .response
+        .as_mut()
+        .map(|response| [&mut response.headers, &mut response.trailers]);
+    std::iter::once(&mut exchange.request.headers)
+        .chain(response.into_iter().flatten())
+        .flat_map(|headers| headers.iter_mut())
 }
 
 #[cfg(test)]
