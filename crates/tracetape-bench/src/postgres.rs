@@ -44,7 +44,7 @@ use tracetape::postgres::Connector;
 use tracetape::setup::{MetricsExporter, OtlpProtocol, SpanCounts, Telemetry, TracesExporter};
 
 use crate::collector::Collector;
-use crate::cpu::ProcCpu;
+use crate::cpu::{CpuTime, ProcCpu};
 use crate::cpu_share;
 
 #[path = "../../tracetape/tests/integration/postgres.rs"]
@@ -426,14 +426,17 @@ async fn measure(
         );
     }
     println!();
-    println!("CPU per query (µs, medians): this process, the collector, the rest (PostgreSQL)");
+    println!(
+        "CPU per query (µs, medians): this process (of it in the kernel), the collector, the rest \
+         (PostgreSQL)"
+    );
     let per_mode: Vec<Option<QueryCpu>> = cpu.iter().map(|runs| QueryCpu::median(runs)).collect();
     for (i, (mode, _)) in pools.iter().enumerate() {
         let name = format!("{mode:?}").to_lowercase();
         match per_mode[i] {
             Some(used) => println!(
-                "{name:<10} {:>8.1} {:>8.1} {:>8.1}",
-                used.process, used.collector, used.rest
+                "{name:<10} {:>8.1} ({:>4.1}) {:>8.1} {:>8.1}",
+                used.process, used.process_system, used.collector, used.rest
             ),
             None => println!("{name:<10} (not measured: /proc did not say)"),
         }
@@ -501,6 +504,8 @@ async fn load(pool: &Pool, tasks: u32, length: Duration) -> anyhow::Result<(u64,
 struct QueryCpu {
     /// This process: the load, the driver, tracetape, the exporter.
     process: f64,
+    /// The part of it in the kernel (system time).
+    process_system: f64,
     /// The collector receiving the spans.
     collector: f64,
     /// Every other process on the machine: the PostgreSQL server, mostly.
@@ -516,6 +521,7 @@ impl QueryCpu {
         let of = |f: fn(&QueryCpu) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
         Some(QueryCpu {
             process: of(|run| run.process),
+            process_system: of(|run| run.process_system),
             collector: of(|run| run.collector),
             rest: of(|run| run.rest),
         })
@@ -528,6 +534,7 @@ impl QueryCpu {
 struct CpuMark {
     cpu: ProcCpu,
     run: cpu_share::CpuMark,
+    own: CpuTime,
     machine: Duration,
 }
 
@@ -536,6 +543,7 @@ impl CpuMark {
         Some(Self {
             cpu,
             run: cpu_share::CpuMark::take(cpu, std::process::id(), collector)?,
+            own: cpu.process(std::process::id())?,
             machine: cpu.machine_busy()?,
         })
     }
@@ -546,9 +554,11 @@ impl CpuMark {
         let collector = run.collector.unwrap_or_default();
         let machine = self.cpu.machine_busy()?.saturating_sub(self.machine);
         let rest = machine.saturating_sub(run.server + collector);
+        let own = self.cpu.process(std::process::id())?.since(self.own);
         let micros = |time: Duration| time.as_secs_f64() * 1e6 / queries.max(1) as f64;
         Some(QueryCpu {
             process: micros(run.server),
+            process_system: micros(own.system),
             collector: micros(collector),
             rest: micros(rest),
         })
