@@ -39,7 +39,7 @@ static NAMES_KEPT: AtomicUsize = AtomicUsize::new(0);
 
 /// Span names by route (or call path, or summary), then method (`None`
 /// for a name that is its key).
-type Names = HashMap<Box<str>, Vec<(Option<Method>, &'static str)>, BuildHasherDefault<Fnv>>;
+type Names = HashMap<Box<str>, Vec<(Option<Method>, &'static str)>, FnvBuild>;
 
 /// One thread's table.
 struct Table {
@@ -52,9 +52,14 @@ struct Table {
 /// FNV-1a: a few instructions per byte for the short strings kept here,
 /// where SipHash's resistance to chosen collisions buys nothing. A
 /// collision in the slots only replaces a value, and the names are a
-/// router's templates, at most [`MAX_NAMES`] of them.
+/// router's templates, at most [`MAX_NAMES`] of them. Also the hasher of
+/// a database connection's statement and portal names, which its own
+/// driver chooses.
 #[derive(Default)]
-struct Fnv(u64);
+pub(crate) struct Fnv(u64);
+
+/// Maps keyed by short strings with [`Fnv`].
+pub(crate) type FnvBuild = BuildHasherDefault<Fnv>;
 
 impl Hasher for Fnv {
     fn write(&mut self, bytes: &[u8]) {

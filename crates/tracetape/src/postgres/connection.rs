@@ -88,7 +88,7 @@ pub(crate) async fn serve<S>(
                 let route = {
                     let mut conversation =
                         conversation.lock().unwrap_or_else(PoisonError::into_inner);
-                    wire::client_sent(&mut conversation, &frame).unwrap_or(Route::Forward)
+                    wire::client_sent(&mut conversation, frame.view()).unwrap_or(Route::Forward)
                 };
                 match route {
                     Route::Forward => out.extend_from_slice(&frame.bytes),
@@ -126,7 +126,7 @@ pub(crate) async fn serve<S>(
                 let ended = {
                     let mut conversation =
                         conversation.lock().unwrap_or_else(PoisonError::into_inner);
-                    let ended = wire::server_answered(&mut conversation, &frame);
+                    let ended = wire::server_answered(&mut conversation, frame.view());
                     ended
                         .ok()
                         .flatten()
@@ -194,7 +194,7 @@ where
 {
     loop {
         let frame = read_frame(read, frames).await.ok()??;
-        match wire::opening(&frame).ok()? {
+        match wire::opening(frame.view()).ok()? {
             Opening::Encryption => write.write_all(b"N").await.ok()?,
             Opening::Cancel => return Some((frame, true)),
             Opening::Startup { database, user } => {

@@ -33,6 +33,7 @@ use super::marker::{self, Seen};
 use super::reader::{BindParameters, BindValues};
 use super::record::{self, Pending};
 use super::sql::Statement;
+use crate::http_attrs::interned::FnvBuild;
 use crate::layer_modes::LayerModes;
 
 /// What the client sent, as far as operations are concerned.
@@ -87,14 +88,14 @@ pub(crate) enum Answered<'a> {
     /// No columns (the end of a Describe's answer).
     NoData,
     /// A row: the DataRow's body.
-    DataRow(&'a Bytes),
+    DataRow(&'a [u8]),
     /// A `COPY … TO STDOUT` begins: its format and its columns' formats.
     CopyOut {
         format: i8,
         column_formats: Vec<i16>,
     },
     /// Data of a `COPY … TO STDOUT`: the CopyData's body.
-    CopyData(&'a Bytes),
+    CopyData(&'a [u8]),
     /// A statement done, with its command tag.
     CommandComplete(&'a str),
     /// An empty query done.
@@ -258,8 +259,8 @@ pub(crate) struct Conversation {
     /// request's recording and replay scope asleep
     /// ([`idle`](super::idle)).
     context: Context,
-    statements: HashMap<String, Prepared>,
-    portals: HashMap<String, Bound>,
+    statements: HashMap<String, Prepared, FnvBuild>,
+    portals: HashMap<String, Bound, FnvBuild>,
     waiting: VecDeque<Waiting>,
     /// The last transaction status the server said.
     status: u8,
@@ -402,7 +403,7 @@ impl Conversation {
             Answered::NoData => self.described(None),
             Answered::DataRow(body) => {
                 if let Some(captured) = self.front_captured() {
-                    let cells = capture::cells(body).unwrap_or_default();
+                    let cells = capture::cells(&Bytes::copy_from_slice(body)).unwrap_or_default();
                     captured.current().rows.push(cells);
                 }
                 None
@@ -423,7 +424,7 @@ impl Conversation {
             Answered::CopyData(data) => {
                 let copy = self.front_captured().map(Captured::current);
                 if let Some(copy) = copy.and_then(|result| result.copy_out.as_mut()) {
-                    copy.data.push(data.clone());
+                    copy.data.push(Bytes::copy_from_slice(data));
                 }
                 None
             }

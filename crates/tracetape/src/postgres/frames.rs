@@ -28,7 +28,7 @@ pub(crate) enum FrameError {
     TooLong(usize),
 }
 
-/// One whole message.
+/// One whole message, owned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Frame {
     /// The type byte; `None` for a client's untyped first messages.
@@ -38,8 +38,29 @@ pub(crate) struct Frame {
 }
 
 impl Frame {
+    /// The message, borrowed.
+    pub(crate) fn view(&self) -> FrameRef<'_> {
+        FrameRef {
+            tag: self.tag,
+            bytes: &self.bytes,
+        }
+    }
+}
+
+/// One whole message, borrowed from where it was read: what the readers
+/// of messages take, so that a message read in place is not cut out of
+/// its buffer to be looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FrameRef<'a> {
+    /// The type byte; `None` for a client's untyped first messages.
+    pub(crate) tag: Option<u8>,
+    /// The whole message, type byte and length included.
+    pub(crate) bytes: &'a [u8],
+}
+
+impl<'a> FrameRef<'a> {
     /// The message after its type byte and length.
-    pub(crate) fn body(&self) -> &[u8] {
+    pub(crate) fn body(&self) -> &'a [u8] {
         let header = if self.tag.is_some() { 5 } else { 4 };
         &self.bytes[header..]
     }
@@ -90,12 +111,27 @@ impl Frames {
 
     /// The next whole message, `None` until more bytes come.
     pub(crate) fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
+        let Some(FrameRef { tag, bytes }) = self.peek_at(0)? else {
+            return Ok(None);
+        };
+        let total = bytes.len();
+        let bytes = self.buffer.split_to(total).freeze();
+        Ok(Some(Frame { tag, bytes }))
+    }
+
+    /// The whole message that starts `at` bytes into what is held (where
+    /// the messages looked at so far end), left in place; `None` until
+    /// more bytes come.
+    pub(crate) fn peek_at(&mut self, at: usize) -> Result<Option<FrameRef<'_>>, FrameError> {
         let header = if self.untyped { 4 } else { 5 };
-        if self.buffer.len() < header {
+        let Some(held) = self.buffer.get(at..) else {
+            return Ok(None);
+        };
+        if held.len() < header {
             return Ok(None);
         }
-        let tag = (!self.untyped).then(|| self.buffer[0]);
-        let mut length = &self.buffer[header - 4..header];
+        let tag = (!self.untyped).then(|| held[0]);
+        let mut length = &held[header - 4..header];
         let declared = length.get_i32();
         let Ok(length) = usize::try_from(declared) else {
             return Err(FrameError::TooShort(declared));
@@ -107,12 +143,32 @@ impl Frames {
             return Err(FrameError::TooLong(length));
         }
         let total = header - 4 + length;
-        if self.buffer.len() < total {
-            self.buffer.reserve(total - self.buffer.len());
+        if held.len() < total {
+            let missing = total - held.len();
+            self.buffer.reserve(missing);
             return Ok(None);
         }
-        let bytes = self.buffer.split_to(total).freeze();
-        Ok(Some(Frame { tag, bytes }))
+        let bytes = &self.buffer[at..at + total];
+        Ok(Some(FrameRef { tag, bytes }))
+    }
+
+    /// The first `len` bytes held, which whole messages looked at with
+    /// [`peek_at`](Self::peek_at) filled: taken out, in one piece.
+    #[cfg_attr(not(feature = "tokio-postgres"), allow(dead_code))]
+    pub(crate) fn take(&mut self, len: usize) -> BytesMut {
+        self.buffer.split_to(len.min(self.buffer.len()))
+    }
+
+    /// The first `len` bytes held, dropped.
+    #[cfg_attr(not(feature = "tokio-postgres"), allow(dead_code))]
+    pub(crate) fn consume(&mut self, len: usize) {
+        self.buffer.advance(len.min(self.buffer.len()));
+    }
+
+    /// What is held, from its start.
+    #[cfg_attr(not(feature = "tokio-postgres"), allow(dead_code))]
+    pub(crate) fn held(&self) -> &[u8] {
+        &self.buffer
     }
 }
 
@@ -147,15 +203,38 @@ mod tests {
         }
         assert_eq!(seen.len(), 3);
         assert_eq!(
-            (seen[0].tag, seen[0].body()),
+            (seen[0].tag, seen[0].view().body()),
             (None, &80877103i32.to_be_bytes()[..])
         );
         assert_eq!(
-            (seen[1].tag, seen[1].body()),
+            (seen[1].tag, seen[1].view().body()),
             (Some(b'Q'), &b"SELECT 1\0"[..])
         );
         assert_eq!(seen[1].bytes.as_ref(), query.as_slice());
-        assert_eq!((seen[2].tag, seen[2].body()), (Some(b'S'), &b""[..]));
+        assert_eq!((seen[2].tag, seen[2].view().body()), (Some(b'S'), &b""[..]));
+    }
+
+    #[test]
+    fn messages_are_looked_at_in_place_then_taken_in_one_piece() {
+        let query = typed(b'Q', b"SELECT 1\0");
+        let sync = typed(b'S', b"");
+        let mut frames = Frames::server();
+        frames.buffer().extend_from_slice(&query);
+        frames.buffer().extend_from_slice(&sync);
+        frames.buffer().extend_from_slice(&sync[..3]);
+        let mut at = 0;
+        let mut tags = Vec::new();
+        while let Some(frame) = frames.peek_at(at).expect("well formed") {
+            tags.push(frame.tag);
+            at += frame.bytes.len();
+        }
+        // The third message is not whole yet.
+        assert_eq!(tags, [Some(b'Q'), Some(b'S')]);
+        assert_eq!(at, query.len() + sync.len());
+        let taken = frames.take(query.len());
+        assert_eq!(taken.as_ref(), query.as_slice());
+        frames.consume(sync.len());
+        assert_eq!(frames.held(), &sync[..3]);
     }
 
     #[test]

@@ -1,13 +1,13 @@
 //! A client message's body read in place, front to back: the C strings
 //! and integers of the messages that open or close an operation borrowed
-//! from the frame, values sliced out of it. Nothing is copied or
+//! from the frame. Nothing is copied or
 //! allocated for a message the connection only needs the names of, which
 //! is every Bind, Execute and Sync of a traced query; a Bind's parameters
 //! are read only for an operation being recorded ([`BindParameters`]).
 
 use bytes::Bytes;
 
-use super::frames::Frame;
+use super::frames::FrameRef;
 
 /// A message that ends before what it says it holds, or names something
 /// in bytes that are not UTF-8.
@@ -19,32 +19,30 @@ pub(crate) struct Malformed;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Reader<'a> {
     /// The whole message, type byte and length included.
-    bytes: &'a Bytes,
+    bytes: &'a [u8],
     at: usize,
 }
 
 impl<'a> Reader<'a> {
     /// The body of `frame`, from its first field.
-    pub(crate) fn new(frame: &'a Frame) -> Self {
+    pub(crate) fn new(frame: FrameRef<'a>) -> Self {
         let header = if frame.tag.is_some() { 5 } else { 4 };
         Self {
-            bytes: &frame.bytes,
+            bytes: frame.bytes,
             at: header,
         }
     }
 
     fn take(&mut self, len: usize) -> Result<&'a [u8], Malformed> {
-        let bytes: &'a [u8] = self.bytes.as_ref();
         let end = self.at.checked_add(len).ok_or(Malformed)?;
-        let taken = bytes.get(self.at..end).ok_or(Malformed)?;
+        let taken = self.bytes.get(self.at..end).ok_or(Malformed)?;
         self.at = end;
         Ok(taken)
     }
 
     /// A NUL-terminated string.
     pub(crate) fn cstr(&mut self) -> Result<&'a str, Malformed> {
-        let bytes: &'a [u8] = self.bytes.as_ref();
-        let rest = bytes.get(self.at..).ok_or(Malformed)?;
+        let rest = self.bytes.get(self.at..).ok_or(Malformed)?;
         let len = rest.iter().position(|b| *b == 0).ok_or(Malformed)?;
         let text = std::str::from_utf8(&rest[..len]).map_err(|_| Malformed)?;
         self.at += len + 1;
@@ -74,15 +72,13 @@ impl<'a> Reader<'a> {
         usize::try_from(self.i16()?).map_err(|_| Malformed)
     }
 
-    /// A value: its length (`-1` for NULL), then its bytes, sliced out of
-    /// the message.
+    /// A value: its length (`-1` for NULL), then its bytes, copied out of
+    /// the message (only for an operation being recorded).
     fn value(&mut self) -> Result<Option<Bytes>, Malformed> {
         let Ok(len) = usize::try_from(self.i32()?) else {
             return Ok(None);
         };
-        let start = self.at;
-        self.take(len)?;
-        Ok(Some(self.bytes.slice(start..self.at)))
+        Ok(Some(Bytes::copy_from_slice(self.take(len)?)))
     }
 
     /// `count()` formats, as a Bind lists them.
@@ -139,6 +135,7 @@ impl<'a> BindParameters<'a> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::postgres::frames::Frame;
 
     fn frame(tag: u8, body: &[u8]) -> Frame {
         let mut bytes = vec![tag];
@@ -160,7 +157,7 @@ mod tests {
         body.extend_from_slice(&(-1i32).to_be_bytes());
         body.extend_from_slice(&[0, 0]); // results: all text
         let frame = frame(b'B', &body);
-        let mut reader = Reader::new(&frame);
+        let mut reader = Reader::new(frame.view());
         assert_eq!(reader.cstr(), Ok("p1"));
         assert_eq!(reader.cstr(), Ok("s1"));
         let values = BindParameters::at(reader).read().unwrap();
@@ -179,25 +176,25 @@ mod tests {
     fn a_message_shorter_than_it_says_is_malformed() {
         // No NUL after the name.
         let frame = self::frame(b'E', b"portal");
-        assert_eq!(Reader::new(&frame).cstr(), Err(Malformed));
+        assert_eq!(Reader::new(frame.view()).cstr(), Err(Malformed));
         // A value longer than what is left.
         let mut body = b"\0\0".to_vec();
         body.extend_from_slice(&[0, 0, 0, 1]);
         body.extend_from_slice(&9i32.to_be_bytes());
         body.push(1);
         let frame = self::frame(b'B', &body);
-        let mut reader = Reader::new(&frame);
+        let mut reader = Reader::new(frame.view());
         reader.cstr().unwrap();
         reader.cstr().unwrap();
         assert_eq!(BindParameters::at(reader).read(), Err(Malformed));
         // A negative count.
         let frame = self::frame(b'P', b"\0SELECT 1\0\xff\xff");
-        let mut reader = Reader::new(&frame);
+        let mut reader = Reader::new(frame.view());
         reader.cstr().unwrap();
         reader.cstr().unwrap();
         assert_eq!(reader.count(), Err(Malformed));
         // A name that is not UTF-8.
         let frame = self::frame(b'Q', b"\xff\0");
-        assert_eq!(Reader::new(&frame).cstr(), Err(Malformed));
+        assert_eq!(Reader::new(frame.view()).cstr(), Err(Malformed));
     }
 }

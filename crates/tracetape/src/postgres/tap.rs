@@ -20,7 +20,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::connection::{self, marker_answer};
 use super::conversation::{Conversation, Route, Sent};
-use super::frames::{Frame, Frames};
+use super::frames::{FrameRef, Frames};
 use super::span::Telemetry;
 use super::wire::{self, Opening};
 use crate::layer_modes::LayerModes;
@@ -32,12 +32,17 @@ const HIGH_WATER: usize = 64 * 1024;
 /// The driver's stream over the real one, `inner`.
 pub(crate) struct Tap<S> {
     inner: S,
+    from_driver: Frames,
+    from_server: Frames,
+    talk: Talk,
+}
+
+/// What the tap knows of the connection, and what it holds for each side.
+struct Talk {
     telemetry: Arc<Telemetry>,
     conversation: Conversation,
     /// The StartupMessage has gone by.
     started: bool,
-    from_driver: Frames,
-    from_server: Frames,
     /// Whole messages for the server, not yet written.
     to_server: BytesMut,
     /// Whole messages for the driver (the server's and the tap's own),
@@ -52,29 +57,71 @@ impl<S> Tap<S> {
     pub(crate) fn new(inner: S, telemetry: Arc<Telemetry>, modes: LayerModes) -> Self {
         Self {
             inner,
-            telemetry,
-            conversation: Conversation::with_modes(modes),
-            started: false,
             from_driver: Frames::client(),
             from_server: Frames::server(),
-            to_server: BytesMut::new(),
-            to_driver: VecDeque::new(),
-            reader: None,
+            talk: Talk {
+                telemetry,
+                conversation: Conversation::with_modes(modes),
+                started: false,
+                to_server: BytesMut::new(),
+                to_driver: VecDeque::new(),
+                reader: None,
+            },
         }
     }
 
-    /// Reads what the driver sent in `frame` and queues what goes on.
-    fn driver_sent(&mut self, frame: Frame) -> io::Result<()> {
+    /// Reads the whole messages the driver has written, queuing what goes
+    /// on to the server.
+    fn driver_wrote(&mut self) -> io::Result<()> {
+        let mut read = 0;
+        while let Some(frame) = self.from_driver.peek_at(read).map_err(io::Error::other)? {
+            read += frame.bytes.len();
+            if self.talk.driver_sent(frame)? {
+                // The start-up went by: typed messages from now on.
+                self.from_driver.set_untyped(false);
+            }
+        }
+        self.from_driver.consume(read);
+        Ok(())
+    }
+
+    /// Reads the whole messages the server has sent, then hands them to
+    /// the driver: copied into `buf` as far as they fit, the rest queued
+    /// whole, in one piece.
+    fn server_wrote(&mut self, buf: &mut ReadBuf<'_>) -> io::Result<()> {
+        let mut read = 0;
+        while let Some(frame) = self.from_server.peek_at(read).map_err(io::Error::other)? {
+            read += frame.bytes.len();
+            self.talk.server_answered(frame);
+        }
+        if self.talk.to_driver.is_empty() {
+            let n = read.min(buf.remaining());
+            buf.put_slice(&self.from_server.held()[..n]);
+            self.from_server.consume(n);
+            read -= n;
+        }
+        if read > 0 {
+            let rest = self.from_server.take(read).freeze();
+            self.talk.to_driver.push_back(rest);
+        }
+        Ok(())
+    }
+}
+
+impl Talk {
+    /// Reads what the driver sent in `frame` and queues what goes on;
+    /// `true` when it was the start-up message.
+    fn driver_sent(&mut self, frame: FrameRef<'_>) -> io::Result<bool> {
         if !self.started {
-            return match wire::opening(&frame).map_err(io::Error::other)? {
+            return match wire::opening(frame).map_err(io::Error::other)? {
                 // No TLS or GSSAPI here: the driver goes on without.
                 Opening::Encryption => {
                     self.answer(Bytes::from_static(b"N"));
-                    Ok(())
+                    Ok(false)
                 }
                 Opening::Cancel => {
-                    self.to_server.extend_from_slice(&frame.bytes);
-                    Ok(())
+                    self.to_server.extend_from_slice(frame.bytes);
+                    Ok(false)
                 }
                 Opening::Startup { database, user } => {
                     self.conversation.sent(Sent::Startup {
@@ -82,17 +129,16 @@ impl<S> Tap<S> {
                         user: user.as_deref(),
                     });
                     self.started = true;
-                    self.from_driver.set_untyped(false);
-                    self.to_server.extend_from_slice(&frame.bytes);
-                    Ok(())
+                    self.to_server.extend_from_slice(frame.bytes);
+                    Ok(true)
                 }
             };
         }
-        match wire::client_sent(&mut self.conversation, &frame).unwrap_or(Route::Forward) {
-            Route::Forward => self.to_server.extend_from_slice(&frame.bytes),
+        match wire::client_sent(&mut self.conversation, frame).unwrap_or(Route::Forward) {
+            Route::Forward => self.to_server.extend_from_slice(frame.bytes),
             Route::AnswerMarker(status) => self.answer(marker_answer(status)),
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Queues an answer of the tap's own for the driver.
@@ -105,13 +151,12 @@ impl<S> Tap<S> {
 
     /// Reads what the server answered in `frame`: an operation it ended
     /// gets its span (and its recording).
-    fn server_answered(&mut self, frame: Frame) {
-        let ended = wire::server_answered(&mut self.conversation, &frame);
+    fn server_answered(&mut self, frame: FrameRef<'_>) {
+        let ended = wire::server_answered(&mut self.conversation, frame);
         if let Ok(Some(operation)) = ended {
             let database = self.conversation.database.clone();
             connection::end(&self.telemetry, operation, database.as_ref());
         }
-        self.to_driver.push_back(frame.bytes);
     }
 }
 
@@ -119,12 +164,13 @@ impl<S: AsyncWrite + Unpin> Tap<S> {
     /// Writes queued messages to the server until all are written
     /// (`Ready`) or it takes no more for now.
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while !self.to_server.is_empty() {
-            let written = ready!(Pin::new(&mut self.inner).poll_write(cx, &self.to_server))?;
+        let to_server = &mut self.talk.to_server;
+        while !to_server.is_empty() {
+            let written = ready!(Pin::new(&mut self.inner).poll_write(cx, to_server))?;
             if written == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
-            self.to_server.advance(written);
+            to_server.advance(written);
         }
         Poll::Ready(Ok(()))
     }
@@ -138,17 +184,18 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         loop {
-            if !this.to_driver.is_empty() {
+            if !this.talk.to_driver.is_empty() {
                 // As many messages as fit: the driver decodes them all
                 // before it reads again.
+                let to_driver = &mut this.talk.to_driver;
                 while buf.remaining() > 0
-                    && let Some(front) = this.to_driver.front_mut()
+                    && let Some(front) = to_driver.front_mut()
                 {
                     let n = front.len().min(buf.remaining());
                     buf.put_slice(&front[..n]);
                     front.advance(n);
                     if front.is_empty() {
-                        this.to_driver.pop_front();
+                        to_driver.pop_front();
                     }
                 }
                 return Poll::Ready(Ok(()));
@@ -160,7 +207,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
             );
             match read {
                 Poll::Pending => {
-                    this.reader = Some(cx.waker().clone());
+                    this.talk.reader = Some(cx.waker().clone());
                     return Poll::Pending;
                 }
                 Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
@@ -169,8 +216,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Ok(())),
                 Poll::Ready(Ok(_)) => {}
             }
-            while let Some(frame) = this.from_server.next_frame().map_err(io::Error::other)? {
-                this.server_answered(frame);
+            let before = buf.filled().len();
+            this.server_wrote(buf)?;
+            if buf.filled().len() > before {
+                return Poll::Ready(Ok(()));
             }
         }
     }
@@ -186,13 +235,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tap<S> {
         if let Poll::Ready(Err(error)) = this.poll_drain(cx) {
             return Poll::Ready(Err(error));
         }
-        if this.to_server.len() >= HIGH_WATER {
+        if this.talk.to_server.len() >= HIGH_WATER {
             return Poll::Pending;
         }
         this.from_driver.buffer().extend_from_slice(buf);
-        while let Some(frame) = this.from_driver.next_frame().map_err(io::Error::other)? {
-            this.driver_sent(frame)?;
-        }
+        this.driver_wrote()?;
         // Written now if the socket takes it, else at the flush that
         // follows every write of a driver.
         if let Poll::Ready(Err(error)) = this.poll_drain(cx) {

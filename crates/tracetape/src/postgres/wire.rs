@@ -14,7 +14,7 @@ use pgwire::messages::{DecodeContext, Message, PgWireBackendMessage, ProtocolVer
 
 use super::capture::Column;
 use super::conversation::{Answered, Conversation, Operation, Route, Sent};
-use super::frames::Frame;
+use super::frames::FrameRef;
 use super::reader::{BindParameters, Malformed, Reader};
 
 /// The code of an SSLRequest, in place of a protocol version.
@@ -40,7 +40,7 @@ pub(crate) enum Opening {
 }
 
 /// What an untyped first message is.
-pub(crate) fn opening(frame: &Frame) -> Result<Opening, PgWireError> {
+pub(crate) fn opening(frame: FrameRef<'_>) -> Result<Opening, PgWireError> {
     let code = frame
         .body()
         .get(..4)
@@ -49,7 +49,7 @@ pub(crate) fn opening(frame: &Frame) -> Result<Opening, PgWireError> {
         Some(SSL_REQUEST | GSSENC_REQUEST) => Ok(Opening::Encryption),
         Some(CANCEL_REQUEST) => Ok(Opening::Cancel),
         _ => {
-            let mut buffer = BytesMut::from(frame.bytes.as_ref());
+            let mut buffer = BytesMut::from(frame.bytes);
             let startup = Startup::decode(&mut buffer, &typed())?
                 .ok_or(PgWireError::InvalidStartupMessage)?;
             let get = |key: &str| startup.parameters.get(key).cloned();
@@ -89,7 +89,7 @@ pub(crate) fn error(severity: &str, code: &str, message: &str) -> PgWireBackendM
 /// copied, a Bind's values left for record mode to read.
 pub(crate) fn client_sent(
     conversation: &mut Conversation,
-    frame: &Frame,
+    frame: FrameRef<'_>,
 ) -> Result<Route, Malformed> {
     let mut body = Reader::new(frame);
     let sent = match frame.tag {
@@ -137,7 +137,7 @@ pub(crate) fn client_sent(
 /// operation it ended, if any.
 pub(crate) fn server_answered(
     conversation: &mut Conversation,
-    frame: &Frame,
+    frame: FrameRef<'_>,
 ) -> Result<Option<Operation>, PgWireError> {
     let body = frame.body();
     let answered = match frame.tag {
@@ -148,10 +148,10 @@ pub(crate) fn server_answered(
         Some(b'I') => Answered::EmptyQuery,
         Some(b's') => Answered::PortalSuspended,
         Some(b'Z') => Answered::Ready(body.first().copied().unwrap_or(b'I')),
-        Some(b'D') => return Ok(conversation.answered(Answered::DataRow(&frame.bytes.slice(5..)))),
-        Some(b'd') => return Ok(conversation.answered(Answered::CopyData(&frame.bytes.slice(5..)))),
+        Some(b'D') => return Ok(conversation.answered(Answered::DataRow(body))),
+        Some(b'd') => return Ok(conversation.answered(Answered::CopyData(body))),
         Some(b'H') => {
-            let mut buffer = BytesMut::from(frame.bytes.as_ref());
+            let mut buffer = BytesMut::from(frame.bytes);
             let response = CopyOutResponse::decode(&mut buffer, &typed())?
                 .ok_or(PgWireError::InvalidMessageType(b'H'))?;
             Answered::CopyOut {
@@ -165,13 +165,13 @@ pub(crate) fn server_answered(
             return Ok(conversation.answered(Answered::CommandComplete(&tag)));
         }
         Some(b't') => {
-            let mut buffer = BytesMut::from(frame.bytes.as_ref());
+            let mut buffer = BytesMut::from(frame.bytes);
             let described = ParameterDescription::decode(&mut buffer, &typed())?
                 .ok_or(PgWireError::InvalidMessageType(b't'))?;
             Answered::ParameterDescription(described.types)
         }
         Some(b'T') => {
-            let mut buffer = BytesMut::from(frame.bytes.as_ref());
+            let mut buffer = BytesMut::from(frame.bytes);
             let described = RowDescription::decode(&mut buffer, &typed())?
                 .ok_or(PgWireError::InvalidMessageType(b'T'))?;
             let columns = described.fields.into_iter().map(|field| Column {
@@ -186,7 +186,7 @@ pub(crate) fn server_answered(
             Answered::RowDescription(columns.collect())
         }
         Some(b'E') => {
-            let mut buffer = BytesMut::from(frame.bytes.as_ref());
+            let mut buffer = BytesMut::from(frame.bytes);
             let error = ErrorResponse::decode(&mut buffer, &typed())?
                 .ok_or(PgWireError::InvalidMessageType(b'E'))?;
             return Ok(conversation.answered(Answered::Error(&error.fields)));
