@@ -81,6 +81,14 @@ impl ProcCpu {
         ))
     }
 
+    /// The context switches of the whole machine so far (`/proc/stat`'s
+    /// `ctxt`).
+    pub(crate) fn machine_context_switches(self) -> Option<u64> {
+        let stat = fs::read_to_string("/proc/stat").ok()?;
+        let line = stat.lines().find(|line| line.starts_with("ctxt "))?;
+        line["ctxt ".len()..].trim().parse().ok()
+    }
+
     /// The CPU time of this process's children that have exited and been
     /// waited for (`cutime` and `cstime`).
     pub(crate) fn reaped_children(self) -> Option<CpuTime> {

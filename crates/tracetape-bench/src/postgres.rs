@@ -29,9 +29,18 @@
 //!
 //! Modes alternate within each round, so all see the same machine; each
 //! run sets telemetry up for its mode and shuts it down after. The report
-//! gives queries per second per round, the median, and each median over
-//! the untraced one (targets: traced >= 0.90, recorded >= 0.80), with
-//! the spans ended and exported and the recordings written.
+//! gives queries per second per round and their median, and each mode's
+//! rate over the untraced rate of the same round, the median of those
+//! and their range (targets: traced >= 0.90, recorded >= 0.80): on a
+//! small shared machine whole rounds run faster or slower together, by
+//! more than the differences measured. Then, per query: this process's
+//! CPU (and its kernel part), the collector's, the rest of the machine's
+//! (PostgreSQL), and the machine's context switches; the spans ended and
+//! exported and the recordings written.
+//!
+//! Two diagnostic modes, not run unless asked (`--modes`), split traced's
+//! cost: `marked` (the pool's hooks, a marker per check-out, with no
+//! spans) and `unexported` (spans made and ended, exported nowhere).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -56,13 +65,13 @@ mod server;
 #[command(name = "tracetape-bench postgres")]
 pub(crate) struct PostgresArgs {
     /// Seconds each mode is measured, per round.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600))]
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub(crate) seconds: u64,
     /// Seconds each mode runs before it is measured, per round.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=60))]
     pub(crate) warmup: u64,
     /// Rounds; each runs every mode once.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+    #[arg(long, default_value_t = 9, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub(crate) rounds: u32,
     /// Tasks running queries at once.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
@@ -411,32 +420,41 @@ async fn measure(
     }
 
     println!();
-    println!("mode        median q/s   vs untraced   rounds");
-    let medians: Vec<f64> = rates.iter().map(|r| median(r)).collect();
+    // Each round's rate over the untraced rate of the same round, so
+    // that what the machine does from one round to the next (the same
+    // for every mode of a round) cancels out; then their median.
+    println!("mode        median q/s   vs untraced (rounds' range)   rounds");
     let baseline = pools.iter().position(|(mode, _)| *mode == Mode::Untraced);
-    let baseline = baseline.map_or(f64::NAN, |at| medians[at]);
     for (i, (mode, _)) in pools.iter().enumerate() {
         let each: Vec<String> = rates[i].iter().map(|r| format!("{r:.0}")).collect();
+        let ratios: Vec<f64> = match baseline {
+            Some(at) => (rates[i].iter().zip(&rates[at]))
+                .map(|(rate, untraced)| rate / untraced)
+                .collect(),
+            None => Vec::new(),
+        };
+        let low = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let name = format!("{mode:?}").to_lowercase();
         println!(
-            "{name:<10} {:>11.0}   {:>11.3}   {}",
-            medians[i],
-            medians[i] / baseline,
+            "{name:<10} {:>11.0}   {:>11.3} ({low:.3}-{high:.3})   {}",
+            median(&rates[i]),
+            median(&ratios),
             each.join(" ")
         );
     }
     println!();
     println!(
         "CPU per query (µs, medians): this process (of it in the kernel), the collector, the rest \
-         (PostgreSQL)"
+         (PostgreSQL); the machine's context switches per query"
     );
     let per_mode: Vec<Option<QueryCpu>> = cpu.iter().map(|runs| QueryCpu::median(runs)).collect();
     for (i, (mode, _)) in pools.iter().enumerate() {
         let name = format!("{mode:?}").to_lowercase();
         match per_mode[i] {
             Some(used) => println!(
-                "{name:<10} {:>8.1} ({:>4.1}) {:>8.1} {:>8.1}",
-                used.process, used.process_system, used.collector, used.rest
+                "{name:<10} {:>8.1} ({:>4.1}) {:>8.1} {:>8.1} {:>8.2}",
+                used.process, used.process_system, used.collector, used.rest, used.switches
             ),
             None => println!("{name:<10} (not measured: /proc did not say)"),
         }
@@ -510,6 +528,8 @@ struct QueryCpu {
     collector: f64,
     /// Every other process on the machine: the PostgreSQL server, mostly.
     rest: f64,
+    /// Context switches of the whole machine.
+    switches: f64,
 }
 
 impl QueryCpu {
@@ -524,6 +544,7 @@ impl QueryCpu {
             process_system: of(|run| run.process_system),
             collector: of(|run| run.collector),
             rest: of(|run| run.rest),
+            switches: of(|run| run.switches),
         })
     }
 }
@@ -536,6 +557,7 @@ struct CpuMark {
     run: cpu_share::CpuMark,
     own: CpuTime,
     machine: Duration,
+    switches: u64,
 }
 
 impl CpuMark {
@@ -545,6 +567,7 @@ impl CpuMark {
             run: cpu_share::CpuMark::take(cpu, std::process::id(), collector)?,
             own: cpu.process(std::process::id())?,
             machine: cpu.machine_busy()?,
+            switches: cpu.machine_context_switches()?,
         })
     }
 
@@ -555,12 +578,14 @@ impl CpuMark {
         let machine = self.cpu.machine_busy()?.saturating_sub(self.machine);
         let rest = machine.saturating_sub(run.server + collector);
         let own = self.cpu.process(std::process::id())?.since(self.own);
+        let switches = self.cpu.machine_context_switches()?.saturating_sub(self.switches);
         let micros = |time: Duration| time.as_secs_f64() * 1e6 / queries.max(1) as f64;
         Some(QueryCpu {
             process: micros(run.server),
             process_system: micros(own.system),
             collector: micros(collector),
             rest: micros(rest),
+            switches: switches as f64 / queries.max(1) as f64,
         })
     }
 }
