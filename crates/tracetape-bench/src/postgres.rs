@@ -578,7 +578,10 @@ impl CpuMark {
         let machine = self.cpu.machine_busy()?.saturating_sub(self.machine);
         let rest = machine.saturating_sub(run.server + collector);
         let own = self.cpu.process(std::process::id())?.since(self.own);
-        let switches = self.cpu.machine_context_switches()?.saturating_sub(self.switches);
+        let switches = self
+            .cpu
+            .machine_context_switches()?
+            .saturating_sub(self.switches);
         let micros = |time: Duration| time.as_secs_f64() * 1e6 / queries.max(1) as f64;
         Some(QueryCpu {
             process: micros(run.server),

@@ -3,6 +3,8 @@
 //! messages as the JSON of their fields), and aware of how the recording
 //! kept them (whole, cut at the size limit, or withheld by redaction).
 
+use std::hash::{Hash, Hasher};
+
 use bytes::Bytes;
 use serde_json::Value;
 
@@ -11,7 +13,46 @@ use super::dynamic::{alike_json, alike_text};
 use super::pairs;
 use super::similarity::{self, Similarity, member_path};
 use super::url::pairs as parse_pairs;
+use crate::http_attrs::interned::Fnv;
 use crate::record::RequestRecord;
+
+/// Hashes `value` so that equal values (objects equal whatever the order
+/// of their keys) hash alike.
+fn hash_json(value: &Value, hasher: &mut impl Hasher) {
+    match value {
+        Value::Null => hasher.write_u8(0),
+        Value::Bool(value) => {
+            hasher.write_u8(1);
+            value.hash(hasher);
+        }
+        Value::Number(number) => {
+            hasher.write_u8(2);
+            number.hash(hasher);
+        }
+        Value::String(text) => {
+            hasher.write_u8(3);
+            text.hash(hasher);
+        }
+        Value::Array(items) => {
+            hasher.write_u8(4);
+            hasher.write_usize(items.len());
+            items.iter().for_each(|item| hash_json(item, hasher));
+        }
+        Value::Object(members) => {
+            hasher.write_u8(5);
+            hasher.write_usize(members.len());
+            // Each member hashed on its own, the hashes added up: the
+            // same sum in any order.
+            let sum = members.iter().fold(0u64, |sum, (key, value)| {
+                let mut member = Fnv::default();
+                key.hash(&mut member);
+                hash_json(value, &mut member);
+                sum.wrapping_add(member.finish())
+            });
+            hasher.write_u64(sum);
+        }
+    }
+}
 
 /// A request body in the form the matcher compares.
 #[derive(Debug, Clone)]
@@ -81,6 +122,20 @@ impl NormalBody {
             json,
             form,
             kept,
+        }
+    }
+
+    /// A hash that two bodies have alike whenever [`exact`](Self::exact)
+    /// finds them equal as JSON: their values hashed with object keys in
+    /// any order. `None` for a body that is not whole JSON, which only a
+    /// comparison can match.
+    pub(super) fn exact_key(&self, hasher: &mut impl Hasher) -> Option<()> {
+        match (self.kept, &self.json) {
+            (Kept::Whole, Some(json)) => {
+                hash_json(json, hasher);
+                Some(())
+            }
+            _ => None,
         }
     }
 

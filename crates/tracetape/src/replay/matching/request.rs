@@ -1,11 +1,14 @@
 //! One request, recorded or live, in the form the matcher compares, and
 //! the level at which a recorded one answers a live one.
 
+use std::hash::{Hash, Hasher};
+
 use super::body::NormalBody;
 use super::difference::{CallDifference, CallPart, MAX_DIFFERENCES};
 use super::pairs;
 use super::url::NormalUrl;
 use super::{Level, Similarity};
+use crate::http_attrs::interned::Fnv;
 use crate::record::RequestRecord;
 
 /// A request normalised for matching.
@@ -78,6 +81,17 @@ impl NormalRequest {
             && self.headers == live.headers
             && self.url.query == live.url.query
             && self.body.exact(&live.body)
+    }
+
+    /// A key that two requests share whenever [`exactly`](Self::exactly)
+    /// finds them equal with JSON bodies: their method, path and body
+    /// hashed. `None` for a body that is not whole JSON.
+    pub(super) fn exact_key(&self) -> Option<u64> {
+        let mut hasher = Fnv::default();
+        self.method.hash(&mut hasher);
+        self.url.path.hash(&mut hasher);
+        self.body.exact_key(&mut hasher)?;
+        Some(hasher.finish())
     }
 
     /// The first level at which this recorded request answers `live`, if

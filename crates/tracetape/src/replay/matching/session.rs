@@ -2,6 +2,7 @@
 //! store) may be answered from, which of them each live call took, and
 //! which were never taken.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde::Serialize;
@@ -10,6 +11,7 @@ use super::no_match::{self, NoMatch};
 use super::request::{Fit, NormalRequest};
 use super::varying::Varying;
 use super::{CallDifference, CallSummary, Level, LiveCall, Similarity};
+use crate::http_attrs::interned::FnvBuild;
 use crate::record::{Exchange, Recording, RedactRule, RedactionKey, Redactor, ResponseRecord};
 
 /// What every session of one replay shares: the redaction the recordings
@@ -174,6 +176,7 @@ impl Matcher {
             origins: Arc::clone(&self.origins),
             headers: Arc::clone(&self.headers),
             scope,
+            exact: Exact::of(&mocks),
             varying: Varying::default(),
             background: false,
             state: Mutex::new(State {
@@ -256,6 +259,10 @@ pub struct MockSession {
     headers: Arc<Vec<String>>,
     scope: String,
     mocks: Vec<Mock>,
+    /// The recorded calls by [`NormalRequest::exact_key`], each list in
+    /// recorded order, and those without a key: where a live call with a
+    /// key may match exactly.
+    exact: Exact,
     /// In the background session: what varies among the recorded calls to
     /// one endpoint (a periodic job's counter), which live calls may vary
     /// in too.
@@ -264,6 +271,38 @@ pub struct MockSession {
     /// recorded.
     background: bool,
     state: Mutex<State>,
+}
+
+/// Where to look for the recorded calls a live one matches exactly.
+#[derive(Debug, Default)]
+struct Exact {
+    by_key: HashMap<u64, Vec<usize>, FnvBuild>,
+    unkeyed: Vec<usize>,
+}
+
+impl Exact {
+    fn of(mocks: &[Mock]) -> Self {
+        let mut exact = Self::default();
+        for (index, mock) in mocks.iter().enumerate() {
+            match mock.request.exact_key() {
+                Some(key) => exact.by_key.entry(key).or_default().push(index),
+                None => exact.unkeyed.push(index),
+            }
+        }
+        exact
+    }
+
+    /// The recorded calls that may match `live` exactly, in recorded
+    /// order: all of them for a live call without a key.
+    fn may_match(&self, live: &NormalRequest, all: usize) -> Vec<usize> {
+        let Some(key) = live.exact_key() else {
+            return (0..all).collect();
+        };
+        let keyed = self.by_key.get(&key).map_or(&[][..], Vec::as_slice);
+        let mut indices: Vec<usize> = keyed.iter().chain(&self.unkeyed).copied().collect();
+        indices.sort_unstable();
+        indices
+    }
 }
 
 /// One recorded call, and its request in the form compared.
@@ -447,8 +486,11 @@ impl MockSession {
     fn candidates(&self, live: &NormalRequest) -> Vec<(usize, Fit)> {
         // When some recorded call matches exactly, only those can be
         // chosen: found cheaply before working out how alike every other
-        // is, which a long session (the background one) makes slow.
-        let exact = (self.mocks.iter().enumerate())
+        // is, which a long session (the background one) makes slow. Only
+        // the calls that share the live one's key can (or that have none).
+        let may_match = self.exact.may_match(live, self.mocks.len());
+        let exact = (may_match.into_iter())
+            .filter_map(|index| Some((index, self.mocks.get(index)?)))
             .filter(|(_, mock)| mock.request.exactly(live))
             .filter_map(|(index, mock)| mock.request.fit(live).map(|fit| (index, fit)));
         let mut candidates: Vec<(usize, Fit)> = exact.collect();

@@ -254,6 +254,40 @@ fn json_key_order_and_formatting_do_not_matter() {
 }
 
 #[test]
+fn of_many_calls_to_one_endpoint_the_equal_body_answers_exactly() {
+    // Looked up by its key rather than compared with each: the answer
+    // must be the one a comparison with each would give.
+    let mut calls: Vec<Exchange> = (0..50)
+        .map(|n| {
+            let body = format!(r#"{{"id":{n},"tags":["a","b"]}}"#);
+            call("POST", "http://stock/find", &body, &n.to_string())
+        })
+        .collect();
+    calls.push(call("POST", "http://stock/find", "plain text", "text"));
+    let mut twice = call(
+        "POST",
+        "http://stock/find",
+        r#"{"id":7,"tags":["a","b"]}"#,
+        "again",
+    );
+    twice.start_unix_nanos = 30;
+    calls.push(twice);
+    let session = session(calls);
+    let thirty_seven = live("POST", "http://stock/find", r#"{"tags":["a","b"],"id":37}"#);
+    assert_eq!(took(&session, &thirty_seven), (37, Level::Exact, false));
+    // A body that is not JSON is compared as bytes.
+    let text = live("POST", "http://stock/find", "plain text");
+    assert_eq!(took(&session, &text), (50, Level::Exact, false));
+    // Two equal recorded bodies answer in recorded order.
+    let seven = live("POST", "http://stock/find", r#"{"id":7,"tags":["a","b"]}"#);
+    assert_eq!(took(&session, &seven), (7, Level::Exact, false));
+    assert_eq!(took(&session, &seven), (51, Level::Exact, false));
+    // Tags in another order are another body: not exact.
+    let reordered = live("POST", "http://stock/find", r#"{"id":3,"tags":["b","a"]}"#);
+    assert_ne!(took(&session, &reordered).1, Level::Exact);
+}
+
+#[test]
 fn default_ports_host_and_scheme_case_are_equivalent() {
     let session = session(vec![
         get("http://inventory:80/stock/tea", "plain"),
