@@ -478,6 +478,42 @@ async fn pipelined_queries_read_in_place_each_get_their_span() {
     );
 }
 
+/// A result far larger than one read: the rows reach the driver whole
+/// and in order, however the tap's reads fall across them, alongside a
+/// small query pipelined behind it, and each gets its one span.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_larger_than_a_read_reaches_the_driver_whole() {
+    let server = Postgres::start();
+    let (client, driving, exporter, _provider) = client(&server, Way::InPlace).await;
+    let big = "SELECT n, repeat(md5(n::text), 8) FROM generate_series(1, $1) n";
+    let (rows, small) = tokio::join!(
+        client.query(big, &[&20_000i32]),
+        client.query_one("SELECT 'after'::text", &[]),
+    );
+    let rows = rows.unwrap();
+    assert_eq!(rows.len(), 20_000);
+    for (at, row) in rows.iter().enumerate() {
+        let n: i32 = row.get(0);
+        assert_eq!(n as usize, at + 1);
+        assert_eq!(row.get::<_, String>(1).len(), 256);
+    }
+    assert_eq!(small.unwrap().get::<_, String>(0), "after");
+    drop(client);
+    driving.await.unwrap().unwrap();
+    let spans = exporter.get_finished_spans().unwrap();
+    let mut queries: Vec<String> = (spans.iter())
+        .filter_map(|span| text(span, "db.query.text"))
+        .collect();
+    queries.sort();
+    assert_eq!(
+        queries,
+        [
+            "SELECT ?::text".to_owned(),
+            "SELECT n, repeat(md5(n::text), ?) FROM generate_series(?, $1) n".to_owned(),
+        ]
+    );
+}
+
 /// The server's authentication (SCRAM-SHA-256 here) is between the
 /// driver and the server: the proxy passes it on untouched, and a wrong
 /// password is the server's own error.
