@@ -138,23 +138,18 @@ impl Pool {
                 let options = PgPoolOptions::new().max_connections(size);
                 let pool = match mode {
                     Mode::Untraced => options.connect(url).await,
-                    Mode::Bare => {
+                    Mode::Bare | Mode::Marked => {
                         let proxied = Connector::new()
                             .with_tracer_provider(NoopTracerProvider::new())
                             .proxy(url)
                             .await
                             .context("starting the proxy")?;
+                        let options = if mode == Mode::Marked {
+                            tracetape::postgres::sqlx_traced(options)
+                        } else {
+                            options
+                        };
                         options.connect(&proxied).await
-                    }
-                    Mode::Marked => {
-                        let proxied = Connector::new()
-                            .with_tracer_provider(NoopTracerProvider::new())
-                            .proxy(url)
-                            .await
-                            .context("starting the proxy")?;
-                        tracetape::postgres::sqlx_traced(options)
-                            .connect(&proxied)
-                            .await
                     }
                     Mode::Traced | Mode::Recorded | Mode::Unexported => {
                         let proxied = tracetape::postgres::proxy(url)
@@ -176,31 +171,25 @@ impl Pool {
                         config,
                         tokio_postgres::NoTls,
                     )),
-                    Mode::Bare => {
-                        let connector =
-                            Connector::new().with_tracer_provider(NoopTracerProvider::new());
+                    Mode::Bare
+                    | Mode::Marked
+                    | Mode::Traced
+                    | Mode::Recorded
+                    | Mode::Unexported => {
+                        let connector = match mode {
+                            Mode::Bare | Mode::Marked => {
+                                Connector::new().with_tracer_provider(NoopTracerProvider::new())
+                            }
+                            _ => Connector::new(),
+                        };
                         let manager =
                             Manager::from_connect(config, connector, ManagerConfig::default());
-                        deadpool_postgres::Pool::builder(manager)
-                    }
-                    Mode::Marked => {
-                        let connector =
-                            Connector::new().with_tracer_provider(NoopTracerProvider::new());
-                        let manager =
-                            Manager::from_connect(config, connector, ManagerConfig::default());
-                        tracetape::postgres::deadpool_traced(deadpool_postgres::Pool::builder(
-                            manager,
-                        ))
-                    }
-                    Mode::Traced | Mode::Recorded | Mode::Unexported => {
-                        let manager = Manager::from_connect(
-                            config,
-                            Connector::new(),
-                            ManagerConfig::default(),
-                        );
-                        tracetape::postgres::deadpool_traced(deadpool_postgres::Pool::builder(
-                            manager,
-                        ))
+                        let builder = deadpool_postgres::Pool::builder(manager);
+                        match mode {
+                            Mode::Bare => builder,
+                            // The pool's hooks: a marker per check-out.
+                            _ => tracetape::postgres::deadpool_traced(builder),
+                        }
                     }
                 };
                 let pool = builder
