@@ -23,7 +23,7 @@ pub(crate) use query::redact_query;
 pub(crate) use query::decode_component;
 pub(crate) use query_keys::QueryKeys;
 #[cfg(feature = "record-replay")]
-pub(crate) use query_keys::add_process_keys;
+pub(crate) use query_keys::{add_process_keys, process_keys_version};
 pub(crate) use url::redact_url;
 
 /// Bucket boundaries the conventions recommend for request durations.

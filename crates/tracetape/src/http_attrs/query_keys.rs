@@ -4,7 +4,7 @@
 //! redaction rules name for recordings, and those a layer adds in code.
 //! Keys are compared ASCII case-insensitively, after percent-decoding.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use super::query::decode_component;
@@ -119,14 +119,15 @@ pub(crate) fn add_process_keys<'a>(keys: impl IntoIterator<Item = &'a str>) {
             added.push(key);
         }
     }
-    registry.any_added.store(true, Ordering::Release);
+    registry.added_count.store(added.len(), Ordering::Release);
 }
 
 /// The keys of the whole process: the variable's, read once, and those
 /// added since.
 struct ProcessKeys {
     from_env: Vec<Box<str>>,
-    any_added: AtomicBool,
+    /// How many keys were added: only ever grows.
+    added_count: AtomicUsize,
     added: RwLock<Vec<Box<str>>>,
 }
 
@@ -135,7 +136,7 @@ impl ProcessKeys {
         let known = |list: &[Box<str>]| list.iter().any(|k| k.eq_ignore_ascii_case(key));
         known(&self.from_env)
             || (added_too
-                && self.any_added.load(Ordering::Acquire)
+                && self.added_count.load(Ordering::Acquire) > 0
                 && known(
                     &self
                         .added
@@ -145,11 +146,18 @@ impl ProcessKeys {
     }
 }
 
+/// How many keys have been added for the whole process so far: what
+/// depends on them is stale when this has changed.
+#[cfg(feature = "record-replay")]
+pub(crate) fn process_keys_version() -> usize {
+    process_keys().added_count.load(Ordering::Acquire)
+}
+
 fn process_keys() -> &'static ProcessKeys {
     static KEYS: OnceLock<ProcessKeys> = OnceLock::new();
     KEYS.get_or_init(|| ProcessKeys {
         from_env: parse_list(std::env::var(REDACT_QUERY_KEYS_VAR).ok().as_deref()),
-        any_added: AtomicBool::new(false),
+        added_count: AtomicUsize::new(0),
         added: RwLock::new(Vec::new()),
     })
 }

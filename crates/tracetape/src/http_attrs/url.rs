@@ -10,6 +10,10 @@ use super::{QueryKeys, redact_query};
 /// of sensitive query keys by `REDACTED`, as the conventions ask for
 /// `url.full`; borrowed when there is nothing to hide.
 pub(crate) fn redact_url<'a>(url: &'a str, keys: &QueryKeys) -> Cow<'a, str> {
+    // Neither user information nor a query: nothing to look for.
+    if !url.contains(['@', '?']) {
+        return Cow::Borrowed(url);
+    }
     let credentials = credentials(url);
     let query = query(url);
     let redacted_query = query.map(|(start, end)| redact_query(&url[start..end], keys));
@@ -101,6 +105,10 @@ mod tests {
                 "http://a.test/users/@me?to=a@b",
             ),
             ("not a url", "not a url"),
+            (
+                "postgresql://127.0.0.1:5432/orders",
+                "postgresql://127.0.0.1:5432/orders",
+            ),
             (
                 "https://u:p@a.test/v1?api_key=k&q=tea",
                 "https://REDACTED:REDACTED@a.test/v1?api_key=REDACTED&q=tea",

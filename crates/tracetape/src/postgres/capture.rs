@@ -32,6 +32,10 @@ pub(crate) struct Columns {
     /// (`None`: it could not be, and each recording writes it again).
     #[cfg_attr(not(feature = "record-replay"), allow(dead_code))]
     pub(crate) json: OnceLock<Option<Box<RawValue>>>,
+    /// Which hold secrets, with the version of the process's keys they
+    /// were worked out with.
+    #[cfg_attr(not(feature = "record-replay"), allow(dead_code))]
+    pub(crate) secret: OnceLock<(usize, Vec<bool>)>,
 }
 
 impl Columns {
@@ -39,6 +43,7 @@ impl Columns {
         Arc::new(Self {
             list,
             json: OnceLock::new(),
+            secret: OnceLock::new(),
         })
     }
 }

@@ -33,11 +33,11 @@ use opentelemetry::trace::{SpanId, TraceContextExt, TraceId};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
-use super::capture::{self, Captured, Column, Parameter, ResultSet};
+use super::capture::{self, Captured, Column, Columns, Parameter, ResultSet};
 use super::conversation::Operation;
 use super::sql::Statement;
 use super::values;
-use crate::http_attrs::QueryKeys;
+use crate::http_attrs::{QueryKeys, process_keys_version};
 use crate::layer_modes::LayerModes;
 use crate::record::assembly::unix_nanos;
 use crate::record::{
@@ -200,6 +200,25 @@ fn secret_column(name: &str) -> bool {
             })
 }
 
+/// Which of `columns` hold secrets: worked out once, again only when the
+/// process's keys have changed since.
+fn secret_columns(columns: &Columns) -> Cow<'_, [bool]> {
+    let each = || {
+        columns
+            .list
+            .iter()
+            .map(|c| secret_column(&c.name))
+            .collect()
+    };
+    let version = process_keys_version();
+    let (at, secret) = columns.secret.get_or_init(|| (version, each()));
+    if *at == version {
+        Cow::Borrowed(secret)
+    } else {
+        Cow::Owned(each())
+    }
+}
+
 /// A value as JSON, or its hash when it is a secret.
 fn value(
     type_oid: u32,
@@ -307,8 +326,8 @@ impl<'a> Serialize for ResultJson<'a> {
                 Some(json) => object.serialize_entry("columns", json)?,
                 None => object.serialize_entry("columns", &each)?,
             }
+            let secret = secret_columns(columns);
             let columns = &columns.list;
-            let secret: Vec<bool> = columns.iter().map(|c| secret_column(&c.name)).collect();
             let row = |row: &'a [Option<Bytes>]| RowJson {
                 row,
                 columns,
@@ -446,5 +465,36 @@ fn body(value: &impl Serialize, limit: usize) -> BodyRecord {
         bytes,
         truncated,
         size,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(name: &str) -> Column {
+        Column {
+            name: name.to_owned(),
+            table_id: 0,
+            column_id: 0,
+            type_oid: 25,
+            type_size: -1,
+            type_modifier: -1,
+            format: 0,
+        }
+    }
+
+    #[test]
+    fn secret_columns_by_name_any_case_and_again_once_the_keys_change() {
+        let columns = Columns::new(vec![
+            column("id"),
+            column("API_Key"),
+            column("user_PASSWORD"),
+            column("tracetape_test_badge"),
+        ]);
+        assert_eq!(&*secret_columns(&columns), [false, true, true, false]);
+        // A key added for the process later (a recorder's rules) is seen.
+        crate::http_attrs::add_process_keys(["tracetape_test_badge"]);
+        assert_eq!(&*secret_columns(&columns), [false, true, true, true]);
     }
 }
