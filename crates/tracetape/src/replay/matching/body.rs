@@ -125,17 +125,17 @@ impl NormalBody {
         }
     }
 
-    /// A hash that two bodies have alike whenever [`exact`](Self::exact)
-    /// finds them equal as JSON: their values hashed with object keys in
-    /// any order. `None` for a body that is not whole JSON, which only a
-    /// comparison can match.
-    pub(super) fn exact_key(&self, hasher: &mut impl Hasher) -> Option<()> {
+    /// Hashes what [`exact`](Self::exact) compares of a whole JSON body,
+    /// so that two bodies it finds equal as JSON hash alike (object keys
+    /// in any order); `false`, hashing nothing, for a body that is not
+    /// whole JSON, which only a comparison can match.
+    pub(super) fn hash_exact(&self, hasher: &mut impl Hasher) -> bool {
         match (self.kept, &self.json) {
             (Kept::Whole, Some(json)) => {
                 hash_json(json, hasher);
-                Some(())
+                true
             }
-            _ => None,
+            _ => false,
         }
     }
 

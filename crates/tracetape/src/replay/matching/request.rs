@@ -90,8 +90,7 @@ impl NormalRequest {
         let mut hasher = Fnv::default();
         self.method.hash(&mut hasher);
         self.url.path.hash(&mut hasher);
-        self.body.exact_key(&mut hasher)?;
-        Some(hasher.finish())
+        self.body.hash_exact(&mut hasher).then(|| hasher.finish())
     }
 
     /// The first level at which this recorded request answers `live`, if
