@@ -51,7 +51,7 @@ pub(crate) enum Sent<'a> {
     Parse {
         statement: &'a str,
         sql: &'a str,
-        types: &'a [u32],
+        types: Vec<u32>,
     },
     /// A portal made from a statement, with the parameters' formats and
     /// values and the results' formats (read only when recorded).
@@ -314,7 +314,7 @@ impl Conversation {
                 let parsed = Statement::new(sql);
                 let prepared = Prepared {
                     statement: parsed.clone(),
-                    parameter_types: types.to_vec(),
+                    parameter_types: types,
                     columns: None,
                     bound: None,
                 };
@@ -591,7 +591,7 @@ mod tests {
             conversation.sent(Sent::Parse {
                 statement,
                 sql,
-                types: &[],
+                types: Vec::new(),
             });
         }
         conversation.sent(Sent::Bind {
@@ -673,7 +673,7 @@ mod tests {
         conversation.sent(Sent::Parse {
             statement: "s",
             sql: "SELEC 1",
-            types: &[],
+            types: Vec::new(),
         });
         conversation.sent(Sent::Describe {
             statement: Some("s"),
@@ -714,7 +714,7 @@ mod tests {
         conversation.sent(Sent::Parse {
             statement: "s",
             sql: "SELECT $1::int4",
-            types: &[0],
+            types: vec![0],
         });
         conversation.sent(Sent::Describe {
             statement: Some("s"),

@@ -98,14 +98,12 @@ pub(crate) fn client_sent(
             let statement = body.cstr()?;
             let sql = body.cstr()?;
             let count = body.count()?;
-            let types = (0..count)
-                .map(|_| body.u32())
-                .collect::<Result<Vec<_>, _>>()?;
-            return Ok(conversation.sent(Sent::Parse {
+            let types = (0..count).map(|_| body.u32()).collect::<Result<_, _>>()?;
+            Sent::Parse {
                 statement,
                 sql,
-                types: &types,
-            }));
+                types,
+            }
         }
         Some(b'B') => Sent::Bind {
             portal: body.cstr()?,
