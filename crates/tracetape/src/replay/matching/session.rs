@@ -293,15 +293,13 @@ impl Exact {
     }
 
     /// The recorded calls that may match `live` exactly, in recorded
-    /// order: all of them for a live call without a key.
-    fn may_match(&self, live: &NormalRequest, all: usize) -> Vec<usize> {
-        let Some(key) = live.exact_key() else {
-            return (0..all).collect();
-        };
+    /// order; `None` for a live call without a key, which any may match.
+    fn may_match(&self, live: &NormalRequest) -> Option<Vec<usize>> {
+        let key = live.exact_key()?;
         let keyed = self.by_key.get(&key).map_or(&[][..], Vec::as_slice);
         let mut indices: Vec<usize> = keyed.iter().chain(&self.unkeyed).copied().collect();
         indices.sort_unstable();
-        indices
+        Some(indices)
     }
 }
 
@@ -488,12 +486,17 @@ impl MockSession {
         // chosen: found cheaply before working out how alike every other
         // is, which a long session (the background one) makes slow. Only
         // the calls that share the live one's key can (or that have none).
-        let may_match = self.exact.may_match(live, self.mocks.len());
-        let exact = (may_match.into_iter())
-            .filter_map(|index| Some((index, self.mocks.get(index)?)))
-            .filter(|(_, mock)| mock.request.exactly(live))
-            .filter_map(|(index, mock)| mock.request.fit(live).map(|fit| (index, fit)));
-        let mut candidates: Vec<(usize, Fit)> = exact.collect();
+        let exact = |(index, mock): (usize, &Mock)| {
+            let fit = mock.request.exactly(live).then(|| mock.request.fit(live));
+            fit.flatten().map(|fit| (index, fit))
+        };
+        let mut candidates: Vec<(usize, Fit)> = match self.exact.may_match(live) {
+            Some(indices) => (indices.into_iter())
+                .filter_map(|index| Some((index, self.mocks.get(index)?)))
+                .filter_map(exact)
+                .collect(),
+            None => self.mocks.iter().enumerate().filter_map(exact).collect(),
+        };
         if !candidates.is_empty() {
             candidates.sort_by_key(|(_, fit)| std::cmp::Reverse(fit.similarity));
             return candidates;
