@@ -18,7 +18,7 @@ pub(crate) struct Malformed;
 /// Where the next field of a message's body starts.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Reader<'a> {
-    /// The whole message, type byte and length included.
+    /// The message's body, after its type byte and length.
     bytes: &'a [u8],
     at: usize,
 }
@@ -26,10 +26,9 @@ pub(crate) struct Reader<'a> {
 impl<'a> Reader<'a> {
     /// The body of `frame`, from its first field.
     pub(crate) fn new(frame: FrameRef<'a>) -> Self {
-        let header = if frame.tag.is_some() { 5 } else { 4 };
         Self {
-            bytes: frame.bytes,
-            at: header,
+            bytes: frame.body(),
+            at: 0,
         }
     }
 
